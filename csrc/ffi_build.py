@@ -1,0 +1,183 @@
+"""CFFI builder for ``fastmtls._native`` (API, out-of-line mode).
+
+The C declarations below mirror ``csrc/include/fastmtls.h``; enum values and macros are written
+``...`` so the C compiler fills them in and Python never duplicates a number. Only
+``fastmtls._ffi`` imports the compiled module.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from cffi import FFI
+
+HERE = Path(__file__).resolve().parent
+SOURCES = ["fm_der.c", "fm_x509.c", "fm_names.c", "fm_crypto.c", "fm_cache.c", "fm_store.c",
+           "fm_verify.c"]
+
+CDEF = """
+#define FM_DEFAULT_MAX_CERT_SIZE ...
+#define FM_DEFAULT_MAX_CHAIN_CERTS ...
+#define FM_DEFAULT_MAX_INPUT_SIZE ...
+#define FM_DEFAULT_MAX_DEPTH ...
+#define FM_MAX_DEPTH_LIMIT ...
+#define FM_DEFAULT_MAX_SIG_CHECKS ...
+#define FM_DEFAULT_MAX_STEPS ...
+#define FM_OPT_REQUIRE_EKU ...
+#define FM_RESULT_CACHED ...
+#define FM_EKU_SERVER ...
+#define FM_EKU_CLIENT ...
+#define FM_EKU_ANY ...
+#define FM_EKU_OTHER ...
+#define FM_EKU_PRESENT ...
+
+enum fm_purpose { FM_PURPOSE_ANY, FM_PURPOSE_CLIENT, FM_PURPOSE_SERVER, ... };
+enum fm_source { FM_SRC_PRESENTED, FM_SRC_INTERMEDIATE, FM_SRC_ANCHOR, ... };
+enum fm_name_kind { FM_NAME_NONE, FM_NAME_DNS, FM_NAME_IP, FM_NAME_EMAIL, FM_NAME_URI, ... };
+enum fm_key_type { FM_KEY_UNKNOWN, FM_KEY_RSA, FM_KEY_EC_P256, FM_KEY_EC_P384, FM_KEY_EC_P521,
+                   FM_KEY_ED25519, FM_KEY_RSA_PSS, FM_KEY_EC_OTHER, FM_KEY_ED448, ... };
+
+const char *fm_status_message(int status);
+const char *fm_status_name(int status);
+size_t fm_status_values(int *out, size_t cap);
+const char *fm_version_string(void);
+const char *fm_crypto_version(void);
+
+typedef struct fm_limits {
+    uint32_t max_cert_size;
+    uint32_t max_chain_certs;
+    uint32_t max_input_size;
+    uint32_t max_depth;
+    uint32_t max_sig_checks;
+    uint32_t max_steps;
+} fm_limits;
+
+typedef struct fm_options {
+    fm_limits limits;
+    uint32_t purpose;
+    uint32_t flags;
+    uint32_t min_rsa_bits;
+    uint32_t result_cache_size;
+    uint32_t sig_cache_size;
+} fm_options;
+
+void fm_options_default(fm_options *opts);
+
+typedef struct fm_store fm_store;
+int fm_store_new(fm_store **out);
+void fm_store_free(fm_store *store);
+int fm_store_add_anchor(fm_store *store, const uint8_t *der, size_t len, uint32_t group);
+int fm_store_associate(fm_store *store, const uint8_t *host, size_t host_len,
+                       const uint32_t *groups, size_t n_groups);
+uint64_t fm_store_generation(const fm_store *store);
+size_t fm_store_anchor_count(const fm_store *store);
+
+typedef struct fm_verifier fm_verifier;
+int fm_verifier_new(const fm_options *opts, fm_verifier **out);
+void fm_verifier_free(fm_verifier *v);
+int fm_verifier_add_intermediate(fm_verifier *v, const uint8_t *der, size_t len);
+void fm_verifier_clear_caches(fm_verifier *v);
+
+typedef struct fm_result {
+    int32_t status;
+    int32_t depth;
+    uint32_t chain_len;
+    uint32_t flags;
+    uint8_t chain_src[...];
+    uint16_t chain_idx[...];
+    uint32_t anchor_group;
+    uint32_t sig_checks;
+    uint32_t steps;
+    int64_t not_before;
+    int64_t not_after;
+    ...;
+} fm_result;
+
+int fm_verify(fm_verifier *v, fm_store *store, const uint8_t *chain, size_t chain_len,
+              const uint8_t *host, size_t host_len, int64_t at, uint32_t name_kind,
+              const uint8_t *name, size_t name_len, fm_result *out);
+
+int fm_chain_split(const uint8_t *chain, size_t len, size_t *offsets, size_t *lens, size_t cap,
+                   size_t *n);
+
+typedef struct fm_cert_info {
+    size_t serial_off, serial_len;
+    size_t issuer_off, issuer_len;
+    size_t subject_off, subject_len;
+    size_t spki_off, spki_len;
+    size_t ski_off, ski_len;
+    size_t aki_off, aki_len;
+    size_t san_off, san_len;
+    int64_t not_before, not_after;
+    uint32_t key_type;
+    uint32_t key_bits;
+    uint32_t eku;
+    int32_t is_ca;
+    int32_t path_len;
+    uint32_t key_usage;
+    uint32_t has_key_usage;
+} fm_cert_info;
+
+int fm_cert_info_get(const uint8_t *der, size_t len, fm_cert_info *out);
+"""
+
+
+def _openssl_paths() -> tuple[list[str], list[str]]:
+    """Include and library directories for OpenSSL: $FASTMTLS_OPENSSL_DIR, else the system's."""
+    root = os.environ.get("FASTMTLS_OPENSSL_DIR")
+    if root:
+        lib = "lib64" if Path(root, "lib64").is_dir() else "lib"
+        return [str(Path(root, "include"))], [str(Path(root, lib))]
+    return [], []
+
+
+def _check_headers(include_dirs: list[str]) -> None:
+    """Fail early, naming the package to install, when the OpenSSL headers are missing."""
+    candidates = [*include_dirs, "/usr/include", "/usr/local/include", "/opt/homebrew/include",
+                  "/usr/local/opt/openssl/include"]
+    if sys.platform == "win32" or any(Path(d, "openssl", "evp.h").exists() for d in candidates):
+        return
+    if shutil.which("pkg-config") is None:
+        return  # let the compiler decide; its error names the header
+    raise SystemExit(
+        "fastmtls: OpenSSL headers not found. Install them (Debian/Ubuntu: "
+        "`apt-get install -y libssl-dev`; Fedora: `dnf install openssl-devel`; macOS: "
+        "`brew install openssl@3` and set FASTMTLS_OPENSSL_DIR), or point FASTMTLS_OPENSSL_DIR "
+        "at an OpenSSL installation."
+    )
+
+
+def _compile_args() -> list[str]:
+    if sys.platform == "win32":
+        return ["/std:c11", "/experimental:c11atomics"]
+    args = ["-std=c11", "-O2", "-fvisibility=hidden"]
+    if os.environ.get("FASTMTLS_WERROR"):
+        args += ["-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter"]
+    if os.environ.get("FASTMTLS_SANITIZE"):
+        args += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1"]
+    return args
+
+
+include_dirs, library_dirs = _openssl_paths()
+_check_headers(include_dirs)
+
+ffibuilder = FFI()
+ffibuilder.cdef(CDEF)
+ffibuilder.set_source(
+    "fastmtls._native",
+    '#include "fastmtls.h"\n'
+    "const char *fm_crypto_version(void);\n"
+    "static const char *fm_version_string(void) { return FM_VERSION; }\n",
+    sources=[str(Path("csrc") / s) for s in SOURCES],
+    include_dirs=[str(Path("csrc") / "include"), "csrc", *include_dirs],
+    library_dirs=library_dirs,
+    libraries=["libcrypto"] if sys.platform == "win32" else ["crypto"],
+    extra_compile_args=_compile_args(),
+    extra_link_args=(["-fsanitize=address,undefined"] if os.environ.get("FASTMTLS_SANITIZE") else []),
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

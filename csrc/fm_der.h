@@ -1,0 +1,84 @@
+/* fm_der.h - strict, bounded DER reader (X.690 distinguished encoding rules). */
+#ifndef FM_DER_H
+#define FM_DER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A view into caller-owned bytes; never owns memory. */
+typedef struct fm_span {
+    const uint8_t *p;
+    size_t len;
+} fm_span;
+
+/* A reader over [p, end). Every read checks lengths against `end`. */
+typedef struct fm_der {
+    const uint8_t *p;
+    const uint8_t *end;
+} fm_der;
+
+/* Universal and context tags used by X.509 (single identifier octet; high tag numbers are
+ * rejected as X.509 never uses them). */
+#define FM_TAG_BOOLEAN 0x01u
+#define FM_TAG_INTEGER 0x02u
+#define FM_TAG_BIT_STRING 0x03u
+#define FM_TAG_OCTET_STRING 0x04u
+#define FM_TAG_NULL 0x05u
+#define FM_TAG_OID 0x06u
+#define FM_TAG_UTF8_STRING 0x0Cu
+#define FM_TAG_PRINTABLE_STRING 0x13u
+#define FM_TAG_T61_STRING 0x14u
+#define FM_TAG_IA5_STRING 0x16u
+#define FM_TAG_UTC_TIME 0x17u
+#define FM_TAG_GENERALIZED_TIME 0x18u
+#define FM_TAG_UNIVERSAL_STRING 0x1Cu
+#define FM_TAG_BMP_STRING 0x1Eu
+#define FM_TAG_SEQUENCE 0x30u
+#define FM_TAG_SET 0x31u
+#define FM_TAG_CONTEXT(n) (0x80u | (n))           /* [n] IMPLICIT, primitive */
+#define FM_TAG_CONTEXT_CONS(n) (0xA0u | (n))      /* [n] EXPLICIT or constructed */
+
+static inline void fm_der_init(fm_der *r, const uint8_t *p, size_t len) {
+    r->p = p;
+    r->end = p + len;
+}
+static inline void fm_der_init_span(fm_der *r, fm_span s) { fm_der_init(r, s.p, s.len); }
+static inline int fm_der_done(const fm_der *r) { return r->p == r->end; }
+static inline size_t fm_der_left(const fm_der *r) { return (size_t)(r->end - r->p); }
+
+/* Tag of the next element, or -1 at the end of the input. */
+int fm_der_peek(const fm_der *r);
+
+/* Reads one TLV of any tag: *tag gets the identifier octet, content the value, full (may be NULL)
+ * the whole TLV. Returns 0, or -1 on truncation, non-minimal/indefinite length or a high tag. */
+int fm_der_any(fm_der *r, unsigned *tag, fm_span *content, fm_span *full);
+
+/* Reads one TLV that must have identifier octet `tag`. Returns 0 or -1. */
+int fm_der_expect(fm_der *r, unsigned tag, fm_span *content, fm_span *full);
+
+/* Reads the next TLV only when its tag is `tag`: returns 1 when read, 0 when absent, -1 on error. */
+int fm_der_optional(fm_der *r, unsigned tag, fm_span *content, fm_span *full);
+
+/* BOOLEAN content: exactly one octet 0x00 or 0xFF (DER). Returns 0/1, or -1 when invalid. */
+int fm_der_bool(fm_span content);
+
+/* INTEGER content checks: non-empty and minimally encoded. Returns 0 or -1. */
+int fm_der_integer_ok(fm_span content);
+/* Small non-negative INTEGER into *out (must fit 31 bits). Returns 0 or -1. */
+int fm_der_small_uint(fm_span content, int *out);
+
+/* BIT STRING content -> bits (after the unused-bits octet). *unused receives the count; DER
+ * requires unused bits to be zero and an empty string to have unused = 0. Returns 0 or -1. */
+int fm_der_bit_string(fm_span content, fm_span *bits, unsigned *unused);
+
+/* UTCTime / GeneralizedTime (RFC 5280 4.1.2.5 profile: Z, seconds, no fractions) -> unix seconds.
+ * Returns 0 or -1. */
+int fm_der_time(unsigned tag, fm_span content, int64_t *out);
+
+/* Byte equality of two spans. */
+int fm_span_eq(fm_span a, fm_span b);
+/* Compares an OID's content octets with a literal. */
+int fm_oid_eq(fm_span oid, const uint8_t *lit, size_t lit_len);
+#define FM_OID_EQ(span, lit) fm_oid_eq((span), (lit), sizeof(lit))
+
+#endif /* FM_DER_H */

@@ -1,0 +1,58 @@
+/* fm_internal.h - structures shared by the store and the verifier. */
+#ifndef FM_INTERNAL_H
+#define FM_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include "fm_cache.h"
+#include "fm_crypto.h"
+#include "fm_x509.h"
+#include "include/fastmtls.h"
+
+/* A certificate the core owns: a private copy of the DER, its parse, and (for CAs) its key. */
+typedef struct fm_owned_cert {
+    uint8_t *der;
+    size_t len;
+    fm_cert cert;   /* spans point into der */
+    fm_key *key;    /* NULL until needed for operator intermediates (they use the key cache) */
+    uint32_t group; /* anchors: the operator's CA group */
+    uint64_t subject_hash;
+} fm_owned_cert;
+
+typedef struct fm_assoc {
+    uint8_t *host; /* lower-case */
+    size_t host_len;
+    uint32_t *groups;
+    size_t n_groups;
+} fm_assoc;
+
+struct fm_store {
+    atomic_int refs;
+    atomic_int sealed;
+    uint64_t generation;
+    fm_owned_cert *anchors;
+    size_t n_anchors, cap_anchors;
+    fm_assoc *assocs;
+    size_t n_assocs, cap_assocs;
+};
+
+struct fm_verifier {
+    fm_options opts;
+    atomic_int sealed;
+    fm_owned_cert *inters; /* operator intermediates */
+    size_t n_inters, cap_inters;
+    fm_cache results; /* whole results: (generation, chain, host, name) -> fm_result */
+    fm_cache sigs;    /* verified signatures: (child DER, issuer SPKI) -> presence */
+    fm_cache keys;    /* parsed keys: SPKI -> fm_key* (one reference held by the cache) */
+};
+
+/* Copies and parses a certificate into `oc`. Returns FM_OK or the parse error. */
+int fm_owned_cert_init(fm_owned_cert *oc, const uint8_t *der, size_t len);
+void fm_owned_cert_clear(fm_owned_cert *oc);
+uint64_t fm_name_hash(fm_span name);
+
+/* Anchor groups a host may use: returns the association for `host`, or NULL when the host has
+ * none (every anchor is then allowed). */
+const fm_assoc *fm_store_lookup_host(const fm_store *s, const uint8_t *host, size_t host_len);
+
+#endif /* FM_INTERNAL_H */

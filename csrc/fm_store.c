@@ -1,0 +1,185 @@
+/* fm_store.c - trust anchors and hostname associations; immutable once sealed by first use. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fm_internal.h"
+
+static atomic_uint_fast64_t g_generation = 1; /* process-wide source of store generations */
+
+uint64_t fm_name_hash(fm_span name) { return fm_hash64(0x6e616d65ULL, &name, 1); }
+
+int fm_owned_cert_init(fm_owned_cert *oc, const uint8_t *der, size_t len) {
+    memset(oc, 0, sizeof *oc);
+    if (der == NULL || len == 0)
+        return FM_ERR_MALFORMED_CERT;
+    oc->der = malloc(len);
+    if (oc->der == NULL)
+        return FM_ERR_NOMEM;
+    memcpy(oc->der, der, len);
+    oc->len = len;
+    int rc = fm_cert_parse(&oc->cert, oc->der, len);
+    if (rc != FM_OK) {
+        free(oc->der);
+        memset(oc, 0, sizeof *oc);
+        return rc;
+    }
+    oc->subject_hash = fm_name_hash(oc->cert.subject);
+    return FM_OK;
+}
+
+void fm_owned_cert_clear(fm_owned_cert *oc) {
+    fm_key_free(oc->key);
+    free(oc->der);
+    memset(oc, 0, sizeof *oc);
+}
+
+int fm_store_new(fm_store **out) {
+    fm_store *s = calloc(1, sizeof *s);
+    *out = NULL;
+    if (s == NULL)
+        return FM_ERR_NOMEM;
+    atomic_init(&s->refs, 1);
+    atomic_init(&s->sealed, 0);
+    s->generation = atomic_fetch_add(&g_generation, 1);
+    *out = s;
+    return FM_OK;
+}
+
+void fm_store_ref(fm_store *s) {
+    if (s)
+        atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+void fm_store_free(fm_store *s) {
+    if (s == NULL || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (size_t i = 0; i < s->n_anchors; i++)
+        fm_owned_cert_clear(&s->anchors[i]);
+    for (size_t i = 0; i < s->n_assocs; i++) {
+        free(s->assocs[i].host);
+        free(s->assocs[i].groups);
+    }
+    free(s->anchors);
+    free(s->assocs);
+    free(s);
+}
+
+uint64_t fm_store_generation(const fm_store *s) { return s->generation; }
+size_t fm_store_anchor_count(const fm_store *s) { return s->n_anchors; }
+
+static int grow(void **arr, size_t *cap, size_t n, size_t elem) {
+    if (n < *cap)
+        return FM_OK;
+    size_t nc = *cap ? *cap * 2 : 8;
+    if (nc > SIZE_MAX / elem)
+        return FM_ERR_NOMEM;
+    void *p = realloc(*arr, nc * elem);
+    if (p == NULL)
+        return FM_ERR_NOMEM;
+    *arr = p;
+    *cap = nc;
+    return FM_OK;
+}
+
+/* A trust anchor must be a CA: basicConstraints cA=TRUE (RFC 5280 4.2.1.9) and keyCertSign when
+ * keyUsage is present (4.2.1.3); its key must be one we can verify with. */
+int fm_store_add_anchor(fm_store *s, const uint8_t *der, size_t len, uint32_t group) {
+    if (s == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
+    if (atomic_load(&s->sealed))
+        return FM_ERR_SEALED;
+    if (len > FM_DEFAULT_MAX_CERT_SIZE * 16u)
+        return FM_ERR_LIMIT;
+    int rc = grow((void **)&s->anchors, &s->cap_anchors, s->n_anchors, sizeof *s->anchors);
+    if (rc != FM_OK)
+        return rc;
+    fm_owned_cert oc;
+    if ((rc = fm_owned_cert_init(&oc, der, len)) != FM_OK)
+        return rc;
+    const fm_cert *c = &oc.cert;
+    if (!(c->ext_flags & FM_X_BC) || !c->is_ca ||
+        ((c->ext_flags & FM_X_KU) && !(c->key_usage & FM_KU_KEY_CERT_SIGN))) {
+        fm_owned_cert_clear(&oc);
+        return FM_ERR_NOT_A_CA;
+    }
+    if ((rc = fm_key_new(c->spki.p, c->spki.len, &oc.key)) != FM_OK) {
+        fm_owned_cert_clear(&oc);
+        return rc;
+    }
+    oc.group = group;
+    s->anchors[s->n_anchors++] = oc;
+    return FM_OK;
+}
+
+static uint8_t lower(uint8_t ch) { return (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : ch; }
+
+int fm_store_associate(fm_store *s, const uint8_t *host, size_t host_len, const uint32_t *groups,
+                       size_t n_groups) {
+    if (s == NULL || host == NULL || host_len == 0 || host_len > 253 + 2 ||
+        (n_groups && groups == NULL) || n_groups > 1u << 20)
+        return FM_ERR_INVALID_ARGUMENT;
+    if (atomic_load(&s->sealed))
+        return FM_ERR_SEALED;
+    int rc = grow((void **)&s->assocs, &s->cap_assocs, s->n_assocs, sizeof *s->assocs);
+    if (rc != FM_OK)
+        return rc;
+    fm_assoc a;
+    a.host = malloc(host_len);
+    a.groups = malloc(n_groups ? n_groups * sizeof *groups : 1);
+    if (a.host == NULL || a.groups == NULL) {
+        free(a.host);
+        free(a.groups);
+        return FM_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < host_len; i++)
+        a.host[i] = lower(host[i]);
+    a.host_len = host_len;
+    if (n_groups)
+        memcpy(a.groups, groups, n_groups * sizeof *groups);
+    a.n_groups = n_groups;
+    /* a later association for the same host replaces the earlier one */
+    for (size_t i = 0; i < s->n_assocs; i++) {
+        if (s->assocs[i].host_len == host_len && memcmp(s->assocs[i].host, a.host, host_len) == 0) {
+            free(s->assocs[i].host);
+            free(s->assocs[i].groups);
+            s->assocs[i] = a;
+            return FM_OK;
+        }
+    }
+    s->assocs[s->n_assocs++] = a;
+    return FM_OK;
+}
+
+static const fm_assoc *find_exact(const fm_store *s, const uint8_t *host, size_t len, int star) {
+    for (size_t i = 0; i < s->n_assocs; i++) {
+        const fm_assoc *a = &s->assocs[i];
+        size_t off = star ? 2 : 0;
+        if (star && (a->host_len < 2 || a->host[0] != '*' || a->host[1] != '.'))
+            continue;
+        if (a->host_len - off != len)
+            continue;
+        size_t j = 0;
+        while (j < len && a->host[off + j] == lower(host[j]))
+            j++;
+        if (j == len)
+            return a;
+    }
+    return NULL;
+}
+
+/* Exact host first; then "*.parent" for the host's parent (a wildcard covers one label). */
+const fm_assoc *fm_store_lookup_host(const fm_store *s, const uint8_t *host, size_t host_len) {
+    if (host == NULL || host_len == 0 || s->n_assocs == 0)
+        return NULL;
+    const fm_assoc *a = find_exact(s, host, host_len, 0);
+    if (a)
+        return a;
+    for (size_t i = 0; i < host_len; i++) {
+        if (host[i] == '.') {
+            if (i == 0 || i + 1 >= host_len)
+                return NULL;
+            return find_exact(s, host + i + 1, host_len - i - 1, 1);
+        }
+    }
+    return NULL;
+}

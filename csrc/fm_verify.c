@@ -1,0 +1,630 @@
+/* fm_verify.c - path building and RFC 5280 path validation (section 6) with the client-auth
+ * profile; the whole-result, signature and key caches; status strings. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fm_internal.h"
+#include "fm_names.h"
+
+/* ---- status codes ------------------------------------------------------------------------ */
+
+const char *fm_status_message(int status) {
+    switch (status) {
+#define FM_X_MSG(name, value, msg) \
+    case value:                    \
+        return msg;
+        FM_STATUS_LIST(FM_X_MSG)
+#undef FM_X_MSG
+    default:
+        return "unknown status";
+    }
+}
+
+const char *fm_status_name(int status) {
+    switch (status) {
+#define FM_X_NAME(name, value, msg) \
+    case value:                     \
+        return #name;
+        FM_STATUS_LIST(FM_X_NAME)
+#undef FM_X_NAME
+    default:
+        return NULL;
+    }
+}
+
+size_t fm_status_values(int *out, size_t cap) {
+    static const int values[] = {
+#define FM_X_VAL(name, value, msg) value,
+        FM_STATUS_LIST(FM_X_VAL)
+#undef FM_X_VAL
+    };
+    size_t n = sizeof values / sizeof values[0];
+    for (size_t i = 0; i < n && i < cap; i++)
+        out[i] = values[i];
+    return n;
+}
+
+/* ---- options and verifier ---------------------------------------------------------------- */
+
+void fm_options_default(fm_options *o) {
+    memset(o, 0, sizeof *o);
+    o->limits.max_cert_size = FM_DEFAULT_MAX_CERT_SIZE;
+    o->limits.max_chain_certs = FM_DEFAULT_MAX_CHAIN_CERTS;
+    o->limits.max_input_size = FM_DEFAULT_MAX_INPUT_SIZE;
+    o->limits.max_depth = FM_DEFAULT_MAX_DEPTH;
+    o->limits.max_sig_checks = FM_DEFAULT_MAX_SIG_CHECKS;
+    o->limits.max_steps = FM_DEFAULT_MAX_STEPS;
+    o->purpose = FM_PURPOSE_CLIENT;
+    o->min_rsa_bits = 2048;
+    o->result_cache_size = 4096;
+    o->sig_cache_size = 4096;
+}
+
+static void key_evict(void *val) {
+    fm_key *k;
+    memcpy(&k, val, sizeof k);
+    fm_key_free(k);
+}
+
+static void key_hit(void *val) {
+    fm_key *k;
+    memcpy(&k, val, sizeof k);
+    fm_key_ref(k);
+}
+
+/* The seed only spreads keys over buckets; entries are compared exactly, so it needs no secrecy. */
+static uint64_t seed_for(const void *p) {
+    fm_span s = {(const uint8_t *)&p, sizeof p};
+    return fm_hash64(0x666d746c73ULL, &s, 1);
+}
+
+int fm_verifier_new(const fm_options *opts, fm_verifier **out) {
+    *out = NULL;
+    fm_options o;
+    if (opts)
+        o = *opts;
+    else
+        fm_options_default(&o);
+    if (o.limits.max_depth > FM_MAX_DEPTH_LIMIT || o.purpose > FM_PURPOSE_SERVER ||
+        o.limits.max_chain_certs == 0 || o.limits.max_chain_certs > 65535 ||
+        o.limits.max_cert_size == 0 || o.limits.max_input_size == 0 ||
+        o.limits.max_sig_checks == 0 || o.limits.max_steps == 0 || o.min_rsa_bits > 16384 ||
+        o.result_cache_size > (1u << 24) || o.sig_cache_size > (1u << 24))
+        return FM_ERR_INVALID_ARGUMENT;
+    fm_verifier *v = calloc(1, sizeof *v);
+    if (v == NULL)
+        return FM_ERR_NOMEM;
+    v->opts = o;
+    atomic_init(&v->sealed, 0);
+    uint64_t seed = seed_for(v);
+    int rc = fm_cache_init(&v->results, o.result_cache_size, sizeof(fm_result), NULL, NULL, seed);
+    if (rc == FM_OK)
+        rc = fm_cache_init(&v->sigs, o.sig_cache_size, 1, NULL, NULL, seed ^ 1);
+    if (rc == FM_OK)
+        rc = fm_cache_init(&v->keys, o.sig_cache_size ? 1024 : 0, sizeof(fm_key *), key_evict,
+                           key_hit, seed ^ 2);
+    if (rc != FM_OK) {
+        fm_verifier_free(v);
+        return rc;
+    }
+    *out = v;
+    return FM_OK;
+}
+
+void fm_verifier_free(fm_verifier *v) {
+    if (v == NULL)
+        return;
+    fm_cache_destroy(&v->results);
+    fm_cache_destroy(&v->sigs);
+    fm_cache_destroy(&v->keys);
+    for (size_t i = 0; i < v->n_inters; i++)
+        fm_owned_cert_clear(&v->inters[i]);
+    free(v->inters);
+    free(v);
+}
+
+void fm_verifier_clear_caches(fm_verifier *v) {
+    fm_cache_clear(&v->results);
+    fm_cache_clear(&v->sigs);
+    fm_cache_clear(&v->keys);
+}
+
+int fm_verifier_add_intermediate(fm_verifier *v, const uint8_t *der, size_t len) {
+    if (v == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
+    if (atomic_load(&v->sealed))
+        return FM_ERR_SEALED;
+    if (len > v->opts.limits.max_cert_size)
+        return FM_ERR_LIMIT;
+    if (v->n_inters >= 65535)
+        return FM_ERR_LIMIT;
+    if (v->n_inters == v->cap_inters) {
+        size_t nc = v->cap_inters ? v->cap_inters * 2 : 8;
+        void *p = realloc(v->inters, nc * sizeof *v->inters);
+        if (p == NULL)
+            return FM_ERR_NOMEM;
+        v->inters = p;
+        v->cap_inters = nc;
+    }
+    fm_owned_cert oc;
+    int rc = fm_owned_cert_init(&oc, der, len);
+    if (rc != FM_OK)
+        return rc;
+    if (!(oc.cert.ext_flags & FM_X_BC) || !oc.cert.is_ca) {
+        fm_owned_cert_clear(&oc);
+        return FM_ERR_NOT_A_CA;
+    }
+    v->inters[v->n_inters++] = oc;
+    return FM_OK;
+}
+
+/* ---- chain splitting --------------------------------------------------------------------- */
+
+int fm_chain_split(const uint8_t *chain, size_t len, size_t *offsets, size_t *lens, size_t cap,
+                   size_t *n) {
+    fm_der r;
+    fm_span full;
+    *n = 0;
+    if (len == 0)
+        return FM_OK;
+    if (chain == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
+    fm_der_init(&r, chain, len);
+    while (!fm_der_done(&r)) {
+        if (fm_der_expect(&r, FM_TAG_SEQUENCE, NULL, &full) != 0)
+            return FM_ERR_MALFORMED_CERT;
+        if (*n >= cap)
+            return FM_ERR_LIMIT;
+        offsets[*n] = (size_t)(full.p - chain);
+        lens[*n] = full.len;
+        (*n)++;
+    }
+    return FM_OK;
+}
+
+/* ---- path building ----------------------------------------------------------------------- */
+
+typedef struct node {
+    const fm_cert *cert;
+    uint8_t src;  /* enum fm_source */
+    uint16_t idx; /* index within the source */
+} node;
+
+typedef struct vctx {
+    fm_verifier *v;
+    fm_store *s;
+    const fm_options *o;
+    int64_t at;
+    const fm_assoc *assoc; /* NULL = every anchor allowed */
+    uint32_t name_kind;
+    const uint8_t *name;
+    size_t name_len;
+    fm_cert *pres; /* presented certificates, parsed */
+    int *pres_ok;  /* parse status per presented certificate */
+    size_t n_pres;
+    node path[FM_MAX_DEPTH_LIMIT + 2];
+    size_t len;
+    uint32_t sig_checks, steps;
+    int best, best_depth, best_rank;
+    int fatal;
+} vctx;
+
+/* Error ranking when every path fails (rustls-webpki's idea): a path that reached a trust anchor
+ * and failed a specific check beats "no issuer found"; among equals the first one found wins. */
+static void record(vctx *x, int status, int depth, int rank) {
+    if (x->best == FM_OK || rank > x->best_rank) {
+        x->best = status;
+        x->best_depth = depth;
+        x->best_rank = rank;
+    }
+}
+
+static int budget_step(vctx *x) {
+    if (++x->steps > x->o->limits.max_steps) {
+        x->fatal = FM_ERR_BUDGET_EXCEEDED;
+        return -1;
+    }
+    return 0;
+}
+
+static int allowed(const vctx *x, uint32_t group) {
+    if (x->assoc == NULL)
+        return 1;
+    for (size_t i = 0; i < x->assoc->n_groups; i++)
+        if (x->assoc->groups[i] == group)
+            return 1;
+    return 0;
+}
+
+/* A certificate may appear once in a path: same subject and same key is the same CA, whichever
+ * encoding it came in (RFC 4158 loop detection). */
+static int in_path(const vctx *x, const fm_cert *c) {
+    for (size_t i = 0; i < x->len; i++) {
+        const fm_cert *p = x->path[i].cert;
+        if (p == c || (fm_span_eq(p->subject, c->subject) && fm_span_eq(p->spki, c->spki)))
+            return 1;
+    }
+    return 0;
+}
+
+/* Signature of `child` under `issuer_spki`, through the verified-signature cache. */
+static int check_sig(vctx *x, const fm_cert *child, const fm_cert *issuer, fm_key *known_key) {
+    fm_span parts[2] = {child->der, issuer->spki};
+    unsigned char present;
+    if (fm_cache_get(&x->v->sigs, parts, 2, &present))
+        return FM_OK;
+    if (child->sig_alg_id == FM_SIG_UNKNOWN)
+        return FM_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM;
+    if (++x->sig_checks > x->o->limits.max_sig_checks) {
+        x->fatal = FM_ERR_BUDGET_EXCEEDED;
+        return FM_ERR_BUDGET_EXCEEDED;
+    }
+    fm_key *key = known_key;
+    int rc = FM_OK;
+    if (key == NULL) {
+        fm_span kp = issuer->spki;
+        if (!fm_cache_get(&x->v->keys, &kp, 1, &key)) {
+            rc = fm_key_new(issuer->spki.p, issuer->spki.len, &key);
+            if (rc != FM_OK)
+                return rc == FM_ERR_NOMEM ? rc : FM_ERR_UNSUPPORTED_KEY;
+            fm_key_ref(key); /* one for the cache, one for us */
+            if (fm_cache_put(&x->v->keys, &kp, 1, &key) != FM_OK)
+                fm_key_free(key);
+        }
+    }
+    rc = fm_sig_verify(key, child->sig_alg_id, &child->pss, child->tbs.p, child->tbs.len,
+                       child->sig.p, child->sig.len);
+    if (known_key == NULL)
+        fm_key_free(key);
+    if (rc == FM_OK) {
+        present = 1;
+        fm_cache_put(&x->v->sigs, parts, 2, &present);
+    }
+    return rc;
+}
+
+static int key_too_small(const vctx *x, const fm_cert *c) {
+    return (c->key_type == FM_KEY_RSA || c->key_type == FM_KEY_RSA_PSS) &&
+           c->key_bits < x->o->min_rsa_bits;
+}
+
+static uint32_t purpose_eku(uint32_t purpose) {
+    return purpose == FM_PURPOSE_CLIENT ? FM_EKU_CLIENT
+           : purpose == FM_PURPOSE_SERVER ? FM_EKU_SERVER
+                                           : 0;
+}
+
+/* Checks that do not depend on the path: run once per certificate before it is used. */
+static int check_cert_alone(const vctx *x, const fm_cert *c, int is_leaf) {
+    if (c->version != 2)
+        return FM_ERR_INVALID_VERSION; /* v3 only, like rustls-webpki and pyca/cryptography */
+    if (c->ext_flags & FM_X_UNKNOWN_CRIT)
+        return FM_ERR_UNHANDLED_CRITICAL_EXTENSION; /* RFC 5280 4.2 */
+    if ((c->ext_flags & FM_X_SAN) && fm_san_validate(c) != FM_OK)
+        return FM_ERR_INVALID_EXTENSION;
+    /* RFC 5280 4.1.2.6: an empty subject requires a critical subjectAltName */
+    if (c->subject.len == 2 && (!(c->ext_flags & FM_X_SAN) || !(c->ext_flags & FM_X_SAN_CRIT)))
+        return FM_ERR_INVALID_EXTENSION;
+    if (is_leaf) {
+        uint32_t want = purpose_eku(x->o->purpose);
+        /* RFC 5280 4.2.1.12 with the webpki/cryptography profile: when EKU is present it must
+         * name the purpose (anyExtendedKeyUsage does not stand in for it). */
+        if (want && (c->ext_flags & FM_X_EKU) && !(c->eku & want))
+            return FM_ERR_INVALID_PURPOSE;
+        if (want && (x->o->flags & FM_OPT_REQUIRE_EKU) && !(c->ext_flags & FM_X_EKU))
+            return FM_ERR_INVALID_PURPOSE;
+        if ((c->ext_flags & FM_X_BC) && c->is_ca)
+            return FM_ERR_INVALID_NON_CA; /* a CA certificate used as an end entity */
+        if (key_too_small(x, c))
+            return FM_ERR_EE_KEY_TOO_SMALL;
+    } else {
+        /* RFC 5280 6.1.4 (k): basicConstraints present and cA TRUE */
+        if (!(c->ext_flags & FM_X_BC) || !c->is_ca)
+            return FM_ERR_INVALID_CA;
+        /* RFC 5280 6.1.4 (n): keyCertSign when keyUsage is present */
+        if ((c->ext_flags & FM_X_KU) && !(c->key_usage & FM_KU_KEY_CERT_SIGN))
+            return FM_ERR_KEYUSAGE_NO_CERTSIGN;
+        /* EKU on a CA constrains what it may issue (CA/B practice; OpenSSL, webpki) */
+        uint32_t want = purpose_eku(x->o->purpose);
+        if (want && (c->ext_flags & FM_X_EKU) && !(c->eku & (want | FM_EKU_ANY)))
+            return FM_ERR_INVALID_PURPOSE;
+        if ((c->ext_flags & FM_X_NC) && fm_nc_validate(c) != FM_OK)
+            return FM_ERR_INVALID_EXTENSION;
+        if (key_too_small(x, c))
+            return FM_ERR_CA_KEY_TOO_SMALL;
+    }
+    return FM_OK;
+}
+
+/* Validates the complete path x->path[0..len-1] (leaf .. anchor): the checks that depend on the
+ * whole path. Signatures were checked while building it. Sets *depth on failure. */
+static int validate_path(vctx *x, int *depth) {
+    size_t n = x->len;
+    /* RFC 5280 6.1.4 (l)-(m): pathLenConstraint counts non-self-issued intermediates below */
+    for (size_t i = 1; i < n; i++) {
+        const fm_cert *c = x->path[i].cert;
+        if (c->path_len < 0)
+            continue;
+        int below = 0;
+        for (size_t j = 1; j < i; j++)
+            below += !x->path[j].cert->self_issued;
+        if (below > c->path_len) {
+            *depth = (int)i;
+            return FM_ERR_PATH_LENGTH_EXCEEDED;
+        }
+    }
+    /* RFC 5280 6.1.3 (b)-(c): each CA's name constraints apply to every certificate below it,
+     * except self-issued intermediates */
+    for (size_t i = 1; i < n; i++) {
+        const fm_cert *ca = x->path[i].cert;
+        if (!(ca->ext_flags & FM_X_NC))
+            continue;
+        for (size_t j = 0; j < i; j++) {
+            const fm_cert *sub = x->path[j].cert;
+            if (j > 0 && sub->self_issued)
+                continue;
+            int rc = fm_nc_check(ca, sub);
+            if (rc != FM_OK) {
+                *depth = (int)j;
+                return rc;
+            }
+        }
+    }
+    if (x->name_kind != FM_NAME_NONE) {
+        int rc = fm_name_match(x->path[0].cert, x->name_kind, x->name, x->name_len);
+        if (rc != FM_OK) {
+            *depth = 0;
+            return rc;
+        }
+    }
+    /* RFC 5280 6.1.3 (a)(2): validity at the verification time, reported from the top down as
+     * OpenSSL's internal_verify does */
+    for (size_t k = n; k-- > 0;) {
+        const fm_cert *c = x->path[k].cert;
+        if (x->at < c->not_before) {
+            *depth = (int)k;
+            return FM_ERR_CERT_NOT_YET_VALID;
+        }
+        if (x->at > c->not_after) {
+            *depth = (int)k;
+            return FM_ERR_CERT_HAS_EXPIRED;
+        }
+    }
+    return FM_OK;
+}
+
+/* Depth-first search for an issuer of path[len-1]: trust anchors first, then the presented
+ * intermediates, then the operator's. Returns FM_OK when a valid path was found (left in
+ * x->path), -1 otherwise (the best error is in x->best, or x->fatal). */
+static int build(vctx *x) {
+    const fm_cert *c = x->path[x->len - 1].cert;
+    int depth = (int)x->len - 1;
+    int candidates = 0;
+    uint64_t ih = fm_name_hash(c->issuer);
+
+    for (size_t i = 0; i < x->s->n_anchors; i++) {
+        fm_owned_cert *a = &x->s->anchors[i];
+        if (a->subject_hash != ih || !fm_span_eq(a->cert.subject, c->issuer) || !allowed(x, a->group))
+            continue;
+        if (budget_step(x))
+            return -1;
+        if (in_path(x, &a->cert))
+            continue;
+        candidates++;
+        int rc = check_sig(x, c, &a->cert, a->key);
+        if (x->fatal)
+            return -1;
+        if (rc != FM_OK) {
+            record(x, rc == FM_ERR_UNSUPPORTED_KEY ? FM_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM : rc,
+                   depth, 2);
+            continue;
+        }
+        int adepth = (int)x->len;
+        if ((rc = check_cert_alone(x, &a->cert, 0)) != FM_OK) {
+            record(x, rc, adepth, 3);
+            continue;
+        }
+        x->path[x->len++] = (node){&a->cert, FM_SRC_ANCHOR, (uint16_t)i};
+        int vdepth = -1;
+        rc = validate_path(x, &vdepth);
+        if (rc == FM_OK)
+            return FM_OK;
+        record(x, rc, vdepth, 3);
+        x->len--;
+    }
+
+    size_t n_total = x->n_pres + x->v->n_inters;
+    for (size_t k = 1; k < n_total; k++) {
+        const fm_cert *cand;
+        uint8_t src;
+        uint16_t idx;
+        if (k < x->n_pres) {
+            if (x->pres_ok[k] != FM_OK)
+                continue;
+            cand = &x->pres[k], src = FM_SRC_PRESENTED, idx = (uint16_t)k;
+        } else {
+            size_t j = k - x->n_pres;
+            cand = &x->v->inters[j].cert, src = FM_SRC_INTERMEDIATE, idx = (uint16_t)j;
+        }
+        if (!fm_span_eq(cand->subject, c->issuer))
+            continue;
+        if (budget_step(x))
+            return -1;
+        if (in_path(x, cand))
+            continue;
+        candidates++;
+        /* RFC 5280 6.1.4: at most max_depth intermediates between leaf and anchor */
+        if (x->len > x->o->limits.max_depth) {
+            record(x, FM_ERR_CERT_CHAIN_TOO_LONG, (int)x->len, 1);
+            continue;
+        }
+        int rc = check_cert_alone(x, cand, 0);
+        if (rc != FM_OK) {
+            record(x, rc, (int)x->len, 2);
+            continue;
+        }
+        rc = check_sig(x, c, cand, NULL);
+        if (x->fatal)
+            return -1;
+        if (rc != FM_OK) {
+            record(x, rc == FM_ERR_UNSUPPORTED_KEY ? FM_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM : rc,
+                   depth, 2);
+            continue;
+        }
+        x->path[x->len++] = (node){cand, src, idx};
+        if (build(x) == FM_OK)
+            return FM_OK;
+        x->len--;
+        if (x->fatal)
+            return -1;
+    }
+
+    if (candidates == 0) {
+        int st = !c->self_issued ? FM_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+                 : depth == 0    ? FM_ERR_DEPTH_ZERO_SELF_SIGNED_CERT
+                                 : FM_ERR_SELF_SIGNED_CERT_IN_CHAIN;
+        record(x, st, depth, 0);
+    }
+    return -1;
+}
+
+static void fill_result(const vctx *x, fm_result *out) {
+    out->chain_len = (uint32_t)x->len;
+    out->not_before = INT64_MIN;
+    out->not_after = INT64_MAX;
+    for (size_t i = 0; i < x->len; i++) {
+        out->chain_src[i] = x->path[i].src;
+        out->chain_idx[i] = x->path[i].idx;
+        const fm_cert *c = x->path[i].cert;
+        if (c->not_before > out->not_before)
+            out->not_before = c->not_before;
+        if (c->not_after < out->not_after)
+            out->not_after = c->not_after;
+    }
+    const node *top = &x->path[x->len - 1];
+    out->anchor_group = x->s->anchors[top->idx].group;
+}
+
+static int finish(fm_result *out, int status, int depth) {
+    out->status = status;
+    out->depth = status == FM_OK ? -1 : depth;
+    return status;
+}
+
+int fm_verify(fm_verifier *v, fm_store *s, const uint8_t *chain, size_t chain_len,
+              const uint8_t *host, size_t host_len, int64_t at, uint32_t name_kind,
+              const uint8_t *name, size_t name_len, fm_result *out) {
+    if (out == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
+    memset(out, 0, offsetof(fm_result, chain_src));
+    out->anchor_group = 0;
+    out->sig_checks = out->steps = 0;
+    out->not_before = out->not_after = 0;
+    if (v == NULL || s == NULL || (chain_len && chain == NULL) || (host_len && host == NULL) ||
+        (name_len && name == NULL) || name_kind > FM_NAME_URI)
+        return finish(out, FM_ERR_INVALID_ARGUMENT, -1);
+    atomic_store(&v->sealed, 1);
+    atomic_store(&s->sealed, 1);
+    if (chain_len == 0)
+        return finish(out, FM_ERR_NO_CERTIFICATE, -1);
+    const fm_limits *lim = &v->opts.limits;
+    if (chain_len > lim->max_input_size)
+        return finish(out, FM_ERR_INPUT_TOO_LARGE, 0);
+
+    /* Whole-result cache: same store generation, same bytes, same host and expected name. */
+    uint64_t gen = s->generation;
+    uint8_t ctxkey[8 + 4 + 256];
+    size_t ck = 0;
+    int cacheable = host_len <= 255 && name_len <= sizeof ctxkey - 12 - host_len;
+    if (cacheable) {
+        memcpy(ctxkey, &gen, 8);
+        memcpy(ctxkey + 8, &name_kind, 4);
+        ck = 12;
+        ctxkey[ck++] = (uint8_t)host_len;
+        if (host_len)
+            memcpy(ctxkey + ck, host, host_len), ck += host_len;
+        if (name_len)
+            memcpy(ctxkey + ck, name, name_len), ck += name_len;
+    }
+    fm_span key_parts[2] = {{ctxkey, ck}, {chain, chain_len}};
+    if (cacheable && fm_cache_get(&v->results, key_parts, 2, out)) {
+        if (at >= out->not_before && at <= out->not_after) {
+            out->flags |= FM_RESULT_CACHED;
+            out->sig_checks = out->steps = 0;
+            return out->status;
+        }
+        memset(out, 0, offsetof(fm_result, chain_src));
+    }
+
+    /* Split and parse the presented certificates (bounded by max_chain_certs). */
+    size_t cap = lim->max_chain_certs;
+    size_t *offs = malloc(cap * sizeof *offs * 2 + cap * (sizeof(fm_cert) + sizeof(int)));
+    if (offs == NULL)
+        return finish(out, FM_ERR_NOMEM, -1);
+    size_t *lens = offs + cap;
+    fm_cert *pres = (fm_cert *)(lens + cap);
+    int *pres_ok = (int *)(pres + cap);
+    size_t n = 0;
+    int rc = fm_chain_split(chain, chain_len, offs, lens, cap, &n);
+    if (rc == FM_ERR_LIMIT) {
+        free(offs);
+        return finish(out, FM_ERR_CERT_CHAIN_TOO_LONG, (int)cap);
+    }
+    if (rc != FM_OK || n == 0) {
+        free(offs);
+        return finish(out, FM_ERR_MALFORMED_CERT, 0);
+    }
+    for (size_t i = 0; i < n; i++) {
+        pres_ok[i] = lens[i] > lim->max_cert_size ? FM_ERR_INPUT_TOO_LARGE
+                                                 : fm_cert_parse(&pres[i], chain + offs[i], lens[i]);
+    }
+
+    vctx *x = calloc(1, sizeof *x);
+    if (x == NULL) {
+        free(offs);
+        return finish(out, FM_ERR_NOMEM, -1);
+    }
+    x->v = v;
+    x->s = s;
+    x->o = &v->opts;
+    x->at = at;
+    x->assoc = fm_store_lookup_host(s, host, host_len);
+    x->name_kind = name_kind;
+    x->name = name;
+    x->name_len = name_len;
+    x->pres = pres;
+    x->pres_ok = pres_ok;
+    x->n_pres = n;
+    x->best = FM_OK;
+    x->best_depth = -1;
+
+    int status, depth = 0;
+    if (pres_ok[0] != FM_OK) {
+        status = pres_ok[0] == FM_ERR_INPUT_TOO_LARGE ? FM_ERR_INPUT_TOO_LARGE
+                 : pres_ok[0] == FM_ERR_CERT_SIGNATURE_FAILURE ? FM_ERR_CERT_SIGNATURE_FAILURE
+                 : pres_ok[0] == FM_ERR_INVALID_EXTENSION      ? FM_ERR_INVALID_EXTENSION
+                 : pres_ok[0] == FM_ERR_INVALID_VERSION        ? FM_ERR_INVALID_VERSION
+                                                              : FM_ERR_MALFORMED_CERT;
+    } else if ((status = check_cert_alone(x, &pres[0], 1)) != FM_OK) {
+        depth = 0;
+    } else {
+        x->path[0] = (node){&pres[0], FM_SRC_PRESENTED, 0};
+        x->len = 1;
+        if (build(x) == FM_OK) {
+            status = FM_OK;
+            fill_result(x, out);
+        } else if (x->fatal) {
+            status = x->fatal, depth = -1;
+        } else {
+            status = x->best, depth = x->best_depth;
+        }
+    }
+    out->sig_checks = x->sig_checks;
+    out->steps = x->steps;
+    finish(out, status, depth);
+    if (status == FM_OK && cacheable)
+        fm_cache_put(&v->results, key_parts, 2, out);
+    free(x);
+    free(offs);
+    return status;
+}

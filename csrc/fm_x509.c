@@ -1,0 +1,618 @@
+/* fm_x509.c - X.509 v3 certificate parser (RFC 5280 section 4). Strict DER; records offsets into
+ * the caller's buffer; no allocation. */
+#include "fm_x509.h"
+
+#include <string.h>
+
+/* ---- object identifiers (content octets) ------------------------------------------------- */
+static const uint8_t OID_RSA[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01};
+static const uint8_t OID_RSA_PSS[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0A};
+static const uint8_t OID_MGF1[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x08};
+static const uint8_t OID_RSA_SHA256[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0B};
+static const uint8_t OID_RSA_SHA384[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0C};
+static const uint8_t OID_RSA_SHA512[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0D};
+static const uint8_t OID_EC_PUBKEY[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01};
+static const uint8_t OID_P256[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07};
+static const uint8_t OID_P384[] = {0x2B, 0x81, 0x04, 0x00, 0x22};
+static const uint8_t OID_P521[] = {0x2B, 0x81, 0x04, 0x00, 0x23};
+static const uint8_t OID_ECDSA_SHA256[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02};
+static const uint8_t OID_ECDSA_SHA384[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x03};
+static const uint8_t OID_ECDSA_SHA512[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x04};
+static const uint8_t OID_ED25519[] = {0x2B, 0x65, 0x70};
+static const uint8_t OID_ED448[] = {0x2B, 0x65, 0x71};
+static const uint8_t OID_SHA256[] = {0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01};
+static const uint8_t OID_SHA384[] = {0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02};
+static const uint8_t OID_SHA512[] = {0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03};
+static const uint8_t OID_EKU_SERVER[] = {0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01};
+static const uint8_t OID_EKU_CLIENT[] = {0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02};
+static const uint8_t OID_EKU_ANY[] = {0x55, 0x1D, 0x25, 0x00};
+static const uint8_t OID_AIA[] = {0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x01};
+static const uint8_t OID_SIA[] = {0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x0B};
+static const uint8_t OID_SCT_LIST[] = {0x2B, 0x06, 0x01, 0x04, 0x01, 0xD6, 0x79, 0x02, 0x04, 0x02};
+
+/* id-ce extensions are 2.5.29.n = 55 1D n */
+enum { CE_SKI = 14, CE_KU = 15, CE_SAN = 17, CE_IAN = 18, CE_BC = 19, CE_NC = 30, CE_CRLDP = 31,
+       CE_POLICIES = 32, CE_AKI = 35, CE_EKU = 37, CE_FRESHEST = 46 };
+
+#define BAD FM_ERR_MALFORMED_CERT
+#define TRY(expr)                \
+    do {                         \
+        if ((expr) != 0)         \
+            return BAD;          \
+    } while (0)
+
+/* Name ::= SEQUENCE OF RelativeDistinguishedName
+ * RelativeDistinguishedName ::= SET SIZE (1..MAX) OF AttributeTypeAndValue
+ * AttributeTypeAndValue ::= SEQUENCE { type OID, value ANY } */
+static int parse_name(fm_span name_content) {
+    fm_der r, set, atv;
+    fm_span rdn, a, oid;
+    fm_der_init_span(&r, name_content);
+    while (!fm_der_done(&r)) {
+        TRY(fm_der_expect(&r, FM_TAG_SET, &rdn, NULL));
+        if (rdn.len == 0)
+            return BAD;
+        fm_der_init_span(&set, rdn);
+        while (!fm_der_done(&set)) {
+            TRY(fm_der_expect(&set, FM_TAG_SEQUENCE, &a, NULL));
+            fm_der_init_span(&atv, a);
+            TRY(fm_der_expect(&atv, FM_TAG_OID, &oid, NULL));
+            if (oid.len == 0)
+                return BAD;
+            TRY(fm_der_any(&atv, NULL, NULL, NULL));
+            if (!fm_der_done(&atv))
+                return BAD;
+        }
+    }
+    return FM_OK;
+}
+
+static int hash_from_oid(fm_span oid) {
+    if (FM_OID_EQ(oid, OID_SHA256))
+        return FM_HASH_SHA256;
+    if (FM_OID_EQ(oid, OID_SHA384))
+        return FM_HASH_SHA384;
+    if (FM_OID_EQ(oid, OID_SHA512))
+        return FM_HASH_SHA512;
+    return FM_HASH_NONE;
+}
+
+/* HashAlgorithm ::= AlgorithmIdentifier { OID, parameters NULL or absent } (RFC 4055 2.1) */
+static int parse_hash_alg(fm_span content, int *hash) {
+    fm_der r;
+    fm_span oid, params;
+    fm_der_init_span(&r, content);
+    TRY(fm_der_expect(&r, FM_TAG_OID, &oid, NULL));
+    int has = fm_der_optional(&r, FM_TAG_NULL, &params, NULL);
+    if (has < 0 || (has == 1 && params.len != 0) || !fm_der_done(&r))
+        return BAD;
+    *hash = hash_from_oid(oid);
+    return FM_OK;
+}
+
+/* RSASSA-PSS-params ::= SEQUENCE {           (RFC 4055 3.1)
+ *   hashAlgorithm     [0] HashAlgorithm     DEFAULT sha1,
+ *   maskGenAlgorithm  [1] MaskGenAlgorithm  DEFAULT mgf1SHA1,
+ *   saltLength        [2] INTEGER           DEFAULT 20,
+ *   trailerField      [3] TrailerField      DEFAULT trailerFieldBC (1) }
+ * Only SHA-256/384/512 with MGF1 over the same hash are accepted (SHA-1 defaults are refused). */
+static int parse_pss(fm_span content, fm_pss *pss) {
+    fm_der r, e, m;
+    fm_span v, seq, oid, inner;
+    int hash = FM_HASH_NONE, mgf_hash = FM_HASH_NONE, salt = 20, trailer = 1, rc;
+    fm_der_init_span(&r, content);
+    if ((rc = fm_der_optional(&r, FM_TAG_CONTEXT_CONS(0), &v, NULL)) < 0)
+        return BAD;
+    if (rc) {
+        fm_der_init_span(&e, v);
+        TRY(fm_der_expect(&e, FM_TAG_SEQUENCE, &seq, NULL));
+        if (!fm_der_done(&e) || parse_hash_alg(seq, &hash))
+            return BAD;
+    }
+    if ((rc = fm_der_optional(&r, FM_TAG_CONTEXT_CONS(1), &v, NULL)) < 0)
+        return BAD;
+    if (rc) {
+        fm_der_init_span(&e, v);
+        TRY(fm_der_expect(&e, FM_TAG_SEQUENCE, &seq, NULL));
+        if (!fm_der_done(&e))
+            return BAD;
+        fm_der_init_span(&m, seq);
+        TRY(fm_der_expect(&m, FM_TAG_OID, &oid, NULL));
+        if (!FM_OID_EQ(oid, OID_MGF1))
+            return FM_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM;
+        TRY(fm_der_expect(&m, FM_TAG_SEQUENCE, &inner, NULL));
+        if (!fm_der_done(&m) || parse_hash_alg(inner, &mgf_hash))
+            return BAD;
+    }
+    if ((rc = fm_der_optional(&r, FM_TAG_CONTEXT_CONS(2), &v, NULL)) < 0)
+        return BAD;
+    if (rc) {
+        fm_der_init_span(&e, v);
+        TRY(fm_der_expect(&e, FM_TAG_INTEGER, &inner, NULL));
+        if (!fm_der_done(&e) || fm_der_small_uint(inner, &salt))
+            return BAD;
+    }
+    if ((rc = fm_der_optional(&r, FM_TAG_CONTEXT_CONS(3), &v, NULL)) < 0)
+        return BAD;
+    if (rc) {
+        fm_der_init_span(&e, v);
+        TRY(fm_der_expect(&e, FM_TAG_INTEGER, &inner, NULL));
+        if (!fm_der_done(&e) || fm_der_small_uint(inner, &trailer))
+            return BAD;
+    }
+    if (!fm_der_done(&r))
+        return BAD;
+    if (hash == FM_HASH_NONE || mgf_hash != hash || trailer != 1 || salt > 1024)
+        return FM_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM;
+    pss->hash = hash;
+    pss->salt_len = salt;
+    return FM_OK;
+}
+
+/* AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL } (RFC 5280 4.1.1.2).
+ * Parameters per RFC 4055 (RSA: NULL, PSS: RSASSA-PSS-params), RFC 5758 (ECDSA: absent),
+ * RFC 8410 (Ed25519: absent). An unknown algorithm is not malformed: it is reported as
+ * FM_SIG_UNKNOWN and rejected only if a path needs it. */
+static int parse_sig_alg(fm_span full, int *alg, fm_pss *pss) {
+    fm_der r;
+    fm_span content, oid, params;
+    fm_der_init_span(&r, full);
+    TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, &content, NULL));
+    fm_der_init_span(&r, content);
+    TRY(fm_der_expect(&r, FM_TAG_OID, &oid, NULL));
+    int has_params = !fm_der_done(&r);
+    unsigned ptag = 0;
+    if (has_params)
+        TRY(fm_der_any(&r, &ptag, &params, NULL));
+    if (!fm_der_done(&r))
+        return BAD;
+    *alg = FM_SIG_UNKNOWN;
+    int rsa = 0;
+    if (FM_OID_EQ(oid, OID_RSA_SHA256))
+        *alg = FM_SIG_RSA_PKCS1_SHA256, rsa = 1;
+    else if (FM_OID_EQ(oid, OID_RSA_SHA384))
+        *alg = FM_SIG_RSA_PKCS1_SHA384, rsa = 1;
+    else if (FM_OID_EQ(oid, OID_RSA_SHA512))
+        *alg = FM_SIG_RSA_PKCS1_SHA512, rsa = 1;
+    else if (FM_OID_EQ(oid, OID_ECDSA_SHA256))
+        *alg = FM_SIG_ECDSA_SHA256;
+    else if (FM_OID_EQ(oid, OID_ECDSA_SHA384))
+        *alg = FM_SIG_ECDSA_SHA384;
+    else if (FM_OID_EQ(oid, OID_ECDSA_SHA512))
+        *alg = FM_SIG_ECDSA_SHA512;
+    else if (FM_OID_EQ(oid, OID_ED25519))
+        *alg = FM_SIG_ED25519;
+    else if (FM_OID_EQ(oid, OID_RSA_PSS)) {
+        if (!has_params || ptag != FM_TAG_SEQUENCE) {
+            *alg = FM_SIG_UNKNOWN;
+            return FM_OK;
+        }
+        if (parse_pss(params, pss) != FM_OK) {
+            *alg = FM_SIG_UNKNOWN;
+            return FM_OK;
+        }
+        *alg = FM_SIG_RSA_PSS;
+        return FM_OK;
+    } else
+        return FM_OK;
+    if (rsa) {
+        /* RFC 4055 5: parameters MUST be NULL; absent tolerated as many CAs did so */
+        if (has_params && (ptag != FM_TAG_NULL || params.len != 0))
+            *alg = FM_SIG_UNKNOWN;
+    } else if (has_params) {
+        *alg = FM_SIG_UNKNOWN; /* RFC 5758 3.2, RFC 8410 3: parameters MUST be absent */
+    }
+    return FM_OK;
+}
+
+/* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } (RFC 8017 A.1.1) */
+static int rsa_bits(fm_span key, uint32_t *bits) {
+    fm_der r;
+    fm_span seq, n, e;
+    fm_der_init_span(&r, key);
+    TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL));
+    if (!fm_der_done(&r))
+        return BAD;
+    fm_der_init_span(&r, seq);
+    TRY(fm_der_expect(&r, FM_TAG_INTEGER, &n, NULL));
+    TRY(fm_der_expect(&r, FM_TAG_INTEGER, &e, NULL));
+    if (!fm_der_done(&r) || fm_der_integer_ok(n) || fm_der_integer_ok(e) || (n.p[0] & 0x80) ||
+        (e.p[0] & 0x80))
+        return BAD;
+    while (n.len && n.p[0] == 0)
+        n.p++, n.len--;
+    if (n.len == 0)
+        return BAD;
+    uint32_t b = (uint32_t)(n.len - 1) * 8u;
+    for (unsigned top = n.p[0]; top; top >>= 1)
+        b++;
+    *bits = b;
+    return FM_OK;
+}
+
+/* SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING }
+ * (RFC 5280 4.1.2.7; RFC 3279 2.3.1 RSA, RFC 5480 2.1.1 EC, RFC 8410 4 Ed25519) */
+static int parse_spki(fm_cert *c, fm_span content) {
+    fm_der r, a;
+    fm_span alg, oid, params, bits;
+    unsigned unused, ptag = 0;
+    fm_der_init_span(&r, content);
+    TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, &alg, NULL));
+    TRY(fm_der_expect(&r, FM_TAG_BIT_STRING, &bits, NULL));
+    if (!fm_der_done(&r) || fm_der_bit_string(bits, &c->spki_key, &unused) || unused)
+        return BAD;
+    fm_der_init_span(&a, alg);
+    TRY(fm_der_expect(&a, FM_TAG_OID, &oid, NULL));
+    int has_params = !fm_der_done(&a);
+    if (has_params)
+        TRY(fm_der_any(&a, &ptag, &params, NULL));
+    if (!fm_der_done(&a))
+        return BAD;
+    c->key_type = FM_KEY_UNKNOWN;
+    c->key_bits = 0;
+    if (FM_OID_EQ(oid, OID_RSA)) {
+        if (!has_params || ptag != FM_TAG_NULL || params.len != 0)
+            return BAD; /* RFC 3279 2.3.1: parameters MUST be NULL */
+        if (rsa_bits(c->spki_key, &c->key_bits))
+            return BAD;
+        c->key_type = FM_KEY_RSA;
+    } else if (FM_OID_EQ(oid, OID_EC_PUBKEY)) {
+        if (!has_params || ptag != FM_TAG_OID)
+            return BAD; /* RFC 5480 2.1.1: namedCurve only */
+        size_t plen = c->spki_key.len;
+        if (FM_OID_EQ(params, OID_P256))
+            c->key_type = FM_KEY_EC_P256, c->key_bits = 256;
+        else if (FM_OID_EQ(params, OID_P384))
+            c->key_type = FM_KEY_EC_P384, c->key_bits = 384;
+        else if (FM_OID_EQ(params, OID_P521))
+            c->key_type = FM_KEY_EC_P521, c->key_bits = 521;
+        else
+            c->key_type = FM_KEY_EC_OTHER;
+        if (c->key_type != FM_KEY_EC_OTHER) {
+            size_t flen = (c->key_bits + 7) / 8;
+            /* uncompressed (04||X||Y) or compressed (02/03||X) point */
+            int ok = (plen == 1 + 2 * flen && c->spki_key.p[0] == 0x04) ||
+                     (plen == 1 + flen && (c->spki_key.p[0] == 0x02 || c->spki_key.p[0] == 0x03));
+            if (!ok)
+                return BAD;
+        }
+    } else if (FM_OID_EQ(oid, OID_ED25519)) {
+        if (has_params || c->spki_key.len != 32)
+            return BAD;
+        c->key_type = FM_KEY_ED25519, c->key_bits = 255;
+    } else if (FM_OID_EQ(oid, OID_ED448)) {
+        if (has_params || c->spki_key.len != 57)
+            return BAD;
+        c->key_type = FM_KEY_ED448, c->key_bits = 448;
+    } else if (FM_OID_EQ(oid, OID_RSA_PSS)) {
+        c->key_type = FM_KEY_RSA_PSS;
+        if (rsa_bits(c->spki_key, &c->key_bits))
+            return BAD;
+    }
+    return FM_OK;
+}
+
+int fm_spki_parse(const uint8_t *spki, size_t len, int *key_type, uint32_t *key_bits) {
+    fm_der r;
+    fm_span content;
+    fm_cert c;
+    fm_der_init(&r, spki, len);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &content, NULL) || !fm_der_done(&r))
+        return BAD;
+    memset(&c, 0, sizeof c);
+    int rc = parse_spki(&c, content);
+    *key_type = c.key_type;
+    *key_bits = c.key_bits;
+    return rc;
+}
+
+/* KeyUsage ::= BIT STRING (RFC 5280 4.2.1.3) */
+static int ext_key_usage(fm_cert *c, fm_span v) {
+    fm_der r;
+    fm_span content, bits;
+    unsigned unused;
+    fm_der_init_span(&r, v);
+    TRY(fm_der_expect(&r, FM_TAG_BIT_STRING, &content, NULL));
+    if (!fm_der_done(&r) || fm_der_bit_string(content, &bits, &unused) || bits.len > 2)
+        return FM_ERR_INVALID_EXTENSION;
+    uint32_t ku = 0;
+    for (size_t i = 0; i < bits.len; i++)
+        for (unsigned b = 0; b < 8; b++)
+            if (bits.p[i] & (0x80u >> b))
+                ku |= 1u << (i * 8 + b);
+    /* DER (X.690 11.2.2): trailing zero bits are removed, so a non-empty string ends in a 1 bit */
+    if (bits.len && bits.p[bits.len - 1] == 0)
+        return FM_ERR_INVALID_EXTENSION;
+    if (ku == 0)
+        return FM_ERR_INVALID_EXTENSION; /* RFC 5280 4.2.1.3: at least one bit MUST be set */
+    c->key_usage = ku;
+    return FM_OK;
+}
+
+/* BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER (0..MAX)
+ * OPTIONAL } (RFC 5280 4.2.1.9) */
+static int ext_basic_constraints(fm_cert *c, fm_span v) {
+    fm_der r;
+    fm_span seq, b, n;
+    int rc;
+    fm_der_init_span(&r, v);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r))
+        return FM_ERR_INVALID_EXTENSION;
+    fm_der_init_span(&r, seq);
+    if ((rc = fm_der_optional(&r, FM_TAG_BOOLEAN, &b, NULL)) < 0)
+        return FM_ERR_INVALID_EXTENSION;
+    if (rc) {
+        int val = fm_der_bool(b);
+        if (val < 0)
+            return FM_ERR_INVALID_EXTENSION;
+        c->is_ca = val;
+    }
+    if ((rc = fm_der_optional(&r, FM_TAG_INTEGER, &n, NULL)) < 0)
+        return FM_ERR_INVALID_EXTENSION;
+    if (rc && fm_der_small_uint(n, &c->path_len))
+        return FM_ERR_INVALID_EXTENSION;
+    if (!fm_der_done(&r))
+        return FM_ERR_INVALID_EXTENSION;
+    return FM_OK;
+}
+
+/* ExtKeyUsageSyntax ::= SEQUENCE SIZE (1..MAX) OF KeyPurposeId (RFC 5280 4.2.1.12) */
+static int ext_eku(fm_cert *c, fm_span v) {
+    fm_der r;
+    fm_span seq, oid;
+    fm_der_init_span(&r, v);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r) || seq.len == 0)
+        return FM_ERR_INVALID_EXTENSION;
+    fm_der_init_span(&r, seq);
+    uint32_t eku = FM_EKU_PRESENT;
+    while (!fm_der_done(&r)) {
+        if (fm_der_expect(&r, FM_TAG_OID, &oid, NULL) || oid.len == 0)
+            return FM_ERR_INVALID_EXTENSION;
+        if (FM_OID_EQ(oid, OID_EKU_SERVER))
+            eku |= FM_EKU_SERVER;
+        else if (FM_OID_EQ(oid, OID_EKU_CLIENT))
+            eku |= FM_EKU_CLIENT;
+        else if (FM_OID_EQ(oid, OID_EKU_ANY))
+            eku |= FM_EKU_ANY;
+        else
+            eku |= FM_EKU_OTHER;
+    }
+    c->eku = eku;
+    return FM_OK;
+}
+
+/* SubjectKeyIdentifier ::= KeyIdentifier ::= OCTET STRING (RFC 5280 4.2.1.2) */
+static int ext_ski(fm_cert *c, fm_span v) {
+    fm_der r;
+    fm_der_init_span(&r, v);
+    if (fm_der_expect(&r, FM_TAG_OCTET_STRING, &c->ski, NULL) || !fm_der_done(&r))
+        return FM_ERR_INVALID_EXTENSION;
+    return FM_OK;
+}
+
+/* AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] KeyIdentifier OPTIONAL,
+ *   authorityCertIssuer [1] GeneralNames OPTIONAL, authorityCertSerialNumber [2] OPTIONAL }
+ * (RFC 5280 4.2.1.1) */
+static int ext_aki(fm_cert *c, fm_span v) {
+    fm_der r;
+    fm_span seq;
+    int rc;
+    fm_der_init_span(&r, v);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r))
+        return FM_ERR_INVALID_EXTENSION;
+    fm_der_init_span(&r, seq);
+    if ((rc = fm_der_optional(&r, FM_TAG_CONTEXT(0), &c->aki_keyid, NULL)) < 0)
+        return FM_ERR_INVALID_EXTENSION;
+    if (fm_der_optional(&r, FM_TAG_CONTEXT_CONS(1), NULL, NULL) < 0 ||
+        fm_der_optional(&r, FM_TAG_CONTEXT(2), NULL, NULL) < 0 || !fm_der_done(&r))
+        return FM_ERR_INVALID_EXTENSION;
+    return FM_OK;
+}
+
+/* NameConstraints ::= SEQUENCE { permittedSubtrees [0] GeneralSubtrees OPTIONAL,
+ *   excludedSubtrees [1] GeneralSubtrees OPTIONAL } (RFC 5280 4.2.1.10: MUST NOT be empty) */
+static int ext_name_constraints(fm_cert *c, fm_span v) {
+    fm_der r;
+    fm_span seq;
+    int p, e;
+    fm_der_init_span(&r, v);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r))
+        return FM_ERR_INVALID_EXTENSION;
+    fm_der_init_span(&r, seq);
+    if ((p = fm_der_optional(&r, FM_TAG_CONTEXT_CONS(0), &c->nc_permitted, NULL)) < 0 ||
+        (e = fm_der_optional(&r, FM_TAG_CONTEXT_CONS(1), &c->nc_excluded, NULL)) < 0 ||
+        !fm_der_done(&r) || (!p && !e))
+        return FM_ERR_INVALID_EXTENSION;
+    if ((p && c->nc_permitted.len == 0) || (e && c->nc_excluded.len == 0))
+        return FM_ERR_INVALID_EXTENSION; /* GeneralSubtrees ::= SEQUENCE SIZE (1..MAX) */
+    return FM_OK;
+}
+
+/* SubjectAltName ::= GeneralNames (RFC 5280 4.2.1.6); content validated by fm_names.c */
+static int ext_san(fm_cert *c, fm_span v) {
+    fm_der r;
+    fm_der_init_span(&r, v);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, NULL, &c->san) || !fm_der_done(&r))
+        return FM_ERR_INVALID_EXTENSION;
+    return FM_OK;
+}
+
+/* Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension
+ * Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
+ * RFC 5280 4.2: a certificate MUST NOT include more than one instance of an extension. */
+static int parse_extensions(fm_cert *c, fm_span exts) {
+    fm_der r, e;
+    fm_span ext, oid, crit, value;
+    fm_span seen[64];
+    size_t nseen = 0;
+    fm_der_init_span(&r, exts);
+    if (exts.len == 0)
+        return BAD;
+    while (!fm_der_done(&r)) {
+        TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, &ext, NULL));
+        fm_der_init_span(&e, ext);
+        TRY(fm_der_expect(&e, FM_TAG_OID, &oid, NULL));
+        int critical = 0, rc;
+        if ((rc = fm_der_optional(&e, FM_TAG_BOOLEAN, &crit, NULL)) < 0)
+            return BAD;
+        if (rc && (critical = fm_der_bool(crit)) < 0)
+            return BAD;
+        TRY(fm_der_expect(&e, FM_TAG_OCTET_STRING, &value, NULL));
+        if (!fm_der_done(&e) || oid.len == 0)
+            return BAD;
+        for (size_t i = 0; i < nseen; i++)
+            if (fm_span_eq(seen[i], oid))
+                return FM_ERR_INVALID_EXTENSION;
+        if (nseen == sizeof seen / sizeof seen[0])
+            return FM_ERR_INVALID_EXTENSION; /* bounded: 64 distinct extensions is plenty */
+        seen[nseen++] = oid;
+
+        int known = 1;
+        rc = FM_OK;
+        if (oid.len == 3 && oid.p[0] == 0x55 && oid.p[1] == 0x1D) {
+            switch (oid.p[2]) {
+            case CE_SKI: c->ext_flags |= FM_X_SKI; rc = ext_ski(c, value); break;
+            case CE_KU: c->ext_flags |= FM_X_KU; rc = ext_key_usage(c, value); break;
+            case CE_SAN:
+                c->ext_flags |= FM_X_SAN | (critical ? FM_X_SAN_CRIT : 0);
+                rc = ext_san(c, value);
+                break;
+            case CE_BC: c->ext_flags |= FM_X_BC; rc = ext_basic_constraints(c, value); break;
+            case CE_NC: c->ext_flags |= FM_X_NC; rc = ext_name_constraints(c, value); break;
+            case CE_AKI: c->ext_flags |= FM_X_AKI; rc = ext_aki(c, value); break;
+            case CE_EKU: c->ext_flags |= FM_X_EKU; rc = ext_eku(c, value); break;
+            case CE_POLICIES: c->ext_flags |= FM_X_POLICY; break;
+            /* informational: safe to ignore even when critical */
+            case CE_IAN: case CE_CRLDP: case CE_FRESHEST: break;
+            default: known = 0;
+            }
+        } else if (!FM_OID_EQ(oid, OID_AIA) && !FM_OID_EQ(oid, OID_SIA) &&
+                   !FM_OID_EQ(oid, OID_SCT_LIST)) {
+            known = 0;
+        }
+        if (rc != FM_OK)
+            return rc;
+        if (!known && critical)
+            c->ext_flags |= FM_X_UNKNOWN_CRIT; /* RFC 5280 4.2: reject when processing the path */
+    }
+    return FM_OK;
+}
+
+/*
+ * Certificate ::= SEQUENCE { tbsCertificate TBSCertificate, signatureAlgorithm AlgorithmIdentifier,
+ *                            signatureValue BIT STRING }
+ * TBSCertificate ::= SEQUENCE {
+ *     version [0] EXPLICIT Version DEFAULT v1, serialNumber INTEGER, signature AlgorithmIdentifier,
+ *     issuer Name, validity SEQUENCE { notBefore Time, notAfter Time }, subject Name,
+ *     subjectPublicKeyInfo SubjectPublicKeyInfo, issuerUniqueID [1] IMPLICIT BIT STRING OPTIONAL,
+ *     subjectUniqueID [2] IMPLICIT BIT STRING OPTIONAL, extensions [3] EXPLICIT Extensions OPTIONAL }
+ */
+int fm_cert_parse(fm_cert *c, const uint8_t *der, size_t len) {
+    fm_der r, t, v;
+    fm_span cert, tbs, ver, sig_bits, tbs_sig_alg, validity, name, spki, exts, ext_seq, tm;
+    unsigned unused, tag;
+    int rc;
+    memset(c, 0, sizeof *c);
+    c->path_len = -1;
+    if (der == NULL || len == 0)
+        return BAD;
+    fm_der_init(&r, der, len);
+    TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, &cert, &c->der));
+    if (!fm_der_done(&r))
+        return BAD;
+    fm_der_init_span(&r, cert);
+    TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, &tbs, &c->tbs));
+    TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, NULL, &c->sig_alg));
+    TRY(fm_der_expect(&r, FM_TAG_BIT_STRING, &sig_bits, NULL));
+    if (!fm_der_done(&r) || fm_der_bit_string(sig_bits, &c->sig, &unused) || unused)
+        return BAD;
+
+    fm_der_init_span(&t, tbs);
+    c->version = 0;
+    if ((rc = fm_der_optional(&t, FM_TAG_CONTEXT_CONS(0), &ver, NULL)) < 0)
+        return BAD;
+    if (rc) {
+        fm_span vi;
+        fm_der_init_span(&v, ver);
+        TRY(fm_der_expect(&v, FM_TAG_INTEGER, &vi, NULL));
+        if (!fm_der_done(&v) || fm_der_small_uint(vi, &c->version) || c->version > 2)
+            return BAD;
+        if (c->version == 0)
+            return BAD; /* DER: DEFAULT v1 MUST be omitted */
+    }
+    TRY(fm_der_expect(&t, FM_TAG_INTEGER, &c->serial, NULL));
+    if (fm_der_integer_ok(c->serial))
+        return BAD;
+    TRY(fm_der_expect(&t, FM_TAG_SEQUENCE, NULL, &tbs_sig_alg));
+    /* RFC 5280 4.1.1.2: signatureAlgorithm MUST equal TBSCertificate.signature */
+    if (!fm_span_eq(tbs_sig_alg, c->sig_alg))
+        return FM_ERR_CERT_SIGNATURE_FAILURE;
+    if ((rc = parse_sig_alg(c->sig_alg, &c->sig_alg_id, &c->pss)) != FM_OK)
+        return rc;
+
+    TRY(fm_der_expect(&t, FM_TAG_SEQUENCE, &name, &c->issuer));
+    if ((rc = parse_name(name)) != FM_OK)
+        return rc;
+    TRY(fm_der_expect(&t, FM_TAG_SEQUENCE, &validity, NULL));
+    fm_der_init_span(&v, validity);
+    TRY(fm_der_any(&v, &tag, &tm, NULL));
+    TRY(fm_der_time(tag, tm, &c->not_before));
+    TRY(fm_der_any(&v, &tag, &tm, NULL));
+    TRY(fm_der_time(tag, tm, &c->not_after));
+    if (!fm_der_done(&v))
+        return BAD;
+    TRY(fm_der_expect(&t, FM_TAG_SEQUENCE, &name, &c->subject));
+    if ((rc = parse_name(name)) != FM_OK)
+        return rc;
+    TRY(fm_der_expect(&t, FM_TAG_SEQUENCE, &spki, &c->spki));
+    if ((rc = parse_spki(c, spki)) != FM_OK)
+        return rc;
+    /* unique identifiers: RFC 5280 4.1.2.8, v2 or v3 only */
+    for (unsigned n = 1; n <= 2; n++) {
+        if ((rc = fm_der_optional(&t, FM_TAG_CONTEXT(n), NULL, NULL)) < 0)
+            return BAD;
+        if (rc && c->version < 1)
+            return BAD;
+    }
+    if ((rc = fm_der_optional(&t, FM_TAG_CONTEXT_CONS(3), &exts, NULL)) < 0)
+        return BAD;
+    if (rc) {
+        if (c->version != 2)
+            return FM_ERR_INVALID_VERSION; /* RFC 5280 4.1.2.9: extensions only in v3 */
+        fm_der_init_span(&v, exts);
+        TRY(fm_der_expect(&v, FM_TAG_SEQUENCE, &ext_seq, NULL));
+        if (!fm_der_done(&v))
+            return BAD;
+        if ((rc = parse_extensions(c, ext_seq)) != FM_OK)
+            return rc;
+    }
+    if (!fm_der_done(&t))
+        return BAD;
+    c->self_issued = fm_span_eq(c->issuer, c->subject);
+    return FM_OK;
+}
+
+static size_t off(const fm_span *s, const uint8_t *base) {
+    return s->len ? (size_t)(s->p - base) : 0;
+}
+
+int fm_cert_info_get(const uint8_t *der, size_t len, fm_cert_info *out) {
+    fm_cert c;
+    int rc = fm_cert_parse(&c, der, len);
+    memset(out, 0, sizeof *out);
+    if (rc != FM_OK)
+        return rc;
+    out->serial_off = off(&c.serial, der), out->serial_len = c.serial.len;
+    out->issuer_off = off(&c.issuer, der), out->issuer_len = c.issuer.len;
+    out->subject_off = off(&c.subject, der), out->subject_len = c.subject.len;
+    out->spki_off = off(&c.spki, der), out->spki_len = c.spki.len;
+    out->ski_off = off(&c.ski, der), out->ski_len = c.ski.len;
+    out->aki_off = off(&c.aki_keyid, der), out->aki_len = c.aki_keyid.len;
+    out->san_off = off(&c.san, der), out->san_len = c.san.len;
+    out->not_before = c.not_before, out->not_after = c.not_after;
+    out->key_type = (uint32_t)c.key_type, out->key_bits = c.key_bits;
+    out->eku = (c.ext_flags & FM_X_EKU) ? c.eku : 0;
+    out->is_ca = c.is_ca, out->path_len = c.path_len;
+    out->key_usage = c.key_usage, out->has_key_usage = (c.ext_flags & FM_X_KU) != 0;
+    return FM_OK;
+}

@@ -1,0 +1,84 @@
+/* fm_x509.h - X.509 v3 certificate parser (RFC 5280 4.1). Records offsets into the caller's DER;
+ * copies nothing and allocates nothing. */
+#ifndef FM_X509_H
+#define FM_X509_H
+
+#include "fm_der.h"
+#include "include/fastmtls.h"
+
+/* Signature algorithms (RFC 4055, RFC 5758, RFC 8410). */
+enum fm_sig_alg {
+    FM_SIG_UNKNOWN = 0,
+    FM_SIG_RSA_PKCS1_SHA256,
+    FM_SIG_RSA_PKCS1_SHA384,
+    FM_SIG_RSA_PKCS1_SHA512,
+    FM_SIG_RSA_PSS, /* hash and salt in fm_cert.pss */
+    FM_SIG_ECDSA_SHA256,
+    FM_SIG_ECDSA_SHA384,
+    FM_SIG_ECDSA_SHA512,
+    FM_SIG_ED25519,
+};
+
+enum fm_hash { FM_HASH_NONE = 0, FM_HASH_SHA256, FM_HASH_SHA384, FM_HASH_SHA512 };
+
+typedef struct fm_pss {
+    int hash;      /* enum fm_hash; MGF1 uses the same hash (enforced at parse time) */
+    int salt_len;  /* bytes */
+} fm_pss;
+
+/* ext_flags */
+#define FM_X_BC 0x0001u            /* basicConstraints present */
+#define FM_X_KU 0x0002u            /* keyUsage present */
+#define FM_X_EKU 0x0004u           /* extendedKeyUsage present */
+#define FM_X_SAN 0x0008u           /* subjectAltName present */
+#define FM_X_NC 0x0010u            /* nameConstraints present */
+#define FM_X_SKI 0x0020u           /* subjectKeyIdentifier present */
+#define FM_X_AKI 0x0040u           /* authorityKeyIdentifier present */
+#define FM_X_UNKNOWN_CRIT 0x0080u  /* an unrecognised extension is marked critical */
+#define FM_X_SAN_CRIT 0x0100u      /* subjectAltName is critical */
+#define FM_X_POLICY 0x0200u        /* certificatePolicies present */
+
+/* KeyUsage bits, numbered as in RFC 5280 4.2.1.3 (bit n of the BIT STRING -> 1 << n). */
+#define FM_KU_DIGITAL_SIGNATURE (1u << 0)
+#define FM_KU_KEY_CERT_SIGN (1u << 5)
+#define FM_KU_CRL_SIGN (1u << 6)
+
+typedef struct fm_cert {
+    fm_span der;          /* the whole Certificate TLV */
+    fm_span tbs;          /* TBSCertificate, whole TLV (what the signature covers) */
+    fm_span sig_alg;      /* Certificate.signatureAlgorithm, whole TLV */
+    fm_span sig;          /* signatureValue bits (unused-bits octet removed) */
+    int version;          /* 0 = v1, 1 = v2, 2 = v3 */
+    fm_span serial;       /* INTEGER content */
+    fm_span issuer;       /* Name, whole TLV */
+    fm_span subject;      /* Name, whole TLV */
+    int64_t not_before;   /* unix seconds */
+    int64_t not_after;
+    fm_span spki;         /* SubjectPublicKeyInfo, whole TLV */
+    fm_span spki_key;     /* subjectPublicKey bits */
+    int key_type;         /* enum fm_key_type */
+    uint32_t key_bits;    /* RSA modulus bits, EC field bits, 255 for Ed25519 */
+    int sig_alg_id;       /* enum fm_sig_alg */
+    fm_pss pss;
+    uint32_t ext_flags;   /* FM_X_* */
+    int is_ca;            /* basicConstraints cA */
+    int path_len;         /* pathLenConstraint, -1 when absent */
+    uint32_t key_usage;   /* FM_KU_* bits, valid when FM_X_KU */
+    uint32_t eku;         /* FM_EKU_* bits (fastmtls.h), valid when FM_X_EKU */
+    fm_span ski;          /* subjectKeyIdentifier octets */
+    fm_span aki_keyid;    /* authorityKeyIdentifier keyIdentifier octets (may be empty) */
+    fm_span san;          /* subjectAltName GeneralNames, whole SEQUENCE TLV */
+    fm_span nc_permitted; /* nameConstraints permittedSubtrees: content of [0] (GeneralSubtree*) */
+    fm_span nc_excluded;  /* nameConstraints excludedSubtrees: content of [1] */
+    int self_issued;      /* issuer and subject are byte-identical */
+} fm_cert;
+
+/* Parses one DER certificate of exactly `len` bytes. Returns FM_OK or an FM_ERR_* code
+ * (FM_ERR_MALFORMED_CERT, FM_ERR_INVALID_EXTENSION, FM_ERR_INVALID_VERSION, ...). */
+int fm_cert_parse(fm_cert *c, const uint8_t *der, size_t len);
+
+/* Parses a SubjectPublicKeyInfo (whole TLV): key type (enum fm_key_type) and size in bits.
+ * Returns FM_OK or FM_ERR_MALFORMED_CERT. */
+int fm_spki_parse(const uint8_t *spki, size_t len, int *key_type, uint32_t *key_bits);
+
+#endif /* FM_X509_H */

@@ -1,0 +1,241 @@
+/*
+ * fastmtls.h - the public C API of the fastmtls verification core.
+ *
+ * DER bytes in, a caller-allocated result out. No Python object and no OpenSSL type crosses this
+ * API, so the same core serves CFFI, an OpenSSL verify callback, fuzzers and C tests.
+ *
+ * Conventions: functions return an int status (FM_OK or an FM_ERR_* code from FM_STATUS_LIST);
+ * handles are created with *_new and released with *_free (which accept NULL); byte inputs are
+ * (const uint8_t *p, size_t len).
+ */
+#ifndef FASTMTLS_H
+#define FASTMTLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FM_VERSION "0.1.0"
+
+/*
+ * Every status code, once: X(name, value, message).
+ *   0        success
+ *   1..99    verification results (a bad client chain; never an exception in Python)
+ *   100..199 configuration and API errors
+ * Messages use OpenSSL's X509_verify_cert_error_string() wording where an equivalent exists
+ * (the 1.1.1 wording Cloudflare and nginx expose, e.g. "self signed certificate").
+ */
+#define FM_STATUS_LIST(X)                                                                         \
+    X(FM_OK, 0, "ok")                                                                             \
+    X(FM_ERR_NO_CERTIFICATE, 1, "no certificate presented")                                      \
+    X(FM_ERR_MALFORMED_CERT, 2, "malformed certificate")                                         \
+    X(FM_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, 3, "unable to get local issuer certificate")     \
+    X(FM_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, 4, "self signed certificate")                          \
+    X(FM_ERR_SELF_SIGNED_CERT_IN_CHAIN, 5, "self signed certificate in certificate chain")       \
+    X(FM_ERR_CERT_NOT_YET_VALID, 6, "certificate is not yet valid")                              \
+    X(FM_ERR_CERT_HAS_EXPIRED, 7, "certificate has expired")                                     \
+    X(FM_ERR_CERT_SIGNATURE_FAILURE, 8, "certificate signature failure")                         \
+    X(FM_ERR_INVALID_CA, 9, "invalid CA certificate")                                            \
+    X(FM_ERR_KEYUSAGE_NO_CERTSIGN, 10, "key usage does not include certificate signing")         \
+    X(FM_ERR_PATH_LENGTH_EXCEEDED, 11, "path length constraint exceeded")                        \
+    X(FM_ERR_INVALID_PURPOSE, 12, "unsupported certificate purpose")                             \
+    X(FM_ERR_CERT_CHAIN_TOO_LONG, 13, "certificate chain too long")                              \
+    X(FM_ERR_UNHANDLED_CRITICAL_EXTENSION, 14, "unhandled critical extension")                   \
+    X(FM_ERR_INVALID_EXTENSION, 15, "invalid or inconsistent certificate extension")             \
+    X(FM_ERR_PERMITTED_VIOLATION, 16, "permitted subtree violation")                             \
+    X(FM_ERR_EXCLUDED_VIOLATION, 17, "excluded subtree violation")                               \
+    X(FM_ERR_SUBTREE_MINMAX, 18, "name constraints minimum and maximum not supported")           \
+    X(FM_ERR_UNSUPPORTED_CONSTRAINT_TYPE, 19, "unsupported name constraint type")                \
+    X(FM_ERR_UNSUPPORTED_NAME_SYNTAX, 20, "unsupported or invalid name syntax")                  \
+    X(FM_ERR_HOSTNAME_MISMATCH, 21, "hostname mismatch")                                         \
+    X(FM_ERR_EMAIL_MISMATCH, 22, "email address mismatch")                                       \
+    X(FM_ERR_IP_ADDRESS_MISMATCH, 23, "IP address mismatch")                                     \
+    X(FM_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM, 24, "unsupported signature algorithm")             \
+    X(FM_ERR_EE_KEY_TOO_SMALL, 25, "EE certificate key too weak")                                \
+    X(FM_ERR_CA_KEY_TOO_SMALL, 26, "CA certificate key too weak")                                \
+    X(FM_ERR_UNSUPPORTED_KEY, 27, "unsupported public key algorithm")                            \
+    X(FM_ERR_INVALID_NON_CA, 28, "invalid non-CA certificate (has CA markings)")                 \
+    X(FM_ERR_BUDGET_EXCEEDED, 29, "path building budget exceeded")                               \
+    X(FM_ERR_INPUT_TOO_LARGE, 30, "certificate chain input too large")                           \
+    X(FM_ERR_CERT_REVOKED, 31, "certificate revoked")                                            \
+    X(FM_ERR_UNABLE_TO_GET_CRL, 32, "unable to get certificate CRL")                             \
+    X(FM_ERR_CRL_HAS_EXPIRED, 33, "CRL has expired")                                             \
+    X(FM_ERR_INVALID_VERSION, 34, "unsupported certificate version")                             \
+    X(FM_ERR_NOMEM, 100, "out of memory")                                                        \
+    X(FM_ERR_INVALID_ARGUMENT, 101, "invalid argument")                                          \
+    X(FM_ERR_NOT_A_CA, 102, "certificate is not a CA")                                           \
+    X(FM_ERR_KEY_DECODE, 103, "unable to decode public key")                                     \
+    X(FM_ERR_SEALED, 104, "object is in use and can no longer be modified")                      \
+    X(FM_ERR_LIMIT, 105, "configured limit exceeded")                                            \
+    X(FM_ERR_INTERNAL, 106, "internal error")
+
+typedef enum fm_status {
+#define FM_X_ENUM(name, value, msg) name = value,
+    FM_STATUS_LIST(FM_X_ENUM)
+#undef FM_X_ENUM
+} fm_status;
+
+/* Message for a status ("unknown status" for a value not in the list); never NULL. */
+const char *fm_status_message(int status);
+/* Symbolic name ("FM_ERR_CERT_HAS_EXPIRED"); NULL for a value not in the list. */
+const char *fm_status_name(int status);
+/* Writes every status value into out (up to cap); returns how many exist. */
+size_t fm_status_values(int *out, size_t cap);
+
+/* ---- limits ------------------------------------------------------------------------------ */
+
+/* Every limit that bounds hostile input, in one place. Defaults below; all configurable. */
+typedef struct fm_limits {
+    uint32_t max_cert_size;   /* bytes in one certificate */
+    uint32_t max_chain_certs; /* certificates in one presented chain */
+    uint32_t max_input_size;  /* total bytes of one presented chain */
+    uint32_t max_depth;       /* intermediates between leaf and trust anchor */
+    uint32_t max_sig_checks;  /* signature verifications per verify call */
+    uint32_t max_steps;       /* path-building candidate examinations per verify call */
+} fm_limits;
+
+/* 64 KiB: the largest certificates seen in practice (PQ hybrids, huge SAN lists) are ~20 KiB. */
+#define FM_DEFAULT_MAX_CERT_SIZE 65536u
+/* 64 certificates: a TLS 1.3 Certificate message cannot carry many more of realistic size. */
+#define FM_DEFAULT_MAX_CHAIN_CERTS 64u
+/* 1 MiB: OpenSSL's default max certificate list (SSL_CTX_set_max_cert_list is 100 KiB, 1 MiB here
+ * for operators with very large chains). */
+#define FM_DEFAULT_MAX_INPUT_SIZE 1048576u
+/* 8 intermediates: pyca/cryptography's default; rustls allows 6. */
+#define FM_DEFAULT_MAX_DEPTH 8u
+/* Hard ceiling for max_depth: the size of the result's chain arrays. */
+#define FM_MAX_DEPTH_LIMIT 62u
+/* 100 signature checks and 2000 steps: webpki's budget is 100 signatures / 100 build-chain calls. */
+#define FM_DEFAULT_MAX_SIG_CHECKS 100u
+#define FM_DEFAULT_MAX_STEPS 2000u
+
+/* ---- options ----------------------------------------------------------------------------- */
+
+enum fm_purpose { FM_PURPOSE_ANY = 0, FM_PURPOSE_CLIENT = 1, FM_PURPOSE_SERVER = 2 };
+
+/* The leaf must carry an extendedKeyUsage that includes the purpose (default: only when present). */
+#define FM_OPT_REQUIRE_EKU 0x1u
+
+typedef struct fm_options {
+    fm_limits limits;
+    uint32_t purpose;           /* enum fm_purpose */
+    uint32_t flags;             /* FM_OPT_* */
+    uint32_t min_rsa_bits;      /* default 2048 */
+    uint32_t result_cache_size; /* entries; 0 disables the whole-result cache */
+    uint32_t sig_cache_size;    /* verified-signature (issuer) cache entries; 0 disables */
+} fm_options;
+
+void fm_options_default(fm_options *opts);
+
+/* ---- trust store ------------------------------------------------------------------------- */
+
+/*
+ * A set of trust anchors, each tagged with a group number (the Python layer's CA name), plus
+ * hostname associations. Built by fm_store_new + fm_store_add_anchor/associate, then sealed by its
+ * first use; immutable afterwards and reference counted, so verifications in flight keep the
+ * snapshot they started with. Every store gets a process-unique generation number.
+ */
+typedef struct fm_store fm_store;
+
+int fm_store_new(fm_store **out);
+void fm_store_free(fm_store *store); /* drops one reference */
+void fm_store_ref(fm_store *store);
+/* Adds a CA certificate (must be a CA: basicConstraints cA=TRUE, and keyCertSign when keyUsage is
+ * present). Returns FM_ERR_NOT_A_CA, FM_ERR_MALFORMED_CERT, FM_ERR_KEY_DECODE, ... otherwise. */
+int fm_store_add_anchor(fm_store *store, const uint8_t *der, size_t len, uint32_t group);
+/* A host (exact, or "*.example.com" for any one label) trusts only anchors of these groups. */
+int fm_store_associate(fm_store *store, const uint8_t *host, size_t host_len,
+                       const uint32_t *groups, size_t n_groups);
+uint64_t fm_store_generation(const fm_store *store);
+size_t fm_store_anchor_count(const fm_store *store);
+
+/* ---- verifier ---------------------------------------------------------------------------- */
+
+typedef struct fm_verifier fm_verifier;
+
+int fm_verifier_new(const fm_options *opts, fm_verifier **out);
+void fm_verifier_free(fm_verifier *v);
+/* Operator-configured untrusted intermediates (tried after the ones the client sent). Only before
+ * the first verification. */
+int fm_verifier_add_intermediate(fm_verifier *v, const uint8_t *der, size_t len);
+/* Empties the caches (they are also invalidated by store generation and bounded). */
+void fm_verifier_clear_caches(fm_verifier *v);
+
+/* Where one certificate of a validated chain came from. */
+enum fm_source { FM_SRC_PRESENTED = 0, FM_SRC_INTERMEDIATE = 1, FM_SRC_ANCHOR = 2 };
+
+/* Name kinds for expected-name matching against the leaf's subjectAltName. */
+enum fm_name_kind { FM_NAME_NONE = 0, FM_NAME_DNS = 1, FM_NAME_IP = 2, FM_NAME_EMAIL = 3, FM_NAME_URI = 4 };
+
+#define FM_RESULT_CACHED 0x1u /* answered from the whole-result cache */
+
+typedef struct fm_result {
+    int32_t status;     /* FM_OK or an FM_ERR_* code */
+    int32_t depth;      /* depth of the certificate that failed (0 = leaf), -1 when none */
+    uint32_t chain_len; /* certificates in the validated chain, leaf to anchor */
+    uint32_t flags;     /* FM_RESULT_* */
+    uint8_t chain_src[FM_MAX_DEPTH_LIMIT + 2];  /* enum fm_source per chain position */
+    uint16_t chain_idx[FM_MAX_DEPTH_LIMIT + 2]; /* index within that source */
+    uint32_t anchor_group;                      /* group of the anchor reached */
+    uint32_t sig_checks;                        /* signatures verified by this call */
+    uint32_t steps;                             /* path-building steps taken by this call */
+    int64_t not_before; /* latest notBefore of the validated chain (unix seconds) */
+    int64_t not_after;  /* earliest notAfter of the validated chain (unix seconds) */
+} fm_result;
+
+/*
+ * Verifies a presented chain: `chain` is the concatenation of the DER certificates, leaf first
+ * (empty = no certificate presented). `host` selects the CA associations (NULL/0 = none). `at` is
+ * the verification time in unix seconds. `name_kind`/`name` optionally give an expected name that
+ * the leaf's subjectAltName must match (IP as 4 or 16 raw bytes). Returns out->status.
+ * Thread safe: any number of threads may call it at once on one verifier and store.
+ */
+int fm_verify(fm_verifier *v, fm_store *store, const uint8_t *chain, size_t chain_len,
+              const uint8_t *host, size_t host_len, int64_t at, uint32_t name_kind,
+              const uint8_t *name, size_t name_len, fm_result *out);
+
+/* Splits a concatenation of DER certificates: writes up to `cap` (offset, length) pairs. Returns
+ * FM_OK, FM_ERR_MALFORMED_CERT when the bytes are not a sequence of DER TLVs, or FM_ERR_LIMIT
+ * when there are more than `cap`. *n receives the number found. */
+int fm_chain_split(const uint8_t *chain, size_t len, size_t *offsets, size_t *lens, size_t cap,
+                   size_t *n);
+
+/* ---- certificate information (for lazily decoded result fields) -------------------------- */
+
+typedef struct fm_cert_info {
+    size_t serial_off, serial_len;   /* INTEGER content octets */
+    size_t issuer_off, issuer_len;   /* Name, whole TLV */
+    size_t subject_off, subject_len; /* Name, whole TLV */
+    size_t spki_off, spki_len;       /* SubjectPublicKeyInfo, whole TLV */
+    size_t ski_off, ski_len;         /* subjectKeyIdentifier octets; len 0 when absent */
+    size_t aki_off, aki_len;         /* authorityKeyIdentifier keyIdentifier octets; 0 = absent */
+    size_t san_off, san_len;         /* GeneralNames, whole TLV; 0 = absent */
+    int64_t not_before, not_after;   /* unix seconds */
+    uint32_t key_type;               /* FM_KEY_* */
+    uint32_t key_bits;
+    uint32_t eku;                    /* FM_EKU_* bits */
+    int32_t is_ca;
+    int32_t path_len;                /* -1 when absent */
+    uint32_t key_usage;              /* bit n = KeyUsage bit n (0 digitalSignature ... 8 decipherOnly); */
+    uint32_t has_key_usage;
+} fm_cert_info;
+
+enum fm_key_type { FM_KEY_UNKNOWN = 0, FM_KEY_RSA = 1, FM_KEY_EC_P256 = 2, FM_KEY_EC_P384 = 3,
+                   FM_KEY_EC_P521 = 4, FM_KEY_ED25519 = 5, FM_KEY_RSA_PSS = 6, FM_KEY_EC_OTHER = 7,
+                   FM_KEY_ED448 = 8 };
+
+#define FM_EKU_SERVER 0x1u
+#define FM_EKU_CLIENT 0x2u
+#define FM_EKU_ANY 0x4u
+#define FM_EKU_OTHER 0x8u
+#define FM_EKU_PRESENT 0x80u
+
+int fm_cert_info_get(const uint8_t *der, size_t len, fm_cert_info *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FASTMTLS_H */

@@ -1,0 +1,59 @@
+"""PEM and DER chain splitting.
+
+Strict and bounded: only ``CERTIFICATE`` blocks count; text outside blocks is ignored (as OpenSSL
+does for bundles with comments), but a block whose base64 is invalid is an error. A client chain
+that fails here becomes a ``FAILED:`` result; a CA file that fails raises.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Sequence
+from typing import Union
+
+from .errors import CertificateLoadError
+
+ChainInput = Union[Sequence[bytes], bytes, bytearray, memoryview, str]
+
+_BLOCK = re.compile(
+    rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n?(.*?)-----END \1-----", re.DOTALL
+)
+_B64_CHARS = re.compile(rb"^[A-Za-z0-9+/=\s]*$")
+
+
+def pem_to_der(data: bytes | str, *, max_bytes: int = 16 * 1024 * 1024) -> list[bytes]:
+    """Return the DER of every ``CERTIFICATE`` block in ``data``, in order.
+
+    Raises :class:`CertificateLoadError` when a block is malformed, when there is no certificate,
+    or when the input is larger than ``max_bytes``.
+    """
+    raw = data.encode("ascii", "replace") if isinstance(data, str) else bytes(data)
+    if len(raw) > max_bytes:
+        raise CertificateLoadError(f"PEM input is larger than {max_bytes} bytes")
+    out: list[bytes] = []
+    for m in _BLOCK.finditer(raw):
+        label, body = m.group(1), m.group(2)
+        if label not in (b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"):
+            continue
+        if not _B64_CHARS.match(body):
+            raise CertificateLoadError("PEM certificate block contains non-base64 data")
+        try:
+            der = base64.b64decode(b"".join(body.split()), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise CertificateLoadError(f"PEM certificate block is not valid base64: {exc}") from None
+        if not der:
+            raise CertificateLoadError("PEM certificate block is empty")
+        out.append(der)
+    if not out:
+        raise CertificateLoadError("no PEM CERTIFICATE block found")
+    return out
+
+
+def looks_like_pem(data: bytes | bytearray | memoryview | str) -> bool:
+    """True when the input is text holding a PEM block rather than raw DER."""
+    if isinstance(data, str):
+        return True
+    head = bytes(data[:64]).lstrip()
+    return head.startswith(b"-----BEGIN") or (len(head) > 0 and head[:1] != b"\x30")

@@ -1,0 +1,307 @@
+"""Verification results: status, booleans, the validated chain, and Cloudflare's field vocabulary.
+
+Everything beyond the status is decoded lazily from the DER on first access and cached on the
+result, so a verification pays nothing for formatting nobody reads.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from typing import TYPE_CHECKING, Any, Union
+
+from . import _format
+from ._sans import leaf_sans
+from ._ffi import ffi, lib, message
+
+if TYPE_CHECKING:
+    from .store import _Snapshot
+
+FieldValue = Union[str, bool]
+
+RFC9440_LEAF_LIMIT = 10 * 1024
+RFC9440_CHAIN_LIMIT = 16 * 1024
+
+
+class Reason(enum.IntEnum):
+    """Why a verification ended as it did: one member per C status (FM_ERR_<NAME> -> NAME)."""
+
+    OK = 0
+    NO_CERTIFICATE = 1
+    MALFORMED_CERT = 2
+    UNABLE_TO_GET_ISSUER_CERT_LOCALLY = 3
+    DEPTH_ZERO_SELF_SIGNED_CERT = 4
+    SELF_SIGNED_CERT_IN_CHAIN = 5
+    CERT_NOT_YET_VALID = 6
+    CERT_HAS_EXPIRED = 7
+    CERT_SIGNATURE_FAILURE = 8
+    INVALID_CA = 9
+    KEYUSAGE_NO_CERTSIGN = 10
+    PATH_LENGTH_EXCEEDED = 11
+    INVALID_PURPOSE = 12
+    CERT_CHAIN_TOO_LONG = 13
+    UNHANDLED_CRITICAL_EXTENSION = 14
+    INVALID_EXTENSION = 15
+    PERMITTED_VIOLATION = 16
+    EXCLUDED_VIOLATION = 17
+    SUBTREE_MINMAX = 18
+    UNSUPPORTED_CONSTRAINT_TYPE = 19
+    UNSUPPORTED_NAME_SYNTAX = 20
+    HOSTNAME_MISMATCH = 21
+    EMAIL_MISMATCH = 22
+    IP_ADDRESS_MISMATCH = 23
+    UNSUPPORTED_SIGNATURE_ALGORITHM = 24
+    EE_KEY_TOO_SMALL = 25
+    CA_KEY_TOO_SMALL = 26
+    UNSUPPORTED_KEY = 27
+    INVALID_NON_CA = 28
+    BUDGET_EXCEEDED = 29
+    INPUT_TOO_LARGE = 30
+    CERT_REVOKED = 31
+    UNABLE_TO_GET_CRL = 32
+    CRL_HAS_EXPIRED = 33
+    INVALID_VERSION = 34
+    NOMEM = 100
+    INVALID_ARGUMENT = 101
+    NOT_A_CA = 102
+    KEY_DECODE = 103
+    SEALED = 104
+    LIMIT = 105
+    INTERNAL = 106
+
+    @property
+    def message(self) -> str:
+        """OpenSSL-style wording of the reason, from the C core."""
+        return message(int(self))
+
+
+FIELD_NAMES: tuple[str, ...] = (
+    "cert_presented", "cert_verified", "cert_revoked",
+    "cert_issuer_dn", "cert_subject_dn", "cert_issuer_dn_rfc2253", "cert_subject_dn_rfc2253",
+    "cert_issuer_dn_legacy", "cert_subject_dn_legacy", "cert_serial", "cert_issuer_serial",
+    "cert_fingerprint_sha256", "cert_fingerprint_sha1", "cert_not_before", "cert_not_after",
+    "cert_ski", "cert_issuer_ski", "cert_rfc9440", "cert_rfc9440_too_large",
+    "cert_chain_rfc9440", "cert_chain_rfc9440_too_large",
+)  # fmt: skip
+
+_SOURCES = ("presented", "intermediate", "anchor")
+
+
+class CertInfo:
+    """Offsets of one certificate's fields, recorded by the C parser (no copy)."""
+
+    __slots__ = ("der", "info", "ok")
+
+    def __init__(self, der: bytes) -> None:
+        self.der = der
+        self.info: Any = ffi.new("fm_cert_info *")
+        self.ok = lib.fm_cert_info_get(der, len(der), self.info) == 0
+
+    def _slice(self, off: int, n: int) -> bytes:
+        return self.der[off : off + n]
+
+    @property
+    def serial(self) -> bytes:
+        return self._slice(self.info.serial_off, self.info.serial_len)
+
+    @property
+    def issuer(self) -> bytes:
+        return self._slice(self.info.issuer_off, self.info.issuer_len)
+
+    @property
+    def subject(self) -> bytes:
+        return self._slice(self.info.subject_off, self.info.subject_len)
+
+    @property
+    def ski(self) -> bytes:
+        return self._slice(self.info.ski_off, self.info.ski_len)
+
+    @property
+    def spki(self) -> bytes:
+        return self._slice(self.info.spki_off, self.info.spki_len)
+
+
+class VerifyResult:
+    """The outcome of one verification.
+
+    ``status`` is ``"SUCCESS"``, ``"NONE"`` (no certificate) or ``"FAILED:<reason>"`` in OpenSSL
+    wording. ``verified`` stays true for a revoked chain (Cloudflare semantics); ``revoked`` says so.
+    """
+
+    __slots__ = ("_cache", "_presented", "_res", "_snap", "_verifier_inters")
+
+    def __init__(
+        self, res: Any, presented: list[bytes], snap: _Snapshot, inters: tuple[bytes, ...]
+    ) -> None:
+        self._res = res
+        self._presented = presented
+        self._snap = snap
+        self._verifier_inters = inters
+        self._cache: dict[str, Any] = {}
+
+    # -- outcome -------------------------------------------------------------------------------
+
+    @property
+    def reason(self) -> Reason:
+        """The C status as an enum member."""
+        return Reason(self._res.status)
+
+    @property
+    def status(self) -> str:
+        """``SUCCESS``, ``NONE`` or ``FAILED:<reason>``."""
+        st = self._res.status
+        if st == 0:
+            return "SUCCESS"
+        if st == Reason.NO_CERTIFICATE:
+            return "NONE"
+        return "FAILED:" + message(st)
+
+    @property
+    def presented(self) -> bool:
+        """The client sent a certificate (valid or not)."""
+        return self._res.status != Reason.NO_CERTIFICATE
+
+    @property
+    def verified(self) -> bool:
+        """The chain validates to a trusted CA at the verification time (also when revoked)."""
+        return self._res.status == 0
+
+    @property
+    def revoked(self) -> bool:
+        """The validated chain is revoked (revocation checking is not configured: always False)."""
+        return False
+
+    @property
+    def depth(self) -> int | None:
+        """Depth of the certificate that failed (0 = leaf), None on success or when not known."""
+        d = int(self._res.depth)
+        return None if d < 0 else d
+
+    @property
+    def cached(self) -> bool:
+        """The answer came from the whole-result cache."""
+        return bool(self._res.flags & lib.FM_RESULT_CACHED)
+
+    @property
+    def not_before(self) -> int | None:
+        """Latest notBefore of the validated chain (unix seconds)."""
+        return int(self._res.not_before) if self.verified else None
+
+    @property
+    def not_after(self) -> int | None:
+        """Earliest notAfter of the validated chain (unix seconds)."""
+        return int(self._res.not_after) if self.verified else None
+
+    # -- chain ---------------------------------------------------------------------------------
+
+    @property
+    def presented_chain(self) -> list[bytes]:
+        """The certificates as sent, leaf first."""
+        return list(self._presented)
+
+    @property
+    def chain(self) -> list[bytes]:
+        """The validated chain, leaf to trust anchor (DER); empty unless verified."""
+        if "chain" not in self._cache:
+            out: list[bytes] = []
+            if self.verified:
+                for i in range(self._res.chain_len):
+                    src, idx = self._res.chain_src[i], self._res.chain_idx[i]
+                    pool = (self._presented, self._verifier_inters, self._snap.anchors)[src]
+                    out.append(pool[idx])
+            self._cache["chain"] = out
+        return list(self._cache["chain"])
+
+    @property
+    def anchor_name(self) -> str | None:
+        """Name (as given to the TrustStore) of the CA the chain validated to."""
+        if not self.verified:
+            return None
+        idx = self._res.chain_idx[self._res.chain_len - 1]
+        return self._snap.anchor_names[idx]
+
+    # -- certificate details -------------------------------------------------------------------
+
+    def _leaf(self) -> CertInfo | None:
+        if not self._presented:
+            return None
+        if "leaf" not in self._cache:
+            self._cache["leaf"] = CertInfo(self._presented[0])
+        leaf: CertInfo = self._cache["leaf"]
+        return leaf
+
+    def _issuer(self) -> CertInfo | None:
+        """The leaf's direct issuer: from the validated chain, else the presented one that names
+        it."""
+        if "issuer" not in self._cache:
+            found: CertInfo | None = None
+            leaf = self._leaf()
+            if self.verified and len(self.chain) > 1:
+                found = CertInfo(self.chain[1])
+            elif leaf is not None and leaf.ok:
+                for der in self._presented[1:]:
+                    cand = CertInfo(der)
+                    if cand.ok and cand.subject == leaf.issuer:
+                        found = cand
+                        break
+            self._cache["issuer"] = found
+        issuer: CertInfo | None = self._cache["issuer"]
+        return issuer
+
+    @property
+    def sans(self) -> dict[str, list[str]]:
+        """The leaf's subjectAltName entries by type: ``dns``, ``ip``, ``email``, ``uri``."""
+        if "sans" not in self._cache:
+            self._cache["sans"] = leaf_sans(self._presented[0]) if self._presented else {}
+        return {k: list(v) for k, v in self._cache["sans"].items()}
+
+    def fields(self) -> dict[str, FieldValue]:
+        """Cloudflare's ``cf.tls_client_auth.*`` fields, names and formats of FIELDS.md."""
+        if "fields" not in self._cache:
+            self._cache["fields"] = self._compute_fields()
+        return dict(self._cache["fields"])
+
+    def _compute_fields(self) -> dict[str, FieldValue]:
+        f: dict[str, FieldValue] = {n: "" for n in FIELD_NAMES}
+        f.update(cert_presented=False, cert_verified=False, cert_revoked=False,
+                 cert_rfc9440_too_large=False, cert_chain_rfc9440_too_large=False)  # fmt: skip
+        leaf = self._leaf()
+        if leaf is None:
+            return f
+        f["cert_presented"] = True
+        f["cert_verified"] = self.verified
+        f["cert_revoked"] = self.revoked
+        der = leaf.der
+        f["cert_fingerprint_sha256"] = hashlib.sha256(der).hexdigest()
+        f["cert_fingerprint_sha1"] = hashlib.sha1(der).hexdigest()
+        leaf_b64 = _format.rfc9440(der)
+        f["cert_rfc9440_too_large"] = len(leaf_b64) > RFC9440_LEAF_LIMIT
+        f["cert_rfc9440"] = "" if f["cert_rfc9440_too_large"] else leaf_b64
+        chain_b64 = _format.rfc9440_chain(self._presented[1:])
+        f["cert_chain_rfc9440_too_large"] = len(chain_b64) > RFC9440_CHAIN_LIMIT
+        f["cert_chain_rfc9440"] = "" if f["cert_chain_rfc9440_too_large"] else chain_b64
+        if leaf.ok:
+            for kind, name_der in (("issuer", leaf.issuer), ("subject", leaf.subject)):
+                rfc = _format.dn_rfc2253(name_der)
+                f[f"cert_{kind}_dn"] = rfc
+                f[f"cert_{kind}_dn_rfc2253"] = rfc
+                f[f"cert_{kind}_dn_legacy"] = _format.dn_oneline(name_der)
+            f["cert_serial"] = _format.serial_hex(leaf.serial)
+            f["cert_not_before"] = _format.asn1_time(leaf.info.not_before)
+            f["cert_not_after"] = _format.asn1_time(leaf.info.not_after)
+            f["cert_ski"] = _format.hex_upper(leaf.ski)
+        issuer = self._issuer()
+        if issuer is not None and issuer.ok:
+            f["cert_issuer_serial"] = _format.serial_hex(issuer.serial)
+            f["cert_issuer_ski"] = _format.hex_upper(issuer.ski)
+        return f
+
+    def as_dict(self) -> dict[str, Any]:
+        """``status`` plus every field: what the CLI prints."""
+        return {"status": self.status, **self.fields()}
+
+    def __repr__(self) -> str:
+        return f"<VerifyResult {self.status}>"
+
+    def __bool__(self) -> bool:
+        return self.verified

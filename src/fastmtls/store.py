@@ -1,0 +1,169 @@
+"""Trust stores: named CAs and the hostnames they serve (the Cloudflare model).
+
+A :class:`TrustStore` holds CA certificates, each under a name (one name may hold several CAs, e.g.
+a bundle), and hostname associations: a host with associations trusts only the CAs named for it; a
+host without any trusts every CA in the store. Each change builds a new immutable C snapshot and
+publishes it with one attribute assignment, so verifications in flight keep the snapshot they
+started with and never see half a change.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+from ._ffi import ensure, ffi, lib
+from .errors import CertificateLoadError, ConfigurationError
+from .pem import pem_to_der
+
+PathLike = Union[str, Path]
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """An immutable C store plus what Python needs to interpret results against it."""
+
+    ptr: Any  # fm_store *, freed by ffi.gc
+    anchors: tuple[bytes, ...]
+    anchor_names: tuple[str, ...]
+    generation: int
+
+
+def _normalize_host(hostname: str) -> str:
+    host = hostname.strip().rstrip(".").lower()
+    if not host or len(host) > 253 or any(c.isspace() for c in host):
+        raise ConfigurationError(f"invalid hostname {hostname!r}")
+    if "*" in host and not (host.startswith("*.") and "*" not in host[2:]):
+        raise ConfigurationError(
+            f"invalid wildcard hostname {hostname!r}: only a leading '*.' label is allowed"
+        )
+    try:
+        return host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError as exc:
+        raise ConfigurationError(f"invalid hostname {hostname!r}: {exc}") from None
+
+
+class TrustStore:
+    """Named trust anchors (roots or intermediates the operator trusts) and host associations."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cas: list[tuple[str, bytes]] = []
+        self._assoc: dict[str, tuple[str, ...]] = {}
+        self._snapshot: _Snapshot = self._build(self._cas, self._assoc)
+
+    # -- building ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _build(cas: list[tuple[str, bytes]], assoc: dict[str, tuple[str, ...]]) -> _Snapshot:
+        names = sorted({n for n, _ in cas})
+        group_of = {n: i for i, n in enumerate(names)}
+        out = ffi.new("fm_store **")
+        ensure(lib.fm_store_new(out), "creating trust store")
+        ptr = ffi.gc(out[0], lib.fm_store_free)
+        for name, der in cas:
+            rc = lib.fm_store_add_anchor(ptr, der, len(der), group_of[name])
+            ensure(rc, f"CA {name!r}")
+        for host, ca_names in assoc.items():
+            groups = [group_of[n] for n in ca_names if n in group_of]
+            hb = host.encode("ascii")
+            arr = ffi.new("uint32_t[]", groups) if groups else ffi.NULL
+            ensure(lib.fm_store_associate(ptr, hb, len(hb), arr, len(groups)), f"host {host!r}")
+        return _Snapshot(
+            ptr=ptr,
+            anchors=tuple(d for _, d in cas),
+            anchor_names=tuple(n for n, _ in cas),
+            generation=int(lib.fm_store_generation(ptr)),
+        )
+
+    def _commit(self, cas: list[tuple[str, bytes]], assoc: dict[str, tuple[str, ...]]) -> None:
+        snap = self._build(cas, assoc)  # raises before anything changes
+        self._cas, self._assoc = cas, assoc
+        self._snapshot = snap  # one reference assignment: atomic for readers
+
+    # -- public API ----------------------------------------------------------------------------
+
+    def add_der(self, der: bytes, *, name: str) -> None:
+        """Trust one DER-encoded CA certificate under ``name``.
+
+        Raises :class:`~fastmtls.errors.NotACAError` when it is not a CA and
+        :class:`~fastmtls.errors.CertificateLoadError` when it cannot be parsed.
+        """
+        self.add_ders([bytes(der)], name=name)
+
+    def add_ders(self, ders: Iterable[bytes], *, name: str) -> None:
+        """Trust several DER certificates under one name, all or none."""
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError("a CA needs a non-empty name")
+        items = [(name, bytes(d)) for d in ders]
+        if not items:
+            raise CertificateLoadError(f"CA {name!r}: no certificate given")
+        with self._lock:
+            self._commit([*self._cas, *items], dict(self._assoc))
+
+    def add_pem(self, data: bytes | str, *, name: str) -> int:
+        """Trust every certificate of a PEM bundle under ``name``; returns how many were added."""
+        ders = pem_to_der(data)
+        self.add_ders(ders, name=name)
+        return len(ders)
+
+    def add_file(self, path: PathLike, *, name: str | None = None) -> int:
+        """Trust the certificates of a PEM (or DER) file; the name defaults to the file name."""
+        p = Path(path)
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            raise CertificateLoadError(f"cannot read CA file {str(p)!r}: {exc}") from None
+        label = name if name is not None else p.name
+        if data.lstrip().startswith(b"-----BEGIN"):
+            return self.add_pem(data, name=label)
+        self.add_ders([data], name=label)
+        return 1
+
+    def remove(self, name: str) -> None:
+        """Stop trusting every CA stored under ``name``."""
+        with self._lock:
+            if name not in self.names():
+                raise ConfigurationError(f"no CA named {name!r}")
+            self._commit([c for c in self._cas if c[0] != name], dict(self._assoc))
+
+    def associate(self, hostname: str, ca_names: Iterable[str]) -> None:
+        """Make ``hostname`` (exact, or ``*.example.com`` for one label) trust only ``ca_names``.
+
+        An empty list makes the host trust nothing. Names must already be in the store.
+        """
+        host = _normalize_host(hostname)
+        names = tuple(ca_names)
+        with self._lock:
+            known = {n for n, _ in self._cas}
+            missing = [n for n in names if n not in known]
+            if missing:
+                raise ConfigurationError(f"unknown CA name(s) for {hostname!r}: {missing}")
+            self._commit(list(self._cas), {**self._assoc, host: names})
+
+    def dissociate(self, hostname: str) -> None:
+        """Remove a host's associations: it trusts every CA again."""
+        host = _normalize_host(hostname)
+        with self._lock:
+            assoc = dict(self._assoc)
+            assoc.pop(host, None)
+            self._commit(list(self._cas), assoc)
+
+    def names(self) -> list[str]:
+        """CA names in the store, in insertion order."""
+        return list(dict.fromkeys(n for n, _ in self._cas))
+
+    def associations(self) -> dict[str, tuple[str, ...]]:
+        """Host -> CA names."""
+        return dict(self._assoc)
+
+    def __len__(self) -> int:
+        return len(self._cas)
+
+    @property
+    def generation(self) -> int:
+        """Process-unique number of the current snapshot; changes with every modification."""
+        return self._snapshot.generation

@@ -1,0 +1,212 @@
+"""The verifier: one C call per chain, the GIL released while C runs.
+
+A :class:`Verifier` owns the C verifier (options, operator intermediates, caches) and reads its
+:class:`~fastmtls.store.TrustStore`'s current snapshot at the start of every call, so replacing
+the store's contents never blocks verifications and never shows one half of a change.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import ipaddress
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Union
+
+from ._ffi import ensure, ffi, lib
+from .errors import ConfigurationError
+from .pem import ChainInput, looks_like_pem, pem_to_der
+from .result import Reason, VerifyResult
+from .store import TrustStore
+
+Purpose = Literal["client", "server", "any"]
+TimeInput = Union[_dt.datetime, int, float, None]
+NameInput = Union[str, ipaddress.IPv4Address, ipaddress.IPv6Address, None]
+
+_PURPOSES = {"any": lib.FM_PURPOSE_ANY, "client": lib.FM_PURPOSE_CLIENT, "server": lib.FM_PURPOSE_SERVER}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on hostile input (defaults from the C core; every one configurable).
+
+    ``max_depth`` is the number of intermediates allowed between leaf and trust anchor.
+    """
+
+    max_cert_size: int = int(lib.FM_DEFAULT_MAX_CERT_SIZE)
+    max_chain_certs: int = int(lib.FM_DEFAULT_MAX_CHAIN_CERTS)
+    max_input_size: int = int(lib.FM_DEFAULT_MAX_INPUT_SIZE)
+    max_sig_checks: int = int(lib.FM_DEFAULT_MAX_SIG_CHECKS)
+    max_steps: int = int(lib.FM_DEFAULT_MAX_STEPS)
+
+
+def _unix(at: TimeInput) -> int:
+    if at is None:
+        return int(time.time())
+    if isinstance(at, _dt.datetime):
+        if at.tzinfo is None:
+            raise ConfigurationError("verification time must be timezone-aware (e.g. UTC)")
+        return int(at.timestamp())
+    if isinstance(at, (int, float)) and not isinstance(at, bool):
+        return int(at)
+    raise ConfigurationError(f"unsupported verification time {at!r}")
+
+
+def _expected_name(name: NameInput) -> tuple[int, bytes]:
+    """(kind, bytes) for the C core: IP addresses as raw bytes, e-mail when it has '@', URI when
+    it has '://', otherwise a DNS name."""
+    if name is None:
+        return lib.FM_NAME_NONE, b""
+    if isinstance(name, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return lib.FM_NAME_IP, name.packed
+    if not isinstance(name, str) or not name:
+        raise ConfigurationError(f"invalid expected name {name!r}")
+    try:
+        return lib.FM_NAME_IP, ipaddress.ip_address(name).packed
+    except ValueError:
+        pass
+    if "://" in name:
+        return lib.FM_NAME_URI, name.encode("utf-8")
+    if "@" in name:
+        return lib.FM_NAME_EMAIL, name.encode("utf-8")
+    try:
+        return lib.FM_NAME_DNS, name.encode("idna") if not name.isascii() else name.encode()
+    except UnicodeError as exc:
+        raise ConfigurationError(f"invalid DNS name {name!r}: {exc}") from None
+
+
+def _host_bytes(host: str | None) -> bytes:
+    if not host:
+        return b""
+    h = host.rstrip(".").lower()
+    return h.encode("ascii") if h.isascii() else h.encode("idna")
+
+
+class Verifier:
+    """Verifies client (or server) certificate chains against a :class:`TrustStore`.
+
+    Thread safe: any number of threads may call :meth:`verify` at once.
+    """
+
+    def __init__(
+        self,
+        store: TrustStore,
+        *,
+        purpose: Purpose = "client",
+        intermediates: Iterable[bytes] | bytes | str = (),
+        max_depth: int = int(lib.FM_DEFAULT_MAX_DEPTH),
+        require_eku: bool = False,
+        min_rsa_bits: int = 2048,
+        limits: Limits | None = None,
+        result_cache_size: int = 4096,
+        signature_cache_size: int = 4096,
+    ) -> None:
+        if not isinstance(store, TrustStore):
+            raise ConfigurationError("store must be a TrustStore")
+        if purpose not in _PURPOSES:
+            raise ConfigurationError(f"purpose must be one of {sorted(_PURPOSES)}, not {purpose!r}")
+        lim = limits or Limits()
+        if not 0 <= max_depth <= int(lib.FM_MAX_DEPTH_LIMIT):
+            raise ConfigurationError(f"max_depth must be within 0..{int(lib.FM_MAX_DEPTH_LIMIT)}")
+        opts = ffi.new("fm_options *")
+        lib.fm_options_default(opts)
+        opts.purpose = _PURPOSES[purpose]
+        opts.flags = lib.FM_OPT_REQUIRE_EKU if require_eku else 0
+        opts.min_rsa_bits = min_rsa_bits
+        opts.result_cache_size = result_cache_size
+        opts.sig_cache_size = signature_cache_size
+        opts.limits.max_depth = max_depth
+        for field in ("max_cert_size", "max_chain_certs", "max_input_size", "max_sig_checks",
+                      "max_steps"):  # fmt: skip
+            value = getattr(lim, field)
+            if not isinstance(value, int) or not 0 < value < 2**32:
+                raise ConfigurationError(f"limit {field} must be a positive 32-bit integer")
+            setattr(opts.limits, field, value)
+        out = ffi.new("fm_verifier **")
+        ensure(lib.fm_verifier_new(opts, out), "verifier options")
+        self._ptr: Any = ffi.gc(out[0], lib.fm_verifier_free)
+        if isinstance(intermediates, (bytes, str)):
+            inters = pem_to_der(intermediates)
+        else:
+            inters = [bytes(d) for d in intermediates]
+        for i, der in enumerate(inters):
+            ensure(lib.fm_verifier_add_intermediate(self._ptr, der, len(der)), f"intermediate {i}")
+        self._inters = tuple(inters)
+        self._store = store
+        self.purpose = purpose
+        self.max_depth = max_depth
+        self.limits = lim
+
+    @property
+    def store(self) -> TrustStore:
+        """The trust store this verifier reads (its current snapshot, per call)."""
+        return self._store
+
+    def clear_caches(self) -> None:
+        """Forget cached results, signatures and keys."""
+        lib.fm_verifier_clear_caches(self._ptr)
+
+    def verify(
+        self,
+        chain: ChainInput,
+        *,
+        host: str | None = None,
+        at: TimeInput = None,
+        expected_name: NameInput = None,
+    ) -> VerifyResult:
+        """Verify a presented chain (DER list leaf first, or one PEM text); never raises for a bad
+        chain: the result says ``FAILED:<reason>``.
+
+        ``host`` selects the CA associations (the TLS SNI), ``at`` the verification time (default
+        now), ``expected_name`` a DNS name / IP / e-mail / URI the leaf's SAN must match.
+        """
+        snap = self._store._snapshot
+        presented, data, bad = _chain_bytes(chain)
+        res = ffi.new("fm_result *")
+        if bad:
+            res.status = Reason.MALFORMED_CERT
+            res.depth = 0
+            return VerifyResult(res, presented, snap, self._inters)
+        kind, name = _expected_name(expected_name) if expected_name is not None else (0, b"")
+        hb = _host_bytes(host) if host else b""
+        lib.fm_verify(
+            self._ptr, snap.ptr, data, len(data), hb, len(hb), _unix(at), kind, name, len(name), res
+        )
+        return VerifyResult(res, presented, snap, self._inters)
+
+
+def _chain_bytes(chain: ChainInput) -> tuple[list[bytes], bytes, bool]:
+    """(presented certificates, their concatenation, unparseable?) for any accepted chain form."""
+    if isinstance(chain, (list, tuple)):
+        presented = [bytes(c) for c in chain]
+        return presented, b"".join(presented), False
+    if isinstance(chain, (bytes, bytearray, memoryview, str)):
+        if not chain:
+            return [], b"", False
+        if looks_like_pem(chain):
+            try:
+                presented = pem_to_der(chain if isinstance(chain, str) else bytes(chain))
+            except ValueError:
+                raw = chain.encode("utf-8", "replace") if isinstance(chain, str) else bytes(chain)
+                return [raw], raw, True
+            return presented, b"".join(presented), False
+        raw = bytes(chain)
+        return _split_der(raw), raw, False
+    if isinstance(chain, Sequence):
+        presented = [bytes(c) for c in chain]
+        return presented, b"".join(presented), False
+    raise ConfigurationError(f"unsupported chain type {type(chain).__name__}")
+
+
+def _split_der(raw: bytes) -> list[bytes]:
+    """Split concatenated DER certificates (what the C core will see) for the result's chain."""
+    cap = max(1, len(raw) // 16)
+    cap = min(cap, 4096)
+    offs = ffi.new("size_t[]", cap)
+    lens = ffi.new("size_t[]", cap)
+    n = ffi.new("size_t *")
+    rc = lib.fm_chain_split(raw, len(raw), offs, lens, cap, n)
+    if rc != 0:
+        return [raw]
+    return [raw[offs[i] : offs[i] + lens[i]] for i in range(n[0])]
