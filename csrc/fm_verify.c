@@ -295,11 +295,29 @@ static uint32_t purpose_eku(uint32_t purpose) {
 }
 
 /* Checks that do not depend on the path: run once per certificate before it is used. */
-static int check_cert_alone(const vctx *x, const fm_cert *c, int is_leaf) {
+enum role { ROLE_LEAF, ROLE_INTERMEDIATE, ROLE_ANCHOR };
+
+static int check_cert_alone(const vctx *x, const fm_cert *c, int role) {
+    int is_leaf = role == ROLE_LEAF;
+    uint32_t f = c->ext_flags;
     if (c->version != 2)
         return FM_ERR_INVALID_VERSION; /* v3 only, like rustls-webpki and pyca/cryptography */
-    if (c->ext_flags & FM_X_UNKNOWN_CRIT)
+    if (f & FM_X_UNKNOWN_CRIT)
         return FM_ERR_UNHANDLED_CRITICAL_EXTENSION; /* RFC 5280 4.2 */
+    if (f & FM_X_BAD_CRIT)
+        return FM_ERR_INVALID_EXTENSION; /* criticality a MUST in RFC 5280 4.2.x contradicts */
+    /* The operator chose its anchors: the issuance rules below bind the certificates it did not
+     * choose. RFC 5280 4.2.1.1: authorityKeyIdentifier MUST be present except in self-signed
+     * CAs; 4.1.2.2: serial a positive integer of at most 20 octets. */
+    if (role != ROLE_ANCHOR && ((!c->self_issued && !(f & FM_X_AKI)) || (f & FM_X_BAD_SERIAL)))
+        return FM_ERR_INVALID_EXTENSION;
+    /* RFC 5280 4.2.1.3: keyCertSign only with basicConstraints cA TRUE */
+    if ((f & FM_X_KU) && (c->key_usage & FM_KU_KEY_CERT_SIGN) && !((f & FM_X_BC) && c->is_ca))
+        return FM_ERR_INVALID_EXTENSION;
+    /* RFC 5280 4.2.1.6: with a non-empty subject, subjectAltName SHOULD be non-critical (the
+     * profile of pyca/cryptography treats it as a MUST) */
+    if ((f & FM_X_SAN_CRIT) && c->subject.len > 2)
+        return FM_ERR_INVALID_EXTENSION;
     if ((c->ext_flags & FM_X_SAN) && fm_san_validate(c) != FM_OK)
         return FM_ERR_INVALID_EXTENSION;
     /* RFC 5280 4.1.2.6: an empty subject requires a critical subjectAltName */
@@ -313,14 +331,23 @@ static int check_cert_alone(const vctx *x, const fm_cert *c, int is_leaf) {
             return FM_ERR_INVALID_PURPOSE;
         if (want && (x->o->flags & FM_OPT_REQUIRE_EKU) && !(c->ext_flags & FM_X_EKU))
             return FM_ERR_INVALID_PURPOSE;
-        if ((c->ext_flags & FM_X_BC) && c->is_ca)
-            return FM_ERR_INVALID_NON_CA; /* a CA certificate used as an end entity */
+        /* RFC 5280 4.2.1.10: nameConstraints only in CA certificates */
+        if ((f & FM_X_NC) && !((f & FM_X_BC) && c->is_ca))
+            return FM_ERR_INVALID_EXTENSION;
+        if (c->key_type != FM_KEY_RSA && c->key_type != FM_KEY_EC_P256 &&
+            c->key_type != FM_KEY_EC_P384 && c->key_type != FM_KEY_EC_P521 &&
+            c->key_type != FM_KEY_ED25519)
+            return FM_ERR_UNSUPPORTED_KEY;
         if (key_too_small(x, c))
             return FM_ERR_EE_KEY_TOO_SMALL;
     } else {
         /* RFC 5280 6.1.4 (k): basicConstraints present and cA TRUE */
         if (!(c->ext_flags & FM_X_BC) || !c->is_ca)
             return FM_ERR_INVALID_CA;
+        /* RFC 5280 4.2.1.9: MUST be critical in CA certificates; 4.2.1.2: CAs MUST carry a
+         * subjectKeyIdentifier */
+        if (!(f & FM_X_BC_CRIT) || !(f & FM_X_SKI))
+            return FM_ERR_INVALID_EXTENSION;
         /* RFC 5280 6.1.4 (n): keyCertSign when keyUsage is present */
         if ((c->ext_flags & FM_X_KU) && !(c->key_usage & FM_KU_KEY_CERT_SIGN))
             return FM_ERR_KEYUSAGE_NO_CERTSIGN;
@@ -420,7 +447,7 @@ static int build(vctx *x) {
             continue;
         }
         int adepth = (int)x->len;
-        if ((rc = check_cert_alone(x, &a->cert, 0)) != FM_OK) {
+        if ((rc = check_cert_alone(x, &a->cert, ROLE_ANCHOR)) != FM_OK) {
             record(x, rc, adepth, 3);
             continue;
         }
@@ -453,12 +480,17 @@ static int build(vctx *x) {
         if (in_path(x, cand))
             continue;
         candidates++;
-        /* RFC 5280 6.1.4: at most max_depth intermediates between leaf and anchor */
-        if (x->len > x->o->limits.max_depth) {
+        /* at most max_depth intermediates between leaf and anchor; self-issued ones (key
+         * rollover) do not count, as in pyca/cryptography; the path array bounds the rest */
+        size_t logical = 0;
+        for (size_t j = 1; j < x->len; j++)
+            logical += !x->path[j].cert->self_issued;
+        if ((!cand->self_issued && logical >= x->o->limits.max_depth) ||
+            x->len >= FM_MAX_DEPTH_LIMIT + 1) {
             record(x, FM_ERR_CERT_CHAIN_TOO_LONG, (int)x->len, 1);
             continue;
         }
-        int rc = check_cert_alone(x, cand, 0);
+        int rc = check_cert_alone(x, cand, ROLE_INTERMEDIATE);
         if (rc != FM_OK) {
             record(x, rc, (int)x->len, 2);
             continue;
@@ -605,7 +637,7 @@ int fm_verify(fm_verifier *v, fm_store *s, const uint8_t *chain, size_t chain_le
                  : pres_ok[0] == FM_ERR_INVALID_EXTENSION      ? FM_ERR_INVALID_EXTENSION
                  : pres_ok[0] == FM_ERR_INVALID_VERSION        ? FM_ERR_INVALID_VERSION
                                                               : FM_ERR_MALFORMED_CERT;
-    } else if ((status = check_cert_alone(x, &pres[0], 1)) != FM_OK) {
+    } else if ((status = check_cert_alone(x, &pres[0], ROLE_LEAF)) != FM_OK) {
         depth = 0;
     } else {
         x->path[0] = (node){&pres[0], FM_SRC_PRESENTED, 0};

@@ -32,7 +32,7 @@ static const uint8_t OID_SCT_LIST[] = {0x2B, 0x06, 0x01, 0x04, 0x01, 0xD6, 0x79,
 
 /* id-ce extensions are 2.5.29.n = 55 1D n */
 enum { CE_SKI = 14, CE_KU = 15, CE_SAN = 17, CE_IAN = 18, CE_BC = 19, CE_NC = 30, CE_CRLDP = 31,
-       CE_POLICIES = 32, CE_AKI = 35, CE_EKU = 37, CE_FRESHEST = 46 };
+       CE_POLICIES = 32, CE_AKI = 35, CE_POLICY_CONSTRAINTS = 36, CE_EKU = 37, CE_FRESHEST = 46 };
 
 #define BAD FM_ERR_MALFORMED_CERT
 #define TRY(expr)                \
@@ -437,6 +437,28 @@ static int ext_san(fm_cert *c, fm_span v) {
     return FM_OK;
 }
 
+/* AuthorityInfoAccessSyntax ::= SEQUENCE SIZE (1..MAX) OF AccessDescription
+ * AccessDescription ::= SEQUENCE { accessMethod OID, accessLocation GeneralName }
+ * (RFC 5280 4.2.2.1; the same syntax for subjectInfoAccess, 4.2.2.2) */
+static int ext_info_access(fm_span v) {
+    fm_der r, a;
+    fm_span seq, ad, oid;
+    fm_der_init_span(&r, v);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r) || seq.len == 0)
+        return FM_ERR_INVALID_EXTENSION;
+    fm_der_init_span(&r, seq);
+    while (!fm_der_done(&r)) {
+        unsigned tag;
+        if (fm_der_expect(&r, FM_TAG_SEQUENCE, &ad, NULL))
+            return FM_ERR_INVALID_EXTENSION;
+        fm_der_init_span(&a, ad);
+        if (fm_der_expect(&a, FM_TAG_OID, &oid, NULL) || oid.len == 0 ||
+            fm_der_any(&a, &tag, NULL, NULL) || !fm_der_done(&a) || (tag & 0x80u) == 0)
+            return FM_ERR_INVALID_EXTENSION;
+    }
+    return FM_OK;
+}
+
 /* Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension
  * Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
  * RFC 5280 4.2: a certificate MUST NOT include more than one instance of an extension. */
@@ -467,31 +489,54 @@ static int parse_extensions(fm_cert *c, fm_span exts) {
             return FM_ERR_INVALID_EXTENSION; /* bounded: 64 distinct extensions is plenty */
         seen[nseen++] = oid;
 
-        int known = 1;
+        int known = 1, must_be_critical = 0, must_not_be_critical = 0;
         rc = FM_OK;
         if (oid.len == 3 && oid.p[0] == 0x55 && oid.p[1] == 0x1D) {
             switch (oid.p[2]) {
-            case CE_SKI: c->ext_flags |= FM_X_SKI; rc = ext_ski(c, value); break;
+            case CE_SKI: /* RFC 5280 4.2.1.2: MUST be non-critical */
+                c->ext_flags |= FM_X_SKI;
+                must_not_be_critical = 1;
+                rc = ext_ski(c, value);
+                break;
             case CE_KU: c->ext_flags |= FM_X_KU; rc = ext_key_usage(c, value); break;
             case CE_SAN:
                 c->ext_flags |= FM_X_SAN | (critical ? FM_X_SAN_CRIT : 0);
                 rc = ext_san(c, value);
                 break;
-            case CE_BC: c->ext_flags |= FM_X_BC; rc = ext_basic_constraints(c, value); break;
-            case CE_NC: c->ext_flags |= FM_X_NC; rc = ext_name_constraints(c, value); break;
-            case CE_AKI: c->ext_flags |= FM_X_AKI; rc = ext_aki(c, value); break;
+            case CE_BC:
+                c->ext_flags |= FM_X_BC | (critical ? FM_X_BC_CRIT : 0);
+                rc = ext_basic_constraints(c, value);
+                break;
+            case CE_NC: /* RFC 5280 4.2.1.10: MUST be critical */
+                c->ext_flags |= FM_X_NC;
+                must_be_critical = 1;
+                rc = ext_name_constraints(c, value);
+                break;
+            case CE_AKI: /* RFC 5280 4.2.1.1: MUST be non-critical */
+                c->ext_flags |= FM_X_AKI;
+                must_not_be_critical = 1;
+                rc = ext_aki(c, value);
+                break;
+            case CE_POLICY_CONSTRAINTS: /* RFC 5280 4.2.1.11: MUST be critical; no policy
+                                         * processing is done, as in webpki and cryptography */
+                must_be_critical = 1;
+                break;
             case CE_EKU: c->ext_flags |= FM_X_EKU; rc = ext_eku(c, value); break;
             case CE_POLICIES: c->ext_flags |= FM_X_POLICY; break;
             /* informational: safe to ignore even when critical */
             case CE_IAN: case CE_CRLDP: case CE_FRESHEST: break;
             default: known = 0;
             }
-        } else if (!FM_OID_EQ(oid, OID_AIA) && !FM_OID_EQ(oid, OID_SIA) &&
-                   !FM_OID_EQ(oid, OID_SCT_LIST)) {
+        } else if (FM_OID_EQ(oid, OID_AIA) || FM_OID_EQ(oid, OID_SIA)) {
+            must_not_be_critical = 1; /* RFC 5280 4.2.2.1-2 */
+            rc = ext_info_access(value);
+        } else if (!FM_OID_EQ(oid, OID_SCT_LIST)) {
             known = 0;
         }
         if (rc != FM_OK)
             return rc;
+        if ((must_be_critical && !critical) || (must_not_be_critical && critical))
+            c->ext_flags |= FM_X_BAD_CRIT;
         if (!known && critical)
             c->ext_flags |= FM_X_UNKNOWN_CRIT; /* RFC 5280 4.2: reject when processing the path */
     }
@@ -514,6 +559,7 @@ int fm_cert_parse(fm_cert *c, const uint8_t *der, size_t len) {
     int rc;
     memset(c, 0, sizeof *c);
     c->path_len = -1;
+    uint32_t serial_flag = 0;
     if (der == NULL || len == 0)
         return BAD;
     fm_der_init(&r, der, len);
@@ -543,6 +589,11 @@ int fm_cert_parse(fm_cert *c, const uint8_t *der, size_t len) {
     TRY(fm_der_expect(&t, FM_TAG_INTEGER, &c->serial, NULL));
     if (fm_der_integer_ok(c->serial))
         return BAD;
+    /* RFC 5280 4.1.2.2: a positive integer of at most 20 octets (recorded, not fatal here: some
+     * long-lived roots, e.g. Starfield G2, have serial 0) */
+    if ((c->serial.p[0] & 0x80) || c->serial.len > 21 || (c->serial.len == 21 && c->serial.p[0]) ||
+        (c->serial.len == 1 && c->serial.p[0] == 0))
+        serial_flag = FM_X_BAD_SERIAL;
     TRY(fm_der_expect(&t, FM_TAG_SEQUENCE, NULL, &tbs_sig_alg));
     /* RFC 5280 4.1.1.2: signatureAlgorithm MUST equal TBSCertificate.signature */
     if (!fm_span_eq(tbs_sig_alg, c->sig_alg))
@@ -589,6 +640,7 @@ int fm_cert_parse(fm_cert *c, const uint8_t *der, size_t len) {
     if (!fm_der_done(&t))
         return BAD;
     c->self_issued = fm_span_eq(c->issuer, c->subject);
+    c->ext_flags |= serial_flag;
     return FM_OK;
 }
 

@@ -37,6 +37,9 @@ typedef struct fm_pss {
 #define FM_X_UNKNOWN_CRIT 0x0080u  /* an unrecognised extension is marked critical */
 #define FM_X_SAN_CRIT 0x0100u      /* subjectAltName is critical */
 #define FM_X_POLICY 0x0200u        /* certificatePolicies present */
+#define FM_X_BC_CRIT 0x0400u       /* basicConstraints is critical */
+#define FM_X_BAD_CRIT 0x0800u      /* an extension that MUST NOT be critical is, or vice versa */
+#define FM_X_BAD_SERIAL 0x1000u    /* serial not a positive integer of at most 20 octets */
 
 /* KeyUsage bits, numbered as in RFC 5280 4.2.1.3 (bit n of the BIT STRING -> 1 << n). */
 #define FM_KU_DIGITAL_SIGNATURE (1u << 0)

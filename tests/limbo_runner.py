@@ -1,0 +1,139 @@
+"""Runs x509-limbo test cases through fastmtls (shared by tests/test_limbo.py and tools).
+
+Each case maps onto the public API: trusted certificates become a TrustStore (a trusted certificate
+that is not a CA is not trusted), untrusted intermediates are the presented chain after the leaf,
+SERVER cases verify with purpose "server" and the expected peer name, CLIENT cases with purpose
+"client".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import fastmtls
+
+ROOT = Path(__file__).resolve().parent.parent
+LIMBO_PATH = Path(os.environ.get("FASTMTLS_LIMBO", ROOT.parent / "shared" / "limbo" / "limbo.json.gz"))
+SOFT_IDS_PATH = LIMBO_PATH.parent / "bettertls-soft-ids.txt"
+DISAGREEMENTS_PATH = Path(__file__).resolve().parent / "limbo_disagreements.txt"
+
+# Features we deliberately do not implement in the verifier itself (see limbo_disagreements.txt
+# for individual cases): CRLs are checked by RevocationSet, not by the chain verifier.
+SKIPPED_FEATURES = {"has-crl"}
+
+
+def load_cases() -> list[dict[str, Any]]:
+    """Every limbo test case, or [] when the suite is not available."""
+    if not LIMBO_PATH.exists():
+        return []
+    opener = gzip.open if LIMBO_PATH.suffix == ".gz" else open
+    with opener(LIMBO_PATH, "rt") as fh:
+        cases: list[dict[str, Any]] = json.load(fh)["testcases"]
+    return cases
+
+
+def soft_ids() -> set[str]:
+    """BetterTLS ids whose expectation is only a soft pass/fail."""
+    if not SOFT_IDS_PATH.exists():
+        return set()
+    return {line.strip() for line in SOFT_IDS_PATH.read_text().splitlines() if line.strip()}
+
+
+def disagreements() -> dict[str, str]:
+    """Case id -> reason we deliberately disagree with the expected result."""
+    out: dict[str, str] = {}
+    for line in DISAGREEMENTS_PATH.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            case_id, _, reason = line.partition(" ")
+            out[case_id] = reason.strip()
+    return out
+
+
+def skip_reason(case: dict[str, Any]) -> str | None:
+    """Why a case is not run, or None."""
+    feats = set(case.get("features") or []) & SKIPPED_FEATURES
+    if feats:
+        return f"feature {sorted(feats)} is handled outside the chain verifier"
+    return None
+
+
+def run_case(case: dict[str, Any]) -> fastmtls.VerifyResult:
+    """Verify one case; returns the result (expected outcome is case['expected_result'])."""
+    store = fastmtls.TrustStore()
+    for i, pem in enumerate(case["trusted_certs"]):
+        try:
+            store.add_pem(pem, name=f"trusted-{i}")
+        except fastmtls.CertificateLoadError:
+            pass  # not a usable trust anchor (e.g. not a CA): simply not trusted
+    inters: list[bytes] = []
+    for pem in case["untrusted_intermediates"]:
+        try:
+            inters.extend(fastmtls.pem_to_der(pem))
+        except fastmtls.CertificateLoadError:
+            continue
+    try:
+        leaf = fastmtls.pem_to_der(case["peer_certificate"])
+    except fastmtls.CertificateLoadError:
+        leaf = [case["peer_certificate"].encode()]
+    kind = case["validation_kind"]
+    depth = case.get("max_chain_depth")
+    verifier = fastmtls.Verifier(
+        store,
+        purpose="server" if kind == "SERVER" else "client",
+        max_depth=8 if depth is None else min(depth, 62),
+    )
+    at_s = case.get("validation_time")
+    at = dt.datetime.fromisoformat(at_s) if at_s else None
+    name: Any = None
+    peer = case.get("expected_peer_name")
+    if kind == "SERVER" and peer:
+        name = peer["value"]
+    elif kind == "CLIENT" and case.get("expected_peer_names"):
+        name = case["expected_peer_names"][0]["value"]
+    try:
+        return verifier.verify([*leaf, *inters], at=at, expected_name=name)
+    except fastmtls.ConfigurationError:
+        # an expected name we cannot even express (e.g. invalid IDNA) cannot match
+        return verifier.verify([b"\x00"], at=at)
+
+
+def iter_results(cases: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], bool]]:
+    """(case, outcome agrees with the expectation) for every case that is run."""
+    for case in cases:
+        if skip_reason(case):
+            continue
+        r = run_case(case)
+        yield case, r.verified == (case["expected_result"] == "SUCCESS")
+
+
+if __name__ == "__main__":
+    import collections
+    import sys
+
+    cases = load_cases()
+    soft = soft_ids()
+    known = disagreements()
+    wrong_accept: list[str] = []
+    wrong_reject: list[str] = []
+    per_ns: collections.Counter[str] = collections.Counter()
+    for case, ok in iter_results(cases):
+        if ok or case["id"] in soft:
+            continue
+        per_ns[case["id"].split("::")[0]] += 1
+        target = wrong_accept if case["expected_result"] == "FAILURE" else wrong_reject
+        target.append(case["id"])
+    print(f"accepted-should-fail: {len(wrong_accept)}  rejected-should-pass: {len(wrong_reject)}")
+    print(dict(per_ns))
+    verbose = "-v" in sys.argv
+    for cid in wrong_accept + wrong_reject:
+        if verbose or not cid.startswith("bettertls"):
+            tag = "ACCEPT" if cid in wrong_accept else "REJECT"
+            r = run_case(next(c for c in cases if c["id"] == cid))
+            print(tag, cid, r.status, "(known)" if cid in known else "")
