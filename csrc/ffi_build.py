@@ -100,6 +100,10 @@ int fm_verify(fm_verifier *v, fm_store *store, const uint8_t *chain, size_t chai
               const uint8_t *host, size_t host_len, int64_t at, uint32_t name_kind,
               const uint8_t *name, size_t name_len, fm_result *out);
 
+#define FM_TIME_NOW ...
+int fm_verify_chain(fm_verifier *v, fm_store *store, const uint8_t *chain, size_t chain_len,
+                    int64_t at, fm_result *out);
+
 int fm_chain_split(const uint8_t *chain, size_t len, size_t *offsets, size_t *lens, size_t cap,
                    size_t *n);
 

@@ -124,9 +124,14 @@ static int key_eq(const fm_centry *e, const fm_span *parts, size_t nparts) {
 }
 
 int fm_cache_get(fm_cache *c, const fm_span *parts, size_t nparts, void *out) {
+    if (c->nbuckets == 0)
+        return 0;
+    return fm_cache_get_h(c, fm_hash64(c->seed, parts, nparts), parts, nparts, out);
+}
+
+int fm_cache_get_h(fm_cache *c, uint64_t h, const fm_span *parts, size_t nparts, void *out) {
     if (c->nbuckets == 0 || nparts > FM_CACHE_MAX_PARTS)
         return 0;
-    uint64_t h = fm_hash64(c->seed, parts, nparts);
     size_t b = (size_t)(h & (c->nbuckets - 1));
     fm_centry *set = &c->entries[b * FM_CACHE_WAYS];
     int hit = 0;
@@ -147,6 +152,12 @@ int fm_cache_get(fm_cache *c, const fm_span *parts, size_t nparts, void *out) {
 }
 
 int fm_cache_put(fm_cache *c, const fm_span *parts, size_t nparts, const void *val) {
+    if (c->nbuckets == 0)
+        return FM_OK;
+    return fm_cache_put_h(c, fm_hash64(c->seed, parts, nparts), parts, nparts, val);
+}
+
+int fm_cache_put_h(fm_cache *c, uint64_t h, const fm_span *parts, size_t nparts, const void *val) {
     if (c->nbuckets == 0 || nparts > FM_CACHE_MAX_PARTS)
         return FM_OK;
     size_t total = 0;
@@ -175,7 +186,7 @@ int fm_cache_put(fm_cache *c, const fm_span *parts, size_t nparts, const void *v
     memcpy(v, val, c->val_size);
     fresh.key = key;
     fresh.val = v;
-    fresh.hash = fm_hash64(c->seed, parts, nparts);
+    fresh.hash = h;
     fresh.tick = atomic_fetch_add_explicit(&c->tick, 1, memory_order_relaxed);
 
     size_t b = (size_t)(fresh.hash & (c->nbuckets - 1));

@@ -42,6 +42,9 @@ void fm_cache_clear(fm_cache *c);
 int fm_cache_get(fm_cache *c, const fm_span *parts, size_t nparts, void *out);
 /* Inserts or replaces. Returns FM_OK or FM_ERR_NOMEM (the cache is then unchanged). */
 int fm_cache_put(fm_cache *c, const fm_span *parts, size_t nparts, const void *val);
+/* The same with a caller-computed bucket hash (any function of the key; equality stays exact). */
+int fm_cache_get_h(fm_cache *c, uint64_t h, const fm_span *parts, size_t nparts, void *out);
+int fm_cache_put_h(fm_cache *c, uint64_t h, const fm_span *parts, size_t nparts, const void *val);
 
 /* Fast keyed 64-bit hash for bucket selection (not collision resistant; keys are compared
  * exactly). */

@@ -2,6 +2,7 @@
  * profile; the whole-result, signature and key caches; status strings. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fm_internal.h"
 #include "fm_names.h"
@@ -543,6 +544,23 @@ static int finish(fm_result *out, int status, int depth) {
     return status;
 }
 
+/* Bucket hash of the whole-result cache in O(1): the context, the input length, and the last 32
+ * bytes of the leaf (its signature: unique per certificate) and of the whole input. Entries are
+ * compared byte for byte, and only successful results are stored, so chains that collide on
+ * these bytes share a bucket but never an answer. */
+static uint64_t result_hash(const fm_verifier *v, fm_span ctx, const uint8_t *chain, size_t len) {
+    fm_der r;
+    fm_span leaf = {chain, len};
+    fm_der_init(&r, chain, len);
+    if (fm_der_any(&r, NULL, NULL, &leaf) != 0)
+        leaf.len = len;
+    size_t t1 = leaf.len < 32 ? leaf.len : 32, t2 = len < 32 ? len : 32;
+    uint64_t n = (uint64_t)len;
+    fm_span parts[3] = {{(const uint8_t *)&n, sizeof n}, {leaf.p + leaf.len - t1, t1},
+                        {chain + len - t2, t2}};
+    return fm_hash64(v->results.seed, parts, 3) ^ fm_hash64(v->results.seed, &ctx, 1);
+}
+
 int fm_verify(fm_verifier *v, fm_store *s, const uint8_t *chain, size_t chain_len,
               const uint8_t *host, size_t host_len, int64_t at, uint32_t name_kind,
               const uint8_t *name, size_t name_len, fm_result *out) {
@@ -555,8 +573,12 @@ int fm_verify(fm_verifier *v, fm_store *s, const uint8_t *chain, size_t chain_le
     if (v == NULL || s == NULL || (chain_len && chain == NULL) || (host_len && host == NULL) ||
         (name_len && name == NULL) || name_kind > FM_NAME_URI)
         return finish(out, FM_ERR_INVALID_ARGUMENT, -1);
-    atomic_store(&v->sealed, 1);
-    atomic_store(&s->sealed, 1);
+    if (at == FM_TIME_NOW)
+        at = (int64_t)time(NULL);
+    if (!atomic_load_explicit(&v->sealed, memory_order_relaxed))
+        atomic_store(&v->sealed, 1);
+    if (!atomic_load_explicit(&s->sealed, memory_order_relaxed))
+        atomic_store(&s->sealed, 1);
     if (chain_len == 0)
         return finish(out, FM_ERR_NO_CERTIFICATE, -1);
     const fm_limits *lim = &v->opts.limits;
@@ -579,7 +601,10 @@ int fm_verify(fm_verifier *v, fm_store *s, const uint8_t *chain, size_t chain_le
             memcpy(ctxkey + ck, name, name_len), ck += name_len;
     }
     fm_span key_parts[2] = {{ctxkey, ck}, {chain, chain_len}};
-    if (cacheable && fm_cache_get(&v->results, key_parts, 2, out)) {
+    uint64_t rhash = 0;
+    if (cacheable)
+        rhash = result_hash(v, key_parts[0], chain, chain_len);
+    if (cacheable && fm_cache_get_h(&v->results, rhash, key_parts, 2, out)) {
         if (at >= out->not_before && at <= out->not_after) {
             out->flags |= FM_RESULT_CACHED;
             out->sig_checks = out->steps = 0;
@@ -655,8 +680,13 @@ int fm_verify(fm_verifier *v, fm_store *s, const uint8_t *chain, size_t chain_le
     out->steps = x->steps;
     finish(out, status, depth);
     if (status == FM_OK && cacheable)
-        fm_cache_put(&v->results, key_parts, 2, out);
+        fm_cache_put_h(&v->results, rhash, key_parts, 2, out);
     free(x);
     free(offs);
     return status;
+}
+
+int fm_verify_chain(fm_verifier *v, fm_store *store, const uint8_t *chain, size_t chain_len,
+                    int64_t at, fm_result *out) {
+    return fm_verify(v, store, chain, chain_len, NULL, 0, at, FM_NAME_NONE, NULL, 0, out);
 }

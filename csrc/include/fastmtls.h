@@ -197,6 +197,13 @@ int fm_verify(fm_verifier *v, fm_store *store, const uint8_t *chain, size_t chai
               const uint8_t *host, size_t host_len, int64_t at, uint32_t name_kind,
               const uint8_t *name, size_t name_len, fm_result *out);
 
+/* fm_verify's `at` value meaning "the current time" (read by the core: saves the caller a call). */
+#define FM_TIME_NOW INT64_MIN
+
+/* fm_verify without host or expected name: the common gateway call, with fewer arguments. */
+int fm_verify_chain(fm_verifier *v, fm_store *store, const uint8_t *chain, size_t chain_len,
+                    int64_t at, fm_result *out);
+
 /* Splits a concatenation of DER certificates: writes up to `cap` (offset, length) pairs. Returns
  * FM_OK, FM_ERR_MALFORMED_CERT when the bytes are not a sequence of DER TLVs, or FM_ERR_LIMIT
  * when there are more than `cap`. *n receives the number found. */

@@ -137,7 +137,7 @@ class VerifyResult:
         self._presented = presented
         self._snap = snap
         self._verifier_inters = inters
-        self._cache: dict[str, Any] = {}
+        self._cache: dict[str, Any] = {}  # lazily decoded fields
 
     # -- outcome -------------------------------------------------------------------------------
 

@@ -24,6 +24,9 @@ Purpose = Literal["client", "server", "any"]
 TimeInput = Union[_dt.datetime, int, float, None]
 NameInput = Union[str, ipaddress.IPv4Address, ipaddress.IPv6Address, None]
 
+_alloc = ffi.new_allocator(should_clear_after_alloc=False)  # fm_verify initialises what it sets
+_NOW = int(lib.FM_TIME_NOW)
+
 _PURPOSES = {"any": lib.FM_PURPOSE_ANY, "client": lib.FM_PURPOSE_CLIENT, "server": lib.FM_PURPOSE_SERVER}
 
 
@@ -44,6 +47,8 @@ class Limits:
 def _unix(at: TimeInput) -> int:
     if at is None:
         return int(time.time())
+    if type(at) is int:
+        return at
     if isinstance(at, _dt.datetime):
         if at.tzinfo is None:
             raise ConfigurationError("verification time must be timezone-aware (e.g. UTC)")
@@ -134,6 +139,8 @@ class Verifier:
             ensure(lib.fm_verifier_add_intermediate(self._ptr, der, len(der)), f"intermediate {i}")
         self._inters = tuple(inters)
         self._store = store
+        self._last_at: TimeInput = None
+        self._last_t = 0
         self.purpose = purpose
         self.max_depth = max_depth
         self.limits = lim
@@ -162,17 +169,33 @@ class Verifier:
         now), ``expected_name`` a DNS name / IP / e-mail / URI the leaf's SAN must match.
         """
         snap = self._store._snapshot
-        presented, data, bad = _chain_bytes(chain)
-        res = ffi.new("fm_result *")
+        if type(chain) is list:  # the common case, kept short: this is the per-handshake path
+            presented: list[bytes] = chain.copy()
+            try:
+                data = b"".join(presented)
+                bad = False
+            except TypeError:
+                presented, data, bad = _chain_bytes(chain)
+        else:
+            presented, data, bad = _chain_bytes(chain)
+        res = _alloc("fm_result *")
         if bad:
-            res.status = Reason.MALFORMED_CERT
-            res.depth = 0
+            res.status, res.depth, res.flags, res.chain_len = Reason.MALFORMED_CERT, 0, 0, 0
             return VerifyResult(res, presented, snap, self._inters)
-        kind, name = _expected_name(expected_name) if expected_name is not None else (0, b"")
-        hb = _host_bytes(host) if host else b""
-        lib.fm_verify(
-            self._ptr, snap.ptr, data, len(data), hb, len(hb), _unix(at), kind, name, len(name), res
-        )
+        if at is None:
+            t = _NOW
+        elif at is self._last_at:  # datetime -> seconds is slow; gateways reuse one value
+            t = self._last_t
+        else:
+            t = _unix(at)
+            self._last_at, self._last_t = at, t
+        if host is None and expected_name is None:
+            lib.fm_verify_chain(self._ptr, snap.ptr, data, len(data), t, res)
+        else:
+            kind, name = _expected_name(expected_name)
+            hb = _host_bytes(host)
+            lib.fm_verify(self._ptr, snap.ptr, data, len(data), hb, len(hb), t, kind, name,
+                          len(name), res)  # fmt: skip
         return VerifyResult(res, presented, snap, self._inters)
 
 

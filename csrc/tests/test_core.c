@@ -1,0 +1,337 @@
+/*
+ * test_core.c - exercises the public C API (csrc/include/fastmtls.h) without Python.
+ *
+ * Vectors: csrc/tests/core_vectors.h (root, intermediate, leaf; regenerate with
+ * csrc/tests/gen_core_vectors.py). Build and run (what .ci/run does):
+ *
+ *   gcc -std=c11 -Wall -Wextra -Werror -pedantic -O1 -g -fsanitize=address,undefined \
+ *       -Icsrc -Icsrc/include csrc/fm_*.c csrc/tests/test_core.c -lcrypto -lpthread \
+ *       -o /tmp/test_core && /tmp/test_core
+ *
+ * Prints one line per check group and ends with "N passed, N failed"; exits non-zero on failure.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "include/fastmtls.h"
+
+#include "core_vectors.h"
+
+#define N_THREADS 4
+#define N_ITERATIONS 1000
+#define ANCHOR_GROUP 7u
+
+static int n_passed;
+static int n_failed;
+
+static void check_at(int ok, const char *what, const char *file, int line) {
+    if (ok) {
+        n_passed++;
+    } else {
+        n_failed++;
+        fprintf(stderr, "%s:%d: FAILED: %s\n", file, line, what);
+    }
+}
+
+#define CHECK(cond) check_at((cond) ? 1 : 0, #cond, __FILE__, __LINE__)
+
+static const char *name_of(int status) {
+    const char *n = fm_status_name(status);
+    return n != NULL ? n : "(unknown status)";
+}
+
+static void check_status_at(int got, int want, const char *what, const char *file, int line) {
+    if (got == want) {
+        n_passed++;
+        return;
+    }
+    n_failed++;
+    fprintf(stderr, "%s:%d: FAILED: %s: got %s (%d), want %s (%d)\n", file, line, what,
+            name_of(got), got, name_of(want), want);
+}
+
+#define CHECK_STATUS(got, want, what) check_status_at((got), (want), (what), __FILE__, __LINE__)
+
+/* ---- fixtures ---------------------------------------------------------------------------- */
+
+typedef struct buffer {
+    uint8_t *p;
+    size_t len;
+} buffer;
+
+static buffer concat2(const unsigned char *a, size_t alen, const unsigned char *b, size_t blen) {
+    buffer out;
+    out.len = alen + blen;
+    out.p = malloc(out.len);
+    if (out.p == NULL) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    memcpy(out.p, a, alen);
+    if (blen)
+        memcpy(out.p + alen, b, blen);
+    return out;
+}
+
+/* leaf + intermediate, as a client presents them */
+static buffer good_chain(void) {
+    return concat2(core_leaf_der, sizeof core_leaf_der, core_inter_der, sizeof core_inter_der);
+}
+
+/* the same chain with one bit of the leaf's signature flipped (the signature BIT STRING is the
+ * last element of the certificate, so the leaf's last byte belongs to it) */
+static buffer tampered_chain(void) {
+    buffer b = good_chain();
+    b.p[sizeof core_leaf_der - 1] ^= 0x01;
+    return b;
+}
+
+static int verify(fm_verifier *v, fm_store *s, const buffer *chain, int64_t at, fm_result *out) {
+    return fm_verify(v, s, chain->p, chain->len, NULL, 0, at, FM_NAME_NONE, NULL, 0, out);
+}
+
+/* Fields that must not depend on caching or on the thread (flags, sig_checks and steps may). */
+static int same_result(const fm_result *a, const fm_result *b) {
+    if (a->status != b->status || a->depth != b->depth || a->chain_len != b->chain_len)
+        return 0;
+    if (a->status != FM_OK)
+        return 1;
+    if (a->anchor_group != b->anchor_group || a->not_before != b->not_before ||
+        a->not_after != b->not_after)
+        return 0;
+    for (uint32_t i = 0; i < a->chain_len && i < FM_MAX_DEPTH_LIMIT + 2; i++)
+        if (a->chain_src[i] != b->chain_src[i] || a->chain_idx[i] != b->chain_idx[i])
+            return 0;
+    return 1;
+}
+
+/* ---- tests ------------------------------------------------------------------------------- */
+
+static void test_status_table(void) {
+    size_t n = fm_status_values(NULL, 0);
+    CHECK(n > 0);
+    int *values = calloc(n > 0 ? n : 1, sizeof *values);
+    if (values == NULL)
+        exit(2);
+    CHECK(fm_status_values(values, n) == n);
+    int saw_ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *msg = fm_status_message(values[i]);
+        const char *name = fm_status_name(values[i]);
+        CHECK(msg != NULL && msg[0] != '\0');
+        CHECK(msg != NULL && strcmp(msg, fm_status_message(-12345)) != 0);
+        CHECK(name != NULL && strncmp(name, "FM_", 3) == 0);
+        for (size_t j = 0; j < i; j++)
+            CHECK(values[j] != values[i]);
+        saw_ok |= values[i] == FM_OK;
+    }
+    CHECK(saw_ok);
+    CHECK(fm_status_message(-12345) != NULL);
+    CHECK(fm_status_name(-12345) == NULL);
+    CHECK(strcmp(fm_status_name(FM_ERR_CERT_HAS_EXPIRED), "FM_ERR_CERT_HAS_EXPIRED") == 0);
+    free(values);
+    printf("status table: %zu values\n", n);
+}
+
+static void test_options_default(void) {
+    fm_options o;
+    memset(&o, 0xab, sizeof o);
+    fm_options_default(&o);
+    CHECK(o.limits.max_cert_size == FM_DEFAULT_MAX_CERT_SIZE);
+    CHECK(o.limits.max_chain_certs == FM_DEFAULT_MAX_CHAIN_CERTS);
+    CHECK(o.limits.max_input_size == FM_DEFAULT_MAX_INPUT_SIZE);
+    CHECK(o.limits.max_depth == FM_DEFAULT_MAX_DEPTH);
+    CHECK(o.limits.max_sig_checks == FM_DEFAULT_MAX_SIG_CHECKS);
+    CHECK(o.limits.max_steps == FM_DEFAULT_MAX_STEPS);
+    CHECK(o.purpose == FM_PURPOSE_CLIENT);
+    CHECK(o.flags == 0);
+    printf("options: defaults\n");
+}
+
+static void test_free_null(void) {
+    fm_store_free(NULL);
+    fm_verifier_free(NULL);
+    printf("free(NULL): no-op\n");
+}
+
+static fm_store *make_store(void) {
+    fm_store *s = NULL;
+    CHECK_STATUS(fm_store_new(&s), FM_OK, "fm_store_new");
+    if (s == NULL)
+        exit(2);
+    CHECK_STATUS(fm_store_add_anchor(s, core_root_der, sizeof core_root_der, ANCHOR_GROUP), FM_OK,
+                 "add root anchor");
+    /* not anchors: a leaf (basicConstraints cA=FALSE) and a truncated certificate */
+    CHECK_STATUS(fm_store_add_anchor(s, core_leaf_der, sizeof core_leaf_der, 1), FM_ERR_NOT_A_CA,
+                 "add leaf as anchor");
+    CHECK(fm_store_add_anchor(s, core_root_der, sizeof core_root_der - 7, 1) != FM_OK);
+    CHECK(fm_store_anchor_count(s) == 1);
+    return s;
+}
+
+static fm_verifier *make_verifier(int caches) {
+    fm_options o;
+    fm_options_default(&o);
+    if (!caches)
+        o.result_cache_size = o.sig_cache_size = 0;
+    fm_verifier *v = NULL;
+    CHECK_STATUS(fm_verifier_new(&o, &v), FM_OK, "fm_verifier_new");
+    if (v == NULL)
+        exit(2);
+    return v;
+}
+
+static void test_verify(int caches) {
+    fm_store *s = make_store();
+    fm_verifier *v = make_verifier(caches);
+    buffer good = good_chain();
+    buffer bad = tampered_chain();
+    fm_result r;
+
+    /* a good chain: leaf, intermediate (presented), root (anchor) */
+    CHECK_STATUS(verify(v, s, &good, CORE_VECTOR_AT, &r), FM_OK, "good chain");
+    CHECK_STATUS(r.status, FM_OK, "good chain: result status");
+    CHECK(r.chain_len == 3);
+    CHECK(r.chain_src[0] == FM_SRC_PRESENTED && r.chain_idx[0] == 0);
+    CHECK(r.chain_src[1] == FM_SRC_PRESENTED && r.chain_idx[1] == 1);
+    CHECK(r.chain_src[2] == FM_SRC_ANCHOR && r.chain_idx[2] == 0);
+    CHECK(r.anchor_group == ANCHOR_GROUP);
+    CHECK(r.not_before <= CORE_VECTOR_AT && CORE_VECTOR_AT <= r.not_after);
+    CHECK((r.flags & FM_RESULT_CACHED) == 0);
+    CHECK(r.sig_checks >= 1);
+
+    /* again: same answer; from the result cache when caches are on */
+    fm_result again;
+    CHECK_STATUS(verify(v, s, &good, CORE_VECTOR_AT, &again), FM_OK, "good chain again");
+    CHECK(same_result(&r, &again));
+    CHECK(((again.flags & FM_RESULT_CACHED) != 0) == (caches != 0));
+
+    /* the adding of anchors ends with the first verification */
+    CHECK_STATUS(fm_store_add_anchor(s, core_root_der, sizeof core_root_der, 1), FM_ERR_SEALED,
+                 "add anchor to a store in use");
+
+    /* tampered leaf signature */
+    CHECK_STATUS(verify(v, s, &bad, CORE_VECTOR_AT, &r), FM_ERR_CERT_SIGNATURE_FAILURE,
+                 "tampered leaf");
+    CHECK(r.depth == 0);
+
+    /* expired (every certificate) */
+    CHECK_STATUS(verify(v, s, &good, CORE_VECTOR_EXPIRED_AT, &r), FM_ERR_CERT_HAS_EXPIRED,
+                 "expired chain");
+
+    /* no certificate */
+    buffer empty = {NULL, 0};
+    CHECK_STATUS(verify(v, s, &empty, CORE_VECTOR_AT, &r), FM_ERR_NO_CERTIFICATE, "empty chain");
+    empty.p = good.p; /* a pointer with length 0 is no certificate too */
+    CHECK_STATUS(verify(v, s, &empty, CORE_VECTOR_AT, &r), FM_ERR_NO_CERTIFICATE,
+                 "zero-length chain");
+
+    /* truncated input: the leaf without its last 10 bytes */
+    buffer cut = concat2(core_leaf_der, sizeof core_leaf_der - 10, NULL, 0);
+    CHECK_STATUS(verify(v, s, &cut, CORE_VECTOR_AT, &r), FM_ERR_MALFORMED_CERT, "truncated leaf");
+    /* one byte: a tag without a length */
+    cut.len = 1;
+    CHECK_STATUS(verify(v, s, &cut, CORE_VECTOR_AT, &r), FM_ERR_MALFORMED_CERT, "one byte");
+
+    /* no anchor for it: the intermediate's issuer is unknown to an empty store */
+    fm_store *empty_store = NULL;
+    CHECK_STATUS(fm_store_new(&empty_store), FM_OK, "fm_store_new (empty)");
+    CHECK(verify(v, empty_store, &good, CORE_VECTOR_AT, &r) != FM_OK);
+    CHECK_STATUS(r.status, FM_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, "no anchor");
+
+    /* invalid arguments */
+    CHECK_STATUS(fm_verify(v, s, NULL, 5, NULL, 0, CORE_VECTOR_AT, FM_NAME_NONE, NULL, 0, &r),
+                 FM_ERR_INVALID_ARGUMENT, "NULL chain with a length");
+    CHECK_STATUS(fm_verify(v, s, good.p, good.len, NULL, 0, CORE_VECTOR_AT, FM_NAME_NONE, NULL, 0,
+                           NULL),
+                 FM_ERR_INVALID_ARGUMENT, "NULL result");
+
+    free(cut.p);
+    free(good.p);
+    free(bad.p);
+    fm_store_free(empty_store);
+    fm_verifier_free(v);
+    fm_store_free(s);
+    printf("verify (caches %s): good, cached, tampered, expired, empty, truncated, no anchor\n",
+           caches ? "on" : "off");
+}
+
+/* ---- threads ----------------------------------------------------------------------------- */
+
+typedef struct thread_job {
+    fm_verifier *v;
+    fm_store *s;
+    const buffer *good;
+    const buffer *bad;
+    const fm_result *want_good;
+    const fm_result *want_bad;
+    int mismatches;
+} thread_job;
+
+static void *thread_main(void *arg) {
+    thread_job *job = arg;
+    for (int i = 0; i < N_ITERATIONS; i++) {
+        int tampered = (i % 3) == 2;
+        fm_result r;
+        verify(job->v, job->s, tampered ? job->bad : job->good, CORE_VECTOR_AT, &r);
+        if (!same_result(&r, tampered ? job->want_bad : job->want_good))
+            job->mismatches++;
+    }
+    return NULL;
+}
+
+static void test_threads(int caches) {
+    fm_store *s = make_store();
+    fm_verifier *v = make_verifier(caches);
+    buffer good = good_chain();
+    buffer bad = tampered_chain();
+
+    /* reference answers from a verifier of its own, so the shared one starts with cold caches */
+    fm_verifier *ref = make_verifier(0);
+    fm_result want_good, want_bad;
+    CHECK_STATUS(verify(ref, s, &good, CORE_VECTOR_AT, &want_good), FM_OK, "reference good");
+    CHECK_STATUS(verify(ref, s, &bad, CORE_VECTOR_AT, &want_bad), FM_ERR_CERT_SIGNATURE_FAILURE,
+                 "reference tampered");
+
+    pthread_t tids[N_THREADS];
+    thread_job jobs[N_THREADS];
+    int started[N_THREADS];
+    for (int t = 0; t < N_THREADS; t++) {
+        jobs[t] = (thread_job){v, s, &good, &bad, &want_good, &want_bad, 0};
+        started[t] = pthread_create(&tids[t], NULL, thread_main, &jobs[t]) == 0;
+        CHECK(started[t]);
+    }
+    int mismatches = 0;
+    for (int t = 0; t < N_THREADS; t++) {
+        if (started[t]) {
+            pthread_join(tids[t], NULL);
+            mismatches += jobs[t].mismatches;
+        }
+    }
+    CHECK(mismatches == 0);
+    if (mismatches)
+        fprintf(stderr, "threads (caches %s): %d results differ from the reference\n",
+                caches ? "on" : "off", mismatches);
+
+    free(good.p);
+    free(bad.p);
+    fm_verifier_free(ref);
+    fm_verifier_free(v);
+    fm_store_free(s);
+    printf("threads (caches %s): %d x %d verifications\n", caches ? "on" : "off", N_THREADS,
+           N_ITERATIONS);
+}
+
+int main(void) {
+    test_status_table();
+    test_options_default();
+    test_free_null();
+    test_verify(1);
+    test_verify(0);
+    test_threads(1);
+    test_threads(0);
+    printf("%d passed, %d failed\n", n_passed, n_failed);
+    return n_failed == 0 ? 0 : 1;
+}
