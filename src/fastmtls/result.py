@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 from . import _format
 from ._sans import leaf_sans
@@ -119,6 +119,15 @@ class CertInfo:
     @property
     def spki(self) -> bytes:
         return self._slice(self.info.spki_off, self.info.spki_len)
+
+
+def _safe(fmt: Callable[[bytes], str], value: bytes) -> str:
+    """Format a field of a client-chosen certificate; a value OpenSSL itself would refuse to
+    print (non-minimal DER, invalid strings) becomes "" rather than an exception."""
+    try:
+        return fmt(value)
+    except ValueError:
+        return ""
 
 
 class VerifyResult:
@@ -282,17 +291,17 @@ class VerifyResult:
         f["cert_chain_rfc9440"] = "" if f["cert_chain_rfc9440_too_large"] else chain_b64
         if leaf.ok:
             for kind, name_der in (("issuer", leaf.issuer), ("subject", leaf.subject)):
-                rfc = _format.dn_rfc2253(name_der)
+                rfc = _safe(_format.dn_rfc2253, name_der)
                 f[f"cert_{kind}_dn"] = rfc
                 f[f"cert_{kind}_dn_rfc2253"] = rfc
-                f[f"cert_{kind}_dn_legacy"] = _format.dn_oneline(name_der)
-            f["cert_serial"] = _format.serial_hex(leaf.serial)
+                f[f"cert_{kind}_dn_legacy"] = _safe(_format.dn_oneline, name_der)
+            f["cert_serial"] = _safe(_format.serial_hex, leaf.serial)
             f["cert_not_before"] = _format.asn1_time(leaf.info.not_before)
             f["cert_not_after"] = _format.asn1_time(leaf.info.not_after)
             f["cert_ski"] = _format.hex_upper(leaf.ski)
         issuer = self._issuer()
         if issuer is not None and issuer.ok:
-            f["cert_issuer_serial"] = _format.serial_hex(issuer.serial)
+            f["cert_issuer_serial"] = _safe(_format.serial_hex, issuer.serial)
             f["cert_issuer_ski"] = _format.hex_upper(issuer.ski)
         return f
 
