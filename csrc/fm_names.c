@@ -1,0 +1,650 @@
+/* fm_names.c - name constraints, subjectAltName syntax and expected-name matching.
+ *
+ * Every name form is parsed with the bounded DER reader (fm_der.h); text forms are checked for
+ * their syntax before any comparison, so that a name which cannot be compared reliably is an error
+ * (fail closed), never a silent "does not match an excluded subtree". */
+#include "fm_names.h"
+
+#include <string.h>
+
+/* GeneralName CHOICE tags (RFC 5280 4.2.1.6; the module uses IMPLICIT tagging, directoryName is
+ * EXPLICIT because Name is a CHOICE). */
+#define GN_OTHER 0xA0u /* otherName [0] AnotherName */
+#define GN_EMAIL 0x81u /* rfc822Name [1] IA5String */
+#define GN_DNS 0x82u   /* dNSName [2] IA5String */
+#define GN_X400 0xA3u  /* x400Address [3] ORAddress */
+#define GN_DN 0xA4u    /* directoryName [4] Name */
+#define GN_EDI 0xA5u   /* ediPartyName [5] EDIPartyName */
+#define GN_URI 0x86u   /* uniformResourceIdentifier [6] IA5String */
+#define GN_IP 0x87u    /* iPAddress [7] OCTET STRING */
+#define GN_RID 0x88u   /* registeredID [8] OBJECT IDENTIFIER */
+
+/* pkcs-9-at-emailAddress 1.2.840.113549.1.9.1 (RFC 5280 4.1.2.6, 4.2.1.10). */
+static const uint8_t OID_EMAIL[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x01};
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+/* A reader over a span; an empty span gets a valid empty range (no arithmetic on a NULL span). */
+static void rd_init(fm_der *r, fm_span s) {
+    if (s.len == 0)
+        r->p = r->end = (const uint8_t *)"";
+    else
+        fm_der_init_span(r, s);
+}
+
+static fm_span span(const uint8_t *p, size_t len) {
+    fm_span s = {p, len};
+    return s;
+}
+
+static int is_alpha(uint8_t c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+static uint8_t lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c; }
+
+static int eq_nocase(const uint8_t *a, const uint8_t *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (lower(a[i]) != lower(b[i]))
+            return 0;
+    return 1;
+}
+
+static int span_eq_nocase(fm_span a, fm_span b) {
+    return a.len == b.len && eq_nocase(a.p, b.p, a.len);
+}
+
+static const uint8_t *find(fm_span s, uint8_t c) {
+    return s.len ? memchr(s.p, c, s.len) : NULL;
+}
+
+/* IA5String (X.680 41: ISO 646 / ASCII): every octet below 0x80. */
+static int ia5_ok(fm_span s) {
+    for (size_t i = 0; i < s.len; i++)
+        if (s.p[i] & 0x80u)
+            return 0;
+    return 1;
+}
+
+/* OBJECT IDENTIFIER content (X.690 8.19): non-empty, minimal subidentifiers, last one complete. */
+static int oid_ok(fm_span s) {
+    if (s.len == 0 || (s.p[s.len - 1] & 0x80u))
+        return 0;
+    for (size_t i = 0; i < s.len; i++)
+        if (s.p[i] == 0x80u && (i == 0 || !(s.p[i - 1] & 0x80u)))
+            return 0;
+    return 1;
+}
+
+/* ---- text syntax -------------------------------------------------------------------------- */
+
+/* DNS name in the preferred name syntax (RFC 1034 3.5 as amended by RFC 1123 2.1, required by
+ * RFC 5280 4.2.1.6): labels of letters, digits and '-', 1..63 octets, not starting or ending with
+ * '-'; 1..253 octets in all. No empty label, so no leading or trailing dot and no wildcard. */
+static int dns_ok(fm_span s) {
+    if (s.len == 0 || s.len > 253)
+        return 0;
+    size_t lab = 0;
+    for (size_t i = 0; i <= s.len; i++) {
+        if (i == s.len || s.p[i] == '.') {
+            if (lab == 0 || lab > 63 || s.p[i - lab] == '-' || s.p[i - 1] == '-')
+                return 0;
+            lab = 0;
+        } else if (is_alpha(s.p[i]) || is_digit(s.p[i]) || s.p[i] == '-') {
+            lab++;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* atext of RFC 5322 3.2.3. */
+static int atext(uint8_t c) {
+    return is_alpha(c) || is_digit(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+/* Mailbox = Local-part "@" Domain (RFC 5321 4.1.2, by RFC 5280 4.2.1.6), Local-part a Dot-string
+ * (1*atext separated by single dots; the Quoted-string form is not supported), Domain a DNS name.
+ * Returns 1 and the two parts, or 0. */
+static int mailbox(fm_span s, fm_span *local, fm_span *domain) {
+    const uint8_t *at = find(s, '@');
+    if (!at)
+        return 0;
+    *local = span(s.p, (size_t)(at - s.p));
+    *domain = span(at + 1, s.len - local->len - 1);
+    if (local->len == 0 || local->p[0] == '.' || local->p[local->len - 1] == '.')
+        return 0;
+    for (size_t i = 0; i < local->len; i++)
+        if (!(atext(local->p[i]) || (local->p[i] == '.' && local->p[i - 1] != '.')))
+            return 0;
+    return dns_ok(*domain);
+}
+
+/* Characters of a URI userinfo (RFC 3986 3.2.1): unreserved / pct-encoded / sub-delims / ":". */
+static int userinfo_char(uint8_t c) {
+    return is_alpha(c) || is_digit(c) || (c != 0 && strchr("-._~%!$&'()*+,;=:", c) != NULL);
+}
+
+/*
+ * URI (RFC 3986 3):  scheme ":" "//" authority path-abempty [ "?" query ] [ "#" fragment ]
+ *   scheme    = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+ *   authority = [ userinfo "@" ] host [ ":" port ],  port = *DIGIT
+ * RFC 5280 4.2.1.10 applies URI constraints to the host, a fully qualified domain name. A URI
+ * without an authority, or whose host is an IP literal, an IPv4 address or anything but a DNS name,
+ * cannot be checked (Go's crypto/x509 rejects these too). Returns 1 and the host, or 0.
+ */
+static int uri_host(fm_span s, fm_span *host) {
+    const uint8_t *p = s.p;
+    size_t n = s.len, i = 0;
+    if (n == 0 || !is_alpha(p[0]))
+        return 0;
+    while (i < n && (is_alpha(p[i]) || is_digit(p[i]) || p[i] == '+' || p[i] == '-' || p[i] == '.'))
+        i++;
+    if (n - i < 3 || p[i] != ':' || p[i + 1] != '/' || p[i + 2] != '/')
+        return 0;
+    size_t a = i + 3, e = a, h = a;
+    while (e < n && p[e] != '/' && p[e] != '?' && p[e] != '#')
+        e++;
+    for (size_t j = a; j < e; j++)
+        if (p[j] == '@')
+            h = j + 1; /* host starts after the last '@' */
+    for (size_t j = a; j + 1 < h; j++)
+        if (!userinfo_char(p[j]))
+            return 0; /* includes a second '@' */
+    size_t he = h;
+    while (he < e && p[he] != ':')
+        he++;
+    for (size_t j = he + 1; j < e; j++)
+        if (!is_digit(p[j]))
+            return 0;
+    *host = span(p + h, he - h);
+    if (!dns_ok(*host))
+        return 0;
+    for (size_t j = host->len; j > 0 && host->p[j - 1] != '.'; j--)
+        if (!is_digit(host->p[j - 1]))
+            return 1;
+    return 0; /* all-numeric last label: an IPv4 address, not a host name */
+}
+
+/* Is DNS name `n` within the domain constraint `c`? "" matches every name; ".d" matches names
+ * strictly below d; "d" matches d and, when `subs`, every name below it. Case-insensitive. */
+static int dom_match(fm_span n, fm_span c, int subs) {
+    if (c.len == 0)
+        return 1;
+    if (n.len < c.len)
+        return 0;
+    const uint8_t *tail = n.p + n.len - c.len;
+    if (c.p[0] == '.')
+        return n.len > c.len && eq_nocase(tail, c.p, c.len);
+    if (n.len == c.len)
+        return eq_nocase(n.p, c.p, c.len);
+    return subs && tail[-1] == '.' && eq_nocase(tail, c.p, c.len);
+}
+
+/* ---- DER structures ----------------------------------------------------------------------- */
+
+/* Iterator over the AttributeTypeAndValues of a Name (RFC 5280 4.1.2.4):
+ *   Name ::= SEQUENCE OF RelativeDistinguishedName
+ *   RelativeDistinguishedName ::= SET SIZE (1..MAX) OF AttributeTypeAndValue
+ *   AttributeTypeAndValue ::= SEQUENCE { type OBJECT IDENTIFIER, value ANY DEFINED BY type } */
+typedef struct ava_iter {
+    fm_der rdns, avas;
+} ava_iter;
+
+static int ava_start(ava_iter *it, fm_span name_tlv) {
+    fm_der r;
+    fm_span c;
+    rd_init(&r, name_tlv);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &c, NULL) != 0 || !fm_der_done(&r))
+        return -1;
+    rd_init(&it->rdns, c);
+    rd_init(&it->avas, span(NULL, 0));
+    return 0;
+}
+
+/* Returns 1 with the next attribute, 0 at the end, -1 when malformed. */
+static int ava_next(ava_iter *it, fm_span *type, unsigned *vtag, fm_span *value) {
+    fm_span set, ava;
+    fm_der a;
+    while (fm_der_done(&it->avas)) {
+        if (fm_der_done(&it->rdns))
+            return 0;
+        if (fm_der_expect(&it->rdns, FM_TAG_SET, &set, NULL) != 0 || set.len == 0)
+            return -1;
+        rd_init(&it->avas, set);
+    }
+    if (fm_der_expect(&it->avas, FM_TAG_SEQUENCE, &ava, NULL) != 0)
+        return -1;
+    rd_init(&a, ava);
+    if (fm_der_expect(&a, FM_TAG_OID, type, NULL) != 0 || !oid_ok(*type) ||
+        fm_der_any(&a, vtag, value, NULL) != 0 || !fm_der_done(&a))
+        return -1;
+    return 1;
+}
+
+/* A whole Name TLV, well formed. */
+static int name_ok(fm_span name_tlv) {
+    ava_iter it;
+    fm_span t, v;
+    unsigned tag;
+    int rc;
+    if (ava_start(&it, name_tlv) != 0)
+        return 0;
+    while ((rc = ava_next(&it, &t, &tag, &v)) == 1)
+        ;
+    return rc == 0;
+}
+
+/* Is Name `c` a prefix of Name `n` (RFC 5280 4.2.1.10, 7.1), comparing whole RDNs as DER
+ * octets? Both are validated Name TLVs; an empty constraint matches every name. */
+static int dn_prefix(fm_span c, fm_span n) {
+    fm_der rc, rn;
+    fm_span cc, nc, a, b;
+    rd_init(&rc, c);
+    rd_init(&rn, n);
+    if (fm_der_expect(&rc, FM_TAG_SEQUENCE, &cc, NULL) != 0 ||
+        fm_der_expect(&rn, FM_TAG_SEQUENCE, &nc, NULL) != 0)
+        return 0;
+    rd_init(&rc, cc);
+    rd_init(&rn, nc);
+    while (!fm_der_done(&rc)) {
+        if (fm_der_any(&rc, NULL, NULL, &a) != 0 || fm_der_any(&rn, NULL, NULL, &b) != 0 ||
+            !fm_span_eq(a, b))
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * GeneralName ::= CHOICE {                       (RFC 5280 4.2.1.6)
+ *   otherName [0] AnotherName, rfc822Name [1] IA5String, dNSName [2] IA5String,
+ *   x400Address [3] ORAddress, directoryName [4] Name, ediPartyName [5] EDIPartyName,
+ *   uniformResourceIdentifier [6] IA5String, iPAddress [7] OCTET STRING,
+ *   registeredID [8] OBJECT IDENTIFIER }
+ * AnotherName ::= SEQUENCE { type-id OBJECT IDENTIFIER, value [0] EXPLICIT ANY DEFINED BY type-id }
+ * Structure only: the octet count of iPAddress and the text syntax depend on the use.
+ */
+static int gn_ok(unsigned tag, fm_span v) {
+    fm_der r;
+    fm_span oid, any;
+    rd_init(&r, v);
+    switch (tag) {
+    case GN_OTHER:
+        return fm_der_expect(&r, FM_TAG_OID, &oid, NULL) == 0 && oid_ok(oid) &&
+               fm_der_expect(&r, FM_TAG_CONTEXT_CONS(0), &any, NULL) == 0 && fm_der_done(&r);
+    case GN_EMAIL:
+    case GN_DNS:
+    case GN_URI:
+        return ia5_ok(v);
+    case GN_X400:
+    case GN_EDI: /* not interpreted: a sequence of TLVs */
+        while (!fm_der_done(&r))
+            if (fm_der_any(&r, NULL, NULL, NULL) != 0)
+                return 0;
+        return 1;
+    case GN_DN:
+        return name_ok(v);
+    case GN_IP:
+        return 1;
+    case GN_RID:
+        return oid_ok(v);
+    default:
+        return 0;
+    }
+}
+
+/* IPv4/IPv6 subnet mask: one run of 1 bits from the most significant bit (RFC 5280 4.2.1.10
+ * "CIDR notation"), as pyca/cryptography and Go require. */
+static int mask_ok(const uint8_t *m, size_t n) {
+    size_t i = 0;
+    while (i < n && m[i] == 0xFF)
+        i++;
+    if (i < n && (((uint8_t)~m[i] + 1u) & (uint8_t)~m[i]) != 0)
+        return 0; /* ~m must be 2^k - 1 */
+    for (i++; i < n; i++)
+        if (m[i] != 0)
+            return 0;
+    return 1;
+}
+
+/* "host", ".domain" or "" (every host): the domain forms of rfc822Name and URI constraints. */
+static int dom_ok(fm_span c) {
+    return c.len == 0 || dns_ok(c.p[0] == '.' ? span(c.p + 1, c.len - 1) : c);
+}
+
+/* The text or octets of one constraint (the base of a GeneralSubtree), RFC 5280 4.2.1.10. */
+static int constraint_ok(unsigned tag, fm_span c) {
+    fm_span l, d;
+    switch (tag) {
+    case GN_DNS:
+        /* "example.com" (and its subdomains); "" matches every name. A leading period is URI and
+         * rfc822 syntax, not dNSName syntax (RFC 5280 4.2.1.10; pyca/cryptography and x509-limbo
+         * rfc5280::nc::invalid-dnsname-leading-period reject it); wildcards are not constraints. */
+        return c.len == 0 || dns_ok(c);
+    case GN_EMAIL: /* "user@host", "host" or ".domain"; "" matches every mailbox */
+        return find(c, '@') ? mailbox(c, &l, &d) : dom_ok(c);
+    case GN_URI: /* "host" or ".domain"; "" matches every host */
+        return dom_ok(c);
+    case GN_IP: /* address || mask: 8 octets for IPv4, 32 for IPv6 */
+        return (c.len == 8 || c.len == 32) && mask_ok(c.p + c.len / 2, c.len / 2);
+    default: /* directoryName and unsupported forms: structure only (gn_ok) */
+        return 1;
+    }
+}
+
+/* ---- name constraints --------------------------------------------------------------------- */
+
+/* One name of the certificate under check, parsed once. */
+typedef struct nc_name {
+    unsigned tag; /* GN_* */
+    fm_span v;    /* IA5 text, IP octets, or the Name TLV of a directoryName */
+    fm_span dom;  /* dNSName without "*."; rfc822 domain; URI host */
+    fm_span local;
+    int wild; /* dNSName "*.dom" */
+    int ok;   /* syntax valid for its form; checked only when a constraint of the form exists */
+} nc_name;
+
+static void name_prep(nc_name *nm, unsigned tag, fm_span v) {
+    memset(nm, 0, sizeof *nm);
+    nm->tag = tag;
+    nm->v = v;
+    switch (tag) {
+    case GN_DNS:
+        nm->wild = v.len >= 2 && v.p[0] == '*' && v.p[1] == '.';
+        nm->dom = nm->wild ? span(v.p + 2, v.len - 2) : v;
+        nm->ok = dns_ok(nm->dom);
+        break;
+    case GN_EMAIL:
+        nm->ok = mailbox(v, &nm->local, &nm->dom);
+        break;
+    case GN_URI:
+        nm->ok = uri_host(v, &nm->dom);
+        break;
+    default: /* iPAddress length and Name structure: checked by san_open / the subject walk */
+        nm->ok = 1;
+    }
+}
+
+/* Does constraint c (validated, same form as nm, nm->ok) cover nm? For a wildcard dNSName in an
+ * excluded subtree the answer is "could any name it stands for be inside". */
+static int nc_match(fm_span c, const nc_name *nm, int excluded) {
+    fm_span l, d;
+    switch (nm->tag) {
+    case GN_DNS:
+        /* RFC 5280 4.2.1.10: any name formed by adding labels to the left of the constraint. */
+        if (!nm->wild)
+            return dom_match(nm->dom, c, 1);
+        /* "*.p" stands for every name one label below p (RFC 6125 6.4.3): permitted only when
+         * all of them are (p is within c), excluded when any is (also when c is one label below
+         * p; x509-limbo cve-2025-61727). */
+        if (dom_match(nm->dom, c, 1))
+            return 1;
+        const uint8_t *dot = find(c, '.');
+        return excluded && dot &&
+               span_eq_nocase(span(dot + 1, c.len - (size_t)(dot + 1 - c.p)), nm->dom);
+    case GN_EMAIL:
+        /* RFC 5280 4.2.1.10: a mailbox, all mailboxes at a host, or at any host in a domain. The
+         * local part is compared exactly (RFC 5321 2.4), the domain case-insensitively. */
+        if (find(c, '@')) {
+            mailbox(c, &l, &d);
+            return fm_span_eq(l, nm->local) && span_eq_nocase(d, nm->dom);
+        }
+        return dom_match(nm->dom, c, 0);
+    case GN_URI: /* RFC 5280 4.2.1.10: "host" is that host only, ".domain" any host below it */
+        return dom_match(nm->dom, c, 0);
+    case GN_IP: /* RFC 5280 4.2.1.10: same family and (ip & mask) == (addr & mask) */
+        if (c.len != 2 * nm->v.len)
+            return 0;
+        for (size_t i = 0; i < nm->v.len; i++)
+            if ((nm->v.p[i] ^ c.p[i]) & c.p[nm->v.len + i])
+                return 0;
+        return 1;
+    case GN_DN:
+        return dn_prefix(c, nm->v);
+    default:
+        return 0;
+    }
+}
+
+/*
+ * Scans one GeneralSubtrees list (the content of [0] or [1]; validated) for constraints of nm's
+ * form:  GeneralSubtree ::= SEQUENCE { base GeneralName, minimum [0] BaseDistance DEFAULT 0,
+ *                                      maximum [1] BaseDistance OPTIONAL }
+ * *any: some constraint has nm's form; *hit: one of them matches.
+ */
+static int nc_scan(fm_span list, const nc_name *nm, int excluded, int *any, int *hit) {
+    fm_der r, s;
+    fm_span st, base;
+    unsigned tag;
+    *any = *hit = 0;
+    rd_init(&r, list);
+    while (!fm_der_done(&r)) {
+        if (fm_der_expect(&r, FM_TAG_SEQUENCE, &st, NULL) != 0)
+            return FM_ERR_INVALID_EXTENSION;
+        rd_init(&s, st);
+        if (fm_der_any(&s, &tag, &base, NULL) != 0)
+            return FM_ERR_INVALID_EXTENSION;
+        if (tag != nm->tag)
+            continue; /* RFC 5280 6.1.3 (b)-(c): constraints apply per name form */
+        if (tag == GN_OTHER || tag == GN_X400 || tag == GN_EDI || tag == GN_RID)
+            return FM_ERR_UNSUPPORTED_CONSTRAINT_TYPE; /* RFC 5280 4.2.1.10: process or reject */
+        *any = 1;
+        if (!nm->ok)
+            return FM_ERR_UNSUPPORTED_NAME_SYNTAX;
+        if (nc_match(base, nm, excluded)) {
+            *hit = 1;
+            return FM_OK;
+        }
+    }
+    return FM_OK;
+}
+
+/* One name against both lists: excluded first (RFC 5280 6.1.3 (b)-(c); an excluded match wins). */
+static int nc_name_check(const fm_cert *ca, const nc_name *nm, int *perm_fail) {
+    int any, hit;
+    int rc = nc_scan(ca->nc_excluded, nm, 1, &any, &hit);
+    if (rc != FM_OK)
+        return rc;
+    if (hit)
+        return FM_ERR_EXCLUDED_VIOLATION;
+    rc = nc_scan(ca->nc_permitted, nm, 0, &any, &hit);
+    if (rc == FM_OK && any && !hit)
+        *perm_fail = 1;
+    return rc;
+}
+
+/* GeneralSubtrees ::= SEQUENCE SIZE (1..MAX) OF GeneralSubtree (content; see nc_scan).
+ * Counts the subtrees into *count. */
+static int subtrees_ok(fm_span list, size_t *count) {
+    fm_der r, s;
+    fm_span st, base, v;
+    unsigned tag;
+    int got;
+    rd_init(&r, list);
+    while (!fm_der_done(&r)) {
+        if (fm_der_expect(&r, FM_TAG_SEQUENCE, &st, NULL) != 0)
+            return FM_ERR_INVALID_EXTENSION;
+        rd_init(&s, st);
+        if (fm_der_any(&s, &tag, &base, NULL) != 0 || !gn_ok(tag, base) ||
+            !constraint_ok(tag, base))
+            return FM_ERR_INVALID_EXTENSION;
+        /* RFC 5280 4.2.1.10: "minimum MUST be zero, and maximum MUST be absent". A present
+         * minimum of 0 (a DEFAULT written out) is tolerated. */
+        if ((got = fm_der_optional(&s, FM_TAG_CONTEXT(0), &v, NULL)) < 0 ||
+            (got && fm_der_integer_ok(v) != 0))
+            return FM_ERR_INVALID_EXTENSION;
+        if (got && !(v.len == 1 && v.p[0] == 0))
+            return FM_ERR_SUBTREE_MINMAX;
+        if ((got = fm_der_optional(&s, FM_TAG_CONTEXT(1), &v, NULL)) < 0 ||
+            (got && fm_der_integer_ok(v) != 0))
+            return FM_ERR_INVALID_EXTENSION;
+        if (got)
+            return FM_ERR_SUBTREE_MINMAX;
+        if (!fm_der_done(&s))
+            return FM_ERR_INVALID_EXTENSION;
+        (*count)++;
+    }
+    return FM_OK;
+}
+
+/*
+ * NameConstraints ::= SEQUENCE {                     (RFC 5280 4.2.1.10)
+ *   permittedSubtrees [0] GeneralSubtrees OPTIONAL,
+ *   excludedSubtrees  [1] GeneralSubtrees OPTIONAL }
+ * fm_cert holds the contents of [0] and [1] (len 0 when absent).
+ */
+static int nc_validate_count(const fm_cert *ca, size_t *count) {
+    *count = 0;
+    /* RFC 5280 4.2.1.10: "either the permittedSubtrees field or the excludedSubtrees field MUST
+     * be present" (and a present one is SIZE (1..MAX)). */
+    if (ca->nc_permitted.len == 0 && ca->nc_excluded.len == 0)
+        return FM_ERR_INVALID_EXTENSION;
+    int rc = subtrees_ok(ca->nc_permitted, count);
+    return rc != FM_OK ? rc : subtrees_ok(ca->nc_excluded, count);
+}
+
+int fm_nc_validate(const fm_cert *ca) {
+    size_t n;
+    if (!ca)
+        return FM_ERR_INVALID_ARGUMENT;
+    return (ca->ext_flags & FM_X_NC) ? nc_validate_count(ca, &n) : FM_OK;
+}
+
+/* SubjectAltName ::= GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName (RFC 5280 4.2.1.6).
+ * On success *names is a reader over the entries and *count their number. */
+static int san_open(const fm_cert *c, fm_der *names, size_t *count) {
+    fm_der r;
+    fm_span seq, v;
+    unsigned tag;
+    *count = 0;
+    rd_init(names, span(NULL, 0));
+    if (!(c->ext_flags & FM_X_SAN) && c->san.len == 0)
+        return FM_OK;
+    rd_init(&r, c->san);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) != 0 || !fm_der_done(&r) || seq.len == 0)
+        return FM_ERR_INVALID_EXTENSION;
+    rd_init(&r, seq);
+    *names = r;
+    while (!fm_der_done(&r)) {
+        if (fm_der_any(&r, &tag, &v, NULL) != 0 || !gn_ok(tag, v) ||
+            (tag == GN_IP && v.len != 4 && v.len != 16)) /* RFC 5280 4.2.1.6: 4 or 16 octets */
+            return FM_ERR_INVALID_EXTENSION;
+        (*count)++;
+    }
+    return FM_OK;
+}
+
+int fm_san_validate(const fm_cert *c) {
+    fm_der names;
+    size_t n;
+    return c ? san_open(c, &names, &n) : FM_ERR_INVALID_ARGUMENT;
+}
+
+int fm_nc_check(const fm_cert *ca, const fm_cert *sub) {
+    fm_der names;
+    ava_iter it;
+    fm_span type, v;
+    unsigned tag;
+    size_t n_cons, n_san, n_attrs = 0, n_emails = 0, n_names;
+    nc_name nm;
+    int rc, more, perm_fail = 0;
+
+    if (!ca || !sub)
+        return FM_ERR_INVALID_ARGUMENT;
+    if (!(ca->ext_flags & FM_X_NC))
+        return FM_OK;
+    if ((rc = nc_validate_count(ca, &n_cons)) != FM_OK ||
+        (rc = san_open(sub, &names, &n_san)) != FM_OK)
+        return rc;
+
+    /* Subject: the whole DN is a directoryName when non-empty (RFC 5280 4.2.1.10); its
+     * emailAddress attributes are rfc822Names (RFC 5280 4.1.2.6, 4.2.1.10). */
+    if (sub->subject.len) {
+        if (ava_start(&it, sub->subject) != 0)
+            return FM_ERR_MALFORMED_CERT;
+        while ((more = ava_next(&it, &type, &tag, &v)) == 1) {
+            n_attrs++;
+            n_emails += FM_OID_EQ(type, OID_EMAIL) ? 1u : 0u;
+        }
+        if (more < 0)
+            return FM_ERR_MALFORMED_CERT;
+    }
+    n_names = n_san + n_emails + (n_attrs ? 1u : 0u);
+    if (n_names && n_cons > FM_NC_MAX_CHECKS / n_names)
+        return FM_ERR_BUDGET_EXCEEDED;
+
+    if (n_attrs) {
+        name_prep(&nm, GN_DN, sub->subject);
+        if ((rc = nc_name_check(ca, &nm, &perm_fail)) != FM_OK)
+            return rc;
+        ava_start(&it, sub->subject);
+        while (ava_next(&it, &type, &tag, &v) == 1) {
+            if (!FM_OID_EQ(type, OID_EMAIL))
+                continue;
+            name_prep(&nm, GN_EMAIL, v);
+            nm.ok = nm.ok && tag == FM_TAG_IA5_STRING; /* PKCS #9: emailAddress is IA5String */
+            if ((rc = nc_name_check(ca, &nm, &perm_fail)) != FM_OK)
+                return rc;
+        }
+    }
+    while (!fm_der_done(&names)) {
+        fm_der_any(&names, &tag, &v, NULL); /* validated by san_open */
+        name_prep(&nm, tag, v);
+        if ((rc = nc_name_check(ca, &nm, &perm_fail)) != FM_OK)
+            return rc;
+    }
+    return perm_fail ? FM_ERR_PERMITTED_VIOLATION : FM_OK;
+}
+
+/* ---- expected-name matching --------------------------------------------------------------- */
+
+/* A dNSName SAN entry against a (valid) reference DNS name, RFC 6125 6.4.1 and 6.4.3 (as kept
+ * by RFC 9525): case-insensitive; a wildcard only as the whole leftmost label "*.", standing for
+ * exactly one label, never for the bare parent, and never over a single label ("*.com", "*"). */
+static int dns_id_match(fm_span pat, fm_span ref) {
+    if (pat.len >= 2 && pat.p[0] == '*' && pat.p[1] == '.') {
+        fm_span rest = span(pat.p + 2, pat.len - 2);
+        const uint8_t *dot = find(ref, '.');
+        if (!dns_ok(rest) || !find(rest, '.') || !dot)
+            return 0;
+        return span_eq_nocase(rest, span(dot + 1, ref.len - (size_t)(dot + 1 - ref.p)));
+    }
+    return dns_ok(pat) && span_eq_nocase(pat, ref);
+}
+
+int fm_name_match(const fm_cert *leaf, uint32_t kind, const uint8_t *name, size_t len) {
+    static const unsigned tags[] = {0, GN_DNS, GN_IP, GN_EMAIL, GN_URI};
+    static const int miss_codes[] = {0, FM_ERR_HOSTNAME_MISMATCH, FM_ERR_IP_ADDRESS_MISMATCH,
+                                     FM_ERR_EMAIL_MISMATCH, FM_ERR_HOSTNAME_MISMATCH};
+    fm_span ref = span(name, len), v, l, d, rl = {NULL, 0}, rd = {NULL, 0};
+    fm_der names;
+    unsigned tag;
+    size_t n;
+    int found = 0;
+
+    if (kind < FM_NAME_DNS || kind > FM_NAME_URI)
+        return FM_ERR_INVALID_ARGUMENT;
+    int miss = miss_codes[kind];
+    if (!leaf || !name || len == 0)
+        return miss;
+    /* The reference identity must itself be well formed (RFC 5280 4.2.1.6 forms): a DNS name in
+     * preferred syntax (no trailing dot, empty label, '*' or '_'), 4 or 16 octets, a mailbox. */
+    if ((kind == FM_NAME_DNS && !dns_ok(ref)) || (kind == FM_NAME_IP && len != 4 && len != 16) ||
+        (kind == FM_NAME_EMAIL && !mailbox(ref, &rl, &rd)))
+        return miss;
+    /* subjectAltName only, no fallback to the subject's CN (RFC 9525 drops CN-IDs; as
+     * rustls-webpki and pyca/cryptography). A malformed SAN matches nothing. */
+    if (san_open(leaf, &names, &n) != FM_OK)
+        return miss;
+    while (!fm_der_done(&names)) {
+        fm_der_any(&names, &tag, &v, NULL); /* validated by san_open */
+        if (tag != tags[kind])
+            continue;
+        if (kind == FM_NAME_DNS)
+            found |= dns_id_match(v, ref);
+        else if (kind == FM_NAME_EMAIL) /* local part exact (RFC 5321 2.4), domain any case */
+            found |= mailbox(v, &l, &d) && fm_span_eq(l, rl) && span_eq_nocase(d, rd);
+        else /* iPAddress octets, URI bytes */
+            found |= fm_span_eq(v, ref);
+    }
+    return found ? FM_OK : miss;
+}

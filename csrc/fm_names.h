@@ -1,0 +1,43 @@
+/* fm_names.h - names in certificates: name constraints (RFC 5280 4.2.1.10, 6.1.3 (b)-(c)),
+ * subjectAltName syntax (RFC 5280 4.2.1.6) and expected-name matching against the leaf's
+ * subjectAltName (RFC 6125 6.4, RFC 9525). No allocation, no state: thread safe. */
+#ifndef FM_NAMES_H
+#define FM_NAMES_H
+
+#include "fm_x509.h"
+
+/* Name/constraint pairs one fm_nc_check may compare (names of `sub` x subtrees of `ca`): OpenSSL's
+ * NAME_CHECK_MAX and pyca/cryptography's name-constraint budget. Beyond it fm_nc_check returns
+ * FM_ERR_BUDGET_EXCEEDED (x509-limbo pathological::nc-dos-*). */
+#define FM_NC_MAX_CHECKS (1u << 20)
+
+/* Checks the names of `sub` (its subject DN when non-empty, the emailAddress attributes of its
+ * subject, every subjectAltName entry) against ca's nameConstraints. FM_OK when ca has none.
+ * Returns FM_OK, FM_ERR_PERMITTED_VIOLATION, FM_ERR_EXCLUDED_VIOLATION,
+ * FM_ERR_UNSUPPORTED_CONSTRAINT_TYPE, FM_ERR_UNSUPPORTED_NAME_SYNTAX, FM_ERR_SUBTREE_MINMAX,
+ * FM_ERR_INVALID_EXTENSION (malformed constraints or SAN), FM_ERR_MALFORMED_CERT (subject is not a
+ * Name), FM_ERR_BUDGET_EXCEEDED or FM_ERR_INVALID_ARGUMENT. Applies no exemption: the caller skips
+ * self-issued intermediates (RFC 5280 6.1.3 (b)).
+ * Semantics: dNSName "example.com" covers itself and its subdomains, a leading-dot dNSName
+ * constraint is malformed (as in pyca/cryptography and x509-limbo); rfc822Name and URI take
+ * "host" (exactly) or ".domain" (strictly below); "" covers every name of its form; a wildcard
+ * SAN "*.d" is permitted only when all its expansions are, excluded when any could be;
+ * directoryName is an RDN prefix compared as DER octets; a name that cannot be parsed for a
+ * constraint of its form (bad DNS syntax, URI without a DNS host, non-IA5 emailAddress) is
+ * FM_ERR_UNSUPPORTED_NAME_SYNTAX; the subject CN is never treated as a DNS name. */
+int fm_nc_check(const fm_cert *ca, const fm_cert *sub);
+
+/* Syntax of ca's nameConstraints (FM_OK when absent): FM_OK, FM_ERR_INVALID_EXTENSION or
+ * FM_ERR_SUBTREE_MINMAX. */
+int fm_nc_validate(const fm_cert *ca);
+
+/* Syntax of c's subjectAltName (FM_OK when absent): FM_OK or FM_ERR_INVALID_EXTENSION. */
+int fm_san_validate(const fm_cert *c);
+
+/* Does the leaf's subjectAltName contain the expected name? kind is enum fm_name_kind (DNS: ASCII
+ * hostname; IP: 4 or 16 raw bytes; EMAIL: mailbox; URI: exact bytes). Returns FM_OK,
+ * FM_ERR_HOSTNAME_MISMATCH (DNS and URI), FM_ERR_IP_ADDRESS_MISMATCH, FM_ERR_EMAIL_MISMATCH, or
+ * FM_ERR_INVALID_ARGUMENT for any other kind (FM_NAME_NONE included: nothing to match). */
+int fm_name_match(const fm_cert *leaf, uint32_t kind, const uint8_t *name, size_t len);
+
+#endif /* FM_NAMES_H */

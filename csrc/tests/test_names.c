@@ -1,0 +1,308 @@
+/* test_names.c - standalone tests of fm_names.c (name constraints, SAN syntax, expected names).
+ * Vectors: names_vectors.h, written by gen_names_vectors.py. Exits 1 on any failure.
+ *   gcc -std=c11 -Wall -Wextra -Werror -pedantic -O1 -g -fsanitize=address,undefined -I csrc \
+ *       csrc/fm_der.c csrc/fm_names.c csrc/tests/test_names.c -o /tmp/test_names
+ *   /tmp/test_names */
+#include "fm_names.h"
+#include "names_vectors.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures, checks;
+
+/* Status names from the X-macro (fm_status.c is not linked into this test). */
+static const char *st(int status) {
+#define FM_X_NAME(name, value, msg) if (status == (value)) return #name;
+    FM_STATUS_LIST(FM_X_NAME)
+#undef FM_X_NAME
+    return "unknown status";
+}
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        checks++;                                                                                  \
+        if (!(cond)) {                                                                             \
+            failures++;                                                                            \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+        }                                                                                          \
+    } while (0)
+
+/* Exact-size heap copy, so that AddressSanitizer catches any read past the end of an input. */
+static fm_span heap(const uint8_t *p, size_t n) {
+    uint8_t *b = malloc(n ? n : 1);
+    if (!b)
+        abort();
+    if (n)
+        memcpy(b, p, n);
+    fm_span s = {b, n};
+    return s;
+}
+
+static void release(fm_cert *c) {
+    free((void *)c->subject.p);
+    free((void *)c->san.p);
+    free((void *)c->nc_permitted.p);
+    free((void *)c->nc_excluded.p);
+}
+
+static void make_ca(fm_cert *ca, const uint8_t *perm, size_t pl, const uint8_t *excl, size_t el) {
+    memset(ca, 0, sizeof *ca);
+    ca->ext_flags = FM_X_NC;
+    ca->is_ca = 1;
+    ca->nc_permitted = heap(perm, pl);
+    ca->nc_excluded = heap(excl, el);
+}
+
+static void make_sub(fm_cert *c, const uint8_t *subj, size_t sl, const uint8_t *san, size_t sanl) {
+    memset(c, 0, sizeof *c);
+    c->subject = heap(subj, sl);
+    c->san = heap(san, sanl);
+    if (san)
+        c->ext_flags |= FM_X_SAN;
+}
+
+static void test_nc_vectors(void) {
+    for (size_t i = 0; i < sizeof NC_VECS / sizeof NC_VECS[0]; i++) {
+        const struct nc_vec *v = &NC_VECS[i];
+        fm_cert ca, sub;
+        make_ca(&ca, v->perm, v->perm_len, v->excl, v->excl_len);
+        make_sub(&sub, v->subj, v->subj_len, v->san, v->san_len);
+        int rc = fm_nc_check(&ca, &sub);
+        CHECK(rc == v->expect, "nc '%s': got %s, want %s", v->desc, st(rc),
+              st(v->expect));
+        int val = fm_nc_validate(&ca); /* a constraint syntax error is what the check reports */
+        CHECK(val == FM_OK || val == rc, "nc '%s': validate %s, check %s", v->desc,
+              st(val), st(rc));
+        release(&ca);
+        release(&sub);
+    }
+}
+
+static void test_san_vectors(void) {
+    for (size_t i = 0; i < sizeof SAN_VECS / sizeof SAN_VECS[0]; i++) {
+        const struct san_vec *v = &SAN_VECS[i];
+        fm_cert c;
+        make_sub(&c, NULL, 0, v->san, v->san_len);
+        int rc = fm_san_validate(&c);
+        CHECK(rc == v->expect, "san '%s': got %s, want %s", v->desc, st(rc),
+              st(v->expect));
+        release(&c);
+    }
+}
+
+static void test_match_vectors(void) {
+    for (size_t i = 0; i < sizeof MATCH_VECS / sizeof MATCH_VECS[0]; i++) {
+        const struct match_vec *v = &MATCH_VECS[i];
+        fm_cert c;
+        make_sub(&c, NULL, 0, v->san, v->san_len);
+        fm_span ref = heap(v->ref, v->ref_len);
+        int rc = fm_name_match(&c, v->kind, ref.p, ref.len);
+        CHECK(rc == v->expect, "match '%s': got %s, want %s", v->desc, st(rc),
+              st(v->expect));
+        free((void *)ref.p);
+        release(&c);
+    }
+}
+
+static void test_arguments(void) {
+    static const uint8_t san[] = {0x30, 0x0D, 0x82, 0x0B, 'e', 'x', 'a', 'm',
+                                  'p',  'l',  'e',  '.',  'c', 'o', 'm'};
+    static const uint8_t bad_list[] = {0x30, 0x05};
+    fm_cert ca, sub;
+    make_sub(&sub, NULL, 0, san, sizeof san);
+    memset(&ca, 0, sizeof ca);
+    CHECK(fm_nc_check(&ca, &sub) == FM_OK, "no nameConstraints: nothing to check");
+    CHECK(fm_nc_validate(&ca) == FM_OK, "no nameConstraints: valid");
+    ca.nc_permitted.p = bad_list; /* ignored without FM_X_NC */
+    ca.nc_permitted.len = sizeof bad_list;
+    CHECK(fm_nc_check(&ca, &sub) == FM_OK, "spans without FM_X_NC are ignored");
+    CHECK(fm_nc_check(NULL, &sub) == FM_ERR_INVALID_ARGUMENT, "NULL ca");
+    CHECK(fm_nc_check(&ca, NULL) == FM_ERR_INVALID_ARGUMENT, "NULL sub");
+    CHECK(fm_nc_validate(NULL) == FM_ERR_INVALID_ARGUMENT, "NULL validate");
+    CHECK(fm_san_validate(NULL) == FM_ERR_INVALID_ARGUMENT, "NULL san");
+    CHECK(fm_name_match(&sub, FM_NAME_DNS, (const uint8_t *)"example.com", 11) == FM_OK, "dns");
+    const uint8_t *x = (const uint8_t *)"x";
+    CHECK(fm_name_match(&sub, FM_NAME_NONE, x, 1) == FM_ERR_INVALID_ARGUMENT, "kind none");
+    CHECK(fm_name_match(&sub, 9, x, 1) == FM_ERR_INVALID_ARGUMENT, "kind 9");
+    CHECK(fm_name_match(&sub, FM_NAME_DNS, NULL, 11) == FM_ERR_HOSTNAME_MISMATCH, "NULL name");
+    CHECK(fm_name_match(NULL, FM_NAME_IP, x, 1) == FM_ERR_IP_ADDRESS_MISMATCH, "NULL leaf");
+    fm_cert none;
+    memset(&none, 0, sizeof none);
+    CHECK(fm_san_validate(&none) == FM_OK, "absent SAN is valid");
+    none.ext_flags = FM_X_SAN;
+    CHECK(fm_san_validate(&none) == FM_ERR_INVALID_EXTENSION, "flagged SAN without bytes");
+    release(&sub);
+}
+
+/* Top-level TLV boundaries of a list: bit i of the answer array set when a prefix of length i
+ * ends exactly after an element. Returns 0 when the list itself does not parse. */
+static int boundaries(const uint8_t *p, size_t n, uint8_t *at) {
+    fm_der r;
+    memset(at, 0, n + 1);
+    at[0] = 1;
+    if (n == 0)
+        return 1;
+    fm_der_init(&r, p, n);
+    while (!fm_der_done(&r)) {
+        if (fm_der_any(&r, NULL, NULL, NULL) != 0)
+            return 0;
+        at[r.p - p] = 1;
+    }
+    return 1;
+}
+
+/* Every prefix of every input: an error, never a crash or a read past the end. */
+static void test_truncation(void) {
+    static uint8_t at[1 << 16];
+    for (size_t i = 0; i < sizeof NC_VECS / sizeof NC_VECS[0]; i++) {
+        const struct nc_vec *v = &NC_VECS[i];
+        for (size_t cut = 0; cut < v->perm_len; cut++) {
+            fm_cert ca, sub;
+            make_ca(&ca, v->perm, cut, v->excl, v->excl_len);
+            make_sub(&sub, v->subj, v->subj_len, v->san, v->san_len);
+            int rc = fm_nc_validate(&ca);
+            if (boundaries(v->perm, v->perm_len, at) && !at[cut])
+                CHECK(rc == FM_ERR_INVALID_EXTENSION, "nc '%s' permitted cut at %zu: %s", v->desc,
+                      cut, st(rc));
+            (void)fm_nc_check(&ca, &sub);
+            release(&ca);
+            release(&sub);
+        }
+        for (size_t cut = 0; cut < v->excl_len; cut++) {
+            fm_cert ca, sub;
+            make_ca(&ca, v->perm, v->perm_len, v->excl, cut);
+            make_sub(&sub, v->subj, v->subj_len, v->san, v->san_len);
+            int rc = fm_nc_validate(&ca);
+            if (boundaries(v->excl, v->excl_len, at) && !at[cut])
+                CHECK(rc == FM_ERR_INVALID_EXTENSION, "nc '%s' excluded cut at %zu: %s", v->desc,
+                      cut, st(rc));
+            (void)fm_nc_check(&ca, &sub);
+            release(&ca);
+            release(&sub);
+        }
+        for (size_t cut = 0; cut < v->subj_len; cut++) {
+            fm_cert ca, sub;
+            make_ca(&ca, v->perm, v->perm_len, v->excl, v->excl_len);
+            make_sub(&sub, v->subj, cut, v->san, v->san_len);
+            int rc = fm_nc_check(&ca, &sub);
+            CHECK(cut == 0 || rc != FM_OK, "nc '%s' subject cut at %zu accepted", v->desc, cut);
+            release(&ca);
+            release(&sub);
+        }
+    }
+    for (size_t i = 0; i < sizeof SAN_VECS / sizeof SAN_VECS[0]; i++) {
+        const struct san_vec *v = &SAN_VECS[i];
+        for (size_t cut = 0; cut < v->san_len; cut++) {
+            fm_cert c;
+            make_sub(&c, NULL, 0, v->san, cut);
+            int rc = fm_san_validate(&c);
+            int m = fm_name_match(&c, FM_NAME_DNS, (const uint8_t *)"example.com", 11);
+            CHECK(v->expect != FM_OK || (rc == FM_ERR_INVALID_EXTENSION && m != FM_OK),
+                  "san '%s' cut at %zu: %s, match %s", v->desc, cut, st(rc), st(m));
+            release(&c);
+        }
+    }
+}
+
+/* Every byte of every input replaced by a few values: any status, never a crash. */
+static void test_mutation(void) {
+    static const uint8_t vals[] = {0x00, 0x01, 0x7F, 0x80, 0x81, 0x84, 0xFF};
+    static const uint8_t ip4[] = {192, 0, 2, 1};
+    for (size_t i = 0; i < sizeof NC_VECS / sizeof NC_VECS[0]; i++) {
+        const struct nc_vec *v = &NC_VECS[i];
+        size_t total = v->perm_len + v->excl_len + v->subj_len + v->san_len;
+        for (size_t pos = 0; pos < total; pos++) {
+            for (size_t k = 0; k < sizeof vals; k++) {
+                fm_cert ca, sub;
+                make_ca(&ca, v->perm, v->perm_len, v->excl, v->excl_len);
+                make_sub(&sub, v->subj, v->subj_len, v->san, v->san_len);
+                const fm_span *spans[] = {&ca.nc_permitted, &ca.nc_excluded, &sub.subject,
+                                          &sub.san};
+                size_t off = pos;
+                for (size_t s = 0; s < 4; s++) {
+                    if (off < spans[s]->len) {
+                        ((uint8_t *)spans[s]->p)[off] = vals[k];
+                        break;
+                    }
+                    off -= spans[s]->len;
+                }
+                (void)fm_nc_validate(&ca);
+                (void)fm_nc_check(&ca, &sub);
+                (void)fm_san_validate(&sub);
+                (void)fm_name_match(&sub, FM_NAME_DNS, (const uint8_t *)"a.example.com", 13);
+                (void)fm_name_match(&sub, FM_NAME_EMAIL, (const uint8_t *)"a@example.com", 13);
+                (void)fm_name_match(&sub, FM_NAME_URI, (const uint8_t *)"https://example.com/", 20);
+                (void)fm_name_match(&sub, FM_NAME_IP, ip4, sizeof ip4);
+                release(&ca);
+                release(&sub);
+            }
+        }
+    }
+    checks++;
+}
+
+/* tag + DER length header into out; returns its size. */
+static size_t der_hdr(uint8_t *out, unsigned tag, size_t len) {
+    out[0] = (uint8_t)tag;
+    if (len < 0x80) {
+        out[1] = (uint8_t)len;
+        return 2;
+    }
+    out[1] = 0x82;
+    out[2] = (uint8_t)(len >> 8);
+    out[3] = (uint8_t)len;
+    return 4;
+}
+
+/* n dNSName entries "<c>NNNN.test" (as a SAN when san, else as GeneralSubtrees). */
+static size_t many_names(uint8_t *out, size_t n, char c, int san) {
+    uint8_t *p = out + (san ? 4 : 0);
+    for (size_t i = 0; i < n; i++) {
+        char name[16];
+        int len = snprintf(name, sizeof name, "%c%04u.test", c, (unsigned)i);
+        if (!san)
+            p += der_hdr(p, FM_TAG_SEQUENCE, (size_t)len + 2);
+        p += der_hdr(p, 0x82, (size_t)len);
+        memcpy(p, name, (size_t)len);
+        p += len;
+    }
+    size_t body = (size_t)(p - out) - (san ? 4 : 0);
+    if (san)
+        der_hdr(out, FM_TAG_SEQUENCE, body); /* body > 255: the 4-octet header fills the gap */
+    return (size_t)(p - out);
+}
+
+/* OpenSSL's and pyca's 2^20 name/constraint pair budget (x509-limbo pathological::nc-dos-*). */
+static void test_budget(void) {
+    static uint8_t san[1100 * 12 + 4], excl[1000 * 14];
+    fm_cert ca, sub;
+    size_t el = many_names(excl, 1000, 'x', 0);
+    size_t sl = many_names(san, 1000, 't', 1);
+    make_ca(&ca, NULL, 0, excl, el);
+    make_sub(&sub, NULL, 0, san, sl);
+    int rc = fm_nc_check(&ca, &sub);
+    CHECK(rc == FM_OK, "1000 names x 1000 constraints: %s", st(rc));
+    release(&sub);
+    sl = many_names(san, 1100, 't', 1);
+    make_sub(&sub, NULL, 0, san, sl);
+    rc = fm_nc_check(&ca, &sub);
+    CHECK(rc == FM_ERR_BUDGET_EXCEEDED, "1100 names x 1000 constraints: %s", st(rc));
+    release(&sub);
+    release(&ca);
+}
+
+int main(void) {
+    test_nc_vectors();
+    test_san_vectors();
+    test_match_vectors();
+    test_arguments();
+    test_truncation();
+    test_mutation();
+    test_budget();
+    printf("%d passed, %d failed\n", checks - failures, failures);
+    return failures ? 1 : 0;
+}
