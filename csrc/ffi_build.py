@@ -16,7 +16,7 @@ from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
 SOURCES = ["fm_der.c", "fm_x509.c", "fm_names.c", "fm_crypto.c", "fm_cache.c", "fm_store.c",
-           "fm_verify.c"]
+           "fm_crl.c", "fm_revset.c", "fm_verify.c"]
 
 CDEF = """
 #define FM_DEFAULT_MAX_CERT_SIZE ...
@@ -27,7 +27,19 @@ CDEF = """
 #define FM_DEFAULT_MAX_SIG_CHECKS ...
 #define FM_DEFAULT_MAX_STEPS ...
 #define FM_OPT_REQUIRE_EKU ...
+#define FM_OPT_REV_CHAIN ...
+#define FM_OPT_REV_DENY_MISSING ...
+#define FM_OPT_REV_DENY_EXPIRED ...
+#define FM_OPT_REV_STRICT ...
 #define FM_RESULT_CACHED ...
+#define FM_RESULT_REVOKED ...
+#define FM_CRL_DELTA ...
+#define FM_CRL_ONLY_USER ...
+#define FM_CRL_ONLY_CA ...
+#define FM_CRL_ONLY_ATTR ...
+#define FM_CRL_HAS_NUMBER ...
+#define FM_CRL_HAS_IDP ...
+#define FM_CRL_SOME_REASONS ...
 #define FM_EKU_SERVER ...
 #define FM_EKU_CLIENT ...
 #define FM_EKU_ANY ...
@@ -75,6 +87,52 @@ int fm_store_associate(fm_store *store, const uint8_t *host, size_t host_len,
 uint64_t fm_store_generation(const fm_store *store);
 size_t fm_store_anchor_count(const fm_store *store);
 
+typedef struct fm_revset fm_revset;
+typedef struct fm_revbuild fm_revbuild;
+typedef struct fm_crl_info {
+    int32_t version;
+    uint32_t flags;
+    int64_t this_update;
+    int64_t next_update;
+    uint64_t n_entries;
+    size_t issuer_off, issuer_len;
+    size_t number_off, number_len;
+    size_t base_off, base_len;
+    size_t aki_off, aki_len;
+    int32_t sig_status;
+} fm_crl_info;
+int fm_crl_parse(const uint8_t *crl, size_t len, fm_crl_info *out);
+int fm_crl_check(const uint8_t *crl, size_t len, const uint8_t *ca, size_t ca_len);
+int fm_revbuild_new(fm_revbuild **out);
+void fm_revbuild_free(fm_revbuild *b);
+int fm_revbuild_add_crl(fm_revbuild *b, const uint8_t *crl, size_t len, const uint8_t *ca,
+                        size_t ca_len, fm_crl_info *info);
+int fm_revbuild_add_entry(fm_revbuild *b, const uint8_t *ca, size_t ca_len, const uint8_t *serial,
+                          size_t serial_len, uint32_t reason, int64_t date);
+int fm_revbuild_finish(fm_revbuild *b, fm_revset **out);
+typedef struct fm_revocation { uint32_t reason; int64_t date; } fm_revocation;
+typedef struct fm_revset_issuer {
+    const uint8_t *name; size_t name_len;
+    const uint8_t *spki; size_t spki_len;
+    int64_t this_update, next_update;
+    uint32_t flags;
+    uint32_t has_crl;
+    uint64_t n_entries;
+    const uint8_t *number; size_t number_len;
+} fm_revset_issuer;
+int fm_revset_lookup(const fm_revset *s, const uint8_t *ca_name, size_t name_len,
+                     const uint8_t *ca_spki, size_t spki_len, const uint8_t *serial,
+                     size_t serial_len, fm_revocation *out);
+uint64_t fm_revset_count(const fm_revset *s);
+size_t fm_revset_issuer_count(const fm_revset *s);
+int fm_revset_issuer_get(const fm_revset *s, size_t i, fm_revset_issuer *out);
+uint64_t fm_revset_generation(const fm_revset *s);
+size_t fm_revset_memory(const fm_revset *s);
+void fm_revset_free(fm_revset *s);
+int fm_revset_save(const fm_revset *s, const char *path);
+int fm_revset_load(const char *path, fm_revset **out);
+int fm_revset_load_bytes(const uint8_t *p, size_t len, fm_revset **out);
+
 typedef struct fm_verifier fm_verifier;
 int fm_verifier_new(const fm_options *opts, fm_verifier **out);
 void fm_verifier_free(fm_verifier *v);
@@ -93,16 +151,20 @@ typedef struct fm_result {
     uint32_t steps;
     int64_t not_before;
     int64_t not_after;
+    int32_t revoked_depth;
+    uint32_t revoked_reason;
+    int64_t revoked_at;
+    uint32_t n_presented;
     ...;
 } fm_result;
 
-int fm_verify(fm_verifier *v, fm_store *store, const uint8_t *chain, size_t chain_len,
-              const uint8_t *host, size_t host_len, int64_t at, uint32_t name_kind,
-              const uint8_t *name, size_t name_len, fm_result *out);
+int fm_verify(fm_verifier *v, fm_store *store, const fm_revset *revs, const uint8_t *chain,
+              size_t chain_len, const uint8_t *host, size_t host_len, int64_t at,
+              uint32_t name_kind, const uint8_t *name, size_t name_len, fm_result *out);
 
 #define FM_TIME_NOW ...
-int fm_verify_chain(fm_verifier *v, fm_store *store, const uint8_t *chain, size_t chain_len,
-                    int64_t at, fm_result *out);
+int fm_verify_chain(fm_verifier *v, fm_store *store, const fm_revset *revs,
+                    const uint8_t *chain, size_t chain_len, int64_t at, fm_result *out);
 
 int fm_chain_split(const uint8_t *chain, size_t len, size_t *offsets, size_t *lens, size_t cap,
                    size_t *n);
@@ -176,6 +238,8 @@ ffibuilder.set_source(
     "const char *fm_crypto_version(void);\n"
     "static const char *fm_version_string(void) { return FM_VERSION; }\n",
     sources=[str(Path("csrc") / s) for s in SOURCES],
+    depends=[str(p.relative_to(HERE.parent)) for p in sorted(HERE.glob("*.h"))]
+    + ["csrc/include/fastmtls.h"],
     include_dirs=[str(Path("csrc") / "include"), "csrc", *include_dirs],
     library_dirs=library_dirs,
     libraries=["libcrypto"] if sys.platform == "win32" else ["crypto"],

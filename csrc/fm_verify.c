@@ -6,6 +6,7 @@
 
 #include "fm_internal.h"
 #include "fm_names.h"
+#include "fm_revset.h"
 
 /* ---- status codes ------------------------------------------------------------------------ */
 
@@ -268,9 +269,11 @@ static int check_sig(vctx *x, const fm_cert *child, const fm_cert *issuer, fm_ke
             rc = fm_key_new(issuer->spki.p, issuer->spki.len, &key);
             if (rc != FM_OK)
                 return rc == FM_ERR_NOMEM ? rc : FM_ERR_UNSUPPORTED_KEY;
-            fm_key_ref(key); /* one for the cache, one for us */
-            if (fm_cache_put(&x->v->keys, &kp, 1, &key) != FM_OK)
-                fm_key_free(key);
+            if (x->v->keys.nbuckets) {
+                fm_key_ref(key); /* one for the cache, one for us */
+                if (fm_cache_put(&x->v->keys, &kp, 1, &key) != FM_OK)
+                    fm_key_free(key);
+            }
         }
     }
     rc = fm_sig_verify(key, child->sig_alg_id, &child->pss, child->tbs.p, child->tbs.len,
@@ -332,6 +335,10 @@ static int check_cert_alone(const vctx *x, const fm_cert *c, int role) {
             return FM_ERR_INVALID_PURPOSE;
         if (want && (x->o->flags & FM_OPT_REQUIRE_EKU) && !(c->ext_flags & FM_X_EKU))
             return FM_ERR_INVALID_PURPOSE;
+        /* The client-auth profile of rustls-webpki and pyca/cryptography: a CA certificate is
+         * not an end entity (RFC 5280 itself is silent; see limbo_disagreements.txt) */
+        if ((f & FM_X_BC) && c->is_ca)
+            return FM_ERR_INVALID_NON_CA;
         /* RFC 5280 4.2.1.10: nameConstraints only in CA certificates */
         if ((f & FM_X_NC) && !((f & FM_X_BC) && c->is_ca))
             return FM_ERR_INVALID_EXTENSION;
@@ -356,8 +363,11 @@ static int check_cert_alone(const vctx *x, const fm_cert *c, int role) {
         uint32_t want = purpose_eku(x->o->purpose);
         if (want && (c->ext_flags & FM_X_EKU) && !(c->eku & (want | FM_EKU_ANY)))
             return FM_ERR_INVALID_PURPOSE;
-        if ((c->ext_flags & FM_X_NC) && fm_nc_validate(c) != FM_OK)
-            return FM_ERR_INVALID_EXTENSION;
+        if (c->ext_flags & FM_X_NC) {
+            int nc = fm_nc_validate(c);
+            if (nc != FM_OK)
+                return nc;
+        }
         if (key_too_small(x, c))
             return FM_ERR_CA_KEY_TOO_SMALL;
     }
@@ -561,15 +571,63 @@ static uint64_t result_hash(const fm_verifier *v, fm_span ctx, const uint8_t *ch
     return fm_hash64(v->results.seed, parts, 3) ^ fm_hash64(v->results.seed, &ctx, 1);
 }
 
-int fm_verify(fm_verifier *v, fm_store *s, const uint8_t *chain, size_t chain_len,
-              const uint8_t *host, size_t host_len, int64_t at, uint32_t name_kind,
-              const uint8_t *name, size_t name_len, fm_result *out) {
+/* Revocation of the validated path (RFC 5280 6.3, simplified to complete CRLs from the issuing
+ * CA): the leaf, or every certificate below the anchor with FM_OPT_REV_CHAIN. Returns FM_OK (and
+ * flags a revocation in *out) or the failure status with *depth set. Also narrows the result's
+ * validity window to the CRLs' nextUpdate when stale CRLs are refused. */
+static int check_revocation(const vctx *x, const fm_revset *revs, fm_result *out, int *depth) {
+    uint32_t flags = x->o->flags;
+    size_t last = (flags & FM_OPT_REV_CHAIN) ? x->len - 1 : 1;
+    for (size_t i = 0; i < last && i + 1 < x->len; i++) {
+        const fm_cert *c = x->path[i].cert, *issuer = x->path[i + 1].cert;
+        int is_ca = (c->ext_flags & FM_X_BC) && c->is_ca;
+        int idx = fm_revset_find_issuer(revs, issuer->subject, issuer->spki);
+        int64_t next_update = INT64_MAX;
+        if (idx < 0 || !fm_revset_issuer_state(revs, idx, is_ca && i > 0, &next_update)) {
+            if (flags & FM_OPT_REV_DENY_MISSING) {
+                *depth = (int)i;
+                return FM_ERR_UNABLE_TO_GET_CRL;
+            }
+            continue;
+        }
+        if (flags & FM_OPT_REV_DENY_EXPIRED) {
+            if (x->at > next_update) {
+                *depth = (int)i;
+                return FM_ERR_CRL_HAS_EXPIRED;
+            }
+            if (next_update < out->not_after)
+                out->not_after = next_update;
+        }
+        fm_revocation rv;
+        if (fm_revset_check(revs, idx, c->serial, is_ca && i > 0, &rv)) {
+            if (flags & FM_OPT_REV_STRICT) {
+                *depth = (int)i;
+                return FM_ERR_CERT_REVOKED;
+            }
+            if (!(out->flags & FM_RESULT_REVOKED)) {
+                out->flags |= FM_RESULT_REVOKED;
+                out->revoked_depth = (int32_t)i;
+                out->revoked_reason = rv.reason;
+                out->revoked_at = rv.date;
+            }
+        }
+    }
+    return FM_OK;
+}
+
+int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t *chain,
+              size_t chain_len, const uint8_t *host, size_t host_len, int64_t at,
+              uint32_t name_kind, const uint8_t *name, size_t name_len, fm_result *out) {
     if (out == NULL)
         return FM_ERR_INVALID_ARGUMENT;
     memset(out, 0, offsetof(fm_result, chain_src));
     out->anchor_group = 0;
     out->sig_checks = out->steps = 0;
     out->not_before = out->not_after = 0;
+    out->revoked_depth = -1;
+    out->revoked_reason = 0;
+    out->revoked_at = 0;
+    out->n_presented = 0;
     if (v == NULL || s == NULL || (chain_len && chain == NULL) || (host_len && host == NULL) ||
         (name_len && name == NULL) || name_kind > FM_NAME_URI)
         return finish(out, FM_ERR_INVALID_ARGUMENT, -1);
@@ -585,15 +643,17 @@ int fm_verify(fm_verifier *v, fm_store *s, const uint8_t *chain, size_t chain_le
     if (chain_len > lim->max_input_size)
         return finish(out, FM_ERR_INPUT_TOO_LARGE, 0);
 
-    /* Whole-result cache: same store generation, same bytes, same host and expected name. */
-    uint64_t gen = s->generation;
-    uint8_t ctxkey[8 + 4 + 256];
+    /* Whole-result cache: same store and revocation generations, same bytes, same host and
+     * expected name: a result from before a revocation-set swap is never answered. */
+    uint64_t gen = s->generation, rgen = revs ? fm_revset_generation(revs) : 0;
+    uint8_t ctxkey[16 + 4 + 256 + 256];
     size_t ck = 0;
-    int cacheable = host_len <= 255 && name_len <= sizeof ctxkey - 12 - host_len;
+    int cacheable = host_len <= 255 && name_len <= 256;
     if (cacheable) {
         memcpy(ctxkey, &gen, 8);
-        memcpy(ctxkey + 8, &name_kind, 4);
-        ck = 12;
+        memcpy(ctxkey + 8, &rgen, 8);
+        memcpy(ctxkey + 16, &name_kind, 4);
+        ck = 20;
         ctxkey[ck++] = (uint8_t)host_len;
         if (host_len)
             memcpy(ctxkey + ck, host, host_len), ck += host_len;
@@ -631,6 +691,7 @@ int fm_verify(fm_verifier *v, fm_store *s, const uint8_t *chain, size_t chain_le
         free(offs);
         return finish(out, FM_ERR_MALFORMED_CERT, 0);
     }
+    out->n_presented = (uint32_t)n;
     for (size_t i = 0; i < n; i++) {
         pres_ok[i] = lens[i] > lim->max_cert_size ? FM_ERR_INPUT_TOO_LARGE
                                                  : fm_cert_parse(&pres[i], chain + offs[i], lens[i]);
@@ -670,6 +731,8 @@ int fm_verify(fm_verifier *v, fm_store *s, const uint8_t *chain, size_t chain_le
         if (build(x) == FM_OK) {
             status = FM_OK;
             fill_result(x, out);
+            if (revs && (status = check_revocation(x, revs, out, &depth)) != FM_OK)
+                out->flags &= ~FM_RESULT_REVOKED;
         } else if (x->fatal) {
             status = x->fatal, depth = -1;
         } else {
@@ -686,7 +749,7 @@ int fm_verify(fm_verifier *v, fm_store *s, const uint8_t *chain, size_t chain_le
     return status;
 }
 
-int fm_verify_chain(fm_verifier *v, fm_store *store, const uint8_t *chain, size_t chain_len,
-                    int64_t at, fm_result *out) {
-    return fm_verify(v, store, chain, chain_len, NULL, 0, at, FM_NAME_NONE, NULL, 0, out);
+int fm_verify_chain(fm_verifier *v, fm_store *store, const fm_revset *revs,
+                    const uint8_t *chain, size_t chain_len, int64_t at, fm_result *out) {
+    return fm_verify(v, store, revs, chain, chain_len, NULL, 0, at, FM_NAME_NONE, NULL, 0, out);
 }

@@ -306,6 +306,17 @@ int fm_spki_parse(const uint8_t *spki, size_t len, int *key_type, uint32_t *key_
     return rc;
 }
 
+int fm_sig_alg_parse(fm_span full, int *alg, fm_pss *pss) { return parse_sig_alg(full, alg, pss); }
+
+int fm_name_parse(fm_span full) {
+    fm_der r;
+    fm_span content;
+    fm_der_init_span(&r, full);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &content, NULL) || !fm_der_done(&r))
+        return BAD;
+    return parse_name(content);
+}
+
 /* KeyUsage ::= BIT STRING (RFC 5280 4.2.1.3) */
 static int ext_key_usage(fm_cert *c, fm_span v) {
     fm_der r;

@@ -80,6 +80,14 @@ typedef struct fm_cert {
  * (FM_ERR_MALFORMED_CERT, FM_ERR_INVALID_EXTENSION, FM_ERR_INVALID_VERSION, ...). */
 int fm_cert_parse(fm_cert *c, const uint8_t *der, size_t len);
 
+/* Parses an AlgorithmIdentifier (whole TLV) of a signature: *alg receives FM_SIG_UNKNOWN for
+ * algorithms not supported. Returns FM_OK or FM_ERR_MALFORMED_CERT. */
+int fm_sig_alg_parse(fm_span full, int *alg, fm_pss *pss);
+
+/* Parses a Name (whole TLV): SEQUENCE OF SET OF AttributeTypeAndValue. Returns FM_OK or
+ * FM_ERR_MALFORMED_CERT. */
+int fm_name_parse(fm_span full);
+
 /* Parses a SubjectPublicKeyInfo (whole TLV): key type (enum fm_key_type) and size in bits.
  * Returns FM_OK or FM_ERR_MALFORMED_CERT. */
 int fm_spki_parse(const uint8_t *spki, size_t len, int *key_type, uint32_t *key_bits);

@@ -10,8 +10,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeAlias
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal, Union
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -27,11 +27,12 @@ __all__ = [
 
 KeyType = Literal["rsa2048", "rsa1024", "rsa3072", "rsa4096", "p256", "p384", "p521", "ed25519",
                   "secp256k1"]
-PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey]
 HashName = Literal["sha1", "sha224", "sha256", "sha384", "sha512"]
-NameSpec: TypeAlias = str | x509.Name | Sequence[tuple[ObjectIdentifier, str]]
-GeneralNames: TypeAlias = Sequence[x509.GeneralName]
+NameSpec = Union[str, x509.Name, Sequence[tuple[ObjectIdentifier, str]]]
+GeneralNames = Sequence[x509.GeneralName]
 
+UTC = timezone.utc
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 CLIENT_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH
 SERVER_AUTH = ExtendedKeyUsageOID.SERVER_AUTH
@@ -40,7 +41,7 @@ CLIENT_SAN: tuple[x509.GeneralName, ...] = (x509.DNSName("client.example.com"),)
 
 _CURVES: dict[str, Callable[[], ec.EllipticCurve]] = {
     "p256": ec.SECP256R1, "p384": ec.SECP384R1, "p521": ec.SECP521R1, "secp256k1": ec.SECP256K1}
-_BuilderHash: TypeAlias = hashes.SHA224 | hashes.SHA256 | hashes.SHA384 | hashes.SHA512
+_BuilderHash = Union[hashes.SHA224, hashes.SHA256, hashes.SHA384, hashes.SHA512]
 _BUILDER_HASHES: dict[str, Callable[[], _BuilderHash]] = {
     "sha224": hashes.SHA224, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
     "sha512": hashes.SHA512}

@@ -70,7 +70,15 @@ extern "C" {
     X(FM_ERR_KEY_DECODE, 103, "unable to decode public key")                                     \
     X(FM_ERR_SEALED, 104, "object is in use and can no longer be modified")                      \
     X(FM_ERR_LIMIT, 105, "configured limit exceeded")                                            \
-    X(FM_ERR_INTERNAL, 106, "internal error")
+    X(FM_ERR_INTERNAL, 106, "internal error")                                                    \
+    X(FM_ERR_CRL_MALFORMED, 107, "malformed CRL")                                                \
+    X(FM_ERR_CRL_SIGNATURE_FAILURE, 108, "CRL signature failure")                                \
+    X(FM_ERR_CRL_ISSUER_MISMATCH, 109, "CRL issuer does not match the CA")                       \
+    X(FM_ERR_CRL_UNSUPPORTED, 110, "unsupported CRL (indirect CRL or unknown critical extension)") \
+    X(FM_ERR_CRL_NO_BASE, 111, "delta CRL without a matching base CRL")                          \
+    X(FM_ERR_SNAPSHOT_CORRUPT, 112, "revocation snapshot is truncated or corrupt")               \
+    X(FM_ERR_SNAPSHOT_VERSION, 113, "unsupported revocation snapshot version")                   \
+    X(FM_ERR_IO, 114, "I/O error")
 
 typedef enum fm_status {
 #define FM_X_ENUM(name, value, msg) name = value,
@@ -118,6 +126,16 @@ enum fm_purpose { FM_PURPOSE_ANY = 0, FM_PURPOSE_CLIENT = 1, FM_PURPOSE_SERVER =
 
 /* The leaf must carry an extendedKeyUsage that includes the purpose (default: only when present). */
 #define FM_OPT_REQUIRE_EKU 0x1u
+/* Revocation (when a revocation set is given): check every certificate of the validated chain
+ * below the anchor, not only the leaf (Envoy's only_verify_leaf_cert_crl=false). */
+#define FM_OPT_REV_CHAIN 0x2u
+/* A checked certificate whose issuer has no CRL in the set fails ("unable to get certificate
+ * CRL"); default: allowed. */
+#define FM_OPT_REV_DENY_MISSING 0x4u
+/* A CRL past its nextUpdate fails the verification ("CRL has expired"); default: still used. */
+#define FM_OPT_REV_DENY_EXPIRED 0x8u
+/* A revoked chain is FAILED:certificate revoked; default (Cloudflare): verified and revoked. */
+#define FM_OPT_REV_STRICT 0x10u
 
 typedef struct fm_options {
     fm_limits limits;
@@ -152,6 +170,88 @@ int fm_store_associate(fm_store *store, const uint8_t *host, size_t host_len,
 uint64_t fm_store_generation(const fm_store *store);
 size_t fm_store_anchor_count(const fm_store *store);
 
+/* ---- revocation sets --------------------------------------------------------------------- */
+
+/*
+ * An immutable set of revoked certificates keyed by (issuing CA name + key, serial number): two
+ * CAs that reuse a serial never collide. Built from CRLs (signature checked against the issuing
+ * CA) and explicit entries; looked up in O(1) without allocation or locks; saved to and memory-
+ * mapped from a versioned, checksummed snapshot file. Reference counted like fm_store.
+ */
+typedef struct fm_revset fm_revset;
+typedef struct fm_revbuild fm_revbuild;
+
+#define FM_CRL_DELTA 0x1u       /* deltaCRLIndicator present */
+#define FM_CRL_ONLY_USER 0x2u   /* IDP onlyContainsUserCerts */
+#define FM_CRL_ONLY_CA 0x4u     /* IDP onlyContainsCACerts */
+#define FM_CRL_ONLY_ATTR 0x8u   /* IDP onlyContainsAttributeCerts */
+#define FM_CRL_HAS_NUMBER 0x10u /* cRLNumber present */
+#define FM_CRL_HAS_IDP 0x20u    /* issuingDistributionPoint present */
+#define FM_CRL_SOME_REASONS 0x40u /* IDP onlySomeReasons present (partitioned by reason) */
+#define FM_REASON_REMOVE_FROM_CRL 8u
+
+typedef struct fm_crl_info {
+    int32_t version;               /* 0 = v1, 1 = v2 */
+    uint32_t flags;                /* FM_CRL_* */
+    int64_t this_update;
+    int64_t next_update;           /* INT64_MAX when absent */
+    uint64_t n_entries;
+    size_t issuer_off, issuer_len; /* Name TLV */
+    size_t number_off, number_len; /* cRLNumber INTEGER content */
+    size_t base_off, base_len;     /* deltaCRLIndicator BaseCRLNumber content */
+    size_t aki_off, aki_len;       /* authorityKeyIdentifier keyIdentifier */
+    int32_t sig_status;            /* FM_OK when the signature was checked and is valid */
+} fm_crl_info;
+
+/* Parses a DER CRL (syntax and extensions; no signature check). */
+int fm_crl_parse(const uint8_t *crl, size_t len, fm_crl_info *out);
+/* Checks a CRL against its issuing CA certificate: issuer name, AKI/SKI, cRLSign, signature. */
+int fm_crl_check(const uint8_t *crl, size_t len, const uint8_t *ca, size_t ca_len);
+
+int fm_revbuild_new(fm_revbuild **out);
+void fm_revbuild_free(fm_revbuild *b);
+/* Adds a CRL (checked with fm_crl_check against `ca`); delta CRLs are merged onto the base CRL of
+ * the same CA at fm_revbuild_finish. `info` (may be NULL) receives what fm_crl_parse reports. */
+int fm_revbuild_add_crl(fm_revbuild *b, const uint8_t *crl, size_t len, const uint8_t *ca,
+                        size_t ca_len, fm_crl_info *info);
+/* Adds one revocation by the CA `ca` (DER certificate). serial: INTEGER content octets. */
+int fm_revbuild_add_entry(fm_revbuild *b, const uint8_t *ca, size_t ca_len, const uint8_t *serial,
+                          size_t serial_len, uint32_t reason, int64_t date);
+/* Builds the set; the builder is consumed (freed) whatever the outcome. */
+int fm_revbuild_finish(fm_revbuild *b, fm_revset **out);
+
+typedef struct fm_revocation {
+    uint32_t reason;  /* CRLReason */
+    int64_t date;     /* revocationDate, unix seconds */
+} fm_revocation;
+
+typedef struct fm_revset_issuer {
+    const uint8_t *name; size_t name_len; /* Name TLV of the CA */
+    const uint8_t *spki; size_t spki_len; /* its SubjectPublicKeyInfo */
+    int64_t this_update, next_update;     /* of its CRL; 0 / INT64_MAX for explicit entries only */
+    uint32_t flags;                       /* FM_CRL_* of the base CRL */
+    uint32_t has_crl;
+    uint64_t n_entries;
+    const uint8_t *number; size_t number_len; /* cRLNumber content (base, or the newest delta) */
+} fm_revset_issuer;
+
+/* 1 = revoked (details in *out, may be NULL), 0 = not revoked or issuer unknown. */
+int fm_revset_lookup(const fm_revset *s, const uint8_t *ca_name, size_t name_len,
+                     const uint8_t *ca_spki, size_t spki_len, const uint8_t *serial,
+                     size_t serial_len, fm_revocation *out);
+uint64_t fm_revset_count(const fm_revset *s);
+size_t fm_revset_issuer_count(const fm_revset *s);
+int fm_revset_issuer_get(const fm_revset *s, size_t i, fm_revset_issuer *out);
+uint64_t fm_revset_generation(const fm_revset *s);
+size_t fm_revset_memory(const fm_revset *s); /* bytes held */
+void fm_revset_ref(fm_revset *s);
+void fm_revset_free(fm_revset *s);
+int fm_revset_save(const fm_revset *s, const char *path);
+/* Memory-maps a snapshot (falls back to reading it), verifying its header and checksum. */
+int fm_revset_load(const char *path, fm_revset **out);
+/* Loads a snapshot from bytes (copied). */
+int fm_revset_load_bytes(const uint8_t *p, size_t len, fm_revset **out);
+
 /* ---- verifier ---------------------------------------------------------------------------- */
 
 typedef struct fm_verifier fm_verifier;
@@ -170,7 +270,8 @@ enum fm_source { FM_SRC_PRESENTED = 0, FM_SRC_INTERMEDIATE = 1, FM_SRC_ANCHOR = 
 /* Name kinds for expected-name matching against the leaf's subjectAltName. */
 enum fm_name_kind { FM_NAME_NONE = 0, FM_NAME_DNS = 1, FM_NAME_IP = 2, FM_NAME_EMAIL = 3, FM_NAME_URI = 4 };
 
-#define FM_RESULT_CACHED 0x1u /* answered from the whole-result cache */
+#define FM_RESULT_CACHED 0x1u  /* answered from the whole-result cache */
+#define FM_RESULT_REVOKED 0x2u /* a checked certificate is revoked (see revoked_depth) */
 
 typedef struct fm_result {
     int32_t status;     /* FM_OK or an FM_ERR_* code */
@@ -184,25 +285,29 @@ typedef struct fm_result {
     uint32_t steps;                             /* path-building steps taken by this call */
     int64_t not_before; /* latest notBefore of the validated chain (unix seconds) */
     int64_t not_after;  /* earliest notAfter of the validated chain (unix seconds) */
+    int32_t revoked_depth;   /* depth of the revoked certificate, -1 when none */
+    uint32_t revoked_reason; /* CRLReason code (RFC 5280 5.3.1), 0 unspecified */
+    int64_t revoked_at;      /* revocationDate (unix seconds) */
+    uint32_t n_presented;    /* certificates the core found in the presented chain */
 } fm_result;
 
 /*
  * Verifies a presented chain: `chain` is the concatenation of the DER certificates, leaf first
  * (empty = no certificate presented). `host` selects the CA associations (NULL/0 = none). `at` is
- * the verification time in unix seconds. `name_kind`/`name` optionally give an expected name that
+ * the verification time in unix seconds. `revs` (may be NULL) is the revocation set to consult. `name_kind`/`name` optionally give an expected name that
  * the leaf's subjectAltName must match (IP as 4 or 16 raw bytes). Returns out->status.
  * Thread safe: any number of threads may call it at once on one verifier and store.
  */
-int fm_verify(fm_verifier *v, fm_store *store, const uint8_t *chain, size_t chain_len,
-              const uint8_t *host, size_t host_len, int64_t at, uint32_t name_kind,
-              const uint8_t *name, size_t name_len, fm_result *out);
+int fm_verify(fm_verifier *v, fm_store *store, const fm_revset *revs, const uint8_t *chain,
+              size_t chain_len, const uint8_t *host, size_t host_len, int64_t at,
+              uint32_t name_kind, const uint8_t *name, size_t name_len, fm_result *out);
 
 /* fm_verify's `at` value meaning "the current time" (read by the core: saves the caller a call). */
 #define FM_TIME_NOW INT64_MIN
 
 /* fm_verify without host or expected name: the common gateway call, with fewer arguments. */
-int fm_verify_chain(fm_verifier *v, fm_store *store, const uint8_t *chain, size_t chain_len,
-                    int64_t at, fm_result *out);
+int fm_verify_chain(fm_verifier *v, fm_store *store, const fm_revset *revs,
+                    const uint8_t *chain, size_t chain_len, int64_t at, fm_result *out);
 
 /* Splits a concatenation of DER certificates: writes up to `cap` (offset, length) pairs. Returns
  * FM_OK, FM_ERR_MALFORMED_CERT when the bytes are not a sequence of DER TLVs, or FM_ERR_LIMIT

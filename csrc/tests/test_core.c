@@ -1,6 +1,10 @@
 /*
  * test_core.c - exercises the public C API (csrc/include/fastmtls.h) without Python.
  *
+ * Covers: the status table, default options, stores (anchors, NOT_A_CA, sealing), verification
+ * (good, cached, tampered, expired, empty, truncated, no anchor, invalid arguments), revocation
+ * sets (default / chain / strict), and 4 threads x 1000 verifications sharing one verifier.
+ *
  * Vectors: csrc/tests/core_vectors.h (root, intermediate, leaf; regenerate with
  * csrc/tests/gen_core_vectors.py). Build and run (what .ci/run does):
  *
@@ -89,7 +93,7 @@ static buffer tampered_chain(void) {
 }
 
 static int verify(fm_verifier *v, fm_store *s, const buffer *chain, int64_t at, fm_result *out) {
-    return fm_verify(v, s, chain->p, chain->len, NULL, 0, at, FM_NAME_NONE, NULL, 0, out);
+    return fm_verify(v, s, NULL, chain->p, chain->len, NULL, 0, at, FM_NAME_NONE, NULL, 0, out);
 }
 
 /* Fields that must not depend on caching or on the thread (flags, sig_checks and steps may). */
@@ -242,11 +246,16 @@ static void test_verify(int caches) {
     CHECK_STATUS(r.status, FM_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, "no anchor");
 
     /* invalid arguments */
-    CHECK_STATUS(fm_verify(v, s, NULL, 5, NULL, 0, CORE_VECTOR_AT, FM_NAME_NONE, NULL, 0, &r),
+    CHECK_STATUS(fm_verify(v, s, NULL, NULL, 5, NULL, 0, CORE_VECTOR_AT, FM_NAME_NONE, NULL, 0,
+                           &r),
                  FM_ERR_INVALID_ARGUMENT, "NULL chain with a length");
-    CHECK_STATUS(fm_verify(v, s, good.p, good.len, NULL, 0, CORE_VECTOR_AT, FM_NAME_NONE, NULL, 0,
-                           NULL),
+    CHECK_STATUS(fm_verify(v, s, NULL, good.p, good.len, NULL, 0, CORE_VECTOR_AT, FM_NAME_NONE,
+                           NULL, 0, NULL),
                  FM_ERR_INVALID_ARGUMENT, "NULL result");
+    /* fm_verify_chain is fm_verify without host and expected name */
+    CHECK_STATUS(fm_verify_chain(v, s, NULL, good.p, good.len, CORE_VECTOR_AT, &r), FM_OK,
+                 "fm_verify_chain");
+    CHECK(r.chain_len == 3 && r.anchor_group == ANCHOR_GROUP);
 
     free(cut.p);
     free(good.p);
@@ -256,6 +265,83 @@ static void test_verify(int caches) {
     fm_store_free(s);
     printf("verify (caches %s): good, cached, tampered, expired, empty, truncated, no anchor\n",
            caches ? "on" : "off");
+}
+
+/* ---- revocation -------------------------------------------------------------------------- */
+
+#define REVOKED_REASON 1u          /* keyCompromise */
+#define REVOKED_AT 1767225600LL    /* 2026-01-01 */
+
+/* A revocation set holding one explicit entry: `cert`'s serial, revoked by the CA `ca`. */
+static fm_revset *revset_of(const unsigned char *cert, size_t cert_len, const unsigned char *ca,
+                            size_t ca_len) {
+    fm_cert_info info;
+    CHECK_STATUS(fm_cert_info_get(cert, cert_len, &info), FM_OK, "fm_cert_info_get");
+    fm_revbuild *b = NULL;
+    CHECK_STATUS(fm_revbuild_new(&b), FM_OK, "fm_revbuild_new");
+    CHECK_STATUS(fm_revbuild_add_entry(b, ca, ca_len, cert + info.serial_off, info.serial_len,
+                                       REVOKED_REASON, REVOKED_AT),
+                 FM_OK, "fm_revbuild_add_entry");
+    fm_revset *revs = NULL;
+    CHECK_STATUS(fm_revbuild_finish(b, &revs), FM_OK, "fm_revbuild_finish");
+    if (revs == NULL)
+        exit(2);
+    CHECK(fm_revset_count(revs) == 1);
+    return revs;
+}
+
+static void test_revocation(void) {
+    fm_store *s = make_store();
+    buffer good = good_chain();
+    fm_revset *leaf_revoked =
+        revset_of(core_leaf_der, sizeof core_leaf_der, core_inter_der, sizeof core_inter_der);
+    fm_revset *inter_revoked =
+        revset_of(core_inter_der, sizeof core_inter_der, core_root_der, sizeof core_root_der);
+    fm_result r;
+
+    /* default (Cloudflare): a revoked chain is verified, and flagged as revoked */
+    fm_verifier *v = make_verifier(1);
+    CHECK_STATUS(fm_verify_chain(v, s, leaf_revoked, good.p, good.len, CORE_VECTOR_AT, &r), FM_OK,
+                 "revoked leaf (default)");
+    CHECK((r.flags & FM_RESULT_REVOKED) != 0);
+    CHECK(r.revoked_depth == 0);
+    CHECK(r.revoked_reason == REVOKED_REASON);
+    CHECK(r.revoked_at == REVOKED_AT);
+    /* the same chain without the revocation set: not revoked (no stale cached answer) */
+    CHECK_STATUS(fm_verify_chain(v, s, NULL, good.p, good.len, CORE_VECTOR_AT, &r), FM_OK,
+                 "no revocation set");
+    CHECK((r.flags & FM_RESULT_REVOKED) == 0 && r.revoked_depth == -1);
+    /* only the leaf is checked by default: a revoked intermediate is not seen */
+    CHECK_STATUS(fm_verify_chain(v, s, inter_revoked, good.p, good.len, CORE_VECTOR_AT, &r), FM_OK,
+                 "revoked intermediate (leaf-only checking)");
+    CHECK((r.flags & FM_RESULT_REVOKED) == 0);
+    fm_verifier_free(v);
+
+    /* FM_OPT_REV_CHAIN: every certificate below the anchor */
+    fm_options o;
+    fm_options_default(&o);
+    o.flags = FM_OPT_REV_CHAIN;
+    CHECK_STATUS(fm_verifier_new(&o, &v), FM_OK, "fm_verifier_new (chain revocation)");
+    CHECK_STATUS(fm_verify_chain(v, s, inter_revoked, good.p, good.len, CORE_VECTOR_AT, &r), FM_OK,
+                 "revoked intermediate (chain checking)");
+    CHECK((r.flags & FM_RESULT_REVOKED) != 0 && r.revoked_depth == 1);
+    fm_verifier_free(v);
+
+    /* FM_OPT_REV_STRICT: a revoked chain fails */
+    fm_options_default(&o);
+    o.flags = FM_OPT_REV_STRICT;
+    CHECK_STATUS(fm_verifier_new(&o, &v), FM_OK, "fm_verifier_new (strict revocation)");
+    CHECK_STATUS(fm_verify_chain(v, s, leaf_revoked, good.p, good.len, CORE_VECTOR_AT, &r),
+                 FM_ERR_CERT_REVOKED, "revoked leaf (strict)");
+    CHECK(r.depth == 0);
+    fm_verifier_free(v);
+
+    fm_revset_free(leaf_revoked);
+    fm_revset_free(inter_revoked);
+    fm_revset_free(NULL);
+    free(good.p);
+    fm_store_free(s);
+    printf("revocation: flagged by default, chain checking, strict\n");
 }
 
 /* ---- threads ----------------------------------------------------------------------------- */
@@ -325,13 +411,16 @@ static void test_threads(int caches) {
 }
 
 int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* keep the order of stdout and sanitizer reports */
     test_status_table();
     test_options_default();
     test_free_null();
     test_verify(1);
     test_verify(0);
+    test_revocation();
     test_threads(1);
     test_threads(0);
     printf("%d passed, %d failed\n", n_passed, n_failed);
+    fflush(stdout);
     return n_failed == 0 ? 0 : 1;
 }

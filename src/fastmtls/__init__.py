@@ -23,11 +23,25 @@ from .errors import (
 )
 from .pem import pem_to_der
 from .result import FIELD_NAMES, Reason, VerifyResult
+from .revocation import (
+    CRLInfo,
+    Revocation,
+    RevocationError,
+    RevocationSet,
+    SnapshotError,
+    inspect_crl,
+)
 from .store import TrustStore
 from .verifier import Limits, Verifier
 
 __all__ = [
     "FIELD_NAMES",
+    "CRLInfo",
+    "Revocation",
+    "RevocationError",
+    "RevocationSet",
+    "SnapshotError",
+    "inspect_crl",
     "CertificateLoadError",
     "ConfigurationError",
     "FastMTLSError",

@@ -2,7 +2,7 @@
 """OpenSSL object short names (what ``OBJ_nid2sn`` prints), by OID content octets.
 
 GENERATED FILE, do not edit.  Produced by ``tools/gen_oids.py`` from
-``/usr/include/openssl/obj_mac.h`` (OpenSSL 3.0.19 27 Jan 2026); regenerate with
+``/usr/include/openssl/obj_mac.h`` (OpenSSL 3.0.22 25 Aug 2026); regenerate with
 ``python tools/gen_oids.py --header /path/to/obj_mac.h``.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-OPENSSL_VERSION_TEXT: Final = "OpenSSL 3.0.19 27 Jan 2026"
+OPENSSL_VERSION_TEXT: Final = "OpenSSL 3.0.22 25 Aug 2026"
 
 SHORT_NAMES: Final[Mapping[bytes, str]] = {
     b"\x03\xa2\x31\x05\x03\x01\x09\x01": "CAMELLIA-128-ECB",  # 0.3.4401.5.3.1.9.1

@@ -23,19 +23,32 @@ _BLOCK = re.compile(
 _B64_CHARS = re.compile(rb"^[A-Za-z0-9+/=\s]*$")
 
 
+_CERT_LABELS = (b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE")
+
+
 def pem_to_der(data: bytes | str, *, max_bytes: int = 16 * 1024 * 1024) -> list[bytes]:
     """Return the DER of every ``CERTIFICATE`` block in ``data``, in order.
 
     Raises :class:`CertificateLoadError` when a block is malformed, when there is no certificate,
     or when the input is larger than ``max_bytes``.
     """
+    out = pem_to_der_blocks(data, _CERT_LABELS, max_bytes=max_bytes)
+    if not out:
+        raise CertificateLoadError("no PEM CERTIFICATE block found")
+    return out
+
+
+def pem_to_der_blocks(
+    data: bytes | str, labels: tuple[bytes, ...], *, max_bytes: int = 1 << 30
+) -> list[bytes]:
+    """The DER of every PEM block whose label is in ``labels`` (possibly none)."""
     raw = data.encode("ascii", "replace") if isinstance(data, str) else bytes(data)
     if len(raw) > max_bytes:
         raise CertificateLoadError(f"PEM input is larger than {max_bytes} bytes")
     out: list[bytes] = []
     for m in _BLOCK.finditer(raw):
         label, body = m.group(1), m.group(2)
-        if label not in (b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"):
+        if label not in labels:
             continue
         if not _B64_CHARS.match(body):
             raise CertificateLoadError("PEM certificate block contains non-base64 data")
@@ -46,8 +59,6 @@ def pem_to_der(data: bytes | str, *, max_bytes: int = 16 * 1024 * 1024) -> list[
         if not der:
             raise CertificateLoadError("PEM certificate block is empty")
         out.append(der)
-    if not out:
-        raise CertificateLoadError("no PEM CERTIFICATE block found")
     return out
 
 

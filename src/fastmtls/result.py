@@ -68,6 +68,14 @@ class Reason(enum.IntEnum):
     SEALED = 104
     LIMIT = 105
     INTERNAL = 106
+    CRL_MALFORMED = 107
+    CRL_SIGNATURE_FAILURE = 108
+    CRL_ISSUER_MISMATCH = 109
+    CRL_UNSUPPORTED = 110
+    CRL_NO_BASE = 111
+    SNAPSHOT_CORRUPT = 112
+    SNAPSHOT_VERSION = 113
+    IO = 114
 
     @property
     def message(self) -> str:
@@ -93,9 +101,9 @@ class CertInfo:
     __slots__ = ("der", "info", "ok")
 
     def __init__(self, der: bytes) -> None:
-        self.der = der
+        self.der = bytes(der)  # callers may pass bytearray or memoryview
         self.info: Any = ffi.new("fm_cert_info *")
-        self.ok = lib.fm_cert_info_get(der, len(der), self.info) == 0
+        self.ok = lib.fm_cert_info_get(self.der, len(self.der), self.info) == 0
 
     def _slice(self, off: int, n: int) -> bytes:
         return self.der[off : off + n]
@@ -177,8 +185,19 @@ class VerifyResult:
 
     @property
     def revoked(self) -> bool:
-        """The validated chain is revoked (revocation checking is not configured: always False)."""
-        return False
+        """The chain validates but a checked certificate is revoked (Cloudflare semantics: then
+        ``verified`` stays true). With ``Verifier(revoked="fail")`` the status is
+        ``FAILED:certificate revoked`` instead."""
+        return bool(self._res.flags & lib.FM_RESULT_REVOKED) or (
+            self._res.status == Reason.CERT_REVOKED
+        )
+
+    @property
+    def revocation(self) -> tuple[int, int, int] | None:
+        """(depth, CRLReason code, revocation date as unix seconds) of the revoked certificate."""
+        if not self._res.flags & lib.FM_RESULT_REVOKED:
+            return None
+        return int(self._res.revoked_depth), int(self._res.revoked_reason), int(self._res.revoked_at)
 
     @property
     def depth(self) -> int | None:
@@ -206,7 +225,7 @@ class VerifyResult:
     @property
     def presented_chain(self) -> list[bytes]:
         """The certificates as sent, leaf first."""
-        return list(self._presented)
+        return [bytes(c) for c in self._presented]
 
     @property
     def chain(self) -> list[bytes]:
@@ -217,7 +236,7 @@ class VerifyResult:
                 for i in range(self._res.chain_len):
                     src, idx = self._res.chain_src[i], self._res.chain_idx[i]
                     pool = (self._presented, self._verifier_inters, self._snap.anchors)[src]
-                    out.append(pool[idx])
+                    out.append(bytes(pool[idx]))
             self._cache["chain"] = out
         return list(self._cache["chain"])
 
@@ -261,7 +280,7 @@ class VerifyResult:
     def sans(self) -> dict[str, list[str]]:
         """The leaf's subjectAltName entries by type: ``dns``, ``ip``, ``email``, ``uri``."""
         if "sans" not in self._cache:
-            self._cache["sans"] = leaf_sans(self._presented[0]) if self._presented else {}
+            self._cache["sans"] = leaf_sans(bytes(self._presented[0])) if self._presented else {}
         return {k: list(v) for k, v in self._cache["sans"].items()}
 
     def fields(self) -> dict[str, FieldValue]:
@@ -286,7 +305,7 @@ class VerifyResult:
         leaf_b64 = _format.rfc9440(der)
         f["cert_rfc9440_too_large"] = len(leaf_b64) > RFC9440_LEAF_LIMIT
         f["cert_rfc9440"] = "" if f["cert_rfc9440_too_large"] else leaf_b64
-        chain_b64 = _format.rfc9440_chain(self._presented[1:])
+        chain_b64 = _format.rfc9440_chain([bytes(c) for c in self._presented[1:]])
         f["cert_chain_rfc9440_too_large"] = len(chain_b64) > RFC9440_CHAIN_LIMIT
         f["cert_chain_rfc9440"] = "" if f["cert_chain_rfc9440_too_large"] else chain_b64
         if leaf.ok:

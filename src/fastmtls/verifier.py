@@ -18,6 +18,7 @@ from ._ffi import ensure, ffi, lib
 from .errors import ConfigurationError
 from .pem import ChainInput, looks_like_pem, pem_to_der
 from .result import Reason, VerifyResult
+from .revocation import RevocationSet
 from .store import TrustStore
 
 Purpose = Literal["client", "server", "any"]
@@ -106,18 +107,29 @@ class Verifier:
         limits: Limits | None = None,
         result_cache_size: int = 4096,
         signature_cache_size: int = 4096,
+        revocations: RevocationSet | None = None,
+        revocation_check: Literal["leaf", "chain"] = "leaf",
+        missing_crl: Literal["allow", "deny"] = "allow",
+        expired_crl: Literal["ignore", "deny"] = "ignore",
+        revoked: Literal["flag", "fail"] = "flag",
     ) -> None:
         if not isinstance(store, TrustStore):
             raise ConfigurationError("store must be a TrustStore")
         if purpose not in _PURPOSES:
             raise ConfigurationError(f"purpose must be one of {sorted(_PURPOSES)}, not {purpose!r}")
         lim = limits or Limits()
+        for label, value in (("min_rsa_bits", min_rsa_bits), ("result_cache_size", result_cache_size),
+                             ("signature_cache_size", signature_cache_size)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+                raise ConfigurationError(f"{label} must be a non-negative integer")
         if not 0 <= max_depth <= int(lib.FM_MAX_DEPTH_LIMIT):
             raise ConfigurationError(f"max_depth must be within 0..{int(lib.FM_MAX_DEPTH_LIMIT)}")
         opts = ffi.new("fm_options *")
         lib.fm_options_default(opts)
         opts.purpose = _PURPOSES[purpose]
-        opts.flags = lib.FM_OPT_REQUIRE_EKU if require_eku else 0
+        opts.flags = _revocation_flags(revocation_check, missing_crl, expired_crl, revoked)
+        if require_eku:
+            opts.flags |= lib.FM_OPT_REQUIRE_EKU
         opts.min_rsa_bits = min_rsa_bits
         opts.result_cache_size = result_cache_size
         opts.sig_cache_size = signature_cache_size
@@ -139,8 +151,10 @@ class Verifier:
             ensure(lib.fm_verifier_add_intermediate(self._ptr, der, len(der)), f"intermediate {i}")
         self._inters = tuple(inters)
         self._store = store
-        self._last_at: TimeInput = None
-        self._last_t = 0
+        self._last: tuple[TimeInput, int] = (None, 0)  # one attribute: swapped atomically
+        self._hosts: dict[str, bytes] = {}
+        self._revocations: RevocationSet | None = None
+        self.revocations = revocations
         self.purpose = purpose
         self.max_depth = max_depth
         self.limits = lim
@@ -149,6 +163,27 @@ class Verifier:
     def store(self) -> TrustStore:
         """The trust store this verifier reads (its current snapshot, per call)."""
         return self._store
+
+    @property
+    def revocations(self) -> RevocationSet | None:
+        """The revocation set consulted (None = no revocation checking)."""
+        return self._revocations
+
+    @revocations.setter
+    def revocations(self, value: RevocationSet | None) -> None:
+        """Hot swap: one reference assignment. Verifications in flight keep the set they read at
+        their start; results cached under the old set are never answered again."""
+        if value is not None and not isinstance(value, RevocationSet):
+            raise ConfigurationError("revocations must be a RevocationSet or None")
+        self._revocations = value
+
+    def _remember_host(self, host: str) -> bytes:
+        """Encode a host once (lower case, IDNA) and keep it: gateways see a few hosts often."""
+        hb = _host_bytes(host)
+        if len(self._hosts) >= 4096:
+            self._hosts.clear()
+        self._hosts[host] = hb
+        return hb
 
     def clear_caches(self) -> None:
         """Forget cached results, signatures and keys."""
@@ -169,6 +204,8 @@ class Verifier:
         now), ``expected_name`` a DNS name / IP / e-mail / URI the leaf's SAN must match.
         """
         snap = self._store._snapshot
+        rset = self._revocations  # one read: the whole call uses this snapshot
+        revs = ffi.NULL if rset is None else rset._ptr
         if type(chain) is list:  # the common case, kept short: this is the per-handshake path
             presented: list[bytes] = chain.copy()
             try:
@@ -184,19 +221,45 @@ class Verifier:
             return VerifyResult(res, presented, snap, self._inters)
         if at is None:
             t = _NOW
-        elif at is self._last_at:  # datetime -> seconds is slow; gateways reuse one value
-            t = self._last_t
         else:
-            t = _unix(at)
-            self._last_at, self._last_t = at, t
+            last = self._last
+            if at is last[0]:  # datetime -> seconds is slow; gateways reuse one value
+                t = last[1]
+            else:
+                t = _unix(at)
+                self._last = (at, t)
         if host is None and expected_name is None:
-            lib.fm_verify_chain(self._ptr, snap.ptr, data, len(data), t, res)
+            lib.fm_verify_chain(self._ptr, snap.ptr, revs, data, len(data), t, res)
+        elif expected_name is None:
+            hb = self._hosts.get(host)
+            if hb is None:
+                hb = self._remember_host(host)
+            lib.fm_verify(self._ptr, snap.ptr, revs, data, len(data), hb, len(hb), t, 0, b"", 0, res)
         else:
             kind, name = _expected_name(expected_name)
             hb = _host_bytes(host)
-            lib.fm_verify(self._ptr, snap.ptr, data, len(data), hb, len(hb), t, kind, name,
+            lib.fm_verify(self._ptr, snap.ptr, revs, data, len(data), hb, len(hb), t, kind, name,
                           len(name), res)  # fmt: skip
+        if res.n_presented != len(presented) and res.n_presented:
+            # an element held several certificates (or none): index what the core saw
+            presented = _split_der(data)
         return VerifyResult(res, presented, snap, self._inters)
+
+
+def _revocation_flags(check: str, missing: str, expired: str, revoked: str) -> int:
+    """FM_OPT_REV_* bits for the revocation policy options (each validated)."""
+    choices = {
+        "revocation_check": (check, {"leaf": 0, "chain": lib.FM_OPT_REV_CHAIN}),
+        "missing_crl": (missing, {"allow": 0, "deny": lib.FM_OPT_REV_DENY_MISSING}),
+        "expired_crl": (expired, {"ignore": 0, "deny": lib.FM_OPT_REV_DENY_EXPIRED}),
+        "revoked": (revoked, {"flag": 0, "fail": lib.FM_OPT_REV_STRICT}),
+    }
+    flags = 0
+    for option, (value, table) in choices.items():
+        if value not in table:
+            raise ConfigurationError(f"{option} must be one of {sorted(table)}, not {value!r}")
+        flags |= table[value]
+    return flags
 
 
 def _chain_bytes(chain: ChainInput) -> tuple[list[bytes], bytes, bool]:

@@ -1,0 +1,333 @@
+/* fm_crl.c - CRL parsing (RFC 5280 section 5) and checking against the issuing CA. Strict DER,
+ * offsets into the caller's buffer, no allocation. */
+#include <string.h>
+
+#include "fm_crl.h"
+#include "fm_crypto.h"
+
+/* id-ce CRL extensions 2.5.29.n */
+enum { CE_CRL_NUMBER = 20, CE_REASON = 21, CE_INVALIDITY_DATE = 24, CE_DELTA = 27, CE_IDP = 28,
+       CE_CERT_ISSUER = 29, CE_AKI = 35, CE_FRESHEST = 46 };
+
+#define BAD FM_ERR_CRL_MALFORMED
+#define TRY(expr)                \
+    do {                         \
+        if ((expr) != 0)         \
+            return BAD;          \
+    } while (0)
+
+static int ce_oid(fm_span oid) {
+    if (oid.len == 3 && oid.p[0] == 0x55 && oid.p[1] == 0x1D)
+        return oid.p[2];
+    return -1;
+}
+
+/* Non-negative INTEGER content (cRLNumber, BaseCRLNumber: 0..MAX, at most 20 octets). */
+static int crl_number(fm_span v, fm_span *out) {
+    fm_der r;
+    fm_der_init_span(&r, v);
+    if (fm_der_expect(&r, FM_TAG_INTEGER, out, NULL) || !fm_der_done(&r) ||
+        fm_der_integer_ok(*out) || (out->p[0] & 0x80) || out->len > 21)
+        return BAD;
+    return FM_OK;
+}
+
+/* IssuingDistributionPoint ::= SEQUENCE {                                   (RFC 5280 5.2.5)
+ *   distributionPoint [0] DistributionPointName OPTIONAL,
+ *   onlyContainsUserCerts [1] BOOLEAN DEFAULT FALSE, onlyContainsCACerts [2] BOOLEAN DEFAULT FALSE,
+ *   onlySomeReasons [3] ReasonFlags OPTIONAL, indirectCRL [4] BOOLEAN DEFAULT FALSE,
+ *   onlyContainsAttributeCerts [5] BOOLEAN DEFAULT FALSE } */
+static int parse_idp(fm_span v, fm_crl *c) {
+    fm_der r;
+    fm_span seq, b;
+    int rc;
+    fm_der_init_span(&r, v);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r))
+        return BAD;
+    c->idp = v;
+    fm_der_init_span(&r, seq);
+    if (fm_der_optional(&r, FM_TAG_CONTEXT_CONS(0), NULL, NULL) < 0)
+        return BAD;
+    static const uint32_t flag_for[6] = {0, FM_CRL_ONLY_USER, FM_CRL_ONLY_CA, 0, 0, FM_CRL_ONLY_ATTR};
+    for (unsigned n = 1; n <= 5; n++) {
+        if ((rc = fm_der_optional(&r, FM_TAG_CONTEXT(n), &b, NULL)) < 0)
+            return BAD;
+        if (!rc)
+            continue;
+        if (n == 3) {
+            c->flags |= FM_CRL_SOME_REASONS;
+            continue;
+        }
+        int val = fm_der_bool(b);
+        if (val < 0)
+            return BAD;
+        if (val && n == 4)
+            c->indirect = 1;
+        else if (val)
+            c->flags |= flag_for[n];
+    }
+    if (!fm_der_done(&r))
+        return BAD;
+    /* RFC 5280 5.2.5: at most one of the three "only" flags may be set */
+    uint32_t only = c->flags & (FM_CRL_ONLY_USER | FM_CRL_ONLY_CA | FM_CRL_ONLY_ATTR);
+    if (only & (only - 1))
+        return BAD;
+    return FM_OK;
+}
+
+/* crlExtensions (RFC 5280 5.2): AKI, cRLNumber, deltaCRLIndicator (critical), IDP (critical),
+ * freshestCRL; an unknown critical extension makes the CRL unusable (5.2). */
+static int parse_crl_extensions(fm_span exts, fm_crl *c) {
+    fm_der r, e;
+    fm_span ext, oid, crit, value;
+    fm_der_init_span(&r, exts);
+    uint64_t seen = 0;
+    while (!fm_der_done(&r)) {
+        int critical = 0, rc;
+        TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, &ext, NULL));
+        fm_der_init_span(&e, ext);
+        TRY(fm_der_expect(&e, FM_TAG_OID, &oid, NULL));
+        if ((rc = fm_der_optional(&e, FM_TAG_BOOLEAN, &crit, NULL)) < 0)
+            return BAD;
+        if (rc && (critical = fm_der_bool(crit)) < 0)
+            return BAD;
+        TRY(fm_der_expect(&e, FM_TAG_OCTET_STRING, &value, NULL));
+        if (!fm_der_done(&e))
+            return BAD;
+        int id = ce_oid(oid);
+        if (id >= 0 && id < 64) {
+            if (seen & ((uint64_t)1 << id))
+                return BAD; /* duplicate extension */
+            seen |= (uint64_t)1 << id;
+        }
+        switch (id) {
+        case CE_CRL_NUMBER:
+            if (crl_number(value, &c->number))
+                return BAD;
+            c->flags |= FM_CRL_HAS_NUMBER;
+            break;
+        case CE_DELTA:
+            if (crl_number(value, &c->base_number))
+                return BAD;
+            c->flags |= FM_CRL_DELTA;
+            break;
+        case CE_IDP:
+            if (parse_idp(value, c))
+                return BAD;
+            c->flags |= FM_CRL_HAS_IDP;
+            break;
+        case CE_AKI: {
+            fm_der a;
+            fm_span seq;
+            fm_der_init_span(&a, value);
+            if (fm_der_expect(&a, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&a))
+                return BAD;
+            fm_der_init_span(&a, seq);
+            if (fm_der_optional(&a, FM_TAG_CONTEXT(0), &c->aki, NULL) < 0)
+                return BAD;
+            break;
+        }
+        case CE_FRESHEST:
+            break;
+        default:
+            if (critical)
+                return FM_ERR_CRL_UNSUPPORTED;
+        }
+    }
+    return FM_OK;
+}
+
+/* crlEntryExtensions: reasonCode (5.3.1), invalidityDate (5.3.2), certificateIssuer (5.3.3, for
+ * indirect CRLs, which are not supported). */
+static int parse_entry_extensions(fm_span exts, fm_crl_entry *out) {
+    fm_der r, e;
+    fm_span ext, oid, crit, value;
+    fm_der_init_span(&r, exts);
+    if (exts.len == 0)
+        return BAD;
+    while (!fm_der_done(&r)) {
+        int critical = 0, rc;
+        TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, &ext, NULL));
+        fm_der_init_span(&e, ext);
+        TRY(fm_der_expect(&e, FM_TAG_OID, &oid, NULL));
+        if ((rc = fm_der_optional(&e, FM_TAG_BOOLEAN, &crit, NULL)) < 0)
+            return BAD;
+        if (rc && (critical = fm_der_bool(crit)) < 0)
+            return BAD;
+        TRY(fm_der_expect(&e, FM_TAG_OCTET_STRING, &value, NULL));
+        if (!fm_der_done(&e))
+            return BAD;
+        int id = ce_oid(oid);
+        if (id == CE_REASON) {
+            fm_der v;
+            fm_span en;
+            fm_der_init_span(&v, value);
+            /* CRLReason ::= ENUMERATED (tag 0x0A): 0..10 except 7 */
+            if (fm_der_expect(&v, 0x0Au, &en, NULL) || !fm_der_done(&v) || en.len != 1 ||
+                en.p[0] > 10 || en.p[0] == 7)
+                return BAD;
+            out->reason = en.p[0];
+        } else if (id == CE_CERT_ISSUER) {
+            return FM_ERR_CRL_UNSUPPORTED;
+        } else if (id != CE_INVALIDITY_DATE && critical) {
+            return FM_ERR_CRL_UNSUPPORTED;
+        }
+    }
+    return FM_OK;
+}
+
+/*
+ * CertificateList ::= SEQUENCE { tbsCertList TBSCertList, signatureAlgorithm AlgorithmIdentifier,
+ *                                signatureValue BIT STRING }
+ * TBSCertList ::= SEQUENCE { version Version OPTIONAL (v2), signature AlgorithmIdentifier,
+ *     issuer Name, thisUpdate Time, nextUpdate Time OPTIONAL,
+ *     revokedCertificates SEQUENCE OF SEQUENCE { userCertificate CertificateSerialNumber,
+ *         revocationDate Time, crlEntryExtensions Extensions OPTIONAL } OPTIONAL,
+ *     crlExtensions [0] EXPLICIT Extensions OPTIONAL }
+ */
+int fm_crl_parse_full(fm_crl *c, const uint8_t *der, size_t len) {
+    fm_der r, t, v;
+    fm_span cert, tbs, sig_bits, tbs_alg, name, tm, exts;
+    unsigned unused, tag;
+    int rc;
+    memset(c, 0, sizeof *c);
+    c->next_update = INT64_MAX;
+    if (der == NULL || len == 0)
+        return BAD;
+    fm_der_init(&r, der, len);
+    TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, &cert, &c->der));
+    if (!fm_der_done(&r))
+        return BAD;
+    fm_der_init_span(&r, cert);
+    TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, &tbs, &c->tbs));
+    TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, NULL, &c->sig_alg));
+    TRY(fm_der_expect(&r, FM_TAG_BIT_STRING, &sig_bits, NULL));
+    if (!fm_der_done(&r) || fm_der_bit_string(sig_bits, &c->sig, &unused) || unused)
+        return BAD;
+    fm_der_init_span(&t, tbs);
+    if (fm_der_peek(&t) == FM_TAG_INTEGER) {
+        fm_span ver;
+        TRY(fm_der_expect(&t, FM_TAG_INTEGER, &ver, NULL));
+        if (fm_der_small_uint(ver, &c->version) || c->version != 1)
+            return BAD; /* RFC 5280 5.1.2.1: if present, MUST be v2 */
+    }
+    TRY(fm_der_expect(&t, FM_TAG_SEQUENCE, NULL, &tbs_alg));
+    if (!fm_span_eq(tbs_alg, c->sig_alg))
+        return BAD; /* 5.1.1.2: MUST match */
+    if (fm_sig_alg_parse(c->sig_alg, &c->sig_alg_id, &c->pss) != FM_OK)
+        return BAD;
+    TRY(fm_der_expect(&t, FM_TAG_SEQUENCE, &name, &c->issuer));
+    if (fm_name_parse(c->issuer) != FM_OK)
+        return BAD;
+    TRY(fm_der_any(&t, &tag, &tm, NULL));
+    TRY(fm_der_time(tag, tm, &c->this_update));
+    int nt = fm_der_peek(&t);
+    if (nt == FM_TAG_UTC_TIME || nt == FM_TAG_GENERALIZED_TIME) {
+        TRY(fm_der_any(&t, &tag, &tm, NULL));
+        TRY(fm_der_time(tag, tm, &c->next_update));
+    }
+    if ((rc = fm_der_optional(&t, FM_TAG_SEQUENCE, &c->revoked, NULL)) < 0)
+        return BAD;
+    if ((rc = fm_der_optional(&t, FM_TAG_CONTEXT_CONS(0), &exts, NULL)) < 0)
+        return BAD;
+    if (rc) {
+        fm_span seq;
+        if (c->version != 1)
+            return BAD; /* extensions only in v2 */
+        fm_der_init_span(&v, exts);
+        TRY(fm_der_expect(&v, FM_TAG_SEQUENCE, &seq, NULL));
+        if (!fm_der_done(&v) || seq.len == 0)
+            return BAD;
+        if ((rc = parse_crl_extensions(seq, c)) != FM_OK)
+            return rc;
+    }
+    if (!fm_der_done(&t))
+        return BAD;
+    if (c->indirect)
+        return FM_ERR_CRL_UNSUPPORTED;
+    /* count and validate entries once, so later iteration cannot fail */
+    fm_crl_iter it;
+    fm_crl_entry e;
+    fm_crl_iter_init(&it, c);
+    while ((rc = fm_crl_iter_next(&it, &e)) == 1)
+        c->n_entries++;
+    return rc;
+}
+
+void fm_crl_iter_init(fm_crl_iter *it, const fm_crl *c) { fm_der_init_span(&it->r, c->revoked); }
+
+int fm_crl_iter_next(fm_crl_iter *it, fm_crl_entry *out) {
+    fm_der e;
+    fm_span entry, tm, exts;
+    unsigned tag;
+    int rc;
+    if (fm_der_done(&it->r))
+        return 0;
+    if (fm_der_expect(&it->r, FM_TAG_SEQUENCE, &entry, NULL))
+        return BAD;
+    fm_der_init_span(&e, entry);
+    memset(out, 0, sizeof *out);
+    if (fm_der_expect(&e, FM_TAG_INTEGER, &out->serial, NULL) || fm_der_integer_ok(out->serial) ||
+        out->serial.len > 64)
+        return BAD;
+    if (fm_der_any(&e, &tag, &tm, NULL) || fm_der_time(tag, tm, &out->date))
+        return BAD;
+    if ((rc = fm_der_optional(&e, FM_TAG_SEQUENCE, &exts, NULL)) < 0)
+        return BAD;
+    if (rc && (rc = parse_entry_extensions(exts, out)) != FM_OK)
+        return rc;
+    if (!fm_der_done(&e))
+        return BAD;
+    return 1;
+}
+
+int fm_crl_parse(const uint8_t *crl, size_t len, fm_crl_info *out) {
+    fm_crl c;
+    memset(out, 0, sizeof *out);
+    int rc = fm_crl_parse_full(&c, crl, len);
+    out->sig_status = -1;
+    if (rc != FM_OK)
+        return rc;
+    out->version = c.version;
+    out->flags = c.flags;
+    out->this_update = c.this_update;
+    out->next_update = c.next_update;
+    out->n_entries = c.n_entries;
+    out->issuer_off = (size_t)(c.issuer.p - crl), out->issuer_len = c.issuer.len;
+    if (c.number.len)
+        out->number_off = (size_t)(c.number.p - crl), out->number_len = c.number.len;
+    if (c.base_number.len)
+        out->base_off = (size_t)(c.base_number.p - crl), out->base_len = c.base_number.len;
+    if (c.aki.len)
+        out->aki_off = (size_t)(c.aki.p - crl), out->aki_len = c.aki.len;
+    return FM_OK;
+}
+
+/* RFC 5280 6.3.3 (f)-(g) for a CRL issued directly by the CA: same name, AKI matching the CA's
+ * SKI when both are present, cRLSign when keyUsage is present, and a valid signature. */
+int fm_crl_check_parsed(const fm_crl *c, const fm_cert *ca) {
+    if (!fm_span_eq(c->issuer, ca->subject))
+        return FM_ERR_CRL_ISSUER_MISMATCH;
+    if (c->aki.len && ca->ski.len && !fm_span_eq(c->aki, ca->ski))
+        return FM_ERR_CRL_ISSUER_MISMATCH;
+    if ((ca->ext_flags & FM_X_KU) && !(ca->key_usage & FM_KU_CRL_SIGN))
+        return FM_ERR_CRL_ISSUER_MISMATCH;
+    fm_key *key = NULL;
+    int rc = fm_key_new(ca->spki.p, ca->spki.len, &key);
+    if (rc != FM_OK)
+        return rc;
+    rc = fm_sig_verify(key, c->sig_alg_id, &c->pss, c->tbs.p, c->tbs.len, c->sig.p, c->sig.len);
+    fm_key_free(key);
+    return rc == FM_OK ? FM_OK : FM_ERR_CRL_SIGNATURE_FAILURE;
+}
+
+int fm_crl_check(const uint8_t *crl, size_t len, const uint8_t *ca_der, size_t ca_len) {
+    fm_crl c;
+    fm_cert ca;
+    int rc = fm_crl_parse_full(&c, crl, len);
+    if (rc != FM_OK)
+        return rc;
+    if ((rc = fm_cert_parse(&ca, ca_der, ca_len)) != FM_OK)
+        return rc;
+    return fm_crl_check_parsed(&c, &ca);
+}

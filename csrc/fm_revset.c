@@ -1,0 +1,835 @@
+/* fm_revset.c - revocation sets: built from CRLs and explicit entries, looked up in O(1), saved
+ * to and memory-mapped from a versioned, checksummed snapshot.
+ *
+ * One contiguous image holds everything, in memory and on disk alike:
+ *   header | issuers[n_issuers] | slots[n_slots] (tag, record offset + 1) | arena | blob
+ * arena records: u16 issuer, u8 serial length, u8 flags (reason | scope | removed), u32 date,
+ * serial octets. Open addressing with linear probing at load factor <= 0.7; the slot tag (upper
+ * hash bits) rejects most probes without touching the arena. ~36 bytes per 16-octet serial.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _WIN32
+#include <io.h>
+#else
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
+
+#include "fm_cache.h"
+#include "fm_crl.h"
+#include "fm_revset.h"
+
+#define RS_MAGIC "FMREVSET"
+#define RS_VERSION 1u
+#define RS_ENDIAN 0x01020304u
+#define RS_SEED 0x7265766f6b6564ULL /* fixed: snapshots must hash the same in every process */
+#define RS_MAX_ISSUERS 65535u
+
+#define REC_REASON_MASK 0x0Fu
+#define REC_NOT_USER 0x10u /* from a CRL that only covers CA certificates */
+#define REC_NOT_CA 0x20u   /* from a CRL that only covers end-entity certificates */
+#define REC_REMOVED 0x80u  /* removed by a delta CRL (removeFromCRL) */
+#define REC_HDR 8u
+
+#define COVER_USER 0x1u
+#define COVER_CA 0x2u
+
+typedef struct rs_header {
+    char magic[8];
+    uint32_t version;
+    uint32_t endian;
+    uint64_t total_len;
+    uint64_t checksum; /* over every byte after the header */
+    uint64_t n_entries;
+    uint64_t n_slots;
+    uint64_t n_issuers;
+    uint64_t off_issuers, off_slots, off_arena, arena_len, off_blob, blob_len;
+    uint64_t reserved[3];
+} rs_header;
+
+typedef struct rs_issuer {
+    uint64_t key_hash;
+    uint64_t name_off, spki_off, number_off; /* in blob */
+    uint32_t name_len, spki_len, number_len, flags;
+    int64_t this_update, next_update;
+    uint64_t n_entries;
+    uint32_t cover, has_crl;
+} rs_issuer;
+
+struct fm_revset {
+    atomic_int refs;
+    uint64_t generation;
+    uint8_t *image;
+    size_t len;
+    int mapped;
+    const rs_header *h;
+    const rs_issuer *issuers;
+    const uint32_t *slots;
+    const uint8_t *arena;
+    const uint8_t *blob;
+};
+
+static atomic_uint_fast64_t g_rs_generation = 1;
+
+/* ---- hashing ------------------------------------------------------------------------------ */
+
+/* Checksum of a snapshot body: four independent multiply-xor lanes over 32-byte blocks (several
+ * GB/s), then folded. Detects truncation and corruption; snapshots are operator files, not an
+ * attacker's, so it need not resist forgery. */
+uint64_t fm_checksum64(const uint8_t *p, size_t n) {
+    uint64_t a = 0x243F6A8885A308D3ULL, b = 0x13198A2E03707344ULL, c = 0xA4093822299F31D0ULL,
+             d = 0x082EFA98EC4E6C89ULL;
+    const uint64_t k = 0x9E3779B97F4A7C15ULL;
+    size_t len = n;
+    while (n >= 32) {
+        uint64_t w[4];
+        memcpy(w, p, 32);
+        a = (a ^ w[0]) * k, a ^= a >> 31;
+        b = (b ^ w[1]) * k, b ^= b >> 31;
+        c = (c ^ w[2]) * k, c ^= c >> 31;
+        d = (d ^ w[3]) * k, d ^= d >> 31;
+        p += 32, n -= 32;
+    }
+    uint64_t tail[4] = {0, 0, 0, 0};
+    if (n)
+        memcpy(tail, p, n);
+    a = (a ^ tail[0]) * k, b = (b ^ tail[1]) * k, c = (c ^ tail[2]) * k, d = (d ^ tail[3]) * k;
+    fm_span s = {(const uint8_t *)&len, sizeof len};
+    return fm_hash64(a ^ (b << 1) ^ (c << 2) ^ (d << 3), &s, 1);
+}
+
+static uint64_t issuer_key(fm_span name, fm_span spki) {
+    fm_span parts[2] = {name, spki};
+    return fm_hash64(RS_SEED, parts, 2);
+}
+
+static uint64_t entry_hash(uint32_t issuer, fm_span serial) {
+    uint8_t id[2] = {(uint8_t)issuer, (uint8_t)(issuer >> 8)};
+    fm_span parts[2] = {{id, 2}, serial};
+    return fm_hash64(RS_SEED, parts, 2);
+}
+
+static inline uint64_t slot_index(uint64_t h, uint64_t n) {
+    return (uint64_t)(((h & 0xFFFFFFFFu) * n) >> 32); /* multiply-shift range reduction */
+}
+
+/* Serials are compared exactly as minimal DER INTEGER content octets, which is what both CRLs
+ * and certificates carry (the parsers reject non-minimal encodings). */
+
+/* ---- lookup ------------------------------------------------------------------------------- */
+
+int fm_revset_find_issuer(const fm_revset *s, fm_span name, fm_span spki) {
+    uint64_t key = issuer_key(name, spki);
+    for (uint64_t i = 0; i < s->h->n_issuers; i++) {
+        const rs_issuer *is = &s->issuers[i];
+        if (is->key_hash == key && is->name_len == name.len && is->spki_len == spki.len &&
+            memcmp(s->blob + is->name_off, name.p, name.len) == 0 &&
+            memcmp(s->blob + is->spki_off, spki.p, spki.len) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+int fm_revset_issuer_state(const fm_revset *s, int issuer, int is_ca, int64_t *next_update) {
+    const rs_issuer *is = &s->issuers[issuer];
+    *next_update = is->next_update;
+    return (is->cover & (is_ca ? COVER_CA : COVER_USER)) != 0;
+}
+
+/* 1 = revoked, 0 = not. No allocation, no lock: the image is immutable. */
+int fm_revset_check(const fm_revset *s, int issuer, fm_span serial, int is_ca, fm_revocation *out) {
+    uint64_t n = s->h->n_slots;
+    if (n == 0 || serial.len > 255)
+        return 0;
+    uint64_t h = entry_hash((uint32_t)issuer, serial);
+    uint32_t tag = (uint32_t)(h >> 32);
+    for (uint64_t i = slot_index(h, n), probes = 0; probes < n; probes++, i = i + 1 == n ? 0 : i + 1) {
+        uint32_t off1 = s->slots[2 * i + 1];
+        if (off1 == 0)
+            return 0;
+        if (s->slots[2 * i] != tag)
+            continue;
+        const uint8_t *rec = s->arena + (off1 - 1);
+        uint16_t iss = (uint16_t)(rec[0] | (rec[1] << 8));
+        if (iss != (uint16_t)issuer || rec[2] != serial.len || memcmp(rec + REC_HDR, serial.p, serial.len) != 0)
+            continue;
+        uint8_t flags = rec[3];
+        if ((flags & REC_REMOVED) || (is_ca && (flags & REC_NOT_CA)) || (!is_ca && (flags & REC_NOT_USER)))
+            return 0;
+        if (out) {
+            uint32_t date;
+            memcpy(&date, rec + 4, 4);
+            out->reason = flags & REC_REASON_MASK;
+            out->date = (int64_t)date;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+int fm_revset_lookup(const fm_revset *s, const uint8_t *ca_name, size_t name_len,
+                     const uint8_t *ca_spki, size_t spki_len, const uint8_t *serial,
+                     size_t serial_len, fm_revocation *out) {
+    if (s == NULL || ca_name == NULL || ca_spki == NULL || serial == NULL)
+        return 0;
+    fm_span name = {ca_name, name_len}, spki = {ca_spki, spki_len}, ser = {serial, serial_len};
+    int i = fm_revset_find_issuer(s, name, spki);
+    if (i < 0)
+        return 0;
+    /* the public lookup answers for any certificate type */
+    return fm_revset_check(s, i, ser, 0, out) || fm_revset_check(s, i, ser, 1, out);
+}
+
+uint64_t fm_revset_count(const fm_revset *s) { return s->h->n_entries; }
+size_t fm_revset_issuer_count(const fm_revset *s) { return (size_t)s->h->n_issuers; }
+uint64_t fm_revset_generation(const fm_revset *s) { return s->generation; }
+size_t fm_revset_memory(const fm_revset *s) { return s->len + sizeof *s; }
+
+int fm_revset_issuer_get(const fm_revset *s, size_t i, fm_revset_issuer *out) {
+    if (s == NULL || i >= s->h->n_issuers)
+        return FM_ERR_INVALID_ARGUMENT;
+    const rs_issuer *is = &s->issuers[i];
+    out->name = s->blob + is->name_off, out->name_len = is->name_len;
+    out->spki = s->blob + is->spki_off, out->spki_len = is->spki_len;
+    out->number = s->blob + is->number_off, out->number_len = is->number_len;
+    out->this_update = is->this_update, out->next_update = is->next_update;
+    out->flags = is->flags, out->has_crl = is->has_crl, out->n_entries = is->n_entries;
+    return FM_OK;
+}
+
+void fm_revset_ref(fm_revset *s) {
+    if (s)
+        atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+void fm_revset_free(fm_revset *s) {
+    if (s == NULL || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+        return;
+#ifndef _WIN32
+    if (s->mapped)
+        munmap(s->image, s->len);
+    else
+#endif
+        free(s->image);
+    free(s);
+}
+
+/* ---- image validation (snapshots are untrusted bytes until checked) ------------------------ */
+
+static int in_bounds(uint64_t off, uint64_t len, uint64_t total) {
+    return off <= total && len <= total - off;
+}
+
+static int attach(fm_revset *s, int verify_checksum) {
+    if (s->len < sizeof(rs_header))
+        return FM_ERR_SNAPSHOT_CORRUPT;
+    const rs_header *h = (const rs_header *)s->image;
+    if (memcmp(h->magic, RS_MAGIC, 8) != 0)
+        return FM_ERR_SNAPSHOT_CORRUPT;
+    if (h->version != RS_VERSION || h->endian != RS_ENDIAN)
+        return FM_ERR_SNAPSHOT_VERSION;
+    uint64_t total = s->len;
+    if (h->total_len != total || h->n_issuers > RS_MAX_ISSUERS ||
+        h->n_slots > 0xFFFFFFFFu || h->n_entries > h->n_slots ||
+        h->n_issuers > (total / sizeof(rs_issuer)) ||
+        !in_bounds(h->off_issuers, h->n_issuers * sizeof(rs_issuer), total) ||
+        h->n_slots > total / 8 || !in_bounds(h->off_slots, h->n_slots * 8, total) ||
+        !in_bounds(h->off_arena, h->arena_len, total) || h->arena_len >= 0xFFFFFFFFu ||
+        !in_bounds(h->off_blob, h->blob_len, total) || (h->off_issuers % 8) || (h->off_slots % 8))
+        return FM_ERR_SNAPSHOT_CORRUPT;
+    if (verify_checksum &&
+        fm_checksum64(s->image + sizeof(rs_header), total - sizeof(rs_header)) != h->checksum)
+        return FM_ERR_SNAPSHOT_CORRUPT;
+    s->h = h;
+    s->issuers = (const rs_issuer *)(s->image + h->off_issuers);
+    s->slots = (const uint32_t *)(s->image + h->off_slots);
+    s->arena = s->image + h->off_arena;
+    s->blob = s->image + h->off_blob;
+    for (uint64_t i = 0; i < h->n_issuers; i++) {
+        const rs_issuer *is = &s->issuers[i];
+        if (!in_bounds(is->name_off, is->name_len, h->blob_len) ||
+            !in_bounds(is->spki_off, is->spki_len, h->blob_len) ||
+            !in_bounds(is->number_off, is->number_len, h->blob_len))
+            return FM_ERR_SNAPSHOT_CORRUPT;
+    }
+    /* every slot must point at a whole record of a known issuer: lookups then need no checks */
+    uint64_t live = 0;
+    for (uint64_t i = 0; i < h->n_slots; i++) {
+        uint32_t off1 = s->slots[2 * i + 1];
+        if (off1 == 0)
+            continue;
+        uint64_t off = off1 - 1u;
+        if (off + REC_HDR > h->arena_len)
+            return FM_ERR_SNAPSHOT_CORRUPT;
+        const uint8_t *rec = s->arena + off;
+        if ((uint32_t)(rec[0] | (rec[1] << 8)) >= h->n_issuers || off + REC_HDR + rec[2] > h->arena_len)
+            return FM_ERR_SNAPSHOT_CORRUPT;
+        live++;
+    }
+    if (h->n_slots && live >= h->n_slots)
+        return FM_ERR_SNAPSHOT_CORRUPT; /* a full table would make a miss probe forever */
+    return FM_OK;
+}
+
+static int wrap(uint8_t *image, size_t len, int mapped, int verify_checksum, fm_revset **out) {
+    fm_revset *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return FM_ERR_NOMEM;
+    s->image = image, s->len = len, s->mapped = mapped;
+    atomic_init(&s->refs, 1);
+    int rc = attach(s, verify_checksum);
+    if (rc != FM_OK) {
+        s->image = NULL; /* the caller keeps ownership on failure */
+        free(s);
+        return rc;
+    }
+    s->generation = atomic_fetch_add(&g_rs_generation, 1);
+    *out = s;
+    return FM_OK;
+}
+
+int fm_revset_load_bytes(const uint8_t *p, size_t len, fm_revset **out) {
+    *out = NULL;
+    if (p == NULL && len)
+        return FM_ERR_INVALID_ARGUMENT;
+    uint8_t *copy = malloc(len ? len : 1);
+    if (copy == NULL)
+        return FM_ERR_NOMEM;
+    if (len)
+        memcpy(copy, p, len);
+    int rc = wrap(copy, len, 0, 1, out);
+    if (rc != FM_OK)
+        free(copy);
+    return rc;
+}
+
+int fm_revset_load(const char *path, fm_revset **out) {
+    *out = NULL;
+    if (path == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
+#ifndef _WIN32
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return FM_ERR_IO;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(rs_header)) {
+        close(fd);
+        return st.st_size < (off_t)sizeof(rs_header) ? FM_ERR_SNAPSHOT_CORRUPT : FM_ERR_IO;
+    }
+    size_t len = (size_t)st.st_size;
+    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED)
+        return FM_ERR_IO;
+    int rc = wrap((uint8_t *)m, len, 1, 1, out);
+    if (rc != FM_OK)
+        munmap(m, len);
+    return rc;
+#else
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return FM_ERR_IO;
+    if (fseek(f, 0, SEEK_END) != 0) {
+        fclose(f);
+        return FM_ERR_IO;
+    }
+    long n = ftell(f);
+    if (n < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return FM_ERR_IO;
+    }
+    uint8_t *buf = malloc(n ? (size_t)n : 1);
+    if (buf == NULL) {
+        fclose(f);
+        return FM_ERR_NOMEM;
+    }
+    size_t got = fread(buf, 1, (size_t)n, f);
+    fclose(f);
+    if (got != (size_t)n) {
+        free(buf);
+        return FM_ERR_IO;
+    }
+    int rc = wrap(buf, (size_t)n, 0, 1, out);
+    if (rc != FM_OK)
+        free(buf);
+    return rc;
+#endif
+}
+
+int fm_revset_save(const fm_revset *s, const char *path) {
+    if (s == NULL || path == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 8);
+    if (tmp == NULL)
+        return FM_ERR_NOMEM;
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp", 5);
+    FILE *f = fopen(tmp, "wb");
+    int rc = FM_OK;
+    if (f == NULL) {
+        free(tmp);
+        return FM_ERR_IO;
+    }
+    if (fwrite(s->image, 1, s->len, f) != s->len)
+        rc = FM_ERR_IO;
+    if (fclose(f) != 0)
+        rc = FM_ERR_IO;
+    /* write to a temporary name and rename: readers see the old file or the new, never half */
+#ifdef _WIN32
+    if (rc == FM_OK)
+        remove(path);
+#endif
+    if (rc == FM_OK && rename(tmp, path) != 0)
+        rc = FM_ERR_IO;
+    if (rc != FM_OK)
+        remove(tmp);
+    free(tmp);
+    return rc;
+}
+
+/* ---- builder ------------------------------------------------------------------------------ */
+
+typedef struct rb_issuer {
+    uint8_t *name, *spki;
+    size_t name_len, spki_len;
+    uint64_t key;
+    int explicit_entries;
+} rb_issuer;
+
+typedef struct rb_crl {
+    uint32_t issuer;
+    uint32_t flags;
+    int64_t this_update, next_update;
+    uint8_t number[21], base[21];
+    uint8_t number_len, base_len;
+    uint64_t idp_hash; /* partition: CRLs with different IDPs are different partitions */
+    size_t first, count;
+    int use; /* chosen base or applicable delta; order of application */
+} rb_crl;
+
+typedef struct rb_entry {
+    uint32_t issuer;
+    uint32_t crl; /* UINT32_MAX for explicit entries */
+    uint32_t serial_off;
+    uint8_t serial_len, reason;
+    int64_t date;
+} rb_entry;
+
+struct fm_revbuild {
+    rb_issuer *issuers;
+    size_t n_issuers, cap_issuers;
+    rb_crl *crls;
+    size_t n_crls, cap_crls;
+    rb_entry *entries;
+    size_t n_entries, cap_entries;
+    uint8_t *serials;
+    size_t serials_len, serials_cap;
+};
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap)
+        return FM_OK;
+    size_t nc = *cap ? *cap : 16;
+    while (nc < need) {
+        if (nc > SIZE_MAX / 2 / elem)
+            return FM_ERR_NOMEM;
+        nc *= 2;
+    }
+    void *p = realloc(*arr, nc * elem);
+    if (p == NULL)
+        return FM_ERR_NOMEM;
+    *arr = p;
+    *cap = nc;
+    return FM_OK;
+}
+
+int fm_revbuild_new(fm_revbuild **out) {
+    *out = calloc(1, sizeof **out);
+    return *out ? FM_OK : FM_ERR_NOMEM;
+}
+
+void fm_revbuild_free(fm_revbuild *b) {
+    if (b == NULL)
+        return;
+    for (size_t i = 0; i < b->n_issuers; i++) {
+        free(b->issuers[i].name);
+        free(b->issuers[i].spki);
+    }
+    free(b->issuers);
+    free(b->crls);
+    free(b->entries);
+    free(b->serials);
+    free(b);
+}
+
+static int issuer_index(fm_revbuild *b, const fm_cert *ca, uint32_t *out) {
+    uint64_t key = issuer_key(ca->subject, ca->spki);
+    for (size_t i = 0; i < b->n_issuers; i++) {
+        rb_issuer *is = &b->issuers[i];
+        if (is->key == key && fm_span_eq((fm_span){is->name, is->name_len}, ca->subject) &&
+            fm_span_eq((fm_span){is->spki, is->spki_len}, ca->spki)) {
+            *out = (uint32_t)i;
+            return FM_OK;
+        }
+    }
+    if (b->n_issuers >= RS_MAX_ISSUERS)
+        return FM_ERR_LIMIT;
+    if (grow((void **)&b->issuers, &b->cap_issuers, b->n_issuers + 1, sizeof *b->issuers))
+        return FM_ERR_NOMEM;
+    rb_issuer is = {0};
+    is.name = malloc(ca->subject.len);
+    is.spki = malloc(ca->spki.len);
+    if (is.name == NULL || is.spki == NULL) {
+        free(is.name);
+        free(is.spki);
+        return FM_ERR_NOMEM;
+    }
+    memcpy(is.name, ca->subject.p, ca->subject.len);
+    memcpy(is.spki, ca->spki.p, ca->spki.len);
+    is.name_len = ca->subject.len, is.spki_len = ca->spki.len, is.key = key;
+    b->issuers[b->n_issuers] = is;
+    *out = (uint32_t)b->n_issuers++;
+    return FM_OK;
+}
+
+static int push_entry(fm_revbuild *b, uint32_t issuer, uint32_t crl, fm_span serial, uint32_t reason,
+                      int64_t date) {
+    if (serial.len == 0 || serial.len > 64 || b->serials_len > 0xF0000000u)
+        return FM_ERR_LIMIT;
+    if (grow((void **)&b->entries, &b->cap_entries, b->n_entries + 1, sizeof *b->entries) ||
+        grow((void **)&b->serials, &b->serials_cap, b->serials_len + serial.len, 1))
+        return FM_ERR_NOMEM;
+    memcpy(b->serials + b->serials_len, serial.p, serial.len);
+    b->entries[b->n_entries++] = (rb_entry){issuer, crl, (uint32_t)b->serials_len,
+                                            (uint8_t)serial.len, (uint8_t)reason, date};
+    b->serials_len += serial.len;
+    return FM_OK;
+}
+
+static void copy_number(uint8_t dst[21], uint8_t *dst_len, fm_span src) {
+    *dst_len = (uint8_t)(src.len > 21 ? 21 : src.len);
+    if (*dst_len)
+        memcpy(dst, src.p, *dst_len);
+}
+
+int fm_revbuild_add_crl(fm_revbuild *b, const uint8_t *der, size_t len, const uint8_t *ca_der,
+                        size_t ca_len, fm_crl_info *info) {
+    fm_crl c;
+    fm_cert ca;
+    if (b == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
+    int rc = fm_crl_parse(der, len, info ? info : &(fm_crl_info){0});
+    if (rc != FM_OK)
+        return rc;
+    if ((rc = fm_crl_parse_full(&c, der, len)) != FM_OK)
+        return rc;
+    if ((rc = fm_cert_parse(&ca, ca_der, ca_len)) != FM_OK)
+        return rc;
+    if ((rc = fm_crl_check_parsed(&c, &ca)) != FM_OK) {
+        if (info)
+            info->sig_status = rc;
+        return rc;
+    }
+    if (info)
+        info->sig_status = FM_OK;
+    uint32_t issuer;
+    if ((rc = issuer_index(b, &ca, &issuer)) != FM_OK)
+        return rc;
+    if (grow((void **)&b->crls, &b->cap_crls, b->n_crls + 1, sizeof *b->crls))
+        return FM_ERR_NOMEM;
+    rb_crl rec;
+    memset(&rec, 0, sizeof rec);
+    rec.issuer = issuer, rec.flags = c.flags;
+    rec.this_update = c.this_update, rec.next_update = c.next_update;
+    copy_number(rec.number, &rec.number_len, c.number);
+    copy_number(rec.base, &rec.base_len, c.base_number);
+    rec.idp_hash = c.idp.len ? fm_hash64(RS_SEED, &c.idp, 1) : 0;
+    rec.first = b->n_entries;
+    size_t crl_idx = b->n_crls;
+    fm_crl_iter it;
+    fm_crl_entry e;
+    fm_crl_iter_init(&it, &c);
+    while ((rc = fm_crl_iter_next(&it, &e)) == 1) {
+        /* RFC 5280 5.3.1: removeFromCRL only appears in delta CRLs */
+        if (e.reason == FM_REASON_REMOVE_FROM_CRL && !(c.flags & FM_CRL_DELTA)) {
+            rc = FM_ERR_CRL_MALFORMED;
+            break;
+        }
+        if ((rc = push_entry(b, issuer, (uint32_t)crl_idx, e.serial, e.reason, e.date)) != FM_OK)
+            break;
+    }
+    if (rc != FM_OK) {
+        b->n_entries = rec.first; /* forget this CRL's entries */
+        return rc;
+    }
+    rec.count = b->n_entries - rec.first;
+    b->crls[b->n_crls++] = rec;
+    return FM_OK;
+}
+
+int fm_revbuild_add_entry(fm_revbuild *b, const uint8_t *ca_der, size_t ca_len,
+                          const uint8_t *serial, size_t serial_len, uint32_t reason, int64_t date) {
+    fm_cert ca;
+    if (b == NULL || serial == NULL || reason > 10 || reason == 7)
+        return FM_ERR_INVALID_ARGUMENT;
+    fm_span ser = {serial, serial_len};
+    if (serial_len == 0 || fm_der_integer_ok(ser))
+        return FM_ERR_INVALID_ARGUMENT; /* minimal INTEGER content octets */
+    int rc = fm_cert_parse(&ca, ca_der, ca_len);
+    if (rc != FM_OK)
+        return rc;
+    uint32_t issuer;
+    if ((rc = issuer_index(b, &ca, &issuer)) != FM_OK)
+        return rc;
+    b->issuers[issuer].explicit_entries = 1;
+    return push_entry(b, issuer, UINT32_MAX, ser, reason, date);
+}
+
+/* CRL numbers are non-negative INTEGER contents: compare as big-endian magnitudes. */
+static int num_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
+    while (al && *a == 0)
+        a++, al--;
+    while (bl && *b == 0)
+        b++, bl--;
+    if (al != bl)
+        return al < bl ? -1 : 1;
+    return al ? memcmp(a, b, al) : 0;
+}
+
+/* Chooses, per (issuer, IDP partition), the newest base CRL and the deltas that apply to it
+ * (RFC 5280 5.2.4: delta number > base number >= BaseCRLNumber), numbering them in order. */
+static int choose_crls(fm_revbuild *b) {
+    for (size_t i = 0; i < b->n_crls; i++) {
+        rb_crl *c = &b->crls[i];
+        if (c->flags & FM_CRL_DELTA)
+            continue;
+        int newest = 1;
+        for (size_t j = 0; j < b->n_crls && newest; j++) {
+            rb_crl *o = &b->crls[j];
+            if (j == i || (o->flags & FM_CRL_DELTA) || o->issuer != c->issuer ||
+                o->idp_hash != c->idp_hash)
+                continue;
+            int cmp = num_cmp(o->number, o->number_len, c->number, c->number_len);
+            if (cmp > 0 || (cmp == 0 && (o->this_update > c->this_update ||
+                                         (o->this_update == c->this_update && j < i))))
+                newest = 0;
+        }
+        if (newest)
+            c->use = 1;
+    }
+    for (size_t i = 0; i < b->n_crls; i++) {
+        rb_crl *d = &b->crls[i];
+        if (!(d->flags & FM_CRL_DELTA))
+            continue;
+        const rb_crl *base = NULL;
+        for (size_t j = 0; j < b->n_crls; j++) {
+            const rb_crl *o = &b->crls[j];
+            if (o->use == 1 && !(o->flags & FM_CRL_DELTA) && o->issuer == d->issuer &&
+                o->idp_hash == d->idp_hash)
+                base = o;
+        }
+        if (base == NULL || !(base->flags & FM_CRL_HAS_NUMBER))
+            return FM_ERR_CRL_NO_BASE;
+        if (num_cmp(d->number, d->number_len, base->number, base->number_len) <= 0)
+            continue; /* superseded by the base */
+        if (num_cmp(base->number, base->number_len, d->base, d->base_len) < 0)
+            return FM_ERR_CRL_NO_BASE; /* needs a newer base than we have */
+        /* order deltas by number: application order = 2 + rank */
+        int rank = 0;
+        for (size_t j = 0; j < b->n_crls; j++) {
+            const rb_crl *o = &b->crls[j];
+            if (j != i && (o->flags & FM_CRL_DELTA) && o->issuer == d->issuer &&
+                o->idp_hash == d->idp_hash &&
+                num_cmp(o->number, o->number_len, d->number, d->number_len) < 0)
+                rank++;
+        }
+        d->use = 2 + rank;
+    }
+    return FM_OK;
+}
+
+typedef struct table {
+    uint32_t *slots;
+    uint64_t n_slots;
+    uint8_t *arena;
+    size_t arena_len;
+    uint64_t live;
+} table;
+
+static uint8_t *find_rec(table *t, uint32_t issuer, fm_span serial, uint64_t h, uint64_t *slot) {
+    uint32_t tag = (uint32_t)(h >> 32);
+    uint64_t i = slot_index(h, t->n_slots);
+    for (;;) {
+        uint32_t off1 = t->slots[2 * i + 1];
+        if (off1 == 0) {
+            *slot = i;
+            return NULL;
+        }
+        uint8_t *rec = t->arena + (off1 - 1);
+        if (t->slots[2 * i] == tag && (uint32_t)(rec[0] | (rec[1] << 8)) == issuer &&
+            rec[2] == serial.len && memcmp(rec + REC_HDR, serial.p, serial.len) == 0)
+            return rec;
+        i = i + 1 == t->n_slots ? 0 : i + 1;
+    }
+}
+
+static void apply(table *t, const fm_revbuild *b, const rb_entry *e, uint8_t scope) {
+    fm_span serial = {b->serials + e->serial_off, e->serial_len};
+    uint64_t h = entry_hash(e->issuer, serial), slot = 0;
+    uint8_t *rec = find_rec(t, e->issuer, serial, h, &slot);
+    uint32_t date = e->date < 0 ? 0 : e->date > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)e->date;
+    if (e->reason == FM_REASON_REMOVE_FROM_CRL) {
+        if (rec && !(rec[3] & REC_REMOVED)) {
+            rec[3] |= REC_REMOVED;
+            t->live--;
+        }
+        return;
+    }
+    if (rec == NULL) {
+        rec = t->arena + t->arena_len;
+        t->slots[2 * slot] = (uint32_t)(h >> 32);
+        t->slots[2 * slot + 1] = (uint32_t)(t->arena_len + 1);
+        t->arena_len += REC_HDR + serial.len;
+        rec[0] = (uint8_t)e->issuer, rec[1] = (uint8_t)(e->issuer >> 8), rec[2] = (uint8_t)serial.len;
+        memcpy(rec + REC_HDR, serial.p, serial.len);
+        t->live++;
+    } else if (rec[3] & REC_REMOVED) {
+        t->live++;
+    }
+    rec[3] = (uint8_t)((e->reason & REC_REASON_MASK) | scope);
+    memcpy(rec + 4, &date, 4);
+}
+
+static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+int fm_revbuild_finish(fm_revbuild *b, fm_revset **out) {
+    *out = NULL;
+    if (b == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
+    int rc = choose_crls(b);
+    uint8_t *image = NULL;
+    if (rc != FM_OK)
+        goto out;
+    /* upper bound of live entries: every chosen CRL's entries plus explicit ones */
+    uint64_t bound = 0, arena_bound = 0;
+    for (size_t i = 0; i < b->n_entries; i++) {
+        const rb_entry *e = &b->entries[i];
+        if (e->crl == UINT32_MAX || b->crls[e->crl].use) {
+            bound++;
+            arena_bound += REC_HDR + e->serial_len;
+        }
+    }
+    uint64_t n_slots = bound < 12 ? 16 : bound + bound / 2 - bound / 20; /* load <= 0.69 */
+    if (n_slots > 0xFFFFFFFFu || arena_bound >= 0xFFFFFFF0u) {
+        rc = FM_ERR_LIMIT;
+        goto out;
+    }
+    size_t blob_len = 0;
+    for (size_t i = 0; i < b->n_issuers; i++)
+        blob_len += b->issuers[i].name_len + b->issuers[i].spki_len + 21;
+    size_t off_issuers = align8(sizeof(rs_header));
+    size_t off_slots = align8(off_issuers + b->n_issuers * sizeof(rs_issuer));
+    size_t off_arena = align8(off_slots + (size_t)n_slots * 8);
+    size_t off_blob = align8(off_arena + (size_t)arena_bound);
+    size_t total = align8(off_blob + blob_len);
+    image = calloc(1, total);
+    if (image == NULL) {
+        rc = FM_ERR_NOMEM;
+        goto out;
+    }
+    table t = {(uint32_t *)(image + off_slots), n_slots, image + off_arena, 0, 0};
+    /* bases first, then deltas in number order, then explicit entries */
+    int max_use = 1;
+    for (size_t i = 0; i < b->n_crls; i++)
+        if (b->crls[i].use > max_use)
+            max_use = b->crls[i].use;
+    for (int pass = 1; pass <= max_use + 1; pass++) {
+        for (size_t i = 0; i < b->n_entries; i++) {
+            const rb_entry *e = &b->entries[i];
+            uint8_t scope = 0;
+            if (e->crl == UINT32_MAX) {
+                if (pass != max_use + 1)
+                    continue;
+            } else {
+                const rb_crl *c = &b->crls[e->crl];
+                if (c->use != pass)
+                    continue;
+                if (c->flags & FM_CRL_ONLY_ATTR)
+                    continue; /* revokes attribute certificates only */
+                scope = (c->flags & FM_CRL_ONLY_USER) ? REC_NOT_CA
+                        : (c->flags & FM_CRL_ONLY_CA) ? REC_NOT_USER
+                                                       : 0;
+            }
+            apply(&t, b, e, scope);
+        }
+    }
+    rs_header *h = (rs_header *)image;
+    rs_issuer *iss = (rs_issuer *)(image + off_issuers);
+    uint8_t *blob = image + off_blob;
+    size_t bl = 0;
+    for (size_t i = 0; i < b->n_issuers; i++) {
+        rb_issuer *src = &b->issuers[i];
+        rs_issuer *d = &iss[i];
+        d->key_hash = src->key;
+        d->name_off = bl, d->name_len = (uint32_t)src->name_len;
+        memcpy(blob + bl, src->name, src->name_len), bl += src->name_len;
+        d->spki_off = bl, d->spki_len = (uint32_t)src->spki_len;
+        memcpy(blob + bl, src->spki, src->spki_len), bl += src->spki_len;
+        d->this_update = 0, d->next_update = INT64_MAX;
+        d->number_off = bl;
+        const rb_crl *newest = NULL;
+        for (size_t j = 0; j < b->n_crls; j++) {
+            const rb_crl *c = &b->crls[j];
+            if (c->issuer != i || !c->use)
+                continue;
+            d->has_crl = 1;
+            d->flags |= c->flags;
+            if (c->this_update > d->this_update)
+                d->this_update = c->this_update;
+            if (c->next_update < d->next_update)
+                d->next_update = c->next_update;
+            d->cover |= (c->flags & FM_CRL_ONLY_ATTR) ? 0
+                        : (c->flags & FM_CRL_ONLY_USER) ? COVER_USER
+                        : (c->flags & FM_CRL_ONLY_CA)   ? COVER_CA
+                                                         : COVER_USER | COVER_CA;
+            if (newest == NULL || num_cmp(c->number, c->number_len, newest->number, newest->number_len) > 0)
+                newest = c;
+        }
+        if (src->explicit_entries)
+            d->cover |= COVER_USER | COVER_CA; /* the operator manages this CA's revocations */
+        if (newest) {
+            memcpy(blob + bl, newest->number, newest->number_len);
+            d->number_len = newest->number_len;
+            bl += newest->number_len;
+        }
+    }
+    /* live entries per issuer */
+    for (uint64_t i = 0; i < n_slots; i++) {
+        uint32_t off1 = t.slots[2 * i + 1];
+        if (off1 == 0)
+            continue;
+        const uint8_t *rec = t.arena + off1 - 1;
+        if (!(rec[3] & REC_REMOVED))
+            iss[rec[0] | (rec[1] << 8)].n_entries++;
+    }
+    memcpy(h->magic, RS_MAGIC, 8);
+    h->version = RS_VERSION, h->endian = RS_ENDIAN;
+    h->total_len = total, h->n_entries = t.live, h->n_slots = n_slots, h->n_issuers = b->n_issuers;
+    h->off_issuers = off_issuers, h->off_slots = off_slots, h->off_arena = off_arena;
+    h->arena_len = t.arena_len, h->off_blob = off_blob, h->blob_len = bl;
+    h->checksum = fm_checksum64(image + sizeof(rs_header), total - sizeof(rs_header));
+    rc = wrap(image, total, 0, 0, out);
+    if (rc == FM_OK)
+        image = NULL;
+out:
+    free(image);
+    fm_revbuild_free(b);
+    return rc;
+}

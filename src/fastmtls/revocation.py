@@ -1,0 +1,310 @@
+"""Revocation sets: CRLs and managed revocations, looked up in C in O(1).
+
+A :class:`RevocationSet` is immutable. It is built once from CRLs (each CRL's signature checked
+against its issuing CA) and explicit entries, or opened from a compiled snapshot file that is
+memory-mapped. Give it to a :class:`~fastmtls.Verifier` (``revocations=``) and replace it on a
+running verifier with one attribute assignment: verifications in flight finish on the set they
+started with, and cached results from before the swap are never answered.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+from ._ffi import ffi, lib, message, status_name
+from .errors import ConfigurationError, FastMTLSError
+from .pem import pem_to_der_blocks
+
+PathLike = Union[str, "os.PathLike[str]"]
+CRLInput = Union[bytes, bytearray, memoryview, str]
+
+REASONS = {
+    0: "unspecified", 1: "keyCompromise", 2: "cACompromise", 3: "affiliationChanged",
+    4: "superseded", 5: "cessationOfOperation", 6: "certificateHold", 8: "removeFromCRL",
+    9: "privilegeWithdrawn", 10: "aACompromise",
+}  # fmt: skip
+
+
+class RevocationError(ConfigurationError):
+    """A CRL or snapshot could not be used: malformed, bad signature, wrong issuer, unsupported."""
+
+
+class SnapshotError(RevocationError):
+    """A compiled snapshot file is truncated, corrupt or of an unsupported version."""
+
+
+def _raise(status: int, what: str) -> None:
+    if status == 0:
+        return
+    name = status_name(status) or ""
+    exc = SnapshotError if "SNAPSHOT" in name else RevocationError
+    if name in ("FM_ERR_NOMEM", "FM_ERR_INTERNAL"):
+        raise FastMTLSError(f"{what}: {message(status)}")
+    raise exc(f"{what}: {message(status)}")
+
+
+def serial_bytes(serial: int) -> bytes:
+    """A certificate serial number as DER INTEGER content octets (what CRLs carry)."""
+    if serial < 0:
+        return serial.to_bytes((serial.bit_length() + 8) // 8, "big", signed=True)
+    return serial.to_bytes(serial.bit_length() // 8 + 1, "big")
+
+
+def _unix(value: _dt.datetime | int | None) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            raise ConfigurationError("revocation dates must be timezone-aware")
+        return int(value.timestamp())
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """One revoked certificate: its issuing CA (DER certificate), serial, reason code and date."""
+
+    issuer: bytes
+    serial: int
+    reason: int = 0
+    date: _dt.datetime | int | None = None
+
+    @property
+    def reason_name(self) -> str:
+        """RFC 5280 CRLReason name (``keyCompromise``, ...)."""
+        return REASONS.get(self.reason, str(self.reason))
+
+
+@dataclass(frozen=True)
+class CRLInfo:
+    """What a CRL says about itself (``fastmtls crl inspect``)."""
+
+    issuer_der: bytes
+    this_update: int
+    next_update: int | None
+    number: int | None
+    base_number: int | None
+    entries: int
+    delta: bool
+    scope: str  # "all", "user", "ca", "attribute"
+    partitioned_by_reason: bool
+    version: int
+
+
+@dataclass(frozen=True)
+class IssuerInfo:
+    """Per-CA state of a revocation set."""
+
+    name_der: bytes
+    spki_der: bytes
+    has_crl: bool
+    this_update: int | None
+    next_update: int | None
+    crl_number: int | None
+    entries: int
+
+
+def _scope(flags: int) -> str:
+    if flags & lib.FM_CRL_ONLY_USER:
+        return "user"
+    if flags & lib.FM_CRL_ONLY_CA:
+        return "ca"
+    if flags & lib.FM_CRL_ONLY_ATTR:
+        return "attribute"
+    return "all"
+
+
+def crl_to_der(data: CRLInput) -> list[bytes]:
+    """The DER of every CRL in ``data`` (DER, or PEM with one or more ``X509 CRL`` blocks)."""
+    raw = data.encode("ascii", "replace") if isinstance(data, str) else bytes(data)
+    if raw.lstrip().startswith(b"-----BEGIN"):
+        ders = pem_to_der_blocks(raw, (b"X509 CRL",))
+        if not ders:
+            raise RevocationError("no PEM X509 CRL block found")
+        return ders
+    return [raw]
+
+
+def inspect_crl(der: bytes) -> CRLInfo:
+    """Parse one DER CRL (no signature check) and describe it."""
+    info = ffi.new("fm_crl_info *")
+    _raise(lib.fm_crl_parse(der, len(der), info), "CRL")
+
+    def num(off: int, n: int) -> int | None:
+        return int.from_bytes(der[off : off + n], "big") if n else None
+
+    return CRLInfo(
+        issuer_der=der[info.issuer_off : info.issuer_off + info.issuer_len],
+        this_update=int(info.this_update),
+        next_update=None if info.next_update == 2**63 - 1 else int(info.next_update),
+        number=num(info.number_off, info.number_len),
+        base_number=num(info.base_off, info.base_len),
+        entries=int(info.n_entries),
+        delta=bool(info.flags & lib.FM_CRL_DELTA),
+        scope=_scope(info.flags),
+        partitioned_by_reason=bool(info.flags & lib.FM_CRL_SOME_REASONS),
+        version=int(info.version) + 1,
+    )
+
+
+def check_crl(der: bytes, ca_der: bytes) -> str | None:
+    """None when ``ca_der`` issued and signed the CRL, else the reason it did not."""
+    rc = lib.fm_crl_check(der, len(der), ca_der, len(ca_der))
+    return None if rc == 0 else message(rc)
+
+
+def _ca_subject(ca_der: bytes) -> bytes | None:
+    info = ffi.new("fm_cert_info *")
+    if lib.fm_cert_info_get(ca_der, len(ca_der), info) != 0:
+        return None
+    return ca_der[info.subject_off : info.subject_off + info.subject_len]
+
+
+def _ca_ders(cas: Any) -> list[bytes]:
+    if cas is None:
+        return []
+    anchors = getattr(getattr(cas, "_snapshot", None), "anchors", None)
+    if anchors is not None:  # a TrustStore
+        return list(anchors)
+    return [bytes(c) for c in cas]
+
+
+class RevocationSet:
+    """Revoked certificates keyed by (issuing CA name + key, serial): two CAs that reuse a serial
+    never collide. Immutable; build a new one to change it."""
+
+    __slots__ = ("__weakref__", "_ptr")
+
+    def __init__(self, _ptr: Any) -> None:
+        """Internal: use :meth:`build`, :meth:`load` or :meth:`empty`."""
+        self._ptr = ffi.gc(_ptr, lib.fm_revset_free)
+
+    # -- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        crls: Iterable[CRLInput] = (),
+        *,
+        cas: Any = None,
+        entries: Iterable[Revocation] = (),
+    ) -> RevocationSet:
+        """Build from CRLs (DER or PEM) and explicit entries.
+
+        ``cas`` (a :class:`~fastmtls.TrustStore` or DER certificates) are the CAs that may have
+        issued the CRLs: each CRL is checked against the CA whose name it carries and whose key
+        verifies its signature. A CRL no CA verifies raises :class:`RevocationError`. Delta CRLs
+        are merged onto their base CRL (``removeFromCRL`` honoured).
+        """
+        ca_list = [(der, _ca_subject(der)) for der in _ca_ders(cas)]
+        out = ffi.new("fm_revbuild **")
+        _raise(lib.fm_revbuild_new(out), "revocation set")
+        builder = out[0]
+        try:
+            for item in crls:
+                for der in crl_to_der(item):
+                    cls._add_crl(builder, der, ca_list)
+            for e in entries:
+                ser = serial_bytes(e.serial)
+                rc = lib.fm_revbuild_add_entry(builder, e.issuer, len(e.issuer), ser, len(ser),
+                                               e.reason, _unix(e.date))  # fmt: skip
+                _raise(rc, f"revocation of serial {e.serial:X}")
+        except BaseException:
+            lib.fm_revbuild_free(builder)
+            raise
+        res = ffi.new("fm_revset **")
+        _raise(lib.fm_revbuild_finish(builder, res), "revocation set")  # consumes the builder
+        return cls(res[0])
+
+    @staticmethod
+    def _add_crl(builder: Any, der: bytes, ca_list: Sequence[tuple[bytes, bytes | None]]) -> None:
+        info = inspect_crl(der)
+        candidates = [ca for ca, subject in ca_list if subject == info.issuer_der]
+        if not candidates:
+            raise RevocationError("CRL: no configured CA has the CRL's issuer name")
+        last = 0
+        for ca in candidates:
+            last = lib.fm_revbuild_add_crl(builder, der, len(der), ca, len(ca), ffi.NULL)
+            if last == 0:
+                return
+        _raise(last, "CRL")
+
+    @classmethod
+    def empty(cls) -> RevocationSet:
+        """A set that revokes nothing."""
+        return cls.build()
+
+    @classmethod
+    def load(cls, path: PathLike) -> RevocationSet:
+        """Open a compiled snapshot (memory-mapped; header and checksum verified)."""
+        out = ffi.new("fm_revset **")
+        _raise(lib.fm_revset_load(os.fsencode(path), out), f"snapshot {os.fspath(path)!r}")
+        return cls(out[0])
+
+    @classmethod
+    def from_snapshot_bytes(cls, data: bytes) -> RevocationSet:
+        """Open a snapshot held in memory (copied)."""
+        out = ffi.new("fm_revset **")
+        _raise(lib.fm_revset_load_bytes(data, len(data), out), "snapshot")
+        return cls(out[0])
+
+    def save(self, path: PathLike) -> None:
+        """Write a compiled snapshot (written to a temporary file, then renamed into place)."""
+        _raise(lib.fm_revset_save(self._ptr, os.fsencode(path)), f"snapshot {os.fspath(path)!r}")
+
+    # -- queries ---------------------------------------------------------------------------------
+
+    def lookup(self, issuer: bytes, serial: int) -> Revocation | None:
+        """The revocation of ``serial`` issued by the CA certificate ``issuer`` (DER), if any."""
+        info = ffi.new("fm_cert_info *")
+        if lib.fm_cert_info_get(issuer, len(issuer), info) != 0:
+            raise ConfigurationError("issuer is not a parseable certificate")
+        name = issuer[info.subject_off : info.subject_off + info.subject_len]
+        spki = issuer[info.spki_off : info.spki_off + info.spki_len]
+        ser = serial_bytes(serial)
+        rv = ffi.new("fm_revocation *")
+        if not lib.fm_revset_lookup(self._ptr, name, len(name), spki, len(spki), ser, len(ser), rv):
+            return None
+        return Revocation(issuer, serial, int(rv.reason), int(rv.date))
+
+    def issuers(self) -> list[IssuerInfo]:
+        """Per-CA state: CRL dates and number, entry count."""
+        out: list[IssuerInfo] = []
+        info = ffi.new("fm_revset_issuer *")
+        for i in range(lib.fm_revset_issuer_count(self._ptr)):
+            lib.fm_revset_issuer_get(self._ptr, i, info)
+            has = bool(info.has_crl)
+            number = bytes(ffi.buffer(info.number, info.number_len)) if info.number_len else b""
+            out.append(
+                IssuerInfo(
+                    name_der=bytes(ffi.buffer(info.name, info.name_len)),
+                    spki_der=bytes(ffi.buffer(info.spki, info.spki_len)),
+                    has_crl=has,
+                    this_update=int(info.this_update) if has else None,
+                    next_update=None if info.next_update == 2**63 - 1 else int(info.next_update),
+                    crl_number=int.from_bytes(number, "big") if number else None,
+                    entries=int(info.n_entries),
+                )
+            )
+        return out
+
+    @property
+    def generation(self) -> int:
+        """Process-unique number of this set (cached verification results are keyed by it)."""
+        return int(lib.fm_revset_generation(self._ptr))
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes the set holds (the whole image: table, records, issuer data)."""
+        return int(lib.fm_revset_memory(self._ptr))
+
+    def __len__(self) -> int:
+        return int(lib.fm_revset_count(self._ptr))
+
+    def __repr__(self) -> str:
+        return f"<RevocationSet entries={len(self)} issuers={len(self.issuers())}>"

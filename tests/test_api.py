@@ -1,0 +1,534 @@
+"""The Python API: configuration errors, chain input forms, times, status/Reason mapping, the
+result cache, and the content of results (chain, anchor name, fields)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pki
+import pytest
+from helpers import make_verifier, run_verify
+
+import fastmtls
+from fastmtls import (
+    FIELD_NAMES,
+    CertificateLoadError,
+    ConfigurationError,
+    FastMTLSError,
+    Limits,
+    NotACAError,
+    Reason,
+    TrustStore,
+    Verifier,
+    _ffi,
+)
+
+NOW = pki.NOW
+
+
+@pytest.fixture(scope="module")
+def ch() -> pki.Chain:
+    """root -> one intermediate -> client leaf."""
+    return pki.chain(1)
+
+
+@pytest.fixture
+def v(ch: pki.Chain) -> Verifier:
+    """A fresh verifier (fresh caches) trusting ``ch.root`` under the name ``root``."""
+    return make_verifier(ch.root)
+
+
+# ---- TrustStore errors -------------------------------------------------------------------------
+
+
+def test_store_rejects_non_ca(ch: pki.Chain) -> None:
+    """A leaf offered as a CA raises NotACAError, also a ValueError and a FastMTLSError."""
+    store = TrustStore()
+    with pytest.raises(NotACAError) as info:
+        store.add_der(ch.leaf.der, name="leaf")
+    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, FastMTLSError)
+    assert isinstance(info.value, CertificateLoadError)
+    assert len(store) == 0 and store.names() == []
+
+
+def test_store_rejects_ca_without_certsign() -> None:
+    """A CA whose keyUsage lacks keyCertSign is not a trust anchor."""
+    with pytest.raises(NotACAError):
+        TrustStore().add_der(pki.ca(key_usage={"crl_sign"}).der, name="x")
+
+
+@pytest.mark.parametrize("pem", [
+    "not a pem at all",
+    b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+    b"-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n",  # base64 of b"ABC"
+    b"-----BEGIN CERTIFICATE-----\n\n-----END CERTIFICATE-----\n",
+    b"-----BEGIN PRIVATE KEY-----\nQUJD\n-----END PRIVATE KEY-----\n",
+    b"",
+])
+def test_store_garbage_pem(pem: Any) -> None:
+    """Garbage PEM raises CertificateLoadError (a ValueError) and leaves the store unchanged."""
+    store = TrustStore()
+    with pytest.raises(CertificateLoadError) as info:
+        store.add_pem(pem, name="garbage")
+    assert isinstance(info.value, ValueError)
+    assert len(store) == 0
+
+
+@pytest.mark.parametrize("der", [b"", b"\x30\x00", b"\x30\x03\x02\x01\x01", b"junk" * 20])
+def test_store_garbage_der(der: bytes) -> None:
+    """Bytes that are not a certificate raise CertificateLoadError."""
+    with pytest.raises(CertificateLoadError):
+        TrustStore().add_der(der, name="garbage")
+
+
+def test_store_add_is_all_or_nothing(ch: pki.Chain) -> None:
+    """add_ders with one bad certificate adds none of them."""
+    store = TrustStore()
+    gen = store.generation
+    with pytest.raises(NotACAError):
+        store.add_ders([ch.root.der, ch.leaf.der], name="mixed")
+    assert len(store) == 0 and store.generation == gen
+
+
+def test_store_pem_bundle(ch: pki.Chain) -> None:
+    """add_pem adds every CERTIFICATE block of a bundle and returns how many."""
+    store = TrustStore()
+    n = store.add_pem(pki.pem_bundle(ch.root, *ch.intermediates), name="bundle")
+    assert n == 2 and len(store) == 2 and store.names() == ["bundle"]
+
+
+@pytest.mark.parametrize(("call", "args"), [
+    ("associate", ("api.example.com", ["nope"])),
+    ("associate", ("api.example.com", ["root", "nope"])),
+    ("associate", ("bad host.example.com", ["root"])),
+    ("associate", ("a.*.example.com", ["root"])),
+    ("associate", ("", ["root"])),
+    ("remove", ("nope",)),
+])
+def test_store_configuration_errors(ch: pki.Chain, call: str, args: tuple[Any, ...]) -> None:
+    """Unknown CA names and invalid host names raise ConfigurationError (a ValueError)."""
+    store = TrustStore()
+    store.add_der(ch.root.der, name="root")
+    with pytest.raises(ConfigurationError) as info:
+        getattr(store, call)(*args)
+    assert isinstance(info.value, ValueError)
+    assert store.associations() == {}
+
+
+@pytest.mark.parametrize("name", ["", None, 3])
+def test_store_ca_needs_a_name(ch: pki.Chain, name: Any) -> None:
+    """A CA needs a non-empty string name."""
+    with pytest.raises(ConfigurationError):
+        TrustStore().add_der(ch.root.der, name=name)
+
+
+def test_store_generation_changes(ch: pki.Chain) -> None:
+    """Every modification publishes a snapshot with a new generation."""
+    store = TrustStore()
+    seen = {store.generation}
+    store.add_der(ch.root.der, name="root")
+    seen.add(store.generation)
+    store.associate("api.example.com", ["root"])
+    seen.add(store.generation)
+    store.dissociate("api.example.com")
+    seen.add(store.generation)
+    store.remove("root")
+    seen.add(store.generation)
+    assert len(seen) == 5
+
+
+# ---- Verifier option errors --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kw", [
+    {"purpose": "bogus"},
+    {"purpose": None},
+    {"max_depth": -1},
+    {"max_depth": 63},
+    {"min_rsa_bits": 20000},
+    {"limits": Limits(max_steps=0)},
+    {"limits": Limits(max_sig_checks=0)},
+    {"limits": Limits(max_cert_size=2**32)},
+    {"limits": Limits(max_chain_certs=-1)},
+])
+def test_verifier_option_errors(ch: pki.Chain, kw: dict[str, Any]) -> None:
+    """Invalid options raise ConfigurationError (a ValueError)."""
+    store = TrustStore()
+    store.add_der(ch.root.der, name="root")
+    with pytest.raises(ConfigurationError) as info:
+        Verifier(store, **kw)
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("kw", [{"min_rsa_bits": -1}, {"result_cache_size": -1},
+                                {"signature_cache_size": -5}])
+def test_verifier_negative_option_errors(ch: pki.Chain, kw: dict[str, Any]) -> None:
+    """Negative sizes are option errors (ConfigurationError), like every other bad option."""
+    store = TrustStore()
+    store.add_der(ch.root.der, name="root")
+    with pytest.raises(ConfigurationError):
+        Verifier(store, **kw)
+
+
+def test_verifier_needs_a_trust_store() -> None:
+    """The store argument must be a TrustStore."""
+    with pytest.raises(ConfigurationError):
+        Verifier([])  # type: ignore[arg-type]
+
+
+def test_verifier_intermediates_errors(ch: pki.Chain) -> None:
+    """Operator intermediates must be CA certificates that parse."""
+    store = TrustStore()
+    store.add_der(ch.root.der, name="root")
+    with pytest.raises(NotACAError):
+        Verifier(store, intermediates=[ch.leaf.der])
+    with pytest.raises(CertificateLoadError):
+        Verifier(store, intermediates=[b"junk"])
+    with pytest.raises(CertificateLoadError):
+        Verifier(store, intermediates="not pem")
+
+
+def test_verifier_intermediates_as_pem(ch: pki.Chain) -> None:
+    """Operator intermediates may be given as one PEM text."""
+    store = TrustStore()
+    store.add_der(ch.root.der, name="root")
+    v = Verifier(store, intermediates=pki.pem_bundle(*ch.intermediates).decode())
+    r = v.verify([ch.leaf.der], at=NOW)
+    assert r.verified and r.chain == [ch.leaf.der, ch.intermediates[0].der, ch.root.der]
+
+
+def test_verifier_attributes(ch: pki.Chain) -> None:
+    """A verifier exposes its store, purpose, max_depth and limits."""
+    store = TrustStore()
+    lim = Limits(max_steps=50)
+    v = Verifier(store, purpose="server", max_depth=3, limits=lim)
+    assert v.store is store and v.purpose == "server" and v.max_depth == 3 and v.limits == lim
+
+
+# ---- chain input forms -------------------------------------------------------------------------
+
+
+def _forms(ch: pki.Chain) -> dict[str, Any]:
+    ders = ch.presented_der
+    pem = ch.pem_bundle
+    return {
+        "list": list(ders),
+        "tuple": tuple(ders),
+        "pem-str": pem.decode(),
+        "pem-bytes": pem,
+        "pem-with-comments": b"# client chain\n" + pem + b"\ntrailing text\n",
+        "der-concat": b"".join(ders),
+        "der-bytearray": bytearray(b"".join(ders)),
+        "der-memoryview": memoryview(b"".join(ders)),
+    }
+
+
+@pytest.mark.parametrize("form", list(_forms(pki.chain(0)).keys()))
+def test_chain_input_forms(ch: pki.Chain, v: Verifier, form: str) -> None:
+    """Every accepted chain form verifies to the same chain and presented certificates."""
+    r = v.verify(_forms(ch)[form], at=NOW)
+    assert r.status == "SUCCESS"
+    assert r.presented_chain == ch.presented_der
+    assert r.chain == [*ch.presented_der, ch.root.der]
+    assert r.fields()["cert_fingerprint_sha256"] == fastmtls.result.hashlib.sha256(
+        ch.leaf.der).hexdigest()
+
+
+@pytest.mark.parametrize("empty", [[], (), b"", "", bytearray()])
+def test_empty_chain_is_none(v: Verifier, empty: Any) -> None:
+    """No certificate is status NONE: not presented, not verified, never an exception."""
+    r = v.verify(empty, at=NOW)
+    assert r.status == "NONE" and r.reason == Reason.NO_CERTIFICATE
+    assert not r.presented and not r.verified and not r
+    assert r.chain == [] and r.anchor_name is None
+
+
+@pytest.mark.parametrize("junk", [
+    b"\x30\x03\x02\x01\x01", b"\x00" * 10, b"junk", "garbage text",
+    "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n", [b"junk"]])
+def test_garbage_chain_is_failed(v: Verifier, junk: Any) -> None:
+    """Unparseable input is a FAILED result (presented, not verified), never an exception."""
+    r = v.verify(junk, at=NOW)
+    assert r.status.startswith("FAILED:") and r.presented and not r.verified
+    assert r.reason in (Reason.MALFORMED_CERT, Reason.NO_CERTIFICATE) or r.reason != Reason.OK
+
+
+@pytest.mark.parametrize("bad", [123, 1.5, object()])
+def test_unsupported_chain_type(v: Verifier, bad: Any) -> None:
+    """A chain of an unsupported type is the caller's mistake: ConfigurationError."""
+    with pytest.raises(ConfigurationError):
+        v.verify(bad, at=NOW)
+
+
+@pytest.mark.parametrize("kind", [bytearray, memoryview])
+def test_list_of_bytes_like(ch: pki.Chain, v: Verifier, kind: Any) -> None:
+    """A list of bytearray / memoryview DER elements behaves like a list of bytes."""
+    r = v.verify([kind(d) for d in ch.presented_der], at=NOW)
+    assert r.status == "SUCCESS"
+    assert r.chain == [*ch.presented_der, ch.root.der]
+    assert r.fields()["cert_serial"] != ""
+
+
+@pytest.mark.parametrize("shape", ["two-in-one", "empty-first"])
+def test_list_element_not_one_certificate(ch: pki.Chain, v: Verifier, shape: str) -> None:
+    """A list element that is not exactly one certificate is either split or refused."""
+    leaf, inter = ch.presented_der
+    chain = [leaf + inter] if shape == "two-in-one" else [b"", leaf, inter]
+    r = v.verify(chain, at=NOW)
+    if r.verified:
+        assert r.chain == [*ch.presented_der, ch.root.der]
+        assert r.fields()["cert_fingerprint_sha256"] == fastmtls.result.hashlib.sha256(
+            ch.leaf.der).hexdigest()
+    else:
+        assert r.chain == [] and r.fields()["cert_presented"] is True
+
+
+# ---- verification time -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("at", [
+    NOW, NOW.astimezone(dt.timezone(dt.timedelta(hours=-7))), int(NOW.timestamp()),
+    float(NOW.timestamp()) + 0.5])
+def test_at_forms(ch: pki.Chain, v: Verifier, at: Any) -> None:
+    """``at`` may be an aware datetime (any zone), an int or a float of unix seconds."""
+    assert v.verify(ch.presented_der, at=at).verified
+
+
+@pytest.mark.parametrize("at", [NOW.replace(tzinfo=None), "2026-06-01", True, [1]])
+def test_at_invalid(ch: pki.Chain, v: Verifier, at: Any) -> None:
+    """A naive datetime (ambiguous) and non-time values raise ConfigurationError."""
+    with pytest.raises(ConfigurationError):
+        v.verify(ch.presented_der, at=at)
+
+
+def test_at_selects_validity(ch: pki.Chain, v: Verifier) -> None:
+    """The verification time decides validity: before/after the window fails."""
+    assert v.verify(ch.presented_der, at=NOW - dt.timedelta(days=3650)).reason == \
+        Reason.CERT_NOT_YET_VALID
+    assert v.verify(ch.presented_der, at=NOW + dt.timedelta(days=3650)).reason == \
+        Reason.CERT_HAS_EXPIRED
+
+
+def test_at_default_is_now() -> None:
+    """Without ``at`` the current time is used."""
+    now = dt.datetime.now(dt.timezone.utc)
+    root = pki.ca(not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=9))
+    leaf = pki.leaf(root, not_before=now - dt.timedelta(days=1),
+                    not_after=now + dt.timedelta(days=9))
+    v = make_verifier(root)
+    assert v.verify([leaf.der]).verified
+    old = pki.leaf(root, not_before=now - dt.timedelta(days=9),
+                   not_after=now - dt.timedelta(days=1))
+    assert v.verify([old.der]).reason == Reason.CERT_HAS_EXPIRED
+
+
+# ---- status codes and Reason -------------------------------------------------------------------
+
+
+def test_every_status_maps_to_one_reason() -> None:
+    """Each C status FM_ERR_X is Reason.X with the same value (FM_OK is Reason.OK), and back."""
+    values = _ffi.status_values()
+    assert len(values) == len(set(values))
+    mapped = {}
+    for value in values:
+        name = _ffi.status_name(value)
+        assert name is not None and name.startswith("FM_")
+        short = "OK" if name == "FM_OK" else name.removeprefix("FM_ERR_")
+        assert name == "FM_OK" or name.startswith("FM_ERR_")
+        assert short in Reason.__members__, f"C status {name} ({value}) has no Reason member"
+        assert Reason[short].value == value, name
+        mapped[short] = value
+    assert mapped == {m.name: m.value for m in Reason}
+    assert len(Reason) == len(values)
+
+
+def test_reason_messages_come_from_c() -> None:
+    """Reason.message is the C core's message; unknown codes have no name."""
+    for member in Reason:
+        assert member.message == _ffi.message(member.value)
+        assert member.message and member.message != "unknown status"
+    assert Reason.CERT_HAS_EXPIRED.message == "certificate has expired"
+    assert Reason.UNABLE_TO_GET_ISSUER_CERT_LOCALLY.message == \
+        "unable to get local issuer certificate"
+    assert Reason.DEPTH_ZERO_SELF_SIGNED_CERT.message == "self signed certificate"
+    assert _ffi.status_name(99999) is None
+    assert _ffi.message(99999) == "unknown status"
+
+
+def test_status_strings(ch: pki.Chain, v: Verifier) -> None:
+    """status is SUCCESS, NONE or FAILED:<OpenSSL wording>."""
+    assert v.verify(ch.presented_der, at=NOW).status == "SUCCESS"
+    assert v.verify([], at=NOW).status == "NONE"
+    r = v.verify([ch.leaf.der], at=NOW)
+    assert r.status == "FAILED:unable to get local issuer certificate"
+    assert r.depth == 0
+
+
+# ---- result cache ------------------------------------------------------------------------------
+
+
+def test_cache_second_verify_is_cached(ch: pki.Chain, v: Verifier) -> None:
+    """The same chain verified again is answered from the cache, with the same content."""
+    r1 = v.verify(ch.presented_der, at=NOW)
+    r2 = v.verify(ch.presented_der, at=NOW + dt.timedelta(days=1))
+    assert r1.verified and not r1.cached
+    assert r2.verified and r2.cached
+    assert r2.chain == r1.chain and r2.anchor_name == r1.anchor_name
+    assert r2.fields() == r1.fields()
+
+
+def test_cache_not_used_outside_validity(ch: pki.Chain, v: Verifier) -> None:
+    """A cached success is not returned at a time outside the chain's validity."""
+    assert v.verify(ch.presented_der, at=NOW).verified
+    late = v.verify(ch.presented_der, at=NOW + dt.timedelta(days=3650))
+    assert not late.cached and late.reason == Reason.CERT_HAS_EXPIRED
+    early = v.verify(ch.presented_der, at=NOW - dt.timedelta(days=3650))
+    assert not early.cached and early.reason == Reason.CERT_NOT_YET_VALID
+    assert v.verify(ch.presented_der, at=NOW).cached
+
+
+def test_cache_invalidated_by_store_remove(ch: pki.Chain) -> None:
+    """Removing the CA from the store makes the (cached) chain fail at once."""
+    store = TrustStore()
+    store.add_der(ch.root.der, name="root")
+    store.add_der(pki.ca("Another Root").der, name="other")
+    v = Verifier(store)
+    assert v.verify(ch.presented_der, at=NOW).verified
+    assert v.verify(ch.presented_der, at=NOW).cached
+    store.remove("root")
+    r = v.verify(ch.presented_der, at=NOW)
+    assert not r.verified and not r.cached
+    assert r.reason == Reason.UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+
+
+def test_cache_invalidated_by_association(ch: pki.Chain) -> None:
+    """A new host association applies to a chain already cached for that host."""
+    store = TrustStore()
+    store.add_der(ch.root.der, name="root")
+    store.add_der(pki.ca("Another Root").der, name="other")
+    v = Verifier(store)
+    host = "api.example.com"
+    assert v.verify(ch.presented_der, host=host, at=NOW).verified
+    assert v.verify(ch.presented_der, host=host, at=NOW).cached
+    store.associate(host, ["other"])
+    assert not v.verify(ch.presented_der, host=host, at=NOW).verified
+    assert v.verify(ch.presented_der, host="else.example.com", at=NOW).verified
+
+
+def test_cache_keyed_by_host_and_name() -> None:
+    """A cached success for one host / expected name is not reused for another."""
+    root = pki.ca()
+    leaf = pki.leaf(root, eku=[pki.SERVER_AUTH], san=[pki.x509.DNSName("a.example.com")])
+    v = make_verifier(root, purpose="server")
+    assert v.verify([leaf.der], expected_name="a.example.com", at=NOW).verified
+    assert v.verify([leaf.der], expected_name="a.example.com", at=NOW).cached
+    r = v.verify([leaf.der], expected_name="b.example.com", at=NOW)
+    assert not r.cached and r.reason == Reason.HOSTNAME_MISMATCH
+    assert not v.verify([leaf.der], host="h.example.com", at=NOW).cached
+
+
+def test_cache_clear_and_disable(ch: pki.Chain) -> None:
+    """clear_caches() forgets results; result_cache_size=0 never caches."""
+    v = make_verifier(ch.root)
+    v.verify(ch.presented_der, at=NOW)
+    v.clear_caches()
+    assert not v.verify(ch.presented_der, at=NOW).cached
+    off = make_verifier(ch.root, result_cache_size=0, signature_cache_size=0)
+    for _ in range(3):
+        r = off.verify(ch.presented_der, at=NOW)
+        assert r.verified and not r.cached
+
+
+def test_cache_never_caches_failures(ch: pki.Chain, v: Verifier) -> None:
+    """A failure is recomputed, so a later store change can make it succeed."""
+    assert not v.verify([ch.leaf.der], at=NOW).cached
+    assert not v.verify([ch.leaf.der], at=NOW).cached
+
+
+def test_cache_distinguishes_chains(ch: pki.Chain, v: Verifier) -> None:
+    """A tampered copy of a cached chain is verified afresh and fails."""
+    assert v.verify(ch.presented_der, at=NOW).verified
+    bad = [pki.tamper_sig(ch.leaf.der), *ch.presented_der[1:]]
+    r = v.verify(bad, at=NOW)
+    assert not r.cached and r.reason == Reason.CERT_SIGNATURE_FAILURE
+
+
+# ---- result content ----------------------------------------------------------------------------
+
+
+def test_result_chain_and_anchor_name() -> None:
+    """chain is the validated DER leaf..anchor; anchor_name the store name of the anchor."""
+    ch = pki.chain(2)
+    store = TrustStore()
+    store.add_der(pki.ca("Unrelated").der, name="first")
+    store.add_der(ch.root.der, name="clients")
+    r = Verifier(store).verify(ch.presented_der, at=NOW)
+    assert r.verified and r.depth is None and bool(r)
+    assert r.chain == [*ch.presented_der, ch.root.der]
+    assert r.anchor_name == "clients"
+    assert r.not_before is not None and r.not_after is not None
+    assert r.not_before <= int(NOW.timestamp()) <= r.not_after
+
+
+def test_result_chain_skips_unused_presented(ch: pki.Chain, v: Verifier) -> None:
+    """Presented certificates not on the path are not in chain, but stay in presented_chain."""
+    stray = pki.ca("Stray CA").der
+    r = v.verify([ch.leaf.der, stray, *ch.presented_der[1:]], at=NOW)
+    assert r.verified
+    assert r.chain == [*ch.presented_der, ch.root.der]
+    assert r.presented_chain == [ch.leaf.der, stray, *ch.presented_der[1:]]
+
+
+def test_failed_result_content(ch: pki.Chain, v: Verifier) -> None:
+    """A failed result has no chain, no anchor, no validity window, but leaf fields."""
+    r = v.verify([ch.leaf.der], at=NOW)
+    assert r.chain == [] and r.anchor_name is None and r.not_before is None
+    f = r.fields()
+    assert f["cert_presented"] is True and f["cert_verified"] is False
+    assert f["cert_serial"] != "" and f["cert_subject_dn"] != ""
+
+
+def test_fields_key_set(ch: pki.Chain, v: Verifier) -> None:
+    """fields() has exactly FIELD_NAMES as keys, strings and booleans only."""
+    f = v.verify(ch.presented_der, at=NOW).fields()
+    assert tuple(f) == FIELD_NAMES or set(f) == set(FIELD_NAMES)
+    assert set(f) == set(fastmtls.FIELD_NAMES)
+    assert all(isinstance(x, (str, bool)) for x in f.values())
+    assert f["cert_presented"] is True and f["cert_verified"] is True
+    assert f["cert_revoked"] is False
+    assert f["cert_issuer_serial"] == _serial_hex(ch.intermediates[0].cert.serial_number)
+    assert f["cert_serial"] == _serial_hex(ch.leaf.cert.serial_number)
+
+
+def _serial_hex(n: int) -> str:
+    """OpenSSL i2a_ASN1_INTEGER: the magnitude's octets, two upper-case hex digits each."""
+    return n.to_bytes(max(1, (n.bit_length() + 7) // 8), "big").hex().upper()
+
+
+def test_fields_of_none_result(v: Verifier) -> None:
+    """A NONE result has every string field "" and every boolean False (Cloudflare)."""
+    f = v.verify([], at=NOW).fields()
+    assert set(f) == set(FIELD_NAMES)
+    for name, value in f.items():
+        assert value in ("", False), name
+        assert isinstance(value, bool) == name.endswith(
+            ("presented", "verified", "revoked", "too_large")), name
+    assert v.verify([], at=NOW).as_dict()["status"] == "NONE"
+
+
+def test_run_verify_helper(ch: pki.Chain) -> None:
+    """conftest's helper verifies pki.Cert objects at pki.NOW."""
+    assert run_verify(make_verifier(ch.root), ch.presented).verified
+
+
+def test_conftest_fixtures(root: pki.Cert, inter: pki.Cert, good_leaf: pki.Cert,
+                           verify: Any) -> None:
+    """The shared fixtures: a root, an intermediate, a leaf and a ready verify helper."""
+    r = verify([good_leaf, inter])
+    assert r.status == "SUCCESS" and r.anchor_name == "root"
+    assert r.chain == [good_leaf.der, inter.der, root.der]
+    assert verify([good_leaf]).reason == Reason.UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+    assert verify([good_leaf, inter], at=NOW + dt.timedelta(days=4000)).reason == \
+        Reason.CERT_HAS_EXPIRED

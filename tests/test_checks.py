@@ -1,0 +1,873 @@
+"""Every check the verifier makes: a violating certificate is rejected with the right Reason and
+depth, and the compliant twin passes.
+
+Depth is the position of the certificate blamed, leaf = 0, as OpenSSL's error depth. Chains are
+root -> intermediate(s) -> leaf built by ``tests/pki.py``; the verification time is ``pki.NOW``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from datetime import timedelta
+from typing import Any
+
+import pki
+import pytest
+from helpers import make_verifier, run_verify
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+
+from fastmtls import CertificateLoadError, NotACAError, Reason, TrustStore, Verifier
+
+R = Reason
+NOW = pki.NOW
+DAY = timedelta(days=1)
+EXPIRED = {"not_before": NOW - 400 * DAY, "not_after": NOW - DAY}
+NOT_YET_VALID = {"not_before": NOW + DAY, "not_after": NOW + 400 * DAY}
+PRIVATE_OID = ObjectIdentifier("1.3.6.1.4.1.55555.1")
+DNS_ = x509.DNSName
+CODE_SIGNING = ExtendedKeyUsageOID.CODE_SIGNING
+ANY_EKU = ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE
+
+
+def unknown_ext(critical: bool) -> list[tuple[x509.ExtensionType, bool]]:
+    """An extension no verifier knows (a private OID), critical or not."""
+    return [(x509.UnrecognizedExtension(PRIVATE_OID, b"\x05\x00"), critical)]
+
+
+def three(root_kw: dict[str, Any] | None = None, inter_kw: dict[str, Any] | None = None,
+          leaf_kw: dict[str, Any] | None = None, key: pki.KeyType = "p256",
+          ) -> tuple[pki.Cert, pki.Cert, pki.Cert]:
+    """(root, intermediate, leaf) with per-certificate keyword overrides."""
+    rkw = {"name": "Checks Root CA", "key": key, **(root_kw or {})}
+    ikw = {"name": "Checks Intermediate CA", "key": key, **(inter_kw or {})}
+    lkw = {"name": "checks client", "key": key, **(leaf_kw or {})}
+    root = pki.ca(**rkw)
+    inter = pki.intermediate(root, **ikw)
+    leaf = pki.leaf(inter, **lkw)
+    return root, inter, leaf
+
+
+def check3(expected: Reason, depth: int | None, root_kw: dict[str, Any] | None = None,
+           inter_kw: dict[str, Any] | None = None, leaf_kw: dict[str, Any] | None = None,
+           vkw: dict[str, Any] | None = None, **kw: Any) -> None:
+    """Build root -> intermediate -> leaf, verify [leaf, intermediate], assert reason and depth."""
+    root, inter, leaf = three(root_kw, inter_kw, leaf_kw)
+    r = run_verify(make_verifier(root, **(vkw or {})), [leaf, inter], **kw)
+    assert_result(r, expected, depth)
+
+
+def assert_result(r: Any, expected: Reason, depth: int | None) -> None:
+    """Reason, depth and the status/verified invariants of one result."""
+    assert (r.reason, r.depth) == (expected, depth), r.status
+    assert r.verified is (expected == R.OK)
+    assert r.presented
+    if expected == R.OK:
+        assert r.status == "SUCCESS" and r.chain and r.anchor_name == "root"
+    else:
+        assert r.status == "FAILED:" + expected.message and r.chain == [] and r.anchor_name is None
+
+
+def chain_of(depth: int, key: pki.KeyType = "p256", **leaf_kw: Any) -> pki.Chain:
+    """pki.chain with distinct intermediate names."""
+    return pki.chain(depth, key, **leaf_kw)
+
+
+# ---- validity (RFC 5280 6.1.3 (a)(2)) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("window", ["expired", "not_yet_valid", "valid"])
+@pytest.mark.parametrize(("position", "depth"), [("leaf", 0), ("inter", 1), ("root", 2)])
+def test_validity(window: str, position: str, depth: int) -> None:
+    """A certificate outside its validity at any depth fails with OpenSSL's reason and depth."""
+    dates = {"expired": EXPIRED, "not_yet_valid": NOT_YET_VALID, "valid": {}}[window]
+    kws: dict[str, dict[str, Any]] = {"root": {}, "inter": {}, "leaf": {}}
+    kws[position] = dict(dates)
+    expected = {"expired": R.CERT_HAS_EXPIRED, "not_yet_valid": R.CERT_NOT_YET_VALID,
+                "valid": R.OK}[window]
+    check3(expected, None if expected == R.OK else depth,
+           root_kw=kws["root"], inter_kw=kws["inter"], leaf_kw=kws["leaf"])
+
+
+@pytest.mark.parametrize(("offset", "expected"), [
+    (timedelta(0), R.OK), (timedelta(seconds=1), R.CERT_HAS_EXPIRED),
+    (-timedelta(seconds=1), R.OK)])
+def test_validity_not_after_boundary(offset: timedelta, expected: Reason) -> None:
+    """notAfter is inclusive (RFC 5280 4.1.2.5): valid at that second, expired one second later."""
+    root, inter, leaf = three(leaf_kw={"not_after": NOW})
+    r = run_verify(make_verifier(root), [leaf, inter], at=NOW + offset)
+    assert_result(r, expected, None if expected == R.OK else 0)
+
+
+@pytest.mark.parametrize(("offset", "expected"), [
+    (timedelta(0), R.OK), (-timedelta(seconds=1), R.CERT_NOT_YET_VALID)])
+def test_validity_not_before_boundary(offset: timedelta, expected: Reason) -> None:
+    """notBefore is inclusive: valid at that second, not yet valid one second before."""
+    root, inter, leaf = three(leaf_kw={"not_before": NOW})
+    r = run_verify(make_verifier(root), [leaf, inter], at=NOW + offset)
+    assert_result(r, expected, None if expected == R.OK else 0)
+
+
+# ---- signatures --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("tamper", "position", "depth"), [
+    ("sig", "leaf", 0), ("sig", "inter", 1), ("tbs", "leaf", 0), ("tbs", "inter", 1),
+    ("none", "leaf", None)])
+def test_signature_tampered(tamper: str, position: str, depth: int | None) -> None:
+    """A flipped bit in the signature or in the signed TBS fails; the untouched chain passes."""
+    root, inter, leaf = three()
+    fn = {"sig": pki.tamper_sig, "tbs": pki.tamper_tbs, "none": bytes}[tamper]
+    certs = [leaf.der, inter.der]
+    i = {"leaf": 0, "inter": 1}[position]
+    certs[i] = fn(certs[i])
+    r = run_verify(make_verifier(root), certs)
+    assert_result(r, R.OK if depth is None else R.CERT_SIGNATURE_FAILURE, depth)
+
+
+@pytest.mark.parametrize("key", ["p256", "rsa2048", "ed25519"])
+@pytest.mark.parametrize("impostor_signs", ["leaf", "inter", "nothing"])
+def test_signature_wrong_issuer_key(key: pki.KeyType, impostor_signs: str) -> None:
+    """A certificate signed by a different key under its issuer's exact name is rejected."""
+    root, inter, leaf = three(key=key)
+    impostor_root = pki.ca("Checks Root CA", key=pki.make_key(key, fresh=key == "rsa2048"))
+    impostor_inter = pki.intermediate(root, "Checks Intermediate CA",
+                                      key=pki.make_key(key, fresh=key == "rsa2048"))
+    if impostor_signs == "leaf":  # leaf names the real intermediate but the impostor signed it
+        leaf = pki.leaf(impostor_inter, "checks client", key=key)
+        expected, depth = R.CERT_SIGNATURE_FAILURE, 0
+    elif impostor_signs == "inter":
+        inter = pki.intermediate(impostor_root, "Checks Intermediate CA", key=inter.key)
+        expected, depth = R.CERT_SIGNATURE_FAILURE, 1
+    else:
+        expected, depth = R.OK, None
+    assert_result(run_verify(make_verifier(root), [leaf, inter]), expected, depth)
+
+
+# ---- basicConstraints / keyUsage on issuers (RFC 5280 6.1.4 (k), (n)) -------------------------
+
+
+@pytest.mark.parametrize(("inter_kw", "expected"), [
+    ({"ca": None, "key_usage": None}, R.INVALID_CA),
+    ({"ca": False, "key_usage": None}, R.INVALID_CA),
+    ({"ca": False, "key_usage": {"digital_signature"}}, R.INVALID_CA),
+    ({"ca": True}, R.OK),
+    ({"ca": True, "key_usage": None}, R.OK),
+])
+def test_issuer_must_be_ca(inter_kw: dict[str, Any], expected: Reason) -> None:
+    """An issuer without basicConstraints cA=TRUE is not a CA (INVALID_CA at its depth)."""
+    check3(expected, None if expected == R.OK else 1, inter_kw=inter_kw)
+
+
+@pytest.mark.parametrize("ca", [None, False])
+def test_issuer_certsign_without_ca(ca: bool | None) -> None:
+    """keyCertSign without cA=TRUE is inconsistent (RFC 5280 4.2.1.3) and not a CA either."""
+    root, inter, leaf = three(inter_kw={"ca": ca})  # keeps keyCertSign | cRLSign
+    r = run_verify(make_verifier(root), [leaf, inter])
+    assert not r.verified
+    assert (r.reason, r.depth) in ((R.INVALID_CA, 1), (R.INVALID_EXTENSION, 1)), r.status
+
+
+@pytest.mark.parametrize(("inter_kw", "expected"), [
+    ({"bc_critical": False}, R.INVALID_EXTENSION),  # RFC 5280 4.2.1.9: MUST be critical in CAs
+    ({"ski": False}, R.INVALID_EXTENSION),  # RFC 5280 4.2.1.2: CAs MUST carry an SKI
+    ({"aki": False}, R.INVALID_EXTENSION),  # RFC 5280 4.2.1.1: MUST be present (not self-signed)
+    ({"bc_critical": True, "ski": True, "aki": True}, R.OK),
+])
+def test_issuer_issuance_rules(inter_kw: dict[str, Any], expected: Reason) -> None:
+    """RFC 5280 issuance rules for intermediates: critical BC, SKI, AKI."""
+    check3(expected, None if expected == R.OK else 1, inter_kw=inter_kw)
+
+
+@pytest.mark.parametrize(("key_usage", "expected"), [
+    ({"digital_signature"}, R.KEYUSAGE_NO_CERTSIGN),
+    ({"crl_sign", "digital_signature"}, R.KEYUSAGE_NO_CERTSIGN),
+    ({"key_cert_sign"}, R.OK),
+    ({"key_cert_sign", "crl_sign"}, R.OK),
+    (None, R.OK),
+])
+def test_issuer_key_usage_certsign(key_usage: set[str] | None, expected: Reason) -> None:
+    """An issuer whose keyUsage lacks keyCertSign is refused; absent keyUsage is allowed."""
+    check3(expected, None if expected == R.OK else 1, inter_kw={"key_usage": key_usage})
+
+
+def _serial_der(leaf_der: bytes, serial: bytes) -> bytes:
+    """TBS edit: replace the serial INTEGER content."""
+    _, hl, _ = pki._tlv(leaf_der, 0)
+    off = hl
+    if leaf_der[off] == 0xA0:
+        _, h, c = pki._tlv(leaf_der, off)
+        off += h + c
+    _, h, c = pki._tlv(leaf_der, off)
+    body = leaf_der[hl:off] + pki._enc(0x02, serial) + leaf_der[off + h + c:]
+    return pki._enc(0x30, body)
+
+
+@pytest.mark.parametrize(("leaf_kw", "expected"), [
+    ({"name_constraints": ([DNS_("example.com")], None)}, R.INVALID_EXTENSION),  # CA-only ext
+    ({"key_usage": {"digital_signature", "key_cert_sign"}}, R.INVALID_EXTENSION),  # not a CA
+    ({"san_critical": True}, R.INVALID_EXTENSION),  # SAN critical beside a non-empty subject
+    ({"aki": False}, R.INVALID_EXTENSION),  # RFC 5280 4.2.1.1: AKI MUST be present
+    ({"extra_extensions": [(x509.SubjectKeyIdentifier(b"\x01" * 20), True)], "ski": False},
+     R.INVALID_EXTENSION),  # SKI MUST be non-critical
+    ({"ski": False}, R.OK),  # SKI is optional in end entities
+    ({}, R.OK),
+])
+def test_leaf_issuance_rules(leaf_kw: dict[str, Any], expected: Reason) -> None:
+    """RFC 5280 issuance rules on the leaf: inconsistent or mis-critical extensions fail."""
+    check3(expected, None if expected == R.OK else 0, leaf_kw=leaf_kw)
+
+
+@pytest.mark.filterwarnings("ignore:Parsed a serial number")
+@pytest.mark.parametrize(("serial", "expected"), [
+    (b"\x00", R.INVALID_EXTENSION),  # zero
+    (b"\xff", R.INVALID_EXTENSION),  # negative
+    (b"\x01" * 21, R.INVALID_EXTENSION),  # more than 20 octets
+    (b"\x01" * 20, R.OK),
+    (b"\x01", R.OK),
+])
+def test_serial_number_rules(serial: bytes, expected: Reason) -> None:
+    """RFC 5280 4.1.2.2: a serial is a positive integer of at most 20 octets."""
+    root, inter, leaf = three()
+    leaf = pki.resign(leaf, inter.key, lambda tbs: _serial_der(tbs, serial))
+    assert_result(run_verify(make_verifier(root), [leaf, inter]), expected,
+                  None if expected == R.OK else 0)
+
+
+@pytest.mark.filterwarnings("ignore:Parsed a serial number")
+def test_anchor_issuance_not_policed() -> None:
+    """The operator's own anchor is not held to AKI / serial issuance rules."""
+    root = pki.ca("Lax Root", aki=False)
+    root = pki.resign(root, root.key, lambda tbs: _serial_der(tbs, b"\x00"))
+    leaf = pki.leaf(root)
+    assert_result(run_verify(make_verifier(root), [leaf]), R.OK, None)
+
+
+# ---- pathLenConstraint (RFC 5280 6.1.4 (l), (m)) -----------------------------------------------
+
+
+@pytest.mark.parametrize(("top_len", "mid_len", "expected", "depth"), [
+    (None, 0, R.OK, None),  # pathLen 0 directly above the leaf
+    (0, None, R.PATH_LENGTH_EXCEEDED, 2),  # pathLen 0 with an intermediate below
+    (1, None, R.OK, None),
+    (1, 0, R.OK, None),
+])
+def test_path_length(top_len: int | None, mid_len: int | None, expected: Reason,
+                     depth: int | None) -> None:
+    """pathLenConstraint bounds the non-self-issued intermediates below a CA."""
+    root = pki.ca("PL Root")
+    top = pki.intermediate(root, "PL Top", path_len=top_len)
+    mid = pki.intermediate(top, "PL Mid", path_len=mid_len)
+    leaf = pki.leaf(mid)
+    assert_result(run_verify(make_verifier(root), [leaf, mid, top]), expected, depth)
+
+
+@pytest.mark.parametrize(("root_len", "expected", "depth"), [
+    (0, R.PATH_LENGTH_EXCEEDED, 2), (1, R.OK, None)])
+def test_path_length_on_anchor(root_len: int, expected: Reason, depth: int | None) -> None:
+    """The trust anchor's own pathLenConstraint is enforced (as OpenSSL and webpki do)."""
+    check3(expected, depth, root_kw={"path_len": root_len})
+
+
+@pytest.mark.parametrize(("self_issued", "expected", "depth"), [
+    (True, R.OK, None), (False, R.PATH_LENGTH_EXCEEDED, 2)])
+def test_path_length_self_issued_not_counted(self_issued: bool, expected: Reason,
+                                            depth: int | None) -> None:
+    """A self-issued intermediate (key rollover) does not count against pathLenConstraint."""
+    root = pki.ca("SI Root")
+    top = pki.intermediate(root, "SI CA", path_len=0)
+    # Rollover certificate: same name as `top`, new key, signed by top's key.
+    below = pki.intermediate(top, "SI CA" if self_issued else "SI Other CA")
+    leaf = pki.leaf(below)
+    r = run_verify(make_verifier(root), [leaf, below, top])
+    assert_result(r, expected, depth)
+    if expected == R.OK:
+        assert r.chain == [leaf.der, below.der, top.der, root.der]
+
+
+# ---- name constraints (RFC 5280 4.2.1.10, 6.1.3 (b)-(c)) ---------------------------------------
+
+DNS, IP, EMAIL, URI, DIRN = (x509.DNSName, x509.IPAddress, x509.RFC822Name,
+                             x509.UniformResourceIdentifier, x509.DirectoryName)
+
+
+def _net(s: str) -> x509.IPAddress:
+    return x509.IPAddress(ipaddress.ip_network(s))
+
+
+def _ip(s: str) -> x509.IPAddress:
+    return x509.IPAddress(ipaddress.ip_address(s))
+
+
+NC_CASES = [
+    # id, (permitted, excluded), leaf subject, leaf SAN, expected
+    ("dns-permitted-ok", ([DNS("example.com")], None), "client",
+     [DNS("client.example.com")], R.OK),
+    ("dns-permitted-exact", ([DNS("example.com")], None), "client", [DNS("example.com")], R.OK),
+    ("dns-permitted-violation", ([DNS("example.com")], None), "client",
+     [DNS("client.example.org")], R.PERMITTED_VIOLATION),
+    ("dns-permitted-suffix-not-label", ([DNS("example.com")], None), "client",
+     [DNS("badexample.com")], R.PERMITTED_VIOLATION),
+    ("dns-permitted-one-of-two-bad", ([DNS("example.com")], None), "client",
+     [DNS("a.example.com"), DNS("b.example.net")], R.PERMITTED_VIOLATION),
+    ("dns-excluded-ok", (None, [DNS("evil.com")]), "client", [DNS("good.com")], R.OK),
+    ("dns-excluded-violation", (None, [DNS("evil.com")]), "client", [DNS("x.evil.com")],
+     R.EXCLUDED_VIOLATION),
+    ("dns-excluded-case", (None, [DNS("evil.com")]), "client", [DNS("X.EVIL.COM")],
+     R.EXCLUDED_VIOLATION),
+    ("dns-excluded-beats-permitted", ([DNS("example.com")], [DNS("bad.example.com")]), "client",
+     [DNS("x.bad.example.com")], R.EXCLUDED_VIOLATION),
+    ("ip-permitted-ok", ([_net("10.0.0.0/8")], None), "client", [_ip("10.1.2.3")], R.OK),
+    ("ip-permitted-violation", ([_net("10.0.0.0/8")], None), "client", [_ip("192.168.1.1")],
+     R.PERMITTED_VIOLATION),
+    ("ip6-permitted-ok", ([_net("2001:db8::/32")], None), "client", [_ip("2001:db8::1")], R.OK),
+    ("ip6-permitted-violation", ([_net("2001:db8::/32")], None), "client",
+     [_ip("2001:db9::1")], R.PERMITTED_VIOLATION),
+    ("ip-excluded-violation", (None, [_net("192.168.0.0/16")]), "client",
+     [_ip("192.168.7.7")], R.EXCLUDED_VIOLATION),
+    ("ip-excluded-ok", (None, [_net("192.168.0.0/16")]), "client", [_ip("10.0.0.1")], R.OK),
+    ("email-permitted-ok", ([EMAIL("example.com")], None), "client",
+     [EMAIL("alice@example.com")], R.OK),
+    ("email-permitted-violation", ([EMAIL("example.com")], None), "client",
+     [EMAIL("alice@example.org")], R.PERMITTED_VIOLATION),
+    ("email-domain-ok", ([EMAIL(".example.com")], None), "client",
+     [EMAIL("alice@mail.example.com")], R.OK),
+    ("email-excluded-violation", (None, [EMAIL("mallory@example.com")]), "client",
+     [EMAIL("mallory@example.com")], R.EXCLUDED_VIOLATION),
+    ("email-in-subject-violation", ([EMAIL("example.com")], None),
+     [(NameOID.COMMON_NAME, "client"), (NameOID.EMAIL_ADDRESS, "eve@evil.org")], None,
+     R.PERMITTED_VIOLATION),
+    ("uri-permitted-ok", ([URI(".example.com")], None), "client",
+     [URI("https://svc.example.com/path")], R.OK),
+    ("uri-permitted-violation", ([URI(".example.com")], None), "client",
+     [URI("https://svc.example.org/path")], R.PERMITTED_VIOLATION),
+    ("uri-host-exact-ok", ([URI("example.com")], None), "client",
+     [URI("spiffe://example.com/ns/prod/sa/api")], R.OK),
+    ("uri-excluded-violation", (None, [URI("evil.com")]), "client",
+     [URI("https://evil.com/x")], R.EXCLUDED_VIOLATION),
+    ("dirname-permitted-ok", ([DIRN(x509.Name.from_rfc4514_string("O=Acme,C=US"))], None),
+     "CN=client,O=Acme,C=US", None, R.OK),
+    ("dirname-permitted-violation",
+     ([DIRN(x509.Name.from_rfc4514_string("O=Acme,C=US"))], None),
+     "CN=client,O=Other,C=US", None, R.PERMITTED_VIOLATION),
+    ("dirname-excluded-violation",
+     (None, [DIRN(x509.Name.from_rfc4514_string("O=Evil,C=US"))]),
+     "CN=client,O=Evil,C=US", None, R.EXCLUDED_VIOLATION),
+    ("dirname-excluded-ok", (None, [DIRN(x509.Name.from_rfc4514_string("O=Evil,C=US"))]),
+     "CN=client,O=Acme,C=US", None, R.OK),
+    ("dns-constraint-ignores-ip-san", ([DNS("example.com")], None), "client",
+     [_ip("10.0.0.1")], R.OK),
+]
+
+
+@pytest.mark.parametrize(("constraints", "subject", "san", "expected"),
+                         [c[1:] for c in NC_CASES], ids=[c[0] for c in NC_CASES])
+@pytest.mark.parametrize("on", ["inter", "root"])
+def test_name_constraints(constraints: Any, subject: Any, san: Any, expected: Reason,
+                          on: str) -> None:
+    """Name constraints of an intermediate or of the anchor bind the leaf's SAN and subject."""
+    kw = {"name_constraints": constraints}
+    # The intermediate's own name lies inside every directoryName subtree used here, so that an
+    # anchor's constraints only ever fail on the leaf.
+    inter_kw = {"name": "CN=Checks Intermediate CA,O=Acme,C=US"}
+    check3(expected, None if expected == R.OK else 0,
+           root_kw=kw if on == "root" else None,
+           inter_kw={**inter_kw, **kw} if on == "inter" else inter_kw,
+           leaf_kw={"name": subject, "san": san})
+
+
+@pytest.mark.parametrize(("excluded", "expected", "depth"), [
+    ("Checks Intermediate CA", R.EXCLUDED_VIOLATION, 1), ("Somebody Else", R.OK, None)])
+def test_name_constraints_bind_intermediates(excluded: str, expected: Reason,
+                                             depth: int | None) -> None:
+    """An anchor's directoryName constraint also binds the (non-self-issued) intermediate."""
+    nc = (None, [DIRN(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, excluded)]))])
+    check3(expected, depth, root_kw={"name_constraints": nc})
+
+
+@pytest.mark.parametrize(("base", "expected"), [
+    (DNS(".example.com"), R.INVALID_EXTENSION),  # leading period is not dNSName syntax
+    (DNS("example.com"), R.OK)])
+def test_name_constraints_malformed(base: x509.GeneralName, expected: Reason) -> None:
+    """A CA whose nameConstraints cannot be interpreted is refused (fail closed)."""
+    check3(expected, None if expected == R.OK else 1,
+           inter_kw={"name_constraints": ([base], None)},
+           leaf_kw={"san": [DNS("client.example.com")]})
+
+
+# ---- critical extensions (RFC 5280 4.2) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("critical", [True, False])
+@pytest.mark.parametrize(("position", "depth"), [("leaf", 0), ("inter", 1)])
+def test_unknown_critical_extension(critical: bool, position: str, depth: int) -> None:
+    """An unrecognised critical extension is rejected; the same extension non-critical is not."""
+    ext = {"extra_extensions": unknown_ext(critical)}
+    check3(R.UNHANDLED_CRITICAL_EXTENSION if critical else R.OK, depth if critical else None,
+           inter_kw=ext if position == "inter" else None,
+           leaf_kw=ext if position == "leaf" else None)
+
+
+# ---- extended key usage (RFC 5280 4.2.1.12) ----------------------------------------------------
+
+SA, CA_ = pki.SERVER_AUTH, pki.CLIENT_AUTH
+
+
+@pytest.mark.parametrize(("purpose", "require", "eku", "expected"), [
+    ("client", False, [SA], R.INVALID_PURPOSE),
+    ("client", False, [CA_], R.OK),
+    ("client", False, [SA, CA_], R.OK),
+    ("client", False, None, R.OK),
+    ("client", False, [CODE_SIGNING], R.INVALID_PURPOSE),
+    ("client", False, [ANY_EKU], R.INVALID_PURPOSE),
+    ("client", True, None, R.INVALID_PURPOSE),
+    ("client", True, [CA_], R.OK),
+    ("server", False, [SA], R.OK),
+    ("server", False, [CA_], R.INVALID_PURPOSE),
+    ("server", False, None, R.OK),
+    ("server", True, None, R.INVALID_PURPOSE),
+    ("any", False, [SA], R.OK),
+    ("any", False, [CA_], R.OK),
+    ("any", False, [CODE_SIGNING], R.OK),
+    ("any", False, None, R.OK),
+])
+def test_leaf_eku(purpose: str, require: bool, eku: list[ObjectIdentifier] | None,
+                  expected: Reason) -> None:
+    """The leaf's EKU must name the verifier's purpose when present (or always, by option)."""
+    check3(expected, None if expected == R.OK else 0, leaf_kw={"eku": eku},
+           vkw={"purpose": purpose, "require_eku": require})
+
+
+@pytest.mark.parametrize(("eku", "on", "expected", "depth"), [
+    ([SA], "inter", R.INVALID_PURPOSE, 1),
+    ([SA], "root", R.INVALID_PURPOSE, 2),
+    ([CA_], "inter", R.OK, None),
+    ([SA, CA_], "inter", R.OK, None),
+    ([ANY_EKU], "inter", R.OK, None),
+])
+def test_ca_eku(eku: list[ObjectIdentifier], on: str, expected: Reason,
+                depth: int | None) -> None:
+    """A CA whose EKU lacks clientAuth (and anyExtendedKeyUsage) cannot issue client certs."""
+    kw = {"eku": eku}
+    check3(expected, depth, root_kw=kw if on == "root" else None,
+           inter_kw=kw if on == "inter" else None)
+
+
+# ---- end entity must not be a CA ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("leaf_kw", "expected"), [
+    ({"ca": True, "key_usage": {"digital_signature", "key_cert_sign"}}, R.INVALID_NON_CA),
+    ({"ca": True}, R.INVALID_NON_CA),
+    ({"ca": True, "key_usage": None, "path_len": 0}, R.INVALID_NON_CA),
+    ({"ca": False}, R.OK),
+    ({"ca": None}, R.OK),
+])
+def test_leaf_is_not_a_ca(leaf_kw: dict[str, Any], expected: Reason) -> None:
+    """A leaf with basicConstraints cA=TRUE is refused as an end entity (INVALID_NON_CA)."""
+    check3(expected, None if expected == R.OK else 0, leaf_kw=leaf_kw)
+
+
+# ---- key sizes and algorithms ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("weak", "min_bits", "expected", "depth"), [
+    ("leaf", 2048, R.EE_KEY_TOO_SMALL, 0),
+    ("inter", 2048, R.CA_KEY_TOO_SMALL, 1),
+    ("root", 2048, R.CA_KEY_TOO_SMALL, 2),
+    ("leaf", 1024, R.OK, None),
+    ("inter", 1024, R.OK, None),
+    ("none", 2048, R.OK, None),
+])
+def test_rsa_key_size(weak: str, min_bits: int, expected: Reason, depth: int | None) -> None:
+    """RSA keys below min_rsa_bits are refused, as an end entity or as a CA."""
+    key = {p: ("rsa1024" if p == weak else "rsa2048") for p in ("root", "inter", "leaf")}
+    check3(expected, depth, root_kw={"key": key["root"]}, inter_kw={"key": key["inter"]},
+           leaf_kw={"key": key["leaf"]}, vkw={"min_rsa_bits": min_bits})
+
+
+@pytest.mark.parametrize(("min_bits", "expected"), [(3072, R.EE_KEY_TOO_SMALL), (2048, R.OK)])
+def test_min_rsa_bits_option(min_bits: int, expected: Reason) -> None:
+    """min_rsa_bits raises the floor: a 2048-bit leaf fails at 3072 (EC CAs are unaffected)."""
+    check3(expected, None if expected == R.OK else 0, leaf_kw={"key": "rsa2048"},
+           vkw={"min_rsa_bits": min_bits})
+
+
+@pytest.mark.parametrize(("root_key", "inter_key", "leaf_key", "kw"), [
+    ("p256", "p256", "p256", {}),
+    ("p384", "p384", "p384", {}),
+    ("p521", "p521", "p521", {}),
+    ("ed25519", "ed25519", "ed25519", {}),
+    ("rsa2048", "rsa2048", "rsa2048", {}),
+    ("rsa3072", "rsa3072", "p256", {}),
+    ("rsa4096", "p256", "p256", {}),
+    ("rsa2048", "rsa2048", "rsa2048", {"rsa_pss": True}),
+    ("rsa2048", "rsa2048", "p256", {"rsa_pss": True, "hash": "sha384"}),
+    ("rsa2048", "rsa2048", "p256", {"rsa_pss": True, "hash": "sha512"}),
+    ("rsa2048", "rsa2048", "p256", {"hash": "sha384"}),
+    ("rsa2048", "rsa2048", "p256", {"hash": "sha512"}),
+    ("p256", "p384", "p521", {"hash": "sha512"}),
+    ("p384", "ed25519", "rsa2048", {}),
+])
+def test_supported_algorithms(root_key: pki.KeyType, inter_key: pki.KeyType,
+                              leaf_key: pki.KeyType, kw: dict[str, Any]) -> None:
+    """Chains of every supported key type and signature algorithm verify."""
+    root = pki.ca("Alg Root", key=root_key)
+    inter = pki.intermediate(root, "Alg Intermediate", key=inter_key, **kw)
+    leaf = pki.leaf(inter, key=leaf_key, **kw)
+    r = run_verify(make_verifier(root), [leaf, inter])
+    assert_result(r, R.OK, None)
+    assert r.chain == [leaf.der, inter.der, root.der]
+
+
+def test_secp256k1_leaf_rejected() -> None:
+    """A leaf whose key is on an unsupported curve (secp256k1) is refused."""
+    root, inter, leaf = three(leaf_kw={"key": "secp256k1"})
+    r = run_verify(make_verifier(root), [leaf, inter])
+    assert not r.verified
+    assert (r.reason, r.depth) == (R.UNSUPPORTED_KEY, 0)
+
+
+def test_secp256k1_issuer_rejected() -> None:
+    """A certificate signed by a secp256k1 CA key cannot be verified: refused."""
+    root = pki.ca("K1 Root")
+    inter = pki.intermediate(root, "K1 Intermediate", key="secp256k1")
+    leaf = pki.leaf(inter)
+    r = run_verify(make_verifier(root), [leaf, inter])
+    assert not r.verified
+    assert r.reason in (R.UNSUPPORTED_KEY, R.UNSUPPORTED_SIGNATURE_ALGORITHM)
+    assert r.depth in (0, 1)
+
+
+def test_secp256k1_anchor_refused_by_store() -> None:
+    """A trust anchor with an unsupported key is refused when it is added."""
+    with pytest.raises(CertificateLoadError):
+        TrustStore().add_der(pki.ca("K1 Root", key="secp256k1").der, name="k1")
+
+
+@pytest.mark.parametrize(("position", "key", "depth"), [
+    ("leaf", "rsa2048", 0), ("leaf", "p256", 0), ("inter", "rsa2048", 1), ("inter", "p256", 1)])
+def test_sha1_signature(position: str, key: pki.KeyType, depth: int) -> None:
+    """SHA-1 signatures (RSA or ECDSA) are refused as an unsupported algorithm."""
+    kw = {"hash": "sha1"}
+    root = pki.ca("SHA1 Root", key=key)
+    inter = pki.intermediate(root, "SHA1 Intermediate", key=key,
+                             **(kw if position == "inter" else {}))
+    leaf = pki.leaf(inter, key=key, **(kw if position == "leaf" else {}))
+    assert_result(run_verify(make_verifier(root), [leaf, inter]),
+                  R.UNSUPPORTED_SIGNATURE_ALGORITHM, depth)
+
+
+@pytest.mark.parametrize(("position", "depth"), [("leaf", 0), ("inter", 1)])
+def test_v1_certificate(position: str, depth: int) -> None:
+    """X.509 v1 certificates (no extensions possible) are refused: v3 only."""
+    root = pki.ca("V1 Root")
+    v1 = {"version": 1, "ski": False, "aki": False, "ca": None, "key_usage": None}
+    if position == "inter":
+        inter = pki.issue(subject="V1 Intermediate", issuer=root, **v1)
+    else:
+        inter = pki.intermediate(root, "V1 Intermediate")
+    leaf = (pki.leaf(inter, eku=None, san=None, **v1) if position == "leaf"
+            else pki.leaf(inter))
+    assert_result(run_verify(make_verifier(root), [leaf, inter]), R.INVALID_VERSION, depth)
+
+
+# ---- chain length ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n_inters", "max_depth", "expected"), [
+    (0, 0, R.OK), (1, 0, R.CERT_CHAIN_TOO_LONG), (1, 1, R.OK), (3, 3, R.OK),
+    (3, 2, R.CERT_CHAIN_TOO_LONG), (8, 8, R.OK), (9, 8, R.CERT_CHAIN_TOO_LONG)])
+def test_max_depth(n_inters: int, max_depth: int, expected: Reason) -> None:
+    """Exactly max_depth intermediates pass; one more fails with CERT_CHAIN_TOO_LONG."""
+    ch = chain_of(n_inters)
+    r = run_verify(make_verifier(ch.root, max_depth=max_depth), ch.presented)
+    assert_result(r, expected, None if expected == R.OK else max_depth + 1)
+
+
+@pytest.mark.parametrize(("rollover", "expected"), [(True, R.OK), (False, R.CERT_CHAIN_TOO_LONG)])
+def test_max_depth_ignores_self_issued(rollover: bool, expected: Reason) -> None:
+    """A self-issued (key rollover) intermediate does not count toward max_depth."""
+    root = pki.ca("MD Root")
+    top = pki.intermediate(root, "MD CA")
+    below = pki.intermediate(top, "MD CA" if rollover else "MD Other CA")
+    leaf = pki.leaf(below)
+    r = run_verify(make_verifier(root, max_depth=1), [leaf, below, top])
+    assert_result(r, expected, None if expected == R.OK else 2)
+
+
+def test_max_depth_default_is_eight() -> None:
+    """The default max_depth allows 8 intermediates and refuses 9."""
+    ch9 = chain_of(9)
+    v = make_verifier(ch9.root)
+    assert_result(run_verify(v, ch9.presented), R.CERT_CHAIN_TOO_LONG, 9)
+    ch8 = chain_of(8)
+    assert_result(run_verify(make_verifier(ch8.root), ch8.presented), R.OK, None)
+
+
+# ---- issuers that cannot be found --------------------------------------------------------------
+
+
+def test_unknown_issuer() -> None:
+    """A leaf from an untrusted CA: unable to get local issuer certificate, at depth 0."""
+    _root, inter, leaf = three()
+    other = pki.ca("Some Other Root")
+    assert_result(run_verify(make_verifier(other), [leaf]),
+                  R.UNABLE_TO_GET_ISSUER_CERT_LOCALLY, 0)
+    assert_result(run_verify(make_verifier(other), [leaf, inter]),
+                  R.UNABLE_TO_GET_ISSUER_CERT_LOCALLY, 1)
+
+
+def test_missing_intermediate() -> None:
+    """The leaf alone, without its intermediate, cannot reach the root."""
+    root, inter, leaf = three()
+    assert_result(run_verify(make_verifier(root), [leaf]),
+                  R.UNABLE_TO_GET_ISSUER_CERT_LOCALLY, 0)
+    assert_result(run_verify(make_verifier(root), [leaf, inter]), R.OK, None)
+
+
+def test_self_signed_leaf() -> None:
+    """A self-signed end-entity certificate: 'self signed certificate' at depth 0."""
+    root = pki.ca("SS Root")
+    me = pki.issue(subject="self signed client", ca=False, key_usage={"digital_signature"},
+                   eku=[pki.CLIENT_AUTH], san=list(pki.CLIENT_SAN))
+    assert_result(run_verify(make_verifier(root), [me]), R.DEPTH_ZERO_SELF_SIGNED_CERT, 0)
+
+
+def test_untrusted_root_in_chain() -> None:
+    """An untrusted self-signed root sent in the chain: SELF_SIGNED_CERT_IN_CHAIN at its depth."""
+    root, inter, leaf = three()
+    trusted = pki.ca("The Trusted Root")
+    assert_result(run_verify(make_verifier(trusted), [leaf, inter, root]),
+                  R.SELF_SIGNED_CERT_IN_CHAIN, 2)
+    # Twin: the same chain with its root trusted passes (the presented root copy is harmless).
+    r = run_verify(make_verifier(root), [leaf, inter, root])
+    assert_result(r, R.OK, None)
+    assert len(r.chain) == 3
+
+
+# ---- path building -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("expired_first", [True, False])
+def test_cross_signed_same_key_one_expired(expired_first: bool) -> None:
+    """Two intermediates with the same name and key, one expired: the valid one is chosen."""
+    root = pki.ca("XS Root")
+    key = pki.make_key("p256")
+    old = pki.intermediate(root, "XS Intermediate", key=key, **EXPIRED)
+    new = pki.intermediate(root, "XS Intermediate", key=key)
+    leaf = pki.leaf(new)
+    inters = [old, new] if expired_first else [new, old]
+    r = run_verify(make_verifier(root), [leaf, *inters])
+    assert_result(r, R.OK, None)
+    assert r.chain == [leaf.der, new.der, root.der]
+    # Twin: only the expired copy is presented.
+    assert_result(run_verify(make_verifier(root), [leaf, old]), R.CERT_HAS_EXPIRED, 1)
+
+
+def test_cross_signed_by_untrusted_and_trusted_roots() -> None:
+    """An intermediate cross-signed by an untrusted and a trusted root: the trusted path wins."""
+    trusted, untrusted = pki.ca("XS Trusted Root"), pki.ca("XS Old Root")
+    key = pki.make_key("p256")
+    via_untrusted = pki.intermediate(untrusted, "XS Shared Intermediate", key=key)
+    via_trusted = pki.intermediate(trusted, "XS Shared Intermediate", key=key)
+    leaf = pki.leaf(via_trusted)
+    r = run_verify(make_verifier(trusted), [leaf, via_untrusted, untrusted, via_trusted])
+    assert_result(r, R.OK, None)
+    assert r.chain == [leaf.der, via_trusted.der, trusted.der]
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_same_name_anchors_different_keys(which: int) -> None:
+    """Two trusted CAs with the same name and different keys: the one that signed is found."""
+    roots = [pki.ca("Twin Root"), pki.ca("Twin Root")]
+    leaf = pki.leaf(roots[which])
+    r = run_verify(make_verifier(*roots), [leaf])
+    assert_result(r, R.OK, None)
+    assert r.chain == [leaf.der, roots[which].der]
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_same_name_intermediates_different_keys(which: int) -> None:
+    """Two presented intermediates with the same name, different keys: the signer is chosen."""
+    root = pki.ca("Twin Inter Root")
+    inters = [pki.intermediate(root, "Twin Intermediate"),
+              pki.intermediate(root, "Twin Intermediate")]
+    leaf = pki.leaf(inters[which])
+    r = run_verify(make_verifier(root), [leaf, *inters])
+    assert_result(r, R.OK, None)
+    assert r.chain == [leaf.der, inters[which].der, root.der]
+
+
+def _loop_pair() -> tuple[pki.Cert, pki.Cert, pki.Cert]:
+    """A issued by B, B issued by A (neither self-signed), and a leaf under A."""
+    ka, kb = pki.make_key("p256"), pki.make_key("p256")
+
+    def kid(k: pki.PrivateKey) -> bytes:
+        return x509.SubjectKeyIdentifier.from_public_key(k.public_key()).digest
+
+    a = pki.issue(subject="Loop A", key=ka, issuer=pki.Cert(None, kb),  # type: ignore[arg-type]
+                  issuer_name="Loop B", aki=kid(kb), ca=True, key_usage={"key_cert_sign"})
+    b = pki.issue(subject="Loop B", key=kb, issuer=pki.Cert(None, ka),  # type: ignore[arg-type]
+                  issuer_name="Loop A", aki=kid(ka), ca=True, key_usage={"key_cert_sign"})
+    return a, b, pki.leaf(a)
+
+
+def test_loop_terminates() -> None:
+    """A <-> B issuer loop with neither trusted ends quickly with a failure, not a hang."""
+    a, b, leaf = _loop_pair()
+    t0 = time.monotonic()
+    r = run_verify(make_verifier(pki.ca("Unrelated Root")), [leaf, a, b, a, b])
+    assert time.monotonic() - t0 < 5
+    assert not r.verified
+    assert r.reason in (R.UNABLE_TO_GET_ISSUER_CERT_LOCALLY, R.BUDGET_EXCEEDED)
+
+
+def test_loop_with_trusted_member() -> None:
+    """The same loop with B trusted: leaf -> A -> B (anchor) validates."""
+    a, b, leaf = _loop_pair()
+    r = run_verify(make_verifier(b), [leaf, a, b])
+    assert_result(r, R.OK, None)
+    assert r.chain == [leaf.der, a.der, b.der]
+
+
+# ---- trust anchors that are not roots, and operator intermediates ------------------------------
+
+
+def test_intermediate_as_trust_anchor() -> None:
+    """A trusted intermediate is a complete anchor (partial chain): its root is not needed."""
+    _root, inter, leaf = three()
+    for presented in ([leaf], [leaf, inter]):
+        r = run_verify(make_verifier(inter), presented)
+        assert_result(r, R.OK, None)
+        assert r.chain == [leaf.der, inter.der]
+    # Twin: trusting an unrelated intermediate does not help.
+    _, other_inter, _ = three(inter_kw={"name": "Other Intermediate CA"})
+    assert_result(run_verify(make_verifier(other_inter), [leaf, inter]),
+                  R.UNABLE_TO_GET_ISSUER_CERT_LOCALLY, 1)
+
+
+def test_operator_intermediates_complete_chain() -> None:
+    """Verifier(intermediates=...) completes a chain the client sent as a bare leaf."""
+    root, inter, leaf = three()
+    store = TrustStore()
+    store.add_der(root.der, name="root")
+    r = Verifier(store, intermediates=[inter.der]).verify([leaf.der], at=NOW)
+    assert_result(r, R.OK, None)
+    assert r.chain == [leaf.der, inter.der, root.der]
+    # Twin: without the operator intermediate the leaf alone fails.
+    assert_result(Verifier(store).verify([leaf.der], at=NOW),
+                  R.UNABLE_TO_GET_ISSUER_CERT_LOCALLY, 0)
+    # Operator intermediates get the same checks as presented ones.
+    bad_root, bad_inter, _bad_leaf = three(inter_kw={"ca": False})
+    bad_store = TrustStore()
+    bad_store.add_der(bad_root.der, name="root")
+    with pytest.raises(NotACAError):
+        Verifier(bad_store, intermediates=[bad_inter.der])
+
+
+def test_operator_intermediate_expired() -> None:
+    """An expired operator intermediate is reported like a presented one."""
+    root, inter, leaf = three(inter_kw=EXPIRED)
+    store = TrustStore()
+    store.add_der(root.der, name="root")
+    r = Verifier(store, intermediates=[inter.der]).verify([leaf.der], at=NOW)
+    assert_result(r, R.CERT_HAS_EXPIRED, 1)
+
+
+# ---- host associations (the Cloudflare model) --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_cas() -> dict[str, Any]:
+    """Two roots (names 'a' and 'b'), a leaf under each, and a store with associations."""
+    ra, rb = pki.ca("Assoc Root A"), pki.ca("Assoc Root B")
+    store = TrustStore()
+    store.add_der(ra.der, name="a")
+    store.add_der(rb.der, name="b")
+    store.associate("api.example.com", ["a"])
+    store.associate("*.wild.example.com", ["b"])
+    store.associate("both.example.com", ["a", "b"])
+    store.associate("locked.example.com", [])
+    return {"store": store, "a": pki.leaf(ra), "b": pki.leaf(rb)}
+
+
+@pytest.mark.parametrize(("host", "ok_a", "ok_b"), [
+    ("api.example.com", True, False),
+    ("API.Example.COM.", True, False),
+    ("x.wild.example.com", False, True),
+    ("wild.example.com", True, True),  # the wildcard covers one label, not the parent
+    ("a.b.wild.example.com", True, True),  # ... nor two labels
+    ("both.example.com", True, True),
+    ("other.example.com", True, True),  # no association: every CA
+    (None, True, True),
+    ("locked.example.com", False, False),  # empty association: nothing
+])
+def test_host_associations(two_cas: dict[str, Any], host: str | None, ok_a: bool,
+                           ok_b: bool) -> None:
+    """A host with associations trusts only its CAs; a host without trusts every CA."""
+    v = Verifier(two_cas["store"])
+    for which, ok in (("a", ok_a), ("b", ok_b)):
+        r = v.verify([two_cas[which].der], host=host, at=NOW)
+        assert r.verified is ok, (which, r.status)
+        if ok:
+            assert r.anchor_name == which
+        else:
+            assert (r.reason, r.depth) == (R.UNABLE_TO_GET_ISSUER_CERT_LOCALLY, 0)
+
+
+# ---- expected names (server purpose) -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server_chain() -> tuple[pki.Cert, pki.Cert]:
+    """(root, server leaf) with DNS, wildcard DNS, IP and e-mail SANs."""
+    root = pki.ca("Name Root")
+    leaf = pki.leaf(root, "CN=cn-only.example.com", eku=[pki.SERVER_AUTH], san=[
+        DNS("www.example.com"), DNS("*.wild.example.com"), _ip("192.0.2.1"), _ip("2001:db8::7"),
+        EMAIL("ops@example.com"), URI("spiffe://example.com/svc")])
+    return root, leaf
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("www.example.com", R.OK),
+    ("WWW.Example.COM", R.OK),
+    ("a.wild.example.com", R.OK),
+    ("wild.example.com", R.HOSTNAME_MISMATCH),
+    ("a.b.wild.example.com", R.HOSTNAME_MISMATCH),
+    ("other.example.com", R.HOSTNAME_MISMATCH),
+    ("cn-only.example.com", R.HOSTNAME_MISMATCH),  # no fallback to the subject CN
+    ("192.0.2.1", R.OK),
+    (ipaddress.ip_address("192.0.2.1"), R.OK),
+    ("192.0.2.2", R.IP_ADDRESS_MISMATCH),
+    ("2001:db8::7", R.OK),
+    ("2001:db8::8", R.IP_ADDRESS_MISMATCH),
+    ("ops@example.com", R.OK),
+    ("ops@EXAMPLE.com", R.OK),
+    ("dev@example.com", R.EMAIL_MISMATCH),
+    ("spiffe://example.com/svc", R.OK),
+    ("spiffe://example.com/other", R.HOSTNAME_MISMATCH),
+])
+def test_expected_name(server_chain: tuple[pki.Cert, pki.Cert], name: Any,
+                       expected: Reason) -> None:
+    """expected_name must match a SAN of its type (DNS with RFC 6125 wildcards, IP, e-mail)."""
+    root, leaf = server_chain
+    r = run_verify(make_verifier(root, purpose="server"), [leaf], expected_name=name)
+    assert_result(r, expected, None if expected == R.OK else 0)
+
+
+# ---- subject / SAN consistency (RFC 5280 4.1.2.6) ----------------------------------------------
+
+
+@pytest.mark.parametrize(("san_critical", "expected"), [
+    (False, R.INVALID_EXTENSION), (True, R.OK)])
+def test_empty_subject_needs_critical_san(san_critical: bool, expected: Reason) -> None:
+    """An empty subject is allowed only with a critical subjectAltName."""
+    check3(expected, None if expected == R.OK else 0,
+           leaf_kw={"name": x509.Name([]), "san_critical": san_critical})
+
+
+def test_empty_subject_without_san() -> None:
+    """An empty subject with no subjectAltName at all is refused."""
+    check3(R.INVALID_EXTENSION, 0, leaf_kw={"name": x509.Name([]), "san": None})
