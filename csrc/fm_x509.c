@@ -292,7 +292,8 @@ static int parse_spki(fm_cert *c, fm_span content) {
     return FM_OK;
 }
 
-int fm_spki_parse(const uint8_t *spki, size_t len, int *key_type, uint32_t *key_bits) {
+int fm_spki_parse(const uint8_t *spki, size_t len, int *key_type, uint32_t *key_bits,
+                  fm_span *key) {
     fm_der r;
     fm_span content;
     fm_cert c;
@@ -303,6 +304,8 @@ int fm_spki_parse(const uint8_t *spki, size_t len, int *key_type, uint32_t *key_
     int rc = parse_spki(&c, content);
     *key_type = c.key_type;
     *key_bits = c.key_bits;
+    if (key)
+        *key = c.spki_key;
     return rc;
 }
 

@@ -88,8 +88,9 @@ int fm_sig_alg_parse(fm_span full, int *alg, fm_pss *pss);
  * FM_ERR_MALFORMED_CERT. */
 int fm_name_parse(fm_span full);
 
-/* Parses a SubjectPublicKeyInfo (whole TLV): key type (enum fm_key_type) and size in bits.
- * Returns FM_OK or FM_ERR_MALFORMED_CERT. */
-int fm_spki_parse(const uint8_t *spki, size_t len, int *key_type, uint32_t *key_bits);
+/* Parses a SubjectPublicKeyInfo (whole TLV): key type (enum fm_key_type), size in bits, and the
+ * subjectPublicKey bits (`key`, may be NULL). Returns FM_OK or FM_ERR_MALFORMED_CERT. */
+int fm_spki_parse(const uint8_t *spki, size_t len, int *key_type, uint32_t *key_bits,
+                  fm_span *key);
 
 #endif /* FM_X509_H */

@@ -19,7 +19,9 @@ from typing import Any
 import fastmtls
 
 ROOT = Path(__file__).resolve().parent.parent
-LIMBO_PATH = Path(os.environ.get("FASTMTLS_LIMBO", ROOT.parent / "shared" / "limbo" / "limbo.json.gz"))
+LIMBO_PATH = Path(
+    os.environ.get("FASTMTLS_LIMBO", ROOT.parent / "shared" / "limbo" / "limbo.json.gz")
+)
 SOFT_IDS_PATH = LIMBO_PATH.parent / "bettertls-soft-ids.txt"
 DISAGREEMENTS_PATH = Path(__file__).resolve().parent / "limbo_disagreements.txt"
 

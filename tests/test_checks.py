@@ -14,9 +14,9 @@ from typing import Any
 
 import pki
 import pytest
-from helpers import make_verifier, run_verify
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+from helpers import make_verifier, run_verify
 
 from fastmtls import CertificateLoadError, NotACAError, Reason, TrustStore, Verifier
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import pki
 import pytest
-from helpers import make_verifier
 from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
+from helpers import make_verifier
 
 from fastmtls import Limits, Reason, TrustStore, Verifier, VerifyResult
 

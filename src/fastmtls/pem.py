@@ -17,9 +17,7 @@ from .errors import CertificateLoadError
 
 ChainInput = Union[Sequence[bytes], bytes, bytearray, memoryview, str]
 
-_BLOCK = re.compile(
-    rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n?(.*?)-----END \1-----", re.DOTALL
-)
+_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n?(.*?)-----END \1-----", re.DOTALL)
 _B64_CHARS = re.compile(rb"^[A-Za-z0-9+/=\s]*$")
 
 
@@ -55,7 +53,9 @@ def pem_to_der_blocks(
         try:
             der = base64.b64decode(b"".join(body.split()), validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise CertificateLoadError(f"PEM certificate block is not valid base64: {exc}") from None
+            raise CertificateLoadError(
+                f"PEM certificate block is not valid base64: {exc}"
+            ) from None
         if not der:
             raise CertificateLoadError("PEM certificate block is empty")
         out.append(der)

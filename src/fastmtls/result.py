@@ -11,8 +11,8 @@ import hashlib
 from typing import TYPE_CHECKING, Any, Callable, Union
 
 from . import _format
-from ._sans import leaf_sans
 from ._ffi import ffi, lib, message
+from ._sans import leaf_sans
 
 if TYPE_CHECKING:
     from .store import _Snapshot
@@ -142,7 +142,8 @@ class VerifyResult:
     """The outcome of one verification.
 
     ``status`` is ``"SUCCESS"``, ``"NONE"`` (no certificate) or ``"FAILED:<reason>"`` in OpenSSL
-    wording. ``verified`` stays true for a revoked chain (Cloudflare semantics); ``revoked`` says so.
+    wording. ``verified`` stays true for a revoked chain (Cloudflare semantics); ``revoked`` says
+    so.
     """
 
     __slots__ = ("_cache", "_presented", "_res", "_snap", "_verifier_inters")
@@ -176,19 +177,19 @@ class VerifyResult:
     @property
     def presented(self) -> bool:
         """The client sent a certificate (valid or not)."""
-        return self._res.status != Reason.NO_CERTIFICATE
+        return bool(self._res.status != Reason.NO_CERTIFICATE)
 
     @property
     def verified(self) -> bool:
         """The chain validates to a trusted CA at the verification time (also when revoked)."""
-        return self._res.status == 0
+        return bool(self._res.status == 0)
 
     @property
     def revoked(self) -> bool:
         """The chain validates but a checked certificate is revoked (Cloudflare semantics: then
         ``verified`` stays true). With ``Verifier(revoked="fail")`` the status is
         ``FAILED:certificate revoked`` instead."""
-        return bool(self._res.flags & lib.FM_RESULT_REVOKED) or (
+        return bool(self._res.flags & lib.FM_RESULT_REVOKED) or bool(
             self._res.status == Reason.CERT_REVOKED
         )
 
@@ -197,7 +198,11 @@ class VerifyResult:
         """(depth, CRLReason code, revocation date as unix seconds) of the revoked certificate."""
         if not self._res.flags & lib.FM_RESULT_REVOKED:
             return None
-        return int(self._res.revoked_depth), int(self._res.revoked_reason), int(self._res.revoked_at)
+        return (
+            int(self._res.revoked_depth),
+            int(self._res.revoked_reason),
+            int(self._res.revoked_at),
+        )
 
     @property
     def depth(self) -> int | None:
@@ -246,7 +251,7 @@ class VerifyResult:
         if not self.verified:
             return None
         idx = self._res.chain_idx[self._res.chain_len - 1]
-        return self._snap.anchor_names[idx]
+        return str(self._snap.anchor_names[idx])
 
     # -- certificate details -------------------------------------------------------------------
 

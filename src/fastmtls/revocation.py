@@ -13,7 +13,6 @@ import datetime as _dt
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Union
 
 from ._ffi import ffi, lib, message, status_name

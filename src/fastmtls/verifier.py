@@ -28,7 +28,11 @@ NameInput = Union[str, ipaddress.IPv4Address, ipaddress.IPv6Address, None]
 _alloc = ffi.new_allocator(should_clear_after_alloc=False)  # fm_verify initialises what it sets
 _NOW = int(lib.FM_TIME_NOW)
 
-_PURPOSES = {"any": lib.FM_PURPOSE_ANY, "client": lib.FM_PURPOSE_CLIENT, "server": lib.FM_PURPOSE_SERVER}
+_PURPOSES = {
+    "any": lib.FM_PURPOSE_ANY,
+    "client": lib.FM_PURPOSE_CLIENT,
+    "server": lib.FM_PURPOSE_SERVER,
+}
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,12 @@ class Verifier:
         if purpose not in _PURPOSES:
             raise ConfigurationError(f"purpose must be one of {sorted(_PURPOSES)}, not {purpose!r}")
         lim = limits or Limits()
-        for label, value in (("min_rsa_bits", min_rsa_bits), ("result_cache_size", result_cache_size),
-                             ("signature_cache_size", signature_cache_size)):  # fmt: skip
+        sizes = {
+            "min_rsa_bits": min_rsa_bits,
+            "result_cache_size": result_cache_size,
+            "signature_cache_size": signature_cache_size,
+        }
+        for label, value in sizes.items():
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
                 raise ConfigurationError(f"{label} must be a non-negative integer")
         if not 0 <= max_depth <= int(lib.FM_MAX_DEPTH_LIMIT):
@@ -230,11 +238,13 @@ class Verifier:
                 self._last = (at, t)
         if host is None and expected_name is None:
             lib.fm_verify_chain(self._ptr, snap.ptr, revs, data, len(data), t, res)
-        elif expected_name is None:
+        elif expected_name is None and host is not None:
             hb = self._hosts.get(host)
             if hb is None:
                 hb = self._remember_host(host)
-            lib.fm_verify(self._ptr, snap.ptr, revs, data, len(data), hb, len(hb), t, 0, b"", 0, res)
+            lib.fm_verify(
+                self._ptr, snap.ptr, revs, data, len(data), hb, len(hb), t, 0, b"", 0, res
+            )
         else:
             kind, name = _expected_name(expected_name)
             hb = _host_bytes(host)
@@ -277,10 +287,10 @@ def _chain_bytes(chain: ChainInput) -> tuple[list[bytes], bytes, bool]:
                 raw = chain.encode("utf-8", "replace") if isinstance(chain, str) else bytes(chain)
                 return [raw], raw, True
             return presented, b"".join(presented), False
-        raw = bytes(chain)
+        raw = bytes(chain) if not isinstance(chain, str) else chain.encode()
         return _split_der(raw), raw, False
     if isinstance(chain, Sequence):
-        presented = [bytes(c) for c in chain]
+        presented = [bytes(c) for c in chain]  # type: ignore[arg-type]  # elements: bytes-like
         return presented, b"".join(presented), False
     raise ConfigurationError(f"unsupported chain type {type(chain).__name__}")
 
