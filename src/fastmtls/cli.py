@@ -1,7 +1,9 @@
-"""Command line: ``fastmtls verify`` prints a verification result as JSON.
+"""Command line: ``fastmtls verify`` prints a verification result as JSON; ``fastmtls crl
+inspect`` describes CRLs; ``fastmtls crl compile`` turns CRLs into a revocation snapshot.
 
-Exit status 0 only when the chain verified; 1 when it did not; 2 for usage or configuration
-errors (a CA file that is not a CA, an unreadable chain file).
+Exit status of ``verify``: 0 only when the chain verified; 1 when it did not; 2 for usage or
+configuration errors (a CA file that is not a CA, an unreadable chain file, a bad CRL).
+``crl inspect`` exits 1 when a signature was checked and is not valid.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._format import asn1_time, dn_rfc2253
 from .errors import FastMTLSError
+from .pem import pem_to_der
+from .revocation import RevocationSet, check_crl, crl_to_der, inspect_crl
 from .store import TrustStore
 from .verifier import Verifier
 
@@ -33,16 +38,120 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("verify", help="verify a client certificate chain (PEM, leaf first)")
     v.add_argument("chain", help="PEM file holding the presented chain, leaf first ('-' = stdin)")
-    v.add_argument("--ca", action="append", required=True, metavar="FILE",
-                   help="trusted CA bundle (PEM or DER); repeatable")  # fmt: skip
-    v.add_argument("--intermediate", action="append", default=[], metavar="FILE",
-                   help="extra untrusted intermediates (PEM); repeatable")  # fmt: skip
+    v.add_argument(
+        "--ca",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="trusted CA bundle (PEM or DER); repeatable",
+    )
+    v.add_argument(
+        "--intermediate",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="extra untrusted intermediates (PEM); repeatable",
+    )
     v.add_argument("--host", help="hostname (SNI) whose CA associations apply")
     v.add_argument("--at", type=_parse_time, help="verification time (ISO 8601 or unix seconds)")
     v.add_argument("--purpose", choices=("client", "server", "any"), default="client")
     v.add_argument("--expected-name", help="DNS name, IP, e-mail or URI the leaf must carry")
     v.add_argument("--max-depth", type=int, default=8, help="intermediates allowed (default 8)")
+    v.add_argument(
+        "--crl",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="CRL (PEM or DER) checked against the --ca certificates; repeatable",
+    )
+    v.add_argument("--revocations", metavar="SNAPSHOT", help="compiled revocation snapshot")
+    v.add_argument("--revocation-check", choices=("leaf", "chain"), default="leaf")
+    v.add_argument(
+        "--strict-revocation",
+        action="store_true",
+        help="a revoked chain fails (default: verified and revoked, as Cloudflare)",
+    )
+
+    crl = sub.add_parser("crl", help="inspect and compile CRLs")
+    crl_sub = crl.add_subparsers(dest="crl_command", required=True)
+    ins = crl_sub.add_parser("inspect", help="describe CRLs (issuer, dates, number, entries)")
+    ins.add_argument("files", nargs="+", metavar="FILE", help="CRL files (PEM or DER)")
+    ins.add_argument(
+        "--ca",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="CA certificates to check the signature with; repeatable",
+    )
+    comp = crl_sub.add_parser("compile", help="build a revocation snapshot from CRLs")
+    comp.add_argument("files", nargs="+", metavar="CRL", help="CRL files (PEM or DER)")
+    comp.add_argument(
+        "--ca",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="CA certificates that issued the CRLs; repeatable",
+    )
+    comp.add_argument("-o", "--output", required=True, metavar="SNAPSHOT")
     return parser
+
+
+def _read_cas(paths: Sequence[str]) -> list[bytes]:
+    out: list[bytes] = []
+    for path in paths:
+        data = Path(path).read_bytes()
+        out.extend(pem_to_der(data) if data.lstrip().startswith(b"-----BEGIN") else [data])
+    return out
+
+
+def _crl_inspect(args: argparse.Namespace) -> int:
+    cas = _read_cas(args.ca)
+    reports: list[dict[str, object]] = []
+    bad_signature = False
+    for path in args.files:
+        for der in crl_to_der(Path(path).read_bytes()):
+            info = inspect_crl(der)
+            signature = "not checked (give --ca)"
+            if cas:
+                errors = [check_crl(der, ca) for ca in cas]
+                signature = "valid" if None in errors else f"invalid: {errors[-1]}"
+                bad_signature |= None not in errors
+            reports.append(
+                {
+                    "file": path,
+                    "issuer": dn_rfc2253(info.issuer_der),
+                    "this_update": asn1_time(info.this_update),
+                    "next_update": None
+                    if info.next_update is None
+                    else asn1_time(info.next_update),
+                    "crl_number": info.number,
+                    "delta_of": info.base_number,
+                    "entries": info.entries,
+                    "scope": info.scope,
+                    "version": info.version,
+                    "signature": signature,
+                }
+            )
+    print(json.dumps(reports, indent=2))
+    return 1 if bad_signature else 0
+
+
+def _crl_compile(args: argparse.Namespace) -> int:
+    crls = [Path(p).read_bytes() for p in args.files]
+    rs = RevocationSet.build(crls, cas=_read_cas(args.ca))
+    rs.save(args.output)
+    print(
+        json.dumps(
+            {
+                "output": args.output,
+                "entries": len(rs),
+                "issuers": len(rs.issuers()),
+                "bytes": rs.memory_bytes,
+            },
+            indent=2,
+        )
+    )
+    return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -51,11 +160,22 @@ def _verify(args: argparse.Namespace) -> int:
         store.add_file(path, name=path)
     inters: list[bytes] = []
     for path in args.intermediate:
-        from .pem import pem_to_der
-
         inters.extend(pem_to_der(Path(path).read_bytes()))
-    verifier = Verifier(store, purpose=args.purpose, intermediates=inters,
-                        max_depth=args.max_depth)  # fmt: skip
+    revocations = None
+    if args.revocations:
+        revocations = RevocationSet.load(args.revocations)
+    elif args.crl:
+        crls = [Path(p).read_bytes() for p in args.crl]
+        revocations = RevocationSet.build(crls, cas=[*_read_cas(args.ca), *inters])
+    verifier = Verifier(
+        store,
+        purpose=args.purpose,
+        intermediates=inters,
+        max_depth=args.max_depth,
+        revocations=revocations,
+        revocation_check=args.revocation_check,
+        revoked="fail" if args.strict_revocation else "flag",
+    )
     data = sys.stdin.buffer.read() if args.chain == "-" else Path(args.chain).read_bytes()
     result = verifier.verify(data, host=args.host, at=args.at, expected_name=args.expected_name)
     out = result.as_dict()
@@ -70,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fastmtls`` command."""
     args = _build_parser().parse_args(argv)
     try:
+        if args.command == "crl":
+            return _crl_inspect(args) if args.crl_command == "inspect" else _crl_compile(args)
         return _verify(args)
     except (FastMTLSError, OSError) as exc:
         print(f"fastmtls: error: {exc}", file=sys.stderr)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 FieldValue = Union[str, bool]
 
+MEMO_SIZE = 2048  # formatted field sets a verifier keeps for clients that come back
 RFC9440_LEAF_LIMIT = 10 * 1024
 RFC9440_CHAIN_LIMIT = 16 * 1024
 
@@ -146,15 +147,21 @@ class VerifyResult:
     so.
     """
 
-    __slots__ = ("_cache", "_presented", "_res", "_snap", "_verifier_inters")
+    __slots__ = ("_cache", "_memo", "_presented", "_res", "_snap", "_verifier_inters")
 
     def __init__(
-        self, res: Any, presented: list[bytes], snap: _Snapshot, inters: tuple[bytes, ...]
+        self,
+        res: Any,
+        presented: list[bytes],
+        snap: _Snapshot,
+        inters: tuple[bytes, ...],
+        memo: dict[Any, dict[str, FieldValue]] | None = None,
     ) -> None:
         self._res = res
         self._presented = presented
         self._snap = snap
         self._verifier_inters = inters
+        self._memo = memo  # the verifier's formatted fields, shared by equal results
         self._cache: dict[str, Any] = {}  # lazily decoded fields
 
     # -- outcome -------------------------------------------------------------------------------
@@ -291,7 +298,21 @@ class VerifyResult:
     def fields(self) -> dict[str, FieldValue]:
         """Cloudflare's ``cf.tls_client_auth.*`` fields, names and formats of FIELDS.md."""
         if "fields" not in self._cache:
-            self._cache["fields"] = self._compute_fields()
+            memo = self._memo
+            key = (
+                self._snap.generation,
+                self._res.status,
+                self.revoked,
+                tuple(bytes(c) for c in self._presented),
+            )
+            f = memo.get(key) if memo is not None else None
+            if f is None:
+                f = self._compute_fields()
+                if memo is not None:
+                    if len(memo) >= MEMO_SIZE:
+                        memo.clear()  # bounded: a reconnecting client is formatted once
+                    memo[key] = f
+            self._cache["fields"] = f
         return dict(self._cache["fields"])
 
     def _compute_fields(self) -> dict[str, FieldValue]:

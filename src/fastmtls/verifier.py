@@ -161,6 +161,7 @@ class Verifier:
         self._store = store
         self._last: tuple[TimeInput, int] = (None, 0)  # one attribute: swapped atomically
         self._hosts: dict[str, bytes] = {}
+        self._fields_memo: dict[Any, dict[str, Any]] = {}
         self._revocations: RevocationSet | None = None
         self.revocations = revocations
         self.purpose = purpose
@@ -226,7 +227,7 @@ class Verifier:
         res = _alloc("fm_result *")
         if bad:
             res.status, res.depth, res.flags, res.chain_len = Reason.MALFORMED_CERT, 0, 0, 0
-            return VerifyResult(res, presented, snap, self._inters)
+            return VerifyResult(res, presented, snap, self._inters, self._fields_memo)
         if at is None:
             t = _NOW
         else:
@@ -253,7 +254,7 @@ class Verifier:
         if res.n_presented != len(presented) and res.n_presented:
             # an element held several certificates (or none): index what the core saw
             presented = _split_der(data)
-        return VerifyResult(res, presented, snap, self._inters)
+        return VerifyResult(res, presented, snap, self._inters, self._fields_memo)
 
 
 def _revocation_flags(check: str, missing: str, expired: str, revoked: str) -> int:

@@ -1,0 +1,168 @@
+"""The ``fastmtls`` command line: verify, crl inspect, crl compile."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pki
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from fastmtls.cli import main
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def _crl(issuer: pki.Cert, serials: list[int], number: int = 1) -> bytes:
+    b = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.cert.subject)
+        .last_update(pki.NOW - dt.timedelta(days=1))
+        .next_update(pki.NOW + dt.timedelta(days=7))
+        .add_extension(x509.CRLNumber(number), False)
+    )
+    for s in serials:
+        rc = x509.RevokedCertificateBuilder().serial_number(s).revocation_date(pki.NOW)
+        b = b.add_revoked_certificate(rc.build())
+    return b.sign(issuer.key, hashes.SHA256()).public_bytes(Encoding.PEM)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A chain, its root, and a CRL revoking the leaf, written to files."""
+    d = tmp_path_factory.mktemp("cli")
+    ch = pki.chain(1)
+    files = {
+        "root": d / "root.pem",
+        "inter": d / "inter.pem",
+        "chain": d / "chain.pem",
+        "crl": d / "inter.crl",
+        "other": d / "other.pem",
+    }
+    files["root"].write_bytes(ch.root.pem)
+    files["inter"].write_bytes(ch.intermediates[0].pem)
+    files["chain"].write_bytes(ch.pem_bundle)
+    files["crl"].write_bytes(_crl(ch.intermediates[0], [ch.leaf.cert.serial_number, 7]))
+    files["other"].write_bytes(pki.ca("Other").pem)
+    return files
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, object]:
+    rc = main(argv)
+    out = capsys.readouterr().out
+    return rc, json.loads(out) if out.strip() else None
+
+
+AT = ["--at", str(int(pki.NOW.timestamp()))]
+
+
+def test_verify_success_exit_zero(
+    world: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A valid chain prints SUCCESS with every field and exits 0."""
+    rc, out = _run(["verify", "--ca", str(world["root"]), *AT, str(world["chain"])], capsys)
+    assert rc == 0
+    assert isinstance(out, dict) and out["status"] == "SUCCESS" and out["cert_verified"] is True
+    assert out["anchor"] == str(world["root"])
+
+
+def test_verify_failure_exit_one(
+    world: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A chain from a CA that is not trusted exits 1 with a FAILED status."""
+    rc, out = _run(["verify", "--ca", str(world["other"]), *AT, str(world["chain"])], capsys)
+    assert rc == 1
+    assert isinstance(out, dict)
+    assert out["status"] == "FAILED:unable to get local issuer certificate"
+
+
+def test_verify_bad_ca_exit_two(world: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """A CA file that is not a CA is a configuration error: exit 2, message on stderr."""
+    leaf_only = world["chain"]
+    rc = main(["verify", "--ca", str(leaf_only), *AT, str(world["chain"])])
+    assert rc == 2
+    assert "not a CA" in capsys.readouterr().err
+
+
+def test_verify_with_crl(world: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """--crl revokes the leaf: verified and revoked by default, FAILED with --strict-revocation."""
+    base = ["verify", "--ca", str(world["root"]), "--intermediate", str(world["inter"]), *AT]
+    rc, out = _run([*base, "--crl", str(world["crl"]), str(world["chain"])], capsys)
+    assert rc == 0 and isinstance(out, dict)
+    assert out["cert_revoked"] is True and out["cert_verified"] is True
+    rc, out = _run(
+        [*base, "--crl", str(world["crl"]), "--strict-revocation", str(world["chain"])], capsys
+    )
+    assert rc == 1 and isinstance(out, dict)
+    assert out["status"] == "FAILED:certificate revoked"
+
+
+def test_crl_inspect(world: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """crl inspect reports issuer, dates, number, entries and the signature status."""
+    rc, out = _run(["crl", "inspect", str(world["crl"]), "--ca", str(world["inter"])], capsys)
+    assert rc == 0 and isinstance(out, list)
+    (info,) = out
+    assert info["issuer"] == "CN=Intermediate CA 1"
+    assert info["entries"] == 2 and info["crl_number"] == 1 and info["signature"] == "valid"
+    assert info["this_update"] == "May 31 00:00:00 2026 GMT"
+    rc, out = _run(["crl", "inspect", str(world["crl"]), "--ca", str(world["root"])], capsys)
+    assert rc == 1 and isinstance(out, list) and out[0]["signature"].startswith("invalid")
+    rc, out = _run(["crl", "inspect", str(world["crl"])], capsys)
+    assert rc == 0 and isinstance(out, list) and out[0]["signature"].startswith("not checked")
+
+
+def test_crl_compile_then_verify(
+    world: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """crl compile writes a snapshot that verify --revocations uses."""
+    snap = tmp_path / "revoked.fmrs"
+    rc, out = _run(
+        ["crl", "compile", str(world["crl"]), "--ca", str(world["inter"]), "-o", str(snap)], capsys
+    )
+    assert rc == 0 and isinstance(out, dict) and out["entries"] == 2
+    rc, out = _run(
+        [
+            "verify",
+            "--ca",
+            str(world["root"]),
+            *AT,
+            "--revocations",
+            str(snap),
+            str(world["chain"]),
+        ],
+        capsys,
+    )
+    assert rc == 0 and isinstance(out, dict) and out["cert_revoked"] is True
+
+
+def test_crl_compile_wrong_ca(world: dict[str, Path], tmp_path: Path) -> None:
+    """A CRL no given CA signed is refused with exit 2."""
+    rc = main(["crl", "compile", str(world["crl"]), "--ca", str(world["root"]), "-o",
+               str(tmp_path / "x")])  # fmt: skip
+    assert rc == 2
+
+
+def test_module_entry_point_demo_data() -> None:
+    """`python -m fastmtls verify` works on the committed demo PKI."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fastmtls",
+            "verify",
+            "--ca",
+            str(DATA / "ca.pem"),
+            str(DATA / "chain.pem"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "SUCCESS"
