@@ -21,6 +21,12 @@
 
 /* pkcs-9-at-emailAddress 1.2.840.113549.1.9.1 (RFC 5280 4.1.2.6, 4.2.1.10). */
 static const uint8_t OID_EMAIL[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x01};
+/* id-at-commonName 2.5.4.3 (X.520). */
+static const uint8_t OID_CN[] = {0x55, 0x04, 0x03};
+
+/* Largest commonName, in characters, that a BMPString or UniversalString may spell as a hostname
+ * (converted to ASCII in a stack buffer); a longer all-ASCII one fails closed. */
+#define CN_MAX_WIDE 1024
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -452,6 +458,97 @@ static int nc_name_check(const fm_cert *ca, const nc_name *nm, int *perm_fail) {
     return rc;
 }
 
+/* Does a validated GeneralSubtrees list hold a constraint of form `tag`? */
+static int has_form(fm_span list, unsigned tag) {
+    fm_der r, s;
+    fm_span st;
+    unsigned t;
+    rd_init(&r, list);
+    while (!fm_der_done(&r)) {
+        if (fm_der_expect(&r, FM_TAG_SEQUENCE, &st, NULL) != 0)
+            return 0;
+        rd_init(&s, st);
+        if (fm_der_any(&s, &t, NULL, NULL) == 0 && t == tag)
+            return 1;
+    }
+    return 0;
+}
+
+/* Character i of a string of w-octet big-endian characters (1, 2 or 4). */
+static uint32_t code_point(fm_span v, size_t w, size_t i) {
+    uint32_t c = 0;
+    for (size_t k = 0; k < w; k++)
+        c = c << 8 | v.p[w * i + k];
+    return c;
+}
+
+/*
+ * A commonName value as the DNS-ID it may stand for, as OpenSSL's cn2dnsid (used by
+ * NAME_CONSTRAINTS_check_CN): the string is read as text (one octet a character for UTF8String,
+ * PrintableString, TeletexString, IA5String, VisibleString; BMPString and UniversalString with
+ * their ASCII characters only), trailing NULs are dropped, an embedded NUL is an error, and it is
+ * a hostname when it has two or more labels of letters, digits and inner hyphens. Unlike OpenSSL,
+ * '_' is not accepted ("a_b.example" is a user name here, not a hostname); '*' is not either, so
+ * "*.evil.com" is no DNS-ID (as in OpenSSL). No label length limits (OpenSSL has none): a long
+ * label does not take a name out of the constraints. Returns 1 with *out (in v or buf), 0 when
+ * the value is no hostname or of another type, -1 when it cannot be read (fail closed).
+ */
+static int cn_dnsid(unsigned tag, fm_span v, uint8_t buf[CN_MAX_WIDE], fm_span *out) {
+    size_t w, n, i;
+    switch (tag) {
+    case FM_TAG_UTF8_STRING:
+    case FM_TAG_PRINTABLE_STRING:
+    case FM_TAG_T61_STRING:
+    case FM_TAG_IA5_STRING:
+    case 0x1Au: /* VisibleString */
+        w = 1;
+        break;
+    case FM_TAG_BMP_STRING:
+        w = 2;
+        break;
+    case FM_TAG_UNIVERSAL_STRING:
+        w = 4;
+        break;
+    default:
+        return 0; /* no text a hostname check could read */
+    }
+    if (v.len % w != 0)
+        return -1;
+    n = v.len / w;
+    while (n > 0 && code_point(v, w, n - 1) == 0)
+        n--;
+    for (i = 0; i < n; i++)
+        if (code_point(v, w, i) == 0)
+            return -1; /* embedded NUL: "x.evil.com\0.example.com" (OpenSSL: unsupported syntax) */
+    for (i = 0; i < n; i++)
+        if (code_point(v, w, i) >= 0x80)
+            return 0; /* not ASCII: no hostname (an IDN appears as A-labels, RFC 6125 6.4.2) */
+    if (w == 1) {
+        *out = span(v.p, n);
+    } else {
+        if (n > CN_MAX_WIDE)
+            return -1;
+        for (i = 0; i < n; i++)
+            buf[i] = (uint8_t)code_point(v, w, i);
+        *out = span(buf, n);
+    }
+    /* OpenSSL cn2dnsid: '-' and '.' never first or last; next to a '.' neither '.' nor '-'. */
+    const uint8_t *p = out->p;
+    int dot = 0;
+    for (i = 0; i < n; i++) {
+        if (is_alpha(p[i]) || is_digit(p[i]))
+            continue;
+        if (i == 0 || i == n - 1)
+            return 0;
+        if (p[i] == '-')
+            continue;
+        if (p[i] != '.' || p[i + 1] == '.' || p[i + 1] == '-' || p[i - 1] == '-')
+            return 0;
+        dot = 1;
+    }
+    return dot;
+}
+
 /* GeneralSubtrees ::= SEQUENCE SIZE (1..MAX) OF GeneralSubtree (content; see nc_scan).
  * Counts the subtrees into *count. */
 static int subtrees_ok(fm_span list, size_t *count) {
@@ -544,8 +641,9 @@ int fm_nc_check(const fm_cert *ca, const fm_cert *sub) {
     ava_iter it;
     fm_span type, v;
     unsigned tag;
-    size_t n_cons, n_san, n_attrs = 0, n_emails = 0, n_names;
+    size_t n_cons, n_san, n_attrs = 0, n_emails = 0, n_cns = 0, n_names;
     nc_name nm;
+    uint8_t wide[CN_MAX_WIDE];
     int rc, more, perm_fail = 0;
 
     if (!ca || !sub)
@@ -564,11 +662,20 @@ int fm_nc_check(const fm_cert *ca, const fm_cert *sub) {
         while ((more = ava_next(&it, &type, &tag, &v)) == 1) {
             n_attrs++;
             n_emails += FM_OID_EQ(type, OID_EMAIL) ? 1u : 0u;
+            n_cns += FM_OID_EQ(type, OID_CN) ? 1u : 0u;
         }
         if (more < 0)
             return FM_ERR_MALFORMED_CERT;
     }
-    n_names = n_san + n_emails + (n_attrs ? 1u : 0u);
+    /* The commonNames of an end entity without any subjectAltName are DNS names when they look
+     * like hostnames and ca constrains dNSNames: as OpenSSL's NAME_CONSTRAINTS_check_CN, so that
+     * a client still matching hostnames against the CN cannot be given "CN=x.evil.com" by a CA
+     * that excludes evil.com. With any SAN present the CN is not an identity (RFC 6125 6.4.4,
+     * BetterTLS, webpki), so it is not checked then; OpenSSL also checks it beside IP-only SANs.
+     * CA certificates (intermediates) are not checked, as in OpenSSL. */
+    int cn_dns = n_cns && !((sub->ext_flags & FM_X_BC) && sub->is_ca) && n_san == 0 &&
+                 (has_form(ca->nc_permitted, GN_DNS) || has_form(ca->nc_excluded, GN_DNS));
+    n_names = n_san + n_emails + (n_attrs ? 1u : 0u) + (cn_dns ? n_cns : 0u);
     if (n_names && n_cons > FM_NC_MAX_CHECKS / n_names)
         return FM_ERR_BUDGET_EXCEEDED;
 
@@ -578,10 +685,23 @@ int fm_nc_check(const fm_cert *ca, const fm_cert *sub) {
             return rc;
         ava_start(&it, sub->subject);
         while (ava_next(&it, &type, &tag, &v) == 1) {
-            if (!FM_OID_EQ(type, OID_EMAIL))
+            if (FM_OID_EQ(type, OID_EMAIL)) {
+                name_prep(&nm, GN_EMAIL, v);
+                nm.ok = nm.ok && tag == FM_TAG_IA5_STRING; /* PKCS #9: emailAddress is IA5String */
+            } else if (cn_dns && FM_OID_EQ(type, OID_CN)) {
+                fm_span host;
+                int got = cn_dnsid(tag, v, wide, &host);
+                if (got < 0)
+                    return FM_ERR_UNSUPPORTED_NAME_SYNTAX;
+                if (got == 0)
+                    continue; /* "alice", "John Smith": not a DNS name */
+                memset(&nm, 0, sizeof nm);
+                nm.tag = GN_DNS;
+                nm.v = nm.dom = host;
+                nm.ok = 1; /* hostname syntax checked by cn_dnsid (no length limits) */
+            } else {
                 continue;
-            name_prep(&nm, GN_EMAIL, v);
-            nm.ok = nm.ok && tag == FM_TAG_IA5_STRING; /* PKCS #9: emailAddress is IA5String */
+            }
             if ((rc = nc_name_check(ca, &nm, &perm_fail)) != FM_OK)
                 return rc;
         }

@@ -12,7 +12,8 @@
 #define FM_NC_MAX_CHECKS (1u << 20)
 
 /* Checks the names of `sub` (its subject DN when non-empty, the emailAddress attributes of its
- * subject, every subjectAltName entry) against ca's nameConstraints. FM_OK when ca has none.
+ * subject, every subjectAltName entry, and, for an end entity without a dNSName SAN, the
+ * commonNames that look like hostnames) against ca's nameConstraints. FM_OK when ca has none.
  * Returns FM_OK, FM_ERR_PERMITTED_VIOLATION, FM_ERR_EXCLUDED_VIOLATION,
  * FM_ERR_UNSUPPORTED_CONSTRAINT_TYPE, FM_ERR_UNSUPPORTED_NAME_SYNTAX, FM_ERR_SUBTREE_MINMAX,
  * FM_ERR_INVALID_EXTENSION (malformed constraints or SAN), FM_ERR_MALFORMED_CERT (subject is not a
@@ -24,11 +25,22 @@
  * SAN "*.d" is permitted only when all its expansions are, excluded when any could be;
  * directoryName is an RDN prefix compared as DER octets; a name that cannot be parsed for a
  * constraint of its form (bad DNS syntax, URI without a DNS host, non-IA5 emailAddress) is
- * FM_ERR_UNSUPPORTED_NAME_SYNTAX; the subject CN is never treated as a DNS name. */
+ * FM_ERR_UNSUPPORTED_NAME_SYNTAX.
+ * Subject commonName (as OpenSSL's NAME_CONSTRAINTS_check_CN): when `sub` is no CA (no
+ * basicConstraints cA), has no dNSName in its subjectAltName and ca has dNSName constraints, each
+ * CN (OID 2.5.4.3) whose text is a hostname (two or more labels of letters, digits and inner
+ * hyphens; no '_', no '*', no trailing dot) is checked as a dNSName; other CNs ("alice",
+ * "John Smith", "a_b.example", "*.evil.com") are ignored. A CN with an embedded NUL, or a
+ * BMPString/UniversalString of a broken length or of more than 1024 ASCII characters, is
+ * FM_ERR_UNSUPPORTED_NAME_SYNTAX (fail closed). */
 int fm_nc_check(const fm_cert *ca, const fm_cert *sub);
 
-/* Syntax of ca's nameConstraints (FM_OK when absent): FM_OK, FM_ERR_INVALID_EXTENSION or
- * FM_ERR_SUBTREE_MINMAX. */
+/* Syntax of ca's nameConstraints (FM_OK when absent): FM_OK, FM_ERR_SUBTREE_MINMAX (a subtree
+ * with a minimum other than 0 or with a maximum, RFC 5280 4.2.1.10), FM_ERR_INVALID_EXTENSION
+ * (anything else malformed), or FM_ERR_INVALID_ARGUMENT (NULL). Constraints of unsupported forms
+ * (otherName, x400Address, ediPartyName, registeredID) are well formed here: fm_nc_check returns
+ * FM_ERR_UNSUPPORTED_CONSTRAINT_TYPE only when `sub` has a name of that form (x509-limbo
+ * rfc5280::nc::nc-forbids-othername-noop must verify). Callers may return the code as it is. */
 int fm_nc_validate(const fm_cert *ca);
 
 /* Syntax of c's subjectAltName (FM_OK when absent): FM_OK or FM_ERR_INVALID_EXTENSION. */

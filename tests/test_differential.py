@@ -129,14 +129,7 @@ CAPABILITY = {("cryptography", "key:ed25519")}
 
 # Mutations whose divergence is a fastmtls bug, reported with a strict xfail (see the end). Their
 # chains are left out of the main comparison until the bug is fixed (the xfail then XPASSes).
-KNOWN_BUGS = {
-    "nc-cn": "BUG: a leaf without SAN whose subject CN is a DNS name inside an excluded "
-             "dNSName subtree verifies in fastmtls; OpenSSL rejects it (excluded subtree "
-             "violation: it applies DNS constraints to a host-like CN when there is no DNS SAN) "
-             "and cryptography rejects it (no SAN): the key rule. A constrained CA can mint "
-             "client certificates whose forwarded subject (cert_subject_dn) names the "
-             "excluded domain",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 # ---- chain generation --------------------------------------------------------------------------

@@ -88,6 +88,16 @@ ACME_LEAF = name_der((C, "US"), (ORG, "Acme"), (CN, "leaf"))
 OTHER_LEAF = name_der((C, "US"), (ORG, "Other"), (CN, "leaf"))
 OID_X = x509.ObjectIdentifier("1.3.6.1.4.1.55738.666.3")
 OID_EMAIL = bytes.fromhex("2a864886f70d010901")  # 1.2.840.113549.1.9.1, content octets
+OID_CN = bytes.fromhex("550403")  # 2.5.4.3
+
+
+def cn_der(*values):
+    """Subject C=US, CN=v... : str values as UTF8String, (tag, bytes) values as they are."""
+    rdns = [tlv(0x31, seq(tlv(0x06, bytes.fromhex("550406")), tlv(0x13, b"US")))]
+    for v in values:
+        tag, raw = (0x0C, v.encode()) if isinstance(v, str) else v
+        rdns.append(tlv(0x31, seq(tlv(0x06, OID_CN), tlv(tag, raw))))
+    return seq(*rdns)
 
 OK, PERM, EXCL = "FM_OK", "FM_ERR_PERMITTED_VIOLATION", "FM_ERR_EXCLUDED_VIOLATION"
 BAD = "FM_ERR_INVALID_EXTENSION"
@@ -97,6 +107,7 @@ MINMAX, MALFORMED = "FM_ERR_SUBTREE_MINMAX", "FM_ERR_MALFORMED_CERT"
 # ---- fm_nc_check cases:
 # (description, (permitted, excluded), subject DER or None, SAN or None, expected status)
 EX = nc([DNS("example.com")])
+NO_EVIL = nc(None, [DNS("evil.com")])
 NC_CASES = [
     # dNSName (RFC 5280 4.2.1.10)
     ("dns permitted exact", EX, None, san(DNS("example.com")), OK),
@@ -200,6 +211,63 @@ NC_CASES = [
      seq(tlv(0x31, seq(tlv(0x06, OID_EMAIL), tlv(0x0C, b"bob@example.com")))), None, SYNTAX),
     ("subject email, no email constraint", EX, name_der((MAIL, "bob@evil.com")),
      san(DNS("example.com")), OK),
+    # subject commonName of an end entity without a dNSName SAN, checked as a dNSName when it
+    # looks like a hostname (OpenSSL NAME_CONSTRAINTS_check_CN / cn2dnsid)
+    ("cn in excluded domain", NO_EVIL, cn_der("x.evil.com"), None, EXCL),
+    ("cn excluded, any case", NO_EVIL, cn_der("X.Evil.COM"), None, EXCL),
+    ("cn is the excluded domain", NO_EVIL, cn_der("evil.com"), None, EXCL),
+    ("cn not below the excluded domain", NO_EVIL, cn_der("notevil.com"), None, OK),
+    ("cn outside permitted", EX, cn_der("x.evil.com"), None, PERM),
+    ("cn inside permitted", EX, cn_der("www.example.com"), None, OK),
+    ("cn excluded wins over permitted", nc([DNS("example.com")], [DNS("bad.example.com")]),
+     cn_der("a.bad.example.com"), None, EXCL),
+    ("cn user name ignored", EX, cn_der("alice"), None, OK),
+    ("cn with spaces ignored", EX, cn_der("John Smith"), None, OK),
+    ("cn underscore ignored", EX, cn_der("a_b.example"), None, OK),
+    ("cn underscore ignored vs excluded", NO_EVIL, cn_der("a_b.evil.com"), None, OK),
+    ("cn single label ignored", EX, cn_der("localhost"), None, OK),
+    ("cn trailing dot ignored", NO_EVIL, cn_der("x.evil.com."), None, OK),
+    ("cn leading dot ignored", EX, cn_der(".evil.com"), None, OK),
+    ("cn empty label ignored", EX, cn_der("x..evil.com"), None, OK),
+    ("cn hyphen before dot ignored", EX, cn_der("x-.evil.com"), None, OK),
+    ("cn hyphen after dot ignored", EX, cn_der("x.-evil.com"), None, OK),
+    ("cn inner hyphen checked", NO_EVIL, cn_der("x-y.evil.com"), None, EXCL),
+    ("cn wildcard ignored vs excluded", NO_EVIL, cn_der("*.evil.com"), None, OK),
+    ("cn wildcard ignored vs permitted", EX, cn_der("*.evil.com"), None, OK),
+    ("cn ipv4 text is a hostname", EX, cn_der("192.0.2.1"), None, PERM),
+    ("cn label over 63 octets checked", NO_EVIL, cn_der("a" * 70 + ".evil.com"), None, EXCL),
+    ("cn ignored with a dns san", EX, cn_der("x.evil.com"), san(DNS("www.example.com")), OK),
+    ("cn ignored with a dns san vs excluded", NO_EVIL, cn_der("x.evil.com"), san(DNS("ok.org")),
+     OK),
+    ("cn ignored with an ip san only", EX, cn_der("x.evil.com"), san(ip("192.0.2.1")), OK),
+    ("cn without dns constraints", nc([ip("192.0.2.0/24")]), cn_der("x.evil.com"), None, OK),
+    ("cn with email constraints only", nc([EMAIL("example.com")]), cn_der("x.evil.com"), None,
+     OK),
+    ("cn several, second excluded", NO_EVIL, cn_der("alice", "x.evil.com"), None, EXCL),
+    ("cn several, all permitted", EX, cn_der("www.example.com", "alice", "api.example.com"),
+     None, OK),
+    ("cn several, one outside permitted", EX, cn_der("www.example.com", "x.evil.com"), None,
+     PERM),
+    ("cn in a multi-valued rdn", NO_EVIL,
+     x509.Name([x509.RelativeDistinguishedName([x509.NameAttribute(ORG, "Acme"),
+                                                x509.NameAttribute(CN, "x.evil.com")])])
+     .public_bytes(), None, EXCL),
+    ("cn printablestring", NO_EVIL, cn_der((0x13, b"x.evil.com")), None, EXCL),
+    ("cn ia5string", NO_EVIL, cn_der((0x16, b"x.evil.com")), None, EXCL),
+    ("cn teletexstring", NO_EVIL, cn_der((0x14, b"x.evil.com")), None, EXCL),
+    ("cn visiblestring", NO_EVIL, cn_der((0x1A, b"x.evil.com")), None, EXCL),
+    ("cn bmpstring", NO_EVIL, cn_der((0x1E, "x.evil.com".encode("utf-16-be"))), None, EXCL),
+    ("cn universalstring", NO_EVIL, cn_der((0x1C, "x.evil.com".encode("utf-32-be"))), None,
+     EXCL),
+    ("cn bmpstring odd length", NO_EVIL, cn_der((0x1E, b"\x00x\x00.\x00")), None, SYNTAX),
+    ("cn bmpstring not ascii ignored", NO_EVIL,
+     cn_der((0x1E, "x.\u00e9vil.com".encode("utf-16-be"))), None, OK),
+    ("cn utf8 not ascii ignored", NO_EVIL, cn_der("b\u00fccher.evil.com"), None, OK),
+    ("cn other string type ignored", NO_EVIL, cn_der((0x04, b"x.evil.com")), None, OK),
+    ("cn trailing nul dropped", NO_EVIL, cn_der("x.evil.com\0\0"), None, EXCL),
+    ("cn embedded nul", EX, cn_der("x.evil.com\0.example.com"), None, SYNTAX),
+    ("cn embedded nul, no dns constraint", nc([ip("192.0.2.0/24")]),
+     cn_der("x.evil.com\0.example.com"), None, OK),
     # uniformResourceIdentifier (host part)
     ("uri host exact", nc([URI("example.com")]), None, san(URI("https://example.com/path")), OK),
     ("uri host is not its subdomains", nc([URI("example.com")]), None,

@@ -77,6 +77,12 @@ static void test_nc_vectors(void) {
         int val = fm_nc_validate(&ca); /* a constraint syntax error is what the check reports */
         CHECK(val == FM_OK || val == rc, "nc '%s': validate %s, check %s", v->desc,
               st(val), st(rc));
+        /* the specific code comes from fm_nc_validate itself (callers pass it through);
+         * unsupported constraint forms are an error only against a name of that form */
+        if (v->expect == FM_ERR_SUBTREE_MINMAX)
+            CHECK(val == FM_ERR_SUBTREE_MINMAX, "nc '%s': validate %s", v->desc, st(val));
+        if (v->expect == FM_ERR_UNSUPPORTED_CONSTRAINT_TYPE)
+            CHECK(val == FM_OK, "nc '%s': validate %s", v->desc, st(val));
         release(&ca);
         release(&sub);
     }
@@ -295,6 +301,66 @@ static void test_budget(void) {
     release(&ca);
 }
 
+#define HDR(len) ((len) < 0x80 ? 2u : 4u) /* size of der_hdr's header */
+
+/* Subject "CN=<text>" with the value under `tag` (chars of `width` octets, big-endian). */
+static size_t cn_subject(uint8_t *out, unsigned tag, const char *text, size_t n, size_t width) {
+    static const uint8_t oid[] = {0x06, 0x03, 0x55, 0x04, 0x03};
+    size_t vlen = n * width, alen = sizeof oid + HDR(vlen) + vlen, slen = alen + HDR(alen),
+           nlen = slen + HDR(slen);
+    uint8_t *p = out;
+    p += der_hdr(p, FM_TAG_SEQUENCE, nlen);
+    p += der_hdr(p, FM_TAG_SET, slen);
+    p += der_hdr(p, FM_TAG_SEQUENCE, alen);
+    memcpy(p, oid, sizeof oid);
+    p += sizeof oid;
+    p += der_hdr(p, tag, vlen);
+    for (size_t i = 0; i < n; i++) {
+        memset(p, 0, width);
+        p[width - 1] = (uint8_t)text[i];
+        p += width;
+    }
+    return (size_t)(p - out);
+}
+
+/* The CN check of fm_nc_check: only end entities, wide strings of any size fail closed. */
+static void test_cn(void) {
+    static const uint8_t excl[] = {0x30, 0x0A, 0x82, 0x08, 'e', 'v', 'i', 'l', '.', 'c', 'o', 'm'};
+    static uint8_t subj[8000];
+    static char text[1200];
+    fm_cert ca, sub;
+    int rc;
+    make_ca(&ca, NULL, 0, excl, sizeof excl);
+
+    size_t sl = cn_subject(subj, FM_TAG_UTF8_STRING, "x.evil.com", 10, 1);
+    make_sub(&sub, subj, sl, NULL, 0);
+    CHECK((rc = fm_nc_check(&ca, &sub)) == FM_ERR_EXCLUDED_VIOLATION, "cn leaf: %s", st(rc));
+    sub.ext_flags |= FM_X_BC; /* basicConstraints cA FALSE: still an end entity */
+    CHECK((rc = fm_nc_check(&ca, &sub)) == FM_ERR_EXCLUDED_VIOLATION, "cn cA false: %s", st(rc));
+    sub.is_ca = 1; /* an intermediate: its CN is a CA name (OpenSSL checks the EE only) */
+    CHECK((rc = fm_nc_check(&ca, &sub)) == FM_OK, "cn intermediate: %s", st(rc));
+    release(&sub);
+
+    /* BMPString: up to 1024 characters are converted and checked, longer ones fail closed */
+    memset(text, 'a', sizeof text);
+    memcpy(text + 1000 - 9, ".evil.com", 9);
+    sl = cn_subject(subj, FM_TAG_BMP_STRING, text, 1000, 2);
+    make_sub(&sub, subj, sl, NULL, 0);
+    CHECK((rc = fm_nc_check(&ca, &sub)) == FM_ERR_EXCLUDED_VIOLATION, "cn bmp 1000: %s", st(rc));
+    release(&sub);
+    memcpy(text + 1100 - 9, ".evil.com", 9);
+    sl = cn_subject(subj, FM_TAG_UNIVERSAL_STRING, text, 1100, 4);
+    make_sub(&sub, subj, sl, NULL, 0);
+    CHECK((rc = fm_nc_check(&ca, &sub)) == FM_ERR_UNSUPPORTED_NAME_SYNTAX, "cn wide 1100: %s",
+          st(rc));
+    release(&sub);
+    sl = cn_subject(subj, FM_TAG_UTF8_STRING, text, 1100, 1); /* one octet a char: no limit */
+    make_sub(&sub, subj, sl, NULL, 0);
+    CHECK((rc = fm_nc_check(&ca, &sub)) == FM_ERR_EXCLUDED_VIOLATION, "cn utf8 1100: %s", st(rc));
+    release(&sub);
+    release(&ca);
+}
+
 int main(void) {
     test_nc_vectors();
     test_san_vectors();
@@ -303,6 +369,7 @@ int main(void) {
     test_truncation();
     test_mutation();
     test_budget();
+    test_cn();
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures ? 1 : 0;
 }
