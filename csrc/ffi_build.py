@@ -16,7 +16,7 @@ from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
 SOURCES = ["fm_der.c", "fm_x509.c", "fm_names.c", "fm_crypto.c", "fm_cache.c", "fm_store.c",
-           "fm_crl.c", "fm_revset.c", "fm_verify.c"]
+           "fm_crl.c", "fm_revset.c", "fm_verify.c", "fm_hook.c"]
 
 CDEF = """
 #define FM_DEFAULT_MAX_CERT_SIZE ...
@@ -166,6 +166,23 @@ int fm_verify(fm_verifier *v, fm_store *store, const fm_revset *revs, const uint
 int fm_verify_chain(fm_verifier *v, fm_store *store, const fm_revset *revs,
                     const uint8_t *chain, size_t chain_len, int64_t at, fm_result *out);
 
+int fm_verifier_set_store(fm_verifier *v, fm_store *store);
+int fm_verifier_set_revocations(fm_verifier *v, fm_revset *revs);
+int fm_verify_current(fm_verifier *v, const uint8_t *chain, size_t chain_len, const uint8_t *host,
+                      size_t host_len, int64_t at, fm_result *out, uint64_t *store_generation);
+
+typedef struct fm_hook fm_hook;
+enum fm_hook_mode { FM_HOOK_ENFORCE, FM_HOOK_RECORD, ... };
+int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const uint8_t *host,
+                size_t host_len, fm_hook **out);
+void fm_hook_free(fm_hook *h);
+int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert);
+int fm_hook_set_ca_names(fm_hook *h, void *ssl_ctx, const uint8_t *names, size_t len);
+void *fm_hook_ssl_ctx_of(const fm_hook *h, void *ssl);
+int fm_hook_ctx_verify_mode(const fm_hook *h, void *ssl_ctx);
+int fm_hook_result(const fm_hook *h, void *ssl, fm_result *out, uint64_t *store_generation,
+                   const uint8_t **der, size_t *der_len, int *resumed);
+
 int fm_chain_split(const uint8_t *chain, size_t len, size_t *offsets, size_t *lens, size_t cap,
                    size_t *n);
 
@@ -242,7 +259,7 @@ ffibuilder.set_source(
     + ["csrc/include/fastmtls.h"],
     include_dirs=[str(Path("csrc") / "include"), "csrc", *include_dirs],
     library_dirs=library_dirs,
-    libraries=["libcrypto"] if sys.platform == "win32" else ["crypto"],
+    libraries=["libcrypto"] if sys.platform == "win32" else ["crypto", "dl"],
     extra_compile_args=_compile_args(),
     extra_link_args=(["-fsanitize=address,undefined"] if os.environ.get("FASTMTLS_SANITIZE") else []),
 )

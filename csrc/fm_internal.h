@@ -37,6 +37,10 @@ struct fm_store {
 };
 
 struct fm_verifier {
+    atomic_int refs;
+    fm_lock cur_lock;      /* guards cur_store / cur_revs swaps (never held while verifying) */
+    fm_store *cur_store;   /* for fm_verify_current; one reference held */
+    fm_revset *cur_revs;   /* may be NULL; one reference held */
     fm_options opts;
     atomic_int sealed;
     fm_owned_cert *inters; /* operator intermediates */

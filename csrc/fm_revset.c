@@ -3,6 +3,8 @@
  *
  * One contiguous image holds everything, in memory and on disk alike:
  *   header | issuers[n_issuers] | slots[n_slots] (tag, record offset + 1) | arena | blob
+ * The checksum covers every byte (header included, its own field taken as zero); the header's
+ * offsets and counts are also bounds-checked, and every slot is validated, before any lookup.
  * arena records: u16 issuer, u8 serial length, u8 flags (reason | scope | removed), u32 date,
  * serial octets. Open addressing with linear probing at load factor <= 0.7; the slot tag (upper
  * hash bits) rejects most probes without touching the arena. ~36 bytes per 16-octet serial.
@@ -99,9 +101,25 @@ uint64_t fm_checksum64(const uint8_t *p, size_t n) {
     uint64_t tail[4] = {0, 0, 0, 0};
     if (n)
         memcpy(tail, p, n);
-    a = (a ^ tail[0]) * k, b = (b ^ tail[1]) * k, c = (c ^ tail[2]) * k, d = (d ^ tail[3]) * k;
-    fm_span s = {(const uint8_t *)&len, sizeof len};
-    return fm_hash64(a ^ (b << 1) ^ (c << 2) ^ (d << 3), &s, 1);
+    a = (a ^ tail[0]) * k, a ^= a >> 31;
+    b = (b ^ tail[1]) * k, b ^= b >> 31;
+    c = (c ^ tail[2]) * k, c ^= c >> 31;
+    d = (d ^ tail[3]) * k, d ^= d >> 31;
+    /* fold every lane bit through a full mixing hash (no bit is shifted out) */
+    uint64_t lanes[5] = {a, b, c, d, (uint64_t)len};
+    fm_span s = {(const uint8_t *)lanes, sizeof lanes};
+    return fm_hash64(0x636865636b73756dULL, &s, 1);
+}
+
+/* Checksum of a whole image: the header with its checksum field taken as zero, then the body. */
+static uint64_t image_checksum(const uint8_t *image, size_t total) {
+    rs_header h;
+    memcpy(&h, image, sizeof h);
+    h.checksum = 0;
+    uint64_t parts[2] = {fm_checksum64((const uint8_t *)&h, sizeof h),
+                         fm_checksum64(image + sizeof h, total - sizeof h)};
+    fm_span s = {(const uint8_t *)parts, sizeof parts};
+    return fm_hash64(0x696d616765ULL, &s, 1);
 }
 
 static uint64_t issuer_key(fm_span name, fm_span spki) {
@@ -243,8 +261,7 @@ static int attach(fm_revset *s, int verify_checksum) {
         !in_bounds(h->off_arena, h->arena_len, total) || h->arena_len >= 0xFFFFFFFFu ||
         !in_bounds(h->off_blob, h->blob_len, total) || (h->off_issuers % 8) || (h->off_slots % 8))
         return FM_ERR_SNAPSHOT_CORRUPT;
-    if (verify_checksum &&
-        fm_checksum64(s->image + sizeof(rs_header), total - sizeof(rs_header)) != h->checksum)
+    if (verify_checksum && image_checksum(s->image, total) != h->checksum)
         return FM_ERR_SNAPSHOT_CORRUPT;
     s->h = h;
     s->issuers = (const rs_issuer *)(s->image + h->off_issuers);
@@ -824,7 +841,7 @@ int fm_revbuild_finish(fm_revbuild *b, fm_revset **out) {
     h->total_len = total, h->n_entries = t.live, h->n_slots = n_slots, h->n_issuers = b->n_issuers;
     h->off_issuers = off_issuers, h->off_slots = off_slots, h->off_arena = off_arena;
     h->arena_len = t.arena_len, h->off_blob = off_blob, h->blob_len = bl;
-    h->checksum = fm_checksum64(image + sizeof(rs_header), total - sizeof(rs_header));
+    h->checksum = image_checksum(image, total);
     rc = wrap(image, total, 0, 0, out);
     if (rc == FM_OK)
         image = NULL;

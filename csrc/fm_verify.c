@@ -96,6 +96,11 @@ int fm_verifier_new(const fm_options *opts, fm_verifier **out) {
     fm_verifier *v = calloc(1, sizeof *v);
     if (v == NULL)
         return FM_ERR_NOMEM;
+    if (fm_lock_init(&v->cur_lock) != 0) {
+        free(v);
+        return FM_ERR_NOMEM;
+    }
+    atomic_init(&v->refs, 1);
     v->opts = o;
     atomic_init(&v->sealed, 0);
     uint64_t seed = seed_for(v);
@@ -113,9 +118,19 @@ int fm_verifier_new(const fm_options *opts, fm_verifier **out) {
     return FM_OK;
 }
 
+void fm_verifier_ref(fm_verifier *v) {
+    if (v)
+        atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+}
+
+void fm_verifier_unref(fm_verifier *v) { fm_verifier_free(v); }
+
 void fm_verifier_free(fm_verifier *v) {
-    if (v == NULL)
+    if (v == NULL || atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) != 1)
         return;
+    fm_store_free(v->cur_store);
+    fm_revset_free(v->cur_revs);
+    fm_lock_destroy(&v->cur_lock);
     fm_cache_destroy(&v->results);
     fm_cache_destroy(&v->sigs);
     fm_cache_destroy(&v->keys);
@@ -752,4 +767,47 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
 int fm_verify_chain(fm_verifier *v, fm_store *store, const fm_revset *revs,
                     const uint8_t *chain, size_t chain_len, int64_t at, fm_result *out) {
     return fm_verify(v, store, revs, chain, chain_len, NULL, 0, at, FM_NAME_NONE, NULL, 0, out);
+}
+
+int fm_verifier_set_store(fm_verifier *v, fm_store *store) {
+    if (v == NULL || store == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
+    fm_store_ref(store);
+    fm_lock_acquire(&v->cur_lock);
+    fm_store *old = v->cur_store;
+    v->cur_store = store;
+    fm_lock_release(&v->cur_lock);
+    fm_store_free(old); /* outside the lock: may free */
+    return FM_OK;
+}
+
+int fm_verifier_set_revocations(fm_verifier *v, fm_revset *revs) {
+    if (v == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
+    fm_revset_ref(revs);
+    fm_lock_acquire(&v->cur_lock);
+    fm_revset *old = v->cur_revs;
+    v->cur_revs = revs;
+    fm_lock_release(&v->cur_lock);
+    fm_revset_free(old);
+    return FM_OK;
+}
+
+int fm_verify_current(fm_verifier *v, const uint8_t *chain, size_t chain_len, const uint8_t *host,
+                      size_t host_len, int64_t at, fm_result *out, uint64_t *store_generation) {
+    if (v == NULL || out == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
+    /* take references under the lock, verify without it */
+    fm_lock_acquire(&v->cur_lock);
+    fm_store *s = v->cur_store;
+    fm_revset *r = v->cur_revs;
+    fm_store_ref(s);
+    fm_revset_ref(r);
+    fm_lock_release(&v->cur_lock);
+    if (store_generation)
+        *store_generation = s ? s->generation : 0;
+    int rc = fm_verify(v, s, r, chain, chain_len, host, host_len, at, FM_NAME_NONE, NULL, 0, out);
+    fm_store_free(s);
+    fm_revset_free(r);
+    return rc;
 }

@@ -78,7 +78,9 @@ extern "C" {
     X(FM_ERR_CRL_NO_BASE, 111, "delta CRL without a matching base CRL")                          \
     X(FM_ERR_SNAPSHOT_CORRUPT, 112, "revocation snapshot is truncated or corrupt")               \
     X(FM_ERR_SNAPSHOT_VERSION, 113, "unsupported revocation snapshot version")                   \
-    X(FM_ERR_IO, 114, "I/O error")
+    X(FM_ERR_IO, 114, "I/O error")                                                               \
+    X(FM_ERR_SYMBOL_NOT_FOUND, 115, "OpenSSL functions of the ssl module not found")             \
+    X(FM_ERR_UNSUPPORTED_PLATFORM, 116, "not supported on this platform")
 
 typedef enum fm_status {
 #define FM_X_ENUM(name, value, msg) name = value,
@@ -308,6 +310,42 @@ int fm_verify(fm_verifier *v, fm_store *store, const fm_revset *revs, const uint
 /* fm_verify without host or expected name: the common gateway call, with fewer arguments. */
 int fm_verify_chain(fm_verifier *v, fm_store *store, const fm_revset *revs,
                     const uint8_t *chain, size_t chain_len, int64_t at, fm_result *out);
+
+/* The verifier's current trust store and revocation set, used by fm_verify_current (the
+ * handshake hook): replaced atomically (a short lock around a pointer swap and a reference
+ * count, never held during a verification); a verification keeps the ones it started with. */
+int fm_verifier_set_store(fm_verifier *v, fm_store *store);
+int fm_verifier_set_revocations(fm_verifier *v, fm_revset *revs); /* NULL = none */
+/* fm_verify with the current store and revocation set; *store_generation receives the
+ * generation of the store used (0 when the verifier has none: FM_ERR_INVALID_ARGUMENT). */
+int fm_verify_current(fm_verifier *v, const uint8_t *chain, size_t chain_len, const uint8_t *host,
+                      size_t host_len, int64_t at, fm_result *out, uint64_t *store_generation);
+void fm_verifier_ref(fm_verifier *v);
+void fm_verifier_unref(fm_verifier *v); /* same as fm_verifier_free */
+
+/* ---- handshake hook (OpenSSL verify callback; see fm_hook.c) ----------------------------- */
+
+typedef struct fm_hook fm_hook;
+enum fm_hook_mode { FM_HOOK_ENFORCE = 0, FM_HOOK_RECORD = 1 };
+
+/* Resolves the OpenSSL functions from `library_path` (a library the process already loaded, e.g.
+ * the ssl extension module) and creates a hook verifying with `v` (a reference is kept).
+ * host/host_len: fixed host for CA associations; empty = the connection's SNI. */
+int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const uint8_t *host,
+                size_t host_len, fm_hook **out);
+void fm_hook_free(fm_hook *h);
+/* Installs the verify and session-ticket callbacks on an SSL_CTX (an `SSL_CTX *` of that
+ * library) and requests client certificates (required when require_cert). */
+int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert);
+/* CA names sent in the CertificateRequest: concatenated DER Names. */
+int fm_hook_set_ca_names(fm_hook *h, void *ssl_ctx, const uint8_t *names, size_t len);
+void *fm_hook_ssl_ctx_of(const fm_hook *h, void *ssl);
+int fm_hook_ctx_verify_mode(const fm_hook *h, void *ssl_ctx);
+/* The result computed in this connection's handshake: 1 and the details, or 0 (no result: no
+ * certificate was presented; out->status = FM_ERR_NO_CERTIFICATE). `der` stays valid while the
+ * connection lives. */
+int fm_hook_result(const fm_hook *h, void *ssl, fm_result *out, uint64_t *store_generation,
+                   const uint8_t **der, size_t *der_len, int *resumed);
 
 /* Splits a concatenation of DER certificates: writes up to `cap` (offset, length) pairs. Returns
  * FM_OK, FM_ERR_MALFORMED_CERT when the bytes are not a sequence of DER TLVs, or FM_ERR_LIMIT

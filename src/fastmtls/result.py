@@ -77,6 +77,8 @@ class Reason(enum.IntEnum):
     SNAPSHOT_CORRUPT = 112
     SNAPSHOT_VERSION = 113
     IO = 114
+    SYMBOL_NOT_FOUND = 115
+    UNSUPPORTED_PLATFORM = 116
 
     @property
     def message(self) -> str:

@@ -10,16 +10,21 @@ started with and never see half a change.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from ._ffi import ensure, ffi, lib
 from .errors import CertificateLoadError, ConfigurationError
 from .pem import pem_to_der
 
+if TYPE_CHECKING:
+    from .verifier import Verifier
+
 PathLike = Union[str, Path]
+RECENT_SNAPSHOTS = 64  # snapshots kept to interpret results computed in handshakes
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class TrustStore:
         self._cas: list[tuple[str, bytes]] = []
         self._assoc: dict[str, tuple[str, ...]] = {}
         self._snapshot: _Snapshot = self._build(self._cas, self._assoc)
+        self._recent: dict[int, _Snapshot] = {self._snapshot.generation: self._snapshot}
+        self._verifiers: weakref.WeakSet[Verifier] = weakref.WeakSet()
 
     # -- building ------------------------------------------------------------------------------
 
@@ -83,6 +90,20 @@ class TrustStore:
         snap = self._build(cas, assoc)  # raises before anything changes
         self._cas, self._assoc = cas, assoc
         self._snapshot = snap  # one reference assignment: atomic for readers
+        self._recent[snap.generation] = snap
+        while len(self._recent) > RECENT_SNAPSHOTS:
+            del self._recent[next(iter(self._recent))]
+        for verifier in list(self._verifiers):  # handshake hooks read the store in C
+            verifier._publish_store(snap)
+
+    def _register(self, verifier: Verifier) -> None:
+        """Keep ``verifier``'s C-side current store in step with this store."""
+        self._verifiers.add(verifier)
+        verifier._publish_store(self._snapshot)
+
+    def _snapshot_for(self, generation: int) -> _Snapshot | None:
+        """The snapshot with this generation, if it is recent enough to be kept."""
+        return self._recent.get(generation)
 
     # -- public API ----------------------------------------------------------------------------
 

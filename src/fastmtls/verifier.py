@@ -164,6 +164,7 @@ class Verifier:
         self._fields_memo: dict[Any, dict[str, Any]] = {}
         self._revocations: RevocationSet | None = None
         self.revocations = revocations
+        store._register(self)
         self.purpose = purpose
         self.max_depth = max_depth
         self.limits = lim
@@ -184,7 +185,12 @@ class Verifier:
         their start; results cached under the old set are never answered again."""
         if value is not None and not isinstance(value, RevocationSet):
             raise ConfigurationError("revocations must be a RevocationSet or None")
+        lib.fm_verifier_set_revocations(self._ptr, ffi.NULL if value is None else value._ptr)
         self._revocations = value
+
+    def _publish_store(self, snap: Any) -> None:
+        """Make ``snap`` the store the C side (handshake hook) verifies with."""
+        lib.fm_verifier_set_store(self._ptr, snap.ptr)
 
     def _remember_host(self, host: str) -> bytes:
         """Encode a host once (lower case, IDNA) and keep it: gateways see a few hosts often."""

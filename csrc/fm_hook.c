@@ -1,0 +1,442 @@
+/* fm_hook.c - fastmtls inside an OpenSSL handshake: a certificate verification callback on an
+ * SSL_CTX that some other code (CPython's ssl module) owns.
+ *
+ * Every OpenSSL function used here is resolved with dlsym from the library the owner loaded, and
+ * no OpenSSL header is included: a second libcrypto in the process (a wheel's own, used by
+ * fm_crypto.c) never touches these objects. Only DER bytes travel from the callback into the
+ * verification core. The callbacks run on the handshake thread without the GIL: no Python here.
+ *
+ * Constants below are OpenSSL ABI values, stable since 1.1.1 (checked against ssl.h, x509_vfy.h,
+ * crypto.h and tls1.h of OpenSSL 3.0).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fm_internal.h"
+#include "fm_lock.h"
+
+#ifndef _WIN32
+#include <dlfcn.h>
+#endif
+
+/* ---- OpenSSL ABI --------------------------------------------------------------------------- */
+
+typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_session_st SSL_SESSION;
+typedef struct x509_st X509;
+typedef struct x509_store_ctx_st X509_STORE_CTX;
+typedef struct x509_name_st X509_NAME;
+typedef struct stack_st OPENSSL_STACK;
+typedef struct crypto_ex_data_st CRYPTO_EX_DATA;
+typedef void CRYPTO_EX_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                            void *argp);
+
+enum {
+    CRYPTO_EX_INDEX_SSL = 0,
+    CRYPTO_EX_INDEX_SSL_CTX = 1,
+    TLSEXT_NAMETYPE_host_name = 0,
+    SSL_CTRL_SET_SESS_CACHE_MODE = 44,
+    SSL_SESS_CACHE_OFF = 0,
+    SSL_VERIFY_PEER = 0x01,
+    SSL_VERIFY_FAIL_IF_NO_PEER_CERT = 0x02,
+    SSL_TICKET_EMPTY = 3,
+    SSL_TICKET_NO_DECRYPT = 4,
+    SSL_TICKET_SUCCESS = 5,
+    SSL_TICKET_SUCCESS_RENEW = 6,
+    SSL_TICKET_RETURN_IGNORE = 1,
+    SSL_TICKET_RETURN_IGNORE_RENEW = 2,
+    SSL_TICKET_RETURN_USE = 3,
+    SSL_TICKET_RETURN_USE_RENEW = 4,
+    X509_V_OK = 0,
+    X509_V_ERR_UNABLE_TO_GET_CRL = 3,
+    X509_V_ERR_CERT_SIGNATURE_FAILURE = 7,
+    X509_V_ERR_CERT_NOT_YET_VALID = 9,
+    X509_V_ERR_CERT_HAS_EXPIRED = 10,
+    X509_V_ERR_CRL_HAS_EXPIRED = 12,
+    X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT = 18,
+    X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN = 19,
+    X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY = 20,
+    X509_V_ERR_CERT_CHAIN_TOO_LONG = 22,
+    X509_V_ERR_CERT_REVOKED = 23,
+    X509_V_ERR_PATH_LENGTH_EXCEEDED = 25,
+    X509_V_ERR_INVALID_PURPOSE = 26,
+    X509_V_ERR_CERT_REJECTED = 28,
+    X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION = 34,
+};
+
+typedef int (*verify_cb_fn)(X509_STORE_CTX *, void *);
+typedef int (*gen_ticket_fn)(SSL *, void *);
+typedef int (*dec_ticket_fn)(SSL *, SSL_SESSION *, const unsigned char *, size_t, int, void *);
+
+/* The OpenSSL functions the hook calls, resolved from the owner's library. */
+#define FM_SSL_FUNCS(X)                                                                        \
+    X(void, SSL_CTX_set_cert_verify_callback, (SSL_CTX *, verify_cb_fn, void *))              \
+    X(void, SSL_CTX_set_verify, (SSL_CTX *, int, void *))                                     \
+    X(int, SSL_CTX_get_verify_mode, (const SSL_CTX *))                                        \
+    X(long, SSL_CTX_ctrl, (SSL_CTX *, int, long, void *))                                      \
+    X(int, SSL_CTX_set_ex_data, (SSL_CTX *, int, void *))                                     \
+    X(int, SSL_CTX_set_session_ticket_cb, (SSL_CTX *, gen_ticket_fn, dec_ticket_fn, void *))   \
+    X(void, SSL_CTX_set_client_CA_list, (SSL_CTX *, OPENSSL_STACK *))                          \
+    X(SSL_CTX *, SSL_get_SSL_CTX, (const SSL *))                                               \
+    X(int, SSL_set_ex_data, (SSL *, int, void *))                                              \
+    X(void *, SSL_get_ex_data, (const SSL *, int))                                             \
+    X(const char *, SSL_get_servername, (const SSL *, int))                                    \
+    X(SSL_SESSION *, SSL_get_session, (const SSL *))                                           \
+    X(int, SSL_session_reused, (const SSL *))                                                  \
+    X(int, SSL_get_ex_data_X509_STORE_CTX_idx, (void))                                         \
+    X(int, SSL_SESSION_set1_ticket_appdata, (SSL_SESSION *, const void *, size_t))             \
+    X(int, SSL_SESSION_get0_ticket_appdata, (SSL_SESSION *, void **, size_t *))                \
+    X(int, CRYPTO_get_ex_new_index, (int, long, void *, void *, void *, CRYPTO_EX_free *))    \
+    X(void *, X509_STORE_CTX_get_ex_data, (const X509_STORE_CTX *, int))                       \
+    X(X509 *, X509_STORE_CTX_get0_cert, (const X509_STORE_CTX *))                              \
+    X(OPENSSL_STACK *, X509_STORE_CTX_get0_untrusted, (const X509_STORE_CTX *))                \
+    X(void, X509_STORE_CTX_set_error, (X509_STORE_CTX *, int))                                 \
+    X(int, i2d_X509, (X509 *, unsigned char **))                                               \
+    X(X509_NAME *, d2i_X509_NAME, (X509_NAME **, const unsigned char **, long))                \
+    X(void, X509_NAME_free, (X509_NAME *))                                                     \
+    X(int, OPENSSL_sk_num, (const OPENSSL_STACK *))                                            \
+    X(void *, OPENSSL_sk_value, (const OPENSSL_STACK *, int))                                  \
+    X(OPENSSL_STACK *, OPENSSL_sk_new_null, (void))                                            \
+    X(int, OPENSSL_sk_push, (OPENSSL_STACK *, const void *))                                   \
+    X(void, OPENSSL_sk_pop_free, (OPENSSL_STACK *, void (*)(void *)))
+
+typedef struct ssl_api {
+#define FM_X_PTR(ret, name, args) ret(*name) args;
+    FM_SSL_FUNCS(FM_X_PTR)
+#undef FM_X_PTR
+} ssl_api;
+
+/* What the hook keeps per connection (SSL ex_data): the result and the presented chain. */
+typedef struct conn_result {
+    fm_result res;
+    uint64_t store_generation;
+    int resumed;
+    size_t len;
+    uint8_t der[]; /* the presented chain, DER concatenated, leaf first */
+} conn_result;
+
+struct fm_hook {
+    atomic_int refs;
+    ssl_api api;
+    fm_verifier *v;
+    uint32_t mode;
+    int ssl_idx; /* SSL ex_data index of conn_result */
+    int ctx_idx; /* SSL_CTX ex_data index: the SSL_CTX's reference to the hook */
+    uint8_t host[256];
+    size_t host_len; /* fixed host for associations; 0 = use SNI */
+};
+
+/* ---- symbol resolution -------------------------------------------------------------------- */
+
+int fm_hook_resolve(const char *library_path, fm_hook *h) {
+#ifdef _WIN32
+    (void)library_path;
+    (void)h;
+    return FM_ERR_UNSUPPORTED_PLATFORM;
+#else
+    if (library_path == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
+    /* RTLD_NOLOAD: only a library the process already loaded (the ssl module's own). */
+    void *lib = dlopen(library_path, RTLD_NOW | RTLD_NOLOAD | RTLD_LOCAL);
+    if (lib == NULL)
+        return FM_ERR_SYMBOL_NOT_FOUND;
+    int ok = 1;
+#define FM_X_SYM(ret, name, args)                                                  \
+    {                                                                              \
+        void *sym = dlsym(lib, #name);                                             \
+        ok &= sym != NULL;                                                         \
+        memcpy(&h->api.name, &sym, sizeof sym); /* object -> function pointer */ \
+    }
+    FM_SSL_FUNCS(FM_X_SYM)
+#undef FM_X_SYM
+    /* The handle may be closed: the library stays loaded by its owner. */
+    dlclose(lib);
+    return ok ? FM_OK : FM_ERR_SYMBOL_NOT_FOUND;
+#endif
+}
+
+/* ---- lifetime ------------------------------------------------------------------------------ */
+
+static void hook_unref(fm_hook *h) {
+    if (h && atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) == 1) {
+        fm_verifier_unref(h->v);
+        free(h);
+    }
+}
+
+static void free_conn_result(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                             void *argp) {
+    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+    free(ptr);
+}
+
+static void free_ctx_ref(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                         void *argp) {
+    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+    hook_unref((fm_hook *)ptr);
+}
+
+int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const uint8_t *host,
+                size_t host_len, fm_hook **out) {
+    *out = NULL;
+    if (v == NULL || mode > FM_HOOK_RECORD || host_len > sizeof((fm_hook *)0)->host ||
+        (host_len && host == NULL))
+        return FM_ERR_INVALID_ARGUMENT;
+    fm_hook *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return FM_ERR_NOMEM;
+    int rc = fm_hook_resolve(library_path, h);
+    if (rc != FM_OK) {
+        free(h);
+        return rc;
+    }
+    atomic_init(&h->refs, 1);
+    h->mode = mode;
+    if (host_len)
+        memcpy(h->host, host, host_len);
+    h->host_len = host_len;
+    h->ssl_idx = h->api.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL,
+                                                free_conn_result);
+    h->ctx_idx = h->api.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_CTX, 0, NULL, NULL, NULL,
+                                                free_ctx_ref);
+    if (h->ssl_idx < 0 || h->ctx_idx < 0) {
+        free(h);
+        return FM_ERR_INTERNAL;
+    }
+    fm_verifier_ref(v);
+    h->v = v;
+    *out = h;
+    return FM_OK;
+}
+
+void fm_hook_free(fm_hook *h) { hook_unref(h); }
+
+/* ---- verification inside the handshake ------------------------------------------------------ */
+
+/* fastmtls status -> X509_V_ERR_* whose TLS alert (ssl_x509err2alert) fits: unknown_ca for a
+ * chain to no trusted CA, certificate_expired, certificate_revoked, unsupported_certificate for a
+ * purpose mismatch, bad_certificate otherwise. */
+static int x509_error(int status) {
+    switch (status) {
+    case FM_OK: return X509_V_OK;
+    case FM_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY: return X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
+    case FM_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: return X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT;
+    case FM_ERR_SELF_SIGNED_CERT_IN_CHAIN: return X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN;
+    case FM_ERR_CERT_NOT_YET_VALID: return X509_V_ERR_CERT_NOT_YET_VALID;
+    case FM_ERR_CERT_HAS_EXPIRED: return X509_V_ERR_CERT_HAS_EXPIRED;
+    case FM_ERR_CERT_SIGNATURE_FAILURE: return X509_V_ERR_CERT_SIGNATURE_FAILURE;
+    case FM_ERR_PATH_LENGTH_EXCEEDED: return X509_V_ERR_PATH_LENGTH_EXCEEDED;
+    case FM_ERR_INVALID_PURPOSE: return X509_V_ERR_INVALID_PURPOSE;
+    case FM_ERR_CERT_CHAIN_TOO_LONG: return X509_V_ERR_CERT_CHAIN_TOO_LONG;
+    case FM_ERR_UNHANDLED_CRITICAL_EXTENSION: return X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION;
+    case FM_ERR_CERT_REVOKED: return X509_V_ERR_CERT_REVOKED;
+    case FM_ERR_UNABLE_TO_GET_CRL: return X509_V_ERR_UNABLE_TO_GET_CRL;
+    case FM_ERR_CRL_HAS_EXPIRED: return X509_V_ERR_CRL_HAS_EXPIRED;
+    default: return X509_V_ERR_CERT_REJECTED;
+    }
+}
+
+/* Verifies `der` for connection `ssl` and stores the result on it. Returns the stored result
+ * (owned by the connection) or NULL when out of memory. */
+static conn_result *verify_and_store(fm_hook *h, SSL *ssl, const uint8_t *der, size_t len,
+                                     int resumed) {
+    conn_result *cr = malloc(sizeof *cr + (len ? len : 1));
+    if (cr == NULL)
+        return NULL;
+    if (len)
+        memcpy(cr->der, der, len);
+    cr->len = len;
+    cr->resumed = resumed;
+    const uint8_t *host = h->host;
+    size_t host_len = h->host_len;
+    if (host_len == 0) {
+        const char *sni = h->api.SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+        host = (const uint8_t *)sni;
+        host_len = sni ? strlen(sni) : 0;
+    }
+    fm_verify_current(h->v, cr->der, len, host, host_len, FM_TIME_NOW, &cr->res,
+                      &cr->store_generation);
+    /* a new result replaces (and frees) an older one on the same connection */
+    if (!h->api.SSL_set_ex_data(ssl, h->ssl_idx, cr)) {
+        free(cr);
+        return NULL;
+    }
+    return cr;
+}
+
+/* In enforce mode a revoked chain fails the handshake even under Cloudflare semantics. */
+static int is_failure(const conn_result *cr) {
+    return cr == NULL || cr->res.status != FM_OK || (cr->res.flags & FM_RESULT_REVOKED);
+}
+
+static int failure_error(const conn_result *cr) {
+    if (cr == NULL)
+        return X509_V_ERR_CERT_REJECTED;
+    if (cr->res.status == FM_OK)
+        return X509_V_ERR_CERT_REVOKED;
+    return x509_error(cr->res.status);
+}
+
+/* SSL_CTX_set_cert_verify_callback: replaces X509_verify_cert for the peer's chain. */
+static int cert_verify_cb(X509_STORE_CTX *xctx, void *arg) {
+    fm_hook *h = arg;
+    const ssl_api *a = &h->api;
+    SSL *ssl = a->X509_STORE_CTX_get_ex_data(xctx, a->SSL_get_ex_data_X509_STORE_CTX_idx());
+    X509 *leaf = a->X509_STORE_CTX_get0_cert(xctx);
+    OPENSSL_STACK *sk = a->X509_STORE_CTX_get0_untrusted(xctx);
+    if (ssl == NULL || leaf == NULL) {
+        a->X509_STORE_CTX_set_error(xctx, X509_V_ERR_CERT_REJECTED);
+        return 0;
+    }
+    /* leaf first, then the rest as sent (the untrusted stack starts with the leaf) */
+    int n = sk ? a->OPENSSL_sk_num(sk) : 0;
+    if (n < 0 || n > (int)FM_DEFAULT_MAX_CHAIN_CERTS * 16)
+        n = 0;
+    size_t total = 0;
+    int leaf_len = a->i2d_X509(leaf, NULL), first = 0;
+    if (leaf_len <= 0) {
+        a->X509_STORE_CTX_set_error(xctx, X509_V_ERR_CERT_REJECTED);
+        return 0;
+    }
+    total = (size_t)leaf_len;
+    if (n > 0 && a->OPENSSL_sk_value(sk, 0) == leaf)
+        first = 1;
+    for (int i = first; i < n; i++) {
+        int l = a->i2d_X509(a->OPENSSL_sk_value(sk, i), NULL);
+        if (l > 0)
+            total += (size_t)l;
+    }
+    uint8_t *buf = malloc(total);
+    conn_result *cr = NULL;
+    if (buf != NULL) {
+        uint8_t *p = buf;
+        a->i2d_X509(leaf, &p);
+        for (int i = first; i < n; i++) {
+            X509 *x = a->OPENSSL_sk_value(sk, i);
+            int l = a->i2d_X509(x, NULL);
+            if (l > 0 && (size_t)(p - buf) + (size_t)l <= total)
+                a->i2d_X509(x, &p);
+        }
+        cr = verify_and_store(h, ssl, buf, (size_t)(p - buf), 0);
+        free(buf);
+    }
+    if (h->mode == FM_HOOK_ENFORCE && is_failure(cr)) {
+        a->X509_STORE_CTX_set_error(xctx, failure_error(cr));
+        return 0;
+    }
+    a->X509_STORE_CTX_set_error(xctx, X509_V_OK);
+    return 1; /* record mode: the handshake completes; the result says what happened */
+}
+
+/* A new session ticket carries the presented chain, so a resumed connection can be verified
+ * again (revocations and trust changes included) without the client sending it. */
+static int gen_ticket_cb(SSL *ssl, void *arg) {
+    fm_hook *h = arg;
+    const ssl_api *a = &h->api;
+    conn_result *cr = a->SSL_get_ex_data(ssl, h->ssl_idx);
+    SSL_SESSION *sess = a->SSL_get_session(ssl);
+    if (sess == NULL)
+        return 1;
+    if (cr == NULL || cr->len == 0)
+        return a->SSL_SESSION_set1_ticket_appdata(sess, "", 0) == 1;
+    return a->SSL_SESSION_set1_ticket_appdata(sess, cr->der, cr->len) == 1;
+}
+
+static int dec_ticket_cb(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyname,
+                         size_t keyname_len, int status, void *arg) {
+    fm_hook *h = arg;
+    const ssl_api *a = &h->api;
+    (void)keyname, (void)keyname_len;
+    if (status == SSL_TICKET_EMPTY || status == SSL_TICKET_NO_DECRYPT)
+        return SSL_TICKET_RETURN_IGNORE_RENEW;
+    if (status != SSL_TICKET_SUCCESS && status != SSL_TICKET_SUCCESS_RENEW)
+        return SSL_TICKET_RETURN_IGNORE;
+    void *data = NULL;
+    size_t len = 0;
+    if (a->SSL_SESSION_get0_ticket_appdata(sess, &data, &len) != 1)
+        return SSL_TICKET_RETURN_IGNORE_RENEW; /* not one of ours: full handshake */
+    /* the chain carried by the ticket is verified again now, with today's store and revocations */
+    conn_result *cr = verify_and_store(h, ssl, data, len, 1);
+    if (h->mode == FM_HOOK_ENFORCE && (len == 0 || is_failure(cr)))
+        return SSL_TICKET_RETURN_IGNORE; /* no resumption: the full handshake decides */
+    return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
+}
+
+int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
+    if (h == NULL || ssl_ctx == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
+    const ssl_api *a = &h->api;
+    SSL_CTX *ctx = ssl_ctx;
+    /* the SSL_CTX holds a reference to the hook until it is freed */
+    atomic_fetch_add(&h->refs, 1);
+    if (!a->SSL_CTX_set_ex_data(ctx, h->ctx_idx, h)) {
+        hook_unref(h);
+        return FM_ERR_INTERNAL;
+    }
+    a->SSL_CTX_set_cert_verify_callback(ctx, cert_verify_cb, h);
+    if (!a->SSL_CTX_set_session_ticket_cb(ctx, gen_ticket_cb, dec_ticket_cb, h))
+        return FM_ERR_INTERNAL;
+    /* Session-ID resumption offers no hook to verify again (OpenSSL restores the old result),
+     * so only tickets resume, and each ticket is verified again when used. */
+    a->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_OFF, NULL);
+    int mode = SSL_VERIFY_PEER | (require_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
+    a->SSL_CTX_set_verify(ctx, mode, NULL);
+    return FM_OK;
+}
+
+int fm_hook_set_ca_names(fm_hook *h, void *ssl_ctx, const uint8_t *names, size_t len) {
+    const ssl_api *a = &h->api;
+    OPENSSL_STACK *sk = a->OPENSSL_sk_new_null();
+    if (sk == NULL)
+        return FM_ERR_NOMEM;
+    fm_der r;
+    fm_span full;
+    fm_der_init(&r, names, len);
+    while (!fm_der_done(&r)) {
+        if (fm_der_expect(&r, FM_TAG_SEQUENCE, NULL, &full) != 0) {
+            a->OPENSSL_sk_pop_free(sk, (void (*)(void *))a->X509_NAME_free);
+            return FM_ERR_INVALID_ARGUMENT;
+        }
+        const unsigned char *p = full.p;
+        X509_NAME *name = a->d2i_X509_NAME(NULL, &p, (long)full.len);
+        if (name == NULL || a->OPENSSL_sk_push(sk, name) <= 0) {
+            if (name)
+                a->X509_NAME_free(name);
+            a->OPENSSL_sk_pop_free(sk, (void (*)(void *))a->X509_NAME_free);
+            return FM_ERR_INVALID_ARGUMENT;
+        }
+    }
+    a->SSL_CTX_set_client_CA_list(ssl_ctx, sk); /* takes ownership */
+    return FM_OK;
+}
+
+void *fm_hook_ssl_ctx_of(const fm_hook *h, void *ssl) {
+    return ssl ? (void *)h->api.SSL_get_SSL_CTX(ssl) : NULL;
+}
+
+int fm_hook_ctx_verify_mode(const fm_hook *h, void *ssl_ctx) {
+    return h->api.SSL_CTX_get_verify_mode(ssl_ctx);
+}
+
+int fm_hook_result(const fm_hook *h, void *ssl, fm_result *out, uint64_t *store_generation,
+                   const uint8_t **der, size_t *der_len, int *resumed) {
+    const ssl_api *a = &h->api;
+    conn_result *cr = ssl ? a->SSL_get_ex_data(ssl, h->ssl_idx) : NULL;
+    *resumed = ssl ? a->SSL_session_reused(ssl) : 0;
+    if (cr == NULL) {
+        memset(out, 0, sizeof *out);
+        out->status = FM_ERR_NO_CERTIFICATE;
+        out->depth = -1;
+        out->revoked_depth = -1;
+        *store_generation = 0;
+        *der = NULL;
+        *der_len = 0;
+        return 0;
+    }
+    *out = cr->res;
+    *store_generation = cr->store_generation;
+    *der = cr->der;
+    *der_len = cr->len;
+    return 1;
+}

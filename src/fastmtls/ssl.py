@@ -1,0 +1,245 @@
+"""fastmtls inside Python's own TLS handshakes.
+
+Python's :mod:`ssl` module has no certificate verification callback. This module installs the
+fastmtls C verifier as the OpenSSL verification callback of an :class:`ssl.SSLContext`, so that
+client certificates are verified during the handshake, without the GIL, at fastmtls speed::
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain("server.pem", "server.key")
+    fastmtls.ssl.install(ctx, verifier, mode="record")
+    ...
+    conn, _ = ctx.wrap_socket(sock, server_side=True).accept()   # or asyncio, uvicorn, ...
+    fastmtls.ssl.result(conn).status   # "SUCCESS", "NONE", "FAILED:certificate has expired"
+
+Modes:
+
+- ``"enforce"``: a client without a valid, unrevoked certificate fails the handshake with the
+  matching TLS alert (unknown CA, bad certificate, certificate expired, certificate revoked,
+  certificate required).
+- ``"record"``: every handshake completes and the result is recorded on the connection for the
+  application's rules to act on (the Cloudflare model). In record mode ``getpeercert()`` and
+  ``get_verified_chain()`` prove nothing: OpenSSL was told the chain is fine. Read
+  :func:`result` instead.
+
+How it works and where it cannot: the callback is set with ``SSL_CTX_set_cert_verify_callback``
+on the ``SSL_CTX`` the ``SSLContext`` holds; every OpenSSL function it calls is taken from the
+library that the ``_ssl`` module itself loaded (never from fastmtls' own libcrypto). The object
+layout is checked before it is trusted. Where the functions cannot be found (a Python linking
+OpenSSL statically with hidden symbols, e.g. python-build-standalone, or Windows),
+:func:`available` is False and :func:`install` raises :class:`HookUnavailableError`; verify the
+peer's DER after the handshake instead (``Verifier.verify(conn.getpeercert(True) ...)``).
+
+Session resumption: only session tickets resume (the server's session-ID cache is turned off,
+since OpenSSL offers no hook to check a session-ID resumption again); each ticket carries the
+client's chain, which is verified again, against today's trust store and revocations, when the
+ticket is used. A certificate revoked after the first handshake does not pass on a resumed one.
+"""
+
+from __future__ import annotations
+
+import ssl as _stdlib_ssl
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from ._ffi import ffi, lib
+from .errors import ConfigurationError
+from .result import VerifyResult
+from .verifier import Verifier, _split_der
+
+__all__ = ["HookUnavailableError", "available", "install", "result"]
+
+Mode = Literal["enforce", "record"]
+
+_HEAD = object.__basicsize__  # PyObject header: the first C field of an object follows it
+_PTR = ffi.sizeof("void *")
+_FALLBACK = (
+    "verify the client's DER after the handshake instead: "
+    "verifier.verify([conn.getpeercert(binary_form=True)] + intermediates)"
+)
+
+
+class HookUnavailableError(ConfigurationError):
+    """The handshake hook cannot work with this Python's ssl module."""
+
+
+def _library_path() -> str | None:
+    try:
+        import _ssl
+    except ImportError:
+        return None
+    return getattr(_ssl, "__file__", None)
+
+
+class _Hook:
+    """The C hook of one SSLContext, and what interpreting its results needs."""
+
+    __slots__ = ("ctx_ptr", "mode", "ptr", "verifier")
+
+    def __init__(self, ptr: Any, ctx_ptr: Any, verifier: Verifier, mode: Mode) -> None:
+        self.ptr = ptr
+        self.ctx_ptr = ctx_ptr
+        self.verifier = verifier
+        self.mode = mode
+
+
+_available: bool | None = None
+
+
+def available() -> bool:
+    """True when :func:`install` can work with this Python's ssl module."""
+    global _available
+    if _available is None:
+        _available = _probe() is None
+    return _available
+
+
+def _probe() -> str | None:
+    """None when the hook works here, else the reason it does not."""
+    path = _library_path()
+    if path is None:
+        return "the _ssl extension module has no file (OpenSSL linked into the interpreter)"
+    opts = ffi.new("fm_options *")
+    lib.fm_options_default(opts)
+    vp = ffi.new("fm_verifier **")
+    if lib.fm_verifier_new(opts, vp) != 0:
+        return "could not create a verifier"
+    hp = ffi.new("fm_hook **")
+    rc = lib.fm_hook_new(path.encode(), vp[0], lib.FM_HOOK_RECORD, ffi.NULL, 0, hp)
+    lib.fm_verifier_free(vp[0])
+    if rc != 0:
+        return str(ffi.string(lib.fm_status_message(rc)).decode())
+    try:
+        ctx = _stdlib_ssl.SSLContext(_stdlib_ssl.PROTOCOL_TLS_SERVER)
+        return _check_layout(hp[0], ctx)
+    finally:
+        lib.fm_hook_free(hp[0])
+
+
+def _ctx_pointer(ctx: _stdlib_ssl.SSLContext) -> Any:
+    return ffi.cast("void **", id(ctx) + _HEAD)[0]
+
+
+def _ssl_pointer(sslobj: Any) -> Any:
+    # PySSLSocket: PyObject_HEAD, PyObject *Socket, SSL *ssl, ...
+    return ffi.cast("void **", id(sslobj) + _HEAD + _PTR)[0]
+
+
+def _check_layout(hook: Any, ctx: _stdlib_ssl.SSLContext) -> str | None:
+    """Check that the pointers read from the objects are the ones the ssl module uses."""
+    ctx_ptr = _ctx_pointer(ctx)
+    if ctx_ptr == ffi.NULL:
+        return "SSLContext layout not recognised"
+    probe = ctx.wrap_bio(_stdlib_ssl.MemoryBIO(), _stdlib_ssl.MemoryBIO(), server_side=True)
+    sslobj = getattr(probe, "_sslobj", None)
+    if sslobj is None:
+        return "SSLObject layout not recognised"
+    if lib.fm_hook_ssl_ctx_of(hook, _ssl_pointer(sslobj)) != ctx_ptr:
+        return "SSL_CTX found in the SSLContext is not the one its connections use"
+    if lib.fm_hook_ctx_verify_mode(hook, ctx_ptr) != int(ctx.verify_mode):
+        return "verify mode read through the SSL_CTX does not match SSLContext.verify_mode"
+    return None
+
+
+def install(
+    ctx: _stdlib_ssl.SSLContext,
+    verifier: Verifier,
+    *,
+    mode: Mode = "enforce",
+    host: str | None = None,
+    send_ca_names: bool | Iterable[str] = False,
+) -> None:
+    """Verify client certificates of ``ctx``'s handshakes with ``verifier``.
+
+    ``mode``: ``"enforce"`` (failures end the handshake with a TLS alert; a certificate is
+    required) or ``"record"`` (every handshake completes; read :func:`result`). ``host`` fixes
+    the host whose CA associations apply (default: the client's SNI). ``send_ca_names`` lists CA
+    names in the CertificateRequest: True for every CA of the verifier's store, or the names of
+    some (like nginx's ``ssl_client_certificate``; False sends none, like
+    ``ssl_trusted_certificate``). Changes to the verifier's trust store and revocations apply to
+    the next handshake.
+    """
+    if mode not in ("enforce", "record"):
+        raise ConfigurationError(f"mode must be 'enforce' or 'record', not {mode!r}")
+    if not isinstance(ctx, _stdlib_ssl.SSLContext):
+        raise ConfigurationError("ctx must be an ssl.SSLContext")
+    if not isinstance(verifier, Verifier):
+        raise ConfigurationError("verifier must be a fastmtls.Verifier")
+    path = _library_path()
+    if path is None:
+        raise HookUnavailableError(f"fastmtls.ssl is not available here; {_FALLBACK}")
+    hb = b"" if host is None else host.rstrip(".").lower().encode("idna")
+    hp = ffi.new("fm_hook **")
+    c_mode = lib.FM_HOOK_ENFORCE if mode == "enforce" else lib.FM_HOOK_RECORD
+    rc = lib.fm_hook_new(path.encode(), verifier._ptr, c_mode, hb, len(hb), hp)
+    if rc != 0:
+        why = ffi.string(lib.fm_status_message(rc)).decode()
+        raise HookUnavailableError(f"fastmtls.ssl is not available here ({why}); {_FALLBACK}")
+    hook = ffi.gc(hp[0], lib.fm_hook_free)
+    problem = _check_layout(hook, ctx)
+    if problem:
+        raise HookUnavailableError(
+            f"fastmtls.ssl cannot hook this ssl module: {problem}; {_FALLBACK}"
+        )
+    ctx_ptr = _ctx_pointer(ctx)
+    if lib.fm_hook_install(hook, ctx_ptr, 1 if mode == "enforce" else 0) != 0:
+        raise HookUnavailableError(f"installing the OpenSSL callbacks failed; {_FALLBACK}")
+    if send_ca_names:
+        _send_ca_names(hook, ctx_ptr, verifier, send_ca_names)
+    ctx._fastmtls_hook = _Hook(hook, ctx_ptr, verifier, mode)  # type: ignore[attr-defined]
+
+
+def _send_ca_names(
+    hook: Any, ctx_ptr: Any, verifier: Verifier, which: bool | Iterable[str]
+) -> None:
+    snap = verifier.store._snapshot
+    wanted = None if which is True else set(which)  # type: ignore[arg-type]
+    names = []
+    for name, der in zip(snap.anchor_names, snap.anchors):
+        if wanted is None or name in wanted:
+            info = ffi.new("fm_cert_info *")
+            if lib.fm_cert_info_get(der, len(der), info) == 0:
+                names.append(der[info.subject_off : info.subject_off + info.subject_len])
+    blob = b"".join(names)
+    if lib.fm_hook_set_ca_names(hook, ctx_ptr, blob, len(blob)) != 0:
+        raise ConfigurationError("could not set the CA names of the CertificateRequest")
+
+
+def _sslobj_of(conn: Any) -> Any:
+    """(the C-level ``_ssl._SSLSocket``, its SSLContext) of a connection."""
+    if isinstance(conn, (_stdlib_ssl.SSLSocket, _stdlib_ssl.SSLObject)):
+        return getattr(conn, "_sslobj", None), conn.context
+    get_extra = getattr(conn, "get_extra_info", None)  # asyncio transports
+    if get_extra is not None:
+        obj = get_extra("ssl_object")
+        if isinstance(obj, _stdlib_ssl.SSLObject):
+            return getattr(obj, "_sslobj", None), obj.context
+    raise ConfigurationError(
+        "result() needs an ssl.SSLSocket, ssl.SSLObject or an asyncio TLS transport"
+    )
+
+
+def result(conn: Any) -> VerifyResult:
+    """The verification result computed in ``conn``'s own handshake (``NONE`` when the client
+    sent no certificate)."""
+    sslobj, ctx = _sslobj_of(conn)
+    hook: _Hook | None = getattr(ctx, "_fastmtls_hook", None)
+    if hook is None:
+        raise ConfigurationError(
+            "fastmtls.ssl.install() was not called on this connection's context"
+        )
+    if sslobj is None:
+        raise ConfigurationError("the TLS handshake has not happened yet")
+    ssl_ptr = _ssl_pointer(sslobj)
+    if lib.fm_hook_ssl_ctx_of(hook.ptr, ssl_ptr) != hook.ctx_ptr:
+        raise ConfigurationError("this connection does not use the hooked SSL_CTX")
+    res = ffi.new("fm_result *")
+    gen = ffi.new("uint64_t *")
+    der = ffi.new("const uint8_t **")
+    der_len = ffi.new("size_t *")
+    resumed = ffi.new("int *")
+    lib.fm_hook_result(hook.ptr, ssl_ptr, res, gen, der, der_len, resumed)
+    data = bytes(ffi.buffer(der[0], der_len[0])) if der_len[0] else b""
+    presented = _split_der(data) if data else []
+    verifier = hook.verifier
+    snap = verifier.store._snapshot_for(int(gen[0])) or verifier.store._snapshot
+    return VerifyResult(res, presented, snap, verifier._inters, verifier._fields_memo)
