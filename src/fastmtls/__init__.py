@@ -13,6 +13,7 @@ A C core (through CFFI, GIL released) verifies client chains; this package expos
 from __future__ import annotations
 
 from ._ffi import PACKAGE_VERSION as __version__
+from .crlsource import CRLSource, SourceStatus
 from .errors import (
     CertificateLoadError,
     ConfigurationError,
@@ -37,6 +38,7 @@ from .verifier import Limits, Verifier
 __all__ = [
     "FIELD_NAMES",
     "CRLInfo",
+    "CRLSource",
     "CertificateLoadError",
     "ConfigurationError",
     "FastMTLSError",
@@ -49,6 +51,7 @@ __all__ = [
     "RevocationError",
     "RevocationSet",
     "SnapshotError",
+    "SourceStatus",
     "TrustStore",
     "Verifier",
     "VerifyResult",

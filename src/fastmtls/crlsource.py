@@ -1,0 +1,759 @@
+"""Keep a revocation set current from CRL files and HTTP(S) URLs, off the verification path.
+
+A :class:`CRLSource` watches CRL files (re-read when their ``(mtime_ns, size, inode, device)``
+changes) and fetches CRLs over HTTP(S), including the CRL distribution points named in the CA
+certificates. Whenever the usable CRLs change it builds a new immutable
+:class:`~fastmtls.RevocationSet` and publishes it: one attribute assignment per target
+:class:`~fastmtls.Verifier` (an atomic hot swap) and the ``on_update`` callback. Verification
+never calls into this module: it only ever reads the published set::
+
+    source = CRLSource(urls=["http://crl.example.com/clients.crl"], targets=[verifier])
+    source.start()          # first round synchronously, then a background daemon thread
+    source.status()         # per source: last success, error, age, nextUpdate, next attempt
+    source.stop()
+
+Failures never make things worse: a source that cannot be read, returns an error, garbage, a CRL
+no configured CA signed, an older CRL than the one held (URLs: a replay) or too many bytes keeps
+its last good CRLs in the set, records the error and retries with capped exponential back-off
+(with jitter). URLs are refreshed before the CRL's nextUpdate with conditional requests
+(``If-None-Match`` / ``If-Modified-Since``).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import itertools
+import logging
+import os
+import random
+import ssl
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from email.message import Message
+from typing import IO, Literal, NamedTuple, Union
+
+from cryptography import x509
+
+from ._ffi import PACKAGE_VERSION
+from .errors import ConfigurationError, FastMTLSError
+from .revocation import CRLInfo, PathLike, Revocation, RevocationSet, crl_to_der, inspect_crl
+from .store import TrustStore
+from .verifier import Verifier
+
+__all__ = ["CRLSource", "SourceStatus", "distribution_points"]
+
+log = logging.getLogger("fastmtls.crlsource")
+
+_SCHEMES = ("http", "https")
+_CHUNK = 64 * 1024
+_SLACK = 0.005  # a source due within this many seconds counts as due
+_NEVER = object()  # a file stat key that matches nothing
+_uids = itertools.count(1)
+
+SourceKind = Literal["file", "url"]
+SourceOrigin = Literal["file", "url", "distribution_point"]
+CAInput = Union[TrustStore, Iterable[bytes], None]
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """The state of one CRL source. Times are unix seconds; ``age`` is seconds."""
+
+    location: str  # the file path or URL
+    kind: SourceKind
+    origin: SourceOrigin  # "distribution_point" when read from a CA certificate
+    in_set: bool  # its CRLs are part of the published (or next) set
+    crls: int  # CRLs held from this source (last good content)
+    this_update: int | None  # newest thisUpdate of the CRLs held
+    next_update: int | None  # earliest nextUpdate of the CRLs held
+    age: float | None  # seconds since ``this_update``
+    last_attempt: float | None  # last read / request
+    last_success: float | None  # last time the source was confirmed good (incl. HTTP 304)
+    next_attempt: float  # when it is next due (the background thread reads it then)
+    last_error: str | None  # None when the last attempt succeeded
+    consecutive_failures: int
+    etag: str | None
+    last_modified: str | None
+
+    @property
+    def expired(self) -> bool:
+        """The CRLs held are past their nextUpdate."""
+        return self.next_update is not None and self.next_update < time.time()
+
+
+class _FetchError(Exception):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class _Pending(NamedTuple):
+    data: bytes
+    ders: tuple[bytes, ...]
+    infos: tuple[CRLInfo, ...]
+    etag: str | None
+    last_modified: str | None
+
+
+class _Source:
+    """Mutable per-source state; only the refresh round (under the round lock) changes it, in
+    short sections under the state lock so :meth:`CRLSource.status` reads consistent values."""
+
+    def __init__(self, location: str, kind: SourceKind, origin: SourceOrigin) -> None:
+        self.uid = next(_uids)
+        self.location = location
+        self.kind: SourceKind = kind
+        self.origin: SourceOrigin = origin
+        # last good content
+        self.data: bytes | None = None
+        self.ders: tuple[bytes, ...] = ()
+        self.infos: tuple[CRLInfo, ...] = ()
+        self.version = 0
+        self.etag: str | None = None
+        self.last_modified: str | None = None
+        self.in_set = False
+        # bookkeeping
+        self.stat_key: object = _NEVER
+        self.due = 0.0  # time.monotonic() of the next background attempt
+        self.last_attempt: float | None = None
+        self.last_success: float | None = None
+        self.last_error: str | None = None
+        self.held_error: str | None = None  # the held CRLs no longer build (e.g. CA removed)
+        self.failures = 0
+
+    @property
+    def has_delta(self) -> bool:
+        return any(i.delta for i in self.infos)
+
+
+class _RedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Follows redirects to http and https URLs only."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if urllib.parse.urlsplit(newurl).scheme.lower() not in _SCHEMES:
+            fp.close()
+            raise _FetchError(f"redirect to {newurl!r} refused: only http and https")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def distribution_points(cas: Iterable[bytes]) -> list[str]:
+    """The http(s) URLs of the CRL distribution points (and freshest-CRL points, where delta CRLs
+    are published) in DER certificates, in order, without duplicates. Other schemes (ldap) and
+    unparseable certificates are skipped."""
+    urls: dict[str, None] = {}
+    for der in cas:
+        try:
+            cert = x509.load_der_x509_certificate(bytes(der))
+            exts = cert.extensions
+        except ValueError:
+            continue
+        points: list[x509.DistributionPoint] = []
+        for ext in exts:
+            if isinstance(ext.value, (x509.CRLDistributionPoints, x509.FreshestCRL)):
+                points.extend(ext.value)
+        for point in points:
+            for name in point.full_name or ():
+                if isinstance(name, x509.UniformResourceIdentifier):
+                    uri = str(name.value)
+                    if urllib.parse.urlsplit(uri).scheme.lower() in _SCHEMES:
+                        urls.setdefault(uri, None)
+    return list(urls)
+
+
+def _check_url(url: str) -> str:
+    if not isinstance(url, str):
+        raise ConfigurationError(f"CRL URL must be a string, not {type(url).__name__}")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() not in _SCHEMES or not parts.netloc:
+        raise ConfigurationError(f"CRL URL {url!r}: only http:// and https:// URLs are supported")
+    return url
+
+
+def _positive(name: str, value: float, *, zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigurationError(f"{name} must be a number")
+    if not (value >= 0 if zero else value > 0):
+        raise ConfigurationError(f"{name} must be {'non-negative' if zero else 'positive'}")
+    return float(value)
+
+
+def _retry_after(headers: Message | None) -> float | None:
+    value = headers.get("Retry-After") if headers is not None else None
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _rollback(old: Sequence[CRLInfo], new: Sequence[CRLInfo]) -> str | None:
+    """Why ``new`` is older than ``old`` (a replayed CRL), or None."""
+    held: dict[tuple[bytes, bool, str], CRLInfo] = {}
+    for i in old:
+        key = (i.issuer_der, i.delta, i.scope)
+        prev = held.get(key)
+        if prev is None or (i.this_update, i.number or 0) > (prev.this_update, prev.number or 0):
+            held[key] = i
+    for i in new:
+        prev = held.get((i.issuer_der, i.delta, i.scope))
+        if prev is None:
+            continue
+        if i.number is not None and prev.number is not None:
+            if i.number < prev.number:
+                return (f"CRL number {i.number} is older than the one held ({prev.number}): "
+                        "not replacing it")  # fmt: skip
+        elif i.this_update < prev.this_update:
+            return (f"CRL thisUpdate {i.this_update} is older than the one held "
+                    f"({prev.this_update}): not replacing it")  # fmt: skip
+    return None
+
+
+class CRLSource:
+    """Keeps a :class:`~fastmtls.RevocationSet` current from CRL files and HTTP(S) URLs.
+
+    ``files``: CRL files (DER or PEM, one or more CRLs each), re-read when they change.
+    ``urls``: http(s) URLs serving a CRL (DER or PEM). ``use_distribution_points=True`` adds the
+    http(s) CRL distribution points (and freshest-CRL points) of every CA certificate in ``cas``
+    (followed as the CAs change).
+
+    ``cas``: the CAs whose CRLs are accepted (each CRL's signature is checked against the CA
+    whose name it carries): a :class:`~fastmtls.TrustStore` (followed as it changes) or DER
+    certificates. ``None`` (the default) takes the trust anchors and operator intermediates of
+    the ``targets`` verifiers, followed as their stores change.
+
+    ``entries``: explicit revocations added to every set. ``targets``: verifiers whose
+    ``revocations`` are replaced by each new set; ``on_update(set)`` is called after that (its
+    exceptions are logged). Nothing is published until at least one source has contributed
+    CRLs (unless no source is configured), so a set loaded at start-up is not replaced by an
+    empty one.
+
+    Scheduling: a URL is fetched again ``(nextUpdate - now) * (1 - refresh_margin)`` seconds
+    after a success, clamped to ``[min_interval, max_interval]`` (``max_interval`` without a
+    nextUpdate); after a failure after ``backoff_base * 2**(failures - 1)`` seconds, capped at
+    ``backoff_max``, times a random factor in [0.5, 1] (a ``Retry-After`` on the error response
+    lengthens it, within ``backoff_max``). Files are checked every ``poll_interval`` seconds
+    (default ``min(5, min_interval)``); one that failed is read again when it changes. When the
+    CAs change, failed sources are retried at once.
+
+    A URL's CRL older than the one held for the same issuer and scope (lower cRLNumber, else
+    earlier thisUpdate) is refused as a possible replay; files are trusted as written.
+
+    ``timeout`` bounds connecting and each read; a transfer also fails after ``4 * timeout``
+    seconds in total. A response or file larger than ``max_bytes`` is an error. Proxies come from
+    the environment (``https_proxy``, ``no_proxy``); ``ssl_context`` overrides HTTPS settings.
+    """
+
+    def __init__(
+        self,
+        *,
+        files: Iterable[PathLike] = (),
+        urls: Iterable[str] = (),
+        cas: CAInput = None,
+        use_distribution_points: bool = False,
+        entries: Iterable[Revocation] = (),
+        targets: Iterable[Verifier] = (),
+        on_update: Callable[[RevocationSet], None] | None = None,
+        min_interval: float = 60.0,
+        max_interval: float = 3600.0,
+        refresh_margin: float = 0.1,
+        poll_interval: float | None = None,
+        timeout: float = 10.0,
+        max_bytes: int = 50 * 1024 * 1024,
+        backoff_base: float = 5.0,
+        backoff_max: float = 600.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        file_list, url_list = list(files), list(urls)
+        self._min_interval = _positive("min_interval", min_interval)
+        self._max_interval = _positive("max_interval", max_interval)
+        if self._max_interval < self._min_interval:
+            raise ConfigurationError("max_interval must be >= min_interval")
+        if isinstance(refresh_margin, bool) or not 0 <= refresh_margin < 1:
+            raise ConfigurationError("refresh_margin must be within [0, 1)")
+        self._margin = float(refresh_margin)
+        self._poll = (_positive("poll_interval", poll_interval) if poll_interval is not None
+                      else min(5.0, self._min_interval))  # fmt: skip
+        self._timeout = _positive("timeout", timeout)
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
+            raise ConfigurationError("max_bytes must be a positive integer")
+        self._max_bytes = max_bytes
+        self._backoff_base = _positive("backoff_base", backoff_base)
+        self._backoff_max = _positive("backoff_max", backoff_max)
+        if self._backoff_max < self._backoff_base:
+            raise ConfigurationError("backoff_max must be >= backoff_base")
+        if on_update is not None and not callable(on_update):
+            raise ConfigurationError("on_update must be callable")
+        self._on_update = on_update
+
+        self._targets: tuple[Verifier, ...] = tuple(targets)
+        for t in self._targets:
+            if not isinstance(t, Verifier):
+                raise ConfigurationError("targets must be Verifier instances")
+        self._cas_store: TrustStore | None = None
+        self._cas_static: tuple[bytes, ...] | None = None
+        if isinstance(cas, TrustStore):
+            self._cas_store = cas
+        elif cas is not None:
+            if isinstance(cas, (bytes, bytearray, memoryview, str)):
+                raise ConfigurationError("cas must be a TrustStore or an iterable of DER certs")
+            self._cas_static = tuple(bytes(c) for c in cas)
+        if cas is None and not self._targets and (file_list or url_list):
+            raise ConfigurationError("give cas (the CAs whose CRLs are accepted) or targets")
+        self._entries = tuple(entries)
+        RevocationSet.build(entries=self._entries)  # raises now for a bad entry
+        self._use_dp = bool(use_distribution_points)
+
+        sources: dict[str, _Source] = {}
+        for f in file_list:
+            path = os.fspath(f)
+            if not isinstance(path, str):
+                raise ConfigurationError("CRL file paths must be str or os.PathLike[str]")
+            sources.setdefault(path, _Source(path, "file", "file"))
+        for u in url_list:
+            sources.setdefault(_check_url(u), _Source(u, "url", "url"))
+        self._sources: tuple[_Source, ...] = tuple(sources.values())
+
+        handlers: list[urllib.request.BaseHandler] = [
+            urllib.request.ProxyHandler(),
+            urllib.request.HTTPHandler(),
+            urllib.request.HTTPSHandler(context=ssl_context),
+            urllib.request.HTTPDefaultErrorHandler(),
+            _RedirectHandler(),
+            urllib.request.HTTPErrorProcessor(),
+        ]
+        self._opener = urllib.request.OpenerDirector()
+        for h in handlers:
+            self._opener.add_handler(h)
+        self._headers = {
+            "User-Agent": f"fastmtls/{PACKAGE_VERSION}",
+            "Accept": "application/pkix-crl, application/x-pem-file;q=0.9, */*;q=0.5",
+        }
+        self._rand = random.Random()
+
+        self._round_lock = threading.RLock()  # one refresh round at a time
+        self._state_lock = threading.Lock()  # short: source fields, targets, thread
+        self._cas_seen: tuple[bytes, ...] | None = None
+        self._published_key: object = None
+        self._current: RevocationSet | None = None
+        self._published_at: float | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        if self._use_dp:  # listed by status() from the start; followed as the CAs change
+            self._sync_distribution_points(self._ca_ders(), time.monotonic())
+
+    # -- public API -----------------------------------------------------------------------------
+
+    @property
+    def current(self) -> RevocationSet | None:
+        """The last published set (None before the first publication)."""
+        return self._current
+
+    @property
+    def published_at(self) -> float | None:
+        """When the current set was published (unix seconds)."""
+        return self._published_at
+
+    @property
+    def running(self) -> bool:
+        """The background thread is alive."""
+        t = self._thread
+        return t is not None and t.is_alive()
+
+    def add_target(self, verifier: Verifier) -> None:
+        """Also publish to ``verifier``; it receives the current set now, if there is one."""
+        if not isinstance(verifier, Verifier):
+            raise ConfigurationError("targets must be Verifier instances")
+        with self._round_lock:
+            if verifier not in self._targets:
+                self._targets = (*self._targets, verifier)
+            if self._current is not None:
+                verifier.revocations = self._current
+
+    def refresh(self) -> bool:
+        """One synchronous round over every source, ignoring schedule and back-off: files whose
+        stat changed are read, every URL is fetched (conditionally). Publishes a new set when the
+        usable CRLs (or the CAs) changed and returns True if it did. Source failures are recorded
+        in :meth:`status`, never raised."""
+        return self._round(force=True)
+
+    def start(self, *, wait: bool = True) -> None:
+        """Start the background daemon thread (no-op when running).
+
+        With ``wait`` (the default) the first round runs here, synchronously, so a set exists
+        before traffic is served when the sources are reachable; this blocks for up to the fetch
+        timeouts. ``wait=False`` makes the thread do the first round.
+        """
+        if self.running:
+            return
+        if wait:
+            self._round(force=True)
+        with self._state_lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop = threading.Event()
+            self._thread = threading.Thread(
+                target=self._run, args=(self._stop, not wait), name="fastmtls-crlsource",
+                daemon=True)  # fmt: skip
+            self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop the background thread and wait for it (up to ``timeout``): a fetch in progress
+        finishes first (bounded by the fetch timeout). The published set stays in place."""
+        with self._state_lock:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def __enter__(self) -> CRLSource:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def status(self) -> list[SourceStatus]:
+        """Per-source state, in configuration order (distribution points last)."""
+        now, now_m = time.time(), time.monotonic()
+        out = []
+        with self._state_lock:
+            for s in self._sources:
+                this_update = max((i.this_update for i in s.infos), default=None)
+                next_update = min(
+                    (i.next_update for i in s.infos if i.next_update is not None), default=None
+                )
+                out.append(SourceStatus(
+                    location=s.location, kind=s.kind, origin=s.origin, in_set=s.in_set,
+                    crls=len(s.ders), this_update=this_update, next_update=next_update,
+                    age=None if this_update is None else now - this_update,
+                    last_attempt=s.last_attempt, last_success=s.last_success,
+                    next_attempt=now + max(0.0, s.due - now_m),
+                    last_error=s.last_error or s.held_error,
+                    consecutive_failures=s.failures, etag=s.etag,
+                    last_modified=s.last_modified,
+                ))  # fmt: skip
+        return out
+
+    def __repr__(self) -> str:
+        errors = sum(1 for s in self._sources if s.last_error or s.held_error)
+        return (f"<CRLSource sources={len(self._sources)} errors={errors} "
+                f"running={self.running} current={self._current!r}>")  # fmt: skip
+
+    # -- the round ------------------------------------------------------------------------------
+
+    def _run(self, stop: threading.Event, first: bool) -> None:
+        if first:
+            self._safe_round(force=True)
+        while not stop.wait(self._sleep()):
+            self._safe_round(force=False)
+
+    def _safe_round(self, *, force: bool) -> None:
+        try:
+            self._round(force=force)
+        except Exception:  # never let the thread die; the next round retries
+            log.exception("CRL refresh round failed")
+
+    def _sleep(self) -> float:
+        now_m = time.monotonic()
+        due = min((s.due for s in self._sources), default=now_m + self._poll)
+        return min(self._poll, max(0.01, due - now_m))
+
+    def _ca_ders(self) -> tuple[bytes, ...]:
+        if self._cas_store is not None:
+            return self._cas_store._snapshot.anchors
+        if self._cas_static is not None:
+            return self._cas_static
+        found: dict[bytes, None] = {}
+        for v in self._targets:
+            found.update(dict.fromkeys(v.store._snapshot.anchors))
+            found.update(dict.fromkeys(v._inters))
+        return tuple(found)
+
+    def _round(self, *, force: bool) -> bool:
+        with self._round_lock:
+            now_m = time.monotonic()
+            cas = self._ca_ders()
+            ca_changed = cas != self._cas_seen
+            if ca_changed:
+                self._cas_seen = cas
+                if self._use_dp:
+                    self._sync_distribution_points(cas, now_m)
+                with self._state_lock:
+                    for s in self._sources:  # a CA may now verify what failed before
+                        if s.last_error or s.held_error:
+                            s.stat_key = _NEVER
+                            s.due = min(s.due, now_m)
+            pending: dict[_Source, _Pending] = {}
+            for s in self._sources:
+                if force or s.due <= now_m + _SLACK:
+                    self._poll_source(s, pending)
+            if not pending and not ca_changed:
+                return False
+            return self._rebuild(pending, cas)
+
+    def _sync_distribution_points(self, cas: Sequence[bytes], now_m: float) -> None:
+        wanted = distribution_points(cas)
+        have = {s.location: s for s in self._sources}
+        keep = [s for s in self._sources
+                if s.origin != "distribution_point" or s.location in wanted]  # fmt: skip
+        for url in wanted:
+            if url not in have:
+                keep.append(_Source(url, "url", "distribution_point"))
+                keep[-1].due = now_m
+        with self._state_lock:
+            self._sources = tuple(keep)
+
+    def _poll_source(self, s: _Source, pending: dict[_Source, _Pending]) -> None:
+        with self._state_lock:
+            s.last_attempt = time.time()
+            # provisional, until success or failure reschedules: an unexpected exception must
+            # not make the thread spin on this source
+            s.due = time.monotonic() + max(self._poll, self._min_interval)
+        etag = last_modified = None
+        try:
+            if s.kind == "file":
+                data = self._read_file(s)
+            else:
+                data, etag, last_modified = self._fetch(s)
+        except _FetchError as exc:
+            self._failed(s, str(exc), exc.retry_after)
+            return
+        except Exception as exc:  # a bug or an exotic library error: still only this source
+            log.exception("CRL source %s: unexpected error", s.location)
+            self._failed(s, f"unexpected error: {exc!r}")
+            return
+        if data is None or data == s.data:
+            self._unchanged(s, data is None and s.kind == "file", etag, last_modified)
+            return
+        try:
+            ders = tuple(crl_to_der(data))
+            infos = tuple(inspect_crl(d) for d in ders)
+        except FastMTLSError as exc:
+            self._failed(s, f"not a CRL: {exc}")
+            return
+        if s.kind == "url" and s.data is not None:
+            why = _rollback(s.infos, infos)
+            if why is not None:
+                self._failed(s, why)
+                return
+        pending[s] = _Pending(data, ders, infos, etag, last_modified)
+
+    def _read_file(self, s: _Source) -> bytes | None:
+        """The file's content, or None when its stat did not change since the last read."""
+        try:
+            st = os.stat(s.location)
+            key: object = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
+        except OSError as exc:
+            key = ("error", exc.errno)
+            if key == s.stat_key:
+                return None
+            s.stat_key = key
+            raise _FetchError(f"cannot read {s.location!r}: {exc.strerror or exc}") from None
+        if key == s.stat_key:
+            return None
+        s.stat_key = key
+        if st.st_size > self._max_bytes:
+            raise _FetchError(f"file of {st.st_size} bytes exceeds max_bytes ({self._max_bytes})")
+        try:
+            with open(s.location, "rb") as fh:
+                data = fh.read(self._max_bytes + 1)
+        except OSError as exc:
+            raise _FetchError(f"cannot read {s.location!r}: {exc.strerror or exc}") from None
+        if len(data) > self._max_bytes:
+            raise _FetchError(f"file exceeds max_bytes ({self._max_bytes})")
+        return data
+
+    def _fetch(self, s: _Source) -> tuple[bytes | None, str | None, str | None]:
+        """(body, ETag, Last-Modified); body None for 304 Not Modified."""
+        headers = dict(self._headers)
+        if s.data is not None:  # validators belong to the good content only
+            if s.etag:
+                headers["If-None-Match"] = s.etag
+            if s.last_modified:
+                headers["If-Modified-Since"] = s.last_modified
+        req = urllib.request.Request(s.location, headers=headers)
+        deadline = time.monotonic() + 4 * self._timeout
+        try:
+            with self._opener.open(req, timeout=self._timeout) as resp:
+                if resp.status != 200:
+                    raise _FetchError(f"HTTP {resp.status} {resp.reason}")
+                length = (resp.headers.get("Content-Length") or "").strip()
+                if length.isdigit() and int(length) > self._max_bytes:
+                    raise _FetchError(
+                        f"response of {int(length)} bytes exceeds max_bytes ({self._max_bytes})"
+                    )
+                chunks: list[bytes] = []
+                total = 0
+                while True:
+                    chunk = resp.read(_CHUNK)
+                    if not chunk:
+                        break
+                    total += len(chunk)
+                    if total > self._max_bytes:
+                        raise _FetchError(f"response exceeds max_bytes ({self._max_bytes})")
+                    if time.monotonic() > deadline:
+                        raise _FetchError(f"transfer took longer than {4 * self._timeout:g} s")
+                    chunks.append(chunk)
+                return b"".join(chunks), resp.headers.get("ETag"), resp.headers.get(
+                    "Last-Modified"
+                )
+        except urllib.error.HTTPError as exc:
+            try:
+                if exc.code == 304 and s.data is not None:
+                    hdrs = exc.headers
+                    return None, hdrs.get("ETag") if hdrs else None, (
+                        hdrs.get("Last-Modified") if hdrs else None)  # fmt: skip
+                raise _FetchError(f"HTTP {exc.code} {exc.reason}", _retry_after(exc.headers)
+                                  ) from None  # fmt: skip
+            finally:
+                exc.close()
+        except urllib.error.URLError as exc:
+            raise _FetchError(f"cannot fetch: {exc.reason}") from None
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            raise _FetchError(f"cannot fetch: {type(exc).__name__}: {exc}") from None
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+
+    def _success_delay(self, s: _Source) -> float:
+        if s.kind == "file":
+            return self._poll
+        nexts = [i.next_update for i in s.infos if i.next_update is not None]
+        if not nexts:
+            return self._max_interval
+        ahead = (min(nexts) - time.time()) * (1 - self._margin)
+        return min(self._max_interval, max(self._min_interval, ahead))
+
+    def _backoff(self, failures: int, retry_after: float | None) -> float:
+        delay = min(self._backoff_max, self._backoff_base * 2.0 ** min(failures - 1, 60))
+        delay *= 0.5 + 0.5 * self._rand.random()
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self._backoff_max))
+        return delay
+
+    def _failed(self, s: _Source, message: str, retry_after: float | None = None) -> None:
+        with self._state_lock:
+            s.last_error = message
+            s.failures += 1
+            s.due = time.monotonic() + (
+                self._poll if s.kind == "file" else self._backoff(s.failures, retry_after))
+        log.warning("CRL source %s: %s (failure %d)", s.location, message, s.failures)
+
+    def _succeeded(self, s: _Source) -> None:
+        """Caller holds the state lock."""
+        if s.failures:
+            log.info("CRL source %s recovered", s.location)
+        s.last_success = time.time()
+        s.last_error = None
+        s.failures = 0
+        s.due = time.monotonic() + self._success_delay(s)
+
+    def _unchanged(self, s: _Source, same_stat: bool, etag: str | None, lm: str | None) -> None:
+        with self._state_lock:
+            if same_stat and s.last_error is not None:  # still the content that failed
+                s.due = time.monotonic() + self._poll
+                return
+            if s.kind == "url":
+                s.etag = etag or s.etag
+                s.last_modified = lm or s.last_modified
+            self._succeeded(s)
+
+    def _build(self, ders: Sequence[bytes], cas: Sequence[bytes]) -> RevocationSet:
+        return RevocationSet.build(ders, cas=cas, entries=self._entries)
+
+    def _assemble(
+        self, pending: dict[_Source, _Pending], cas: Sequence[bytes]
+    ) -> tuple[RevocationSet, dict[_Source, str], dict[_Source, str], set[_Source]]:
+        """(set, errors of rejected new content, errors of unusable held content, sources in the
+        set). Everything at once first; when that fails, source by source (bases before deltas),
+        each with its new content, else its held content, else left out."""
+        chosen = [s for s in self._sources if s in pending or s.data is not None]
+        try:
+            every = [d for s in chosen for d in (pending[s].ders if s in pending else s.ders)]
+            return self._build(every, cas), {}, {}, set(chosen)
+        except FastMTLSError:
+            pass
+        rejected: dict[_Source, str] = {}
+        held: dict[_Source, str] = {}
+        in_set: set[_Source] = set()
+        accepted: list[bytes] = []
+        result: RevocationSet | None = None
+
+        def is_delta(s: _Source) -> bool:
+            return any(i.delta for i in pending[s].infos) if s in pending else s.has_delta
+
+        for s in sorted(chosen, key=is_delta):
+            options: list[tuple[tuple[bytes, ...], bool]] = []
+            if s in pending:
+                options.append((pending[s].ders, True))
+            if s.data is not None:
+                options.append((s.ders, False))
+            for ders, new in options:
+                try:
+                    result = self._build([*accepted, *ders], cas)
+                except FastMTLSError as exc:
+                    if new:
+                        rejected[s] = str(exc)
+                    else:
+                        held[s] = f"held CRLs no longer usable: {exc}"
+                    continue
+                accepted.extend(ders)
+                in_set.add(s)
+                break
+        if result is None:
+            result = self._build([], cas)
+        return result, rejected, held, in_set
+
+    def _rebuild(self, pending: dict[_Source, _Pending], cas: tuple[bytes, ...]) -> bool:
+        rs, rejected, held, in_set = self._assemble(pending, cas)
+        with self._state_lock:
+            for s in self._sources:
+                s.in_set = s in in_set
+                s.held_error = held.get(s)
+                if s in pending and s not in rejected:
+                    p = pending[s]
+                    s.data, s.ders, s.infos = p.data, p.ders, p.infos
+                    s.etag, s.last_modified = p.etag, p.last_modified
+                    s.version += 1
+                    self._succeeded(s)
+        for s, message in rejected.items():
+            self._failed(s, message)
+        key = (tuple((s.uid, s.version) for s in self._sources if s in in_set), cas)
+        if key == self._published_key:
+            return False
+        if self._published_key is None and self._sources and not in_set:
+            return False  # nothing usable yet: leave the targets' sets alone
+        self._published_key = key
+        self._publish(rs)
+        return True
+
+    def _publish(self, rs: RevocationSet) -> None:
+        self._current = rs
+        self._published_at = time.time()
+        for v in self._targets:
+            v.revocations = rs  # one reference assignment: the verifier's atomic hot swap
+        log.info("published revocation set: %d entries, %d issuers", len(rs), len(rs.issuers()))
+        if self._on_update is not None:
+            try:
+                self._on_update(rs)
+            except Exception:
+                log.exception("CRLSource on_update callback failed")
+

@@ -1,0 +1,664 @@
+"""CRLSource: file and HTTP(S) CRL sources kept current in the background, published to verifiers.
+
+A local ``ThreadingHTTPServer`` on 127.0.0.1 serves CRLs built with cryptography's
+CertificateRevocationListBuilder (signed by ``pki`` CAs); it supports ETag / Last-Modified and
+counts requests. CRL dates are real time (the source schedules against the wall clock).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pki
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from fastmtls import ConfigurationError, Revocation, RevocationSet, TrustStore, Verifier
+from fastmtls.crlsource import CRLSource, SourceStatus, distribution_points
+
+UTC = timezone.utc
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def make_crl(
+    issuer: pki.Cert,
+    revoked: Sequence[int] = (),
+    *,
+    number: int = 1,
+    key: Any = None,
+    this_update: datetime | None = None,
+    next_update: datetime | None = None,
+    delta_of: int | None = None,
+    pem: bool = False,
+) -> bytes:
+    """A CRL of ``issuer`` revoking ``revoked`` serials (signed by ``key``, default the CA's)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    tu = this_update or now - timedelta(minutes=1)
+    b = (x509.CertificateRevocationListBuilder().issuer_name(issuer.cert.subject)
+         .last_update(tu).next_update(next_update or now + timedelta(days=1))
+         .add_extension(x509.CRLNumber(number), False))  # fmt: skip
+    if delta_of is not None:
+        b = b.add_extension(x509.DeltaCRLIndicator(delta_of), True)
+    for serial in revoked:
+        b = b.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(tu).build()
+        )
+    crl = b.sign(key or issuer.key, hashes.SHA256())
+    return crl.public_bytes(Encoding.PEM if pem else Encoding.DER)
+
+
+@dataclass
+class Route:
+    """What the test server answers for one path."""
+
+    body: bytes = b""
+    status: int = 200
+    etag: str | None = None
+    last_modified: float | None = None
+    send_length: bool = True
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Hit:
+    at: float
+    path: str
+    headers: dict[str, str]
+    status: int
+
+
+class CRLServer:
+    """A threaded HTTP server on 127.0.0.1 with per-path routes and a request log."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.routes: dict[str, Route] = {}
+        self.hits: list[Hit] = []
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.state = self  # type: ignore[attr-defined]
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def requests(self, path: str) -> list[Hit]:
+        with self.lock:
+            return [h for h in self.hits if h.path == path]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        state: CRLServer = self.server.state  # type: ignore[attr-defined]
+        self._answer(state.routes.get(self.path))
+
+    def _record(self, code: int) -> None:
+        """Log the request before answering: the client may look as soon as it has the answer."""
+        state: CRLServer = self.server.state  # type: ignore[attr-defined]
+        with state.lock:
+            state.hits.append(Hit(time.time(), self.path, dict(self.headers.items()), code))
+
+    def _answer(self, route: Route | None) -> None:
+        if route is None:
+            self._record(404)
+            self.send_error(404)
+            return
+        if route.status != 200:
+            self._record(route.status)
+            self.send_response(route.status)
+            for k, v in route.headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        inm, ims = self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")
+        if route.etag is not None and inm is not None:
+            fresh = inm == route.etag
+        elif route.last_modified is not None and ims is not None:
+            fresh = email.utils.parsedate_to_datetime(ims).timestamp() >= int(route.last_modified)
+        else:
+            fresh = False
+        if fresh:
+            self._record(304)
+            self.send_response(304)
+            if route.etag:
+                self.send_header("ETag", route.etag)
+            self.end_headers()
+            return
+        self._record(200)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/pkix-crl")
+        if route.send_length:
+            self.send_header("Content-Length", str(len(route.body)))
+        if route.etag is not None:
+            self.send_header("ETag", route.etag)
+        if route.last_modified is not None:
+            self.send_header("Last-Modified",
+                             email.utils.formatdate(route.last_modified, usegmt=True))
+        self.end_headers()
+        self.wfile.write(route.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def wait_until(cond: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Poll ``cond`` until true or ``timeout`` seconds pass."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return cond()
+
+
+def one(src: CRLSource) -> SourceStatus:
+    """The status of a source's single source."""
+    (st,) = src.status()
+    return st
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests to 127.0.0.1 must not go through a proxy from the environment."""
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
+                "ALL_PROXY"):  # fmt: skip
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="module")
+def ca() -> pki.Cert:
+    """The CA that signs the CRLs."""
+    return pki.ca("CRLSource Test CA")
+
+
+@pytest.fixture
+def server() -> Iterator[CRLServer]:
+    """A fresh CRL server for one test."""
+    s = CRLServer()
+    yield s
+    s.close()
+
+
+def real_time_leaf(issuer: pki.Cert, name: str = "client") -> pki.Cert:
+    """A client leaf valid around the real current time."""
+    now = datetime.now(UTC)
+    return pki.leaf(issuer, name, not_before=now - timedelta(days=1),
+                    not_after=now + timedelta(days=1))  # fmt: skip
+
+
+# -- files -------------------------------------------------------------------------------------
+
+
+def test_file_source_reloads_only_when_the_file_changes(tmp_path: Path, ca: pki.Cert) -> None:
+    """A file source is re-read and republished when it changes, and not when it does not."""
+    path = tmp_path / "ca.crl"
+    path.write_bytes(make_crl(ca, number=1))
+    src = CRLSource(files=[path], cas=[ca.der])
+    assert src.current is None
+    assert src.refresh() is True
+    first = src.current
+    assert first is not None and len(first) == 0
+    assert src.refresh() is False and src.current is first
+
+    st = os.stat(path)  # same bytes, new mtime: read again, nothing to publish
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert src.refresh() is False and src.current is first
+
+    path.write_bytes(make_crl(ca, [0x1234], number=2))
+    assert src.refresh() is True
+    assert src.current is not first and src.current.lookup(ca.der, 0x1234) is not None
+    st2 = one(src)
+    assert (st2.kind, st2.origin, st2.in_set, st2.crls, st2.last_error) == (
+        "file", "file", True, 1, None)
+
+
+def test_file_pem_bundle_with_crls_of_two_cas(tmp_path: Path, ca: pki.Cert) -> None:
+    """One PEM file may hold CRLs of several CAs."""
+    other = pki.ca("CRLSource Other CA")
+    path = tmp_path / "all.pem"
+    path.write_bytes(make_crl(ca, [1], pem=True) + make_crl(other, [2], pem=True))
+    src = CRLSource(files=[str(path)], cas=[ca.der, other.der])
+    assert src.refresh() is True and src.current is not None
+    assert src.current.lookup(ca.der, 1) and src.current.lookup(other.der, 2)
+    assert one(src).crls == 2
+
+
+def test_bad_or_missing_file_keeps_last_good(tmp_path: Path, ca: pki.Cert) -> None:
+    """A garbage or deleted file keeps the last good set; the bad content is not re-read."""
+    path = tmp_path / "ca.crl"
+    path.write_bytes(make_crl(ca, [7]))
+    src = CRLSource(files=[path], cas=[ca.der])
+    assert src.refresh()
+    good = src.current
+    path.write_bytes(b"garbage, not a CRL")
+    assert src.refresh() is False and src.current is good
+    st = one(src)
+    assert st.last_error and "not a CRL" in st.last_error and st.consecutive_failures == 1
+    assert src.refresh() is False and one(src).consecutive_failures == 1  # unchanged: no re-read
+    path.unlink()
+    assert src.refresh() is False and src.current is good
+    assert "cannot read" in (one(src).last_error or "") and one(src).in_set
+    path.write_bytes(make_crl(ca, [7, 8], number=2))
+    assert src.refresh() is True and src.current.lookup(ca.der, 8) is not None  # type: ignore[union-attr]
+    assert one(src).last_error is None and one(src).consecutive_failures == 0
+
+
+def test_background_thread_reloads_a_changed_file(tmp_path: Path, ca: pki.Cert) -> None:
+    """The background thread polls files and publishes a change."""
+    path = tmp_path / "ca.crl"
+    path.write_bytes(make_crl(ca))
+    with CRLSource(files=[path], cas=[ca.der], poll_interval=0.02) as src:
+        first = src.current
+        assert first is not None
+        path.write_bytes(make_crl(ca, [99], number=2))
+        assert wait_until(lambda: src.current is not first)
+        assert src.current.lookup(ca.der, 99) is not None  # type: ignore[union-attr]
+
+
+# -- URLs ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("validator", ["etag", "last_modified"])
+def test_url_conditional_request_304_keeps_the_set(
+    server: CRLServer, ca: pki.Cert, validator: str
+) -> None:
+    """A URL is fetched; the next request is conditional, 304 keeps the set without a rebuild."""
+    route = Route(make_crl(ca, [5]))
+    if validator == "etag":
+        route.etag = '"v1"'
+    else:
+        route.last_modified = time.time() - 60
+    server.routes["/ca.crl"] = route
+    src = CRLSource(urls=[server.url("/ca.crl")], cas=[ca.der])
+    assert src.refresh() is True
+    first = src.current
+    assert first is not None and first.lookup(ca.der, 5) is not None
+    assert src.refresh() is False and src.current is first
+    hits = server.requests("/ca.crl")
+    assert [h.status for h in hits] == [200, 304]
+    header = "If-None-Match" if validator == "etag" else "If-Modified-Since"
+    assert header not in hits[0].headers and header in hits[1].headers
+    st = one(src)
+    assert st.last_error is None and st.last_success is not None
+    assert (st.etag == '"v1"') if validator == "etag" else (st.last_modified is not None)
+
+    route.body, route.etag = make_crl(ca, [5, 6], number=2), '"v2"'
+    route.last_modified = time.time()
+    assert src.refresh() is True and src.current.lookup(ca.der, 6) is not None  # type: ignore[union-attr]
+    assert server.requests("/ca.crl")[-1].status == 200
+
+
+def test_unchanged_body_without_validators_is_not_republished(
+    server: CRLServer, ca: pki.Cert
+) -> None:
+    """A 200 with the same bytes as held counts as unchanged: no new set."""
+    server.routes["/ca.crl"] = Route(make_crl(ca))
+    src = CRLSource(urls=[server.url("/ca.crl")], cas=[ca.der])
+    assert src.refresh() is True
+    first = src.current
+    assert src.refresh() is False and src.current is first
+    assert [h.status for h in server.requests("/ca.crl")] == [200, 200]
+
+
+FAILURES = {
+    "http500": "HTTP 500",
+    "refused": "refused",
+    "garbage": "not a CRL",
+    "wrong_key": "signature",
+    "unknown_issuer": "no configured CA",
+    "too_large": "max_bytes",
+    "too_large_unannounced": "max_bytes",
+    "older": "older than the one held",
+    "redirect_ftp": "redirect",
+}
+
+
+@pytest.mark.parametrize("failure", sorted(FAILURES))
+def test_url_failure_keeps_last_good_then_recovers(
+    server: CRLServer, ca: pki.Cert, failure: str
+) -> None:
+    """Every kind of failure keeps the last good set, reports last_error and counts failures."""
+    route = Route(make_crl(ca, [1], number=5), etag='"good"')
+    server.routes["/ca.crl"] = route
+    src = CRLSource(urls=[server.url("/ca.crl")], cas=[ca.der], max_bytes=100_000)
+    assert src.refresh() is True
+    good = src.current
+
+    port = server.port
+    route.etag = '"bad"'
+    if failure == "http500":
+        route.status = 500
+    elif failure == "refused":
+        server.close()
+    elif failure == "garbage":
+        route.body = b"<html>this is not a CRL</html>"
+    elif failure == "wrong_key":
+        route.body = make_crl(ca, [1, 2], number=6, key=pki.make_key("p256"))
+    elif failure == "unknown_issuer":
+        route.body = make_crl(pki.ca("Stranger CA"), [3])
+    elif failure.startswith("too_large"):
+        route.body = b"\x30" * 200_000
+        route.send_length = failure == "too_large"
+    elif failure == "older":
+        route.body = make_crl(ca, [], number=4)
+    elif failure == "redirect_ftp":
+        route.status, route.headers = 302, {"Location": "ftp://127.0.0.1/ca.crl"}
+
+    for n in (1, 2):
+        assert src.refresh() is False
+        assert src.current is good
+        st = one(src)
+        assert st.last_error is not None and FAILURES[failure] in st.last_error, st.last_error
+        assert st.consecutive_failures == n and st.in_set and st.crls == 1
+    assert good is not None and good.lookup(ca.der, 1) is not None
+
+    if failure == "refused":
+        server = CRLServer(port)
+        server.routes["/ca.crl"] = route
+    route.status, route.headers, route.send_length = 200, {}, True
+    route.body, route.etag = make_crl(ca, [1, 2], number=7), '"new"'
+    try:
+        assert src.refresh() is True
+        assert src.current is not None and src.current.lookup(ca.der, 2) is not None
+        st = one(src)
+        assert st.last_error is None and st.consecutive_failures == 0 and st.etag == '"new"'
+    finally:
+        if failure == "refused":
+            server.close()
+
+
+def test_backoff_grows_with_jitter_and_is_capped(server: CRLServer, ca: pki.Cert) -> None:
+    """Consecutive failures back off exponentially (jitter in [0.5, 1]) up to backoff_max."""
+    server.routes["/ca.crl"] = Route(status=500)
+    src = CRLSource(urls=[server.url("/ca.crl")], cas=[ca.der], backoff_base=1.0,
+                    backoff_max=4.0)  # fmt: skip
+    delays = []
+    for _ in range(7):
+        assert src.refresh() is False
+        st = one(src)
+        assert st.last_attempt is not None
+        delays.append(st.next_attempt - st.last_attempt)
+    assert src.current is None and one(src).consecutive_failures == 7
+    for n, delay in enumerate(delays, 1):
+        cap = min(4.0, 2.0 ** (n - 1))
+        assert cap * 0.5 - 0.05 <= delay <= cap + 0.05, (n, delays)
+    assert max(delays) <= 4.05 and min(delays[2:]) >= 1.95
+
+
+def test_retry_after_lengthens_the_backoff(server: CRLServer, ca: pki.Cert) -> None:
+    """A Retry-After header on an error response is honoured (within backoff_max)."""
+    server.routes["/ca.crl"] = Route(status=503, headers={"Retry-After": "30"})
+    src = CRLSource(urls=[server.url("/ca.crl")], cas=[ca.der], backoff_base=0.1,
+                    backoff_max=20.0)  # fmt: skip
+    src.refresh()
+    st = one(src)
+    assert st.last_attempt is not None and "HTTP 503" in (st.last_error or "")
+    assert 19.5 <= st.next_attempt - st.last_attempt <= 20.5
+
+
+def test_background_thread_respects_backoff(server: CRLServer, ca: pki.Cert) -> None:
+    """A failing URL is not hammered by the background thread while backing off."""
+    server.routes["/ca.crl"] = Route(status=500)
+    src = CRLSource(urls=[server.url("/ca.crl")], cas=[ca.der], min_interval=0.01,
+                    poll_interval=0.01, backoff_base=30.0, backoff_max=60.0)  # fmt: skip
+    with src:
+        time.sleep(0.3)
+        assert len(server.requests("/ca.crl")) == 1
+        assert src.running and one(src).consecutive_failures == 1
+
+
+def test_nothing_published_until_a_source_works(server: CRLServer, ca: pki.Cert) -> None:
+    """While no source has produced CRLs, targets keep the set they had (e.g. a snapshot)."""
+    store = TrustStore()
+    store.add_der(ca.der, name="ca")
+    preloaded = RevocationSet.build(entries=[Revocation(ca.der, 42)])
+    v = Verifier(store, revocations=preloaded)
+    server.routes["/ca.crl"] = Route(status=500)
+    src = CRLSource(urls=[server.url("/ca.crl")], targets=[v])
+    assert src.refresh() is False and src.current is None and v.revocations is preloaded
+    server.routes["/ca.crl"] = Route(make_crl(ca, [43]))
+    assert src.refresh() is True and v.revocations is src.current
+    assert v.revocations is not None and v.revocations.lookup(ca.der, 43) is not None
+
+
+def test_one_failing_source_does_not_block_the_others(server: CRLServer, ca: pki.Cert) -> None:
+    """A set is published from the sources that work; the failing one is reported."""
+    other = pki.ca("CRLSource Second CA")
+    server.routes["/a.crl"] = Route(make_crl(ca, [1]))
+    server.routes["/b.crl"] = Route(make_crl(other, [2], key=pki.make_key("p256")))
+    src = CRLSource(urls=[server.url("/a.crl"), server.url("/b.crl")], cas=[ca.der, other.der])
+    assert src.refresh() is True and src.current is not None
+    assert src.current.lookup(ca.der, 1) is not None and src.current.lookup(other.der, 2) is None
+    a, b = src.status()
+    assert a.in_set and a.last_error is None
+    assert not b.in_set and "signature" in (b.last_error or "") and b.crls == 0
+
+
+def test_delta_crl_is_merged_and_waits_for_its_base(server: CRLServer, ca: pki.Cert) -> None:
+    """A delta CRL from its own URL merges onto its base; without a base it is rejected, and a
+    bad third source does not stop base and delta from being combined (bases first)."""
+    server.routes["/delta.crl"] = Route(make_crl(ca, [11], number=2, delta_of=1))
+    server.routes["/base.crl"] = Route(status=500)
+    server.routes["/bad.crl"] = Route(make_crl(ca, [12], number=3, key=pki.make_key("p256")))
+    src = CRLSource(urls=[server.url(p) for p in ("/delta.crl", "/base.crl", "/bad.crl")],
+                    cas=[ca.der])  # fmt: skip
+    src.refresh()
+    delta, base, bad = src.status()
+    assert "base" in (delta.last_error or "") and not delta.in_set
+    server.routes["/base.crl"] = Route(make_crl(ca, [10], number=1))
+    assert src.refresh() is True and src.current is not None
+    assert src.current.lookup(ca.der, 10) and src.current.lookup(ca.der, 11)
+    assert src.current.lookup(ca.der, 12) is None
+    delta, base, bad = src.status()
+    assert delta.in_set and base.in_set and not bad.in_set and "signature" in (bad.last_error or "")
+
+
+# -- distribution points, CAs, targets -----------------------------------------------------------
+
+
+def _with_dp(issuer: pki.Cert, name: str, *urls: str) -> pki.Cert:
+    dp = x509.DistributionPoint(
+        full_name=[x509.UniformResourceIdentifier(u) for u in urls],
+        relative_name=None, reasons=None, crl_issuer=None)  # fmt: skip
+    return pki.intermediate(issuer, name,
+                            extra_extensions=[(x509.CRLDistributionPoints([dp]), False)])
+
+
+def test_distribution_points_are_found_and_fetched(server: CRLServer) -> None:
+    """The http(s) CRL distribution points of the CA certificates become URL sources; a CRL from
+    one revokes an intermediate and a chain-checking verifier reports it."""
+    root = pki.ca("DP Root CA")
+    url = server.url("/root.crl")
+    inter = _with_dp(root, "DP Intermediate CA", "ldap://ldap.example/cn=DP%20Root", url)
+    assert distribution_points([root.der, inter.der, b"junk"]) == [url]
+    server.routes["/root.crl"] = Route(make_crl(root, [inter.cert.serial_number]), etag='"r1"')
+
+    store = TrustStore()
+    store.add_der(root.der, name="root")
+    v = Verifier(store, intermediates=[inter.der], revocation_check="chain")
+    src = CRLSource(cas=[root.der, inter.der], use_distribution_points=True, targets=[v])
+    (st,) = src.status()
+    assert (st.location, st.kind, st.origin) == (url, "url", "distribution_point")
+    assert src.refresh() is True and len(server.requests("/root.crl")) == 1
+    assert src.current is not None
+    assert src.current.lookup(root.der, inter.cert.serial_number) is not None
+    leaf = real_time_leaf(inter)
+    assert v.verify([leaf.der, inter.der]).revoked
+
+
+def test_trust_store_changes_are_followed(server: CRLServer, ca: pki.Cert) -> None:
+    """With a TrustStore as ``cas``, a CA added later validates a CRL that failed before, and
+    its distribution points are added."""
+    inter = _with_dp(ca, "Followed Intermediate", server.url("/ca.crl"))
+    server.routes["/ca.crl"] = Route(make_crl(ca, [21]))
+    server.routes["/inter.crl"] = Route(make_crl(inter, [22]))
+    store = TrustStore()
+    store.add_der(ca.der, name="ca")
+    src = CRLSource(urls=[server.url("/inter.crl")], cas=store, use_distribution_points=True)
+    assert src.refresh() is False and src.current is None
+    assert "no configured CA" in (one(src).last_error or "")
+    store.add_der(inter.der, name="inter")
+    assert src.refresh() is True and src.current is not None
+    assert [s.location for s in src.status()] == [server.url("/inter.crl"), server.url("/ca.crl")]
+    assert src.current.lookup(inter.der, 22) and src.current.lookup(ca.der, 21)
+    assert all(s.last_error is None and s.in_set for s in src.status())
+
+
+def test_targets_are_updated_and_the_leaf_becomes_revoked(server: CRLServer, ca: pki.Cert) -> None:
+    """Each new set is assigned to every target verifier (CAs taken from their stores) and
+    on_update is called; a verifier then reports the leaf revoked."""
+    store = TrustStore()
+    store.add_der(ca.der, name="ca")
+    v = Verifier(store)
+    leaf = real_time_leaf(ca)
+    route = Route(make_crl(ca, number=1), etag='"1"')
+    server.routes["/ca.crl"] = route
+    seen: list[RevocationSet] = []
+    src = CRLSource(urls=[server.url("/ca.crl")], targets=[v], on_update=seen.append)
+    assert src.refresh() is True
+    assert v.revocations is src.current and seen == [src.current]
+    res = v.verify([leaf.der])
+    assert res.verified and not res.revoked
+
+    route.body, route.etag = make_crl(ca, [leaf.cert.serial_number], number=2), '"2"'
+    assert src.refresh() is True
+    assert v.revocations is src.current and len(seen) == 2 and seen[-1] is src.current
+    assert v.verify([leaf.der]).revoked
+
+    v2 = Verifier(store)
+    src.add_target(v2)
+    assert v2.revocations is src.current and v2.verify([leaf.der]).revoked
+
+
+def test_on_update_exception_does_not_stop_publication(server: CRLServer, ca: pki.Cert) -> None:
+    """An exception from on_update is logged; targets still get the set."""
+    store = TrustStore()
+    store.add_der(ca.der, name="ca")
+    v = Verifier(store)
+    server.routes["/ca.crl"] = Route(make_crl(ca, [3]))
+
+    def boom(rs: RevocationSet) -> None:
+        raise RuntimeError("callback failed")
+
+    src = CRLSource(urls=[server.url("/ca.crl")], targets=[v], on_update=boom)
+    assert src.refresh() is True and v.revocations is src.current
+
+
+def test_entries_are_part_of_every_set(tmp_path: Path, ca: pki.Cert) -> None:
+    """Explicit entries are merged into each published set."""
+    path = tmp_path / "ca.crl"
+    path.write_bytes(make_crl(ca, [1]))
+    src = CRLSource(files=[path], cas=[ca.der], entries=[Revocation(ca.der, 77, reason=1)])
+    assert src.refresh() and src.current is not None
+    assert src.current.lookup(ca.der, 1) and src.current.lookup(ca.der, 77)
+
+
+# -- thread lifecycle and scheduling -------------------------------------------------------------
+
+
+def test_start_stop_and_context_manager(tmp_path: Path, ca: pki.Cert) -> None:
+    """start() publishes synchronously and runs a daemon thread; stop() ends it; the context
+    manager does both; start(wait=False) leaves the first round to the thread."""
+    path = tmp_path / "ca.crl"
+    path.write_bytes(make_crl(ca))
+    src = CRLSource(files=[path], cas=[ca.der], poll_interval=0.02)
+    src.stop()  # stopping a source that never started is fine
+    src.start()
+    thread = src._thread
+    assert thread is not None and thread.is_alive() and thread.daemon
+    assert thread.name == "fastmtls-crlsource" and src.running and src.current is not None
+    src.start()  # no-op while running
+    assert src._thread is thread
+    src.stop(timeout=5)
+    assert not thread.is_alive() and not src.running
+    assert src.current is not None  # the published set stays
+
+    with CRLSource(files=[path], cas=[ca.der], poll_interval=0.02) as cm:
+        t2 = cm._thread
+        assert cm.running and t2 is not None and cm.current is not None
+    assert not t2.is_alive() and not cm.running
+
+    lazy = CRLSource(files=[path], cas=[ca.der], poll_interval=0.02)
+    lazy.start(wait=False)
+    try:
+        assert wait_until(lambda: lazy.current is not None)
+    finally:
+        lazy.stop(timeout=5)
+    assert not lazy.running
+
+
+def test_background_thread_refreshes_before_next_update(server: CRLServer, ca: pki.Cert) -> None:
+    """The thread fetches again before the CRL's nextUpdate (refresh_margin of the time left)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    next_update = now + timedelta(seconds=3)
+    server.routes["/ca.crl"] = Route(make_crl(ca, next_update=next_update), etag='"x"')
+    src = CRLSource(urls=[server.url("/ca.crl")], cas=[ca.der], min_interval=0.05,
+                    max_interval=60, refresh_margin=0.5)  # fmt: skip
+    with src:
+        st = one(src)
+        assert st.next_update == int(next_update.timestamp())
+        assert st.next_attempt < next_update.timestamp()
+        assert wait_until(lambda: len(server.requests("/ca.crl")) >= 2, timeout=5)
+    _, second = server.requests("/ca.crl")[:2]
+    assert second.at < next_update.timestamp()
+    assert second.headers.get("If-None-Match") == '"x"' and second.status == 304
+
+
+def test_status_reports_age_next_update_and_schedule(server: CRLServer, ca: pki.Cert) -> None:
+    """status(): age from the CRL's thisUpdate, its nextUpdate, and the next attempt clamped to
+    [min_interval, max_interval] before nextUpdate."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    tu, nu = now - timedelta(seconds=100), now + timedelta(seconds=1000)
+    server.routes["/ca.crl"] = Route(make_crl(ca, this_update=tu, next_update=nu))
+    for max_interval, expected in ((3600.0, 900.0), (60.0, 60.0)):
+        src = CRLSource(urls=[server.url("/ca.crl")], cas=[ca.der], min_interval=1.0,
+                        max_interval=max_interval, refresh_margin=0.1)  # fmt: skip
+        src.refresh()
+        st = one(src)
+        assert st.this_update == int(tu.timestamp()) and st.next_update == int(nu.timestamp())
+        assert st.age is not None and 99 <= st.age <= 110
+        assert st.last_success is not None and abs(st.last_success - time.time()) < 5
+        assert abs(st.next_attempt - st.last_success - expected) < 5
+        assert not st.expired and st.last_error is None
+
+
+def test_configuration_errors(ca: pki.Cert) -> None:
+    """Bad URLs (scheme), intervals, margins, sizes and targets are refused up front."""
+    cas = [ca.der]
+    bad: list[dict[str, Any]] = [
+        {"urls": ["ftp://example.com/ca.crl"], "cas": cas},
+        {"urls": ["file:///etc/ca.crl"], "cas": cas},
+        {"urls": ["http:///nohost"], "cas": cas},
+        {"urls": ["http://example.com/ca.crl"]},  # no cas, and no targets to take them from
+        {"min_interval": 0},
+        {"min_interval": 10, "max_interval": 5},
+        {"refresh_margin": 1.0},
+        {"max_bytes": 0},
+        {"backoff_base": 10, "backoff_max": 1},
+        {"targets": [object()]},
+        {"cas": b"not a list"},
+        {"entries": [Revocation(b"not a certificate", 1)]},
+    ]
+    for kw in bad:
+        with pytest.raises(ConfigurationError):
+            CRLSource(**kw)
