@@ -101,18 +101,18 @@ static int parse_crl_extensions(fm_span exts, fm_crl *c) {
             seen |= (uint64_t)1 << id;
         }
         switch (id) {
-        case CE_CRL_NUMBER:
-            if (crl_number(value, &c->number))
+        case CE_CRL_NUMBER: /* 5.2.3: MUST be non-critical */
+            if (critical || crl_number(value, &c->number))
                 return BAD;
             c->flags |= FM_CRL_HAS_NUMBER;
             break;
-        case CE_DELTA:
-            if (crl_number(value, &c->base_number))
+        case CE_DELTA: /* 5.2.4: MUST be critical */
+            if (!critical || crl_number(value, &c->base_number))
                 return BAD;
             c->flags |= FM_CRL_DELTA;
             break;
-        case CE_IDP:
-            if (parse_idp(value, c))
+        case CE_IDP: /* 5.2.5: MUST be critical */
+            if (!critical || parse_idp(value, c))
                 return BAD;
             c->flags |= FM_CRL_HAS_IDP;
             break;
@@ -245,6 +245,9 @@ int fm_crl_parse_full(fm_crl *c, const uint8_t *der, size_t len) {
         return BAD;
     if (c->indirect)
         return FM_ERR_CRL_UNSUPPORTED;
+    /* 5.2.4: a delta CRL MUST carry its own cRLNumber (it orders the deltas) */
+    if ((c->flags & FM_CRL_DELTA) && !(c->flags & FM_CRL_HAS_NUMBER))
+        return BAD;
     /* count and validate entries once, so later iteration cannot fail */
     fm_crl_iter it;
     fm_crl_entry e;

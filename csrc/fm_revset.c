@@ -812,7 +812,8 @@ int fm_revbuild_finish(fm_revbuild *b, fm_revset **out) {
                 d->this_update = c->this_update;
             if (c->next_update < d->next_update)
                 d->next_update = c->next_update;
-            d->cover |= (c->flags & FM_CRL_ONLY_ATTR) ? 0
+            /* a CRL partitioned by reason (onlySomeReasons) is not complete status (6.3.3) */
+            d->cover |= (c->flags & (FM_CRL_ONLY_ATTR | FM_CRL_SOME_REASONS)) ? 0
                         : (c->flags & FM_CRL_ONLY_USER) ? COVER_USER
                         : (c->flags & FM_CRL_ONLY_CA)   ? COVER_CA
                                                          : COVER_USER | COVER_CA;

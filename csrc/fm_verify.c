@@ -598,13 +598,15 @@ static int check_revocation(const vctx *x, const fm_revset *revs, fm_result *out
         int is_ca = (c->ext_flags & FM_X_BC) && c->is_ca;
         int idx = fm_revset_find_issuer(revs, issuer->subject, issuer->spki);
         int64_t next_update = INT64_MAX;
-        if (idx < 0 || !fm_revset_issuer_state(revs, idx, is_ca && i > 0, &next_update)) {
-            if (flags & FM_OPT_REV_DENY_MISSING) {
-                *depth = (int)i;
-                return FM_ERR_UNABLE_TO_GET_CRL;
-            }
-            continue;
+        /* complete status for this kind of certificate: a CRL of full scope (or of its scope,
+         * not partitioned by reason), or operator-managed entries */
+        int covered = idx >= 0 && fm_revset_issuer_state(revs, idx, is_ca && i > 0, &next_update);
+        if (!covered && (flags & FM_OPT_REV_DENY_MISSING)) {
+            *depth = (int)i;
+            return FM_ERR_UNABLE_TO_GET_CRL;
         }
+        if (idx < 0)
+            continue;
         if (flags & FM_OPT_REV_DENY_EXPIRED) {
             if (x->at > next_update) {
                 *depth = (int)i;

@@ -3,7 +3,7 @@
 Each case maps onto the public API: trusted certificates become a TrustStore (a trusted certificate
 that is not a CA is not trusted), untrusted intermediates are the presented chain after the leaf,
 SERVER cases verify with purpose "server" and the expected peer name, CLIENT cases with purpose
-"client".
+"client". A case's CRLs become a RevocationSet (see revocations_for()).
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+
 import fastmtls
+import fastmtls.revocation
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMBO_PATH = Path(
@@ -25,9 +28,8 @@ LIMBO_PATH = Path(
 SOFT_IDS_PATH = LIMBO_PATH.parent / "bettertls-soft-ids.txt"
 DISAGREEMENTS_PATH = Path(__file__).resolve().parent / "limbo_disagreements.txt"
 
-# Features we deliberately do not implement in the verifier itself (see limbo_disagreements.txt
-# for individual cases): CRLs are checked by RevocationSet, not by the chain verifier.
-SKIPPED_FEATURES = {"has-crl"}
+# Features we deliberately do not implement (see limbo_disagreements.txt for individual cases).
+SKIPPED_FEATURES: set[str] = set()
 
 
 def load_cases() -> list[dict[str, Any]]:
@@ -62,8 +64,50 @@ def skip_reason(case: dict[str, Any]) -> str | None:
     """Why a case is not run, or None."""
     feats = set(case.get("features") or []) & SKIPPED_FEATURES
     if feats:
-        return f"feature {sorted(feats)} is handled outside the chain verifier"
+        return f"feature {sorted(feats)} is not implemented"
     return None
+
+
+def revocations_for(
+    crls: list[str], cas: list[bytes]
+) -> tuple[fastmtls.RevocationSet, list[str]]:
+    """The RevocationSet of the CRLs that ``cas`` issued and signed, and the CRLs refused.
+
+    Each CRL is added on its own (a delta after its base), so one bad CRL does not hide the
+    others. A refused CRL (bad signature, issuer without cRLSign, malformed, unsupported) is
+    never trusted: it revokes nothing and does not count as its CA's CRL. A well-formed CRL
+    whose issuer name is none of ``cas`` is about no certificate here: ignored, not refused.
+    """
+    usable: list[str] = []
+    refused: list[str] = []
+    pending = list(crls)
+    progress = True
+    while pending and progress:  # retry until no CRL is added (a delta given before its base)
+        progress = False
+        for crl in list(pending):
+            try:
+                fastmtls.RevocationSet.build([*usable, crl], cas=cas)
+            except fastmtls.RevocationError:
+                continue
+            usable.append(crl)
+            pending.remove(crl)
+            progress = True
+    subjects = {_subject(d) for d in cas}
+    for crl in pending:
+        try:
+            issuer = fastmtls.inspect_crl(fastmtls.revocation.crl_to_der(crl)[0]).issuer_der
+        except fastmtls.RevocationError:
+            issuer = None  # unparseable: it may have been about this chain
+        if issuer is None or issuer in subjects:
+            refused.append(crl)
+    return fastmtls.RevocationSet.build(usable, cas=cas), refused
+
+
+def _subject(der: bytes) -> bytes | None:
+    try:
+        return x509.load_der_x509_certificate(der).subject.public_bytes()
+    except ValueError:
+        return None
 
 
 def run_case(case: dict[str, Any]) -> fastmtls.VerifyResult:
@@ -86,10 +130,27 @@ def run_case(case: dict[str, Any]) -> fastmtls.VerifyResult:
         leaf = [case["peer_certificate"].encode()]
     kind = case["validation_kind"]
     depth = case.get("max_chain_depth")
+    # Revocation as a conforming relying party that was handed CRLs checks it (RFC 5280 6.3):
+    # every certificate below the anchor, a revoked one fails the chain, a stale CRL is not
+    # used. A certificate whose issuer published no CRL is accepted, but when a CRL had to be
+    # refused, the status it was meant to give cannot be determined and the chain fails
+    # ("unable to get certificate CRL") rather than passing as if the CRL did not exist.
+    rev_kw: dict[str, Any] = {}
+    if case.get("crls"):
+        cas = [d for pem in case["trusted_certs"] for d in _ders(pem)] + inters
+        revs, refused = revocations_for(case["crls"], cas)
+        rev_kw = {
+            "revocations": revs,
+            "revocation_check": "chain",
+            "revoked": "fail",
+            "missing_crl": "deny" if refused else "allow",
+            "expired_crl": "deny",
+        }
     verifier = fastmtls.Verifier(
         store,
         purpose="server" if kind == "SERVER" else "client",
         max_depth=8 if depth is None else min(depth, 62),
+        **rev_kw,
     )
     at_s = case.get("validation_time")
     at = dt.datetime.fromisoformat(at_s) if at_s else None
@@ -104,6 +165,13 @@ def run_case(case: dict[str, Any]) -> fastmtls.VerifyResult:
     except fastmtls.ConfigurationError:
         # an expected name we cannot even express (e.g. invalid IDNA) cannot match
         return verifier.verify([b"\x00"], at=at)
+
+
+def _ders(pem: str) -> list[bytes]:
+    try:
+        return fastmtls.pem_to_der(pem)
+    except fastmtls.CertificateLoadError:
+        return []
 
 
 def iter_results(cases: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], bool]]:

@@ -1,0 +1,1300 @@
+"""Revocation: CRLs checked and merged into RevocationSets, snapshots, and the verifier's policy.
+
+CRLs come from ``tests/crls.py`` (pyca/cryptography's builder, or DER written by hand for what the
+builder refuses); every verification runs at ``pki.NOW``. The default world is root -> inter ->
+leaf, with ``other`` a second, never revoked, leaf of ``inter``.
+"""
+
+from __future__ import annotations
+
+import collections
+import random
+import struct
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import crls
+import pki
+import pytest
+from crls import REVOKED_AT, Revoked
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from helpers import run_verify
+
+from fastmtls import (
+    ConfigurationError,
+    Reason,
+    Revocation,
+    RevocationError,
+    RevocationSet,
+    SnapshotError,
+    TrustStore,
+    Verifier,
+    VerifyResult,
+    inspect_crl,
+)
+from fastmtls.revocation import check_crl
+
+NOW = pki.NOW
+REVOKED_TS = int(REVOKED_AT.timestamp())
+UTC = timezone.utc
+# fixed serials keep snapshot layouts (and so the snapshot corruption tests) deterministic
+LEAF_SERIAL, OTHER_SERIAL, INTER_SERIAL = 0x1E4F01, 0x1E4F02, 0x2E4F01
+
+
+@dataclass(frozen=True)
+class World:
+    """root -> inter -> leaf / other, and a store trusting root."""
+
+    root: pki.Cert
+    inter: pki.Cert
+    leaf: pki.Cert
+    other: pki.Cert
+    store: TrustStore
+
+    @property
+    def cas(self) -> list[bytes]:
+        return [self.root.der, self.inter.der]
+
+    def chain(self, leaf: pki.Cert | None = None) -> list[pki.Cert]:
+        return [leaf or self.leaf, self.inter]
+
+
+@pytest.fixture(scope="module")
+def w() -> World:
+    """The revocation test PKI (module scoped: do not modify its store)."""
+    root = pki.ca("Revocation Root CA")
+    inter = pki.intermediate(root, "Revocation Intermediate CA", serial=INTER_SERIAL)
+    store = TrustStore()
+    store.add_der(root.der, name="root")
+    leaf = pki.leaf(inter, "revoked client", serial=LEAF_SERIAL)
+    other = pki.leaf(inter, "good client", serial=OTHER_SERIAL)
+    return World(root, inter, leaf, other, store)
+
+
+def serial(c: pki.Cert) -> int:
+    return int(c.cert.serial_number)
+
+
+def build(w: World, *ders: bytes, cas: Sequence[bytes] | None = None,
+          entries: Sequence[Revocation] = ()) -> RevocationSet:
+    """A set from CRL DERs checked against ``cas`` (default: root and inter)."""
+    return RevocationSet.build(list(ders), cas=w.cas if cas is None else list(cas),
+                               entries=entries)  # fmt: skip
+
+
+def verifier(w: World, revs: RevocationSet | None, **kw: Any) -> Verifier:
+    return Verifier(w.store, revocations=revs, **kw)
+
+
+def check(w: World, revs: RevocationSet | None, leaf: pki.Cert | None = None,
+          **kw: Any) -> VerifyResult:
+    """Verify leaf (default w.leaf) + inter at NOW (``at=`` overrides) under ``revs``."""
+    at = kw.pop("at", NOW)
+    return run_verify(verifier(w, revs, **kw), w.chain(leaf), at=at)
+
+
+def revoking_leaf(w: World, reason: int | None = 1, **kw: Any) -> bytes:
+    """inter's CRL revoking w.leaf."""
+    return crls.crl(w.inter, [Revoked(serial(w.leaf), reason=reason)], **kw)
+
+
+# --- revoked and not revoked --------------------------------------------------------------------
+
+@pytest.mark.parametrize("reason", [None, 0, 1, 2, 3, 4, 5, 6, 9, 10])
+def test_revoked_leaf_is_flagged_in_default_mode(w: World, reason: int | None) -> None:
+    """Cloudflare mode: a revoked leaf is SUCCESS, verified and revoked, with reason and date."""
+    r = check(w, build(w, revoking_leaf(w, reason)))
+    assert (r.status, r.verified, r.revoked, bool(r)) == ("SUCCESS", True, True, True)
+    assert r.reason is Reason.OK
+    assert r.revocation == (0, reason or 0, REVOKED_TS)
+    f = r.fields()
+    assert f["cert_revoked"] is True and f["cert_verified"] is True
+    assert r.as_dict()["status"] == "SUCCESS"
+
+
+def test_unrevoked_leaf_is_not_flagged(w: World) -> None:
+    """A leaf whose serial is not on its issuer's CRL: SUCCESS, not revoked, no revocation."""
+    r = check(w, build(w, revoking_leaf(w)), w.other)
+    assert (r.status, r.revoked, r.revocation) == ("SUCCESS", False, None)
+    assert r.fields()["cert_revoked"] is False
+
+
+def test_no_revocation_set_revokes_nothing(w: World) -> None:
+    """Without a RevocationSet nothing is checked, whatever the policy options say."""
+    r = check(w, None, revoked="fail", missing_crl="deny", expired_crl="deny",
+              revocation_check="chain")  # fmt: skip
+    assert (r.status, r.revoked) == ("SUCCESS", False)
+
+
+def test_strict_mode_fails_a_revoked_leaf(w: World) -> None:
+    """revoked="fail": FAILED:certificate revoked at depth 0, not verified, still revoked."""
+    r = check(w, build(w, revoking_leaf(w)), revoked="fail")
+    assert (r.status, r.verified, r.revoked, r.depth) == (
+        "FAILED:certificate revoked", False, True, 0)
+    assert r.reason is Reason.CERT_REVOKED
+    assert r.fields()["cert_revoked"] is True and r.fields()["cert_verified"] is False
+    assert check(w, build(w, revoking_leaf(w)), w.other, revoked="fail").status == "SUCCESS"
+
+
+@pytest.mark.parametrize(
+    ("mode", "strict", "status", "revocation"),
+    [
+        ("leaf", False, "SUCCESS", None),
+        ("leaf", True, "SUCCESS", None),
+        ("chain", False, "SUCCESS", (1, 2, REVOKED_TS)),
+        ("chain", True, "FAILED:certificate revoked", None),
+    ],
+)
+def test_revoked_intermediate_only_with_chain_checking(
+    w: World, mode: str, strict: bool, status: str, revocation: Any
+) -> None:
+    """An intermediate on its root's CRL is detected only with revocation_check="chain"."""
+    revs = build(w, crls.crl(w.root, [Revoked(serial(w.inter), reason=2)]))
+    r = check(w, revs, revocation_check=mode, revoked="fail" if strict else "flag")
+    assert r.status == status
+    assert r.revoked == (mode == "chain")
+    assert r.revocation == revocation
+    if status != "SUCCESS":
+        assert r.depth == 1
+
+
+def test_chain_mode_reports_the_leaf_first(w: World) -> None:
+    """Leaf and intermediate both revoked: the leaf (depth 0) is the one reported."""
+    revs = build(w, revoking_leaf(w, 1), crls.crl(w.root, [Revoked(serial(w.inter), reason=2)]))
+    r = check(w, revs, revocation_check="chain")
+    assert r.revocation == (0, 1, REVOKED_TS)
+    assert check(w, revs, revocation_check="chain", revoked="fail").depth == 0
+
+
+def test_trust_anchor_is_never_revocation_checked(w: World) -> None:
+    """The root on its own CRL: anchors are trusted by configuration, not checked."""
+    revs = build(w, crls.crl(w.root, [w.root]))
+    r = check(w, revs, revocation_check="chain", revoked="fail", missing_crl="allow")
+    assert (r.status, r.revoked) == ("SUCCESS", False)
+
+
+@pytest.mark.parametrize("key", ["p256", "p384", "p521", "rsa2048", "rsa3072", "ed25519"])
+def test_crl_signature_algorithms(key: pki.KeyType) -> None:
+    """CRLs signed with ECDSA (each curve's hash), RSA PKCS#1 v1.5 and Ed25519 are accepted."""
+    root = pki.ca(f"{key} CRL root", key)
+    leaf = pki.leaf(root, key="p256")
+    store = TrustStore()
+    store.add_der(root.der, name="r")
+    revs = RevocationSet.build([crls.crl(root, [leaf])], cas=[root.der])
+    r = Verifier(store, revocations=revs).verify([leaf.der], at=NOW)
+    assert (r.status, r.revoked) == ("SUCCESS", True)
+
+
+@pytest.mark.parametrize("hash", ["sha256", "sha384", "sha512"])
+def test_rsa_pss_signed_crl(hash: pki.HashName) -> None:
+    """An RSASSA-PSS signed CRL is accepted."""
+    root = pki.ca("PSS CRL root", "rsa2048")
+    revs = RevocationSet.build([crls.crl(root, [7], hash=hash, rsa_pss=True)], cas=[root.der])
+    assert revs.lookup(root.der, 7) is not None
+
+
+@pytest.mark.parametrize(
+    "value", [1, 0x7F, 0x80, 0xFF, 0x100, 2**63, 2**64 - 1, 2**127, 2**159 - 1],
+    ids=lambda v: f"{v:x}",
+)
+def test_serial_encodings(w: World, value: int) -> None:
+    """Serials of every length, with and without a leading zero octet, match exactly."""
+    leaf = pki.leaf(w.inter, serial=value)
+    neighbour = pki.leaf(w.inter, serial=value + 1 if value + 1 < 2**159 else value - 1)
+    revs = build(w, crls.crl(w.inter, [value]))
+    assert check(w, revs, leaf).revoked
+    assert not check(w, revs, neighbour).revoked
+    assert revs.lookup(w.inter.der, value) == Revocation(w.inter.der, value, 0, REVOKED_TS)
+
+
+# --- CRLs that must not be used -------------------------------------------------------------------
+
+def _impostor(w: World) -> pki.Cert:
+    """A CA with inter's exact name but its own key."""
+    return pki.intermediate(w.root, "Revocation Intermediate CA")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda w: crls.flip_signature_bit(revoking_leaf(w)), "CRL signature failure"),
+        (lambda w: crls.flip_tbs_bit(revoking_leaf(w)), "CRL signature failure"),
+        (lambda w: revoking_leaf(w, key=pki.make_key("p256")), "CRL signature failure"),
+        (lambda w: crls.crl(pki.ca("Stranger CA"), [w.leaf]), "no configured CA"),
+        (lambda w: crls.crl(_impostor(w), [w.leaf]), "CRL issuer does not match the CA"),
+        (lambda w: crls.crl(_impostor(w), [w.leaf], aki=False), "CRL signature failure"),
+        (lambda w: revoking_leaf(w, aki=b"\x01" * 20), "CRL issuer does not match the CA"),
+    ],
+    ids=["flipped-signature-bit", "flipped-tbs-bit", "signed-by-another-key",
+         "name-matches-no-ca", "same-name-other-key", "same-name-other-key-no-aki",
+         "aki-mismatch"],
+)
+def test_unverifiable_crl_is_refused(w: World, make: Any, message: str) -> None:
+    """A CRL that fails its signature or comes from the wrong CA raises RevocationError."""
+    # never trusted: bad signature, a name no CA has, or the right name with another key
+    der = make(w)
+    inspect_crl(der)  # well formed: the refusal is about who signed it
+    with pytest.raises(RevocationError, match=message):
+        build(w, der)
+
+
+def test_crl_of_an_unconfigured_impostor_is_refused(w: World) -> None:
+    """The genuine inter's CRL, when only a same-named impostor is configured, is refused."""
+    with pytest.raises(RevocationError):
+        build(w, revoking_leaf(w), cas=[w.root.der, _impostor(w).der])
+    assert check_crl(revoking_leaf(w), _impostor(w).der) is not None
+    assert check_crl(revoking_leaf(w), w.inter.der) is None
+
+
+@pytest.mark.parametrize(
+    ("key_usage", "ok"),
+    [({"key_cert_sign"}, False), ({"key_cert_sign", "digital_signature"}, False),
+     ({"key_cert_sign", "crl_sign"}, True), (None, True)],
+    ids=["certsign-only", "certsign-digsig", "certsign-crlsign", "no-keyusage"],
+)
+def test_crl_issuer_needs_crlsign_when_keyusage_present(
+    w: World, key_usage: set[str] | None, ok: bool
+) -> None:
+    """A CRL issuer with keyUsage must assert cRLSign; without keyUsage it is accepted."""
+    # RFC 5280 6.3.3(f)
+    ca = pki.intermediate(w.root, "KU CA", key_usage=key_usage)
+    der = crls.crl(ca, [5])
+    if ok:
+        assert RevocationSet.build([der], cas=[ca.der]).lookup(ca.der, 5) is not None
+        assert check_crl(der, ca.der) is None
+    else:
+        with pytest.raises(RevocationError, match="CRL issuer does not match the CA"):
+            RevocationSet.build([der], cas=[ca.der])
+        assert check_crl(der, ca.der) == "CRL issuer does not match the CA"
+
+
+def _sig_alg_mismatch(w: World) -> bytes:
+    tbs, _, sig = crls.split_crl(revoking_leaf(w))
+    return crls.enc(0x30, tbs + crls.sig_alg(w.inter.key, "sha384") + sig)
+
+
+def _unused_bits(w: World) -> bytes:
+    tbs, alg, sig = crls.split_crl(revoking_leaf(w))
+    return crls.enc(0x30, tbs + alg + sig[:2] + b"\x01" + sig[3:])
+
+
+_IDP_TWO_ONLY_FLAGS = crls.RawExt("2.5.29.28", True, bytes.fromhex("30068101ff8201ff"))
+_UNKNOWN = "1.3.6.1.4.1.99999.1"
+
+
+def _cases_malformed() -> list[Any]:
+    inter_entry = crls.raw_entry
+    cases = [
+        ("trailing-garbage", lambda w: revoking_leaf(w) + b"\x00", "malformed"),
+        ("v3-version", lambda w: crls.raw_crl(w.inter, version=3), "malformed"),
+        ("v1-with-extensions",
+         lambda w: crls.raw_crl(w.inter, version=1, extensions=[crls.crl_number_ext(1)]),
+         "malformed"),
+        ("reason-7", lambda w: crls.raw_crl(w.inter, [inter_entry(5, reason=7)]), "malformed"),
+        ("reason-11", lambda w: crls.raw_crl(w.inter, [inter_entry(5, reason=11)]), "malformed"),
+        ("non-minimal-serial",
+         lambda w: crls.raw_crl(w.inter, [inter_entry(5, serial_der=b"\x02\x02\x00\x05")]),
+         "malformed"),
+        ("empty-entry-extensions",
+         lambda w: crls.raw_crl(w.inter, [inter_entry(5, raw_extensions=b"\x30\x00")]),
+         "malformed"),
+        ("empty-crl-extensions", lambda w: crls.raw_crl(w.inter, raw_extensions=b"\x30\x00"),
+         "malformed"),
+        ("duplicate-crl-number",
+         lambda w: crls.raw_crl(w.inter, extensions=[crls.crl_number_ext(1),
+                                                     crls.crl_number_ext(2)]), "malformed"),
+        ("negative-crl-number",
+         lambda w: crls.raw_crl(w.inter, extensions=[crls.crl_number_ext(-1)]), "malformed"),
+        ("crl-number-over-20-octets",
+         lambda w: crls.raw_crl(w.inter, extensions=[crls.crl_number_ext(2**170)]), "malformed"),
+        ("idp-two-only-flags",
+         lambda w: crls.raw_crl(w.inter, extensions=[crls.crl_number_ext(1), _IDP_TWO_ONLY_FLAGS]),
+         "malformed"),
+        ("signature-algorithm-mismatch", _sig_alg_mismatch, "malformed"),
+        ("signature-unused-bits", _unused_bits, "malformed"),
+        ("indirect-crl", lambda w: crls.crl(w.inter, [5], issuing_dp=crls.idp(indirect=True)),
+         "unsupported"),
+        ("certificate-issuer-entry",
+         lambda w: crls.raw_crl(w.inter, [inter_entry(5, extensions=[
+             crls.certificate_issuer_ext(w.inter.cert.subject)])]), "unsupported"),
+        ("certificate-issuer-entry-noncritical",
+         lambda w: crls.raw_crl(w.inter, [inter_entry(5, extensions=[
+             crls.certificate_issuer_ext(w.inter.cert.subject, critical=False)])]),
+         "unsupported"),
+        ("unknown-critical-crl-extension",
+         lambda w: crls.raw_crl(w.inter, extensions=[crls.crl_number_ext(1),
+                                                     crls.RawExt(_UNKNOWN, True, b"\x05\x00")]),
+         "unsupported"),
+        ("unknown-critical-entry-extension",
+         lambda w: crls.raw_crl(w.inter, [inter_entry(5, extensions=[
+             crls.RawExt(_UNKNOWN, True, b"\x05\x00")])]), "unsupported"),
+    ]  # fmt: skip
+    return [pytest.param(make, what, id=name) for name, make, what in cases]
+
+
+@pytest.mark.parametrize(("make", "what"), _cases_malformed())
+def test_malformed_or_unsupported_crl_is_refused(w: World, make: Any, what: str) -> None:
+    """Malformed and unsupported CRLs raise RevocationError from inspect_crl and build."""
+    # unsupported: indirect CRLs, certificateIssuer entries, unknown critical extensions
+    der = make(w)
+    with pytest.raises(RevocationError, match=f"{what} CRL"):
+        inspect_crl(der)
+    with pytest.raises(RevocationError, match=f"{what} CRL"):
+        build(w, der)
+
+
+def test_remove_from_crl_in_a_base_crl_is_refused(w: World) -> None:
+    """removeFromCRL in a base CRL parses but is refused when added (RFC 5280 5.3.1)."""
+    der = crls.raw_crl(w.inter, [crls.raw_entry(5, reason=1), crls.raw_entry(6, reason=8)])
+    assert inspect_crl(der).entries == 2
+    with pytest.raises(RevocationError, match="malformed CRL"):
+        build(w, der)
+
+
+def _cases_accepted() -> list[Any]:
+    e = crls.raw_entry
+    far = datetime(2060, 1, 1, tzinfo=UTC)
+    cases = [
+        ("v1-no-extensions", lambda w, s: crls.raw_crl(w.inter, [e(s)], version=1)),
+        ("no-next-update", lambda w, s: crls.raw_crl(w.inter, [e(s)], next_update=None)),
+        ("no-crl-number", lambda w, s: crls.crl(w.inter, [s], number=None)),
+        ("no-aki", lambda w, s: crls.crl(w.inter, [s], aki=False)),
+        ("generalized-time", lambda w, s: crls.raw_crl(w.inter, [e(s, far)], next_update=far,
+                                                       this_update=far - timedelta(days=1))),
+        ("unknown-noncritical-extensions",
+         lambda w, s: crls.raw_crl(w.inter, [e(s, extensions=[
+             crls.RawExt(_UNKNOWN, False, b"\x05\x00")])], extensions=[
+             crls.crl_number_ext(1), crls.RawExt(_UNKNOWN, False, b"\x05\x00")])),
+        ("invalidity-date", lambda w, s: crls.crl(
+            w.inter, [Revoked(s, reason=1, invalidity=REVOKED_AT - timedelta(days=1))])),
+        ("freshest-crl", lambda w, s: crls.crl(w.inter, [s], extensions=[(x509.FreshestCRL([
+            x509.DistributionPoint([x509.UniformResourceIdentifier("http://x/d.crl")], None,
+                                   None, None)]), False)])),
+        ("idp-full-scope", lambda w, s: crls.crl(w.inter, [s], scope="all")),
+        ("idp-only-some-reasons", lambda w, s: crls.crl(w.inter, [Revoked(s, reason=1)],
+            issuing_dp=crls.idp(reasons=[x509.ReasonFlags.key_compromise]))),
+        ("sha512-on-p256", lambda w, s: crls.crl(w.inter, [s], hash="sha512")),
+        ("pem", lambda w, s: x509.load_der_x509_crl(crls.crl(w.inter, [s])).public_bytes(
+            Encoding.PEM)),
+        ("pem-str", lambda w, s: x509.load_der_x509_crl(crls.crl(w.inter, [s])).public_bytes(
+            Encoding.PEM).decode()),
+    ]  # fmt: skip
+    return [pytest.param(make, id=name) for name, make in cases]
+
+
+@pytest.mark.parametrize("make", _cases_accepted())
+def test_accepted_crl_variants(w: World, make: Any) -> None:
+    """Legal CRL variants (v1, no nextUpdate, no cRLNumber, PEM, ...) revoke the leaf."""
+    revs = RevocationSet.build([make(w, serial(w.leaf))], cas=w.cas)
+    assert len(revs) == 1
+    assert check(w, revs).revoked
+    assert not check(w, revs, w.other).revoked
+
+
+def test_empty_crl_variants(w: World) -> None:
+    """A CRL without entries revokes nothing but still counts as the issuer's CRL."""
+    for der in (crls.crl(w.inter), crls.raw_crl(w.inter, empty_revoked=True)):
+        revs = build(w, der)
+        assert len(revs) == 0 and inspect_crl(der).entries == 0
+        r = check(w, revs, missing_crl="deny")
+        assert (r.status, r.revoked) == ("SUCCESS", False)
+
+
+def test_pem_bundle_of_several_crls(w: World) -> None:
+    """One PEM text holding two CRLs (root's and inter's) adds both."""
+    pem = b"".join(
+        x509.load_der_x509_crl(d).public_bytes(Encoding.PEM)
+        for d in (crls.crl(w.root, [w.inter]), revoking_leaf(w))
+    )
+    revs = RevocationSet.build([pem], cas=w.cas)
+    assert len(revs) == 2 and len(revs.issuers()) == 2
+
+
+@pytest.mark.parametrize("data", [b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+                                  b"", b"\x30", b"not a crl"])
+def test_garbage_input_is_refused(w: World, data: bytes) -> None:
+    """Empty input, a PEM without an X509 CRL block, or random bytes raise RevocationError."""
+    with pytest.raises(RevocationError):
+        build(w, data)
+
+
+def test_every_prefix_of_a_crl_is_refused(w: World) -> None:
+    """Every truncation of a small CRL raises RevocationError from inspect_crl and build."""
+    der = crls.crl(w.inter, [Revoked(serial(w.leaf), reason=1), Revoked(77, reason=6)],
+                   scope="user")
+    for n in range(len(der)):
+        with pytest.raises(RevocationError):
+            inspect_crl(der[:n])
+        with pytest.raises(RevocationError):
+            build(w, der[:n])
+
+
+def test_every_bit_flip_of_a_crl_is_refused(w: World) -> None:
+    """Any single flipped bit in a CRL makes it refused: it never (un)revokes anything."""
+    der = crls.crl(w.inter, [Revoked(serial(w.leaf), reason=1)])
+    for i in range(len(der)):
+        for bit in range(8):
+            bad = bytearray(der)
+            bad[i] ^= 1 << bit
+            with pytest.raises(RevocationError):
+                build(w, bytes(bad))
+
+
+# --- freshness and coverage policy -------------------------------------------------------------
+
+def _expired(w: World) -> bytes:
+    return revoking_leaf(w, this_update=NOW - timedelta(days=8),
+                         next_update=NOW - timedelta(days=1))  # fmt: skip
+
+
+def test_expired_crl_ignored_by_default(w: World) -> None:
+    """expired_crl="ignore": a CRL past its nextUpdate still revokes, and the chain verifies."""
+    revs = build(w, _expired(w))
+    r = check(w, revs, expired_crl="ignore")
+    assert (r.status, r.verified, r.revoked) == ("SUCCESS", True, True)
+    assert check(w, revs, w.other).status == "SUCCESS"
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_expired_crl_denied(w: World, strict: bool) -> None:
+    """expired_crl="deny": FAILED:CRL has expired, for revoked and unrevoked leaves alike."""
+    revs = build(w, _expired(w))
+    for leaf in (w.leaf, w.other):
+        r = check(w, revs, leaf, expired_crl="deny", revoked="fail" if strict else "flag")
+        assert (r.status, r.verified, r.depth) == ("FAILED:CRL has expired", False, 0)
+        assert r.reason is Reason.CRL_HAS_EXPIRED
+
+
+def test_expiry_boundary_is_next_update(w: World) -> None:
+    """The CRL is fresh at exactly nextUpdate and expired one second later."""
+    nu = NOW + timedelta(days=2)
+    revs = build(w, crls.crl(w.inter, [], next_update=nu))
+    v = verifier(w, revs, expired_crl="deny")
+    assert run_verify(v, w.chain(), at=nu).status == "SUCCESS"
+    assert run_verify(v, w.chain(), at=nu + timedelta(seconds=1)).status == (
+        "FAILED:CRL has expired")
+
+
+def test_expired_intermediate_crl_only_matters_in_chain_mode(w: World) -> None:
+    """root's expired CRL is consulted (and denied) only when the intermediate is checked."""
+    revs = build(w, crls.crl(w.inter, []), crls.crl(w.root, [], this_update=NOW - timedelta(days=9),
+                                                     next_update=NOW - timedelta(days=2)))
+    assert check(w, revs, expired_crl="deny").status == "SUCCESS"
+    r = check(w, revs, expired_crl="deny", revocation_check="chain")
+    assert (r.status, r.depth) == ("FAILED:CRL has expired", 1)
+
+
+def test_crl_without_next_update_never_expires(w: World) -> None:
+    """A CRL without nextUpdate is never stale."""
+    revs = build(w, crls.raw_crl(w.inter, [crls.raw_entry(serial(w.leaf))], next_update=None))
+    r = check(w, revs, expired_crl="deny", at=NOW + timedelta(days=300))
+    assert (r.status, r.revoked) == ("SUCCESS", True)
+
+
+def test_cached_result_is_not_answered_after_the_crl_expires(w: World) -> None:
+    """With expired_crl="deny" a cached SUCCESS is valid only until the CRL's nextUpdate."""
+    revs = build(w, crls.crl(w.inter, [], next_update=NOW + timedelta(days=1)))
+    v = verifier(w, revs, expired_crl="deny")
+    assert run_verify(v, w.chain()).status == "SUCCESS"
+    assert run_verify(v, w.chain()).cached
+    r = run_verify(v, w.chain(), at=NOW + timedelta(days=2))
+    assert (r.status, r.cached) == ("FAILED:CRL has expired", False)
+
+
+@pytest.mark.parametrize(
+    ("crl_from", "mode", "status", "depth"),
+    [
+        ("inter", "leaf", "SUCCESS", None),
+        ("root", "leaf", "FAILED:unable to get certificate CRL", 0),
+        ("none", "leaf", "FAILED:unable to get certificate CRL", 0),
+        ("inter", "chain", "FAILED:unable to get certificate CRL", 1),
+        ("root", "chain", "FAILED:unable to get certificate CRL", 0),
+        ("both", "chain", "SUCCESS", None),
+    ],
+)
+def test_missing_crl_denied(
+    w: World, crl_from: str, mode: str, status: str, depth: int | None
+) -> None:
+    """missing_crl="deny": every checked certificate's issuer must have a CRL in the set."""
+    ders = {"inter": [crls.crl(w.inter)], "root": [crls.crl(w.root)], "none": [],
+            "both": [crls.crl(w.inter), crls.crl(w.root)]}[crl_from]  # fmt: skip
+    revs = build(w, *ders)
+    r = check(w, revs, missing_crl="deny", revocation_check=mode)
+    assert (r.status, r.depth) == (status, depth)
+    if depth is not None:
+        assert r.reason is Reason.UNABLE_TO_GET_CRL and not r.verified
+    allowed = check(w, revs, missing_crl="allow", revocation_check=mode)
+    assert (allowed.status, allowed.revoked) == ("SUCCESS", False)
+
+
+def test_explicit_entries_count_as_the_issuers_crl(w: World) -> None:
+    """A CA with operator-managed entries only is covered: missing_crl="deny" passes."""
+    revs = build(w, entries=[Revocation(w.inter.der, 12345)])
+    r = check(w, revs, missing_crl="deny")
+    assert (r.status, r.revoked) == ("SUCCESS", False)
+
+
+def test_missing_crl_of_a_same_named_other_ca(w: World) -> None:
+    """A CRL of another CA that shares inter's name does not cover inter."""
+    impostor = _impostor(w)
+    revs = RevocationSet.build([crls.crl(impostor, [w.leaf])], cas=[impostor.der])
+    r = check(w, revs, missing_crl="deny")
+    assert (r.status, r.revoked) == ("FAILED:unable to get certificate CRL", False)
+    assert not check(w, revs).revoked
+
+
+# --- delta CRLs -----------------------------------------------------------------------------------
+
+def test_delta_adds_a_serial(w: World) -> None:
+    """A delta CRL's entries are merged onto its base: both serials are revoked."""
+    base = crls.crl(w.inter, [Revoked(serial(w.other), reason=4)], number=1)
+    delta = crls.crl(w.inter, [Revoked(serial(w.leaf), reason=1)], number=2, base=1)
+    revs = build(w, base, delta)
+    assert len(revs) == 2
+    assert check(w, revs).revocation == (0, 1, REVOKED_TS)
+    assert check(w, revs, w.other).revocation == (0, 4, REVOKED_TS)
+
+
+def test_delta_remove_from_crl_unrevokes_a_hold(w: World) -> None:
+    """A certificateHold on the base is lifted by removeFromCRL in the delta."""
+    base = crls.crl(w.inter, [Revoked(serial(w.leaf), reason=6), 99], number=1)
+    delta = crls.crl(w.inter, [Revoked(serial(w.leaf), reason=8)], number=2, base=1)
+    assert check(w, build(w, base)).revocation == (0, 6, REVOKED_TS)
+    revs = build(w, base, delta)
+    assert not check(w, revs).revoked
+    assert revs.lookup(w.inter.der, serial(w.leaf)) is None
+    assert len(revs) == 1
+    assert [i.entries for i in revs.issuers()] == [1]
+
+
+def test_delta_remove_from_crl_of_an_absent_serial_is_harmless(w: World) -> None:
+    """removeFromCRL for a serial the base does not list changes nothing."""
+    base = revoking_leaf(w, number=1)
+    delta = crls.crl(w.inter, [Revoked(424242, reason=8)], number=2, base=1)
+    revs = build(w, base, delta)
+    assert len(revs) == 1 and check(w, revs).revoked
+    assert revs.lookup(w.inter.der, 424242) is None
+
+
+def test_delta_can_change_the_reason(w: World) -> None:
+    """A hold on the base that the delta turns into keyCompromise reports keyCompromise."""
+    base = revoking_leaf(w, 6, number=1)
+    delta = crls.crl(w.inter, [Revoked(serial(w.leaf), reason=1, date=NOW)], number=2, base=1)
+    assert check(w, build(w, base, delta)).revocation == (0, 1, int(NOW.timestamp()))
+
+
+@pytest.mark.parametrize("delta_number", [3, 5], ids=["older", "same-number"])
+def test_delta_not_newer_than_the_base_is_ignored(w: World, delta_number: int) -> None:
+    """A delta whose number is not above the base's is superseded by the base: ignored."""
+    base = crls.crl(w.inter, [w.other], number=5)
+    delta = crls.crl(w.inter, [w.leaf], number=delta_number, base=2)
+    revs = build(w, base, delta)
+    assert not check(w, revs).revoked and check(w, revs, w.other).revoked
+    assert len(revs) == 1
+
+
+def test_delta_applies_to_a_newer_base_than_it_names(w: World) -> None:
+    """BaseCRLNumber 3 applies to base 5 (RFC 5280 5.2.4: base number >= BaseCRLNumber)."""
+    revs = build(w, crls.crl(w.inter, [], number=5), crls.crl(w.inter, [w.leaf], number=6, base=3))
+    assert check(w, revs).revoked
+
+
+@pytest.mark.parametrize(
+    "ders",
+    [
+        lambda w: [crls.crl(w.inter, [w.leaf], number=2, base=1)],
+        lambda w: [crls.crl(w.inter, [], number=1), crls.crl(w.inter, [w.leaf], number=4, base=2)],
+        lambda w: [crls.crl(w.inter, [], number=None), crls.crl(w.inter, [w.leaf], number=2,
+                                                                  base=1)],
+        lambda w: [crls.crl(w.inter, [], number=1, scope="user"),
+                   crls.crl(w.inter, [w.leaf], number=2, base=1)],
+        lambda w: [crls.crl(w.root, [], number=1), crls.crl(w.inter, [w.leaf], number=2, base=1)],
+    ],
+    ids=["no-base", "base-too-old", "base-without-number", "base-in-other-partition",
+         "base-of-other-ca"],
+)
+def test_delta_without_a_usable_base_is_refused(w: World, ders: Any) -> None:
+    """A delta without a base of its CA and partition, or too new a base, is refused."""
+    with pytest.raises(RevocationError, match="delta CRL without a matching base CRL"):
+        build(w, *ders(w))
+
+
+@pytest.mark.parametrize("order", ["in-order", "reversed"])
+@pytest.mark.parametrize(
+    ("second", "third", "revoked"),
+    [(6, 8, False), (8, 1, True), (6, 1, True), (1, 8, False)],
+    ids=["hold-then-remove", "remove-then-revoke", "hold-then-compromise", "revoke-then-remove"],
+)
+def test_two_deltas_apply_in_number_order(
+    w: World, order: str, second: int, third: int, revoked: bool
+) -> None:
+    """Deltas 2 and 3 on base 1 apply in cRLNumber order, whatever order they are given in."""
+    base = crls.crl(w.inter, [], number=1)
+    d2 = crls.crl(w.inter, [Revoked(serial(w.leaf), reason=second)], number=2, base=1)
+    d3 = crls.crl(w.inter, [Revoked(serial(w.leaf), reason=third)], number=3, base=1)
+    ders = [base, d2, d3] if order == "in-order" else [d3, d2, base]
+    revs = build(w, *ders)
+    r = check(w, revs)
+    assert r.revoked == revoked
+    if revoked:
+        assert r.revocation is not None and r.revocation[1] == third
+    assert revs.issuers()[0].crl_number == 3
+
+
+@pytest.mark.parametrize("order", ["old-first", "new-first"])
+def test_newest_base_wins(w: World, order: str) -> None:
+    """Of two base CRLs of one CA and partition, only the highest cRLNumber is used."""
+    old = crls.crl(w.inter, [w.leaf], number=1)
+    new = crls.crl(w.inter, [w.other], number=2)
+    revs = build(w, *([old, new] if order == "old-first" else [new, old]))
+    assert not check(w, revs).revoked and check(w, revs, w.other).revoked
+    assert len(revs) == 1 and revs.issuers()[0].crl_number == 2
+
+
+def test_bases_in_different_partitions_are_all_used(w: World) -> None:
+    """A user-certificate CRL and a CA-certificate CRL of one CA are separate partitions."""
+    user = crls.crl(w.root, [w.leaf], number=1, scope="user")
+    ca = crls.crl(w.root, [w.inter], number=7, scope="ca")
+    revs = build(w, user, ca, crls.crl(w.inter, []))
+    assert len(revs) == 2
+    r = check(w, revs, revocation_check="chain", missing_crl="deny")
+    assert r.revocation is not None and r.revocation[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("old", "new"), [(1, 2), (127, 128), (255, 256), (2**64 - 1, 2**64), (2**158, 2**159 - 1)],
+    ids=lambda n: f"{n:x}",
+)
+def test_crl_numbers_compare_by_value(w: World, old: int, new: int) -> None:
+    """cRLNumbers compare as integers, whatever their encoded length."""
+    # the higher base wins, and a delta numbered above its base applies
+    a, b = crls.crl(w.inter, [w.leaf], number=old), crls.crl(w.inter, [w.other], number=new)
+    revs = build(w, b, a)
+    assert not check(w, revs).revoked and check(w, revs, w.other).revoked
+    assert revs.issuers()[0].crl_number == new
+    revs = build(w, crls.crl(w.inter, [], number=old), crls.crl(w.inter, [w.leaf], number=new,
+                                                                base=old))
+    assert check(w, revs).revoked
+
+
+def test_partitions_by_distribution_point_all_apply(w: World) -> None:
+    """Complete CRLs of one CA with different distribution points all apply."""
+    a = crls.crl(w.inter, [w.leaf], number=4, issuing_dp=crls.idp(uri="http://crl/a.crl"))
+    b = crls.crl(w.inter, [w.other], number=2, issuing_dp=crls.idp(uri="http://crl/b.crl"))
+    revs = build(w, a, b)
+    assert check(w, revs).revoked and check(w, revs, w.other).revoked
+    assert len(revs) == 2
+
+
+def test_reissued_ca_certificate_shares_revocations(w: World) -> None:
+    """A re-issued CA certificate (same name and key) shares its revocations."""
+    # revocations are keyed by the CA's name and key, not by its certificate
+    reissued = pki.intermediate(w.root, "Revocation Intermediate CA", key=w.inter.key,
+                                serial=INTER_SERIAL + 1)  # fmt: skip
+    revs = build(w, revoking_leaf(w))
+    r = run_verify(verifier(w, revs), [w.leaf, reissued])
+    assert (r.status, r.revoked) == ("SUCCESS", True)
+    assert revs.lookup(reissued.der, serial(w.leaf)) is not None
+
+
+def test_delta_in_a_partition(w: World) -> None:
+    """A delta with the same IDP as its base merges onto that partition only."""
+    base = crls.crl(w.inter, [], number=1, scope="user")
+    delta = crls.crl(w.inter, [w.leaf], number=2, base=1, scope="user")
+    assert check(w, build(w, base, delta)).revoked
+
+
+# --- IDP scopes ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("issuer", "scope", "target", "mode", "revoked"),
+    [
+        ("inter", None, "leaf", "leaf", True),
+        ("inter", "all", "leaf", "leaf", True),
+        ("inter", "user", "leaf", "leaf", True),
+        ("inter", "ca", "leaf", "leaf", False),
+        ("inter", "attribute", "leaf", "leaf", False),
+        ("root", None, "inter", "chain", True),
+        ("root", "ca", "inter", "chain", True),
+        ("root", "user", "inter", "chain", False),
+        ("root", "attribute", "inter", "chain", False),
+        ("root", "ca", "inter", "leaf", False),
+    ],
+)
+def test_idp_scope(
+    w: World, issuer: str, scope: crls.Scope | None, target: str, mode: str, revoked: bool
+) -> None:
+    """IDP scopes: user CRLs revoke leaves, CA CRLs intermediates, attribute CRLs nothing."""
+    ca = getattr(w, issuer)
+    revs = build(w, crls.crl(ca, [getattr(w, target)], scope=scope))
+    r = check(w, revs, revocation_check=mode)
+    assert r.status == "SUCCESS"
+    assert r.revoked == revoked
+    if revoked:
+        assert r.revocation is not None and r.revocation[0] == (0 if target == "leaf" else 1)
+
+
+@pytest.mark.parametrize(
+    ("scope", "leaf_covered"), [("user", True), ("ca", False), ("attribute", False)]
+)
+def test_idp_scope_decides_coverage(w: World, scope: crls.Scope, leaf_covered: bool) -> None:
+    """With missing_crl="deny", only a CRL covering end entities is the leaf's CRL."""
+    r = check(w, build(w, crls.crl(w.inter, [], scope=scope)), missing_crl="deny")
+    assert r.status == ("SUCCESS" if leaf_covered else "FAILED:unable to get certificate CRL")
+
+
+def test_lookup_ignores_user_and_ca_scope(w: World) -> None:
+    """The public lookup answers for any certificate type; attribute-only CRLs add nothing."""
+    ca_only = build(w, crls.crl(w.inter, [w.leaf], scope="ca"))
+    assert ca_only.lookup(w.inter.der, serial(w.leaf)) is not None
+    attr = build(w, crls.crl(w.inter, [w.leaf], scope="attribute"))
+    assert attr.lookup(w.inter.der, serial(w.leaf)) is None and len(attr) == 0
+
+
+# --- issuers, explicit entries, lookup ---------------------------------------------------------
+
+def test_same_serial_under_two_cas(w: World) -> None:
+    """Two intermediates reuse one serial; only the one whose CA revoked it is revoked."""
+    a = pki.intermediate(w.root, "Serial CA A")
+    b = pki.intermediate(w.root, "Serial CA B")
+    la, lb = pki.leaf(a, serial=0x5EED), pki.leaf(b, serial=0x5EED)
+    revs = RevocationSet.build([crls.crl(a, [0x5EED]), crls.crl(b, [1])],
+                               cas=[w.root.der, a.der, b.der])  # fmt: skip
+    v = verifier(w, revs, missing_crl="deny")
+    assert run_verify(v, [la, a]).revoked
+    assert not run_verify(v, [lb, b]).revoked
+    assert revs.lookup(a.der, 0x5EED) is not None and revs.lookup(b.der, 0x5EED) is None
+
+
+@pytest.mark.parametrize("order", ["a-first", "b-first"])
+def test_same_name_two_keys(w: World, order: str) -> None:
+    """Two CAs with one name and different keys are different issuers."""
+    # each CRL lands on the CA whose key signed it; a serial one revokes stays valid under the other
+    a = pki.intermediate(w.root, "Twin CA")
+    b = pki.intermediate(w.root, "Twin CA")
+    la, lb = pki.leaf(a, serial=777), pki.leaf(b, serial=777)
+    cas = [w.root.der, a.der, b.der] if order == "a-first" else [w.root.der, b.der, a.der]
+    for aki in (True, False):
+        revs = RevocationSet.build([crls.crl(b, [1], aki=aki), crls.crl(a, [777], aki=aki)],
+                                   cas=cas)  # fmt: skip
+        assert len(revs.issuers()) == 2
+        v = verifier(w, revs)
+        assert run_verify(v, [la, a]).revoked
+        assert not run_verify(v, [lb, b]).revoked
+        assert revs.lookup(b.der, 777) is None
+
+
+@pytest.mark.parametrize("date", [REVOKED_AT, REVOKED_TS, None], ids=["datetime", "int", "none"])
+def test_explicit_entries(w: World, date: Any) -> None:
+    """Revocation entries revoke like CRL entries, with their reason and date."""
+    revs = build(w, entries=[Revocation(w.inter.der, serial(w.leaf), 1, date)])
+    r = check(w, revs)
+    assert r.revocation == (0, 1, REVOKED_TS if date is not None else 0)
+    assert not check(w, revs, w.other).revoked
+    assert revs.issuers()[0].has_crl is False
+    assert Revocation(w.inter.der, 1, 9).reason_name == "privilegeWithdrawn"
+
+
+def test_explicit_entries_apply_after_crls(w: World) -> None:
+    """An explicit entry overrides the CRL's reason and survives a delta's removeFromCRL."""
+    base = revoking_leaf(w, 6, number=1)
+    delta = crls.crl(w.inter, [Revoked(serial(w.leaf), reason=8)], number=2, base=1)
+    revs = build(w, base, delta, entries=[Revocation(w.inter.der, serial(w.leaf), 1, REVOKED_TS)])
+    assert check(w, revs).revocation == (0, 1, REVOKED_TS)
+    assert len(revs) == 1
+
+
+@pytest.mark.parametrize(
+    ("entry", "exc"),
+    [
+        (lambda w: Revocation(w.inter.der, 5, reason=7), RevocationError),
+        (lambda w: Revocation(w.inter.der, 5, reason=11), RevocationError),
+        (lambda w: Revocation(b"not a certificate", 5), RevocationError),
+        (lambda w: Revocation(w.inter.der, 5, date=datetime(2026, 1, 1)), ConfigurationError),
+    ],
+    ids=["reason-7", "reason-11", "issuer-not-a-certificate", "naive-date"],
+)
+def test_invalid_explicit_entries(w: World, entry: Any, exc: type[Exception]) -> None:
+    """Invalid reasons, unparseable issuers and naive dates are configuration errors."""
+    with pytest.raises(exc):
+        build(w, entries=[entry(w)])
+
+
+def test_lookup_api(w: World) -> None:
+    """lookup() returns the Revocation, or None for other serials and issuers."""
+    entries = [crls.raw_entry(5, reason=1), crls.raw_entry(0, reason=3)]
+    revs = build(w, crls.raw_crl(w.inter, entries), entries=[Revocation(w.root.der, -5, 4, 100)])
+    assert revs.lookup(w.inter.der, 5) == Revocation(w.inter.der, 5, 1, REVOKED_TS)
+    assert revs.lookup(w.inter.der, 0) == Revocation(w.inter.der, 0, 3, REVOKED_TS)
+    assert revs.lookup(w.root.der, -5) == Revocation(w.root.der, -5, 4, 100)
+    for issuer, s in [(w.inter.der, 6), (w.inter.der, 5 << 8), (w.inter.der, -5),
+                      (w.root.der, 5), (pki.ca("unrelated").der, 5), (_impostor(w).der, 5)]:
+        assert revs.lookup(issuer, s) is None
+    with pytest.raises(ConfigurationError):
+        revs.lookup(b"\x30\x00", 5)
+
+
+def test_issuers_info(w: World) -> None:
+    """issuers(): per CA its name and key, CRL dates, newest cRLNumber and live entry count."""
+    t1, t2 = NOW - timedelta(days=3), NOW - timedelta(hours=5)
+    base = crls.crl(w.inter, [1, 2, 3], number=7, this_update=t1, next_update=NOW + timedelta(9))
+    delta = crls.crl(w.inter, [4, Revoked(2, reason=8)], number=9, base=7, this_update=t2,
+                     next_update=NOW + timedelta(days=1))
+    revs = build(w, base, delta, entries=[Revocation(w.root.der, 1)])
+    info = {i.name_der: i for i in revs.issuers()}
+    inter = info[w.inter.cert.subject.public_bytes()]
+    assert inter.spki_der == w.inter.cert.public_key().public_bytes(
+        Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    assert (inter.has_crl, inter.crl_number, inter.entries) == (True, 9, 3)
+    assert inter.this_update == int(t2.timestamp())
+    assert inter.next_update == int((NOW + timedelta(days=1)).timestamp())
+    root = info[w.root.cert.subject.public_bytes()]
+    assert (root.has_crl, root.this_update, root.next_update, root.crl_number, root.entries) == (
+        False, None, None, None, 1)
+    assert len(revs) == 4
+    assert repr(revs) == "<RevocationSet entries=4 issuers=2>"
+
+
+def test_empty_set(w: World) -> None:
+    """RevocationSet.empty() revokes nothing and has no issuers."""
+    e = RevocationSet.empty()
+    assert (len(e), e.issuers(), e.lookup(w.inter.der, 1)) == (0, [], None)
+    assert e.memory_bytes > 0
+    assert not check(w, e).revoked
+    assert check(w, e, missing_crl="deny").status == "FAILED:unable to get certificate CRL"
+
+
+def test_generations_are_unique(w: World) -> None:
+    """Every set, built or loaded, has its own generation."""
+    gens = {build(w, revoking_leaf(w)).generation for _ in range(3)}
+    assert len(gens) == 3
+
+
+def test_cas_may_be_a_trust_store(w: World) -> None:
+    """cas= accepts a TrustStore (its anchors); CRLs of CAs outside it are refused."""
+    revs = RevocationSet.build([crls.crl(w.root, [w.inter])], cas=w.store)
+    assert revs.lookup(w.root.der, serial(w.inter)) is not None
+    with pytest.raises(RevocationError, match="no configured CA"):
+        RevocationSet.build([revoking_leaf(w)], cas=w.store)
+
+
+@pytest.mark.parametrize(
+    ("kind", "expect"),
+    [
+        ("base", dict(number=1, base_number=None, delta=False, scope="all", entries=2, version=2)),
+        ("delta", dict(number=3, base_number=2, delta=True, scope="all", entries=1, version=2)),
+        ("user", dict(number=1, delta=False, scope="user", partitioned_by_reason=False)),
+        ("ca", dict(scope="ca")),
+        ("attribute", dict(scope="attribute")),
+        ("reasons", dict(scope="all", partitioned_by_reason=True)),
+        ("v1", dict(number=None, base_number=None, next_update=None, version=1, entries=1)),
+    ],
+)
+def test_inspect_crl(w: World, kind: str, expect: dict[str, Any]) -> None:
+    """inspect_crl reports issuer, dates, numbers, entries, delta flag, scope and version."""
+    ders = {
+        "base": lambda: crls.crl(w.inter, [1, 2], number=1),
+        "delta": lambda: crls.crl(w.inter, [1], number=3, base=2),
+        "user": lambda: crls.crl(w.inter, [], scope="user"),
+        "ca": lambda: crls.crl(w.inter, [], scope="ca"),
+        "attribute": lambda: crls.crl(w.inter, [], scope="attribute"),
+        "reasons": lambda: crls.crl(w.inter, [], issuing_dp=crls.idp(
+            reasons=[x509.ReasonFlags.key_compromise, x509.ReasonFlags.ca_compromise])),
+        "v1": lambda: crls.raw_crl(w.inter, [crls.raw_entry(1)], version=1, next_update=None),
+    }  # fmt: skip
+    info = inspect_crl(ders[kind]())
+    assert info.issuer_der == w.inter.cert.subject.public_bytes()
+    assert info.this_update == int(crls.THIS_UPDATE.timestamp())
+    if kind != "v1":
+        assert info.next_update == int(crls.NEXT_UPDATE.timestamp())
+    for k, v in expect.items():
+        assert getattr(info, k) == v, k
+
+
+def test_check_crl(w: World) -> None:
+    """check_crl: None for the issuing CA, the reason otherwise."""
+    der = revoking_leaf(w)
+    assert check_crl(der, w.inter.der) is None
+    assert check_crl(der, w.root.der) == "CRL issuer does not match the CA"
+    assert check_crl(crls.flip_signature_bit(der), w.inter.der) == "CRL signature failure"
+    assert check_crl(der[:-3], w.inter.der) == "malformed CRL"
+
+
+# --- snapshots ----------------------------------------------------------------------------------
+
+def _rich_set(w: World) -> RevocationSet:
+    base = crls.crl(w.inter, [Revoked(serial(w.leaf), reason=1), Revoked(3, reason=6), 4],
+                    number=10)
+    delta = crls.crl(w.inter, [Revoked(3, reason=8), Revoked(5, reason=2)], number=11, base=10)
+    root = crls.crl(w.root, [Revoked(serial(w.inter), reason=5)], scope="ca")
+    return build(w, base, delta, root, entries=[Revocation(w.root.der, 2**100, 9, 12345)])
+
+
+def _probe(w: World, revs: RevocationSet) -> list[Any]:
+    out: list[Any] = [len(revs), revs.issuers()]
+    for issuer in (w.inter, w.root):
+        for s in (serial(w.leaf), serial(w.inter), serial(w.other), 3, 4, 5, 6, 2**100):
+            out.append(revs.lookup(issuer.der, s))
+    for mode in ("leaf", "chain"):
+        for leaf in (w.leaf, w.other):
+            r = check(w, revs, leaf, revocation_check=mode)
+            out.append((r.status, r.revocation))
+    return out
+
+
+def test_snapshot_round_trip(w: World, tmp_path: Path) -> None:
+    """save() then load() / from_snapshot_bytes() give the same set, new generation."""
+    revs = _rich_set(w)
+    path = tmp_path / "revs.snap"
+    revs.save(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["revs.snap"]
+    loaded = RevocationSet.load(path)
+    from_bytes = RevocationSet.from_snapshot_bytes(path.read_bytes())
+    expected = _probe(w, revs)
+    assert expected[0] == 5
+    assert _probe(w, loaded) == expected and _probe(w, from_bytes) == expected
+    assert loaded.memory_bytes == revs.memory_bytes
+    assert len({revs.generation, loaded.generation, from_bytes.generation}) == 3
+    RevocationSet.empty().save(str(path))
+    assert len(RevocationSet.load(path)) == 0 and len(loaded) == 5  # the mapping is private
+
+
+def _bytes_of(revs: RevocationSet) -> bytes:
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "s"
+        revs.save(p)
+        return p.read_bytes()
+
+
+def test_every_truncation_of_a_snapshot_is_refused(w: World, tmp_path: Path) -> None:
+    """Every prefix of a snapshot, or one with bytes appended, raises SnapshotError."""
+    data = _bytes_of(_rich_set(w))
+    for n in range(len(data)):
+        with pytest.raises(SnapshotError):
+            RevocationSet.from_snapshot_bytes(data[:n])
+    path = tmp_path / "t.snap"
+    for n in (0, 1, 7, 8, 127, 128, 129, len(data) // 2, len(data) - 8, len(data) - 1):
+        path.write_bytes(data[:n])
+        with pytest.raises(SnapshotError):
+            RevocationSet.load(path)
+    for extra in (b"\x00", b"\x00" * 8):
+        with pytest.raises(SnapshotError):
+            RevocationSet.from_snapshot_bytes(data + extra)
+
+
+def test_snapshot_byte_flips_never_crash(w: World) -> None:
+    """Any corrupted byte in a snapshot is refused or loads into a usable set, no crash."""
+    data = _bytes_of(_rich_set(w))
+    for i in range(len(data)):
+        for mask in (0x01, 0x10, 0x80, 0xFF):
+            bad = bytearray(data)
+            bad[i] ^= mask
+            try:
+                revs = RevocationSet.from_snapshot_bytes(bytes(bad))
+            except SnapshotError:
+                continue
+            _probe(w, revs)
+
+
+# Header layout (fm_revset.c rs_header): magic 0-7, version 8-11, endian 12-15, total_len 16-23,
+# checksum 24-31, n_entries 32-39, n_slots 40-47, n_issuers 48-55, off_issuers 56-63,
+# off_slots 64-71, off_arena 72-79, arena_len 80-87, off_blob 88-95, blob_len 96-103,
+# reserved 104-127. The checksum covers every byte, the header included.
+_FIELDS = [
+    ("magic", 0, 8), ("version", 8, 4), ("endian", 12, 4), ("total_len", 16, 8),
+    ("checksum", 24, 8), ("n_entries", 32, 8), ("n_slots", 40, 8), ("n_issuers", 48, 8),
+    ("off_issuers", 56, 8), ("off_slots", 64, 8), ("off_arena", 72, 8), ("arena_len", 80, 8),
+    ("off_blob", 88, 8), ("blob_len", 96, 8), ("reserved", 104, 24),
+]  # fmt: skip
+
+
+def _snapshot_variety(w: World) -> list[bytes]:
+    """Snapshots of several layouts: the rich set, one CRL, the empty set, and explicit-entry
+    sets of 1..7 entries (body lengths of every residue mod 32)."""
+    sets = [_rich_set(w), build(w, revoking_leaf(w)), RevocationSet.empty()]
+    sets += [build(w, entries=[Revocation(w.inter.der, s) for s in range(1, k + 1)])
+             for k in range(1, 8)]  # fmt: skip
+    return [_bytes_of(s) for s in sets]
+
+
+@pytest.mark.parametrize(("off", "size"), [pytest.param(o, n, id=f) for f, o, n in _FIELDS])
+def test_snapshot_header_field_bit_flips_are_refused(w: World, off: int, size: int) -> None:
+    """Every single-bit flip of a snapshot header field raises SnapshotError."""
+    survivors = []
+    for data in _snapshot_variety(w):
+        for i in range(off, off + size):
+            for bit in range(8):
+                bad = bytearray(data)
+                bad[i] ^= 1 << bit
+                try:
+                    RevocationSet.from_snapshot_bytes(bytes(bad))
+                    survivors.append((len(data), i, bit))
+                except SnapshotError:
+                    pass
+    assert not survivors
+
+
+def test_snapshot_body_bit_flips_are_refused(w: World) -> None:
+    """Every single-bit flip after the snapshot header is caught by the checksum."""
+    # snapshots of several layouts: body lengths of every residue modulo the 32-byte blocks
+    survivors = []
+    for data in _snapshot_variety(w):
+        for i in range(128, len(data)):
+            for bit in range(8):
+                bad = bytearray(data)
+                bad[i] ^= 1 << bit
+                try:
+                    RevocationSet.from_snapshot_bytes(bytes(bad))
+                    survivors.append((len(data), i, bit))
+                except SnapshotError:
+                    pass
+    assert not survivors
+
+
+def test_snapshot_random_byte_flips_are_refused(w: World) -> None:
+    """Random corruption anywhere in a snapshot (1-3 bytes) raises SnapshotError."""
+    data = _bytes_of(_rich_set(w))
+    rng = random.Random(5280)
+    survivors = []
+    for _ in range(3000):
+        bad = bytearray(data)
+        for _ in range(rng.randint(1, 3)):
+            bad[rng.randrange(len(bad))] ^= rng.randint(1, 255)
+        if bad == data:
+            continue
+        try:
+            RevocationSet.from_snapshot_bytes(bytes(bad))
+            survivors.append(bytes(bad))
+        except SnapshotError:
+            pass
+    assert not survivors
+
+
+@pytest.mark.parametrize(
+    ("off", "value", "match"),
+    [(0, b"FMREVSEU", "corrupt"), (0, b"\x00" * 8, "corrupt"), (8, struct.pack("<I", 2), "version"),
+     (8, struct.pack("<I", 0), "version"), (12, struct.pack(">I", 0x01020304), "version")],
+    ids=["magic", "zero-magic", "version-2", "version-0", "other-endian"],
+)
+def test_snapshot_wrong_magic_or_version(
+    w: World, tmp_path: Path, off: int, value: bytes, match: str
+) -> None:
+    """A wrong magic, version or byte order raises SnapshotError."""
+    data = bytearray(_bytes_of(_rich_set(w)))
+    data[off : off + len(value)] = value
+    path = tmp_path / "v.snap"
+    path.write_bytes(bytes(data))
+    with pytest.raises(SnapshotError, match=match):
+        RevocationSet.load(path)
+    with pytest.raises(SnapshotError, match=match):
+        RevocationSet.from_snapshot_bytes(bytes(data))
+
+
+def test_snapshot_io_errors(tmp_path: Path) -> None:
+    """I/O failures raise RevocationError (not SnapshotError); an empty file is corrupt."""
+    for bad in (tmp_path / "missing.snap", tmp_path):
+        with pytest.raises(RevocationError) as exc:
+            RevocationSet.load(bad)
+        assert not isinstance(exc.value, SnapshotError)
+    with pytest.raises(RevocationError):
+        RevocationSet.empty().save(tmp_path / "no" / "such" / "dir.snap")
+    (tmp_path / "empty.snap").write_bytes(b"")
+    with pytest.raises(SnapshotError):
+        RevocationSet.load(tmp_path / "empty.snap")
+
+
+# --- swaps and caches ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("before", ["none", "empty", "crl-not-revoking"])
+def test_result_cache_never_answers_from_before_a_revocation(w: World, before: str) -> None:
+    """The result cache never answers from before a swap to a set revoking the leaf."""
+    first = {"none": None, "empty": RevocationSet.empty(),
+             "crl-not-revoking": build(w, crls.crl(w.inter, [w.other]))}[before]  # fmt: skip
+    v = verifier(w, first)
+    assert run_verify(v, w.chain()).cached is False
+    r = run_verify(v, w.chain())
+    assert (r.status, r.revoked, r.cached) == ("SUCCESS", False, True)
+    v.revocations = build(w, revoking_leaf(w))
+    r = run_verify(v, w.chain())
+    assert (r.status, r.revoked, r.cached) == ("SUCCESS", True, False)
+    assert r.fields()["cert_revoked"] is True
+    r = run_verify(v, w.chain())
+    assert (r.revoked, r.cached, r.revocation) == (True, True, (0, 1, REVOKED_TS))
+    v.revocations = first
+    r = run_verify(v, w.chain())
+    assert (r.revoked, r.fields()["cert_revoked"]) == (False, False)
+
+
+def test_swap_to_an_identical_rebuilt_set_is_a_new_generation(w: World, tmp_path: Path) -> None:
+    """A reloaded copy of the same set is a new generation: no stale cache answers."""
+    revs = build(w, revoking_leaf(w))
+    v = verifier(w, revs)
+    run_verify(v, w.chain())
+    assert run_verify(v, w.chain()).cached
+    revs.save(tmp_path / "s")
+    v.revocations = RevocationSet.load(tmp_path / "s")
+    r = run_verify(v, w.chain())
+    assert (r.revoked, r.cached) == (True, False)
+
+
+def test_revocations_setter_validates(w: World) -> None:
+    """Only a RevocationSet or None can be assigned; policy options are validated."""
+    v = verifier(w, None)
+    with pytest.raises(ConfigurationError):
+        v.revocations = b"crl"  # type: ignore[assignment]  # the point of the test
+    for opt in ("revocation_check", "missing_crl", "expired_crl", "revoked"):
+        kw: dict[str, Any] = {opt: "bogus"}
+        with pytest.raises(ConfigurationError, match=opt):
+            Verifier(w.store, **kw)
+
+
+def test_hot_swap_under_threads(w: World) -> None:
+    """Swapping sets and the store under 4 verifying threads: answers from exactly one set."""
+    # set A revokes the leaf, set B the other leaf; 500 swaps; never an exception
+    a = build(w, crls.crl(w.inter, [Revoked(serial(w.leaf), reason=1)]))
+    b = build(w, crls.crl(w.inter, [Revoked(serial(w.other), reason=4)]))
+    store = TrustStore()
+    store.add_der(w.root.der, name="root")
+    flag = Verifier(store, revocations=a)
+    strict = Verifier(store, revocations=a, revoked="fail", result_cache_size=0)
+    uncached = Verifier(store, revocations=a, result_cache_size=0, signature_cache_size=0)
+    extra = pki.ca("Hot swap extra CA")
+    chains = {"leaf": [w.leaf.der, w.inter.der], "other": [w.other.der, w.inter.der]}
+    stop = threading.Event()
+    errors: list[str] = []
+    seen: collections.Counter[str] = collections.Counter()
+    lock = threading.Lock()
+
+    def classify(kind: str, target: str, r: VerifyResult) -> str:
+        if kind == "strict":
+            if r.status not in ("SUCCESS", "FAILED:certificate revoked"):
+                return f"bad status {r.status}"
+            if r.revoked != (r.status != "SUCCESS"):
+                return "revoked disagrees with status"
+        else:
+            if r.status != "SUCCESS" or not r.verified:
+                return f"bad status {r.status}"
+            want = {"leaf": (0, 1, REVOKED_TS), "other": (0, 4, REVOKED_TS)}[target]
+            if r.revoked and r.revocation != want:
+                return f"revocation {r.revocation} is in neither set"
+            if r.fields()["cert_revoked"] is not r.revoked:
+                return "fields disagree"
+        revoked_one = target if r.revoked else "none"
+        # A revokes leaf, B revokes other: exactly one set explains each answer
+        return {("leaf", "leaf"): "A", ("leaf", "none"): "B", ("other", "other"): "B",
+                ("other", "none"): "A"}[(target, revoked_one)]  # fmt: skip
+
+    def worker() -> None:
+        local: collections.Counter[str] = collections.Counter()
+        try:
+            while not stop.is_set():
+                for kind, v in (("flag", flag), ("strict", strict), ("uncached", uncached)):
+                    for target, ch in chains.items():
+                        label = classify(kind, target, v.verify(ch, at=NOW))
+                        if label not in ("A", "B"):
+                            errors.append(f"{kind}/{target}: {label}")
+                        local[label] += 1
+        except BaseException as exc:
+            errors.append(repr(exc))
+        with lock:
+            seen.update(local)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for k in range(500):
+            s = a if k % 2 else b
+            flag.revocations = s
+            strict.revocations = s
+            uncached.revocations = s
+            if k % 10 == 0:
+                store.add_der(extra.der, name="extra")
+            elif k % 10 == 5:
+                store.remove("extra")
+            time.sleep(0.0002)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors, errors[:10]
+    assert seen["A"] > 0 and seen["B"] > 0, seen
+
+
+# --- scale --------------------------------------------------------------------------------------
+
+def test_big_crl_generator_output_is_a_valid_crl() -> None:
+    """crls.big_crl writes a CRL cryptography parses and whose signature is valid."""
+    for key in ("p256", "rsa2048", "ed25519"):
+        ca = pki.ca(f"Generator {key} CA", key)
+        big = crls.big_crl(ca, 500, seed=3)
+        parsed = x509.load_der_x509_crl(big.der)
+        assert parsed.is_signature_valid(ca.cert.public_key())  # type: ignore[arg-type]
+        assert len(parsed) == 500 == len(big)
+        assert parsed.get_revoked_certificate_by_serial_number(big.serial(123)) is not None
+        assert [r.serial_number for r in parsed][:3] == [big.serial(i) for i in range(3)]
+
+
+def test_million_entry_set() -> None:
+    """1,000,000 entries: <= 40 bytes each, exact lookups, a revoked leaf found, fast."""
+    ca = pki.ca("Million CA")
+    n = 1_000_000
+    big = crls.big_crl(ca, n, seed=1)
+    revs = RevocationSet.build([big.der], cas=[ca.der])
+    assert len(revs) == n
+    assert revs.memory_bytes / len(revs) <= 40
+    rng = random.Random(2)
+    for i in rng.sample(range(n), 2000):
+        assert revs.lookup(ca.der, big.serial(i)) == Revocation(ca.der, big.serial(i), 0,
+                                                                REVOKED_TS)  # fmt: skip
+    present = {big.serial(i) for i in range(n)}
+    absent = [s for s in (rng.getrandbits(127) for _ in range(2000)) if s not in present]
+    assert all(revs.lookup(ca.der, s) is None for s in absent)
+    store = TrustStore()
+    store.add_der(ca.der, name="m")
+    v = Verifier(store, revocations=revs, missing_crl="deny", expired_crl="deny")
+    revoked_leaf = pki.leaf(ca, serial=big.serial(n // 2))
+    good_leaf = pki.leaf(ca, serial=absent[0])
+    assert v.verify([revoked_leaf.der], at=NOW).revoked
+    r = v.verify([good_leaf.der], at=NOW)
+    assert (r.status, r.revoked) == ("SUCCESS", False)
+
+
+# --- extension criticality and partial CRLs (RFC 5280 5.2, 6.3.3) ------------------------------
+
+
+@pytest.mark.parametrize(
+    "extensions",
+    [
+        pytest.param(lambda: [crls.crl_number_ext(1, critical=True)], id="critical-crl-number"),
+        pytest.param(lambda: [crls.delta_ext(1)], id="delta-without-crl-number"),
+    ],
+)
+def test_crl_extension_rules_refused(w: World, extensions: Any) -> None:
+    """A critical cRLNumber (5.2.3) and a delta CRL without its own cRLNumber (5.2.4) are
+    refused."""
+    der = crls.raw_crl(w.inter, extensions=extensions())
+    with pytest.raises(RevocationError):
+        build(w, der)
+
+
+def test_reason_partitioned_crl_is_not_complete_status(w: World) -> None:
+    """A CRL with onlySomeReasons still revokes, but is not complete status for
+    missing_crl="deny"."""
+    der = crls.crl(
+        w.inter,
+        [Revoked(serial(w.other), reason=1)],
+        issuing_dp=crls.idp(reasons=[x509.ReasonFlags.key_compromise]),
+    )
+    revs = build(w, der)
+    assert check(w, revs, w.other).revoked
+    r = check(w, revs, missing_crl="deny")
+    assert r.status == "FAILED:unable to get certificate CRL"
+    assert check(w, revs, missing_crl="allow").status == "SUCCESS"
