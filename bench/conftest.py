@@ -20,9 +20,11 @@ from typing import Any
 
 import pytest
 
+_BENCH = str(Path(__file__).resolve().parent)
 _TESTS = str(Path(__file__).resolve().parent.parent / "tests")
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
+for _dir in (_TESTS, _BENCH):  # helper modules (pki, crlgen) import by name
+    if _dir not in sys.path:
+        sys.path.insert(0, _dir)
 
 import pki  # noqa: E402
 from cryptography import x509  # noqa: E402

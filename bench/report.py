@@ -559,7 +559,7 @@ def _hs_diff(a: Case | None, b: Case | None) -> str:
     """``a - b`` in µs and ``a / b``, "—" when either is missing."""
     if a is None or b is None or not a.median or not b.median:
         return "—"
-    return f"+{(a.median - b.median) * 1e6:.0f} µs ({fmt_ratio(a.median / b.median)})"
+    return f"{(a.median - b.median) * 1e6:+.0f} µs ({fmt_ratio(a.median / b.median)})"
 
 
 def handshake_summary(gs: dict[str, list[Case]]) -> list[str]:

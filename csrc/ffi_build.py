@@ -85,6 +85,11 @@ int fm_store_add_anchor(fm_store *store, const uint8_t *der, size_t len, uint32_
 int fm_store_associate(fm_store *store, const uint8_t *host, size_t host_len,
                        const uint32_t *groups, size_t n_groups);
 uint64_t fm_store_generation(const fm_store *store);
+int fm_store_set_group_name(fm_store *store, uint32_t group, const uint8_t *name, size_t len);
+int fm_store_anchor_get(const fm_store *store, size_t i, const uint8_t **der, size_t *len,
+                        uint32_t *group);
+const uint8_t *fm_store_group_name(const fm_store *store, uint32_t group, size_t *len);
+void fm_store_ref(fm_store *store);
 size_t fm_store_anchor_count(const fm_store *store);
 
 typedef struct fm_revset fm_revset;
@@ -102,6 +107,7 @@ typedef struct fm_crl_info {
     int32_t sig_status;
 } fm_crl_info;
 int fm_crl_parse(const uint8_t *crl, size_t len, fm_crl_info *out);
+int fm_crl_parse_header_info(const uint8_t *crl, size_t len, fm_crl_info *out);
 int fm_crl_check(const uint8_t *crl, size_t len, const uint8_t *ca, size_t ca_len);
 int fm_revbuild_new(fm_revbuild **out);
 void fm_revbuild_free(fm_revbuild *b);
@@ -169,7 +175,7 @@ int fm_verify_chain(fm_verifier *v, fm_store *store, const fm_revset *revs,
 int fm_verifier_set_store(fm_verifier *v, fm_store *store);
 int fm_verifier_set_revocations(fm_verifier *v, fm_revset *revs);
 int fm_verify_current(fm_verifier *v, const uint8_t *chain, size_t chain_len, const uint8_t *host,
-                      size_t host_len, int64_t at, fm_result *out, uint64_t *store_generation);
+                      size_t host_len, int64_t at, fm_result *out, fm_store **store_used);
 
 typedef struct fm_hook fm_hook;
 enum fm_hook_mode { FM_HOOK_ENFORCE, FM_HOOK_RECORD, ... };
@@ -180,7 +186,7 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert);
 int fm_hook_set_ca_names(fm_hook *h, void *ssl_ctx, const uint8_t *names, size_t len);
 void *fm_hook_ssl_ctx_of(const fm_hook *h, void *ssl);
 int fm_hook_ctx_verify_mode(const fm_hook *h, void *ssl_ctx);
-int fm_hook_result(const fm_hook *h, void *ssl, fm_result *out, uint64_t *store_generation,
+int fm_hook_result(const fm_hook *h, void *ssl, fm_result *out, fm_store **store,
                    const uint8_t **der, size_t *der_len, int *resumed);
 
 int fm_chain_split(const uint8_t *chain, size_t len, size_t *offsets, size_t *lens, size_t cap,
@@ -217,8 +223,33 @@ def _openssl_paths() -> tuple[list[str], list[str]]:
     return [], []
 
 
+_INSTALL_HINT = (
+    "Install the OpenSSL development files (OpenSSL >= 1.1.1):\n"
+    "  Debian/Ubuntu:        apt-get install libssl-dev\n"
+    "  Fedora/RHEL/Alma:     dnf install openssl-devel\n"
+    "  Alpine:               apk add openssl-dev\n"
+    "  macOS (Homebrew):     brew install openssl@3 && "
+    "export FASTMTLS_OPENSSL_DIR=\"$(brew --prefix openssl@3)\"\n"
+    "  Windows (vcpkg):      vcpkg install openssl:x64-windows && "
+    "set FASTMTLS_OPENSSL_DIR=<vcpkg>\\installed\\x64-windows\n"
+    "or set FASTMTLS_OPENSSL_DIR to an OpenSSL installation prefix (the directory holding "
+    "include/openssl/ and lib/)."
+)
+
+
 def _check_headers(include_dirs: list[str]) -> None:
     """Fail early, naming the package to install, when the OpenSSL headers are missing."""
+    root = os.environ.get("FASTMTLS_OPENSSL_DIR")
+    if root:
+        # An explicit prefix must hold the headers: never fall back to the system's silently.
+        if not any(Path(d, "openssl", "evp.h").is_file() for d in include_dirs):
+            raise SystemExit(
+                f"fastmtls: FASTMTLS_OPENSSL_DIR={root} has no include/openssl/evp.h: OpenSSL "
+                "headers not found there. Point FASTMTLS_OPENSSL_DIR at an OpenSSL installation "
+                "prefix (with include/openssl/ and lib/), or unset it to build against the "
+                "system's OpenSSL.\n" + _INSTALL_HINT
+            )
+        return
     candidates = [*include_dirs, "/usr/include", "/usr/local/include", "/opt/homebrew/include",
                   "/usr/local/opt/openssl/include"]
     if sys.platform == "win32" or any(Path(d, "openssl", "evp.h").exists() for d in candidates):
@@ -226,11 +257,50 @@ def _check_headers(include_dirs: list[str]) -> None:
     if shutil.which("pkg-config") is None:
         return  # let the compiler decide; its error names the header
     raise SystemExit(
-        "fastmtls: OpenSSL headers not found. Install them (Debian/Ubuntu: "
-        "`apt-get install -y libssl-dev`; Fedora: `dnf install openssl-devel`; macOS: "
-        "`brew install openssl@3` and set FASTMTLS_OPENSSL_DIR), or point FASTMTLS_OPENSSL_DIR "
-        "at an OpenSSL installation."
+        "fastmtls: OpenSSL headers not found (no openssl/evp.h in "
+        + ", ".join(candidates) + ").\n" + _INSTALL_HINT
     )
+
+
+def _static_libcrypto() -> Path | None:
+    """$FASTMTLS_OPENSSL_DIR/lib*/libcrypto.a (libcrypto.lib on Windows) when
+    FASTMTLS_OPENSSL_STATIC=1, else None (link the shared libcrypto)."""
+    if os.environ.get("FASTMTLS_OPENSSL_STATIC", "") in ("", "0"):
+        return None
+    root = os.environ.get("FASTMTLS_OPENSSL_DIR")
+    if not root:
+        raise SystemExit("fastmtls: FASTMTLS_OPENSSL_STATIC=1 needs FASTMTLS_OPENSSL_DIR (the "
+                         "prefix of a static OpenSSL build, e.g. from tools/build_openssl.sh)")
+    names = (["libcrypto_static.lib", "libcrypto.lib"] if sys.platform == "win32"
+             else ["libcrypto.a"])  # fmt: skip
+    found = [p for lib in ("lib64", "lib") for n in names for p in [Path(root, lib, n)]
+             if p.is_file()]  # fmt: skip
+    if not found:
+        raise SystemExit(f"fastmtls: FASTMTLS_OPENSSL_STATIC=1 but no {' or '.join(names)} in "
+                         f"{root}/lib64 or {root}/lib")  # fmt: skip
+    return found[0]
+
+
+def _link_options(static_lib: Path | None) -> tuple[list[str], list[str], list[str]]:
+    """(libraries, extra_objects, extra_link_args) for the shared or the static libcrypto.
+
+    Static: the archive is linked into the module and none of its symbols is exported, so the
+    module's libcrypto never clashes with another one in the process (the interpreter's ssl
+    module, cryptography's): Linux and other ELF systems hide every archive's symbols
+    (--exclude-libs,ALL); macOS exports only the module's init functions; a Windows DLL exports
+    only what is declared, i.e. the init function.
+    """
+    sanitize = ["-fsanitize=address,undefined"] if os.environ.get("FASTMTLS_SANITIZE") else []
+    if static_lib is None:
+        libraries = ["libcrypto"] if sys.platform == "win32" else ["crypto", "dl"]
+        return libraries, [], sanitize
+    if sys.platform == "win32":
+        # libcrypto.lib of a no-shared build is the static library; it needs these system DLLs.
+        return ["ws2_32", "gdi32", "advapi32", "crypt32", "user32"], [str(static_lib)], sanitize
+    if sys.platform == "darwin":
+        hide = ["-Wl,-exported_symbol,_PyInit_*", "-Wl,-exported_symbol,_cffi_pypyinit_*"]
+        return [], [str(static_lib)], hide + sanitize
+    return ["dl", "pthread"], [str(static_lib)], ["-Wl,--exclude-libs,ALL", *sanitize]
 
 
 def _compile_args() -> list[str]:
@@ -246,6 +316,7 @@ def _compile_args() -> list[str]:
 
 include_dirs, library_dirs = _openssl_paths()
 _check_headers(include_dirs)
+libraries, extra_objects, extra_link_args = _link_options(_static_libcrypto())
 
 ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
@@ -259,9 +330,10 @@ ffibuilder.set_source(
     + ["csrc/include/fastmtls.h"],
     include_dirs=[str(Path("csrc") / "include"), "csrc", *include_dirs],
     library_dirs=library_dirs,
-    libraries=["libcrypto"] if sys.platform == "win32" else ["crypto", "dl"],
+    libraries=libraries,
+    extra_objects=extra_objects,
     extra_compile_args=_compile_args(),
-    extra_link_args=(["-fsanitize=address,undefined"] if os.environ.get("FASTMTLS_SANITIZE") else []),
+    extra_link_args=extra_link_args,
 )
 
 if __name__ == "__main__":

@@ -185,7 +185,7 @@ static int parse_entry_extensions(fm_span exts, fm_crl_entry *out) {
  *         revocationDate Time, crlEntryExtensions Extensions OPTIONAL } OPTIONAL,
  *     crlExtensions [0] EXPLICIT Extensions OPTIONAL }
  */
-int fm_crl_parse_full(fm_crl *c, const uint8_t *der, size_t len) {
+int fm_crl_parse_header(fm_crl *c, const uint8_t *der, size_t len) {
     fm_der r, t, v;
     fm_span cert, tbs, sig_bits, tbs_alg, name, tm, exts;
     unsigned unused, tag;
@@ -248,12 +248,29 @@ int fm_crl_parse_full(fm_crl *c, const uint8_t *der, size_t len) {
     /* 5.2.4: a delta CRL MUST carry its own cRLNumber (it orders the deltas) */
     if ((c->flags & FM_CRL_DELTA) && !(c->flags & FM_CRL_HAS_NUMBER))
         return BAD;
-    /* count and validate entries once, so later iteration cannot fail */
+    /* count the entries and their serial octets by their TLV headers only: sizes the table */
+    fm_der_init_span(&r, c->revoked);
+    while (!fm_der_done(&r)) {
+        fm_span entry, serial;
+        TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, &entry, NULL));
+        fm_der_init_span(&v, entry);
+        TRY(fm_der_expect(&v, FM_TAG_INTEGER, &serial, NULL));
+        c->n_entries++;
+        c->serial_octets += serial.len;
+    }
+    return FM_OK;
+}
+
+int fm_crl_parse_full(fm_crl *c, const uint8_t *der, size_t len) {
+    int rc = fm_crl_parse_header(c, der, len);
+    if (rc != FM_OK)
+        return rc;
+    /* validate every entry */
     fm_crl_iter it;
     fm_crl_entry e;
     fm_crl_iter_init(&it, c);
     while ((rc = fm_crl_iter_next(&it, &e)) == 1)
-        c->n_entries++;
+        ;
     return rc;
 }
 
@@ -284,10 +301,10 @@ int fm_crl_iter_next(fm_crl_iter *it, fm_crl_entry *out) {
     return 1;
 }
 
-int fm_crl_parse(const uint8_t *crl, size_t len, fm_crl_info *out) {
+static int crl_info(const uint8_t *crl, size_t len, fm_crl_info *out, int full) {
     fm_crl c;
     memset(out, 0, sizeof *out);
-    int rc = fm_crl_parse_full(&c, crl, len);
+    int rc = full ? fm_crl_parse_full(&c, crl, len) : fm_crl_parse_header(&c, crl, len);
     out->sig_status = -1;
     if (rc != FM_OK)
         return rc;
@@ -304,6 +321,14 @@ int fm_crl_parse(const uint8_t *crl, size_t len, fm_crl_info *out) {
     if (c.aki.len)
         out->aki_off = (size_t)(c.aki.p - crl), out->aki_len = c.aki.len;
     return FM_OK;
+}
+
+int fm_crl_parse(const uint8_t *crl, size_t len, fm_crl_info *out) {
+    return crl_info(crl, len, out, 1);
+}
+
+int fm_crl_parse_header_info(const uint8_t *crl, size_t len, fm_crl_info *out) {
+    return crl_info(crl, len, out, 0);
 }
 
 /* RFC 5280 6.3.3 (f)-(g) for a CRL issued directly by the CA: same name, AKI matching the CA's
@@ -327,7 +352,7 @@ int fm_crl_check_parsed(const fm_crl *c, const fm_cert *ca) {
 int fm_crl_check(const uint8_t *crl, size_t len, const uint8_t *ca_der, size_t ca_len) {
     fm_crl c;
     fm_cert ca;
-    int rc = fm_crl_parse_full(&c, crl, len);
+    int rc = fm_crl_parse_header(&c, crl, len);
     if (rc != FM_OK)
         return rc;
     if ((rc = fm_cert_parse(&ca, ca_der, ca_len)) != FM_OK)

@@ -13,6 +13,7 @@ typedef struct fm_crl {
     int64_t this_update, next_update; /* next_update INT64_MAX when absent */
     fm_span revoked;    /* content of revokedCertificates (may be empty) */
     uint64_t n_entries;
+    uint64_t serial_octets; /* sum of the entries' serial lengths */
     uint32_t flags;     /* FM_CRL_* */
     int indirect;
     fm_span number;      /* cRLNumber content */
@@ -34,6 +35,9 @@ typedef struct fm_crl_iter {
 /* Parses and validates the whole CRL, entries included. Returns FM_OK, FM_ERR_CRL_MALFORMED or
  * FM_ERR_CRL_UNSUPPORTED. */
 int fm_crl_parse_full(fm_crl *c, const uint8_t *der, size_t len);
+/* Everything but the entries' contents (they are counted by their TLV headers): the iterator
+ * validates each entry when it reads it. */
+int fm_crl_parse_header(fm_crl *c, const uint8_t *der, size_t len);
 void fm_crl_iter_init(fm_crl_iter *it, const fm_crl *c);
 /* 1 = an entry was read, 0 = end, negative/other = error status. */
 int fm_crl_iter_next(fm_crl_iter *it, fm_crl_entry *out);

@@ -76,6 +76,7 @@ typedef int (*dec_ticket_fn)(SSL *, SSL_SESSION *, const unsigned char *, size_t
     X(int, SSL_CTX_get_verify_mode, (const SSL_CTX *))                                        \
     X(long, SSL_CTX_ctrl, (SSL_CTX *, int, long, void *))                                      \
     X(int, SSL_CTX_set_ex_data, (SSL_CTX *, int, void *))                                     \
+    X(void *, SSL_CTX_get_ex_data, (const SSL_CTX *, int))                                     \
     X(int, SSL_CTX_set_session_ticket_cb, (SSL_CTX *, gen_ticket_fn, dec_ticket_fn, void *))   \
     X(void, SSL_CTX_set_client_CA_list, (SSL_CTX *, OPENSSL_STACK *))                          \
     X(SSL_CTX *, SSL_get_SSL_CTX, (const SSL *))                                               \
@@ -110,7 +111,7 @@ typedef struct ssl_api {
 /* What the hook keeps per connection (SSL ex_data): the result and the presented chain. */
 typedef struct conn_result {
     fm_result res;
-    uint64_t store_generation;
+    fm_store *store; /* the store the result was computed with (a reference) */
     int resumed;
     size_t len;
     uint8_t der[]; /* the presented chain, DER concatenated, leaf first */
@@ -158,6 +159,13 @@ int fm_hook_resolve(const char *library_path, fm_hook *h) {
 
 /* ---- lifetime ------------------------------------------------------------------------------ */
 
+/* ex_data indexes are a process-wide OpenSSL resource that is never given back, and every SSL
+ * object pays for each one: allocate them once per library and share them between hooks. The
+ * free callbacks are the same for every hook, so sharing is safe. Guarded by g_idx_lock. */
+static fm_lock g_idx_lock = FM_LOCK_INITIALIZER;
+static void *g_idx_owner; /* CRYPTO_get_ex_new_index of the library the indexes belong to */
+static int g_ssl_idx = -1, g_ctx_idx = -1;
+
 static void hook_unref(fm_hook *h) {
     if (h && atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) == 1) {
         fm_verifier_unref(h->v);
@@ -168,7 +176,10 @@ static void hook_unref(fm_hook *h) {
 static void free_conn_result(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
                              void *argp) {
     (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
-    free(ptr);
+    conn_result *cr = ptr;
+    if (cr)
+        fm_store_free(cr->store);
+    free(cr);
 }
 
 static void free_ctx_ref(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
@@ -196,10 +207,19 @@ int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const u
     if (host_len)
         memcpy(h->host, host, host_len);
     h->host_len = host_len;
-    h->ssl_idx = h->api.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL,
-                                                free_conn_result);
-    h->ctx_idx = h->api.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_CTX, 0, NULL, NULL, NULL,
-                                                free_ctx_ref);
+    void *owner;
+    memcpy(&owner, &h->api.CRYPTO_get_ex_new_index, sizeof owner);
+    fm_lock_acquire(&g_idx_lock);
+    if (g_idx_owner != owner || g_ssl_idx < 0 || g_ctx_idx < 0) {
+        g_ssl_idx = h->api.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL,
+                                                   free_conn_result);
+        g_ctx_idx = h->api.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_CTX, 0, NULL, NULL, NULL,
+                                                   free_ctx_ref);
+        g_idx_owner = owner;
+    }
+    h->ssl_idx = g_ssl_idx;
+    h->ctx_idx = g_ctx_idx;
+    fm_lock_release(&g_idx_lock);
     if (h->ssl_idx < 0 || h->ctx_idx < 0) {
         free(h);
         return FM_ERR_INTERNAL;
@@ -256,9 +276,10 @@ static conn_result *verify_and_store(fm_hook *h, SSL *ssl, const uint8_t *der, s
         host_len = sni ? strlen(sni) : 0;
     }
     fm_verify_current(h->v, cr->der, len, host, host_len, FM_TIME_NOW, &cr->res,
-                      &cr->store_generation);
+                      &cr->store);
     /* a new result replaces (and frees) an older one on the same connection */
     if (!h->api.SSL_set_ex_data(ssl, h->ssl_idx, cr)) {
+        fm_store_free(cr->store);
         free(cr);
         return NULL;
     }
@@ -368,12 +389,18 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
         return FM_ERR_INVALID_ARGUMENT;
     const ssl_api *a = &h->api;
     SSL_CTX *ctx = ssl_ctx;
-    /* the SSL_CTX holds a reference to the hook until it is freed */
+    /* the SSL_CTX holds a reference to the hook until it is freed; a hook installed before on
+     * this SSL_CTX is replaced (set_ex_data does not call the free callback: drop it here) */
+    fm_hook *previous = a->SSL_CTX_get_ex_data(ctx, h->ctx_idx);
     atomic_fetch_add(&h->refs, 1);
     if (!a->SSL_CTX_set_ex_data(ctx, h->ctx_idx, h)) {
         hook_unref(h);
         return FM_ERR_INTERNAL;
     }
+    if (previous != NULL && previous != h)
+        hook_unref(previous);
+    else if (previous == h)
+        hook_unref(h);
     a->SSL_CTX_set_cert_verify_callback(ctx, cert_verify_cb, h);
     if (!a->SSL_CTX_set_session_ticket_cb(ctx, gen_ticket_cb, dec_ticket_cb, h))
         return FM_ERR_INTERNAL;
@@ -419,7 +446,7 @@ int fm_hook_ctx_verify_mode(const fm_hook *h, void *ssl_ctx) {
     return h->api.SSL_CTX_get_verify_mode(ssl_ctx);
 }
 
-int fm_hook_result(const fm_hook *h, void *ssl, fm_result *out, uint64_t *store_generation,
+int fm_hook_result(const fm_hook *h, void *ssl, fm_result *out, fm_store **store,
                    const uint8_t **der, size_t *der_len, int *resumed) {
     const ssl_api *a = &h->api;
     conn_result *cr = ssl ? a->SSL_get_ex_data(ssl, h->ssl_idx) : NULL;
@@ -429,13 +456,13 @@ int fm_hook_result(const fm_hook *h, void *ssl, fm_result *out, uint64_t *store_
         out->status = FM_ERR_NO_CERTIFICATE;
         out->depth = -1;
         out->revoked_depth = -1;
-        *store_generation = 0;
+        *store = NULL;
         *der = NULL;
         *der_len = 0;
         return 0;
     }
     *out = cr->res;
-    *store_generation = cr->store_generation;
+    *store = cr->store;
     *der = cr->der;
     *der_len = cr->len;
     return 1;

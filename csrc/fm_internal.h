@@ -34,6 +34,8 @@ struct fm_store {
     size_t n_anchors, cap_anchors;
     fm_assoc *assocs;
     size_t n_assocs, cap_assocs;
+    fm_span *group_names; /* owned bytes; index = group */
+    size_t n_group_names;
 };
 
 struct fm_verifier {

@@ -127,10 +127,31 @@ static uint64_t issuer_key(fm_span name, fm_span spki) {
     return fm_hash64(RS_SEED, parts, 2);
 }
 
+/* Entry key hash, on the build's hot path: a word at a time, then one full mix. Serials come
+ * from CRLs whose signatures were checked (or from the operator), not from an adversary; keys
+ * are compared exactly anyway. The function is part of the snapshot format (RS_VERSION). */
 static uint64_t entry_hash(uint32_t issuer, fm_span serial) {
-    uint8_t id[2] = {(uint8_t)issuer, (uint8_t)(issuer >> 8)};
-    fm_span parts[2] = {{id, 2}, serial};
-    return fm_hash64(RS_SEED, parts, 2);
+    const uint64_t k = 0x9E3779B97F4A7C15ULL;
+    uint64_t h = (RS_SEED ^ ((uint64_t)issuer << 32) ^ serial.len) * k;
+    const uint8_t *p = serial.p;
+    size_t n = serial.len;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 29;
+        p += 8, n -= 8;
+    }
+    if (n) {
+        uint64_t w = 0;
+        memcpy(&w, p, n);
+        h = (h ^ w) * k;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
 }
 
 static inline uint64_t slot_index(uint64_t h, uint64_t n) {
@@ -275,6 +296,8 @@ static int attach(fm_revset *s, int verify_checksum) {
             !in_bounds(is->number_off, is->number_len, h->blob_len))
             return FM_ERR_SNAPSHOT_CORRUPT;
     }
+    if (!verify_checksum)
+        return FM_OK; /* an image this process just built: trusted as written */
     /* every slot must point at a whole record of a known issuer: lookups then need no checks */
     uint64_t live = 0;
     for (uint64_t i = 0; i < h->n_slots; i++) {
@@ -420,20 +443,19 @@ typedef struct rb_issuer {
     int explicit_entries;
 } rb_issuer;
 
+/* A CRL added to the builder: an owned copy of its DER and its parse (spans into the copy).
+ * Entries are not staged: finish() reads them straight from the DER into the table. */
 typedef struct rb_crl {
+    uint8_t *der;
+    fm_crl c;
     uint32_t issuer;
-    uint32_t flags;
-    int64_t this_update, next_update;
-    uint8_t number[21], base[21];
-    uint8_t number_len, base_len;
     uint64_t idp_hash; /* partition: CRLs with different IDPs are different partitions */
-    size_t first, count;
-    int use; /* chosen base or applicable delta; order of application */
+    int use;           /* 1 = chosen base, 2.. = applicable delta, in application order */
 } rb_crl;
 
+/* An explicit (operator-managed) revocation, staged with a copy of its serial. */
 typedef struct rb_entry {
     uint32_t issuer;
-    uint32_t crl; /* UINT32_MAX for explicit entries */
     uint32_t serial_off;
     uint8_t serial_len, reason;
     int64_t date;
@@ -479,6 +501,8 @@ void fm_revbuild_free(fm_revbuild *b) {
         free(b->issuers[i].name);
         free(b->issuers[i].spki);
     }
+    for (size_t i = 0; i < b->n_crls; i++)
+        free(b->crls[i].der);
     free(b->issuers);
     free(b->crls);
     free(b->entries);
@@ -516,77 +540,52 @@ static int issuer_index(fm_revbuild *b, const fm_cert *ca, uint32_t *out) {
     return FM_OK;
 }
 
-static int push_entry(fm_revbuild *b, uint32_t issuer, uint32_t crl, fm_span serial, uint32_t reason,
-                      int64_t date) {
-    if (serial.len == 0 || serial.len > 64 || b->serials_len > 0xF0000000u)
-        return FM_ERR_LIMIT;
-    if (grow((void **)&b->entries, &b->cap_entries, b->n_entries + 1, sizeof *b->entries) ||
-        grow((void **)&b->serials, &b->serials_cap, b->serials_len + serial.len, 1))
-        return FM_ERR_NOMEM;
-    memcpy(b->serials + b->serials_len, serial.p, serial.len);
-    b->entries[b->n_entries++] = (rb_entry){issuer, crl, (uint32_t)b->serials_len,
-                                            (uint8_t)serial.len, (uint8_t)reason, date};
-    b->serials_len += serial.len;
-    return FM_OK;
-}
-
-static void copy_number(uint8_t dst[21], uint8_t *dst_len, fm_span src) {
-    *dst_len = (uint8_t)(src.len > 21 ? 21 : src.len);
-    if (*dst_len)
-        memcpy(dst, src.p, *dst_len);
+static void fill_info(fm_crl_info *info, const fm_crl *c, const uint8_t *der) {
+    memset(info, 0, sizeof *info);
+    info->version = c->version, info->flags = c->flags;
+    info->this_update = c->this_update, info->next_update = c->next_update;
+    info->n_entries = c->n_entries;
+    info->issuer_off = (size_t)(c->issuer.p - der), info->issuer_len = c->issuer.len;
+    if (c->number.len)
+        info->number_off = (size_t)(c->number.p - der), info->number_len = c->number.len;
+    if (c->base_number.len)
+        info->base_off = (size_t)(c->base_number.p - der), info->base_len = c->base_number.len;
+    if (c->aki.len)
+        info->aki_off = (size_t)(c->aki.p - der), info->aki_len = c->aki.len;
+    info->sig_status = -1;
 }
 
 int fm_revbuild_add_crl(fm_revbuild *b, const uint8_t *der, size_t len, const uint8_t *ca_der,
                         size_t ca_len, fm_crl_info *info) {
-    fm_crl c;
     fm_cert ca;
-    if (b == NULL)
+    if (b == NULL || der == NULL || len == 0)
         return FM_ERR_INVALID_ARGUMENT;
-    int rc = fm_crl_parse(der, len, info ? info : &(fm_crl_info){0});
-    if (rc != FM_OK)
-        return rc;
-    if ((rc = fm_crl_parse_full(&c, der, len)) != FM_OK)
-        return rc;
-    if ((rc = fm_cert_parse(&ca, ca_der, ca_len)) != FM_OK)
-        return rc;
-    if ((rc = fm_crl_check_parsed(&c, &ca)) != FM_OK) {
-        if (info)
-            info->sig_status = rc;
-        return rc;
-    }
-    if (info)
-        info->sig_status = FM_OK;
-    uint32_t issuer;
-    if ((rc = issuer_index(b, &ca, &issuer)) != FM_OK)
-        return rc;
     if (grow((void **)&b->crls, &b->cap_crls, b->n_crls + 1, sizeof *b->crls))
         return FM_ERR_NOMEM;
     rb_crl rec;
     memset(&rec, 0, sizeof rec);
-    rec.issuer = issuer, rec.flags = c.flags;
-    rec.this_update = c.this_update, rec.next_update = c.next_update;
-    copy_number(rec.number, &rec.number_len, c.number);
-    copy_number(rec.base, &rec.base_len, c.base_number);
-    rec.idp_hash = c.idp.len ? fm_hash64(RS_SEED, &c.idp, 1) : 0;
-    rec.first = b->n_entries;
-    size_t crl_idx = b->n_crls;
-    fm_crl_iter it;
-    fm_crl_entry e;
-    fm_crl_iter_init(&it, &c);
-    while ((rc = fm_crl_iter_next(&it, &e)) == 1) {
-        /* RFC 5280 5.3.1: removeFromCRL only appears in delta CRLs */
-        if (e.reason == FM_REASON_REMOVE_FROM_CRL && !(c.flags & FM_CRL_DELTA)) {
-            rc = FM_ERR_CRL_MALFORMED;
-            break;
-        }
-        if ((rc = push_entry(b, issuer, (uint32_t)crl_idx, e.serial, e.reason, e.date)) != FM_OK)
-            break;
+    /* one sequential copy: the builder must not depend on the caller's buffer */
+    rec.der = malloc(len);
+    if (rec.der == NULL)
+        return FM_ERR_NOMEM;
+    memcpy(rec.der, der, len);
+    int rc = fm_crl_parse_header(&rec.c, rec.der, len);
+    if (rc == FM_OK && info)
+        fill_info(info, &rec.c, rec.der);
+    if (rc == FM_OK)
+        rc = fm_cert_parse(&ca, ca_der, ca_len);
+    if (rc == FM_OK) {
+        rc = fm_crl_check_parsed(&rec.c, &ca);
+        if (info)
+            info->sig_status = rc;
     }
+    if (rc == FM_OK)
+        rc = issuer_index(b, &ca, &rec.issuer);
     if (rc != FM_OK) {
-        b->n_entries = rec.first; /* forget this CRL's entries */
+        free(rec.der);
         return rc;
     }
-    rec.count = b->n_entries - rec.first;
+    rec.idp_hash = rec.c.idp.len ? fm_hash64(RS_SEED, &rec.c.idp, 1) : 0;
     b->crls[b->n_crls++] = rec;
     return FM_OK;
 }
@@ -597,7 +596,7 @@ int fm_revbuild_add_entry(fm_revbuild *b, const uint8_t *ca_der, size_t ca_len,
     if (b == NULL || serial == NULL || reason > 10 || reason == 7)
         return FM_ERR_INVALID_ARGUMENT;
     fm_span ser = {serial, serial_len};
-    if (serial_len == 0 || fm_der_integer_ok(ser))
+    if (serial_len == 0 || serial_len > 64 || fm_der_integer_ok(ser))
         return FM_ERR_INVALID_ARGUMENT; /* minimal INTEGER content octets */
     int rc = fm_cert_parse(&ca, ca_der, ca_len);
     if (rc != FM_OK)
@@ -605,19 +604,31 @@ int fm_revbuild_add_entry(fm_revbuild *b, const uint8_t *ca_der, size_t ca_len,
     uint32_t issuer;
     if ((rc = issuer_index(b, &ca, &issuer)) != FM_OK)
         return rc;
+    if (b->serials_len > 0xF0000000u ||
+        grow((void **)&b->entries, &b->cap_entries, b->n_entries + 1, sizeof *b->entries) ||
+        grow((void **)&b->serials, &b->serials_cap, b->serials_len + serial_len, 1))
+        return FM_ERR_NOMEM;
     b->issuers[issuer].explicit_entries = 1;
-    return push_entry(b, issuer, UINT32_MAX, ser, reason, date);
+    memcpy(b->serials + b->serials_len, serial, serial_len);
+    b->entries[b->n_entries++] = (rb_entry){issuer, (uint32_t)b->serials_len,
+                                            (uint8_t)serial_len, (uint8_t)reason, date};
+    b->serials_len += serial_len;
+    return FM_OK;
 }
 
 /* CRL numbers are non-negative INTEGER contents: compare as big-endian magnitudes. */
-static int num_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
-    while (al && *a == 0)
-        a++, al--;
-    while (bl && *b == 0)
-        b++, bl--;
-    if (al != bl)
-        return al < bl ? -1 : 1;
-    return al ? memcmp(a, b, al) : 0;
+static int num_cmp(fm_span a, fm_span b) {
+    while (a.len && *a.p == 0)
+        a.p++, a.len--;
+    while (b.len && *b.p == 0)
+        b.p++, b.len--;
+    if (a.len != b.len)
+        return a.len < b.len ? -1 : 1;
+    return a.len ? memcmp(a.p, b.p, a.len) : 0;
+}
+
+static int same_partition(const rb_crl *a, const rb_crl *b) {
+    return a->issuer == b->issuer && a->idp_hash == b->idp_hash;
 }
 
 /* Chooses, per (issuer, IDP partition), the newest base CRL and the deltas that apply to it
@@ -625,17 +636,16 @@ static int num_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
 static int choose_crls(fm_revbuild *b) {
     for (size_t i = 0; i < b->n_crls; i++) {
         rb_crl *c = &b->crls[i];
-        if (c->flags & FM_CRL_DELTA)
+        if (c->c.flags & FM_CRL_DELTA)
             continue;
         int newest = 1;
         for (size_t j = 0; j < b->n_crls && newest; j++) {
             rb_crl *o = &b->crls[j];
-            if (j == i || (o->flags & FM_CRL_DELTA) || o->issuer != c->issuer ||
-                o->idp_hash != c->idp_hash)
+            if (j == i || (o->c.flags & FM_CRL_DELTA) || !same_partition(o, c))
                 continue;
-            int cmp = num_cmp(o->number, o->number_len, c->number, c->number_len);
-            if (cmp > 0 || (cmp == 0 && (o->this_update > c->this_update ||
-                                         (o->this_update == c->this_update && j < i))))
+            int cmp = num_cmp(o->c.number, c->c.number);
+            if (cmp > 0 || (cmp == 0 && (o->c.this_update > c->c.this_update ||
+                                         (o->c.this_update == c->c.this_update && j < i))))
                 newest = 0;
         }
         if (newest)
@@ -643,28 +653,25 @@ static int choose_crls(fm_revbuild *b) {
     }
     for (size_t i = 0; i < b->n_crls; i++) {
         rb_crl *d = &b->crls[i];
-        if (!(d->flags & FM_CRL_DELTA))
+        if (!(d->c.flags & FM_CRL_DELTA))
             continue;
         const rb_crl *base = NULL;
         for (size_t j = 0; j < b->n_crls; j++) {
             const rb_crl *o = &b->crls[j];
-            if (o->use == 1 && !(o->flags & FM_CRL_DELTA) && o->issuer == d->issuer &&
-                o->idp_hash == d->idp_hash)
+            if (o->use == 1 && !(o->c.flags & FM_CRL_DELTA) && same_partition(o, d))
                 base = o;
         }
-        if (base == NULL || !(base->flags & FM_CRL_HAS_NUMBER))
+        if (base == NULL || !(base->c.flags & FM_CRL_HAS_NUMBER))
             return FM_ERR_CRL_NO_BASE;
-        if (num_cmp(d->number, d->number_len, base->number, base->number_len) <= 0)
+        if (num_cmp(d->c.number, base->c.number) <= 0)
             continue; /* superseded by the base */
-        if (num_cmp(base->number, base->number_len, d->base, d->base_len) < 0)
+        if (num_cmp(base->c.number, d->c.base_number) < 0)
             return FM_ERR_CRL_NO_BASE; /* needs a newer base than we have */
-        /* order deltas by number: application order = 2 + rank */
         int rank = 0;
         for (size_t j = 0; j < b->n_crls; j++) {
             const rb_crl *o = &b->crls[j];
-            if (j != i && (o->flags & FM_CRL_DELTA) && o->issuer == d->issuer &&
-                o->idp_hash == d->idp_hash &&
-                num_cmp(o->number, o->number_len, d->number, d->number_len) < 0)
+            if (j != i && (o->c.flags & FM_CRL_DELTA) && same_partition(o, d) &&
+                num_cmp(o->c.number, d->c.number) < 0)
                 rank++;
         }
         d->use = 2 + rank;
@@ -678,7 +685,24 @@ typedef struct table {
     uint8_t *arena;
     size_t arena_len;
     uint64_t live;
+    uint64_t *per_issuer; /* live entries per issuer */
 } table;
+
+/* One pending insertion: its slot is prefetched while earlier ones are applied. */
+typedef struct pending {
+    uint32_t issuer;
+    uint8_t reason, scope;
+    int64_t date;
+    fm_span serial;
+    uint64_t hash;
+} pending;
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
+#define PIPE 16 /* insertions in flight: hides the random slot access of a large table */
 
 static uint8_t *find_rec(table *t, uint32_t issuer, fm_span serial, uint64_t h, uint64_t *slot) {
     uint32_t tag = (uint32_t)(h >> 32);
@@ -697,31 +721,77 @@ static uint8_t *find_rec(table *t, uint32_t issuer, fm_span serial, uint64_t h, 
     }
 }
 
-static void apply(table *t, const fm_revbuild *b, const rb_entry *e, uint8_t scope) {
-    fm_span serial = {b->serials + e->serial_off, e->serial_len};
-    uint64_t h = entry_hash(e->issuer, serial), slot = 0;
-    uint8_t *rec = find_rec(t, e->issuer, serial, h, &slot);
+static void apply(table *t, const pending *e) {
+    uint64_t slot = 0;
+    uint8_t *rec = find_rec(t, e->issuer, e->serial, e->hash, &slot);
     uint32_t date = e->date < 0 ? 0 : e->date > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)e->date;
     if (e->reason == FM_REASON_REMOVE_FROM_CRL) {
         if (rec && !(rec[3] & REC_REMOVED)) {
             rec[3] |= REC_REMOVED;
-            t->live--;
+            t->live--, t->per_issuer[e->issuer]--;
         }
         return;
     }
     if (rec == NULL) {
         rec = t->arena + t->arena_len;
-        t->slots[2 * slot] = (uint32_t)(h >> 32);
+        t->slots[2 * slot] = (uint32_t)(e->hash >> 32);
         t->slots[2 * slot + 1] = (uint32_t)(t->arena_len + 1);
-        t->arena_len += REC_HDR + serial.len;
-        rec[0] = (uint8_t)e->issuer, rec[1] = (uint8_t)(e->issuer >> 8), rec[2] = (uint8_t)serial.len;
-        memcpy(rec + REC_HDR, serial.p, serial.len);
-        t->live++;
+        t->arena_len += REC_HDR + e->serial.len;
+        rec[0] = (uint8_t)e->issuer, rec[1] = (uint8_t)(e->issuer >> 8);
+        rec[2] = (uint8_t)e->serial.len;
+        memcpy(rec + REC_HDR, e->serial.p, e->serial.len);
+        t->live++, t->per_issuer[e->issuer]++;
     } else if (rec[3] & REC_REMOVED) {
-        t->live++;
+        t->live++, t->per_issuer[e->issuer]++;
     }
-    rec[3] = (uint8_t)((e->reason & REC_REASON_MASK) | scope);
+    rec[3] = (uint8_t)((e->reason & REC_REASON_MASK) | e->scope);
     memcpy(rec + 4, &date, 4);
+}
+
+typedef struct pipeline {
+    pending ring[PIPE];
+    size_t n, head;
+} pipeline;
+
+static void pipe_push(table *t, pipeline *p, const pending *e) {
+    if (p->n == PIPE) {
+        apply(t, &p->ring[p->head]);
+        p->ring[p->head] = *e;
+        p->head = (p->head + 1) % PIPE;
+    } else {
+        p->ring[(p->head + p->n) % PIPE] = *e;
+        p->n++;
+    }
+    PREFETCH(&t->slots[2 * slot_index(e->hash, t->n_slots)]);
+}
+
+static void pipe_drain(table *t, pipeline *p) {
+    for (size_t k = 0; k < p->n; k++)
+        apply(t, &p->ring[(p->head + k) % PIPE]);
+    p->n = p->head = 0;
+}
+
+/* Inserts one CRL's entries straight from its DER (validating each entry). */
+static int insert_crl(table *t, pipeline *p, const rb_crl *c) {
+    if (c->c.flags & FM_CRL_ONLY_ATTR)
+        return FM_OK; /* revokes attribute certificates only */
+    uint8_t scope = (c->c.flags & FM_CRL_ONLY_USER) ? REC_NOT_CA
+                    : (c->c.flags & FM_CRL_ONLY_CA) ? REC_NOT_USER
+                                                     : 0;
+    fm_crl_iter it;
+    fm_crl_entry e;
+    int rc;
+    fm_crl_iter_init(&it, &c->c);
+    while ((rc = fm_crl_iter_next(&it, &e)) == 1) {
+        /* RFC 5280 5.3.1: removeFromCRL only appears in delta CRLs */
+        if (e.reason == FM_REASON_REMOVE_FROM_CRL && !(c->c.flags & FM_CRL_DELTA))
+            return FM_ERR_CRL_MALFORMED;
+        pending pe = {c->issuer, (uint8_t)e.reason, scope, e.date, e.serial,
+                      entry_hash(c->issuer, e.serial)};
+        pipe_push(t, p, &pe);
+    }
+    pipe_drain(t, p); /* later CRLs (deltas) see every entry of this one */
+    return rc;
 }
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
@@ -732,15 +802,16 @@ int fm_revbuild_finish(fm_revbuild *b, fm_revset **out) {
         return FM_ERR_INVALID_ARGUMENT;
     int rc = choose_crls(b);
     uint8_t *image = NULL;
+    uint64_t *per_issuer = NULL;
     if (rc != FM_OK)
         goto out;
-    /* upper bound of live entries: every chosen CRL's entries plus explicit ones */
-    uint64_t bound = 0, arena_bound = 0;
-    for (size_t i = 0; i < b->n_entries; i++) {
-        const rb_entry *e = &b->entries[i];
-        if (e->crl == UINT32_MAX || b->crls[e->crl].use) {
-            bound++;
-            arena_bound += REC_HDR + e->serial_len;
+    /* upper bound of live entries and record bytes: every chosen CRL's entries, explicit ones */
+    uint64_t bound = b->n_entries, arena_bound = REC_HDR * (uint64_t)b->n_entries + b->serials_len;
+    for (size_t i = 0; i < b->n_crls; i++) {
+        const rb_crl *c = &b->crls[i];
+        if (c->use) {
+            bound += c->c.n_entries;
+            arena_bound += REC_HDR * c->c.n_entries + c->c.serial_octets;
         }
     }
     uint64_t n_slots = bound < 12 ? 16 : bound + bound / 2 - bound / 20; /* load <= 0.69 */
@@ -757,36 +828,31 @@ int fm_revbuild_finish(fm_revbuild *b, fm_revset **out) {
     size_t off_blob = align8(off_arena + (size_t)arena_bound);
     size_t total = align8(off_blob + blob_len);
     image = calloc(1, total);
-    if (image == NULL) {
+    per_issuer = calloc(b->n_issuers ? b->n_issuers : 1, sizeof *per_issuer);
+    if (image == NULL || per_issuer == NULL) {
         rc = FM_ERR_NOMEM;
         goto out;
     }
-    table t = {(uint32_t *)(image + off_slots), n_slots, image + off_arena, 0, 0};
+    table t = {(uint32_t *)(image + off_slots), n_slots, image + off_arena, 0, 0, per_issuer};
+    pipeline pl;
+    memset(&pl, 0, sizeof pl);
     /* bases first, then deltas in number order, then explicit entries */
     int max_use = 1;
     for (size_t i = 0; i < b->n_crls; i++)
         if (b->crls[i].use > max_use)
             max_use = b->crls[i].use;
-    for (int pass = 1; pass <= max_use + 1; pass++) {
-        for (size_t i = 0; i < b->n_entries; i++) {
-            const rb_entry *e = &b->entries[i];
-            uint8_t scope = 0;
-            if (e->crl == UINT32_MAX) {
-                if (pass != max_use + 1)
-                    continue;
-            } else {
-                const rb_crl *c = &b->crls[e->crl];
-                if (c->use != pass)
-                    continue;
-                if (c->flags & FM_CRL_ONLY_ATTR)
-                    continue; /* revokes attribute certificates only */
-                scope = (c->flags & FM_CRL_ONLY_USER) ? REC_NOT_CA
-                        : (c->flags & FM_CRL_ONLY_CA) ? REC_NOT_USER
-                                                       : 0;
-            }
-            apply(&t, b, e, scope);
-        }
+    for (int pass = 1; pass <= max_use; pass++)
+        for (size_t i = 0; i < b->n_crls; i++)
+            if (b->crls[i].use == pass && (rc = insert_crl(&t, &pl, &b->crls[i])) != FM_OK)
+                goto out;
+    for (size_t i = 0; i < b->n_entries; i++) {
+        const rb_entry *e = &b->entries[i];
+        fm_span serial = {b->serials + e->serial_off, e->serial_len};
+        pending pe = {e->issuer, e->reason, 0, e->date, serial, entry_hash(e->issuer, serial)};
+        pipe_push(&t, &pl, &pe);
     }
+    pipe_drain(&t, &pl);
+
     rs_header *h = (rs_header *)image;
     rs_issuer *iss = (rs_issuer *)(image + off_issuers);
     uint8_t *blob = image + off_blob;
@@ -801,41 +867,33 @@ int fm_revbuild_finish(fm_revbuild *b, fm_revset **out) {
         memcpy(blob + bl, src->spki, src->spki_len), bl += src->spki_len;
         d->this_update = 0, d->next_update = INT64_MAX;
         d->number_off = bl;
+        d->n_entries = per_issuer[i];
         const rb_crl *newest = NULL;
         for (size_t j = 0; j < b->n_crls; j++) {
             const rb_crl *c = &b->crls[j];
             if (c->issuer != i || !c->use)
                 continue;
             d->has_crl = 1;
-            d->flags |= c->flags;
-            if (c->this_update > d->this_update)
-                d->this_update = c->this_update;
-            if (c->next_update < d->next_update)
-                d->next_update = c->next_update;
+            d->flags |= c->c.flags;
+            if (c->c.this_update > d->this_update)
+                d->this_update = c->c.this_update;
+            if (c->c.next_update < d->next_update)
+                d->next_update = c->c.next_update;
             /* a CRL partitioned by reason (onlySomeReasons) is not complete status (6.3.3) */
-            d->cover |= (c->flags & (FM_CRL_ONLY_ATTR | FM_CRL_SOME_REASONS)) ? 0
-                        : (c->flags & FM_CRL_ONLY_USER) ? COVER_USER
-                        : (c->flags & FM_CRL_ONLY_CA)   ? COVER_CA
-                                                         : COVER_USER | COVER_CA;
-            if (newest == NULL || num_cmp(c->number, c->number_len, newest->number, newest->number_len) > 0)
+            d->cover |= (c->c.flags & (FM_CRL_ONLY_ATTR | FM_CRL_SOME_REASONS)) ? 0
+                        : (c->c.flags & FM_CRL_ONLY_USER) ? COVER_USER
+                        : (c->c.flags & FM_CRL_ONLY_CA)   ? COVER_CA
+                                                           : COVER_USER | COVER_CA;
+            if (newest == NULL || num_cmp(c->c.number, newest->c.number) > 0)
                 newest = c;
         }
         if (src->explicit_entries)
             d->cover |= COVER_USER | COVER_CA; /* the operator manages this CA's revocations */
-        if (newest) {
-            memcpy(blob + bl, newest->number, newest->number_len);
-            d->number_len = newest->number_len;
-            bl += newest->number_len;
+        if (newest && newest->c.number.len <= 21) {
+            memcpy(blob + bl, newest->c.number.p, newest->c.number.len);
+            d->number_len = (uint32_t)newest->c.number.len;
+            bl += newest->c.number.len;
         }
-    }
-    /* live entries per issuer */
-    for (uint64_t i = 0; i < n_slots; i++) {
-        uint32_t off1 = t.slots[2 * i + 1];
-        if (off1 == 0)
-            continue;
-        const uint8_t *rec = t.arena + off1 - 1;
-        if (!(rec[3] & REC_REMOVED))
-            iss[rec[0] | (rec[1] << 8)].n_entries++;
     }
     memcpy(h->magic, RS_MAGIC, 8);
     h->version = RS_VERSION, h->endian = RS_ENDIAN;
@@ -848,6 +906,7 @@ int fm_revbuild_finish(fm_revbuild *b, fm_revset **out) {
         image = NULL;
 out:
     free(image);
+    free(per_issuer);
     fm_revbuild_free(b);
     return rc;
 }

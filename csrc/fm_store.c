@@ -59,9 +59,55 @@ void fm_store_free(fm_store *s) {
         free(s->assocs[i].host);
         free(s->assocs[i].groups);
     }
+    for (size_t i = 0; i < s->n_group_names; i++)
+        free((void *)s->group_names[i].p);
+    free(s->group_names);
     free(s->anchors);
     free(s->assocs);
     free(s);
+}
+
+int fm_store_set_group_name(fm_store *s, uint32_t group, const uint8_t *name, size_t len) {
+    if (s == NULL || (len && name == NULL) || len > 4096 || group > 1u << 20)
+        return FM_ERR_INVALID_ARGUMENT;
+    if (atomic_load(&s->sealed))
+        return FM_ERR_SEALED;
+    if (group >= s->n_group_names) {
+        fm_span *p = realloc(s->group_names, (group + 1) * sizeof *p);
+        if (p == NULL)
+            return FM_ERR_NOMEM;
+        for (size_t i = s->n_group_names; i <= group; i++)
+            p[i] = (fm_span){NULL, 0};
+        s->group_names = p;
+        s->n_group_names = group + 1;
+    }
+    uint8_t *copy = malloc(len ? len : 1);
+    if (copy == NULL)
+        return FM_ERR_NOMEM;
+    if (len)
+        memcpy(copy, name, len);
+    free((void *)s->group_names[group].p);
+    s->group_names[group] = (fm_span){copy, len};
+    return FM_OK;
+}
+
+int fm_store_anchor_get(const fm_store *s, size_t i, const uint8_t **der, size_t *len,
+                        uint32_t *group) {
+    if (s == NULL || i >= s->n_anchors)
+        return FM_ERR_INVALID_ARGUMENT;
+    *der = s->anchors[i].der;
+    *len = s->anchors[i].len;
+    *group = s->anchors[i].group;
+    return FM_OK;
+}
+
+const uint8_t *fm_store_group_name(const fm_store *s, uint32_t group, size_t *len) {
+    if (s == NULL || group >= s->n_group_names || s->group_names[group].p == NULL) {
+        *len = 0;
+        return (const uint8_t *)"";
+    }
+    *len = s->group_names[group].len;
+    return s->group_names[group].p;
 }
 
 uint64_t fm_store_generation(const fm_store *s) { return s->generation; }

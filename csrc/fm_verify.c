@@ -796,7 +796,7 @@ int fm_verifier_set_revocations(fm_verifier *v, fm_revset *revs) {
 }
 
 int fm_verify_current(fm_verifier *v, const uint8_t *chain, size_t chain_len, const uint8_t *host,
-                      size_t host_len, int64_t at, fm_result *out, uint64_t *store_generation) {
+                      size_t host_len, int64_t at, fm_result *out, fm_store **store_used) {
     if (v == NULL || out == NULL)
         return FM_ERR_INVALID_ARGUMENT;
     /* take references under the lock, verify without it */
@@ -806,10 +806,11 @@ int fm_verify_current(fm_verifier *v, const uint8_t *chain, size_t chain_len, co
     fm_store_ref(s);
     fm_revset_ref(r);
     fm_lock_release(&v->cur_lock);
-    if (store_generation)
-        *store_generation = s ? s->generation : 0;
     int rc = fm_verify(v, s, r, chain, chain_len, host, host_len, at, FM_NAME_NONE, NULL, 0, out);
-    fm_store_free(s);
+    if (store_used)
+        *store_used = s; /* the caller owns this reference */
+    else
+        fm_store_free(s);
     fm_revset_free(r);
     return rc;
 }

@@ -170,6 +170,14 @@ int fm_store_add_anchor(fm_store *store, const uint8_t *der, size_t len, uint32_
 int fm_store_associate(fm_store *store, const uint8_t *host, size_t host_len,
                        const uint32_t *groups, size_t n_groups);
 uint64_t fm_store_generation(const fm_store *store);
+/* Names of anchor groups (the Python layer's CA names), so that a result can be read without
+ * the Python-side snapshot it came from. */
+int fm_store_set_group_name(fm_store *store, uint32_t group, const uint8_t *name, size_t len);
+/* Anchor i: its DER and group; returns FM_ERR_INVALID_ARGUMENT past the end. */
+int fm_store_anchor_get(const fm_store *store, size_t i, const uint8_t **der, size_t *len,
+                        uint32_t *group);
+/* Name of a group ("" when none was set). */
+const uint8_t *fm_store_group_name(const fm_store *store, uint32_t group, size_t *len);
 size_t fm_store_anchor_count(const fm_store *store);
 
 /* ---- revocation sets --------------------------------------------------------------------- */
@@ -205,8 +213,11 @@ typedef struct fm_crl_info {
     int32_t sig_status;            /* FM_OK when the signature was checked and is valid */
 } fm_crl_info;
 
-/* Parses a DER CRL (syntax and extensions; no signature check). */
+/* Parses a DER CRL (syntax and extensions, every entry; no signature check). */
 int fm_crl_parse(const uint8_t *crl, size_t len, fm_crl_info *out);
+/* The same without validating each entry (they are only counted): for routing a CRL to its CA
+ * before fm_revbuild_add_crl, which validates entries as it reads them. */
+int fm_crl_parse_header_info(const uint8_t *crl, size_t len, fm_crl_info *out);
 /* Checks a CRL against its issuing CA certificate: issuer name, AKI/SKI, cRLSign, signature. */
 int fm_crl_check(const uint8_t *crl, size_t len, const uint8_t *ca, size_t ca_len);
 
@@ -316,10 +327,11 @@ int fm_verify_chain(fm_verifier *v, fm_store *store, const fm_revset *revs,
  * count, never held during a verification); a verification keeps the ones it started with. */
 int fm_verifier_set_store(fm_verifier *v, fm_store *store);
 int fm_verifier_set_revocations(fm_verifier *v, fm_revset *revs); /* NULL = none */
-/* fm_verify with the current store and revocation set; *store_generation receives the
- * generation of the store used (0 when the verifier has none: FM_ERR_INVALID_ARGUMENT). */
+/* fm_verify with the current store and revocation set. *store_used (may be NULL) receives a
+ * reference to the store used (NULL when the verifier has none: FM_ERR_INVALID_ARGUMENT); the
+ * caller releases it with fm_store_free. */
 int fm_verify_current(fm_verifier *v, const uint8_t *chain, size_t chain_len, const uint8_t *host,
-                      size_t host_len, int64_t at, fm_result *out, uint64_t *store_generation);
+                      size_t host_len, int64_t at, fm_result *out, fm_store **store_used);
 void fm_verifier_ref(fm_verifier *v);
 void fm_verifier_unref(fm_verifier *v); /* same as fm_verifier_free */
 
@@ -344,7 +356,7 @@ int fm_hook_ctx_verify_mode(const fm_hook *h, void *ssl_ctx);
 /* The result computed in this connection's handshake: 1 and the details, or 0 (no result: no
  * certificate was presented; out->status = FM_ERR_NO_CERTIFICATE). `der` stays valid while the
  * connection lives. */
-int fm_hook_result(const fm_hook *h, void *ssl, fm_result *out, uint64_t *store_generation,
+int fm_hook_result(const fm_hook *h, void *ssl, fm_result *out, fm_store **store,
                    const uint8_t **der, size_t *der_len, int *resumed);
 
 /* Splits a concatenation of DER certificates: writes up to `cap` (offset, length) pairs. Returns

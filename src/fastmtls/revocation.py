@@ -222,8 +222,11 @@ class RevocationSet:
 
     @staticmethod
     def _add_crl(builder: Any, der: bytes, ca_list: Sequence[tuple[bytes, bytes | None]]) -> None:
-        info = inspect_crl(der)
-        candidates = [ca for ca, subject in ca_list if subject == info.issuer_der]
+        # only the header here: entries are validated once, as the builder reads them
+        info = ffi.new("fm_crl_info *")
+        _raise(lib.fm_crl_parse_header_info(der, len(der), info), "CRL")
+        issuer = der[info.issuer_off : info.issuer_off + info.issuer_len]
+        candidates = [ca for ca, subject in ca_list if subject == issuer]
         if not candidates:
             raise RevocationError("CRL: no configured CA has the CRL's issuer name")
         last = 0

@@ -44,6 +44,7 @@ from typing import Any, Literal
 from ._ffi import ffi, lib
 from .errors import ConfigurationError
 from .result import VerifyResult
+from .store import snapshot_of
 from .verifier import Verifier, _split_der
 
 __all__ = ["HookUnavailableError", "available", "install", "result"]
@@ -233,13 +234,17 @@ def result(conn: Any) -> VerifyResult:
     if lib.fm_hook_ssl_ctx_of(hook.ptr, ssl_ptr) != hook.ctx_ptr:
         raise ConfigurationError("this connection does not use the hooked SSL_CTX")
     res = ffi.new("fm_result *")
-    gen = ffi.new("uint64_t *")
+    store = ffi.new("fm_store **")
     der = ffi.new("const uint8_t **")
     der_len = ffi.new("size_t *")
     resumed = ffi.new("int *")
-    lib.fm_hook_result(hook.ptr, ssl_ptr, res, gen, der, der_len, resumed)
+    lib.fm_hook_result(hook.ptr, ssl_ptr, res, store, der, der_len, resumed)
     data = bytes(ffi.buffer(der[0], der_len[0])) if der_len[0] else b""
     presented = _split_der(data) if data else []
     verifier = hook.verifier
-    snap = verifier.store._snapshot_for(int(gen[0])) or verifier.store._snapshot
+    if store[0] == ffi.NULL:
+        snap = verifier.store._snapshot
+    else:  # the very store this handshake used, even if the TrustStore changed since
+        gen = int(lib.fm_store_generation(store[0]))
+        snap = verifier.store._snapshot_for(gen) or snapshot_of(store[0])
     return VerifyResult(res, presented, snap, verifier._inters, verifier._fields_memo)

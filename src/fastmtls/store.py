@@ -71,6 +71,9 @@ class TrustStore:
         out = ffi.new("fm_store **")
         ensure(lib.fm_store_new(out), "creating trust store")
         ptr = ffi.gc(out[0], lib.fm_store_free)
+        for name, group in group_of.items():
+            nb = name.encode("utf-8")
+            ensure(lib.fm_store_set_group_name(ptr, group, nb, len(nb)), f"CA name {name!r}")
         for name, der in cas:
             rc = lib.fm_store_add_anchor(ptr, der, len(der), group_of[name])
             ensure(rc, f"CA {name!r}")
@@ -188,3 +191,26 @@ class TrustStore:
     def generation(self) -> int:
         """Process-unique number of the current snapshot; changes with every modification."""
         return self._snapshot.generation
+
+
+def snapshot_of(store_ptr: Any) -> _Snapshot:
+    """A snapshot view of a C store (anchors and CA names read back from C): interprets results
+    computed in a handshake whatever the Python-side store has become since."""
+    lib.fm_store_ref(store_ptr)
+    ptr = ffi.gc(store_ptr, lib.fm_store_free)
+    der = ffi.new("const uint8_t **")
+    n = ffi.new("size_t *")
+    group = ffi.new("uint32_t *")
+    anchors: list[bytes] = []
+    names: list[str] = []
+    for i in range(lib.fm_store_anchor_count(ptr)):
+        lib.fm_store_anchor_get(ptr, i, der, n, group)
+        anchors.append(bytes(ffi.buffer(der[0], n[0])))
+        name = lib.fm_store_group_name(ptr, group[0], n)
+        names.append(bytes(ffi.buffer(name, n[0])).decode("utf-8", "replace"))
+    return _Snapshot(
+        ptr=ptr,
+        anchors=tuple(anchors),
+        anchor_names=tuple(names),
+        generation=int(lib.fm_store_generation(ptr)),
+    )
