@@ -186,7 +186,7 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert);
 int fm_hook_set_ca_names(fm_hook *h, void *ssl_ctx, const uint8_t *names, size_t len);
 void *fm_hook_ssl_ctx_of(const fm_hook *h, void *ssl);
 int fm_hook_ctx_verify_mode(const fm_hook *h, void *ssl_ctx);
-int fm_hook_result(const fm_hook *h, void *ssl, fm_result *out, fm_store **store,
+int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
                    const uint8_t **der, size_t *der_len, int *resumed);
 
 int fm_chain_split(const uint8_t *chain, size_t len, size_t *offsets, size_t *lens, size_t cap,

@@ -112,6 +112,7 @@ typedef struct ssl_api {
 typedef struct conn_result {
     fm_result res;
     fm_store *store; /* the store the result was computed with (a reference) */
+    const fm_hook *by; /* the hook that computed it (identity only) */
     int resumed;
     size_t len;
     uint8_t der[]; /* the presented chain, DER concatenated, leaf first */
@@ -234,9 +235,11 @@ void fm_hook_free(fm_hook *h) { hook_unref(h); }
 
 /* ---- verification inside the handshake ------------------------------------------------------ */
 
-/* fastmtls status -> X509_V_ERR_* whose TLS alert (ssl_x509err2alert) fits: unknown_ca for a
- * chain to no trusted CA, certificate_expired, certificate_revoked, unsupported_certificate for a
- * purpose mismatch, bad_certificate otherwise. */
+/* fastmtls status -> X509_V_ERR_* whose TLS alert (OpenSSL's ssl_x509err2alert) fits, as measured
+ * with OpenSSL 3.0 (tests/test_handshake.py): certificate_expired (expired certificate or CRL),
+ * certificate_revoked, unknown_ca (no trusted issuer, self-signed, path length, chain too long,
+ * missing CRL), decrypt_error (signature), unsupported_certificate (purpose), certificate_unknown
+ * (unhandled critical extension), bad_certificate (not yet valid, everything else). */
 static int x509_error(int status) {
     switch (status) {
     case FM_OK: return X509_V_OK;
@@ -268,6 +271,7 @@ static conn_result *verify_and_store(fm_hook *h, SSL *ssl, const uint8_t *der, s
         memcpy(cr->der, der, len);
     cr->len = len;
     cr->resumed = resumed;
+    cr->by = h;
     const uint8_t *host = h->host;
     size_t host_len = h->host_len;
     if (host_len == 0) {
@@ -277,11 +281,17 @@ static conn_result *verify_and_store(fm_hook *h, SSL *ssl, const uint8_t *der, s
     }
     fm_verify_current(h->v, cr->der, len, host, host_len, FM_TIME_NOW, &cr->res,
                       &cr->store);
-    /* a new result replaces (and frees) an older one on the same connection */
+    /* a new result replaces an older one on the same connection (a ticket refused, then a full
+     * handshake): set_ex_data does not free what it replaces, so free it here */
+    conn_result *old = h->api.SSL_get_ex_data(ssl, h->ssl_idx);
     if (!h->api.SSL_set_ex_data(ssl, h->ssl_idx, cr)) {
         fm_store_free(cr->store);
         free(cr);
         return NULL;
+    }
+    if (old != NULL && old != cr) {
+        fm_store_free(old->store);
+        free(old);
     }
     return cr;
 }
@@ -350,10 +360,18 @@ static int cert_verify_cb(X509_STORE_CTX *xctx, void *arg) {
     return 1; /* record mode: the handshake completes; the result says what happened */
 }
 
+/* OpenSSL runs the ticket callbacks of the listening SSL_CTX; after an SNI switch the connection
+ * belongs to another SSL_CTX, whose hook (and verifier) must decide. */
+static fm_hook *hook_of(fm_hook *listening, SSL *ssl) {
+    SSL_CTX *ctx = listening->api.SSL_get_SSL_CTX(ssl);
+    fm_hook *h = ctx ? listening->api.SSL_CTX_get_ex_data(ctx, listening->ctx_idx) : NULL;
+    return h ? h : listening;
+}
+
 /* A new session ticket carries the presented chain, so a resumed connection can be verified
  * again (revocations and trust changes included) without the client sending it. */
 static int gen_ticket_cb(SSL *ssl, void *arg) {
-    fm_hook *h = arg;
+    fm_hook *h = hook_of(arg, ssl);
     const ssl_api *a = &h->api;
     conn_result *cr = a->SSL_get_ex_data(ssl, h->ssl_idx);
     SSL_SESSION *sess = a->SSL_get_session(ssl);
@@ -366,7 +384,7 @@ static int gen_ticket_cb(SSL *ssl, void *arg) {
 
 static int dec_ticket_cb(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyname,
                          size_t keyname_len, int status, void *arg) {
-    fm_hook *h = arg;
+    fm_hook *h = hook_of(arg, ssl);
     const ssl_api *a = &h->api;
     (void)keyname, (void)keyname_len;
     if (status == SSL_TICKET_EMPTY || status == SSL_TICKET_NO_DECRYPT)
@@ -446,10 +464,14 @@ int fm_hook_ctx_verify_mode(const fm_hook *h, void *ssl_ctx) {
     return h->api.SSL_CTX_get_verify_mode(ssl_ctx);
 }
 
-int fm_hook_result(const fm_hook *h, void *ssl, fm_result *out, fm_store **store,
+int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
                    const uint8_t **der, size_t *der_len, int *resumed) {
     const ssl_api *a = &h->api;
     conn_result *cr = ssl ? a->SSL_get_ex_data(ssl, h->ssl_idx) : NULL;
+    /* computed by another context's hook (a ticket decrypted before an SNI switch): this
+     * context's verifier decides what the connection's result is */
+    if (cr != NULL && cr->by != h)
+        cr = verify_and_store(h, ssl, cr->der, cr->len, cr->resumed);
     *resumed = ssl ? a->SSL_session_reused(ssl) : 0;
     if (cr == NULL) {
         memset(out, 0, sizeof *out);

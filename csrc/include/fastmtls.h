@@ -356,7 +356,7 @@ int fm_hook_ctx_verify_mode(const fm_hook *h, void *ssl_ctx);
 /* The result computed in this connection's handshake: 1 and the details, or 0 (no result: no
  * certificate was presented; out->status = FM_ERR_NO_CERTIFICATE). `der` stays valid while the
  * connection lives. */
-int fm_hook_result(const fm_hook *h, void *ssl, fm_result *out, fm_store **store,
+int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
                    const uint8_t **der, size_t *der_len, int *resumed);
 
 /* Splits a concatenation of DER certificates: writes up to `cap` (offset, length) pairs. Returns

@@ -3,7 +3,9 @@ inspect`` describes CRLs; ``fastmtls crl compile`` turns CRLs into a revocation 
 
 Exit status of ``verify``: 0 only when the chain verified; 1 when it did not; 2 for usage or
 configuration errors (a CA file that is not a CA, an unreadable chain file, a bad CRL).
-``crl inspect`` exits 1 when a signature was checked and is not valid.
+``crl inspect`` exits 1 when a signature was checked and is not valid. ``fastmtls demo`` runs
+mutual TLS end to end on 127.0.0.1 (see :mod:`fastmtls.demo`); it exits 0 when every client got
+the expected result.
 """
 
 from __future__ import annotations
@@ -93,6 +95,16 @@ def _build_parser() -> argparse.ArgumentParser:
         help="CA certificates that issued the CRLs; repeatable",
     )
     comp.add_argument("-o", "--output", required=True, metavar="SNAPSHOT")
+
+    demo = sub.add_parser(
+        "demo", help="mutual TLS end to end: a throwaway PKI, an HTTPS server, clients"
+    )
+    demo.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="write the PKI (PEM) into DIR and keep the server running until Ctrl-C",
+    )
+    demo.add_argument("--port", type=int, default=0, help="server port (default: any free one)")
     return parser
 
 
@@ -190,6 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fastmtls`` command."""
     args = _build_parser().parse_args(argv)
     try:
+        if args.command == "demo":
+            from .demo import main as demo_main  # imported on use: the server code
+
+            return demo_main(keep=args.keep, port=args.port)
         if args.command == "crl":
             return _crl_inspect(args) if args.crl_command == "inspect" else _crl_compile(args)
         return _verify(args)
