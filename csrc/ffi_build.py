@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -26,6 +27,8 @@ CDEF = """
 #define FM_MAX_DEPTH_LIMIT ...
 #define FM_DEFAULT_MAX_SIG_CHECKS ...
 #define FM_DEFAULT_MAX_STEPS ...
+#define FM_DEFAULT_MAX_SIG_COST ...
+#define FM_MAX_RSA_BITS ...
 #define FM_OPT_REQUIRE_EKU ...
 #define FM_OPT_REV_CHAIN ...
 #define FM_OPT_REV_DENY_MISSING ...
@@ -65,6 +68,7 @@ typedef struct fm_limits {
     uint32_t max_depth;
     uint32_t max_sig_checks;
     uint32_t max_steps;
+    uint32_t max_sig_cost;
 } fm_limits;
 
 typedef struct fm_options {
@@ -252,10 +256,22 @@ def _check_headers(include_dirs: list[str]) -> None:
         return
     candidates = [*include_dirs, "/usr/include", "/usr/local/include", "/opt/homebrew/include",
                   "/usr/local/opt/openssl/include"]
+    # Other places a compiler searches by default: the environment's include paths, a conda or
+    # virtual environment's prefix, and what pkg-config knows about OpenSSL.
+    for var in ("CPATH", "C_INCLUDE_PATH"):
+        candidates += [d for d in os.environ.get(var, "").split(os.pathsep) if d]
+    for prefix in dict.fromkeys([os.environ.get("CONDA_PREFIX", ""), sys.prefix, sys.base_prefix]):
+        if prefix:
+            candidates.append(str(Path(prefix, "include")))
+    if shutil.which("pkg-config") is not None:
+        try:
+            out = subprocess.run(["pkg-config", "--cflags-only-I", "openssl"], capture_output=True,
+                                 text=True, timeout=30, check=False).stdout  # fmt: skip
+            candidates += [f[2:] for f in out.split() if f.startswith("-I")]
+        except (OSError, subprocess.SubprocessError):
+            pass
     if sys.platform == "win32" or any(Path(d, "openssl", "evp.h").exists() for d in candidates):
         return
-    if shutil.which("pkg-config") is None:
-        return  # let the compiler decide; its error names the header
     raise SystemExit(
         "fastmtls: OpenSSL headers not found (no openssl/evp.h in "
         + ", ".join(candidates) + ").\n" + _INSTALL_HINT

@@ -24,6 +24,7 @@
 struct fm_key {
     atomic_int refs;
     int type; /* enum fm_key_type */
+    uint32_t cost; /* see fm_key_cost */
     EVP_PKEY *pkey;
 };
 
@@ -87,6 +88,21 @@ static EVP_PKEY *key_from_parts(int type, fm_span raw) {
 #endif
 }
 
+/* Bytes of the RSA public exponent (minimal), or SIZE_MAX when the key does not parse. */
+static size_t rsa_exponent_bytes(fm_span raw) {
+    fm_der r;
+    fm_span seq, n, e;
+    fm_der_init_span(&r, raw);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL))
+        return SIZE_MAX;
+    fm_der_init_span(&r, seq);
+    if (fm_der_expect(&r, FM_TAG_INTEGER, &n, NULL) || fm_der_expect(&r, FM_TAG_INTEGER, &e, NULL))
+        return SIZE_MAX;
+    while (e.len && e.p[0] == 0)
+        e.p++, e.len--;
+    return e.len;
+}
+
 int fm_key_new(const uint8_t *spki, size_t len, fm_key **out) {
     int type;
     uint32_t bits;
@@ -101,6 +117,8 @@ int fm_key_new(const uint8_t *spki, size_t len, fm_key **out) {
     if (type != FM_KEY_RSA && type != FM_KEY_EC_P256 && type != FM_KEY_EC_P384 &&
         type != FM_KEY_EC_P521 && type != FM_KEY_ED25519)
         return FM_ERR_UNSUPPORTED_KEY;
+    if (type == FM_KEY_RSA && (bits > FM_MAX_RSA_BITS || rsa_exponent_bytes(raw) > 4))
+        return FM_ERR_UNSUPPORTED_KEY; /* bounded verification cost */
     EVP_PKEY *pkey = key_from_parts(type, raw);
     if (pkey == NULL) {
         const unsigned char *p = spki;
@@ -121,6 +139,17 @@ int fm_key_new(const uint8_t *spki, size_t len, fm_key **out) {
     }
     atomic_init(&k->refs, 1);
     k->type = type;
+    switch (type) {
+    case FM_KEY_RSA: {
+        uint32_t r = (bits + 2047) / 2048; /* cost grows with the square of the modulus */
+        k->cost = r * r;
+        break;
+    }
+    case FM_KEY_EC_P256: k->cost = 4; break;
+    case FM_KEY_ED25519: k->cost = 7; break;
+    case FM_KEY_EC_P521: k->cost = 32; break;
+    default: k->cost = 40; break; /* P-384 */
+    }
     k->pkey = pkey;
     *out = k;
     return FM_OK;
@@ -141,6 +170,8 @@ void fm_key_free(fm_key *k) {
 }
 
 int fm_key_type(const fm_key *k) { return k->type; }
+
+uint32_t fm_key_cost(const fm_key *k) { return k->cost; }
 
 static const EVP_MD *md_for(int hash) {
     switch (hash) {

@@ -17,6 +17,8 @@ int fm_key_new(const uint8_t *spki, size_t len, fm_key **out);
 void fm_key_ref(fm_key *k);
 void fm_key_free(fm_key *k); /* drops one reference; NULL is a no-op */
 int fm_key_type(const fm_key *k); /* enum fm_key_type */
+/* Cost of one signature verification with this key, in RSA-2048 verifications (>= 1). */
+uint32_t fm_key_cost(const fm_key *k);
 
 /* Verifies `sig` over `msg` with `k` under algorithm `alg` (enum fm_sig_alg; pss used for
  * FM_SIG_RSA_PSS). Returns FM_OK, FM_ERR_CERT_SIGNATURE_FAILURE, or

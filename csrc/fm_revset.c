@@ -889,7 +889,7 @@ int fm_revbuild_finish(fm_revbuild *b, fm_revset **out) {
         }
         if (src->explicit_entries)
             d->cover |= COVER_USER | COVER_CA; /* the operator manages this CA's revocations */
-        if (newest && newest->c.number.len <= 21) {
+        if (newest && newest->c.number.len && newest->c.number.len <= 21) {
             memcpy(blob + bl, newest->c.number.p, newest->c.number.len);
             d->number_len = (uint32_t)newest->c.number.len;
             bl += newest->c.number.len;

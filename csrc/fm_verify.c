@@ -56,6 +56,7 @@ void fm_options_default(fm_options *o) {
     o->limits.max_depth = FM_DEFAULT_MAX_DEPTH;
     o->limits.max_sig_checks = FM_DEFAULT_MAX_SIG_CHECKS;
     o->limits.max_steps = FM_DEFAULT_MAX_STEPS;
+    o->limits.max_sig_cost = FM_DEFAULT_MAX_SIG_COST;
     o->purpose = FM_PURPOSE_CLIENT;
     o->min_rsa_bits = 2048;
     o->result_cache_size = 4096;
@@ -90,7 +91,8 @@ int fm_verifier_new(const fm_options *opts, fm_verifier **out) {
     if (o.limits.max_depth > FM_MAX_DEPTH_LIMIT || o.purpose > FM_PURPOSE_SERVER ||
         o.limits.max_chain_certs == 0 || o.limits.max_chain_certs > 65535 ||
         o.limits.max_cert_size == 0 || o.limits.max_input_size == 0 ||
-        o.limits.max_sig_checks == 0 || o.limits.max_steps == 0 || o.min_rsa_bits > 16384 ||
+        o.limits.max_sig_checks == 0 || o.limits.max_steps == 0 || o.limits.max_sig_cost == 0 ||
+        o.min_rsa_bits > 16384 ||
         o.result_cache_size > (1u << 24) || o.sig_cache_size > (1u << 24))
         return FM_ERR_INVALID_ARGUMENT;
     fm_verifier *v = calloc(1, sizeof *v);
@@ -221,7 +223,7 @@ typedef struct vctx {
     size_t n_pres;
     node path[FM_MAX_DEPTH_LIMIT + 2];
     size_t len;
-    uint32_t sig_checks, steps;
+    uint32_t sig_checks, steps, sig_cost;
     int best, best_depth, best_rank;
     int fatal;
 } vctx;
@@ -264,6 +266,13 @@ static int in_path(const vctx *x, const fm_cert *c) {
     return 0;
 }
 
+static int presented_before(const vctx *x, size_t k) {
+    for (size_t j = 1; j < k; j++)
+        if (x->pres_ok[j] == FM_OK && fm_span_eq(x->pres[j].der, x->pres[k].der))
+            return 1;
+    return 0;
+}
+
 /* Signature of `child` under `issuer_spki`, through the verified-signature cache. */
 static int check_sig(vctx *x, const fm_cert *child, const fm_cert *issuer, fm_key *known_key) {
     fm_span parts[2] = {child->der, issuer->spki};
@@ -290,6 +299,13 @@ static int check_sig(vctx *x, const fm_cert *child, const fm_cert *issuer, fm_ke
                     fm_key_free(key);
             }
         }
+    }
+    x->sig_cost += fm_key_cost(key);
+    if (x->sig_cost > x->o->limits.max_sig_cost) {
+        if (known_key == NULL)
+            fm_key_free(key);
+        x->fatal = FM_ERR_BUDGET_EXCEEDED;
+        return FM_ERR_BUDGET_EXCEEDED;
     }
     rc = fm_sig_verify(key, child->sig_alg_id, &child->pss, child->tbs.p, child->tbs.len,
                        child->sig.p, child->sig.len);
@@ -503,6 +519,9 @@ static int build(vctx *x) {
             continue;
         if (budget_step(x))
             return -1;
+        /* a certificate presented twice is one candidate (each copy would be another path) */
+        if (src == FM_SRC_PRESENTED && presented_before(x, k))
+            continue;
         if (in_path(x, cand))
             continue;
         candidates++;

@@ -47,6 +47,7 @@ class Limits:
     max_input_size: int = int(lib.FM_DEFAULT_MAX_INPUT_SIZE)
     max_sig_checks: int = int(lib.FM_DEFAULT_MAX_SIG_CHECKS)
     max_steps: int = int(lib.FM_DEFAULT_MAX_STEPS)
+    max_sig_cost: int = int(lib.FM_DEFAULT_MAX_SIG_COST)
 
 
 def _unix(at: TimeInput) -> int:
@@ -143,7 +144,7 @@ class Verifier:
         opts.sig_cache_size = signature_cache_size
         opts.limits.max_depth = max_depth
         for field in ("max_cert_size", "max_chain_certs", "max_input_size", "max_sig_checks",
-                      "max_steps"):  # fmt: skip
+                      "max_steps", "max_sig_cost"):  # fmt: skip
             value = getattr(lim, field)
             if not isinstance(value, int) or not 0 < value < 2**32:
                 raise ConfigurationError(f"limit {field} must be a positive 32-bit integer")
