@@ -40,7 +40,7 @@ typedef struct fm_der {
 
 static inline void fm_der_init(fm_der *r, const uint8_t *p, size_t len) {
     r->p = p;
-    r->end = p + len;
+    r->end = p ? p + len : p; /* an empty span may have no pointer: NULL + 0 is undefined */
 }
 static inline void fm_der_init_span(fm_der *r, fm_span s) { fm_der_init(r, s.p, s.len); }
 static inline int fm_der_done(const fm_der *r) { return r->p == r->end; }
