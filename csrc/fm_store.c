@@ -215,6 +215,9 @@ static const fm_assoc *find_exact(const fm_store *s, const uint8_t *host, size_t
 
 /* Exact host first; then "*.parent" for the host's parent (a wildcard covers one label). */
 const fm_assoc *fm_store_lookup_host(const fm_store *s, const uint8_t *host, size_t host_len) {
+    /* "api.example.com." is "api.example.com": a trailing dot must not escape the association */
+    while (host_len && host[host_len - 1] == '.')
+        host_len--;
     if (host == NULL || host_len == 0 || s->n_assocs == 0)
         return NULL;
     const fm_assoc *a = find_exact(s, host, host_len, 0);

@@ -266,9 +266,11 @@ static int in_path(const vctx *x, const fm_cert *c) {
     return 0;
 }
 
+/* Same TBSCertificate = same certificate, whatever its signature's encoding (an ECDSA (r, s)
+ * can be re-encoded as (r, n - s): another DER, the same certificate, another path). */
 static int presented_before(const vctx *x, size_t k) {
     for (size_t j = 1; j < k; j++)
-        if (x->pres_ok[j] == FM_OK && fm_span_eq(x->pres[j].der, x->pres[k].der))
+        if (x->pres_ok[j] == FM_OK && fm_span_eq(x->pres[j].tbs, x->pres[k].tbs))
             return 1;
     return 0;
 }

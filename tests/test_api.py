@@ -532,3 +532,22 @@ def test_conftest_fixtures(root: pki.Cert, inter: pki.Cert, good_leaf: pki.Cert,
     assert verify([good_leaf]).reason == Reason.UNABLE_TO_GET_ISSUER_CERT_LOCALLY
     assert verify([good_leaf, inter], at=NOW + dt.timedelta(days=4000)).reason == \
         Reason.CERT_HAS_EXPIRED
+
+
+def test_host_association_trailing_dot_in_core() -> None:
+    """A trailing dot on the host (as a client's SNI may carry) does not escape its association:
+    the C core normalises it, not only the Python layer."""
+    from fastmtls._ffi import ffi, lib
+
+    ca_a, ca_b = pki.ca("CA A"), pki.ca("CA B")
+    leaf_b = pki.leaf(ca_b, "b-client")
+    store = fastmtls.TrustStore()
+    store.add_der(ca_a.der, name="a")
+    store.add_der(ca_b.der, name="b")
+    store.associate("api.example.com", ["a"])
+    v = fastmtls.Verifier(store)
+    res = ffi.new("fm_result *")
+    for host in (b"api.example.com", b"api.example.com.", b"API.Example.COM.."):
+        lib.fm_verify(v._ptr, store._snapshot.ptr, ffi.NULL, leaf_b.der, len(leaf_b.der), host,
+                      len(host), int(NOW.timestamp()), 0, b"", 0, res)  # fmt: skip
+        assert res.status == fastmtls.Reason.UNABLE_TO_GET_ISSUER_CERT_LOCALLY, host
