@@ -78,22 +78,13 @@ static int parse_idp(fm_span v, fm_crl *c) {
 /* crlExtensions (RFC 5280 5.2): AKI, cRLNumber, deltaCRLIndicator (critical), IDP (critical),
  * freshestCRL; an unknown critical extension makes the CRL unusable (5.2). */
 static int parse_crl_extensions(fm_span exts, fm_crl *c) {
-    fm_der r, e;
-    fm_span ext, oid, crit, value;
+    fm_der r;
+    fm_span oid, value;
     fm_der_init_span(&r, exts);
     uint64_t seen = 0;
     while (!fm_der_done(&r)) {
-        int critical = 0, rc;
-        TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, &ext, NULL));
-        fm_der_init_span(&e, ext);
-        TRY(fm_der_expect(&e, FM_TAG_OID, &oid, NULL));
-        if ((rc = fm_der_optional(&e, FM_TAG_BOOLEAN, &crit, NULL)) < 0)
-            return BAD;
-        if (rc && (critical = fm_der_bool(crit)) < 0)
-            return BAD;
-        TRY(fm_der_expect(&e, FM_TAG_OCTET_STRING, &value, NULL));
-        if (!fm_der_done(&e))
-            return BAD;
+        int critical;
+        TRY(fm_der_extension(&r, &oid, &critical, &value));
         int id = ce_oid(oid);
         if (id >= 0 && id < 64) {
             if (seen & ((uint64_t)1 << id))
@@ -140,23 +131,14 @@ static int parse_crl_extensions(fm_span exts, fm_crl *c) {
 /* crlEntryExtensions: reasonCode (5.3.1), invalidityDate (5.3.2), certificateIssuer (5.3.3, for
  * indirect CRLs, which are not supported). */
 static int parse_entry_extensions(fm_span exts, fm_crl_entry *out) {
-    fm_der r, e;
-    fm_span ext, oid, crit, value;
+    fm_der r;
+    fm_span oid, value;
     fm_der_init_span(&r, exts);
     if (exts.len == 0)
         return BAD;
     while (!fm_der_done(&r)) {
-        int critical = 0, rc;
-        TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, &ext, NULL));
-        fm_der_init_span(&e, ext);
-        TRY(fm_der_expect(&e, FM_TAG_OID, &oid, NULL));
-        if ((rc = fm_der_optional(&e, FM_TAG_BOOLEAN, &crit, NULL)) < 0)
-            return BAD;
-        if (rc && (critical = fm_der_bool(crit)) < 0)
-            return BAD;
-        TRY(fm_der_expect(&e, FM_TAG_OCTET_STRING, &value, NULL));
-        if (!fm_der_done(&e))
-            return BAD;
+        int critical;
+        TRY(fm_der_extension(&r, &oid, &critical, &value));
         int id = ce_oid(oid);
         if (id == CE_REASON) {
             fm_der v;

@@ -172,6 +172,25 @@ int fm_der_time(unsigned tag, fm_span c, int64_t *out) {
     return 0;
 }
 
+int fm_der_extension(fm_der *r, fm_span *oid, int *critical, fm_span *value) {
+    fm_der e;
+    fm_span ext, crit;
+    int rc;
+    *critical = 0;
+    if (fm_der_expect(r, FM_TAG_SEQUENCE, &ext, NULL) != 0)
+        return -1;
+    fm_der_init_span(&e, ext);
+    if (fm_der_expect(&e, FM_TAG_OID, oid, NULL) != 0 || oid->len == 0)
+        return -1;
+    if ((rc = fm_der_optional(&e, FM_TAG_BOOLEAN, &crit, NULL)) < 0)
+        return -1;
+    if (rc && (*critical = fm_der_bool(crit)) < 0)
+        return -1;
+    if (fm_der_expect(&e, FM_TAG_OCTET_STRING, value, NULL) != 0 || !fm_der_done(&e))
+        return -1;
+    return 0;
+}
+
 int fm_span_eq(fm_span a, fm_span b) {
     return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 }

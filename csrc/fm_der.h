@@ -75,6 +75,11 @@ int fm_der_bit_string(fm_span content, fm_span *bits, unsigned *unused);
  * Returns 0 or -1. */
 int fm_der_time(unsigned tag, fm_span content, int64_t *out);
 
+/* Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
+ * (RFC 5280 4.1, shared by certificates, CRLs and CRL entries). Reads the next one from `r`.
+ * Returns 0 or -1 (malformed). */
+int fm_der_extension(fm_der *r, fm_span *oid, int *critical, fm_span *value);
+
 /* Byte equality of two spans. */
 int fm_span_eq(fm_span a, fm_span b);
 /* Compares an OID's content octets with a literal. */

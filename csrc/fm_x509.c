@@ -477,25 +477,16 @@ static int ext_info_access(fm_span v) {
  * Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
  * RFC 5280 4.2: a certificate MUST NOT include more than one instance of an extension. */
 static int parse_extensions(fm_cert *c, fm_span exts) {
-    fm_der r, e;
-    fm_span ext, oid, crit, value;
+    fm_der r;
+    fm_span oid, value;
     fm_span seen[64];
     size_t nseen = 0;
     fm_der_init_span(&r, exts);
     if (exts.len == 0)
         return BAD;
     while (!fm_der_done(&r)) {
-        TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, &ext, NULL));
-        fm_der_init_span(&e, ext);
-        TRY(fm_der_expect(&e, FM_TAG_OID, &oid, NULL));
-        int critical = 0, rc;
-        if ((rc = fm_der_optional(&e, FM_TAG_BOOLEAN, &crit, NULL)) < 0)
-            return BAD;
-        if (rc && (critical = fm_der_bool(crit)) < 0)
-            return BAD;
-        TRY(fm_der_expect(&e, FM_TAG_OCTET_STRING, &value, NULL));
-        if (!fm_der_done(&e) || oid.len == 0)
-            return BAD;
+        int critical, rc;
+        TRY(fm_der_extension(&r, &oid, &critical, &value));
         for (size_t i = 0; i < nseen; i++)
             if (fm_span_eq(seen[i], oid))
                 return FM_ERR_INVALID_EXTENSION;
