@@ -88,8 +88,8 @@ static EVP_PKEY *key_from_parts(int type, fm_span raw) {
 #endif
 }
 
-/* Bytes of the RSA public exponent (minimal), or SIZE_MAX when the key does not parse. */
-static size_t rsa_exponent_bytes(fm_span raw) {
+/* Bits of the RSA public exponent, or SIZE_MAX when the key does not parse. */
+static size_t rsa_exponent_bits(fm_span raw) {
     fm_der r;
     fm_span seq, n, e;
     fm_der_init_span(&r, raw);
@@ -100,7 +100,12 @@ static size_t rsa_exponent_bytes(fm_span raw) {
         return SIZE_MAX;
     while (e.len && e.p[0] == 0)
         e.p++, e.len--;
-    return e.len;
+    if (e.len == 0)
+        return 0;
+    size_t bits = (e.len - 1) * 8;
+    for (unsigned top = e.p[0]; top; top >>= 1)
+        bits++;
+    return bits;
 }
 
 int fm_key_new(const uint8_t *spki, size_t len, fm_key **out) {
@@ -117,7 +122,8 @@ int fm_key_new(const uint8_t *spki, size_t len, fm_key **out) {
     if (type != FM_KEY_RSA && type != FM_KEY_EC_P256 && type != FM_KEY_EC_P384 &&
         type != FM_KEY_EC_P521 && type != FM_KEY_ED25519)
         return FM_ERR_UNSUPPORTED_KEY;
-    if (type == FM_KEY_RSA && (bits > FM_MAX_RSA_BITS || rsa_exponent_bytes(raw) > 4))
+    size_t ebits = type == FM_KEY_RSA ? rsa_exponent_bits(raw) : 0;
+    if (type == FM_KEY_RSA && (bits > FM_MAX_RSA_BITS || ebits > 32))
         return FM_ERR_UNSUPPORTED_KEY; /* bounded verification cost */
     EVP_PKEY *pkey = key_from_parts(type, raw);
     if (pkey == NULL) {
@@ -141,8 +147,12 @@ int fm_key_new(const uint8_t *spki, size_t len, fm_key **out) {
     k->type = type;
     switch (type) {
     case FM_KEY_RSA: {
-        uint32_t r = (bits + 2047) / 2048; /* cost grows with the square of the modulus */
-        k->cost = r * r;
+        /* cost grows with the square of the modulus and with the exponent's length (one
+         * modular squaring per exponent bit; 65537 has 17) */
+        uint32_t r = (bits + 2047) / 2048;
+        k->cost = r * r * (uint32_t)((ebits + 16) / 17);
+        if (k->cost == 0)
+            k->cost = 1;
         break;
     }
     case FM_KEY_EC_P256: k->cost = 4; break;
