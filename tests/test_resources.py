@@ -1,15 +1,16 @@
 """Memory stays flat: many verifications, revocation-set swaps, trust-store changes and handshakes
 through fastmtls.ssl leave the process's resident set size where the warm-up left it.
 
-- ``test_rss_flat``: always on, ~20 s: 50,000 verifications (warm and cached, cold leaves that
+- ``test_rss_flat``: always on, ~30 s: 50,000 verifications (warm and cached, cold leaves that
   the small caches keep evicting, failures of every kind, revocation flags), a revocation-set
   swap every 100 (500), a trust-store change every 1,000, and 2,000 memory-BIO TLS handshakes
   verified by the fastmtls.ssl hook.
 - ``test_rss_flat_soak``: the issue's numbers, 1,000,000 verifications and 10,000 revocation-set
-  swaps (plus 20,000 handshakes); only with FASTMTLS_SOAK=1 (a few minutes).
+  swaps (plus 20,000 handshakes); only with FASTMTLS_SOAK=1 (3-6 minutes here).
 
-RSS is read from /proc/self/statm (Linux only). Each run repeats its workload once as a warm-up
-(caches, allocator arenas and interned objects reach their steady state), then measures. Under
+RSS is read from /proc/self/statm (Linux only). Each run first warms up with the same mix
+(20,000 verifications, 300 handshakes: caches, allocator arenas and interned objects reach their
+steady state), then measures. Under
 sanitizers (FASTMTLS_SANITIZED, or libasan/libtsan mapped: their quarantine grows by design) the
 workload still runs, shortened, and RSS is not asserted.
 """
