@@ -169,23 +169,12 @@ static int parse_entry_extensions(fm_span exts, fm_crl_entry *out) {
  */
 int fm_crl_parse_header(fm_crl *c, const uint8_t *der, size_t len) {
     fm_der r, t, v;
-    fm_span cert, tbs, sig_bits, tbs_alg, name, tm, exts;
-    unsigned unused, tag;
+    fm_span tbs, tbs_alg, name, tm, exts;
+    unsigned tag;
     int rc;
     memset(c, 0, sizeof *c);
     c->next_update = INT64_MAX;
-    if (der == NULL || len == 0)
-        return BAD;
-    fm_der_init(&r, der, len);
-    TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, &cert, &c->der));
-    if (!fm_der_done(&r))
-        return BAD;
-    fm_der_init_span(&r, cert);
-    TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, &tbs, &c->tbs));
-    TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, NULL, &c->sig_alg));
-    TRY(fm_der_expect(&r, FM_TAG_BIT_STRING, &sig_bits, NULL));
-    if (!fm_der_done(&r) || fm_der_bit_string(sig_bits, &c->sig, &unused) || unused)
-        return BAD;
+    TRY(fm_der_signed(der, len, &c->der, &c->tbs, &tbs, &c->sig_alg, &c->sig));
     fm_der_init_span(&t, tbs);
     if (fm_der_peek(&t) == FM_TAG_INTEGER) {
         fm_span ver;

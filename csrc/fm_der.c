@@ -191,6 +191,27 @@ int fm_der_extension(fm_der *r, fm_span *oid, int *critical, fm_span *value) {
     return 0;
 }
 
+int fm_der_signed(const uint8_t *der, size_t len, fm_span *whole, fm_span *tbs_full,
+                  fm_span *tbs, fm_span *sig_alg, fm_span *sig) {
+    fm_der r;
+    fm_span outer, bits, sig_bits;
+    unsigned unused;
+    if (der == NULL || len == 0)
+        return -1;
+    fm_der_init(&r, der, len);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &outer, whole) != 0 || !fm_der_done(&r))
+        return -1;
+    fm_der_init_span(&r, outer);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, tbs, tbs_full) != 0 ||
+        fm_der_expect(&r, FM_TAG_SEQUENCE, NULL, sig_alg) != 0 ||
+        fm_der_expect(&r, FM_TAG_BIT_STRING, &bits, NULL) != 0 || !fm_der_done(&r) ||
+        fm_der_bit_string(bits, &sig_bits, &unused) != 0 || unused)
+        return -1;
+    if (sig)
+        *sig = sig_bits;
+    return 0;
+}
+
 int fm_span_eq(fm_span a, fm_span b) {
     return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 }

@@ -80,6 +80,13 @@ int fm_der_time(unsigned tag, fm_span content, int64_t *out);
  * Returns 0 or -1 (malformed). */
 int fm_der_extension(fm_der *r, fm_span *oid, int *critical, fm_span *value);
 
+/* The SIGNED envelope shared by certificates and CRLs (RFC 5280 4.1, 5.1):
+ *   SEQUENCE { tbs SEQUENCE, signatureAlgorithm AlgorithmIdentifier, signatureValue BIT STRING }
+ * filling the whole TLV, with no unused bits in the signature. Any output may be NULL.
+ * Returns 0 or -1 (malformed). */
+int fm_der_signed(const uint8_t *der, size_t len, fm_span *whole, fm_span *tbs_full,
+                  fm_span *tbs, fm_span *sig_alg, fm_span *sig);
+
 /* Byte equality of two spans. */
 int fm_span_eq(fm_span a, fm_span b);
 /* Compares an OID's content octets with a literal. */

@@ -558,25 +558,14 @@ static int parse_extensions(fm_cert *c, fm_span exts) {
  *     subjectUniqueID [2] IMPLICIT BIT STRING OPTIONAL, extensions [3] EXPLICIT Extensions OPTIONAL }
  */
 int fm_cert_parse(fm_cert *c, const uint8_t *der, size_t len) {
-    fm_der r, t, v;
-    fm_span cert, tbs, ver, sig_bits, tbs_sig_alg, validity, name, spki, exts, ext_seq, tm;
-    unsigned unused, tag;
+    fm_der t, v;
+    fm_span tbs, ver, tbs_sig_alg, validity, name, spki, exts, ext_seq, tm;
+    unsigned tag;
     int rc;
     memset(c, 0, sizeof *c);
     c->path_len = -1;
     uint32_t serial_flag = 0;
-    if (der == NULL || len == 0)
-        return BAD;
-    fm_der_init(&r, der, len);
-    TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, &cert, &c->der));
-    if (!fm_der_done(&r))
-        return BAD;
-    fm_der_init_span(&r, cert);
-    TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, &tbs, &c->tbs));
-    TRY(fm_der_expect(&r, FM_TAG_SEQUENCE, NULL, &c->sig_alg));
-    TRY(fm_der_expect(&r, FM_TAG_BIT_STRING, &sig_bits, NULL));
-    if (!fm_der_done(&r) || fm_der_bit_string(sig_bits, &c->sig, &unused) || unused)
-        return BAD;
+    TRY(fm_der_signed(der, len, &c->der, &c->tbs, &tbs, &c->sig_alg, &c->sig));
 
     fm_der_init_span(&t, tbs);
     c->version = 0;
