@@ -49,8 +49,9 @@ from __future__ import annotations
 import ctypes
 import itertools
 import ssl
+import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -86,8 +87,11 @@ class Sizes:
     iterations: int  # handshakes per round (each round's value is their mean)
 
 
-TIMED = Sizes(crl_entries=100_000, pool=512, rounds=50, iterations=10)
-QUICK = Sizes(crl_entries=1_000, pool=4, rounds=1, iterations=1)
+    interleaved_rounds: int  # rounds of test_handshake_interleaved (one handshake per case each)
+
+
+TIMED = Sizes(crl_entries=100_000, pool=512, rounds=50, iterations=10, interleaved_rounds=400)
+QUICK = Sizes(crl_entries=1_000, pool=4, rounds=1, iterations=1, interleaved_rounds=2)
 
 SSL_CTRL_SET_SESS_CACHE_MODE, SSL_CTRL_GET_SESS_CACHE_MODE, SSL_SESS_CACHE_OFF = 44, 45, 0
 
@@ -390,6 +394,30 @@ def checker(impl: str) -> Callable[[ssl.SSLObject], None]:
     return check
 
 
+def prepare(p: HsPKI, tls: str, impl: str) -> tuple[ssl.SSLContext, Verifier | None,
+                                                     Iterator[ssl.SSLContext],
+                                                     Callable[[ssl.SSLObject], None]]:  # fmt: skip
+    """The server context of a case, its verifier, its clients and its per-handshake check, after
+    checking the path that will be measured: the first handshake fills the caches (and, for the
+    cold cases, makes the intermediate's signature known); with a CRL or set, the revoked client
+    is refused (the CRL / set is really consulted)."""
+    sctx, verifier = server_context(p, tls, impl)
+    clients = itertools.cycle(p.pool) if "-cold" in impl else itertools.repeat(p.client_ctx())
+    check = checker(impl)
+    probe = ServerClock()
+    warmup = handshake(sctx, p.client_ctx(), probe)
+    if impl.startswith("fastmtls"):
+        r = fssl.result(warmup)
+        assert r.verified and not r.cached, r.status
+    else:
+        checker(impl)(warmup)
+    check(handshake(sctx, next(clients), probe))
+    if impl.endswith(("+crl", "+revset")):
+        with pytest.raises(ssl.SSLError, match=r"(?i)revoked"):
+            handshake(sctx, p.client_ctx("revoked"), probe)
+    return sctx, verifier, clients, check
+
+
 def _case_id(tls: str, key: str, impl: str) -> str:
     return f"{tls}-{key}-{impl}"
 
@@ -410,24 +438,7 @@ def test_handshake(benchmark: Any, hsworld: HsWorld, tls: str, key: str, impl: s
     benchmark.extra_info.update(op="handshake", key=key, depth=1, impl=impl,
                                 role=ROLES.get(impl, "anchor"), tls=VERSIONS[tls].name,
                                 entries=entries, clock="server thread_time")  # fmt: skip
-    sctx, _verifier = server_context(p, tls, impl)
-    clients = itertools.cycle(p.pool) if "-cold" in impl else itertools.repeat(p.client_ctx())
-    check = checker(impl)
-    probe = ServerClock()
-
-    # The path measured, checked before timing: the first handshake fills the caches (and, for
-    # the cold cases, makes the intermediate's signature known).
-    warmup = handshake(sctx, p.client_ctx(), probe)
-    if impl.startswith("fastmtls"):
-        r = fssl.result(warmup)
-        assert r.verified and not r.cached, r.status
-    else:
-        checker(impl)(warmup)
-    check(handshake(sctx, next(clients), probe))
-    if with_crl:  # the CRL / set is really consulted: the revoked client is refused
-        with pytest.raises(ssl.SSLError, match=r"(?i)revoked"):
-            handshake(sctx, p.client_ctx("revoked"), probe)
-
+    sctx, _verifier, clients, check = prepare(p, tls, impl)
     clock = ServerClock()
 
     def one() -> None:
@@ -446,3 +457,50 @@ def test_handshake(benchmark: Any, hsworld: HsWorld, tls: str, key: str, impl: s
         server_cpu_us_mean=round(clock.spent / n * 1e6, 1),
         wall_us_per_handshake=round(clock.wall / n * 1e6, 1),  # both sides, harness included
     )
+
+
+GROUPS = [pytest.param(tls, key, id=f"{tls}-{key}") for tls in VERSIONS for key in KEYS]
+
+
+@pytest.mark.skipif(not fssl.available(), reason="fastmtls.ssl hook unavailable here")
+@pytest.mark.parametrize(("tls", "key"), GROUPS)
+def test_handshake_interleaved(benchmark: Any, hsworld: HsWorld, tls: str, key: str) -> None:
+    """Every case of one (TLS version, key) group, interleaved: each round runs one handshake of
+    each case, in an order rotated every round. Whatever drifts while a benchmark runs (other
+    jobs on the machine, CPU frequency, the heap) then weighs on all cases alike, so their ratios
+    compare like with like; run case after case (test_handshake), phases of a few seconds move
+    single cases by 30% here. The benchmark's value is the server CPU of a whole round; the
+    per-case statistics (server CPU of each handshake) are in ``extra_info["per_case"]``, from
+    which bench/report.py computes the handshake targets."""
+    p = hsworld.pki(key)
+    sizes = hsworld.sizes
+    benchmark.group = f"handshake-{tls}-{key}-interleaved"
+    setups = [(impl, *prepare(p, tls, impl)) for impl in IMPLS]
+    samples: dict[str, list[float]] = {impl: [] for impl in IMPLS}
+    clock = ServerClock()
+    rotation = 0
+
+    def one_round() -> None:
+        nonlocal rotation
+        for k in range(len(setups)):
+            impl, sctx, _verifier, clients, check = setups[(k + rotation) % len(setups)]
+            before = clock.spent
+            check(handshake(sctx, next(clients), clock))
+            samples[impl].append(clock.spent - before)
+        rotation += 1
+
+    benchmark._timer = clock.server_thread_time
+    benchmark.pedantic(one_round, rounds=sizes.interleaved_rounds, iterations=1,
+                       warmup_rounds=1 if sizes.rounds > 1 else 0)  # fmt: skip
+    assert all(len(v) == len(samples[IMPLS[0]]) for v in samples.values())
+
+    def stats(v: list[float]) -> dict[str, float]:
+        q = statistics.quantiles(v, n=4) if len(v) > 1 else [v[0]] * 3
+        return {"median": statistics.median(v), "min": min(v), "p25": q[0], "p75": q[2],
+                "n": len(v)}  # fmt: skip
+
+    benchmark.extra_info.update(
+        op="handshake-interleaved", key=key, depth=1, impl="all", role="reference",
+        tls=VERSIONS[tls].name, entries=sizes.crl_entries, clock="server thread_time",
+        per_case={impl: stats(v) for impl, v in samples.items()},
+    )  # fmt: skip

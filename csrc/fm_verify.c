@@ -658,14 +658,8 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
               uint32_t name_kind, const uint8_t *name, size_t name_len, fm_result *out) {
     if (out == NULL)
         return FM_ERR_INVALID_ARGUMENT;
-    memset(out, 0, offsetof(fm_result, chain_src));
-    out->anchor_group = 0;
-    out->sig_checks = out->steps = 0;
-    out->not_before = out->not_after = 0;
+    memset(out, 0, sizeof *out); /* padding and unused chain positions too: results compare */
     out->revoked_depth = -1;
-    out->revoked_reason = 0;
-    out->revoked_at = 0;
-    out->n_presented = 0;
     if (v == NULL || s == NULL || (chain_len && chain == NULL) || (host_len && host == NULL) ||
         (name_len && name == NULL) || name_kind > FM_NAME_URI)
         return finish(out, FM_ERR_INVALID_ARGUMENT, -1);
@@ -708,7 +702,8 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
             out->sig_checks = out->steps = 0;
             return out->status;
         }
-        memset(out, 0, offsetof(fm_result, chain_src));
+        memset(out, 0, sizeof *out); /* expired for this time: computed again below */
+        out->revoked_depth = -1;
     }
 
     /* Split and parse the presented certificates (bounded by max_chain_certs). */
@@ -790,6 +785,34 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
 int fm_verify_chain(fm_verifier *v, fm_store *store, const fm_revset *revs,
                     const uint8_t *chain, size_t chain_len, int64_t at, fm_result *out) {
     return fm_verify(v, store, revs, chain, chain_len, NULL, 0, at, FM_NAME_NONE, NULL, 0, out);
+}
+
+int fm_result_equal(const fm_result *a, const fm_result *b) {
+    if (a->status != b->status || a->depth != b->depth || a->chain_len != b->chain_len ||
+        a->flags != b->flags || a->anchor_group != b->anchor_group ||
+        a->sig_checks != b->sig_checks || a->steps != b->steps ||
+        a->not_before != b->not_before || a->not_after != b->not_after ||
+        a->revoked_depth != b->revoked_depth || a->revoked_reason != b->revoked_reason ||
+        a->revoked_at != b->revoked_at || a->n_presented != b->n_presented)
+        return 0;
+    size_t n = a->chain_len;
+    if (n > FM_MAX_DEPTH_LIMIT + 2)
+        n = FM_MAX_DEPTH_LIMIT + 2;
+    return memcmp(a->chain_src, b->chain_src, n) == 0 &&
+           memcmp(a->chain_idx, b->chain_idx, n * sizeof a->chain_idx[0]) == 0;
+}
+
+int fm_verify_again(fm_verifier *v, fm_store *store, const fm_revset *revs, const uint8_t *chain,
+                    size_t chain_len, const uint8_t *host, size_t host_len, int64_t at,
+                    const fm_result *prev, fm_result *out) {
+    if (out == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
+    fm_result r;
+    fm_verify(v, store, revs, chain, chain_len, host, host_len, at, FM_NAME_NONE, NULL, 0, &r);
+    if (prev != NULL && fm_result_equal(&r, prev))
+        return 1;
+    memcpy(out, &r, sizeof r);
+    return 0;
 }
 
 int fm_verifier_set_store(fm_verifier *v, fm_store *store) {

@@ -455,6 +455,102 @@ def test_cache_distinguishes_chains(ch: pki.Chain, v: Verifier) -> None:
     assert not r.cached and r.reason == Reason.CERT_SIGNATURE_FAILURE
 
 
+# ---- result objects reused on a thread (Verifier._verify_again, fm_verify_again) ---------------
+
+
+def test_same_answer_returns_the_same_result_object(ch: pki.Chain, v: Verifier) -> None:
+    """A warm verification returns the thread's last result object when the answer is equal."""
+    first = v.verify(ch.presented_der, at=NOW)
+    second = v.verify(ch.presented_der, at=NOW)
+    third = v.verify(list(ch.presented_der), at=NOW + dt.timedelta(seconds=1))
+    assert not first.cached and second.cached and second is not first
+    assert third is second
+    assert third.verified and third.chain == first.chain and third.fields() == first.fields()
+
+
+def test_equal_answer_about_other_certificates_is_a_new_object(ch: pki.Chain, v: Verifier) -> None:
+    """Two leaves of one issuer with the same validity get equal core results: each keeps its
+    own certificates (subject, serial, fingerprint), however the calls alternate."""
+    other = pki.leaf(ch.intermediates[0], "another client")
+    chains = [ch.presented_der, [other.der, *ch.presented_der[1:]]]
+    subjects = [ch.leaf.cert.subject.rfc4514_string(), other.cert.subject.rfc4514_string()]
+    for c in chains:  # fill the result cache
+        v.verify(c, at=NOW)
+    seen = []
+    for i in range(6):
+        r = v.verify(chains[i % 2], at=NOW)
+        assert r.cached and r.verified
+        assert r.fields()["cert_subject_dn_rfc2253"] == subjects[i % 2]
+        assert r.chain[0] == chains[i % 2][0]
+        seen.append(r)
+    assert all(a is not b for a, b in zip(seen, seen[1:]))
+
+
+def test_revocation_swap_changes_the_returned_object(ch: pki.Chain, v: Verifier) -> None:
+    """A swap that revokes the leaf gives a new, revoked result at once; swapping back, not."""
+    for _ in range(2):
+        clean = v.verify(ch.presented_der, at=NOW)
+    rev = fastmtls.Revocation(issuer=ch.intermediates[0].der, serial=ch.leaf.cert.serial_number)
+    v.revocations = fastmtls.RevocationSet.build(entries=[rev])
+    revoked = v.verify(ch.presented_der, at=NOW)
+    assert revoked is not clean and revoked.revoked and not clean.revoked
+    assert v.verify(ch.presented_der, at=NOW).revoked
+    v.revocations = None
+    again = v.verify(ch.presented_der, at=NOW)
+    assert not again.revoked and again.verified
+
+
+def test_store_change_gives_a_result_of_the_new_store(ch: pki.Chain) -> None:
+    """An equal core answer under a new trust store snapshot is a new object naming the anchor
+    as the new store does."""
+    store = TrustStore()
+    store.add_der(ch.root.der, name="root")
+    v = Verifier(store)
+    for _ in range(2):
+        before = v.verify(ch.presented_der, at=NOW)
+    store.remove("root")
+    store.add_der(ch.root.der, name="renamed")
+    for _ in range(2):
+        after = v.verify(ch.presented_der, at=NOW)
+    assert after is not before
+    assert before.anchor_name == "root" and after.anchor_name == "renamed"
+
+
+def test_failure_after_success_on_one_thread(ch: pki.Chain, v: Verifier) -> None:
+    """Results alternate between success and failure without carrying anything over."""
+    bad = [pki.tamper_sig(ch.leaf.der), *ch.presented_der[1:]]
+    for _ in range(3):
+        ok = v.verify(ch.presented_der, at=NOW)
+        ko = v.verify(bad, at=NOW)
+        assert ok.verified and ok.status == "SUCCESS"
+        assert ko.reason == Reason.CERT_SIGNATURE_FAILURE and ko.status.startswith("FAILED:")
+    assert ok.verified  # the earlier object did not change
+
+
+def test_result_objects_are_per_thread(ch: pki.Chain, v: Verifier) -> None:
+    """Threads alternating between two chains on one verifier each get their own answers."""
+    import threading
+
+    other = pki.leaf(ch.intermediates[0], "thread client")
+    chains = [ch.presented_der, [other.der, *ch.presented_der[1:]]]
+    errors: list[str] = []
+
+    def work(k: int) -> None:
+        for i in range(2000):
+            c = chains[(i + k) % 2]
+            r = v.verify(c, at=NOW)
+            if not r.verified or r.chain[0] != c[0]:
+                errors.append(f"thread {k} call {i}: {r.status}")
+                return
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
 # ---- result content ----------------------------------------------------------------------------
 
 

@@ -330,6 +330,20 @@ int fm_verify(fm_verifier *v, fm_store *store, const fm_revset *revs, const uint
 int fm_verify_chain(fm_verifier *v, fm_store *store, const fm_revset *revs,
                     const uint8_t *chain, size_t chain_len, int64_t at, fm_result *out);
 
+/*
+ * fm_verify for callers that keep the objects they built from their last result (the Python
+ * layer reuses its result object while a thread sees the same answer again): the result is
+ * computed into a local and compared, field by field, with *prev (may be NULL). Returns 1 when
+ * it equals *prev (then *out is not written), 0 when it differs and was written to *out,
+ * FM_ERR_INVALID_ARGUMENT when out is NULL. prev and out must not overlap.
+ */
+int fm_verify_again(fm_verifier *v, fm_store *store, const fm_revset *revs, const uint8_t *chain,
+                    size_t chain_len, const uint8_t *host, size_t host_len, int64_t at,
+                    const fm_result *prev, fm_result *out);
+
+/* Two results say the same: every field equal, chain positions compared up to chain_len. */
+int fm_result_equal(const fm_result *a, const fm_result *b);
+
 /* The verifier's current trust store and revocation set, used by fm_verify_current (the
  * handshake hook): replaced atomically (a short lock around a pointer swap and a reference
  * count, never held during a verification); a verification keeps the ones it started with. */

@@ -257,6 +257,48 @@ static void test_verify(int caches) {
                  "fm_verify_chain");
     CHECK(r.chain_len == 3 && r.anchor_group == ANCHOR_GROUP);
 
+    /* fm_verify_again: 1 (out untouched) when the answer equals *prev, else 0 and *out written */
+    {
+        fm_result prev, out, sentinel;
+        memset(&sentinel, 0xA5, sizeof sentinel);
+        out = sentinel;
+        CHECK_STATUS(fm_verify_again(v, s, NULL, good.p, good.len, NULL, 0, CORE_VECTOR_AT, NULL,
+                                     &out),
+                     0, "fm_verify_again without prev writes out");
+        CHECK(out.status == FM_OK && out.chain_len == 3);
+        prev = out;
+        CHECK(fm_result_equal(&prev, &out));
+        out = sentinel;
+        CHECK_STATUS(fm_verify_again(v, s, NULL, good.p, good.len, NULL, 0, CORE_VECTOR_AT,
+                                     &prev, &out),
+                     1, "fm_verify_again: same answer");
+        CHECK(memcmp(&out, &sentinel, sizeof out) == 0); /* not written */
+        CHECK_STATUS(fm_verify_again(v, s, NULL, bad.p, bad.len, NULL, 0, CORE_VECTOR_AT, &prev,
+                                     &out),
+                     0, "fm_verify_again: another answer");
+        CHECK(out.status != FM_OK && !fm_result_equal(&prev, &out));
+        CHECK_STATUS(fm_verify_again(v, s, NULL, good.p, good.len, NULL, 0, CORE_VECTOR_AT,
+                                     &prev, NULL),
+                     FM_ERR_INVALID_ARGUMENT, "fm_verify_again: NULL out");
+        /* every field takes part in the comparison; chain positions only up to chain_len */
+        fm_result a = prev, b = prev;
+        b.chain_idx[a.chain_len] ^= 1;
+        b.chain_src[a.chain_len + 1] ^= 1;
+        CHECK(fm_result_equal(&a, &b));
+        b = prev, b.chain_idx[a.chain_len - 1] ^= 1;
+        CHECK(!fm_result_equal(&a, &b));
+        b = prev, b.chain_src[0] ^= 1;
+        CHECK(!fm_result_equal(&a, &b));
+        b = prev, b.flags ^= FM_RESULT_REVOKED;
+        CHECK(!fm_result_equal(&a, &b));
+        b = prev, b.not_after += 1;
+        CHECK(!fm_result_equal(&a, &b));
+        b = prev, b.revoked_at += 1;
+        CHECK(!fm_result_equal(&a, &b));
+        b = prev, b.n_presented += 1;
+        CHECK(!fm_result_equal(&a, &b));
+    }
+
     free(cut.p);
     free(good.p);
     free(bad.p);

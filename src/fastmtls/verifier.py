@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ TimeInput = Union[_dt.datetime, int, float, None]
 NameInput = Union[str, ipaddress.IPv4Address, ipaddress.IPv6Address, None]
 
 _alloc = ffi.new_allocator(should_clear_after_alloc=False)  # fm_verify initialises what it sets
+_RESULT_T = ffi.typeof("fm_result *")
+_c_verify_again = lib.fm_verify_again
 _NOW = int(lib.FM_TIME_NOW)
 
 _PURPOSES = {
@@ -162,6 +165,7 @@ class Verifier:
         self._store = store
         self._last: tuple[TimeInput, int] = (None, 0)  # one attribute: swapped atomically
         self._hosts: dict[str, bytes] = {}
+        self._tl = threading.local()  # per thread: (result buffer, VerifyResult, spare buffer)
         self._fields_memo: dict[Any, dict[str, Any]] = {}
         self._revocations: RevocationSet | None = None
         self.revocations = revocations
@@ -222,19 +226,6 @@ class Verifier:
         snap = self._store._snapshot
         rset = self._revocations  # one read: the whole call uses this snapshot
         revs = ffi.NULL if rset is None else rset._ptr
-        if type(chain) is list:  # the common case, kept short: this is the per-handshake path
-            presented: list[bytes] = chain.copy()
-            try:
-                data = b"".join(presented)
-                bad = False
-            except TypeError:
-                presented, data, bad = _chain_bytes(chain)
-        else:
-            presented, data, bad = _chain_bytes(chain)
-        res = _alloc("fm_result *")
-        if bad:
-            res.status, res.depth, res.flags, res.chain_len = Reason.MALFORMED_CERT, 0, 0, 0
-            return VerifyResult(res, presented, snap, self._inters, self._fields_memo)
         if at is None:
             t = _NOW
         else:
@@ -244,24 +235,63 @@ class Verifier:
             else:
                 t = _unix(at)
                 self._last = (at, t)
-        if host is None and expected_name is None:
-            lib.fm_verify_chain(self._ptr, snap.ptr, revs, data, len(data), t, res)
-        elif expected_name is None and host is not None:
-            hb = self._hosts.get(host)
-            if hb is None:
-                hb = self._remember_host(host)
-            lib.fm_verify(
-                self._ptr, snap.ptr, revs, data, len(data), hb, len(hb), t, 0, b"", 0, res
-            )
-        else:
-            kind, name = _expected_name(expected_name)
-            hb = _host_bytes(host)
-            lib.fm_verify(self._ptr, snap.ptr, revs, data, len(data), hb, len(hb), t, kind, name,
-                          len(name), res)  # fmt: skip
+        if type(chain) is list and expected_name is None:
+            # The per-connection path, kept short (see _verify_again)
+            try:
+                data = b"".join(chain)
+            except TypeError:
+                pass
+            else:
+                return self._verify_again(chain, data, snap, revs, host, t)
+        presented, data, bad = _chain_bytes(chain)
+        res = _alloc(_RESULT_T)
+        if bad:
+            res.status, res.depth, res.flags, res.chain_len = Reason.MALFORMED_CERT, 0, 0, 0
+            return VerifyResult(res, presented, snap, self._inters, self._fields_memo)
+        kind, name = _expected_name(expected_name)
+        hb = _host_bytes(host)
+        lib.fm_verify(self._ptr, snap.ptr, revs, data, len(data), hb, len(hb), t, kind, name,
+                      len(name), res)  # fmt: skip
         if res.n_presented != len(presented) and res.n_presented:
             # an element held several certificates (or none): index what the core saw
             presented = _split_der(data)
         return VerifyResult(res, presented, snap, self._inters, self._fields_memo)
+
+    def _verify_again(
+        self, chain: list[bytes], data: bytes, snap: Any, revs: Any, host: str | None, t: int
+    ) -> VerifyResult:
+        """verify() for a list of DER certificates and no expected name: the per-connection call.
+
+        Each thread keeps its last result: when the core's answer equals it field for field (C
+        compares, fm_verify_again) for the same certificates and trust store, that same immutable
+        :class:`VerifyResult` is returned, so a warm verification allocates nothing in Python.
+        The core's result buffer of a returned object is never written again; the thread's spare
+        buffer receives a differing answer.
+        """
+        if host is None:
+            hb = b""
+        else:
+            known = self._hosts.get(host)
+            hb = self._remember_host(host) if known is None else known
+        tl = self._tl
+        prev: VerifyResult
+        try:
+            prev_res, prev, spare = tl.last
+        except AttributeError:
+            prev_res, spare = ffi.NULL, _alloc(_RESULT_T)  # fm_verify_again never returns 1
+        if _c_verify_again(self._ptr, snap.ptr, revs, data, len(data), hb, len(hb), t, prev_res,
+                           spare):  # fmt: skip
+            if prev._snap is snap and prev._presented == chain:
+                return prev
+            res = prev_res  # the same answer about other certificates: share the buffer
+        else:
+            res, spare = spare, _alloc(_RESULT_T)
+        presented = chain.copy()
+        if res.n_presented != len(presented) and res.n_presented:
+            presented = _split_der(data)  # an element held several certificates (or none)
+        out = VerifyResult(res, presented, snap, self._inters, self._fields_memo)
+        tl.last = (res, out, spare)
+        return out
 
 
 def _revocation_flags(check: str, missing: str, expired: str, revoked: str) -> int:
