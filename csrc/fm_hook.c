@@ -67,6 +67,7 @@ enum {
 
 typedef int (*verify_cb_fn)(X509_STORE_CTX *, void *);
 typedef int (*gen_ticket_fn)(SSL *, void *);
+typedef int (*cert_cb_fn)(SSL *, void *);
 typedef int (*dec_ticket_fn)(SSL *, SSL_SESSION *, const unsigned char *, size_t, int, void *);
 
 /* The OpenSSL functions the hook calls, resolved from the owner's library. */
@@ -74,6 +75,9 @@ typedef int (*dec_ticket_fn)(SSL *, SSL_SESSION *, const unsigned char *, size_t
     X(void, SSL_CTX_set_cert_verify_callback, (SSL_CTX *, verify_cb_fn, void *))              \
     X(void, SSL_CTX_set_verify, (SSL_CTX *, int, void *))                                     \
     X(int, SSL_CTX_get_verify_mode, (const SSL_CTX *))                                        \
+    X(void *, SSL_CTX_get_verify_callback, (const SSL_CTX *))                                 \
+    X(void, SSL_CTX_set_cert_cb, (SSL_CTX *, cert_cb_fn, void *))                             \
+    X(void, SSL_set_verify, (SSL *, int, void *))                                             \
     X(long, SSL_CTX_ctrl, (SSL_CTX *, int, long, void *))                                      \
     X(int, SSL_CTX_set_ex_data, (SSL_CTX *, int, void *))                                     \
     X(void *, SSL_CTX_get_ex_data, (const SSL_CTX *, int))                                     \
@@ -402,6 +406,21 @@ static int dec_ticket_cb(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyna
     return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
 }
 
+/* SSL_CTX_set_cert_cb: runs on the server after the ClientHello (and its SNI callback), before
+ * the server decides whether to send a CertificateRequest. An SSL takes its verify mode from the
+ * listening SSL_CTX when it is created and SSL_set_SSL_CTX (what an sni_callback assigning
+ * SSLObject.context does) does not copy it, but it does take the new SSL_CTX's certificate
+ * callbacks: so this one makes the verify mode of the SSL_CTX the connection now belongs to
+ * effective, and a context switched to in enforce mode requires a certificate like a listening
+ * one. */
+static int cert_cb(SSL *ssl, void *arg) {
+    const ssl_api *a = &((fm_hook *)arg)->api;
+    SSL_CTX *ctx = a->SSL_get_SSL_CTX(ssl);
+    if (ctx != NULL)
+        a->SSL_set_verify(ssl, a->SSL_CTX_get_verify_mode(ctx), a->SSL_CTX_get_verify_callback(ctx));
+    return 1;
+}
+
 int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
     if (h == NULL || ssl_ctx == NULL)
         return FM_ERR_INVALID_ARGUMENT;
@@ -427,6 +446,7 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
     a->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_OFF, NULL);
     int mode = SSL_VERIFY_PEER | (require_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
     a->SSL_CTX_set_verify(ctx, mode, NULL);
+    a->SSL_CTX_set_cert_cb(ctx, cert_cb, h);
     return FM_OK;
 }
 

@@ -788,25 +788,34 @@ def test_sni_callback_switch_keeps_result_on_resumption(live: LivePKI, version: 
     assert (again.result().status, again.result().anchor_name) == ("SUCCESS", "root")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: enforce mode is bypassed on a context that sni_callback switches to: OpenSSL "
-        "keeps the verify mode the SSL got from the listening context (SSL_set_SSL_CTX does "
-        "not copy it), so when that one is not hooked in enforce mode no certificate is "
-        "required (none is even requested from an unhooked one) and a client without a "
-        "certificate completes the handshake. Repro: ctx_a = plain server context, "
-        "ctx_b = install(mode='enforce'), ctx_a.sni_callback sets sslobj.context = ctx_b for "
-        "b.example; a client without a certificate, SNI b.example: handshake succeeds, "
-        "result NONE. Fix in the hook (e.g. SSL_set_verify on the switched SSL) or document "
-        "that enforce mode belongs on the listening context."
-    ),
-)
-def test_sni_callback_switch_to_enforce_context_enforces(live: LivePKI) -> None:
-    """A context chosen by sni_callback in enforce mode refuses a client without a certificate."""
-    sctx = _sni_switching_server(live, None, "enforce")
-    pair = th.bio_handshake(sctx, th.client_context(live, None), hostname="b.example")
-    assert "tlsv13 alert certificate required" in (pair.client_error or "")
+@pytest.mark.parametrize("default_mode", [None, "record"])
+@pytest.mark.parametrize("version", VERSIONS)
+def test_sni_callback_switch_to_enforce_context_enforces(
+    live: LivePKI, version: str, default_mode: str | None
+) -> None:
+    """A context chosen by sni_callback in enforce mode refuses a client without a certificate
+    and an expired one, and accepts a good one, whether the listening context is plain or
+    hooked in record mode (the hook's certificate callback applies the switched context's verify
+    mode: OpenSSL's SSL_set_SSL_CTX does not)."""
+    sctx = _sni_switching_server(live, default_mode, "enforce")
+    none = th.bio_handshake(sctx, th.client_context(live, None, version=version),
+                            hostname="b.example")  # fmt: skip
+    if version == "1.3":
+        assert "tlsv13 alert certificate required" in (none.client_error or "")
+    else:
+        assert not none.ok and none.errors["server"] is not None, "TLS 1.2: the server refuses"
+    expired = th.bio_handshake(sctx, th.client_context(live, "expired", version=version),
+                               hostname="b.example")  # fmt: skip
+    assert "sslv3 alert certificate expired" in (expired.client_error or "")
+    good = th.bio_handshake(sctx, th.client_context(live, "good", version=version),
+                            hostname="b.example")  # fmt: skip
+    assert good.ok and good.result().status == "SUCCESS"
+    # the listening context's own hosts keep its mode: record mode lets a certificate-less client in
+    other = th.bio_handshake(sctx, th.client_context(live, None, version=version),
+                             hostname="a.example")  # fmt: skip
+    assert other.ok
+    if default_mode == "record":
+        assert other.result().status == "NONE"
 
 
 def test_install_does_not_leak_ex_data_indexes(live: LivePKI) -> None:

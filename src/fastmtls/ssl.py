@@ -17,8 +17,9 @@ Modes:
   matching TLS alert: unknown_ca (no trusted issuer), certificate_expired, certificate_revoked,
   decrypt_error (bad signature), unsupported_certificate (wrong purpose), bad_certificate
   (others), certificate_required (TLS 1.3) or handshake_failure (TLS 1.2) without a certificate.
-  Install enforce mode on the listening context: when an ``sni_callback`` switches a connection
-  to another context, OpenSSL keeps the listening context's certificate request.
+  A context an ``sni_callback`` switches a connection to applies its own mode: the hook
+  re-applies the verify mode of the connection's current context after the ClientHello
+  (OpenSSL's ``SSL_set_SSL_CTX`` keeps the listening context's).
 - ``"record"``: every handshake completes and the result is recorded on the connection for the
   application's rules to act on (the Cloudflare model). In record mode ``getpeercert()`` and
   ``get_verified_chain()`` prove nothing: OpenSSL was told the chain is fine. Read
