@@ -636,7 +636,7 @@ int fm_san_validate(const fm_cert *c) {
     return c ? san_open(c, &names, &n) : FM_ERR_INVALID_ARGUMENT;
 }
 
-int fm_nc_check(const fm_cert *ca, const fm_cert *sub) {
+int fm_nc_check(const fm_cert *ca, const fm_cert *sub, uint32_t max_checks) {
     fm_der names;
     ava_iter it;
     fm_span type, v;
@@ -676,7 +676,7 @@ int fm_nc_check(const fm_cert *ca, const fm_cert *sub) {
     int cn_dns = n_cns && !((sub->ext_flags & FM_X_BC) && sub->is_ca) && n_san == 0 &&
                  (has_form(ca->nc_permitted, GN_DNS) || has_form(ca->nc_excluded, GN_DNS));
     n_names = n_san + n_emails + (n_attrs ? 1u : 0u) + (cn_dns ? n_cns : 0u);
-    if (n_names && n_cons > FM_NC_MAX_CHECKS / n_names)
+    if (n_names && n_cons > max_checks / n_names)
         return FM_ERR_BUDGET_EXCEEDED;
 
     if (n_attrs) {

@@ -6,10 +6,6 @@
 
 #include "fm_x509.h"
 
-/* Name/constraint pairs one fm_nc_check may compare (names of `sub` x subtrees of `ca`): OpenSSL's
- * NAME_CHECK_MAX and pyca/cryptography's name-constraint budget. Beyond it fm_nc_check returns
- * FM_ERR_BUDGET_EXCEEDED (x509-limbo pathological::nc-dos-*). */
-#define FM_NC_MAX_CHECKS (1u << 20)
 
 /* Checks the names of `sub` (its subject DN when non-empty, the emailAddress attributes of its
  * subject, every subjectAltName entry, and, for an end entity without a dNSName SAN, the
@@ -33,7 +29,7 @@
  * "John Smith", "a_b.example", "*.evil.com") are ignored. A CN with an embedded NUL, or a
  * BMPString/UniversalString of a broken length or of more than 1024 ASCII characters, is
  * FM_ERR_UNSUPPORTED_NAME_SYNTAX (fail closed). */
-int fm_nc_check(const fm_cert *ca, const fm_cert *sub);
+int fm_nc_check(const fm_cert *ca, const fm_cert *sub, uint32_t max_checks);
 
 /* Syntax of ca's nameConstraints (FM_OK when absent): FM_OK, FM_ERR_SUBTREE_MINMAX (a subtree
  * with a minimum other than 0 or with a maximum, RFC 5280 4.2.1.10), FM_ERR_INVALID_EXTENSION

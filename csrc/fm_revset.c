@@ -31,7 +31,7 @@
 #define RS_VERSION 1u
 #define RS_ENDIAN 0x01020304u
 #define RS_SEED 0x7265766f6b6564ULL /* fixed: snapshots must hash the same in every process */
-#define RS_MAX_ISSUERS 65535u
+#define RS_MAX_ISSUERS FM_MAX_REVSET_ISSUERS
 
 #define REC_REASON_MASK 0x0Fu
 #define REC_NOT_USER 0x10u /* from a CRL that only covers CA certificates */

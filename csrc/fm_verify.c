@@ -57,6 +57,7 @@ void fm_options_default(fm_options *o) {
     o->limits.max_sig_checks = FM_DEFAULT_MAX_SIG_CHECKS;
     o->limits.max_steps = FM_DEFAULT_MAX_STEPS;
     o->limits.max_sig_cost = FM_DEFAULT_MAX_SIG_COST;
+    o->limits.max_nc_checks = FM_DEFAULT_MAX_NC_CHECKS;
     o->purpose = FM_PURPOSE_CLIENT;
     o->min_rsa_bits = 2048;
     o->result_cache_size = 4096;
@@ -91,7 +92,7 @@ int fm_verifier_new(const fm_options *opts, fm_verifier **out) {
     if (o.limits.max_depth > FM_MAX_DEPTH_LIMIT || o.purpose > FM_PURPOSE_SERVER ||
         o.limits.max_chain_certs == 0 || o.limits.max_chain_certs > 65535 ||
         o.limits.max_cert_size == 0 || o.limits.max_input_size == 0 ||
-        o.limits.max_sig_checks == 0 || o.limits.max_steps == 0 || o.limits.max_sig_cost == 0 ||
+        o.limits.max_sig_checks == 0 || o.limits.max_steps == 0 || o.limits.max_sig_cost == 0 || o.limits.max_nc_checks == 0 ||
         o.min_rsa_bits > 16384 ||
         o.result_cache_size > (1u << 24) || o.sig_cache_size > (1u << 24))
         return FM_ERR_INVALID_ARGUMENT;
@@ -434,7 +435,7 @@ static int validate_path(vctx *x, int *depth) {
             const fm_cert *sub = x->path[j].cert;
             if (j > 0 && sub->self_issued)
                 continue;
-            int rc = fm_nc_check(ca, sub);
+            int rc = fm_nc_check(ca, sub, x->o->limits.max_nc_checks);
             if (rc != FM_OK) {
                 *depth = (int)j;
                 return rc;

@@ -19,10 +19,10 @@ Limits and what crossing each one gives (csrc/fm_verify.c unless said otherwise)
   others are unsupported (UNSUPPORTED_SIGNATURE_ALGORITHM for the certificate they should verify).
 - A certificate presented twice (the same TBS, however its signature is encoded) is one
   candidate issuer.
-- Name constraints: names x constraints per (CA, certificate) pair at most FM_NC_MAX_CHECKS
-  (2^20, csrc/fm_names.h): BUDGET_EXCEEDED past it. Not in fastmtls.h nor ``Limits``.
-- Trust anchors: at most 16 x FM_DEFAULT_MAX_CERT_SIZE (1 MiB) each (fm_store.c), LimitError.
-- Revocation sets: at most RS_MAX_ISSUERS (65535) issuing CAs (fm_revset.c), RevocationError;
+- ``Limits.max_nc_checks`` (FM_DEFAULT_MAX_NC_CHECKS, 2^20): names x name constraints per (CA,
+  certificate) pair; BUDGET_EXCEEDED past it.
+- Trust anchors: at most FM_MAX_ANCHOR_SIZE (1 MiB) each, LimitError.
+- Revocation sets: at most FM_MAX_REVSET_ISSUERS (65535) issuing CAs, RevocationError;
   the record arena and slot table are bounded at 4 GiB (not tested: it takes that much memory).
 - PEM input: ``pem_to_der(max_bytes=16 MiB)``, CertificateLoadError; ``CRLSource(max_bytes=50
   MiB)`` per file or response, recorded as the source's error.
@@ -74,9 +74,9 @@ DEFAULT = Limits()
 PAD_OID = x509.ObjectIdentifier("1.3.6.1.4.1.55738.666.7")  # non-critical, unknown: ignored
 CPU_BUDGET_MS = float(os.environ.get("FASTMTLS_CPU_BUDGET_MS", "10"))
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-NC_MAX_CHECKS = 1 << 20  # FM_NC_MAX_CHECKS, csrc/fm_names.h
-RS_MAX_ISSUERS = 65535  # csrc/fm_revset.c
-ANCHOR_MAX = 16 * int(lib.FM_DEFAULT_MAX_CERT_SIZE)  # fm_store_add_anchor
+NC_MAX_CHECKS = int(lib.FM_DEFAULT_MAX_NC_CHECKS)
+RS_MAX_ISSUERS = int(lib.FM_MAX_REVSET_ISSUERS)
+ANCHOR_MAX = int(lib.FM_MAX_ANCHOR_SIZE)
 
 
 def _sanitized() -> bool:
@@ -492,7 +492,8 @@ def test_presented_twice_is_one_candidate(ch: pki.Chain) -> None:
 
 @pytest.mark.parametrize(("field", "top"), [
     ("max_cert_size", 2**32 - 1), ("max_input_size", 2**32 - 1), ("max_sig_checks", 2**32 - 1),
-    ("max_steps", 2**32 - 1), ("max_sig_cost", 2**32 - 1), ("max_chain_certs", 65535)],
+    ("max_steps", 2**32 - 1), ("max_sig_cost", 2**32 - 1), ("max_nc_checks", 2**32 - 1),
+    ("max_chain_certs", 65535)],
 )  # fmt: skip
 def test_limit_ranges(field: str, top: int) -> None:
     """Each limit takes 1 .. its top value; 0 and top + 1 are configuration errors."""
@@ -539,6 +540,19 @@ def test_name_constraint_checks(nc_root: pki.Cert, n_cons: int) -> None:
         assert r.verified, r.status
     else:
         assert r.reason == R.BUDGET_EXCEEDED, r.status
+
+
+@pytest.mark.parametrize("n_cons", [8, 9])
+def test_name_constraint_checks_configured(nc_root: pki.Cert, n_cons: int) -> None:
+    """Limits(max_nc_checks=32): 4 names (3 SANs and the subject) x 8 constraints verify, x 9
+    is over the budget; the default budget takes both."""
+    chain = nc_chain(nc_root, 3, n_cons)
+    r = make_verifier(nc_root, limits=Limits(max_nc_checks=32)).verify(chain, at=pki.NOW)
+    if 4 * n_cons <= 32:
+        assert r.verified, r.status
+    else:
+        assert r.reason == R.BUDGET_EXCEEDED and r.depth == 0, (r.status, r.depth)
+    assert make_verifier(nc_root).verify(chain, at=pki.NOW).verified
 
 
 # ---- trust anchors, revocation sets, PEM, CRL sources -------------------------------------

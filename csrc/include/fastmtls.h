@@ -106,6 +106,7 @@ typedef struct fm_limits {
     uint32_t max_sig_checks;  /* signature verifications per verify call */
     uint32_t max_steps;       /* path-building candidate examinations per verify call */
     uint32_t max_sig_cost;    /* signature work per verify call, in RSA-2048 verifications */
+    uint32_t max_nc_checks;   /* name/constraint comparisons per (CA, certificate) pair */
 } fm_limits;
 
 /* 64 KiB: the largest certificates seen in practice (PQ hybrids, huge SAN lists) are ~20 KiB. */
@@ -126,6 +127,16 @@ typedef struct fm_limits {
  * a 2020s x86 core), P-256 costs 4, Ed25519 7, P-521 32, P-384 40, RSA-4096 4: a count alone
  * would let 100 P-384 checks burn ~70 ms; this bounds a verification near 10 ms of CPU. */
 #define FM_DEFAULT_MAX_SIG_COST 500u
+/* 2^20 name/constraint pairs (names of a certificate x subtrees of a CA's nameConstraints):
+ * OpenSSL's NAME_CHECK_MAX and pyca/cryptography's budget. Beyond it the name-constraint check is
+ * FM_ERR_BUDGET_EXCEEDED (x509-limbo pathological::nc-dos-*). */
+#define FM_DEFAULT_MAX_NC_CHECKS 1048576u
+/* Bounds on what the operator configures (trusted input, so fixed): a trust anchor's size (1 MiB,
+ * 16 x FM_DEFAULT_MAX_CERT_SIZE: anchors are never hostile, only possibly large), and the issuing
+ * CAs of one revocation set (65,535: a record stores its issuer as a 16-bit index, a format
+ * bound of the snapshot too). */
+#define FM_MAX_ANCHOR_SIZE (16u * FM_DEFAULT_MAX_CERT_SIZE)
+#define FM_MAX_REVSET_ISSUERS 65535u
 /* RSA keys used to verify: at most 8192-bit moduli (as rustls-webpki) and 32-bit exponents, so
  * one signature check has a bounded cost. */
 #define FM_MAX_RSA_BITS 8192u

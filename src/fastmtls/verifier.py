@@ -40,9 +40,15 @@ _PURPOSES = {
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on hostile input (defaults from the C core; every one configurable).
+    """Bounds on hostile input (defaults from the C core, csrc/include/fastmtls.h; the depth
+    limit is ``Verifier(max_depth=)``). Crossing one gives a ``FAILED:`` result, never an
+    exception.
 
-    ``max_depth`` is the number of intermediates allowed between leaf and trust anchor.
+    ``max_cert_size``: bytes in one certificate; ``max_chain_certs``: certificates presented;
+    ``max_input_size``: bytes of the whole presented chain; ``max_sig_checks``, ``max_steps`` and
+    ``max_sig_cost`` (in RSA-2048 verifications): signature checks, path-building steps and
+    signature work per verification; ``max_nc_checks``: names x name constraints compared per
+    (CA, certificate) pair.
     """
 
     max_cert_size: int = int(lib.FM_DEFAULT_MAX_CERT_SIZE)
@@ -51,6 +57,7 @@ class Limits:
     max_sig_checks: int = int(lib.FM_DEFAULT_MAX_SIG_CHECKS)
     max_steps: int = int(lib.FM_DEFAULT_MAX_STEPS)
     max_sig_cost: int = int(lib.FM_DEFAULT_MAX_SIG_COST)
+    max_nc_checks: int = int(lib.FM_DEFAULT_MAX_NC_CHECKS)
 
 
 def _unix(at: TimeInput) -> int:
@@ -147,7 +154,7 @@ class Verifier:
         opts.sig_cache_size = signature_cache_size
         opts.limits.max_depth = max_depth
         for field in ("max_cert_size", "max_chain_certs", "max_input_size", "max_sig_checks",
-                      "max_steps", "max_sig_cost"):  # fmt: skip
+                      "max_steps", "max_sig_cost", "max_nc_checks"):  # fmt: skip
             value = getattr(lim, field)
             if not isinstance(value, int) or not 0 < value < 2**32:
                 raise ConfigurationError(f"limit {field} must be a positive 32-bit integer")
