@@ -470,6 +470,8 @@ struct fm_revbuild {
     size_t n_entries, cap_entries;
     uint8_t *serials;
     size_t serials_len, serials_cap;
+    uint32_t *issuer_slots; /* open addressing on rb_issuer.key: index + 1, 0 = free */
+    size_t n_slots;         /* a power of two, at least twice n_issuers (0 = none yet) */
 };
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem) {
@@ -504,26 +506,55 @@ void fm_revbuild_free(fm_revbuild *b) {
     for (size_t i = 0; i < b->n_crls; i++)
         free(b->crls[i].der);
     free(b->issuers);
+    free(b->issuer_slots);
     free(b->crls);
     free(b->entries);
     free(b->serials);
     free(b);
 }
 
+/* The issuer index: O(1) per CRL however many CAs a set holds (at most RS_MAX_ISSUERS). */
+static int issuer_slots_grow(fm_revbuild *b) {
+    size_t n = b->n_slots ? b->n_slots * 2 : 64;
+    uint32_t *slots = calloc(n, sizeof *slots);
+    if (slots == NULL)
+        return FM_ERR_NOMEM;
+    for (size_t i = 0; i < b->n_issuers; i++) {
+        size_t j = (size_t)b->issuers[i].key & (n - 1);
+        while (slots[j])
+            j = (j + 1) & (n - 1);
+        slots[j] = (uint32_t)i + 1;
+    }
+    free(b->issuer_slots);
+    b->issuer_slots = slots;
+    b->n_slots = n;
+    return FM_OK;
+}
+
 static int issuer_index(fm_revbuild *b, const fm_cert *ca, uint32_t *out) {
     uint64_t key = issuer_key(ca->subject, ca->spki);
-    for (size_t i = 0; i < b->n_issuers; i++) {
-        rb_issuer *is = &b->issuers[i];
-        if (is->key == key && fm_span_eq((fm_span){is->name, is->name_len}, ca->subject) &&
-            fm_span_eq((fm_span){is->spki, is->spki_len}, ca->spki)) {
-            *out = (uint32_t)i;
-            return FM_OK;
+    size_t j = 0;
+    if (b->n_slots) {
+        for (j = (size_t)key & (b->n_slots - 1); b->issuer_slots[j]; j = (j + 1) & (b->n_slots - 1)) {
+            uint32_t i = b->issuer_slots[j] - 1;
+            rb_issuer *is = &b->issuers[i];
+            if (is->key == key && fm_span_eq((fm_span){is->name, is->name_len}, ca->subject) &&
+                fm_span_eq((fm_span){is->spki, is->spki_len}, ca->spki)) {
+                *out = i;
+                return FM_OK;
+            }
         }
     }
     if (b->n_issuers >= RS_MAX_ISSUERS)
         return FM_ERR_LIMIT;
     if (grow((void **)&b->issuers, &b->cap_issuers, b->n_issuers + 1, sizeof *b->issuers))
         return FM_ERR_NOMEM;
+    if (2 * (b->n_issuers + 1) > b->n_slots) {
+        if (issuer_slots_grow(b) != FM_OK)
+            return FM_ERR_NOMEM;
+        for (j = (size_t)key & (b->n_slots - 1); b->issuer_slots[j]; j = (j + 1) & (b->n_slots - 1))
+            ;
+    }
     rb_issuer is = {0};
     is.name = malloc(ca->subject.len);
     is.spki = malloc(ca->spki.len);
@@ -536,6 +567,7 @@ static int issuer_index(fm_revbuild *b, const fm_cert *ca, uint32_t *out) {
     memcpy(is.spki, ca->spki.p, ca->spki.len);
     is.name_len = ca->subject.len, is.spki_len = ca->spki.len, is.key = key;
     b->issuers[b->n_issuers] = is;
+    b->issuer_slots[j] = (uint32_t)b->n_issuers + 1; /* j: the free slot the search ended on */
     *out = (uint32_t)b->n_issuers++;
     return FM_OK;
 }

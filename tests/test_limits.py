@@ -592,10 +592,16 @@ def ca_template() -> bytes:
 @pytest.mark.parametrize("n", [RS_MAX_ISSUERS, RS_MAX_ISSUERS + 1])
 def test_revocation_set_issuers(ca_template: bytes, n: int) -> None:
     """A revocation set holds revocations of up to 65535 CAs; the 65536th is refused."""
-    entries = [Revocation(issuer=ca, serial=1) for ca in _issuer_variants(ca_template, n)]
+    cas = _issuer_variants(ca_template, n)
+    entries = [Revocation(issuer=ca, serial=1) for ca in cas]
     if n <= RS_MAX_ISSUERS:
-        rs = RevocationSet.build(entries=entries)
-        assert len(rs) == n and len(rs.issuers()) == n
+        # a second serial for some CAs lands on the CA's existing issuer (the builder's index)
+        again = [Revocation(issuer=ca, serial=2) for ca in cas[::997]]
+        rs = RevocationSet.build(entries=entries + again)
+        assert len(rs) == n + len(again) and len(rs.issuers()) == n
+        for ca in cas[::4099]:
+            assert rs.lookup(ca, 1) is not None and rs.lookup(ca, 3) is None
+        assert rs.lookup(cas[997], 2) is not None and rs.lookup(cas[998], 2) is None
     else:
         with pytest.raises(RevocationError, match="limit"):
             RevocationSet.build(entries=entries)
