@@ -243,7 +243,14 @@ class RevocationSet:
 
     @classmethod
     def load(cls, path: PathLike) -> RevocationSet:
-        """Open a compiled snapshot (memory-mapped; header and checksum verified)."""
+        """Open a compiled snapshot (memory-mapped; header and checksum verified).
+
+        The file is shared with the page cache, so worker processes opening one snapshot share its
+        memory, and it is checked once, when opened: replace a snapshot by renaming a new file
+        over it (as :meth:`save` does), never by rewriting it in place (``cp new old`` truncates
+        it: a process that has it mapped then dies of SIGBUS on its next lookup). For a private
+        copy immune to the file, use ``from_snapshot_bytes(path.read_bytes())``.
+        """
         out = ffi.new("fm_revset **")
         _raise(lib.fm_revset_load(os.fsencode(path), out), f"snapshot {os.fspath(path)!r}")
         return cls(out[0])
