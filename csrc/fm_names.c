@@ -240,8 +240,192 @@ static int name_ok(fm_span name_tlv) {
     return rc == 0;
 }
 
-/* Is Name `c` a prefix of Name `n` (RFC 5280 4.2.1.10, 7.1), comparing whole RDNs as DER
- * octets? Both are validated Name TLVs; an empty constraint matches every name. */
+/* ---- directoryName comparison ------------------------------------------------------------ */
+
+/* Attribute values compare as OpenSSL's canonical names do (x509_name_canon, asn1_string_canon),
+ * RFC 5280 7.1 extended to every string type: the values of these string types are read as
+ * Unicode (PrintableString, IA5String, VisibleString and T61String one octet per character,
+ * BMPString UCS-2, UniversalString UCS-4, UTF8String UTF-8), leading and trailing ASCII white
+ * space is dropped, inner runs become one space, and ASCII letters compare case-insensitively.
+ * So a subject that spells an excluded "O=Evil" as UTF8String "evil " is still excluded. Values
+ * of other types compare as tag and octets. */
+#define DN_DIFF 0     /* not equal */
+#define DN_SAME 1     /* equal */
+#define DN_BAD (-1)   /* a string value that is not valid in its type: fail closed */
+#define DN_BUDGET (-2) /* an RDN with more attributes than DN_MAX_AVAS */
+#define DN_MAX_AVAS 32 /* attributes per RDN compared pairwise (multi-valued RDNs hold 2 or 3) */
+
+static int canon_type(unsigned tag) {
+    return tag == FM_TAG_UTF8_STRING || tag == FM_TAG_PRINTABLE_STRING ||
+           tag == FM_TAG_T61_STRING || tag == FM_TAG_IA5_STRING || tag == 0x1Au /* Visible */ ||
+           tag == FM_TAG_BMP_STRING || tag == FM_TAG_UNIVERSAL_STRING;
+}
+
+typedef struct canon_rd {
+    const uint8_t *p, *end;
+    unsigned tag;
+    int started, has_held;
+    uint32_t held;
+} canon_rd;
+
+/* The next character as written: 1, 0 at the end, DN_BAD for an invalid encoding. */
+static int canon_raw(canon_rd *r, uint32_t *cp) {
+    size_t left = (size_t)(r->end - r->p);
+    if (left == 0)
+        return 0;
+    const uint8_t *p = r->p;
+    uint32_t c;
+    size_t n = 1;
+    switch (r->tag) {
+    case FM_TAG_BMP_STRING:
+        if (left < 2)
+            return DN_BAD;
+        c = (uint32_t)p[0] << 8 | p[1], n = 2;
+        break;
+    case FM_TAG_UNIVERSAL_STRING:
+        if (left < 4)
+            return DN_BAD;
+        c = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3], n = 4;
+        break;
+    case FM_TAG_UTF8_STRING:
+        c = p[0];
+        if (c >= 0x80) { /* RFC 3629: shortest form, no surrogates, at most U+10FFFF */
+            n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+            if (n == 0 || n > left || c >= 0xF5)
+                return DN_BAD;
+            c &= 0x3Fu >> (n - 1);
+            for (size_t k = 1; k < n; k++) {
+                if ((p[k] & 0xC0u) != 0x80u)
+                    return DN_BAD;
+                c = c << 6 | (p[k] & 0x3Fu);
+            }
+            if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000))
+                return DN_BAD;
+        }
+        break;
+    default:
+        c = p[0];
+    }
+    if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        return DN_BAD;
+    r->p += n;
+    *cp = c;
+    return 1;
+}
+
+static int canon_space(uint32_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+/* The next character of the canonical form: spaces trimmed and collapsed, ASCII lower case. */
+static int canon_next(canon_rd *r, uint32_t *cp) {
+    if (r->has_held) {
+        r->has_held = 0;
+        *cp = r->held;
+        return 1;
+    }
+    uint32_t c;
+    int rc, space = 0;
+    while ((rc = canon_raw(r, &c)) == 1) {
+        if (canon_space(c)) {
+            space = 1;
+            continue;
+        }
+        if (c >= 'A' && c <= 'Z')
+            c += 32;
+        if (space && r->started) {
+            r->held = c, r->has_held = 1;
+            *cp = ' ';
+            return 1;
+        }
+        r->started = 1;
+        *cp = c;
+        return 1;
+    }
+    return rc; /* the end (trailing spaces dropped) or DN_BAD */
+}
+
+static int value_eq(unsigned ta, fm_span a, unsigned tb, fm_span b) {
+    if (!canon_type(ta) || !canon_type(tb))
+        return ta == tb && fm_span_eq(a, b) ? DN_SAME : DN_DIFF;
+    canon_rd x = {a.p, a.p + a.len, ta, 0, 0, 0}, y = {b.p, b.p + b.len, tb, 0, 0, 0};
+    if (a.len == 0)
+        x.p = x.end = (const uint8_t *)"";
+    if (b.len == 0)
+        y.p = y.end = (const uint8_t *)"";
+    for (;;) {
+        uint32_t c1 = 0, c2 = 0;
+        int r1 = canon_next(&x, &c1), r2 = canon_next(&y, &c2);
+        if (r1 < 0 || r2 < 0)
+            return DN_BAD;
+        if (r1 != r2 || c1 != c2)
+            return DN_DIFF;
+        if (r1 == 0)
+            return DN_SAME;
+    }
+}
+
+/* AttributeTypeAndValue (validated: the Name was walked by ava_next) -> type, value tag, value. */
+static void ava_parts(fm_span ava, fm_span *type, unsigned *tag, fm_span *value) {
+    fm_der a;
+    rd_init(&a, ava);
+    fm_der_expect(&a, FM_TAG_OID, type, NULL);
+    fm_der_any(&a, tag, value, NULL);
+}
+
+static int ava_eq(fm_span a, fm_span b) {
+    fm_span ta, va, tb, vb;
+    unsigned ga = 0, gb = 0;
+    ava_parts(a, &ta, &ga, &va);
+    ava_parts(b, &tb, &gb, &vb);
+    return fm_span_eq(ta, tb) ? value_eq(ga, va, gb, vb) : DN_DIFF;
+}
+
+/* Occurrences in the SET content `set` of an attribute equal to `ava`. */
+static int ava_count(fm_span set, fm_span ava, size_t *count) {
+    fm_der r;
+    fm_span x;
+    *count = 0;
+    rd_init(&r, set);
+    while (!fm_der_done(&r)) {
+        if (fm_der_expect(&r, FM_TAG_SEQUENCE, &x, NULL) != 0)
+            return DN_BAD;
+        int eq = ava_eq(ava, x);
+        if (eq < 0)
+            return eq;
+        *count += (size_t)eq;
+    }
+    return DN_SAME;
+}
+
+/* Two RDNs (SET contents) hold the same attributes, as multisets. */
+static int rdn_eq(fm_span a, fm_span b) {
+    fm_der r;
+    fm_span x;
+    size_t na = 0, nb = 0, ca, cb;
+    rd_init(&r, a);
+    while (!fm_der_done(&r) && fm_der_any(&r, NULL, NULL, NULL) == 0)
+        na++;
+    rd_init(&r, b);
+    while (!fm_der_done(&r) && fm_der_any(&r, NULL, NULL, NULL) == 0)
+        nb++;
+    if (na != nb)
+        return DN_DIFF;
+    if (na > DN_MAX_AVAS)
+        return DN_BUDGET;
+    rd_init(&r, a);
+    while (!fm_der_done(&r)) {
+        int rc;
+        if (fm_der_expect(&r, FM_TAG_SEQUENCE, &x, NULL) != 0)
+            return DN_BAD;
+        if ((rc = ava_count(a, x, &ca)) != DN_SAME || (rc = ava_count(b, x, &cb)) != DN_SAME)
+            return rc;
+        if (ca != cb)
+            return DN_DIFF;
+    }
+    return DN_SAME;
+}
+
+/* Is Name `c` a prefix of Name `n`, RDN by RDN (RFC 5280 4.2.1.10, 7.1)? Both are validated
+ * Name TLVs; an empty constraint matches every name. DN_SAME, DN_DIFF, DN_BAD or DN_BUDGET. */
 static int dn_prefix(fm_span c, fm_span n) {
     fm_der rc, rn;
     fm_span cc, nc, a, b;
@@ -249,15 +433,18 @@ static int dn_prefix(fm_span c, fm_span n) {
     rd_init(&rn, n);
     if (fm_der_expect(&rc, FM_TAG_SEQUENCE, &cc, NULL) != 0 ||
         fm_der_expect(&rn, FM_TAG_SEQUENCE, &nc, NULL) != 0)
-        return 0;
+        return DN_DIFF;
     rd_init(&rc, cc);
     rd_init(&rn, nc);
     while (!fm_der_done(&rc)) {
-        if (fm_der_any(&rc, NULL, NULL, &a) != 0 || fm_der_any(&rn, NULL, NULL, &b) != 0 ||
-            !fm_span_eq(a, b))
-            return 0;
+        if (fm_der_expect(&rc, FM_TAG_SET, &a, NULL) != 0 ||
+            fm_der_expect(&rn, FM_TAG_SET, &b, NULL) != 0)
+            return DN_DIFF;
+        int eq = rdn_eq(a, b);
+        if (eq != DN_SAME)
+            return eq;
     }
-    return 1;
+    return DN_SAME;
 }
 
 /*
@@ -371,7 +558,8 @@ static void name_prep(nc_name *nm, unsigned tag, fm_span v) {
 }
 
 /* Does constraint c (validated, same form as nm, nm->ok) cover nm? For a wildcard dNSName in an
- * excluded subtree the answer is "could any name it stands for be inside". */
+ * excluded subtree the answer is "could any name it stands for be inside". A directoryName may
+ * also give DN_BAD or DN_BUDGET. */
 static int nc_match(fm_span c, const nc_name *nm, int excluded) {
     fm_span l, d;
     switch (nm->tag) {
@@ -436,7 +624,12 @@ static int nc_scan(fm_span list, const nc_name *nm, int excluded, int *any, int 
         *any = 1;
         if (!nm->ok)
             return FM_ERR_UNSUPPORTED_NAME_SYNTAX;
-        if (nc_match(base, nm, excluded)) {
+        int m = nc_match(base, nm, excluded);
+        if (m == DN_BAD)
+            return FM_ERR_UNSUPPORTED_NAME_SYNTAX;
+        if (m == DN_BUDGET)
+            return FM_ERR_BUDGET_EXCEEDED;
+        if (m) {
             *hit = 1;
             return FM_OK;
         }

@@ -292,6 +292,13 @@ DNS, IP, EMAIL, URI, DIRN = (x509.DNSName, x509.IPAddress, x509.RFC822Name,
                              x509.UniformResourceIdentifier, x509.DirectoryName)
 
 
+def _attr(oid: x509.ObjectIdentifier, value: str, kind: str) -> x509.NameAttribute:
+    """A name attribute encoded as the given string type (``_ASN1Type`` member name)."""
+    from cryptography.x509.name import _ASN1Type
+
+    return x509.NameAttribute(oid, value, _type=_ASN1Type[kind])
+
+
 def _net(s: str) -> x509.IPAddress:
     return x509.IPAddress(ipaddress.ip_network(s))
 
@@ -358,6 +365,25 @@ NC_CASES = [
      "CN=client,O=Acme,C=US", None, R.OK),
     ("dns-constraint-ignores-ip-san", ([DNS("example.com")], None), "client",
      [_ip("10.0.0.1")], R.OK),
+    # directoryNames compare in OpenSSL's canonical form: string type, ASCII case and white
+    # space do not hide a subject from an excluded subtree (nor from a permitted one)
+    ("dirname-excluded-other-type-and-case",
+     (None, [DIRN(x509.Name.from_rfc4514_string("O=Evil,C=US"))]),
+     x509.Name([_attr(NameOID.COUNTRY_NAME, "US", "PrintableString"),
+                _attr(NameOID.ORGANIZATION_NAME, " EVIL ", "PrintableString"),
+                _attr(NameOID.COMMON_NAME, "client", "UTF8String")]), None,
+     R.EXCLUDED_VIOLATION),
+    ("dirname-excluded-bmpstring",
+     (None, [DIRN(x509.Name.from_rfc4514_string("O=Evil,C=US"))]),
+     x509.Name([_attr(NameOID.COUNTRY_NAME, "US", "PrintableString"),
+                _attr(NameOID.ORGANIZATION_NAME, "evil", "BMPString"),
+                _attr(NameOID.COMMON_NAME, "client", "UTF8String")]), None,
+     R.EXCLUDED_VIOLATION),
+    ("dirname-permitted-case-and-spaces",
+     ([DIRN(x509.Name.from_rfc4514_string("O=Acme,C=US"))], None),
+     x509.Name([_attr(NameOID.COUNTRY_NAME, "us", "PrintableString"),
+                _attr(NameOID.ORGANIZATION_NAME, "  ACME ", "UTF8String"),
+                _attr(NameOID.COMMON_NAME, "client", "UTF8String")]), None, R.OK),
 ]
 
 

@@ -544,3 +544,42 @@ def test_known_bug_divergences(corpus: list[tuple[Case, dict[str, Any]]], bug: s
     assert cases, f"no generated case carries {bug}"
     found = [p for c, o in cases for p in problems(c, o)]
     assert not found, "\n".join(found[:10])
+
+
+# ---- directoryName constraints: the canonical comparison agrees with OpenSSL's ------------------
+
+
+def _dn(*attrs: tuple[ObjectIdentifier, str, str]) -> x509.Name:
+    from cryptography.x509.name import _ASN1Type
+
+    return x509.Name([x509.NameAttribute(o, v, _type=_ASN1Type[t]) for o, v, t in attrs])
+
+
+_C, _O, _CN = (x509.NameOID.COUNTRY_NAME, x509.NameOID.ORGANIZATION_NAME,
+               x509.NameOID.COMMON_NAME)  # fmt: skip
+DN_CASES = {
+    "excluded-printable-upper": (False, ("US", "PrintableString"), (" EVIL ", "PrintableString")),
+    "excluded-utf8-lower": (False, ("US", "PrintableString"), ("evil", "UTF8String")),
+    "excluded-bmp": (False, ("US", "PrintableString"), ("Evil", "BMPString")),
+    "excluded-ia5-lower-country": (False, ("us", "UTF8String"), ("EVIL", "IA5String")),
+    "not-excluded-other-org": (True, ("US", "PrintableString"), ("Evil Inc", "UTF8String")),
+    "not-excluded-non-ascii-case": (True, ("US", "PrintableString"), ("EVİL", "UTF8String")),
+}
+
+
+@pytest.mark.parametrize("name", list(DN_CASES))
+def test_dirname_constraints_agree_with_openssl(name: str) -> None:
+    """An intermediate excluding O=Evil,C=US: the leaf's subject spelled with other string types,
+    case and spaces is excluded, or not, exactly as OpenSSL decides."""
+    want, (c, ctype), (o, otype) = DN_CASES[name]
+    root = pki.ca("DN Root")
+    excl = [x509.DirectoryName(x509.Name.from_rfc4514_string("O=Evil,C=US"))]
+    inter = pki.intermediate(root, "CN=DN Intermediate,O=Acme,C=US",
+                             name_constraints=(None, excl))  # fmt: skip
+    leaf = pki.leaf(inter, _dn((_C, c, ctype), (_O, o, otype), (_CN, "client", "UTF8String")))
+    case = Case(index=-1, depth=1, key="p256", labels=[name], root=root,
+                presented=[leaf.der, inter.der])  # fmt: skip
+    ok, status, _depth = fastmtls_accepts(case)
+    o_ok, o_msg, _o_depth = openssl_result(case)
+    assert ok is want, status
+    assert o_ok is want, o_msg

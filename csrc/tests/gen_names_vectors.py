@@ -99,6 +99,24 @@ def cn_der(*values):
         rdns.append(tlv(0x31, seq(tlv(0x06, OID_CN), tlv(tag, raw))))
     return seq(*rdns)
 
+# Names built attribute by attribute, with the string type of each value chosen:
+# dn_raw([(oid content, value tag, value octets), ...], ...), one list per RDN, as written.
+A_C, A_O, A_OU, A_CN = (bytes.fromhex(h) for h in ("550406", "55040a", "55040b", "550403"))
+_C_US = (A_C, 0x13, b"US")
+
+
+def dn_raw(*rdns):
+    return seq(*[tlv(0x31, b"".join(seq(tlv(0x06, o), tlv(t, v)) for o, t, v in rdn))
+                 for rdn in rdns])
+
+
+def _dn_list(name_tlv):
+    """A GeneralSubtrees list content holding one directoryName subtree."""
+    return subtree(0xA4, name_tlv)
+
+
+EVIL = dn_raw([_C_US], [(A_O, 0x13, b"Evil")])
+
 OK, PERM, EXCL = "FM_OK", "FM_ERR_PERMITTED_VIOLATION", "FM_ERR_EXCLUDED_VIOLATION"
 BAD = "FM_ERR_INVALID_EXTENSION"
 SYNTAX, UNSUP = "FM_ERR_UNSUPPORTED_NAME_SYNTAX", "FM_ERR_UNSUPPORTED_CONSTRAINT_TYPE"
@@ -310,8 +328,42 @@ NC_CASES = [
      nc([DN(name((C, "US"), (ORG, "Acme"), (CN, "leaf"), (CN, "more")))]), ACME_LEAF, None, PERM),
     ("dn empty subject not checked", nc([DN(ACME)]), seq(), san(DNS("x.org")), OK),
     ("dn empty constraint matches all", nc([DN(x509.Name([]))]), OTHER_LEAF, None, OK),
-    ("dn compared as DER octets (fails closed)", nc([DN(ACME)]),
-     name_der((C, "US"), (ORG, "ACME"), (CN, "x")), None, PERM),
+    ("dn compared case-insensitively (OpenSSL's canonical form)", nc([DN(ACME)]),
+     name_der((C, "US"), (ORG, "ACME"), (CN, "x")), None, OK),
+    ("dn excluded: UTF8String, other case, spaces", nc(None, _dn_list(EVIL)),
+     dn_raw([_C_US], [(A_O, 0x0C, b"  eVIL  ")], [(A_CN, 0x0C, b"x")]), None, EXCL),
+    ("dn excluded: BMPString", nc(None, _dn_list(EVIL)),
+     dn_raw([_C_US], [(A_O, 0x1E, "Evil".encode("utf-16-be"))], [(A_CN, 0x0C, b"x")]), None,
+     EXCL),
+    ("dn excluded: UniversalString", nc(None, _dn_list(EVIL)),
+     dn_raw([_C_US], [(A_O, 0x1C, "EVIL".encode("utf-32-be"))], [(A_CN, 0x0C, b"x")]), None,
+     EXCL),
+    ("dn excluded: T61String, tab and newline", nc(None, _dn_list(EVIL)),
+     dn_raw([_C_US], [(A_O, 0x14, b"\tEvil\n")], [(A_CN, 0x0C, b"x")]), None, EXCL),
+    ("dn inner white space collapses", nc(_dn_list(dn_raw([_C_US], [(A_O, 0x0C, b"Acme  Corp")]))),
+     dn_raw([_C_US], [(A_O, 0x13, b"acme corp")], [(A_CN, 0x0C, b"x")]), None, OK),
+    ("dn inner white space is not removed", nc(_dn_list(dn_raw([_C_US], [(A_O, 0x0C, b"Acme Corp")]))),
+     dn_raw([_C_US], [(A_O, 0x13, b"acmecorp")], [(A_CN, 0x0C, b"x")]), None, PERM),
+    ("dn non-ASCII letters keep their case", nc(_dn_list(dn_raw([_C_US], [(A_O, 0x0C, "É".encode())]))),
+     dn_raw([_C_US], [(A_O, 0x0C, "é".encode())], [(A_CN, 0x0C, b"x")]), None, PERM),
+    ("dn invalid UTF-8 fails closed", nc(None, _dn_list(EVIL)),
+     dn_raw([_C_US], [(A_O, 0x0C, b"Ev\xffil")], [(A_CN, 0x0C, b"x")]), None, SYNTAX),
+    ("dn overlong UTF-8 fails closed", nc(None, _dn_list(EVIL)),
+     dn_raw([_C_US], [(A_O, 0x0C, b"\xc1\x85vil")], [(A_CN, 0x0C, b"x")]), None, SYNTAX),
+    ("dn odd-length BMPString fails closed", nc(None, _dn_list(EVIL)),
+     dn_raw([_C_US], [(A_O, 0x1E, b"\x00E\x00")], [(A_CN, 0x0C, b"x")]), None, SYNTAX),
+    ("dn non-string values compare as octets", nc(_dn_list(dn_raw([_C_US], [(A_O, 0x04, b"Acme")]))),
+     dn_raw([_C_US], [(A_O, 0x0C, b"Acme")], [(A_CN, 0x0C, b"x")]), None, PERM),
+    ("dn multi-valued RDN in another order", nc(_dn_list(dn_raw([_C_US], [(A_O, 0x0C, b"Acme"), (A_OU, 0x0C, b"Unit")]))),
+     dn_raw([_C_US], [(A_OU, 0x13, b"UNIT"), (A_O, 0x13, b"acme")], [(A_CN, 0x0C, b"x")]), None, OK),
+    ("dn multi-valued RDN, one attribute missing", nc(_dn_list(dn_raw([_C_US], [(A_O, 0x0C, b"Acme"), (A_OU, 0x0C, b"Unit")]))),
+     dn_raw([_C_US], [(A_O, 0x0C, b"Acme")], [(A_CN, 0x0C, b"x")]), None, PERM),
+    ("dn multi-valued RDN, duplicates counted", nc(_dn_list(dn_raw([_C_US], [(A_O, 0x0C, b"Acme"), (A_O, 0x0C, b"Acme"), (A_OU, 0x0C, b"U")]))),
+     dn_raw([_C_US], [(A_O, 0x0C, b"Acme"), (A_OU, 0x0C, b"U"), (A_OU, 0x0C, b"U")], [(A_CN, 0x0C, b"x")]), None, PERM),
+    ("dn RDN of 33 attributes: over the comparison budget", nc(None, _dn_list(dn_raw([(A_OU, 0x0C, b"u%d" % i) for i in range(33)]))),
+     dn_raw([(A_OU, 0x0C, b"u%d" % i) for i in range(33)], [(A_CN, 0x0C, b"x")]), None, "FM_ERR_BUDGET_EXCEEDED"),
+    ("dn RDN of 32 attributes: compared", nc(None, _dn_list(dn_raw([(A_OU, 0x0C, b"u%d" % i) for i in range(32)]))),
+     dn_raw([(A_OU, 0x13, b"U%d" % i) for i in reversed(range(32))], [(A_CN, 0x0C, b"x")]), None, EXCL),
     # forms that are not supported
     ("othername constraint and name", nc(None, [OTHER(OID_X, b"\x05\x00")]), None,
      san(DNS("example.com"), OTHER(OID_X, b"\x05\x00")), UNSUP),
