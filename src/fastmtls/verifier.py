@@ -259,6 +259,9 @@ class Verifier:
         hb = _host_bytes(host)
         lib.fm_verify(self._ptr, snap.ptr, revs, data, len(data), hb, len(hb), t, kind, name,
                       len(name), res)  # fmt: skip
+        return self._result(res, presented, data, snap)
+
+    def _result(self, res: Any, presented: list[bytes], data: bytes, snap: Any) -> VerifyResult:
         if res.n_presented != len(presented) and res.n_presented:
             # an element held several certificates (or none): index what the core saw
             presented = _split_der(data)
@@ -293,10 +296,7 @@ class Verifier:
             res = prev_res  # the same answer about other certificates: share the buffer
         else:
             res, spare = spare, _alloc(_RESULT_T)
-        presented = chain.copy()
-        if res.n_presented != len(presented) and res.n_presented:
-            presented = _split_der(data)  # an element held several certificates (or none)
-        out = VerifyResult(res, presented, snap, self._inters, self._fields_memo)
+        out = self._result(res, chain.copy(), data, snap)
         tl.last = (res, out, spare)
         return out
 
