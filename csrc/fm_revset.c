@@ -75,7 +75,12 @@ struct fm_revset {
     const uint32_t *slots;
     const uint8_t *arena;
     const uint8_t *blob;
+    uint32_t *islots; /* issuers by key_hash (open addressing: index + 1, 0 = free); NULL = few */
+    uint64_t n_islots;
 };
+
+/* Sets with more issuing CAs than this get the index above; fewer are scanned (no allocation). */
+#define RS_ISSUER_SCAN_MAX 8u
 
 static atomic_uint_fast64_t g_rs_generation = 1;
 
@@ -163,15 +168,26 @@ static inline uint64_t slot_index(uint64_t h, uint64_t n) {
 
 /* ---- lookup ------------------------------------------------------------------------------- */
 
+static int issuer_is(const fm_revset *s, uint64_t i, uint64_t key, fm_span name, fm_span spki) {
+    const rs_issuer *is = &s->issuers[i];
+    return is->key_hash == key && is->name_len == name.len && is->spki_len == spki.len &&
+           memcmp(s->blob + is->name_off, name.p, name.len) == 0 &&
+           memcmp(s->blob + is->spki_off, spki.p, spki.len) == 0;
+}
+
+/* O(1) with the issuer index, whatever the number of CAs in the set. */
 int fm_revset_find_issuer(const fm_revset *s, fm_span name, fm_span spki) {
     uint64_t key = issuer_key(name, spki);
-    for (uint64_t i = 0; i < s->h->n_issuers; i++) {
-        const rs_issuer *is = &s->issuers[i];
-        if (is->key_hash == key && is->name_len == name.len && is->spki_len == spki.len &&
-            memcmp(s->blob + is->name_off, name.p, name.len) == 0 &&
-            memcmp(s->blob + is->spki_off, spki.p, spki.len) == 0)
-            return (int)i;
+    if (s->islots != NULL) {
+        uint64_t mask = s->n_islots - 1;
+        for (uint64_t j = key & mask; s->islots[j]; j = (j + 1) & mask)
+            if (issuer_is(s, s->islots[j] - 1u, key, name, spki))
+                return (int)(s->islots[j] - 1u);
+        return -1;
     }
+    for (uint64_t i = 0; i < s->h->n_issuers; i++)
+        if (issuer_is(s, i, key, name, spki))
+            return (int)i;
     return -1;
 }
 
@@ -256,6 +272,7 @@ void fm_revset_free(fm_revset *s) {
     else
 #endif
         free(s->image);
+    free(s->islots);
     free(s);
 }
 
@@ -324,6 +341,24 @@ static int wrap(uint8_t *image, size_t len, int mapped, int verify_checksum, fm_
     s->image = image, s->len = len, s->mapped = mapped;
     atomic_init(&s->refs, 1);
     int rc = attach(s, verify_checksum);
+    uint64_t n_iss = rc == FM_OK ? s->h->n_issuers : 0;
+    if (n_iss > RS_ISSUER_SCAN_MAX) { /* n_iss <= RS_MAX_ISSUERS: no overflow below */
+        uint64_t n = 16;
+        while (n < 2 * n_iss)
+            n <<= 1;
+        s->islots = calloc((size_t)n, sizeof *s->islots);
+        if (s->islots == NULL) {
+            rc = FM_ERR_NOMEM;
+        } else {
+            s->n_islots = n;
+            for (uint64_t i = 0; i < n_iss; i++) {
+                uint64_t j = s->issuers[i].key_hash & (n - 1);
+                while (s->islots[j])
+                    j = (j + 1) & (n - 1);
+                s->islots[j] = (uint32_t)i + 1u;
+            }
+        }
+    }
     if (rc != FM_OK) {
         s->image = NULL; /* the caller keeps ownership on failure */
         free(s);

@@ -773,6 +773,30 @@ def test_same_serial_under_two_cas(w: World) -> None:
     assert revs.lookup(a.der, 0x5EED) is not None and revs.lookup(b.der, 0x5EED) is None
 
 
+@pytest.mark.parametrize("n_cas", [8, 9, 40])
+def test_many_issuing_cas(w: World, tmp_path: Path, n_cas: int) -> None:
+    """Sets of more than 8 CAs find issuers through an index (fewer are scanned): every CA's
+    revocations are found, in the built set, its snapshot and during verification, and a serial
+    revoked by one CA stays valid under the others."""
+    cas = [pki.intermediate(w.root, f"Many CA {i}") for i in range(n_cas)]
+    revs = RevocationSet.build([crls.crl(ca, [100 + i]) for i, ca in enumerate(cas)],
+                               cas=[w.root.der, *(ca.der for ca in cas)])  # fmt: skip
+    path = tmp_path / "many.snap"
+    revs.save(path)
+    for rs in (revs, RevocationSet.load(path)):
+        assert len(rs.issuers()) == n_cas
+        for i, ca in enumerate(cas):
+            assert rs.lookup(ca.der, 100 + i) is not None
+            assert rs.lookup(ca.der, 100 + (i + 1) % n_cas) is None
+        v = verifier(w, rs, missing_crl="deny")
+        last = cas[-1]
+        assert run_verify(v, [pki.leaf(last, serial=100 + n_cas - 1), last]).revoked
+        assert not run_verify(v, [pki.leaf(last, serial=100), last]).revoked
+        stranger = pki.intermediate(w.root, "Not In The Set")
+        r = run_verify(v, [pki.leaf(stranger, serial=100), stranger])
+        assert r.reason == Reason.UNABLE_TO_GET_CRL, r.status
+
+
 @pytest.mark.parametrize("order", ["a-first", "b-first"])
 def test_same_name_two_keys(w: World, order: str) -> None:
     """Two CAs with one name and different keys are different issuers."""
