@@ -134,7 +134,7 @@ int fm_store_add_anchor(fm_store *s, const uint8_t *der, size_t len, uint32_t gr
         return FM_ERR_INVALID_ARGUMENT;
     if (atomic_load(&s->sealed))
         return FM_ERR_SEALED;
-    if (len > FM_MAX_ANCHOR_SIZE)
+    if (len > FM_MAX_ANCHOR_SIZE || s->n_anchors >= FM_MAX_ANCHORS)
         return FM_ERR_LIMIT;
     int rc = grow((void **)&s->anchors, &s->cap_anchors, s->n_anchors, sizeof *s->anchors);
     if (rc != FM_OK)

@@ -21,7 +21,8 @@ Limits and what crossing each one gives (csrc/fm_verify.c unless said otherwise)
   candidate issuer.
 - ``Limits.max_nc_checks`` (FM_DEFAULT_MAX_NC_CHECKS, 2^20): names x name constraints per (CA,
   certificate) pair; BUDGET_EXCEEDED past it.
-- Trust anchors: at most FM_MAX_ANCHOR_SIZE (1 MiB) each, LimitError.
+- Trust anchors: at most FM_MAX_ANCHOR_SIZE (1 MiB) each and FM_MAX_ANCHORS (65535) per store,
+  LimitError.
 - Revocation sets: at most FM_MAX_REVSET_ISSUERS (65535) issuing CAs, RevocationError;
   the record arena and slot table are bounded at 4 GiB (not tested: it takes that much memory).
 - PEM input: ``pem_to_der(max_bytes=16 MiB)``, CertificateLoadError; ``CRLSource(max_bytes=50
@@ -587,6 +588,21 @@ def _issuer_variants(template: bytes, n: int) -> list[bytes]:
 @pytest.fixture(scope="module")
 def ca_template() -> bytes:
     return pki.ca("CA-00000").der
+
+
+@pytest.mark.parametrize("n", [int(lib.FM_MAX_ANCHORS), int(lib.FM_MAX_ANCHORS) + 1])
+def test_store_anchors(ca_template: bytes, n: int) -> None:
+    """A trust store holds up to 65535 anchors; one more is a LimitError (results index chain
+    certificates with 16 bits)."""
+    cas = _issuer_variants(ca_template, n)
+    store = TrustStore()
+    if n <= int(lib.FM_MAX_ANCHORS):
+        store.add_ders(cas, name="many")
+        assert len(store) == n
+    else:
+        with pytest.raises(LimitError):
+            store.add_ders(cas, name="many")
+        assert len(store) == 0
 
 
 @pytest.mark.parametrize("n", [RS_MAX_ISSUERS, RS_MAX_ISSUERS + 1])

@@ -132,11 +132,14 @@ typedef struct fm_limits {
  * FM_ERR_BUDGET_EXCEEDED (x509-limbo pathological::nc-dos-*). */
 #define FM_DEFAULT_MAX_NC_CHECKS 1048576u
 /* Bounds on what the operator configures (trusted input, so fixed): a trust anchor's size (1 MiB,
- * 16 x FM_DEFAULT_MAX_CERT_SIZE: anchors are never hostile, only possibly large), and the issuing
+ * 16 x FM_DEFAULT_MAX_CERT_SIZE: anchors are never hostile, only possibly large), the issuing
  * CAs of one revocation set (65,535: a record stores its issuer as a 16-bit index, a format
- * bound of the snapshot too). */
+ * bound of the snapshot too), and the anchors of one store (65,535, as operator intermediates:
+ * fm_result.chain_idx is 16-bit). */
 #define FM_MAX_ANCHOR_SIZE (16u * FM_DEFAULT_MAX_CERT_SIZE)
 #define FM_MAX_REVSET_ISSUERS 65535u
+/* Trust anchors in one store (a result names its chain's certificates by 16-bit indexes). */
+#define FM_MAX_ANCHORS 65535u
 /* RSA keys used to verify: at most 8192-bit moduli (as rustls-webpki) and 32-bit exponents, so
  * one signature check has a bounded cost. */
 #define FM_MAX_RSA_BITS 8192u
