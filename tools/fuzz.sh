@@ -12,6 +12,10 @@
 #   FUZZ_JOBS      targets fuzzed at once (default 1; the project machines have 2 cores)
 #   FUZZ_ARGS      extra libFuzzer arguments (e.g. "-dict=... -max_len=8192")
 #   FUZZ_NO_BUILD  set to 1 to reuse the binaries in build/fuzz/
+#   FUZZ_OUT       where binaries, logs and artifacts go (default build/fuzz; .ci/run's smoke
+#                  uses its own temporary directory)
+#   PYTHON         the interpreter that generates the corpus (default python3; it needs
+#                  cryptography, and fastmtls installed or built in place for the snapshot seeds)
 #   ASAN_OPTIONS, UBSAN_OPTIONS  override the sanitizer options (see below)
 #
 # Corpus: new inputs the fuzzer finds go into csrc/fuzz/corpus/<target>/ (not committed), so a
@@ -20,7 +24,7 @@ set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FUZZ_DIR="$ROOT/csrc/fuzz"
-OUT="$ROOT/build/fuzz"
+OUT="${FUZZ_OUT:-$ROOT/build/fuzz}"
 SECS="${1:-60}"
 [ "$#" -gt 0 ] && shift
 case "$SECS" in
@@ -51,6 +55,7 @@ if [ -z "$CLANG" ]; then
 fi
 
 mkdir -p "$OUT/logs" "$OUT/artifacts"
+# shellcheck disable=SC2054  # the commas belong to one -fsanitize= flag
 CFLAGS=(-fsanitize=fuzzer,address,undefined -g -O1
         -I"$ROOT/csrc" -I"$ROOT/csrc/include" -I"$FUZZ_DIR")
 # UBSan reports abort the run (halt_on_error=1, so libFuzzer saves the input), except the known,
@@ -83,8 +88,7 @@ for t in "${TARGETS[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "fuzz.sh: generating corpus for ${missing[*]}"
-    PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}" \
-        python3 -W ignore "$FUZZ_DIR/make_corpus.py" "${missing[@]}" ||
+    "${PYTHON:-python3}" -W ignore "$FUZZ_DIR/make_corpus.py" "${missing[@]}" ||
         { echo "fuzz.sh: corpus generation failed" >&2; exit 2; }
 fi
 

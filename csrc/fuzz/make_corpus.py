@@ -17,7 +17,7 @@ Seeds:
   * CRLs signed by the fixed CAs (entries with reasons and invalidity dates, cRLNumber, delta CRLs
     after their base, IDP scopes, onlySomeReasons, every signature algorithm) and limbo's CRLs;
   * revocation snapshots written by ``fastmtls.RevocationSet.save`` (needs the built package:
-    ``src/`` is put on ``sys.path``);
+    an installed one, else an in-place build in ``src/``);
   * the framed inputs of fuzz_verify and fuzz_names (control byte, expected name, DER; see the
     comments at the top of those targets).
 """
@@ -41,9 +41,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-for p in (ROOT / "tests", ROOT / "src"):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
+if str(ROOT / "tests") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tests"))
+if str(ROOT / "src") not in sys.path:  # last: an installed fastmtls (CI's venv) comes first
+    sys.path.append(str(ROOT / "src"))
 
 import pki  # noqa: E402  (tests/pki.py)
 from cryptography import x509  # noqa: E402
