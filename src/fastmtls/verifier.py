@@ -29,6 +29,7 @@ NameInput = Union[str, ipaddress.IPv4Address, ipaddress.IPv6Address, None]
 _alloc = ffi.new_allocator(should_clear_after_alloc=False)  # fm_verify initialises what it sets
 _RESULT_T = ffi.typeof("fm_result *")
 _c_verify_again = lib.fm_verify_again
+_NULL = ffi.NULL
 _NOW = int(lib.FM_TIME_NOW)
 
 _PURPOSES = {
@@ -232,7 +233,7 @@ class Verifier:
         """
         snap = self._store._snapshot
         rset = self._revocations  # one read: the whole call uses this snapshot
-        revs = ffi.NULL if rset is None else rset._ptr
+        revs = _NULL if rset is None else rset._ptr
         if at is None:
             t = _NOW
         else:
@@ -243,13 +244,38 @@ class Verifier:
                 t = _unix(at)
                 self._last = (at, t)
         if type(chain) is list and expected_name is None:
-            # The per-connection path, kept short (see _verify_again)
+            # The per-connection call (a list of DER certificates), kept short. Each thread keeps
+            # its last result: when the core's answer equals it field for field (C compares:
+            # fm_verify_again) for the same certificates and trust store, that same immutable
+            # VerifyResult is returned, so a warm verification allocates nothing in Python. The
+            # core's result buffer of a returned object is never written again; the thread's
+            # spare buffer receives a differing answer.
             try:
                 data = b"".join(chain)
             except TypeError:
-                pass
-            else:
-                return self._verify_again(chain, data, snap, revs, host, t)
+                data = None
+            if data is not None:
+                if host is None:
+                    hb = b""
+                else:
+                    known = self._hosts.get(host)
+                    hb = self._remember_host(host) if known is None else known
+                tl = self._tl
+                prev: VerifyResult
+                try:
+                    prev_res, prev, spare = tl.last
+                except AttributeError:
+                    prev_res, spare = _NULL, _alloc(_RESULT_T)  # then the answer is never "same"
+                if _c_verify_again(self._ptr, snap.ptr, revs, data, len(data), hb, len(hb), t,
+                                   prev_res, spare):  # fmt: skip
+                    if prev._snap is snap and prev._presented == chain:
+                        return prev
+                    res = prev_res  # the same answer about other certificates: share the buffer
+                else:
+                    res, spare = spare, _alloc(_RESULT_T)
+                out = self._result(res, chain.copy(), data, snap)
+                tl.last = (res, out, spare)
+                return out
         presented, data, bad = _chain_bytes(chain)
         res = _alloc(_RESULT_T)
         if bad:
@@ -262,43 +288,11 @@ class Verifier:
         return self._result(res, presented, data, snap)
 
     def _result(self, res: Any, presented: list[bytes], data: bytes, snap: Any) -> VerifyResult:
+        """The VerifyResult of the core's answer ``res`` about ``presented``."""
         if res.n_presented != len(presented) and res.n_presented:
             # an element held several certificates (or none): index what the core saw
             presented = _split_der(data)
         return VerifyResult(res, presented, snap, self._inters, self._fields_memo)
-
-    def _verify_again(
-        self, chain: list[bytes], data: bytes, snap: Any, revs: Any, host: str | None, t: int
-    ) -> VerifyResult:
-        """verify() for a list of DER certificates and no expected name: the per-connection call.
-
-        Each thread keeps its last result: when the core's answer equals it field for field (C
-        compares, fm_verify_again) for the same certificates and trust store, that same immutable
-        :class:`VerifyResult` is returned, so a warm verification allocates nothing in Python.
-        The core's result buffer of a returned object is never written again; the thread's spare
-        buffer receives a differing answer.
-        """
-        if host is None:
-            hb = b""
-        else:
-            known = self._hosts.get(host)
-            hb = self._remember_host(host) if known is None else known
-        tl = self._tl
-        prev: VerifyResult
-        try:
-            prev_res, prev, spare = tl.last
-        except AttributeError:
-            prev_res, spare = ffi.NULL, _alloc(_RESULT_T)  # fm_verify_again never returns 1
-        if _c_verify_again(self._ptr, snap.ptr, revs, data, len(data), hb, len(hb), t, prev_res,
-                           spare):  # fmt: skip
-            if prev._snap is snap and prev._presented == chain:
-                return prev
-            res = prev_res  # the same answer about other certificates: share the buffer
-        else:
-            res, spare = spare, _alloc(_RESULT_T)
-        out = self._result(res, chain.copy(), data, snap)
-        tl.last = (res, out, spare)
-        return out
 
 
 def _revocation_flags(check: str, missing: str, expired: str, revoked: str) -> int:
