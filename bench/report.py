@@ -601,7 +601,8 @@ def handshake_summary(gs: dict[str, list[Case]]) -> list[str]:
         return []
     names = [i for i in HANDSHAKE_IMPLS if any(i in by for _, _, by in hs)]
     crl = max((c.entries for _, _, by in hs for c in by.values()), default=0)
-    how = "interleaved rounds, one handshake of each case per round" if _hs_interleaved(gs) \
+    how = "interleaved rounds, one handshake of each case per round in a random order" \
+        if _hs_interleaved(gs) \
         else "each case run on its own"
     out = [f"Server CPU per full handshake (median; {how}; no resumption; memory BIOs). CRL / "
            f"revocation set: {_hs_size(crl) if crl else 'none'} entries.", "",

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import random
 import ssl
 import statistics
 import time
@@ -466,28 +467,30 @@ GROUPS = [pytest.param(tls, key, id=f"{tls}-{key}") for tls in VERSIONS for key 
 @pytest.mark.parametrize(("tls", "key"), GROUPS)
 def test_handshake_interleaved(benchmark: Any, hsworld: HsWorld, tls: str, key: str) -> None:
     """Every case of one (TLS version, key) group, interleaved: each round runs one handshake of
-    each case, in an order rotated every round. Whatever drifts while a benchmark runs (other
-    jobs on the machine, CPU frequency, the heap) then weighs on all cases alike, so their ratios
-    compare like with like; run case after case (test_handshake), phases of a few seconds move
-    single cases by 30% here. The benchmark's value is the server CPU of a whole round; the
-    per-case statistics (server CPU of each handshake) are in ``extra_info["per_case"]``, from
-    which bench/report.py computes the handshake targets."""
+    each case, in a new random order every round (seeded). Whatever drifts while a benchmark runs
+    (other jobs on the machine, CPU frequency, the heap) then weighs on all cases alike, so their
+    ratios compare like with like; run case after case (test_handshake), phases of a few seconds
+    move single cases by 30% here. The order is shuffled, not rotated, because a case pays for
+    the one before it: after a stdlib+crl handshake (a 100k-entry CRL walked) the CPU caches are
+    cold, which cost whichever case always came next about 60 µs. The benchmark's value is the
+    server CPU of a whole round; the per-case statistics (server CPU of each handshake) are in
+    ``extra_info["per_case"]``, from which bench/report.py computes the handshake targets."""
     p = hsworld.pki(key)
     sizes = hsworld.sizes
     benchmark.group = f"handshake-{tls}-{key}-interleaved"
     setups = [(impl, *prepare(p, tls, impl)) for impl in IMPLS]
     samples: dict[str, list[float]] = {impl: [] for impl in IMPLS}
     clock = ServerClock()
-    rotation = 0
+    order = list(range(len(setups)))
+    rng = random.Random(f"handshake-{tls}-{key}")
 
     def one_round() -> None:
-        nonlocal rotation
-        for k in range(len(setups)):
-            impl, sctx, _verifier, clients, check = setups[(k + rotation) % len(setups)]
+        rng.shuffle(order)
+        for k in order:
+            impl, sctx, _verifier, clients, check = setups[k]
             before = clock.spent
             check(handshake(sctx, next(clients), clock))
             samples[impl].append(clock.spent - before)
-        rotation += 1
 
     benchmark._timer = clock.server_thread_time
     benchmark.pedantic(one_round, rounds=sizes.interleaved_rounds, iterations=1,
