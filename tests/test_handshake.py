@@ -818,6 +818,20 @@ def test_sni_callback_switch_to_enforce_context_enforces(
         assert other.result().status == "NONE"
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_sni_callback_switch_to_record_context_records(live: LivePKI, version: str) -> None:
+    """The other way round: an enforce-mode listening context whose sni_callback moves b.example
+    to a record-mode context lets a client without a certificate complete there (result NONE),
+    while its own hosts still refuse one."""
+    sctx = _sni_switching_server(live, "enforce", "record")
+    switched = th.bio_handshake(sctx, th.client_context(live, None, version=version),
+                                hostname="b.example")  # fmt: skip
+    assert switched.ok and switched.result().status == "NONE"
+    own = th.bio_handshake(sctx, th.client_context(live, None, version=version),
+                           hostname="a.example")  # fmt: skip
+    assert not own.ok
+
+
 def test_install_does_not_leak_ex_data_indexes(live: LivePKI) -> None:
     """install() does not allocate new process-wide OpenSSL ex_data indexes on every call."""
     import _ssl
