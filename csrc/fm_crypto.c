@@ -26,6 +26,11 @@ struct fm_key {
     int type; /* enum fm_key_type */
     uint32_t cost; /* see fm_key_cost */
     EVP_PKEY *pkey;
+    /* Verification contexts already initialised for this key and SHA-256/384/512 (RSA PKCS#1
+     * v1.5 or ECDSA), made on first use and never changed after: each verification works on a
+     * copy (EVP_PKEY_CTX_dup reads its source only), which skips the provider lookups and
+     * set-up of EVP_PKEY_verify_init, about 4 us of a 25 us RSA-2048 check with OpenSSL 3.0. */
+    _Atomic(EVP_PKEY_CTX *) prep[3];
 };
 
 /*
@@ -144,6 +149,8 @@ int fm_key_new(const uint8_t *spki, size_t len, fm_key **out) {
         return FM_ERR_NOMEM;
     }
     atomic_init(&k->refs, 1);
+    for (size_t i = 0; i < 3; i++)
+        atomic_init(&k->prep[i], NULL);
     k->type = type;
     switch (type) {
     case FM_KEY_RSA: {
@@ -174,6 +181,8 @@ void fm_key_free(fm_key *k) {
     if (k == NULL)
         return;
     if (atomic_fetch_sub_explicit(&k->refs, 1, memory_order_acq_rel) == 1) {
+        for (size_t i = 0; i < 3; i++)
+            EVP_PKEY_CTX_free(atomic_load_explicit(&k->prep[i], memory_order_acquire));
         EVP_PKEY_free(k->pkey);
         free(k);
     }
@@ -190,6 +199,56 @@ static const EVP_MD *md_for(int hash) {
     case FM_HASH_SHA512: return EVP_sha512();
     default: return NULL;
     }
+}
+
+/* The key's initialised context for digest `md` (slot hidx), made on first use; NULL when it
+ * cannot be made (the caller then verifies the one-shot way). Two threads may both make one:
+ * the first stored wins, the other is freed. */
+static EVP_PKEY_CTX *prepared(const fm_key *k, int hidx, const EVP_MD *md, int rsa) {
+    _Atomic(EVP_PKEY_CTX *) *slot = (_Atomic(EVP_PKEY_CTX *) *)&k->prep[hidx];
+    EVP_PKEY_CTX *c = atomic_load_explicit(slot, memory_order_acquire);
+    if (c != NULL)
+        return c;
+    c = EVP_PKEY_CTX_new(k->pkey, NULL);
+    if (c == NULL || EVP_PKEY_verify_init(c) != 1 || EVP_PKEY_CTX_set_signature_md(c, md) != 1 ||
+        (rsa && EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) != 1)) {
+        EVP_PKEY_CTX_free(c);
+        ERR_clear_error();
+        return NULL;
+    }
+    EVP_PKEY_CTX *none = NULL;
+    if (!atomic_compare_exchange_strong_explicit(slot, &none, c, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        EVP_PKEY_CTX_free(c);
+        c = none; /* another thread's, stored first */
+    }
+    return c;
+}
+
+/* RSA PKCS#1 v1.5 and ECDSA: the digest, then the signature check on a copy of the key's
+ * prepared context. Returns FM_OK, FM_ERR_CERT_SIGNATURE_FAILURE, or -1 when the prepared path
+ * is not available. */
+static int verify_prepared(const fm_key *k, int hidx, const EVP_MD *md, int rsa,
+                           const uint8_t *msg, size_t msg_len, const uint8_t *sig, size_t sig_len) {
+    EVP_PKEY_CTX *base = prepared(k, hidx, md, rsa);
+    if (base == NULL)
+        return -1;
+    unsigned char dg[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    if (EVP_Digest(msg, msg_len, dg, &dlen, md, NULL) != 1) {
+        ERR_clear_error();
+        return -1;
+    }
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_dup(base);
+    if (c == NULL) {
+        ERR_clear_error();
+        return -1;
+    }
+    int ok = EVP_PKEY_verify(c, sig, sig_len, dg, dlen) == 1;
+    EVP_PKEY_CTX_free(c);
+    if (!ok)
+        ERR_clear_error();
+    return ok ? FM_OK : FM_ERR_CERT_SIGNATURE_FAILURE;
 }
 
 int fm_sig_verify(const fm_key *k, int alg, const fm_pss *pss, const uint8_t *msg, size_t msg_len,
@@ -212,6 +271,12 @@ int fm_sig_verify(const fm_key *k, int alg, const fm_pss *pss, const uint8_t *ms
     if ((want_rsa && t != FM_KEY_RSA) || (want_ec && !is_ec) || (want_ed && t != FM_KEY_ED25519) ||
         (!want_ed && md == NULL))
         return FM_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM;
+    if (!want_ed && !is_pss) {
+        int hidx = md == EVP_sha256() ? 0 : md == EVP_sha384() ? 1 : 2;
+        int prc = verify_prepared(k, hidx, md, want_rsa, msg, msg_len, sig, sig_len);
+        if (prc != -1)
+            return prc;
+    }
 
     int rc = FM_ERR_CERT_SIGNATURE_FAILURE;
     EVP_PKEY_CTX *pctx = NULL;
