@@ -3,7 +3,9 @@ other files should import, since bench/ has a conftest.py of its own)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pki
@@ -31,3 +33,15 @@ def run_verify(verifier: Verifier, certs: Sequence[CertLike], **kw: Any) -> Veri
     """Verify ``certs`` (leaf first) at ``pki.NOW`` unless ``at`` is given."""
     kw.setdefault("at", pki.NOW)
     return verifier.verify([der_of(c) for c in certs], **kw)
+
+
+def sanitized() -> bool:
+    """True under ASan/TSan/valgrind (FASTMTLS_SANITIZED, or their runtime mapped), where CPU
+    times and memory growth mean nothing."""
+    if os.environ.get("FASTMTLS_SANITIZED"):
+        return True
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return False
+    return any(s in maps for s in ("libasan", "libtsan", "vgpreload"))

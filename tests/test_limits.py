@@ -52,7 +52,7 @@ import pki
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from helpers import make_verifier
+from helpers import make_verifier, sanitized
 
 import fastmtls
 from fastmtls import (
@@ -80,18 +80,7 @@ RS_MAX_ISSUERS = int(lib.FM_MAX_REVSET_ISSUERS)
 ANCHOR_MAX = int(lib.FM_MAX_ANCHOR_SIZE)
 
 
-def _sanitized() -> bool:
-    """True under ASan/TSan/valgrind, where CPU times mean nothing."""
-    if os.environ.get("FASTMTLS_SANITIZED"):
-        return True
-    try:
-        maps = Path("/proc/self/maps").read_text()
-    except OSError:
-        return False
-    return any(s in maps for s in ("libasan", "libtsan", "vgpreload"))
-
-
-TIMING_OK = not _sanitized() and time.get_clock_info("thread_time").resolution <= 1e-4
+TIMING_OK = not sanitized() and time.get_clock_info("thread_time").resolution <= 1e-4
 
 
 # ---- DER surgery --------------------------------------------------------------------------

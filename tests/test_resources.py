@@ -29,6 +29,7 @@ from pathlib import Path
 import pki
 import pytest
 from cryptography.hazmat.primitives import serialization
+from helpers import sanitized
 
 import fastmtls.ssl as fssl
 from fastmtls import Reason, Revocation, RevocationSet, TrustStore, Verifier
@@ -41,17 +42,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 MIB = 1 << 20
 
 
-def _sanitized() -> bool:
-    if os.environ.get("FASTMTLS_SANITIZED"):
-        return True
-    try:
-        maps = Path("/proc/self/maps").read_text()
-    except OSError:
-        return False
-    return any(s in maps for s in ("libasan", "libtsan", "vgpreload"))
-
-
-SANITIZED = _sanitized()
+SANITIZED = sanitized()
 
 
 def rss() -> int:
