@@ -568,28 +568,24 @@ static int issuer_slots_grow(fm_revbuild *b) {
 
 static int issuer_index(fm_revbuild *b, const fm_cert *ca, uint32_t *out) {
     uint64_t key = issuer_key(ca->subject, ca->spki);
-    size_t j = 0;
-    if (b->n_slots) {
-        for (j = (size_t)key & (b->n_slots - 1); b->issuer_slots[j]; j = (j + 1) & (b->n_slots - 1)) {
-            uint32_t i = b->issuer_slots[j] - 1;
-            rb_issuer *is = &b->issuers[i];
-            if (is->key == key && fm_span_eq((fm_span){is->name, is->name_len}, ca->subject) &&
-                fm_span_eq((fm_span){is->spki, is->spki_len}, ca->spki)) {
-                *out = i;
-                return FM_OK;
-            }
+    /* room for one more first (at most one growth per doubling), then one probe sequence that
+     * ends on this CA's slot or on the free slot it would take */
+    if (2 * (b->n_issuers + 1) > b->n_slots && issuer_slots_grow(b) != FM_OK)
+        return FM_ERR_NOMEM;
+    size_t mask = b->n_slots - 1, j = (size_t)key & mask;
+    for (; b->issuer_slots[j]; j = (j + 1) & mask) {
+        uint32_t i = b->issuer_slots[j] - 1;
+        rb_issuer *is = &b->issuers[i];
+        if (is->key == key && fm_span_eq((fm_span){is->name, is->name_len}, ca->subject) &&
+            fm_span_eq((fm_span){is->spki, is->spki_len}, ca->spki)) {
+            *out = i;
+            return FM_OK;
         }
     }
     if (b->n_issuers >= RS_MAX_ISSUERS)
         return FM_ERR_LIMIT;
     if (grow((void **)&b->issuers, &b->cap_issuers, b->n_issuers + 1, sizeof *b->issuers))
         return FM_ERR_NOMEM;
-    if (2 * (b->n_issuers + 1) > b->n_slots) {
-        if (issuer_slots_grow(b) != FM_OK)
-            return FM_ERR_NOMEM;
-        for (j = (size_t)key & (b->n_slots - 1); b->issuer_slots[j]; j = (j + 1) & (b->n_slots - 1))
-            ;
-    }
     rb_issuer is = {0};
     is.name = malloc(ca->subject.len);
     is.spki = malloc(ca->spki.len);
