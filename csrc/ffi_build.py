@@ -122,6 +122,8 @@ int fm_revbuild_new(fm_revbuild **out);
 void fm_revbuild_free(fm_revbuild *b);
 int fm_revbuild_add_crl(fm_revbuild *b, const uint8_t *crl, size_t len, const uint8_t *ca,
                         size_t ca_len, fm_crl_info *info);
+int fm_revbuild_add_crl_borrowed(fm_revbuild *b, const uint8_t *crl, size_t len,
+                                 const uint8_t *ca, size_t ca_len, fm_crl_info *info);
 int fm_revbuild_add_entry(fm_revbuild *b, const uint8_t *ca, size_t ca_len, const uint8_t *serial,
                           size_t serial_len, uint32_t reason, int64_t date);
 int fm_revbuild_finish(fm_revbuild *b, fm_revset **out);

@@ -204,9 +204,11 @@ class RevocationSet:
         out = ffi.new("fm_revbuild **")
         _raise(lib.fm_revbuild_new(out), "revocation set")
         builder = out[0]
+        held: list[bytes] = []  # the builder borrows each CRL's DER until finish: keep them alive
         try:
             for item in crls:
                 for der in crl_to_der(item):
+                    held.append(der)
                     cls._add_crl(builder, der, ca_list)
             for e in entries:
                 ser = serial_bytes(e.serial)
@@ -217,7 +219,9 @@ class RevocationSet:
             lib.fm_revbuild_free(builder)
             raise
         res = ffi.new("fm_revset **")
-        _raise(lib.fm_revbuild_finish(builder, res), "revocation set")  # consumes the builder
+        rc = lib.fm_revbuild_finish(builder, res)  # consumes the builder
+        del held  # only now may the CRLs' DER go
+        _raise(rc, "revocation set")
         return cls(res[0])
 
     @staticmethod
@@ -231,7 +235,8 @@ class RevocationSet:
             raise RevocationError("CRL: no configured CA has the CRL's issuer name")
         last = 0
         for ca in candidates:
-            last = lib.fm_revbuild_add_crl(builder, der, len(der), ca, len(ca), ffi.NULL)
+            # borrowed: ``der`` is an immutable bytes object that build() holds until finish
+            last = lib.fm_revbuild_add_crl_borrowed(builder, der, len(der), ca, len(ca), ffi.NULL)
             if last == 0:
                 return
         _raise(last, "CRL")
