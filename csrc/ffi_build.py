@@ -185,6 +185,9 @@ int fm_verify_chain(fm_verifier *v, fm_store *store, const fm_revset *revs,
 int fm_verify_again(fm_verifier *v, fm_store *store, const fm_revset *revs, const uint8_t *chain,
                     size_t chain_len, const uint8_t *host, size_t host_len, int64_t at,
                     const fm_result *prev, fm_result *out);
+int fm_verify_chain_again(fm_verifier *v, fm_store *store, const fm_revset *revs,
+                          const uint8_t *chain, size_t chain_len, int64_t at,
+                          const fm_result *prev, fm_result *out);
 int fm_result_equal(const fm_result *a, const fm_result *b);
 
 int fm_verifier_set_store(fm_verifier *v, fm_store *store);

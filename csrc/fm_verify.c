@@ -603,9 +603,9 @@ static uint64_t result_hash(const fm_verifier *v, fm_span ctx, const uint8_t *ch
         leaf.len = len;
     size_t t1 = leaf.len < 32 ? leaf.len : 32, t2 = len < 32 ? len : 32;
     uint64_t n = (uint64_t)len;
-    fm_span parts[3] = {{(const uint8_t *)&n, sizeof n}, {leaf.p + leaf.len - t1, t1},
-                        {chain + len - t2, t2}};
-    return fm_hash64(v->results.seed, parts, 3) ^ fm_hash64(v->results.seed, &ctx, 1);
+    fm_span parts[4] = {{(const uint8_t *)&n, sizeof n}, {leaf.p + leaf.len - t1, t1},
+                        {chain + len - t2, t2}, ctx};
+    return fm_hash64(v->results.seed, parts, 4);
 }
 
 /* Revocation of the validated path (RFC 5280 6.3, simplified to complete CRLs from the issuing
@@ -814,6 +814,12 @@ int fm_verify_again(fm_verifier *v, fm_store *store, const fm_revset *revs, cons
         return 1;
     memcpy(out, &r, sizeof r);
     return 0;
+}
+
+int fm_verify_chain_again(fm_verifier *v, fm_store *store, const fm_revset *revs,
+                          const uint8_t *chain, size_t chain_len, int64_t at,
+                          const fm_result *prev, fm_result *out) {
+    return fm_verify_again(v, store, revs, chain, chain_len, NULL, 0, at, prev, out);
 }
 
 int fm_verifier_set_store(fm_verifier *v, fm_store *store) {

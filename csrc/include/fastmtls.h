@@ -358,6 +358,10 @@ int fm_verify_chain(fm_verifier *v, fm_store *store, const fm_revset *revs,
 int fm_verify_again(fm_verifier *v, fm_store *store, const fm_revset *revs, const uint8_t *chain,
                     size_t chain_len, const uint8_t *host, size_t host_len, int64_t at,
                     const fm_result *prev, fm_result *out);
+/* fm_verify_again without a host: two arguments fewer on the per-connection call. */
+int fm_verify_chain_again(fm_verifier *v, fm_store *store, const fm_revset *revs,
+                          const uint8_t *chain, size_t chain_len, int64_t at,
+                          const fm_result *prev, fm_result *out);
 
 /* Two results say the same: every field equal, chain positions compared up to chain_len. */
 int fm_result_equal(const fm_result *a, const fm_result *b);
