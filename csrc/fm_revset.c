@@ -3,7 +3,8 @@
  *
  * One contiguous image holds everything, in memory and on disk alike:
  *   header | issuers[n_issuers] | slots[n_slots] (tag, record offset + 1) | arena | blob
- * The checksum covers every byte (header included, its own field taken as zero); the header's
+ * A snapshot file's checksum (computed by fm_revset_save; a built set's memory holds 0 there)
+ * covers every byte (header included, its own field taken as zero); the header's
  * offsets and counts are also bounds-checked, and every slot is validated, before any lookup.
  * arena records: u16 issuer, u8 serial length, u8 flags (reason | scope | removed), u32 date,
  * serial octets. Open addressing with linear probing at load factor <= 0.7; the slot tag (upper
