@@ -33,12 +33,13 @@ not counted (their cache and frequency effects still are: compare cases of one r
 wall time of a whole handshake (both sides) is kept in ``extra_info``.
 
 Identical for every case, so that the cases differ only by client authentication: no session
-resumption (no tickets: ``OP_NO_TICKET`` and ``num_tickets = 0``; the server's session-ID cache
-off, as ``install`` sets it for the hook; a new client ``SSLObject`` without a session each
-time); the client presents leaf + intermediate and does not verify the server (its work is not
-measured anyway); SNI ``localhost``; default cipher suites and groups (X25519). Certificates are
-valid around the real current time, since both verifiers check the handshake's own clock. Not
-counted: ``SSL_new``/``SSL_free`` of the server connection (``wrap_bio`` and garbage collection).
+resumption (no tickets: ``OP_NO_TICKET`` and ``num_tickets = 0``; the server's session cache off,
+for the hook's contexts set after ``install``, which turns on the hook's own session-ID cache; a
+new client ``SSLObject`` without a session each time); the client presents leaf + intermediate and
+does not verify the server (its work is not measured anyway); SNI ``localhost``; default cipher
+suites and groups (X25519). Certificates are valid around the real current time, since both
+verifiers check the handshake's own clock. Not counted: ``SSL_new``/``SSL_free`` of the server
+connection (``wrap_bio`` and garbage collection).
 
     PYTHONPATH=src python -m pytest bench/test_handshake.py -p no:cacheprovider \\
         --benchmark-enable --benchmark-json=/tmp/hs.json && python bench/report.py /tmp/hs.json
@@ -290,7 +291,6 @@ def server_context(p: HsPKI, tls: str, impl: str) -> tuple[ssl.SSLContext, Verif
     ctx.load_cert_chain(p.server_cert, p.server_key)
     ctx.options |= ssl.OP_NO_TICKET
     ctx.num_tickets = 0
-    _ssl_ctx_ctrl()(_ctx_ptr(ctx), SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_OFF, None)
     verifier = None
     if impl == "accept-all":
         ctx.verify_mode = ssl.CERT_REQUIRED
@@ -307,6 +307,8 @@ def server_context(p: HsPKI, tls: str, impl: str) -> tuple[ssl.SSLContext, Verif
         verifier = Verifier(p.store(), result_cache_size=size, signature_cache_size=size,
                             revocations=p.rset if impl.endswith("+revset") else None)  # fmt: skip
         fssl.install(ctx, verifier, mode="enforce")
+    # after install, which turns on the hook's own session-ID cache: no case caches sessions
+    _ssl_ctx_ctrl()(_ctx_ptr(ctx), SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_OFF, None)
     assert session_cache_mode(ctx) == SSL_SESS_CACHE_OFF
     return ctx, verifier
 

@@ -9,8 +9,10 @@
  * Constants below are OpenSSL ABI values, stable since 1.1.1 (checked against ssl.h, x509_vfy.h,
  * crypto.h and tls1.h of OpenSSL 3.0).
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fm_internal.h"
 #include "fm_lock.h"
@@ -38,6 +40,10 @@ enum {
     TLSEXT_NAMETYPE_host_name = 0,
     SSL_CTRL_SET_SESS_CACHE_MODE = 44,
     SSL_SESS_CACHE_OFF = 0,
+    SSL_SESS_CACHE_SERVER = 0x0002,
+    SSL_SESS_CACHE_NO_INTERNAL = 0x0300, /* NO_INTERNAL_LOOKUP | NO_INTERNAL_STORE */
+    SSL_OP_NO_TICKET = 0x00004000,
+    TLS1_3_VERSION = 0x0304,
     SSL_VERIFY_PEER = 0x01,
     SSL_VERIFY_FAIL_IF_NO_PEER_CERT = 0x02,
     SSL_TICKET_EMPTY = 3,
@@ -69,6 +75,9 @@ typedef int (*verify_cb_fn)(X509_STORE_CTX *, void *);
 typedef int (*gen_ticket_fn)(SSL *, void *);
 typedef int (*cert_cb_fn)(SSL *, void *);
 typedef int (*dec_ticket_fn)(SSL *, SSL_SESSION *, const unsigned char *, size_t, int, void *);
+typedef int (*new_sess_fn)(SSL *, SSL_SESSION *);
+typedef SSL_SESSION *(*get_sess_fn)(SSL *, const unsigned char *, int, int *);
+typedef void (*remove_sess_fn)(SSL_CTX *, SSL_SESSION *);
 
 /* The OpenSSL functions the hook calls, resolved from the owner's library. */
 #define FM_SSL_FUNCS(X)                                                                        \
@@ -92,6 +101,16 @@ typedef int (*dec_ticket_fn)(SSL *, SSL_SESSION *, const unsigned char *, size_t
     X(int, SSL_get_ex_data_X509_STORE_CTX_idx, (void))                                         \
     X(int, SSL_SESSION_set1_ticket_appdata, (SSL_SESSION *, const void *, size_t))             \
     X(int, SSL_SESSION_get0_ticket_appdata, (SSL_SESSION *, void **, size_t *))                \
+    X(void, SSL_CTX_sess_set_new_cb, (SSL_CTX *, new_sess_fn))                                 \
+    X(void, SSL_CTX_sess_set_get_cb, (SSL_CTX *, get_sess_fn))                                 \
+    X(void, SSL_CTX_sess_set_remove_cb, (SSL_CTX *, remove_sess_fn))                           \
+    X(const unsigned char *, SSL_SESSION_get_id, (const SSL_SESSION *, unsigned int *))        \
+    X(int, SSL_SESSION_up_ref, (SSL_SESSION *))                                                \
+    X(void, SSL_SESSION_free, (SSL_SESSION *))                                                 \
+    X(long, SSL_SESSION_get_time, (const SSL_SESSION *))                                       \
+    X(long, SSL_SESSION_get_timeout, (const SSL_SESSION *))                                    \
+    X(int, SSL_version, (const SSL *))                                                         \
+    X(uint64_t, SSL_get_options, (const SSL *))                                                \
     X(int, CRYPTO_get_ex_new_index, (int, long, void *, void *, void *, CRYPTO_EX_free *))    \
     X(void *, X509_STORE_CTX_get_ex_data, (const X509_STORE_CTX *, int))                       \
     X(X509 *, X509_STORE_CTX_get0_cert, (const X509_STORE_CTX *))                              \
@@ -131,6 +150,7 @@ struct fm_hook {
     int ctx_idx; /* SSL_CTX ex_data index: the SSL_CTX's reference to the hook */
     uint8_t host[256];
     size_t host_len; /* fixed host for associations; 0 = use SNI */
+    struct sess_cache *sessions; /* session-ID resumption; NULL = session IDs off */
 };
 
 /* ---- symbol resolution -------------------------------------------------------------------- */
@@ -171,8 +191,114 @@ static fm_lock g_idx_lock = FM_LOCK_INITIALIZER;
 static void *g_idx_owner; /* CRYPTO_get_ex_new_index of the library the indexes belong to */
 static int g_ssl_idx = -1, g_ctx_idx = -1;
 
+/* ---- session-ID cache ---------------------------------------------------------------------- */
+
+/* OpenSSL's own server session cache restores a session's old verification result and offers no
+ * callback on that path, so a hooked context uses this external cache instead
+ * (SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL). An entry keeps the SSL_SESSION (one
+ * reference), the chain the client presented and the host of the handshake that created it; a
+ * lookup verifies that chain again, with the store and revocations of now, before the session may
+ * resume. In enforce mode a chain that fails is not resumed (the full handshake decides). Bounded
+ * (the oldest entry goes first), thread safe (one lock, never held while OpenSSL or the verifier
+ * runs). Sessions of TLS 1.3 stateless tickets are not kept: the ticket callbacks verify those. */
+
+#define SESS_CAP ((size_t)FM_HOOK_DEFAULT_SESSION_CACHE)
+#define SESS_CAP_MAX ((size_t)FM_HOOK_MAX_SESSION_CACHE)
+#define SESS_BUCKETS 4096u /* power of two */
+#define SESS_MAX_ID 32u
+
+typedef struct sess_entry {
+    struct sess_entry *next;             /* bucket chain */
+    struct sess_entry *older, *newer;    /* age list */
+    SSL_SESSION *sess;                   /* one reference, owned */
+    uint8_t id[SESS_MAX_ID];
+    size_t id_len, host_len, der_len;
+    uint8_t data[];                      /* host, then the presented chain (DER) */
+} sess_entry;
+
+typedef struct sess_cache {
+    fm_lock lock;
+    sess_entry *buckets[SESS_BUCKETS];
+    sess_entry *oldest, *newest;
+    size_t n, cap; /* cap: set before install (fm_hook_set_session_cache_size) */
+} sess_cache;
+
+/* The callbacks OpenSSL calls for its session cache take no argument: they find their hook
+ * through the SSL_CTX's ex_data, with functions of the library whose SSL_CTX it is. The first
+ * library a hook is made for provides them, published once; hooks of any other library (never
+ * seen with CPython) keep session IDs off. */
+typedef struct sess_globals {
+    void *owner;
+    int ctx_idx;
+    SSL_CTX *(*get_ctx)(const SSL *);
+    void *(*ctx_get_ex)(const SSL_CTX *, int);
+} sess_globals;
+static sess_globals g_sess_storage;
+static _Atomic(const sess_globals *) g_sess;
+
+static fm_hook *sess_hook_of_ctx(SSL_CTX *ctx) {
+    const sess_globals *g = atomic_load_explicit(&g_sess, memory_order_acquire);
+    fm_hook *h = (g && ctx) ? g->ctx_get_ex(ctx, g->ctx_idx) : NULL;
+    return (h && h->sessions) ? h : NULL;
+}
+
+static fm_hook *sess_hook_of(SSL *ssl) {
+    const sess_globals *g = atomic_load_explicit(&g_sess, memory_order_acquire);
+    return g ? sess_hook_of_ctx(g->get_ctx(ssl)) : NULL;
+}
+
+static size_t sess_bucket(const uint8_t *id, size_t len) {
+    fm_span s = {id, len};
+    return (size_t)(fm_hash64(0x73657373696f6eULL, &s, 1) & (SESS_BUCKETS - 1));
+}
+
+/* Unlinks the entry for `id` (and, when `only` is not NULL, only if it holds that session).
+ * Caller holds the lock; frees nothing. */
+static sess_entry *sess_unlink(sess_cache *c, const uint8_t *id, size_t len,
+                               const SSL_SESSION *only) {
+    sess_entry **pp = &c->buckets[sess_bucket(id, len)];
+    for (; *pp; pp = &(*pp)->next) {
+        sess_entry *e = *pp;
+        if (e->id_len == len && memcmp(e->id, id, len) == 0 && (only == NULL || e->sess == only)) {
+            *pp = e->next;
+            if (e->older)
+                e->older->newer = e->newer;
+            else
+                c->oldest = e->newer;
+            if (e->newer)
+                e->newer->older = e->older;
+            else
+                c->newest = e->older;
+            c->n--;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static void sess_entry_free(const ssl_api *a, sess_entry *e) {
+    if (e) {
+        a->SSL_SESSION_free(e->sess);
+        free(e);
+    }
+}
+
+static void sess_cache_free(fm_hook *h) {
+    sess_cache *c = h->sessions;
+    if (c == NULL)
+        return;
+    for (sess_entry *e = c->oldest, *next; e; e = next) {
+        next = e->newer;
+        sess_entry_free(&h->api, e);
+    }
+    fm_lock_destroy(&c->lock);
+    free(c);
+    h->sessions = NULL;
+}
+
 static void hook_unref(fm_hook *h) {
     if (h && atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) == 1) {
+        sess_cache_free(h);
         fm_verifier_unref(h->v);
         free(h);
     }
@@ -224,8 +350,24 @@ int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const u
     }
     h->ssl_idx = g_ssl_idx;
     h->ctx_idx = g_ctx_idx;
+    if (atomic_load_explicit(&g_sess, memory_order_relaxed) == NULL && g_ctx_idx >= 0) {
+        g_sess_storage.owner = owner;
+        g_sess_storage.ctx_idx = g_ctx_idx;
+        g_sess_storage.get_ctx = h->api.SSL_get_SSL_CTX;
+        g_sess_storage.ctx_get_ex = h->api.SSL_CTX_get_ex_data;
+        atomic_store_explicit(&g_sess, &g_sess_storage, memory_order_release);
+    }
+    int sessions_ok = g_sess_storage.owner == owner && g_sess_storage.ctx_idx == g_ctx_idx;
     fm_lock_release(&g_idx_lock);
+    if (sessions_ok && (h->sessions = calloc(1, sizeof *h->sessions)) != NULL &&
+        fm_lock_init(&h->sessions->lock) != 0) {
+        free(h->sessions);
+        h->sessions = NULL; /* session IDs off for this hook: tickets still resume */
+    }
+    if (h->sessions)
+        h->sessions->cap = SESS_CAP;
     if (h->ssl_idx < 0 || h->ctx_idx < 0) {
+        sess_cache_free(h);
         free(h);
         return FM_ERR_INTERNAL;
     }
@@ -264,10 +406,22 @@ static int x509_error(int status) {
     }
 }
 
-/* Verifies `der` for connection `ssl` and stores the result on it. Returns the stored result
- * (owned by the connection) or NULL when out of memory. */
-static conn_result *verify_and_store(fm_hook *h, SSL *ssl, const uint8_t *der, size_t len,
-                                     int resumed) {
+/* The host whose CA associations apply to `ssl`: the hook's fixed host, else the SNI. */
+static const uint8_t *conn_host(const fm_hook *h, SSL *ssl, size_t *len) {
+    if (h->host_len) {
+        *len = h->host_len;
+        return h->host;
+    }
+    const char *sni = h->api.SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    *len = sni ? strlen(sni) : 0;
+    return (const uint8_t *)sni;
+}
+
+/* Verifies `der` for connection `ssl` (CA associations of `host`; NULL = conn_host) and stores
+ * the result on it. Returns the stored result (owned by the connection) or NULL when out of
+ * memory. */
+static conn_result *verify_for_host(fm_hook *h, SSL *ssl, const uint8_t *der, size_t len,
+                                    int resumed, const uint8_t *host, size_t host_len) {
     conn_result *cr = malloc(sizeof *cr + (len ? len : 1));
     if (cr == NULL)
         return NULL;
@@ -276,13 +430,8 @@ static conn_result *verify_and_store(fm_hook *h, SSL *ssl, const uint8_t *der, s
     cr->len = len;
     cr->resumed = resumed;
     cr->by = h;
-    const uint8_t *host = h->host;
-    size_t host_len = h->host_len;
-    if (host_len == 0) {
-        const char *sni = h->api.SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-        host = (const uint8_t *)sni;
-        host_len = sni ? strlen(sni) : 0;
-    }
+    if (host == NULL)
+        host = conn_host(h, ssl, &host_len);
     fm_verify_current(h->v, cr->der, len, host, host_len, FM_TIME_NOW, &cr->res,
                       &cr->store);
     /* a new result replaces an older one on the same connection (a ticket refused, then a full
@@ -298,6 +447,11 @@ static conn_result *verify_and_store(fm_hook *h, SSL *ssl, const uint8_t *der, s
         free(old);
     }
     return cr;
+}
+
+static conn_result *verify_and_store(fm_hook *h, SSL *ssl, const uint8_t *der, size_t len,
+                                     int resumed) {
+    return verify_for_host(h, ssl, der, len, resumed, NULL, 0);
 }
 
 /* In enforce mode a revoked chain fails the handshake even under Cloudflare semantics. */
@@ -406,6 +560,123 @@ static int dec_ticket_cb(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyna
     return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
 }
 
+/* SSL_CTX_sess_set_new_cb: a full handshake made a session (TLS 1.2, or TLS 1.3 without
+ * tickets): keep it with the chain and host it was verified for. Returns 1 when the cache keeps
+ * OpenSSL's reference. */
+static int new_sess_cb(SSL *ssl, SSL_SESSION *sess) {
+    fm_hook *h = sess_hook_of(ssl);
+    if (h == NULL)
+        return 0;
+    const ssl_api *a = &h->api;
+    if (a->SSL_version(ssl) == TLS1_3_VERSION && !(a->SSL_get_options(ssl) & SSL_OP_NO_TICKET))
+        return 0; /* a stateless ticket: dec_ticket_cb verifies it */
+    unsigned int id_len = 0;
+    const unsigned char *id = a->SSL_SESSION_get_id(sess, &id_len);
+    if (id == NULL || id_len == 0 || id_len > SESS_MAX_ID)
+        return 0;
+    const conn_result *cr = a->SSL_get_ex_data(ssl, h->ssl_idx);
+    size_t host_len = 0, der_len = cr ? cr->len : 0;
+    const uint8_t *host = conn_host(h, ssl, &host_len);
+    if (host_len > 255)
+        return 0;
+    sess_entry *e = malloc(sizeof *e + host_len + der_len + 1);
+    if (e == NULL)
+        return 0;
+    memset(e, 0, sizeof *e);
+    e->sess = sess;
+    memcpy(e->id, id, id_len);
+    e->id_len = id_len, e->host_len = host_len, e->der_len = der_len;
+    if (host_len)
+        memcpy(e->data, host, host_len);
+    if (der_len)
+        memcpy(e->data + host_len, cr->der, der_len);
+    sess_cache *c = h->sessions;
+    sess_entry *replaced, *evicted = NULL;
+    fm_lock_acquire(&c->lock);
+    replaced = sess_unlink(c, e->id, e->id_len, NULL);
+    if (c->n >= c->cap && c->oldest)
+        evicted = sess_unlink(c, c->oldest->id, c->oldest->id_len, c->oldest->sess);
+    size_t b = sess_bucket(e->id, e->id_len);
+    e->next = c->buckets[b];
+    c->buckets[b] = e;
+    e->older = c->newest;
+    if (c->newest)
+        c->newest->newer = e;
+    else
+        c->oldest = e;
+    c->newest = e;
+    c->n++;
+    fm_lock_release(&c->lock);
+    sess_entry_free(a, replaced);
+    sess_entry_free(a, evicted);
+    return 1;
+}
+
+/* SSL_CTX_sess_set_get_cb: a client offers a session ID. The chain kept with it is verified
+ * again (for the host of the handshake that made it, which is also the host a TLS 1.2
+ * resumption keeps) and the result stored on the connection; enforce mode resumes only a chain
+ * that passes. The session returned carries a reference for OpenSSL (*copy = 0). */
+static SSL_SESSION *get_sess_cb(SSL *ssl, const unsigned char *id, int id_len, int *copy) {
+    *copy = 0;
+    fm_hook *h = sess_hook_of(ssl);
+    if (h == NULL || id_len <= 0 || (size_t)id_len > SESS_MAX_ID)
+        return NULL;
+    const ssl_api *a = &h->api;
+    sess_cache *c = h->sessions;
+    SSL_SESSION *sess = NULL;
+    uint8_t *data = NULL;
+    size_t host_len = 0, der_len = 0;
+    fm_lock_acquire(&c->lock);
+    for (sess_entry *e = c->buckets[sess_bucket(id, (size_t)id_len)]; e; e = e->next) {
+        if (e->id_len == (size_t)id_len && memcmp(e->id, id, (size_t)id_len) == 0) {
+            data = malloc(e->host_len + e->der_len + 1);
+            if (data != NULL && a->SSL_SESSION_up_ref(e->sess) == 1) {
+                memcpy(data, e->data, e->host_len + e->der_len);
+                sess = e->sess, host_len = e->host_len, der_len = e->der_len;
+            }
+            break;
+        }
+    }
+    fm_lock_release(&c->lock);
+    if (sess == NULL) {
+        free(data);
+        return NULL;
+    }
+    long t = a->SSL_SESSION_get_time(sess), timeout = a->SSL_SESSION_get_timeout(sess);
+    int expired = t < 0 || timeout < 0 || (int64_t)time(NULL) > (int64_t)t + (int64_t)timeout;
+    int refuse = expired;
+    if (!expired) {
+        conn_result *cr = verify_for_host(h, ssl, data + host_len, der_len, 1,
+                                          host_len ? data : (const uint8_t *)"", host_len);
+        refuse = h->mode == FM_HOOK_ENFORCE && (der_len == 0 || is_failure(cr));
+    }
+    free(data);
+    if (!refuse)
+        return sess;
+    /* expired, or not to be resumed in enforce mode: forget it (a full handshake decides) */
+    fm_lock_acquire(&c->lock);
+    sess_entry *gone = sess_unlink(c, id, (size_t)id_len, sess);
+    fm_lock_release(&c->lock);
+    sess_entry_free(a, gone);
+    a->SSL_SESSION_free(sess); /* the reference taken above */
+    return NULL;
+}
+
+/* SSL_CTX_sess_set_remove_cb: OpenSSL drops a session (timed out, or made not resumable). */
+static void remove_sess_cb(SSL_CTX *ctx, SSL_SESSION *sess) {
+    fm_hook *h = sess_hook_of_ctx(ctx);
+    if (h == NULL || sess == NULL)
+        return;
+    unsigned int id_len = 0;
+    const unsigned char *id = h->api.SSL_SESSION_get_id(sess, &id_len);
+    if (id == NULL || id_len == 0 || id_len > SESS_MAX_ID)
+        return;
+    fm_lock_acquire(&h->sessions->lock);
+    sess_entry *gone = sess_unlink(h->sessions, id, id_len, sess);
+    fm_lock_release(&h->sessions->lock);
+    sess_entry_free(&h->api, gone);
+}
+
 /* SSL_CTX_set_cert_cb: runs on the server after the ClientHello (and its SNI callback), before
  * the server decides whether to send a CertificateRequest. An SSL takes its verify mode from the
  * listening SSL_CTX when it is created and SSL_set_SSL_CTX (what an sni_callback assigning
@@ -441,12 +712,31 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
     a->SSL_CTX_set_cert_verify_callback(ctx, cert_verify_cb, h);
     if (!a->SSL_CTX_set_session_ticket_cb(ctx, gen_ticket_cb, dec_ticket_cb, h))
         return FM_ERR_INTERNAL;
-    /* Session-ID resumption offers no hook to verify again (OpenSSL restores the old result),
-     * so only tickets resume, and each ticket is verified again when used. */
-    a->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_OFF, NULL);
+    /* Session IDs resume through the hook's own cache, which verifies again (OpenSSL's internal
+     * cache would restore the old result unchecked); without one, only tickets resume. */
+    if (h->sessions != NULL && h->sessions->cap > 0 && sess_hook_of_ctx(ctx) == h) {
+        a->SSL_CTX_sess_set_new_cb(ctx, new_sess_cb);
+        a->SSL_CTX_sess_set_get_cb(ctx, get_sess_cb);
+        a->SSL_CTX_sess_set_remove_cb(ctx, remove_sess_cb);
+        a->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE,
+                        SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL, NULL);
+    } else {
+        a->SSL_CTX_sess_set_new_cb(ctx, NULL);
+        a->SSL_CTX_sess_set_get_cb(ctx, NULL);
+        a->SSL_CTX_sess_set_remove_cb(ctx, NULL);
+        a->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_OFF, NULL);
+    }
     int mode = SSL_VERIFY_PEER | (require_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
     a->SSL_CTX_set_verify(ctx, mode, NULL);
     a->SSL_CTX_set_cert_cb(ctx, cert_cb, h);
+    return FM_OK;
+}
+
+int fm_hook_set_session_cache_size(fm_hook *h, size_t n) {
+    if (h == NULL || n > SESS_CAP_MAX)
+        return FM_ERR_INVALID_ARGUMENT;
+    if (h->sessions != NULL)
+        h->sessions->cap = n;
     return FM_OK;
 }
 
@@ -490,9 +780,13 @@ int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
     conn_result *cr = ssl ? a->SSL_get_ex_data(ssl, h->ssl_idx) : NULL;
     /* computed by another context's hook (a ticket decrypted before an SNI switch): this
      * context's verifier decides what the connection's result is */
+    *resumed = ssl ? a->SSL_session_reused(ssl) : 0;
+    /* checked for a resumption that then did not happen (the session or ticket turned out
+     * unusable) and no certificate came in the full handshake that followed: none presented */
+    if (cr != NULL && cr->resumed && !*resumed)
+        cr = NULL;
     if (cr != NULL && cr->by != h)
         cr = verify_and_store(h, ssl, cr->der, cr->len, cr->resumed);
-    *resumed = ssl ? a->SSL_session_reused(ssl) : 0;
     if (cr == NULL) {
         memset(out, 0, sizeof *out);
         out->status = FM_ERR_NO_CERTIFICATE;

@@ -333,40 +333,194 @@ def test_memory_bio_resumption(live: LivePKI, version: str) -> None:
     assert third.result().revoked and third.result().status == "SUCCESS"
 
 
+def _session_id_client(live: LivePKI, who: str | None, version: str) -> ssl.SSLContext:
+    """A client that resumes by session ID: no tickets (TLS 1.2); TLS 1.3 with a server under
+    OP_NO_TICKET resumes a stateful session looked up the same way."""
+    return th.client_context(live, who, version=version, tickets=False)
+
+
+def _session_id_server(live: LivePKI, v: fastmtls.Verifier, mode: str) -> ssl.SSLContext:
+    sctx = th.server_context(live, v, mode)
+    sctx.options |= ssl.OP_NO_TICKET  # sessions live in the server's cache, found by their ID
+    return sctx
+
+
 @pytest.mark.parametrize("mode", MODES)
-def test_tls12_session_id_does_not_resume(live: LivePKI, mode: str) -> None:
-    """TLS 1.2 session IDs (no tickets) never resume; each full handshake is verified."""
+@pytest.mark.parametrize("version", VERSIONS)
+def test_session_id_resumption_then_revocation(live: LivePKI, version: str, mode: str) -> None:
+    """Session IDs resume with the chain verified again: SUCCESS, then after a revocation
+    record mode resumes revoked and enforce mode refuses to resume (the full handshake fails)."""
     v = root_verifier(live)
-    cctx = th.client_context(live, "revocable", version="1.2", tickets=False)
-    with th.TLSServer(th.server_context(live, v, mode)) as server:
+    cctx = _session_id_client(live, "revocable", version)
+    with th.TLSServer(_session_id_server(live, v, mode)) as server:
         first = th.https_get(server.port, cctx)
-        assert first.error is None and first.session is not None
+        assert first.error is None and first.session is not None and not first.reused
         again = th.https_get(server.port, cctx, session=first.session)
         rec = server.record(again.port)
-        assert not again.reused and not rec.reused
+        assert again.error is None and again.reused and rec.reused
         assert rec.result is not None and rec.result.status == "SUCCESS"
+        assert not rec.result.revoked
+        assert rec.result.presented_chain == [c.der for c in live.sent["revocable"]]
         v.revocations = live.revocations("revocable")
-        third = th.https_get(server.port, cctx, session=first.session)
-        rec = server.record(third.port)
-    assert not third.reused
+        after = th.https_get(server.port, cctx, session=again.session or first.session)
+        rec = server.record(after.port)
+        if mode == "record":
+            assert after.error is None and after.reused and rec.reused
+            assert rec.result is not None and rec.result.status == "SUCCESS"
+            assert rec.result.revoked and after.body is not None and after.body["revoked"]
+        else:
+            assert not after.reused
+            assert "sslv3 alert certificate revoked" in (after.error or ""), after.error
+            assert rec.error is not None and "certificate revoked" in rec.error
+            # refused once, forgotten: that session never resumes again, even unrevoked
+            v.revocations = None
+            later = th.https_get(server.port, cctx, session=again.session or first.session)
+            assert later.error is None and not later.reused
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_session_id_resumption_after_ca_removed(live: LivePKI, mode: str) -> None:
+    """A session ID is checked against today's store: its CA removed, it fails."""
+    v = th.make_verifier(("root", live.root), ("other", live.other))
+    cctx = _session_id_client(live, "good", "1.2")
+    with th.TLSServer(_session_id_server(live, v, mode)) as server:
+        first = th.https_get(server.port, cctx)
+        assert first.body is not None and first.body["status"] == "SUCCESS"
+        v.store.remove("root")
+        again = th.https_get(server.port, cctx, session=first.session)
+        rec = server.record(again.port)
     if mode == "record":
-        assert rec.result is not None and rec.result.revoked
+        assert again.reused and rec.result is not None
+        assert rec.result.status == "FAILED:unable to get local issuer certificate"
     else:
-        assert "sslv3 alert certificate revoked" in (third.error or "")
+        assert not again.reused and "tlsv1 alert unknown ca" in (again.error or "")
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_server_without_tickets_does_not_resume(live: LivePKI, version: str) -> None:
-    """A server with OP_NO_TICKET resumes nothing (its session cache is off)."""
-    sctx = th.server_context(live, root_verifier(live), "record")
-    sctx.options |= ssl.OP_NO_TICKET
-    cctx = th.client_context(live, "good", version=version)
-    with th.TLSServer(sctx) as server:
+def test_session_id_resumption_without_certificate(live: LivePKI, version: str) -> None:
+    """Record mode: a client without a certificate resumes its session as NONE."""
+    cctx = _session_id_client(live, None, version)
+    with th.TLSServer(_session_id_server(live, root_verifier(live), "record")) as server:
         first = th.https_get(server.port, cctx)
         again = th.https_get(server.port, cctx, session=first.session)
         rec = server.record(again.port)
-    assert first.error is None and again.error is None
-    assert not again.reused and rec.result is not None and rec.result.status == "SUCCESS"
+    assert first.body is not None and first.body["status"] == "NONE"
+    assert again.reused and rec.result is not None and rec.result.status == "NONE"
+
+
+def test_session_id_of_another_context_does_not_resume(live: LivePKI) -> None:
+    """Each hooked context has its own session cache: a session made with one server is not
+    resumed by another in the same process (whose trust may differ)."""
+    cctx = _session_id_client(live, "good", "1.2")
+    with th.TLSServer(_session_id_server(live, root_verifier(live), "record")) as a, \
+            th.TLSServer(_session_id_server(live, root_verifier(live), "record")) as b:
+        first = th.https_get(a.port, cctx)
+        assert first.error is None and first.session is not None
+        other = th.https_get(b.port, cctx, session=first.session)
+        rec = b.record(other.port)
+    assert other.error is None and not other.reused
+    assert rec.result is not None and rec.result.status == "SUCCESS"
+
+
+def test_session_cache_size_bounds_the_sessions_kept(live: LivePKI) -> None:
+    """``session_cache_size=2``: a third session pushes out the oldest, which then no longer
+    resumes; the two newest do."""
+    sctx = th.server_context(live, root_verifier(live), "record", session_cache_size=2)
+    sctx.options |= ssl.OP_NO_TICKET
+    cctx = _session_id_client(live, "good", "1.2")
+    with th.TLSServer(sctx) as server:
+        firsts = [th.https_get(server.port, cctx) for _ in range(3)]
+        assert all(f.error is None and f.session is not None for f in firsts)
+        # newest first: a miss makes a new session, which would push out the next oldest
+        outcomes = [th.https_get(server.port, cctx, session=f.session) for f in firsts[::-1]]
+    assert [o.reused for o in outcomes] == [True, True, False]
+
+
+def test_session_cache_size_zero_resumes_by_ticket_only(live: LivePKI) -> None:
+    """``session_cache_size=0`` turns session-ID resumption off; tickets still resume."""
+    sctx = th.server_context(live, root_verifier(live), "record", session_cache_size=0)
+    with th.TLSServer(sctx) as server:
+        by_id = _session_id_client(live, "good", "1.2")
+        first = th.https_get(server.port, by_id)
+        again = th.https_get(server.port, by_id, session=first.session)
+        by_ticket = th.client_context(live, "good", version="1.2")
+        t1 = th.https_get(server.port, by_ticket)
+        t2 = th.https_get(server.port, by_ticket, session=t1.session)
+    assert again.error is None and not again.reused
+    assert t2.error is None and t2.reused
+
+
+@pytest.mark.parametrize("size", [-1, 2**24 + 1, 1.5, "10", True])
+def test_session_cache_size_is_validated(live: LivePKI, size: Any) -> None:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with pytest.raises(fastmtls.ConfigurationError, match="session_cache_size"):
+        fssl.install(ctx, root_verifier(live), session_cache_size=size)
+
+
+def test_session_cache_default_is_the_c_default() -> None:
+    from fastmtls._ffi import lib
+
+    default = inspect.signature(fssl.install).parameters["session_cache_size"].default
+    assert default == lib.FM_HOOK_DEFAULT_SESSION_CACHE == 20480
+    assert lib.FM_HOOK_MAX_SESSION_CACHE == 2**24
+
+
+def _set_session_timeout(ctx: ssl.SSLContext, seconds: int) -> None:
+    """``SSL_CTX_set_timeout`` of the libssl the ssl module uses (Python has no setter)."""
+    import _ssl
+    import ctypes
+
+    f = ctypes.CDLL(_ssl.__file__).SSL_CTX_set_timeout
+    f.argtypes = [ctypes.c_void_p, ctypes.c_long]
+    f.restype = ctypes.c_long
+    # PySSLContext: PyObject_HEAD, then SSL_CTX *ctx (the layout fastmtls.ssl checks)
+    f(ctypes.c_void_p.from_address(id(ctx) + object.__basicsize__).value, seconds)
+
+
+def test_session_id_expired_session_does_not_resume(live: LivePKI) -> None:
+    """A session past its timeout is not resumed: the full handshake verifies the chain."""
+    sctx = _session_id_server(live, root_verifier(live), "record")
+    _set_session_timeout(sctx, 1)
+    cctx = _session_id_client(live, "good", "1.2")
+    with th.TLSServer(sctx) as server:
+        first = th.https_get(server.port, cctx)
+        again = th.https_get(server.port, cctx, session=first.session)
+        assert again.reused
+        time.sleep(2.1)
+        late = th.https_get(server.port, cctx, session=first.session)
+        rec = server.record(late.port)
+    assert late.error is None and not late.reused
+    assert rec.result is not None and rec.result.status == "SUCCESS" and not rec.reused
+
+
+def test_session_cache_is_thread_safe(live: LivePKI) -> None:
+    """Clients on several threads resuming their own sessions over one context: every resumed
+    connection's result is the one of its own chain, verified again."""
+    v = root_verifier(live)
+    cctx_good = _session_id_client(live, "good", "1.2")
+    cctx_rev = _session_id_client(live, "revocable", "1.2")
+    with th.TLSServer(_session_id_server(live, v, "record")) as server:
+        firsts = {name: th.https_get(server.port, c) for name, c in
+                  (("good", cctx_good), ("revocable", cctx_rev))}  # fmt: skip
+        v.revocations = live.revocations("revocable")
+        errors: list[str] = []
+
+        def client(name: str, cctx: ssl.SSLContext) -> None:
+            for _ in range(15):
+                out = th.https_get(server.port, cctx, session=firsts[name].session)
+                rec = server.record(out.port)
+                want_revoked = name == "revocable"
+                if not (out.reused and rec.result is not None
+                        and rec.result.revoked == want_revoked):  # fmt: skip
+                    errors.append(f"{name}: reused={out.reused} result={rec.result}")
+
+        threads = [threading.Thread(target=client, args=a) for a in
+                   (("good", cctx_good), ("revocable", cctx_rev)) * 2]  # fmt: skip
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
 
 
 # ---- SNI, per-connection results, CA names ---------------------------------------------------

@@ -383,6 +383,8 @@ void fm_verifier_unref(fm_verifier *v); /* same as fm_verifier_free */
 
 typedef struct fm_hook fm_hook;
 enum fm_hook_mode { FM_HOOK_ENFORCE = 0, FM_HOOK_RECORD = 1 };
+#define FM_HOOK_DEFAULT_SESSION_CACHE 20480 /* sessions per SSL_CTX (OpenSSL's cache default) */
+#define FM_HOOK_MAX_SESSION_CACHE 16777216
 
 /* Resolves the OpenSSL functions from `library_path` (a library the process already loaded, e.g.
  * the ssl extension module) and creates a hook verifying with `v` (a reference is kept).
@@ -393,6 +395,11 @@ void fm_hook_free(fm_hook *h);
 /* Installs the verify and session-ticket callbacks on an SSL_CTX (an `SSL_CTX *` of that
  * library) and requests client certificates (required when require_cert). */
 int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert);
+/* Sessions the hook's session-ID cache keeps for the SSL_CTX it is installed on (default
+ * FM_HOOK_DEFAULT_SESSION_CACHE, at most FM_HOOK_MAX_SESSION_CACHE; 0 = no session-ID
+ * resumption, tickets only). Call before fm_hook_install. No effect on a hook without a session
+ * cache (one made for a second OpenSSL library in the process: tickets only). */
+int fm_hook_set_session_cache_size(fm_hook *h, size_t n);
 /* CA names sent in the CertificateRequest: concatenated DER Names. */
 int fm_hook_set_ca_names(fm_hook *h, void *ssl_ctx, const uint8_t *names, size_t len);
 void *fm_hook_ssl_ctx_of(const fm_hook *h, void *ssl);

@@ -33,10 +33,17 @@ OpenSSL statically with hidden symbols, e.g. python-build-standalone, or Windows
 :func:`available` is False and :func:`install` raises :class:`HookUnavailableError`; verify the
 peer's DER after the handshake instead (``Verifier.verify(conn.getpeercert(True) ...)``).
 
-Session resumption: only session tickets resume (the server's session-ID cache is turned off,
-since OpenSSL offers no hook to check a session-ID resumption again); each ticket carries the
-client's chain, which is verified again, against today's trust store and revocations, when the
-ticket is used. A certificate revoked after the first handshake does not pass on a resumed one.
+Session resumption carries the result and is checked again: a session ticket (TLS 1.2 and 1.3)
+carries the client's chain, and a TLS 1.2 session ID (or a TLS 1.3 session under
+``OP_NO_TICKET``) resumes through the hook's own session cache, which keeps the chain with the
+session (OpenSSL's internal cache, which would restore the old result unchecked, is turned off).
+Either way the chain is verified again, against today's trust store and revocations, before the
+session may resume: a certificate revoked after the first handshake does not pass on a resumed
+one (enforce mode: no resumption, the full handshake fails; record mode: the resumed
+connection's result says revoked). The cache holds up to 20,480 sessions per context, the
+oldest dropped first, each for the context's session timeout. Install the hook on the listening
+context too when an ``sni_callback`` switches to hooked contexts: resumption is decided by the
+listening context, before the switch.
 """
 
 from __future__ import annotations
@@ -152,6 +159,7 @@ def install(
     mode: Mode = "enforce",
     host: str | None = None,
     send_ca_names: bool | Iterable[str] = False,
+    session_cache_size: int = 20480,
 ) -> None:
     """Verify client certificates of ``ctx``'s handshakes with ``verifier``.
 
@@ -160,8 +168,10 @@ def install(
     the host whose CA associations apply (default: the client's SNI). ``send_ca_names`` lists CA
     names in the CertificateRequest: True for every CA of the verifier's store, or the names of
     some (like nginx's ``ssl_client_certificate``; False sends none, like
-    ``ssl_trusted_certificate``). Changes to the verifier's trust store and revocations apply to
-    the next handshake.
+    ``ssl_trusted_certificate``). ``session_cache_size``: sessions kept for session-ID
+    resumption (each verified again when resumed; 0 resumes by ticket only; like nginx's
+    ``ssl_session_cache``). Changes to the verifier's trust store and revocations apply to the
+    next handshake.
     """
     if mode not in ("enforce", "record"):
         raise ConfigurationError(f"mode must be 'enforce' or 'record', not {mode!r}")
@@ -169,6 +179,13 @@ def install(
         raise ConfigurationError("ctx must be an ssl.SSLContext")
     if not isinstance(verifier, Verifier):
         raise ConfigurationError("verifier must be a fastmtls.Verifier")
+    if (
+        type(session_cache_size) is not int
+        or not 0 <= session_cache_size <= lib.FM_HOOK_MAX_SESSION_CACHE
+    ):
+        raise ConfigurationError(
+            f"session_cache_size must be an int from 0 to {lib.FM_HOOK_MAX_SESSION_CACHE}"
+        )
     path = _library_path()
     if path is None:
         raise HookUnavailableError(f"fastmtls.ssl is not available here; {_FALLBACK}")
@@ -186,6 +203,7 @@ def install(
             f"fastmtls.ssl cannot hook this ssl module: {problem}; {_FALLBACK}"
         )
     ctx_ptr = _ctx_pointer(ctx)
+    lib.fm_hook_set_session_cache_size(hook, session_cache_size)  # validated above
     if lib.fm_hook_install(hook, ctx_ptr, 1 if mode == "enforce" else 0) != 0:
         raise HookUnavailableError(f"installing the OpenSSL callbacks failed; {_FALLBACK}")
     if send_ca_names:
