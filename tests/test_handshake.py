@@ -237,6 +237,36 @@ def test_curl(live: LivePKI, version: str, mode: str, case_name: str) -> None:
         assert received and received[0].endswith(f"({code}):"), proc.stderr
 
 
+@needs_openssl
+@pytest.mark.parametrize("mode", MODES)
+def test_openssl_s_client_session_id_resumption(
+    live: LivePKI, tmp_path: Path, mode: str
+) -> None:
+    """``openssl s_client -no_ticket -sess_out`` then ``-sess_in``: OpenSSL's own client resumes
+    a TLS 1.2 session by ID ("Reused"); after a revocation, record mode resumes revoked and
+    enforce mode makes a full handshake that fails with certificate_revoked."""
+    v = root_verifier(live)
+    sess = str(tmp_path / "session.pem")
+    with th.TLSServer(th.server_context(live, v, mode)) as server:
+        first = th.s_client(server.port, live, "revocable", version="1.2",
+                            extra=["-no_ticket", "-sess_out", sess])  # fmt: skip
+        assert "New, TLSv1.2" in first.stdout and th.body_of(first.stdout)["status"] == "SUCCESS"
+        again = th.s_client(server.port, live, "revocable", version="1.2",
+                            extra=["-no_ticket", "-sess_in", sess])  # fmt: skip
+        assert "Reused, TLSv1.2" in again.stdout
+        assert (th.body_of(again.stdout)["status"], th.body_of(again.stdout)["reused"]) == (
+            "SUCCESS", True)  # fmt: skip
+        v.revocations = live.revocations("revocable")
+        after = th.s_client(server.port, live, "revocable", version="1.2",
+                            extra=["-no_ticket", "-sess_in", sess])  # fmt: skip
+    if mode == "record":
+        body = th.body_of(after.stdout)
+        assert "Reused, TLSv1.2" in after.stdout and body["revoked"] and body["reused"]
+    else:
+        assert "Reused" not in after.stdout
+        assert "certificate revoked" in after.stdout + after.stderr, after.stderr
+
+
 # ---- session resumption ---------------------------------------------------------------------
 
 
