@@ -1247,6 +1247,25 @@ def test_hot_swap_under_threads(w: World) -> None:
     assert seen["A"] > 0 and seen["B"] > 0, seen
 
 
+def test_lookup_remembers_issuers_without_mixing_them_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rs.lookup() remembers each CA's (name, key) for speed: across more CAs than it keeps (2
+    here), with bytes and bytearray issuers, every answer is still that CA's own."""
+    import fastmtls.revocation as revocation
+
+    monkeypatch.setattr(revocation, "_ISSUER_KEYS_MAX", 2)
+    cas = [pki.ca(f"Lookup CA {i}") for i in range(3)]
+    rs = RevocationSet.build(entries=[Revocation(ca.der, 7 + i, 1, 0) for i, ca in
+                                      enumerate(cas)])  # fmt: skip
+    for _ in range(2):
+        for i, ca in enumerate(cas):
+            assert rs.lookup(ca.der, 7 + i) == Revocation(ca.der, 7 + i, 1, 0)
+            assert rs.lookup(bytearray(ca.der), 7 + i) is not None
+            assert rs.lookup(ca.der, 7 + (i + 1) % 3) is None  # another CA's serial
+            assert len(revocation._ISSUER_KEYS) <= 2
+    with pytest.raises(ConfigurationError):
+        rs.lookup(b"not a certificate", 7)
+
+
 # --- scale --------------------------------------------------------------------------------------
 
 def test_big_crl_generator_output_is_a_valid_crl() -> None:

@@ -54,6 +54,32 @@ def serial_bytes(serial: int) -> bytes:
     return serial.to_bytes(serial.bit_length() // 8 + 1, "big")
 
 
+_c_lookup = lib.fm_revset_lookup
+_new_revocation = object.__new__
+_alloc_revocation = ffi.new_allocator(should_clear_after_alloc=False)  # the lookup fills it
+_REVOCATION_T = ffi.typeof("fm_revocation *")
+_ISSUER_KEYS: dict[bytes, tuple[bytes, bytes]] = {}  # CA DER -> (subject, SPKI); a few CAs
+_ISSUER_KEYS_MAX = 256
+
+
+def _issuer_key(issuer: bytes) -> tuple[bytes, bytes]:
+    """The (subject Name, SubjectPublicKeyInfo) DER of the CA certificate ``issuer``, which is
+    what a revocation set is keyed by; remembered for the few CAs a process asks about."""
+    if type(issuer) is not bytes:
+        issuer = bytes(issuer)  # bytearray, memoryview: hashable, and frozen while remembered
+    key = _ISSUER_KEYS.get(issuer)
+    if key is None:
+        info = ffi.new("fm_cert_info *")
+        if lib.fm_cert_info_get(issuer, len(issuer), info) != 0:
+            raise ConfigurationError("issuer is not a parseable certificate")
+        key = (issuer[info.subject_off : info.subject_off + info.subject_len],
+               issuer[info.spki_off : info.spki_off + info.spki_len])  # fmt: skip
+        if len(_ISSUER_KEYS) >= _ISSUER_KEYS_MAX:
+            _ISSUER_KEYS.clear()
+        _ISSUER_KEYS[issuer] = key
+    return key
+
+
 def _unix(value: _dt.datetime | int | None) -> int:
     if value is None:
         return 0
@@ -275,16 +301,16 @@ class RevocationSet:
 
     def lookup(self, issuer: bytes, serial: int) -> Revocation | None:
         """The revocation of ``serial`` issued by the CA certificate ``issuer`` (DER), if any."""
-        info = ffi.new("fm_cert_info *")
-        if lib.fm_cert_info_get(issuer, len(issuer), info) != 0:
-            raise ConfigurationError("issuer is not a parseable certificate")
-        name = issuer[info.subject_off : info.subject_off + info.subject_len]
-        spki = issuer[info.spki_off : info.spki_off + info.spki_len]
+        key = _issuer_key(issuer)
         ser = serial_bytes(serial)
-        rv = ffi.new("fm_revocation *")
-        if not lib.fm_revset_lookup(self._ptr, name, len(name), spki, len(spki), ser, len(ser), rv):
+        rv = _alloc_revocation(_REVOCATION_T)
+        if not _c_lookup(self._ptr, key[0], len(key[0]), key[1], len(key[1]), ser, len(ser), rv):
             return None
-        return Revocation(issuer, serial, int(rv.reason), int(rv.date))
+        # Revocation(issuer, serial, reason, date) without the frozen dataclass's per-field
+        # object.__setattr__ (the same instance, a third of the cost)
+        out = _new_revocation(Revocation)
+        out.__dict__.update(issuer=issuer, serial=serial, reason=rv.reason, date=rv.date)
+        return out
 
     def issuers(self) -> list[IssuerInfo]:
         """Per-CA state: CRL dates and number, entry count."""
