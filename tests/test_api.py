@@ -8,6 +8,7 @@ from typing import Any
 
 import pki
 import pytest
+from cryptography import x509
 from helpers import make_verifier, run_verify
 
 import fastmtls
@@ -575,6 +576,61 @@ def test_result_chain_skips_unused_presented(ch: pki.Chain, v: Verifier) -> None
     assert r.verified
     assert r.chain == [*ch.presented_der, ch.root.der]
     assert r.presented_chain == [ch.leaf.der, stray, *ch.presented_der[1:]]
+
+
+def test_result_sans_by_type(ch: pki.Chain, v: Verifier) -> None:
+    """sans: the presented leaf's subjectAltName entries by type, whatever the verification
+    said; empty lists without a SAN; {} without a certificate."""
+    import ipaddress
+
+    san = [x509.DNSName("a.example"), x509.DNSName("*.b.example"),
+           x509.IPAddress(ipaddress.ip_address("192.0.2.1")),
+           x509.IPAddress(ipaddress.ip_address("2001:db8::1")),
+           x509.RFC822Name("client@example.com"),
+           x509.UniformResourceIdentifier("spiffe://example.org/ns/a/sa/b")]  # fmt: skip
+    leaf = pki.leaf(ch.intermediates[0], san=san)
+    r = v.verify([leaf.der, *ch.presented_der[1:]], at=NOW)
+    assert r.verified
+    assert r.sans == {"dns": ["a.example", "*.b.example"], "ip": ["192.0.2.1", "2001:db8::1"],
+                      "email": ["client@example.com"],
+                      "uri": ["spiffe://example.org/ns/a/sa/b"]}  # fmt: skip
+    r.sans["dns"].append("mutated")  # a copy: the result stays as it was
+    assert r.sans["dns"] == ["a.example", "*.b.example"]
+    failed = v.verify([leaf.der], at=NOW)  # no intermediate: FAILED, SANs still readable
+    assert not failed.verified and failed.sans["email"] == ["client@example.com"]
+    no_san = pki.leaf(ch.intermediates[0], san=None)
+    assert v.verify([no_san.der], at=NOW).sans == {"dns": [], "ip": [], "email": [], "uri": []}
+    assert v.verify([], at=NOW).sans == {}
+
+
+def _with_duplicate_san(issuer: pki.Cert) -> bytes:
+    """A leaf whose DER carries two subjectAltName extensions (cryptography will not build one:
+    a same-length placeholder OID is renamed after signing, so the signature no longer holds)."""
+    from cryptography.x509.oid import ObjectIdentifier
+
+    placeholder = ObjectIdentifier("2.5.29.99")  # DER 06 03 55 1d 63, as long as 2.5.29.17
+    second = x509.UnrecognizedExtension(placeholder, bytes.fromhex("300b8209632e6578616d706c65"))
+    der = pki.leaf(issuer, extra_extensions=[(second, False)]).der
+    assert der.count(bytes.fromhex("0603551d63")) == 1
+    return der.replace(bytes.fromhex("0603551d63"), bytes.fromhex("0603551d11"))
+
+
+@pytest.mark.parametrize("kind", ["duplicate-san", "malformed-san", "garbage"])
+def test_result_sans_of_hostile_leaf_never_raise(ch: pki.Chain, v: Verifier, kind: str) -> None:
+    """A client's leaf with two SAN extensions, an undecodable SAN, or no certificate at all in
+    the bytes: the result is FAILED and sans is empty lists, never an exception."""
+    from cryptography.x509.oid import ExtensionOID
+
+    if kind == "duplicate-san":
+        der = _with_duplicate_san(ch.intermediates[0])
+    elif kind == "malformed-san":
+        bad = x509.UnrecognizedExtension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME, b"\x30\x03\x82\x01")
+        der = pki.leaf(ch.intermediates[0], san=None, extra_extensions=[(bad, False)]).der
+    else:
+        der = b"\x30\x03\x02\x01\x00"
+    r = v.verify([der, *ch.presented_der[1:]], at=NOW)
+    assert not r.verified
+    assert r.sans == {"dns": [], "ip": [], "email": [], "uri": []}
 
 
 def test_failed_result_content(ch: pki.Chain, v: Verifier) -> None:

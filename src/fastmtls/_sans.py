@@ -12,10 +12,14 @@ def leaf_sans(der: bytes) -> dict[str, list[str]]:
     try:
         cert = x509.load_der_x509_certificate(der)
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (ValueError, x509.ExtensionNotFound):
+        return {
+            "dns": [str(v) for v in san.get_values_for_type(x509.DNSName)],
+            "ip": [str(v) for v in san.get_values_for_type(x509.IPAddress)],
+            "email": [str(v) for v in san.get_values_for_type(x509.RFC822Name)],
+            "uri": [str(v) for v in san.get_values_for_type(x509.UniformResourceIdentifier)],
+        }
+    except Exception:
+        # the client chose these bytes: a duplicate or undecodable extension (DuplicateExtension,
+        # ValueError, UnsupportedGeneralNameType, ...) reads as "no SAN", never as an exception
+        # in the application's request path
         return out
-    out["dns"] = [str(v) for v in san.get_values_for_type(x509.DNSName)]
-    out["ip"] = [str(v) for v in san.get_values_for_type(x509.IPAddress)]
-    out["email"] = [str(v) for v in san.get_values_for_type(x509.RFC822Name)]
-    out["uri"] = [str(v) for v in san.get_values_for_type(x509.UniformResourceIdentifier)]
-    return out
