@@ -603,6 +603,50 @@ def test_result_sans_by_type(ch: pki.Chain, v: Verifier) -> None:
     assert v.verify([], at=NOW).sans == {}
 
 
+def test_result_sans_match_cryptography_and_skip_other_name_forms(ch: pki.Chain,
+                                                                   v: Verifier) -> None:
+    """sans lists what cryptography lists for the same leaf, in order, and leaves out name forms
+    other than DNS, IP, e-mail and URI."""
+    import ipaddress
+
+    from cryptography.x509.oid import ObjectIdentifier
+
+    san = [x509.OtherName(ObjectIdentifier("1.3.6.1.4.1.311.20.2.3"), b"\x0c\x03u@x"),
+           x509.DNSName("one.example"),
+           x509.DirectoryName(x509.Name.from_rfc4514_string("CN=dir")),
+           x509.RegisteredID(ObjectIdentifier("1.2.3.4")),
+           x509.IPAddress(ipaddress.ip_address("10.0.0.1")), x509.DNSName("two.example"),
+           x509.UniformResourceIdentifier("https://example.org/a?b=c"),
+           x509.RFC822Name("a@b.example")]  # fmt: skip
+    leaf = pki.leaf(ch.intermediates[0], san=san)
+    got = v.verify([leaf.der, *ch.presented_der[1:]], at=NOW).sans
+    ext = x509.load_der_x509_certificate(leaf.der).extensions
+    want = ext.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert got == {
+        "dns": want.get_values_for_type(x509.DNSName),
+        "ip": [str(a) for a in want.get_values_for_type(x509.IPAddress)],
+        "email": want.get_values_for_type(x509.RFC822Name),
+        "uri": want.get_values_for_type(x509.UniformResourceIdentifier),
+    }
+    assert got["dns"] == ["one.example", "two.example"]
+
+
+def test_sans_by_type_on_raw_general_names() -> None:
+    """The GeneralNames decoder alone: non-ASCII octets of an IA5 string print as \\xNN, an
+    iPAddress of another length than 4 or 16 is left out, malformed DER gives empty lists."""
+    from fastmtls._sans import empty_sans, sans_by_type
+
+    def tlv(tag: int, value: bytes) -> bytes:
+        return bytes([tag, len(value)]) + value
+
+    names = tlv(0x30, tlv(0x82, b"caf\xc3\xa9.example") + tlv(0x87, b"\x01\x02\x03")
+                + tlv(0x87, b"\xc0\x00\x02\x01"))  # fmt: skip
+    assert sans_by_type(names) == {"dns": ["caf\\xc3\\xa9.example"], "ip": ["192.0.2.1"],
+                                   "email": [], "uri": []}  # fmt: skip
+    for bad in (b"", b"\x30", b"\x30\x05\x82\x09abc", b"\x31\x00", names[:-1]):
+        assert sans_by_type(bad) == empty_sans()
+
+
 def _with_duplicate_san(issuer: pki.Cert) -> bytes:
     """A leaf whose DER carries two subjectAltName extensions (cryptography will not build one:
     a same-length placeholder OID is renamed after signing, so the signature no longer holds)."""

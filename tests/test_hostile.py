@@ -73,6 +73,8 @@ def check_failed(r: VerifyResult) -> None:
     assert r.status == "FAILED:" + r.reason.message
     f = r.fields()  # the gateway reads fields of failed chains too: must never raise
     assert f["cert_presented"] is True and f["cert_verified"] is False
+    sans = r.sans  # decoded from the client's leaf with another parser: must never raise either
+    assert set(sans) in (set(), {"dns", "ip", "email", "uri"})
 
 
 # ---- malformed DER -----------------------------------------------------------------------------

@@ -69,7 +69,7 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _Entry = tuple[int, bytes, int, bytes, int]
 
 
-def _header(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
+def der_header(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
     """Read one DER tag and length at ``pos``; return (tag octet, content start, content end).
 
     Low-tag-number form only, definite minimal lengths (at most 4 length octets), and the
@@ -100,7 +100,7 @@ def _collect(buf: bytes, pos: int, end: int, depth: int, out: list[bytes]) -> No
     while pos < end:
         if buf[pos : pos + 2] == b"\x00\x00":
             raise ValueError("DER: end-of-contents in a definite-length string")
-        tag, start, pos = _header(buf, pos, end)
+        tag, start, pos = der_header(buf, pos, end)
         if tag & 0x20:
             if depth >= _STRING_NEST:
                 raise ValueError("DER: constructed string nested too deeply")
@@ -160,24 +160,24 @@ def _parse_name(der: bytes) -> list[_Entry]:
     der = bytes(der)  # accept bytearray/memoryview; no copy for bytes
     if len(der) > _NAME_MAX:
         raise ValueError("Name longer than OpenSSL accepts")
-    tag, pos, end = _header(der, 0, len(der))
+    tag, pos, end = der_header(der, 0, len(der))
     if tag != 0x30 or end != len(der):
         raise ValueError("Name is not a single SEQUENCE")
     entries: list[_Entry] = []
     rdn = 0
     while pos < end:
-        tag, apos, rend = _header(der, pos, end)
+        tag, apos, rend = der_header(der, pos, end)
         if tag != 0x31:
             raise ValueError("RDN is not a SET")
         while apos < rend:
-            tag, opos, aend = _header(der, apos, rend)
+            tag, opos, aend = der_header(der, apos, rend)
             if tag != 0x30:
                 raise ValueError("AttributeTypeAndValue is not a SEQUENCE")
-            tag, opos, oend = _header(der, opos, aend)
+            tag, opos, oend = der_header(der, opos, aend)
             oid = der[opos:oend]
             if tag != 0x06 or not _oid_ok(oid):
                 raise ValueError("attribute type is not a valid OBJECT IDENTIFIER")
-            vtag, vpos, vend = _header(der, oend, aend)
+            vtag, vpos, vend = der_header(der, oend, aend)
             if vend != aend:
                 raise ValueError("AttributeTypeAndValue has trailing data")
             if vtag in _PLAIN_TAGS:  # the common case: a primitive string

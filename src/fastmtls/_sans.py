@@ -1,25 +1,39 @@
-"""subjectAltName entries of a certificate, by type (off the hot path; uses cryptography)."""
+"""subjectAltName entries of a certificate, by type, decoded from the GeneralNames the C parser
+located (one X.509 parser for client bytes: no second library with its own opinions, warnings
+and exceptions about a hostile certificate)."""
 
 from __future__ import annotations
 
-from cryptography import x509
+import ipaddress
+
+from ._format import der_header
+
+# GeneralName context tags (RFC 5280 4.2.1.6) whose value is an IA5String, and iPAddress.
+_IA5_KINDS = {0x81: "email", 0x82: "dns", 0x86: "uri"}  # rfc822Name, dNSName, URI
+_IP = 0x87
 
 
-def leaf_sans(der: bytes) -> dict[str, list[str]]:
-    """``{"dns": [...], "ip": [...], "email": [...], "uri": [...]}``; empty lists when the
-    certificate has no SAN or cannot be parsed."""
-    out: dict[str, list[str]] = {"dns": [], "ip": [], "email": [], "uri": []}
+def empty_sans() -> dict[str, list[str]]:
+    return {"dns": [], "ip": [], "email": [], "uri": []}
+
+
+def sans_by_type(general_names: bytes) -> dict[str, list[str]]:
+    """``{"dns": [...], "ip": [...], "email": [...], "uri": [...]}`` of a GeneralNames TLV, in
+    order; other name forms are left out. IA5 strings print their non-ASCII octets as ``\\xNN``;
+    an iPAddress is printed by :mod:`ipaddress`. Malformed DER gives empty lists."""
+    out = empty_sans()
     try:
-        cert = x509.load_der_x509_certificate(der)
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        return {
-            "dns": [str(v) for v in san.get_values_for_type(x509.DNSName)],
-            "ip": [str(v) for v in san.get_values_for_type(x509.IPAddress)],
-            "email": [str(v) for v in san.get_values_for_type(x509.RFC822Name)],
-            "uri": [str(v) for v in san.get_values_for_type(x509.UniformResourceIdentifier)],
-        }
-    except Exception:
-        # the client chose these bytes: a duplicate or undecodable extension (DuplicateExtension,
-        # ValueError, UnsupportedGeneralNameType, ...) reads as "no SAN", never as an exception
-        # in the application's request path
-        return out
+        tag, pos, end = der_header(general_names, 0, len(general_names))
+        if tag != 0x30:
+            return out
+        while pos < end:
+            tag, start, pos = der_header(general_names, pos, end)
+            value = general_names[start:pos]
+            kind = _IA5_KINDS.get(tag)
+            if kind is not None:
+                out[kind].append(value.decode("ascii", "backslashreplace"))
+            elif tag == _IP and len(value) in (4, 16):
+                out["ip"].append(str(ipaddress.ip_address(value)))
+    except ValueError:
+        return empty_sans()
+    return out

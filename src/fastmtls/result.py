@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Union
 
 from . import _format
 from ._ffi import ffi, lib, message
-from ._sans import leaf_sans
+from ._sans import empty_sans, sans_by_type
 
 if TYPE_CHECKING:
     from .store import _Snapshot
@@ -130,6 +130,11 @@ class CertInfo:
     @property
     def spki(self) -> bytes:
         return self._slice(self.info.spki_off, self.info.spki_len)
+
+    @property
+    def san(self) -> bytes:
+        """subjectAltName GeneralNames TLV; empty when absent."""
+        return self._slice(self.info.san_off, self.info.san_len)
 
 
 def _safe(fmt: Callable[[bytes], str], value: bytes) -> str:
@@ -294,7 +299,13 @@ class VerifyResult:
     def sans(self) -> dict[str, list[str]]:
         """The leaf's subjectAltName entries by type: ``dns``, ``ip``, ``email``, ``uri``."""
         if "sans" not in self._cache:
-            self._cache["sans"] = leaf_sans(bytes(self._presented[0])) if self._presented else {}
+            leaf = self._leaf()
+            if leaf is None:
+                self._cache["sans"] = {}
+            elif not leaf.ok or not leaf.san:
+                self._cache["sans"] = empty_sans()
+            else:
+                self._cache["sans"] = sans_by_type(leaf.san)
         return {k: list(v) for k, v in self._cache["sans"].items()}
 
     def fields(self) -> dict[str, FieldValue]:
