@@ -263,6 +263,16 @@ def test_unsupported_chain_type(v: Verifier, bad: Any) -> None:
         v.verify(bad, at=NOW)
 
 
+@pytest.mark.parametrize("element", [5, None, "MIIB...", 1.5])
+@pytest.mark.parametrize("container", [list, tuple])
+def test_chain_element_of_a_wrong_type(ch: pki.Chain, v: Verifier, element: Any,
+                                       container: Any) -> None:  # fmt: skip
+    """A chain element that is not DER bytes is the caller's mistake: ConfigurationError, not
+    bytes(5) (five zero octets) verified as a certificate."""
+    with pytest.raises(ConfigurationError, match="chain elements must be DER bytes"):
+        v.verify(container([ch.leaf.der, element]), at=NOW)
+
+
 @pytest.mark.parametrize("kind", [bytearray, memoryview])
 def test_list_of_bytes_like(ch: pki.Chain, v: Verifier, kind: Any) -> None:
     """A list of bytearray / memoryview DER elements behaves like a list of bytes."""

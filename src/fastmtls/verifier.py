@@ -319,7 +319,7 @@ def _revocation_flags(check: str, missing: str, expired: str, revoked: str) -> i
 def _chain_bytes(chain: ChainInput) -> tuple[list[bytes], bytes, bool]:
     """(presented certificates, their concatenation, unparseable?) for any accepted chain form."""
     if isinstance(chain, (list, tuple)):
-        presented = [bytes(c) for c in chain]
+        presented = [_der_element(c) for c in chain]
         return presented, b"".join(presented), False
     if isinstance(chain, (bytes, bytearray, memoryview, str)):
         if not chain:
@@ -334,9 +334,20 @@ def _chain_bytes(chain: ChainInput) -> tuple[list[bytes], bytes, bool]:
         raw = bytes(chain) if not isinstance(chain, str) else chain.encode()
         return _split_der(raw), raw, False
     if isinstance(chain, Sequence):
-        presented = [bytes(c) for c in chain]  # type: ignore[arg-type]  # elements: bytes-like
+        presented = [_der_element(c) for c in chain]
         return presented, b"".join(presented), False
     raise ConfigurationError(f"unsupported chain type {type(chain).__name__}")
+
+
+def _der_element(cert: object) -> bytes:
+    """One element of a chain given as a sequence: DER bytes (bytes, bytearray, memoryview).
+    Anything else is the caller's mistake (``bytes(5)`` would quietly be five zero octets)."""
+    if isinstance(cert, (bytes, bytearray, memoryview)):
+        return bytes(cert)
+    raise ConfigurationError(
+        f"chain elements must be DER bytes, not {type(cert).__name__} (a PEM chain is passed "
+        "whole, as one str or bytes)"
+    )
 
 
 def _split_der(raw: bytes) -> list[bytes]:
