@@ -270,13 +270,32 @@ def test_openssl_s_client_session_id_resumption(
 # ---- session resumption ---------------------------------------------------------------------
 
 
+RESUME = ("ticket", "session-id")
+
+
+def _resuming_client(live: LivePKI, who: str | None, version: str, how: str) -> ssl.SSLContext:
+    """A client that resumes by session ticket, or by session ID (no tickets: TLS 1.2 session
+    IDs; TLS 1.3, with a server under OP_NO_TICKET, stateful sessions looked up the same way)."""
+    return th.client_context(live, who, version=version, tickets=how == "ticket")
+
+
+def _resuming_server(live: LivePKI, v: fastmtls.Verifier, mode: str, how: str) -> ssl.SSLContext:
+    sctx = th.server_context(live, v, mode)
+    if how == "session-id":
+        sctx.options |= ssl.OP_NO_TICKET  # sessions live in the hook's cache, found by their ID
+    return sctx
+
+
+@pytest.mark.parametrize("how", RESUME)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("version", VERSIONS)
-def test_ticket_resumption_then_revocation(live: LivePKI, version: str, mode: str) -> None:
-    """Tickets resume with SUCCESS; after revocation: record resumes revoked, enforce refuses."""
+def test_resumption_then_revocation(live: LivePKI, version: str, mode: str, how: str) -> None:
+    """Resumption (ticket or session ID) carries the result: SUCCESS with the chain verified
+    again; after a revocation, record mode resumes revoked and enforce mode refuses to resume
+    (the full handshake fails), and a refused session is forgotten."""
     v = root_verifier(live)
-    cctx = th.client_context(live, "revocable", version=version)
-    with th.TLSServer(th.server_context(live, v, mode)) as server:
+    cctx = _resuming_client(live, "revocable", version, how)
+    with th.TLSServer(_resuming_server(live, v, mode, how)) as server:
         first = th.https_get(server.port, cctx)
         assert first.error is None and first.session is not None
         assert not first.reused and first.body is not None and first.body["status"] == "SUCCESS"
@@ -299,14 +318,19 @@ def test_ticket_resumption_then_revocation(live: LivePKI, version: str, mode: st
             assert not after.reused
             assert "sslv3 alert certificate revoked" in (after.error or ""), after.error
             assert rec.error is not None and "certificate revoked" in rec.error
+            if how == "session-id":  # refused once, forgotten: it never resumes, even unrevoked
+                v.revocations = None
+                later = th.https_get(server.port, cctx, session=again.session or first.session)
+                assert later.error is None and not later.reused
 
 
+@pytest.mark.parametrize("how", RESUME)
 @pytest.mark.parametrize("version", VERSIONS)
-def test_ticket_resumption_strict_revocation(live: LivePKI, version: str) -> None:
+def test_resumption_strict_revocation(live: LivePKI, version: str, how: str) -> None:
     """With revoked="fail", a resumed connection of a since-revoked client reads FAILED."""
     v = root_verifier(live, revoked="fail")
-    cctx = th.client_context(live, "revocable", version=version)
-    with th.TLSServer(th.server_context(live, v, "record")) as server:
+    cctx = _resuming_client(live, "revocable", version, how)
+    with th.TLSServer(_resuming_server(live, v, "record", how)) as server:
         first = th.https_get(server.port, cctx)
         v.revocations = live.revocations("revocable")
         again = th.https_get(server.port, cctx, session=first.session)
@@ -315,13 +339,14 @@ def test_ticket_resumption_strict_revocation(live: LivePKI, version: str) -> Non
     assert (rec.result.status, rec.result.revoked) == ("FAILED:certificate revoked", True)
 
 
+@pytest.mark.parametrize("how", RESUME)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("version", VERSIONS)
-def test_ticket_resumption_after_ca_removed(live: LivePKI, version: str, mode: str) -> None:
-    """A resumed ticket is checked against today's store: its CA removed, it fails."""
+def test_resumption_after_ca_removed(live: LivePKI, version: str, mode: str, how: str) -> None:
+    """A resumed session is checked against today's store: its CA removed, it fails."""
     v = th.make_verifier(("root", live.root), ("other", live.other))
-    cctx = th.client_context(live, "good", version=version)
-    with th.TLSServer(th.server_context(live, v, mode)) as server:
+    cctx = _resuming_client(live, "good", version, how)
+    with th.TLSServer(_resuming_server(live, v, mode, how)) as server:
         first = th.https_get(server.port, cctx)
         assert first.body is not None and first.body["status"] == "SUCCESS"
         v.store.remove("root")
@@ -334,11 +359,12 @@ def test_ticket_resumption_after_ca_removed(live: LivePKI, version: str, mode: s
         assert not again.reused and "tlsv1 alert unknown ca" in (again.error or "")
 
 
+@pytest.mark.parametrize("how", RESUME)
 @pytest.mark.parametrize("version", VERSIONS)
-def test_ticket_resumption_without_certificate(live: LivePKI, version: str) -> None:
+def test_resumption_without_certificate(live: LivePKI, version: str, how: str) -> None:
     """Record mode: a client without a certificate resumes as NONE."""
-    cctx = th.client_context(live, None, version=version)
-    with th.TLSServer(th.server_context(live, root_verifier(live), "record")) as server:
+    cctx = _resuming_client(live, None, version, how)
+    with th.TLSServer(_resuming_server(live, root_verifier(live), "record", how)) as server:
         first = th.https_get(server.port, cctx)
         again = th.https_get(server.port, cctx, session=first.session)
         rec = server.record(again.port)
@@ -363,87 +389,12 @@ def test_memory_bio_resumption(live: LivePKI, version: str) -> None:
     assert third.result().revoked and third.result().status == "SUCCESS"
 
 
-def _session_id_client(live: LivePKI, who: str | None, version: str) -> ssl.SSLContext:
-    """A client that resumes by session ID: no tickets (TLS 1.2); TLS 1.3 with a server under
-    OP_NO_TICKET resumes a stateful session looked up the same way."""
-    return th.client_context(live, who, version=version, tickets=False)
-
-
-def _session_id_server(live: LivePKI, v: fastmtls.Verifier, mode: str) -> ssl.SSLContext:
-    sctx = th.server_context(live, v, mode)
-    sctx.options |= ssl.OP_NO_TICKET  # sessions live in the server's cache, found by their ID
-    return sctx
-
-
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("version", VERSIONS)
-def test_session_id_resumption_then_revocation(live: LivePKI, version: str, mode: str) -> None:
-    """Session IDs resume with the chain verified again: SUCCESS, then after a revocation
-    record mode resumes revoked and enforce mode refuses to resume (the full handshake fails)."""
-    v = root_verifier(live)
-    cctx = _session_id_client(live, "revocable", version)
-    with th.TLSServer(_session_id_server(live, v, mode)) as server:
-        first = th.https_get(server.port, cctx)
-        assert first.error is None and first.session is not None and not first.reused
-        again = th.https_get(server.port, cctx, session=first.session)
-        rec = server.record(again.port)
-        assert again.error is None and again.reused and rec.reused
-        assert rec.result is not None and rec.result.status == "SUCCESS"
-        assert not rec.result.revoked
-        assert rec.result.presented_chain == [c.der for c in live.sent["revocable"]]
-        v.revocations = live.revocations("revocable")
-        after = th.https_get(server.port, cctx, session=again.session or first.session)
-        rec = server.record(after.port)
-        if mode == "record":
-            assert after.error is None and after.reused and rec.reused
-            assert rec.result is not None and rec.result.status == "SUCCESS"
-            assert rec.result.revoked and after.body is not None and after.body["revoked"]
-        else:
-            assert not after.reused
-            assert "sslv3 alert certificate revoked" in (after.error or ""), after.error
-            assert rec.error is not None and "certificate revoked" in rec.error
-            # refused once, forgotten: that session never resumes again, even unrevoked
-            v.revocations = None
-            later = th.https_get(server.port, cctx, session=again.session or first.session)
-            assert later.error is None and not later.reused
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_session_id_resumption_after_ca_removed(live: LivePKI, mode: str) -> None:
-    """A session ID is checked against today's store: its CA removed, it fails."""
-    v = th.make_verifier(("root", live.root), ("other", live.other))
-    cctx = _session_id_client(live, "good", "1.2")
-    with th.TLSServer(_session_id_server(live, v, mode)) as server:
-        first = th.https_get(server.port, cctx)
-        assert first.body is not None and first.body["status"] == "SUCCESS"
-        v.store.remove("root")
-        again = th.https_get(server.port, cctx, session=first.session)
-        rec = server.record(again.port)
-    if mode == "record":
-        assert again.reused and rec.result is not None
-        assert rec.result.status == "FAILED:unable to get local issuer certificate"
-    else:
-        assert not again.reused and "tlsv1 alert unknown ca" in (again.error or "")
-
-
-@pytest.mark.parametrize("version", VERSIONS)
-def test_session_id_resumption_without_certificate(live: LivePKI, version: str) -> None:
-    """Record mode: a client without a certificate resumes its session as NONE."""
-    cctx = _session_id_client(live, None, version)
-    with th.TLSServer(_session_id_server(live, root_verifier(live), "record")) as server:
-        first = th.https_get(server.port, cctx)
-        again = th.https_get(server.port, cctx, session=first.session)
-        rec = server.record(again.port)
-    assert first.body is not None and first.body["status"] == "NONE"
-    assert again.reused and rec.result is not None and rec.result.status == "NONE"
-
-
 def test_session_id_of_another_context_does_not_resume(live: LivePKI) -> None:
     """Each hooked context has its own session cache: a session made with one server is not
     resumed by another in the same process (whose trust may differ)."""
-    cctx = _session_id_client(live, "good", "1.2")
-    with th.TLSServer(_session_id_server(live, root_verifier(live), "record")) as a, \
-            th.TLSServer(_session_id_server(live, root_verifier(live), "record")) as b:
+    cctx = _resuming_client(live, "good", "1.2", "session-id")
+    with th.TLSServer(_resuming_server(live, root_verifier(live), "record", "session-id")) as a, \
+            th.TLSServer(_resuming_server(live, root_verifier(live), "record", "session-id")) as b:
         first = th.https_get(a.port, cctx)
         assert first.error is None and first.session is not None
         other = th.https_get(b.port, cctx, session=first.session)
@@ -457,7 +408,7 @@ def test_session_cache_size_bounds_the_sessions_kept(live: LivePKI) -> None:
     resumes; the two newest do."""
     sctx = th.server_context(live, root_verifier(live), "record", session_cache_size=2)
     sctx.options |= ssl.OP_NO_TICKET
-    cctx = _session_id_client(live, "good", "1.2")
+    cctx = _resuming_client(live, "good", "1.2", "session-id")
     with th.TLSServer(sctx) as server:
         firsts = [th.https_get(server.port, cctx) for _ in range(3)]
         assert all(f.error is None and f.session is not None for f in firsts)
@@ -470,7 +421,7 @@ def test_session_cache_size_zero_resumes_by_ticket_only(live: LivePKI) -> None:
     """``session_cache_size=0`` turns session-ID resumption off; tickets still resume."""
     sctx = th.server_context(live, root_verifier(live), "record", session_cache_size=0)
     with th.TLSServer(sctx) as server:
-        by_id = _session_id_client(live, "good", "1.2")
+        by_id = _resuming_client(live, "good", "1.2", "session-id")
         first = th.https_get(server.port, by_id)
         again = th.https_get(server.port, by_id, session=first.session)
         by_ticket = th.client_context(live, "good", version="1.2")
@@ -509,9 +460,9 @@ def _set_session_timeout(ctx: ssl.SSLContext, seconds: int) -> None:
 
 def test_session_id_expired_session_does_not_resume(live: LivePKI) -> None:
     """A session past its timeout is not resumed: the full handshake verifies the chain."""
-    sctx = _session_id_server(live, root_verifier(live), "record")
+    sctx = _resuming_server(live, root_verifier(live), "record", "session-id")
     _set_session_timeout(sctx, 1)
-    cctx = _session_id_client(live, "good", "1.2")
+    cctx = _resuming_client(live, "good", "1.2", "session-id")
     with th.TLSServer(sctx) as server:
         first = th.https_get(server.port, cctx)
         again = th.https_get(server.port, cctx, session=first.session)
@@ -527,9 +478,9 @@ def test_session_cache_is_thread_safe(live: LivePKI) -> None:
     """Clients on several threads resuming their own sessions over one context: every resumed
     connection's result is the one of its own chain, verified again."""
     v = root_verifier(live)
-    cctx_good = _session_id_client(live, "good", "1.2")
-    cctx_rev = _session_id_client(live, "revocable", "1.2")
-    with th.TLSServer(_session_id_server(live, v, "record")) as server:
+    cctx_good = _resuming_client(live, "good", "1.2", "session-id")
+    cctx_rev = _resuming_client(live, "revocable", "1.2", "session-id")
+    with th.TLSServer(_resuming_server(live, v, "record", "session-id")) as server:
         firsts = {name: th.https_get(server.port, c) for name, c in
                   (("good", cctx_good), ("revocable", cctx_rev))}  # fmt: skip
         v.revocations = live.revocations("revocable")

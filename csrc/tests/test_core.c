@@ -414,7 +414,8 @@ static void test_large_revset(void) {
         exit(2);
     CHECK(fm_revset_count(built) == N);
     CHECK(fm_revset_memory(built) > ((size_t)4 << 20));
-    char path[] = "/tmp/fastmtls-test-core-XXXXXX";
+    char path[] = "/tmp/fastmtls-test-core-123456";
+    memset(path + sizeof path - 7, 'X', 6); /* mkstemp's template: six trailing 'X' */
     int fd = mkstemp(path);
     CHECK(fd >= 0);
     if (fd >= 0)
