@@ -110,6 +110,8 @@ typedef void (*remove_sess_fn)(SSL_CTX *, SSL_SESSION *);
     X(long, SSL_SESSION_get_time, (const SSL_SESSION *))                                       \
     X(long, SSL_SESSION_get_timeout, (const SSL_SESSION *))                                    \
     X(int, SSL_version, (const SSL *))                                                         \
+    X(int, SSL_CTX_set_session_id_context, (SSL_CTX *, const unsigned char *, unsigned int))   \
+    X(int, SSL_SESSION_set1_id_context, (SSL_SESSION *, const unsigned char *, unsigned int))  \
     X(uint64_t, SSL_get_options, (const SSL *))                                                \
     X(int, CRYPTO_get_ex_new_index, (int, long, void *, void *, void *, CRYPTO_EX_free *))    \
     X(void *, X509_STORE_CTX_get_ex_data, (const X509_STORE_CTX *, int))                       \
@@ -677,6 +679,15 @@ static void remove_sess_cb(SSL_CTX *ctx, SSL_SESSION *sess) {
     sess_entry_free(&h->api, gone);
 }
 
+/* The session ID context of every session a hook verified, and of every hooked SSL_CTX.
+ * OpenSSL resumes a session only on a connection with the same context. A plain listening
+ * SSL_CTX whose sni_callback moves connections to a hooked one decides resumption before the
+ * switch, with its own ticket keys and session cache, and would restore a hooked session
+ * without the hook: its connections carry CPython's context ("Python"), so they never resume
+ * sessions marked with this one and make a full handshake, which the hook verifies. */
+static const unsigned char FM_SID_CTX[] = "fastmtls-hook";
+#define FM_SID_CTX_LEN ((unsigned int)(sizeof FM_SID_CTX - 1))
+
 /* SSL_CTX_set_cert_cb: runs on the server after the ClientHello (and its SNI callback), before
  * the server decides whether to send a CertificateRequest. An SSL takes its verify mode from the
  * listening SSL_CTX when it is created and SSL_set_SSL_CTX (what an sni_callback assigning
@@ -689,6 +700,9 @@ static int cert_cb(SSL *ssl, void *arg) {
     SSL_CTX *ctx = a->SSL_get_SSL_CTX(ssl);
     if (ctx != NULL)
         a->SSL_set_verify(ssl, a->SSL_CTX_get_verify_mode(ctx), a->SSL_CTX_get_verify_callback(ctx));
+    SSL_SESSION *sess = a->SSL_get_session(ssl);
+    if (sess != NULL && a->SSL_SESSION_set1_id_context(sess, FM_SID_CTX, FM_SID_CTX_LEN) != 1)
+        return 0; /* cannot mark the session: fail the handshake rather than let it resume */
     return 1;
 }
 
@@ -726,6 +740,8 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
         a->SSL_CTX_sess_set_remove_cb(ctx, NULL);
         a->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_OFF, NULL);
     }
+    if (a->SSL_CTX_set_session_id_context(ctx, FM_SID_CTX, FM_SID_CTX_LEN) != 1)
+        return FM_ERR_INTERNAL;
     int mode = SSL_VERIFY_PEER | (require_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
     a->SSL_CTX_set_verify(ctx, mode, NULL);
     a->SSL_CTX_set_cert_cb(ctx, cert_cb, h);

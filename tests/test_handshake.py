@@ -923,6 +923,43 @@ def test_sni_callback_switch_keeps_result_on_resumption(live: LivePKI, version: 
     assert (again.result().status, again.result().anchor_name) == ("SUCCESS", "root")
 
 
+@pytest.mark.parametrize("how", RESUME)
+@pytest.mark.parametrize("version", VERSIONS)
+def test_sni_switch_from_a_plain_listening_context_never_resumes_unverified(
+    live: LivePKI, version: str, how: str
+) -> None:
+    """A plain (unhooked) listening context whose sni_callback moves b.example to a hooked
+    enforce-mode context decides resumption itself, before the switch, with OpenSSL's own
+    ticket keys and session cache, which would restore the session without the hook. The hook
+    therefore gives the sessions it verified a session ID context of its own: the plain context
+    never resumes them, the client makes a full handshake, and a certificate revoked since then
+    fails."""
+    v = root_verifier(live)
+    switched = th.server_context(live, v, "enforce")
+    default = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    default.load_cert_chain(live.file("server.pem"), live.key_file("server"))
+    if how == "session-id":
+        default.options |= ssl.OP_NO_TICKET
+
+    def pick(sslobj: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
+        if name == "b.example":
+            sslobj.context = switched
+
+    default.sni_callback = pick
+    cctx = _resuming_client(live, "revocable", version, how)
+    first = th.bio_handshake(default, cctx, hostname="b.example", close=True)
+    assert first.ok and first.result().status == "SUCCESS" and first.client.session is not None
+    again = th.bio_handshake(default, cctx, hostname="b.example", session=first.client.session,
+                             close=True)  # fmt: skip
+    assert again.ok and not again.server.session_reused
+    assert again.result().status == "SUCCESS"  # verified in a full handshake, not restored
+    v.revocations = live.revocations("revocable")
+    after = th.bio_handshake(default, cctx, hostname="b.example", session=first.client.session,
+                             close=True)  # fmt: skip
+    assert not after.server.session_reused
+    assert "sslv3 alert certificate revoked" in (after.client_error or ""), after.client_error
+
+
 @pytest.mark.parametrize("default_mode", [None, "record"])
 @pytest.mark.parametrize("version", VERSIONS)
 def test_sni_callback_switch_to_enforce_context_enforces(

@@ -289,13 +289,20 @@ class BioPair:
         moved = _move(self.c_out, self.s_in)
         return _move(self.s_out, self.c_in) or moved
 
-    def handshake(self) -> BioPair:
+    def handshake(self, close: bool = False) -> BioPair:
         """Run the handshake to its end, then exchange a little application data: the client
-        receives TLS 1.3 tickets, and (TLS 1.3) the server's alert when it refused the client."""
+        receives TLS 1.3 tickets, and (TLS 1.3) the server's alert when it refused the client.
+        ``close``: the server then sends its close_notify (OpenSSL drops from its session cache
+        the session of a connection freed without one)."""
         for _ in range(100):
             if not self.step() and (all(self.done.values()) or any(self.errors.values())):
                 break
         self._exchange()
+        if close and self.ok:
+            try:
+                self.server.unwrap()
+            except ssl.SSLWantReadError:
+                pass  # sent; the client's close_notify is not awaited
         return self
 
     def _exchange(self) -> None:
@@ -345,9 +352,10 @@ def bio_handshake(
     *,
     hostname: str = "localhost",
     session: ssl.SSLSession | None = None,
+    close: bool = False,
 ) -> BioPair:
     """A complete handshake over memory BIOs (see :meth:`BioPair.handshake`)."""
-    return BioPair.open(sctx, cctx, hostname=hostname, session=session).handshake()
+    return BioPair.open(sctx, cctx, hostname=hostname, session=session).handshake(close)
 
 
 # ---- loopback sockets ----------------------------------------------------------------------

@@ -41,9 +41,12 @@ Either way the chain is verified again, against today's trust store and revocati
 session may resume: a certificate revoked after the first handshake does not pass on a resumed
 one (enforce mode: no resumption, the full handshake fails; record mode: the resumed
 connection's result says revoked). The cache holds up to 20,480 sessions per context, the
-oldest dropped first, each for the context's session timeout. Install the hook on the listening
-context too when an ``sni_callback`` switches to hooked contexts: resumption is decided by the
-listening context, before the switch.
+oldest dropped first, each for the context's session timeout. When an ``sni_callback`` switches
+connections from a plain (unhooked) listening context to a hooked one, resumption is decided by
+the plain context, before the switch, with OpenSSL's own ticket keys and cache; the sessions the
+hook verified carry a session ID context of their own (``SSL_SESSION_set1_id_context``), so the
+plain context never resumes them: those clients make full handshakes, which the hook verifies.
+Resumption then needs the hook on the listening context too.
 """
 
 from __future__ import annotations
