@@ -44,6 +44,9 @@ enum {
     SSL_SESS_CACHE_NO_INTERNAL = 0x0300, /* NO_INTERNAL_LOOKUP | NO_INTERNAL_STORE */
     SSL_OP_NO_TICKET = 0x00004000,
     TLS1_3_VERSION = 0x0304,
+    SSL_CLIENT_HELLO_SUCCESS = 1,
+    SSL_CLIENT_HELLO_ERROR = 0,
+    SSL_AD_INTERNAL_ERROR = 80,
     SSL_VERIFY_PEER = 0x01,
     SSL_VERIFY_FAIL_IF_NO_PEER_CERT = 0x02,
     SSL_TICKET_EMPTY = 3,
@@ -75,6 +78,7 @@ typedef int (*verify_cb_fn)(X509_STORE_CTX *, void *);
 typedef int (*gen_ticket_fn)(SSL *, void *);
 typedef int (*cert_cb_fn)(SSL *, void *);
 typedef int (*dec_ticket_fn)(SSL *, SSL_SESSION *, const unsigned char *, size_t, int, void *);
+typedef int (*client_hello_fn)(SSL *, int *, void *);
 typedef int (*new_sess_fn)(SSL *, SSL_SESSION *);
 typedef SSL_SESSION *(*get_sess_fn)(SSL *, const unsigned char *, int, int *);
 typedef void (*remove_sess_fn)(SSL_CTX *, SSL_SESSION *);
@@ -112,6 +116,8 @@ typedef void (*remove_sess_fn)(SSL_CTX *, SSL_SESSION *);
     X(int, SSL_version, (const SSL *))                                                         \
     X(int, SSL_CTX_set_session_id_context, (SSL_CTX *, const unsigned char *, unsigned int))   \
     X(int, SSL_SESSION_set1_id_context, (SSL_SESSION *, const unsigned char *, unsigned int))  \
+    X(int, SSL_set_session_id_context, (SSL *, const unsigned char *, unsigned int))           \
+    X(void, SSL_CTX_set_client_hello_cb, (SSL_CTX *, client_hello_fn, void *))                 \
     X(uint64_t, SSL_get_options, (const SSL *))                                                \
     X(int, CRYPTO_get_ex_new_index, (int, long, void *, void *, void *, CRYPTO_EX_free *))    \
     X(void *, X509_STORE_CTX_get_ex_data, (const X509_STORE_CTX *, int))                       \
@@ -679,14 +685,28 @@ static void remove_sess_cb(SSL_CTX *ctx, SSL_SESSION *sess) {
     sess_entry_free(&h->api, gone);
 }
 
-/* The session ID context of every session a hook verified, and of every hooked SSL_CTX.
- * OpenSSL resumes a session only on a connection with the same context. A plain listening
- * SSL_CTX whose sni_callback moves connections to a hooked one decides resumption before the
- * switch, with its own ticket keys and session cache, and would restore a hooked session
- * without the hook: its connections carry CPython's context ("Python"), so they never resume
- * sessions marked with this one and make a full handshake, which the hook verifies. */
+/* The session ID context of every session a hook verified, and of every connection a hooked
+ * SSL_CTX accepts. OpenSSL resumes a session only on a connection with the same context. A
+ * plain listening SSL_CTX whose sni_callback moves connections to a hooked one decides
+ * resumption before the switch, with its own ticket keys and session cache, and would restore a
+ * hooked session without the hook: its connections carry CPython's context ("Python"), so they
+ * never resume sessions marked with this one and make a full handshake, which the hook
+ * verifies. */
 static const unsigned char FM_SID_CTX[] = "fastmtls-hook";
 #define FM_SID_CTX_LEN ((unsigned int)(sizeof FM_SID_CTX - 1))
+
+/* SSL_CTX_set_client_hello_cb: the first callback of a server handshake, before OpenSSL looks
+ * for a session to resume. CPython sets the session ID context on each SSL it makes (3.13) or
+ * on the SSL_CTX (before): this gives the connections of a hooked listening SSL_CTX the hook's
+ * context either way, so that they resume the sessions the hook marked. */
+static int client_hello_cb(SSL *ssl, int *alert, void *arg) {
+    const ssl_api *a = &((fm_hook *)arg)->api;
+    if (a->SSL_set_session_id_context(ssl, FM_SID_CTX, FM_SID_CTX_LEN) != 1) {
+        *alert = SSL_AD_INTERNAL_ERROR;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
 
 /* SSL_CTX_set_cert_cb: runs on the server after the ClientHello (and its SNI callback), before
  * the server decides whether to send a CertificateRequest. An SSL takes its verify mode from the
@@ -742,6 +762,7 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
     }
     if (a->SSL_CTX_set_session_id_context(ctx, FM_SID_CTX, FM_SID_CTX_LEN) != 1)
         return FM_ERR_INTERNAL;
+    a->SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, h);
     int mode = SSL_VERIFY_PEER | (require_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
     a->SSL_CTX_set_verify(ctx, mode, NULL);
     a->SSL_CTX_set_cert_cb(ctx, cert_cb, h);
