@@ -11,7 +11,8 @@ import hashlib
 from typing import TYPE_CHECKING, Any, Callable, Union
 
 from . import _format
-from ._ffi import ffi, lib, message
+from ._certinfo import CertInfo
+from ._ffi import lib, message
 from ._sans import empty_sans, sans_by_type
 
 if TYPE_CHECKING:
@@ -96,45 +97,6 @@ FIELD_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 
 _SOURCES = ("presented", "intermediate", "anchor")
-
-
-class CertInfo:
-    """Offsets of one certificate's fields, recorded by the C parser (no copy)."""
-
-    __slots__ = ("der", "info", "ok")
-
-    def __init__(self, der: bytes) -> None:
-        self.der = bytes(der)  # callers may pass bytearray or memoryview
-        self.info: Any = ffi.new("fm_cert_info *")
-        self.ok = lib.fm_cert_info_get(self.der, len(self.der), self.info) == 0
-
-    def _slice(self, off: int, n: int) -> bytes:
-        return self.der[off : off + n]
-
-    @property
-    def serial(self) -> bytes:
-        return self._slice(self.info.serial_off, self.info.serial_len)
-
-    @property
-    def issuer(self) -> bytes:
-        return self._slice(self.info.issuer_off, self.info.issuer_len)
-
-    @property
-    def subject(self) -> bytes:
-        return self._slice(self.info.subject_off, self.info.subject_len)
-
-    @property
-    def ski(self) -> bytes:
-        return self._slice(self.info.ski_off, self.info.ski_len)
-
-    @property
-    def spki(self) -> bytes:
-        return self._slice(self.info.spki_off, self.info.spki_len)
-
-    @property
-    def san(self) -> bytes:
-        """subjectAltName GeneralNames TLV; empty when absent."""
-        return self._slice(self.info.san_off, self.info.san_len)
 
 
 def _safe(fmt: Callable[[bytes], str], value: bytes) -> str:

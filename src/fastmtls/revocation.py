@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
+from ._certinfo import CertInfo
 from ._ffi import ffi, lib, message, status_name
 from .errors import ConfigurationError, FastMTLSError
 from .pem import pem_to_der_blocks
@@ -69,11 +70,10 @@ def _issuer_key(issuer: bytes) -> tuple[bytes, bytes]:
         issuer = bytes(issuer)  # bytearray, memoryview: hashable, and frozen while remembered
     key = _ISSUER_KEYS.get(issuer)
     if key is None:
-        info = ffi.new("fm_cert_info *")
-        if lib.fm_cert_info_get(issuer, len(issuer), info) != 0:
+        cert = CertInfo(issuer)
+        if not cert.ok:
             raise ConfigurationError("issuer is not a parseable certificate")
-        key = (issuer[info.subject_off : info.subject_off + info.subject_len],
-               issuer[info.spki_off : info.spki_off + info.spki_len])  # fmt: skip
+        key = (cert.subject, cert.spki)
         if len(_ISSUER_KEYS) >= _ISSUER_KEYS_MAX:
             _ISSUER_KEYS.clear()
         _ISSUER_KEYS[issuer] = key
@@ -184,10 +184,8 @@ def check_crl(der: bytes, ca_der: bytes) -> str | None:
 
 
 def _ca_subject(ca_der: bytes) -> bytes | None:
-    info = ffi.new("fm_cert_info *")
-    if lib.fm_cert_info_get(ca_der, len(ca_der), info) != 0:
-        return None
-    return ca_der[info.subject_off : info.subject_off + info.subject_len]
+    cert = CertInfo(ca_der)
+    return cert.subject if cert.ok else None
 
 
 def _ca_ders(cas: Any) -> list[bytes]:

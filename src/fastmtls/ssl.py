@@ -55,6 +55,7 @@ import ssl as _stdlib_ssl
 from collections.abc import Iterable
 from typing import Any, Literal
 
+from ._certinfo import CertInfo
 from ._ffi import ffi, lib
 from .errors import ConfigurationError
 from .result import VerifyResult
@@ -222,9 +223,9 @@ def _send_ca_names(
     names = []
     for name, der in zip(snap.anchor_names, snap.anchors):
         if wanted is None or name in wanted:
-            info = ffi.new("fm_cert_info *")
-            if lib.fm_cert_info_get(der, len(der), info) == 0:
-                names.append(der[info.subject_off : info.subject_off + info.subject_len])
+            cert = CertInfo(der)
+            if cert.ok:
+                names.append(cert.subject)
     blob = b"".join(names)
     if lib.fm_hook_set_ca_names(hook, ctx_ptr, blob, len(blob)) != 0:
         raise ConfigurationError("could not set the CA names of the CertificateRequest")
