@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pki
 import pytest
+import tls_helpers as th
 from cryptography.hazmat.primitives import serialization
 from helpers import sanitized
 
@@ -180,48 +181,19 @@ def make_tls(directory: Path, *, session_cache_size: int = 20480,
     return TLS(sctx, cctx)
 
 
-def _pump(src: ssl.MemoryBIO, dst: ssl.MemoryBIO) -> bool:
-    data = src.read()
-    if data:
-        dst.write(data)
-    return bool(data)
-
-
 def handshake(tls: TLS, session: ssl.SSLSession | None = None,
-              out: list[ssl.SSLObject] | None = None) -> str:  # fmt: skip
-    """One TLS handshake over memory BIOs (resuming ``session`` when given); the hook's result
-    status on the server side. ``out`` receives the client object; then the server also sends
-    its close_notify, since OpenSSL drops the session of a connection freed without one."""
-    s_in, s_out, c_in, c_out = (ssl.MemoryBIO() for _ in range(4))
-    server = tls.server.wrap_bio(s_in, s_out, server_side=True)
-    client = tls.client.wrap_bio(c_in, c_out, server_hostname="localhost", session=session)
-    if out is not None:
-        out.append(client)
-    done = {"s": False, "c": False}
-    for _ in range(50):
-        for name, obj in (("c", client), ("s", server)):
-            if not done[name]:
-                try:
-                    obj.do_handshake()
-                    done[name] = True
-                except ssl.SSLWantReadError:
-                    pass
-        moved = _pump(c_out, s_in) | _pump(s_out, c_in)
-        if all(done.values()) and not moved:
-            break
-    assert all(done.values())
-    status = fssl.result(server).status
-    if out is not None:
-        try:
-            server.unwrap()  # sends close_notify; the peer's is not awaited
-        except ssl.SSLWantReadError:
-            pass
-    return status
+              close: bool = False) -> th.BioPair:  # fmt: skip
+    """One complete TLS handshake over memory BIOs (tls_helpers.bio_handshake), resuming
+    ``session`` when given; ``close``: the server sends its close_notify (OpenSSL drops from its
+    session cache the session of a connection freed without one)."""
+    pair = th.bio_handshake(tls.server, tls.client, session=session, close=close)
+    assert pair.ok, pair.errors
+    return pair
 
 
 def handshake_loop(tls: TLS, n: int) -> None:
     for _ in range(n):
-        assert handshake(tls) == "SUCCESS"
+        assert handshake(tls).result().status == "SUCCESS"
 
 
 # ---- the tests ----------------------------------------------------------------------------
@@ -292,15 +264,13 @@ def test_rss_flat_with_session_cache_evicting(tmp_path: Path) -> None:
 
     def rounds(n: int) -> None:
         for i in range(n):
-            made: list[ssl.SSLObject] = []
-            assert handshake(tls, out=made) == "SUCCESS"  # a new session, kept (close_notify)
-            assert not made[0].session_reused
+            made = handshake(tls, close=True)  # a new session, kept (close_notify)
+            assert made.result().status == "SUCCESS" and not made.client.session_reused
             if i % 50 == 0:
-                session = made[0].session
+                session = made.client.session
                 for _ in range(3):
-                    again: list[ssl.SSLObject] = []
-                    assert handshake(tls, session, out=again) == "SUCCESS"
-                    assert again[0].session_reused
+                    again = handshake(tls, session, close=True)
+                    assert again.result().status == "SUCCESS" and again.client.session_reused
 
     rounds(20 if SANITIZED else 300)  # warm-up: the cache fills, allocator arenas settle
     base = rss()
