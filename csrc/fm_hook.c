@@ -210,8 +210,6 @@ static int g_ssl_idx = -1, g_ctx_idx = -1;
  * (the oldest entry goes first), thread safe (one lock, never held while OpenSSL or the verifier
  * runs). Sessions of TLS 1.3 stateless tickets are not kept: the ticket callbacks verify those. */
 
-#define SESS_CAP ((size_t)FM_HOOK_DEFAULT_SESSION_CACHE)
-#define SESS_CAP_MAX ((size_t)FM_HOOK_MAX_SESSION_CACHE)
 #define SESS_BUCKETS 4096u /* power of two */
 #define SESS_MAX_ID 32u
 
@@ -373,7 +371,7 @@ int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const u
         h->sessions = NULL; /* session IDs off for this hook: tickets still resume */
     }
     if (h->sessions)
-        h->sessions->cap = SESS_CAP;
+        h->sessions->cap = FM_HOOK_DEFAULT_SESSION_CACHE;
     if (h->ssl_idx < 0 || h->ctx_idx < 0) {
         sess_cache_free(h);
         free(h);
@@ -770,7 +768,7 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
 }
 
 int fm_hook_set_session_cache_size(fm_hook *h, size_t n) {
-    if (h == NULL || n > SESS_CAP_MAX)
+    if (h == NULL || n > FM_HOOK_MAX_SESSION_CACHE)
         return FM_ERR_INVALID_ARGUMENT;
     if (h->sessions != NULL)
         h->sessions->cap = n;

@@ -267,15 +267,25 @@ void fm_revset_ref(fm_revset *s) {
         atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
 }
 
+/* Releases an image: munmap for a mapped one (a snapshot file, or a large built image), else
+ * free. */
+static void image_release(uint8_t *image, size_t len, int mapped) {
+    if (image == NULL)
+        return;
+#ifndef _WIN32
+    if (mapped) {
+        munmap(image, len);
+        return;
+    }
+#endif
+    (void)len;
+    free(image);
+}
+
 void fm_revset_free(fm_revset *s) {
     if (s == NULL || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
         return;
-#ifndef _WIN32
-    if (s->mapped)
-        munmap(s->image, s->len);
-    else
-#endif
-        free(s->image);
+    image_release(s->image, s->len, s->mapped);
     free(s->islots);
     free(s);
 }
@@ -915,18 +925,6 @@ static uint8_t *image_alloc(size_t len, int *mapped) {
     return calloc(1, len);
 }
 
-static void image_release(uint8_t *image, size_t len, int mapped) {
-    if (image == NULL)
-        return;
-#ifndef _WIN32
-    if (mapped) {
-        munmap(image, len);
-        return;
-    }
-#endif
-    (void)len;
-    free(image);
-}
 
 int fm_revbuild_finish(fm_revbuild *b, fm_revset **out) {
     *out = NULL;
