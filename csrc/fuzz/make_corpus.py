@@ -25,6 +25,7 @@ Seeds:
 from __future__ import annotations
 
 import argparse
+import base64
 import gzip
 import hashlib
 import ipaddress
@@ -437,6 +438,15 @@ def limbo_cases() -> list[dict[str, Any]]:
     return cases
 
 
+def _pem_body(pem: str) -> bytes | None:
+    """The base64 body of one PEM block, decoded by hand (no check of what it holds)."""
+    body = "".join(ln for ln in pem.strip().splitlines() if not ln.startswith("-----"))
+    try:
+        return base64.b64decode(body)
+    except Exception:
+        return None
+
+
 def pem_ders(pems: Iterable[str]) -> list[bytes]:
     out = []
     for pem in pems:
@@ -446,25 +456,14 @@ def pem_ders(pems: Iterable[str]) -> list[bytes]:
         except Exception:
             # cryptography refuses some of limbo's deliberately broken certificates: decode the
             # base64 by hand so the fuzzers still get them
-            import base64
-            body = "".join(ln for ln in pem.strip().splitlines() if not ln.startswith("-----"))
-            try:
-                out.append(base64.b64decode(body))
-            except Exception:
-                pass
+            der = _pem_body(pem)
+            if der is not None:
+                out.append(der)
     return out
 
 
 def crl_ders(pems: Iterable[str]) -> list[bytes]:
-    import base64
-    out = []
-    for pem in pems:
-        body = "".join(ln for ln in pem.strip().splitlines() if not ln.startswith("-----"))
-        try:
-            out.append(base64.b64decode(body))
-        except Exception:
-            pass
-    return out
+    return [der for der in map(_pem_body, pems) if der is not None]
 
 
 # --- main --------------------------------------------------------------------------------------
