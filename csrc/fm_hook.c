@@ -143,7 +143,7 @@ typedef struct ssl_api {
 typedef struct conn_result {
     fm_result res;
     fm_store *store; /* the store the result was computed with (a reference) */
-    const fm_hook *by; /* the hook that computed it (identity only) */
+    uint64_t by; /* the id of the hook that computed it */
     int resumed;
     size_t len;
     uint8_t der[]; /* the presented chain, DER concatenated, leaf first */
@@ -151,6 +151,7 @@ typedef struct conn_result {
 
 struct fm_hook {
     atomic_int refs;
+    uint64_t id; /* unique in the process (an address can be reused once a hook is freed) */
     ssl_api api;
     fm_verifier *v;
     uint32_t mode;
@@ -242,10 +243,19 @@ typedef struct sess_globals {
 static sess_globals g_sess_storage;
 static _Atomic(const sess_globals *) g_sess;
 
+typedef struct ctx_ref ctx_ref;
+static fm_hook *ref_get(ctx_ref *r);
+static void hook_unref(fm_hook *h);
+
+/* The hook of `ctx` when it keeps sessions, with a reference for the caller (hook_unref). */
 static fm_hook *sess_hook_of_ctx(SSL_CTX *ctx) {
     const sess_globals *g = atomic_load_explicit(&g_sess, memory_order_acquire);
-    fm_hook *h = (g && ctx) ? g->ctx_get_ex(ctx, g->ctx_idx) : NULL;
-    return (h && h->sessions) ? h : NULL;
+    fm_hook *h = ref_get((g && ctx) ? g->ctx_get_ex(ctx, g->ctx_idx) : NULL);
+    if (h != NULL && h->sessions == NULL) {
+        hook_unref(h);
+        return NULL;
+    }
+    return h;
 }
 
 static fm_hook *sess_hook_of(SSL *ssl) {
@@ -319,11 +329,41 @@ static void free_conn_result(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int id
     free(cr);
 }
 
+/* An SSL_CTX's hold on its hook (the SSL_CTX's ex_data): made by the first install on that
+ * SSL_CTX and freed with it, after its last handshake, so it is what OpenSSL's callbacks get as
+ * their argument. A later install swaps the hook inside. Every callback takes its own reference
+ * to the hook for as long as it runs (ref_get, under the lock that the swap takes too): a swap
+ * never frees a hook that a handshake in flight is using, and no callback waits for a swap
+ * longer than a pointer copy. */
+struct ctx_ref {
+    fm_lock lock;
+    fm_hook *hook; /* one reference; never NULL */
+};
+
+/* The hook `r` holds now, with a reference for the caller (hook_unref when done); NULL for
+ * NULL. */
+static fm_hook *ref_get(ctx_ref *r) {
+    if (r == NULL)
+        return NULL;
+    fm_lock_acquire(&r->lock);
+    fm_hook *h = r->hook;
+    atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
+    fm_lock_release(&r->lock);
+    return h;
+}
+
 static void free_ctx_ref(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
                          void *argp) {
     (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
-    hook_unref((fm_hook *)ptr);
+    ctx_ref *r = ptr;
+    if (r == NULL)
+        return;
+    hook_unref(r->hook);
+    fm_lock_destroy(&r->lock);
+    free(r);
 }
+
+static atomic_uint_fast64_t g_hook_ids = 1;
 
 int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const uint8_t *host,
                 size_t host_len, fm_hook **out) {
@@ -340,6 +380,7 @@ int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const u
         return rc;
     }
     atomic_init(&h->refs, 1);
+    h->id = (uint64_t)atomic_fetch_add(&g_hook_ids, 1);
     h->mode = mode;
     if (host_len)
         memcpy(h->host, host, host_len);
@@ -435,7 +476,7 @@ static conn_result *verify_for_host(fm_hook *h, SSL *ssl, const uint8_t *der, si
         memcpy(cr->der, der, len);
     cr->len = len;
     cr->resumed = resumed;
-    cr->by = h;
+    cr->by = h->id;
     if (host == NULL)
         host = conn_host(h, ssl, &host_len);
     fm_verify_current(h->v, cr->der, len, host, host_len, FM_TIME_NOW, &cr->res,
@@ -473,9 +514,8 @@ static int failure_error(const conn_result *cr) {
     return x509_error(cr->res.status);
 }
 
-/* SSL_CTX_set_cert_verify_callback: replaces X509_verify_cert for the peer's chain. */
-static int cert_verify_cb(X509_STORE_CTX *xctx, void *arg) {
-    fm_hook *h = arg;
+/* Replaces X509_verify_cert for the peer's chain (see cert_verify_cb). */
+static int verify_peer_chain(fm_hook *h, X509_STORE_CTX *xctx) {
     const ssl_api *a = &h->api;
     SSL *ssl = a->X509_STORE_CTX_get_ex_data(xctx, a->SSL_get_ex_data_X509_STORE_CTX_idx());
     X509 *leaf = a->X509_STORE_CTX_get0_cert(xctx);
@@ -524,18 +564,32 @@ static int cert_verify_cb(X509_STORE_CTX *xctx, void *arg) {
     return 1; /* record mode: the handshake completes; the result says what happened */
 }
 
-/* OpenSSL runs the ticket callbacks of the listening SSL_CTX; after an SNI switch the connection
- * belongs to another SSL_CTX, whose hook (and verifier) must decide. */
-static fm_hook *hook_of(fm_hook *listening, SSL *ssl) {
-    SSL_CTX *ctx = listening->api.SSL_get_SSL_CTX(ssl);
-    fm_hook *h = ctx ? listening->api.SSL_CTX_get_ex_data(ctx, listening->ctx_idx) : NULL;
-    return h ? h : listening;
+/* SSL_CTX_set_cert_verify_callback; `arg` is the SSL_CTX's ctx_ref. */
+static int cert_verify_cb(X509_STORE_CTX *xctx, void *arg) {
+    fm_hook *h = ref_get(arg);
+    int ok = h != NULL && verify_peer_chain(h, xctx);
+    hook_unref(h);
+    return ok;
+}
+
+/* OpenSSL runs the ticket callbacks of the listening SSL_CTX (whose ctx_ref is `listening`);
+ * after an SNI switch the connection belongs to another SSL_CTX, whose hook (and verifier) must
+ * decide. Returns a reference (hook_unref). */
+static fm_hook *hook_of(ctx_ref *listening, SSL *ssl) {
+    fm_hook *l = ref_get(listening);
+    if (l == NULL)
+        return NULL;
+    SSL_CTX *ctx = l->api.SSL_get_SSL_CTX(ssl);
+    ctx_ref *r = ctx ? l->api.SSL_CTX_get_ex_data(ctx, l->ctx_idx) : NULL;
+    if (r == NULL || r == listening)
+        return l;
+    hook_unref(l);
+    return ref_get(r);
 }
 
 /* A new session ticket carries the presented chain, so a resumed connection can be verified
  * again (revocations and trust changes included) without the client sending it. */
-static int gen_ticket_cb(SSL *ssl, void *arg) {
-    fm_hook *h = hook_of(arg, ssl);
+static int gen_ticket(fm_hook *h, SSL *ssl) {
     const ssl_api *a = &h->api;
     conn_result *cr = a->SSL_get_ex_data(ssl, h->ssl_idx);
     SSL_SESSION *sess = a->SSL_get_session(ssl);
@@ -546,11 +600,16 @@ static int gen_ticket_cb(SSL *ssl, void *arg) {
     return a->SSL_SESSION_set1_ticket_appdata(sess, cr->der, cr->len) == 1;
 }
 
-static int dec_ticket_cb(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyname,
-                         size_t keyname_len, int status, void *arg) {
+static int gen_ticket_cb(SSL *ssl, void *arg) {
     fm_hook *h = hook_of(arg, ssl);
+    int ok = h != NULL && gen_ticket(h, ssl);
+    hook_unref(h);
+    return ok;
+}
+
+/* A ticket the client offers: the chain it carries is verified again before it may resume. */
+static int dec_ticket(fm_hook *h, SSL *ssl, SSL_SESSION *sess, int status) {
     const ssl_api *a = &h->api;
-    (void)keyname, (void)keyname_len;
     if (status == SSL_TICKET_EMPTY || status == SSL_TICKET_NO_DECRYPT)
         return SSL_TICKET_RETURN_IGNORE_RENEW;
     if (status != SSL_TICKET_SUCCESS && status != SSL_TICKET_SUCCESS_RENEW)
@@ -566,13 +625,19 @@ static int dec_ticket_cb(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyna
     return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
 }
 
+static int dec_ticket_cb(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyname,
+                         size_t keyname_len, int status, void *arg) {
+    (void)keyname, (void)keyname_len;
+    fm_hook *h = hook_of(arg, ssl);
+    int rc = h ? dec_ticket(h, ssl, sess, status) : SSL_TICKET_RETURN_IGNORE;
+    hook_unref(h);
+    return rc;
+}
+
 /* SSL_CTX_sess_set_new_cb: a full handshake made a session (TLS 1.2, or TLS 1.3 without
  * tickets): keep it with the chain and host it was verified for. Returns 1 when the cache keeps
  * OpenSSL's reference. */
-static int new_sess_cb(SSL *ssl, SSL_SESSION *sess) {
-    fm_hook *h = sess_hook_of(ssl);
-    if (h == NULL)
-        return 0;
+static int new_sess(fm_hook *h, SSL *ssl, SSL_SESSION *sess) {
     const ssl_api *a = &h->api;
     if (a->SSL_version(ssl) == TLS1_3_VERSION && !(a->SSL_get_options(ssl) & SSL_OP_NO_TICKET))
         return 0; /* a stateless ticket: dec_ticket_cb verifies it */
@@ -618,14 +683,19 @@ static int new_sess_cb(SSL *ssl, SSL_SESSION *sess) {
     return 1;
 }
 
+static int new_sess_cb(SSL *ssl, SSL_SESSION *sess) {
+    fm_hook *h = sess_hook_of(ssl);
+    int kept = h != NULL && new_sess(h, ssl, sess);
+    hook_unref(h);
+    return kept;
+}
+
 /* SSL_CTX_sess_set_get_cb: a client offers a session ID. The chain kept with it is verified
  * again (for the host of the handshake that made it, which is also the host a TLS 1.2
  * resumption keeps) and the result stored on the connection; enforce mode resumes only a chain
  * that passes. The session returned carries a reference for OpenSSL (*copy = 0). */
-static SSL_SESSION *get_sess_cb(SSL *ssl, const unsigned char *id, int id_len, int *copy) {
-    *copy = 0;
-    fm_hook *h = sess_hook_of(ssl);
-    if (h == NULL || id_len <= 0 || (size_t)id_len > SESS_MAX_ID)
+static SSL_SESSION *get_sess(fm_hook *h, SSL *ssl, const unsigned char *id, int id_len) {
+    if (id_len <= 0 || (size_t)id_len > SESS_MAX_ID)
         return NULL;
     const ssl_api *a = &h->api;
     sess_cache *c = h->sessions;
@@ -668,19 +738,28 @@ static SSL_SESSION *get_sess_cb(SSL *ssl, const unsigned char *id, int id_len, i
     return NULL;
 }
 
+static SSL_SESSION *get_sess_cb(SSL *ssl, const unsigned char *id, int id_len, int *copy) {
+    *copy = 0;
+    fm_hook *h = sess_hook_of(ssl);
+    SSL_SESSION *sess = h ? get_sess(h, ssl, id, id_len) : NULL;
+    hook_unref(h);
+    return sess;
+}
+
 /* SSL_CTX_sess_set_remove_cb: OpenSSL drops a session (timed out, or made not resumable). */
 static void remove_sess_cb(SSL_CTX *ctx, SSL_SESSION *sess) {
-    fm_hook *h = sess_hook_of_ctx(ctx);
-    if (h == NULL || sess == NULL)
+    fm_hook *h = sess == NULL ? NULL : sess_hook_of_ctx(ctx);
+    if (h == NULL)
         return;
     unsigned int id_len = 0;
     const unsigned char *id = h->api.SSL_SESSION_get_id(sess, &id_len);
-    if (id == NULL || id_len == 0 || id_len > SESS_MAX_ID)
-        return;
-    fm_lock_acquire(&h->sessions->lock);
-    sess_entry *gone = sess_unlink(h->sessions, id, id_len, sess);
-    fm_lock_release(&h->sessions->lock);
-    sess_entry_free(&h->api, gone);
+    if (id != NULL && id_len > 0 && id_len <= SESS_MAX_ID) {
+        fm_lock_acquire(&h->sessions->lock);
+        sess_entry *gone = sess_unlink(h->sessions, id, id_len, sess);
+        fm_lock_release(&h->sessions->lock);
+        sess_entry_free(&h->api, gone);
+    }
+    hook_unref(h);
 }
 
 /* The session ID context of every session a hook verified, and of every connection a hooked
@@ -698,8 +777,10 @@ static const unsigned char FM_SID_CTX[] = "fastmtls-hook";
  * on the SSL_CTX (before): this gives the connections of a hooked listening SSL_CTX the hook's
  * context either way, so that they resume the sessions the hook marked. */
 static int client_hello_cb(SSL *ssl, int *alert, void *arg) {
-    const ssl_api *a = &((fm_hook *)arg)->api;
-    if (a->SSL_set_session_id_context(ssl, FM_SID_CTX, FM_SID_CTX_LEN) != 1) {
+    fm_hook *h = ref_get(arg);
+    int ok = h != NULL && h->api.SSL_set_session_id_context(ssl, FM_SID_CTX, FM_SID_CTX_LEN) == 1;
+    hook_unref(h);
+    if (!ok) {
         *alert = SSL_AD_INTERNAL_ERROR;
         return SSL_CLIENT_HELLO_ERROR;
     }
@@ -714,14 +795,18 @@ static int client_hello_cb(SSL *ssl, int *alert, void *arg) {
  * effective, and a context switched to in enforce mode requires a certificate like a listening
  * one. */
 static int cert_cb(SSL *ssl, void *arg) {
-    const ssl_api *a = &((fm_hook *)arg)->api;
+    fm_hook *h = ref_get(arg);
+    if (h == NULL)
+        return 0;
+    const ssl_api *a = &h->api;
     SSL_CTX *ctx = a->SSL_get_SSL_CTX(ssl);
     if (ctx != NULL)
         a->SSL_set_verify(ssl, a->SSL_CTX_get_verify_mode(ctx), a->SSL_CTX_get_verify_callback(ctx));
     SSL_SESSION *sess = a->SSL_get_session(ssl);
-    if (sess != NULL && a->SSL_SESSION_set1_id_context(sess, FM_SID_CTX, FM_SID_CTX_LEN) != 1)
-        return 0; /* cannot mark the session: fail the handshake rather than let it resume */
-    return 1;
+    /* a session that cannot be marked fails the handshake rather than resume unmarked */
+    int ok = sess == NULL || a->SSL_SESSION_set1_id_context(sess, FM_SID_CTX, FM_SID_CTX_LEN) == 1;
+    hook_unref(h);
+    return ok;
 }
 
 int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
@@ -729,24 +814,45 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
         return FM_ERR_INVALID_ARGUMENT;
     const ssl_api *a = &h->api;
     SSL_CTX *ctx = ssl_ctx;
-    /* the SSL_CTX holds a reference to the hook until it is freed; a hook installed before on
-     * this SSL_CTX is replaced (set_ex_data does not call the free callback: drop it here) */
-    fm_hook *previous = a->SSL_CTX_get_ex_data(ctx, h->ctx_idx);
-    atomic_fetch_add(&h->refs, 1);
-    if (!a->SSL_CTX_set_ex_data(ctx, h->ctx_idx, h)) {
-        hook_unref(h);
-        return FM_ERR_INTERNAL;
+    /* The SSL_CTX's ctx_ref holds a reference to the hook until the SSL_CTX is freed or another
+     * install replaces it; handshakes in flight keep the hook they run in (see ctx_ref). One
+     * install at a time, so that two never make a ctx_ref for the same SSL_CTX. */
+    fm_hook *previous = NULL;
+    fm_lock_acquire(&g_idx_lock);
+    ctx_ref *r = a->SSL_CTX_get_ex_data(ctx, h->ctx_idx);
+    atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
+    if (r != NULL) {
+        fm_lock_acquire(&r->lock);
+        previous = r->hook;
+        r->hook = h;
+        fm_lock_release(&r->lock);
+    } else if ((r = calloc(1, sizeof *r)) == NULL || fm_lock_init(&r->lock) != 0) {
+        free(r);
+        r = NULL;
+        previous = h; /* the reference just taken */
+    } else {
+        r->hook = h;
+        if (!a->SSL_CTX_set_ex_data(ctx, h->ctx_idx, r)) {
+            fm_lock_destroy(&r->lock);
+            free(r);
+            r = NULL;
+            previous = h;
+        }
     }
-    if (previous != NULL && previous != h)
-        hook_unref(previous);
-    else if (previous == h)
-        hook_unref(h);
-    a->SSL_CTX_set_cert_verify_callback(ctx, cert_verify_cb, h);
-    if (!a->SSL_CTX_set_session_ticket_cb(ctx, gen_ticket_cb, dec_ticket_cb, h))
+    fm_lock_release(&g_idx_lock);
+    hook_unref(previous); /* freed here only when no handshake still runs in it */
+    if (r == NULL)
+        return FM_ERR_NOMEM;
+    a->SSL_CTX_set_cert_verify_callback(ctx, cert_verify_cb, r);
+    if (!a->SSL_CTX_set_session_ticket_cb(ctx, gen_ticket_cb, dec_ticket_cb, r))
         return FM_ERR_INTERNAL;
     /* Session IDs resume through the hook's own cache, which verifies again (OpenSSL's internal
-     * cache would restore the old result unchecked); without one, only tickets resume. */
-    if (h->sessions != NULL && h->sessions->cap > 0 && sess_hook_of_ctx(ctx) == h) {
+     * cache would restore the old result unchecked); without one, only tickets resume. The
+     * session callbacks find this hook through the SSL_CTX (they take no argument). */
+    fm_hook *found = sess_hook_of_ctx(ctx);
+    int sessions_here = found == h;
+    hook_unref(found);
+    if (h->sessions != NULL && h->sessions->cap > 0 && sessions_here) {
         a->SSL_CTX_sess_set_new_cb(ctx, new_sess_cb);
         a->SSL_CTX_sess_set_get_cb(ctx, get_sess_cb);
         a->SSL_CTX_sess_set_remove_cb(ctx, remove_sess_cb);
@@ -760,10 +866,10 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
     }
     if (a->SSL_CTX_set_session_id_context(ctx, FM_SID_CTX, FM_SID_CTX_LEN) != 1)
         return FM_ERR_INTERNAL;
-    a->SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, h);
+    a->SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, r);
     int mode = SSL_VERIFY_PEER | (require_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
     a->SSL_CTX_set_verify(ctx, mode, NULL);
-    a->SSL_CTX_set_cert_cb(ctx, cert_cb, h);
+    a->SSL_CTX_set_cert_cb(ctx, cert_cb, r);
     return FM_OK;
 }
 
@@ -820,7 +926,7 @@ int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
      * unusable) and no certificate came in the full handshake that followed: none presented */
     if (cr != NULL && cr->resumed && !*resumed)
         cr = NULL;
-    if (cr != NULL && cr->by != h)
+    if (cr != NULL && cr->by != h->id)
         cr = verify_and_store(h, ssl, cr->der, cr->len, cr->resumed);
     if (cr == NULL) {
         memset(out, 0, sizeof *out);

@@ -710,6 +710,55 @@ def test_thousands_of_handshakes_while_swapping(live: LivePKI) -> None:
     assert elapsed < 60, f"{elapsed:.1f}s"
 
 
+def test_reinstall_during_handshakes(live: LivePKI) -> None:
+    """install() again and again on a context that threads are handshaking on: a handshake in
+    flight keeps the hook it started with (a replaced hook is freed only when no callback uses
+    it), and each result is one of the two verifiers'. Under ASan this catches a replaced hook
+    freed while a handshake still runs in it."""
+    trusting, foreign = root_verifier(live), th.make_verifier(("other", live.other))
+    sctx = th.server_context(live, trusting, "record")
+    cctxs = [th.client_context(live, "good", version=ver, tickets=ver == "1.3") for ver in VERSIONS]
+    allowed = {("SUCCESS", "root"), ("FAILED:unable to get local issuer certificate", None)}
+    stop = threading.Event()
+    installs = Counter[str]()
+
+    def installer() -> None:
+        i = 0
+        while not stop.is_set():
+            fssl.install(sctx, foreign if i % 2 else trusting, mode="record",
+                         session_cache_size=64 * (i % 3))  # fmt: skip
+            installs["installs"] += 1
+            i += 1
+            time.sleep(0.001)
+
+    def worker(k: int) -> Counter[tuple[str, str | None]]:
+        seen = Counter[tuple[str, str | None]]()
+        sessions: list[ssl.SSLSession | None] = [None, None]  # per client context
+        for i in range(300):
+            c = (i + k) % 2
+            pair = th.bio_handshake(sctx, cctxs[c], session=sessions[c], close=True)
+            assert pair.ok, pair.errors
+            res = pair.result()
+            state = (res.status, res.anchor_name)
+            assert state in allowed, state
+            sessions[c] = pair.client.session if i % 3 < 2 else None  # resume now and then
+            seen[state] += 1
+        return seen
+
+    thread = threading.Thread(target=installer)
+    thread.start()
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            totals = sum((f.result() for f in [pool.submit(worker, k) for k in range(3)]),
+                         Counter())  # fmt: skip
+    finally:
+        stop.set()
+        thread.join()
+    assert sum(totals.values()) == 900
+    assert installs["installs"] > 10, installs
+    assert len(totals) == 2, totals  # both verifiers answered
+
+
 # ---- asyncio --------------------------------------------------------------------------------
 
 
