@@ -170,6 +170,16 @@ static inline uint64_t slot_index(uint64_t h, uint64_t n) {
 /* Serials are compared exactly as minimal DER INTEGER content octets, which is what both CRLs
  * and certificates carry (the parsers reject non-minimal encodings). */
 
+/* The issuer indexes (of a loaded set and of the builder): open addressing on an issuer's key
+ * hash, each slot holding an issuer's position + 1 (0 = free), `n` a power of two larger than
+ * the number of issuers. */
+static void islot_put(uint32_t *slots, uint64_t n, uint64_t key, uint32_t index) {
+    uint64_t j = key & (n - 1);
+    while (slots[j])
+        j = (j + 1) & (n - 1);
+    slots[j] = index + 1u;
+}
+
 /* ---- lookup ------------------------------------------------------------------------------- */
 
 static int issuer_is(const fm_revset *s, uint64_t i, uint64_t key, fm_span name, fm_span spki) {
@@ -365,12 +375,8 @@ static int wrap(uint8_t *image, size_t len, int mapped, int verify_checksum, fm_
             rc = FM_ERR_NOMEM;
         } else {
             s->n_islots = n;
-            for (uint64_t i = 0; i < n_iss; i++) {
-                uint64_t j = s->issuers[i].key_hash & (n - 1);
-                while (s->islots[j])
-                    j = (j + 1) & (n - 1);
-                s->islots[j] = (uint32_t)i + 1u;
-            }
+            for (uint64_t i = 0; i < n_iss; i++)
+                islot_put(s->islots, n, s->issuers[i].key_hash, (uint32_t)i);
         }
     }
     if (rc != FM_OK) {
@@ -576,12 +582,8 @@ static int issuer_slots_grow(fm_revbuild *b) {
     uint32_t *slots = calloc(n, sizeof *slots);
     if (slots == NULL)
         return FM_ERR_NOMEM;
-    for (size_t i = 0; i < b->n_issuers; i++) {
-        size_t j = (size_t)b->issuers[i].key & (n - 1);
-        while (slots[j])
-            j = (j + 1) & (n - 1);
-        slots[j] = (uint32_t)i + 1;
-    }
+    for (size_t i = 0; i < b->n_issuers; i++)
+        islot_put(slots, n, b->issuers[i].key, (uint32_t)i);
     free(b->issuer_slots);
     b->issuer_slots = slots;
     b->n_slots = n;
