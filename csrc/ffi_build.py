@@ -204,11 +204,12 @@ int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const u
 void fm_hook_free(fm_hook *h);
 int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert);
 int fm_hook_set_session_cache_size(fm_hook *h, size_t n);
-int fm_hook_set_ca_names(fm_hook *h, void *ssl_ctx, const uint8_t *names, size_t len);
+int fm_hook_set_ca_names(fm_hook *h, const uint8_t *names, size_t len);
 void *fm_hook_ssl_ctx_of(const fm_hook *h, void *ssl);
 int fm_hook_ctx_verify_mode(const fm_hook *h, void *ssl_ctx);
 int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
-                   const uint8_t **der, size_t *der_len, int *resumed);
+                   const uint8_t **der, size_t *der_len, int *resumed, void **handle);
+void fm_hook_result_release(void *handle);
 
 int fm_chain_split(const uint8_t *chain, size_t len, size_t *offsets, size_t *lens, size_t cap,
                    size_t *n);

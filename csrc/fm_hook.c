@@ -95,7 +95,8 @@ typedef void (*remove_sess_fn)(SSL_CTX *, SSL_SESSION *);
     X(int, SSL_CTX_set_ex_data, (SSL_CTX *, int, void *))                                     \
     X(void *, SSL_CTX_get_ex_data, (const SSL_CTX *, int))                                     \
     X(int, SSL_CTX_set_session_ticket_cb, (SSL_CTX *, gen_ticket_fn, dec_ticket_fn, void *))   \
-    X(void, SSL_CTX_set_client_CA_list, (SSL_CTX *, OPENSSL_STACK *))                          \
+    X(void, SSL_set_client_CA_list, (SSL *, OPENSSL_STACK *))                                  \
+    X(OPENSSL_STACK *, SSL_dup_CA_list, (const OPENSSL_STACK *))                               \
     X(SSL_CTX *, SSL_get_SSL_CTX, (const SSL *))                                               \
     X(int, SSL_set_ex_data, (SSL *, int, void *))                                              \
     X(void *, SSL_get_ex_data, (const SSL *, int))                                             \
@@ -141,6 +142,7 @@ typedef struct ssl_api {
 
 /* What the hook keeps per connection (SSL ex_data): the result and the presented chain. */
 typedef struct conn_result {
+    atomic_int refs; /* the connection's, and each reader's (conn_result_get) */
     fm_result res;
     fm_store *store; /* the store the result was computed with (a reference) */
     uint64_t by; /* the id of the hook that computed it */
@@ -157,9 +159,11 @@ struct fm_hook {
     uint32_t mode;
     int ssl_idx; /* SSL ex_data index of conn_result */
     int ctx_idx; /* SSL_CTX ex_data index: the SSL_CTX's reference to the hook */
+    int listen_idx; /* SSL ex_data index: the ctx_ref of the accepting SSL_CTX */
     uint8_t host[256];
     size_t host_len; /* fixed host for associations; 0 = use SNI */
     struct sess_cache *sessions; /* session-ID resumption; NULL = session IDs off */
+    OPENSSL_STACK *ca_names;     /* X509_NAMEs for each CertificateRequest; NULL = none */
 };
 
 /* ---- symbol resolution -------------------------------------------------------------------- */
@@ -199,6 +203,7 @@ int fm_hook_resolve(const char *library_path, fm_hook *h) {
 static fm_lock g_idx_lock = FM_LOCK_INITIALIZER;
 static void *g_idx_owner; /* CRYPTO_get_ex_new_index of the library the indexes belong to */
 static int g_ssl_idx = -1, g_ctx_idx = -1;
+static int g_listen_idx = -1; /* SSL ex_data: the ctx_ref of the SSL_CTX that accepted it */
 
 /* ---- session-ID cache ---------------------------------------------------------------------- */
 
@@ -236,9 +241,10 @@ typedef struct sess_cache {
  * seen with CPython) keep session IDs off. */
 typedef struct sess_globals {
     void *owner;
-    int ctx_idx;
+    int ctx_idx, listen_idx;
     SSL_CTX *(*get_ctx)(const SSL *);
     void *(*ctx_get_ex)(const SSL_CTX *, int);
+    void *(*ssl_get_ex)(const SSL *, int);
 } sess_globals;
 static sess_globals g_sess_storage;
 static _Atomic(const sess_globals *) g_sess;
@@ -258,9 +264,21 @@ static fm_hook *sess_hook_of_ctx(SSL_CTX *ctx) {
     return h;
 }
 
+/* OpenSSL calls the session callbacks of the SSL_CTX that accepted the connection, also after an
+ * sni_callback moved it to another one: the accepting SSL_CTX's hook (whose ctx_ref
+ * client_hello_cb left on the SSL) owns the cache. */
 static fm_hook *sess_hook_of(SSL *ssl) {
     const sess_globals *g = atomic_load_explicit(&g_sess, memory_order_acquire);
-    return g ? sess_hook_of_ctx(g->get_ctx(ssl)) : NULL;
+    if (g == NULL)
+        return NULL;
+    fm_hook *h = ref_get(g->listen_idx >= 0 ? g->ssl_get_ex(ssl, g->listen_idx) : NULL);
+    if (h == NULL)
+        return sess_hook_of_ctx(g->get_ctx(ssl));
+    if (h->sessions == NULL) {
+        hook_unref(h);
+        return NULL;
+    }
+    return h;
 }
 
 static size_t sess_bucket(const uint8_t *id, size_t len) {
@@ -315,18 +333,40 @@ static void sess_cache_free(fm_hook *h) {
 static void hook_unref(fm_hook *h) {
     if (h && atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) == 1) {
         sess_cache_free(h);
+        if (h->ca_names)
+            h->api.OPENSSL_sk_pop_free(h->ca_names, (void (*)(void *))h->api.X509_NAME_free);
         fm_verifier_unref(h->v);
         free(h);
     }
 }
 
+static void conn_result_unref(conn_result *cr) {
+    if (cr && atomic_fetch_sub_explicit(&cr->refs, 1, memory_order_acq_rel) == 1) {
+        fm_store_free(cr->store);
+        free(cr);
+    }
+}
+
+/* A connection's result is replaced on the handshake's thread (a ticket refused, then a full
+ * handshake; a renegotiation) and read from others (fastmtls.ssl.result): reading it and taking
+ * a reference, or replacing it, happens under this lock, for a few loads and stores. */
+static fm_lock g_conn_lock = FM_LOCK_INITIALIZER;
+
+/* The result stored on `ssl`, with a reference for the caller (conn_result_unref), or NULL. */
+static conn_result *conn_result_get(const fm_hook *h, SSL *ssl) {
+    fm_lock_acquire(&g_conn_lock);
+    conn_result *cr = h->api.SSL_get_ex_data(ssl, h->ssl_idx);
+    if (cr != NULL)
+        atomic_fetch_add_explicit(&cr->refs, 1, memory_order_relaxed);
+    fm_lock_release(&g_conn_lock);
+    return cr;
+}
+
+/* SSL ex_data free callback: the SSL is being freed; readers hold references of their own. */
 static void free_conn_result(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
                              void *argp) {
     (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
-    conn_result *cr = ptr;
-    if (cr)
-        fm_store_free(cr->store);
-    free(cr);
+    conn_result_unref(ptr);
 }
 
 /* An SSL_CTX's hold on its hook (the SSL_CTX's ex_data): made by the first install on that
@@ -388,20 +428,25 @@ int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const u
     void *owner;
     memcpy(&owner, &h->api.CRYPTO_get_ex_new_index, sizeof owner);
     fm_lock_acquire(&g_idx_lock);
-    if (g_idx_owner != owner || g_ssl_idx < 0 || g_ctx_idx < 0) {
+    if (g_idx_owner != owner || g_ssl_idx < 0 || g_ctx_idx < 0 || g_listen_idx < 0) {
         g_ssl_idx = h->api.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL,
                                                    free_conn_result);
         g_ctx_idx = h->api.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_CTX, 0, NULL, NULL, NULL,
                                                    free_ctx_ref);
+        g_listen_idx = h->api.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL,
+                                                      NULL); /* borrowed: the SSL_CTX outlives it */
         g_idx_owner = owner;
     }
     h->ssl_idx = g_ssl_idx;
     h->ctx_idx = g_ctx_idx;
+    h->listen_idx = g_listen_idx;
     if (atomic_load_explicit(&g_sess, memory_order_relaxed) == NULL && g_ctx_idx >= 0) {
         g_sess_storage.owner = owner;
         g_sess_storage.ctx_idx = g_ctx_idx;
         g_sess_storage.get_ctx = h->api.SSL_get_SSL_CTX;
         g_sess_storage.ctx_get_ex = h->api.SSL_CTX_get_ex_data;
+        g_sess_storage.ssl_get_ex = h->api.SSL_get_ex_data;
+        g_sess_storage.listen_idx = g_listen_idx;
         atomic_store_explicit(&g_sess, &g_sess_storage, memory_order_release);
     }
     int sessions_ok = g_sess_storage.owner == owner && g_sess_storage.ctx_idx == g_ctx_idx;
@@ -413,7 +458,7 @@ int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const u
     }
     if (h->sessions)
         h->sessions->cap = FM_HOOK_DEFAULT_SESSION_CACHE;
-    if (h->ssl_idx < 0 || h->ctx_idx < 0) {
+    if (h->ssl_idx < 0 || h->ctx_idx < 0 || h->listen_idx < 0) {
         sess_cache_free(h);
         free(h);
         return FM_ERR_INTERNAL;
@@ -467,11 +512,14 @@ static const uint8_t *conn_host(const fm_hook *h, SSL *ssl, size_t *len) {
 /* Verifies `der` for connection `ssl` (CA associations of `host`; NULL = conn_host) and stores
  * the result on it. Returns the stored result (owned by the connection) or NULL when out of
  * memory. */
-static conn_result *verify_for_host(fm_hook *h, SSL *ssl, const uint8_t *der, size_t len,
+/* Verifies `der` for connection `ssl` (CA associations of `host`; NULL = conn_host). Returns a
+ * new result holding one reference, not stored anywhere, or NULL when out of memory. */
+static conn_result *conn_result_new(fm_hook *h, SSL *ssl, const uint8_t *der, size_t len,
                                     int resumed, const uint8_t *host, size_t host_len) {
     conn_result *cr = malloc(sizeof *cr + (len ? len : 1));
     if (cr == NULL)
         return NULL;
+    atomic_init(&cr->refs, 1);
     if (len)
         memcpy(cr->der, der, len);
     cr->len = len;
@@ -481,24 +529,7 @@ static conn_result *verify_for_host(fm_hook *h, SSL *ssl, const uint8_t *der, si
         host = conn_host(h, ssl, &host_len);
     fm_verify_current(h->v, cr->der, len, host, host_len, FM_TIME_NOW, &cr->res,
                       &cr->store);
-    /* a new result replaces an older one on the same connection (a ticket refused, then a full
-     * handshake): set_ex_data does not free what it replaces, so free it here */
-    conn_result *old = h->api.SSL_get_ex_data(ssl, h->ssl_idx);
-    if (!h->api.SSL_set_ex_data(ssl, h->ssl_idx, cr)) {
-        fm_store_free(cr->store);
-        free(cr);
-        return NULL;
-    }
-    if (old != NULL && old != cr) {
-        fm_store_free(old->store);
-        free(old);
-    }
     return cr;
-}
-
-static conn_result *verify_and_store(fm_hook *h, SSL *ssl, const uint8_t *der, size_t len,
-                                     int resumed) {
-    return verify_for_host(h, ssl, der, len, resumed, NULL, 0);
 }
 
 /* In enforce mode a revoked chain fails the handshake even under Cloudflare semantics. */
@@ -512,6 +543,32 @@ static int failure_error(const conn_result *cr) {
     if (cr->res.status == FM_OK)
         return X509_V_ERR_CERT_REVOKED;
     return x509_error(cr->res.status);
+}
+
+/* Verifies `der` for connection `ssl` and stores the result on it, replacing an older one.
+ * Returns the X509_V_ERR_* of a failure (X509_V_OK when the chain passes, revocation
+ * included); a result that cannot be stored counts as a failure. */
+static int verify_for_host(fm_hook *h, SSL *ssl, const uint8_t *der, size_t len, int resumed,
+                           const uint8_t *host, size_t host_len) {
+    conn_result *cr = conn_result_new(h, ssl, der, len, resumed, host, host_len);
+    int err = is_failure(cr) ? failure_error(cr) : X509_V_OK;
+    if (cr == NULL)
+        return err;
+    /* set_ex_data does not free what it replaces: the connection's reference goes here */
+    fm_lock_acquire(&g_conn_lock);
+    conn_result *old = h->api.SSL_get_ex_data(ssl, h->ssl_idx);
+    int stored = h->api.SSL_set_ex_data(ssl, h->ssl_idx, cr) == 1;
+    fm_lock_release(&g_conn_lock);
+    if (!stored) {
+        conn_result_unref(cr);
+        return X509_V_ERR_CERT_REJECTED;
+    }
+    conn_result_unref(old);
+    return err;
+}
+
+static int verify_and_store(fm_hook *h, SSL *ssl, const uint8_t *der, size_t len, int resumed) {
+    return verify_for_host(h, ssl, der, len, resumed, NULL, 0);
 }
 
 /* Replaces X509_verify_cert for the peer's chain (see cert_verify_cb). */
@@ -543,7 +600,7 @@ static int verify_peer_chain(fm_hook *h, X509_STORE_CTX *xctx) {
             total += (size_t)l;
     }
     uint8_t *buf = malloc(total);
-    conn_result *cr = NULL;
+    int err = X509_V_ERR_CERT_REJECTED;
     if (buf != NULL) {
         uint8_t *p = buf;
         a->i2d_X509(leaf, &p);
@@ -553,11 +610,11 @@ static int verify_peer_chain(fm_hook *h, X509_STORE_CTX *xctx) {
             if (l > 0 && (size_t)(p - buf) + (size_t)l <= total)
                 a->i2d_X509(x, &p);
         }
-        cr = verify_and_store(h, ssl, buf, (size_t)(p - buf), 0);
+        err = verify_and_store(h, ssl, buf, (size_t)(p - buf), 0);
         free(buf);
     }
-    if (h->mode == FM_HOOK_ENFORCE && is_failure(cr)) {
-        a->X509_STORE_CTX_set_error(xctx, failure_error(cr));
+    if (h->mode == FM_HOOK_ENFORCE && err != X509_V_OK) {
+        a->X509_STORE_CTX_set_error(xctx, err);
         return 0;
     }
     a->X509_STORE_CTX_set_error(xctx, X509_V_OK);
@@ -591,13 +648,18 @@ static fm_hook *hook_of(ctx_ref *listening, SSL *ssl) {
  * again (revocations and trust changes included) without the client sending it. */
 static int gen_ticket(fm_hook *h, SSL *ssl) {
     const ssl_api *a = &h->api;
-    conn_result *cr = a->SSL_get_ex_data(ssl, h->ssl_idx);
     SSL_SESSION *sess = a->SSL_get_session(ssl);
-    if (sess == NULL)
+    /* A TLS 1.2 resumption writes its ticket from the resumed SSL_SESSION itself, which the
+     * session cache shares with other connections (OpenSSL copies it first only in TLS 1.3):
+     * it must not be written to, and its ticket data is already the chain of the handshake
+     * that made it (gen_ticket then, or new_sess). */
+    if (sess == NULL || (a->SSL_version(ssl) != TLS1_3_VERSION && a->SSL_session_reused(ssl)))
         return 1;
-    if (cr == NULL || cr->len == 0)
-        return a->SSL_SESSION_set1_ticket_appdata(sess, "", 0) == 1;
-    return a->SSL_SESSION_set1_ticket_appdata(sess, cr->der, cr->len) == 1;
+    conn_result *cr = conn_result_get(h, ssl);
+    int ok = cr == NULL || cr->len == 0 ? a->SSL_SESSION_set1_ticket_appdata(sess, "", 0) == 1
+                                        : a->SSL_SESSION_set1_ticket_appdata(sess, cr->der, cr->len) == 1;
+    conn_result_unref(cr);
+    return ok;
 }
 
 static int gen_ticket_cb(SSL *ssl, void *arg) {
@@ -619,8 +681,8 @@ static int dec_ticket(fm_hook *h, SSL *ssl, SSL_SESSION *sess, int status) {
     if (a->SSL_SESSION_get0_ticket_appdata(sess, &data, &len) != 1)
         return SSL_TICKET_RETURN_IGNORE_RENEW; /* not one of ours: full handshake */
     /* the chain carried by the ticket is verified again now, with today's store and revocations */
-    conn_result *cr = verify_and_store(h, ssl, data, len, 1);
-    if (h->mode == FM_HOOK_ENFORCE && (len == 0 || is_failure(cr)))
+    int err = verify_and_store(h, ssl, data, len, 1);
+    if (h->mode == FM_HOOK_ENFORCE && (len == 0 || err != X509_V_OK))
         return SSL_TICKET_RETURN_IGNORE; /* no resumption: the full handshake decides */
     return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
 }
@@ -645,14 +707,21 @@ static int new_sess(fm_hook *h, SSL *ssl, SSL_SESSION *sess) {
     const unsigned char *id = a->SSL_SESSION_get_id(sess, &id_len);
     if (id == NULL || id_len == 0 || id_len > SESS_MAX_ID)
         return 0;
-    const conn_result *cr = a->SSL_get_ex_data(ssl, h->ssl_idx);
-    size_t host_len = 0, der_len = cr ? cr->len : 0;
+    size_t host_len = 0;
     const uint8_t *host = conn_host(h, ssl, &host_len);
     if (host_len > 255)
         return 0;
+    conn_result *cr = conn_result_get(h, ssl);
+    size_t der_len = cr ? cr->len : 0;
+    /* the session is this connection's alone until the cache publishes it: give it the chain
+     * as ticket data now, so that a ticket issued when it is resumed carries the chain too */
     sess_entry *e = malloc(sizeof *e + host_len + der_len + 1);
-    if (e == NULL)
+    if (e == NULL || a->SSL_SESSION_set1_ticket_appdata(sess, der_len ? cr->der : (const uint8_t *)"",
+                                                        der_len) != 1) {
+        free(e);
+        conn_result_unref(cr);
         return 0;
+    }
     memset(e, 0, sizeof *e);
     e->sess = sess;
     memcpy(e->id, id, id_len);
@@ -661,6 +730,7 @@ static int new_sess(fm_hook *h, SSL *ssl, SSL_SESSION *sess) {
         memcpy(e->data, host, host_len);
     if (der_len)
         memcpy(e->data + host_len, cr->der, der_len);
+    conn_result_unref(cr);
     sess_cache *c = h->sessions;
     sess_entry *replaced, *evicted = NULL;
     fm_lock_acquire(&c->lock);
@@ -722,9 +792,9 @@ static SSL_SESSION *get_sess(fm_hook *h, SSL *ssl, const unsigned char *id, int 
     int expired = t < 0 || timeout < 0 || (int64_t)time(NULL) > (int64_t)t + (int64_t)timeout;
     int refuse = expired;
     if (!expired) {
-        conn_result *cr = verify_for_host(h, ssl, data + host_len, der_len, 1,
-                                          host_len ? data : (const uint8_t *)"", host_len);
-        refuse = h->mode == FM_HOOK_ENFORCE && (der_len == 0 || is_failure(cr));
+        int err = verify_for_host(h, ssl, data + host_len, der_len, 1,
+                                  host_len ? data : (const uint8_t *)"", host_len);
+        refuse = h->mode == FM_HOOK_ENFORCE && (der_len == 0 || err != X509_V_OK);
     }
     free(data);
     if (!refuse)
@@ -778,7 +848,8 @@ static const unsigned char FM_SID_CTX[] = "fastmtls-hook";
  * context either way, so that they resume the sessions the hook marked. */
 static int client_hello_cb(SSL *ssl, int *alert, void *arg) {
     fm_hook *h = ref_get(arg);
-    int ok = h != NULL && h->api.SSL_set_session_id_context(ssl, FM_SID_CTX, FM_SID_CTX_LEN) == 1;
+    int ok = h != NULL && h->api.SSL_set_session_id_context(ssl, FM_SID_CTX, FM_SID_CTX_LEN) == 1 &&
+             h->api.SSL_set_ex_data(ssl, h->listen_idx, arg) == 1;
     hook_unref(h);
     if (!ok) {
         *alert = SSL_AD_INTERNAL_ERROR;
@@ -805,6 +876,15 @@ static int cert_cb(SSL *ssl, void *arg) {
     SSL_SESSION *sess = a->SSL_get_session(ssl);
     /* a session that cannot be marked fails the handshake rather than resume unmarked */
     int ok = sess == NULL || a->SSL_SESSION_set1_id_context(sess, FM_SID_CTX, FM_SID_CTX_LEN) == 1;
+    /* The CertificateRequest's CA names: a copy on the connection, never on the SSL_CTX (each
+     * SSL copies the SSL_CTX's list when created; replacing it there under handshakes would
+     * free a list they read). */
+    if (ok && h->ca_names != NULL) {
+        OPENSSL_STACK *names = a->SSL_dup_CA_list(h->ca_names);
+        if (names != NULL)
+            a->SSL_set_client_CA_list(ssl, names); /* takes ownership */
+        ok = names != NULL;
+    }
     hook_unref(h);
     return ok;
 }
@@ -814,6 +894,9 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
         return FM_ERR_INVALID_ARGUMENT;
     const ssl_api *a = &h->api;
     SSL_CTX *ctx = ssl_ctx;
+    /* what can fail comes first: a failed install leaves the SSL_CTX as it was */
+    if (a->SSL_CTX_set_session_id_context(ctx, FM_SID_CTX, FM_SID_CTX_LEN) != 1)
+        return FM_ERR_INTERNAL;
     /* The SSL_CTX's ctx_ref holds a reference to the hook until the SSL_CTX is freed or another
      * install replaces it; handshakes in flight keep the hook they run in (see ctx_ref). One
      * install at a time, so that two never make a ctx_ref for the same SSL_CTX. */
@@ -844,8 +927,7 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
     if (r == NULL)
         return FM_ERR_NOMEM;
     a->SSL_CTX_set_cert_verify_callback(ctx, cert_verify_cb, r);
-    if (!a->SSL_CTX_set_session_ticket_cb(ctx, gen_ticket_cb, dec_ticket_cb, r))
-        return FM_ERR_INTERNAL;
+    (void)a->SSL_CTX_set_session_ticket_cb(ctx, gen_ticket_cb, dec_ticket_cb, r); /* always 1 */
     /* Session IDs resume through the hook's own cache, which verifies again (OpenSSL's internal
      * cache would restore the old result unchecked); without one, only tickets resume. The
      * session callbacks find this hook through the SSL_CTX (they take no argument). */
@@ -864,8 +946,6 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
         a->SSL_CTX_sess_set_remove_cb(ctx, NULL);
         a->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_OFF, NULL);
     }
-    if (a->SSL_CTX_set_session_id_context(ctx, FM_SID_CTX, FM_SID_CTX_LEN) != 1)
-        return FM_ERR_INTERNAL;
     a->SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, r);
     int mode = SSL_VERIFY_PEER | (require_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
     a->SSL_CTX_set_verify(ctx, mode, NULL);
@@ -881,7 +961,9 @@ int fm_hook_set_session_cache_size(fm_hook *h, size_t n) {
     return FM_OK;
 }
 
-int fm_hook_set_ca_names(fm_hook *h, void *ssl_ctx, const uint8_t *names, size_t len) {
+int fm_hook_set_ca_names(fm_hook *h, const uint8_t *names, size_t len) {
+    if (h == NULL || (names == NULL && len))
+        return FM_ERR_INVALID_ARGUMENT;
     const ssl_api *a = &h->api;
     OPENSSL_STACK *sk = a->OPENSSL_sk_new_null();
     if (sk == NULL)
@@ -903,7 +985,9 @@ int fm_hook_set_ca_names(fm_hook *h, void *ssl_ctx, const uint8_t *names, size_t
             return FM_ERR_INVALID_ARGUMENT;
         }
     }
-    a->SSL_CTX_set_client_CA_list(ssl_ctx, sk); /* takes ownership */
+    if (h->ca_names)
+        a->OPENSSL_sk_pop_free(h->ca_names, (void (*)(void *))a->X509_NAME_free);
+    h->ca_names = sk; /* before install: handshakes only ever read it */
     return FM_OK;
 }
 
@@ -916,18 +1000,25 @@ int fm_hook_ctx_verify_mode(const fm_hook *h, void *ssl_ctx) {
 }
 
 int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
-                   const uint8_t **der, size_t *der_len, int *resumed) {
+                   const uint8_t **der, size_t *der_len, int *resumed, void **handle) {
     const ssl_api *a = &h->api;
-    conn_result *cr = ssl ? a->SSL_get_ex_data(ssl, h->ssl_idx) : NULL;
-    /* computed by another context's hook (a ticket decrypted before an SNI switch): this
-     * context's verifier decides what the connection's result is */
+    *handle = NULL;
+    conn_result *cr = ssl ? conn_result_get(h, ssl) : NULL;
     *resumed = ssl ? a->SSL_session_reused(ssl) : 0;
     /* checked for a resumption that then did not happen (the session or ticket turned out
      * unusable) and no certificate came in the full handshake that followed: none presented */
-    if (cr != NULL && cr->resumed && !*resumed)
+    if (cr != NULL && cr->resumed && !*resumed) {
+        conn_result_unref(cr);
         cr = NULL;
-    if (cr != NULL && cr->by != h->id)
-        cr = verify_and_store(h, ssl, cr->der, cr->len, cr->resumed);
+    }
+    /* computed by another hook (a ticket decrypted before an SNI switch, or a hook that a later
+     * install replaced): this hook's verifier decides. The answer is the caller's alone; the
+     * connection keeps the result of its handshake. */
+    if (cr != NULL && cr->by != h->id) {
+        conn_result *mine = conn_result_new(h, ssl, cr->der, cr->len, cr->resumed, NULL, 0);
+        conn_result_unref(cr);
+        cr = mine;
+    }
     if (cr == NULL) {
         memset(out, 0, sizeof *out);
         out->status = FM_ERR_NO_CERTIFICATE;
@@ -942,5 +1033,8 @@ int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
     *store = cr->store;
     *der = cr->der;
     *der_len = cr->len;
+    *handle = cr;
     return 1;
 }
+
+void fm_hook_result_release(void *handle) { conn_result_unref(handle); }

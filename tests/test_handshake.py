@@ -726,7 +726,7 @@ def test_reinstall_during_handshakes(live: LivePKI) -> None:
         i = 0
         while not stop.is_set():
             fssl.install(sctx, foreign if i % 2 else trusting, mode="record",
-                         session_cache_size=64 * (i % 3))  # fmt: skip
+                         session_cache_size=64 * (i % 3), send_ca_names=i % 4 < 2)  # fmt: skip
             installs["installs"] += 1
             i += 1
             time.sleep(0.001)
@@ -757,6 +757,83 @@ def test_reinstall_during_handshakes(live: LivePKI) -> None:
     assert sum(totals.values()) == 900
     assert installs["installs"] > 10, installs
     assert len(totals) == 2, totals  # both verifiers answered
+
+
+def test_result_from_threads_while_reinstalling(live: LivePKI) -> None:
+    """result() of one connection from several threads at once while install() swaps the
+    context's hook: each call gets a whole answer of one of the verifiers (a result computed by
+    a replaced hook is verified again for the caller, never swapped under another reader)."""
+    trusting, foreign = root_verifier(live), th.make_verifier(("other", live.other))
+    sctx = th.server_context(live, trusting, "record")
+    pairs = [th.bio_handshake(sctx, th.client_context(live, "good", version=ver))
+             for ver in VERSIONS]  # fmt: skip
+    allowed = {("SUCCESS", "root"), ("FAILED:unable to get local issuer certificate", None)}
+    good = live.clients["good"].der
+    stop = threading.Event()
+
+    def reader(k: int) -> Counter[tuple[str, str | None]]:
+        seen = Counter[tuple[str, str | None]]()
+        for i in range(300):
+            res = pairs[(i + k) % 2].result()
+            assert (res.status, res.anchor_name) in allowed, res.status
+            assert res.presented_chain[0] == good
+            seen[(res.status, res.anchor_name)] += 1
+        return seen
+
+    def installer() -> None:
+        i = 0
+        while not stop.is_set():
+            fssl.install(sctx, foreign if i % 2 == 0 else trusting, mode="record")
+            i += 1
+            time.sleep(0.0005)
+
+    thread = threading.Thread(target=installer)
+    thread.start()
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            totals = sum((f.result() for f in [pool.submit(reader, k) for k in range(4)]),
+                         Counter())  # fmt: skip
+    finally:
+        stop.set()
+        thread.join()
+    assert sum(totals.values()) == 1200 and len(totals) == 2, totals
+
+
+def test_tls12_session_id_resumption_issuing_tickets_from_threads(live: LivePKI) -> None:
+    """A TLS 1.2 session cached by ID (issued while the server sent no tickets), resumed by
+    several threads at once by a client that offers an empty ticket, so that each resumption
+    also issues a ticket: OpenSSL writes that ticket from the shared, cached SSL_SESSION, which
+    the hook must not modify. Every resumption verifies the chain again, and the tickets they
+    issue carry the chain: resuming by one of them is verified too."""
+    sctx = th.server_context(live, root_verifier(live), "record")
+    sctx.options |= ssl.OP_NO_TICKET
+    cctx = th.client_context(live, "good", version="1.2")  # tickets on: offers an empty one
+    first = th.bio_handshake(sctx, cctx, close=True)
+    assert first.ok and first.result().status == "SUCCESS"
+    session = first.client.session
+    assert session is not None and not session.has_ticket
+    sctx.options &= ~ssl.OP_NO_TICKET  # from now on the server issues tickets
+
+    def resume(_: int) -> ssl.SSLSession | None:
+        last = None
+        for _ in range(60):
+            pair = th.bio_handshake(sctx, cctx, session=session, close=True)
+            assert pair.ok and pair.server.session_reused, pair.errors
+            res = pair.result()
+            assert (res.status, res.anchor_name) == ("SUCCESS", "root")
+            assert res.presented_chain[0] == live.clients["good"].der
+            last = pair.client.session
+        return last
+
+    with ThreadPoolExecutor(4) as pool:
+        tickets = list(pool.map(resume, range(4)))
+    ticket = tickets[0]
+    assert ticket is not None and ticket.has_ticket
+    by_ticket = th.bio_handshake(sctx, cctx, session=ticket)
+    assert by_ticket.ok and by_ticket.server.session_reused
+    res = by_ticket.result()
+    assert (res.status, res.anchor_name) == ("SUCCESS", "root")
+    assert res.presented_chain[0] == live.clients["good"].der
 
 
 # ---- asyncio --------------------------------------------------------------------------------
@@ -966,6 +1043,21 @@ def test_sni_callback_switch_keeps_result_on_resumption(live: LivePKI, version: 
     sctx = _sni_switching_server(live, "record", "record", default_trust="other")
     cctx = th.client_context(live, "good", version=version)
     first = th.bio_handshake(sctx, cctx, hostname="b.example")
+    assert first.ok and (first.result().status, first.result().anchor_name) == ("SUCCESS", "root")
+    again = th.bio_handshake(sctx, cctx, hostname="b.example", session=first.client.session)
+    assert again.ok and again.server.session_reused
+    assert (again.result().status, again.result().anchor_name) == ("SUCCESS", "root")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_sni_callback_switch_resumes_by_session_id(live: LivePKI, version: str) -> None:
+    """Session IDs after an sni_callback switch: OpenSSL keeps and looks up sessions with the
+    callbacks of the accepting context, so the session goes into that context's cache (not the
+    switched one's, where no lookup would find it) and resumes, verified again."""
+    sctx = _sni_switching_server(live, "record", "record", default_trust="other")
+    sctx.options |= ssl.OP_NO_TICKET
+    cctx = th.client_context(live, "good", version=version, tickets=False)
+    first = th.bio_handshake(sctx, cctx, hostname="b.example", close=True)
     assert first.ok and (first.result().status, first.result().anchor_name) == ("SUCCESS", "root")
     again = th.bio_handshake(sctx, cctx, hostname="b.example", session=first.client.session)
     assert again.ok and again.server.session_reused

@@ -176,6 +176,10 @@ def install(
     resumption (each verified again when resumed; 0 resumes by ticket only; like nginx's
     ``ssl_session_cache``). Changes to the verifier's trust store and revocations apply to the
     next handshake.
+
+    Calling it again on a serving context replaces the hook for the next handshakes (those in
+    flight finish with theirs). Install every context that an ``sni_callback`` switches to
+    before the listening context serves.
     """
     if mode not in ("enforce", "record"):
         raise ConfigurationError(f"mode must be 'enforce' or 'record', not {mode!r}")
@@ -208,16 +212,15 @@ def install(
         )
     ctx_ptr = _ctx_pointer(ctx)
     lib.fm_hook_set_session_cache_size(hook, session_cache_size)  # validated above
+    if send_ca_names:  # the hook is complete before it is installed: handshakes only read it
+        _send_ca_names(hook, verifier, send_ca_names)
+    # a failed install leaves the context as it was; a successful one is what result() reads
     if lib.fm_hook_install(hook, ctx_ptr, 1 if mode == "enforce" else 0) != 0:
         raise HookUnavailableError(f"installing the OpenSSL callbacks failed; {_FALLBACK}")
-    if send_ca_names:
-        _send_ca_names(hook, ctx_ptr, verifier, send_ca_names)
     ctx._fastmtls_hook = _Hook(hook, ctx_ptr, verifier, mode)  # type: ignore[attr-defined]
 
 
-def _send_ca_names(
-    hook: Any, ctx_ptr: Any, verifier: Verifier, which: bool | Iterable[str]
-) -> None:
+def _send_ca_names(hook: Any, verifier: Verifier, which: bool | Iterable[str]) -> None:
     snap = verifier.store._snapshot
     wanted = None if which is True else set(which)  # type: ignore[arg-type]
     names = []
@@ -227,7 +230,7 @@ def _send_ca_names(
             if cert.ok:
                 names.append(cert.subject)
     blob = b"".join(names)
-    if lib.fm_hook_set_ca_names(hook, ctx_ptr, blob, len(blob)) != 0:
+    if lib.fm_hook_set_ca_names(hook, blob, len(blob)) != 0:
         raise ConfigurationError("could not set the CA names of the CertificateRequest")
 
 
@@ -264,13 +267,17 @@ def result(conn: Any) -> VerifyResult:
     der = ffi.new("const uint8_t **")
     der_len = ffi.new("size_t *")
     resumed = ffi.new("int *")
-    lib.fm_hook_result(hook.ptr, ssl_ptr, res, store, der, der_len, resumed)
-    data = bytes(ffi.buffer(der[0], der_len[0])) if der_len[0] else b""
+    handle = ffi.new("void **")
+    lib.fm_hook_result(hook.ptr, ssl_ptr, res, store, der, der_len, resumed, handle)
+    try:  # the handle keeps the DER and the store alive, whatever the connection does meanwhile
+        data = bytes(ffi.buffer(der[0], der_len[0])) if der_len[0] else b""
+        verifier = hook.verifier
+        if store[0] == ffi.NULL:
+            snap = verifier.store._snapshot
+        else:  # the very store this handshake used, even if the TrustStore changed since
+            gen = int(lib.fm_store_generation(store[0]))
+            snap = verifier.store._snapshot_for(gen) or snapshot_of(store[0])  # takes a ref
+    finally:
+        lib.fm_hook_result_release(handle[0])
     presented = _split_der(data) if data else []
-    verifier = hook.verifier
-    if store[0] == ffi.NULL:
-        snap = verifier.store._snapshot
-    else:  # the very store this handshake used, even if the TrustStore changed since
-        gen = int(lib.fm_store_generation(store[0]))
-        snap = verifier.store._snapshot_for(gen) or snapshot_of(store[0])
     return VerifyResult(res, presented, snap, verifier._inters, verifier._fields_memo)
