@@ -18,6 +18,7 @@ import ssl
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -710,6 +711,34 @@ def test_thousands_of_handshakes_while_swapping(live: LivePKI) -> None:
     assert elapsed < 60, f"{elapsed:.1f}s"
 
 
+def _while_installing(
+    install: Callable[[int], None], work: Callable[[int], Counter[Any]], workers: int
+) -> tuple[Counter[Any], int]:
+    """Runs ``work(k)`` on ``workers`` threads while another thread calls ``install(i)`` for
+    i = 0, 1, ... (half a millisecond apart) until they are done. Returns the sum of their
+    counters and the number of installs."""
+    stop = threading.Event()
+    count = 0
+
+    def installer() -> None:
+        nonlocal count
+        while not stop.is_set():
+            install(count)
+            count += 1
+            time.sleep(0.0005)
+
+    thread = threading.Thread(target=installer)
+    thread.start()
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            futures = [pool.submit(work, k) for k in range(workers)]
+            totals = sum((f.result() for f in futures), Counter[Any]())
+    finally:
+        stop.set()
+        thread.join()
+    return totals, count
+
+
 def test_reinstall_during_handshakes(live: LivePKI) -> None:
     """install() again and again on a context that threads are handshaking on: a handshake in
     flight keeps the hook it started with (a replaced hook is freed only when no callback uses
@@ -719,17 +748,10 @@ def test_reinstall_during_handshakes(live: LivePKI) -> None:
     sctx = th.server_context(live, trusting, "record")
     cctxs = [th.client_context(live, "good", version=ver, tickets=ver == "1.3") for ver in VERSIONS]
     allowed = {("SUCCESS", "root"), ("FAILED:unable to get local issuer certificate", None)}
-    stop = threading.Event()
-    installs = Counter[str]()
 
-    def installer() -> None:
-        i = 0
-        while not stop.is_set():
-            fssl.install(sctx, foreign if i % 2 else trusting, mode="record",
-                         session_cache_size=64 * (i % 3), send_ca_names=i % 4 < 2)  # fmt: skip
-            installs["installs"] += 1
-            i += 1
-            time.sleep(0.001)
+    def install(i: int) -> None:
+        fssl.install(sctx, foreign if i % 2 else trusting, mode="record",
+                     session_cache_size=64 * (i % 3), send_ca_names=i % 4 < 2)  # fmt: skip
 
     def worker(k: int) -> Counter[tuple[str, str | None]]:
         seen = Counter[tuple[str, str | None]]()
@@ -745,17 +767,9 @@ def test_reinstall_during_handshakes(live: LivePKI) -> None:
             seen[state] += 1
         return seen
 
-    thread = threading.Thread(target=installer)
-    thread.start()
-    try:
-        with ThreadPoolExecutor(3) as pool:
-            totals = sum((f.result() for f in [pool.submit(worker, k) for k in range(3)]),
-                         Counter())  # fmt: skip
-    finally:
-        stop.set()
-        thread.join()
+    totals, installs = _while_installing(install, worker, 3)
     assert sum(totals.values()) == 900
-    assert installs["installs"] > 10, installs
+    assert installs > 10, installs
     assert len(totals) == 2, totals  # both verifiers answered
 
 
@@ -769,7 +783,6 @@ def test_result_from_threads_while_reinstalling(live: LivePKI) -> None:
              for ver in VERSIONS]  # fmt: skip
     allowed = {("SUCCESS", "root"), ("FAILED:unable to get local issuer certificate", None)}
     good = live.clients["good"].der
-    stop = threading.Event()
 
     def reader(k: int) -> Counter[tuple[str, str | None]]:
         seen = Counter[tuple[str, str | None]]()
@@ -780,22 +793,10 @@ def test_result_from_threads_while_reinstalling(live: LivePKI) -> None:
             seen[(res.status, res.anchor_name)] += 1
         return seen
 
-    def installer() -> None:
-        i = 0
-        while not stop.is_set():
-            fssl.install(sctx, foreign if i % 2 == 0 else trusting, mode="record")
-            i += 1
-            time.sleep(0.0005)
+    def install(i: int) -> None:
+        fssl.install(sctx, foreign if i % 2 == 0 else trusting, mode="record")
 
-    thread = threading.Thread(target=installer)
-    thread.start()
-    try:
-        with ThreadPoolExecutor(4) as pool:
-            totals = sum((f.result() for f in [pool.submit(reader, k) for k in range(4)]),
-                         Counter())  # fmt: skip
-    finally:
-        stop.set()
-        thread.join()
+    totals, _ = _while_installing(install, reader, 4)
     assert sum(totals.values()) == 1200 and len(totals) == 2, totals
 
 
