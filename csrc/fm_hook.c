@@ -253,15 +253,20 @@ typedef struct ctx_ref ctx_ref;
 static fm_hook *ref_get(ctx_ref *r);
 static void hook_unref(fm_hook *h);
 
-/* The hook of `ctx` when it keeps sessions, with a reference for the caller (hook_unref). */
-static fm_hook *sess_hook_of_ctx(SSL_CTX *ctx) {
-    const sess_globals *g = atomic_load_explicit(&g_sess, memory_order_acquire);
-    fm_hook *h = ref_get((g && ctx) ? g->ctx_get_ex(ctx, g->ctx_idx) : NULL);
+/* The hook `r` holds when that hook keeps sessions, with a reference for the caller
+ * (hook_unref); NULL otherwise. */
+static fm_hook *sess_hook_of_ref(ctx_ref *r) {
+    fm_hook *h = ref_get(r);
     if (h != NULL && h->sessions == NULL) {
         hook_unref(h);
         return NULL;
     }
     return h;
+}
+
+static fm_hook *sess_hook_of_ctx(SSL_CTX *ctx) {
+    const sess_globals *g = atomic_load_explicit(&g_sess, memory_order_acquire);
+    return sess_hook_of_ref((g && ctx) ? g->ctx_get_ex(ctx, g->ctx_idx) : NULL);
 }
 
 /* OpenSSL calls the session callbacks of the SSL_CTX that accepted the connection, also after an
@@ -271,14 +276,8 @@ static fm_hook *sess_hook_of(SSL *ssl) {
     const sess_globals *g = atomic_load_explicit(&g_sess, memory_order_acquire);
     if (g == NULL)
         return NULL;
-    fm_hook *h = ref_get(g->listen_idx >= 0 ? g->ssl_get_ex(ssl, g->listen_idx) : NULL);
-    if (h == NULL)
-        return sess_hook_of_ctx(g->get_ctx(ssl));
-    if (h->sessions == NULL) {
-        hook_unref(h);
-        return NULL;
-    }
-    return h;
+    ctx_ref *r = g->listen_idx >= 0 ? g->ssl_get_ex(ssl, g->listen_idx) : NULL;
+    return r ? sess_hook_of_ref(r) : sess_hook_of_ctx(g->get_ctx(ssl));
 }
 
 static size_t sess_bucket(const uint8_t *id, size_t len) {
