@@ -508,9 +508,6 @@ static const uint8_t *conn_host(const fm_hook *h, SSL *ssl, size_t *len) {
     return (const uint8_t *)sni;
 }
 
-/* Verifies `der` for connection `ssl` (CA associations of `host`; NULL = conn_host) and stores
- * the result on it. Returns the stored result (owned by the connection) or NULL when out of
- * memory. */
 /* Verifies `der` for connection `ssl` (CA associations of `host`; NULL = conn_host). Returns a
  * new result holding one reference, not stored anywhere, or NULL when out of memory. */
 static conn_result *conn_result_new(fm_hook *h, SSL *ssl, const uint8_t *der, size_t len,

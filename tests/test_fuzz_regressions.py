@@ -3,7 +3,8 @@
 1. Every file in ``csrc/fuzz/regressions/<target>/`` (artifacts saved by ``tools/fuzz.sh``), plus
    a set of built-in nasty inputs, goes through the Python path that corresponds to its target:
    certificates and chains through ``Verifier.verify``, CRLs through ``inspect_crl`` and
-   ``RevocationSet.build``, snapshots through ``RevocationSet.from_snapshot_bytes``. A bad input
+   ``RevocationSet.build``, snapshots through ``RevocationSet.from_snapshot_bytes``, the hook's
+   Certificate messages through ``Verifier.verify`` (what the hook does with them). A bad input
    must give a ``FAILED:`` result or the documented exception, never a crash.
 2. When a C compiler with AddressSanitizer/UBSan is available (clang, or gcc), the fuzz targets
    are built without libFuzzer, linked with ``csrc/fuzz/replay_main.c``, and replay the same
@@ -44,7 +45,7 @@ CSRC = ROOT / "csrc"
 FUZZ = CSRC / "fuzz"
 REGRESSIONS = FUZZ / "regressions"
 TARGETS = ("fuzz_cert", "fuzz_chain_split", "fuzz_verify", "fuzz_crl", "fuzz_snapshot",
-           "fuzz_names")
+           "fuzz_names", "fuzz_hook")
 FIXED_TIME = 1780272000  # FUZZ_FIXED_TIME (fixed_ca.h)
 NOTE_SUFFIXES = (".txt", ".md")  # logs and notes kept beside the artifacts
 CORPUS_SAMPLE = 150  # corpus files replayed per target under the sanitizers
@@ -284,6 +285,8 @@ def test_regression_python(target: str, path: Path, fuzz_verifier: Verifier,
         replay_crl(cas, data)
     elif target == "fuzz_snapshot":
         replay_snapshot(cas, data)
+    elif target == "fuzz_hook":
+        replay_chain(fuzz_verifier, data[1:])
     else:  # pragma: no cover - a new target without a Python replay
         pytest.fail(f"no Python replay for {target}")
 
@@ -396,7 +399,8 @@ def replay_bins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for t in TARGETS:
         exe = out / t
         link = [cc, *flags, *(str(objs[s]) for s in core), str(objs[FUZZ / "replay_main.c"]),
-                str(objs[FUZZ / f"{t}.c"]), "-o", str(exe), "-lcrypto", "-lpthread"]
+                str(objs[FUZZ / f"{t}.c"]), "-o", str(exe), "-lssl", "-lcrypto", "-ldl",
+                "-lpthread"]
         r = subprocess.run(link, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, f"link {t}:\n{r.stderr[-4000:]}"
         bins[t] = exe

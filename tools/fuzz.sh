@@ -72,7 +72,7 @@ build() { # target
         return 0
     fi
     echo "fuzz.sh: building $t"
-    "$CLANG" "${CFLAGS[@]}" "$ROOT"/csrc/fm_*.c "$FUZZ_DIR/$t.c" -lcrypto -lpthread -o "$bin.tmp" \
+    "$CLANG" "${CFLAGS[@]}" "$ROOT"/csrc/fm_*.c "$FUZZ_DIR/$t.c" -lssl -lcrypto -ldl -lpthread -o "$bin.tmp" \
         >"$OUT/logs/$t.build.log" 2>&1 || { cat "$OUT/logs/$t.build.log" >&2; return 1; }
     mv "$bin.tmp" "$bin"
 }

@@ -2,7 +2,7 @@
  *
  * Every target is a LLVMFuzzerTestOneInput built with
  *   clang -fsanitize=fuzzer,address,undefined -g -O1 -Icsrc -Icsrc/include \
- *         csrc/fm_*.c csrc/fuzz/<target>.c -lcrypto -lpthread
+ *         csrc/fm_*.c csrc/fuzz/<target>.c -lssl -lcrypto -ldl -lpthread
  * (tools/fuzz.sh does it), or without -fsanitize=fuzzer plus replay_main.c to replay files
  * (tests/test_fuzz_regressions.py does it). Targets must be deterministic: no state may survive
  * from one input to the next except what LLVMFuzzerInitialize builds once. */
@@ -69,6 +69,65 @@ static inline void fuzz_ca_ids(const fuzz_ca *ca, const uint8_t **name, size_t *
 /* Every status a public function returns must be one the library knows. */
 static inline void fuzz_status_ok(int status) {
     FUZZ_ASSERT(fm_status_name(status) != NULL);
+}
+
+/* The store of fuzz_verify and fuzz_hook: the three fixed roots in groups 1..3,
+ * "api.example.com" trusting root_p256 only, "*.example.org" root_rsa and root_ed25519. */
+static inline fm_store *fuzz_fixed_store(void) {
+    fm_store *store = NULL;
+    FUZZ_CHECK_OK(fm_store_new(&store));
+    for (uint32_t i = 0; i < FUZZ_N_ROOTS; i++)
+        FUZZ_CHECK_OK(fm_store_add_anchor(store, FUZZ_CAS[i].der, FUZZ_CAS[i].len, i + 1));
+    static const uint32_t g1[] = {1}, g23[] = {2, 3};
+    FUZZ_CHECK_OK(fm_store_associate(store, (const uint8_t *)"api.example.com", 15, g1, 1));
+    FUZZ_CHECK_OK(fm_store_associate(store, (const uint8_t *)"*.example.org", 13, g23, 2));
+    return store;
+}
+
+/* The fixed revocation set: serials 0x0BAD and 0x0BAD01 revoked under each fixed CA
+ * (make_corpus.py issues leaves with those serials). */
+static inline fm_revset *fuzz_fixed_revset(void) {
+    fm_revbuild *b = NULL;
+    fm_revset *revs = NULL;
+    FUZZ_CHECK_OK(fm_revbuild_new(&b));
+    static const uint8_t s1[] = {0x0B, 0xAD}, s2[] = {0x0B, 0xAD, 0x01};
+    for (size_t i = 0; i < FUZZ_N_CAS; i++) {
+        FUZZ_CHECK_OK(fm_revbuild_add_entry(b, FUZZ_CAS[i].der, FUZZ_CAS[i].len, s1, sizeof s1, 1,
+                                            FUZZ_FIXED_TIME - 86400));
+        FUZZ_CHECK_OK(fm_revbuild_add_entry(b, FUZZ_CAS[i].der, FUZZ_CAS[i].len, s2, sizeof s2, 4,
+                                            FUZZ_FIXED_TIME - 3600));
+    }
+    FUZZ_CHECK_OK(fm_revbuild_finish(b, &revs));
+    return revs;
+}
+
+/* Properties of every verification result over the fixed store (one operator intermediate,
+ * inter_p384, at most), for a presented chain of `chain_len` bytes verified at a time in
+ * [at_lo, at_hi]. */
+static inline void fuzz_check_result(const fm_result *r, size_t chain_len, int64_t at_lo,
+                                     int64_t at_hi) {
+    fuzz_status_ok(r->status);
+    /* a bad chain is a verification result, never an API error */
+    FUZZ_ASSERT(r->status < 100 || r->status == FM_ERR_NOMEM);
+    FUZZ_ASSERT(r->chain_len <= FM_MAX_DEPTH_LIMIT + 2);
+    if (chain_len == 0)
+        FUZZ_ASSERT(r->status == FM_ERR_NO_CERTIFICATE);
+    if (r->status == FM_OK || r->status == FM_ERR_CERT_REVOKED) {
+        FUZZ_ASSERT(r->chain_len >= 1 && r->n_presented >= 1);
+        FUZZ_ASSERT(r->chain_src[0] == FM_SRC_PRESENTED && r->chain_idx[0] == 0);
+        FUZZ_ASSERT(r->chain_src[r->chain_len - 1] == FM_SRC_ANCHOR);
+        for (uint32_t i = 0; i < r->chain_len; i++) {
+            if (r->chain_src[i] == FM_SRC_PRESENTED)
+                FUZZ_ASSERT(r->chain_idx[i] < r->n_presented);
+            else if (r->chain_src[i] == FM_SRC_INTERMEDIATE)
+                FUZZ_ASSERT(r->chain_idx[i] < 1);
+            else
+                FUZZ_ASSERT(r->chain_src[i] == FM_SRC_ANCHOR && r->chain_idx[i] < FUZZ_N_ROOTS &&
+                            i == r->chain_len - 1);
+        }
+        FUZZ_ASSERT(r->not_before <= at_hi && at_lo <= r->not_after);
+        FUZZ_ASSERT(r->anchor_group >= 1 && r->anchor_group <= FUZZ_N_ROOTS);
+    }
 }
 
 #endif /* FM_FUZZ_COMMON_H */

@@ -34,12 +34,7 @@ static void new_verifier(fm_verifier **out, const fm_options *o) {
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
-    FUZZ_CHECK_OK(fm_store_new(&g_store));
-    for (uint32_t i = 0; i < FUZZ_N_ROOTS; i++)
-        FUZZ_CHECK_OK(fm_store_add_anchor(g_store, FUZZ_CAS[i].der, FUZZ_CAS[i].len, i + 1));
-    static const uint32_t g1[] = {1}, g23[] = {2, 3};
-    FUZZ_CHECK_OK(fm_store_associate(g_store, (const uint8_t *)"api.example.com", 15, g1, 1));
-    FUZZ_CHECK_OK(fm_store_associate(g_store, (const uint8_t *)"*.example.org", 13, g23, 2));
+    g_store = fuzz_fixed_store();
 
     fm_options o;
     fm_options_default(&o);
@@ -59,43 +54,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     s.min_rsa_bits = 3072;
     new_verifier(&g_strict, &s);
 
-    fm_revbuild *b = NULL;
-    FUZZ_CHECK_OK(fm_revbuild_new(&b));
-    static const uint8_t s1[] = {0x0B, 0xAD}, s2[] = {0x0B, 0xAD, 0x01};
-    for (size_t i = 0; i < FUZZ_N_CAS; i++) {
-        FUZZ_CHECK_OK(fm_revbuild_add_entry(b, FUZZ_CAS[i].der, FUZZ_CAS[i].len, s1, sizeof s1, 1,
-                                            FUZZ_FIXED_TIME - 86400));
-        FUZZ_CHECK_OK(fm_revbuild_add_entry(b, FUZZ_CAS[i].der, FUZZ_CAS[i].len, s2, sizeof s2, 4,
-                                            FUZZ_FIXED_TIME - 3600));
-    }
-    FUZZ_CHECK_OK(fm_revbuild_finish(b, &g_revs));
+    g_revs = fuzz_fixed_revset();
     return 0;
 }
 
-/* Properties of every result. */
 static void check_result(const fm_result *r, size_t chain_len, int64_t at) {
-    fuzz_status_ok(r->status);
-    /* a bad chain is a verification result, never an API error */
-    FUZZ_ASSERT(r->status < 100 || r->status == FM_ERR_NOMEM);
-    FUZZ_ASSERT(r->chain_len <= FM_MAX_DEPTH_LIMIT + 2);
-    if (chain_len == 0)
-        FUZZ_ASSERT(r->status == FM_ERR_NO_CERTIFICATE);
-    if (r->status == FM_OK || r->status == FM_ERR_CERT_REVOKED) {
-        FUZZ_ASSERT(r->chain_len >= 1 && r->n_presented >= 1);
-        FUZZ_ASSERT(r->chain_src[0] == FM_SRC_PRESENTED && r->chain_idx[0] == 0);
-        FUZZ_ASSERT(r->chain_src[r->chain_len - 1] == FM_SRC_ANCHOR);
-        for (uint32_t i = 0; i < r->chain_len; i++) {
-            if (r->chain_src[i] == FM_SRC_PRESENTED)
-                FUZZ_ASSERT(r->chain_idx[i] < r->n_presented);
-            else if (r->chain_src[i] == FM_SRC_INTERMEDIATE)
-                FUZZ_ASSERT(r->chain_idx[i] < 1);
-            else
-                FUZZ_ASSERT(r->chain_src[i] == FM_SRC_ANCHOR && r->chain_idx[i] < FUZZ_N_ROOTS &&
-                            i == r->chain_len - 1);
-        }
-        FUZZ_ASSERT(r->not_before <= at && at <= r->not_after);
-        FUZZ_ASSERT(r->anchor_group >= 1 && r->anchor_group <= FUZZ_N_ROOTS);
-    }
+    fuzz_check_result(r, chain_len, at, at);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -18,8 +18,8 @@ Seeds:
     after their base, IDP scopes, onlySomeReasons, every signature algorithm) and limbo's CRLs;
   * revocation snapshots written by ``fastmtls.RevocationSet.save`` (needs the built package:
     an installed one, else an in-place build in ``src/``);
-  * the framed inputs of fuzz_verify and fuzz_names (control byte, expected name, DER; see the
-    comments at the top of those targets).
+  * the framed inputs of fuzz_verify and fuzz_names (control byte, expected name, DER) and of
+    fuzz_hook (control byte, DER); see the comments at the top of those targets.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding  # no
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier  # noqa: E402
 
 TARGETS = ("fuzz_cert", "fuzz_chain_split", "fuzz_verify", "fuzz_crl", "fuzz_snapshot",
-           "fuzz_names")
+           "fuzz_names", "fuzz_hook")
 UTC = timezone.utc
 NOW = datetime(2026, 6, 1, tzinfo=UTC)  # FUZZ_FIXED_TIME
 LIMBO = Path(os.environ.get("FASTMTLS_LIMBO", ROOT.parent / "shared" / "limbo" / "limbo.json.gz"))
@@ -64,6 +64,8 @@ REVOKED_SERIALS = (0x0BAD, 0x0BAD01)  # revoked in fuzz_verify's fixed revocatio
 HOST_NONE, HOST_API, HOST_ORG, HOST_NAME = 0, 1, 2, 3
 KIND_NONE, KIND_DNS, KIND_IP, KIND_EMAIL, KIND_URI = 0, 1, 2, 3, 4
 CTL_REVS, CTL_STRICT, CTL_CACHED = 0x20, 0x40, 0x80
+# fuzz_hook control byte (see fuzz_hook.c): SNI in bits 0-1 as HOST_* above (3: no associations)
+HOOK_RECORD, HOOK_REQUIRE, HOOK_REVS = 0x04, 0x08, 0x10
 
 
 # --- the fixed anchors -------------------------------------------------------------------------
@@ -274,6 +276,23 @@ def verify_seeds(chains: list[tuple[str, list[pki.Cert]]], extra: Iterable[bytes
     return sink
 
 
+def hook_seeds(chains: list[tuple[str, list[pki.Cert]]], extra: Iterable[bytes]) -> Sink:
+    """fuzz_hook inputs: each chain as a Certificate message under several SNI / mode choices."""
+    sink = Sink()
+    ctls = [HOST_NONE, HOST_API | HOOK_REQUIRE, HOST_ORG | HOOK_RECORD, HOST_NAME | HOOK_REVS,
+            HOST_API | HOOK_RECORD | HOOK_REVS | HOOK_REQUIRE]
+    for _, chain in chains:
+        body = b"".join(c.der for c in chain)
+        for ctl in ctls:
+            sink.add(bytes([ctl]) + body)
+    for ctl in (HOST_NONE, HOOK_REQUIRE, HOOK_RECORD | HOOK_REQUIRE):
+        sink.add(bytes([ctl]))  # no certificate
+        sink.add(bytes([ctl]) + b"\x30\x00")
+    for body in extra:
+        sink.add(bytes([HOOK_RECORD]) + body)
+    return sink
+
+
 # --- CRLs --------------------------------------------------------------------------------------
 
 REASONS = [x509.ReasonFlags.unspecified, x509.ReasonFlags.key_compromise,
@@ -477,7 +496,8 @@ def build(targets: Sequence[str], use_limbo: bool) -> dict[str, Sink]:
     if want & {"fuzz_cert", "fuzz_names", "fuzz_chain_split", "fuzz_verify"}:
         certs += key_type_certs(fixed) + extension_zoo(fixed["root_p256"]) + \
                  extension_zoo(pki.ca("Zoo RSA root", "rsa2048"))
-    chains = fixed_chains(fixed) if want & {"fuzz_verify", "fuzz_chain_split", "fuzz_names"} else []
+    chains = fixed_chains(fixed) if want & {"fuzz_verify", "fuzz_chain_split", "fuzz_names",
+                                            "fuzz_hook"} else []
     cases = limbo_cases() if use_limbo else []
     limbo_certs: list[bytes] = []
     limbo_chains: list[bytes] = []
@@ -514,6 +534,9 @@ def build(targets: Sequence[str], use_limbo: bool) -> dict[str, Sink]:
         rnd = random.Random(2)
         extra = rnd.sample(limbo_chains, min(1500, len(limbo_chains)))
         sinks["fuzz_verify"] = verify_seeds(chains, extra)
+    if "fuzz_hook" in want:
+        sample = random.Random(4).sample(limbo_chains, min(300, len(limbo_chains)))
+        sinks["fuzz_hook"] = hook_seeds(chains, sample)
     if "fuzz_names" in want:
         s = sinks["fuzz_names"]
         names = [(1, b"client.example.com"), (1, b"*.example.com"), (1, b"foo.bar.example.com"),
