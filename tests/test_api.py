@@ -4,6 +4,10 @@ result cache, and the content of results (chain, anchor name, fields)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+import sysconfig
 from typing import Any
 
 import pki
@@ -757,3 +761,16 @@ def test_host_association_trailing_dot_in_core() -> None:
         lib.fm_verify(v._ptr, store._snapshot.ptr, ffi.NULL, leaf_b.der, len(leaf_b.der), host,
                       len(host), int(NOW.timestamp()), 0, b"", 0, res)  # fmt: skip
         assert res.status == fastmtls.Reason.UNABLE_TO_GET_ISSUER_CERT_LOCALLY, host
+
+
+@pytest.mark.skipif(not sysconfig.get_config_var("Py_GIL_DISABLED"),
+                    reason="needs a free-threaded interpreter (3.14t)")
+def test_free_threaded_import_leaves_the_gil_off() -> None:
+    """The compiled core is declared safe without the GIL: importing it (and the hook module)
+    must not turn the GIL back on, or every verification would be serialised again."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON_GIL"}
+    code = "import sys, fastmtls, fastmtls.ssl; print(sys._is_gil_enabled())"
+    out = subprocess.run([sys.executable, "-W", "error", "-c", code], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

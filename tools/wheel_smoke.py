@@ -13,7 +13,8 @@ Checks, in a process that has nothing but the installed package and its dependen
    ships no libcrypto of its own next to the package;
 4. the demo chain of tests/data verifies through the API, through ``python -m fastmtls verify``
    and through the ``fastmtls`` console script (exit status 0, JSON status SUCCESS);
-5. the interpreter's own ``ssl`` module still works beside it.
+5. the interpreter's own ``ssl`` module still works beside it;
+6. on a free-threaded interpreter (3.14t), importing fastmtls leaves the GIL off.
 
 Exits non-zero with a message on the first failure.
 """
@@ -74,9 +75,16 @@ def main() -> int:
     ap.add_argument("--static", action="store_true", help="libcrypto must be linked statically")
     args = ap.parse_args()
 
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
     import fastmtls
     import fastmtls._native as native
     from fastmtls import TrustStore, Verifier
+
+    # A free-threaded interpreter turns the GIL back on when it imports a module that does not
+    # declare it can run without (and only warns): the wheel would work, serialised.
+    gil_forced = os.environ.get("PYTHON_GIL") == "1"
+    if free_threaded and not gil_forced and getattr(sys, "_is_gil_enabled", lambda: False)():
+        fail("importing fastmtls turned the GIL back on (module not marked free-threading safe)")
 
     native_file = Path(native.__file__)
     crypto = native.ffi.string(native.lib.fm_crypto_version()).decode()
@@ -84,6 +92,8 @@ def main() -> int:
           f"{sys.version.split()[0]} ({sysconfig.get_platform()})")  # fmt: skip
     print(f"  module: {native_file}")
     print(f"  libcrypto: {crypto}; ssl module: {ssl.OPENSSL_VERSION}")
+    if free_threaded:
+        print("  free-threaded interpreter: the GIL stays off")
     if args.openssl and not crypto.startswith(f"OpenSSL {args.openssl} "):
         fail(f"linked against {crypto!r}, expected OpenSSL {args.openssl}")
     if args.static:
