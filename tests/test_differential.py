@@ -44,7 +44,7 @@ with warnings.catch_warnings():
 
 NOW = pki.NOW
 DAY = timedelta(days=1)
-N_CASES = 500
+N_CASES = 2000
 KEY_KINDS = ("p256", "p384", "rsa2048", "rsa-pss", "ed25519")
 PRIVATE_OID = ObjectIdentifier("1.3.6.1.4.1.55555.7")
 OPENSSL_PURPOSE_SET = hasattr(_ossl_lib, "X509_STORE_set_purpose") and hasattr(
@@ -88,6 +88,10 @@ DIVERGENCES: dict[tuple[str, str, str], str] = {
     ("cryptography", "no-ski", "stricter"):
         "RFC 5280 4.2.1.2: CA certificates MUST carry a subjectKeyIdentifier; cryptography "
         "does not require it",
+    ("cryptography", "rsa1024-leaf", "stricter"):
+        "cryptography applies its 2048-bit RSA minimum to the keys that verify signatures (the "
+        "issuers') only; fastmtls applies min_rsa_bits to the leaf's key too, the key that "
+        "signs the client's CertificateVerify (OpenSSL's security levels do the same)",
     # -- OpenSSL (X509_verify_cert, purpose sslclient, default flags) --
     ("openssl", "v1-leaf", "stricter"):
         "OpenSSL accepts X.509 v1 end-entity certificates; fastmtls is v3 only (webpki, "
@@ -101,6 +105,9 @@ DIVERGENCES: dict[tuple[str, str, str], str] = {
     ("openssl", "rsa1024", "stricter"):
         "OpenSSL's default verify parameters impose no key size; fastmtls requires >= 2048-bit "
         "RSA by default (min_rsa_bits)",
+    ("openssl", "rsa1024-leaf", "stricter"):
+        "OpenSSL's default verify parameters impose no key size; fastmtls requires >= 2048-bit "
+        "RSA by default (min_rsa_bits), in the leaf too (X509_V_ERR_EE_KEY_TOO_SMALL)",
     ("openssl", "bc-noncritical", "stricter"):
         "RFC 5280 4.2.1.9: basicConstraints MUST be critical in CA certificates; OpenSSL "
         "checks that only with X509_V_FLAG_X509_STRICT",
@@ -199,6 +206,8 @@ def make_case(index: int) -> Case:
             add(f"{name}@{p}")
         elif name in ("no-bc", "no-bc-certsign", "ca-false", "ku-no-certsign"):
             p = rng.randint(1, depth)
+            if name == "ca-false" and "path_len" in kw[p]:
+                continue  # cA FALSE with a pathLenConstraint cannot be encoded
             kw[p].update({
                 "no-bc": {"ca": None, "key_usage": None},
                 "no-bc-certsign": {"ca": None},
@@ -210,6 +219,8 @@ def make_case(index: int) -> Case:
             p = root_pos if name == "pathlen-root" else rng.randint(1, depth)
             below = p - 1  # intermediates between this CA and the leaf
             limit = rng.randint(0, below + 1)
+            if kw[p].get("ca", True) is False:
+                continue  # cA FALSE with a pathLenConstraint cannot be encoded
             kw[p]["path_len"] = limit
             add(f"{'pathlen-violation' if limit < below else 'pathlen-ok'}@{p}")
         elif name == "leaf-eku":
@@ -272,7 +283,7 @@ def make_case(index: int) -> Case:
         elif name == "rsa1024":
             p = rng.randint(0, depth)
             kw[p]["key"] = "rsa1024"
-            add(f"rsa1024@{p}")
+            add(f"rsa1024-leaf@{p}" if p == 0 else f"rsa1024@{p}")
         elif name == "leaf-ku":
             which = rng.choice(["key_encipherment", "content_commitment"])
             kw[0]["key_usage"] = {which}
