@@ -10,8 +10,9 @@
 #   tools/sanitize.sh --valgrind              csrc/tests/test_*.c built without sanitizers, each
 #                         under valgrind memcheck (--leak-check=full, any error fails)
 #   tools/sanitize.sh --tsan [ITERATIONS]     csrc/tests/test_stress.c (verifier threads against
-#                         store and revocation-set swaps, tiny caches) and test_core.c built with
-#                         -fsanitize=thread; any ThreadSanitizer report fails
+#                         store and revocation-set swaps, tiny caches), test_hook_stress.c (TLS
+#                         handshakes through the hook on threads against swaps and re-installs)
+#                         and test_core.c built with -fsanitize=thread; any report fails
 #   tools/sanitize.sh --all                   --asan, --valgrind, then --tsan
 #
 # Environment: PYTHON (default python3), FASTMTLS_SANITIZE_DIR (work directory, default
@@ -53,7 +54,7 @@ build_c() {
     shift 2
     # shellcheck disable=SC2046
     "$CC_USED" -std=c11 -Wall -Wextra -Werror -pedantic -g "$@" -Icsrc -Icsrc/include -Icsrc/tests \
-        csrc/fm_*.c "$src" $(openssl_flags) -lcrypto -lpthread -ldl -o "$out"
+        csrc/fm_*.c "$src" $(openssl_flags) -lssl -lcrypto -lpthread -ldl -o "$out"
 }
 
 # ---- ASan + UBSan: the Python suite over a sanitized extension --------------------------------
@@ -272,7 +273,7 @@ run_tsan() {
     if command -v setarch >/dev/null && setarch "$(uname -m)" -R true 2>/dev/null; then
         norand=(setarch "$(uname -m)" -R)
     fi
-    for t in csrc/tests/test_stress.c csrc/tests/test_core.c; do
+    for t in csrc/tests/test_stress.c csrc/tests/test_hook_stress.c csrc/tests/test_core.c; do
         exe="$out/$(basename "$t" .c)"
         say "ThreadSanitizer ($CC_USED): $t"
         build_c "$exe" "$t" -O1 -fno-omit-frame-pointer -fsanitize=thread
