@@ -197,27 +197,22 @@ static void teardown(void) {
 
 /* ---- one handshake ----------------------------------------------------------------------- */
 
-/* Drives both ends until neither makes progress. Returns 1 when both completed. */
+/* One step of one end: 0 when it failed, else 1 (*done set once it completed). */
+static int step(SSL *ssl, int *done) {
+    if (*done)
+        return 1;
+    int rc = SSL_do_handshake(ssl);
+    if (rc == 1)
+        *done = 1;
+    return rc == 1 || SSL_get_error(ssl, rc) == SSL_ERROR_WANT_READ;
+}
+
+/* Drives both ends in turn, a bounded number of rounds. Returns 1 when both completed. */
 static int handshake(SSL *client, SSL *server) {
     int c_done = 0, s_done = 0;
-    for (int round = 0; round < 64 && !(c_done && s_done); round++) {
-        int progressed = 0;
-        if (!c_done) {
-            int rc = SSL_do_handshake(client);
-            if (rc == 1)
-                c_done = progressed = 1;
-            else if (SSL_get_error(client, rc) != SSL_ERROR_WANT_READ)
-                return 0;
-        }
-        if (!s_done) {
-            int rc = SSL_do_handshake(server);
-            if (rc == 1)
-                s_done = progressed = 1;
-            else if (SSL_get_error(server, rc) != SSL_ERROR_WANT_READ)
-                return 0;
-        }
-        (void)progressed;
-    }
+    for (int round = 0; round < 64 && !(c_done && s_done); round++)
+        if (!step(client, &c_done) || !step(server, &s_done))
+            return 0;
     if (!(c_done && s_done))
         return 0;
     /* the client reads what the server sent after its Finished (TLS 1.3 tickets) */
