@@ -940,7 +940,12 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
         a->SSL_CTX_sess_set_new_cb(ctx, NULL);
         a->SSL_CTX_sess_set_get_cb(ctx, NULL);
         a->SSL_CTX_sess_set_remove_cb(ctx, NULL);
-        a->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_OFF, NULL);
+        /* OFF alone would leave OpenSSL's internal lookup on (it is governed by its own bit):
+         * a session that reached the internal cache (OpenSSL stores a session the external
+         * cache returned there unless NO_INTERNAL_STORE is set, and an install on another
+         * thread may have just switched that bit off) would then resume unverified */
+        a->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE,
+                        SSL_SESS_CACHE_OFF | SSL_SESS_CACHE_NO_INTERNAL, NULL);
     }
     a->SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, r);
     int mode = SSL_VERIFY_PEER | (require_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);

@@ -505,6 +505,47 @@ def test_session_cache_is_thread_safe(live: LivePKI) -> None:
     assert errors == []
 
 
+def _session_cache_mode(ctx: ssl.SSLContext, mode: int | None = None) -> int:
+    """``SSL_CTX_get/set_session_cache_mode`` (macros over ``SSL_CTX_ctrl``) of the libssl the
+    ssl module uses; sets ``mode`` when given. Returns the mode (the previous one when set)."""
+    import _ssl
+    import ctypes
+
+    f = ctypes.CDLL(_ssl.__file__).SSL_CTX_ctrl
+    f.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
+    f.restype = ctypes.c_long
+    ptr = ctypes.c_void_p.from_address(id(ctx) + object.__basicsize__).value
+    get_mode, set_mode = 45, 44  # SSL_CTRL_GET_SESS_CACHE_MODE, SSL_CTRL_SET_SESS_CACHE_MODE
+    return int(f(ptr, get_mode, 0, None) if mode is None else f(ptr, set_mode, mode, None))
+
+
+@pytest.mark.parametrize("cache", [64, 0])
+def test_openssl_internal_session_cache_never_resumes(live: LivePKI, cache: int) -> None:
+    """OpenSSL's own session cache restores a session without calling the hook: on a hooked
+    context it must never be looked up, whatever it holds and whatever the hook's session cache
+    size. OpenSSL copies a session that the hook's cache returned into its internal cache when the
+    context's mode allows it at that moment, as an install on another thread switching the mode
+    under a handshake could (seen under ASan in test_reinstall_during_handshakes: a resumed
+    connection without a result); the mode is set so here, deterministically."""
+    v = root_verifier(live)
+    sctx = th.server_context(live, v, "record", session_cache_size=64)
+    sctx.options |= ssl.OP_NO_TICKET
+    cctx = th.client_context(live, "good", version="1.2", tickets=False)
+    first = th.bio_handshake(sctx, cctx, close=True)
+    assert first.ok and first.result().status == "SUCCESS"
+    _session_cache_mode(sctx, 0x0002)  # SSL_SESS_CACHE_SERVER: the internal store is on
+    again = th.bio_handshake(sctx, cctx, session=first.client.session, close=True)
+    assert again.server.session_reused and again.result().status == "SUCCESS"  # the hook's cache
+    fssl.install(sctx, v, mode="record", session_cache_size=cache)
+    no_internal = 0x0300  # SSL_SESS_CACHE_NO_INTERNAL_LOOKUP | SSL_SESS_CACHE_NO_INTERNAL_STORE
+    assert _session_cache_mode(sctx) & no_internal == no_internal
+    v.revocations = live.revocations("good")  # what an unverified resumption would miss
+    third = th.bio_handshake(sctx, cctx, session=first.client.session, close=True)
+    assert third.ok and not third.server.session_reused  # the new hook's cache is empty
+    res = third.result()
+    assert res.status == "SUCCESS" and res.revoked
+
+
 # ---- SNI, per-connection results, CA names ---------------------------------------------------
 
 

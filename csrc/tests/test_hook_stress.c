@@ -12,8 +12,9 @@
  *     "verified by another hook" path), and read it again after the connection is freed;
  *   - one swapper alternates the verifier's store (the PKI's root, or a foreign one) and
  *     revocation set (none, or one revoking the second client), re-installs a new hook on each
- *     context now and then (fm_hook_new + fm_hook_install while handshakes run in the old one),
- *     and empties the verifier's caches.
+ *     context now and then (fm_hook_new + fm_hook_install while handshakes run in the old one;
+ *     every third new hook keeps no sessions, so the context's session cache is switched off and
+ *     on under handshakes), and empties the verifier's caches.
  *
  * Every result is checked against the store it names (the root: SUCCESS; the foreign one: unable
  * to get the issuer), the good client is never revoked, a record-mode handshake always completes
@@ -83,7 +84,10 @@ static void install_hook(int c) {
     atomic_fetch_add(&install_seq, 1);
     fm_hook *h = NULL;
     uint32_t mode = c == CTX_RECORD ? FM_HOOK_RECORD : FM_HOOK_ENFORCE;
+    /* every third hook keeps no sessions (TLS 1.2 session IDs do not resume: tickets only),
+     * so installs switch the context's session cache on and off under handshakes */
     if (fm_hook_new(hook_library, verifier, mode, NULL, 0, &h) != FM_OK ||
+        fm_hook_set_session_cache_size(h, n % 3 == 2 ? 0 : 64) != FM_OK ||
         fm_hook_install(h, server_ctx[c], 1) != FM_OK)
         die("hook install failed");
     hooks[c][n] = h;
