@@ -196,7 +196,7 @@ int fm_verify_current(fm_verifier *v, const uint8_t *chain, size_t chain_len, co
                       size_t host_len, int64_t at, fm_result *out, fm_store **store_used);
 
 typedef struct fm_hook fm_hook;
-enum fm_hook_mode { FM_HOOK_ENFORCE, FM_HOOK_RECORD, ... };
+enum fm_hook_mode { FM_HOOK_ENFORCE, FM_HOOK_RECORD, FM_HOOK_GUARD, ... };
 #define FM_HOOK_DEFAULT_SESSION_CACHE ...
 #define FM_HOOK_MAX_SESSION_CACHE ...
 int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const uint8_t *host,

@@ -120,6 +120,8 @@ typedef void (*remove_sess_fn)(SSL_CTX *, SSL_SESSION *);
     X(int, SSL_set_session_id_context, (SSL *, const unsigned char *, unsigned int))           \
     X(void, SSL_CTX_set_client_hello_cb, (SSL_CTX *, client_hello_fn, void *))                 \
     X(uint64_t, SSL_get_options, (const SSL *))                                                \
+    X(int, SSL_client_hello_get0_ext, (SSL *, unsigned int, const unsigned char **, size_t *)) \
+    X(unsigned int, SSL_client_hello_get0_legacy_version, (SSL *))                             \
     X(int, CRYPTO_get_ex_new_index, (int, long, void *, void *, void *, CRYPTO_EX_free *))    \
     X(void *, X509_STORE_CTX_get_ex_data, (const X509_STORE_CTX *, int))                       \
     X(X509 *, X509_STORE_CTX_get0_cert, (const X509_STORE_CTX *))                              \
@@ -140,13 +142,18 @@ typedef struct ssl_api {
 #undef FM_X_PTR
 } ssl_api;
 
+#define FM_SNI_MAX 255u /* OpenSSL's TLSEXT_MAXLEN_host_name: longer names fail the handshake */
+
 /* What the hook keeps per connection (SSL ex_data): the result and the presented chain. */
 typedef struct conn_result {
     atomic_int refs; /* the connection's, and each reader's (conn_result_get) */
     fm_result res;
     fm_store *store; /* the store the result was computed with (a reference) */
-    uint64_t by; /* the id of the hook that computed it */
+    uint64_t by;     /* the id of the hook that computed it */
+    uint64_t origin; /* the id of the hooked SSL_CTX (its ctx_ref) whose hook that was */
     int resumed;
+    size_t sni_len;
+    uint8_t sni[FM_SNI_MAX]; /* the server name of the handshake it was computed in */
     size_t len;
     uint8_t der[]; /* the presented chain, DER concatenated, leaf first */
 } conn_result;
@@ -210,9 +217,9 @@ static int g_listen_idx = -1; /* SSL ex_data: the ctx_ref of the SSL_CTX that ac
 /* OpenSSL's own server session cache restores a session's old verification result and offers no
  * callback on that path, so a hooked context uses this external cache instead
  * (SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL). An entry keeps the SSL_SESSION (one
- * reference), the chain the client presented and the host of the handshake that created it; a
- * lookup verifies that chain again, with the store and revocations of now, before the session may
- * resume. In enforce mode a chain that fails is not resumed (the full handshake decides). Bounded
+ * reference) and its session data (sd_encode: the chain the client presented, the server name and
+ * the hooked SSL_CTX of the handshake that created it); a lookup checks it again (resume_check)
+ * before the session may resume. Bounded
  * (the oldest entry goes first), thread safe (one lock, never held while OpenSSL or the verifier
  * runs). Sessions of TLS 1.3 stateless tickets are not kept: the ticket callbacks verify those. */
 
@@ -224,8 +231,8 @@ typedef struct sess_entry {
     struct sess_entry *older, *newer;    /* age list */
     SSL_SESSION *sess;                   /* one reference, owned */
     uint8_t id[SESS_MAX_ID];
-    size_t id_len, host_len, der_len;
-    uint8_t data[];                      /* host, then the presented chain (DER) */
+    size_t id_len, data_len;
+    uint8_t data[];                      /* the session data (sd_encode) */
 } sess_entry;
 
 typedef struct sess_cache {
@@ -334,7 +341,8 @@ static void hook_unref(fm_hook *h) {
         sess_cache_free(h);
         if (h->ca_names)
             h->api.OPENSSL_sk_pop_free(h->ca_names, (void (*)(void *))h->api.X509_NAME_free);
-        fm_verifier_unref(h->v);
+        if (h->v != NULL)
+            fm_verifier_unref(h->v);
         free(h);
     }
 }
@@ -376,8 +384,54 @@ static void free_conn_result(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int id
  * longer than a pointer copy. */
 struct ctx_ref {
     fm_lock lock;
-    fm_hook *hook; /* one reference; never NULL */
+    fm_hook *hook;          /* one reference; never NULL */
+    uint64_t id;            /* unique in the process; what session data names its SSL_CTX by */
+    atomic_int verify_mode; /* SSL_VERIFY_* that cert_cb gives each full handshake */
+    ctx_ref *reg_next;      /* registry bucket chain */
 };
+
+/* The registry of live hooked SSL_CTXs, by ctx_ref id: a resumption is checked by the hook of the
+ * SSL_CTX that verified the session (its origin), which after an sni_callback switch is not the
+ * listening one whose callbacks OpenSSL runs. An entry leaves before its ctx_ref is freed; a
+ * lookup takes its hook reference under the registry lock (lock order: g_reg_lock, then a
+ * ctx_ref's lock). */
+#define REG_BUCKETS 256u
+static fm_lock g_reg_lock = FM_LOCK_INITIALIZER;
+static ctx_ref *g_reg[REG_BUCKETS];
+static atomic_uint_fast64_t g_ctx_ids = 1;
+
+static void reg_add(ctx_ref *r) {
+    fm_lock_acquire(&g_reg_lock);
+    r->reg_next = g_reg[r->id % REG_BUCKETS];
+    g_reg[r->id % REG_BUCKETS] = r;
+    fm_lock_release(&g_reg_lock);
+}
+
+static void reg_remove(ctx_ref *r) {
+    fm_lock_acquire(&g_reg_lock);
+    for (ctx_ref **pp = &g_reg[r->id % REG_BUCKETS]; *pp; pp = &(*pp)->reg_next) {
+        if (*pp == r) {
+            *pp = r->reg_next;
+            break;
+        }
+    }
+    fm_lock_release(&g_reg_lock);
+}
+
+/* The hook that the hooked SSL_CTX `id` holds now, with a reference (hook_unref); NULL when that
+ * SSL_CTX is gone. */
+static fm_hook *reg_hook(uint64_t id) {
+    fm_hook *h = NULL;
+    fm_lock_acquire(&g_reg_lock);
+    for (ctx_ref *r = g_reg[id % REG_BUCKETS]; r; r = r->reg_next) {
+        if (r->id == id) {
+            h = ref_get(r);
+            break;
+        }
+    }
+    fm_lock_release(&g_reg_lock);
+    return h;
+}
 
 /* The hook `r` holds now, with a reference for the caller (hook_unref when done); NULL for
  * NULL. */
@@ -397,6 +451,7 @@ static void free_ctx_ref(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
     ctx_ref *r = ptr;
     if (r == NULL)
         return;
+    reg_remove(r);
     hook_unref(r->hook);
     fm_lock_destroy(&r->lock);
     free(r);
@@ -407,8 +462,8 @@ static atomic_uint_fast64_t g_hook_ids = 1;
 int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const uint8_t *host,
                 size_t host_len, fm_hook **out) {
     *out = NULL;
-    if (v == NULL || mode > FM_HOOK_RECORD || host_len > sizeof((fm_hook *)0)->host ||
-        (host_len && host == NULL))
+    if ((v == NULL) != (mode == FM_HOOK_GUARD) || mode > FM_HOOK_GUARD ||
+        host_len > sizeof((fm_hook *)0)->host || (host_len && host == NULL))
         return FM_ERR_INVALID_ARGUMENT;
     fm_hook *h = calloc(1, sizeof *h);
     if (h == NULL)
@@ -462,7 +517,8 @@ int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const u
         free(h);
         return FM_ERR_INTERNAL;
     }
-    fm_verifier_ref(v);
+    if (v != NULL)
+        fm_verifier_ref(v);
     h->v = v;
     *out = h;
     return FM_OK;
@@ -508,10 +564,20 @@ static const uint8_t *conn_host(const fm_hook *h, SSL *ssl, size_t *len) {
     return (const uint8_t *)sni;
 }
 
-/* Verifies `der` for connection `ssl` (CA associations of `host`; NULL = conn_host). Returns a
- * new result holding one reference, not stored anywhere, or NULL when out of memory. */
+/* The context of a verification: the hooked SSL_CTX whose hook runs it (ctx_ref id), the server
+ * name of the handshake and the host whose CA associations apply (NULL: conn_host). */
+typedef struct verify_for {
+    uint64_t origin;
+    const uint8_t *sni; /* NULL: SSL_get_servername */
+    size_t sni_len;
+    const uint8_t *host;
+    size_t host_len;
+} verify_for;
+
+/* Verifies `der` for connection `ssl`. Returns a new result holding one reference, not stored
+ * anywhere, or NULL when out of memory. */
 static conn_result *conn_result_new(fm_hook *h, SSL *ssl, const uint8_t *der, size_t len,
-                                    int resumed, const uint8_t *host, size_t host_len) {
+                                    int resumed, const verify_for *vf) {
     conn_result *cr = malloc(sizeof *cr + (len ? len : 1));
     if (cr == NULL)
         return NULL;
@@ -521,6 +587,19 @@ static conn_result *conn_result_new(fm_hook *h, SSL *ssl, const uint8_t *der, si
     cr->len = len;
     cr->resumed = resumed;
     cr->by = h->id;
+    cr->origin = vf->origin;
+    const uint8_t *sni = vf->sni;
+    size_t sni_len = vf->sni_len;
+    if (sni == NULL) {
+        const char *name = h->api.SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+        sni = (const uint8_t *)name;
+        sni_len = name ? strlen(name) : 0;
+    }
+    cr->sni_len = sni_len <= FM_SNI_MAX ? sni_len : 0;
+    if (cr->sni_len)
+        memcpy(cr->sni, sni, cr->sni_len);
+    const uint8_t *host = vf->host;
+    size_t host_len = vf->host_len;
     if (host == NULL)
         host = conn_host(h, ssl, &host_len);
     fm_verify_current(h->v, cr->der, len, host, host_len, FM_TIME_NOW, &cr->res,
@@ -544,9 +623,9 @@ static int failure_error(const conn_result *cr) {
 /* Verifies `der` for connection `ssl` and stores the result on it, replacing an older one.
  * Returns the X509_V_ERR_* of a failure (X509_V_OK when the chain passes, revocation
  * included); a result that cannot be stored counts as a failure. */
-static int verify_for_host(fm_hook *h, SSL *ssl, const uint8_t *der, size_t len, int resumed,
-                           const uint8_t *host, size_t host_len) {
-    conn_result *cr = conn_result_new(h, ssl, der, len, resumed, host, host_len);
+static int verify_and_store(fm_hook *h, SSL *ssl, const uint8_t *der, size_t len, int resumed,
+                            const verify_for *vf) {
+    conn_result *cr = conn_result_new(h, ssl, der, len, resumed, vf);
     int err = is_failure(cr) ? failure_error(cr) : X509_V_OK;
     if (cr == NULL)
         return err;
@@ -563,12 +642,9 @@ static int verify_for_host(fm_hook *h, SSL *ssl, const uint8_t *der, size_t len,
     return err;
 }
 
-static int verify_and_store(fm_hook *h, SSL *ssl, const uint8_t *der, size_t len, int resumed) {
-    return verify_for_host(h, ssl, der, len, resumed, NULL, 0);
-}
-
-/* Replaces X509_verify_cert for the peer's chain (see cert_verify_cb). */
-static int verify_peer_chain(fm_hook *h, X509_STORE_CTX *xctx) {
+/* Replaces X509_verify_cert for the peer's chain (see cert_verify_cb); `origin`: the id of the
+ * SSL_CTX's ctx_ref. */
+static int verify_peer_chain(fm_hook *h, X509_STORE_CTX *xctx, uint64_t origin) {
     const ssl_api *a = &h->api;
     SSL *ssl = a->X509_STORE_CTX_get_ex_data(xctx, a->SSL_get_ex_data_X509_STORE_CTX_idx());
     X509 *leaf = a->X509_STORE_CTX_get0_cert(xctx);
@@ -606,7 +682,8 @@ static int verify_peer_chain(fm_hook *h, X509_STORE_CTX *xctx) {
             if (l > 0 && (size_t)(p - buf) + (size_t)l <= total)
                 a->i2d_X509(x, &p);
         }
-        err = verify_and_store(h, ssl, buf, (size_t)(p - buf), 0);
+        verify_for vf = {origin, NULL, 0, NULL, 0};
+        err = verify_and_store(h, ssl, buf, (size_t)(p - buf), 0, &vf);
         free(buf);
     }
     if (h->mode == FM_HOOK_ENFORCE && err != X509_V_OK) {
@@ -620,65 +697,203 @@ static int verify_peer_chain(fm_hook *h, X509_STORE_CTX *xctx) {
 /* SSL_CTX_set_cert_verify_callback; `arg` is the SSL_CTX's ctx_ref. */
 static int cert_verify_cb(X509_STORE_CTX *xctx, void *arg) {
     fm_hook *h = ref_get(arg);
-    int ok = h != NULL && verify_peer_chain(h, xctx);
+    int ok = h != NULL && verify_peer_chain(h, xctx, ((ctx_ref *)arg)->id);
     hook_unref(h);
     return ok;
 }
 
-/* OpenSSL runs the ticket callbacks of the listening SSL_CTX (whose ctx_ref is `listening`);
- * after an SNI switch the connection belongs to another SSL_CTX, whose hook (and verifier) must
- * decide. Returns a reference (hook_unref). */
-static fm_hook *hook_of(ctx_ref *listening, SSL *ssl) {
-    fm_hook *l = ref_get(listening);
-    if (l == NULL)
+/* ---- resumption ---------------------------------------------------------------------------- */
+
+/* Session data: what a resumption needs to check a session again, kept as the session's ticket
+ * appdata (tickets carry it to the client and back, encrypted) and in the session-ID cache:
+ *   version (1) | origin (8, little-endian) | server name length (1) | server name | chain DER
+ * `origin` names the hooked SSL_CTX whose hook verified the chain (a ctx_ref id; 0 = the session
+ * was made on an SSL_CTX without a hook), the server name is the SNI of the handshake that made
+ * it, and the chain is the one the client presented (empty: none). */
+#define SD_VERSION 1u
+#define SD_HEAD 10u
+
+typedef struct sess_data {
+    uint64_t origin;
+    const uint8_t *sni, *der;
+    size_t sni_len, der_len;
+} sess_data;
+
+/* A new buffer holding the encoding of `sd` (free), or NULL when out of memory. */
+static uint8_t *sd_encode(const sess_data *sd, size_t *out_len) {
+    if (sd->sni_len > FM_SNI_MAX || sd->der_len > SIZE_MAX - SD_HEAD - FM_SNI_MAX)
         return NULL;
-    SSL_CTX *ctx = l->api.SSL_get_SSL_CTX(ssl);
-    ctx_ref *r = ctx ? l->api.SSL_CTX_get_ex_data(ctx, l->ctx_idx) : NULL;
-    if (r == NULL || r == listening)
-        return l;
-    hook_unref(l);
-    return ref_get(r);
+    size_t n = SD_HEAD + sd->sni_len + sd->der_len;
+    uint8_t *p = malloc(n);
+    if (p == NULL)
+        return NULL;
+    p[0] = SD_VERSION;
+    for (unsigned i = 0; i < 8; i++)
+        p[1 + i] = (uint8_t)(sd->origin >> (8 * i));
+    p[9] = (uint8_t)sd->sni_len;
+    if (sd->sni_len)
+        memcpy(p + SD_HEAD, sd->sni, sd->sni_len);
+    if (sd->der_len)
+        memcpy(p + SD_HEAD + sd->sni_len, sd->der, sd->der_len);
+    *out_len = n;
+    return p;
 }
 
-/* A new session ticket carries the presented chain, so a resumed connection can be verified
- * again (revocations and trust changes included) without the client sending it. */
-static int gen_ticket(fm_hook *h, SSL *ssl) {
-    const ssl_api *a = &h->api;
+/* Spans of `sd` into p[0..len). 0, or -1 when it is not session data of this version. */
+static int sd_decode(const uint8_t *p, size_t len, sess_data *sd) {
+    if (p == NULL || len < SD_HEAD || p[0] != SD_VERSION || (size_t)p[9] > len - SD_HEAD)
+        return -1;
+    sd->origin = 0;
+    for (unsigned i = 0; i < 8; i++)
+        sd->origin |= (uint64_t)p[1 + i] << (8 * i);
+    sd->sni_len = p[9];
+    sd->sni = p + SD_HEAD;
+    sd->der = p + SD_HEAD + sd->sni_len;
+    sd->der_len = len - SD_HEAD - sd->sni_len;
+    return 0;
+}
+
+/* The id of the ctx_ref of the SSL_CTX `ssl` belongs to now (0: not hooked). */
+static uint64_t current_origin(const fm_hook *h, SSL *ssl) {
+    SSL_CTX *ctx = h->api.SSL_get_SSL_CTX(ssl);
+    const ctx_ref *r = ctx ? h->api.SSL_CTX_get_ex_data(ctx, h->ctx_idx) : NULL;
+    return r ? r->id : 0;
+}
+
+/* The session data of a session `ssl` makes now (a full handshake, or a TLS 1.3 resumption that
+ * was checked again): from the result on the connection, else the connection's SSL_CTX and
+ * server name. A new buffer (free), or NULL. */
+static uint8_t *sd_of_connection(fm_hook *h, SSL *ssl, size_t *out_len) {
+    conn_result *cr = conn_result_get(h, ssl);
+    sess_data sd;
+    if (cr != NULL) {
+        sd = (sess_data){cr->origin, cr->sni, cr->der, cr->sni_len, cr->len};
+    } else {
+        const char *name = h->api.SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+        size_t n = name ? strlen(name) : 0;
+        sd = (sess_data){current_origin(h, ssl), (const uint8_t *)name, NULL, n <= FM_SNI_MAX ? n : 0, 0};
+    }
+    uint8_t *p = sd_encode(&sd, out_len);
+    conn_result_unref(cr);
+    return p;
+}
+
+/* The host_name of the ClientHello being processed (RFC 6066 3), read from the raw extension:
+ * OpenSSL decrypts tickets and looks sessions up before it parses the SNI. Accepts what OpenSSL's
+ * own parser accepts (one host_name entry, 1 to 255 octets, no NUL). 1 = found, 0 = none sent,
+ * -1 = no ClientHello at hand or a malformed extension. */
+static int hello_sni(const ssl_api *a, SSL *ssl, const uint8_t **name, size_t *len) {
+    const unsigned char *p = NULL;
+    size_t n = 0;
+    *name = NULL;
+    *len = 0;
+    if (a->SSL_client_hello_get0_legacy_version(ssl) == 0)
+        return -1;
+    if (a->SSL_client_hello_get0_ext(ssl, 0, &p, &n) != 1)
+        return 0;
+    if (p == NULL || n < 5 || (((size_t)p[0] << 8) | p[1]) != n - 2 || p[2] != 0)
+        return -1;
+    size_t l = ((size_t)p[3] << 8) | p[4];
+    if (l == 0 || l > FM_SNI_MAX || l != n - 5 || memchr(p + 5, 0, l) != NULL)
+        return -1;
+    *name = p + 5;
+    *len = l;
+    return 1;
+}
+
+/* Whether the session with data `sd` may resume on `ssl`, checked again now:
+ * - only under the server name it was made with (RFC 6066 3: a different name makes a full
+ *   handshake), so the CA associations of its host keep applying;
+ * - its chain is verified again by the hook of the SSL_CTX that verified it first (its origin:
+ *   after an sni_callback switch, not the listening SSL_CTX whose callbacks OpenSSL runs here,
+ *   before the switch), with that hook's verifier, store and revocations of now, and the result
+ *   stored on the connection; in enforce mode it must pass (a certificate revoked since does not
+ *   resume);
+ * - a session of an SSL_CTX without a hook (origin 0, or a guard) resumes as OpenSSL would, and
+ *   one whose SSL_CTX is gone does not.
+ * `a`: the functions of the listening hook. Returns 1 (resume), 0 (not on this connection) or -1
+ * (not any more: its SSL_CTX is gone, or its chain fails in enforce mode). */
+static int resume_check(const ssl_api *a, SSL *ssl, const sess_data *sd) {
+    const uint8_t *sni;
+    size_t sni_len;
+    if (hello_sni(a, ssl, &sni, &sni_len) < 0 || sni_len != sd->sni_len ||
+        (sni_len && memcmp(sni, sd->sni, sni_len) != 0))
+        return 0;
+    if (sd->origin == 0)
+        return 1;
+    fm_hook *o = reg_hook(sd->origin);
+    if (o == NULL)
+        return -1;
+    int rc = 1;
+    if (o->v != NULL) {
+        verify_for vf = {sd->origin, sni, sni_len, o->host_len ? o->host : sni,
+                         o->host_len ? o->host_len : sni_len};
+        int err = verify_and_store(o, ssl, sd->der, sd->der_len, 1, &vf);
+        if (o->mode == FM_HOOK_ENFORCE && (sd->der_len == 0 || err != X509_V_OK))
+            rc = -1;
+    }
+    hook_unref(o);
+    return rc;
+}
+
+/* A new session ticket carries the session data, so a resumed connection can be checked again
+ * (revocations and trust changes included) without the client sending its chain. `l`: the
+ * listening hook, `cur`: the hook of the SSL_CTX the connection belongs to now (NULL: none). */
+static int gen_ticket(fm_hook *l, fm_hook *cur, SSL *ssl) {
+    const ssl_api *a = &l->api;
     SSL_SESSION *sess = a->SSL_get_session(ssl);
     /* A TLS 1.2 resumption writes its ticket from the resumed SSL_SESSION itself, which the
      * session cache shares with other connections (OpenSSL copies it first only in TLS 1.3):
-     * it must not be written to, and its ticket data is already the chain of the handshake
-     * that made it (gen_ticket then, or new_sess). */
+     * it must not be written to, and its ticket data is already that of the handshake that made
+     * it (gen_ticket then, or new_sess). */
     if (sess == NULL || (a->SSL_version(ssl) != TLS1_3_VERSION && a->SSL_session_reused(ssl)))
         return 1;
-    conn_result *cr = conn_result_get(h, ssl);
-    int ok = cr == NULL || cr->len == 0 ? a->SSL_SESSION_set1_ticket_appdata(sess, "", 0) == 1
-                                        : a->SSL_SESSION_set1_ticket_appdata(sess, cr->der, cr->len) == 1;
-    conn_result_unref(cr);
+    if (a->SSL_session_reused(ssl)) {
+        /* A TLS 1.3 resumption, checked by its origin's hook before an sni_callback moved the
+         * connection: an SSL_CTX in enforce mode that did not verify it refuses it here (the
+         * handshake fails), should the callback now map the name elsewhere. */
+        void *data = NULL;
+        size_t len = 0;
+        sess_data sd;
+        if (cur != NULL && cur->mode == FM_HOOK_ENFORCE &&
+            (a->SSL_SESSION_get0_ticket_appdata(sess, &data, &len) != 1 ||
+             sd_decode(data, len, &sd) != 0 || sd.origin != current_origin(l, ssl)))
+            return 0;
+    }
+    size_t len = 0;
+    uint8_t *data = sd_of_connection(l, ssl, &len);
+    int ok = data != NULL && a->SSL_SESSION_set1_ticket_appdata(sess, data, len) == 1;
+    free(data);
     return ok;
 }
 
+/* OpenSSL runs the ticket callbacks of the listening SSL_CTX (`arg`: its ctx_ref); after an
+ * sni_callback switch the connection belongs to another SSL_CTX, hooked or not. */
 static int gen_ticket_cb(SSL *ssl, void *arg) {
-    fm_hook *h = hook_of(arg, ssl);
-    int ok = h != NULL && gen_ticket(h, ssl);
-    hook_unref(h);
+    fm_hook *l = ref_get(arg), *cur = NULL;
+    if (l != NULL) {
+        SSL_CTX *ctx = l->api.SSL_get_SSL_CTX(ssl);
+        cur = ref_get(ctx ? l->api.SSL_CTX_get_ex_data(ctx, l->ctx_idx) : NULL);
+    }
+    int ok = l != NULL && gen_ticket(l, cur, ssl);
+    hook_unref(cur);
+    hook_unref(l);
     return ok;
 }
 
-/* A ticket the client offers: the chain it carries is verified again before it may resume. */
-static int dec_ticket(fm_hook *h, SSL *ssl, SSL_SESSION *sess, int status) {
-    const ssl_api *a = &h->api;
+/* A ticket the client offers: its session data is checked again before it may resume. */
+static int dec_ticket(fm_hook *l, SSL *ssl, SSL_SESSION *sess, int status) {
+    const ssl_api *a = &l->api;
     if (status == SSL_TICKET_EMPTY || status == SSL_TICKET_NO_DECRYPT)
         return SSL_TICKET_RETURN_IGNORE_RENEW;
     if (status != SSL_TICKET_SUCCESS && status != SSL_TICKET_SUCCESS_RENEW)
         return SSL_TICKET_RETURN_IGNORE;
     void *data = NULL;
     size_t len = 0;
-    if (a->SSL_SESSION_get0_ticket_appdata(sess, &data, &len) != 1)
+    sess_data sd;
+    if (a->SSL_SESSION_get0_ticket_appdata(sess, &data, &len) != 1 || sd_decode(data, len, &sd) != 0)
         return SSL_TICKET_RETURN_IGNORE_RENEW; /* not one of ours: full handshake */
-    /* the chain carried by the ticket is verified again now, with today's store and revocations */
-    int err = verify_and_store(h, ssl, data, len, 1);
-    if (h->mode == FM_HOOK_ENFORCE && (len == 0 || err != X509_V_OK))
+    if (resume_check(a, ssl, &sd) != 1)
         return SSL_TICKET_RETURN_IGNORE; /* no resumption: the full handshake decides */
     return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
 }
@@ -686,47 +901,38 @@ static int dec_ticket(fm_hook *h, SSL *ssl, SSL_SESSION *sess, int status) {
 static int dec_ticket_cb(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyname,
                          size_t keyname_len, int status, void *arg) {
     (void)keyname, (void)keyname_len;
-    fm_hook *h = hook_of(arg, ssl);
-    int rc = h ? dec_ticket(h, ssl, sess, status) : SSL_TICKET_RETURN_IGNORE;
-    hook_unref(h);
+    fm_hook *l = ref_get(arg);
+    int rc = l ? dec_ticket(l, ssl, sess, status) : SSL_TICKET_RETURN_IGNORE;
+    hook_unref(l);
     return rc;
 }
 
 /* SSL_CTX_sess_set_new_cb: a full handshake made a session (TLS 1.2, or TLS 1.3 without
- * tickets): keep it with the chain and host it was verified for. Returns 1 when the cache keeps
- * OpenSSL's reference. */
+ * tickets): keep it with its session data. Returns 1 when the cache keeps OpenSSL's reference. */
 static int new_sess(fm_hook *h, SSL *ssl, SSL_SESSION *sess) {
     const ssl_api *a = &h->api;
     if (a->SSL_version(ssl) == TLS1_3_VERSION && !(a->SSL_get_options(ssl) & SSL_OP_NO_TICKET))
-        return 0; /* a stateless ticket: dec_ticket_cb verifies it */
+        return 0; /* a stateless ticket: dec_ticket_cb checks it */
     unsigned int id_len = 0;
     const unsigned char *id = a->SSL_SESSION_get_id(sess, &id_len);
     if (id == NULL || id_len == 0 || id_len > SESS_MAX_ID)
         return 0;
-    size_t host_len = 0;
-    const uint8_t *host = conn_host(h, ssl, &host_len);
-    if (host_len > 255)
-        return 0;
-    conn_result *cr = conn_result_get(h, ssl);
-    size_t der_len = cr ? cr->len : 0;
-    /* the session is this connection's alone until the cache publishes it: give it the chain
-     * as ticket data now, so that a ticket issued when it is resumed carries the chain too */
-    sess_entry *e = malloc(sizeof *e + host_len + der_len + 1);
-    if (e == NULL || a->SSL_SESSION_set1_ticket_appdata(sess, der_len ? cr->der : (const uint8_t *)"",
-                                                        der_len) != 1) {
+    size_t data_len = 0;
+    uint8_t *data = sd_of_connection(h, ssl, &data_len);
+    /* the session is this connection's alone until the cache publishes it: give it the data as
+     * ticket data now, so that a ticket issued when it is resumed carries it too */
+    sess_entry *e = data ? malloc(sizeof *e + data_len) : NULL;
+    if (e == NULL || a->SSL_SESSION_set1_ticket_appdata(sess, data, data_len) != 1) {
         free(e);
-        conn_result_unref(cr);
+        free(data);
         return 0;
     }
     memset(e, 0, sizeof *e);
     e->sess = sess;
     memcpy(e->id, id, id_len);
-    e->id_len = id_len, e->host_len = host_len, e->der_len = der_len;
-    if (host_len)
-        memcpy(e->data, host, host_len);
-    if (der_len)
-        memcpy(e->data + host_len, cr->der, der_len);
-    conn_result_unref(cr);
+    e->id_len = id_len, e->data_len = data_len;
+    memcpy(e->data, data, data_len);
+    free(data);
     sess_cache *c = h->sessions;
     sess_entry *replaced, *evicted = NULL;
     fm_lock_acquire(&c->lock);
@@ -756,10 +962,11 @@ static int new_sess_cb(SSL *ssl, SSL_SESSION *sess) {
     return kept;
 }
 
-/* SSL_CTX_sess_set_get_cb: a client offers a session ID. The chain kept with it is verified
- * again (for the host of the handshake that made it, which is also the host a TLS 1.2
- * resumption keeps) and the result stored on the connection; enforce mode resumes only a chain
- * that passes. The session returned carries a reference for OpenSSL (*copy = 0). */
+/* SSL_CTX_sess_set_get_cb: a client offers a session ID. Its session data is checked again
+ * (resume_check: same server name, the chain verified again by the hook that verified it, the
+ * result stored on the connection); a session that fails it, or has expired, is forgotten and
+ * the full handshake decides. The session returned carries a reference for OpenSSL
+ * (*copy = 0). */
 static SSL_SESSION *get_sess(fm_hook *h, SSL *ssl, const unsigned char *id, int id_len) {
     if (id_len <= 0 || (size_t)id_len > SESS_MAX_ID)
         return NULL;
@@ -767,14 +974,14 @@ static SSL_SESSION *get_sess(fm_hook *h, SSL *ssl, const unsigned char *id, int 
     sess_cache *c = h->sessions;
     SSL_SESSION *sess = NULL;
     uint8_t *data = NULL;
-    size_t host_len = 0, der_len = 0;
+    size_t data_len = 0;
     fm_lock_acquire(&c->lock);
     for (sess_entry *e = c->buckets[sess_bucket(id, (size_t)id_len)]; e; e = e->next) {
         if (e->id_len == (size_t)id_len && memcmp(e->id, id, (size_t)id_len) == 0) {
-            data = malloc(e->host_len + e->der_len + 1);
+            data = malloc(e->data_len ? e->data_len : 1);
             if (data != NULL && a->SSL_SESSION_up_ref(e->sess) == 1) {
-                memcpy(data, e->data, e->host_len + e->der_len);
-                sess = e->sess, host_len = e->host_len, der_len = e->der_len;
+                memcpy(data, e->data, e->data_len);
+                sess = e->sess, data_len = e->data_len;
             }
             break;
         }
@@ -786,20 +993,19 @@ static SSL_SESSION *get_sess(fm_hook *h, SSL *ssl, const unsigned char *id, int 
     }
     long t = a->SSL_SESSION_get_time(sess), timeout = a->SSL_SESSION_get_timeout(sess);
     int expired = t < 0 || timeout < 0 || (int64_t)time(NULL) > (int64_t)t + (int64_t)timeout;
-    int refuse = expired;
-    if (!expired) {
-        int err = verify_for_host(h, ssl, data + host_len, der_len, 1,
-                                  host_len ? data : (const uint8_t *)"", host_len);
-        refuse = h->mode == FM_HOOK_ENFORCE && (der_len == 0 || err != X509_V_OK);
-    }
+    sess_data sd;
+    int check = expired || sd_decode(data, data_len, &sd) != 0 ? -1 : resume_check(a, ssl, &sd);
     free(data);
-    if (!refuse)
+    if (check == 1)
         return sess;
-    /* expired, or not to be resumed in enforce mode: forget it (a full handshake decides) */
-    fm_lock_acquire(&c->lock);
-    sess_entry *gone = sess_unlink(c, id, (size_t)id_len, sess);
-    fm_lock_release(&c->lock);
-    sess_entry_free(a, gone);
+    /* a full handshake decides; a session that can never resume again is forgotten (one offered
+     * under another server name is kept for its own) */
+    if (check < 0) {
+        fm_lock_acquire(&c->lock);
+        sess_entry *gone = sess_unlink(c, id, (size_t)id_len, sess);
+        fm_lock_release(&c->lock);
+        sess_entry_free(a, gone);
+    }
     a->SSL_SESSION_free(sess); /* the reference taken above */
     return NULL;
 }
@@ -858,17 +1064,21 @@ static int client_hello_cb(SSL *ssl, int *alert, void *arg) {
  * the server decides whether to send a CertificateRequest. An SSL takes its verify mode from the
  * listening SSL_CTX when it is created and SSL_set_SSL_CTX (what an sni_callback assigning
  * SSLObject.context does) does not copy it, but it does take the new SSL_CTX's certificate
- * callbacks: so this one makes the verify mode of the SSL_CTX the connection now belongs to
- * effective, and a context switched to in enforce mode requires a certificate like a listening
- * one. */
+ * callbacks: so this one sets the verify mode of the hook of the SSL_CTX the connection now
+ * belongs to (a context switched to in enforce mode requires a certificate like a listening one).
+ * It is the hook's mode, not the SSL_CTX's: an application or framework that sets
+ * SSLContext.verify_mode after install (uvicorn does) must not turn enforcement off (CERT_NONE
+ * would stop asking for certificates, CERT_OPTIONAL admit clients without one). */
 static int cert_cb(SSL *ssl, void *arg) {
-    fm_hook *h = ref_get(arg);
+    ctx_ref *r = arg;
+    fm_hook *h = ref_get(r);
     if (h == NULL)
         return 0;
     const ssl_api *a = &h->api;
     SSL_CTX *ctx = a->SSL_get_SSL_CTX(ssl);
     if (ctx != NULL)
-        a->SSL_set_verify(ssl, a->SSL_CTX_get_verify_mode(ctx), a->SSL_CTX_get_verify_callback(ctx));
+        a->SSL_set_verify(ssl, atomic_load_explicit(&r->verify_mode, memory_order_relaxed),
+                          a->SSL_CTX_get_verify_callback(ctx));
     SSL_SESSION *sess = a->SSL_get_session(ssl);
     /* a session that cannot be marked fails the handshake rather than resume unmarked */
     int ok = sess == NULL || a->SSL_SESSION_set1_id_context(sess, FM_SID_CTX, FM_SID_CTX_LEN) == 1;
@@ -911,18 +1121,21 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
         previous = h; /* the reference just taken */
     } else {
         r->hook = h;
+        r->id = (uint64_t)atomic_fetch_add(&g_ctx_ids, 1);
+        atomic_init(&r->verify_mode, 0);
         if (!a->SSL_CTX_set_ex_data(ctx, h->ctx_idx, r)) {
             fm_lock_destroy(&r->lock);
             free(r);
             r = NULL;
             previous = h;
+        } else {
+            reg_add(r);
         }
     }
     fm_lock_release(&g_idx_lock);
     hook_unref(previous); /* freed here only when no handshake still runs in it */
     if (r == NULL)
         return FM_ERR_NOMEM;
-    a->SSL_CTX_set_cert_verify_callback(ctx, cert_verify_cb, r);
     (void)a->SSL_CTX_set_session_ticket_cb(ctx, gen_ticket_cb, dec_ticket_cb, r); /* always 1 */
     /* Session IDs resume through the hook's own cache, which verifies again (OpenSSL's internal
      * cache would restore the old result unchecked); without one, only tickets resume. The
@@ -948,7 +1161,15 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
                         SSL_SESS_CACHE_OFF | SSL_SESS_CACHE_NO_INTERNAL, NULL);
     }
     a->SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, r);
+    if (h->mode == FM_HOOK_GUARD) {
+        /* resumption only: certificates are OpenSSL's business on this SSL_CTX */
+        a->SSL_CTX_set_cert_verify_callback(ctx, NULL, NULL);
+        a->SSL_CTX_set_cert_cb(ctx, NULL, NULL);
+        return FM_OK;
+    }
     int mode = SSL_VERIFY_PEER | (require_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
+    atomic_store_explicit(&r->verify_mode, mode, memory_order_relaxed);
+    a->SSL_CTX_set_cert_verify_callback(ctx, cert_verify_cb, r);
     a->SSL_CTX_set_verify(ctx, mode, NULL);
     a->SSL_CTX_set_cert_cb(ctx, cert_cb, r);
     return FM_OK;
@@ -1004,7 +1225,7 @@ int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
                    const uint8_t **der, size_t *der_len, int *resumed, void **handle) {
     const ssl_api *a = &h->api;
     *handle = NULL;
-    conn_result *cr = ssl ? conn_result_get(h, ssl) : NULL;
+    conn_result *cr = ssl && h->v != NULL ? conn_result_get(h, ssl) : NULL;
     *resumed = ssl ? a->SSL_session_reused(ssl) : 0;
     /* checked for a resumption that then did not happen (the session or ticket turned out
      * unusable) and no certificate came in the full handshake that followed: none presented */
@@ -1016,7 +1237,8 @@ int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
      * install replaced): this hook's verifier decides. The answer is the caller's alone; the
      * connection keeps the result of its handshake. */
     if (cr != NULL && cr->by != h->id) {
-        conn_result *mine = conn_result_new(h, ssl, cr->der, cr->len, cr->resumed, NULL, 0);
+        verify_for vf = {cr->origin, cr->sni, cr->sni_len, NULL, 0};
+        conn_result *mine = conn_result_new(h, ssl, cr->der, cr->len, cr->resumed, &vf);
         conn_result_unref(cr);
         cr = mine;
     }

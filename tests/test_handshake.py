@@ -1187,6 +1187,219 @@ def test_sni_callback_switch_to_record_context_records(live: LivePKI, version: s
     assert not own.ok
 
 
+@pytest.mark.parametrize("how", RESUME)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("version", VERSIONS)
+def test_session_resumes_only_under_its_server_name(
+    live: LivePKI, tenant_verifier: fastmtls.Verifier, version: str, mode: str, how: str
+) -> None:
+    """A session made at a.example (ca-a) offered with SNI b.example (only ca-b) does not resume
+    (RFC 6066 3): a full handshake applies b.example's CAs and fails (record: FAILED, enforce:
+    unknown CA). Under its own name it still resumes."""
+    sctx = _resuming_server(live, tenant_verifier, mode, how)
+    cctx = _resuming_client(live, "from_a", version, how)
+    first = th.bio_handshake(sctx, cctx, hostname="a.example", close=True)
+    assert first.ok and first.result().status == "SUCCESS"
+    other = th.bio_handshake(sctx, cctx, hostname="b.example", session=first.client.session,
+                             close=True)  # fmt: skip
+    assert not other.server.session_reused
+    if mode == "record":
+        assert other.ok
+        assert other.result().status == "FAILED:unable to get local issuer certificate"
+    else:
+        assert "tlsv1 alert unknown ca" in (other.client_error or ""), other.client_error
+    own = th.bio_handshake(sctx, cctx, hostname="a.example", session=first.client.session,
+                           close=True)  # fmt: skip
+    assert own.ok and own.server.session_reused
+    assert (own.result().status, own.result().anchor_name) == ("SUCCESS", "ca-a")
+
+
+@pytest.mark.parametrize("how", RESUME)
+@pytest.mark.parametrize("version", VERSIONS)
+def test_resumed_session_keeps_its_hosts_ca_associations(
+    live: LivePKI, tenant_verifier: fastmtls.Verifier, version: str, how: str
+) -> None:
+    """Record mode: a ca-a client fails at b.example; resuming that session at b.example is
+    verified for b.example again (OpenSSL decrypts a ticket before it parses the SNI: the hook
+    reads the name from the ClientHello itself), so it still fails rather than pass for a
+    connection without a host."""
+    sctx = _resuming_server(live, tenant_verifier, "record", how)
+    cctx = _resuming_client(live, "from_a", version, how)
+    first = th.bio_handshake(sctx, cctx, hostname="b.example", close=True)
+    assert first.result().status == "FAILED:unable to get local issuer certificate"
+    again = th.bio_handshake(sctx, cctx, hostname="b.example", session=first.client.session,
+                             close=True)  # fmt: skip
+    assert again.ok and again.server.session_reused
+    assert again.result().status == "FAILED:unable to get local issuer certificate"
+
+
+@pytest.mark.parametrize("how", RESUME)
+@pytest.mark.parametrize("version", VERSIONS)
+def test_sni_switch_resumption_is_checked_by_the_context_that_verified_it(
+    live: LivePKI, version: str, how: str
+) -> None:
+    """Enforce-mode listening context trusting only "other", switching b.example to an
+    enforce-mode context trusting the live root. OpenSSL runs the listening context's
+    resumption callbacks before the switch; the hook verifies the session again with the
+    verifier of the context that verified it first: a good b.example session resumes (the
+    listening verifier would refuse it), a foreign one made at a.example does not resume at
+    b.example, and a revocation in the switched context's verifier stops resumption."""
+    listening = th.server_context(live, th.make_verifier(("other", live.other)), "enforce")
+    v = root_verifier(live)
+    switched = th.server_context(live, v, "enforce")
+
+    def pick(sslobj: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
+        if name == "b.example":
+            sslobj.context = switched
+
+    listening.sni_callback = pick
+    if how == "session-id":
+        listening.options |= ssl.OP_NO_TICKET
+    foreign = _resuming_client(live, "foreign", version, how)
+    first = th.bio_handshake(listening, foreign, hostname="a.example", close=True)
+    assert first.ok and first.result().anchor_name == "other"
+    moved = th.bio_handshake(listening, foreign, hostname="b.example",
+                             session=first.client.session, close=True)  # fmt: skip
+    assert not moved.server.session_reused
+    assert "tlsv1 alert unknown ca" in (moved.client_error or ""), moved.client_error
+
+    cctx = _resuming_client(live, "revocable", version, how)
+    good = th.bio_handshake(listening, cctx, hostname="b.example", close=True)
+    assert good.ok and good.result().anchor_name == "root"
+    again = th.bio_handshake(listening, cctx, hostname="b.example", session=good.client.session,
+                             close=True)  # fmt: skip
+    assert again.ok and again.server.session_reused and again.server.context is switched
+    assert (again.result().status, again.result().anchor_name) == ("SUCCESS", "root")
+    v.revocations = live.revocations("revocable")
+    after = th.bio_handshake(listening, cctx, hostname="b.example", session=good.client.session,
+                             close=True)  # fmt: skip
+    assert not after.server.session_reused
+    assert "sslv3 alert certificate revoked" in (after.client_error or ""), after.client_error
+
+
+def test_tls13_resumption_moved_to_another_enforce_context_fails(live: LivePKI) -> None:
+    """Should an sni_callback map a server name to another context than the one whose hook
+    verified the session (a configuration change between handshakes), a TLS 1.3 resumption that
+    lands on an enforce-mode context fails when that context would issue its next ticket."""
+    listening = th.server_context(live, th.make_verifier(("other", live.other)), "record")
+    first_ctx = th.server_context(live, root_verifier(live), "record")
+    later_ctx = th.server_context(live, root_verifier(live), "enforce")
+    target = [first_ctx]
+
+    def pick(sslobj: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
+        if name == "b.example":
+            sslobj.context = target[0]
+
+    listening.sni_callback = pick
+    cctx = th.client_context(live, "good", version="1.3")
+    first = th.bio_handshake(listening, cctx, hostname="b.example", close=True)
+    assert first.ok and first.result().anchor_name == "root"
+    target[0] = later_ctx
+    again = th.bio_handshake(listening, cctx, hostname="b.example", session=first.client.session,
+                             close=True)  # fmt: skip
+    assert not again.ok and again.errors["server"] is not None
+
+
+@pytest.mark.parametrize("how", RESUME)
+@pytest.mark.parametrize("version", VERSIONS)
+def test_guarded_plain_listening_context(live: LivePKI, version: str, how: str) -> None:
+    """A plain listening context (no client certificates for its own hosts) whose sni_callback
+    moves b.example to an enforce-mode context: unguarded, a TLS 1.3 session made at a.example
+    without a certificate resumes at b.example and lands on the enforce context unverified
+    (OpenSSL decides before the switch). guard() stops that: sessions resume only under their
+    own server name, and one verified at b.example is verified again by b.example's hook."""
+    v = root_verifier(live)
+    switched = th.server_context(live, v, "enforce")
+    plain = th.server_context(live, None)
+    fssl.guard(plain)
+    if how == "session-id":
+        plain.options |= ssl.OP_NO_TICKET
+
+    def pick(sslobj: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
+        if name == "b.example":
+            sslobj.context = switched
+
+    plain.sni_callback = pick
+    anon = _resuming_client(live, None, version, how)
+    first = th.bio_handshake(plain, anon, hostname="a.example", close=True)
+    assert first.ok and first.client.session is not None
+    with pytest.raises(fastmtls.ConfigurationError, match="guarded"):
+        fssl.result(first.server)
+    own = th.bio_handshake(plain, anon, hostname="a.example", session=first.client.session,
+                           close=True)  # fmt: skip
+    assert own.ok and own.server.session_reused  # the plain host keeps its resumption
+    moved = th.bio_handshake(plain, anon, hostname="b.example", session=first.client.session,
+                             close=True)  # fmt: skip
+    assert not moved.ok and not moved.server.session_reused
+
+    cctx = _resuming_client(live, "revocable", version, how)
+    good = th.bio_handshake(plain, cctx, hostname="b.example", close=True)
+    assert good.ok and good.result().status == "SUCCESS"
+    again = th.bio_handshake(plain, cctx, hostname="b.example", session=good.client.session,
+                             close=True)  # fmt: skip
+    assert again.ok and again.server.session_reused and again.result().status == "SUCCESS"
+    v.revocations = live.revocations("revocable")
+    after = th.bio_handshake(plain, cctx, hostname="b.example", session=good.client.session,
+                             close=True)  # fmt: skip
+    assert not after.server.session_reused
+    assert "sslv3 alert certificate revoked" in (after.client_error or ""), after.client_error
+
+
+def test_guard_then_install_replaces_the_guard(live: LivePKI) -> None:
+    """install() after guard() on the same context verifies client certificates again."""
+    sctx = th.server_context(live, None)
+    fssl.guard(sctx)
+    fssl.install(sctx, root_verifier(live), mode="enforce")
+    none = th.bio_handshake(sctx, th.client_context(live, None))
+    assert not none.ok
+    good = th.bio_handshake(sctx, th.client_context(live, "good"))
+    assert good.ok and good.result().status == "SUCCESS"
+    with pytest.raises(fastmtls.ConfigurationError):
+        fssl.guard(object())  # type: ignore[arg-type]
+    with pytest.raises(fastmtls.ConfigurationError):
+        fssl.guard(sctx, session_cache_size=-1)
+
+
+@pytest.mark.parametrize("verify_mode", [ssl.CERT_NONE, ssl.CERT_OPTIONAL, ssl.CERT_REQUIRED])
+@pytest.mark.parametrize("version", VERSIONS)
+def test_verify_mode_set_after_install_keeps_the_hooks_mode(
+    live: LivePKI, version: str, verify_mode: ssl.VerifyMode
+) -> None:
+    """Frameworks set SSLContext.verify_mode themselves (uvicorn's ssl_cert_reqs): after install
+    the hook's mode decides. Enforce still requires a valid certificate (CERT_NONE would stop
+    asking for one, CERT_OPTIONAL admit clients without); record still asks for one."""
+    enforce = th.server_context(live, root_verifier(live), "enforce")
+    enforce.verify_mode = verify_mode
+    none = th.bio_handshake(enforce, th.client_context(live, None, version=version))
+    assert not none.ok and none.errors["server"] is not None
+    foreign = th.bio_handshake(enforce, th.client_context(live, "foreign", version=version))
+    assert "tlsv1 alert unknown ca" in (foreign.client_error or ""), foreign.client_error
+    good = th.bio_handshake(enforce, th.client_context(live, "good", version=version))
+    assert good.ok and good.result().status == "SUCCESS"
+    record = th.server_context(live, root_verifier(live), "record")
+    record.verify_mode = verify_mode
+    seen = th.bio_handshake(record, th.client_context(live, "foreign", version=version))
+    assert seen.ok and seen.result().status == "FAILED:unable to get local issuer certificate"
+
+
+@pytest.mark.parametrize("then", ["record", "enforce"])
+@pytest.mark.parametrize("before", ["CERT_REQUIRED", "enforce install"])
+def test_install_over_a_context_requiring_certificates(
+    live: LivePKI, before: str, then: str
+) -> None:
+    """install() works on a context already at CERT_REQUIRED (set by the application, or left
+    by an enforce-mode install): OpenSSL's mode then carries FAIL_IF_NO_PEER_CERT."""
+    sctx = th.server_context(live, None)
+    if before == "CERT_REQUIRED":
+        sctx.verify_mode = ssl.CERT_REQUIRED
+    else:
+        fssl.install(sctx, root_verifier(live), mode="enforce")
+    fssl.install(sctx, root_verifier(live), mode=then)  # type: ignore[arg-type]
+    pair = th.bio_handshake(sctx, th.client_context(live, "foreign"))
+    assert pair.ok is (then == "record")
+    assert pair.result().status == "FAILED:unable to get local issuer certificate"
+
+
 def test_install_does_not_leak_ex_data_indexes(live: LivePKI) -> None:
     """install() does not allocate new process-wide OpenSSL ex_data indexes on every call."""
     import _ssl

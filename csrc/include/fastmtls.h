@@ -382,18 +382,23 @@ void fm_verifier_unref(fm_verifier *v); /* same as fm_verifier_free */
 /* ---- handshake hook (OpenSSL verify callback; see fm_hook.c) ----------------------------- */
 
 typedef struct fm_hook fm_hook;
-enum fm_hook_mode { FM_HOOK_ENFORCE = 0, FM_HOOK_RECORD = 1 };
+/* ENFORCE and RECORD verify client certificates; GUARD (no verifier) only checks resumption on a
+ * listening SSL_CTX whose sni_callback moves connections to hooked ones (see fm_hook.c). */
+enum fm_hook_mode { FM_HOOK_ENFORCE = 0, FM_HOOK_RECORD = 1, FM_HOOK_GUARD = 2 };
 #define FM_HOOK_DEFAULT_SESSION_CACHE 20480 /* sessions per SSL_CTX (OpenSSL's cache default) */
 #define FM_HOOK_MAX_SESSION_CACHE 16777216
 
 /* Resolves the OpenSSL functions from `library_path` (a library the process already loaded, e.g.
- * the ssl extension module) and creates a hook verifying with `v` (a reference is kept).
- * host/host_len: fixed host for CA associations; empty = the connection's SNI. */
+ * the ssl extension module) and creates a hook verifying with `v` (a reference is kept; NULL
+ * exactly for FM_HOOK_GUARD). host/host_len: fixed host for CA associations; empty = the
+ * connection's SNI. */
 int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const uint8_t *host,
                 size_t host_len, fm_hook **out);
 void fm_hook_free(fm_hook *h);
 /* Installs the verify and session-ticket callbacks on an SSL_CTX (an `SSL_CTX *` of that
- * library) and requests client certificates (required when require_cert). */
+ * library) and requests client certificates (required when require_cert) in every full
+ * handshake, whatever verify mode the SSL_CTX is given later. A GUARD hook installs only the
+ * resumption callbacks (require_cert ignored). */
 int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert);
 /* Sessions the hook's session-ID cache keeps for the SSL_CTX it is installed on (default
  * FM_HOOK_DEFAULT_SESSION_CACHE, at most FM_HOOK_MAX_SESSION_CACHE; 0 = no session-ID

@@ -37,16 +37,23 @@ Session resumption carries the result and is checked again: a session ticket (TL
 carries the client's chain, and a TLS 1.2 session ID (or a TLS 1.3 session under
 ``OP_NO_TICKET``) resumes through the hook's own session cache, which keeps the chain with the
 session (OpenSSL's internal cache, which would restore the old result unchecked, is turned off).
-Either way the chain is verified again, against today's trust store and revocations, before the
-session may resume: a certificate revoked after the first handshake does not pass on a resumed
-one (enforce mode: no resumption, the full handshake fails; record mode: the resumed
-connection's result says revoked). The cache holds up to 20,480 sessions per context, the
-oldest dropped first, each for the context's session timeout. When an ``sni_callback`` switches
-connections from a plain (unhooked) listening context to a hooked one, resumption is decided by
-the plain context, before the switch, with OpenSSL's own ticket keys and cache; the sessions the
-hook verified carry a session ID context of their own (``SSL_SESSION_set1_id_context``), so the
-plain context never resumes them: those clients make full handshakes, which the hook verifies.
-Resumption then needs the hook on the listening context too.
+Either way, before a session may resume:
+
+- the ClientHello must name the same server (SNI) as the handshake that made the session
+  (RFC 6066 section 3; otherwise a full handshake applies the new name's CA associations);
+- the chain is verified again, against today's trust store and revocations, by the hook of the
+  context that verified it first (after an ``sni_callback`` switch, not the listening one whose
+  callbacks OpenSSL runs before the switch): a certificate revoked after the first handshake
+  does not pass on a resumed one (enforce mode: no resumption, the full handshake fails; record
+  mode: the resumed connection's result says revoked).
+
+The cache holds up to 20,480 sessions per context, the oldest dropped first, each for the
+context's session timeout. When an ``sni_callback`` switches connections from a listening
+context to hooked ones, OpenSSL decides resumption on the listening context, before the switch:
+hook it too, with :func:`install` when it verifies client certificates for hosts of its own, or
+else with :func:`guard`, which only makes its resumptions follow the rules above. An unguarded
+plain listening context would resume a TLS 1.3 session made for one of its own hosts under the
+name of a hooked one, and the hooked context would never see that handshake.
 """
 
 from __future__ import annotations
@@ -62,7 +69,7 @@ from .result import VerifyResult
 from .store import snapshot_of
 from .verifier import Verifier, _split_der
 
-__all__ = ["HookUnavailableError", "available", "install", "result"]
+__all__ = ["HookUnavailableError", "available", "guard", "install", "result"]
 
 Mode = Literal["enforce", "record"]
 
@@ -91,7 +98,9 @@ class _Hook:
 
     __slots__ = ("ctx_ptr", "mode", "ptr", "verifier")
 
-    def __init__(self, ptr: Any, ctx_ptr: Any, verifier: Verifier, mode: Mode) -> None:
+    def __init__(
+        self, ptr: Any, ctx_ptr: Any, verifier: Verifier | None, mode: Mode | Literal["guard"]
+    ) -> None:
         self.ptr = ptr
         self.ctx_ptr = ctx_ptr
         self.verifier = verifier
@@ -151,7 +160,9 @@ def _check_layout(hook: Any, ctx: _stdlib_ssl.SSLContext) -> str | None:
         return "SSLObject layout not recognised"
     if lib.fm_hook_ssl_ctx_of(hook, _ssl_pointer(sslobj)) != ctx_ptr:
         return "SSL_CTX found in the SSLContext is not the one its connections use"
-    if lib.fm_hook_ctx_verify_mode(hook, ctx_ptr) != int(ctx.verify_mode):
+    # SSL_VERIFY_* of each ssl.VerifyMode: CERT_REQUIRED adds FAIL_IF_NO_PEER_CERT (0x02)
+    expected = {0: 0, 1: 1, 2: 3}[int(ctx.verify_mode)]
+    if lib.fm_hook_ctx_verify_mode(hook, ctx_ptr) & 0x03 != expected:
         return "verify mode read through the SSL_CTX does not match SSLContext.verify_mode"
     return None
 
@@ -187,20 +198,52 @@ def install(
         raise ConfigurationError("ctx must be an ssl.SSLContext")
     if not isinstance(verifier, Verifier):
         raise ConfigurationError("verifier must be a fastmtls.Verifier")
-    if (
-        type(session_cache_size) is not int
-        or not 0 <= session_cache_size <= lib.FM_HOOK_MAX_SESSION_CACHE
-    ):
+    _check_cache_size(session_cache_size)
+    hb = b"" if host is None else host.rstrip(".").lower().encode("idna")
+    c_mode = lib.FM_HOOK_ENFORCE if mode == "enforce" else lib.FM_HOOK_RECORD
+    hook = _new_hook(ctx, verifier._ptr, c_mode, hb, session_cache_size)
+    if send_ca_names:  # the hook is complete before it is installed: handshakes only read it
+        _send_ca_names(hook, verifier, send_ca_names)
+    _install(ctx, _Hook(hook, _ctx_pointer(ctx), verifier, mode), mode == "enforce")
+
+
+def guard(ctx: _stdlib_ssl.SSLContext, *, session_cache_size: int = 20480) -> None:
+    """Make resumption on a listening context safe for the hooked contexts it switches to.
+
+    OpenSSL decides whether a session resumes on the listening context, before its
+    ``sni_callback`` moves the connection to another one; a context switched to never sees a
+    resumed handshake. A listening context that verifies no client certificates itself (it serves
+    some hosts without mTLS, or none) but switches others to contexts set up with
+    :func:`install` must be guarded: its sessions then resume only under the server name they
+    were made with (RFC 6066), and a session made on a hooked context is verified again by that
+    context's hook, as it would be on the hooked context itself. Certificates stay OpenSSL's
+    business on the guarded context (its own ``verify_mode``); :func:`result` is not available
+    for its connections. ``session_cache_size`` as for :func:`install`. A later
+    :func:`install` on the same context replaces the guard.
+    """
+    if not isinstance(ctx, _stdlib_ssl.SSLContext):
+        raise ConfigurationError("ctx must be an ssl.SSLContext")
+    _check_cache_size(session_cache_size)
+    hook = _new_hook(ctx, ffi.NULL, lib.FM_HOOK_GUARD, b"", session_cache_size)
+    _install(ctx, _Hook(hook, _ctx_pointer(ctx), None, "guard"), False)
+
+
+def _check_cache_size(n: int) -> None:
+    if type(n) is not int or not 0 <= n <= lib.FM_HOOK_MAX_SESSION_CACHE:
         raise ConfigurationError(
             f"session_cache_size must be an int from 0 to {lib.FM_HOOK_MAX_SESSION_CACHE}"
         )
+
+
+def _new_hook(
+    ctx: _stdlib_ssl.SSLContext, verifier_ptr: Any, c_mode: int, host: bytes, cache_size: int
+) -> Any:
+    """A C hook for ``ctx``'s ssl module (not installed yet), freed with its Python object."""
     path = _library_path()
     if path is None:
         raise HookUnavailableError(f"fastmtls.ssl is not available here; {_FALLBACK}")
-    hb = b"" if host is None else host.rstrip(".").lower().encode("idna")
     hp = ffi.new("fm_hook **")
-    c_mode = lib.FM_HOOK_ENFORCE if mode == "enforce" else lib.FM_HOOK_RECORD
-    rc = lib.fm_hook_new(path.encode(), verifier._ptr, c_mode, hb, len(hb), hp)
+    rc = lib.fm_hook_new(path.encode(), verifier_ptr, c_mode, host, len(host), hp)
     if rc != 0:
         why = ffi.string(lib.fm_status_message(rc)).decode()
         raise HookUnavailableError(f"fastmtls.ssl is not available here ({why}); {_FALLBACK}")
@@ -210,14 +253,15 @@ def install(
         raise HookUnavailableError(
             f"fastmtls.ssl cannot hook this ssl module: {problem}; {_FALLBACK}"
         )
-    ctx_ptr = _ctx_pointer(ctx)
-    lib.fm_hook_set_session_cache_size(hook, session_cache_size)  # validated above
-    if send_ca_names:  # the hook is complete before it is installed: handshakes only read it
-        _send_ca_names(hook, verifier, send_ca_names)
+    lib.fm_hook_set_session_cache_size(hook, cache_size)  # validated by the caller
+    return hook
+
+
+def _install(ctx: _stdlib_ssl.SSLContext, hook: _Hook, require_cert: bool) -> None:
     # a failed install leaves the context as it was; a successful one is what result() reads
-    if lib.fm_hook_install(hook, ctx_ptr, 1 if mode == "enforce" else 0) != 0:
+    if lib.fm_hook_install(hook.ptr, hook.ctx_ptr, 1 if require_cert else 0) != 0:
         raise HookUnavailableError(f"installing the OpenSSL callbacks failed; {_FALLBACK}")
-    ctx._fastmtls_hook = _Hook(hook, ctx_ptr, verifier, mode)  # type: ignore[attr-defined]
+    ctx._fastmtls_hook = hook  # type: ignore[attr-defined]
 
 
 def _send_ca_names(hook: Any, verifier: Verifier, which: bool | Iterable[str]) -> None:
@@ -253,9 +297,10 @@ def result(conn: Any) -> VerifyResult:
     sent no certificate)."""
     sslobj, ctx = _sslobj_of(conn)
     hook: _Hook | None = getattr(ctx, "_fastmtls_hook", None)
-    if hook is None:
+    if hook is None or hook.verifier is None:
         raise ConfigurationError(
             "fastmtls.ssl.install() was not called on this connection's context"
+            + (" (it is guarded: guard() verifies nothing)" if hook is not None else "")
         )
     if sslobj is None:
         raise ConfigurationError("the TLS handshake has not happened yet")
