@@ -46,8 +46,13 @@ static int parse_idp(fm_span v, fm_crl *c) {
         return BAD;
     c->idp = v;
     fm_der_init_span(&r, seq);
-    if (fm_der_optional(&r, FM_TAG_CONTEXT_CONS(0), NULL, NULL) < 0)
+    if ((rc = fm_der_optional(&r, FM_TAG_CONTEXT_CONS(0), &b, NULL)) < 0)
         return BAD;
+    if (rc) {
+        if (fm_dpname_parse(b, &c->idp_dp_kind, &c->idp_dp) != 0)
+            return BAD;
+        c->has_idp_dp = 1;
+    }
     static const uint32_t flag_for[6] = {0, FM_CRL_ONLY_USER, FM_CRL_ONLY_CA, 0, 0, FM_CRL_ONLY_ATTR};
     for (unsigned n = 1; n <= 5; n++) {
         if ((rc = fm_der_optional(&r, FM_TAG_CONTEXT(n), &b, NULL)) < 0)
@@ -128,17 +133,29 @@ static int parse_crl_extensions(fm_span exts, fm_crl *c) {
     return FM_OK;
 }
 
+/* At most this many extensions in one CRL entry (reasonCode, invalidityDate, certificateIssuer
+ * and a few private ones in practice): bounds the duplicate check. */
+#define FM_MAX_ENTRY_EXTS 16
+
 /* crlEntryExtensions: reasonCode (5.3.1), invalidityDate (5.3.2), certificateIssuer (5.3.3, for
- * indirect CRLs, which are not supported). */
+ * indirect CRLs, which are not supported). Each extension at most once (X.509: an extension
+ * type appears at most once in an Extensions sequence, as RFC 5280 4.2 says of certificates). */
 static int parse_entry_extensions(fm_span exts, fm_crl_entry *out) {
     fm_der r;
-    fm_span oid, value;
+    fm_span oid, value, seen[FM_MAX_ENTRY_EXTS];
+    size_t nseen = 0;
     fm_der_init_span(&r, exts);
     if (exts.len == 0)
         return BAD;
     while (!fm_der_done(&r)) {
         int critical;
         TRY(fm_der_extension(&r, &oid, &critical, &value));
+        for (size_t i = 0; i < nseen; i++)
+            if (fm_span_eq(seen[i], oid))
+                return BAD; /* duplicate extension */
+        if (nseen == FM_MAX_ENTRY_EXTS)
+            return BAD;
+        seen[nseen++] = oid;
         int id = ce_oid(oid);
         if (id == CE_REASON) {
             fm_der v;
@@ -245,7 +262,10 @@ int fm_crl_parse_full(fm_crl *c, const uint8_t *der, size_t len) {
     return rc;
 }
 
-void fm_crl_iter_init(fm_crl_iter *it, const fm_crl *c) { fm_der_init_span(&it->r, c->revoked); }
+void fm_crl_iter_init(fm_crl_iter *it, const fm_crl *c) {
+    fm_der_init_span(&it->r, c->revoked);
+    it->version = c->version;
+}
 
 int fm_crl_iter_next(fm_crl_iter *it, fm_crl_entry *out) {
     fm_der e;
@@ -265,6 +285,8 @@ int fm_crl_iter_next(fm_crl_iter *it, fm_crl_entry *out) {
         return BAD;
     if ((rc = fm_der_optional(&e, FM_TAG_SEQUENCE, &exts, NULL)) < 0)
         return BAD;
+    if (rc && it->version != 1)
+        return BAD; /* RFC 5280 5.1.2.6: crlEntryExtensions only in v2 CRLs */
     if (rc && (rc = parse_entry_extensions(exts, out)) != FM_OK)
         return rc;
     if (!fm_der_done(&e))

@@ -20,6 +20,10 @@ typedef struct fm_crl {
     fm_span base_number; /* deltaCRLIndicator content */
     fm_span aki;         /* authorityKeyIdentifier keyIdentifier */
     fm_span idp;         /* issuingDistributionPoint value (whole SEQUENCE), partition key */
+    int has_idp_dp;      /* the IDP names a distributionPoint: the CRL covers only the
+                          * certificates whose cRLDistributionPoints name it (RFC 5280 6.3.3) */
+    int idp_dp_kind;     /* FM_DPN_* */
+    fm_span idp_dp;      /* its names (see FM_DPN_*) */
 } fm_crl;
 
 typedef struct fm_crl_entry {
@@ -30,6 +34,7 @@ typedef struct fm_crl_entry {
 
 typedef struct fm_crl_iter {
     fm_der r;
+    int version; /* of the CRL: entry extensions only in v2 (RFC 5280 5.1.2.6) */
 } fm_crl_iter;
 
 /* Parses and validates the whole CRL, entries included. Returns FM_OK, FM_ERR_CRL_MALFORMED or

@@ -2,7 +2,11 @@
  * to and memory-mapped from a versioned, checksummed snapshot.
  *
  * One contiguous image holds everything, in memory and on disk alike:
- *   header | issuers[n_issuers] | slots[n_slots] (tag, record offset + 1) | arena | blob
+ *   header | issuers[n_issuers] | parts[n_parts] | slots[n_slots] (tag, record offset + 1) |
+ *   arena | blob
+ * parts: the distribution point names of each issuer's partitioned CRLs (an IDP with a
+ * distributionPoint, RFC 5280 5.2.5), sorted by hash within the issuer's range, names in the blob:
+ * such a CRL is complete status only for the certificates whose cRLDistributionPoints name it.
  * A snapshot file's checksum (computed by fm_revset_save; a built set's memory holds 0 there)
  * covers every byte (header included, its own field taken as zero); the header's
  * offsets and counts are also bounds-checked, and every slot is validated, before any lookup.
@@ -32,7 +36,7 @@
 #include "fm_revset.h"
 
 #define RS_MAGIC "FMREVSET"
-#define RS_VERSION 1u
+#define RS_VERSION 2u /* 2: distribution point partitions (parts) */
 #define RS_ENDIAN 0x01020304u
 #define RS_SEED 0x7265766f6b6564ULL /* fixed: snapshots must hash the same in every process */
 #define RS_MAX_ISSUERS FM_MAX_REVSET_ISSUERS
@@ -45,6 +49,7 @@
 
 #define COVER_USER 0x1u
 #define COVER_CA 0x2u
+#define PART_RELATIVE 0x4u /* the part's name is a nameRelativeToCRLIssuer (else a fullName) */
 
 typedef struct rs_header {
     char magic[8];
@@ -56,7 +61,8 @@ typedef struct rs_header {
     uint64_t n_slots;
     uint64_t n_issuers;
     uint64_t off_issuers, off_slots, off_arena, arena_len, off_blob, blob_len;
-    uint64_t reserved[3];
+    uint64_t off_parts, n_parts;
+    uint64_t reserved;
 } rs_header;
 
 typedef struct rs_issuer {
@@ -65,8 +71,18 @@ typedef struct rs_issuer {
     uint32_t name_len, spki_len, number_len, flags;
     int64_t this_update, next_update;
     uint64_t n_entries;
-    uint32_t cover, has_crl;
+    uint32_t cover, has_crl; /* cover: COVER_* of its CRLs without a distribution point name */
+    uint32_t part_first, part_count; /* its range of parts */
 } rs_issuer;
+
+/* A distribution point name a partitioned CRL covers (one GeneralName of an IDP fullName, or
+ * the content of its nameRelativeToCRLIssuer RDN), and for which certificates. */
+typedef struct rs_part {
+    uint64_t hash;     /* part_hash(kind, name) */
+    uint64_t name_off; /* in blob */
+    uint32_t name_len;
+    uint32_t flags;    /* COVER_USER | COVER_CA, PART_RELATIVE */
+} rs_part;
 
 struct fm_revset {
     atomic_int refs;
@@ -76,6 +92,7 @@ struct fm_revset {
     int mapped;
     const rs_header *h;
     const rs_issuer *issuers;
+    const rs_part *parts;
     const uint32_t *slots;
     const uint8_t *arena;
     const uint8_t *blob;
@@ -163,6 +180,11 @@ static uint64_t entry_hash(uint32_t issuer, fm_span serial) {
     return h ^ (h >> 33);
 }
 
+/* Hash of a distribution point name, part of the snapshot format (RS_VERSION). */
+static uint64_t part_hash(uint32_t relative, fm_span name) {
+    return fm_hash64(RS_SEED + 1 + (relative ? 1 : 0), &name, 1);
+}
+
 static inline uint64_t slot_index(uint64_t h, uint64_t n) {
     return (uint64_t)(((h & 0xFFFFFFFFu) * n) >> 32); /* multiply-shift range reduction */
 }
@@ -209,6 +231,26 @@ int fm_revset_issuer_state(const fm_revset *s, int issuer, int is_ca, int64_t *n
     const rs_issuer *is = &s->issuers[issuer];
     *next_update = is->next_update;
     return (is->cover & (is_ca ? COVER_CA : COVER_USER)) != 0;
+}
+
+int fm_revset_covers_dp(const fm_revset *s, int issuer, int is_ca, int kind, fm_span name) {
+    const rs_issuer *is = &s->issuers[issuer];
+    uint32_t rel = kind == FM_DPN_RELATIVE ? PART_RELATIVE : 0;
+    uint64_t h = part_hash(rel, name);
+    const rs_part *p = s->parts + is->part_first;
+    uint32_t lo = 0, hi = is->part_count; /* first part with hash >= h (sorted, attach()) */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (p[mid].hash < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < is->part_count && p[lo].hash == h; lo++)
+        if ((p[lo].flags & PART_RELATIVE) == rel && p[lo].name_len == name.len &&
+            memcmp(s->blob + p[lo].name_off, name.p, name.len) == 0)
+            return (p[lo].flags & (is_ca ? COVER_CA : COVER_USER)) != 0;
+    return 0;
 }
 
 /* 1 = revoked, 0 = not. No allocation, no lock: the image is immutable. */
@@ -321,22 +363,44 @@ static int attach(fm_revset *s, int verify_checksum) {
         !in_bounds(h->off_issuers, h->n_issuers * sizeof(rs_issuer), total) ||
         h->n_slots > total / 8 || !in_bounds(h->off_slots, h->n_slots * 8, total) ||
         !in_bounds(h->off_arena, h->arena_len, total) || h->arena_len >= 0xFFFFFFFFu ||
-        !in_bounds(h->off_blob, h->blob_len, total) || (h->off_issuers % 8) || (h->off_slots % 8))
+        !in_bounds(h->off_blob, h->blob_len, total) || (h->off_issuers % 8) || (h->off_slots % 8) ||
+        h->n_parts > total / sizeof(rs_part) || (h->off_parts % 8) ||
+        !in_bounds(h->off_parts, h->n_parts * sizeof(rs_part), total) || h->reserved != 0)
         return FM_ERR_SNAPSHOT_CORRUPT;
     if (verify_checksum && image_checksum(s->image, total) != h->checksum)
         return FM_ERR_SNAPSHOT_CORRUPT;
     s->h = h;
     s->issuers = (const rs_issuer *)(s->image + h->off_issuers);
+    s->parts = (const rs_part *)(s->image + h->off_parts);
     s->slots = (const uint32_t *)(s->image + h->off_slots);
     s->arena = s->image + h->off_arena;
     s->blob = s->image + h->off_blob;
+    /* the issuers' part ranges tile the parts array in order; each part's name is in the blob,
+     * its flags are known, its hash is its name's, and a range is sorted by hash (the lookup
+     * bisects it) */
+    uint64_t next_part = 0;
     for (uint64_t i = 0; i < h->n_issuers; i++) {
         const rs_issuer *is = &s->issuers[i];
         if (!in_bounds(is->name_off, is->name_len, h->blob_len) ||
             !in_bounds(is->spki_off, is->spki_len, h->blob_len) ||
-            !in_bounds(is->number_off, is->number_len, h->blob_len))
+            !in_bounds(is->number_off, is->number_len, h->blob_len) ||
+            (is->cover & ~(COVER_USER | COVER_CA)) || is->has_crl > 1 ||
+            is->part_first != next_part || is->part_count > h->n_parts - next_part)
             return FM_ERR_SNAPSHOT_CORRUPT;
+        for (uint64_t k = is->part_first; k < is->part_first + (uint64_t)is->part_count; k++) {
+            const rs_part *p = &s->parts[k];
+            if (!in_bounds(p->name_off, p->name_len, h->blob_len) || p->name_len == 0 ||
+                (p->flags & ~(COVER_USER | COVER_CA | PART_RELATIVE)) ||
+                !(p->flags & (COVER_USER | COVER_CA)) ||
+                p->hash != part_hash(p->flags & PART_RELATIVE,
+                                     (fm_span){s->blob + p->name_off, p->name_len}) ||
+                (k > is->part_first && p->hash < s->parts[k - 1].hash))
+                return FM_ERR_SNAPSHOT_CORRUPT;
+        }
+        next_part += is->part_count;
     }
+    if (next_part != h->n_parts)
+        return FM_ERR_SNAPSHOT_CORRUPT;
     if (!verify_checksum)
         return FM_OK; /* an image this process just built: trusted as written */
     /* every slot must point at a whole record of a known issuer: lookups then need no checks */
@@ -513,8 +577,11 @@ typedef struct rb_crl {
     fm_crl c;
     uint32_t issuer;
     uint64_t idp_hash; /* partition: CRLs with different IDPs are different partitions */
-    int use;           /* 1 = chosen base, 2.. = applicable delta, in application order */
+    int use;           /* 1 = chosen base, 2 = the delta applied to a chosen base, 0 = unused */
+    size_t delta;      /* of a chosen base: index of its delta, NO_DELTA when none */
 } rb_crl;
+
+#define NO_DELTA SIZE_MAX
 
 /* An explicit (operator-managed) revocation, staged with a copy of its serial. */
 typedef struct rb_entry {
@@ -694,7 +761,10 @@ int fm_revbuild_add_crl_borrowed(fm_revbuild *b, const uint8_t *der, size_t len,
 int fm_revbuild_add_entry(fm_revbuild *b, const uint8_t *ca_der, size_t ca_len,
                           const uint8_t *serial, size_t serial_len, uint32_t reason, int64_t date) {
     fm_cert ca;
-    if (b == NULL || serial == NULL || reason > 10 || reason == 7)
+    /* CRLReason 0..10 except 7 (unused) and 8: removeFromCRL only has a meaning in a delta CRL
+     * (RFC 5280 5.3.1), and as an explicit entry it would delete a CRL's revocation */
+    if (b == NULL || serial == NULL || reason > 10 || reason == 7 ||
+        reason == FM_REASON_REMOVE_FROM_CRL)
         return FM_ERR_INVALID_ARGUMENT;
     fm_span ser = {serial, serial_len};
     if (serial_len == 0 || serial_len > 64 || fm_der_integer_ok(ser))
@@ -732,51 +802,75 @@ static int same_partition(const rb_crl *a, const rb_crl *b) {
     return a->issuer == b->issuer && a->idp_hash == b->idp_hash;
 }
 
-/* Chooses, per (issuer, IDP partition), the newest base CRL and the deltas that apply to it
- * (RFC 5280 5.2.4: delta number > base number >= BaseCRLNumber), numbering them in order. */
-static int choose_crls(fm_revbuild *b) {
+/* Whether CRL a is newer than CRL b of the same kind: higher cRLNumber, then later thisUpdate,
+ * then the one given first (a deterministic choice among identical numbers). */
+static int newer(const rb_crl *a, size_t ai, const rb_crl *b, size_t bi) {
+    int cmp = num_cmp(a->c.number, b->c.number);
+    if (cmp != 0)
+        return cmp > 0;
+    if (a->c.this_update != b->c.this_update)
+        return a->c.this_update > b->c.this_update;
+    return ai < bi;
+}
+
+/* Chooses, per (issuer, IDP partition), the newest base CRL and the newest delta CRL that applies
+ * to it (RFC 5280 5.2.4: delta number > base number >= BaseCRLNumber). A delta lists every change
+ * since the base it names, so the newest applicable delta alone, on its base, is the current
+ * status: older deltas are superseded (applying them too would keep an entry the newest delta
+ * no longer lists, e.g. a released hold), and so are deltas numbered at or below the base.
+ * A delta without a usable base in its partition, or that needs a newer base than the one
+ * chosen (BaseCRLNumber above its number) while being newer than every applicable delta, is
+ * FM_ERR_CRL_NO_BASE: the newest status given cannot be applied, and silently using older data
+ * would be worse. *bad receives that delta's index. */
+static int choose_crls(fm_revbuild *b, size_t *bad) {
     for (size_t i = 0; i < b->n_crls; i++) {
         rb_crl *c = &b->crls[i];
+        c->delta = NO_DELTA;
         if (c->c.flags & FM_CRL_DELTA)
             continue;
         int newest = 1;
         for (size_t j = 0; j < b->n_crls && newest; j++) {
-            rb_crl *o = &b->crls[j];
-            if (j == i || (o->c.flags & FM_CRL_DELTA) || !same_partition(o, c))
-                continue;
-            int cmp = num_cmp(o->c.number, c->c.number);
-            if (cmp > 0 || (cmp == 0 && (o->c.this_update > c->c.this_update ||
-                                         (o->c.this_update == c->c.this_update && j < i))))
+            const rb_crl *o = &b->crls[j];
+            if (j != i && !(o->c.flags & FM_CRL_DELTA) && same_partition(o, c) && newer(o, j, c, i))
                 newest = 0;
         }
         if (newest)
             c->use = 1;
     }
-    for (size_t i = 0; i < b->n_crls; i++) {
-        rb_crl *d = &b->crls[i];
-        if (!(d->c.flags & FM_CRL_DELTA))
-            continue;
-        const rb_crl *base = NULL;
-        for (size_t j = 0; j < b->n_crls; j++) {
-            const rb_crl *o = &b->crls[j];
-            if (o->use == 1 && !(o->c.flags & FM_CRL_DELTA) && same_partition(o, d))
-                base = o;
+    /* two rounds: the newest applicable delta of each base first, then the unusable deltas are
+     * checked against it */
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < b->n_crls; i++) {
+            const rb_crl *d = &b->crls[i];
+            if (!(d->c.flags & FM_CRL_DELTA))
+                continue;
+            rb_crl *base = NULL;
+            for (size_t j = 0; j < b->n_crls && base == NULL; j++) {
+                rb_crl *o = &b->crls[j];
+                if (o->use == 1 && same_partition(o, d))
+                    base = o;
+            }
+            if (base == NULL || !(base->c.flags & FM_CRL_HAS_NUMBER)) {
+                *bad = i;
+                return FM_ERR_CRL_NO_BASE;
+            }
+            if (num_cmp(d->c.number, base->c.number) <= 0)
+                continue; /* superseded by the base */
+            int applicable = num_cmp(base->c.number, d->c.base_number) >= 0;
+            if (round == 0 && applicable &&
+                (base->delta == NO_DELTA || newer(d, i, &b->crls[base->delta], base->delta)))
+                base->delta = i;
+            if (round == 1 && !applicable &&
+                (base->delta == NO_DELTA ||
+                 num_cmp(d->c.number, b->crls[base->delta].c.number) > 0)) {
+                *bad = i; /* needs a newer base than we have, and is the newest delta */
+                return FM_ERR_CRL_NO_BASE;
+            }
         }
-        if (base == NULL || !(base->c.flags & FM_CRL_HAS_NUMBER))
-            return FM_ERR_CRL_NO_BASE;
-        if (num_cmp(d->c.number, base->c.number) <= 0)
-            continue; /* superseded by the base */
-        if (num_cmp(base->c.number, d->c.base_number) < 0)
-            return FM_ERR_CRL_NO_BASE; /* needs a newer base than we have */
-        int rank = 0;
-        for (size_t j = 0; j < b->n_crls; j++) {
-            const rb_crl *o = &b->crls[j];
-            if (j != i && (o->c.flags & FM_CRL_DELTA) && same_partition(o, d) &&
-                num_cmp(o->c.number, d->c.number) < 0)
-                rank++;
-        }
-        d->use = 2 + rank;
     }
+    for (size_t i = 0; i < b->n_crls; i++)
+        if (b->crls[i].use == 1 && b->crls[i].delta != NO_DELTA)
+            b->crls[b->crls[i].delta].use = 2;
     return FM_OK;
 }
 
@@ -787,6 +881,7 @@ typedef struct table {
     size_t arena_len;
     uint64_t live;
     uint64_t *per_issuer; /* live entries per issuer */
+    size_t part_start;    /* arena length when the current partition's base CRL began */
 } table;
 
 /* One pending insertion: its slot is prefetched while earlier ones are applied. */
@@ -827,7 +922,10 @@ static void apply(table *t, const pending *e) {
     uint8_t *rec = find_rec(t, e->issuer, e->serial, e->hash, &slot);
     uint32_t date = e->date < 0 ? 0 : e->date > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)e->date;
     if (e->reason == FM_REASON_REMOVE_FROM_CRL) {
-        if (rec && !(rec[3] & REC_REMOVED)) {
+        /* only a record this partition created: one that another partition (or the operator's
+         * entries) also lists stays revoked (entries revoke by issuer + serial whichever
+         * partition lists them: the conservative union) */
+        if (rec && !(rec[3] & REC_REMOVED) && (size_t)(rec - t->arena) >= t->part_start) {
             rec[3] |= REC_REMOVED;
             t->live--, t->per_issuer[e->issuer]--;
         }
@@ -928,16 +1026,112 @@ static uint8_t *image_alloc(size_t len, int *mapped) {
 }
 
 
+/* A distribution point name of a chosen partitioned CRL, while the parts are collected. */
+typedef struct build_part {
+    uint32_t issuer, flags; /* flags: COVER_*, PART_RELATIVE */
+    uint64_t hash;
+    fm_span name;
+} build_part;
+
+static int build_part_cmp(const void *pa, const void *pb) {
+    const build_part *a = pa, *b = pb;
+    if (a->issuer != b->issuer)
+        return a->issuer < b->issuer ? -1 : 1;
+    if (a->hash != b->hash)
+        return a->hash < b->hash ? -1 : 1;
+    if ((a->flags & PART_RELATIVE) != (b->flags & PART_RELATIVE))
+        return (a->flags & PART_RELATIVE) ? 1 : -1;
+    if (a->name.len != b->name.len)
+        return a->name.len < b->name.len ? -1 : 1;
+    return memcmp(a->name.p, b->name.p, a->name.len);
+}
+
+/* COVER_* of a chosen base CRL: the certificates it gives complete status for. A CRL partitioned
+ * by reason (onlySomeReasons) is not complete status (RFC 5280 6.3.3), an attribute one covers
+ * no public-key certificate. */
+static uint32_t crl_cover(const fm_crl *c) {
+    return (c->flags & (FM_CRL_ONLY_ATTR | FM_CRL_SOME_REASONS)) ? 0
+           : (c->flags & FM_CRL_ONLY_USER)                      ? COVER_USER
+           : (c->flags & FM_CRL_ONLY_CA)                        ? COVER_CA
+                                                                : COVER_USER | COVER_CA;
+}
+
+/* The distribution point names of the chosen partitioned CRLs, sorted and merged (one part per
+ * issuer and name, its COVER_* the union). *out is NULL when there are none. */
+static int collect_parts(const fm_revbuild *b, build_part **out, size_t *n_out) {
+    size_t n = 0;
+    *out = NULL, *n_out = 0;
+    for (int fill = 0; fill < 2; fill++) {
+        if (fill) {
+            if (n == 0)
+                return FM_OK;
+            *out = calloc(n, sizeof **out);
+            if (*out == NULL)
+                return FM_ERR_NOMEM;
+            n = 0;
+        }
+        for (size_t i = 0; i < b->n_crls; i++) {
+            const rb_crl *c = &b->crls[i];
+            uint32_t cover = crl_cover(&c->c);
+            if (c->use != 1 || !c->c.has_idp_dp || cover == 0)
+                continue;
+            fm_der r;
+            fm_span gn;
+            if (c->c.idp_dp_kind == FM_DPN_RELATIVE) {
+                if (fill)
+                    (*out)[n] = (build_part){c->issuer, cover | PART_RELATIVE,
+                                             part_hash(PART_RELATIVE, c->c.idp_dp), c->c.idp_dp};
+                n++;
+                continue;
+            }
+            fm_der_init_span(&r, c->c.idp_dp); /* validated by the CRL parser */
+            while (!fm_der_done(&r) && fm_der_any(&r, NULL, NULL, &gn) == 0) {
+                if (fill)
+                    (*out)[n] = (build_part){c->issuer, cover, part_hash(0, gn), gn};
+                n++;
+            }
+        }
+    }
+    qsort(*out, n, sizeof **out, build_part_cmp);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        build_part *p = &(*out)[i];
+        if (m && (*out)[m - 1].issuer == p->issuer && (*out)[m - 1].hash == p->hash &&
+            (((*out)[m - 1].flags ^ p->flags) & PART_RELATIVE) == 0 &&
+            fm_span_eq((*out)[m - 1].name, p->name))
+            (*out)[m - 1].flags |= p->flags;
+        else
+            (*out)[m++] = *p;
+    }
+    *n_out = m;
+    return FM_OK;
+}
+
 int fm_revbuild_finish(fm_revbuild *b, fm_revset **out) {
+    return fm_revbuild_finish_ex(b, out, NULL);
+}
+
+int fm_revbuild_finish_ex(fm_revbuild *b, fm_revset **out, int64_t *bad_crl) {
+    size_t bad = NO_DELTA;
+    if (bad_crl)
+        *bad_crl = -1;
+    if (out == NULL) {
+        fm_revbuild_free(b);
+        return FM_ERR_INVALID_ARGUMENT;
+    }
     *out = NULL;
     if (b == NULL)
         return FM_ERR_INVALID_ARGUMENT;
-    int rc = choose_crls(b);
+    int rc = choose_crls(b, &bad);
     uint8_t *image = NULL;
     size_t total = 0;
     int image_mapped = 0;
     uint64_t *per_issuer = NULL;
+    build_part *parts = NULL;
+    size_t n_parts = 0;
     if (rc != FM_OK)
+        goto out;
+    if ((rc = collect_parts(b, &parts, &n_parts)) != FM_OK)
         goto out;
     /* upper bound of live entries and record bytes: every chosen CRL's entries, explicit ones */
     uint64_t bound = b->n_entries, arena_bound = REC_HDR * (uint64_t)b->n_entries + b->serials_len;
@@ -949,15 +1143,18 @@ int fm_revbuild_finish(fm_revbuild *b, fm_revset **out) {
         }
     }
     uint64_t n_slots = bound < 12 ? 16 : bound + bound / 2 - bound / 20; /* load <= 0.69 */
-    if (n_slots > 0xFFFFFFFFu || arena_bound >= 0xFFFFFFF0u) {
+    if (n_slots > 0xFFFFFFFFu || arena_bound >= 0xFFFFFFF0u || n_parts > 0xFFFFFFFFu) {
         rc = FM_ERR_LIMIT;
         goto out;
     }
     size_t blob_len = 0;
     for (size_t i = 0; i < b->n_issuers; i++)
         blob_len += b->issuers[i].name_len + b->issuers[i].spki_len + 21;
+    for (size_t i = 0; i < n_parts; i++)
+        blob_len += parts[i].name.len; /* within the CRLs' DER, already in memory */
     size_t off_issuers = align8(sizeof(rs_header));
-    size_t off_slots = align8(off_issuers + b->n_issuers * sizeof(rs_issuer));
+    size_t off_parts = align8(off_issuers + b->n_issuers * sizeof(rs_issuer));
+    size_t off_slots = align8(off_parts + n_parts * sizeof(rs_part));
     size_t off_arena = align8(off_slots + (size_t)n_slots * 8);
     size_t off_blob = align8(off_arena + (size_t)arena_bound);
     total = align8(off_blob + blob_len);
@@ -967,18 +1164,25 @@ int fm_revbuild_finish(fm_revbuild *b, fm_revset **out) {
         rc = FM_ERR_NOMEM;
         goto out;
     }
-    table t = {(uint32_t *)(image + off_slots), n_slots, image + off_arena, 0, 0, per_issuer};
+    table t = {(uint32_t *)(image + off_slots), n_slots, image + off_arena, 0, 0, per_issuer, 0};
     pipeline pl;
     memset(&pl, 0, sizeof pl);
-    /* bases first, then deltas in number order, then explicit entries */
-    int max_use = 1;
-    for (size_t i = 0; i < b->n_crls; i++)
-        if (b->crls[i].use > max_use)
-            max_use = b->crls[i].use;
-    for (int pass = 1; pass <= max_use; pass++)
-        for (size_t i = 0; i < b->n_crls; i++)
-            if (b->crls[i].use == pass && (rc = insert_crl(&t, &pl, &b->crls[i])) != FM_OK)
-                goto out;
+    /* each partition in turn: its base, then its delta; then the explicit entries */
+    for (size_t i = 0; i < b->n_crls; i++) {
+        const rb_crl *c = &b->crls[i];
+        if (c->use != 1)
+            continue;
+        t.part_start = t.arena_len;
+        if ((rc = insert_crl(&t, &pl, c)) != FM_OK) {
+            bad = i;
+            goto out;
+        }
+        if (c->delta != NO_DELTA && (rc = insert_crl(&t, &pl, &b->crls[c->delta])) != FM_OK) {
+            bad = c->delta;
+            goto out;
+        }
+    }
+    t.part_start = t.arena_len;
     for (size_t i = 0; i < b->n_entries; i++) {
         const rb_entry *e = &b->entries[i];
         fm_span serial = {b->serials + e->serial_off, e->serial_len};
@@ -989,8 +1193,9 @@ int fm_revbuild_finish(fm_revbuild *b, fm_revset **out) {
 
     rs_header *h = (rs_header *)image;
     rs_issuer *iss = (rs_issuer *)(image + off_issuers);
+    rs_part *ps = (rs_part *)(image + off_parts);
     uint8_t *blob = image + off_blob;
-    size_t bl = 0;
+    size_t bl = 0, pi = 0;
     for (size_t i = 0; i < b->n_issuers; i++) {
         rb_issuer *src = &b->issuers[i];
         rs_issuer *d = &iss[i];
@@ -1002,6 +1207,8 @@ int fm_revbuild_finish(fm_revbuild *b, fm_revset **out) {
         d->this_update = 0, d->next_update = INT64_MAX;
         d->number_off = bl;
         d->n_entries = per_issuer[i];
+        /* dates, flags and number from the CRLs in use: chosen bases and their one delta each
+         * (a superseded delta's dates no longer matter) */
         const rb_crl *newest = NULL;
         for (size_t j = 0; j < b->n_crls; j++) {
             const rb_crl *c = &b->crls[j];
@@ -1013,11 +1220,10 @@ int fm_revbuild_finish(fm_revbuild *b, fm_revset **out) {
                 d->this_update = c->c.this_update;
             if (c->c.next_update < d->next_update)
                 d->next_update = c->c.next_update;
-            /* a CRL partitioned by reason (onlySomeReasons) is not complete status (6.3.3) */
-            d->cover |= (c->c.flags & (FM_CRL_ONLY_ATTR | FM_CRL_SOME_REASONS)) ? 0
-                        : (c->c.flags & FM_CRL_ONLY_USER) ? COVER_USER
-                        : (c->c.flags & FM_CRL_ONLY_CA)   ? COVER_CA
-                                                           : COVER_USER | COVER_CA;
+            /* a CRL naming a distribution point covers only the certificates that name it:
+             * its names are parts, not issuer-wide coverage (RFC 5280 6.3.3 (b)(2)(i)) */
+            if (c->use == 1 && !c->c.has_idp_dp)
+                d->cover |= crl_cover(&c->c);
             if (newest == NULL || num_cmp(c->c.number, newest->c.number) > 0)
                 newest = c;
         }
@@ -1028,19 +1234,31 @@ int fm_revbuild_finish(fm_revbuild *b, fm_revset **out) {
             d->number_len = (uint32_t)newest->c.number.len;
             bl += newest->c.number.len;
         }
+        d->part_first = (uint32_t)pi;
+        for (; pi < n_parts && parts[pi].issuer == i; pi++) {
+            rs_part *p = &ps[pi];
+            p->hash = parts[pi].hash, p->flags = parts[pi].flags;
+            p->name_off = bl, p->name_len = (uint32_t)parts[pi].name.len;
+            memcpy(blob + bl, parts[pi].name.p, parts[pi].name.len), bl += parts[pi].name.len;
+        }
+        d->part_count = (uint32_t)(pi - d->part_first);
     }
     memcpy(h->magic, RS_MAGIC, 8);
     h->version = RS_VERSION, h->endian = RS_ENDIAN;
     h->total_len = total, h->n_entries = t.live, h->n_slots = n_slots, h->n_issuers = b->n_issuers;
     h->off_issuers = off_issuers, h->off_slots = off_slots, h->off_arena = off_arena;
     h->arena_len = t.arena_len, h->off_blob = off_blob, h->blob_len = bl;
+    h->off_parts = off_parts, h->n_parts = n_parts;
     h->checksum = 0; /* computed by fm_revset_save */
     rc = wrap(image, total, image_mapped, 0, out);
     if (rc == FM_OK)
         image = NULL;
 out:
+    if (rc != FM_OK && bad_crl && bad != NO_DELTA)
+        *bad_crl = (int64_t)bad;
     image_release(image, total, image_mapped);
     free(per_issuer);
+    free(parts);
     fm_revbuild_free(b);
     return rc;
 }

@@ -608,6 +608,47 @@ static uint64_t result_hash(const fm_verifier *v, fm_span ctx, const uint8_t *ch
     return fm_hash64(v->results.seed, parts, 4);
 }
 
+/* Whether a directoryName among GeneralNames (content) is `name` (a Name TLV). */
+static int names_directory(fm_span general_names, fm_span name) {
+    fm_der r;
+    fm_span content;
+    unsigned tag;
+    fm_der_init_span(&r, general_names);
+    while (!fm_der_done(&r) && fm_der_any(&r, &tag, &content, NULL) == 0)
+        if (tag == FM_TAG_CONTEXT_CONS(4) && fm_span_eq(content, name))
+            return 1; /* directoryName [4] EXPLICIT Name */
+    return 0;
+}
+
+/* RFC 5280 6.3.3 (b)(2)(i), as OpenSSL's crl_crldp_check: a partitioned CRL of the issuer (its
+ * IDP names a distribution point) is in scope for `c` when one of its names is one of the names of
+ * a distributionPoint in c's cRLDistributionPoints: fullName GeneralNames compared as exact DER,
+ * nameRelativeToCRLIssuer by its RDN's DER (a fullName is never equated with a relative name).
+ * A distribution point with `reasons` is skipped (the CRLs found through it are partial), and so
+ * is one whose cRLIssuer does not name the issuing CA (indirect CRLs are not supported). */
+static int dp_covered(const fm_revset *revs, int idx, const fm_cert *c, const fm_cert *issuer,
+                      int is_ca) {
+    fm_der r, n;
+    fm_dist_point dp;
+    fm_span gn;
+    fm_der_init_span(&r, c->crldp); /* validated by fm_cert_parse */
+    while (fm_crldp_next(&r, &dp) == 1) {
+        if (!dp.has_name || dp.has_reasons ||
+            (dp.crl_issuer.len && !names_directory(dp.crl_issuer, issuer->subject)))
+            continue;
+        if (dp.name_kind == FM_DPN_RELATIVE) {
+            if (fm_revset_covers_dp(revs, idx, is_ca, FM_DPN_RELATIVE, dp.names))
+                return 1;
+            continue;
+        }
+        fm_der_init_span(&n, dp.names);
+        while (!fm_der_done(&n) && fm_der_any(&n, NULL, NULL, &gn) == 0)
+            if (fm_revset_covers_dp(revs, idx, is_ca, FM_DPN_FULL, gn))
+                return 1;
+    }
+    return 0;
+}
+
 /* Revocation of the validated path (RFC 5280 6.3, simplified to complete CRLs from the issuing
  * CA): the leaf, or every certificate below the anchor with FM_OPT_REV_CHAIN. Returns FM_OK (and
  * flags a revocation in *out) or the failure status with *depth set. Also narrows the result's
@@ -621,8 +662,11 @@ static int check_revocation(const vctx *x, const fm_revset *revs, fm_result *out
         int idx = fm_revset_find_issuer(revs, issuer->subject, issuer->spki);
         int64_t next_update = INT64_MAX;
         /* complete status for this kind of certificate: a CRL of full scope (or of its scope,
-         * not partitioned by reason), or operator-managed entries */
+         * not partitioned by reason) without a distribution point name or with one the
+         * certificate's cRLDistributionPoints name, or operator-managed entries */
         int covered = idx >= 0 && fm_revset_issuer_state(revs, idx, is_ca && i > 0, &next_update);
+        if (!covered && idx >= 0 && c->crldp.len)
+            covered = dp_covered(revs, idx, c, issuer, is_ca && i > 0);
         if (!covered && (flags & FM_OPT_REV_DENY_MISSING)) {
             *depth = (int)i;
             return FM_ERR_UNABLE_TO_GET_CRL;

@@ -451,6 +451,99 @@ static int ext_san(fm_cert *c, fm_span v) {
     return FM_OK;
 }
 
+/* GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName, given its content: every element a
+ * context-specific TLV numbered 0..8 (RFC 5280 4.2.1.6); the names themselves are compared as
+ * DER, not interpreted. */
+static int general_names_ok(fm_span v) {
+    fm_der r;
+    fm_der_init_span(&r, v);
+    if (v.len == 0)
+        return -1;
+    while (!fm_der_done(&r)) {
+        unsigned tag;
+        if (fm_der_any(&r, &tag, NULL, NULL) || (tag & 0xC0u) != 0x80u || (tag & 0x1Fu) > 8)
+            return -1;
+    }
+    return 0;
+}
+
+/* DistributionPointName ::= CHOICE { fullName [0] GeneralNames,
+ *     nameRelativeToCRLIssuer [1] RelativeDistinguishedName }
+ * RelativeDistinguishedName ::= SET SIZE (1..MAX) OF AttributeTypeAndValue */
+int fm_dpname_parse(fm_span v, int *kind, fm_span *names) {
+    fm_der r, a;
+    unsigned tag;
+    fm_der_init_span(&r, v);
+    if (fm_der_any(&r, &tag, names, NULL) || !fm_der_done(&r))
+        return -1;
+    if (tag == FM_TAG_CONTEXT_CONS(0)) {
+        *kind = FM_DPN_FULL;
+        return general_names_ok(*names);
+    }
+    if (tag != FM_TAG_CONTEXT_CONS(1) || names->len == 0)
+        return -1;
+    *kind = FM_DPN_RELATIVE;
+    fm_der_init_span(&r, *names);
+    while (!fm_der_done(&r)) {
+        fm_span atv, oid;
+        if (fm_der_expect(&r, FM_TAG_SEQUENCE, &atv, NULL))
+            return -1;
+        fm_der_init_span(&a, atv);
+        if (fm_der_expect(&a, FM_TAG_OID, &oid, NULL) || oid.len == 0 ||
+            fm_der_any(&a, NULL, NULL, NULL) || !fm_der_done(&a))
+            return -1;
+    }
+    return 0;
+}
+
+/* DistributionPoint ::= SEQUENCE { distributionPoint [0] DistributionPointName OPTIONAL,
+ *     reasons [1] ReasonFlags OPTIONAL, cRLIssuer [2] GeneralNames OPTIONAL }
+ * (RFC 5280 4.2.1.13: distributionPoint or cRLIssuer MUST be present) */
+int fm_crldp_next(fm_der *r, fm_dist_point *out) {
+    fm_der d;
+    fm_span dp, name;
+    int rc;
+    memset(out, 0, sizeof *out);
+    if (fm_der_done(r))
+        return 0;
+    if (fm_der_expect(r, FM_TAG_SEQUENCE, &dp, NULL))
+        return -1;
+    fm_der_init_span(&d, dp);
+    if ((rc = fm_der_optional(&d, FM_TAG_CONTEXT_CONS(0), &name, NULL)) < 0)
+        return -1;
+    if (rc) {
+        out->has_name = 1;
+        if (fm_dpname_parse(name, &out->name_kind, &out->names))
+            return -1;
+    }
+    if ((rc = fm_der_optional(&d, FM_TAG_CONTEXT(1), NULL, NULL)) < 0)
+        return -1;
+    out->has_reasons = rc;
+    if ((rc = fm_der_optional(&d, FM_TAG_CONTEXT_CONS(2), &out->crl_issuer, NULL)) < 0 ||
+        (rc && general_names_ok(out->crl_issuer)) || !fm_der_done(&d) ||
+        (!out->has_name && !rc))
+        return -1;
+    return 1;
+}
+
+/* CRLDistributionPoints ::= SEQUENCE SIZE (1..MAX) OF DistributionPoint (RFC 5280 4.2.1.13) */
+static int ext_crldp(fm_cert *c, fm_span v) {
+    fm_der r;
+    fm_span seq;
+    fm_dist_point dp;
+    int rc;
+    fm_der_init_span(&r, v);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r) || seq.len == 0)
+        return FM_ERR_INVALID_EXTENSION;
+    fm_der_init_span(&r, seq);
+    while ((rc = fm_crldp_next(&r, &dp)) == 1)
+        ;
+    if (rc != 0)
+        return FM_ERR_INVALID_EXTENSION;
+    c->crldp = seq;
+    return FM_OK;
+}
+
 /* AuthorityInfoAccessSyntax ::= SEQUENCE SIZE (1..MAX) OF AccessDescription
  * AccessDescription ::= SEQUENCE { accessMethod OID, accessLocation GeneralName }
  * (RFC 5280 4.2.2.1; the same syntax for subjectInfoAccess, 4.2.2.2) */
@@ -529,7 +622,8 @@ static int parse_extensions(fm_cert *c, fm_span exts) {
             case CE_EKU: c->ext_flags |= FM_X_EKU; rc = ext_eku(c, value); break;
             case CE_POLICIES: c->ext_flags |= FM_X_POLICY; break;
             /* informational: safe to ignore even when critical */
-            case CE_IAN: case CE_CRLDP: case CE_FRESHEST: break;
+            case CE_CRLDP: rc = ext_crldp(c, value); break;
+            case CE_IAN: case CE_FRESHEST: break;
             default: known = 0;
             }
         } else if (FM_OID_EQ(oid, OID_AIA) || FM_OID_EQ(oid, OID_SIA)) {

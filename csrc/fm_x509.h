@@ -73,6 +73,8 @@ typedef struct fm_cert {
     fm_span san;          /* subjectAltName GeneralNames, whole SEQUENCE TLV */
     fm_span nc_permitted; /* nameConstraints permittedSubtrees: content of [0] (GeneralSubtree*) */
     fm_span nc_excluded;  /* nameConstraints excludedSubtrees: content of [1] */
+    fm_span crldp;        /* cRLDistributionPoints: content of the SEQUENCE (validated; empty
+                           * when absent), read with fm_crldp_next */
     int self_issued;      /* issuer and subject are byte-identical */
 } fm_cert;
 
@@ -92,5 +94,26 @@ int fm_name_parse(fm_span full);
  * subjectPublicKey bits (`key`, may be NULL). Returns FM_OK or FM_ERR_MALFORMED_CERT. */
 int fm_spki_parse(const uint8_t *spki, size_t len, int *key_type, uint32_t *key_bits,
                   fm_span *key);
+
+/* DistributionPointName kinds (RFC 5280 4.2.1.13). */
+#define FM_DPN_FULL 0     /* fullName [0] GeneralNames: names = the GeneralName TLVs */
+#define FM_DPN_RELATIVE 1 /* nameRelativeToCRLIssuer [1] RDN: names = the SET's content */
+
+/* Parses a DistributionPointName given the content of its [0] wrapper (the CHOICE is explicitly
+ * tagged where DistributionPoint and IssuingDistributionPoint use it). Returns FM_OK or -1. */
+int fm_dpname_parse(fm_span v, int *kind, fm_span *names);
+
+/* One DistributionPoint of a certificate's cRLDistributionPoints. */
+typedef struct fm_dist_point {
+    int has_name;       /* distributionPoint present */
+    int name_kind;      /* FM_DPN_* */
+    fm_span names;      /* see FM_DPN_* */
+    int has_reasons;    /* reasons present (the CRLs found through it are partial) */
+    fm_span crl_issuer; /* cRLIssuer GeneralNames content (empty when absent) */
+} fm_dist_point;
+
+/* Reads the next DistributionPoint of a reader over fm_cert.crldp: 1 = read, 0 = end, -1 =
+ * malformed (never for a span fm_cert_parse accepted). */
+int fm_crldp_next(fm_der *r, fm_dist_point *out);
 
 #endif /* FM_X509_H */

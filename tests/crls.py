@@ -28,7 +28,8 @@ from cryptography.x509.oid import ObjectIdentifier
 
 __all__ = [
     "NEXT_UPDATE", "REASON_FLAGS", "REVOKED_AT", "SERIAL_LEN", "THIS_UPDATE", "BigCRL", "RawExt",
-    "Revoked", "Scope", "big_crl", "certificate_issuer_ext", "crl", "crl_number_ext",
+    "Revoked", "Scope", "big_crl", "cdp_ext", "certificate_issuer_ext", "crl", "crl_number_ext",
+    "crl_uri",
     "delta_ext", "der_integer", "der_oid", "der_time", "enc", "flip_signature_bit",
     "flip_tbs_bit", "idp", "random_serials", "raw_crl", "raw_entry", "raw_ext", "reason_ext",
     "resign", "sig_alg", "sign_tbs", "split_crl", "truncate",
@@ -72,18 +73,38 @@ class Revoked:
         return cls(int(item))
 
 
+def crl_uri(name: str) -> str:
+    """The distribution point URI of partition ``name`` (``http://crl.example.com/<name>.crl``)."""
+    return f"http://crl.example.com/{name}.crl"
+
+
+def cdp_ext(*names: x509.GeneralName | str, reasons: Iterable[x509.ReasonFlags] | None = None,
+            crl_issuer: Sequence[x509.GeneralName] | None = None,
+            relative: x509.RelativeDistinguishedName | None = None,
+            ) -> tuple[x509.CRLDistributionPoints, bool]:
+    """A cRLDistributionPoints extension (for ``pki.leaf(extra_extensions=[...])``) with one
+    distribution point: fullName ``names`` (a str is a partition name for :func:`crl_uri`), or
+    ``relative`` (nameRelativeToCRLIssuer), optionally ``reasons`` and ``crl_issuer``."""
+    full = [x509.UniformResourceIdentifier(crl_uri(n)) if isinstance(n, str) else n
+            for n in names] or None
+    dp = x509.DistributionPoint(full, relative if full is None else None,
+                                frozenset(reasons) if reasons is not None else None, crl_issuer)
+    return x509.CRLDistributionPoints([dp]), False
+
+
 def idp(
     scope: Scope = "all",
     *,
     indirect: bool = False,
     reasons: Iterable[x509.ReasonFlags] | None = None,
     uri: str | None = "http://crl.example.com/ca.crl",
+    relative: x509.RelativeDistinguishedName | None = None,
 ) -> x509.IssuingDistributionPoint:
     """An IssuingDistributionPoint with one of the "only" scopes, a distribution point URI,
     optionally onlySomeReasons and indirectCRL."""
     return x509.IssuingDistributionPoint(
-        full_name=[x509.UniformResourceIdentifier(uri)] if uri else None,
-        relative_name=None,
+        full_name=[x509.UniformResourceIdentifier(uri)] if uri and relative is None else None,
+        relative_name=relative,
         only_contains_user_certs=scope == "user",
         only_contains_ca_certs=scope == "ca",
         only_some_reasons=frozenset(reasons) if reasons is not None else None,
@@ -145,7 +166,9 @@ def crl(
     if base is not None:
         b = b.add_extension(x509.DeltaCRLIndicator(base), True)
     if scope is not None and issuing_dp is None:
-        issuing_dp = idp(scope)
+        # a scope alone: no distribution point name (a CRL naming one covers only the
+        # certificates whose cRLDistributionPoints name it); "all" needs one to be an IDP at all
+        issuing_dp = idp(scope, uri=crl_uri("ca") if scope == "all" else None)
     if issuing_dp is not None:
         b = b.add_extension(issuing_dp, True)
     if aki:

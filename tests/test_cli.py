@@ -117,6 +117,29 @@ def test_crl_inspect(world: dict[str, Path], capsys: pytest.CaptureFixture[str])
     assert rc == 0 and isinstance(out, list) and out[0]["signature"].startswith("not checked")
 
 
+def test_crl_inspect_reports_the_error_of_the_issuing_ca(
+    world: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With several --ca, a CRL no CA verifies is reported with the error of the CA whose
+    subject is its issuer (here a bad signature), whatever the order of the CAs."""
+    import crls
+
+    der = x509.load_pem_x509_crl(world["crl"].read_bytes()).public_bytes(Encoding.DER)
+    bad = tmp_path / "bad.crl"
+    bad.write_bytes(crls.flip_signature_bit(der))
+    for cas in (["inter", "other"], ["other", "inter"], ["root", "inter", "other"]):
+        argv = ["crl", "inspect", str(bad)]
+        for ca in cas:
+            argv += ["--ca", str(world[ca])]
+        rc, out = _run(argv, capsys)
+        assert rc == 1 and isinstance(out, list)
+        assert out[0]["signature"] == "invalid: CRL signature failure", cas
+    rc, out = _run(["crl", "inspect", str(bad), "--ca", str(world["root"]), "--ca",
+                    str(world["other"])], capsys)  # fmt: skip
+    assert rc == 1 and isinstance(out, list)
+    assert out[0]["signature"] == "invalid: no --ca certificate has the CRL's issuer name"
+
+
 def test_crl_compile_then_verify(
     world: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

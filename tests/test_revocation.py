@@ -335,6 +335,16 @@ def _cases_malformed() -> list[Any]:
         ("unknown-critical-entry-extension",
          lambda w: crls.raw_crl(w.inter, [inter_entry(5, extensions=[
              crls.RawExt(_UNKNOWN, True, b"\x05\x00")])]), "unsupported"),
+        ("duplicate-entry-reason",
+         lambda w: crls.raw_crl(w.inter, [inter_entry(5, reason=6, extensions=[
+             crls.reason_ext(1)])]), "malformed"),
+        ("duplicate-entry-extension",
+         lambda w: crls.raw_crl(w.inter, [inter_entry(5, extensions=[
+             crls.RawExt(_UNKNOWN, False, b"\x05\x00"),
+             crls.RawExt(_UNKNOWN, False, b"\x05\x00")])]), "malformed"),
+        ("v1-with-entry-extensions",  # RFC 5280 5.1.2.6: entry extensions only in v2
+         lambda w: crls.raw_crl(w.inter, [inter_entry(5, reason=1)], version=1, extensions=[]),
+         "malformed"),
     ]  # fmt: skip
     return [pytest.param(make, what, id=name) for name, make, what in cases]
 
@@ -635,7 +645,7 @@ def test_delta_without_a_usable_base_is_refused(w: World, ders: Any) -> None:
 def test_two_deltas_apply_in_number_order(
     w: World, order: str, second: int, third: int, revoked: bool
 ) -> None:
-    """Deltas 2 and 3 on base 1 apply in cRLNumber order, whatever order they are given in."""
+    """Of deltas 2 and 3 on base 1, delta 3 alone applies, whatever order they are given in."""
     base = crls.crl(w.inter, [], number=1)
     d2 = crls.crl(w.inter, [Revoked(serial(w.leaf), reason=second)], number=2, base=1)
     d3 = crls.crl(w.inter, [Revoked(serial(w.leaf), reason=third)], number=3, base=1)
@@ -646,6 +656,51 @@ def test_two_deltas_apply_in_number_order(
     if revoked:
         assert r.revocation is not None and r.revocation[1] == third
     assert revs.issuers()[0].crl_number == 3
+
+
+@pytest.mark.parametrize("order", ["in-order", "reversed", "mixed"])
+def test_superseded_delta_is_not_applied(w: World, order: str) -> None:
+    """A delta lists every change since its base: an older delta's hold, released before the
+    newest delta (which does not list it), does not revoke (RFC 5280 5.2.4)."""
+    base = crls.crl(w.inter, [], number=1)
+    d2 = crls.crl(w.inter, [Revoked(serial(w.leaf), reason=6)], number=2, base=1)
+    d3 = crls.crl(w.inter, [Revoked(serial(w.other), reason=1)], number=3, base=1)
+    ders = {"in-order": [base, d2, d3], "reversed": [d3, d2, base], "mixed": [d2, base, d3]}
+    revs = build(w, *ders[order])
+    assert not check(w, revs).revoked and revs.lookup(w.inter.der, serial(w.leaf)) is None
+    assert check(w, revs, w.other).revoked and len(revs) == 1
+    assert revs.issuers()[0].crl_number == 3
+
+
+def test_superseded_delta_dates_do_not_count(w: World) -> None:
+    """An expired older delta beside a fresh newer one: expired_crl="deny" passes, and the
+    issuer's dates are the base's and the newest delta's."""
+    base = crls.crl(w.inter, [], number=1, next_update=NOW + timedelta(days=30))
+    stale = crls.crl(w.inter, [], number=2, base=1, this_update=NOW - timedelta(days=5),
+                     next_update=NOW - timedelta(days=1))  # fmt: skip
+    fresh = crls.crl(w.inter, [], number=3, base=1)
+    revs = build(w, base, stale, fresh)
+    assert check(w, revs, expired_crl="deny").status == "SUCCESS"
+    info = revs.issuers()[0]
+    assert info.next_update == int(crls.NEXT_UPDATE.timestamp())
+    assert info.this_update == int(crls.THIS_UPDATE.timestamp())
+    # the stale delta alone is still refused when expired CRLs are denied
+    assert check(w, build(w, base, stale), expired_crl="deny").status == "FAILED:CRL has expired"
+
+
+def test_unusable_delta_older_than_the_applied_one_is_ignored(w: World) -> None:
+    """A delta that needs a newer base but is superseded by an applicable newer delta is
+    ignored; the newest delta needing a newer base is refused (its status cannot be applied),
+    even beside an older applicable delta."""
+    base = crls.crl(w.inter, [], number=2)
+    needs_3 = crls.crl(w.inter, [w.other], number=4, base=3)
+    applicable = crls.crl(w.inter, [w.leaf], number=6, base=2)
+    revs = build(w, base, needs_3, applicable)
+    assert check(w, revs).revoked and not check(w, revs, w.other).revoked
+    newest_needs_5 = crls.crl(w.inter, [w.other], number=7, base=5)
+    with pytest.raises(RevocationError, match=r"CRL #3 \(issuer CN=Revocation Intermediate CA\)"
+                       ".*delta CRL without a matching base CRL"):
+        build(w, base, applicable, newest_needs_5)
 
 
 @pytest.mark.parametrize("order", ["old-first", "new-first"])
@@ -758,6 +813,138 @@ def test_lookup_ignores_user_and_ca_scope(w: World) -> None:
     assert attr.lookup(w.inter.der, serial(w.leaf)) is None and len(attr) == 0
 
 
+# --- distribution point partitions (RFC 5280 6.3.3 (b)(2)(i)) ----------------------------------
+
+def _dp_leaf(w: World, *names: Any, **kw: Any) -> pki.Cert:
+    """A leaf of w.inter whose cRLDistributionPoints names ``names`` (see crls.cdp_ext)."""
+    return pki.leaf(w.inter, "partitioned client", extra_extensions=[crls.cdp_ext(*names, **kw)])
+
+
+def _part_crl(w: World, name: str, entries: Sequence[Any] = (), **kw: Any) -> bytes:
+    """inter's CRL of partition ``name`` (IDP distributionPoint crls.crl_uri(name))."""
+    return crls.crl(w.inter, entries, issuing_dp=crls.idp(uri=crls.crl_uri(name), **kw))
+
+
+def _covered(w: World, revs: RevocationSet, leaf: pki.Cert, **kw: Any) -> bool:
+    r = check(w, revs, leaf, missing_crl="deny", **kw)
+    assert r.status in ("SUCCESS", "FAILED:unable to get certificate CRL")
+    return r.status == "SUCCESS"
+
+
+@pytest.mark.parametrize(
+    ("crl_parts", "cert_parts", "covered"),
+    [
+        (["a"], ["b"], False),  # another partition's CRL: no status for this certificate
+        (["b"], ["b"], True),
+        (["a", "b"], ["b"], True),
+        (["a"], ["b", "a"], True),  # several names in the CDP: any one matching is enough
+        (["a"], [], False),  # a certificate without cRLDistributionPoints
+    ],
+    ids=["other-partition", "own-partition", "both", "cdp-with-two-names", "no-cdp"],
+)
+def test_partitioned_crl_covers_only_its_distribution_point(
+    w: World, crl_parts: list[str], cert_parts: list[str], covered: bool
+) -> None:
+    """A CRL whose IDP names a distribution point is complete status only for certificates
+    whose cRLDistributionPoints name it (OpenSSL: "different CRL scope")."""
+    leaf = _dp_leaf(w, *cert_parts) if cert_parts else w.other
+    revs = build(w, *(_part_crl(w, p) for p in crl_parts))
+    assert _covered(w, revs, leaf) == covered
+    assert check(w, revs, leaf).status == "SUCCESS"  # missing_crl="allow": never a failure
+
+
+def test_crl_without_distribution_point_covers_every_certificate(w: World) -> None:
+    """A CRL without IDP distributionPoint is in scope for certificates of any CDP."""
+    for der in (crls.crl(w.inter, []), crls.crl(w.inter, [], scope="user")):
+        assert _covered(w, build(w, der), _dp_leaf(w, "b"))
+
+
+def test_partitioned_crl_keeps_its_user_or_ca_scope(w: World) -> None:
+    """A partition's onlyContainsUserCerts / onlyContainsCACerts still applies."""
+    leaf = _dp_leaf(w, "a")
+    assert _covered(w, build(w, _part_crl(w, "a", scope="user")), leaf)
+    assert not _covered(w, build(w, _part_crl(w, "a", scope="ca")), leaf)
+    assert not _covered(w, build(w, _part_crl(w, "a", reasons=[
+        x509.ReasonFlags.key_compromise])), leaf)  # fmt: skip
+    inter = pki.intermediate(w.root, "Revocation Intermediate CA", key=w.inter.key,
+                             serial=INTER_SERIAL, extra_extensions=[crls.cdp_ext("root")])
+    root_part = crls.crl(w.root, [], issuing_dp=crls.idp("ca", uri=crls.crl_uri("root")))
+    revs = build(w, root_part, crls.crl(w.inter, []))
+    r = run_verify(verifier(w, revs, missing_crl="deny", revocation_check="chain"),
+                   [w.leaf, inter], at=NOW)  # fmt: skip
+    assert r.status == "SUCCESS"
+    r = run_verify(verifier(w, revs, missing_crl="deny", revocation_check="chain"),
+                   [w.leaf, w.inter], at=NOW)  # fmt: skip
+    assert r.status == "FAILED:unable to get certificate CRL" and r.depth == 1
+
+
+def test_partition_names_by_relative_name(w: World) -> None:
+    """nameRelativeToCRLIssuer compares by its RDN, never with a fullName."""
+    rdn = x509.RelativeDistinguishedName([x509.NameAttribute(x509.NameOID.COMMON_NAME, "part7")])
+    other = x509.RelativeDistinguishedName([x509.NameAttribute(x509.NameOID.COMMON_NAME, "part8")])
+    crl = crls.crl(w.inter, [], issuing_dp=crls.idp(relative=rdn))
+    assert _covered(w, build(w, crl), _dp_leaf(w, relative=rdn))
+    assert not _covered(w, build(w, crl), _dp_leaf(w, relative=other))
+    assert not _covered(w, build(w, crl), _dp_leaf(w, "part7"))
+
+
+def test_distribution_point_reasons_and_crl_issuer(w: World) -> None:
+    """A CDP with reasons is partial; one with a cRLIssuer counts when it names the CA."""
+    revs = build(w, _part_crl(w, "a"))
+    assert not _covered(w, revs, _dp_leaf(w, "a", reasons=[x509.ReasonFlags.key_compromise]))
+    assert _covered(w, revs, _dp_leaf(w, "a", crl_issuer=[x509.DirectoryName(
+        w.inter.cert.subject)]))  # fmt: skip
+    assert not _covered(w, revs, _dp_leaf(w, "a", crl_issuer=[x509.DirectoryName(
+        w.root.cert.subject)]))  # fmt: skip
+
+
+def test_partition_entries_revoke_whatever_the_partition(w: World) -> None:
+    """Entries revoke by issuer and serial whichever partition listed them (conservative)."""
+    leaf = _dp_leaf(w, "b")
+    revs = build(w, _part_crl(w, "a", [leaf]))
+    r = check(w, revs, leaf)
+    assert (r.status, r.revoked) == ("SUCCESS", True)
+
+
+def test_removal_in_one_partition_keeps_another_partitions_entry(w: World) -> None:
+    """A delta's removeFromCRL in partition B does not undo partition A's listing."""
+    hold = Revoked(serial(w.leaf), reason=6)
+    a = crls.crl(w.inter, [w.leaf], number=3, issuing_dp=crls.idp(uri=crls.crl_uri("a")))
+    b = crls.crl(w.inter, [hold], number=1, issuing_dp=crls.idp(uri=crls.crl_uri("b")))
+    b_delta = crls.crl(w.inter, [Revoked(serial(w.leaf), reason=8)], number=2, base=1,
+                       issuing_dp=crls.idp(uri=crls.crl_uri("b")))  # fmt: skip
+    for order in ([a, b, b_delta], [b, b_delta, a], [b_delta, a, b]):
+        assert check(w, build(w, *order)).revoked
+    assert not check(w, build(w, b, b_delta)).revoked
+
+
+def test_partitions_survive_a_snapshot(w: World, tmp_path: Path) -> None:
+    """Coverage by distribution point is the same after save and load."""
+    rdn = x509.RelativeDistinguishedName([x509.NameAttribute(x509.NameOID.COMMON_NAME, "r")])
+    revs = build(w, _part_crl(w, "a", scope="user"), _part_crl(w, "c"),
+                 crls.crl(w.inter, [], number=2, issuing_dp=crls.idp(relative=rdn)),
+                 crls.crl(w.root, [], issuing_dp=crls.idp("ca", uri=crls.crl_uri("root"))))
+    revs.save(tmp_path / "p.snap")
+    for s in (revs, RevocationSet.load(tmp_path / "p.snap"),
+              RevocationSet.from_snapshot_bytes((tmp_path / "p.snap").read_bytes())):
+        assert _covered(w, s, _dp_leaf(w, "a"))
+        assert _covered(w, s, _dp_leaf(w, "c"))
+        assert _covered(w, s, _dp_leaf(w, relative=rdn))
+        assert not _covered(w, s, _dp_leaf(w, "b"))
+        assert not _covered(w, s, w.other)
+
+
+def test_malformed_crl_distribution_points_reject_the_certificate(w: World) -> None:
+    """A cRLDistributionPoints that is not valid DER of its syntax is an invalid extension."""
+    oid = x509.ObjectIdentifier("2.5.29.31")
+    for value in (b"\x30\x00", b"\x30\x02\x30\x00", b"\x30\x04\x30\x02\x81\x00",
+                  b"\x30\x06\x30\x04\xa0\x02\x82\x00"):  # fmt: skip
+        leaf = pki.leaf(w.inter, "bad cdp",
+                        extra_extensions=[(x509.UnrecognizedExtension(oid, value), False)])
+        r = check(w, None, leaf)
+        assert r.status.startswith("FAILED:"), value.hex()
+
+
 # --- issuers, explicit entries, lookup ---------------------------------------------------------
 
 def test_same_serial_under_two_cas(w: World) -> None:
@@ -839,16 +1026,51 @@ def test_explicit_entries_apply_after_crls(w: World) -> None:
     ("entry", "exc"),
     [
         (lambda w: Revocation(w.inter.der, 5, reason=7), RevocationError),
+        (lambda w: Revocation(w.inter.der, 5, reason=8), RevocationError),
         (lambda w: Revocation(w.inter.der, 5, reason=11), RevocationError),
         (lambda w: Revocation(b"not a certificate", 5), RevocationError),
         (lambda w: Revocation(w.inter.der, 5, date=datetime(2026, 1, 1)), ConfigurationError),
     ],
-    ids=["reason-7", "reason-11", "issuer-not-a-certificate", "naive-date"],
+    ids=["reason-7", "reason-8", "reason-11", "issuer-not-a-certificate", "naive-date"],
 )
 def test_invalid_explicit_entries(w: World, entry: Any, exc: type[Exception]) -> None:
     """Invalid reasons, unparseable issuers and naive dates are configuration errors."""
     with pytest.raises(exc):
         build(w, entries=[entry(w)])
+
+
+def test_explicit_remove_from_crl_is_refused(w: World) -> None:
+    """An explicit removeFromCRL (8) is refused, in Python and in C: it would delete the CA's
+    own CRL revocation of that serial."""
+    with pytest.raises(RevocationError, match="reason 8 is not allowed in an explicit entry"):
+        build(w, revoking_leaf(w), entries=[Revocation(w.inter.der, serial(w.leaf), reason=8)])
+    from fastmtls._ffi import ffi, lib
+
+    out = ffi.new("fm_revbuild **")
+    assert lib.fm_revbuild_new(out) == 0
+    try:
+        for reason, ok in ((8, False), (7, False), (11, False), (6, True), (10, True)):
+            rc = lib.fm_revbuild_add_entry(out[0], w.inter.der, len(w.inter.der), b"\x05", 1,
+                                           reason, 0)  # fmt: skip
+            assert (rc == 0) == ok, reason
+    finally:
+        lib.fm_revbuild_free(out[0])
+
+
+@pytest.mark.parametrize("position", [1, 2, 3])
+def test_errors_name_the_crl_at_fault(w: World, position: int) -> None:
+    """A CRL refused for a bad entry (found while building) or a bad header is named by its
+    position among the CRLs given and its issuer."""
+    good = [crls.crl(w.root, [w.inter]), crls.crl(w.inter, [w.other], number=1)]
+    bad_entry = crls.raw_crl(w.inter, [crls.raw_entry(5, reason=6, extensions=[
+        crls.reason_ext(1)])], number=2)  # fmt: skip
+    ders = [*good[: position - 1], bad_entry, *good[position - 1 :]]
+    pattern = rf"CRL #{position} \(issuer CN=Revocation Intermediate CA\): malformed CRL"
+    with pytest.raises(RevocationError, match=pattern):
+        build(w, *ders)
+    ders[position - 1] = b"\x30\x03\x02\x01\x01"
+    with pytest.raises(RevocationError, match=rf"CRL #{position}: malformed CRL"):
+        build(w, *ders)
 
 
 def test_lookup_api(w: World) -> None:
@@ -1030,12 +1252,14 @@ def test_snapshot_byte_flips_never_crash(w: World) -> None:
 # Header layout (fm_revset.c rs_header): magic 0-7, version 8-11, endian 12-15, total_len 16-23,
 # checksum 24-31, n_entries 32-39, n_slots 40-47, n_issuers 48-55, off_issuers 56-63,
 # off_slots 64-71, off_arena 72-79, arena_len 80-87, off_blob 88-95, blob_len 96-103,
-# reserved 104-127. The checksum covers every byte, the header included.
+# off_parts 104-111, n_parts 112-119, reserved 120-127. The checksum covers every byte, the
+# header included.
 _FIELDS = [
     ("magic", 0, 8), ("version", 8, 4), ("endian", 12, 4), ("total_len", 16, 8),
     ("checksum", 24, 8), ("n_entries", 32, 8), ("n_slots", 40, 8), ("n_issuers", 48, 8),
     ("off_issuers", 56, 8), ("off_slots", 64, 8), ("off_arena", 72, 8), ("arena_len", 80, 8),
-    ("off_blob", 88, 8), ("blob_len", 96, 8), ("reserved", 104, 24),
+    ("off_blob", 88, 8), ("blob_len", 96, 8), ("off_parts", 104, 8), ("n_parts", 112, 8),
+    ("reserved", 120, 8),
 ]  # fmt: skip
 
 
@@ -1098,9 +1322,10 @@ def test_snapshot_random_byte_flips_are_refused(w: World) -> None:
 
 @pytest.mark.parametrize(
     ("off", "value", "match"),
-    [(0, b"FMREVSEU", "corrupt"), (0, b"\x00" * 8, "corrupt"), (8, struct.pack("<I", 2), "version"),
-     (8, struct.pack("<I", 0), "version"), (12, struct.pack(">I", 0x01020304), "version")],
-    ids=["magic", "zero-magic", "version-2", "version-0", "other-endian"],
+    [(0, b"FMREVSEU", "corrupt"), (0, b"\x00" * 8, "corrupt"), (8, struct.pack("<I", 1), "version"),
+     (8, struct.pack("<I", 3), "version"), (8, struct.pack("<I", 0), "version"),
+     (12, struct.pack(">I", 0x01020304), "version")],
+    ids=["magic", "zero-magic", "version-1", "version-3", "version-0", "other-endian"],
 )
 def test_snapshot_wrong_magic_or_version(
     w: World, tmp_path: Path, off: int, value: bytes, match: str
@@ -1114,6 +1339,17 @@ def test_snapshot_wrong_magic_or_version(
         RevocationSet.load(path)
     with pytest.raises(SnapshotError, match=match):
         RevocationSet.from_snapshot_bytes(bytes(data))
+
+
+def test_snapshot_of_an_older_format_is_refused_clearly(w: World, tmp_path: Path) -> None:
+    """A version-1 snapshot (before distribution point partitions), even with a valid checksum,
+    raises SnapshotError saying to compile it again."""
+    data = bytearray(_bytes_of(_rich_set(w)))
+    data[8:12] = struct.pack("<I", 1)
+    path = tmp_path / "v1.snap"
+    path.write_bytes(bytes(data))
+    with pytest.raises(SnapshotError, match=r"unsupported revocation snapshot version.*compile it"):
+        RevocationSet.load(path)
 
 
 def test_snapshot_io_errors(tmp_path: Path) -> None:

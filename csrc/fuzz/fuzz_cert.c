@@ -40,6 +40,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_ASSERT(span_in(c.spki_key, data, size) && span_in(c.ski, data, size));
     FUZZ_ASSERT(span_in(c.aki_keyid, data, size) && span_in(c.san, data, size));
     FUZZ_ASSERT(span_in(c.nc_permitted, data, size) && span_in(c.nc_excluded, data, size));
+    FUZZ_ASSERT(span_in(c.crldp, data, size));
+    /* the distribution points fm_cert_parse accepted read back without error, inside the input */
+    fm_der dr;
+    fm_dist_point dp;
+    int drc;
+    fm_der_init_span(&dr, c.crldp);
+    while ((drc = fm_crldp_next(&dr, &dp)) == 1)
+        FUZZ_ASSERT(span_in(dp.names, data, size) && span_in(dp.crl_issuer, data, size));
+    FUZZ_ASSERT(drc == 0);
 
     int alg = 0;
     fm_pss pss;

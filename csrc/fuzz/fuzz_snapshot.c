@@ -19,6 +19,7 @@
 #include "fuzz_common.h"
 
 #define RS_HEADER_SIZE 128u
+#define RS_VERSION 2u
 #define OFF_MAGIC 0u
 #define OFF_VERSION 8u
 #define OFF_ENDIAN 12u
@@ -82,6 +83,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     unlink(path);
     FUZZ_ASSERT(len > RS_HEADER_SIZE && len < sizeof img);
     FUZZ_ASSERT(memcmp(img + OFF_MAGIC, "FMREVSET", 8) == 0);
+    uint32_t version;
+    memcpy(&version, img + OFF_VERSION, 4);
+    FUZZ_ASSERT(version == RS_VERSION);
     FUZZ_ASSERT(rd64(img + OFF_TOTAL) == len);
     FUZZ_ASSERT(rd64(img + OFF_CHECKSUM) == image_checksum(img, len));
     FUZZ_ASSERT(rd64(img + OFF_SLOTS) >= RS_HEADER_SIZE && rd64(img + OFF_N_SLOTS) > 0);
@@ -124,6 +128,13 @@ static void query(const fm_revset *s, const uint8_t *img, size_t len, const uint
             sink ^= is.number[k];
         int64_t nu;
         (void)fm_revset_issuer_state(s, (int)i, 0, &nu);
+        /* distribution point coverage: names that cannot match, and the input's tail */
+        static const uint8_t uri[] = {0x86, 0x03, 'x', ':', 'y'};
+        for (int kind = FM_DPN_FULL; kind <= FM_DPN_RELATIVE; kind++) {
+            (void)fm_revset_covers_dp(s, (int)i, kind, kind, (fm_span){uri, sizeof uri});
+            if (tail_len)
+                (void)fm_revset_covers_dp(s, (int)i, 0, kind, (fm_span){tail, tail_len});
+        }
         (void)fm_revset_find_issuer(s, (fm_span){is.name, is.name_len},
                                     (fm_span){is.spki, is.spki_len});
     }
@@ -180,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     load(img, size, tail, tail_len);
 
     memcpy(img + OFF_MAGIC, "FMREVSET", 8);
-    uint32_t version = 1, endian = 0x01020304u;
+    uint32_t version = RS_VERSION, endian = 0x01020304u;
     uint64_t total = size;
     memcpy(img + OFF_VERSION, &version, 4);
     memcpy(img + OFF_ENDIAN, &endian, 4);

@@ -354,10 +354,12 @@ def make_crl(ca: pki.Cert, serials: Iterable[int] = (), *, number: int | None = 
     return crl.public_bytes(serialization.Encoding.DER)
 
 
-def _idp(scope: str = "all", reasons: bool = False) -> x509.IssuingDistributionPoint:
+def _idp(scope: str = "all", reasons: bool = False, uri: str = "http://crl.example.com/ca.crl",
+         relative: x509.RelativeDistinguishedName | None = None,
+         ) -> x509.IssuingDistributionPoint:
     return x509.IssuingDistributionPoint(
-        full_name=[x509.UniformResourceIdentifier("http://crl.example.com/ca.crl")],
-        relative_name=None, only_contains_user_certs=scope == "user",
+        full_name=None if relative else [x509.UniformResourceIdentifier(uri)],
+        relative_name=relative, only_contains_user_certs=scope == "user",
         only_contains_ca_certs=scope == "ca",
         only_some_reasons=frozenset({x509.ReasonFlags.key_compromise}) if reasons else None,
         indirect_crl=False, only_contains_attribute_certs=scope == "attribute")
@@ -383,6 +385,12 @@ def crl_sets(fixed: dict[str, pki.Cert]) -> list[tuple[str, pki.Cert, list[bytes
             groups.append((f"{name}-idp-{scope}", ca,
                            [make_crl(ca, serials[:4], idp=_idp(scope))]))
         groups.append((f"{name}-idp-reasons", ca, [make_crl(ca, [1], idp=_idp("all", True))]))
+        # distribution point partitions: two fullName URIs and a nameRelativeToCRLIssuer
+        rdn = x509.RelativeDistinguishedName([x509.NameAttribute(x509.NameOID.COMMON_NAME, "p")])
+        groups.append((f"{name}-idp-partitions", ca, [
+            make_crl(ca, [1], number=1, idp=_idp(uri="http://crl.example.com/a.crl")),
+            make_crl(ca, [2], number=1, idp=_idp("user", uri="http://crl.example.com/b.crl")),
+            make_crl(ca, [3], number=1, idp=_idp("ca", relative=rdn))]))
         groups.append((f"{name}-idp-delta", ca, [
             make_crl(ca, [1, 2], number=5, idp=_idp("user")),
             make_crl(ca, [3], number=6, base=5, idp=_idp("user"), remove=[1])]))
@@ -432,7 +440,7 @@ def snapshot_seeds(fixed: dict[str, pki.Cert], groups: list[tuple[str, pki.Cert,
             continue  # e.g. a delta without its base: refused, as it should be
     p256 = fixed["root_p256"]
     sets.append(RevocationSet.build(entries=[
-        Revocation(p256.der, s, reason=s % 11 if s % 11 != 7 else 0, date=1780000000 + s)
+        Revocation(p256.der, s, reason=s % 11 if s % 11 not in (7, 8) else 0, date=1780000000 + s)
         for s in range(1, 40)]))
     sets.append(RevocationSet.build(
         [groups[1][2][0]], cas=ca_ders,

@@ -258,6 +258,9 @@ int fm_revbuild_add_entry(fm_revbuild *b, const uint8_t *ca, size_t ca_len, cons
                           size_t serial_len, uint32_t reason, int64_t date);
 /* Builds the set; the builder is consumed (freed) whatever the outcome. */
 int fm_revbuild_finish(fm_revbuild *b, fm_revset **out);
+/* The same; on failure *bad_crl (may be NULL) receives the index, in the order they were added,
+ * of the CRL at fault (a malformed entry, a delta without a usable base), else -1. */
+int fm_revbuild_finish_ex(fm_revbuild *b, fm_revset **out, int64_t *bad_crl);
 
 typedef struct fm_revocation {
     uint32_t reason;  /* CRLReason */

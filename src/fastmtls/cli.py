@@ -20,7 +20,7 @@ from pathlib import Path
 from ._format import asn1_time, dn_rfc2253
 from .errors import FastMTLSError
 from .pem import pem_to_der
-from .revocation import RevocationSet, check_crl, crl_to_der, inspect_crl
+from .revocation import RevocationSet, ca_subject, check_crl, crl_to_der, inspect_crl
 from .store import TrustStore
 from .verifier import Verifier
 
@@ -116,6 +116,16 @@ def _read_cas(paths: Sequence[str]) -> list[bytes]:
     return out
 
 
+def _inspect_error(der: bytes, cas: Sequence[bytes], errors: Sequence[str | None]) -> str:
+    """Why no --ca verified the CRL: the error of the first CA whose subject is the CRL's
+    issuer (its signature, AKI or keyUsage), else that no CA has that name."""
+    issuer = inspect_crl(der).issuer_der
+    for ca, error in zip(cas, errors):
+        if error is not None and ca_subject(ca) == issuer:
+            return error
+    return "no --ca certificate has the CRL's issuer name"
+
+
 def _crl_inspect(args: argparse.Namespace) -> int:
     cas = _read_cas(args.ca)
     reports: list[dict[str, object]] = []
@@ -126,7 +136,10 @@ def _crl_inspect(args: argparse.Namespace) -> int:
             signature = "not checked (give --ca)"
             if cas:
                 errors = [check_crl(der, ca) for ca in cas]
-                signature = "valid" if None in errors else f"invalid: {errors[-1]}"
+                if None in errors:
+                    signature = "valid"
+                else:
+                    signature = f"invalid: {_inspect_error(der, cas, errors)}"
                 bad_signature |= None not in errors
             reports.append(
                 {

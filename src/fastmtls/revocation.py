@@ -17,6 +17,7 @@ from typing import Any, Union
 
 from ._certinfo import CertInfo
 from ._ffi import ffi, lib, message, status_name
+from ._format import dn_rfc2253
 from .errors import ConfigurationError, FastMTLSError
 from .pem import pem_to_der_blocks
 
@@ -45,7 +46,10 @@ def _raise(status: int, what: str) -> None:
     exc = SnapshotError if "SNAPSHOT" in name else RevocationError
     if name in ("FM_ERR_NOMEM", "FM_ERR_INTERNAL"):
         raise FastMTLSError(f"{what}: {message(status)}")
-    raise exc(f"{what}: {message(status)}")
+    hint = ""
+    if name == "FM_ERR_SNAPSHOT_VERSION":
+        hint = " (written by another fastmtls version: compile it again from its CRLs)"
+    raise exc(f"{what}: {message(status)}{hint}")
 
 
 def serial_bytes(serial: int) -> bytes:
@@ -92,7 +96,12 @@ def _unix(value: _dt.datetime | int | None) -> int:
 
 @dataclass(frozen=True)
 class Revocation:
-    """One revoked certificate: its issuing CA (DER certificate), serial, reason code and date."""
+    """One revoked certificate: its issuing CA (DER certificate), serial, reason code and date.
+
+    As an explicit entry of :meth:`RevocationSet.build`, ``reason`` is a CRLReason code 0-10
+    other than 7 (unused) and 8 (``removeFromCRL``, which only has a meaning in a delta CRL: to
+    take a revocation back, leave the entry out).
+    """
 
     issuer: bytes
     serial: int
@@ -177,13 +186,28 @@ def inspect_crl(der: bytes) -> CRLInfo:
     )
 
 
+def _crl_label(der: bytes, index: int, issuer: bytes | None = None) -> str:
+    """``CRL #index (issuer DN)`` for error messages (index: 1-based among the CRLs given)."""
+    if issuer is None:
+        info = ffi.new("fm_crl_info *")
+        if lib.fm_crl_parse_header_info(der, len(der), info) != 0:
+            return f"CRL #{index}"
+        issuer = der[info.issuer_off : info.issuer_off + info.issuer_len]
+    try:
+        name = dn_rfc2253(issuer)
+    except Exception:  # pragma: no cover - the C parser accepted the Name
+        return f"CRL #{index}"
+    return f"CRL #{index} (issuer {name})"
+
+
 def check_crl(der: bytes, ca_der: bytes) -> str | None:
     """None when ``ca_der`` issued and signed the CRL, else the reason it did not."""
     rc = lib.fm_crl_check(der, len(der), ca_der, len(ca_der))
     return None if rc == 0 else message(rc)
 
 
-def _ca_subject(ca_der: bytes) -> bytes | None:
+def ca_subject(ca_der: bytes) -> bytes | None:
+    """The subject Name DER of a certificate, or None when it does not parse."""
     cert = CertInfo(ca_der)
     return cert.subject if cert.ok else None
 
@@ -221,10 +245,17 @@ class RevocationSet:
 
         ``cas`` (a :class:`~fastmtls.TrustStore` or DER certificates) are the CAs that may have
         issued the CRLs: each CRL is checked against the CA whose name it carries and whose key
-        verifies its signature. A CRL no CA verifies raises :class:`RevocationError`. Delta CRLs
-        are merged onto their base CRL (``removeFromCRL`` honoured).
+        verifies its signature. A CRL no CA verifies raises :class:`RevocationError`, whose
+        message names the CRL (its position among the CRLs given, counting each PEM block, and
+        its issuer).
+
+        Per CA and partition (CRLs with the same issuingDistributionPoint), the newest base CRL
+        is used with the newest delta CRL that applies to it (``removeFromCRL`` honoured): a
+        delta lists every change since its base, so older deltas are superseded. A delta whose
+        base is missing, or that needs a newer base than the newest one given, raises
+        :class:`RevocationError` unless a newer applicable delta supersedes it.
         """
-        ca_list = [(der, _ca_subject(der)) for der in _ca_ders(cas)]
+        ca_list = [(der, ca_subject(der)) for der in _ca_ders(cas)]
         out = ffi.new("fm_revbuild **")
         _raise(lib.fm_revbuild_new(out), "revocation set")
         builder = out[0]
@@ -233,8 +264,14 @@ class RevocationSet:
             for item in crls:
                 for der in crl_to_der(item):
                     held.append(der)
-                    cls._add_crl(builder, der, ca_list)
+                    cls._add_crl(builder, der, ca_list, len(held))
             for e in entries:
+                if e.reason not in REASONS or e.reason == lib.FM_REASON_REMOVE_FROM_CRL:
+                    raise RevocationError(
+                        f"revocation of serial {e.serial:X}: reason {e.reason} is not allowed in "
+                        "an explicit entry (CRLReason 0-10 except 7 and 8, removeFromCRL: to take "
+                        "a revocation back, leave the entry out)"
+                    )
                 ser = serial_bytes(e.serial)
                 rc = lib.fm_revbuild_add_entry(builder, e.issuer, len(e.issuer), ser, len(ser),
                                                e.reason, _unix(e.date))  # fmt: skip
@@ -243,27 +280,34 @@ class RevocationSet:
             lib.fm_revbuild_free(builder)
             raise
         res = ffi.new("fm_revset **")
-        rc = lib.fm_revbuild_finish(builder, res)  # consumes the builder
+        bad = ffi.new("int64_t *")
+        rc = lib.fm_revbuild_finish_ex(builder, res, bad)  # consumes the builder
+        what = "revocation set"
+        if rc != 0 and 0 <= bad[0] < len(held):  # the CRL at fault (a bad entry, no base)
+            what = _crl_label(held[bad[0]], int(bad[0]) + 1)
         del held  # only now may the CRLs' DER go
-        _raise(rc, "revocation set")
+        _raise(rc, what)
         return cls(res[0])
 
     @staticmethod
-    def _add_crl(builder: Any, der: bytes, ca_list: Sequence[tuple[bytes, bytes | None]]) -> None:
+    def _add_crl(
+        builder: Any, der: bytes, ca_list: Sequence[tuple[bytes, bytes | None]], index: int
+    ) -> None:
         # only the header here: entries are validated once, as the builder reads them
         info = ffi.new("fm_crl_info *")
-        _raise(lib.fm_crl_parse_header_info(der, len(der), info), "CRL")
+        _raise(lib.fm_crl_parse_header_info(der, len(der), info), f"CRL #{index}")
         issuer = der[info.issuer_off : info.issuer_off + info.issuer_len]
         candidates = [ca for ca, subject in ca_list if subject == issuer]
+        what = _crl_label(der, index, issuer)
         if not candidates:
-            raise RevocationError("CRL: no configured CA has the CRL's issuer name")
+            raise RevocationError(f"{what}: no configured CA has the CRL's issuer name")
         last = 0
         for ca in candidates:
             # borrowed: ``der`` is an immutable bytes object that build() holds until finish
             last = lib.fm_revbuild_add_crl_borrowed(builder, der, len(der), ca, len(ca), ffi.NULL)
             if last == 0:
                 return
-        _raise(last, "CRL")
+        _raise(last, what)
 
     @classmethod
     def empty(cls) -> RevocationSet:
