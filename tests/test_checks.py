@@ -435,6 +435,51 @@ def test_unknown_critical_extension(critical: bool, position: str, depth: int) -
            leaf_kw=ext if position == "leaf" else None)
 
 
+_CRL_DP = [x509.DistributionPoint([x509.UniformResourceIdentifier("http://crl.example/ca.crl")],
+                                  None, None, None)]
+# Extensions fastmtls recognises but does not process: critical, they are unhandled (as in
+# OpenSSL and pyca/cryptography); freshestCRL MUST be non-critical anyway (RFC 5280 4.2.1.15).
+UNPROCESSED_EXTS = {
+    "freshestCRL": x509.FreshestCRL(_CRL_DP),
+    "issuerAltName": x509.IssuerAlternativeName([x509.DNSName("ca.example")]),
+    "sct-list": x509.UnrecognizedExtension(ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2"),
+                                           bytes.fromhex("04020000")),
+}
+# Accepted critical, as OpenSSL does (pyca/cryptography refuses them): cRLDistributionPoints is
+# revocation's business, and without an initial explicit-policy requirement (fastmtls never sets
+# one) ignoring certificatePolicies / policyConstraints accepts what processing them would.
+CRITICAL_OK_EXTS = {
+    "cRLDistributionPoints": x509.CRLDistributionPoints(_CRL_DP),
+    "certificatePolicies": x509.CertificatePolicies(
+        [x509.PolicyInformation(ObjectIdentifier("1.2.3.4"), None)]),
+    "policyConstraints": x509.PolicyConstraints(require_explicit_policy=0,
+                                                inhibit_policy_mapping=None),
+}
+
+
+@pytest.mark.parametrize("critical", [True, False])
+@pytest.mark.parametrize(("position", "depth"), [("leaf", 0), ("inter", 1)])
+@pytest.mark.parametrize("name", sorted(UNPROCESSED_EXTS))
+def test_unprocessed_critical_extension(name: str, critical: bool, position: str,
+                                        depth: int) -> None:
+    """freshestCRL, issuerAltName and the SCT list are not processed: critical, they fail as
+    unhandled (FAILED:unhandled critical extension); non-critical they are ignored."""
+    ext = {"extra_extensions": [(UNPROCESSED_EXTS[name], critical)]}
+    check3(R.UNHANDLED_CRITICAL_EXTENSION if critical else R.OK, depth if critical else None,
+           inter_kw=ext if position == "inter" else None,
+           leaf_kw=ext if position == "leaf" else None)
+
+
+@pytest.mark.parametrize("position", ["leaf", "inter"])
+@pytest.mark.parametrize("name", sorted(CRITICAL_OK_EXTS))
+def test_critical_extension_accepted_as_openssl(name: str, position: str) -> None:
+    """Critical cRLDistributionPoints, certificatePolicies and policyConstraints pass (OpenSSL's
+    behaviour; SECURITY.md lists them under "deliberately as lenient as OpenSSL")."""
+    ext = {"extra_extensions": [(CRITICAL_OK_EXTS[name], True)]}
+    check3(R.OK, None, inter_kw=ext if position == "inter" else None,
+           leaf_kw=ext if position == "leaf" else None)
+
+
 # ---- extended key usage (RFC 5280 4.2.1.12) ----------------------------------------------------
 
 SA, CA_ = pki.SERVER_AUTH, pki.CLIENT_AUTH
