@@ -803,6 +803,48 @@ def test_loop_with_trusted_member() -> None:
     assert r.chain == [leaf.der, a.der, b.der]
 
 
+@pytest.mark.parametrize("order", ["bad-first", "good-first"])
+def test_copy_with_bad_signature_does_not_hide_good_copy(order: str) -> None:
+    """The intermediate presented twice with the same TBSCertificate, one copy with a corrupted
+    signature: the good copy is found in either order (copies are one candidate only when their
+    DER is identical)."""
+    root, inter, leaf = three()
+    bad = pki.tamper_sig(inter.der)
+    copies = [bad, inter.der] if order == "bad-first" else [inter.der, bad]
+    r = run_verify(make_verifier(root), [leaf, *copies])
+    assert_result(r, R.OK, None)
+    assert r.chain == [leaf.der, inter.der, root.der]
+    # twin: the bad copy alone fails its signature check
+    assert_result(run_verify(make_verifier(root), [leaf, bad]), R.CERT_SIGNATURE_FAILURE, 1)
+
+
+def test_same_tbs_signed_by_twin_roots() -> None:
+    """One TBSCertificate signed by two same-name roots: only the second is trusted, so only the
+    second copy leads to it (the first copy's signature fails under it)."""
+    roots = [pki.ca("Twin Copy Root"), pki.ca("Twin Copy Root")]
+    inter = pki.intermediate(roots[0], "Twin Copy Intermediate")
+    other = pki.resign(inter, roots[1].key)
+    assert other.der != inter.der and pki._split(other.der)[0] == pki._split(inter.der)[0]
+    leaf = pki.leaf(inter)
+    r = run_verify(make_verifier(roots[1]), [leaf, inter, other])
+    assert_result(r, R.OK, None)
+    assert r.chain == [leaf.der, other.der, roots[1].der]
+    assert_result(run_verify(make_verifier(roots[1]), [leaf, inter]),
+                  R.CERT_SIGNATURE_FAILURE, 1)
+
+
+def test_validly_signed_twins_one_pass() -> None:
+    """Two validly signed copies of one TBS (ECDSA signs with a fresh nonce) and an exact
+    duplicate: the paths above them are explored once, so an expired leaf costs two signature
+    checks (leaf under the intermediate, intermediate under the root), not four."""
+    root, inter, leaf = three(leaf_kw=EXPIRED)
+    twin = pki.resign(inter, root.key)
+    assert twin.der != inter.der
+    r = run_verify(make_verifier(root), [leaf, inter, twin, inter, twin])
+    assert_result(r, R.CERT_HAS_EXPIRED, 0)
+    assert r._res.sig_checks == 2
+
+
 # ---- trust anchors that are not roots, and operator intermediates ------------------------------
 
 
