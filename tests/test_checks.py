@@ -365,6 +365,26 @@ NC_CASES = [
      "CN=client,O=Acme,C=US", None, R.OK),
     ("dns-constraint-ignores-ip-san", ([DNS("example.com")], None), "client",
      [_ip("10.0.0.1")], R.OK),
+    # A SAN-less leaf's host-like CN is a dNSName for the constraints, '_' allowed as in
+    # OpenSSL's cn2dnsid (a client falling back to the CN may match "a_b.evil.com")
+    ("cn-excluded", (None, [DNS("evil.com")]), "x.evil.com", None, R.EXCLUDED_VIOLATION),
+    ("cn-underscore-excluded", (None, [DNS("evil.com")]), "a_b.evil.com", None,
+     R.EXCLUDED_VIOLATION),
+    ("cn-leading-underscore-excluded", (None, [DNS("evil.com")]), "_svc.evil.com", None,
+     R.EXCLUDED_VIOLATION),
+    ("cn-underscore-permitted-violation", ([DNS("good.com")], None), "a_b.evil.com", None,
+     R.PERMITTED_VIOLATION),
+    ("cn-underscore-permitted-ok", ([DNS("good.com")], None), "a_b.good.com", None, R.OK),
+    ("cn-one-label-not-a-host", ([DNS("good.com")], None), "a_b", None, R.OK),
+    # ... and whenever the leaf has no dNSName SAN, as OpenSSL (has_san_id(x, GEN_DNS))
+    ("cn-excluded-beside-email-san", (None, [DNS("evil.com")]), "x.evil.com",
+     [EMAIL("alice@example.com")], R.EXCLUDED_VIOLATION),
+    ("cn-excluded-beside-uri-san", (None, [DNS("evil.com")]), "a_b.evil.com",
+     [URI("spiffe://example.com/ns/prod/sa/api")], R.EXCLUDED_VIOLATION),
+    ("cn-excluded-beside-ip-san", (None, [DNS("evil.com")]), "x.evil.com", [_ip("10.0.0.1")],
+     R.EXCLUDED_VIOLATION),
+    ("cn-ignored-beside-dns-san", (None, [DNS("evil.com")]), "x.evil.com",
+     [DNS("client.example.com")], R.OK),
     # directoryNames compare in OpenSSL's canonical form: string type, ASCII case and white
     # space do not hide a subject from an excluded subtree (nor from a permitted one)
     ("dirname-excluded-other-type-and-case",
