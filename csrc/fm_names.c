@@ -680,10 +680,12 @@ static uint32_t code_point(fm_span v, size_t w, size_t i) {
  * NAME_CONSTRAINTS_check_CN): the string is read as text (one octet a character for UTF8String,
  * PrintableString, TeletexString, IA5String, VisibleString; BMPString and UniversalString with
  * their ASCII characters only), trailing NULs are dropped, an embedded NUL is an error, and it is
- * a hostname when it has two or more labels of letters, digits and inner hyphens. Unlike OpenSSL,
- * '_' is not accepted ("a_b.example" is a user name here, not a hostname); '*' is not either, so
- * "*.evil.com" is no DNS-ID (as in OpenSSL). No label length limits (OpenSSL has none): a long
- * label does not take a name out of the constraints. Returns 1 with *out (in v or buf), 0 when
+ * a hostname when it has two or more labels of letters, digits, '_' and inner hyphens. '_' is
+ * accepted as OpenSSL accepts it (its "deviation from strict DNS name syntax"): names such as
+ * "a_b.evil.com" or "_svc.evil.com" are what clients that fall back to the CN may match, so an
+ * excluded dNSName subtree must catch them. '*' is not accepted, so "*.evil.com" is no DNS-ID (as
+ * in OpenSSL). No label length limits (OpenSSL has none): a long label does not take a name out
+ * of the constraints. Returns 1 with *out (in v or buf), 0 when
  * the value is no hostname or of another type, -1 when it cannot be read (fail closed).
  */
 static int cn_dnsid(unsigned tag, fm_span v, uint8_t buf[CN_MAX_WIDE], fm_span *out) {
@@ -729,7 +731,7 @@ static int cn_dnsid(unsigned tag, fm_span v, uint8_t buf[CN_MAX_WIDE], fm_span *
     const uint8_t *p = out->p;
     int dot = 0;
     for (i = 0; i < n; i++) {
-        if (is_alpha(p[i]) || is_digit(p[i]))
+        if (is_alpha(p[i]) || is_digit(p[i]) || p[i] == '_')
             continue;
         if (i == 0 || i == n - 1)
             return 0;
@@ -860,13 +862,20 @@ int fm_nc_check(const fm_cert *ca, const fm_cert *sub, uint32_t max_checks) {
         if (more < 0)
             return FM_ERR_MALFORMED_CERT;
     }
-    /* The commonNames of an end entity without any subjectAltName are DNS names when they look
-     * like hostnames and ca constrains dNSNames: as OpenSSL's NAME_CONSTRAINTS_check_CN, so that
-     * a client still matching hostnames against the CN cannot be given "CN=x.evil.com" by a CA
-     * that excludes evil.com. With any SAN present the CN is not an identity (RFC 6125 6.4.4,
-     * BetterTLS, webpki), so it is not checked then; OpenSSL also checks it beside IP-only SANs.
-     * CA certificates (intermediates) are not checked, as in OpenSSL. */
-    int cn_dns = n_cns && !((sub->ext_flags & FM_X_BC) && sub->is_ca) && n_san == 0 &&
+    /* The commonNames of an end entity without a dNSName subjectAltName are DNS names when they
+     * look like hostnames and ca constrains dNSNames: as OpenSSL's check_name_constraints (CN
+     * checked when has_san_id(x, GEN_DNS) finds none) and NAME_CONSTRAINTS_check_CN, so that a
+     * client still matching hostnames against the CN cannot be given "CN=x.evil.com" by a CA
+     * that excludes evil.com. This fails closed: the CN is checked beside e-mail, URI or IP SANs
+     * too (RFC 6125 6.4.4 lets a client fall back to the CN when there is no DNS-ID), and only a
+     * dNSName SAN takes it out of the constraints. CA certificates (intermediates) are not
+     * checked, as in OpenSSL. */
+    size_t n_dns_san = 0;
+    for (fm_der r = names; !fm_der_done(&r);) {
+        fm_der_any(&r, &tag, &v, NULL); /* validated by san_open */
+        n_dns_san += tag == GN_DNS;
+    }
+    int cn_dns = n_cns && !((sub->ext_flags & FM_X_BC) && sub->is_ca) && n_dns_san == 0 &&
                  (has_form(ca->nc_permitted, GN_DNS) || has_form(ca->nc_excluded, GN_DNS));
     n_names = n_san + n_emails + (n_attrs ? 1u : 0u) + (cn_dns ? n_cns : 0u);
     if (n_names && n_cons > max_checks / n_names)

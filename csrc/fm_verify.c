@@ -221,6 +221,8 @@ typedef struct vctx {
     size_t name_len;
     fm_cert *pres; /* presented certificates, parsed */
     int *pres_ok;  /* parse status per presented certificate */
+    fm_span *sig_ok; /* per presented certificate: the issuer key (SPKI) its signature was last
+                      * verified under during this verification, or empty */
     size_t n_pres;
     node path[FM_MAX_DEPTH_LIMIT + 2];
     size_t len;
@@ -267,13 +269,40 @@ static int in_path(const vctx *x, const fm_cert *c) {
     return 0;
 }
 
-/* Same TBSCertificate = same certificate, whatever its signature's encoding (an ECDSA (r, s)
- * can be re-encoded as (r, n - s): another DER, the same certificate, another path). */
+/* The exact same certificate (DER) presented again is the same candidate: each copy would only
+ * be another identical path. Copies that differ only in their signature are NOT the same: one
+ * may carry a bad signature and the other a good one (RFC 4158 3.5: a candidate whose signature
+ * fails must not hide another). */
 static int presented_before(const vctx *x, size_t k) {
     for (size_t j = 1; j < k; j++)
-        if (x->pres_ok[j] == FM_OK && fm_span_eq(x->pres[j].tbs, x->pres[k].tbs))
+        if (x->pres_ok[j] == FM_OK && fm_span_eq(x->pres[j].der, x->pres[k].der))
             return 1;
     return 0;
+}
+
+/* Presented certificate k (at the top of the path) is about to be checked under `issuer`. The
+ * paths above k through `issuer` were already explored, from this same position, if an earlier
+ * presented certificate j with the same TBSCertificate (its twin: an ECDSA (r, n - s)
+ * re-encoding, say) has a signature valid under the same key: j was tried before k as the same
+ * candidate (every check on it depends on the TBS alone), and everything above depends on the
+ * TBS alone, except j's own signature. Skipping keeps twins to one pass of the checks above
+ * them, as deduplicating by TBS did, without letting a twin with a bad signature hide one with
+ * a good signature. */
+static int twin_explored(const vctx *x, const node *top, const fm_cert *issuer) {
+    if (top->src != FM_SRC_PRESENTED)
+        return 0;
+    size_t k = top->idx;
+    for (size_t j = 1; j < k; j++)
+        if (x->sig_ok[j].len && fm_span_eq(x->sig_ok[j], issuer->spki) &&
+            fm_span_eq(x->pres[j].tbs, x->pres[k].tbs))
+            return 1;
+    return 0;
+}
+
+/* Records that the certificate at the top of the path verified under `issuer`. */
+static void note_sig_ok(vctx *x, const node *top, const fm_cert *issuer) {
+    if (top->src == FM_SRC_PRESENTED)
+        x->sig_ok[top->idx] = issuer->spki;
 }
 
 /* Signature of `child` under `issuer_spki`, through the verified-signature cache. */
@@ -469,7 +498,8 @@ static int validate_path(vctx *x, int *depth) {
  * intermediates, then the operator's. Returns FM_OK when a valid path was found (left in
  * x->path), -1 otherwise (the best error is in x->best, or x->fatal). */
 static int build(vctx *x) {
-    const fm_cert *c = x->path[x->len - 1].cert;
+    const node *top = &x->path[x->len - 1];
+    const fm_cert *c = top->cert;
     int depth = (int)x->len - 1;
     int candidates = 0;
     uint64_t ih = fm_name_hash(c->issuer);
@@ -483,6 +513,8 @@ static int build(vctx *x) {
         if (in_path(x, &a->cert))
             continue;
         candidates++;
+        if (twin_explored(x, top, &a->cert))
+            continue;
         int rc = check_sig(x, c, &a->cert, a->key);
         if (x->fatal)
             return -1;
@@ -491,6 +523,7 @@ static int build(vctx *x) {
                    depth, 2);
             continue;
         }
+        note_sig_ok(x, top, &a->cert);
         int adepth = (int)x->len;
         if ((rc = check_cert_alone(x, &a->cert, ROLE_ANCHOR)) != FM_OK) {
             record(x, rc, adepth, 3);
@@ -522,12 +555,14 @@ static int build(vctx *x) {
             continue;
         if (budget_step(x))
             return -1;
-        /* a certificate presented twice is one candidate (each copy would be another path) */
+        /* a certificate presented twice (the same DER) is one candidate */
         if (src == FM_SRC_PRESENTED && presented_before(x, k))
             continue;
         if (in_path(x, cand))
             continue;
         candidates++;
+        if (twin_explored(x, top, cand))
+            continue;
         /* at most max_depth intermediates between leaf and anchor; self-issued ones (key
          * rollover) do not count, as in pyca/cryptography; the path array bounds the rest */
         size_t logical = 0;
@@ -551,6 +586,7 @@ static int build(vctx *x) {
                    depth, 2);
             continue;
         }
+        note_sig_ok(x, top, cand);
         x->path[x->len++] = (node){cand, src, idx};
         if (build(x) == FM_OK)
             return FM_OK;
@@ -753,12 +789,14 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
 
     /* Split and parse the presented certificates (bounded by max_chain_certs). */
     size_t cap = lim->max_chain_certs;
-    size_t *offs = malloc(cap * sizeof *offs * 2 + cap * (sizeof(fm_cert) + sizeof(int)));
+    size_t *offs = malloc(cap * (sizeof(size_t) * 2 + sizeof(fm_cert) + sizeof(fm_span) +
+                                 sizeof(int)));
     if (offs == NULL)
         return finish(out, FM_ERR_NOMEM, -1);
     size_t *lens = offs + cap;
     fm_cert *pres = (fm_cert *)(lens + cap);
-    int *pres_ok = (int *)(pres + cap);
+    fm_span *sig_ok = (fm_span *)(pres + cap);
+    int *pres_ok = (int *)(sig_ok + cap);
     size_t n = 0;
     int rc = fm_chain_split(chain, chain_len, offs, lens, cap, &n);
     if (rc == FM_ERR_LIMIT) {
@@ -773,6 +811,7 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
     for (size_t i = 0; i < n; i++) {
         pres_ok[i] = lens[i] > lim->max_cert_size ? FM_ERR_INPUT_TOO_LARGE
                                                  : fm_cert_parse(&pres[i], chain + offs[i], lens[i]);
+        sig_ok[i] = (fm_span){NULL, 0};
     }
 
     vctx *x = calloc(1, sizeof *x);
@@ -790,6 +829,7 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
     x->name_len = name_len;
     x->pres = pres;
     x->pres_ok = pres_ok;
+    x->sig_ok = sig_ok;
     x->n_pres = n;
     x->best = FM_OK;
     x->best_depth = -1;

@@ -28,10 +28,9 @@ static const uint8_t OID_EKU_CLIENT[] = {0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x0
 static const uint8_t OID_EKU_ANY[] = {0x55, 0x1D, 0x25, 0x00};
 static const uint8_t OID_AIA[] = {0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x01};
 static const uint8_t OID_SIA[] = {0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x0B};
-static const uint8_t OID_SCT_LIST[] = {0x2B, 0x06, 0x01, 0x04, 0x01, 0xD6, 0x79, 0x02, 0x04, 0x02};
 
 /* id-ce extensions are 2.5.29.n = 55 1D n */
-enum { CE_SKI = 14, CE_KU = 15, CE_SAN = 17, CE_IAN = 18, CE_BC = 19, CE_NC = 30, CE_CRLDP = 31,
+enum { CE_SKI = 14, CE_KU = 15, CE_SAN = 17, CE_BC = 19, CE_NC = 30, CE_CRLDP = 31,
        CE_POLICIES = 32, CE_AKI = 35, CE_POLICY_CONSTRAINTS = 36, CE_EKU = 37, CE_FRESHEST = 46 };
 
 #define BAD FM_ERR_MALFORMED_CERT
@@ -615,21 +614,48 @@ static int parse_extensions(fm_cert *c, fm_span exts) {
                 must_not_be_critical = 1;
                 rc = ext_aki(c, value);
                 break;
-            case CE_POLICY_CONSTRAINTS: /* RFC 5280 4.2.1.11: MUST be critical; no policy
-                                         * processing is done, as in webpki and cryptography */
+            case CE_POLICY_CONSTRAINTS:
+                /* RFC 5280 4.2.1.11: MUST be critical. No policy processing is done; accepted
+                 * even when critical, as OpenSSL does: without an initial-explicit-policy
+                 * requirement from the caller, requireExplicitPolicy only matters to a relying
+                 * party that asks for policies, and we never do. pyca/cryptography (and
+                 * rustls-webpki) reject it critical as unhandled; SECURITY.md lists this among
+                 * the places where we are deliberately as lenient as OpenSSL. */
                 must_be_critical = 1;
                 break;
             case CE_EKU: c->ext_flags |= FM_X_EKU; rc = ext_eku(c, value); break;
-            case CE_POLICIES: c->ext_flags |= FM_X_POLICY; break;
-            /* informational: safe to ignore even when critical */
-            case CE_CRLDP: rc = ext_crldp(c, value); break;
-            case CE_IAN: case CE_FRESHEST: break;
+            case CE_POLICIES:
+                /* RFC 5280 4.2.1.4: accepted even when critical, as OpenSSL does. With no
+                 * initial explicit-policy requirement (we never set one), processing the policies
+                 * (6.1.3 (d)-(f)) would accept exactly the paths that ignoring them accepts, so
+                 * ignoring them is equivalent. pyca/cryptography rejects it critical. */
+                c->ext_flags |= FM_X_POLICY;
+                break;
+            case CE_CRLDP:
+                /* RFC 5280 4.2.1.13: accepted even when critical, as OpenSSL does. Revocation
+                 * is this extension's business and is handled: CRLSource can fetch the CRLs the
+                 * distribution points name, a RevocationSet checks every certificate of the path,
+                 * and the points decide which partitioned CRLs cover the certificate (ext_crldp).
+                 * pyca/cryptography rejects it critical. */
+                rc = ext_crldp(c, value);
+                break;
+            case CE_FRESHEST:
+                /* RFC 5280 4.2.1.15: MUST be non-critical. Not processed by the verifier, so a
+                 * critical one is also an unhandled critical extension (that status wins), as in
+                 * OpenSSL and pyca/cryptography. */
+                known = 0;
+                must_not_be_critical = 1;
+                break;
+            /* issuerAltName (4.2.1.7) is not processed: unhandled when critical, as in OpenSSL
+             * and pyca/cryptography */
             default: known = 0;
             }
         } else if (FM_OID_EQ(oid, OID_AIA) || FM_OID_EQ(oid, OID_SIA)) {
             must_not_be_critical = 1; /* RFC 5280 4.2.2.1-2 */
             rc = ext_info_access(value);
-        } else if (!FM_OID_EQ(oid, OID_SCT_LIST)) {
+        } else {
+            /* includes the SCT list of RFC 6962 3.3 (1.3.6.1.4.1.11129.2.4.2): not processed,
+             * so unhandled when critical, as in OpenSSL and pyca/cryptography */
             known = 0;
         }
         if (rc != FM_OK)

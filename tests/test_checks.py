@@ -365,6 +365,26 @@ NC_CASES = [
      "CN=client,O=Acme,C=US", None, R.OK),
     ("dns-constraint-ignores-ip-san", ([DNS("example.com")], None), "client",
      [_ip("10.0.0.1")], R.OK),
+    # A SAN-less leaf's host-like CN is a dNSName for the constraints, '_' allowed as in
+    # OpenSSL's cn2dnsid (a client falling back to the CN may match "a_b.evil.com")
+    ("cn-excluded", (None, [DNS("evil.com")]), "x.evil.com", None, R.EXCLUDED_VIOLATION),
+    ("cn-underscore-excluded", (None, [DNS("evil.com")]), "a_b.evil.com", None,
+     R.EXCLUDED_VIOLATION),
+    ("cn-leading-underscore-excluded", (None, [DNS("evil.com")]), "_svc.evil.com", None,
+     R.EXCLUDED_VIOLATION),
+    ("cn-underscore-permitted-violation", ([DNS("good.com")], None), "a_b.evil.com", None,
+     R.PERMITTED_VIOLATION),
+    ("cn-underscore-permitted-ok", ([DNS("good.com")], None), "a_b.good.com", None, R.OK),
+    ("cn-one-label-not-a-host", ([DNS("good.com")], None), "a_b", None, R.OK),
+    # ... and whenever the leaf has no dNSName SAN, as OpenSSL (has_san_id(x, GEN_DNS))
+    ("cn-excluded-beside-email-san", (None, [DNS("evil.com")]), "x.evil.com",
+     [EMAIL("alice@example.com")], R.EXCLUDED_VIOLATION),
+    ("cn-excluded-beside-uri-san", (None, [DNS("evil.com")]), "a_b.evil.com",
+     [URI("spiffe://example.com/ns/prod/sa/api")], R.EXCLUDED_VIOLATION),
+    ("cn-excluded-beside-ip-san", (None, [DNS("evil.com")]), "x.evil.com", [_ip("10.0.0.1")],
+     R.EXCLUDED_VIOLATION),
+    ("cn-ignored-beside-dns-san", (None, [DNS("evil.com")]), "x.evil.com",
+     [DNS("client.example.com")], R.OK),
     # directoryNames compare in OpenSSL's canonical form: string type, ASCII case and white
     # space do not hide a subject from an excluded subtree (nor from a permitted one)
     ("dirname-excluded-other-type-and-case",
@@ -432,6 +452,51 @@ def test_unknown_critical_extension(critical: bool, position: str, depth: int) -
     ext = {"extra_extensions": unknown_ext(critical)}
     check3(R.UNHANDLED_CRITICAL_EXTENSION if critical else R.OK, depth if critical else None,
            inter_kw=ext if position == "inter" else None,
+           leaf_kw=ext if position == "leaf" else None)
+
+
+_CRL_DP = [x509.DistributionPoint([x509.UniformResourceIdentifier("http://crl.example/ca.crl")],
+                                  None, None, None)]
+# Extensions fastmtls recognises but does not process: critical, they are unhandled (as in
+# OpenSSL and pyca/cryptography); freshestCRL MUST be non-critical anyway (RFC 5280 4.2.1.15).
+UNPROCESSED_EXTS = {
+    "freshestCRL": x509.FreshestCRL(_CRL_DP),
+    "issuerAltName": x509.IssuerAlternativeName([x509.DNSName("ca.example")]),
+    "sct-list": x509.UnrecognizedExtension(ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2"),
+                                           bytes.fromhex("04020000")),
+}
+# Accepted critical, as OpenSSL does (pyca/cryptography refuses them): cRLDistributionPoints is
+# revocation's business, and without an initial explicit-policy requirement (fastmtls never sets
+# one) ignoring certificatePolicies / policyConstraints accepts what processing them would.
+CRITICAL_OK_EXTS = {
+    "cRLDistributionPoints": x509.CRLDistributionPoints(_CRL_DP),
+    "certificatePolicies": x509.CertificatePolicies(
+        [x509.PolicyInformation(ObjectIdentifier("1.2.3.4"), None)]),
+    "policyConstraints": x509.PolicyConstraints(require_explicit_policy=0,
+                                                inhibit_policy_mapping=None),
+}
+
+
+@pytest.mark.parametrize("critical", [True, False])
+@pytest.mark.parametrize(("position", "depth"), [("leaf", 0), ("inter", 1)])
+@pytest.mark.parametrize("name", sorted(UNPROCESSED_EXTS))
+def test_unprocessed_critical_extension(name: str, critical: bool, position: str,
+                                        depth: int) -> None:
+    """freshestCRL, issuerAltName and the SCT list are not processed: critical, they fail as
+    unhandled (FAILED:unhandled critical extension); non-critical they are ignored."""
+    ext = {"extra_extensions": [(UNPROCESSED_EXTS[name], critical)]}
+    check3(R.UNHANDLED_CRITICAL_EXTENSION if critical else R.OK, depth if critical else None,
+           inter_kw=ext if position == "inter" else None,
+           leaf_kw=ext if position == "leaf" else None)
+
+
+@pytest.mark.parametrize("position", ["leaf", "inter"])
+@pytest.mark.parametrize("name", sorted(CRITICAL_OK_EXTS))
+def test_critical_extension_accepted_as_openssl(name: str, position: str) -> None:
+    """Critical cRLDistributionPoints, certificatePolicies and policyConstraints pass (OpenSSL's
+    behaviour; SECURITY.md lists them under "deliberately as lenient as OpenSSL")."""
+    ext = {"extra_extensions": [(CRITICAL_OK_EXTS[name], True)]}
+    check3(R.OK, None, inter_kw=ext if position == "inter" else None,
            leaf_kw=ext if position == "leaf" else None)
 
 
@@ -756,6 +821,48 @@ def test_loop_with_trusted_member() -> None:
     r = run_verify(make_verifier(b), [leaf, a, b])
     assert_result(r, R.OK, None)
     assert r.chain == [leaf.der, a.der, b.der]
+
+
+@pytest.mark.parametrize("order", ["bad-first", "good-first"])
+def test_copy_with_bad_signature_does_not_hide_good_copy(order: str) -> None:
+    """The intermediate presented twice with the same TBSCertificate, one copy with a corrupted
+    signature: the good copy is found in either order (copies are one candidate only when their
+    DER is identical)."""
+    root, inter, leaf = three()
+    bad = pki.tamper_sig(inter.der)
+    copies = [bad, inter.der] if order == "bad-first" else [inter.der, bad]
+    r = run_verify(make_verifier(root), [leaf, *copies])
+    assert_result(r, R.OK, None)
+    assert r.chain == [leaf.der, inter.der, root.der]
+    # twin: the bad copy alone fails its signature check
+    assert_result(run_verify(make_verifier(root), [leaf, bad]), R.CERT_SIGNATURE_FAILURE, 1)
+
+
+def test_same_tbs_signed_by_twin_roots() -> None:
+    """One TBSCertificate signed by two same-name roots: only the second is trusted, so only the
+    second copy leads to it (the first copy's signature fails under it)."""
+    roots = [pki.ca("Twin Copy Root"), pki.ca("Twin Copy Root")]
+    inter = pki.intermediate(roots[0], "Twin Copy Intermediate")
+    other = pki.resign(inter, roots[1].key)
+    assert other.der != inter.der and pki._split(other.der)[0] == pki._split(inter.der)[0]
+    leaf = pki.leaf(inter)
+    r = run_verify(make_verifier(roots[1]), [leaf, inter, other])
+    assert_result(r, R.OK, None)
+    assert r.chain == [leaf.der, other.der, roots[1].der]
+    assert_result(run_verify(make_verifier(roots[1]), [leaf, inter]),
+                  R.CERT_SIGNATURE_FAILURE, 1)
+
+
+def test_validly_signed_twins_one_pass() -> None:
+    """Two validly signed copies of one TBS (ECDSA signs with a fresh nonce) and an exact
+    duplicate: the paths above them are explored once, so an expired leaf costs two signature
+    checks (leaf under the intermediate, intermediate under the root), not four."""
+    root, inter, leaf = three(leaf_kw=EXPIRED)
+    twin = pki.resign(inter, root.key)
+    assert twin.der != inter.der
+    r = run_verify(make_verifier(root), [leaf, inter, twin, inter, twin])
+    assert_result(r, R.CERT_HAS_EXPIRED, 0)
+    assert r._res.sig_checks == 2
 
 
 # ---- trust anchors that are not roots, and operator intermediates ------------------------------

@@ -17,8 +17,9 @@ Limits and what crossing each one gives (csrc/fm_verify.c unless said otherwise)
   gives BUDGET_EXCEEDED.
 - RSA keys verified with: at most FM_MAX_RSA_BITS (8192) bits and a 32-bit exponent (fm_crypto.c);
   others are unsupported (UNSUPPORTED_SIGNATURE_ALGORITHM for the certificate they should verify).
-- A certificate presented twice (the same TBS, however its signature is encoded) is one
-  candidate issuer.
+- A certificate presented twice (the same DER) is one candidate issuer; copies with the same TBS
+  and other signatures are separate candidates (a bad signature must not hide a good one), but
+  the paths above them are explored once per issuer key that one of them verified under.
 - ``Limits.max_nc_checks`` (FM_DEFAULT_MAX_NC_CHECKS, 2^20): names x name constraints per (CA,
   certificate) pair; BUDGET_EXCEEDED past it.
 - Trust anchors: at most FM_MAX_ANCHOR_SIZE (1 MiB) each and FM_MAX_ANCHORS (65535) per store,
@@ -834,7 +835,8 @@ def test_cpu_name_constraints_copies(nc_root: pki.Cert) -> None:
 
 def test_cpu_name_constraints_malleated_copy(nc_root: pki.Cert) -> None:
     """The constrained intermediate and its twin whose ECDSA signature (r, s) is re-encoded as
-    (r, n - s), another DER still validly signed: the same TBS, so one candidate, one pass."""
+    (r, n - s), another DER still validly signed: the same TBS, so the paths above the twin
+    were already explored through the first copy: one pass."""
     leaf, inter = _expired_nc_chain(nc_root)
     twin = malleate_ecdsa(inter)
     assert twin != inter
@@ -842,6 +844,23 @@ def test_cpu_name_constraints_malleated_copy(nc_root: pki.Cert) -> None:
     _record("2^20 name-constraint checks, intermediate + its ECDSA-malleated twin", ms, res)
     assert res.reason == R.CERT_HAS_EXPIRED and res._res.sig_checks == 2, res.status
     _assert_budget(ms, slack=2.0)  # one pass: measured 8.5 ms here
+
+
+def test_cpu_bad_signature_copies(real_root: pki.Cert) -> None:
+    """61 copies of the intermediate, each with another corrupted signature, before the good
+    one: each is a candidate (a bad copy must not hide the good one) and costs one signature
+    check under the root, as 61 distinct same-name intermediates did before; the chain verifies.
+    The same copies after the good one cost nothing: the good one explored those paths."""
+    inter = pki.intermediate(real_root, "Copies Intermediate")
+    leaf = pki.leaf(inter, "copies client")
+    n = DEFAULT.max_chain_certs - 3
+    bad = [inter.der[:-1] + bytes([inter.der[-1] ^ (i + 1)]) for i in range(n)]
+    ms, res = _measure(real_root, [leaf.der, *bad, inter.der],
+                       f"{n} bad-signature copies of the intermediate, then the good one")
+    assert res.verified and res._res.sig_checks == n + 2, res.status
+    _assert_budget(ms)
+    res = make_verifier(real_root).verify([leaf.der, inter.der, *bad], at=pki.NOW)
+    assert res.verified and res._res.sig_checks == 2, res.status
 
 
 def test_cpu_max_size_certificates(ed_root: pki.Cert, ed_inter: pki.Cert, leaf_key: Any) -> None:

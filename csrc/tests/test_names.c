@@ -341,6 +341,16 @@ static void test_cn(void) {
     CHECK((rc = fm_nc_check(&ca, &sub, FM_DEFAULT_MAX_NC_CHECKS)) == FM_OK, "cn intermediate: %s", st(rc));
     release(&sub);
 
+    /* '_' is a hostname character for the CN check, as in OpenSSL's cn2dnsid */
+    static const char *const underscored[] = {"a_b.evil.com", "_svc.evil.com", "x.evil_.com"};
+    for (size_t i = 0; i < sizeof underscored / sizeof underscored[0]; i++) {
+        sl = cn_subject(subj, FM_TAG_UTF8_STRING, underscored[i], strlen(underscored[i]), 1);
+        make_sub(&sub, subj, sl, NULL, 0);
+        rc = fm_nc_check(&ca, &sub, FM_DEFAULT_MAX_NC_CHECKS);
+        CHECK(rc == (i < 2 ? FM_ERR_EXCLUDED_VIOLATION : FM_OK), "cn %s: %s", underscored[i], st(rc));
+        release(&sub);
+    }
+
     /* BMPString: up to 1024 characters are converted and checked, longer ones fail closed */
     memset(text, 'a', sizeof text);
     memcpy(text + 1000 - 9, ".evil.com", 9);
