@@ -5,6 +5,7 @@
  * (fail closed), never a silent "does not match an excluded subtree". */
 #include "fm_names.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* GeneralName CHOICE tags (RFC 5280 4.2.1.6; the module uses IMPLICIT tagging, directoryName is
@@ -637,15 +638,110 @@ static int nc_scan(fm_span list, const nc_name *nm, int excluded, int *any, int 
     return FM_OK;
 }
 
-/* One name against both lists: excluded first (RFC 5280 6.1.3 (b)-(c); an excluded match wins). */
-static int nc_name_check(const fm_cert *ca, const nc_name *nm, int *perm_fail) {
+/* ---- dNSName constraint index --------------------------------------------------------------
+ * A CA with many dNSName subtrees (thousands fit in a certificate, and path building can meet the
+ * CA once per presented copy of it) has them looked up by hash rather than scanned: a plain
+ * dNSName then costs two lookups per label instead of one comparison per subtree, so the 2^20
+ * names x subtrees a verification may check stay well inside its CPU bound. The answer is the
+ * scan's: some constraint c with dom_match(name, c, 1). Wildcard and malformed names, and other
+ * forms, are still scanned. */
+#define DNS_INDEX_MIN 16u /* fewer dNSName subtrees are scanned */
+
+typedef struct dns_index {
+    fm_span *keys; /* open addressing on dns_hash; p NULL = free; NULL = no index (scan) */
+    size_t mask;   /* slots - 1, a power of two */
+    int all;       /* a "" constraint: every name */
+} dns_index;
+
+static uint64_t dns_hash(const uint8_t *p, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a over the lowercased octets */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ lower(p[i])) * 0x100000001b3ULL;
+    return h;
+}
+
+/* The index of the dNSName subtrees of `list` (validated). Leaves idx->keys NULL (scan instead)
+ * when they are few or memory is short. */
+static void dns_index_build(fm_span list, dns_index *idx) {
+    fm_der r, s;
+    fm_span st, base;
+    unsigned tag;
+    size_t n = 0, slots = 64;
+    memset(idx, 0, sizeof *idx);
+    for (int pass = 0; pass < 2; pass++) {
+        rd_init(&r, list);
+        while (!fm_der_done(&r)) {
+            if (fm_der_expect(&r, FM_TAG_SEQUENCE, &st, NULL) != 0)
+                return;
+            rd_init(&s, st);
+            if (fm_der_any(&s, &tag, &base, NULL) != 0 || tag != GN_DNS)
+                continue;
+            if (pass == 0) {
+                n++;
+            } else if (base.len == 0) {
+                idx->all = 1;
+            } else {
+                size_t j = (size_t)dns_hash(base.p, base.len) & idx->mask;
+                while (idx->keys[j].p != NULL)
+                    j = (j + 1) & idx->mask;
+                idx->keys[j] = base;
+            }
+        }
+        if (pass == 0) {
+            if (n < DNS_INDEX_MIN)
+                return;
+            while (slots < 2 * n) /* n <= list.len: no overflow */
+                slots *= 2;
+            if ((idx->keys = calloc(slots, sizeof *idx->keys)) == NULL)
+                return;
+            idx->mask = slots - 1;
+        }
+    }
+}
+
+static int dns_index_has(const dns_index *idx, const uint8_t *p, size_t n) {
+    for (size_t j = (size_t)dns_hash(p, n) & idx->mask; idx->keys[j].p; j = (j + 1) & idx->mask)
+        if (idx->keys[j].len == n && eq_nocase(idx->keys[j].p, p, n))
+            return 1;
+    return 0;
+}
+
+/* dom_match(name, c, 1) for some constraint c of the index; `name` is a valid DNS name (no
+ * leading dot). "d" matches name == d and the names below d (a suffix after a dot); ".d" the names
+ * strictly below d (a suffix starting at a dot that is not the first octet). */
+static int dns_index_match(const dns_index *idx, fm_span name) {
+    if (idx->all || dns_index_has(idx, name.p, name.len))
+        return 1;
+    for (size_t j = 1; j + 1 < name.len; j++)
+        if (name.p[j] == '.' && (dns_index_has(idx, name.p + j, name.len - j) ||
+                                 dns_index_has(idx, name.p + j + 1, name.len - j - 1)))
+            return 1;
+    return 0;
+}
+
+/* One GeneralSubtrees list for nm: through its index when it has one and nm is a valid plain
+ * dNSName, else nc_scan. */
+static int nc_list(fm_span list, const dns_index *ix, const nc_name *nm, int excluded, int *any,
+                   int *hit) {
+    if (ix->keys != NULL && nm->tag == GN_DNS && !nm->wild && nm->ok) {
+        *any = 1;
+        *hit = dns_index_match(ix, nm->dom);
+        return FM_OK;
+    }
+    return nc_scan(list, nm, excluded, any, hit);
+}
+
+/* One name against both lists: excluded first (RFC 5280 6.1.3 (b)-(c); an excluded match wins).
+ * ix: the indexes of the permitted and excluded lists. */
+static int nc_name_check(const fm_cert *ca, const dns_index ix[2], const nc_name *nm,
+                         int *perm_fail) {
     int any, hit;
-    int rc = nc_scan(ca->nc_excluded, nm, 1, &any, &hit);
+    int rc = nc_list(ca->nc_excluded, &ix[1], nm, 1, &any, &hit);
     if (rc != FM_OK)
         return rc;
     if (hit)
         return FM_ERR_EXCLUDED_VIOLATION;
-    rc = nc_scan(ca->nc_permitted, nm, 0, &any, &hit);
+    rc = nc_list(ca->nc_permitted, &ix[0], nm, 0, &any, &hit);
     if (rc == FM_OK && any && !hit)
         *perm_fail = 1;
     return rc;
@@ -831,14 +927,15 @@ int fm_san_validate(const fm_cert *c) {
     return c ? san_open(c, &names, &n) : FM_ERR_INVALID_ARGUMENT;
 }
 
+static int nc_names_check(const fm_cert *ca, const fm_cert *sub, const dns_index ix[2],
+                          fm_der names, int cn_dns, size_t n_attrs, int *perm_fail);
+
 int fm_nc_check(const fm_cert *ca, const fm_cert *sub, uint32_t max_checks) {
     fm_der names;
     ava_iter it;
     fm_span type, v;
     unsigned tag;
     size_t n_cons, n_san, n_attrs = 0, n_emails = 0, n_cns = 0, n_names;
-    nc_name nm;
-    uint8_t wide[CN_MAX_WIDE];
     int rc, more, perm_fail = 0;
 
     if (!ca || !sub)
@@ -881,9 +978,32 @@ int fm_nc_check(const fm_cert *ca, const fm_cert *sub, uint32_t max_checks) {
     if (n_names && n_cons > max_checks / n_names)
         return FM_ERR_BUDGET_EXCEEDED;
 
+    dns_index ix[2] = {{NULL, 0, 0}, {NULL, 0, 0}};
+    if (n_names > 1) { /* one name: building an index costs what one scan does */
+        dns_index_build(ca->nc_permitted, &ix[0]);
+        dns_index_build(ca->nc_excluded, &ix[1]);
+    }
+    rc = nc_names_check(ca, sub, ix, names, cn_dns, n_attrs, &perm_fail);
+    free(ix[0].keys);
+    free(ix[1].keys);
+    if (rc != FM_OK)
+        return rc;
+    return perm_fail ? FM_ERR_PERMITTED_VIOLATION : FM_OK;
+}
+
+/* fm_nc_check's walk over the names of `sub`: the subject (a directoryName, and its emailAddress
+ * and, with cn_dns, commonName attributes), then the subjectAltNames (`names`). */
+static int nc_names_check(const fm_cert *ca, const fm_cert *sub, const dns_index ix[2],
+                          fm_der names, int cn_dns, size_t n_attrs, int *perm_fail) {
+    ava_iter it;
+    fm_span type, v;
+    unsigned tag;
+    nc_name nm;
+    uint8_t wide[CN_MAX_WIDE];
+    int rc;
     if (n_attrs) {
         name_prep(&nm, GN_DN, sub->subject);
-        if ((rc = nc_name_check(ca, &nm, &perm_fail)) != FM_OK)
+        if ((rc = nc_name_check(ca, ix, &nm, perm_fail)) != FM_OK)
             return rc;
         ava_start(&it, sub->subject);
         while (ava_next(&it, &type, &tag, &v) == 1) {
@@ -904,17 +1024,17 @@ int fm_nc_check(const fm_cert *ca, const fm_cert *sub, uint32_t max_checks) {
             } else {
                 continue;
             }
-            if ((rc = nc_name_check(ca, &nm, &perm_fail)) != FM_OK)
+            if ((rc = nc_name_check(ca, ix, &nm, perm_fail)) != FM_OK)
                 return rc;
         }
     }
     while (!fm_der_done(&names)) {
         fm_der_any(&names, &tag, &v, NULL); /* validated by san_open */
         name_prep(&nm, tag, v);
-        if ((rc = nc_name_check(ca, &nm, &perm_fail)) != FM_OK)
+        if ((rc = nc_name_check(ca, ix, &nm, perm_fail)) != FM_OK)
             return rc;
     }
-    return perm_fail ? FM_ERR_PERMITTED_VIOLATION : FM_OK;
+    return FM_OK;
 }
 
 /* ---- expected-name matching --------------------------------------------------------------- */

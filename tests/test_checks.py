@@ -423,6 +423,57 @@ def test_name_constraints(constraints: Any, subject: Any, san: Any, expected: Re
            leaf_kw={"name": subject, "san": san})
 
 
+# A CA list with 16 or more dNSName subtrees is looked up through a hash index rather than
+# scanned (fm_names.c): every case with dNSName subtrees must give the same answer with 20
+# subtrees that match nothing added to each list that has dNSName subtrees, and the index's own
+# matching rules (case, label boundaries) are checked directly below.
+_FILLERS = [DNS(f"filler{i}.invalid") for i in range(20)]
+
+
+def _has_dns(subtrees: Any) -> bool:
+    return bool(subtrees) and any(isinstance(g, x509.DNSName) for g in subtrees)
+
+
+def _padded(constraints: Any) -> Any:
+    return tuple([*lst, *_FILLERS] if _has_dns(lst) else lst for lst in constraints)
+
+
+_DNS_NC_CASES = [c for c in NC_CASES if any(_has_dns(lst) for lst in c[1])]
+_INDEX_CASES = [  # id, subtrees, SANs, result as permitted subtrees, result as excluded ones
+    ("exact-other-case", [DNS("Example.COM")], [DNS("example.com")], R.OK, R.EXCLUDED_VIOLATION),
+    ("below", [DNS("example.com")], [DNS("a.B.example.com")], R.OK, R.EXCLUDED_VIOLATION),
+    ("label-boundary", [DNS("example.com")], [DNS("badexample.com")], R.PERMITTED_VIOLATION,
+     R.OK),
+    ("longer-tld", [DNS("example.com")], [DNS("example.com.evil")], R.PERMITTED_VIOLATION, R.OK),
+    ("one-of-two-names", [DNS("example.com")], [DNS("a.example.com"), DNS("a.example.org")],
+     R.PERMITTED_VIOLATION, R.EXCLUDED_VIOLATION),
+]
+
+
+@pytest.mark.parametrize(("constraints", "subject", "san", "expected"),
+                         [c[1:] for c in _DNS_NC_CASES], ids=[c[0] for c in _DNS_NC_CASES])
+def test_name_constraints_indexed(constraints: Any, subject: Any, san: Any,
+                                  expected: Reason) -> None:
+    """The dNSName cases of NC_CASES through the index: the same answers."""
+    check3(expected, None if expected == R.OK else 0,
+           inter_kw={"name": "CN=Checks Intermediate CA,O=Acme,C=US",
+                     "name_constraints": _padded(constraints)},
+           leaf_kw={"name": subject, "san": san})
+
+
+@pytest.mark.parametrize(("subtrees", "san", "as_permitted", "as_excluded"),
+                         [c[1:] for c in _INDEX_CASES], ids=[c[0] for c in _INDEX_CASES])
+@pytest.mark.parametrize("kind", ["permitted", "excluded"])
+def test_name_constraints_index_matching(subtrees: Any, san: Any, as_permitted: Reason,
+                                         as_excluded: Reason, kind: str) -> None:
+    """Index lookups: case-insensitive, only at label boundaries, every name checked."""
+    listed = [*subtrees, *_FILLERS]
+    nc, expected = ((listed, None), as_permitted) if kind == "permitted" else \
+        ((None, listed), as_excluded)
+    check3(expected, None if expected == R.OK else 0,
+           inter_kw={"name_constraints": nc}, leaf_kw={"name": "client", "san": san})
+
+
 @pytest.mark.parametrize(("excluded", "expected", "depth"), [
     ("Checks Intermediate CA", R.EXCLUDED_VIOLATION, 1), ("Somebody Else", R.OK, None)])
 def test_name_constraints_bind_intermediates(excluded: str, expected: Reason,
