@@ -7,9 +7,11 @@
  *   - N_WORKERS workers run full handshakes (client and server in the same thread, over a BIO
  *     pair) against two server SSL_CTXs, one hooked in record mode and one in enforce mode, with
  *     TLS 1.3 tickets, TLS 1.2 tickets and TLS 1.2 session IDs (the hook's own session cache),
- *     resuming the session of their previous handshake half of the time; then they read the
- *     server's result through a hook that may have been replaced meanwhile (fm_hook_result's
- *     "verified by another hook" path), and read it again after the connection is freed;
+ *     resuming the session of their previous handshake half of the time, under one of three
+ *     server names (none, a.example, b.example: another name than the session's never resumes);
+ *     then they read the server's result through a hook that may have been replaced meanwhile
+ *     (fm_hook_result's "verified by another hook" path), and again after the connection is
+ *     freed;
  *   - one swapper alternates the verifier's store (the PKI's root, or a foreign one) and
  *     revocation set (none, or one revoking the second client), re-installs a new hook on each
  *     context now and then (fm_hook_new + fm_hook_install while handshakes run in the old one;
@@ -247,10 +249,16 @@ typedef struct worker {
     long handshakes;
 } worker;
 
-static void one_handshake(uint64_t *rnd, SSL_SESSION **saved) {
+/* The server names clients send (none, or one of two): a session offered under another name than
+ * the one it was made with must not resume (RFC 6066 3; fm_hook.c resume_check). */
+static const char *const sni_names[] = {NULL, "a.example", "b.example"};
+#define N_SNI 3
+
+static void one_handshake(uint64_t *rnd, SSL_SESSION **saved, int *saved_sni) {
     int c = (int)(next_rand(rnd) % N_CTX), v = (int)(next_rand(rnd) % N_VARIANTS);
-    int client = (int)(next_rand(rnd) % N_CLIENTS);
-    SSL_SESSION **slot = &saved[(c * N_VARIANTS + v) * N_CLIENTS + client];
+    int client = (int)(next_rand(rnd) % N_CLIENTS), sni = (int)(next_rand(rnd) % N_SNI);
+    size_t si = (size_t)((c * N_VARIANTS + v) * N_CLIENTS + client);
+    SSL_SESSION **slot = &saved[si];
     SSL *cl = SSL_new(client_ctx[v]), *sv = SSL_new(server_ctx[c]);
     BIO *bc = NULL, *bs = NULL;
     if (cl == NULL || sv == NULL || BIO_new_bio_pair(&bc, 0, &bs, 0) != 1)
@@ -262,6 +270,8 @@ static void one_handshake(uint64_t *rnd, SSL_SESSION **saved) {
     if (SSL_use_certificate(cl, client_cert[client]) != 1 ||
         SSL_use_PrivateKey(cl, client_key[client]) != 1 || SSL_add1_chain_cert(cl, inter_cert) != 1)
         die("client certificate");
+    if (sni_names[sni] != NULL && SSL_set_tlsext_host_name(cl, sni_names[sni]) != 1)
+        die("client server name");
     int offered = *slot != NULL && (next_rand(rnd) & 1u);
     if (offered)
         SSL_set_session(cl, *slot);
@@ -287,6 +297,8 @@ static void one_handshake(uint64_t *rnd, SSL_SESSION **saved) {
     if (ok) {
         if (resumed)
             atomic_fetch_add(&n_resumed, 1);
+        if (resumed) /* only under the server name the session was made with */
+            CHECK(offered && saved_sni[si] == sni);
         CHECK(have); /* a completed mTLS handshake (full or resumed) was verified */
         if (have) {
             check_result(&r, store, client);
@@ -295,6 +307,8 @@ static void one_handshake(uint64_t *rnd, SSL_SESSION **saved) {
         }
         SSL_SESSION_free(*slot);
         *slot = SSL_get1_session(cl);
+        if (!resumed) /* a resumed session keeps the name of its first handshake */
+            saved_sni[si] = sni;
     } else {
         atomic_fetch_add(&n_failed_hs, 1);
         /* enforce mode refused: the result that made it refuse is on the connection */
@@ -319,8 +333,9 @@ static void *worker_main(void *arg) {
     worker *w = arg;
     uint64_t rnd = 0x9E3779B97F4A7C15ull * (uint64_t)(w->id + 1);
     SSL_SESSION *saved[N_CTX * N_VARIANTS * N_CLIENTS] = {0};
+    int saved_sni[N_CTX * N_VARIANTS * N_CLIENTS] = {0};
     for (long i = 0; i < w->handshakes; i++)
-        one_handshake(&rnd, saved);
+        one_handshake(&rnd, saved, saved_sni);
     for (size_t i = 0; i < sizeof saved / sizeof saved[0]; i++)
         SSL_SESSION_free(saved[i]);
     return NULL;
