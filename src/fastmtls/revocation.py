@@ -100,7 +100,9 @@ class Revocation:
 
     As an explicit entry of :meth:`RevocationSet.build`, ``reason`` is a CRLReason code 0-10
     other than 7 (unused) and 8 (``removeFromCRL``, which only has a meaning in a delta CRL: to
-    take a revocation back, leave the entry out).
+    take a revocation back, leave the entry out). The set keeps ``date`` as 32-bit Unix seconds
+    (4 of its ~36 bytes per entry): dates before 1970 read back as 0 and after 2106-02-07 as
+    2**32 - 1; no revocation date outside that range occurs in practice.
     """
 
     issuer: bytes
