@@ -114,6 +114,7 @@ typedef struct fm_crl_info {
     size_t number_off, number_len;
     size_t base_off, base_len;
     size_t aki_off, aki_len;
+    size_t idp_off, idp_len;
     int32_t sig_status;
 } fm_crl_info;
 int fm_crl_parse(const uint8_t *crl, size_t len, fm_crl_info *out);

@@ -313,6 +313,8 @@ static int crl_info(const uint8_t *crl, size_t len, fm_crl_info *out, int full) 
         out->base_off = (size_t)(c.base_number.p - crl), out->base_len = c.base_number.len;
     if (c.aki.len)
         out->aki_off = (size_t)(c.aki.p - crl), out->aki_len = c.aki.len;
+    if (c.idp.len)
+        out->idp_off = (size_t)(c.idp.p - crl), out->idp_len = c.idp.len;
     return FM_OK;
 }
 

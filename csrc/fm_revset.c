@@ -706,6 +706,8 @@ static void fill_info(fm_crl_info *info, const fm_crl *c, const uint8_t *der) {
         info->base_off = (size_t)(c->base_number.p - der), info->base_len = c->base_number.len;
     if (c->aki.len)
         info->aki_off = (size_t)(c->aki.p - der), info->aki_len = c->aki.len;
+    if (c->idp.len)
+        info->idp_off = (size_t)(c->idp.p - der), info->idp_len = c->idp.len;
     info->sig_status = -1;
 }
 

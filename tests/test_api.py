@@ -774,3 +774,32 @@ def test_free_threaded_import_leaves_the_gil_off() -> None:
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_issuer_fields_follow_the_validated_path() -> None:
+    """Two anchors with one name and key (a re-issued root, other serial and SKI): which one
+    validates depends on the host's associations. The issuer fields of each result name its own
+    path's anchor, also when one Verifier formatted the other result first (its fields memo)."""
+    key = pki.make_key("p256")
+    roots = [
+        pki.issue(
+            subject="Re-issued Root", key=key, ca=True, serial=serial, ski=True, aki=False,
+            key_usage=["key_cert_sign", "crl_sign"],
+        )
+        for serial in (0x1111, 0x2222)
+    ]
+    leaf = pki.issue(subject="client", issuer=roots[0], eku=[pki.CLIENT_AUTH],
+                     san=list(pki.CLIENT_SAN))  # fmt: skip
+    store = TrustStore()
+    store.add_der(roots[0].der, name="first")
+    store.add_der(roots[1].der, name="second")
+    store.associate("a.example", ["first"])
+    store.associate("b.example", ["second"])
+    verifier = Verifier(store)
+    for host, root in (("a.example", roots[0]), ("b.example", roots[1]), ("a.example", roots[0])):
+        res = verifier.verify([leaf.der], host=host, at=pki.NOW)
+        assert res.verified and res.chain[-1] == root.der
+        f = res.fields()
+        ski = root.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        assert f["cert_issuer_serial"] == f"{root.cert.serial_number:X}", host
+        assert f["cert_issuer_ski"] == ski.digest.hex().upper(), host

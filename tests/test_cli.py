@@ -14,6 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from fastmtls import RevocationSet
 from fastmtls.cli import main
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -189,3 +190,48 @@ def test_module_entry_point_demo_data() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["status"] == "SUCCESS"
+
+
+@pytest.mark.parametrize("at", ["inf", "1e20", "253402300800", "yesterday"])
+def test_verify_bad_time_is_a_usage_error(
+    world: dict[str, Path], capsys: pytest.CaptureFixture[str], at: str
+) -> None:
+    """--at outside datetime's range (or not a time) is a usage error (exit 2), not a traceback
+    (exit 1 would read as "not verified")."""
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", "--ca", str(world["root"]), "--at", at, str(world["chain"])])
+    assert exc.value.code == 2
+    assert "not a time" in capsys.readouterr().err
+
+
+def test_verify_crl_and_snapshot_are_exclusive(
+    world: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--crl and --revocations together used to ignore the CRLs (a revoked leaf passed)."""
+    snap = tmp_path / "empty.snap"
+    RevocationSet.build([]).save(snap)
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", "--ca", str(world["root"]), "--crl", str(world["crl"]),
+              "--revocations", str(snap), *AT, str(world["chain"])])  # fmt: skip
+    assert exc.value.code == 2
+    assert "not allowed with" in capsys.readouterr().err
+
+
+def test_pem_files_with_text_before_the_first_block(
+    world: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CA bundle that opens with comments (certifi's does) and a CRL printed by
+    `openssl crl -text` are PEM: verify and crl compile read them."""
+    commented = tmp_path / "bundle.pem"
+    commented.write_bytes(b"\n# Issuer: CN=Test\n# Label: test\n" + world["root"].read_bytes())
+    inter = tmp_path / "inter.pem"
+    inter.write_bytes(b"Certificate:\n    Data: ...\n" + world["inter"].read_bytes())
+    rc, out = _run(["verify", "--ca", str(commented), "--intermediate", str(inter), *AT,
+                    str(world["chain"])], capsys)  # fmt: skip
+    assert rc == 0 and isinstance(out, dict) and out["status"] == "SUCCESS"
+    crl = tmp_path / "text.crl"
+    crl.write_bytes(b"Certificate Revocation List (CRL):\n        Version 2 (0x1)\n"
+                    + world["crl"].read_bytes())  # fmt: skip
+    snap = tmp_path / "out.snap"
+    assert main(["crl", "compile", str(crl), "--ca", str(inter), "-o", str(snap)]) == 0
+    assert len(RevocationSet.load(snap)) == 2

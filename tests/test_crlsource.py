@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import crls
 import pki
 import pytest
 from cryptography import x509
@@ -662,3 +664,128 @@ def test_configuration_errors(ca: pki.Cert) -> None:
     for kw in bad:
         with pytest.raises(ConfigurationError):
             CRLSource(**kw)
+
+
+# ---- review fixes: deadlines, callbacks, CRL series ------------------------------------------
+
+
+@pytest.fixture()
+def trickling_server(ca: pki.Cert) -> Iterator[str]:
+    """A URL whose server sends headers, then its CRL one byte every 0.2 s: each byte restarts
+    a per-read socket timeout, so only an overall deadline ends the fetch."""
+    body = make_crl(ca)
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(8)
+    lsock.settimeout(0.2)
+    done = threading.Event()
+
+    def trickle(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
+                for b in body:
+                    if done.wait(0.2):
+                        return
+                    conn.sendall(bytes([b]))
+            except OSError:  # the client gave up
+                pass
+
+    def accept() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = lsock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=trickle, args=(conn,), daemon=True).start()
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{lsock.getsockname()[1]}/c.crl"
+    done.set()
+    t.join(5)
+    lsock.close()
+
+
+def test_trickling_server_is_abandoned_at_the_deadline(trickling_server: str, ca: pki.Cert) -> None:
+    """The fetch ends after 4 x timeout however the server trickles, with a clear error."""
+    src = CRLSource(urls=[trickling_server], cas=[ca.der], timeout=0.25)
+    t0 = time.monotonic()
+    assert src.refresh() is False
+    assert time.monotonic() - t0 < 3.0  # deadline 1 s
+    error = src.status()[0].last_error
+    assert error is not None and "abandoned" in error
+
+
+def test_stop_abandons_the_background_fetch(trickling_server: str, ca: pki.Cert) -> None:
+    """stop() does not wait for a slow fetch to reach its deadline (here 40 s)."""
+    src = CRLSource(urls=[trickling_server], cas=[ca.der], timeout=10)
+    src.start(wait=False)
+    time.sleep(0.6)  # the thread is inside the fetch
+    t0 = time.monotonic()
+    src.stop(timeout=10)
+    assert time.monotonic() - t0 < 3.0
+    assert not src.running
+
+
+def test_on_update_may_stop_the_source(tmp_path: Path, ca: pki.Cert) -> None:
+    """on_update runs without the round lock: calling stop() from it, in a refresh() on
+    another thread while the background thread waits for its next round, returns."""
+    f = tmp_path / "a.crl"
+    f.write_bytes(make_crl(ca, [1], number=1))
+    armed = threading.Event()
+
+    def on_update(rs: RevocationSet) -> None:
+        if armed.is_set():
+            time.sleep(0.7)  # the background thread (polling every 0.5 s) becomes due meanwhile
+            src.stop(timeout=10)
+
+    src = CRLSource(files=[f], cas=[ca.der], on_update=on_update, poll_interval=0.5,
+                    min_interval=0.5)  # fmt: skip
+    src.start()
+    armed.set()
+    f.write_bytes(make_crl(ca, [1, 2], number=2))
+    done = threading.Event()
+    threading.Thread(target=lambda: (src.refresh(), done.set()), daemon=True).start()
+    assert done.wait(10), "refresh() deadlocked with stop() in on_update"
+    assert not src.running
+
+
+def _pem_crl(der: bytes) -> bytes:
+    return x509.load_der_x509_crl(der).public_bytes(Encoding.PEM)
+
+
+@pytest.mark.parametrize("series", ["partitions", "re-keyed CA"])
+def test_independent_crl_series_under_one_issuer_name_update(
+    server: CRLServer, series: str
+) -> None:
+    """One URL serving two CRL series under the same issuer name, whose numbers are independent
+    (RFC 5280 5.2.3 numbers per issuer and scope): two IDP partitions, or the old and the new
+    key of a re-keyed CA (told apart by the CRLs' authority key identifiers). Both moving on is
+    an update, not a replay of the series with the higher numbers."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    when = {"this_update": now - timedelta(minutes=1), "next_update": now + timedelta(days=1)}
+    if series == "partitions":
+        ca_a = ca_b = pki.ca("Partitioned CA")
+        kw_a = {"issuing_dp": crls.idp("all", uri="http://crl.example/a.crl")}
+        kw_b = {"issuing_dp": crls.idp("all", uri="http://crl.example/b.crl")}
+    else:
+        ca_a, ca_b = pki.ca("Re-keyed CA"), pki.ca("Re-keyed CA")
+        kw_a = kw_b = {}
+
+    def bundle(n_a: int, n_b: int, revoked_b: Sequence[int] = ()) -> bytes:
+        return (_pem_crl(crls.crl(ca_a, [], number=n_a, **kw_a, **when))  # type: ignore[arg-type]
+                + _pem_crl(crls.crl(ca_b, revoked_b, number=n_b, **kw_b, **when)))  # type: ignore[arg-type]  # fmt: skip
+
+    cas = list(dict.fromkeys([ca_a.der, ca_b.der]))
+    server.routes["/c.pem"] = Route(body=bundle(500, 3))
+    src = CRLSource(urls=[server.url("/c.pem")], cas=cas)
+    assert src.refresh() and src.status()[0].last_error is None
+    server.routes["/c.pem"] = Route(body=bundle(501, 4, [42]))
+    assert src.refresh(), src.status()[0].last_error
+    assert src.current is not None and src.current.lookup(ca_b.der, 42) is not None
+    server.routes["/c.pem"] = Route(body=bundle(501, 3))  # the b series going back: a replay
+    assert not src.refresh()
+    error = src.status()[0].last_error
+    assert error is not None and "older than the one held" in error

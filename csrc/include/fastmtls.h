@@ -232,6 +232,7 @@ typedef struct fm_crl_info {
     size_t number_off, number_len; /* cRLNumber INTEGER content */
     size_t base_off, base_len;     /* deltaCRLIndicator BaseCRLNumber content */
     size_t aki_off, aki_len;       /* authorityKeyIdentifier keyIdentifier */
+    size_t idp_off, idp_len;       /* issuingDistributionPoint value (whole SEQUENCE) */
     int32_t sig_status;            /* FM_OK when the signature was checked and is valid */
 } fm_crl_info;
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ._format import asn1_time, dn_rfc2253
 from .errors import FastMTLSError
-from .pem import pem_to_der
+from .pem import looks_like_pem, pem_to_der
 from .revocation import RevocationSet, ca_subject, check_crl, crl_to_der, inspect_crl
 from .store import TrustStore
 from .verifier import Verifier
@@ -28,10 +28,17 @@ from .verifier import Verifier
 def _parse_time(text: str) -> dt.datetime:
     """ISO 8601 (``2026-06-01T00:00:00Z``) or unix seconds."""
     try:
-        return dt.datetime.fromtimestamp(float(text), tz=dt.timezone.utc)
+        seconds = float(text)
     except ValueError:
-        pass
-    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        seconds = None
+    try:
+        if seconds is not None:
+            return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):  # "inf", 1e20: outside datetime's range
+        raise argparse.ArgumentTypeError(
+            f"not a time: {text!r} (ISO 8601, or unix seconds from year 1 to 9999)"
+        ) from None
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
@@ -59,14 +66,17 @@ def _build_parser() -> argparse.ArgumentParser:
     v.add_argument("--purpose", choices=("client", "server", "any"), default="client")
     v.add_argument("--expected-name", help="DNS name, IP, e-mail or URI the leaf must carry")
     v.add_argument("--max-depth", type=int, default=8, help="intermediates allowed (default 8)")
-    v.add_argument(
+    revocation_source = v.add_mutually_exclusive_group()
+    revocation_source.add_argument(
         "--crl",
         action="append",
         default=[],
         metavar="FILE",
         help="CRL (PEM or DER) checked against the --ca certificates; repeatable",
     )
-    v.add_argument("--revocations", metavar="SNAPSHOT", help="compiled revocation snapshot")
+    revocation_source.add_argument(
+        "--revocations", metavar="SNAPSHOT", help="compiled revocation snapshot (not with --crl)"
+    )
     v.add_argument("--revocation-check", choices=("leaf", "chain"), default="leaf")
     v.add_argument(
         "--strict-revocation",
@@ -112,7 +122,7 @@ def _read_cas(paths: Sequence[str]) -> list[bytes]:
     out: list[bytes] = []
     for path in paths:
         data = Path(path).read_bytes()
-        out.extend(pem_to_der(data) if data.lstrip().startswith(b"-----BEGIN") else [data])
+        out.extend(pem_to_der(data) if looks_like_pem(data) else [data])
     return out
 
 

@@ -27,6 +27,7 @@ import itertools
 import logging
 import os
 import random
+import socket
 import ssl
 import threading
 import time
@@ -150,6 +151,97 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
+class _Watch:
+    """The deadline of one fetch. A per-read socket timeout does not bound a server that
+    trickles bytes (each byte restarts it), in the TLS handshake, the headers or the body: at the
+    deadline (or when stop() ends the thread) the watch shuts the fetch's connections down, so
+    every read in progress fails at once. It holds a duplicate of each connection's socket
+    (shutdown acts on the connection, whatever wrapped the original)."""
+
+    def __init__(self, seconds: float) -> None:
+        self._lock = threading.Lock()
+        self._socks: list[socket.socket] = []
+        self.expired = False
+        self._timer = threading.Timer(seconds, self.expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def track(self, sock: socket.socket) -> None:
+        dup = sock.dup()
+        with self._lock:
+            self._socks.append(dup)
+            expired = self.expired
+        if expired:
+            _shutdown(dup)
+
+    def expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            socks = list(self._socks)
+        for sock in socks:
+            _shutdown(sock)
+
+    def close(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            socks, self._socks = self._socks, []
+        for sock in socks:
+            sock.close()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed by the peer or by us
+        pass
+
+
+_current_watch = threading.local()  # the _Watch of the fetch running on this thread
+
+
+class _WatchedConnectionMixin:
+    """Registers each new TCP connection with the fetch's _Watch (see _Watch)."""
+
+    _create_connection: Callable[..., socket.socket]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        create = self._create_connection
+
+        def create_watched(*a: object, **k: object) -> socket.socket:
+            sock = create(*a, **k)
+            watch: _Watch | None = getattr(_current_watch, "watch", None)
+            if watch is not None:
+                watch.track(sock)
+            return sock
+
+        self._create_connection = create_watched
+
+
+class _WatchedHTTPConnection(_WatchedConnectionMixin, http.client.HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedConnectionMixin, http.client.HTTPSConnection):
+    pass
+
+
+_WATCHED: dict[type, type] = {
+    http.client.HTTPConnection: _WatchedHTTPConnection,
+    http.client.HTTPSConnection: _WatchedHTTPSConnection,
+}
+
+
+class _WatchedHTTPHandler(urllib.request.HTTPHandler):
+    def do_open(self, http_class: type, req: urllib.request.Request, **kw: object) -> object:  # type: ignore[override]
+        return super().do_open(_WATCHED.get(http_class, http_class), req, **kw)  # type: ignore[arg-type]
+
+
+class _WatchedHTTPSHandler(urllib.request.HTTPSHandler):
+    def do_open(self, http_class: type, req: urllib.request.Request, **kw: object) -> object:  # type: ignore[override]
+        return super().do_open(_WATCHED.get(http_class, http_class), req, **kw)  # type: ignore[arg-type]
+
+
 def distribution_points(cas: Iterable[bytes]) -> list[str]:
     """The http(s) URLs of the CRL distribution points (and freshest-CRL points, where delta CRLs
     are published) in DER certificates, in order, without duplicates. Other schemes (ldap) and
@@ -205,16 +297,23 @@ def _retry_after(headers: Message | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _series(i: CRLInfo) -> tuple[bytes, bytes | None, bytes | None, bool, str]:
+    """The CRL series ``i`` belongs to, whose numbers only grow (RFC 5280 5.2.3: per issuer and
+    scope): its issuer and signing key (a re-keyed CA starts a new series), its partition
+    (issuingDistributionPoint), base or delta, and certificate scope."""
+    return (i.issuer_der, i.aki, i.idp_der, i.delta, i.scope)
+
+
 def _rollback(old: Sequence[CRLInfo], new: Sequence[CRLInfo]) -> str | None:
     """Why ``new`` is older than ``old`` (a replayed CRL), or None."""
-    held: dict[tuple[bytes, bool, str], CRLInfo] = {}
+    held: dict[tuple[bytes, bytes | None, bytes | None, bool, str], CRLInfo] = {}
     for i in old:
-        key = (i.issuer_der, i.delta, i.scope)
+        key = _series(i)
         prev = held.get(key)
         if prev is None or (i.this_update, i.number or 0) > (prev.this_update, prev.number or 0):
             held[key] = i
     for i in new:
-        prev = held.get((i.issuer_der, i.delta, i.scope))
+        prev = held.get(_series(i))
         if prev is None:
             continue
         if i.number is not None and prev.number is not None:
@@ -334,8 +433,8 @@ class CRLSource:
 
         handlers: list[urllib.request.BaseHandler] = [
             urllib.request.ProxyHandler(),
-            urllib.request.HTTPHandler(),
-            urllib.request.HTTPSHandler(context=ssl_context),
+            _WatchedHTTPHandler(),
+            _WatchedHTTPSHandler(context=ssl_context),
             urllib.request.HTTPDefaultErrorHandler(),
             _RedirectHandler(),
             urllib.request.HTTPErrorProcessor(),
@@ -357,6 +456,7 @@ class CRLSource:
         self._published_at: float | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._watches: dict[int, _Watch] = {}  # thread ident -> its fetch in progress
         if self._use_dp:  # listed by status() from the start; followed as the CAs change
             self._sync_distribution_points(self._ca_ders(), time.monotonic())
 
@@ -416,11 +516,15 @@ class CRLSource:
             self._thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Stop the background thread and wait for it (up to ``timeout``): a fetch in progress
-        finishes first (bounded by the fetch timeout). The published set stays in place."""
+        """Stop the background thread and wait for it (up to ``timeout``): its fetch in progress
+        is abandoned and its round ends there. The published set stays in place."""
         with self._state_lock:
             thread, self._thread = self._thread, None
             self._stop.set()
+            # the thread's fetch in progress is abandoned (a refresh() elsewhere is not)
+            watch = self._watches.get(thread.ident or 0) if thread is not None else None
+        if watch is not None:
+            watch.expire()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
@@ -462,13 +566,13 @@ class CRLSource:
 
     def _run(self, stop: threading.Event, first: bool) -> None:
         if first:
-            self._safe_round(force=True)
+            self._safe_round(force=True, stop=stop)
         while not stop.wait(self._sleep()):
-            self._safe_round(force=False)
+            self._safe_round(force=False, stop=stop)
 
-    def _safe_round(self, *, force: bool) -> None:
+    def _safe_round(self, *, force: bool, stop: threading.Event) -> None:
         try:
-            self._round(force=force)
+            self._round(force=force, stop=stop)
         except Exception:  # never let the thread die; the next round retries
             log.exception("CRL refresh round failed")
 
@@ -488,27 +592,46 @@ class CRLSource:
             found.update(dict.fromkeys(v._inters))
         return tuple(found)
 
-    def _round(self, *, force: bool) -> bool:
+    def _round(self, *, force: bool, stop: threading.Event | None = None) -> bool:
         with self._round_lock:
-            now_m = time.monotonic()
-            cas = self._ca_ders()
-            ca_changed = cas != self._cas_seen
-            if ca_changed:
-                self._cas_seen = cas
-                if self._use_dp:
-                    self._sync_distribution_points(cas, now_m)
-                with self._state_lock:
-                    for s in self._sources:  # a CA may now verify what failed before
-                        if s.last_error or s.held_error:
-                            s.stat_key = _NEVER
-                            s.due = min(s.due, now_m)
-            pending: dict[_Source, _Pending] = {}
-            for s in self._sources:
-                if force or s.due <= now_m + _SLACK:
-                    self._poll_source(s, pending)
-            if not pending and not ca_changed:
-                return False
-            return self._rebuild(pending, cas)
+            published = self._round_locked(force=force, stop=stop)
+        # the callback runs without the round lock: it may call stop(), refresh() or status()
+        # (stop() joins the thread, which may be waiting for that lock); a set that a newer
+        # round has replaced meanwhile is not announced
+        if published is not None and published is self._current and self._on_update is not None:
+            try:
+                self._on_update(published)
+            except Exception:
+                log.exception("CRLSource on_update callback failed")
+        return published is not None
+
+    def _round_locked(
+        self, *, force: bool, stop: threading.Event | None
+    ) -> RevocationSet | None:
+        """One round (the caller holds _round_lock): the set it published, or None. ``stop``:
+        the background thread's event; once set, the round polls no further source and
+        publishes nothing."""
+        now_m = time.monotonic()
+        cas = self._ca_ders()
+        ca_changed = cas != self._cas_seen
+        if ca_changed:
+            self._cas_seen = cas
+            if self._use_dp:
+                self._sync_distribution_points(cas, now_m)
+            with self._state_lock:
+                for s in self._sources:  # a CA may now verify what failed before
+                    if s.last_error or s.held_error:
+                        s.stat_key = _NEVER
+                        s.due = min(s.due, now_m)
+        pending: dict[_Source, _Pending] = {}
+        for s in self._sources:
+            if stop is not None and stop.is_set():
+                return None
+            if force or s.due <= now_m + _SLACK:
+                self._poll_source(s, pending)
+        if (stop is not None and stop.is_set()) or (not pending and not ca_changed):
+            return None
+        return self._rebuild(pending, cas)
 
     def _sync_distribution_points(self, cas: Sequence[bytes], now_m: float) -> None:
         wanted = distribution_points(cas)
@@ -591,7 +714,26 @@ class CRLSource:
             if s.last_modified:
                 headers["If-Modified-Since"] = s.last_modified
         req = urllib.request.Request(s.location, headers=headers)
-        deadline = time.monotonic() + 4 * self._timeout
+        limit = 4 * self._timeout
+        watch = _Watch(limit)
+        _current_watch.watch = watch
+        with self._state_lock:
+            self._watches[threading.get_ident()] = watch
+        try:
+            return self._fetch_request(s, req, time.monotonic() + limit)
+        except _FetchError:
+            if watch.expired:
+                raise _FetchError(f"fetch abandoned: longer than {limit:g} s, or stopped") from None
+            raise
+        finally:
+            _current_watch.watch = None
+            with self._state_lock:
+                self._watches.pop(threading.get_ident(), None)
+            watch.close()
+
+    def _fetch_request(
+        self, s: _Source, req: urllib.request.Request, deadline: float
+    ) -> tuple[bytes | None, str | None, str | None]:
         try:
             with self._opener.open(req, timeout=self._timeout) as resp:
                 if resp.status != 200:
@@ -722,7 +864,10 @@ class CRLSource:
             result = self._build([], cas)
         return result, rejected, held, in_set
 
-    def _rebuild(self, pending: dict[_Source, _Pending], cas: tuple[bytes, ...]) -> bool:
+    def _rebuild(
+        self, pending: dict[_Source, _Pending], cas: tuple[bytes, ...]
+    ) -> RevocationSet | None:
+        """Builds the set from every usable source; returns it when it was published."""
         rs, rejected, held, in_set = self._assemble(pending, cas)
         with self._state_lock:
             for s in self._sources:
@@ -738,12 +883,12 @@ class CRLSource:
             self._failed(s, message)
         key = (tuple((s.uid, s.version) for s in self._sources if s in in_set), cas)
         if key == self._published_key:
-            return False
+            return None
         if self._published_key is None and self._sources and not in_set:
-            return False  # nothing usable yet: leave the targets' sets alone
+            return None  # nothing usable yet: leave the targets' sets alone
         self._published_key = key
         self._publish(rs)
-        return True
+        return rs
 
     def _publish(self, rs: RevocationSet) -> None:
         self._current = rs
@@ -751,9 +896,4 @@ class CRLSource:
         for v in self._targets:
             v.revocations = rs  # one reference assignment: the verifier's atomic hot swap
         log.info("published revocation set: %d entries, %d issuers", len(rs), len(rs.issuers()))
-        if self._on_update is not None:
-            try:
-                self._on_update(rs)
-            except Exception:
-                log.exception("CRLSource on_update callback failed")
 

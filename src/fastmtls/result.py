@@ -274,11 +274,16 @@ class VerifyResult:
         """Cloudflare's ``cf.tls_client_auth.*`` fields, names and formats of FIELDS.md."""
         if "fields" not in self._cache:
             memo = self._memo
+            r = self._res
             key = (
                 self._snap.generation,
-                self._res.status,
+                r.status,
                 self.revoked,
                 tuple(bytes(c) for c in self._presented),
+                # the validated path: the issuer fields come from its second certificate, and
+                # one leaf can chain to two anchors of one name and key (a re-issued root: by
+                # host association or by time)
+                tuple((r.chain_src[i], r.chain_idx[i]) for i in range(r.chain_len)),
             )
             f = memo.get(key) if memo is not None else None
             if f is None:

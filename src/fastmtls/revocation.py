@@ -19,7 +19,7 @@ from ._certinfo import CertInfo
 from ._ffi import ffi, lib, message, status_name
 from ._format import dn_rfc2253
 from .errors import ConfigurationError, FastMTLSError
-from .pem import pem_to_der_blocks
+from .pem import looks_like_pem, pem_to_der_blocks
 
 PathLike = Union[str, "os.PathLike[str]"]
 CRLInput = Union[bytes, bytearray, memoryview, str]
@@ -130,6 +130,8 @@ class CRLInfo:
     scope: str  # "all", "user", "ca", "attribute"
     partitioned_by_reason: bool
     version: int
+    aki: bytes | None = None  # authorityKeyIdentifier keyIdentifier: which key of the CA signed
+    idp_der: bytes | None = None  # issuingDistributionPoint (DER): which partition it covers
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ def _scope(flags: int) -> str:
 def crl_to_der(data: CRLInput) -> list[bytes]:
     """The DER of every CRL in ``data`` (DER, or PEM with one or more ``X509 CRL`` blocks)."""
     raw = data.encode("ascii", "replace") if isinstance(data, str) else bytes(data)
-    if raw.lstrip().startswith(b"-----BEGIN"):
+    if looks_like_pem(raw):  # text around the blocks (openssl crl -text, comments) is allowed
         ders = pem_to_der_blocks(raw, (b"X509 CRL",))
         if not ders:
             raise RevocationError("no PEM X509 CRL block found")
@@ -185,6 +187,8 @@ def inspect_crl(der: bytes) -> CRLInfo:
         scope=_scope(info.flags),
         partitioned_by_reason=bool(info.flags & lib.FM_CRL_SOME_REASONS),
         version=int(info.version) + 1,
+        aki=der[info.aki_off : info.aki_off + info.aki_len] if info.aki_len else None,
+        idp_der=der[info.idp_off : info.idp_off + info.idp_len] if info.idp_len else None,
     )
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 from ._ffi import ensure, ffi, lib
 from .errors import CertificateLoadError, ConfigurationError
-from .pem import pem_to_der
+from .pem import looks_like_pem, pem_to_der
 
 if TYPE_CHECKING:
     from .verifier import Verifier
@@ -142,7 +142,7 @@ class TrustStore:
         except OSError as exc:
             raise CertificateLoadError(f"cannot read CA file {str(p)!r}: {exc}") from None
         label = name if name is not None else p.name
-        if data.lstrip().startswith(b"-----BEGIN"):
+        if looks_like_pem(data):  # comments before the first block, as in certifi's bundle
             return self.add_pem(data, name=label)
         self.add_ders([data], name=label)
         return 1
