@@ -213,13 +213,35 @@ static const fm_assoc *find_exact(const fm_store *s, const uint8_t *host, size_t
     return NULL;
 }
 
-/* Exact host first; then "*.parent" for the host's parent (a wildcard covers one label). */
+/* The association of a host that is not a host name: no CA. */
+static const fm_assoc g_not_a_host = {NULL, 0, NULL, 0};
+
+/* A host name as associations spell them, trailing dots removed: printable ASCII without spaces
+ * or '*', no empty label, at most 253 octets (an IP literal passes too). */
+static int host_ok(const uint8_t *h, size_t n) {
+    if (n > 253)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (h[i] <= 0x20 || h[i] >= 0x7F || h[i] == '*')
+            return 0;
+        if (h[i] == '.' && (i == 0 || h[i - 1] == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Exact host first; then "*.parent" for the host's parent (a wildcard covers one label). A host
+ * that is not a host name ("x..example.com", ".example.com", "api.example.com\t", UTF-8 bytes:
+ * an SNI or a Host header is the client's) trusts no CA when the store has associations: an odd
+ * spelling of an associated host must not escape into "every CA". */
 const fm_assoc *fm_store_lookup_host(const fm_store *s, const uint8_t *host, size_t host_len) {
     /* "api.example.com." is "api.example.com": a trailing dot must not escape the association */
     while (host_len && host[host_len - 1] == '.')
         host_len--;
     if (host == NULL || host_len == 0 || s->n_assocs == 0)
         return NULL;
+    if (!host_ok(host, host_len))
+        return &g_not_a_host;
     const fm_assoc *a = find_exact(s, host, host_len, 0);
     if (a)
         return a;

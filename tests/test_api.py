@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import sysconfig
+import threading
+import time
 from typing import Any
 
 import pki
@@ -803,3 +805,144 @@ def test_issuer_fields_follow_the_validated_path() -> None:
         ski = root.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
         assert f["cert_issuer_serial"] == f"{root.cert.serial_number:X}", host
         assert f["cert_issuer_ski"] == ski.digest.hex().upper(), host
+
+
+# ---- third review: buffers, hosts, PEM time, store swap, argument types -----------------------
+
+
+def test_reused_buffer_gives_the_new_clients_result() -> None:
+    """A gateway that reads each client's certificate into one reused bytearray gets a result
+    about the certificate it holds now, not the previous client's (the fast path's result keeps
+    its own copy of what was presented)."""
+    root = pki.ca("Buffer Root")
+    alice = pki.leaf(root, "alice", san=[x509.DNSName("alice.example")])
+    bob = pki.leaf(root, "bob", san=[x509.DNSName("bob.example")])
+    v = make_verifier(root)
+    buf = bytearray(alice.der)
+    first = v.verify([buf], at=pki.NOW)
+    assert first.fields()["cert_subject_dn"] == "CN=alice"
+    buf[:] = bob.der
+    second = v.verify([buf], at=pki.NOW)
+    assert second.fields()["cert_subject_dn"] == "CN=bob"
+    assert second.sans["dns"] == ["bob.example"] and first.sans["dns"] == ["alice.example"]
+
+
+def test_pem_chain_of_begin_lines_is_linear() -> None:
+    """448 KB of BEGIN lines without an END (under max_input_size) is a FAILED result at once:
+    the PEM scanner no longer rescans to the end for each BEGIN (73 s before)."""
+    v = make_verifier(pki.ca("PEM Root"))
+    data = b"-----BEGIN CERTIFICATE-----\n" * 16000
+    t0 = time.process_time()
+    res = v.verify(data, at=pki.NOW)
+    assert res.status.startswith("FAILED:") or res.status == "NONE", res.status
+    assert time.process_time() - t0 < 2.0
+
+
+def _tenants() -> tuple[Verifier, pki.Cert, pki.Cert]:
+    ca_a, ca_b = pki.ca("Tenant A CA"), pki.ca("Tenant B CA")
+    store = TrustStore()
+    store.add_der(ca_a.der, name="a")
+    store.add_der(ca_b.der, name="b")
+    store.associate("api.example.com", ["a"])
+    store.associate("*.example.com", ["a"])
+    return Verifier(store), ca_a, pki.leaf(ca_b, "tenant b client")
+
+
+@pytest.mark.parametrize("host", ["api.example.com", "API.example.com.", "api.example.com ",
+                                  "\tapi.example.com", "x.example.com", "x.example.com\t"])
+def test_host_spellings_keep_the_association(host: str) -> None:
+    """White space and trailing dots around a host (a Host header's) are dropped, as associate()
+    drops them: tenant B's client stays refused at tenant A's hosts."""
+    v, _, b_leaf = _tenants()
+    res = v.verify([b_leaf.der], host=host, at=pki.NOW)
+    assert res.status == "FAILED:unable to get local issuer certificate", (host, res.status)
+
+
+@pytest.mark.parametrize("host", ["x..example.com", ".example.com", "api .example.com",
+                                  "ü..example.com", "\udcff.example.com",
+                                  "api.example.com\x00", "   "])  # fmt: skip
+def test_malformed_hosts_trust_no_ca(host: str) -> None:
+    """A host that is not a host name (an SNI or Host header is the client's) is never an
+    exception, and with host associations in the store it trusts no CA: an odd spelling cannot
+    escape an association into "every CA"."""
+    v, ca_a, b_leaf = _tenants()
+    res = v.verify([b_leaf.der], host=host, at=pki.NOW)
+    assert res.status == "FAILED:unable to get local issuer certificate", (host, res.status)
+    a_leaf = pki.leaf(ca_a, "tenant a client")
+    assert not v.verify([a_leaf.der], host=host, at=pki.NOW).verified
+    plain = Verifier(TrustStore())  # no associations: hosts do not matter
+    plain.store.add_der(ca_a.der, name="a")
+    assert plain.verify([a_leaf.der], host=host, at=pki.NOW).verified
+
+
+def test_store_can_be_swapped() -> None:
+    """verifier.store = other: the next verifications read the other store (README's hot swap);
+    the old store's changes no longer reach the verifier."""
+    root, other = pki.ca("Swap Root"), pki.ca("Swap Other")
+    leaf = pki.leaf(root, "swapped client")
+    v = make_verifier(other)
+    assert not v.verify([leaf.der], at=pki.NOW).verified
+    old = v.store
+    new = TrustStore()
+    new.add_der(root.der, name="root")
+    v.store = new
+    assert v.store is new and v.verify([leaf.der], at=pki.NOW).verified
+    old.add_der(root.der, name="late")
+    new.remove("root")
+    assert not v.verify([leaf.der], at=pki.NOW).verified
+    with pytest.raises(ConfigurationError):
+        v.store = None  # type: ignore[assignment]
+
+
+def test_store_changes_while_verifiers_are_created() -> None:
+    """Creating verifiers on one thread while another changes the store never raises."""
+    root = pki.ca("Race Root")
+    store = TrustStore()
+    store.add_der(root.der, name="root")
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def change() -> None:
+        try:
+            while not stop.is_set():
+                store.associate("h.example", ["root"])
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=change)
+    t.start()
+    try:
+        made = [Verifier(store) for _ in range(300)]
+    finally:
+        stop.set()
+        t.join()
+    assert not errors and len(made) == 300
+
+
+@pytest.mark.parametrize(("call", "what"), [
+    (lambda s: Verifier(s).verify([b"x"], at=float("nan")), "at=nan"),
+    (lambda s: Verifier(s).verify([b"x"], at=float("inf")), "at=inf"),
+    (lambda s: Verifier(s).verify([b"x"], at=2**63), "at=2**63"),
+    (lambda s: Verifier(s).verify([b"x"], host=b"x"), "host=bytes"),  # type: ignore[arg-type]
+    (lambda s: Verifier(s, max_depth="3"), "max_depth=str"),  # type: ignore[arg-type]
+    (lambda s: Verifier(s, max_depth=True), "max_depth=True"),
+    (lambda s: Verifier(s, intermediates=None), "intermediates=None"),  # type: ignore[arg-type]
+    (lambda s: Verifier(s, purpose=["client"]), "purpose=list"),  # type: ignore[arg-type]
+    (lambda s: Verifier(s, require_eku="no"), "require_eku=str"),  # type: ignore[arg-type]
+    (lambda s: Verifier(s, limits={}), "limits=dict"),  # type: ignore[arg-type]
+    (lambda s: Verifier(s, limits=Limits(max_steps=True)), "Limits(max_steps=True)"),
+    (lambda s: s.add_der(None, name="x"), "add_der(None)"),  # type: ignore[arg-type]
+    (lambda s: s.add_der("text", name="x"), "add_der(str)"),  # type: ignore[arg-type]
+    (lambda s: s.add_pem(None, name="x"), "add_pem(None)"),  # type: ignore[arg-type]
+    (lambda s: s.associate(None, ["a"]), "associate(None)"),  # type: ignore[arg-type]
+    (lambda s: s.associate("h.example", None), "associate(h, None)"),  # type: ignore[arg-type]
+    (lambda s: s.associate("h.example", "clients"), "associate(h, str)"),
+    (lambda s: s.dissociate(None), "dissociate(None)"),  # type: ignore[arg-type]
+], ids=lambda x: x if isinstance(x, str) else "")  # fmt: skip
+def test_wrong_argument_types_are_configuration_errors(call: Any, what: str) -> None:
+    """Every wrong argument is a ConfigurationError (one hierarchy), never a TypeError,
+    OverflowError or a silently accepted value."""
+    store = TrustStore()
+    store.add_der(pki.ca("Types Root").der, name="a")
+    with pytest.raises(ConfigurationError):
+        call(store)

@@ -17,7 +17,13 @@ from .errors import CertificateLoadError
 
 ChainInput = Union[Sequence[bytes], bytes, bytearray, memoryview, str]
 
-_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n?(.*?)-----END \1-----", re.DOTALL)
+# The body never holds "-----" (base64, and RFC 1421 headers): matching it as runs without five
+# dashes keeps every attempt from scanning past the next marker, so the time stays linear in the
+# input (a lazy ".*?" rescanned to the end for each BEGIN without its END: quadratic, ~1 s for
+# 56 KB of BEGIN lines, which a client can send as its chain).
+_BLOCK = re.compile(
+    rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n?([^-]*(?:-(?!----)[^-]*)*)-----END \1-----"
+)
 _B64_CHARS = re.compile(rb"^[A-Za-z0-9+/=\s]*$")
 
 

@@ -38,6 +38,8 @@ class _Snapshot:
 
 
 def _normalize_host(hostname: str) -> str:
+    if not isinstance(hostname, str):
+        raise ConfigurationError(f"hostname must be a str, not {type(hostname).__name__}")
     host = hostname.strip().rstrip(".").lower()
     if not host or len(host) > 253 or any(c.isspace() for c in host):
         raise ConfigurationError(f"invalid hostname {hostname!r}")
@@ -100,9 +102,17 @@ class TrustStore:
             verifier._publish_store(snap)
 
     def _register(self, verifier: Verifier) -> None:
-        """Keep ``verifier``'s C-side current store in step with this store."""
-        self._verifiers.add(verifier)
-        verifier._publish_store(self._snapshot)
+        """Keep ``verifier``'s C-side current store in step with this store. Under the lock that
+        changes take: a change on another thread never iterates the set while it grows, nor
+        publishes an older snapshot after this one."""
+        with self._lock:
+            self._verifiers.add(verifier)
+            verifier._publish_store(self._snapshot)
+
+    def _unregister(self, verifier: Verifier) -> None:
+        """``verifier`` reads another store from now on."""
+        with self._lock:
+            self._verifiers.discard(verifier)
 
     def _snapshot_for(self, generation: int) -> _Snapshot | None:
         """The snapshot with this generation, if it is recent enough to be kept."""
@@ -116,13 +126,22 @@ class TrustStore:
         Raises :class:`~fastmtls.errors.NotACAError` when it is not a CA and
         :class:`~fastmtls.errors.CertificateLoadError` when it cannot be parsed.
         """
+        if not isinstance(der, (bytes, bytearray, memoryview)):
+            raise ConfigurationError(
+                f"a DER certificate is bytes, not {type(der).__name__} (PEM text: add_pem)"
+            )
         self.add_ders([bytes(der)], name=name)
 
     def add_ders(self, ders: Iterable[bytes], *, name: str) -> None:
         """Trust several DER certificates under one name, all or none."""
         if not isinstance(name, str) or not name:
             raise ConfigurationError("a CA needs a non-empty name")
-        items = [(name, bytes(d)) for d in ders]
+        if isinstance(ders, (bytes, bytearray, memoryview, str)) or not isinstance(ders, Iterable):
+            raise ConfigurationError("ders must be a list of DER certificates")
+        given = list(ders)
+        if not all(isinstance(d, (bytes, bytearray, memoryview)) for d in given):
+            raise ConfigurationError("a DER certificate is bytes (PEM text goes to add_pem)")
+        items = [(name, bytes(d)) for d in given]
         if not items:
             raise CertificateLoadError(f"CA {name!r}: no certificate given")
         with self._lock:
@@ -130,6 +149,8 @@ class TrustStore:
 
     def add_pem(self, data: bytes | str, *, name: str) -> int:
         """Trust every certificate of a PEM bundle under ``name``; returns how many were added."""
+        if not isinstance(data, (bytes, bytearray, memoryview, str)):
+            raise ConfigurationError(f"PEM data must be bytes or str, not {type(data).__name__}")
         ders = pem_to_der(data)
         self.add_ders(ders, name=name)
         return len(ders)
@@ -160,7 +181,11 @@ class TrustStore:
         An empty list makes the host trust nothing. Names must already be in the store.
         """
         host = _normalize_host(hostname)
+        if isinstance(ca_names, str) or not isinstance(ca_names, Iterable):
+            raise ConfigurationError("ca_names must be a list of CA names (not one str)")
         names = tuple(ca_names)
+        if not all(isinstance(n, str) for n in names):
+            raise ConfigurationError("CA names are str")
         with self._lock:
             known = {n for n, _ in self._cas}
             missing = [n for n in names if n not in known]

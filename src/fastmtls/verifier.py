@@ -66,12 +66,16 @@ def _unix(at: TimeInput) -> int:
     if at is None:
         return int(time.time())
     if type(at) is int:
+        if not -(2**62) <= at <= 2**62:
+            raise ConfigurationError(f"verification time {at!r} out of range")
         return at
     if isinstance(at, _dt.datetime):
         if at.tzinfo is None:
             raise ConfigurationError("verification time must be timezone-aware (e.g. UTC)")
         return int(at.timestamp())
     if isinstance(at, (int, float)) and not isinstance(at, bool):
+        if not -(2**62) <= at <= 2**62:  # also NaN and the infinities
+            raise ConfigurationError(f"verification time {at!r} out of range")
         return int(at)
     raise ConfigurationError(f"unsupported verification time {at!r}")
 
@@ -99,11 +103,26 @@ def _expected_name(name: NameInput) -> tuple[int, bytes]:
         raise ConfigurationError(f"invalid DNS name {name!r}: {exc}") from None
 
 
+_NOT_A_HOST = b"\x00"  # the core gives a malformed host no CA when the store has associations
+
+
 def _host_bytes(host: str | None) -> bytes:
-    if not host:
+    """The host as the core looks it up: spelled as TrustStore.associate spells hosts (white
+    space around it and trailing dots dropped, lower case, IDNA). A host that cannot be encoded
+    (it comes from an SNI or a Host header: a client's bytes) is never an exception: it is
+    passed on malformed, and trusts no CA when the store has host associations, so an odd
+    spelling cannot escape its host's association into "every CA"."""
+    if host is None:
         return b""
-    h = host.rstrip(".").lower()
-    return h.encode("ascii") if h.isascii() else h.encode("idna")
+    if not isinstance(host, str):
+        raise ConfigurationError(f"host must be a str, not {type(host).__name__}")
+    h = host.strip().rstrip(".").lower()
+    if not h:
+        return b"" if not host else _NOT_A_HOST
+    try:
+        return h.encode("ascii") if h.isascii() else h.encode("idna")
+    except UnicodeError:
+        return _NOT_A_HOST
 
 
 class Verifier:
@@ -132,9 +151,9 @@ class Verifier:
     ) -> None:
         if not isinstance(store, TrustStore):
             raise ConfigurationError("store must be a TrustStore")
-        if purpose not in _PURPOSES:
+        if not isinstance(purpose, str) or purpose not in _PURPOSES:
             raise ConfigurationError(f"purpose must be one of {sorted(_PURPOSES)}, not {purpose!r}")
-        lim = limits or Limits()
+        lim = Limits() if limits is None else limits
         sizes = {
             "min_rsa_bits": min_rsa_bits,
             "result_cache_size": result_cache_size,
@@ -143,6 +162,12 @@ class Verifier:
         for label, value in sizes.items():
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
                 raise ConfigurationError(f"{label} must be a non-negative integer")
+        if isinstance(max_depth, bool) or not isinstance(max_depth, int):
+            raise ConfigurationError("max_depth must be an int")
+        if not isinstance(require_eku, bool):
+            raise ConfigurationError("require_eku must be a bool")
+        if not isinstance(lim, Limits):
+            raise ConfigurationError("limits must be a fastmtls.Limits")
         if not 0 <= max_depth <= int(lib.FM_MAX_DEPTH_LIMIT):
             raise ConfigurationError(f"max_depth must be within 0..{int(lib.FM_MAX_DEPTH_LIMIT)}")
         opts = ffi.new("fm_options *")
@@ -158,7 +183,7 @@ class Verifier:
         for field in ("max_cert_size", "max_chain_certs", "max_input_size", "max_sig_checks",
                       "max_steps", "max_sig_cost", "max_nc_checks"):  # fmt: skip
             value = getattr(lim, field)
-            if not isinstance(value, int) or not 0 < value < 2**32:
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**32:
                 raise ConfigurationError(f"limit {field} must be a positive 32-bit integer")
             setattr(opts.limits, field, value)
         out = ffi.new("fm_verifier **")
@@ -167,7 +192,12 @@ class Verifier:
         if isinstance(intermediates, (bytes, str)):
             inters = pem_to_der(intermediates)
         else:
-            inters = [bytes(d) for d in intermediates]
+            items = list(intermediates) if isinstance(intermediates, Iterable) else None
+            if items is None or not all(
+                isinstance(d, (bytes, bytearray, memoryview)) for d in items
+            ):
+                raise ConfigurationError("intermediates must be PEM, or a list of DER certificates")
+            inters = [bytes(d) for d in items]
         for i, der in enumerate(inters):
             ensure(lib.fm_verifier_add_intermediate(self._ptr, der, len(der)), f"intermediate {i}")
         self._inters = tuple(inters)
@@ -187,6 +217,20 @@ class Verifier:
     def store(self) -> TrustStore:
         """The trust store this verifier reads (its current snapshot, per call)."""
         return self._store
+
+    @store.setter
+    def store(self, value: TrustStore) -> None:
+        """Hot swap of the whole trust store: the next verifications (and handshakes through
+        fastmtls.ssl) read ``value``; those in flight finish with the snapshot they started
+        with, and results cached under the old store are never answered again (each snapshot
+        has its own generation)."""
+        if not isinstance(value, TrustStore):
+            raise ConfigurationError("store must be a fastmtls.TrustStore")
+        old = self._store
+        value._register(self)  # the C side (handshake hooks) first
+        self._store = value  # one reference assignment: Python callers read it per call
+        if old is not value:
+            old._unregister(self)
 
     @property
     def revocations(self) -> RevocationSet | None:
@@ -237,7 +281,7 @@ class Verifier:
         revs = _NULL if rset is None else rset._ptr
         if at is None:
             t = _NOW
-        elif type(at) is int:  # unix seconds: what a gateway that reads its clock once passes
+        elif type(at) is int and -(2**62) <= at <= 2**62:  # unix seconds, read from a clock
             t = at
         else:
             last = self._last
@@ -278,7 +322,10 @@ class Verifier:
                     res = prev_res  # the same answer about other certificates: share the buffer
                 else:
                     res, spare = spare, _alloc(_RESULT_T)
-                out = self._result(res, chain.copy(), data, snap)
+                # the result keeps its own copy of what was presented: bytes as they are, any
+                # other buffer (a gateway may reuse one bytearray per connection) as bytes
+                presented = [c if type(c) is bytes else bytes(c) for c in chain]
+                out = self._result(res, presented, data, snap)
                 tl.last = (res, out, spare)
                 return out
         presented, data, bad = _chain_bytes(chain)
