@@ -1061,6 +1061,19 @@ def test_result_after_many_store_changes(live: LivePKI) -> None:
     assert len(res.chain) == 3 and res.fields()["cert_issuer_dn"] == "CN=Live Client CA"
 
 
+def _route_b_example(
+    listening: ssl.SSLContext, target: ssl.SSLContext | Callable[[], ssl.SSLContext]
+) -> None:
+    """``listening``'s sni_callback moves connections for b.example to ``target`` (a context, or
+    a function returning the context of the moment)."""
+
+    def pick(sslobj: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
+        if name == "b.example":
+            sslobj.context = target() if callable(target) else target
+
+    listening.sni_callback = pick
+
+
 def _sni_switching_server(
     live: LivePKI, default_mode: str | None, switched_mode: str, default_trust: str = "root"
 ) -> ssl.SSLContext:
@@ -1071,11 +1084,7 @@ def _sni_switching_server(
     default = th.server_context(live, verifier if default_mode else None, default_mode or "record")
     switched = th.server_context(live, root_verifier(live), switched_mode)
 
-    def pick(sslobj: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
-        if name == "b.example":
-            sslobj.context = switched
-
-    default.sni_callback = pick
+    _route_b_example(default, switched)
     return default
 
 
@@ -1124,11 +1133,7 @@ def test_sni_switch_from_a_plain_listening_context_never_resumes_unverified(
     if how == "session-id":
         default.options |= ssl.OP_NO_TICKET
 
-    def pick(sslobj: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
-        if name == "b.example":
-            sslobj.context = switched
-
-    default.sni_callback = pick
+    _route_b_example(default, switched)
     cctx = _resuming_client(live, "revocable", version, how)
     first = th.bio_handshake(default, cctx, hostname="b.example", close=True)
     assert first.ok and first.result().status == "SUCCESS" and first.client.session is not None
@@ -1248,11 +1253,7 @@ def test_sni_switch_resumption_is_checked_by_the_context_that_verified_it(
     v = root_verifier(live)
     switched = th.server_context(live, v, "enforce")
 
-    def pick(sslobj: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
-        if name == "b.example":
-            sslobj.context = switched
-
-    listening.sni_callback = pick
+    _route_b_example(listening, switched)
     if how == "session-id":
         listening.options |= ssl.OP_NO_TICKET
     foreign = _resuming_client(live, "foreign", version, how)
@@ -1286,11 +1287,7 @@ def test_tls13_resumption_moved_to_another_enforce_context_fails(live: LivePKI) 
     later_ctx = th.server_context(live, root_verifier(live), "enforce")
     target = [first_ctx]
 
-    def pick(sslobj: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
-        if name == "b.example":
-            sslobj.context = target[0]
-
-    listening.sni_callback = pick
+    _route_b_example(listening, lambda: target[0])
     cctx = th.client_context(live, "good", version="1.3")
     first = th.bio_handshake(listening, cctx, hostname="b.example", close=True)
     assert first.ok and first.result().anchor_name == "root"
@@ -1315,11 +1312,7 @@ def test_guarded_plain_listening_context(live: LivePKI, version: str, how: str) 
     if how == "session-id":
         plain.options |= ssl.OP_NO_TICKET
 
-    def pick(sslobj: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
-        if name == "b.example":
-            sslobj.context = switched
-
-    plain.sni_callback = pick
+    _route_b_example(plain, switched)
     anon = _resuming_client(live, None, version, how)
     first = th.bio_handshake(plain, anon, hostname="a.example", close=True)
     assert first.ok and first.client.session is not None
