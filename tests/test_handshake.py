@@ -1267,15 +1267,27 @@ def test_sni_switch_resumption_is_checked_by_the_context_that_verified_it(
     cctx = _resuming_client(live, "revocable", version, how)
     good = th.bio_handshake(listening, cctx, hostname="b.example", close=True)
     assert good.ok and good.result().anchor_name == "root"
-    again = th.bio_handshake(listening, cctx, hostname="b.example", session=good.client.session,
-                             close=True)  # fmt: skip
-    assert again.ok and again.server.session_reused and again.server.context is switched
-    assert (again.result().status, again.result().anchor_name) == ("SUCCESS", "root")
-    v.revocations = live.revocations("revocable")
-    after = th.bio_handshake(listening, cctx, hostname="b.example", session=good.client.session,
-                             close=True)  # fmt: skip
+    again = _resumes_until_revoked(live, listening, cctx, good.client.session, v)
+    assert again.server.context is switched and again.result().anchor_name == "root"
+
+
+def _resumes_until_revoked(
+    live: LivePKI,
+    listening: ssl.SSLContext,
+    cctx: ssl.SSLContext,
+    session: ssl.SSLSession | None,
+    verifier: fastmtls.Verifier,
+) -> th.BioPair:
+    """The "revocable" client's b.example ``session`` resumes, verified again (SUCCESS); once
+    ``verifier`` revokes the client it no longer does, and the full handshake fails with
+    certificate_revoked. Returns the resumed connection."""
+    again = th.bio_handshake(listening, cctx, hostname="b.example", session=session, close=True)
+    assert again.ok and again.server.session_reused and again.result().status == "SUCCESS"
+    verifier.revocations = live.revocations("revocable")
+    after = th.bio_handshake(listening, cctx, hostname="b.example", session=session, close=True)
     assert not after.server.session_reused
     assert "sslv3 alert certificate revoked" in (after.client_error or ""), after.client_error
+    return again
 
 
 def test_tls13_resumption_moved_to_another_enforce_context_fails(live: LivePKI) -> None:
@@ -1328,14 +1340,7 @@ def test_guarded_plain_listening_context(live: LivePKI, version: str, how: str) 
     cctx = _resuming_client(live, "revocable", version, how)
     good = th.bio_handshake(plain, cctx, hostname="b.example", close=True)
     assert good.ok and good.result().status == "SUCCESS"
-    again = th.bio_handshake(plain, cctx, hostname="b.example", session=good.client.session,
-                             close=True)  # fmt: skip
-    assert again.ok and again.server.session_reused and again.result().status == "SUCCESS"
-    v.revocations = live.revocations("revocable")
-    after = th.bio_handshake(plain, cctx, hostname="b.example", session=good.client.session,
-                             close=True)  # fmt: skip
-    assert not after.server.session_reused
-    assert "sslv3 alert certificate revoked" in (after.client_error or ""), after.client_error
+    _resumes_until_revoked(live, plain, cctx, good.client.session, v)
 
 
 def test_guard_then_install_replaces_the_guard(live: LivePKI) -> None:
