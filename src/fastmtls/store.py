@@ -126,11 +126,7 @@ class TrustStore:
         Raises :class:`~fastmtls.errors.NotACAError` when it is not a CA and
         :class:`~fastmtls.errors.CertificateLoadError` when it cannot be parsed.
         """
-        if not isinstance(der, (bytes, bytearray, memoryview)):
-            raise ConfigurationError(
-                f"a DER certificate is bytes, not {type(der).__name__} (PEM text: add_pem)"
-            )
-        self.add_ders([bytes(der)], name=name)
+        self.add_ders([der], name=name)  # which checks its type
 
     def add_ders(self, ders: Iterable[bytes], *, name: str) -> None:
         """Trust several DER certificates under one name, all or none."""
