@@ -677,7 +677,7 @@ static int parse_extensions(fm_cert *c, fm_span exts) {
  *     subjectPublicKeyInfo SubjectPublicKeyInfo, issuerUniqueID [1] IMPLICIT BIT STRING OPTIONAL,
  *     subjectUniqueID [2] IMPLICIT BIT STRING OPTIONAL, extensions [3] EXPLICIT Extensions OPTIONAL }
  */
-int fm_cert_parse(fm_cert *c, const uint8_t *der, size_t len) {
+static int cert_parse(fm_cert *c, const uint8_t *der, size_t len, int *sig_mismatch) {
     fm_der t, v;
     fm_span tbs, ver, tbs_sig_alg, validity, name, spki, exts, ext_seq, tm;
     unsigned tag;
@@ -703,21 +703,23 @@ int fm_cert_parse(fm_cert *c, const uint8_t *der, size_t len) {
     TRY(fm_der_expect(&t, FM_TAG_INTEGER, &c->serial, NULL));
     if (fm_der_integer_ok(c->serial))
         return BAD;
+    c->located |= FM_INFO_SERIAL;
     /* RFC 5280 4.1.2.2: a positive integer of at most 20 octets (recorded, not fatal here: some
      * long-lived roots, e.g. Starfield G2, have serial 0) */
     if ((c->serial.p[0] & 0x80) || c->serial.len > 21 || (c->serial.len == 21 && c->serial.p[0]) ||
         (c->serial.len == 1 && c->serial.p[0] == 0))
         serial_flag = FM_X_BAD_SERIAL;
     TRY(fm_der_expect(&t, FM_TAG_SEQUENCE, NULL, &tbs_sig_alg));
-    /* RFC 5280 4.1.1.2: signatureAlgorithm MUST equal TBSCertificate.signature */
-    if (!fm_span_eq(tbs_sig_alg, c->sig_alg))
-        return FM_ERR_CERT_SIGNATURE_FAILURE;
-    if ((rc = parse_sig_alg(c->sig_alg, &c->sig_alg_id, &c->pss)) != FM_OK)
+    /* RFC 5280 4.1.1.2: signatureAlgorithm MUST equal TBSCertificate.signature (fm_cert_parse
+     * reports the mismatch; parsing goes on to locate the identity fields) */
+    *sig_mismatch = !fm_span_eq(tbs_sig_alg, c->sig_alg);
+    if (!*sig_mismatch && (rc = parse_sig_alg(c->sig_alg, &c->sig_alg_id, &c->pss)) != FM_OK)
         return rc;
 
     TRY(fm_der_expect(&t, FM_TAG_SEQUENCE, &name, &c->issuer));
     if ((rc = parse_name(name)) != FM_OK)
         return rc;
+    c->located |= FM_INFO_ISSUER;
     TRY(fm_der_expect(&t, FM_TAG_SEQUENCE, &validity, NULL));
     fm_der_init_span(&v, validity);
     TRY(fm_der_any(&v, &tag, &tm, NULL));
@@ -726,9 +728,11 @@ int fm_cert_parse(fm_cert *c, const uint8_t *der, size_t len) {
     TRY(fm_der_time(tag, tm, &c->not_after));
     if (!fm_der_done(&v))
         return BAD;
+    c->located |= FM_INFO_VALIDITY;
     TRY(fm_der_expect(&t, FM_TAG_SEQUENCE, &name, &c->subject));
     if ((rc = parse_name(name)) != FM_OK)
         return rc;
+    c->located |= FM_INFO_SUBJECT;
     TRY(fm_der_expect(&t, FM_TAG_SEQUENCE, &spki, &c->spki));
     if ((rc = parse_spki(c, spki)) != FM_OK)
         return rc;
@@ -758,6 +762,13 @@ int fm_cert_parse(fm_cert *c, const uint8_t *der, size_t len) {
     return FM_OK;
 }
 
+int fm_cert_parse(fm_cert *c, const uint8_t *der, size_t len) {
+    int sig_mismatch = 0;
+    int rc = cert_parse(c, der, len, &sig_mismatch);
+    /* the mismatch wins over what parsing found after it, as when it stopped the parse */
+    return sig_mismatch ? FM_ERR_CERT_SIGNATURE_FAILURE : rc;
+}
+
 static size_t off(const fm_span *s, const uint8_t *base) {
     return s->len ? (size_t)(s->p - base) : 0;
 }
@@ -766,16 +777,21 @@ int fm_cert_info_get(const uint8_t *der, size_t len, fm_cert_info *out) {
     fm_cert c;
     int rc = fm_cert_parse(&c, der, len);
     memset(out, 0, sizeof *out);
+    if (c.located & FM_INFO_SERIAL)
+        out->serial_off = off(&c.serial, der), out->serial_len = c.serial.len;
+    if (c.located & FM_INFO_ISSUER)
+        out->issuer_off = off(&c.issuer, der), out->issuer_len = c.issuer.len;
+    if (c.located & FM_INFO_VALIDITY)
+        out->not_before = c.not_before, out->not_after = c.not_after;
+    if (c.located & FM_INFO_SUBJECT)
+        out->subject_off = off(&c.subject, der), out->subject_len = c.subject.len;
+    out->located = c.located;
     if (rc != FM_OK)
         return rc;
-    out->serial_off = off(&c.serial, der), out->serial_len = c.serial.len;
-    out->issuer_off = off(&c.issuer, der), out->issuer_len = c.issuer.len;
-    out->subject_off = off(&c.subject, der), out->subject_len = c.subject.len;
     out->spki_off = off(&c.spki, der), out->spki_len = c.spki.len;
     out->ski_off = off(&c.ski, der), out->ski_len = c.ski.len;
     out->aki_off = off(&c.aki_keyid, der), out->aki_len = c.aki_keyid.len;
     out->san_off = off(&c.san, der), out->san_len = c.san.len;
-    out->not_before = c.not_before, out->not_after = c.not_after;
     out->key_type = (uint32_t)c.key_type, out->key_bits = c.key_bits;
     out->eku = (c.ext_flags & FM_X_EKU) ? c.eku : 0;
     out->is_ca = c.is_ca, out->path_len = c.path_len;

@@ -76,10 +76,13 @@ typedef struct fm_cert {
     fm_span crldp;        /* cRLDistributionPoints: content of the SEQUENCE (validated; empty
                            * when absent), read with fm_crldp_next */
     int self_issued;      /* issuer and subject are byte-identical */
+    uint32_t located;     /* FM_INFO_* bits: the identity fields validated so far (all of them
+                           * after FM_OK; after an error, those parsed before it) */
 } fm_cert;
 
 /* Parses one DER certificate of exactly `len` bytes. Returns FM_OK or an FM_ERR_* code
- * (FM_ERR_MALFORMED_CERT, FM_ERR_INVALID_EXTENSION, FM_ERR_INVALID_VERSION, ...). */
+ * (FM_ERR_MALFORMED_CERT, FM_ERR_INVALID_EXTENSION, FM_ERR_INVALID_VERSION, ...). After an
+ * error only the fields c->located names are valid. */
 int fm_cert_parse(fm_cert *c, const uint8_t *der, size_t len);
 
 /* Parses an AlgorithmIdentifier (whole TLV) of a signature: *alg receives FM_SIG_UNKNOWN for

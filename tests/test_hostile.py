@@ -257,6 +257,97 @@ def test_fields_never_raise_on_hostile_subject(ch: pki.Chain, kind: str) -> None
     assert isinstance(f["cert_subject_dn"], str)
 
 
+
+def _children(der: bytes) -> list[bytes]:
+    """The TLVs inside one constructed TLV."""
+    _, hl, cl = pki._tlv(der, 0)
+    out, off = [], hl
+    while off < hl + cl:
+        _, h, c = pki._tlv(der, off)
+        out.append(der[off:off + h + c])
+        off += h + c
+    return out
+
+
+def _edit_extensions(leaf: pki.Cert, issuer: pki.Cert,
+                     edit: Callable[[list[bytes]], list[bytes]]) -> bytes:
+    """leaf with its Extension TLVs passed through ``edit``, re-signed by issuer (raw DER)."""
+    tbs = pki.resign(leaf, issuer.key, lambda t: der_enc(0x30, b"".join(
+        der_enc(0xA3, der_enc(0x30, b"".join(edit(_children(_children(e)[0])))))
+        if e[0] == 0xA3 else e for e in _children(t)))).der
+    return tbs
+
+
+def _ext(oid: bytes, value: bytes) -> bytes:
+    return der_enc(0x30, der_enc(0x06, oid) + der_enc(0x04, value))
+
+
+SAN_OID, EKU_OID = b"\x55\x1d\x11", b"\x55\x1d\x25"
+
+
+def _replace_ext(oid: bytes, value: bytes) -> Callable[[list[bytes]], list[bytes]]:
+    return lambda exts: [_ext(oid, value) if _children(e)[0] == der_enc(0x06, oid) else e
+                         for e in exts]
+
+
+def _mismatched_alg(der: bytes) -> bytes:
+    """The outer signatureAlgorithm says ecdsa-with-SHA384, the TBS ecdsa-with-SHA256."""
+    tbs, alg, sig = pki._split(der)
+    sha384 = alg.replace(bytes.fromhex("2a8648ce3d040302"), bytes.fromhex("2a8648ce3d040303"))
+    assert sha384 != alg
+    return der_enc(0x30, tbs + sha384 + sig)
+
+
+REJECTED_AFTER_SUBJECT: dict[str, Callable[[pki.Chain], bytes]] = {
+    "duplicate-extension": lambda ch: _edit_extensions(ch.leaf, ch.intermediates[0],
+                                                       lambda exts: exts + exts[-1:]),
+    "malformed-san": lambda ch: _edit_extensions(
+        ch.leaf, ch.intermediates[0], _replace_ext(SAN_OID, b"\x30\x04\x82\x05ab")),
+    "empty-eku": lambda ch: _edit_extensions(ch.leaf, ch.intermediates[0],
+                                             _replace_ext(EKU_OID, b"\x30\x00")),
+    "mismatched-signature-algorithm": lambda ch: _mismatched_alg(ch.leaf.der),
+}
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl binary")
+@pytest.mark.parametrize("kind", sorted(REJECTED_AFTER_SUBJECT))
+def test_fields_of_a_certificate_rejected_after_its_subject(ch: pki.Chain, kind: str) -> None:
+    """A presented leaf that OpenSSL parses but fastmtls rejects for what follows its subject
+    (an extension, the outer signature algorithm) is FAILED, and its fields still name it: DNs,
+    serial and validity as ``openssl x509`` prints them (an OpenSSL-based gateway shows them)."""
+    from test_format import _reference
+
+    leaf = REJECTED_AFTER_SUBJECT[kind](ch)
+    v = make_verifier(ch.root)
+    r = v.verify([leaf, ch.intermediates[0].der], at=NOW)
+    check_failed(r)
+    assert r.reason in (R.INVALID_EXTENSION, R.MALFORMED_CERT, R.CERT_SIGNATURE_FAILURE), kind
+    ref = _reference(leaf)
+    f = r.fields()
+    got = {"subject": f["cert_subject_dn_rfc2253"], "issuer": f["cert_issuer_dn_rfc2253"],
+           "subject_oneline": f["cert_subject_dn_legacy"],
+           "issuer_oneline": f["cert_issuer_dn_legacy"], "serial": f["cert_serial"],
+           "nb": f["cert_not_before"], "na": f["cert_not_after"],
+           "sha256": f["cert_fingerprint_sha256"]}  # fmt: skip
+    assert got == ref
+    assert f["cert_subject_dn"] == ref["subject"] != ""
+    assert isinstance(r.sans, dict) and isinstance(f["cert_ski"], str)
+    # the issuer fields come from the presented intermediate that names the leaf's issuer
+    assert f["cert_issuer_serial"] == format(ch.intermediates[0].cert.serial_number, "X").zfill(
+        2 * ((ch.intermediates[0].cert.serial_number.bit_length() + 7) // 8))
+
+
+def test_fields_of_a_certificate_rejected_before_its_subject(ch: pki.Chain) -> None:
+    """A leaf whose validity cannot be read has no name fields (nothing validated them), only
+    what the bytes themselves give: presence and fingerprints."""
+    leaf = ch.leaf.der.replace(b"\x17\x0d", b"\x17\x0e", 1)  # first UTCTime: wrong length
+    r = make_verifier(ch.root).verify([leaf, ch.intermediates[0].der], at=NOW)
+    check_failed(r)
+    f = r.fields()
+    assert f["cert_presented"] is True and f["cert_fingerprint_sha256"] != ""
+    assert f["cert_subject_dn"] == f["cert_issuer_dn"] == f["cert_serial"] == ""
+    assert f["cert_not_before"] == f["cert_not_after"] == ""
+
 # ---- oversized input ---------------------------------------------------------------------------
 
 

@@ -20,10 +20,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fm_cert_info info;
     int rc2 = fm_cert_info_get(data, size, &info);
     fuzz_status_ok(rc2);
+    FUZZ_ASSERT(rc2 == rc && (rc2 != FM_OK || info.located == FM_INFO_ALL));
+    /* the fields a failed parse located (unset ones are 0, 0) lie inside the input too, and a
+     * located Name is one fm_name_parse accepts (the result's fields format it) */
+    FUZZ_ASSERT(off_in(info.serial_off, info.serial_len, size));
+    FUZZ_ASSERT(off_in(info.issuer_off, info.issuer_len, size));
+    FUZZ_ASSERT(off_in(info.subject_off, info.subject_len, size));
+    if (info.located & FM_INFO_ISSUER)
+        FUZZ_ASSERT(fm_name_parse((fm_span){data + info.issuer_off, info.issuer_len}) == FM_OK);
+    if (info.located & FM_INFO_SUBJECT)
+        FUZZ_ASSERT(fm_name_parse((fm_span){data + info.subject_off, info.subject_len}) == FM_OK);
     if (rc2 == FM_OK) {
-        FUZZ_ASSERT(off_in(info.serial_off, info.serial_len, size));
-        FUZZ_ASSERT(off_in(info.issuer_off, info.issuer_len, size));
-        FUZZ_ASSERT(off_in(info.subject_off, info.subject_len, size));
         FUZZ_ASSERT(off_in(info.spki_off, info.spki_len, size));
         FUZZ_ASSERT(off_in(info.ski_off, info.ski_len, size));
         FUZZ_ASSERT(off_in(info.aki_off, info.aki_len, size));

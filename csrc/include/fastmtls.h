@@ -445,7 +445,19 @@ typedef struct fm_cert_info {
     int32_t path_len;                /* -1 when absent */
     uint32_t key_usage;              /* bit n = KeyUsage bit n (0 digitalSignature ... 8 decipherOnly); */
     uint32_t has_key_usage;
+    uint32_t located;                /* FM_INFO_* bits: which fields above are valid */
 } fm_cert_info;
+
+/* fm_cert_info.located: the identity fields a certificate's parse validated. FM_OK sets all of
+ * them; a certificate rejected further on (a malformed extension, a duplicate extension, an
+ * explicit curve, a mismatched signature algorithm...) keeps those it validated before, so that
+ * a presented certificate OpenSSL would parse still shows its names, serial and validity in a
+ * FAILED: result. Every other member is valid only after FM_OK. */
+#define FM_INFO_SERIAL 0x1u
+#define FM_INFO_ISSUER 0x2u
+#define FM_INFO_VALIDITY 0x4u
+#define FM_INFO_SUBJECT 0x8u
+#define FM_INFO_ALL 0xFu
 
 enum fm_key_type { FM_KEY_UNKNOWN = 0, FM_KEY_RSA = 1, FM_KEY_EC_P256 = 2, FM_KEY_EC_P384 = 3,
                    FM_KEY_EC_P521 = 4, FM_KEY_ED25519 = 5, FM_KEY_RSA_PSS = 6, FM_KEY_EC_OTHER = 7,
@@ -457,6 +469,7 @@ enum fm_key_type { FM_KEY_UNKNOWN = 0, FM_KEY_RSA = 1, FM_KEY_EC_P256 = 2, FM_KE
 #define FM_EKU_OTHER 0x8u
 #define FM_EKU_PRESENT 0x80u
 
+/* Returns fm_cert_parse's status; out->located says which fields are set (see above). */
 int fm_cert_info_get(const uint8_t *der, size_t len, fm_cert_info *out);
 
 #ifdef __cplusplus

@@ -311,6 +311,38 @@ static void test_verify(int caches) {
            caches ? "on" : "off");
 }
 
+/* ---- certificate information ------------------------------------------------------------ */
+
+/* fm_cert_info_get keeps the identity fields a rejected certificate validated before its flaw,
+ * and none of those it did not reach. */
+static void test_cert_info_located(void) {
+    fm_cert_info info;
+    CHECK_STATUS(fm_cert_info_get(core_leaf_der, sizeof core_leaf_der, &info), FM_OK, "full");
+    CHECK(info.located == FM_INFO_ALL && info.subject_len > 2 && info.spki_len > 0);
+
+    /* a truncated certificate (its last byte dropped: the outer SEQUENCE no longer fits) is
+     * refused before any field is read: nothing is located */
+    CHECK(fm_cert_info_get(core_leaf_der, sizeof core_leaf_der - 1, &info) != FM_OK);
+    CHECK(info.located == 0 && info.subject_len == 0 && info.serial_len == 0);
+
+    /* the outer signatureAlgorithm changed (one byte of its OID): the certificate is refused
+     * for the mismatch, and serial, names and validity are all located */
+    unsigned char copy[sizeof core_leaf_der];
+    memcpy(copy, core_leaf_der, sizeof copy);
+    size_t n = sizeof copy, alg = 0;
+    /* the outer AlgorithmIdentifier's OID: the last 06 xx 2a 86 48 (an ANSI X9.62 or PKCS
+     * OID), scanning back from the signature BIT STRING at the end */
+    for (size_t i = n - 8; i > 0 && !alg; i--)
+        if (copy[i] == 0x06 && copy[i + 2] == 0x2a && copy[i + 3] == 0x86 && copy[i + 4] == 0x48)
+            alg = i;
+    CHECK(alg != 0);
+    copy[alg + 1 + copy[alg + 1]] ^= 0x01; /* the OID's last octet */
+    CHECK_STATUS(fm_cert_info_get(copy, n, &info), FM_ERR_CERT_SIGNATURE_FAILURE, "mismatch");
+    CHECK(info.located == FM_INFO_ALL && info.subject_len > 2 && info.serial_len > 0);
+    CHECK(info.not_after > info.not_before && info.spki_len == 0);
+    printf("cert info: located fields of full, truncated and mismatched certificates\n");
+}
+
 /* ---- revocation -------------------------------------------------------------------------- */
 
 #define REVOKED_REASON 1u          /* keyCompromise */
@@ -517,6 +549,7 @@ int main(void) {
     test_status_table();
     test_options_default();
     test_free_null();
+    test_cert_info_located();
     test_verify(1);
     test_verify(0);
     test_revocation();

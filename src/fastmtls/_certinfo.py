@@ -11,12 +11,16 @@ from ._ffi import ffi, lib
 class CertInfo:
     """Offsets of one certificate's fields, recorded by the C parser (no copy)."""
 
-    __slots__ = ("der", "info", "ok")
+    __slots__ = ("der", "info", "ok", "identity_ok")
 
     def __init__(self, der: bytes) -> None:
         self.der = bytes(der)  # callers may pass bytearray or memoryview
         self.info: Any = ffi.new("fm_cert_info *")
         self.ok = lib.fm_cert_info_get(self.der, len(self.der), self.info) == 0
+        # serial, issuer, validity and subject were validated, even if the certificate was
+        # rejected further on (a malformed extension, say): enough for a FAILED: result to
+        # show who presented it, as OpenSSL-based gateways do
+        self.identity_ok = self.info.located == lib.FM_INFO_ALL
 
     def _slice(self, off: int, n: int) -> bytes:
         return self.der[off : off + n]

@@ -247,7 +247,7 @@ class VerifyResult:
             leaf = self._leaf()
             if self.verified and len(self.chain) > 1:
                 found = CertInfo(self.chain[1])
-            elif leaf is not None and leaf.ok:
+            elif leaf is not None and leaf.identity_ok:
                 for der in self._presented[1:]:
                     cand = CertInfo(der)
                     if cand.ok and cand.subject == leaf.issuer:
@@ -314,7 +314,7 @@ class VerifyResult:
         chain_b64 = _format.rfc9440_chain([bytes(c) for c in self._presented[1:]])
         f["cert_chain_rfc9440_too_large"] = len(chain_b64) > RFC9440_CHAIN_LIMIT
         f["cert_chain_rfc9440"] = "" if f["cert_chain_rfc9440_too_large"] else chain_b64
-        if leaf.ok:
+        if leaf.identity_ok:  # also for a certificate rejected after its subject (see CertInfo)
             for kind, name_der in (("issuer", leaf.issuer), ("subject", leaf.subject)):
                 rfc = _safe(_format.dn_rfc2253, name_der)
                 f[f"cert_{kind}_dn"] = rfc
@@ -323,6 +323,7 @@ class VerifyResult:
             f["cert_serial"] = _safe(_format.serial_hex, leaf.serial)
             f["cert_not_before"] = _format.asn1_time(leaf.info.not_before)
             f["cert_not_after"] = _format.asn1_time(leaf.info.not_after)
+        if leaf.ok:
             f["cert_ski"] = _format.hex_upper(leaf.ski)
         issuer = self._issuer()
         if issuer is not None and issuer.ok:
