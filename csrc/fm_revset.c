@@ -24,6 +24,7 @@
 
 #ifdef _WIN32
 #include <io.h>
+#include <process.h>
 #else
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -521,21 +522,41 @@ int fm_revset_load(const char *path, fm_revset **out) {
 #endif
 }
 
+/* A temporary file of its own, beside `path`: PATH.tmp.PID.N, created exclusively, so that two
+ * saves to one path (two compile jobs, two workers publishing one snapshot) never write into
+ * each other's file; each renames a whole file over the path. */
+static FILE *open_unique_tmp(const char *path, char **tmp_out) {
+    static atomic_uint_fast64_t counter;
+    size_t plen = strlen(path), cap = plen + 64;
+    char *tmp = malloc(cap);
+    if (tmp == NULL)
+        return NULL;
+#ifdef _WIN32
+    unsigned long pid = (unsigned long)_getpid();
+#else
+    unsigned long pid = (unsigned long)getpid();
+#endif
+    for (int attempt = 0; attempt < 100; attempt++) {
+        uint64_t n = atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed);
+        snprintf(tmp, cap, "%s.tmp.%lu.%llu", path, pid, (unsigned long long)n);
+        FILE *f = fopen(tmp, "wbx"); /* C11 "x": fails if the name exists (a stale leftover) */
+        if (f != NULL) {
+            *tmp_out = tmp;
+            return f;
+        }
+    }
+    free(tmp);
+    return NULL;
+}
+
 int fm_revset_save(const fm_revset *s, const char *path) {
     if (s == NULL || path == NULL)
         return FM_ERR_INVALID_ARGUMENT;
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 8);
-    if (tmp == NULL)
-        return FM_ERR_NOMEM;
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    FILE *f = fopen(tmp, "wb");
+    char *tmp = NULL;
+    FILE *f = open_unique_tmp(path, &tmp);
     int rc = FM_OK;
-    if (f == NULL) {
-        free(tmp);
+    if (f == NULL)
         return FM_ERR_IO;
-    }
     /* the checksum is computed here, not at build: building pays nothing for a file it may
      * never write (a loaded snapshot's is recomputed, and equal) */
     rs_header h;
@@ -544,6 +565,11 @@ int fm_revset_save(const fm_revset *s, const char *path) {
     if (fwrite(&h, 1, sizeof h, f) != sizeof h ||
         fwrite(s->image + sizeof h, 1, s->len - sizeof h, f) != s->len - sizeof h)
         rc = FM_ERR_IO;
+#ifndef _WIN32
+    /* on disk before the rename makes it the snapshot: a crash never leaves an empty one */
+    if (rc == FM_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
+        rc = FM_ERR_IO;
+#endif
     if (fclose(f) != 0)
         rc = FM_ERR_IO;
     /* write to a temporary name and rename: readers see the old file or the new, never half */

@@ -1352,6 +1352,34 @@ def test_snapshot_of_an_older_format_is_refused_clearly(w: World, tmp_path: Path
         RevocationSet.load(path)
 
 
+def test_concurrent_saves_to_one_path(w: World, tmp_path: Path) -> None:
+    """Two saves to one path at once (two jobs publishing one snapshot) each write a temporary
+    file of their own: both succeed, the path always loads as one of the two whole sets, and no
+    temporary file is left behind (a shared one was truncated under the other writer)."""
+    sets = [build(w, crls.big_crl(w.inter, 60_000, seed=s).der) for s in (1, 2)]
+    path = tmp_path / "shared.snap"
+    for _ in range(12):
+        barrier, errors = threading.Barrier(2), []
+
+        def save(revs: RevocationSet) -> None:
+            barrier.wait()
+            try:
+                revs.save(path)
+            except RevocationError as e:  # pragma: no cover - the failure this test catches
+                errors.append(e)
+
+        threads = [threading.Thread(target=save, args=(s,)) for s in sets]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        loaded = RevocationSet.load(path)
+        assert len(loaded) == 60_000
+        assert _bytes_of(loaded) in (_bytes_of(sets[0]), _bytes_of(sets[1]))
+    assert [p.name for p in tmp_path.iterdir()] == ["shared.snap"]
+
+
 def test_snapshot_io_errors(tmp_path: Path) -> None:
     """I/O failures raise RevocationError (not SnapshotError); an empty file is corrupt."""
     for bad in (tmp_path / "missing.snap", tmp_path):
