@@ -894,6 +894,33 @@ def test_store_can_be_swapped() -> None:
         v.store = None  # type: ignore[assignment]
 
 
+def test_store_swap_racing_a_change_to_the_old_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change to the old store while ``verifier.store = new`` runs never leaves the C side
+    (what handshake hooks verify with: fm_verify_current) on the old store. Both halves of the
+    swap are slowed down, and the old store changes between them."""
+    from fastmtls._ffi import ffi, lib
+
+    root_a, root_b = pki.ca("Old Store Root"), pki.ca("New Store Root")
+    leaf_a = pki.leaf(root_a, "old-store client")
+    old, new = TrustStore(), TrustStore()
+    old.add_der(root_a.der, name="a")
+    new.add_der(root_b.der, name="b")
+    v = Verifier(old)
+    for name in ("_register", "_unregister"):
+        orig = getattr(TrustStore, name)
+        monkeypatch.setattr(TrustStore, name, lambda self, ver, _o=orig: (time.sleep(0.2),
+                                                                           _o(self, ver)))
+    change = threading.Thread(target=lambda: (time.sleep(0.3), old.add_der(root_b.der, name="x")))
+    change.start()
+    v.store = new
+    change.join()
+    assert not v.verify([leaf_a.der], at=pki.NOW).verified
+    res = ffi.new("fm_result *")
+    lib.fm_verify_current(v._ptr, leaf_a.der, len(leaf_a.der), ffi.NULL, 0,
+                          int(pki.NOW.timestamp()), res, ffi.NULL)  # fmt: skip
+    assert res.status == Reason.UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+
+
 def test_store_changes_while_verifiers_are_created() -> None:
     """Creating verifiers on one thread while another changes the store never raises."""
     root = pki.ca("Race Root")

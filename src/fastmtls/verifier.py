@@ -208,6 +208,7 @@ class Verifier:
         self._fields_memo: dict[Any, dict[str, Any]] = {}
         self._revocations: RevocationSet | None = None
         self.revocations = revocations
+        self._swap_lock = threading.Lock()
         store._register(self)
         self.purpose = purpose
         self.max_depth = max_depth
@@ -226,11 +227,14 @@ class Verifier:
         has its own generation)."""
         if not isinstance(value, TrustStore):
             raise ConfigurationError("store must be a fastmtls.TrustStore")
-        old = self._store
-        value._register(self)  # the C side (handshake hooks) first
-        self._store = value  # one reference assignment: Python callers read it per call
-        if old is not value:
+        with self._swap_lock:  # two swaps at once would leave the verifier on both stores
+            old = self._store
+            # off the old store first: a change to it from now on no longer publishes its
+            # snapshot to the C side (handshake hooks), which keeps the old one until ...
             old._unregister(self)
+            # ... the new store publishes its current snapshot, under its own lock
+            value._register(self)
+            self._store = value  # one reference assignment: Python callers read it per call
 
     @property
     def revocations(self) -> RevocationSet | None:
