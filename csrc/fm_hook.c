@@ -9,6 +9,7 @@
  * Constants below are OpenSSL ABI values, stable since 1.1.1 (checked against ssl.h, x509_vfy.h,
  * crypto.h and tls1.h of OpenSSL 3.0).
  */
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,7 @@ typedef void (*remove_sess_fn)(SSL_CTX *, SSL_SESSION *);
     X(const char *, SSL_get_servername, (const SSL *, int))                                    \
     X(SSL_SESSION *, SSL_get_session, (const SSL *))                                           \
     X(int, SSL_session_reused, (const SSL *))                                                  \
+    X(int, SSL_in_before, (const SSL *))                                                       \
     X(int, SSL_get_ex_data_X509_STORE_CTX_idx, (void))                                         \
     X(int, SSL_SESSION_set1_ticket_appdata, (SSL_SESSION *, const void *, size_t))             \
     X(int, SSL_SESSION_get0_ticket_appdata, (SSL_SESSION *, void **, size_t *))                \
@@ -170,8 +172,24 @@ struct fm_hook {
     uint8_t host[256];
     size_t host_len; /* fixed host for associations; 0 = use SNI */
     struct sess_cache *sessions; /* session-ID resumption; NULL = session IDs off */
-    OPENSSL_STACK *ca_names;     /* X509_NAMEs for each CertificateRequest; NULL = none */
+    /* X509_NAMEs for each CertificateRequest (NULL = none): replaced when the trust store
+     * changes, while handshakes copy it; read (a reference taken) or replaced under names_lock */
+    fm_lock names_lock;
+    struct ca_list *ca_names;
 };
+
+/* An immutable list of CA names, freed by its last reader. */
+typedef struct ca_list {
+    atomic_int refs;
+    OPENSSL_STACK *sk;
+} ca_list;
+
+static void ca_list_unref(const ssl_api *a, ca_list *l) {
+    if (l && atomic_fetch_sub_explicit(&l->refs, 1, memory_order_acq_rel) == 1) {
+        a->OPENSSL_sk_pop_free(l->sk, (void (*)(void *))a->X509_NAME_free);
+        free(l);
+    }
+}
 
 /* ---- symbol resolution -------------------------------------------------------------------- */
 
@@ -339,8 +357,8 @@ static void sess_cache_free(fm_hook *h) {
 static void hook_unref(fm_hook *h) {
     if (h && atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) == 1) {
         sess_cache_free(h);
-        if (h->ca_names)
-            h->api.OPENSSL_sk_pop_free(h->ca_names, (void (*)(void *))h->api.X509_NAME_free);
+        ca_list_unref(&h->api, h->ca_names);
+        fm_lock_destroy(&h->names_lock);
         if (h->v != NULL)
             fm_verifier_unref(h->v);
         free(h);
@@ -473,6 +491,10 @@ int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const u
         free(h);
         return rc;
     }
+    if (fm_lock_init(&h->names_lock) != 0) {
+        free(h);
+        return FM_ERR_NOMEM;
+    }
     atomic_init(&h->refs, 1);
     h->id = (uint64_t)atomic_fetch_add(&g_hook_ids, 1);
     h->mode = mode;
@@ -514,6 +536,7 @@ int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const u
         h->sessions->cap = FM_HOOK_DEFAULT_SESSION_CACHE;
     if (h->ssl_idx < 0 || h->ctx_idx < 0 || h->listen_idx < 0) {
         sess_cache_free(h);
+        fm_lock_destroy(&h->names_lock);
         free(h);
         return FM_ERR_INTERNAL;
     }
@@ -1085,12 +1108,18 @@ static int cert_cb(SSL *ssl, void *arg) {
     /* The CertificateRequest's CA names: a copy on the connection, never on the SSL_CTX (each
      * SSL copies the SSL_CTX's list when created; replacing it there under handshakes would
      * free a list they read). */
-    if (ok && h->ca_names != NULL) {
-        OPENSSL_STACK *names = a->SSL_dup_CA_list(h->ca_names);
+    fm_lock_acquire(&h->names_lock);
+    ca_list *l = h->ca_names;
+    if (l != NULL)
+        atomic_fetch_add_explicit(&l->refs, 1, memory_order_relaxed);
+    fm_lock_release(&h->names_lock);
+    if (ok && l != NULL) {
+        OPENSSL_STACK *names = a->SSL_dup_CA_list(l->sk);
         if (names != NULL)
             a->SSL_set_client_CA_list(ssl, names); /* takes ownership */
         ok = names != NULL;
     }
+    ca_list_unref(a, l);
     hook_unref(h);
     return ok;
 }
@@ -1187,29 +1216,41 @@ int fm_hook_set_ca_names(fm_hook *h, const uint8_t *names, size_t len) {
     if (h == NULL || (names == NULL && len))
         return FM_ERR_INVALID_ARGUMENT;
     const ssl_api *a = &h->api;
-    OPENSSL_STACK *sk = a->OPENSSL_sk_new_null();
-    if (sk == NULL)
-        return FM_ERR_NOMEM;
+    ca_list *l = NULL;
+    OPENSSL_STACK *sk = NULL;
+    if (len) {
+        if ((l = malloc(sizeof *l)) == NULL)
+            return FM_ERR_NOMEM;
+        if ((sk = a->OPENSSL_sk_new_null()) == NULL) {
+            free(l);
+            return FM_ERR_NOMEM;
+        }
+        atomic_init(&l->refs, 1);
+        l->sk = sk;
+    }
     fm_der r;
     fm_span full;
     fm_der_init(&r, names, len);
     while (!fm_der_done(&r)) {
-        if (fm_der_expect(&r, FM_TAG_SEQUENCE, NULL, &full) != 0) {
-            a->OPENSSL_sk_pop_free(sk, (void (*)(void *))a->X509_NAME_free);
-            return FM_ERR_INVALID_ARGUMENT;
+        const unsigned char *p = NULL;
+        X509_NAME *name = NULL;
+        if (fm_der_expect(&r, FM_TAG_SEQUENCE, NULL, &full) == 0 && full.len <= LONG_MAX) {
+            p = full.p;
+            name = a->d2i_X509_NAME(NULL, &p, (long)full.len);
         }
-        const unsigned char *p = full.p;
-        X509_NAME *name = a->d2i_X509_NAME(NULL, &p, (long)full.len);
         if (name == NULL || a->OPENSSL_sk_push(sk, name) <= 0) {
             if (name)
                 a->X509_NAME_free(name);
-            a->OPENSSL_sk_pop_free(sk, (void (*)(void *))a->X509_NAME_free);
+            ca_list_unref(a, l);
             return FM_ERR_INVALID_ARGUMENT;
         }
     }
-    if (h->ca_names)
-        a->OPENSSL_sk_pop_free(h->ca_names, (void (*)(void *))a->X509_NAME_free);
-    h->ca_names = sk; /* before install: handshakes only ever read it */
+    /* handshakes from now on copy the new list; one copying the old holds a reference */
+    fm_lock_acquire(&h->names_lock);
+    ca_list *old = h->ca_names;
+    h->ca_names = l;
+    fm_lock_release(&h->names_lock);
+    ca_list_unref(a, old);
     return FM_OK;
 }
 
@@ -1250,7 +1291,7 @@ int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
         *store = NULL;
         *der = NULL;
         *der_len = 0;
-        return 0;
+        return ssl && a->SSL_in_before(ssl) ? -1 : 0;
     }
     *out = cr->res;
     *store = cr->store;

@@ -973,3 +973,47 @@ def test_wrong_argument_types_are_configuration_errors(call: Any, what: str) -> 
     store.add_der(pki.ca("Types Root").der, name="a")
     with pytest.raises(ConfigurationError):
         call(store)
+
+
+def test_chain_elements_split_unlike_the_certificates(ch: pki.Chain) -> None:
+    """List elements that are not one certificate each but happen to be as many as the
+    certificates (leaf + intermediate glued together, then an empty element; a certificate cut
+    in two): the result's chain and fields describe the certificates the core verified, not the
+    elements (it used to put b"" in the chain and leave every DN empty)."""
+    leaf, inter = ch.leaf.der, ch.intermediates[0].der
+    v = make_verifier(ch.root)
+    want = v.verify([leaf, inter], at=NOW)
+    for chain in ([leaf + inter, b""], [leaf[:10], leaf[10:] + inter]):
+        got = v.verify(chain, at=NOW)
+        assert got.status == want.status == "SUCCESS"
+        assert got.chain == want.chain and got.presented_chain == [leaf, inter]
+        assert got.fields() == want.fields()
+
+
+def test_trusted_certificate_blocks(ch: pki.Chain) -> None:
+    """A TRUSTED CERTIFICATE block without OpenSSL trust settings loads; one carrying them
+    (``openssl x509 -trustout -addtrust clientAuth``) is refused with a message that says why and
+    how to convert it (it used to fail as "malformed certificate")."""
+    import base64
+    import textwrap
+
+    def block(der: bytes) -> bytes:
+        body = "\n".join(textwrap.wrap(base64.b64encode(der).decode(), 64))
+        label = "TRUSTED CERTIFICATE"
+        return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n".encode()
+
+    store = TrustStore()
+    store.add_pem(block(ch.root.der), name="plain")
+    client_auth = bytes.fromhex("06082b06010505070302")
+    aux = b"\x30\x0c\x30\x0a" + client_auth  # X509_CERT_AUX { trust SEQUENCE OF { clientAuth } }
+    with pytest.raises(fastmtls.CertificateLoadError, match=r"trust settings.*openssl x509"):
+        store.add_pem(block(ch.root.der + aux), name="with-aux")
+
+
+@pytest.mark.parametrize("host", ["a" * 64 + ".example.com", "a..example.com", "x." * 127 + "x"])
+def test_associate_refuses_impossible_hostnames(host: str) -> None:
+    """Labels of 1-63 octets, at most 253 in all (RFC 1035): a host no SNI can carry is a
+    configuration mistake, reported (it was stored, and could never match)."""
+    store = TrustStore()
+    with pytest.raises(ConfigurationError, match="invalid hostname"):
+        store.associate(host, [])

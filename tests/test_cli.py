@@ -235,3 +235,47 @@ def test_pem_files_with_text_before_the_first_block(
     snap = tmp_path / "out.snap"
     assert main(["crl", "compile", str(crl), "--ca", str(inter), "-o", str(snap)]) == 0
     assert len(RevocationSet.load(snap)) == 2
+
+
+@pytest.mark.parametrize("value", [b"\x02\x01\x05", b"\x05\x00", b"\x1e\x03\x00a\x00"])
+def test_crl_inspect_issuer_names_openssl_cannot_print(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: bytes
+) -> None:
+    """A CRL whose issuer CN is an INTEGER, a NULL or an odd-length BMPString (the parser takes
+    any Name value) is reported, its issuer as ``#`` and the Name's DER in hex; it used to end
+    in a ValueError traceback and exit 1, which reads as "signature invalid"."""
+    import crls
+
+    name = crls.enc(0x30, crls.enc(0x31, crls.enc(0x30, crls.der_oid("2.5.4.3") + value)))
+    path = tmp_path / "odd.crl"
+    path.write_bytes(crls.raw_crl(name, key=pki.make_key("p256")))
+    rc, out = _run(["crl", "inspect", str(path)], capsys)
+    assert rc == 0 and isinstance(out, list)
+    assert out[0]["issuer"] == "#" + name.hex()
+
+
+def test_verify_crl_of_an_intermediate_only_in_the_chain(
+    world: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--crl for the intermediate that only the client's chain carries (no --intermediate): the
+    chain's copy checks the CRL, as the usual layout (root in --ca, intermediate in CHAIN) needs.
+    It used to exit 2, "no configured CA has the CRL's issuer name"."""
+    rc, out = _run(["verify", "--ca", str(world["root"]), "--crl", str(world["crl"]), *AT,
+                    str(world["chain"])], capsys)  # fmt: skip
+    assert rc == 0 and isinstance(out, dict)
+    assert out["cert_revoked"] is True and out["cert_verified"] is True
+    # a CRL the chain's intermediate did not sign is still refused
+    rc, _ = _run(["verify", "--ca", str(world["other"]), "--crl", str(world["crl"]), *AT,
+                  str(world["root"])], capsys)  # fmt: skip
+    assert rc == 2
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_demo_port_out_of_range_is_a_usage_error(
+    port: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--port outside 0-65535 is a usage error (exit 2), not an OverflowError traceback."""
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--port", port])
+    assert exc.value.code == 2
+    assert "0-65535" in capsys.readouterr().err

@@ -658,7 +658,15 @@ def test_result_errors(live: LivePKI) -> None:
     with pytest.raises(fastmtls.ConfigurationError):
         fssl.result(object())
     fresh = sctx.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_side=True)
-    assert fssl.result(fresh).status == "NONE"  # no handshake yet: nothing presented
+    with pytest.raises(fastmtls.ConfigurationError, match="not started"):
+        fssl.result(fresh)  # no handshake yet: no result (it used to say NONE, "none sent")
+    a, b = socket.socketpair()
+    with a, b, sctx.wrap_socket(a, server_side=True, do_handshake_on_connect=False) as conn:
+        with pytest.raises(fastmtls.ConfigurationError, match="not started"):
+            fssl.result(conn)
+    # once the handshake ran, "no certificate" is NONE
+    pair = th.bio_handshake(sctx, th.client_context(live, None))
+    assert pair.ok and fssl.result(pair.server).status == "NONE"
 
 
 @needs_openssl
@@ -684,6 +692,57 @@ def test_send_ca_names(live: LivePKI, send: Any, names: list[str], version: str)
         listed = list(itertools.takewhile(lambda line: line.startswith("CN = "), block))
         assert [line[len("CN = ") :] for line in listed] == names
     assert th.body_of(out)["status"] == "SUCCESS"
+
+
+def _ca_names_sent(port: int, live: LivePKI) -> list[str]:
+    out = th.s_client(port, live, "good").stdout
+    if "No client certificate CA names sent" in out:
+        return []
+    block = out.split("Acceptable client certificate CA names\n", 1)[1].splitlines()
+    return [line[len("CN = "):] for line in itertools.takewhile(
+        lambda line: line.startswith("CN = "), block)]  # fmt: skip
+
+
+@needs_openssl
+def test_send_ca_names_follow_the_store(live: LivePKI) -> None:
+    """The CertificateRequest lists the CAs of the store as it is at each handshake: CAs added,
+    removed, or a whole store swapped in (they were frozen at install())."""
+    v = th.make_verifier(("root", live.root))
+    subset = th.make_verifier(("root", live.root), ("ca-b", live.ca_b))
+    with th.TLSServer(th.server_context(live, v, "record", send_ca_names=True)) as server, \
+            th.TLSServer(th.server_context(live, subset, "record",
+                                           send_ca_names=["ca-b"])) as named:  # fmt: skip
+        assert _ca_names_sent(server.port, live) == ["Live Root CA"]
+        v.store.add_der(live.ca_a.der, name="ca-a")
+        assert _ca_names_sent(server.port, live) == ["Live Root CA", "Tenant A CA"]
+        v.store.remove("root")
+        assert _ca_names_sent(server.port, live) == ["Tenant A CA"]
+        v.store = th.make_verifier(("ca-b", live.ca_b)).store
+        assert _ca_names_sent(server.port, live) == ["Tenant B CA"]
+        assert _ca_names_sent(named.port, live) == ["Tenant B CA"]
+        subset.store.remove("ca-b")  # the one named CA gone: none listed
+        assert _ca_names_sent(named.port, live) == []
+        subset.store.add_der(live.ca_b.der, name="ca-b")
+        assert _ca_names_sent(named.port, live) == ["Tenant B CA"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"host": "a" * 300}, "invalid hostname"),
+        ({"host": "a" * 64 + ".example"}, "invalid hostname"),
+        ({"host": "*.example.com"}, "wildcard"),
+        ({"send_ca_names": ["no-such-ca"]}, "no CA named"),
+        ({"send_ca_names": "root"}, "list of CA names"),
+    ],
+)
+def test_install_refuses_bad_options(live: LivePKI, kwargs: dict[str, Any], match: str) -> None:
+    """A bad fixed host or CA name is a ConfigurationError naming it (a 300-byte host raised
+    HookUnavailableError, "not available here"; an unknown CA name silently sent no names)."""
+    ctx = th.server_context(live, None)
+    with pytest.raises(fastmtls.ConfigurationError, match=match) as exc:
+        fssl.install(ctx, root_verifier(live), **kwargs)
+    assert not isinstance(exc.value, fssl.HookUnavailableError)
 
 
 # ---- concurrency and hot swaps ---------------------------------------------------------------

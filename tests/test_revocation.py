@@ -214,6 +214,53 @@ def test_serial_encodings(w: World, value: int) -> None:
     assert revs.lookup(w.inter.der, value) == Revocation(w.inter.der, value, 0, REVOKED_TS)
 
 
+@pytest.mark.parametrize("value", [-1, -127, -128, -129, -32768, -32769, -(2**63)])
+def test_negative_serials(w: World, value: int) -> None:
+    """Negative serials (RFC 5280 forbids them; CAs issued them) are looked up by their minimal
+    two's complement encoding, as a CRL carries them: -128 is 80, not FF80 (which no CRL holds,
+    and an explicit entry with it was refused)."""
+    from crls import raw_crl, raw_entry
+
+    from fastmtls.revocation import serial_bytes
+
+    assert serial_bytes(value) == value.to_bytes(
+        next(n for n in range(1, 10) if -(2 ** (8 * n - 1)) <= value), "big", signed=True)
+    from_crl = RevocationSet.build([raw_crl(w.inter, [raw_entry(value)])], cas=[w.inter.der])
+    from_entry = RevocationSet.build(entries=[Revocation(w.inter.der, value)])
+    for revs in (from_crl, from_entry):
+        assert revs.lookup(w.inter.der, value) is not None
+        assert revs.lookup(w.inter.der, value - 1) is None
+
+
+def test_revocation_api_refuses_wrong_types(w: World) -> None:
+    """The operator's type mistakes are ConfigurationErrors naming the problem, never a bare
+    TypeError / AttributeError / OverflowError, and never a silent coercion ("2020" as unix
+    second 2020)."""
+    crl = crls.crl(w.inter, [5])
+    bad_calls = [
+        lambda: Revocation("issuer", 1),  # type: ignore[arg-type]
+        lambda: Revocation(w.inter.der, "1"),  # type: ignore[arg-type]
+        lambda: Revocation(w.inter.der, 1, date="2020"),  # type: ignore[arg-type]
+        lambda: Revocation(w.inter.der, 1, date=2**70),
+        lambda: RevocationSet.build(None),  # type: ignore[arg-type]
+        lambda: RevocationSet.build([crl], cas=[12]),  # type: ignore[list-item]
+        lambda: RevocationSet.build([crl], cas=5),
+        lambda: RevocationSet.build([5], cas=w.cas),  # type: ignore[list-item]
+        lambda: RevocationSet.build(entries=[(w.inter.der, 5)]),  # type: ignore[list-item]
+        lambda: RevocationSet.from_snapshot_bytes("FMREVSET"),  # type: ignore[arg-type]
+        lambda: RevocationSet.empty().lookup("issuer", 1),  # type: ignore[arg-type]
+        lambda: RevocationSet.empty().lookup(w.inter.der, 1.0),  # type: ignore[arg-type]
+    ]
+    for call in bad_calls:
+        with pytest.raises(ConfigurationError):
+            call()
+    # one CRL or one CA given bare (not in a list), and CAs as PEM text, are what they look like
+    for crls_arg, cas_arg in ((crl, w.inter.der), ([crl], w.inter.pem.decode()),
+                              ([crl], [w.inter.pem])):  # fmt: skip
+        revs = RevocationSet.build(crls_arg, cas=cas_arg)
+        assert revs.lookup(w.inter.der, 5) is not None
+
+
 # --- CRLs that must not be used -------------------------------------------------------------------
 
 def _impostor(w: World) -> pki.Cert:
@@ -1358,17 +1405,16 @@ def test_concurrent_saves_to_one_path(w: World, tmp_path: Path) -> None:
     temporary file is left behind (a shared one was truncated under the other writer)."""
     sets = [build(w, crls.big_crl(w.inter, 60_000, seed=s).der) for s in (1, 2)]
     path = tmp_path / "shared.snap"
+    def save(revs: RevocationSet, barrier: threading.Barrier, errors: list[Exception]) -> None:
+        barrier.wait()
+        try:
+            revs.save(path)
+        except RevocationError as e:  # pragma: no cover - the failure this test catches
+            errors.append(e)
+
     for _ in range(12):
         barrier, errors = threading.Barrier(2), []
-
-        def save(revs: RevocationSet) -> None:
-            barrier.wait()
-            try:
-                revs.save(path)
-            except RevocationError as e:  # pragma: no cover - the failure this test catches
-                errors.append(e)
-
-        threads = [threading.Thread(target=save, args=(s,)) for s in sets]
+        threads = [threading.Thread(target=save, args=(s, barrier, errors)) for s in sets]
         for t in threads:
             t.start()
         for t in threads:

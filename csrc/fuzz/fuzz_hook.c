@@ -241,6 +241,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int resumed = 1;
     void *handle = NULL;
     int have = fm_hook_result(hook, s, &r, &store, &der, &der_len, &resumed, &handle);
+    FUZZ_ASSERT(have >= 0); /* the server read the client's flight: started */
     SSL_free(s); /* the result must outlive the connection */
     FUZZ_ASSERT(resumed == 0);
     if (!have) {

@@ -410,12 +410,14 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert);
  * cache (one made for a second OpenSSL library in the process: tickets only). */
 int fm_hook_set_session_cache_size(fm_hook *h, size_t n);
 /* CA names sent in the CertificateRequest of every handshake the hook runs: concatenated DER
- * Names (len 0: none). Call before fm_hook_install. */
+ * Names (len 0: none). May be called again at any time (the trust store changed): handshakes
+ * that have not sent their CertificateRequest yet send the new list. */
 int fm_hook_set_ca_names(fm_hook *h, const uint8_t *names, size_t len);
 void *fm_hook_ssl_ctx_of(const fm_hook *h, void *ssl);
 int fm_hook_ctx_verify_mode(const fm_hook *h, void *ssl_ctx);
 /* The result computed in this connection's handshake: 1 and the details, or 0 (no result: no
- * certificate was presented; out->status = FM_ERR_NO_CERTIFICATE). With 1, `*store` and `*der`
+ * certificate was presented; out->status = FM_ERR_NO_CERTIFICATE), or -1 (no result: the
+ * handshake has not started). With 1, `*store` and `*der`
  * stay valid until fm_hook_result_release(*handle), whatever happens to the connection. */
 int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
                    const uint8_t **der, size_t *der_len, int *resumed, void **handle);

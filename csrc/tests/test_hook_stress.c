@@ -288,6 +288,7 @@ static void one_handshake(uint64_t *rnd, SSL_SESSION **saved, int *saved_sni) {
     int resumed = 0;
     void *handle = NULL;
     int have = fm_hook_result(h, sv, &r, &store, &der, &der_len, &resumed, &handle);
+    CHECK(have >= 0); /* the handshake ran: never "not started" */
     /* no install overlapped the handshake and the lookup: the hook that ran the handshake
      * answered, with the result that decided it; otherwise the current hook may have verified
      * again, now, with what the verifier holds now */

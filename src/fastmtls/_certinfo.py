@@ -11,7 +11,7 @@ from ._ffi import ffi, lib
 class CertInfo:
     """Offsets of one certificate's fields, recorded by the C parser (no copy)."""
 
-    __slots__ = ("der", "info", "ok", "identity_ok")
+    __slots__ = ("der", "identity_ok", "info", "ok")
 
     def __init__(self, der: bytes) -> None:
         self.der = bytes(der)  # callers may pass bytearray or memoryview

@@ -114,8 +114,36 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="write the PKI (PEM) into DIR and keep the server running until Ctrl-C",
     )
-    demo.add_argument("--port", type=int, default=0, help="server port (default: any free one)")
+    demo.add_argument("--port", type=_port, default=0, help="server port (default: any free one)")
     return parser
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is 0-65535, not {text!r}")
+    return port
+
+
+def _name(der: bytes) -> str:
+    """A CRL issuer Name as OpenSSL's RFC 2253 text; one that cannot be printed (values of
+    types no Name should hold, which the parser still accepts) as its DER in hex."""
+    try:
+        return dn_rfc2253(der)
+    except ValueError:
+        return "#" + der.hex()
+
+
+def _chain_cas(chain: bytes) -> list[bytes]:
+    """The certificates of a PEM chain after its leaf (none when it does not parse: verifying
+    it reports that)."""
+    try:
+        return pem_to_der(chain)[1:]
+    except ValueError:
+        return []
 
 
 def _read_cas(paths: Sequence[str]) -> list[bytes]:
@@ -154,7 +182,7 @@ def _crl_inspect(args: argparse.Namespace) -> int:
             reports.append(
                 {
                     "file": path,
-                    "issuer": dn_rfc2253(info.issuer_der),
+                    "issuer": _name(info.issuer_der),
                     "this_update": asn1_time(info.this_update),
                     "next_update": None
                     if info.next_update is None
@@ -196,12 +224,18 @@ def _verify(args: argparse.Namespace) -> int:
     inters: list[bytes] = []
     for path in args.intermediate:
         inters.extend(pem_to_der(Path(path).read_bytes()))
+    data = sys.stdin.buffer.read() if args.chain == "-" else Path(args.chain).read_bytes()
     revocations = None
     if args.revocations:
         revocations = RevocationSet.load(args.revocations)
     elif args.crl:
         crls = [Path(p).read_bytes() for p in args.crl]
-        revocations = RevocationSet.build(crls, cas=[*_read_cas(args.ca), *inters])
+        # An intermediate's CRL is checked against the intermediate: the chain's own copy
+        # counts. Safe with an untrusted chain: a set keys revocations by the issuing CA's name
+        # and key, so a CRL signed by a chain certificate only revokes what that key issued.
+        revocations = RevocationSet.build(
+            crls, cas=[*_read_cas(args.ca), *inters, *_chain_cas(data)]
+        )
     verifier = Verifier(
         store,
         purpose=args.purpose,
@@ -211,7 +245,6 @@ def _verify(args: argparse.Namespace) -> int:
         revocation_check=args.revocation_check,
         revoked="fail" if args.strict_revocation else "flag",
     )
-    data = sys.stdin.buffer.read() if args.chain == "-" else Path(args.chain).read_bytes()
     result = verifier.verify(data, host=args.host, at=args.at, expected_name=args.expected_name)
     out = result.as_dict()
     out["reason"] = result.reason.name

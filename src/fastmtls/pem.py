@@ -64,8 +64,28 @@ def pem_to_der_blocks(
             ) from None
         if not der:
             raise CertificateLoadError("PEM certificate block is empty")
+        if label == b"TRUSTED CERTIFICATE" and tlv_len(der) not in (None, len(der)):
+            # OpenSSL's trust settings (X509_CERT_AUX) follow the certificate: trusted or
+            # rejected purposes that fastmtls would not apply, so it refuses them outright
+            raise CertificateLoadError(
+                "a TRUSTED CERTIFICATE block carries OpenSSL trust settings, which fastmtls does "
+                "not apply; write the plain certificate with `openssl x509 -in FILE -out NEW`"
+            )
         out.append(der)
     return out
+
+
+def tlv_len(der: bytes) -> int | None:
+    """The length of the DER element at the start of ``der`` (None when unreadable)."""
+    if len(der) < 2:
+        return None
+    n = der[1]
+    if n < 0x80:
+        return 2 + n
+    k = n & 0x7F
+    if k == 0 or k > 4 or len(der) < 2 + k:
+        return None
+    return 2 + k + int.from_bytes(der[2 : 2 + k], "big")
 
 
 def looks_like_pem(data: bytes | bytearray | memoryview | str) -> bool:

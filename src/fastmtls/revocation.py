@@ -19,7 +19,7 @@ from ._certinfo import CertInfo
 from ._ffi import ffi, lib, message, status_name
 from ._format import dn_rfc2253
 from .errors import ConfigurationError, FastMTLSError
-from .pem import looks_like_pem, pem_to_der_blocks
+from .pem import looks_like_pem, pem_to_der, pem_to_der_blocks
 
 PathLike = Union[str, "os.PathLike[str]"]
 CRLInput = Union[bytes, bytearray, memoryview, str]
@@ -54,9 +54,13 @@ def _raise(status: int, what: str) -> None:
 
 def serial_bytes(serial: int) -> bytes:
     """A certificate serial number as DER INTEGER content octets (what CRLs carry)."""
-    if serial < 0:
-        return serial.to_bytes((serial.bit_length() + 8) // 8, "big", signed=True)
+    if serial < 0:  # the fewest octets in two's complement: -128 is 80, -129 is FF7F
+        return serial.to_bytes(((~serial).bit_length() + 8) // 8, "big", signed=True)
     return serial.to_bytes(serial.bit_length() // 8 + 1, "big")
+
+
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+_INT64 = range(-(2**63), 2**63)
 
 
 _c_lookup = lib.fm_revset_lookup
@@ -71,6 +75,9 @@ def _issuer_key(issuer: bytes) -> tuple[bytes, bytes]:
     """The (subject Name, SubjectPublicKeyInfo) DER of the CA certificate ``issuer``, which is
     what a revocation set is keyed by; remembered for the few CAs a process asks about."""
     if type(issuer) is not bytes:
+        if not isinstance(issuer, _BYTES_LIKE):
+            raise ConfigurationError(
+                f"issuer must be the CA certificate's DER bytes, not {type(issuer).__name__}")
         issuer = bytes(issuer)  # bytearray, memoryview: hashable, and frozen while remembered
     key = _ISSUER_KEYS.get(issuer)
     if key is None:
@@ -91,7 +98,10 @@ def _unix(value: _dt.datetime | int | None) -> int:
         if value.tzinfo is None:
             raise ConfigurationError("revocation dates must be timezone-aware")
         return int(value.timestamp())
-    return int(value)
+    if type(value) is not int or value not in _INT64:
+        raise ConfigurationError(
+            f"revocation date must be a timezone-aware datetime or unix seconds, not {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,14 @@ class Revocation:
     serial: int
     reason: int = 0
     date: _dt.datetime | int | None = None
+
+    def __post_init__(self) -> None:
+        """Wrong types are the caller's mistake, caught here rather than deep in a build."""
+        if not isinstance(self.issuer, _BYTES_LIKE):
+            raise ConfigurationError("Revocation.issuer must be the CA certificate's DER bytes")
+        if type(self.serial) is not int or type(self.reason) is not int:
+            raise ConfigurationError("Revocation.serial and .reason must be ints")
+        _unix(self.date)  # validates the date's type and range
 
     @property
     def reason_name(self) -> str:
@@ -159,6 +177,8 @@ def _scope(flags: int) -> str:
 
 def crl_to_der(data: CRLInput) -> list[bytes]:
     """The DER of every CRL in ``data`` (DER, or PEM with one or more ``X509 CRL`` blocks)."""
+    if not isinstance(data, (*_BYTES_LIKE, str)):
+        raise ConfigurationError(f"a CRL must be DER bytes or PEM text, not {type(data).__name__}")
     raw = data.encode("ascii", "replace") if isinstance(data, str) else bytes(data)
     if looks_like_pem(raw):  # text around the blocks (openssl crl -text, comments) is allowed
         ders = pem_to_der_blocks(raw, (b"X509 CRL",))
@@ -218,13 +238,40 @@ def ca_subject(ca_der: bytes) -> bytes | None:
     return cert.subject if cert.ok else None
 
 
+def _certs(item: object) -> list[bytes]:
+    """One DER certificate, or every certificate of a PEM text."""
+    if isinstance(item, str):
+        return pem_to_der(item)  # CertificateLoadError (a ConfigurationError) when garbled
+    if isinstance(item, _BYTES_LIKE) and looks_like_pem(item):
+        return pem_to_der(bytes(item))
+    if isinstance(item, _BYTES_LIKE):
+        return [bytes(item)]
+    raise ConfigurationError(
+        f"cas must hold DER or PEM certificates, not {type(item).__name__}")
+
+
 def _ca_ders(cas: Any) -> list[bytes]:
+    """``cas=`` of build(): None, a TrustStore, one DER/PEM (a bundle), or a list of those."""
     if cas is None:
         return []
     anchors = getattr(getattr(cas, "_snapshot", None), "anchors", None)
     if anchors is not None:  # a TrustStore
         return list(anchors)
-    return [bytes(c) for c in cas]
+    if isinstance(cas, (*_BYTES_LIKE, str)):
+        return _certs(cas)
+    if not isinstance(cas, Iterable):
+        raise ConfigurationError(
+            f"cas must be a TrustStore or DER/PEM certificates, not {type(cas).__name__}")
+    return [der for item in cas for der in _certs(item)]
+
+
+def _crl_items(crls: Any) -> list[CRLInput]:
+    """``crls`` of build(): one CRL (DER or PEM text) or an iterable of them."""
+    if isinstance(crls, (*_BYTES_LIKE, str)):
+        return [crls]
+    if not isinstance(crls, Iterable):
+        raise ConfigurationError(f"crls must be CRLs (DER or PEM), not {type(crls).__name__}")
+    return list(crls)
 
 
 class RevocationSet:
@@ -262,24 +309,28 @@ class RevocationSet:
         :class:`RevocationError` unless a newer applicable delta supersedes it.
         """
         ca_list = [(der, ca_subject(der)) for der in _ca_ders(cas)]
+        crl_items = _crl_items(crls)
+        entry_list = list(entries) if isinstance(entries, Iterable) else None
+        if entry_list is None or not all(isinstance(e, Revocation) for e in entry_list):
+            raise ConfigurationError("entries must be fastmtls.Revocation objects")
         out = ffi.new("fm_revbuild **")
         _raise(lib.fm_revbuild_new(out), "revocation set")
         builder = out[0]
         held: list[bytes] = []  # the builder borrows each CRL's DER until finish: keep them alive
         try:
-            for item in crls:
+            for item in crl_items:
                 for der in crl_to_der(item):
                     held.append(der)
                     cls._add_crl(builder, der, ca_list, len(held))
-            for e in entries:
+            for e in entry_list:
                 if e.reason not in REASONS or e.reason == lib.FM_REASON_REMOVE_FROM_CRL:
                     raise RevocationError(
                         f"revocation of serial {e.serial:X}: reason {e.reason} is not allowed in "
                         "an explicit entry (CRLReason 0-10 except 7 and 8, removeFromCRL: to take "
                         "a revocation back, leave the entry out)"
                     )
-                ser = serial_bytes(e.serial)
-                rc = lib.fm_revbuild_add_entry(builder, e.issuer, len(e.issuer), ser, len(ser),
+                ser, issuer = serial_bytes(e.serial), bytes(e.issuer)
+                rc = lib.fm_revbuild_add_entry(builder, issuer, len(issuer), ser, len(ser),
                                                e.reason, _unix(e.date))  # fmt: skip
                 _raise(rc, f"revocation of serial {e.serial:X}")
         except BaseException:
@@ -337,6 +388,9 @@ class RevocationSet:
     @classmethod
     def from_snapshot_bytes(cls, data: bytes) -> RevocationSet:
         """Open a snapshot held in memory (copied)."""
+        if not isinstance(data, _BYTES_LIKE):
+            raise ConfigurationError(f"a snapshot is bytes, not {type(data).__name__}")
+        data = bytes(data)
         out = ffi.new("fm_revset **")
         _raise(lib.fm_revset_load_bytes(data, len(data), out), "snapshot")
         return cls(out[0])
@@ -350,7 +404,11 @@ class RevocationSet:
     def lookup(self, issuer: bytes, serial: int) -> Revocation | None:
         """The revocation of ``serial`` issued by the CA certificate ``issuer`` (DER), if any."""
         key = _issuer_key(issuer)
-        ser = serial_bytes(serial)
+        try:
+            ser = serial_bytes(serial)
+        except (AttributeError, TypeError):
+            what = type(serial).__name__
+            raise ConfigurationError(f"serial must be an int, not {what}") from None
         rv = _alloc_revocation(_REVOCATION_T)
         if not _c_lookup(self._ptr, key[0], len(key[0]), key[1], len(key[1]), ser, len(ser), rv):
             return None

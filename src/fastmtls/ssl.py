@@ -66,7 +66,7 @@ from ._certinfo import CertInfo
 from ._ffi import ffi, lib
 from .errors import ConfigurationError
 from .result import VerifyResult
-from .store import snapshot_of
+from .store import _normalize_host, snapshot_of
 from .verifier import Verifier, _split_der
 
 __all__ = ["HookUnavailableError", "available", "guard", "install", "result"]
@@ -96,7 +96,7 @@ def _library_path() -> str | None:
 class _Hook:
     """The C hook of one SSLContext, and what interpreting its results needs."""
 
-    __slots__ = ("ctx_ptr", "mode", "ptr", "verifier")
+    __slots__ = ("ca_names", "ctx_ptr", "mode", "ptr", "verifier")
 
     def __init__(
         self, ptr: Any, ctx_ptr: Any, verifier: Verifier | None, mode: Mode | Literal["guard"]
@@ -105,6 +105,29 @@ class _Hook:
         self.ctx_ptr = ctx_ptr
         self.verifier = verifier
         self.mode = mode
+        self.ca_names: _CANames | None = None  # keeps the verifier's listener alive
+
+
+class _CANames:
+    """Keeps a hook's CertificateRequest CA names those of its verifier's current store (all
+    CAs, or those of some names): called with every new store snapshot."""
+
+    __slots__ = ("__weakref__", "hook", "wanted")
+
+    def __init__(self, hook: Any, wanted: frozenset[str] | None) -> None:
+        self.hook = hook
+        self.wanted = wanted
+
+    def __call__(self, snap: Any) -> None:
+        names = []
+        for name, der in zip(snap.anchor_names, snap.anchors):
+            if self.wanted is None or name in self.wanted:
+                cert = CertInfo(der)
+                if cert.ok:
+                    names.append(cert.subject)
+        blob = b"".join(names)
+        # only out of memory fails (the Names were validated): the hook keeps its last list
+        lib.fm_hook_set_ca_names(self.hook, blob, len(blob))
 
 
 _available: bool | None = None
@@ -199,12 +222,23 @@ def install(
     if not isinstance(verifier, Verifier):
         raise ConfigurationError("verifier must be a fastmtls.Verifier")
     _check_cache_size(session_cache_size)
-    hb = b"" if host is None else host.rstrip(".").lower().encode("idna")
+    hb = b"" if host is None else _fixed_host(host)
     c_mode = lib.FM_HOOK_ENFORCE if mode == "enforce" else lib.FM_HOOK_RECORD
     hook = _new_hook(ctx, verifier._ptr, c_mode, hb, session_cache_size)
-    if send_ca_names:  # the hook is complete before it is installed: handshakes only read it
-        _send_ca_names(hook, verifier, send_ca_names)
-    _install(ctx, _Hook(hook, _ctx_pointer(ctx), verifier, mode), mode == "enforce")
+    wanted = _ca_names_wanted(verifier, send_ca_names)
+    installed = _Hook(hook, _ctx_pointer(ctx), verifier, mode)
+    if wanted is not False:  # set before the hook is installed, then kept current
+        installed.ca_names = _CANames(hook, wanted)
+        verifier._watch_store(installed.ca_names)
+    _install(ctx, installed, mode == "enforce")
+
+
+def _fixed_host(host: str) -> bytes:
+    """install(host=...): one server name, spelled as TrustStore.associate spells hosts."""
+    name = _normalize_host(host)  # ConfigurationError naming the host when it is not one
+    if "*" in name:
+        raise ConfigurationError(f"host must be one server name, not a wildcard: {host!r}")
+    return name.encode("ascii")
 
 
 def guard(ctx: _stdlib_ssl.SSLContext, *, session_cache_size: int = 20480) -> None:
@@ -264,18 +298,22 @@ def _install(ctx: _stdlib_ssl.SSLContext, hook: _Hook, require_cert: bool) -> No
     ctx._fastmtls_hook = hook  # type: ignore[attr-defined]
 
 
-def _send_ca_names(hook: Any, verifier: Verifier, which: bool | Iterable[str]) -> None:
-    snap = verifier.store._snapshot
-    wanted = None if which is True else set(which)  # type: ignore[arg-type]
-    names = []
-    for name, der in zip(snap.anchor_names, snap.anchors):
-        if wanted is None or name in wanted:
-            cert = CertInfo(der)
-            if cert.ok:
-                names.append(cert.subject)
-    blob = b"".join(names)
-    if lib.fm_hook_set_ca_names(hook, blob, len(blob)) != 0:
-        raise ConfigurationError("could not set the CA names of the CertificateRequest")
+def _ca_names_wanted(
+    verifier: Verifier, which: bool | Iterable[str]
+) -> frozenset[str] | Literal[False] | None:
+    """send_ca_names as: False (send none), None (every CA) or the CA names to send, each of
+    which must name CAs of the verifier's store now (a typo would silently send nothing)."""
+    if which is False or which is True:
+        return None if which else False
+    if isinstance(which, (str, bytes)) or not isinstance(which, Iterable):
+        raise ConfigurationError("send_ca_names must be True, False or a list of CA names")
+    wanted = frozenset(which)
+    if not all(isinstance(n, str) for n in wanted):
+        raise ConfigurationError("send_ca_names must be True, False or a list of CA names")
+    unknown = wanted - set(verifier.store._snapshot.anchor_names)
+    if unknown:
+        raise ConfigurationError(f"send_ca_names: no CA named {sorted(unknown)} in the store")
+    return wanted if wanted else False
 
 
 def _sslobj_of(conn: Any) -> Any:
@@ -294,7 +332,9 @@ def _sslobj_of(conn: Any) -> Any:
 
 def result(conn: Any) -> VerifyResult:
     """The verification result computed in ``conn``'s own handshake (``NONE`` when the client
-    sent no certificate)."""
+    sent no certificate). The result of a handshake that failed it (enforce mode) stays readable,
+    for the log. Before the handshake has started there is no result:
+    :class:`~fastmtls.ConfigurationError`."""
     sslobj, ctx = _sslobj_of(conn)
     hook: _Hook | None = getattr(ctx, "_fastmtls_hook", None)
     if hook is None or hook.verifier is None:
@@ -313,7 +353,8 @@ def result(conn: Any) -> VerifyResult:
     der_len = ffi.new("size_t *")
     resumed = ffi.new("int *")
     handle = ffi.new("void **")
-    lib.fm_hook_result(hook.ptr, ssl_ptr, res, store, der, der_len, resumed, handle)
+    if lib.fm_hook_result(hook.ptr, ssl_ptr, res, store, der, der_len, resumed, handle) < 0:
+        raise ConfigurationError("the TLS handshake has not started yet: no result")
     try:  # the handle keeps the DER and the store alive, whatever the connection does meanwhile
         data = bytes(ffi.buffer(der[0], der_len[0])) if der_len[0] else b""
         verifier = hook.verifier

@@ -48,9 +48,12 @@ def _normalize_host(hostname: str) -> str:
             f"invalid wildcard hostname {hostname!r}: only a leading '*.' label is allowed"
         )
     try:
-        return host.encode("idna").decode("ascii") if not host.isascii() else host
+        host = host.encode("idna").decode("ascii") if not host.isascii() else host
     except UnicodeError as exc:
         raise ConfigurationError(f"invalid hostname {hostname!r}: {exc}") from None
+    if len(host) > 253 or not all(0 < len(label) <= 63 for label in host.split(".")):
+        raise ConfigurationError(f"invalid hostname {hostname!r}: labels of 1 to 63 octets")
+    return host
 
 
 class TrustStore:

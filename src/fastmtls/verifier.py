@@ -11,13 +11,14 @@ import datetime as _dt
 import ipaddress
 import threading
 import time
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
 from ._ffi import ensure, ffi, lib
 from .errors import ConfigurationError
-from .pem import ChainInput, looks_like_pem, pem_to_der
+from .pem import ChainInput, looks_like_pem, pem_to_der, tlv_len
 from .result import Reason, VerifyResult
 from .revocation import RevocationSet
 from .store import TrustStore
@@ -209,6 +210,8 @@ class Verifier:
         self._revocations: RevocationSet | None = None
         self.revocations = revocations
         self._swap_lock = threading.Lock()
+        # called with each snapshot the C side gets (handshake hooks' CA names)
+        self._store_listeners: weakref.WeakSet[Callable[[Any], None]] = weakref.WeakSet()
         store._register(self)
         self.purpose = purpose
         self.max_depth = max_depth
@@ -251,8 +254,20 @@ class Verifier:
         self._revocations = value
 
     def _publish_store(self, snap: Any) -> None:
-        """Make ``snap`` the store the C side (handshake hook) verifies with."""
+        """Make ``snap`` the store the C side (handshake hook) verifies with. Called under the
+        lock of the store ``snap`` belongs to."""
         lib.fm_verifier_set_store(self._ptr, snap.ptr)
+        for listener in list(self._store_listeners):
+            listener(snap)
+
+    def _watch_store(self, listener: Callable[[Any], None]) -> None:
+        """Call ``listener(snapshot)`` now and with every later snapshot of the store this
+        verifier reads, also after ``verifier.store = other`` (kept while ``listener`` lives)."""
+        with self._swap_lock:
+            store = self._store
+            with store._lock:  # in order with the store's changes, as _register
+                self._store_listeners.add(listener)
+                listener(store._snapshot)
 
     def _remember_host(self, host: str) -> bytes:
         """Encode a host once (lower case, IDNA) and keep it: gateways see a few hosts often."""
@@ -345,8 +360,11 @@ class Verifier:
 
     def _result(self, res: Any, presented: list[bytes], data: bytes, snap: Any) -> VerifyResult:
         """The VerifyResult of the core's answer ``res`` about ``presented``."""
-        if res.n_presented != len(presented) and res.n_presented:
-            # an element held several certificates (or none): index what the core saw
+        if res.n_presented and (
+            res.n_presented != len(presented) or not all(tlv_len(c) == len(c) for c in presented)
+        ):
+            # the elements are not one certificate each (several, none, or pieces of one):
+            # index what the core saw, which the status and the chain indices describe
             presented = _split_der(data)
         return VerifyResult(res, presented, snap, self._inters, self._fields_memo)
 
