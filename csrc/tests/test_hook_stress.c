@@ -71,6 +71,11 @@ static atomic_int n_hooks[N_CTX];
 static atomic_long install_seq; /* odd while an install is in progress */
 static atomic_int running = 1;
 static atomic_long n_handshakes, n_resumed, n_failed_hs, n_store_swaps, n_rev_swaps, n_installs;
+static atomic_long n_name_swaps;
+/* CA name lists the swapper gives the current hooks under handshakes (as fastmtls.ssl does when
+ * the store changes): the root's subject, both subjects, or none */
+static unsigned char ca_names[2 * 256];
+static size_t ca_names_len[3];
 
 static uint64_t next_rand(uint64_t *s) {
     *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
@@ -139,6 +144,17 @@ static void setup(void) {
     }
 
     der root_der = der_of(root), foreign_der = der_of(foreign), inter_der = der_of(inter_cert);
+    {
+        unsigned char *p = ca_names;
+        int n1 = i2d_X509_NAME(X509_get_subject_name(root), NULL);
+        int n2 = i2d_X509_NAME(X509_get_subject_name(foreign), NULL);
+        if (n1 <= 0 || n2 <= 0 || (size_t)n1 + (size_t)n2 > sizeof ca_names ||
+            i2d_X509_NAME(X509_get_subject_name(root), &p) != n1 ||
+            i2d_X509_NAME(X509_get_subject_name(foreign), &p) != n2)
+            die("CA names");
+        ca_names_len[0] = (size_t)n1, ca_names_len[1] = (size_t)n1 + (size_t)n2;
+        ca_names_len[2] = 0;
+    }
     der client1_der = der_of(client_cert[1]);
     if (fm_store_new(&store_root) != FM_OK ||
         fm_store_add_anchor(store_root, root_der.p, root_der.len, 1) != FM_OK ||
@@ -357,6 +373,13 @@ static void *swapper_main(void *arg) {
         }
         if (round % 7 == 3)
             install_hook((int)((x >> 4) % N_CTX));
+        if (x & 16u) { /* the hooks' CertificateRequest lists, replaced under handshakes */
+            int c = (int)((x >> 5) % N_CTX);
+            if (fm_hook_set_ca_names(current_hook(c), ca_names, ca_names_len[(x >> 6) % 3]) !=
+                FM_OK)
+                die("fm_hook_set_ca_names");
+            atomic_fetch_add(&n_name_swaps, 1);
+        }
         if (round % 11 == 5)
             fm_verifier_clear_caches(verifier);
         struct timespec ts = {0, 300000}; /* 0.3 ms */
@@ -390,13 +413,15 @@ int main(int argc, char **argv) {
     pthread_join(swapper, NULL);
     teardown();
     printf("handshakes %ld (resumed %ld, refused %ld); store swaps %ld, revocation swaps %ld, "
-           "hook installs %ld\n",
+           "hook installs %ld, CA name lists %ld\n",
            atomic_load(&n_handshakes), atomic_load(&n_resumed), atomic_load(&n_failed_hs),
-           atomic_load(&n_store_swaps), atomic_load(&n_rev_swaps), atomic_load(&n_installs));
+           atomic_load(&n_store_swaps), atomic_load(&n_rev_swaps), atomic_load(&n_installs),
+           atomic_load(&n_name_swaps));
     /* the run must have exercised what it claims to */
     CHECK(atomic_load(&n_resumed) > 0);
     CHECK(atomic_load(&n_failed_hs) > 0);
     CHECK(atomic_load(&n_installs) > N_CTX);
+    CHECK(atomic_load(&n_name_swaps) > 0);
     printf("%d passed, %d failed\n", atomic_load(&n_passed), atomic_load(&n_failed));
     return atomic_load(&n_failed) == 0 ? 0 : 1;
 }
