@@ -10,7 +10,9 @@ Every group holds the fastmtls case beside its anchors, measured in the same run
   checksum checked); reference row: reading the same file into ``bytes``.
 - ``lookup-hit`` / ``lookup-miss``: ``rs.lookup(issuer_der, serial)`` vs ``serial in set`` vs
   cryptography ``crl.get_revoked_certificate_by_serial_number``; plus the C lookup called directly
-  through cffi with the issuer name/key and serial pre-encoded (what the verifier pays).
+  through cffi with the issuer name/key and serial pre-encoded, and the C lookup alone
+  (``fm_revset_lookup_many`` over the whole pool in one call, the verifier's check serial after
+  serial; reported per serial).
 - ``verify-revocation``: cold-leaf verification without a set vs with a 1k/100k/1M set
   (``revocation_check="leaf"``), and OpenSSL ``X509_verify_cert`` without / with ``CRL_CHECK`` and
   the same CRL (pyOpenSSL ``X509Store.add_crl``).
@@ -54,7 +56,7 @@ LOOKUP_POOL = 100_000  # distinct serials cycled by lookups: larger than the CPU
 BIG = 1_000_000  # from this size, slow cases run a fixed, small number of rounds
 
 BUILD_IMPLS = ("fastmtls", "crypto-set", "crypto-sig")
-LOOKUP_IMPLS = ("fastmtls", "fastmtls-ffi", "pyset", "cryptography")
+LOOKUP_IMPLS = ("fastmtls", "fastmtls-ffi", "fastmtls-c", "pyset", "cryptography")
 
 
 def timing_enabled(config: pytest.Config) -> bool:
@@ -335,6 +337,25 @@ def test_lookup(benchmark: Any, revdata: RevData, kind: str, entries: int, impl:
         def fn() -> object:
             ser = next(enc)
             return c_lookup(ptr, name, nn, spki, ns, ser, len(ser), rv)
+
+    elif impl == "fastmtls-c":
+        # the C lookup alone: one call looks up the whole pool, serial after serial (the
+        # verifier's own check); the report divides by items_per_call
+        name = issuer.cert.subject.public_bytes()
+        spki = issuer.cert.public_key().public_bytes(
+            Encoding.DER, PublicFormat.SubjectPublicKeyInfo
+        )
+        enc_all = [v.to_bytes(v.bit_length() // 8 + 1, "big") for v in pool]
+        packed = b"".join(bytes([len(e)]) + e for e in enc_all)
+        out = ffi.new("uint8_t[]", len(pool))
+        many, ptr, k = lib.fm_revset_lookup_many, rs._ptr, len(pool)
+        benchmark.extra_info["items_per_call"] = k
+        assert many(ptr, name, len(name), spki, len(spki), packed, len(packed), k, out) == (
+            k if want else 0
+        )
+
+        def fn() -> object:
+            return many(ptr, name, len(name), spki, len(spki), packed, len(packed), k, out)
 
     elif impl == "pyset":
         s = revdata.pyset(LOOKUP_KEY, entries)

@@ -143,6 +143,9 @@ typedef struct fm_revset_issuer {
 int fm_revset_lookup(const fm_revset *s, const uint8_t *ca_name, size_t name_len,
                      const uint8_t *ca_spki, size_t spki_len, const uint8_t *serial,
                      size_t serial_len, fm_revocation *out);
+int64_t fm_revset_lookup_many(const fm_revset *s, const uint8_t *ca_name, size_t name_len,
+                              const uint8_t *ca_spki, size_t spki_len, const uint8_t *serials,
+                              size_t len, size_t n, uint8_t *revoked);
 uint64_t fm_revset_count(const fm_revset *s);
 size_t fm_revset_issuer_count(const fm_revset *s);
 int fm_revset_issuer_get(const fm_revset *s, size_t i, fm_revset_issuer *out);

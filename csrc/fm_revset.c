@@ -298,6 +298,30 @@ int fm_revset_lookup(const fm_revset *s, const uint8_t *ca_name, size_t name_len
     return fm_revset_check(s, i, ser, 0, out) || fm_revset_check(s, i, ser, 1, out);
 }
 
+int64_t fm_revset_lookup_many(const fm_revset *s, const uint8_t *ca_name, size_t name_len,
+                              const uint8_t *ca_spki, size_t spki_len, const uint8_t *serials,
+                              size_t len, size_t n, uint8_t *revoked) {
+    if (s == NULL || ca_name == NULL || ca_spki == NULL || (serials == NULL && len) ||
+        (revoked == NULL && n))
+        return -(int64_t)FM_ERR_INVALID_ARGUMENT;
+    fm_span name = {ca_name, name_len}, spki = {ca_spki, spki_len};
+    int idx = fm_revset_find_issuer(s, name, spki);
+    size_t off = 0;
+    int64_t hits = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (off >= len || serials[off] == 0 || serials[off] > len - off - 1)
+            return -(int64_t)FM_ERR_INVALID_ARGUMENT; /* checked before the serial is read */
+        fm_span ser = {serials + off + 1, serials[off]};
+        off += 1u + serials[off];
+        /* the verifier's own check, one serial after another: no batching it does not have */
+        int r = idx >= 0 &&
+                (fm_revset_check(s, idx, ser, 0, NULL) || fm_revset_check(s, idx, ser, 1, NULL));
+        revoked[i] = (uint8_t)r;
+        hits += r;
+    }
+    return off == len ? hits : -(int64_t)FM_ERR_INVALID_ARGUMENT;
+}
+
 uint64_t fm_revset_count(const fm_revset *s) { return s->h->n_entries; }
 size_t fm_revset_issuer_count(const fm_revset *s) { return (size_t)s->h->n_issuers; }
 uint64_t fm_revset_generation(const fm_revset *s) { return s->generation; }

@@ -261,6 +261,42 @@ def test_revocation_api_refuses_wrong_types(w: World) -> None:
         assert revs.lookup(w.inter.der, 5) is not None
 
 
+def test_revoked_among_agrees_with_lookup(w: World) -> None:
+    """revoked_among() answers, for many serials in one C call, what lookup() answers for each;
+    another CA's serials are never among them."""
+    rnd = random.Random(7)
+    revoked = sorted({rnd.getrandbits(rnd.randint(1, 159)) | 1 for _ in range(300)})
+    revs = build(w, crls.crl(w.inter, revoked))
+    probe = revoked[::3] + [v + 1 for v in revoked[::5]] + [0, 2**159, 2**3000]
+    rnd.shuffle(probe)
+    want = [v for v in probe if revs.lookup(w.inter.der, v) is not None]
+    assert revs.revoked_among(w.inter.der, probe) == want and len(want) == len(revoked[::3])
+    assert revs.revoked_among(w.root.der, probe) == []
+    assert revs.revoked_among(w.inter.der, []) == []
+    with pytest.raises(ConfigurationError):
+        revs.revoked_among(w.inter.der, ["5"])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    "records",
+    [b"\x00", b"\x02\x05", b"\x01\x05\x01", b"\x01\x05\x03\x01\x02", b"\xff" + b"\x01" * 10],
+)
+def test_lookup_many_refuses_malformed_records(w: World, records: bytes) -> None:
+    """The C batch lookup checks each record's length before reading it: a zero length, one
+    past the end, or bytes left over are refused, never read out of bounds (ASan runs this)."""
+    from fastmtls._ffi import ffi, lib
+
+    revs = build(w, crls.crl(w.inter, [5]))
+    name = w.inter.cert.subject.public_bytes()
+    spki = w.inter.cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    n = 2 if records.startswith(b"\x01\x05\x03") else 1
+    out = ffi.new("uint8_t[]", 2)
+    data = ffi.new("uint8_t[]", records)  # exactly len(records) bytes: ASan sees an overread
+    rc = lib.fm_revset_lookup_many(revs._ptr, name, len(name), spki, len(spki), data,
+                                   len(records), n, out)  # fmt: skip
+    assert rc == -Reason.INVALID_ARGUMENT
+
+
 # --- CRLs that must not be used -------------------------------------------------------------------
 
 def _impostor(w: World) -> pki.Cert:

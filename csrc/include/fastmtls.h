@@ -282,6 +282,14 @@ typedef struct fm_revset_issuer {
 int fm_revset_lookup(const fm_revset *s, const uint8_t *ca_name, size_t name_len,
                      const uint8_t *ca_spki, size_t spki_len, const uint8_t *serial,
                      size_t serial_len, fm_revocation *out);
+/* fm_revset_lookup for `n` serials of one CA: `serials` (`len` bytes) holds each as one length
+ * octet (1-255) then its INTEGER content octets; revoked[i] receives 1 when serial i is revoked.
+ * Returns how many are, or -FM_ERR_INVALID_ARGUMENT when `serials` is not exactly n such records
+ * (revoked[] then holds the answers before the bad record). Each serial is the verifier's own lookup, done one after another: the time per serial
+ * is what a revocation check costs in C. */
+int64_t fm_revset_lookup_many(const fm_revset *s, const uint8_t *ca_name, size_t name_len,
+                              const uint8_t *ca_spki, size_t spki_len, const uint8_t *serials,
+                              size_t len, size_t n, uint8_t *revoked);
 uint64_t fm_revset_count(const fm_revset *s);
 size_t fm_revset_issuer_count(const fm_revset *s);
 int fm_revset_issuer_get(const fm_revset *s, size_t i, fm_revset_issuer *out);

@@ -418,6 +418,27 @@ class RevocationSet:
         out.__dict__.update(issuer=issuer, serial=serial, reason=rv.reason, date=rv.date)
         return out
 
+    def revoked_among(self, issuer: bytes, serials: Iterable[int]) -> list[int]:
+        """The serials of ``serials`` that the CA certificate ``issuer`` (DER) revoked, in order:
+        one C call for the lot (an inventory audit, a migration check), each serial looked up as
+        :meth:`lookup` does."""
+        key = _issuer_key(issuer)
+        try:
+            wanted = list(serials)
+            encoded = [serial_bytes(v) for v in wanted]
+        except (AttributeError, TypeError):
+            raise ConfigurationError("serials must be ints") from None
+        if any(len(e) > 255 for e in encoded):  # no certificate serial is that long
+            keep = [i for i, e in enumerate(encoded) if len(e) <= 255]
+            wanted, encoded = [wanted[i] for i in keep], [encoded[i] for i in keep]
+        packed = b"".join(bytes([len(e)]) + e for e in encoded)
+        out = ffi.new("uint8_t[]", max(1, len(encoded)))
+        n = lib.fm_revset_lookup_many(self._ptr, key[0], len(key[0]), key[1], len(key[1]),
+                                      packed, len(packed), len(encoded), out)  # fmt: skip
+        if n < 0:  # pragma: no cover - the records are built above
+            raise FastMTLSError(f"revocation lookup: {message(-n)}")
+        return [v for i, v in enumerate(wanted) if out[i]]
+
     def issuers(self) -> list[IssuerInfo]:
         """Per-CA state: CRL dates and number, entry count."""
         out: list[IssuerInfo] = []
