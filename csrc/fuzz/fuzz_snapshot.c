@@ -7,7 +7,8 @@
  *   3. additionally with magic, version, endianness and total length set to the valid values
  *      (mutations that change the length still reach the offset/slot/record validation).
  * Every load that succeeds is queried: each issuer, lookups of serials found through the slot
- * table, of fixed serials and of the input's last bytes, for each fixed CA and each issuer.
+ * table, of fixed serials and of the input's last bytes, for each fixed CA and each issuer, and a
+ * batch lookup (fm_revset_lookup_many) reading the input's last bytes as its serial records.
  *
  * The header layout and the checksum (image_checksum, static in fm_revset.c) are mirrored here;
  * LLVMFuzzerInitialize checks both against a snapshot written by fm_revset_save, so a change in
@@ -154,6 +155,22 @@ static void query(const fm_revset *s, const uint8_t *img, size_t len, const uint
         FUZZ_ASSERT(off + REC_HDR + rec[2] <= arena_len);
         lookup_all(s, rec + REC_HDR, rec[2]);
         found++;
+    }
+    /* the batch lookup with the tail as its records (an exact-size copy: ASan sees overreads):
+     * refused, or each answer the single lookup's */
+    if (tail_len) {
+        uint8_t *recs = malloc(tail_len), out[8];
+        FUZZ_ASSERT(recs != NULL);
+        memcpy(recs, tail, tail_len);
+        size_t want = tail[0] % 8u;
+        int64_t r = fm_revset_lookup_many(s, g_ca_name[0], g_ca_name_len[0], g_ca_spki[0],
+                                          g_ca_spki_len[0], recs, tail_len, want, out);
+        FUZZ_ASSERT(r == -(int64_t)FM_ERR_INVALID_ARGUMENT || (r >= 0 && (size_t)r <= want));
+        for (size_t i = 0, off = 0; r >= 0 && i < want; off += 1u + recs[off], i++)
+            FUZZ_ASSERT(out[i] == fm_revset_lookup(s, g_ca_name[0], g_ca_name_len[0], g_ca_spki[0],
+                                                   g_ca_spki_len[0], recs + off + 1, recs[off],
+                                                   NULL));
+        free(recs);
     }
     static const uint8_t fixed[] = {0x0B, 0xAD, 0x01};
     lookup_all(s, fixed, 1);
