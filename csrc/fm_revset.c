@@ -37,7 +37,7 @@
 #include "fm_revset.h"
 
 #define RS_MAGIC "FMREVSET"
-#define RS_VERSION 2u /* 2: distribution point partitions (parts) */
+#define RS_VERSION 3u /* 2: distribution point partitions (parts); 3: nextUpdate per coverage */
 #define RS_ENDIAN 0x01020304u
 #define RS_SEED 0x7265766f6b6564ULL /* fixed: snapshots must hash the same in every process */
 #define RS_MAX_ISSUERS FM_MAX_REVSET_ISSUERS
@@ -70,7 +70,10 @@ typedef struct rs_issuer {
     uint64_t key_hash;
     uint64_t name_off, spki_off, number_off; /* in blob */
     uint32_t name_len, spki_len, number_len, flags;
-    int64_t this_update, next_update;
+    int64_t this_update, next_update; /* over all its CRLs in use (reported) */
+    /* the earliest nextUpdate of the CRLs (a base and its delta) giving complete status without a
+     * distribution point name, for user and for CA certificates (INT64_MAX: none) */
+    int64_t next_user, next_ca;
     uint64_t n_entries;
     uint32_t cover, has_crl; /* cover: COVER_* of its CRLs without a distribution point name */
     uint32_t part_first, part_count; /* its range of parts */
@@ -79,10 +82,11 @@ typedef struct rs_issuer {
 /* A distribution point name a partitioned CRL covers (one GeneralName of an IDP fullName, or
  * the content of its nameRelativeToCRLIssuer RDN), and for which certificates. */
 typedef struct rs_part {
-    uint64_t hash;     /* part_hash(kind, name) */
-    uint64_t name_off; /* in blob */
+    uint64_t hash;       /* part_hash(kind, name) */
+    uint64_t name_off;   /* in blob */
     uint32_t name_len;
-    uint32_t flags;    /* COVER_USER | COVER_CA, PART_RELATIVE */
+    uint32_t flags;      /* COVER_USER | COVER_CA, PART_RELATIVE */
+    int64_t next_update; /* the earliest of the CRLs (base and delta) naming it */
 } rs_part;
 
 struct fm_revset {
@@ -230,11 +234,12 @@ int fm_revset_find_issuer(const fm_revset *s, fm_span name, fm_span spki) {
 
 int fm_revset_issuer_state(const fm_revset *s, int issuer, int is_ca, int64_t *next_update) {
     const rs_issuer *is = &s->issuers[issuer];
-    *next_update = is->next_update;
+    *next_update = is_ca ? is->next_ca : is->next_user;
     return (is->cover & (is_ca ? COVER_CA : COVER_USER)) != 0;
 }
 
-int fm_revset_covers_dp(const fm_revset *s, int issuer, int is_ca, int kind, fm_span name) {
+int fm_revset_covers_dp(const fm_revset *s, int issuer, int is_ca, int kind, fm_span name,
+                        int64_t *next_update) {
     const rs_issuer *is = &s->issuers[issuer];
     uint32_t rel = kind == FM_DPN_RELATIVE ? PART_RELATIVE : 0;
     uint64_t h = part_hash(rel, name);
@@ -249,8 +254,10 @@ int fm_revset_covers_dp(const fm_revset *s, int issuer, int is_ca, int kind, fm_
     }
     for (; lo < is->part_count && p[lo].hash == h; lo++)
         if ((p[lo].flags & PART_RELATIVE) == rel && p[lo].name_len == name.len &&
-            memcmp(s->blob + p[lo].name_off, name.p, name.len) == 0)
+            memcmp(s->blob + p[lo].name_off, name.p, name.len) == 0) {
+            *next_update = p[lo].next_update;
             return (p[lo].flags & (is_ca ? COVER_CA : COVER_USER)) != 0;
+        }
     return 0;
 }
 
@@ -1083,6 +1090,7 @@ typedef struct build_part {
     uint32_t issuer, flags; /* flags: COVER_*, PART_RELATIVE */
     uint64_t hash;
     fm_span name;
+    int64_t next_update;
 } build_part;
 
 static int build_part_cmp(const void *pa, const void *pb) {
@@ -1108,8 +1116,18 @@ static uint32_t crl_cover(const fm_crl *c) {
                                                                 : COVER_USER | COVER_CA;
 }
 
+/* The nextUpdate of a chosen base CRL with its delta: the status they give is current until the
+ * earlier of the two. */
+static int64_t pair_next_update(const fm_revbuild *b, const rb_crl *base) {
+    int64_t nu = base->c.next_update;
+    if (base->delta != NO_DELTA && b->crls[base->delta].c.next_update < nu)
+        nu = b->crls[base->delta].c.next_update;
+    return nu;
+}
+
 /* The distribution point names of the chosen partitioned CRLs, sorted and merged (one part per
- * issuer and name, its COVER_* the union). *out is NULL when there are none. */
+ * issuer and name, its COVER_* the union, its nextUpdate the earliest). *out is NULL when there
+ * are none. */
 static int collect_parts(const fm_revbuild *b, build_part **out, size_t *n_out) {
     size_t n = 0;
     *out = NULL, *n_out = 0;
@@ -1127,19 +1145,21 @@ static int collect_parts(const fm_revbuild *b, build_part **out, size_t *n_out) 
             uint32_t cover = crl_cover(&c->c);
             if (c->use != 1 || !c->c.has_idp_dp || cover == 0)
                 continue;
+            int64_t nu = pair_next_update(b, c);
             fm_der r;
             fm_span gn;
             if (c->c.idp_dp_kind == FM_DPN_RELATIVE) {
                 if (fill)
                     (*out)[n] = (build_part){c->issuer, cover | PART_RELATIVE,
-                                             part_hash(PART_RELATIVE, c->c.idp_dp), c->c.idp_dp};
+                                             part_hash(PART_RELATIVE, c->c.idp_dp), c->c.idp_dp,
+                                             nu};
                 n++;
                 continue;
             }
             fm_der_init_span(&r, c->c.idp_dp); /* validated by the CRL parser */
             while (!fm_der_done(&r) && fm_der_any(&r, NULL, NULL, &gn) == 0) {
                 if (fill)
-                    (*out)[n] = (build_part){c->issuer, cover, part_hash(0, gn), gn};
+                    (*out)[n] = (build_part){c->issuer, cover, part_hash(0, gn), gn, nu};
                 n++;
             }
         }
@@ -1150,9 +1170,11 @@ static int collect_parts(const fm_revbuild *b, build_part **out, size_t *n_out) 
         build_part *p = &(*out)[i];
         if (m && (*out)[m - 1].issuer == p->issuer && (*out)[m - 1].hash == p->hash &&
             (((*out)[m - 1].flags ^ p->flags) & PART_RELATIVE) == 0 &&
-            fm_span_eq((*out)[m - 1].name, p->name))
+            fm_span_eq((*out)[m - 1].name, p->name)) {
             (*out)[m - 1].flags |= p->flags;
-        else
+            if (p->next_update < (*out)[m - 1].next_update)
+                (*out)[m - 1].next_update = p->next_update;
+        } else
             (*out)[m++] = *p;
     }
     *n_out = m;
@@ -1257,6 +1279,7 @@ int fm_revbuild_finish_ex(fm_revbuild *b, fm_revset **out, int64_t *bad_crl) {
         d->spki_off = bl, d->spki_len = (uint32_t)src->spki_len;
         memcpy(blob + bl, src->spki, src->spki_len), bl += src->spki_len;
         d->this_update = 0, d->next_update = INT64_MAX;
+        d->next_user = INT64_MAX, d->next_ca = INT64_MAX;
         d->number_off = bl;
         d->n_entries = per_issuer[i];
         /* dates, flags and number from the CRLs in use: chosen bases and their one delta each
@@ -1274,8 +1297,15 @@ int fm_revbuild_finish_ex(fm_revbuild *b, fm_revset **out, int64_t *bad_crl) {
                 d->next_update = c->c.next_update;
             /* a CRL naming a distribution point covers only the certificates that name it:
              * its names are parts, not issuer-wide coverage (RFC 5280 6.3.3 (b)(2)(i)) */
-            if (c->use == 1 && !c->c.has_idp_dp)
-                d->cover |= crl_cover(&c->c);
+            if (c->use == 1 && !c->c.has_idp_dp) {
+                uint32_t cover = crl_cover(&c->c);
+                int64_t nu = pair_next_update(b, c);
+                d->cover |= cover;
+                if ((cover & COVER_USER) && nu < d->next_user)
+                    d->next_user = nu;
+                if ((cover & COVER_CA) && nu < d->next_ca)
+                    d->next_ca = nu;
+            }
             if (newest == NULL || num_cmp(c->c.number, newest->c.number) > 0)
                 newest = c;
         }
@@ -1290,6 +1320,7 @@ int fm_revbuild_finish_ex(fm_revbuild *b, fm_revset **out, int64_t *bad_crl) {
         for (; pi < n_parts && parts[pi].issuer == i; pi++) {
             rs_part *p = &ps[pi];
             p->hash = parts[pi].hash, p->flags = parts[pi].flags;
+            p->next_update = parts[pi].next_update;
             p->name_off = bl, p->name_len = (uint32_t)parts[pi].name.len;
             memcpy(blob + bl, parts[pi].name.p, parts[pi].name.len), bl += parts[pi].name.len;
         }

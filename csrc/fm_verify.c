@@ -663,26 +663,32 @@ static int names_directory(fm_span general_names, fm_span name) {
  * A distribution point with `reasons` is skipped (the CRLs found through it are partial), and so
  * is one whose cRLIssuer does not name the issuing CA (indirect CRLs are not supported). */
 static int dp_covered(const fm_revset *revs, int idx, const fm_cert *c, const fm_cert *issuer,
-                      int is_ca) {
+                      int is_ca, int64_t *next_update) {
     fm_der r, n;
     fm_dist_point dp;
     fm_span gn;
+    int covered = 0;
+    int64_t nu;
+    /* every covering partition is looked at: the freshest one decides whether the certificate's
+     * status is current (as OpenSSL prefers a time-valid CRL among those in scope) */
     fm_der_init_span(&r, c->crldp); /* validated by fm_cert_parse */
     while (fm_crldp_next(&r, &dp) == 1) {
         if (!dp.has_name || dp.has_reasons ||
             (dp.crl_issuer.len && !names_directory(dp.crl_issuer, issuer->subject)))
             continue;
         if (dp.name_kind == FM_DPN_RELATIVE) {
-            if (fm_revset_covers_dp(revs, idx, is_ca, FM_DPN_RELATIVE, dp.names))
-                return 1;
+            if (fm_revset_covers_dp(revs, idx, is_ca, FM_DPN_RELATIVE, dp.names, &nu) &&
+                (!covered || nu > *next_update))
+                covered = 1, *next_update = nu;
             continue;
         }
         fm_der_init_span(&n, dp.names);
         while (!fm_der_done(&n) && fm_der_any(&n, NULL, NULL, &gn) == 0)
-            if (fm_revset_covers_dp(revs, idx, is_ca, FM_DPN_FULL, gn))
-                return 1;
+            if (fm_revset_covers_dp(revs, idx, is_ca, FM_DPN_FULL, gn, &nu) &&
+                (!covered || nu > *next_update))
+                covered = 1, *next_update = nu;
     }
-    return 0;
+    return covered;
 }
 
 /* Revocation of the validated path (RFC 5280 6.3, simplified to complete CRLs from the issuing
@@ -696,20 +702,23 @@ static int check_revocation(const vctx *x, const fm_revset *revs, fm_result *out
         const fm_cert *c = x->path[i].cert, *issuer = x->path[i + 1].cert;
         int is_ca = (c->ext_flags & FM_X_BC) && c->is_ca;
         int idx = fm_revset_find_issuer(revs, issuer->subject, issuer->spki);
-        int64_t next_update = INT64_MAX;
+        int64_t next_update = INT64_MAX, dp_next = INT64_MAX;
         /* complete status for this kind of certificate: a CRL of full scope (or of its scope,
          * not partitioned by reason) without a distribution point name or with one the
-         * certificate's cRLDistributionPoints name, or operator-managed entries */
+         * certificate's cRLDistributionPoints name, or operator-managed entries. The CRLs that
+         * give it decide whether that status is stale: the freshest of them (another
+         * partition's or scope's CRL, or one that does not cover this certificate, does not). */
         int covered = idx >= 0 && fm_revset_issuer_state(revs, idx, is_ca && i > 0, &next_update);
-        if (!covered && idx >= 0 && c->crldp.len)
-            covered = dp_covered(revs, idx, c, issuer, is_ca && i > 0);
+        if (idx >= 0 && c->crldp.len && dp_covered(revs, idx, c, issuer, is_ca && i > 0, &dp_next))
+            if (!covered || dp_next > next_update)
+                covered = 1, next_update = dp_next;
         if (!covered && (flags & FM_OPT_REV_DENY_MISSING)) {
             *depth = (int)i;
             return FM_ERR_UNABLE_TO_GET_CRL;
         }
         if (idx < 0)
             continue;
-        if (flags & FM_OPT_REV_DENY_EXPIRED) {
+        if (covered && (flags & FM_OPT_REV_DENY_EXPIRED)) {
             if (x->at > next_update) {
                 *depth = (int)i;
                 return FM_ERR_CRL_HAS_EXPIRED;

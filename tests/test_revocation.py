@@ -584,6 +584,63 @@ def test_expired_intermediate_crl_only_matters_in_chain_mode(w: World) -> None:
     assert (r.status, r.depth) == ("FAILED:CRL has expired", 1)
 
 
+STALE = {"this_update": NOW - timedelta(days=9), "next_update": NOW - timedelta(days=2)}
+
+
+def test_expired_crl_of_another_scope_does_not_deny(w: World) -> None:
+    """expired_crl="deny" judges the CRLs that give the certificate its status: inter's fresh
+    CRL of user certificates, not its stale one of CA certificates (it used to take the earliest
+    nextUpdate of all the CA's CRLs and deny every certificate of the CA)."""
+    revs = build(w, crls.crl(w.inter, [], scope="user"), crls.crl(w.inter, [], scope="ca", **STALE))
+    assert check(w, revs, expired_crl="deny").status == "SUCCESS"
+    revs = build(w, crls.crl(w.inter, [], scope="user", **STALE), crls.crl(w.inter, [], scope="ca"))
+    assert check(w, revs, expired_crl="deny").status == "FAILED:CRL has expired"
+    # the root's stale CRL of user certificates says nothing of the intermediate (a CA)
+    revs = build(w, crls.crl(w.inter, []), crls.crl(w.root, [], scope="user", **STALE),
+                 crls.crl(w.root, [], scope="ca"))  # fmt: skip
+    r = check(w, revs, expired_crl="deny", revocation_check="chain")
+    assert r.status == "SUCCESS"
+
+
+@pytest.mark.parametrize(
+    ("fresh", "stale", "cert_parts", "status"),
+    [
+        (["a"], ["b"], ["a"], "SUCCESS"),  # another partition's stale CRL: not this one's
+        (["a"], ["b"], ["b"], "FAILED:CRL has expired"),
+        (["a"], ["b"], ["b", "a"], "SUCCESS"),  # two partitions cover it: the fresh one decides
+        ([], ["b"], ["a"], "SUCCESS"),  # no CRL covers it: missing_crl decides (allow)
+        (["*"], ["b"], ["b"], "SUCCESS"),  # a fresh CRL of the whole CA covers it too
+        (["a"], ["*"], ["a"], "SUCCESS"),
+        (["a"], ["*"], ["c"], "FAILED:CRL has expired"),
+    ],
+    ids=["other-partition-stale", "own-partition-stale", "one-of-two-fresh", "uncovered",
+         "fresh-full-crl", "stale-full-crl-fresh-partition", "stale-full-crl-only"],
+)
+def test_expired_partition_denies_only_its_certificates(
+    w: World, fresh: list[str], stale: list[str], cert_parts: list[str], status: str
+) -> None:
+    """Partitioned CRLs (IDP distributionPoint) expire per partition: a certificate is denied
+    when no CRL covering it is fresh ("*" is a CRL of the whole CA, without a distribution
+    point). Also through a snapshot."""
+
+    def crl_of(part: str, **kw: Any) -> bytes:
+        idp = None if part == "*" else crls.idp(uri=crls.crl_uri(part))
+        return crls.crl(w.inter, [], issuing_dp=idp, **kw)
+
+    revs = build(w, *(crl_of(p) for p in fresh), *(crl_of(p, **STALE) for p in stale))
+    leaf = _dp_leaf(w, *cert_parts)
+    for rs in (revs, RevocationSet.from_snapshot_bytes(_bytes_of(revs))):
+        assert check(w, rs, leaf, expired_crl="deny").status == status
+
+
+def test_a_stale_delta_makes_its_partition_stale(w: World) -> None:
+    """A base and its delta give current status until the earlier nextUpdate of the two."""
+    base = crls.crl(w.inter, [], number=10, next_update=NOW + timedelta(days=30))
+    delta = crls.crl(w.inter, [], number=11, base=10, **STALE)
+    assert check(w, build(w, base), expired_crl="deny").status == "SUCCESS"
+    assert check(w, build(w, base, delta), expired_crl="deny").status == "FAILED:CRL has expired"
+
+
 def test_crl_without_next_update_never_expires(w: World) -> None:
     """A CRL without nextUpdate is never stale."""
     revs = build(w, crls.raw_crl(w.inter, [crls.raw_entry(serial(w.leaf))], next_update=None))
@@ -1406,9 +1463,10 @@ def test_snapshot_random_byte_flips_are_refused(w: World) -> None:
 @pytest.mark.parametrize(
     ("off", "value", "match"),
     [(0, b"FMREVSEU", "corrupt"), (0, b"\x00" * 8, "corrupt"), (8, struct.pack("<I", 1), "version"),
-     (8, struct.pack("<I", 3), "version"), (8, struct.pack("<I", 0), "version"),
-     (12, struct.pack(">I", 0x01020304), "version")],
-    ids=["magic", "zero-magic", "version-1", "version-3", "version-0", "other-endian"],
+     (8, struct.pack("<I", 2), "version"), (8, struct.pack("<I", 4), "version"),
+     (8, struct.pack("<I", 0), "version"), (12, struct.pack(">I", 0x01020304), "version")],
+    ids=["magic", "zero-magic", "version-1", "version-2", "version-4", "version-0",
+         "other-endian"],
 )
 def test_snapshot_wrong_magic_or_version(
     w: World, tmp_path: Path, off: int, value: bytes, match: str

@@ -20,7 +20,7 @@
 #include "fuzz_common.h"
 
 #define RS_HEADER_SIZE 128u
-#define RS_VERSION 2u
+#define RS_VERSION 3u
 #define OFF_MAGIC 0u
 #define OFF_VERSION 8u
 #define OFF_ENDIAN 12u
@@ -132,9 +132,9 @@ static void query(const fm_revset *s, const uint8_t *img, size_t len, const uint
         /* distribution point coverage: names that cannot match, and the input's tail */
         static const uint8_t uri[] = {0x86, 0x03, 'x', ':', 'y'};
         for (int kind = FM_DPN_FULL; kind <= FM_DPN_RELATIVE; kind++) {
-            (void)fm_revset_covers_dp(s, (int)i, kind, kind, (fm_span){uri, sizeof uri});
+            (void)fm_revset_covers_dp(s, (int)i, kind, kind, (fm_span){uri, sizeof uri}, &nu);
             if (tail_len)
-                (void)fm_revset_covers_dp(s, (int)i, 0, kind, (fm_span){tail, tail_len});
+                (void)fm_revset_covers_dp(s, (int)i, 0, kind, (fm_span){tail, tail_len}, &nu);
         }
         (void)fm_revset_find_issuer(s, (fm_span){is.name, is.name_len},
                                     (fm_span){is.spki, is.spki_len});
