@@ -327,7 +327,7 @@ FAILURES = {
     "refused": "refused",
     "garbage": "not a CRL",
     "wrong_key": "signature",
-    "unknown_issuer": "no configured CA",
+    "unknown_issuer": "no longer has the CRL",  # another CA's CRL in place of the one held
     "too_large": "max_bytes",
     "too_large_unannounced": "max_bytes",
     "older": "older than the one held",
@@ -789,3 +789,159 @@ def test_independent_crl_series_under_one_issuer_name_update(
     assert not src.refresh()
     error = src.status()[0].last_error
     assert error is not None and "older than the one held" in error
+
+
+# ---- a server that leaves CRLs out, and other hostile sources (acceptance audit) -------------
+
+
+@pytest.mark.parametrize("attack", ["other-ca", "base-without-delta", "delta-url-serves-base"])
+def test_a_response_leaving_a_held_crl_out_is_refused(
+    server: CRLServer, ca: pki.Cert, attack: str
+) -> None:
+    """A server cannot take revocations back by leaving a CRL out of its response: another CA's
+    valid CRL in place of the one held, a base CRL without the delta it was served with, or a
+    delta URL answering with the (older-numbered) base. Each kept the last good set only when the
+    held series was in the new response too; now each is a failure."""
+    other = pki.ca("Other Series CA")
+    base10 = make_crl(ca, [1], number=10, pem=True)
+    delta12 = make_crl(ca, [99], number=12, delta_of=10, pem=True)
+    urls = {"base-without-delta": ["/bundle.pem"], "delta-url-serves-base": ["/b.crl", "/d.crl"],
+            "other-ca": ["/ca.crl"]}[attack]  # fmt: skip
+    server.routes.update({"/bundle.pem": Route(base10 + delta12), "/b.crl": Route(base10),
+                          "/d.crl": Route(delta12), "/ca.crl": Route(base10 + delta12)})
+    src = CRLSource(urls=[server.url(u) for u in urls], cas=[ca.der, other.der])
+    assert src.refresh() is True and src.current is not None
+    assert src.current.lookup(ca.der, 99) is not None
+    served = {"other-ca": ("/ca.crl", make_crl(other, [5])),
+              "base-without-delta": ("/bundle.pem", base10),
+              "delta-url-serves-base": ("/d.crl", base10)}[attack]  # fmt: skip
+    server.routes[served[0]] = Route(served[1])
+    assert src.refresh() is False
+    assert src.current.lookup(ca.der, 99) is not None  # still revoked
+    errors = [s.last_error for s in src.status() if s.last_error]
+    assert len(errors) == 1 and "no longer has the" in errors[0]
+
+
+def test_a_newer_base_may_replace_a_held_delta_and_a_rekeyed_ca_its_old_series(
+    server: CRLServer,
+) -> None:
+    """What legitimately leaves a series out still passes: a base numbered at least as high as
+    the held delta (it includes the delta's changes), and a CA re-keyed (its CRLs under the new
+    key, newer than those of the old one)."""
+    old_key = pki.make_key("p256")
+    ca_old = pki.issue(subject="Rekeyed CA", key=old_key, ca=True,
+                       key_usage=["key_cert_sign", "crl_sign"])  # fmt: skip
+    now = datetime.now(UTC).replace(microsecond=0)
+    nu = now + timedelta(days=1)
+
+    def crl(issuer: pki.Cert, revoked: list[int], number: int, age_h: int, **kw: Any) -> bytes:
+        return _pem_crl(crls.crl(issuer, revoked, number=number, next_update=nu,
+                                 this_update=now - timedelta(hours=age_h), **kw))  # fmt: skip
+
+    server.routes["/c.crl"] = Route(crl(ca_old, [1], 10, 3) + crl(ca_old, [99], 12, 2, base=10))
+    ca_new = pki.issue(subject="Rekeyed CA", ca=True, key_usage=["key_cert_sign", "crl_sign"])
+    src = CRLSource(urls=[server.url("/c.crl")], cas=[ca_old.der, ca_new.der])
+    assert src.refresh() is True
+    server.routes["/c.crl"] = Route(crl(ca_old, [1, 99], 13, 1))
+    assert src.refresh() is True and src.status()[0].last_error is None
+    server.routes["/c.crl"] = Route(crl(ca_new, [7], 1, 0))  # CRL numbers start again
+    assert src.refresh() is True and src.status()[0].last_error is None
+    assert src.current is not None and src.current.lookup(ca_new.der, 7) is not None
+
+
+def test_stop_while_the_fetch_sets_up_its_deadline(
+    trickling_server: str, ca: pki.Cert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stop() landing between the thread's last stop check and the fetch registering its
+    deadline (widened here) still abandons the fetch at once, and leaves no error: the source did
+    not fail, it was stopped. stop() used to wait for the deadline (4 x timeout)."""
+    import fastmtls.crlsource as cs
+
+    real_init = cs._Watch.__init__
+    entered = threading.Event()
+
+    def slow_init(self: Any, seconds: float) -> None:
+        entered.set()
+        time.sleep(0.5)
+        real_init(self, seconds)
+
+    monkeypatch.setattr(cs._Watch, "__init__", slow_init)
+    src = CRLSource(urls=[trickling_server], cas=[ca.der], timeout=5)
+    src.start(wait=False)
+    assert entered.wait(5)
+    t0 = time.monotonic()
+    src.stop(timeout=30)
+    assert time.monotonic() - t0 < 3.0 and not src.running
+    assert src.status()[0].last_error is None and src.status()[0].consecutive_failures == 0
+
+
+def test_a_fifo_is_not_read(tmp_path: Path, ca: pki.Cert) -> None:
+    """A FIFO (or a device) as a CRL file is refused: opening it would block the round, and
+    every other source with it, forever."""
+    good, fifo = tmp_path / "good.crl", tmp_path / "fifo.crl"
+    good.write_bytes(make_crl(ca, [1]))
+    os.mkfifo(fifo)
+    src = CRLSource(files=[good, fifo], cas=[ca.der])
+    done = threading.Event()
+    threading.Thread(target=lambda: (src.refresh(), done.set()), daemon=True).start()
+    assert done.wait(10), "the round blocked on the FIFO"
+    assert src.current is not None and src.current.lookup(ca.der, 1) is not None
+    assert "not a regular file" in (src.status()[1].last_error or "")
+
+
+def test_add_target_does_not_wait_for_a_round(trickling_server: str, tmp_path: Path,
+                                              ca: pki.Cert) -> None:  # fmt: skip
+    """add_target() hands over the current set at once, while a round is stuck in a slow fetch
+    (it used to wait for the whole round)."""
+    f = tmp_path / "a.crl"
+    f.write_bytes(make_crl(ca, [1]))
+    src = CRLSource(files=[f], urls=[trickling_server], cas=[ca.der], timeout=1)
+    src.refresh()
+    round_done = threading.Event()
+    threading.Thread(target=lambda: (src.refresh(), round_done.set()), daemon=True).start()
+    time.sleep(0.3)  # inside the trickling fetch (deadline 4 s)
+    v = Verifier(TrustStore())
+    t0 = time.monotonic()
+    src.add_target(v)
+    assert time.monotonic() - t0 < 1.0 and not round_done.is_set()
+    assert v.revocations is src.current
+    assert round_done.wait(10)
+
+
+def test_a_torn_pem_file_keeps_the_last_good_set(tmp_path: Path, ca: pki.Cert) -> None:
+    """A PEM bundle read while being rewritten (its last block without its END line) is an
+    error, not a bundle with one CRL fewer: the CRL it lost was silently dropped before."""
+    other = pki.ca("Torn Bundle CA")
+    f = tmp_path / "bundle.pem"
+    whole = make_crl(ca, [1], pem=True) + make_crl(other, [2], pem=True)
+    f.write_bytes(whole)
+    src = CRLSource(files=[f], cas=[ca.der, other.der])
+    assert src.refresh() is True
+    f.write_bytes(whole[: len(whole) - 40])
+    assert src.refresh() is False
+    assert src.current is not None and src.current.lookup(other.der, 2) is not None
+    assert "no END line" in (src.status()[0].last_error or "")
+
+
+def test_distribution_points_skip_what_they_cannot_read(ca: pki.Cert) -> None:
+    """A CA certificate whose distribution point is not a URL urllib can split, or that has a
+    duplicated extension, is skipped; the other certificates' points still count, and the
+    constructor does not raise."""
+    good = _with_dp(ca, "Good DP CA", "http://127.0.0.1:9/good.crl")
+    bad_uri = _with_dp(ca, "Bad DP CA", "http://[bad/x.crl", "http://127.0.0.1:9/also.crl")
+    assert distribution_points([bad_uri.der, good.der]) == [
+        "http://127.0.0.1:9/also.crl", "http://127.0.0.1:9/good.crl"]
+    CRLSource(cas=[bad_uri.der, good.der], use_distribution_points=True)
+
+
+def test_retry_after_with_a_non_ascii_digit() -> None:
+    """Retry-After: "²" (a digit to str.isdigit) is no delay, not an unexpected error."""
+    from email.message import Message
+
+    from fastmtls.crlsource import _retry_after
+
+    m = Message()
+    m["Retry-After"] = "²"
+    assert _retry_after(m) is None
+    m.replace_header("Retry-After", "120")
+    assert _retry_after(m) == 120.0

@@ -29,6 +29,7 @@ import os
 import random
 import socket
 import ssl
+import stat
 import threading
 import time
 import urllib.error
@@ -42,6 +43,7 @@ from typing import IO, Literal, NamedTuple, Union
 from cryptography import x509
 
 from ._ffi import PACKAGE_VERSION
+from ._format import dn_rfc2253
 from .errors import ConfigurationError, FastMTLSError
 from .revocation import CRLInfo, PathLike, Revocation, RevocationSet, crl_to_der, inspect_crl
 from .store import TrustStore
@@ -197,6 +199,8 @@ def _shutdown(sock: socket.socket) -> None:
 
 
 _current_watch = threading.local()  # the _Watch of the fetch running on this thread
+# the background thread's stop event (a refresh() on another thread is never abandoned)
+_thread_stop = threading.local()
 
 
 class _WatchedConnectionMixin:
@@ -251,7 +255,7 @@ def distribution_points(cas: Iterable[bytes]) -> list[str]:
         try:
             cert = x509.load_der_x509_certificate(bytes(der))
             exts = cert.extensions
-        except ValueError:
+        except Exception:  # ValueError, and cryptography's DuplicateExtension (not a ValueError)
             continue
         points: list[x509.DistributionPoint] = []
         for ext in exts:
@@ -261,7 +265,11 @@ def distribution_points(cas: Iterable[bytes]) -> list[str]:
             for name in point.full_name or ():
                 if isinstance(name, x509.UniformResourceIdentifier):
                     uri = str(name.value)
-                    if urllib.parse.urlsplit(uri).scheme.lower() in _SCHEMES:
+                    try:
+                        scheme = urllib.parse.urlsplit(uri).scheme.lower()
+                    except ValueError:  # e.g. "http://[bad": skipped, the others still count
+                        continue
+                    if scheme in _SCHEMES:
                         urls.setdefault(uri, None)
     return list(urls)
 
@@ -288,7 +296,7 @@ def _retry_after(headers: Message | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() is True too
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -305,7 +313,12 @@ def _series(i: CRLInfo) -> tuple[bytes, bytes | None, bytes | None, bool, str]:
 
 
 def _rollback(old: Sequence[CRLInfo], new: Sequence[CRLInfo]) -> str | None:
-    """Why ``new`` is older than ``old`` (a replayed CRL), or None."""
+    """Why ``new`` (a URL's new response) would take back revocations that ``old`` (its last good
+    response) gave, or None. Refused: a CRL older than the one held of its series (a replay),
+    and a response without a series held before, unless a base CRL of the same issuer and
+    partition at least as recent replaces it (it includes what a held delta said; or the CA was
+    re-keyed). A server that serves another CA's valid CRL, or a base without its delta, would
+    otherwise make the revocations it leaves out disappear."""
     held: dict[tuple[bytes, bytes | None, bytes | None, bool, str], CRLInfo] = {}
     for i in old:
         key = _series(i)
@@ -323,7 +336,35 @@ def _rollback(old: Sequence[CRLInfo], new: Sequence[CRLInfo]) -> str | None:
         elif i.this_update < prev.this_update:
             return (f"CRL thisUpdate {i.this_update} is older than the one held "
                     f"({prev.this_update}): not replacing it")  # fmt: skip
+    present = {_series(i) for i in new}
+    for key, prev in held.items():
+        if key in present or any(_replaces(i, prev) for i in new):
+            continue
+        kind = "delta CRL" if prev.delta else "CRL"
+        return (f"the response no longer has the {kind} of {_issuer_text(prev.issuer_der)} it "
+                "had (leaving a CRL out would take its revocations back): keeping the last good "
+                "one")  # fmt: skip
     return None
+
+
+def _replaces(i: CRLInfo, prev: CRLInfo) -> bool:
+    """Whether base CRL ``i`` stands for the held CRL ``prev`` of another series: same issuer,
+    partition and scope, at least as recent, and, signed by the same key, numbered at least as
+    high (a base numbered below a held delta lacks the delta's changes)."""
+    if i.delta or (i.issuer_der, i.idp_der, i.scope) != (prev.issuer_der, prev.idp_der, prev.scope):
+        return False
+    if i.this_update < prev.this_update:
+        return False
+    if i.aki == prev.aki and i.number is not None and prev.number is not None:
+        return i.number >= prev.number
+    return True  # the CA was re-keyed: a newer CRL under its new key
+
+
+def _issuer_text(name_der: bytes) -> str:
+    try:
+        return dn_rfc2253(name_der)
+    except ValueError:
+        return "its issuer"
 
 
 class CRLSource:
@@ -450,6 +491,7 @@ class CRLSource:
 
         self._round_lock = threading.RLock()  # one refresh round at a time
         self._state_lock = threading.Lock()  # short: source fields, targets, thread
+        self._publish_lock = threading.Lock()  # short: the current set and the targets
         self._cas_seen: tuple[bytes, ...] | None = None
         self._published_key: object = None
         self._current: RevocationSet | None = None
@@ -482,7 +524,7 @@ class CRLSource:
         """Also publish to ``verifier``; it receives the current set now, if there is one."""
         if not isinstance(verifier, Verifier):
             raise ConfigurationError("targets must be Verifier instances")
-        with self._round_lock:
+        with self._publish_lock:  # not the round lock: a round may be fetching for a while
             if verifier not in self._targets:
                 self._targets = (*self._targets, verifier)
             if self._current is not None:
@@ -565,6 +607,7 @@ class CRLSource:
     # -- the round ------------------------------------------------------------------------------
 
     def _run(self, stop: threading.Event, first: bool) -> None:
+        _thread_stop.event = stop
         if first:
             self._safe_round(force=True, stop=stop)
         while not stop.wait(self._sleep()):
@@ -658,6 +701,9 @@ class CRLSource:
             else:
                 data, etag, last_modified = self._fetch(s)
         except _FetchError as exc:
+            stop: threading.Event | None = getattr(_thread_stop, "event", None)
+            if stop is not None and stop.is_set():
+                return  # stopped, not failed: the source's state stays as it was
             self._failed(s, str(exc), exc.retry_after)
             return
         except Exception as exc:  # a bug or an exotic library error: still only this source
@@ -694,6 +740,8 @@ class CRLSource:
         if key == s.stat_key:
             return None
         s.stat_key = key
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would block the round forever
+            raise _FetchError(f"{s.location!r} is not a regular file")
         if st.st_size > self._max_bytes:
             raise _FetchError(f"file of {st.st_size} bytes exceeds max_bytes ({self._max_bytes})")
         try:
@@ -717,8 +765,11 @@ class CRLSource:
         limit = 4 * self._timeout
         watch = _Watch(limit)
         _current_watch.watch = watch
-        with self._state_lock:
-            self._watches[threading.get_ident()] = watch
+        stop: threading.Event | None = getattr(_thread_stop, "event", None)
+        with self._state_lock:  # stop() sets the event and reads the watches under this lock:
+            self._watches[threading.get_ident()] = watch  # it sees this watch, or ...
+            if stop is not None and stop.is_set():  # ... this fetch sees that it stopped
+                watch.expire()
         abandoned = f"fetch abandoned: longer than {limit:g} s, or stopped"
         try:
             try:
@@ -895,9 +946,10 @@ class CRLSource:
         return rs
 
     def _publish(self, rs: RevocationSet) -> None:
-        self._current = rs
-        self._published_at = time.time()
-        for v in self._targets:
-            v.revocations = rs  # one reference assignment: the verifier's atomic hot swap
+        with self._publish_lock:
+            self._current = rs
+            self._published_at = time.time()
+            for v in self._targets:
+                v.revocations = rs  # one reference assignment: the verifier's atomic hot swap
         log.info("published revocation set: %d entries, %d issuers", len(rs), len(rs.issuers()))
 

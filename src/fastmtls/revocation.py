@@ -184,6 +184,9 @@ def crl_to_der(data: CRLInput) -> list[bytes]:
         ders = pem_to_der_blocks(raw, (b"X509 CRL",))
         if not ders:
             raise RevocationError("no PEM X509 CRL block found")
+        if raw.count(b"-----BEGIN X509 CRL-----") != len(ders):  # a block cut short: a file
+            # read while being written, a body cut off; its CRL would silently be missing
+            raise RevocationError("a PEM X509 CRL block has no END line (truncated?)")
         return ders
     return [raw]
 
