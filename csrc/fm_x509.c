@@ -677,7 +677,16 @@ static int parse_extensions(fm_cert *c, fm_span exts) {
  *     subjectPublicKeyInfo SubjectPublicKeyInfo, issuerUniqueID [1] IMPLICIT BIT STRING OPTIONAL,
  *     subjectUniqueID [2] IMPLICIT BIT STRING OPTIONAL, extensions [3] EXPLICIT Extensions OPTIONAL }
  */
-static int cert_parse(fm_cert *c, const uint8_t *der, size_t len, int *sig_mismatch) {
+/* The identity fields (serial, issuer, validity, subject) are each located even when one before
+ * them failed its own checks (a bad version value, a malformed Name or time, a mismatched
+ * signature algorithm), since the elements' boundaries are known: *deferred keeps the first such
+ * error, which fm_cert_parse returns; parsing stops after the subject then. */
+static void defer(int *deferred, int rc) {
+    if (*deferred == FM_OK)
+        *deferred = rc;
+}
+
+static int cert_parse(fm_cert *c, const uint8_t *der, size_t len, int *deferred) {
     fm_der t, v;
     fm_span tbs, ver, tbs_sig_alg, validity, name, spki, exts, ext_seq, tm;
     unsigned tag;
@@ -695,10 +704,10 @@ static int cert_parse(fm_cert *c, const uint8_t *der, size_t len, int *sig_misma
         fm_span vi;
         fm_der_init_span(&v, ver);
         TRY(fm_der_expect(&v, FM_TAG_INTEGER, &vi, NULL));
-        if (!fm_der_done(&v) || fm_der_small_uint(vi, &c->version) || c->version > 2)
+        if (!fm_der_done(&v))
             return BAD;
-        if (c->version == 0)
-            return BAD; /* DER: DEFAULT v1 MUST be omitted */
+        if (fm_der_small_uint(vi, &c->version) || c->version > 2 || c->version == 0)
+            defer(deferred, BAD); /* unknown, or v1 explicit (DER: DEFAULT v1 MUST be omitted) */
     }
     TRY(fm_der_expect(&t, FM_TAG_INTEGER, &c->serial, NULL));
     if (fm_der_integer_ok(c->serial))
@@ -712,27 +721,31 @@ static int cert_parse(fm_cert *c, const uint8_t *der, size_t len, int *sig_misma
     TRY(fm_der_expect(&t, FM_TAG_SEQUENCE, NULL, &tbs_sig_alg));
     /* RFC 5280 4.1.1.2: signatureAlgorithm MUST equal TBSCertificate.signature (fm_cert_parse
      * reports the mismatch; parsing goes on to locate the identity fields) */
-    *sig_mismatch = !fm_span_eq(tbs_sig_alg, c->sig_alg);
-    if (!*sig_mismatch && (rc = parse_sig_alg(c->sig_alg, &c->sig_alg_id, &c->pss)) != FM_OK)
-        return rc;
+    if (!fm_span_eq(tbs_sig_alg, c->sig_alg))
+        defer(deferred, FM_ERR_CERT_SIGNATURE_FAILURE);
+    else if ((rc = parse_sig_alg(c->sig_alg, &c->sig_alg_id, &c->pss)) != FM_OK)
+        defer(deferred, rc);
 
     TRY(fm_der_expect(&t, FM_TAG_SEQUENCE, &name, &c->issuer));
     if ((rc = parse_name(name)) != FM_OK)
-        return rc;
-    c->located |= FM_INFO_ISSUER;
+        defer(deferred, rc);
+    else
+        c->located |= FM_INFO_ISSUER;
     TRY(fm_der_expect(&t, FM_TAG_SEQUENCE, &validity, NULL));
     fm_der_init_span(&v, validity);
-    TRY(fm_der_any(&v, &tag, &tm, NULL));
-    TRY(fm_der_time(tag, tm, &c->not_before));
-    TRY(fm_der_any(&v, &tag, &tm, NULL));
-    TRY(fm_der_time(tag, tm, &c->not_after));
-    if (!fm_der_done(&v))
-        return BAD;
-    c->located |= FM_INFO_VALIDITY;
+    if (fm_der_any(&v, &tag, &tm, NULL) != FM_OK || fm_der_time(tag, tm, &c->not_before) != FM_OK ||
+        fm_der_any(&v, &tag, &tm, NULL) != FM_OK || fm_der_time(tag, tm, &c->not_after) != FM_OK ||
+        !fm_der_done(&v))
+        defer(deferred, BAD);
+    else
+        c->located |= FM_INFO_VALIDITY;
     TRY(fm_der_expect(&t, FM_TAG_SEQUENCE, &name, &c->subject));
     if ((rc = parse_name(name)) != FM_OK)
-        return rc;
-    c->located |= FM_INFO_SUBJECT;
+        defer(deferred, rc);
+    else
+        c->located |= FM_INFO_SUBJECT;
+    if (*deferred != FM_OK)
+        return *deferred;
     TRY(fm_der_expect(&t, FM_TAG_SEQUENCE, &spki, &c->spki));
     if ((rc = parse_spki(c, spki)) != FM_OK)
         return rc;
@@ -763,10 +776,10 @@ static int cert_parse(fm_cert *c, const uint8_t *der, size_t len, int *sig_misma
 }
 
 int fm_cert_parse(fm_cert *c, const uint8_t *der, size_t len) {
-    int sig_mismatch = 0;
-    int rc = cert_parse(c, der, len, &sig_mismatch);
-    /* the mismatch wins over what parsing found after it, as when it stopped the parse */
-    return sig_mismatch ? FM_ERR_CERT_SIGNATURE_FAILURE : rc;
+    int deferred = FM_OK;
+    int rc = cert_parse(c, der, len, &deferred);
+    /* the first error wins, as when it stopped the parse */
+    return deferred != FM_OK ? deferred : rc;
 }
 
 static size_t off(const fm_span *s, const uint8_t *base) {

@@ -337,16 +337,69 @@ def test_fields_of_a_certificate_rejected_after_its_subject(ch: pki.Chain, kind:
         2 * ((ch.intermediates[0].cert.serial_number.bit_length() + 7) // 8))
 
 
-def test_fields_of_a_certificate_rejected_before_its_subject(ch: pki.Chain) -> None:
-    """A leaf whose validity cannot be read has no name fields (nothing validated them), only
-    what the bytes themselves give: presence and fingerprints."""
-    leaf = ch.leaf.der.replace(b"\x17\x0d", b"\x17\x0e", 1)  # first UTCTime: wrong length
+def _with_version(ch: pki.Chain, version: int) -> bytes:
+    """ch.leaf with an explicit [0] version INTEGER ``version`` (0 = v1 written out), re-signed
+    by the intermediate (raw DER: cryptography refuses to load these)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    tbs, alg, _ = pki._split(ch.leaf.der)
+    kids = _children(tbs)
+    if kids[0][0] == 0xA0:
+        kids = kids[1:]
+    new_tbs = der_enc(0x30, der_enc(0xA0, der_enc(0x02, bytes([version]))) + b"".join(kids))
+    key = ch.intermediates[0].key
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    sig = key.sign(new_tbs, ec.ECDSA(hashes.SHA256()))
+    return der_enc(0x30, new_tbs + alg + der_enc(0x03, b"\x00" + sig))
+
+
+def _with_subject_rdns(ch: pki.Chain, *rdns: bytes) -> bytes:
+    return _leaf_with_subject(ch, der_enc(0x30, b"".join(der_enc(0x31, r) for r in rdns)))
+
+
+CN_A = der_enc(0x30, CN + der_enc(0x0C, b"a"))
+
+# flawed identity fields: which fields still show (each one the parser validated)
+IDENTITY_FLAWS: dict[str, tuple[Callable[[pki.Chain], bytes], set[str]]] = {
+    # the validity's first UTCTime one octet longer than its content allows: no dates
+    "bad-time": (lambda ch: ch.leaf.der.replace(b"\x17\x0d", b"\x17\x0e", 1),
+                 {"cert_not_before", "cert_not_after"}),
+    # an empty RDN (SET {}) in the subject: no subject DN
+    "empty-rdn": (lambda ch: _with_subject_rdns(ch, CN_A, b""),
+                  {"cert_subject_dn", "cert_subject_dn_rfc2253", "cert_subject_dn_legacy"}),
+    # a v1 written out explicitly (DER forbids it), or a version that does not exist
+    "explicit-v1": (lambda ch: _with_version(ch, 0), set()),
+    "version-99": (lambda ch: _with_version(ch, 99), set()),
+}
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl binary")
+@pytest.mark.parametrize("kind", sorted(IDENTITY_FLAWS))
+def test_fields_of_a_certificate_with_a_flawed_identity_field(ch: pki.Chain, kind: str) -> None:
+    """One identity field (version, time, Name) fails fastmtls's checks: the certificate is
+    FAILED, and every other identity field still shows as ``openssl x509`` prints it (they all
+    went blank before); the flawed one is empty."""
+    from test_format import _reference
+
+    make, blank = IDENTITY_FLAWS[kind]
+    leaf = make(ch)
     r = make_verifier(ch.root).verify([leaf, ch.intermediates[0].der], at=NOW)
     check_failed(r)
     f = r.fields()
+    ref = _reference(leaf) if kind != "bad-time" else None  # OpenSSL refuses that one
+    shown = {"cert_subject_dn_rfc2253": "subject", "cert_issuer_dn_rfc2253": "issuer",
+             "cert_subject_dn_legacy": "subject_oneline", "cert_issuer_dn_legacy": "issuer_oneline",
+             "cert_serial": "serial", "cert_not_before": "nb", "cert_not_after": "na"}  # fmt: skip
+    for field, ref_key in shown.items():
+        if field in blank:
+            assert f[field] == "", field
+        else:
+            assert f[field] != "", field
+            if ref is not None and not (kind == "empty-rdn" and "subject" in field):
+                assert f[field] == ref[ref_key], field
     assert f["cert_presented"] is True and f["cert_fingerprint_sha256"] != ""
-    assert f["cert_subject_dn"] == f["cert_issuer_dn"] == f["cert_serial"] == ""
-    assert f["cert_not_before"] == f["cert_not_after"] == ""
+
 
 # ---- oversized input ---------------------------------------------------------------------------
 

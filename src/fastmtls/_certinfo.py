@@ -11,16 +11,20 @@ from ._ffi import ffi, lib
 class CertInfo:
     """Offsets of one certificate's fields, recorded by the C parser (no copy)."""
 
-    __slots__ = ("der", "identity_ok", "info", "ok")
+    __slots__ = ("der", "info", "located", "ok")
 
     def __init__(self, der: bytes) -> None:
         self.der = bytes(der)  # callers may pass bytearray or memoryview
         self.info: Any = ffi.new("fm_cert_info *")
         self.ok = lib.fm_cert_info_get(self.der, len(self.der), self.info) == 0
-        # serial, issuer, validity and subject were validated, even if the certificate was
-        # rejected further on (a malformed extension, say): enough for a FAILED: result to
-        # show who presented it, as OpenSSL-based gateways do
-        self.identity_ok = self.info.located == lib.FM_INFO_ALL
+        # FM_INFO_* bits: the identity fields (serial, issuer, validity, subject) the parser
+        # validated, also in a certificate it rejected (a malformed extension or time, say):
+        # enough for a FAILED: result to show who presented it, as OpenSSL-based gateways do
+        self.located = int(self.info.located)
+
+    def has(self, bit: int) -> bool:
+        """Whether the identity field ``bit`` (``lib.FM_INFO_*``) was validated."""
+        return bool(self.located & bit)
 
     def _slice(self, off: int, n: int) -> bytes:
         return self.der[off : off + n]

@@ -247,7 +247,7 @@ class VerifyResult:
             leaf = self._leaf()
             if self.verified and len(self.chain) > 1:
                 found = CertInfo(self.chain[1])
-            elif leaf is not None and leaf.identity_ok:
+            elif leaf is not None and leaf.has(lib.FM_INFO_ISSUER):
                 for der in self._presented[1:]:
                     cand = CertInfo(der)
                     if cand.ok and cand.subject == leaf.issuer:
@@ -314,13 +314,17 @@ class VerifyResult:
         chain_b64 = _format.rfc9440_chain([bytes(c) for c in self._presented[1:]])
         f["cert_chain_rfc9440_too_large"] = len(chain_b64) > RFC9440_CHAIN_LIMIT
         f["cert_chain_rfc9440"] = "" if f["cert_chain_rfc9440_too_large"] else chain_b64
-        if leaf.identity_ok:  # also for a certificate rejected after its subject (see CertInfo)
-            for kind, name_der in (("issuer", leaf.issuer), ("subject", leaf.subject)):
+        # each identity field the parser validated, also in a certificate it rejected
+        for kind, bit, name_der in (("issuer", lib.FM_INFO_ISSUER, leaf.issuer),
+                                    ("subject", lib.FM_INFO_SUBJECT, leaf.subject)):  # fmt: skip
+            if leaf.has(bit):
                 rfc = _safe(_format.dn_rfc2253, name_der)
                 f[f"cert_{kind}_dn"] = rfc
                 f[f"cert_{kind}_dn_rfc2253"] = rfc
                 f[f"cert_{kind}_dn_legacy"] = _safe(_format.dn_oneline, name_der)
+        if leaf.has(lib.FM_INFO_SERIAL):
             f["cert_serial"] = _safe(_format.serial_hex, leaf.serial)
+        if leaf.has(lib.FM_INFO_VALIDITY):
             f["cert_not_before"] = _format.asn1_time(leaf.info.not_before)
             f["cert_not_after"] = _format.asn1_time(leaf.info.not_after)
         if leaf.ok:
