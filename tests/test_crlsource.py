@@ -945,3 +945,30 @@ def test_retry_after_with_a_non_ascii_digit() -> None:
     assert _retry_after(m) is None
     m.replace_header("Retry-After", "120")
     assert _retry_after(m) == 120.0
+
+
+def test_one_bad_source_among_many_costs_linear_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the set of every source does not build (one source turned bad), each base-only source
+    is checked alone: the CRLs handed to builds grow with the number of sources, not with its
+    square (each source used to be built with everything accepted before it)."""
+    cas = [pki.ca(f"Linear CA {i}") for i in range(30)]
+    files = [tmp_path / f"{i}.crl" for i in range(30)]
+    for ca_, f in zip(cas, files):
+        f.write_bytes(make_crl(ca_, [1]))
+    src = CRLSource(files=files, cas=[c.der for c in cas])
+    assert src.refresh() is True
+    files[0].write_bytes(make_crl(cas[0], [1, 2], number=2, key=pki.make_key("p256")))
+    handed: list[int] = []
+    real_build = CRLSource._build
+
+    def counting_build(self: CRLSource, ders: Sequence[bytes], cas_: Sequence[bytes]) -> Any:
+        handed.append(len(ders))
+        return real_build(self, ders, cas_)
+
+    monkeypatch.setattr(CRLSource, "_build", counting_build)
+    src.refresh()  # file 0 rejected: its held CRL stays in the set with the rest (unchanged)
+    assert "signature" in (src.status()[0].last_error or "")
+    assert src.current is not None and src.current.lookup(cas[0].der, 1) is not None
+    assert sum(handed) <= 4 * len(files), handed  # quadratic: ~ 30 + 30 * 31 / 2

@@ -881,13 +881,32 @@ class CRLSource:
     ) -> tuple[RevocationSet, dict[_Source, str], dict[_Source, str], set[_Source]]:
         """(set, errors of rejected new content, errors of unusable held content, sources in the
         set). Everything at once first; when that fails, source by source (bases before deltas),
-        each with its new content, else its held content, else left out."""
+        each with its new content, else its held content, else left out. A source of base CRLs
+        only is checked alone (bases of other sources cannot make it fail), so that one bad source
+        among many costs a build per source, not one of everything accepted so far per source;
+        a source with deltas is checked with the bases accepted before it."""
         chosen = [s for s in self._sources if s in pending or s.data is not None]
         try:
             every = [d for s in chosen for d in (pending[s].ders if s in pending else s.ders)]
             return self._build(every, cas), {}, {}, set(chosen)
         except FastMTLSError:
             pass
+        _, rejected, held, in_set, accepted = self._assemble_by_source(chosen, pending, cas,
+                                                                       alone=True)  # fmt: skip
+        try:  # the sources each usable: together too, unless they conflict (then as before)
+            return self._build(accepted, cas), rejected, held, in_set
+        except FastMTLSError:
+            rs, rejected, held, in_set, _ = self._assemble_by_source(chosen, pending, cas,
+                                                                     alone=False)  # fmt: skip
+            return rs, rejected, held, in_set
+
+    def _assemble_by_source(
+        self, chosen: list[_Source], pending: dict[_Source, _Pending], cas: Sequence[bytes],
+        *, alone: bool,
+    ) -> tuple[RevocationSet, dict[_Source, str], dict[_Source, str], set[_Source], list[bytes]]:
+        """_assemble's fallback: each source's new content, else its held content, checked with
+        the CRLs accepted before it (``alone``: a base-only source by itself); also the DER of
+        everything accepted."""
         rejected: dict[_Source, str] = {}
         held: dict[_Source, str] = {}
         in_set: set[_Source] = set()
@@ -903,9 +922,10 @@ class CRLSource:
                 options.append((pending[s].ders, True))
             if s.data is not None:
                 options.append((s.ders, False))
+            with_accepted = not alone or is_delta(s)
             for ders, new in options:
                 try:
-                    result = self._build([*accepted, *ders], cas)
+                    result = self._build([*accepted, *ders] if with_accepted else list(ders), cas)
                 except FastMTLSError as exc:
                     if new:
                         rejected[s] = str(exc)
@@ -917,7 +937,7 @@ class CRLSource:
                 break
         if result is None:
             result = self._build([], cas)
-        return result, rejected, held, in_set
+        return result, rejected, held, in_set, accepted
 
     def _rebuild(
         self, pending: dict[_Source, _Pending], cas: tuple[bytes, ...]
