@@ -1017,3 +1017,18 @@ def test_associate_refuses_impossible_hostnames(host: str) -> None:
     store = TrustStore()
     with pytest.raises(ConfigurationError, match="invalid hostname"):
         store.associate(host, [])
+
+
+def test_sans_escape_control_characters(ch: pki.Chain) -> None:
+    """A SAN value with CR, LF, NUL or DEL (IA5String allows them) comes out with those escaped
+    as \\xNN, like non-ASCII octets: a gateway that logs or forwards sans cannot be made to
+    write a line or a header the client chose (they came out raw before)."""
+    uri = "spiffe://a/b\r\nX-Injected: 1"
+    leaf = pki.leaf(ch.intermediates[0], "crlf client",
+                    san=[x509.UniformResourceIdentifier(uri), x509.DNSName("ok.example"),
+                         x509.RFC822Name("a\x00b@example.com\x7f")])  # fmt: skip
+    r = make_verifier(ch.root).verify([leaf.der, ch.intermediates[0].der], at=NOW)
+    assert r.sans["uri"] == ["spiffe://a/b\\x0d\\x0aX-Injected: 1"]
+    assert r.sans["dns"] == ["ok.example"]
+    assert r.sans["email"] == ["a\\x00b@example.com\\x7f"]
+    assert not any(c in "".join(v for vs in r.sans.values() for v in vs) for c in "\r\n\x00\x7f")

@@ -5,12 +5,14 @@ and exceptions about a hostile certificate)."""
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from ._format import der_header
 
 # GeneralName context tags (RFC 5280 4.2.1.6) whose value is an IA5String, and iPAddress.
 _IA5_KINDS = {0x81: "email", 0x82: "dns", 0x86: "uri"}  # rfc822Name, dNSName, URI
 _IP = 0x87
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def empty_sans() -> dict[str, list[str]]:
@@ -19,7 +21,8 @@ def empty_sans() -> dict[str, list[str]]:
 
 def sans_by_type(general_names: bytes) -> dict[str, list[str]]:
     """``{"dns": [...], "ip": [...], "email": [...], "uri": [...]}`` of a GeneralNames TLV, in
-    order; other name forms are left out. IA5 strings print their non-ASCII octets as ``\\xNN``;
+    order; other name forms are left out. IA5 strings print their non-ASCII octets and control
+    characters (CR, LF, NUL, DEL...) as ``\\xNN``, so no value can break a log line or a header;
     an iPAddress is printed by :mod:`ipaddress`. Malformed DER gives empty lists."""
     out = empty_sans()
     try:
@@ -31,7 +34,10 @@ def sans_by_type(general_names: bytes) -> dict[str, list[str]]:
             value = general_names[start:pos]
             kind = _IA5_KINDS.get(tag)
             if kind is not None:
-                out[kind].append(value.decode("ascii", "backslashreplace"))
+                text = value.decode("ascii", "backslashreplace")
+                if _CONTROL.search(text):  # CR, LF, NUL...: never raw into a log line or header
+                    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+                out[kind].append(text)
             elif tag == _IP and len(value) in (4, 16):
                 out["ip"].append(str(ipaddress.ip_address(value)))
     except ValueError:
