@@ -26,12 +26,21 @@ typedef struct fm_assoc {
     size_t n_groups;
 } fm_assoc;
 
+/* A slot of the anchors' subject-hash index (open addressing, linear probing, load <= 1/2):
+ * anchors of one subject hash are met in the order they were added. */
+typedef struct fm_hslot {
+    uint64_t hash;
+    uint32_t idx1; /* anchor index + 1; 0 = empty */
+} fm_hslot;
+
 struct fm_store {
     atomic_int refs;
     atomic_int sealed;
     uint64_t generation;
     fm_owned_cert *anchors;
     size_t n_anchors, cap_anchors;
+    fm_hslot *hidx; /* by subject hash: path building finds the issuers among 65,535 anchors */
+    size_t hcap;    /* power of two, or 0 while there are no anchors */
     fm_assoc *assocs;
     size_t n_assocs, cap_assocs;
     fm_span *group_names; /* owned bytes; index = group */

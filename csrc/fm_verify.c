@@ -224,6 +224,14 @@ typedef struct vctx {
     fm_span *sig_ok; /* per presented certificate: the issuer key (SPKI) its signature was last
                       * verified under during this verification, or empty */
     size_t n_pres;
+    /* Per-verification memos, so that a step of path building costs the same whatever the sizes
+     * of the certificates it looks at (a hostile chain's tree of same-name candidates revisits
+     * the same certificates and pairs at many steps): */
+    int *alone;      /* check_cert_alone(ROLE_INTERMEDIATE) of presented k, + 1 (0 = not yet) */
+    int *copy_of;    /* the first presented index with the same DER as k (k itself if none) */
+    uint64_t *subj_hash, *iss_hash; /* fm_name_hash of presented k's subject and issuer */
+    int8_t *pair;    /* check_sig of presented child i under presented issuer j: [i * n + j],
+                      * 0 = not yet, 1 = FM_OK, -1 = failed (the failure is recomputed) */
     node path[FM_MAX_DEPTH_LIMIT + 2];
     size_t len;
     uint32_t sig_checks, steps, sig_cost;
@@ -273,12 +281,31 @@ static int in_path(const vctx *x, const fm_cert *c) {
  * be another identical path. Copies that differ only in their signature are NOT the same: one
  * may carry a bad signature and the other a good one (RFC 4158 3.5: a candidate whose signature
  * fails must not hide another). */
-static int presented_before(const vctx *x, size_t k) {
-    for (size_t j = 1; j < k; j++)
-        if (x->pres_ok[j] == FM_OK && fm_span_eq(x->pres[j].der, x->pres[k].der))
-            return 1;
-    return 0;
+static int presented_before(const vctx *x, size_t k) { return x->copy_of[k] != (int)k; }
+
+/* copy_of[] for every presented certificate: byte-identical DERs found through a hash, so the
+ * cost is linear in the input (each pair compared at most once, and only on equal hashes). */
+static void find_copies(vctx *x, uint64_t *hashes) {
+    for (size_t k = 0; k < x->n_pres; k++) {
+        x->copy_of[k] = (int)k;
+        if (x->pres_ok[k] != FM_OK)
+            continue;
+        x->subj_hash[k] = fm_name_hash(x->pres[k].subject);
+        x->iss_hash[k] = fm_name_hash(x->pres[k].issuer);
+        if (k == 0)
+            continue;
+        hashes[k] = fm_hash64(0x636f7079ULL, &x->pres[k].der, 1);
+        for (size_t j = 1; j < k; j++)
+            if (x->pres_ok[j] == FM_OK && x->copy_of[j] == (int)j && hashes[j] == hashes[k] &&
+                fm_span_eq(x->pres[j].der, x->pres[k].der)) {
+                x->copy_of[k] = (int)j;
+                break;
+            }
+    }
 }
+
+/* check_cert_alone of presented candidate k as an intermediate, computed once per call. */
+static int presented_alone(vctx *x, size_t k);
 
 /* Presented certificate k (at the top of the path) is about to be checked under `issuer`. The
  * paths above k through `issuer` were already explored, from this same position, if an earlier
@@ -332,7 +359,9 @@ static int check_sig(vctx *x, const fm_cert *child, const fm_cert *issuer, fm_ke
             }
         }
     }
-    x->sig_cost += fm_key_cost(key);
+    /* the key operation, and hashing the TBSCertificate: 16 KiB hashed costs about one
+     * RSA-2048 verification, so a 64 KiB certificate checked under 60 candidates is budgeted */
+    x->sig_cost += fm_key_cost(key) + (uint32_t)(child->tbs.len / 16384u);
     if (x->sig_cost > x->o->limits.max_sig_cost) {
         if (known_key == NULL)
             fm_key_free(key);
@@ -437,6 +466,28 @@ static int check_cert_alone(const vctx *x, const fm_cert *c, int role) {
     return FM_OK;
 }
 
+static int presented_alone(vctx *x, size_t k) {
+    if (x->alone[k] == 0)
+        x->alone[k] = check_cert_alone(x, &x->pres[k], ROLE_INTERMEDIATE) + 1;
+    return x->alone[k] - 1;
+}
+
+/* check_sig of the path's top under candidate `cand`, once per presented pair and call (a
+ * failure is not remembered as a result: it is looked up again, at no signature cost, so that
+ * the budget and the error ranking see it as before). */
+static int check_sig_at(vctx *x, const node *top, const fm_cert *cand, uint8_t src, size_t k,
+                        fm_key *known_key) {
+    int8_t *memo = x->pair != NULL && top->src == FM_SRC_PRESENTED && src == FM_SRC_PRESENTED
+                       ? &x->pair[(size_t)top->idx * x->n_pres + k]
+                       : NULL;
+    if (memo != NULL && *memo == 1)
+        return FM_OK;
+    int rc = check_sig(x, top->cert, cand, known_key);
+    if (memo != NULL && rc == FM_OK)
+        *memo = 1;
+    return rc;
+}
+
 /* Validates the complete path x->path[0..len-1] (leaf .. anchor): the checks that depend on the
  * whole path. Signatures were checked while building it. Sets *depth on failure. */
 static int validate_path(vctx *x, int *depth) {
@@ -502,11 +553,17 @@ static int build(vctx *x) {
     const fm_cert *c = top->cert;
     int depth = (int)x->len - 1;
     int candidates = 0;
-    uint64_t ih = fm_name_hash(c->issuer);
+    uint64_t ih = top->src == FM_SRC_PRESENTED ? x->iss_hash[top->idx] : fm_name_hash(c->issuer);
 
-    for (size_t i = 0; i < x->s->n_anchors; i++) {
+    /* the anchors of that subject hash, in the order they were added (the store's index) */
+    size_t mask = x->s->hcap - 1;
+    for (size_t j = x->s->hcap ? (size_t)ih & mask : 0; x->s->hcap && x->s->hidx[j].idx1;
+         j = (j + 1) & mask) {
+        if (x->s->hidx[j].hash != ih)
+            continue;
+        size_t i = x->s->hidx[j].idx1 - 1;
         fm_owned_cert *a = &x->s->anchors[i];
-        if (a->subject_hash != ih || !fm_span_eq(a->cert.subject, c->issuer) || !allowed(x, a->group))
+        if (!fm_span_eq(a->cert.subject, c->issuer) || !allowed(x, a->group))
             continue;
         if (budget_step(x))
             return -1;
@@ -551,7 +608,8 @@ static int build(vctx *x) {
             size_t j = k - x->n_pres;
             cand = &x->v->inters[j].cert, src = FM_SRC_INTERMEDIATE, idx = (uint16_t)j;
         }
-        if (!fm_span_eq(cand->subject, c->issuer))
+        uint64_t sh = src == FM_SRC_PRESENTED ? x->subj_hash[k] : x->v->inters[idx].subject_hash;
+        if (sh != ih || !fm_span_eq(cand->subject, c->issuer))
             continue;
         if (budget_step(x))
             return -1;
@@ -573,12 +631,13 @@ static int build(vctx *x) {
             record(x, FM_ERR_CERT_CHAIN_TOO_LONG, (int)x->len, 1);
             continue;
         }
-        int rc = check_cert_alone(x, cand, ROLE_INTERMEDIATE);
+        int rc = src == FM_SRC_PRESENTED ? presented_alone(x, k)
+                                         : check_cert_alone(x, cand, ROLE_INTERMEDIATE);
         if (rc != FM_OK) {
             record(x, rc, (int)x->len, 2);
             continue;
         }
-        rc = check_sig(x, c, cand, NULL);
+        rc = check_sig_at(x, top, cand, src, k, NULL);
         if (x->fatal)
             return -1;
         if (rc != FM_OK) {
@@ -824,10 +883,22 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
     }
 
     vctx *x = calloc(1, sizeof *x);
-    if (x == NULL) {
+    /* the memos: alone[n], copy_of[n], DER hashes[n], and the n x n pair table when n is small
+     * enough for it (the default limit is 64 certificates: 4 KiB) */
+    size_t n_pair = n <= 256 ? n * n : 0;
+    uint8_t *memo = calloc(1, n * (2 * sizeof(int) + 3 * sizeof(uint64_t)) + n_pair);
+    if (x == NULL || memo == NULL) {
+        free(x);
+        free(memo);
         free(offs);
         return finish(out, FM_ERR_NOMEM, -1);
     }
+    uint64_t *hashes = (uint64_t *)memo;
+    x->subj_hash = hashes + n;
+    x->iss_hash = hashes + 2 * n;
+    x->alone = (int *)(hashes + 3 * n);
+    x->copy_of = x->alone + n;
+    x->pair = n_pair ? (int8_t *)(x->copy_of + n) : NULL;
     x->v = v;
     x->s = s;
     x->o = &v->opts;
@@ -842,6 +913,7 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
     x->n_pres = n;
     x->best = FM_OK;
     x->best_depth = -1;
+    find_copies(x, hashes);
 
     int status, depth = 0;
     if (pres_ok[0] != FM_OK) {
@@ -872,6 +944,7 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
     if (status == FM_OK && cacheable)
         fm_cache_put_h(&v->results, rhash, key_parts, 2, out);
     free(x);
+    free(memo);
     free(offs);
     return status;
 }

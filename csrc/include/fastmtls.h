@@ -123,10 +123,11 @@ typedef struct fm_limits {
 /* 100 signature checks and 2000 steps: webpki's budget is 100 signatures / 100 build-chain calls. */
 #define FM_DEFAULT_MAX_SIG_CHECKS 100u
 #define FM_DEFAULT_MAX_STEPS 2000u
-/* 500 units of signature work: one unit is an RSA-2048 verification (~17 us with OpenSSL 3.0 on
- * a 2020s x86 core), P-256 costs 4, Ed25519 7, P-521 32, P-384 40, RSA-4096 4: a count alone
- * would let 100 P-384 checks burn ~70 ms; this bounds a verification near 10 ms of CPU. */
-#define FM_DEFAULT_MAX_SIG_COST 500u
+/* 400 units of signature work: one unit is an RSA-2048 verification (~17-25 us with OpenSSL 3.0
+ * on a 2020s x86 core), P-256 costs 4, Ed25519 7, P-521 32, P-384 40, RSA-4096 4, and each
+ * 16 KiB of TBSCertificate hashed one more: a count alone would let 100 P-384 checks burn
+ * ~70 ms, or 60 checks of a 64 KiB certificate ~11 ms; this bounds a verification near 10 ms. */
+#define FM_DEFAULT_MAX_SIG_COST 400u
 /* 2^20 name/constraint pairs (names of a certificate x subtrees of a CA's nameConstraints):
  * OpenSSL's NAME_CHECK_MAX and pyca/cryptography's budget. Beyond it the name-constraint check is
  * FM_ERR_BUDGET_EXCEEDED (x509-limbo pathological::nc-dos-*). */
