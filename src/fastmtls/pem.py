@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Union
 
 from .errors import CertificateLoadError
@@ -23,37 +23,82 @@ ChainInput = Union[Sequence[bytes], bytes, bytearray, memoryview, str]
 # 56 KB of BEGIN lines, which a client can send as its chain).
 _BLOCK = re.compile(
     rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n?([^-]*(?:-(?!----)[^-]*)*)-----END \1-----"
-)
+)  # the reference for _blocks(), which finds the same blocks faster (tests compare them)
+_LABEL = re.compile(rb"[A-Z0-9 ]+")
+
+
+class TooManyBlocks(CertificateLoadError):
+    """More PEM blocks than the caller allows (a chain longer than max_chain_certs)."""
 _B64_CHARS = re.compile(rb"^[A-Za-z0-9+/=\s]*$")
 
 
 _CERT_LABELS = (b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE")
 
 
-def pem_to_der(data: bytes | str, *, max_bytes: int = 16 * 1024 * 1024) -> list[bytes]:
+def pem_to_der(
+    data: bytes | str, *, max_bytes: int = 16 * 1024 * 1024, max_blocks: int | None = None
+) -> list[bytes]:
     """Return the DER of every ``CERTIFICATE`` block in ``data``, in order.
 
     Raises :class:`CertificateLoadError` when a block is malformed, when there is no certificate,
-    or when the input is larger than ``max_bytes``.
+    when the input is larger than ``max_bytes``, or (:class:`TooManyBlocks`) when it holds more
+    than ``max_blocks`` certificates.
     """
-    out = pem_to_der_blocks(data, _CERT_LABELS, max_bytes=max_bytes)
+    out = pem_to_der_blocks(data, _CERT_LABELS, max_bytes=max_bytes, max_blocks=max_blocks)
     if not out:
         raise CertificateLoadError("no PEM CERTIFICATE block found")
     return out
 
 
+def _blocks(raw: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(label, body) of each PEM block, as _BLOCK matches them, found with bytes.find: every
+    position of the input is looked at a bounded number of times, at C speed (the regex is linear
+    too, but spends ~0.1 s per MiB of dashes a client may send)."""
+    pos = 0
+    while True:
+        begin = raw.find(b"-----BEGIN ", pos)
+        if begin < 0:
+            return
+        start = begin + 11
+        close = raw.find(b"-----", start)
+        if close < 0:
+            return
+        label = raw[start:close]
+        if not _LABEL.fullmatch(label):
+            pos = close  # not a BEGIN line: scanning goes on from the dashes
+            continue
+        body_start = close + 5
+        if raw.startswith(b"\r", body_start):
+            body_start += 1
+        if raw.startswith(b"\n", body_start):
+            body_start += 1
+        end = raw.find(b"-----", body_start)  # a body holds no five dashes
+        if end < 0:
+            return
+        marker = b"-----END " + label + b"-----"
+        if raw.startswith(marker, end):
+            yield label, raw[body_start:end]
+            pos = end + len(marker)
+        else:
+            pos = end  # another BEGIN, or another END: the block has none of its own
+
+
 def pem_to_der_blocks(
-    data: bytes | str, labels: tuple[bytes, ...], *, max_bytes: int = 1 << 30
+    data: bytes | str, labels: tuple[bytes, ...], *, max_bytes: int = 1 << 30,
+    max_blocks: int | None = None,
 ) -> list[bytes]:
-    """The DER of every PEM block whose label is in ``labels`` (possibly none)."""
+    """The DER of every PEM block whose label is in ``labels`` (possibly none); with
+    ``max_blocks``, :class:`TooManyBlocks` once more than that many are found (the scan stops
+    there)."""
     raw = data.encode("ascii", "replace") if isinstance(data, str) else bytes(data)
     if len(raw) > max_bytes:
         raise CertificateLoadError(f"PEM input is larger than {max_bytes} bytes")
     out: list[bytes] = []
-    for m in _BLOCK.finditer(raw):
-        label, body = m.group(1), m.group(2)
+    for label, body in _blocks(raw):
         if label not in labels:
             continue
+        if max_blocks is not None and len(out) >= max_blocks:
+            raise TooManyBlocks(f"more than {max_blocks} PEM blocks")
         if not _B64_CHARS.match(body):
             raise CertificateLoadError("PEM certificate block contains non-base64 data")
         try:

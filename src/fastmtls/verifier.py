@@ -18,7 +18,7 @@ from typing import Any, Literal, Union
 
 from ._ffi import ensure, ffi, lib
 from .errors import ConfigurationError
-from .pem import ChainInput, looks_like_pem, pem_to_der, tlv_len
+from .pem import ChainInput, TooManyBlocks, looks_like_pem, pem_to_der, tlv_len
 from .result import Reason, VerifyResult
 from .revocation import RevocationSet
 from .store import TrustStore
@@ -347,11 +347,12 @@ class Verifier:
                 out = self._result(res, presented, data, snap)
                 tl.last = (res, out, spare)
                 return out
-        presented, data, bad = _chain_bytes(chain)
-        res = _alloc(_RESULT_T)
-        if bad:
-            res.status, res.depth, res.flags, res.chain_len = Reason.MALFORMED_CERT, 0, 0, 0
+        presented, data, bad = _chain_bytes(chain, self.limits)
+        if bad:  # refused before the core: a result of its own, every field set (zeroed)
+            res = ffi.new(_RESULT_T)
+            res.status, res.depth, res.revoked_depth = bad, 0, -1
             return VerifyResult(res, presented, snap, self._inters, self._fields_memo)
+        res = _alloc(_RESULT_T)
         kind, name = _expected_name(expected_name)
         hb = _host_bytes(host)
         lib.fm_verify(self._ptr, snap.ptr, revs, data, len(data), hb, len(hb), t, kind, name,
@@ -385,26 +386,35 @@ def _revocation_flags(check: str, missing: str, expired: str, revoked: str) -> i
     return flags
 
 
-def _chain_bytes(chain: ChainInput) -> tuple[list[bytes], bytes, bool]:
-    """(presented certificates, their concatenation, unparseable?) for any accepted chain form."""
+def _chain_bytes(chain: ChainInput, limits: Limits) -> tuple[list[bytes], bytes, int]:
+    """(presented certificates, their concatenation, 0 or the status refusing them before the
+    core: unparseable PEM, or PEM text too large / with too many blocks for ``limits``) for any
+    accepted chain form."""
     if isinstance(chain, (list, tuple)):
         presented = [_der_element(c) for c in chain]
-        return presented, b"".join(presented), False
+        return presented, b"".join(presented), 0
     if isinstance(chain, (bytes, bytearray, memoryview, str)):
         if not chain:
-            return [], b"", False
+            return [], b"", 0
         if looks_like_pem(chain):
+            text = chain if isinstance(chain, str) else bytes(chain)
+            raw = text.encode("utf-8", "replace") if isinstance(text, str) else text
+            # base64 is 4/3 of the DER, plus lines and headers: twice the DER limit is ample,
+            # and no PEM scan of a client's text runs longer than that allows
+            if len(text) > 2 * limits.max_input_size + 65536:
+                return [raw], raw, int(Reason.INPUT_TOO_LARGE)
             try:
-                presented = pem_to_der(chain if isinstance(chain, str) else bytes(chain))
+                presented = pem_to_der(text, max_blocks=limits.max_chain_certs)
+            except TooManyBlocks:
+                return [raw], raw, int(Reason.CERT_CHAIN_TOO_LONG)
             except ValueError:
-                raw = chain.encode("utf-8", "replace") if isinstance(chain, str) else bytes(chain)
-                return [raw], raw, True
-            return presented, b"".join(presented), False
+                return [raw], raw, int(Reason.MALFORMED_CERT)
+            return presented, b"".join(presented), 0
         raw = bytes(chain) if not isinstance(chain, str) else chain.encode()
-        return _split_der(raw), raw, False
+        return _split_der(raw), raw, 0
     if isinstance(chain, Sequence):
         presented = [_der_element(c) for c in chain]
-        return presented, b"".join(presented), False
+        return presented, b"".join(presented), 0
     raise ConfigurationError(f"unsupported chain type {type(chain).__name__}")
 
 
