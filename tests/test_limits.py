@@ -920,7 +920,8 @@ class _NamedKey:
     """What pki.issue needs of an issuer: a subject Name and a private key."""
 
     def __init__(self, name: str, key: Any) -> None:
-        self.cert = types.SimpleNamespace(subject=pki.parse_name(name), extensions=x509.Extensions([]))
+        self.cert = types.SimpleNamespace(subject=pki.parse_name(name),
+                                          extensions=x509.Extensions([]))  # fmt: skip
         self.key = key
 
 
