@@ -967,3 +967,45 @@ def test_cpu_big_leaf_under_same_name_candidates(real_root: pki.Cert) -> None:
                        "60 KiB leaf under 63 same-name P-256 intermediates")
     assert res.reason == R.BUDGET_EXCEEDED and res._res.sig_checks < 63
     _assert_budget(ms)
+
+
+def _email_nc_chain(root: pki.Cert, n_sans: int, n_cons: int) -> list[bytes]:
+    permitted = [x509.RFC822Name(f"p{i}.example") for i in range(n_cons)]
+    inter = pki.intermediate(root, "Email NC Intermediate", name_constraints=(permitted, None))
+    sans = [x509.RFC822Name(f"u{i}@p{n_cons - 1}.example") for i in range(n_sans)]
+    return [pki.leaf(inter, "nc client", san=sans).der, inter.der]
+
+
+@pytest.mark.parametrize("n_cons", [1031, 1032])
+def test_name_constraint_budget_weighs_scanned_forms(nc_root: pki.Cert, n_cons: int) -> None:
+    """An e-mail name is compared with every constraint (no index), ~50 ns a pair: it weighs 8
+    in max_nc_checks. 127 e-mail SANs (1016) and the subject (1) x 1031 constraints fit 2^20;
+    1032 do not. Unweighted, 1024 x 1023 of them (~50 ms) passed."""
+    r = make_verifier(nc_root).verify(_email_nc_chain(nc_root, 127, n_cons), at=pki.NOW)
+    if (127 * 8 + 1) * n_cons <= NC_MAX_CHECKS:
+        assert r.verified, r.status
+    else:
+        assert r.reason == R.BUDGET_EXCEEDED, r.status
+
+
+def test_name_constraint_budget_weighs_big_directory_names(nc_root: pki.Cert) -> None:
+    """A directoryName is compared attribute by attribute within each RDN (quadratic): 56
+    directoryName SANs of one 32-attribute RDN against 57 such subtrees (3,192 pairs, ~0.9 s of
+    comparisons) is over the weighted budget; the same with short names verifies."""
+
+    def dn(i: int, wide: bool) -> x509.Name:
+        attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, f"{'x' * 20}{i}-{j}")
+                 for j in range(32 if wide else 1)]  # fmt: skip
+        return x509.Name([x509.RelativeDistinguishedName(attrs)])
+
+    for wide in (True, False):
+        permitted = [x509.DirectoryName(dn(i, wide)) for i in range(57)]
+        inter = pki.intermediate(nc_root, "DN NC Intermediate", name_constraints=(permitted, None))
+        sans = [x509.DirectoryName(dn(56, wide))] * 56
+        leaf = pki.leaf(inter, "dn client", san=sans)
+        ms, r = cpu_ms(lambda: make_verifier(nc_root), [leaf.der, inter.der], at=pki.NOW)
+        if wide:
+            assert r.reason == R.BUDGET_EXCEEDED, r.status
+            _assert_budget(ms)
+        else:
+            assert r.reason in (R.OK, R.PERMITTED_VIOLATION), r.status

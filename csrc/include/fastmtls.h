@@ -130,7 +130,10 @@ typedef struct fm_limits {
 #define FM_DEFAULT_MAX_SIG_COST 400u
 /* 2^20 name/constraint pairs (names of a certificate x subtrees of a CA's nameConstraints):
  * OpenSSL's NAME_CHECK_MAX and pyca/cryptography's budget. Beyond it the name-constraint check is
- * FM_ERR_BUDGET_EXCEEDED (x509-limbo pathological::nc-dos-*). */
+ * FM_ERR_BUDGET_EXCEEDED (x509-limbo pathological::nc-dos-*). Each name and subtree is weighted
+ * by what comparing it costs: 1 + its size in 64-byte units (squared for a directoryName,
+ * compared attribute by attribute), a name of a scanned form (e-mail, URI, wildcard DNS) x 8,
+ * an iPAddress x 2; a short dNSName (hash-indexed) counts 1. */
 #define FM_DEFAULT_MAX_NC_CHECKS 1048576u
 /* Bounds on what the operator configures (trusted input, so fixed): a trust anchor's size (1 MiB,
  * 16 x FM_DEFAULT_MAX_CERT_SIZE: anchors are never hostile, only possibly large), the issuing
