@@ -3,6 +3,7 @@
 #define FM_INTERNAL_H
 
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #include "fm_cache.h"
 #include "fm_crypto.h"
@@ -26,12 +27,36 @@ typedef struct fm_assoc {
     size_t n_groups;
 } fm_assoc;
 
-/* A slot of the anchors' subject-hash index (open addressing, linear probing, load <= 1/2):
- * anchors of one subject hash are met in the order they were added. */
+/* A slot of a subject-hash index of owned certificates (the store's anchors, a verifier's
+ * intermediates): open addressing, linear probing, load <= 1/2, filled in the certificates'
+ * order, so the certificates of one hash are met in that order along its probe sequence. */
 typedef struct fm_hslot {
     uint64_t hash;
-    uint32_t idx1; /* anchor index + 1; 0 = empty */
+    uint32_t idx1; /* certificate index + 1; 0 = empty */
 } fm_hslot;
+
+static inline void fm_hslot_put(fm_hslot *slots, size_t cap, uint64_t hash, size_t i) {
+    size_t j = (size_t)hash & (cap - 1);
+    while (slots[j].idx1)
+        j = (j + 1) & (cap - 1);
+    slots[j] = (fm_hslot){hash, (uint32_t)(i + 1)};
+}
+
+/* Room in the index of `n` certificates for one more: doubled and refilled in their order. */
+static inline int fm_hslot_reserve(fm_hslot **slots, size_t *cap, const fm_owned_cert *certs,
+                                   size_t n) {
+    if (2 * (n + 1) <= *cap)
+        return FM_OK;
+    size_t nc = *cap ? 2 * *cap : 16;
+    fm_hslot *ns = calloc(nc, sizeof *ns);
+    if (ns == NULL)
+        return FM_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        fm_hslot_put(ns, nc, certs[i].subject_hash, i);
+    free(*slots);
+    *slots = ns, *cap = nc;
+    return FM_OK;
+}
 
 struct fm_store {
     atomic_int refs;
@@ -56,6 +81,8 @@ struct fm_verifier {
     atomic_int sealed;
     fm_owned_cert *inters; /* operator intermediates */
     size_t n_inters, cap_inters;
+    fm_hslot *ihidx; /* the intermediates by subject hash */
+    size_t ihcap;
     fm_cache results; /* whole results: (generation, chain, host, name) -> fm_result */
     fm_cache sigs;    /* verified signatures: (child DER, issuer SPKI) -> presence */
     fm_cache keys;    /* parsed keys: SPKI -> fm_key* (one reference held by the cache) */

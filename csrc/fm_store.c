@@ -128,29 +128,6 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem) {
     return FM_OK;
 }
 
-static void hidx_put(fm_hslot *slots, size_t cap, uint64_t hash, size_t i) {
-    size_t j = (size_t)hash & (cap - 1);
-    while (slots[j].idx1)
-        j = (j + 1) & (cap - 1);
-    slots[j] = (fm_hslot){hash, (uint32_t)(i + 1)};
-}
-
-/* Makes room in the index for one more anchor: doubled and refilled in anchor order (which keeps
- * the anchors of one hash in that order along their probe sequence). */
-static int hidx_reserve(fm_store *s) {
-    if (2 * (s->n_anchors + 1) <= s->hcap)
-        return FM_OK;
-    size_t cap = s->hcap ? 2 * s->hcap : 16;
-    fm_hslot *slots = calloc(cap, sizeof *slots);
-    if (slots == NULL)
-        return FM_ERR_NOMEM;
-    for (size_t i = 0; i < s->n_anchors; i++)
-        hidx_put(slots, cap, s->anchors[i].subject_hash, i);
-    free(s->hidx);
-    s->hidx = slots, s->hcap = cap;
-    return FM_OK;
-}
-
 /* A trust anchor must be a CA: basicConstraints cA=TRUE (RFC 5280 4.2.1.9) and keyCertSign when
  * keyUsage is present (4.2.1.3); its key must be one we can verify with. */
 int fm_store_add_anchor(fm_store *s, const uint8_t *der, size_t len, uint32_t group) {
@@ -161,7 +138,7 @@ int fm_store_add_anchor(fm_store *s, const uint8_t *der, size_t len, uint32_t gr
     if (len > FM_MAX_ANCHOR_SIZE || s->n_anchors >= FM_MAX_ANCHORS)
         return FM_ERR_LIMIT;
     int rc = grow((void **)&s->anchors, &s->cap_anchors, s->n_anchors, sizeof *s->anchors);
-    if (rc != FM_OK || (rc = hidx_reserve(s)) != FM_OK)
+    if (rc != FM_OK || (rc = fm_hslot_reserve(&s->hidx, &s->hcap, s->anchors, s->n_anchors)) != FM_OK)
         return rc;
     fm_owned_cert oc;
     if ((rc = fm_owned_cert_init(&oc, der, len)) != FM_OK)
@@ -177,7 +154,7 @@ int fm_store_add_anchor(fm_store *s, const uint8_t *der, size_t len, uint32_t gr
         return rc;
     }
     oc.group = group;
-    hidx_put(s->hidx, s->hcap, oc.subject_hash, s->n_anchors);
+    fm_hslot_put(s->hidx, s->hcap, oc.subject_hash, s->n_anchors);
     s->anchors[s->n_anchors++] = oc;
     return FM_OK;
 }

@@ -140,6 +140,7 @@ void fm_verifier_free(fm_verifier *v) {
     for (size_t i = 0; i < v->n_inters; i++)
         fm_owned_cert_clear(&v->inters[i]);
     free(v->inters);
+    free(v->ihidx);
     free(v);
 }
 
@@ -166,14 +167,17 @@ int fm_verifier_add_intermediate(fm_verifier *v, const uint8_t *der, size_t len)
         v->inters = p;
         v->cap_inters = nc;
     }
-    fm_owned_cert oc;
-    int rc = fm_owned_cert_init(&oc, der, len);
+    int rc = fm_hslot_reserve(&v->ihidx, &v->ihcap, v->inters, v->n_inters);
     if (rc != FM_OK)
+        return rc;
+    fm_owned_cert oc;
+    if ((rc = fm_owned_cert_init(&oc, der, len)) != FM_OK)
         return rc;
     if (!(oc.cert.ext_flags & FM_X_BC) || !oc.cert.is_ca) {
         fm_owned_cert_clear(&oc);
         return FM_ERR_NOT_A_CA;
     }
+    fm_hslot_put(v->ihidx, v->ihcap, oc.subject_hash, v->n_inters);
     v->inters[v->n_inters++] = oc;
     return FM_OK;
 }
@@ -595,21 +599,28 @@ static int build(vctx *x) {
         x->len--;
     }
 
-    size_t n_total = x->n_pres + x->v->n_inters;
-    for (size_t k = 1; k < n_total; k++) {
+    /* the presented certificates, then the operator's intermediates of that subject hash (the
+     * verifier's index), each in order */
+    const fm_verifier *v = x->v;
+    size_t imask = v->ihcap - 1, probe = v->ihcap ? (size_t)ih & imask : 0;
+    for (size_t k = 1;; k++) {
         const fm_cert *cand;
         uint8_t src;
         uint16_t idx;
         if (k < x->n_pres) {
-            if (x->pres_ok[k] != FM_OK)
+            if (x->pres_ok[k] != FM_OK || x->subj_hash[k] != ih)
                 continue;
             cand = &x->pres[k], src = FM_SRC_PRESENTED, idx = (uint16_t)k;
         } else {
-            size_t j = k - x->n_pres;
-            cand = &x->v->inters[j].cert, src = FM_SRC_INTERMEDIATE, idx = (uint16_t)j;
+            while (v->ihcap && v->ihidx[probe].idx1 && v->ihidx[probe].hash != ih)
+                probe = (probe + 1) & imask;
+            if (!v->ihcap || !v->ihidx[probe].idx1)
+                break;
+            size_t j = v->ihidx[probe].idx1 - 1;
+            probe = (probe + 1) & imask;
+            cand = &v->inters[j].cert, src = FM_SRC_INTERMEDIATE, idx = (uint16_t)j;
         }
-        uint64_t sh = src == FM_SRC_PRESENTED ? x->subj_hash[k] : x->v->inters[idx].subject_hash;
-        if (sh != ih || !fm_span_eq(cand->subject, c->issuer))
+        if (!fm_span_eq(cand->subject, c->issuer))
             continue;
         if (budget_step(x))
             return -1;
