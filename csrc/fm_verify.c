@@ -287,8 +287,9 @@ static int in_path(const vctx *x, const fm_cert *c) {
  * fails must not hide another). */
 static int presented_before(const vctx *x, size_t k) { return x->copy_of[k] != (int)k; }
 
-/* copy_of[] for every presented certificate: byte-identical DERs found through a hash, so the
- * cost is linear in the input (each pair compared at most once, and only on equal hashes). */
+/* copy_of[] for every presented certificate: byte-identical DERs, compared only when their
+ * lengths and then their hashes (computed on first need: a usual chain has no two certificates
+ * of one length) are equal, so the cost is linear in the input. */
 static void find_copies(vctx *x, uint64_t *hashes) {
     for (size_t k = 0; k < x->n_pres; k++) {
         x->copy_of[k] = (int)k;
@@ -296,15 +297,19 @@ static void find_copies(vctx *x, uint64_t *hashes) {
             continue;
         x->subj_hash[k] = fm_name_hash(x->pres[k].subject);
         x->iss_hash[k] = fm_name_hash(x->pres[k].issuer);
-        if (k == 0)
-            continue;
-        hashes[k] = fm_hash64(0x636f7079ULL, &x->pres[k].der, 1);
-        for (size_t j = 1; j < k; j++)
-            if (x->pres_ok[j] == FM_OK && x->copy_of[j] == (int)j && hashes[j] == hashes[k] &&
-                fm_span_eq(x->pres[j].der, x->pres[k].der)) {
+        for (size_t j = 1; j < k; j++) {
+            if (x->pres_ok[j] != FM_OK || x->copy_of[j] != (int)j ||
+                x->pres[j].der.len != x->pres[k].der.len)
+                continue;
+            if (hashes[j] == 0)
+                hashes[j] = fm_hash64(0x636f7079ULL, &x->pres[j].der, 1) | 1u;
+            if (hashes[k] == 0)
+                hashes[k] = fm_hash64(0x636f7079ULL, &x->pres[k].der, 1) | 1u;
+            if (hashes[j] == hashes[k] && fm_span_eq(x->pres[j].der, x->pres[k].der)) {
                 x->copy_of[k] = (int)j;
                 break;
             }
+        }
     }
 }
 

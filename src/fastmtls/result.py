@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any, Callable, Union
 
 from . import _format
 from ._certinfo import CertInfo
-from ._ffi import lib, message
+from ._ffi import ffi, lib, message
 from ._sans import empty_sans, sans_by_type
+from .pem import tlv_len
 
 if TYPE_CHECKING:
     from .store import _Snapshot
@@ -99,6 +100,17 @@ FIELD_NAMES: tuple[str, ...] = (
 _SOURCES = ("presented", "intermediate", "anchor")
 
 
+def split_der(raw: bytes) -> list[bytes]:
+    """Split concatenated DER certificates as the C core does (the whole input when it cannot)."""
+    cap = min(max(1, len(raw) // 16), 4096)
+    offs = ffi.new("size_t[]", cap)
+    lens = ffi.new("size_t[]", cap)
+    n = ffi.new("size_t *")
+    if lib.fm_chain_split(raw, len(raw), offs, lens, cap, n) != 0:
+        return [raw]
+    return [raw[offs[i] : offs[i] + lens[i]] for i in range(n[0])]
+
+
 def _safe(fmt: Callable[[bytes], str], value: bytes) -> str:
     """Format a field of a client-chosen certificate; a value OpenSSL itself would refuse to
     print (non-minimal DER, invalid strings) becomes "" rather than an exception."""
@@ -116,7 +128,7 @@ class VerifyResult:
     so.
     """
 
-    __slots__ = ("_cache", "_memo", "_presented", "_res", "_snap", "_verifier_inters")
+    __slots__ = ("_cache", "_memo", "_pres", "_res", "_snap", "_unchecked", "_verifier_inters")
 
     def __init__(
         self,
@@ -125,15 +137,32 @@ class VerifyResult:
         snap: _Snapshot,
         inters: tuple[bytes, ...],
         memo: dict[Any, dict[str, FieldValue]] | None = None,
+        *,
+        unchecked: bool = False,
     ) -> None:
         self._res = res
-        self._presented = presented
+        self._pres = presented
+        # the caller's elements, as many as the certificates the core found: whether each is
+        # one certificate is checked on first use, off the verification path
+        self._unchecked = unchecked
         self._snap = snap
         self._verifier_inters = inters
         self._memo = memo  # the verifier's formatted fields, shared by equal results
         self._cache: dict[str, Any] = {}  # lazily decoded fields
 
     # -- outcome -------------------------------------------------------------------------------
+
+    @property
+    def _presented(self) -> list[bytes]:
+        """The presented certificates, one DER each: elements that were not (several in one,
+        one cut across two) are replaced by what the core split, which the status and the
+        chain indices describe."""
+        if self._unchecked:
+            pres = self._pres
+            if not all(tlv_len(c) == len(c) for c in pres):
+                self._pres = split_der(b"".join(pres))
+            self._unchecked = False
+        return self._pres
 
     @property
     def reason(self) -> Reason:

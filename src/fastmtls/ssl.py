@@ -65,9 +65,9 @@ from typing import Any, Literal
 from ._certinfo import CertInfo
 from ._ffi import ffi, lib
 from .errors import ConfigurationError
-from .result import VerifyResult
+from .result import VerifyResult, split_der
 from .store import _normalize_host, snapshot_of
-from .verifier import Verifier, _split_der
+from .verifier import Verifier
 
 __all__ = ["HookUnavailableError", "available", "guard", "install", "result"]
 
@@ -365,5 +365,5 @@ def result(conn: Any) -> VerifyResult:
             snap = verifier.store._snapshot_for(gen) or snapshot_of(store[0])  # takes a ref
     finally:
         lib.fm_hook_result_release(handle[0])
-    presented = _split_der(data) if data else []
+    presented = split_der(data) if data else []
     return VerifyResult(res, presented, snap, verifier._inters, verifier._fields_memo)

@@ -18,8 +18,8 @@ from typing import Any, Literal, Union
 
 from ._ffi import ensure, ffi, lib
 from .errors import ConfigurationError
-from .pem import ChainInput, TooManyBlocks, looks_like_pem, pem_to_der, tlv_len
-from .result import Reason, VerifyResult
+from .pem import ChainInput, TooManyBlocks, looks_like_pem, pem_to_der
+from .result import Reason, VerifyResult, split_der
 from .revocation import RevocationSet
 from .store import TrustStore
 
@@ -361,13 +361,12 @@ class Verifier:
 
     def _result(self, res: Any, presented: list[bytes], data: bytes, snap: Any) -> VerifyResult:
         """The VerifyResult of the core's answer ``res`` about ``presented``."""
-        if res.n_presented and (
-            res.n_presented != len(presented) or not all(tlv_len(c) == len(c) for c in presented)
-        ):
-            # the elements are not one certificate each (several, none, or pieces of one):
-            # index what the core saw, which the status and the chain indices describe
-            presented = _split_der(data)
-        return VerifyResult(res, presented, snap, self._inters, self._fields_memo)
+        if res.n_presented and res.n_presented != len(presented):
+            # an element held several certificates (or none): index what the core saw
+            presented = split_der(data)
+        # as many elements as certificates: whether each is one is checked lazily (the result)
+        return VerifyResult(res, presented, snap, self._inters, self._fields_memo,
+                            unchecked=bool(res.n_presented))  # fmt: skip
 
 
 def _revocation_flags(check: str, missing: str, expired: str, revoked: str) -> int:
@@ -411,7 +410,7 @@ def _chain_bytes(chain: ChainInput, limits: Limits) -> tuple[list[bytes], bytes,
                 return [raw], raw, int(Reason.MALFORMED_CERT)
             return presented, b"".join(presented), 0
         raw = bytes(chain) if not isinstance(chain, str) else chain.encode()
-        return _split_der(raw), raw, 0
+        return split_der(raw), raw, 0
     if isinstance(chain, Sequence):
         presented = [_der_element(c) for c in chain]
         return presented, b"".join(presented), 0
@@ -429,14 +428,3 @@ def _der_element(cert: object) -> bytes:
     )
 
 
-def _split_der(raw: bytes) -> list[bytes]:
-    """Split concatenated DER certificates (what the C core will see) for the result's chain."""
-    cap = max(1, len(raw) // 16)
-    cap = min(cap, 4096)
-    offs = ffi.new("size_t[]", cap)
-    lens = ffi.new("size_t[]", cap)
-    n = ffi.new("size_t *")
-    rc = lib.fm_chain_split(raw, len(raw), offs, lens, cap, n)
-    if rc != 0:
-        return [raw]
-    return [raw[offs[i] : offs[i] + lens[i]] for i in range(n[0])]
