@@ -11,6 +11,7 @@ from __future__ import annotations
 import faulthandler
 import os
 import random
+import re
 import shutil
 import struct
 import subprocess
@@ -837,9 +838,13 @@ if sys.platform == "win32":  # pragma: no cover - the ASan harness needs a Unix 
 # ---- PEM text from a client (a forwarded certificate header) -----------------------------------
 
 
-def _regex_blocks(raw: bytes) -> list[tuple[bytes, bytes]]:
-    from fastmtls.pem import _BLOCK
+# The reference: a PEM block as a regex (linear too, but ~0.1 s per MiB of dashes).
+_BLOCK = re.compile(
+    rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n?([^-]*(?:-(?!----)[^-]*)*)-----END \1-----"
+)
 
+
+def _regex_blocks(raw: bytes) -> list[tuple[bytes, bytes]]:
     return [(m.group(1), m.group(2)) for m in _BLOCK.finditer(raw)]
 
 
