@@ -46,9 +46,10 @@ def pem_to_der(
 
 
 def _blocks(raw: bytes) -> Iterator[tuple[bytes, bytes]]:
-    """(label, body) of each PEM block, as the reference regex of tests/test_hostile.py matches them, found with bytes.find: every
-    position of the input is looked at a bounded number of times, at C speed (the regex is linear
-    too, but spends ~0.1 s per MiB of dashes a client may send)."""
+    """(label, body) of each PEM block, as the reference regex of tests/test_hostile.py matches
+    them, found with bytes.find: every position of the input is looked at a bounded number of
+    times, at C speed (the regex is linear too, but spends ~0.1 s per MiB of dashes a client may
+    send)."""
     pos = 0
     while True:
         begin = raw.find(b"-----BEGIN ", pos)
