@@ -292,6 +292,11 @@ int fm_revset_check(const fm_revset *s, int issuer, fm_span serial, int is_ca, f
     return 0;
 }
 
+/* The public lookups answer for any certificate type: revoked as a user or as a CA certificate. */
+static int revoked_any(const fm_revset *s, int issuer, fm_span serial, fm_revocation *out) {
+    return fm_revset_check(s, issuer, serial, 0, out) || fm_revset_check(s, issuer, serial, 1, out);
+}
+
 int fm_revset_lookup(const fm_revset *s, const uint8_t *ca_name, size_t name_len,
                      const uint8_t *ca_spki, size_t spki_len, const uint8_t *serial,
                      size_t serial_len, fm_revocation *out) {
@@ -301,8 +306,7 @@ int fm_revset_lookup(const fm_revset *s, const uint8_t *ca_name, size_t name_len
     int i = fm_revset_find_issuer(s, name, spki);
     if (i < 0)
         return 0;
-    /* the public lookup answers for any certificate type */
-    return fm_revset_check(s, i, ser, 0, out) || fm_revset_check(s, i, ser, 1, out);
+    return revoked_any(s, i, ser, out);
 }
 
 int64_t fm_revset_lookup_many(const fm_revset *s, const uint8_t *ca_name, size_t name_len,
@@ -321,8 +325,7 @@ int64_t fm_revset_lookup_many(const fm_revset *s, const uint8_t *ca_name, size_t
         fm_span ser = {serials + off + 1, serials[off]};
         off += 1u + serials[off];
         /* the verifier's own check, one serial after another: no batching it does not have */
-        int r = idx >= 0 &&
-                (fm_revset_check(s, idx, ser, 0, NULL) || fm_revset_check(s, idx, ser, 1, NULL));
+        int r = idx >= 0 && revoked_any(s, idx, ser, NULL);
         revoked[i] = (uint8_t)r;
         hits += r;
     }
