@@ -261,40 +261,52 @@ int fm_revset_covers_dp(const fm_revset *s, int issuer, int is_ca, int kind, fm_
     return 0;
 }
 
-/* 1 = revoked, 0 = not. No allocation, no lock: the image is immutable. */
-int fm_revset_check(const fm_revset *s, int issuer, fm_span serial, int is_ca, fm_revocation *out) {
+/* The live record of (issuer, serial), NULL when none. No allocation, no lock: the image is
+ * immutable. */
+static const uint8_t *rs_find(const fm_revset *s, int issuer, fm_span serial) {
     uint64_t n = s->h->n_slots;
     if (n == 0 || serial.len > 255)
-        return 0;
+        return NULL;
     uint64_t h = entry_hash((uint32_t)issuer, serial);
     uint32_t tag = (uint32_t)(h >> 32);
     for (uint64_t i = slot_index(h, n), probes = 0; probes < n; probes++, i = i + 1 == n ? 0 : i + 1) {
         uint32_t off1 = s->slots[2 * i + 1];
         if (off1 == 0)
-            return 0;
+            return NULL;
         if (s->slots[2 * i] != tag)
             continue;
         const uint8_t *rec = s->arena + (off1 - 1);
         uint16_t iss = (uint16_t)(rec[0] | (rec[1] << 8));
         if (iss != (uint16_t)issuer || rec[2] != serial.len || memcmp(rec + REC_HDR, serial.p, serial.len) != 0)
             continue;
-        uint8_t flags = rec[3];
-        if ((flags & REC_REMOVED) || (is_ca && (flags & REC_NOT_CA)) || (!is_ca && (flags & REC_NOT_USER)))
-            return 0;
-        if (out) {
-            uint32_t date;
-            memcpy(&date, rec + 4, 4);
-            out->reason = flags & REC_REASON_MASK;
-            out->date = (int64_t)date;
-        }
-        return 1;
+        return (rec[3] & REC_REMOVED) ? NULL : rec;
     }
-    return 0;
+    return NULL;
 }
 
-/* The public lookups answer for any certificate type: revoked as a user or as a CA certificate. */
+static int revoked_rec(const uint8_t *rec, fm_revocation *out) {
+    if (out) {
+        uint32_t date;
+        memcpy(&date, rec + 4, 4);
+        out->reason = rec[3] & REC_REASON_MASK;
+        out->date = (int64_t)date;
+    }
+    return 1;
+}
+
+/* 1 = revoked, 0 = not: a certificate of this kind (CA or not) is on a list covering it. */
+int fm_revset_check(const fm_revset *s, int issuer, fm_span serial, int is_ca, fm_revocation *out) {
+    const uint8_t *rec = rs_find(s, issuer, serial);
+    if (rec == NULL || (rec[3] & (is_ca ? REC_NOT_CA : REC_NOT_USER)))
+        return 0;
+    return revoked_rec(rec, out);
+}
+
+/* The public lookups answer for any certificate type: revoked as a user or as a CA certificate
+ * (one probe: a record's scope never excludes both, see apply()). */
 static int revoked_any(const fm_revset *s, int issuer, fm_span serial, fm_revocation *out) {
-    return fm_revset_check(s, issuer, serial, 0, out) || fm_revset_check(s, issuer, serial, 1, out);
+    const uint8_t *rec = rs_find(s, issuer, serial);
+    return rec != NULL && revoked_rec(rec, out);
 }
 
 int fm_revset_lookup(const fm_revset *s, const uint8_t *ca_name, size_t name_len,
@@ -438,7 +450,8 @@ static int attach(fm_revset *s, int verify_checksum) {
         return FM_ERR_SNAPSHOT_CORRUPT;
     if (!verify_checksum)
         return FM_OK; /* an image this process just built: trusted as written */
-    /* every slot must point at a whole record of a known issuer: lookups then need no checks */
+    /* every slot must point at a whole record of a known issuer whose scope excludes at most
+     * one kind of certificate: lookups then need no checks */
     uint64_t live = 0;
     for (uint64_t i = 0; i < h->n_slots; i++) {
         uint32_t off1 = s->slots[2 * i + 1];
@@ -448,7 +461,8 @@ static int attach(fm_revset *s, int verify_checksum) {
         if (off + REC_HDR > h->arena_len)
             return FM_ERR_SNAPSHOT_CORRUPT;
         const uint8_t *rec = s->arena + off;
-        if ((uint32_t)(rec[0] | (rec[1] << 8)) >= h->n_issuers || off + REC_HDR + rec[2] > h->arena_len)
+        if ((uint32_t)(rec[0] | (rec[1] << 8)) >= h->n_issuers || off + REC_HDR + rec[2] > h->arena_len ||
+            (rec[3] & (REC_NOT_USER | REC_NOT_CA)) == (REC_NOT_USER | REC_NOT_CA))
             return FM_ERR_SNAPSHOT_CORRUPT;
         live++;
     }
@@ -993,6 +1007,7 @@ static void apply(table *t, const pending *e) {
         }
         return;
     }
+    uint8_t scope = e->scope;
     if (rec == NULL) {
         rec = t->arena + t->arena_len;
         t->slots[2 * slot] = (uint32_t)(e->hash >> 32);
@@ -1004,8 +1019,12 @@ static void apply(table *t, const pending *e) {
         t->live++, t->per_issuer[e->issuer]++;
     } else if (rec[3] & REC_REMOVED) {
         t->live++, t->per_issuer[e->issuer]++;
+    } else {
+        /* listed again (a delta, another partition): the latest reason and date, revoked for
+         * every certificate type one of its lists covers (the union of their scopes) */
+        scope &= rec[3] & (REC_NOT_USER | REC_NOT_CA);
     }
-    rec[3] = (uint8_t)((e->reason & REC_REASON_MASK) | e->scope);
+    rec[3] = (uint8_t)((e->reason & REC_REASON_MASK) | scope);
     memcpy(rec + 4, &date, 4);
 }
 

@@ -945,6 +945,23 @@ def test_idp_scope_decides_coverage(w: World, scope: crls.Scope, leaf_covered: b
     assert r.status == ("SUCCESS" if leaf_covered else "FAILED:unable to get certificate CRL")
 
 
+@pytest.mark.parametrize("full_scope", [None, "user"])
+@pytest.mark.parametrize("ca_first", [True, False], ids=["ca-crl-first", "ca-crl-last"])
+def test_serial_on_crls_of_two_scopes_is_revoked_for_both(
+    w: World, full_scope: crls.Scope | None, ca_first: bool
+) -> None:
+    """The same serial on a CA-only CRL and on a CRL covering end entities (of one issuer):
+    revoked as a leaf whatever the order the CRLs come in (the union of their scopes, never the
+    last CRL's alone), and the entry counted once."""
+    ca_crl = crls.crl(w.inter, [w.leaf], scope="ca")
+    user_crl = crls.crl(w.inter, [w.leaf], scope=full_scope)
+    revs = build(w, *((ca_crl, user_crl) if ca_first else (user_crl, ca_crl)))
+    assert len(revs) == 1
+    assert check(w, revs).revoked
+    snap = RevocationSet.from_snapshot_bytes(_bytes_of(revs))
+    assert check(w, snap).revoked
+
+
 def test_lookup_ignores_user_and_ca_scope(w: World) -> None:
     """The public lookup answers for any certificate type; attribute-only CRLs add nothing."""
     ca_only = build(w, crls.crl(w.inter, [w.leaf], scope="ca"))

@@ -420,6 +420,23 @@ static void test_revocation(void) {
     printf("revocation: flagged by default, chain checking, strict\n");
 }
 
+/* The set saved to a temporary file (its checksum computed) and memory-mapped back. */
+static fm_revset *save_and_load(const fm_revset *s) {
+    char path[] = "/tmp/fastmtls-test-core-123456";
+    memset(path + sizeof path - 7, 'X', 6); /* mkstemp's template: six trailing 'X' */
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    fm_revset *loaded = NULL;
+    CHECK_STATUS(fm_revset_save(s, path), FM_OK, "fm_revset_save");
+    CHECK_STATUS(fm_revset_load(path, &loaded), FM_OK, "fm_revset_load");
+    remove(path);
+    if (loaded == NULL)
+        exit(2);
+    return loaded;
+}
+
 /* A set large enough for its own (huge-page) mapping: built from 300,000 explicit entries,
  * looked up, saved (checksum computed at save) and opened again with the same answers. */
 static void test_large_revset(void) {
@@ -440,23 +457,13 @@ static void test_large_revset(void) {
             break;
         }
     }
-    fm_revset *built = NULL, *loaded = NULL;
+    fm_revset *built = NULL;
     CHECK_STATUS(fm_revbuild_finish(b, &built), FM_OK, "fm_revbuild_finish (300k)");
     if (built == NULL)
         exit(2);
     CHECK(fm_revset_count(built) == N);
     CHECK(fm_revset_memory(built) > ((size_t)4 << 20));
-    char path[] = "/tmp/fastmtls-test-core-123456";
-    memset(path + sizeof path - 7, 'X', 6); /* mkstemp's template: six trailing 'X' */
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    if (fd >= 0)
-        close(fd);
-    CHECK_STATUS(fm_revset_save(built, path), FM_OK, "fm_revset_save (300k)");
-    CHECK_STATUS(fm_revset_load(path, &loaded), FM_OK, "fm_revset_load (300k)");
-    remove(path);
-    if (loaded == NULL)
-        exit(2);
+    fm_revset *loaded = save_and_load(built);
     const uint8_t *name = core_inter_der + ca.subject_off, *spki = core_inter_der + ca.spki_off;
     for (uint32_t i = 0; i < N + 1000; i += 7) {
         memset(serial, 0x5A, sizeof serial);
@@ -476,6 +483,62 @@ static void test_large_revset(void) {
     fm_revset_free(built);
     fm_revset_free(loaded);
     printf("large revocation set: built, looked up, saved, loaded\n");
+}
+
+/* A minimal positive INTEGER content of `len` octets (1..64), distinct per (len, i < 127). */
+static size_t length_serial(uint8_t *p, size_t len, uint32_t i) {
+    for (size_t k = 0; k < len; k++)
+        p[k] = (uint8_t)(0x33 + 7 * k);
+    p[0] = (uint8_t)(len == 1 ? 1 + i : 1 + len); /* non-zero, top bit clear */
+    p[len - 1] = len == 1 ? p[0] : (uint8_t)i;
+    return len;
+}
+
+/* Serials of every length the parsers accept (1..64 octets), a few per length: each found with
+ * its own reason and date, before and after a save and load; the same octets one longer or
+ * shorter, or with another last octet, are not revoked. */
+static void test_serial_lengths(void) {
+    enum { PER_LEN = 3, MAX_LEN = 64 };
+    fm_cert_info ca;
+    CHECK_STATUS(fm_cert_info_get(core_inter_der, sizeof core_inter_der, &ca), FM_OK,
+                 "fm_cert_info_get");
+    const uint8_t *name = core_inter_der + ca.subject_off, *spki = core_inter_der + ca.spki_off;
+    fm_revbuild *b = NULL;
+    CHECK_STATUS(fm_revbuild_new(&b), FM_OK, "fm_revbuild_new");
+    uint8_t ser[MAX_LEN + 1];
+    for (size_t len = 1; len <= MAX_LEN; len++)
+        for (uint32_t i = 1; i <= PER_LEN; i++)
+            CHECK_STATUS(fm_revbuild_add_entry(b, core_inter_der, sizeof core_inter_der, ser,
+                                               length_serial(ser, len, i), i, REVOKED_AT + len),
+                         FM_OK, "fm_revbuild_add_entry");
+    fm_revset *built = NULL;
+    CHECK_STATUS(fm_revbuild_finish(b, &built), FM_OK, "fm_revbuild_finish");
+    if (built == NULL)
+        exit(2);
+    CHECK(fm_revset_count(built) == MAX_LEN * PER_LEN);
+    fm_revset *loaded = save_and_load(built);
+    const fm_revset *sets[2] = {built, loaded};
+    for (int k = 0; k < 2; k++)
+        for (size_t len = 1; len <= MAX_LEN; len++)
+            for (uint32_t i = 1; i <= PER_LEN; i++) {
+                fm_revocation r = {0, 0};
+                length_serial(ser, len, i);
+                CHECK(fm_revset_lookup(sets[k], name, ca.subject_len, spki, ca.spki_len, ser,
+                                       len, &r) == 1 &&
+                      r.reason == i && r.date == REVOKED_AT + (int64_t)len);
+                ser[len] = 0x00; /* one octet longer */
+                CHECK(fm_revset_lookup(sets[k], name, ca.subject_len, spki, ca.spki_len, ser,
+                                       len + 1, NULL) == 0);
+                if (len > 2) /* one shorter (a one-octet prefix may be another entry) */
+                    CHECK(fm_revset_lookup(sets[k], name, ca.subject_len, spki, ca.spki_len, ser,
+                                           len - 1, NULL) == 0);
+                ser[len - 1] ^= 0x40; /* another last octet */
+                CHECK(len == 1 || fm_revset_lookup(sets[k], name, ca.subject_len, spki,
+                                                   ca.spki_len, ser, len, NULL) == 0);
+            }
+    fm_revset_free(loaded);
+    fm_revset_free(built);
+    printf("revocation set: serials of 1..64 octets\n");
 }
 
 /* ---- threads ----------------------------------------------------------------------------- */
@@ -554,6 +617,7 @@ int main(void) {
     test_verify(0);
     test_revocation();
     test_large_revset();
+    test_serial_lengths();
     test_threads(1);
     test_threads(0);
     printf("%d passed, %d failed\n", n_passed, n_failed);
