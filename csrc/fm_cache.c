@@ -123,12 +123,6 @@ static int key_eq(const fm_centry *e, const fm_span *parts, size_t nparts) {
     return 1;
 }
 
-int fm_cache_get(fm_cache *c, const fm_span *parts, size_t nparts, void *out) {
-    if (c->nbuckets == 0)
-        return 0;
-    return fm_cache_get_h(c, fm_hash64(c->seed, parts, nparts), parts, nparts, out);
-}
-
 int fm_cache_get_h(fm_cache *c, uint64_t h, const fm_span *parts, size_t nparts, void *out) {
     if (c->nbuckets == 0 || nparts > FM_CACHE_MAX_PARTS)
         return 0;
@@ -149,12 +143,6 @@ int fm_cache_get_h(fm_cache *c, uint64_t h, const fm_span *parts, size_t nparts,
     }
     fm_lock_release(&c->locks[b]);
     return hit;
-}
-
-int fm_cache_put(fm_cache *c, const fm_span *parts, size_t nparts, const void *val) {
-    if (c->nbuckets == 0)
-        return FM_OK;
-    return fm_cache_put_h(c, fm_hash64(c->seed, parts, nparts), parts, nparts, val);
 }
 
 int fm_cache_put_h(fm_cache *c, uint64_t h, const fm_span *parts, size_t nparts, const void *val) {

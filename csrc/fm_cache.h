@@ -38,11 +38,10 @@ int fm_cache_init(fm_cache *c, size_t capacity, size_t val_size, void (*on_evict
                   void (*on_hit)(void *), uint64_t seed);
 void fm_cache_destroy(fm_cache *c);
 void fm_cache_clear(fm_cache *c);
-/* Returns 1 and copies the value into `out` on a hit, 0 on a miss. */
-int fm_cache_get(fm_cache *c, const fm_span *parts, size_t nparts, void *out);
-/* Inserts or replaces. Returns FM_OK or FM_ERR_NOMEM (the cache is then unchanged). */
-int fm_cache_put(fm_cache *c, const fm_span *parts, size_t nparts, const void *val);
-/* The same with a caller-computed bucket hash (any function of the key; equality stays exact). */
+/* `h` is the caller's bucket hash of the key (any function of it: equality stays exact, so a
+ * hash over a few of the key's bytes is enough when stored keys cannot be chosen freely).
+ * get returns 1 and copies the value into `out` on a hit, 0 on a miss. put inserts or
+ * replaces, and returns FM_OK or FM_ERR_NOMEM (the cache is then unchanged). */
 int fm_cache_get_h(fm_cache *c, uint64_t h, const fm_span *parts, size_t nparts, void *out);
 int fm_cache_put_h(fm_cache *c, uint64_t h, const fm_span *parts, size_t nparts, const void *val);
 

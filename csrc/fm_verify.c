@@ -341,11 +341,28 @@ static void note_sig_ok(vctx *x, const node *top, const fm_cert *issuer) {
         x->sig_ok[top->idx] = issuer->spki;
 }
 
+/* Bucket hash of a cache key in O(1) whatever the certificates' sizes: each part's length and
+ * last (up to) 32 bytes, which end a certificate's signature and a key's value. Keys are
+ * compared byte for byte, and only verified signatures and parsed keys are stored, so parts
+ * that share these bytes share a bucket, never an answer. */
+static uint64_t tail_hash(uint64_t seed, const fm_span *parts, size_t n) {
+    fm_span tails[3]; /* n <= 2 */
+    uint64_t lens[2] = {0, 0};
+    for (size_t i = 0; i < n && i < 2; i++) {
+        size_t t = parts[i].len < 32 ? parts[i].len : 32;
+        lens[i] = (uint64_t)parts[i].len;
+        tails[i] = (fm_span){parts[i].p + parts[i].len - t, t};
+    }
+    tails[n] = (fm_span){(const uint8_t *)lens, sizeof lens};
+    return fm_hash64(seed, tails, n + 1);
+}
+
 /* Signature of `child` under `issuer_spki`, through the verified-signature cache. */
 static int check_sig(vctx *x, const fm_cert *child, const fm_cert *issuer, fm_key *known_key) {
     fm_span parts[2] = {child->der, issuer->spki};
+    uint64_t sh = tail_hash(x->v->sigs.seed, parts, 2);
     unsigned char present;
-    if (fm_cache_get(&x->v->sigs, parts, 2, &present))
+    if (fm_cache_get_h(&x->v->sigs, sh, parts, 2, &present))
         return FM_OK;
     if (child->sig_alg_id == FM_SIG_UNKNOWN)
         return FM_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM;
@@ -357,13 +374,14 @@ static int check_sig(vctx *x, const fm_cert *child, const fm_cert *issuer, fm_ke
     int rc = FM_OK;
     if (key == NULL) {
         fm_span kp = issuer->spki;
-        if (!fm_cache_get(&x->v->keys, &kp, 1, &key)) {
+        uint64_t kh = tail_hash(x->v->keys.seed, &kp, 1);
+        if (!fm_cache_get_h(&x->v->keys, kh, &kp, 1, &key)) {
             rc = fm_key_new(issuer->spki.p, issuer->spki.len, &key);
             if (rc != FM_OK)
                 return rc == FM_ERR_NOMEM ? rc : FM_ERR_UNSUPPORTED_KEY;
             if (x->v->keys.nbuckets) {
                 fm_key_ref(key); /* one for the cache, one for us */
-                if (fm_cache_put(&x->v->keys, &kp, 1, &key) != FM_OK)
+                if (fm_cache_put_h(&x->v->keys, kh, &kp, 1, &key) != FM_OK)
                     fm_key_free(key);
             }
         }
@@ -383,7 +401,7 @@ static int check_sig(vctx *x, const fm_cert *child, const fm_cert *issuer, fm_ke
         fm_key_free(key);
     if (rc == FM_OK) {
         present = 1;
-        fm_cache_put(&x->v->sigs, parts, 2, &present);
+        fm_cache_put_h(&x->v->sigs, sh, parts, 2, &present);
     }
     return rc;
 }

@@ -472,6 +472,23 @@ def test_cache_distinguishes_chains(ch: pki.Chain, v: Verifier) -> None:
     assert not r.cached and r.reason == Reason.CERT_SIGNATURE_FAILURE
 
 
+@pytest.mark.parametrize("depth", [0, 1])
+def test_cache_distinguishes_certificates_with_one_signature(ch: pki.Chain, depth: int) -> None:
+    """A certificate of the same length and signature as a cached one but another TBS (the
+    caches' buckets are chosen from lengths and final bytes) is checked afresh and fails: with
+    the result cache on or off, the signature cache warm."""
+    for results in (4096, 0):
+        v = make_verifier(ch.root, result_cache_size=results)
+        assert v.verify(ch.presented_der, at=NOW).verified
+        bad = list(ch.presented_der)
+        bad[depth] = pki.tamper_tbs(bad[depth])
+        assert len(bad[depth]) == len(ch.presented_der[depth])
+        assert bad[depth][-32:] == ch.presented_der[depth][-32:]
+        r = v.verify(bad, at=NOW)
+        assert not r.cached and r.reason == Reason.CERT_SIGNATURE_FAILURE and r.depth == depth
+        assert v.verify(ch.presented_der, at=NOW).verified
+
+
 # ---- result objects reused on a thread (Verifier._verify_again, fm_verify_again) ---------------
 
 
