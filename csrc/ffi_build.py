@@ -128,6 +128,7 @@ int fm_revbuild_add_crl_borrowed(fm_revbuild *b, const uint8_t *crl, size_t len,
                                  const uint8_t *ca, size_t ca_len, fm_crl_info *info);
 int fm_revbuild_add_entry(fm_revbuild *b, const uint8_t *ca, size_t ca_len, const uint8_t *serial,
                           size_t serial_len, uint32_t reason, int64_t date);
+int fm_revbuild_set_time(fm_revbuild *b, int64_t now);
 int fm_revbuild_finish(fm_revbuild *b, fm_revset **out);
 int fm_revbuild_finish_ex(fm_revbuild *b, fm_revset **out, int64_t *bad_crl);
 typedef struct fm_revocation { uint32_t reason; int64_t date; } fm_revocation;

@@ -10,7 +10,7 @@
  * A snapshot file's checksum (computed by fm_revset_save; a built set's memory holds 0 there)
  * covers every byte (header included, its own field taken as zero); the header's
  * offsets and counts are also bounds-checked, and every slot is validated, before any lookup.
- * arena records: u16 issuer, u8 serial length, u8 flags (reason | scope | removed), u32 date,
+ * arena records: u16 issuer, u8 serial length, u8 flags (reason | scope), u32 date,
  * serial octets. Open addressing with linear probing at load factor <= 0.7; the slot tag (upper
  * hash bits) rejects most probes without touching the arena. ~36 bytes per 16-octet serial.
  */
@@ -37,7 +37,9 @@
 #include "fm_revset.h"
 
 #define RS_MAGIC "FMREVSET"
-#define RS_VERSION 3u /* 2: distribution point partitions (parts); 3: nextUpdate per coverage */
+/* 2: distribution point partitions (parts); 3: nextUpdate per coverage; 4: validity window
+ * (thisUpdate, nextUpdate) of the freshest covering CRL per certificate kind, no removed records */
+#define RS_VERSION 4u
 #define RS_ENDIAN 0x01020304u
 #define RS_SEED 0x7265766f6b6564ULL /* fixed: snapshots must hash the same in every process */
 #define RS_MAX_ISSUERS FM_MAX_REVSET_ISSUERS
@@ -45,7 +47,6 @@
 #define REC_REASON_MASK 0x0Fu
 #define REC_NOT_USER 0x10u /* from a CRL that only covers CA certificates */
 #define REC_NOT_CA 0x20u   /* from a CRL that only covers end-entity certificates */
-#define REC_REMOVED 0x80u  /* removed by a delta CRL (removeFromCRL) */
 #define REC_HDR 8u
 
 #define COVER_USER 0x1u
@@ -71,9 +72,11 @@ typedef struct rs_issuer {
     uint64_t name_off, spki_off, number_off; /* in blob */
     uint32_t name_len, spki_len, number_len, flags;
     int64_t this_update, next_update; /* over all its CRLs in use (reported) */
-    /* the earliest nextUpdate of the CRLs (a base and its delta) giving complete status without a
-     * distribution point name, for user and for CA certificates (INT64_MAX: none) */
-    int64_t next_user, next_ca;
+    /* the validity window of the freshest (latest nextUpdate) of its CRLs giving complete status
+     * without a distribution point name, for user and for CA certificates: a base with its
+     * delta is valid from the later thisUpdate to the earlier nextUpdate of the two (INT64_MIN,
+     * INT64_MAX: no deadline, operator-managed entries) */
+    int64_t this_user, next_user, this_ca, next_ca;
     uint64_t n_entries;
     uint32_t cover, has_crl; /* cover: COVER_* of its CRLs without a distribution point name */
     uint32_t part_first, part_count; /* its range of parts */
@@ -86,7 +89,8 @@ typedef struct rs_part {
     uint64_t name_off;   /* in blob */
     uint32_t name_len;
     uint32_t flags;      /* COVER_USER | COVER_CA, PART_RELATIVE */
-    int64_t next_update; /* the earliest of the CRLs (base and delta) naming it */
+    /* the validity window of the freshest CRL (base with delta) naming it, per kind */
+    int64_t this_user, next_user, this_ca, next_ca;
 } rs_part;
 
 struct fm_revset {
@@ -232,14 +236,15 @@ int fm_revset_find_issuer(const fm_revset *s, fm_span name, fm_span spki) {
     return -1;
 }
 
-int fm_revset_issuer_state(const fm_revset *s, int issuer, int is_ca, int64_t *next_update) {
+int fm_revset_issuer_state(const fm_revset *s, int issuer, int is_ca, fm_window *w) {
     const rs_issuer *is = &s->issuers[issuer];
-    *next_update = is_ca ? is->next_ca : is->next_user;
+    w->this_update = is_ca ? is->this_ca : is->this_user;
+    w->next_update = is_ca ? is->next_ca : is->next_user;
     return (is->cover & (is_ca ? COVER_CA : COVER_USER)) != 0;
 }
 
 int fm_revset_covers_dp(const fm_revset *s, int issuer, int is_ca, int kind, fm_span name,
-                        int64_t *next_update) {
+                        fm_window *w) {
     const rs_issuer *is = &s->issuers[issuer];
     uint32_t rel = kind == FM_DPN_RELATIVE ? PART_RELATIVE : 0;
     uint64_t h = part_hash(rel, name);
@@ -255,7 +260,8 @@ int fm_revset_covers_dp(const fm_revset *s, int issuer, int is_ca, int kind, fm_
     for (; lo < is->part_count && p[lo].hash == h; lo++)
         if ((p[lo].flags & PART_RELATIVE) == rel && p[lo].name_len == name.len &&
             memcmp(s->blob + p[lo].name_off, name.p, name.len) == 0) {
-            *next_update = p[lo].next_update;
+            w->this_update = is_ca ? p[lo].this_ca : p[lo].this_user;
+            w->next_update = is_ca ? p[lo].next_ca : p[lo].next_user;
             return (p[lo].flags & (is_ca ? COVER_CA : COVER_USER)) != 0;
         }
     return 0;
@@ -279,7 +285,7 @@ static const uint8_t *rs_find(const fm_revset *s, int issuer, fm_span serial) {
         uint16_t iss = (uint16_t)(rec[0] | (rec[1] << 8));
         if (iss != (uint16_t)issuer || rec[2] != serial.len || memcmp(rec + REC_HDR, serial.p, serial.len) != 0)
             continue;
-        return (rec[3] & REC_REMOVED) ? NULL : rec;
+        return rec;
     }
     return NULL;
 }
@@ -676,6 +682,8 @@ struct fm_revbuild {
     size_t serials_len, serials_cap;
     uint32_t *issuer_slots; /* open addressing on rb_issuer.key: index + 1, 0 = free */
     size_t n_slots;         /* a power of two, at least twice n_issuers (0 = none yet) */
+    int has_time;           /* fm_revbuild_set_time was called: */
+    int64_t now;            /* the time CRLs are chosen for */
 };
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem) {
@@ -698,6 +706,13 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem) {
 int fm_revbuild_new(fm_revbuild **out) {
     *out = calloc(1, sizeof **out);
     return *out ? FM_OK : FM_ERR_NOMEM;
+}
+
+int fm_revbuild_set_time(fm_revbuild *b, int64_t now) {
+    if (b == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
+    b->has_time = 1, b->now = now;
+    return FM_OK;
 }
 
 void fm_revbuild_free(fm_revbuild *b) {
@@ -878,14 +893,30 @@ static int same_partition(const rb_crl *a, const rb_crl *b) {
     return a->issuer == b->issuer && a->idp_hash == b->idp_hash;
 }
 
-/* Whether CRL a is newer than CRL b of the same kind: higher cRLNumber, then later thisUpdate,
- * then the one given first (a deterministic choice among identical numbers). */
-static int newer(const rb_crl *a, size_t ai, const rb_crl *b, size_t bi) {
-    int cmp = num_cmp(a->c.number, b->c.number);
-    if (cmp != 0)
-        return cmp > 0;
+/* Whether a CRL is issued for a later time than the builder's (fm_revbuild_set_time): its
+ * status is not in force yet. */
+static int future(const fm_revbuild *b, const rb_crl *c) {
+    return b->has_time && c->c.this_update > b->now;
+}
+
+/* Whether CRL a is newer than CRL b of the same kind: one in force before one that is not yet
+ * (as OpenSSL prefers a time-valid CRL), then the higher cRLNumber when both carry one, then
+ * the later thisUpdate (a CRL without a number is ranked by its date, never below any numbered
+ * one), then the numbered one, then the one given first (a deterministic choice). */
+static int newer(const fm_revbuild *bld, const rb_crl *a, size_t ai, const rb_crl *b, size_t bi) {
+    int fa = future(bld, a), fb = future(bld, b);
+    if (fa != fb)
+        return fb;
+    int na = (a->c.flags & FM_CRL_HAS_NUMBER) != 0, nb = (b->c.flags & FM_CRL_HAS_NUMBER) != 0;
+    if (na && nb) {
+        int cmp = num_cmp(a->c.number, b->c.number);
+        if (cmp != 0)
+            return cmp > 0;
+    }
     if (a->c.this_update != b->c.this_update)
         return a->c.this_update > b->c.this_update;
+    if (na != nb)
+        return na;
     return ai < bi;
 }
 
@@ -907,7 +938,8 @@ static int choose_crls(fm_revbuild *b, size_t *bad) {
         int newest = 1;
         for (size_t j = 0; j < b->n_crls && newest; j++) {
             const rb_crl *o = &b->crls[j];
-            if (j != i && !(o->c.flags & FM_CRL_DELTA) && same_partition(o, c) && newer(o, j, c, i))
+            if (j != i && !(o->c.flags & FM_CRL_DELTA) && same_partition(o, c) &&
+                newer(b, o, j, c, i))
                 newest = 0;
         }
         if (newest)
@@ -918,8 +950,8 @@ static int choose_crls(fm_revbuild *b, size_t *bad) {
     for (int round = 0; round < 2; round++) {
         for (size_t i = 0; i < b->n_crls; i++) {
             const rb_crl *d = &b->crls[i];
-            if (!(d->c.flags & FM_CRL_DELTA))
-                continue;
+            if (!(d->c.flags & FM_CRL_DELTA) || future(b, d))
+                continue; /* (a delta not in force yet changes nothing now) */
             rb_crl *base = NULL;
             for (size_t j = 0; j < b->n_crls && base == NULL; j++) {
                 rb_crl *o = &b->crls[j];
@@ -934,7 +966,7 @@ static int choose_crls(fm_revbuild *b, size_t *bad) {
                 continue; /* superseded by the base */
             int applicable = num_cmp(base->c.number, d->c.base_number) >= 0;
             if (round == 0 && applicable &&
-                (base->delta == NO_DELTA || newer(d, i, &b->crls[base->delta], base->delta)))
+                (base->delta == NO_DELTA || newer(b, d, i, &b->crls[base->delta], base->delta)))
                 base->delta = i;
             if (round == 1 && !applicable &&
                 (base->delta == NO_DELTA ||
@@ -957,7 +989,6 @@ typedef struct table {
     size_t arena_len;
     uint64_t live;
     uint64_t *per_issuer; /* live entries per issuer */
-    size_t part_start;    /* arena length when the current partition's base CRL began */
 } table;
 
 /* One pending insertion: its slot is prefetched while earlier ones are applied. */
@@ -997,16 +1028,6 @@ static void apply(table *t, const pending *e) {
     uint64_t slot = 0;
     uint8_t *rec = find_rec(t, e->issuer, e->serial, e->hash, &slot);
     uint32_t date = e->date < 0 ? 0 : e->date > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)e->date;
-    if (e->reason == FM_REASON_REMOVE_FROM_CRL) {
-        /* only a record this partition created: one that another partition (or the operator's
-         * entries) also lists stays revoked (entries revoke by issuer + serial whichever
-         * partition lists them: the conservative union) */
-        if (rec && !(rec[3] & REC_REMOVED) && (size_t)(rec - t->arena) >= t->part_start) {
-            rec[3] |= REC_REMOVED;
-            t->live--, t->per_issuer[e->issuer]--;
-        }
-        return;
-    }
     uint8_t scope = e->scope;
     if (rec == NULL) {
         rec = t->arena + t->arena_len;
@@ -1017,11 +1038,10 @@ static void apply(table *t, const pending *e) {
         rec[2] = (uint8_t)e->serial.len;
         memcpy(rec + REC_HDR, e->serial.p, e->serial.len);
         t->live++, t->per_issuer[e->issuer]++;
-    } else if (rec[3] & REC_REMOVED) {
-        t->live++, t->per_issuer[e->issuer]++;
     } else {
-        /* listed again (a delta, another partition): the latest reason and date, revoked for
-         * every certificate type one of its lists covers (the union of their scopes) */
+        /* listed again (a delta, another partition, an explicit entry): the latest reason and
+         * date, revoked for every certificate kind one of its lists covers (their scopes'
+         * union, whatever the order the lists come in) */
         scope &= rec[3] & (REC_NOT_USER | REC_NOT_CA);
     }
     rec[3] = (uint8_t)((e->reason & REC_REASON_MASK) | scope);
@@ -1051,8 +1071,64 @@ static void pipe_drain(table *t, pipeline *p) {
     p->n = p->head = 0;
 }
 
-/* Inserts one CRL's entries straight from its DER (validating each entry). */
-static int insert_crl(table *t, pipeline *p, const rb_crl *c) {
+/* The serials a delta CRL removes from its base (removeFromCRL entries): a set that lives while
+ * its partition is inserted. Open addressing on the entry hash; `n` a power of two. */
+typedef struct removals {
+    fm_span *keys; /* .p == NULL: free */
+    uint64_t *hashes;
+    size_t n;
+} removals;
+
+static int removal_has(const removals *r, fm_span serial, uint64_t h) {
+    if (r->n == 0)
+        return 0;
+    for (size_t j = (size_t)h & (r->n - 1); r->keys[j].p; j = (j + 1) & (r->n - 1))
+        if (r->hashes[j] == h && fm_span_eq(r->keys[j], serial))
+            return 1;
+    return 0;
+}
+
+/* Collects the removeFromCRL serials of delta CRL d (its entries are validated as read). */
+static int removals_collect(removals *r, const rb_crl *d) {
+    memset(r, 0, sizeof *r);
+    size_t n = 16;
+    while (n < 2 * d->c.n_entries) /* n_entries: counted by the parser, below SIZE_MAX / 32 */
+        n <<= 1;
+    fm_crl_iter it;
+    fm_crl_entry e;
+    int rc, any = 0;
+    fm_crl_iter_init(&it, &d->c);
+    while ((rc = fm_crl_iter_next(&it, &e)) == 1) {
+        if (e.reason != FM_REASON_REMOVE_FROM_CRL)
+            continue;
+        if (!any) {
+            r->keys = calloc(n, sizeof *r->keys);
+            r->hashes = calloc(n, sizeof *r->hashes);
+            if (r->keys == NULL || r->hashes == NULL)
+                return FM_ERR_NOMEM;
+            r->n = n, any = 1;
+        }
+        uint64_t h = entry_hash(d->issuer, e.serial);
+        if (removal_has(r, e.serial, h))
+            continue;
+        size_t j = (size_t)h & (n - 1);
+        while (r->keys[j].p)
+            j = (j + 1) & (n - 1);
+        r->keys[j] = e.serial, r->hashes[j] = h;
+    }
+    return rc;
+}
+
+static void removals_free(removals *r) {
+    free(r->keys);
+    free(r->hashes);
+    memset(r, 0, sizeof *r);
+}
+
+/* Inserts one CRL's entries straight from its DER (validating each entry), except the serials
+ * in `skip` (its delta's removals, for a base) and removeFromCRL entries (a delta's: they act
+ * on its own base only, through `skip`, never on another partition's or the operator's). */
+static int insert_crl(table *t, pipeline *p, const rb_crl *c, const removals *skip) {
     if (c->c.flags & FM_CRL_ONLY_ATTR)
         return FM_OK; /* revokes attribute certificates only */
     uint8_t scope = (c->c.flags & FM_CRL_ONLY_USER) ? REC_NOT_CA
@@ -1063,14 +1139,38 @@ static int insert_crl(table *t, pipeline *p, const rb_crl *c) {
     int rc;
     fm_crl_iter_init(&it, &c->c);
     while ((rc = fm_crl_iter_next(&it, &e)) == 1) {
-        /* RFC 5280 5.3.1: removeFromCRL only appears in delta CRLs */
-        if (e.reason == FM_REASON_REMOVE_FROM_CRL && !(c->c.flags & FM_CRL_DELTA))
-            return FM_ERR_CRL_MALFORMED;
-        pending pe = {c->issuer, (uint8_t)e.reason, scope, e.date, e.serial,
-                      entry_hash(c->issuer, e.serial)};
+        if (e.reason == FM_REASON_REMOVE_FROM_CRL) {
+            /* RFC 5280 5.3.1: removeFromCRL only appears in delta CRLs */
+            if (!(c->c.flags & FM_CRL_DELTA))
+                return FM_ERR_CRL_MALFORMED;
+            continue;
+        }
+        uint64_t h = entry_hash(c->issuer, e.serial);
+        if (skip && removal_has(skip, e.serial, h))
+            continue;
+        pending pe = {c->issuer, (uint8_t)e.reason, scope, e.date, e.serial, h};
         pipe_push(t, p, &pe);
     }
     pipe_drain(t, p); /* later CRLs (deltas) see every entry of this one */
+    return rc;
+}
+
+/* One partition: its base without the serials its delta removes, then the delta's entries. The
+ * status of a partition is thereby its own (base + delta), and the set the union of the
+ * partitions' and the operator's entries, whatever the order the CRLs came in. */
+static int insert_partition(table *t, pipeline *p, const fm_revbuild *b, size_t base,
+                            size_t *bad) {
+    removals rm;
+    memset(&rm, 0, sizeof rm);
+    const rb_crl *c = &b->crls[base];
+    int rc = FM_OK;
+    if (c->delta != NO_DELTA && (rc = removals_collect(&rm, &b->crls[c->delta])) != FM_OK)
+        *bad = c->delta;
+    else if ((rc = insert_crl(t, p, c, &rm)) != FM_OK)
+        *bad = base;
+    else if (c->delta != NO_DELTA && (rc = insert_crl(t, p, &b->crls[c->delta], NULL)) != FM_OK)
+        *bad = c->delta;
+    removals_free(&rm);
     return rc;
 }
 
@@ -1107,12 +1207,18 @@ static uint8_t *image_alloc(size_t len, int *mapped) {
 }
 
 
+/* A coverage window per certificate kind (see rs_issuer): the freshest covering CRL's. */
+typedef struct cover_win {
+    int64_t this_user, next_user, this_ca, next_ca;
+} cover_win;
+
 /* A distribution point name of a chosen partitioned CRL, while the parts are collected. */
 typedef struct build_part {
     uint32_t issuer, flags; /* flags: COVER_*, PART_RELATIVE */
     uint64_t hash;
     fm_span name;
-    int64_t next_update;
+    fm_window w;   /* its own CRL pair's */
+    cover_win win; /* once merged: per kind, the freshest of the pairs naming it */
 } build_part;
 
 static int build_part_cmp(const void *pa, const void *pb) {
@@ -1138,18 +1244,33 @@ static uint32_t crl_cover(const fm_crl *c) {
                                                                 : COVER_USER | COVER_CA;
 }
 
-/* The nextUpdate of a chosen base CRL with its delta: the status they give is current until the
- * earlier of the two. */
-static int64_t pair_next_update(const fm_revbuild *b, const rb_crl *base) {
-    int64_t nu = base->c.next_update;
-    if (base->delta != NO_DELTA && b->crls[base->delta].c.next_update < nu)
-        nu = b->crls[base->delta].c.next_update;
-    return nu;
+/* The window of a chosen base CRL with its delta: the status they give is current from the later
+ * thisUpdate to the earlier nextUpdate of the two. */
+static fm_window pair_window(const fm_revbuild *b, const rb_crl *base) {
+    fm_window w = {base->c.this_update, base->c.next_update};
+    if (base->delta != NO_DELTA) {
+        const fm_crl *d = &b->crls[base->delta].c;
+        if (d->this_update > w.this_update)
+            w.this_update = d->this_update;
+        if (d->next_update < w.next_update)
+            w.next_update = d->next_update;
+    }
+    return w;
+}
+
+/* Adds a CRL pair covering the kinds `cover` (COVER_*) with window w to a coverage: per kind,
+ * the freshest (latest nextUpdate) covering pair decides, as OpenSSL picks the time-valid CRL
+ * among those in scope; stale lists of another scope or partition do not matter. */
+static void cover_add(cover_win *c, uint32_t have, uint32_t cover, fm_window w) {
+    if ((cover & COVER_USER) && (!(have & COVER_USER) || w.next_update > c->next_user))
+        c->this_user = w.this_update, c->next_user = w.next_update;
+    if ((cover & COVER_CA) && (!(have & COVER_CA) || w.next_update > c->next_ca))
+        c->this_ca = w.this_update, c->next_ca = w.next_update;
 }
 
 /* The distribution point names of the chosen partitioned CRLs, sorted and merged (one part per
- * issuer and name, its COVER_* the union, its nextUpdate the earliest). *out is NULL when there
- * are none. */
+ * issuer and name, its COVER_* the union, per kind the window of the freshest CRL naming it).
+ * *out is NULL when there are none. */
 static int collect_parts(const fm_revbuild *b, build_part **out, size_t *n_out) {
     size_t n = 0;
     *out = NULL, *n_out = 0;
@@ -1167,21 +1288,22 @@ static int collect_parts(const fm_revbuild *b, build_part **out, size_t *n_out) 
             uint32_t cover = crl_cover(&c->c);
             if (c->use != 1 || !c->c.has_idp_dp || cover == 0)
                 continue;
-            int64_t nu = pair_next_update(b, c);
+            fm_window w = pair_window(b, c);
+            cover_win none = {0, 0, 0, 0};
             fm_der r;
             fm_span gn;
             if (c->c.idp_dp_kind == FM_DPN_RELATIVE) {
                 if (fill)
                     (*out)[n] = (build_part){c->issuer, cover | PART_RELATIVE,
                                              part_hash(PART_RELATIVE, c->c.idp_dp), c->c.idp_dp,
-                                             nu};
+                                             w, none};
                 n++;
                 continue;
             }
             fm_der_init_span(&r, c->c.idp_dp); /* validated by the CRL parser */
             while (!fm_der_done(&r) && fm_der_any(&r, NULL, NULL, &gn) == 0) {
                 if (fill)
-                    (*out)[n] = (build_part){c->issuer, cover, part_hash(0, gn), gn, nu};
+                    (*out)[n] = (build_part){c->issuer, cover, part_hash(0, gn), gn, w, none};
                 n++;
             }
         }
@@ -1193,11 +1315,14 @@ static int collect_parts(const fm_revbuild *b, build_part **out, size_t *n_out) 
         if (m && (*out)[m - 1].issuer == p->issuer && (*out)[m - 1].hash == p->hash &&
             (((*out)[m - 1].flags ^ p->flags) & PART_RELATIVE) == 0 &&
             fm_span_eq((*out)[m - 1].name, p->name)) {
-            (*out)[m - 1].flags |= p->flags;
-            if (p->next_update < (*out)[m - 1].next_update)
-                (*out)[m - 1].next_update = p->next_update;
-        } else
-            (*out)[m++] = *p;
+            build_part *q = &(*out)[m - 1];
+            cover_add(&q->win, q->flags, p->flags, p->w);
+            q->flags |= p->flags;
+        } else {
+            build_part *q = &(*out)[m++];
+            *q = *p;
+            cover_add(&q->win, 0, q->flags, q->w);
+        }
     }
     *n_out = m;
     return FM_OK;
@@ -1260,25 +1385,13 @@ int fm_revbuild_finish_ex(fm_revbuild *b, fm_revset **out, int64_t *bad_crl) {
         rc = FM_ERR_NOMEM;
         goto out;
     }
-    table t = {(uint32_t *)(image + off_slots), n_slots, image + off_arena, 0, 0, per_issuer, 0};
+    table t = {(uint32_t *)(image + off_slots), n_slots, image + off_arena, 0, 0, per_issuer};
     pipeline pl;
     memset(&pl, 0, sizeof pl);
-    /* each partition in turn: its base, then its delta; then the explicit entries */
-    for (size_t i = 0; i < b->n_crls; i++) {
-        const rb_crl *c = &b->crls[i];
-        if (c->use != 1)
-            continue;
-        t.part_start = t.arena_len;
-        if ((rc = insert_crl(&t, &pl, c)) != FM_OK) {
-            bad = i;
+    /* each partition in turn (its base, then its delta), then the explicit entries */
+    for (size_t i = 0; i < b->n_crls; i++)
+        if (b->crls[i].use == 1 && (rc = insert_partition(&t, &pl, b, i, &bad)) != FM_OK)
             goto out;
-        }
-        if (c->delta != NO_DELTA && (rc = insert_crl(&t, &pl, &b->crls[c->delta])) != FM_OK) {
-            bad = c->delta;
-            goto out;
-        }
-    }
-    t.part_start = t.arena_len;
     for (size_t i = 0; i < b->n_entries; i++) {
         const rb_entry *e = &b->entries[i];
         fm_span serial = {b->serials + e->serial_off, e->serial_len};
@@ -1301,7 +1414,7 @@ int fm_revbuild_finish_ex(fm_revbuild *b, fm_revset **out, int64_t *bad_crl) {
         d->spki_off = bl, d->spki_len = (uint32_t)src->spki_len;
         memcpy(blob + bl, src->spki, src->spki_len), bl += src->spki_len;
         d->this_update = 0, d->next_update = INT64_MAX;
-        d->next_user = INT64_MAX, d->next_ca = INT64_MAX;
+        cover_win win = {INT64_MIN, INT64_MAX, INT64_MIN, INT64_MAX};
         d->number_off = bl;
         d->n_entries = per_issuer[i];
         /* dates, flags and number from the CRLs in use: chosen bases and their one delta each
@@ -1321,18 +1434,19 @@ int fm_revbuild_finish_ex(fm_revbuild *b, fm_revset **out, int64_t *bad_crl) {
              * its names are parts, not issuer-wide coverage (RFC 5280 6.3.3 (b)(2)(i)) */
             if (c->use == 1 && !c->c.has_idp_dp) {
                 uint32_t cover = crl_cover(&c->c);
-                int64_t nu = pair_next_update(b, c);
+                cover_add(&win, d->cover, cover, pair_window(b, c));
                 d->cover |= cover;
-                if ((cover & COVER_USER) && nu < d->next_user)
-                    d->next_user = nu;
-                if ((cover & COVER_CA) && nu < d->next_ca)
-                    d->next_ca = nu;
             }
             if (newest == NULL || num_cmp(c->c.number, newest->c.number) > 0)
                 newest = c;
         }
-        if (src->explicit_entries)
-            d->cover |= COVER_USER | COVER_CA; /* the operator manages this CA's revocations */
+        /* the operator manages the revocations of a CA without CRLs: complete, never stale. A
+         * CA with CRLs gets its coverage, and its deadlines, from them alone (its explicit
+         * entries add revocations). */
+        if (src->explicit_entries && !d->has_crl)
+            d->cover |= COVER_USER | COVER_CA;
+        d->this_user = win.this_user, d->next_user = win.next_user;
+        d->this_ca = win.this_ca, d->next_ca = win.next_ca;
         if (newest && newest->c.number.len && newest->c.number.len <= 21) {
             memcpy(blob + bl, newest->c.number.p, newest->c.number.len);
             d->number_len = (uint32_t)newest->c.number.len;
@@ -1342,7 +1456,8 @@ int fm_revbuild_finish_ex(fm_revbuild *b, fm_revset **out, int64_t *bad_crl) {
         for (; pi < n_parts && parts[pi].issuer == i; pi++) {
             rs_part *p = &ps[pi];
             p->hash = parts[pi].hash, p->flags = parts[pi].flags;
-            p->next_update = parts[pi].next_update;
+            p->this_user = parts[pi].win.this_user, p->next_user = parts[pi].win.next_user;
+            p->this_ca = parts[pi].win.this_ca, p->next_ca = parts[pi].win.next_ca;
             p->name_off = bl, p->name_len = (uint32_t)parts[pi].name.len;
             memcpy(blob + bl, parts[pi].name.p, parts[pi].name.len), bl += parts[pi].name.len;
         }

@@ -756,12 +756,12 @@ static int names_directory(fm_span general_names, fm_span name) {
  * A distribution point with `reasons` is skipped (the CRLs found through it are partial), and so
  * is one whose cRLIssuer does not name the issuing CA (indirect CRLs are not supported). */
 static int dp_covered(const fm_revset *revs, int idx, const fm_cert *c, const fm_cert *issuer,
-                      int is_ca, int64_t *next_update) {
+                      int is_ca, fm_window *w) {
     fm_der r, n;
     fm_dist_point dp;
     fm_span gn;
     int covered = 0;
-    int64_t nu;
+    fm_window pw;
     /* every covering partition is looked at: the freshest one decides whether the certificate's
      * status is current (as OpenSSL prefers a time-valid CRL among those in scope) */
     fm_der_init_span(&r, c->crldp); /* validated by fm_cert_parse */
@@ -770,16 +770,16 @@ static int dp_covered(const fm_revset *revs, int idx, const fm_cert *c, const fm
             (dp.crl_issuer.len && !names_directory(dp.crl_issuer, issuer->subject)))
             continue;
         if (dp.name_kind == FM_DPN_RELATIVE) {
-            if (fm_revset_covers_dp(revs, idx, is_ca, FM_DPN_RELATIVE, dp.names, &nu) &&
-                (!covered || nu > *next_update))
-                covered = 1, *next_update = nu;
+            if (fm_revset_covers_dp(revs, idx, is_ca, FM_DPN_RELATIVE, dp.names, &pw) &&
+                (!covered || pw.next_update > w->next_update))
+                covered = 1, *w = pw;
             continue;
         }
         fm_der_init_span(&n, dp.names);
         while (!fm_der_done(&n) && fm_der_any(&n, NULL, NULL, &gn) == 0)
-            if (fm_revset_covers_dp(revs, idx, is_ca, FM_DPN_FULL, gn, &nu) &&
-                (!covered || nu > *next_update))
-                covered = 1, *next_update = nu;
+            if (fm_revset_covers_dp(revs, idx, is_ca, FM_DPN_FULL, gn, &pw) &&
+                (!covered || pw.next_update > w->next_update))
+                covered = 1, *w = pw;
     }
     return covered;
 }
@@ -795,16 +795,16 @@ static int check_revocation(const vctx *x, const fm_revset *revs, fm_result *out
         const fm_cert *c = x->path[i].cert, *issuer = x->path[i + 1].cert;
         int is_ca = (c->ext_flags & FM_X_BC) && c->is_ca;
         int idx = fm_revset_find_issuer(revs, issuer->subject, issuer->spki);
-        int64_t next_update = INT64_MAX, dp_next = INT64_MAX;
+        fm_window win = {INT64_MIN, INT64_MAX}, dp_win = {INT64_MIN, INT64_MAX};
         /* complete status for this kind of certificate: a CRL of full scope (or of its scope,
          * not partitioned by reason) without a distribution point name or with one the
          * certificate's cRLDistributionPoints name, or operator-managed entries. The CRLs that
          * give it decide whether that status is stale: the freshest of them (another
          * partition's or scope's CRL, or one that does not cover this certificate, does not). */
-        int covered = idx >= 0 && fm_revset_issuer_state(revs, idx, is_ca && i > 0, &next_update);
-        if (idx >= 0 && c->crldp.len && dp_covered(revs, idx, c, issuer, is_ca && i > 0, &dp_next))
-            if (!covered || dp_next > next_update)
-                covered = 1, next_update = dp_next;
+        int covered = idx >= 0 && fm_revset_issuer_state(revs, idx, is_ca && i > 0, &win);
+        if (idx >= 0 && c->crldp.len && dp_covered(revs, idx, c, issuer, is_ca && i > 0, &dp_win))
+            if (!covered || dp_win.next_update > win.next_update)
+                covered = 1, win = dp_win;
         if (!covered && (flags & FM_OPT_REV_DENY_MISSING)) {
             *depth = (int)i;
             return FM_ERR_UNABLE_TO_GET_CRL;
@@ -812,12 +812,14 @@ static int check_revocation(const vctx *x, const fm_revset *revs, fm_result *out
         if (idx < 0)
             continue;
         if (covered && (flags & FM_OPT_REV_DENY_EXPIRED)) {
-            if (x->at > next_update) {
+            if (x->at > win.next_update || x->at < win.this_update) {
                 *depth = (int)i;
-                return FM_ERR_CRL_HAS_EXPIRED;
+                return x->at < win.this_update ? FM_ERR_CRL_NOT_YET_VALID : FM_ERR_CRL_HAS_EXPIRED;
             }
-            if (next_update < out->not_after)
-                out->not_after = next_update;
+            if (win.next_update < out->not_after)
+                out->not_after = win.next_update;
+            if (win.this_update > out->not_before)
+                out->not_before = win.this_update;
         }
         fm_revocation rv;
         if (fm_revset_check(revs, idx, c->serial, is_ca && i > 0, &rv)) {

@@ -20,11 +20,12 @@ from fastmtls.cli import main
 DATA = Path(__file__).resolve().parent / "data"
 
 
-def _crl(issuer: pki.Cert, serials: list[int], number: int = 1) -> bytes:
+def _crl(issuer: pki.Cert, serials: list[int], number: int = 1,
+         this_update: dt.datetime = pki.NOW - dt.timedelta(days=1)) -> bytes:
     b = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(issuer.cert.subject)
-        .last_update(pki.NOW - dt.timedelta(days=1))
+        .last_update(this_update)
         .next_update(pki.NOW + dt.timedelta(days=7))
         .add_extension(x509.CRLNumber(number), False)
     )
@@ -45,12 +46,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "chain": d / "chain.pem",
         "crl": d / "inter.crl",
         "other": d / "other.pem",
+        "later_crl": d / "later.crl",
     }
     files["root"].write_bytes(ch.root.pem)
     files["inter"].write_bytes(ch.intermediates[0].pem)
     files["chain"].write_bytes(ch.pem_bundle)
     files["crl"].write_bytes(_crl(ch.intermediates[0], [ch.leaf.cert.serial_number, 7]))
     files["other"].write_bytes(pki.ca("Other").pem)
+    # the intermediate's next CRL, issued for an hour after pki.NOW, revoking nothing
+    files["later_crl"].write_bytes(_crl(ch.intermediates[0], [], number=2,
+                                        this_update=pki.NOW + dt.timedelta(hours=1)))
     return files
 
 
@@ -89,6 +94,17 @@ def test_verify_bad_ca_exit_two(world: dict[str, Path], capsys: pytest.CaptureFi
     rc = main(["verify", "--ca", str(leaf_only), *AT, str(world["chain"])])
     assert rc == 2
     assert "not a CA" in capsys.readouterr().err
+
+
+def test_verify_chooses_the_crl_in_force_at_the_given_time(
+    world: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--at is also the time the CRLs are chosen for: a newer CRL issued after it (thisUpdate
+    later) does not replace the one revoking the leaf."""
+    crl_args = ["--crl", str(world["crl"]), "--crl", str(world["later_crl"])]
+    rc, out = _run(["verify", "--ca", str(world["root"]), *crl_args, *AT, str(world["chain"])],
+                   capsys)  # fmt: skip
+    assert rc == 0 and isinstance(out, dict) and out["cert_revoked"] is True
 
 
 def test_verify_with_crl(world: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:

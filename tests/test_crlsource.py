@@ -277,6 +277,36 @@ def test_background_thread_reloads_a_changed_file(tmp_path: Path, ca: pki.Cert) 
         assert src.current.lookup(ca.der, 99) is not None  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("background", [False, True], ids=["refresh", "thread"])
+def test_crl_issued_for_later_comes_into_force_at_its_this_update(
+    tmp_path: Path, ca: pki.Cert, background: bool
+) -> None:
+    """A CRL held but issued for later (thisUpdate ahead) does not replace the current one until
+    its thisUpdate; then the set is rebuilt without any file changing (by refresh(), or by the
+    background thread waking for it even with a long poll interval)."""
+    later = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    (tmp_path / "current.crl").write_bytes(make_crl(ca, [0x77], number=1))
+    (tmp_path / "next.crl").write_bytes(make_crl(ca, [], number=2, this_update=later))
+    files = [tmp_path / "current.crl", tmp_path / "next.crl"]
+    src = CRLSource(files=files, cas=[ca.der], poll_interval=60)
+    if background:
+        src.start()
+    else:
+        assert src.refresh() is True
+    try:
+        first = src.current
+        assert first is not None and first.lookup(ca.der, 0x77) is not None
+        if not background:
+            assert src.refresh() is False and src.current is first
+            assert wait_until(lambda: datetime.now(UTC) >= later + timedelta(seconds=1), 10)
+            assert src.refresh() is True
+        assert wait_until(lambda: src.current is not first, 10)
+        assert src.current.lookup(ca.der, 0x77) is None  # type: ignore[union-attr]
+        assert src.refresh() is False
+    finally:
+        src.stop()
+
+
 # -- URLs ----------------------------------------------------------------------------------------
 
 

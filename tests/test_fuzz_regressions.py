@@ -381,7 +381,9 @@ def replay_bins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     if cc is None:
         pytest.skip("no C compiler with ASan/UBSan and OpenSSL headers")
     out = tmp_path_factory.mktemp("fuzz_replay")
-    flags = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1",
+    # warnings are errors: a harness calling the core with a stale signature must not build
+    flags = ["-Wall", "-Wextra", "-Werror", "-fsanitize=address,undefined",
+             "-fno-omit-frame-pointer", "-g", "-O1",
              f"-I{CSRC}", f"-I{CSRC / 'include'}", f"-I{FUZZ}"]
     core = sorted(CSRC.glob("fm_*.c"))
 

@@ -83,10 +83,11 @@ def serial(c: pki.Cert) -> int:
 
 
 def build(w: World, *ders: bytes, cas: Sequence[bytes] | None = None,
-          entries: Sequence[Revocation] = ()) -> RevocationSet:
-    """A set from CRL DERs checked against ``cas`` (default: root and inter)."""
+          entries: Sequence[Revocation] = (), at: datetime | None = None) -> RevocationSet:
+    """A set from CRL DERs checked against ``cas`` (default: root and inter), built for ``at``
+    (default: now)."""
     return RevocationSet.build(list(ders), cas=w.cas if cas is None else list(cas),
-                               entries=entries)  # fmt: skip
+                               entries=entries, at=at)  # fmt: skip
 
 
 def verifier(w: World, revs: RevocationSet | None, **kw: Any) -> Verifier:
@@ -639,6 +640,154 @@ def test_a_stale_delta_makes_its_partition_stale(w: World) -> None:
     delta = crls.crl(w.inter, [], number=11, base=10, **STALE)
     assert check(w, build(w, base), expired_crl="deny").status == "SUCCESS"
     assert check(w, build(w, base, delta), expired_crl="deny").status == "FAILED:CRL has expired"
+
+
+def test_stale_partition_of_one_kind_does_not_deny_the_other(w: World) -> None:
+    """One distribution point named by a fresh CRL of user certificates and a stale one of CA
+    certificates: a leaf naming it is current (the window is kept per certificate kind)."""
+    fresh = crls.crl(w.inter, [], issuing_dp=crls.idp("user", uri=crls.crl_uri("p1")))
+    stale = crls.crl(w.inter, [], issuing_dp=crls.idp("ca", uri=crls.crl_uri("p1")), **STALE)
+    leaf = _dp_leaf(w, "p1")
+    for ders in ((fresh, stale), (stale, fresh)):
+        revs = build(w, *ders)
+        for rs in (revs, RevocationSet.from_snapshot_bytes(_bytes_of(revs))):
+            assert check(w, rs, leaf, expired_crl="deny").status == "SUCCESS"
+    revs = build(w, crls.crl(w.inter, [], issuing_dp=crls.idp("user", uri=crls.crl_uri("p1")),
+                             **STALE), stale)  # fmt: skip
+    assert check(w, revs, leaf, expired_crl="deny").status == "FAILED:CRL has expired"
+
+
+@pytest.mark.parametrize("fresh_first", [True, False])
+def test_fresh_full_crl_beside_a_stale_one_of_user_certificates(
+    w: World, fresh_first: bool
+) -> None:
+    """Two CRLs without a distribution point both cover the leaf: the fresh one decides (it used
+    to be the earliest nextUpdate of all of them), as OpenSSL picks the time-valid CRL."""
+    fresh, stale = crls.crl(w.inter, []), crls.crl(w.inter, [], scope="user", **STALE)
+    revs = build(w, *((fresh, stale) if fresh_first else (stale, fresh)))
+    assert check(w, revs, expired_crl="deny").status == "SUCCESS"
+
+
+@pytest.mark.parametrize("partitioned", [True, False], ids=["dp-crl", "full-crl"])
+def test_explicit_entries_do_not_hide_a_stale_crl(w: World, partitioned: bool) -> None:
+    """A CA with CRLs takes its coverage and deadlines from them: an explicit entry (here for an
+    unrelated serial) adds a revocation, never a fresh status (it used to cover the CA for
+    ever, so a stale distribution-point CRL no longer denied). A CA with only explicit entries
+    is covered and never stale."""
+    idp = crls.idp(uri=crls.crl_uri("p1")) if partitioned else None
+    stale = crls.crl(w.inter, [], issuing_dp=idp, **STALE)
+    leaf = _dp_leaf(w, "p1")
+    entry = [Revocation(w.inter.der, 0x9999, 1)]
+    assert check(w, build(w, stale), leaf, expired_crl="deny").status == "FAILED:CRL has expired"
+    revs = build(w, stale, entries=entry)
+    assert check(w, revs, leaf, expired_crl="deny").status == "FAILED:CRL has expired"
+    only_entries = build(w, entries=entry)
+    r = check(w, only_entries, leaf, expired_crl="deny", missing_crl="deny")
+    assert (r.status, r.revoked) == ("SUCCESS", False)
+
+
+# --- which CRL is current: time, numbers, removals (RFC 5280 5.2.3, 5.2.4, 6.3.3) -------------
+
+FUTURE = {"this_update": NOW + timedelta(hours=6), "next_update": NOW + timedelta(days=7)}
+
+
+@pytest.mark.parametrize("current_first", [True, False])
+def test_crl_not_yet_in_force_ranks_below_the_current_one(w: World, current_first: bool) -> None:
+    """A CRL issued for later (thisUpdate after the build time) does not replace the one in
+    force, however it is numbered (OpenSSL prefers the time-valid CRL): the hold on the current
+    CRL stands. Built for a time after its thisUpdate, the later CRL is the current one."""
+    current = revoking_leaf(w, reason=6, number=4)
+    later = crls.crl(w.inter, [], number=5, **FUTURE)
+    ders = (current, later) if current_first else (later, current)
+    r = check(w, build(w, *ders, at=NOW))
+    assert (r.status, r.revoked) == ("SUCCESS", True)
+    after = NOW + timedelta(hours=7)
+    r = check(w, build(w, *ders, at=after), at=after)
+    assert (r.status, r.revoked) == ("SUCCESS", False)
+
+
+def test_delta_not_yet_in_force_is_not_applied(w: World) -> None:
+    """A delta CRL issued for later does not release a hold now."""
+    base = revoking_leaf(w, reason=6, number=10)
+    delta = crls.raw_crl(w.inter, [crls.raw_entry(serial(w.leaf), reason=8)],
+                         this_update=FUTURE["this_update"],
+                         extensions=[crls.crl_number_ext(11), crls.delta_ext(10)])  # fmt: skip
+    assert check(w, build(w, base, delta, at=NOW)).revoked
+    after = NOW + timedelta(hours=7)
+    assert not check(w, build(w, base, delta, at=after), at=after).revoked
+
+
+def test_only_crl_not_yet_valid(w: World) -> None:
+    """The only CRL of the leaf's issuer is issued for later: expired_crl="deny" refuses the
+    status before its thisUpdate ("CRL is not yet valid", as OpenSSL), "ignore" uses it; a
+    result cached after its thisUpdate is not answered for a time before it."""
+    revs = build(w, crls.crl(w.inter, [], **FUTURE), at=NOW)
+    r = check(w, revs, expired_crl="deny")
+    assert (r.status, r.depth, r.reason) == ("FAILED:CRL is not yet valid", 0,
+                                              Reason.CRL_NOT_YET_VALID)  # fmt: skip
+    assert check(w, revs).status == "SUCCESS"
+    v = verifier(w, revs, expired_crl="deny")
+    later = NOW + timedelta(hours=7)
+    assert run_verify(v, w.chain(), at=later).status == "SUCCESS"
+    assert run_verify(v, w.chain(), at=later).cached
+    r = run_verify(v, w.chain(), at=NOW)
+    assert (r.status, r.cached) == ("FAILED:CRL is not yet valid", False)
+
+
+@pytest.mark.parametrize("numbered_first", [True, False])
+def test_newer_crl_without_number_beats_an_older_numbered_one(
+    w: World, numbered_first: bool
+) -> None:
+    """cRLNumbers order CRLs that both carry one; a CRL without a number is ranked by its
+    thisUpdate (an older numbered CRL used to win, and the newer CRL's entries were lost)."""
+    old = crls.crl(w.inter, [], number=1, this_update=NOW - timedelta(days=5))
+    new = revoking_leaf(w, number=None, this_update=NOW - timedelta(hours=1))
+    revs = build(w, *((old, new) if numbered_first else (new, old)))
+    assert check(w, revs).revoked
+    newer_numbered = crls.crl(w.inter, [], number=2, this_update=NOW - timedelta(minutes=5))
+    assert not check(w, build(w, old, new, newer_numbered)).revoked
+
+
+def _remove_delta(w: World, serial_: int, base: int, idp: x509.IssuingDistributionPoint) -> bytes:
+    return crls.raw_crl(w.inter, [crls.raw_entry(serial_, reason=8)],
+                        extensions=[crls.crl_number_ext(base + 1), crls.delta_ext(base),
+                                    crls.raw_ext(idp, True)])  # fmt: skip
+
+
+@pytest.mark.parametrize("order", ["ca-first", "ca-last", "ca-between"])
+def test_remove_from_crl_acts_on_its_own_base_whatever_the_order(w: World, order: str) -> None:
+    """A hold on a CA-only CRL and on a user CRL, the user CRL's delta releasing it: the leaf is
+    not revoked (the CA-only CRL is out of its scope), whatever the order the CRLs come in (a
+    record created by another partition used to stay)."""
+    held = Revoked(serial(w.leaf), reason=6)
+    ca_base = crls.crl(w.inter, [held], number=1, scope="ca")
+    user_base = crls.crl(w.inter, [held], number=1, scope="user")
+    user_delta = _remove_delta(w, serial(w.leaf), 1, crls.idp("user", uri=None))
+    ders = {"ca-first": (ca_base, user_base, user_delta),
+            "ca-last": (user_base, user_delta, ca_base),
+            "ca-between": (user_base, ca_base, user_delta)}[order]  # fmt: skip
+    revs = build(w, *ders)
+    assert not check(w, revs).revoked
+    assert revs.lookup(w.inter.der, serial(w.leaf)) is not None  # still a CA-only revocation
+
+
+@pytest.mark.parametrize("both_release", [True, False])
+def test_hold_on_two_partitions_released_by_each(w: World, both_release: bool) -> None:
+    """Two partitions put one serial on hold and each delta releases it: not revoked (it used to
+    stay revoked); when only one releases it, the other partition's hold stands."""
+    leaf = _dp_leaf(w, "p1")
+    held = [Revoked(serial(leaf), reason=6)]
+
+    def base(name: str) -> bytes:
+        return crls.crl(w.inter, held, number=1, issuing_dp=crls.idp(uri=crls.crl_uri(name)))
+
+    ders = [base("p1"), _remove_delta(w, serial(leaf), 1, crls.idp(uri=crls.crl_uri("p1"))),
+            base("p2")]  # fmt: skip
+    if both_release:
+        ders.append(_remove_delta(w, serial(leaf), 1, crls.idp(uri=crls.crl_uri("p2"))))
+    revs = build(w, *ders)
+    assert check(w, revs, leaf).revoked is not both_release
+    assert len(revs) == (0 if both_release else 1)
 
 
 def test_crl_without_next_update_never_expires(w: World) -> None:
@@ -1480,9 +1629,9 @@ def test_snapshot_random_byte_flips_are_refused(w: World) -> None:
 @pytest.mark.parametrize(
     ("off", "value", "match"),
     [(0, b"FMREVSEU", "corrupt"), (0, b"\x00" * 8, "corrupt"), (8, struct.pack("<I", 1), "version"),
-     (8, struct.pack("<I", 2), "version"), (8, struct.pack("<I", 4), "version"),
+     (8, struct.pack("<I", 3), "version"), (8, struct.pack("<I", 5), "version"),
      (8, struct.pack("<I", 0), "version"), (12, struct.pack(">I", 0x01020304), "version")],
-    ids=["magic", "zero-magic", "version-1", "version-2", "version-4", "version-0",
+    ids=["magic", "zero-magic", "version-1", "version-3", "version-5", "version-0",
          "other-endian"],
 )
 def test_snapshot_wrong_magic_or_version(

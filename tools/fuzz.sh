@@ -56,7 +56,7 @@ fi
 
 mkdir -p "$OUT/logs" "$OUT/artifacts"
 # shellcheck disable=SC2054  # the commas belong to one -fsanitize= flag
-CFLAGS=(-fsanitize=fuzzer,address,undefined -g -O1
+CFLAGS=(-Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined -g -O1
         -I"$ROOT/csrc" -I"$ROOT/csrc/include" -I"$FUZZ_DIR")
 # UBSan reports abort the run (halt_on_error=1, so libFuzzer saves the input), except the known,
 # reported ones listed in csrc/fuzz/ubsan.supp (remove an entry once its fix lands).

@@ -41,7 +41,7 @@ static void query(const fm_revset *s, const serial_ref *serials, size_t n_serial
         FUZZ_CHECK_OK(fm_revset_issuer_get(s, i, &is));
         FUZZ_ASSERT(fm_revset_find_issuer(s, (fm_span){is.name, is.name_len},
                                           (fm_span){is.spki, is.spki_len}) == (int)i);
-        int64_t nu;
+        fm_window nu;
         (void)fm_revset_issuer_state(s, (int)i, 0, &nu);
         (void)fm_revset_issuer_state(s, (int)i, 1, &nu);
     }

@@ -13,6 +13,7 @@
  * The header layout and the checksum (image_checksum, static in fm_revset.c) are mirrored here;
  * LLVMFuzzerInitialize checks both against a snapshot written by fm_revset_save, so a change in
  * fm_revset.c fails loudly instead of silently fuzzing nothing. */
+#define _POSIX_C_SOURCE 200809L /* mkstemp under -std=c11 */
 #include <unistd.h>
 
 #include "fm_cache.h"
@@ -20,7 +21,7 @@
 #include "fuzz_common.h"
 
 #define RS_HEADER_SIZE 128u
-#define RS_VERSION 3u
+#define RS_VERSION 4u
 #define OFF_MAGIC 0u
 #define OFF_VERSION 8u
 #define OFF_ENDIAN 12u
@@ -127,7 +128,8 @@ static void query(const fm_revset *s, const uint8_t *img, size_t len, const uint
             sink ^= is.spki[k];
         for (size_t k = 0; k < is.number_len; k++)
             sink ^= is.number[k];
-        int64_t nu;
+        (void)sink;
+        fm_window nu;
         (void)fm_revset_issuer_state(s, (int)i, 0, &nu);
         /* distribution point coverage: names that cannot match, and the input's tail */
         static const uint8_t uri[] = {0x86, 0x03, 'x', ':', 'y'};

@@ -64,6 +64,7 @@ extern "C" {
     X(FM_ERR_UNABLE_TO_GET_CRL, 32, "unable to get certificate CRL")                             \
     X(FM_ERR_CRL_HAS_EXPIRED, 33, "CRL has expired")                                             \
     X(FM_ERR_INVALID_VERSION, 34, "unsupported certificate version")                             \
+    X(FM_ERR_CRL_NOT_YET_VALID, 35, "CRL is not yet valid")                                      \
     X(FM_ERR_NOMEM, 100, "out of memory")                                                        \
     X(FM_ERR_INVALID_ARGUMENT, 101, "invalid argument")                                          \
     X(FM_ERR_NOT_A_CA, 102, "certificate is not a CA")                                           \
@@ -261,6 +262,10 @@ int fm_revbuild_add_crl_borrowed(fm_revbuild *b, const uint8_t *crl, size_t len,
 /* Adds one revocation by the CA `ca` (DER certificate). serial: INTEGER content octets. */
 int fm_revbuild_add_entry(fm_revbuild *b, const uint8_t *ca, size_t ca_len, const uint8_t *serial,
                           size_t serial_len, uint32_t reason, int64_t date);
+/* The time the set is built for (unix seconds): a CRL issued for later (thisUpdate after it)
+ * ranks below every CRL of its partition already in force, and a delta CRL not yet in force is
+ * not applied. Without it, CRLs rank by cRLNumber and thisUpdate alone. */
+int fm_revbuild_set_time(fm_revbuild *b, int64_t now);
 /* Builds the set; the builder is consumed (freed) whatever the outcome. */
 int fm_revbuild_finish(fm_revbuild *b, fm_revset **out);
 /* The same; on failure *bad_crl (may be NULL) receives the index, in the order they were added,

@@ -234,7 +234,7 @@ def _verify(args: argparse.Namespace) -> int:
         # counts. Safe with an untrusted chain: a set keys revocations by the issuing CA's name
         # and key, so a CRL signed by a chain certificate only revokes what that key issued.
         revocations = RevocationSet.build(
-            crls, cas=[*_read_cas(args.ca), *inters, *_chain_cas(data)]
+            crls, cas=[*_read_cas(args.ca), *inters, *_chain_cas(data)], at=args.at
         )
     verifier = Verifier(
         store,

@@ -494,6 +494,10 @@ class CRLSource:
         self._publish_lock = threading.Lock()  # short: the current set and the targets
         self._cas_seen: tuple[bytes, ...] | None = None
         self._published_key: object = None
+        # the earliest thisUpdate (unix seconds) of a CRL held but issued for later: the set is
+        # rebuilt then, when that CRL comes into force (RevocationSet.build ranks it below the
+        # CRLs in force until its thisUpdate)
+        self._next_in_force: int | None = None
         self._current: RevocationSet | None = None
         self._published_at: float | None = None
         self._thread: threading.Thread | None = None
@@ -622,6 +626,8 @@ class CRLSource:
     def _sleep(self) -> float:
         now_m = time.monotonic()
         due = min((s.due for s in self._sources), default=now_m + self._poll)
+        if self._next_in_force is not None:
+            due = min(due, now_m + (self._next_in_force - time.time()))
         return min(self._poll, max(0.01, due - now_m))
 
     def _ca_ders(self) -> tuple[bytes, ...]:
@@ -672,7 +678,10 @@ class CRLSource:
                 return None
             if force or s.due <= now_m + _SLACK:
                 self._poll_source(s, pending)
-        if (stop is not None and stop.is_set()) or (not pending and not ca_changed):
+        in_force = self._next_in_force is not None and time.time() >= self._next_in_force
+        if stop is not None and stop.is_set():
+            return None
+        if not pending and not ca_changed and not in_force:
             return None
         return self._rebuild(pending, cas)
 
@@ -956,7 +965,12 @@ class CRLSource:
                     self._succeeded(s)
         for s, message in rejected.items():
             self._failed(s, message)
-        key = (tuple((s.uid, s.version) for s in self._sources if s in in_set), cas)
+        now = time.time()
+        held_updates = [i.this_update for s in self._sources if s in in_set for i in s.infos]
+        self._next_in_force = min((t for t in held_updates if t > now), default=None)
+        # the CRLs in force are part of what the set was built from
+        in_force = sum(1 for t in held_updates if t <= now)
+        key = (tuple((s.uid, s.version) for s in self._sources if s in in_set), cas, in_force)
         if key == self._published_key:
             return None
         if self._published_key is None and self._sources and not in_set:

@@ -64,6 +64,7 @@ class Reason(enum.IntEnum):
     UNABLE_TO_GET_CRL = 32
     CRL_HAS_EXPIRED = 33
     INVALID_VERSION = 34
+    CRL_NOT_YET_VALID = 35
     NOMEM = 100
     INVALID_ARGUMENT = 101
     NOT_A_CA = 102

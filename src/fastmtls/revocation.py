@@ -18,6 +18,7 @@ from typing import Any, Union
 from ._certinfo import CertInfo
 from ._ffi import ffi, lib, message, status_name
 from ._format import dn_rfc2253
+from ._time import TimeInput, unix_time
 from .errors import ConfigurationError, FastMTLSError
 from .pem import looks_like_pem, pem_to_der, pem_to_der_blocks
 
@@ -296,6 +297,7 @@ class RevocationSet:
         *,
         cas: Any = None,
         entries: Iterable[Revocation] = (),
+        at: TimeInput = None,
     ) -> RevocationSet:
         """Build from CRLs (DER or PEM) and explicit entries.
 
@@ -310,7 +312,13 @@ class RevocationSet:
         delta lists every change since its base, so older deltas are superseded. A delta whose
         base is missing, or that needs a newer base than the newest one given, raises
         :class:`RevocationError` unless a newer applicable delta supersedes it.
+
+        ``at`` (default: now) is the time the set is built for: a CRL issued for later (its
+        thisUpdate after ``at``) ranks below every CRL of its partition already in force, and a
+        delta CRL not yet in force is not applied, as OpenSSL prefers a time-valid CRL. A CRL
+        without a cRLNumber ranks by its thisUpdate against numbered ones.
         """
+        now = unix_time(at, "build time")
         ca_list = [(der, ca_subject(der)) for der in _ca_ders(cas)]
         crl_items = _crl_items(crls)
         entry_list = list(entries) if isinstance(entries, Iterable) else None
@@ -319,6 +327,7 @@ class RevocationSet:
         out = ffi.new("fm_revbuild **")
         _raise(lib.fm_revbuild_new(out), "revocation set")
         builder = out[0]
+        lib.fm_revbuild_set_time(builder, now)
         held: list[bytes] = []  # the builder borrows each CRL's DER until finish: keep them alive
         try:
             for item in crl_items:

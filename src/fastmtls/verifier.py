@@ -7,16 +7,15 @@ the store's contents never blocks verifications and never shows one half of a ch
 
 from __future__ import annotations
 
-import datetime as _dt
 import ipaddress
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
 from ._ffi import ensure, ffi, lib
+from ._time import TimeInput, unix_time
 from .errors import ConfigurationError
 from .pem import ChainInput, TooManyBlocks, looks_like_pem, pem_to_der
 from .result import Reason, VerifyResult, split_der
@@ -24,7 +23,6 @@ from .revocation import RevocationSet
 from .store import TrustStore
 
 Purpose = Literal["client", "server", "any"]
-TimeInput = Union[_dt.datetime, int, float, None]
 NameInput = Union[str, ipaddress.IPv4Address, ipaddress.IPv6Address, None]
 
 _alloc = ffi.new_allocator(should_clear_after_alloc=False)  # fm_verify initialises what it sets
@@ -61,24 +59,6 @@ class Limits:
     max_steps: int = int(lib.FM_DEFAULT_MAX_STEPS)
     max_sig_cost: int = int(lib.FM_DEFAULT_MAX_SIG_COST)
     max_nc_checks: int = int(lib.FM_DEFAULT_MAX_NC_CHECKS)
-
-
-def _unix(at: TimeInput) -> int:
-    if at is None:
-        return int(time.time())
-    if type(at) is int:
-        if not -(2**62) <= at <= 2**62:
-            raise ConfigurationError(f"verification time {at!r} out of range")
-        return at
-    if isinstance(at, _dt.datetime):
-        if at.tzinfo is None:
-            raise ConfigurationError("verification time must be timezone-aware (e.g. UTC)")
-        return int(at.timestamp())
-    if isinstance(at, (int, float)) and not isinstance(at, bool):
-        if not -(2**62) <= at <= 2**62:  # also NaN and the infinities
-            raise ConfigurationError(f"verification time {at!r} out of range")
-        return int(at)
-    raise ConfigurationError(f"unsupported verification time {at!r}")
 
 
 def _expected_name(name: NameInput) -> tuple[int, bytes]:
@@ -307,7 +287,7 @@ class Verifier:
             if at is last[0]:  # datetime -> seconds is slow; gateways reuse one value
                 t = last[1]
             else:
-                t = _unix(at)
+                t = unix_time(at)
                 self._last = (at, t)
         if type(chain) is list and expected_name is None:
             # The per-connection call (a list of DER certificates), kept short. Each thread keeps
