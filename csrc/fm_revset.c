@@ -928,7 +928,9 @@ static int newer(const fm_revbuild *bld, const rb_crl *a, size_t ai, const rb_cr
  * A delta without a usable base in its partition, or that needs a newer base than the one
  * chosen (BaseCRLNumber above its number) while being newer than every applicable delta, is
  * FM_ERR_CRL_NO_BASE: the newest status given cannot be applied, and silently using older data
- * would be worse. *bad receives that delta's index. */
+ * would be worse. *bad receives that delta's index. With a build time, a delta issued for later
+ * is left out (the status it gives is not in force yet), and "newest" ranks CRLs in force
+ * first (newer()). */
 static int choose_crls(fm_revbuild *b, size_t *bad) {
     for (size_t i = 0; i < b->n_crls; i++) {
         rb_crl *c = &b->crls[i];
