@@ -181,6 +181,19 @@ def test_crl_compile_then_verify(
     assert rc == 0 and isinstance(out, dict) and out["cert_revoked"] is True
 
 
+@pytest.mark.parametrize(("at", "entries"), [(AT, 2), ([], 0)], ids=["at", "now"])
+def test_crl_compile_for_a_time(
+    world: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    at: list[str], entries: int,
+) -> None:
+    """crl compile --at chooses the CRLs in force at that time: the CRL revoking two serials
+    then, the later empty CRL by default (now is after both thisUpdates)."""
+    snap = tmp_path / "revoked.fmrs"
+    rc, out = _run(["crl", "compile", str(world["crl"]), str(world["later_crl"]), "--ca",
+                    str(world["inter"]), *at, "-o", str(snap)], capsys)  # fmt: skip
+    assert rc == 0 and isinstance(out, dict) and out["entries"] == entries
+
+
 def test_crl_compile_wrong_ca(world: dict[str, Path], tmp_path: Path) -> None:
     """A CRL no given CA signed is refused with exit 2."""
     rc = main(["crl", "compile", str(world["crl"]), "--ca", str(world["root"]), "-o",

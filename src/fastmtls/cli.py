@@ -105,6 +105,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="CA certificates that issued the CRLs; repeatable",
     )
     comp.add_argument("-o", "--output", required=True, metavar="SNAPSHOT")
+    comp.add_argument(
+        "--at",
+        type=_parse_time,
+        help="the time the snapshot is compiled for (ISO 8601 or unix seconds; default now): a "
+        "CRL issued for later ranks below the CRLs in force then",
+    )
 
     demo = sub.add_parser(
         "demo", help="mutual TLS end to end: a throwaway PKI, an HTTPS server, clients"
@@ -201,7 +207,7 @@ def _crl_inspect(args: argparse.Namespace) -> int:
 
 def _crl_compile(args: argparse.Namespace) -> int:
     crls = [Path(p).read_bytes() for p in args.files]
-    rs = RevocationSet.build(crls, cas=_read_cas(args.ca))
+    rs = RevocationSet.build(crls, cas=_read_cas(args.ca), at=args.at)
     rs.save(args.output)
     print(
         json.dumps(
