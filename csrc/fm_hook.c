@@ -130,6 +130,7 @@ typedef void (*remove_sess_fn)(SSL_CTX *, SSL_SESSION *);
     X(X509 *, X509_STORE_CTX_get0_cert, (const X509_STORE_CTX *))                              \
     X(OPENSSL_STACK *, X509_STORE_CTX_get0_untrusted, (const X509_STORE_CTX *))                \
     X(void, X509_STORE_CTX_set_error, (X509_STORE_CTX *, int))                                 \
+    X(int, X509_verify_cert, (X509_STORE_CTX *))                                               \
     X(int, i2d_X509, (X509 *, unsigned char **))                                               \
     X(X509_NAME *, d2i_X509_NAME, (X509_NAME **, const unsigned char **, long))                \
     X(void, X509_NAME_free, (X509_NAME *))                                                     \
@@ -279,11 +280,11 @@ typedef struct ctx_ref ctx_ref;
 static fm_hook *ref_get(ctx_ref *r);
 static void hook_unref(fm_hook *h);
 
-/* The hook `r` holds when that hook keeps sessions, with a reference for the caller
- * (hook_unref); NULL otherwise. */
+/* The hook `r` holds when that hook keeps sessions (a session-ID cache of at least one), with a
+ * reference for the caller (hook_unref); NULL otherwise. */
 static fm_hook *sess_hook_of_ref(ctx_ref *r) {
     fm_hook *h = ref_get(r);
-    if (h != NULL && h->sessions == NULL) {
+    if (h != NULL && (h->sessions == NULL || h->sessions->cap == 0)) {
         hook_unref(h);
         return NULL;
     }
@@ -720,9 +721,17 @@ static int verify_peer_chain(fm_hook *h, X509_STORE_CTX *xctx, uint64_t origin) 
 }
 
 /* SSL_CTX_set_cert_verify_callback; `arg` is the SSL_CTX's ctx_ref. */
+/* The SSL_CTX's verify callback from the first install on: a GUARD hook leaves the chain to
+ * OpenSSL's own X509_verify_cert, what OpenSSL calls without a callback (installing NULL instead
+ * would race with handshakes in flight: OpenSSL tests the callback, then reads it again to call
+ * it). */
 static int cert_verify_cb(X509_STORE_CTX *xctx, void *arg) {
     fm_hook *h = ref_get(arg);
-    int ok = h != NULL && verify_peer_chain(h, xctx, ((ctx_ref *)arg)->id);
+    int ok;
+    if (h != NULL && h->mode == FM_HOOK_GUARD)
+        ok = h->api.X509_verify_cert(xctx);
+    else
+        ok = h != NULL && verify_peer_chain(h, xctx, ((ctx_ref *)arg)->id);
     hook_unref(h);
     return ok;
 }
@@ -1174,16 +1183,18 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
     fm_hook *found = sess_hook_of_ctx(ctx);
     int sessions_here = found == h;
     hook_unref(found);
+    /* The session callbacks stay installed whatever this hook keeps: OpenSSL tests a callback
+     * and then reads it again to call it, so setting one to NULL under handshakes in flight (a
+     * reinstall without a session cache) could make one call NULL. Without a cache here they
+     * keep and find nothing (the SSL_CTX's hook has no sessions), and the mode keeps OpenSSL
+     * from asking. */
+    a->SSL_CTX_sess_set_new_cb(ctx, new_sess_cb);
+    a->SSL_CTX_sess_set_get_cb(ctx, get_sess_cb);
+    a->SSL_CTX_sess_set_remove_cb(ctx, remove_sess_cb);
     if (h->sessions != NULL && h->sessions->cap > 0 && sessions_here) {
-        a->SSL_CTX_sess_set_new_cb(ctx, new_sess_cb);
-        a->SSL_CTX_sess_set_get_cb(ctx, get_sess_cb);
-        a->SSL_CTX_sess_set_remove_cb(ctx, remove_sess_cb);
         a->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE,
                         SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL, NULL);
     } else {
-        a->SSL_CTX_sess_set_new_cb(ctx, NULL);
-        a->SSL_CTX_sess_set_get_cb(ctx, NULL);
-        a->SSL_CTX_sess_set_remove_cb(ctx, NULL);
         /* OFF alone would leave OpenSSL's internal lookup on (it is governed by its own bit):
          * a session that reached the internal cache (OpenSSL stores a session the external
          * cache returned there unless NO_INTERNAL_STORE is set, and an install on another
@@ -1193,8 +1204,10 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
     }
     a->SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, r);
     if (h->mode == FM_HOOK_GUARD) {
-        /* resumption only: certificates are OpenSSL's business on this SSL_CTX */
-        a->SSL_CTX_set_cert_verify_callback(ctx, NULL, NULL);
+        /* resumption only: certificates are OpenSSL's business on this SSL_CTX (cert_verify_cb
+         * hands them to X509_verify_cert; the cert callback is copied into each SSL when it is
+         * made, so clearing it races with nothing) */
+        a->SSL_CTX_set_cert_verify_callback(ctx, cert_verify_cb, r);
         a->SSL_CTX_set_cert_cb(ctx, NULL, NULL);
         return FM_OK;
     }

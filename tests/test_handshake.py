@@ -459,6 +459,45 @@ def _set_session_timeout(ctx: ssl.SSLContext, seconds: int) -> None:
     f(ctypes.c_void_p.from_address(id(ctx) + object.__basicsize__).value, seconds)
 
 
+def _session_callbacks(ctx: ssl.SSLContext) -> tuple[int | None, ...]:
+    """The SSL_CTX's session-cache callbacks (new, get, remove), read through the libssl the
+    ssl module uses."""
+    import _ssl
+    import ctypes
+
+    lib_ssl = ctypes.CDLL(_ssl.__file__)
+    ptr = ctypes.c_void_p.from_address(id(ctx) + object.__basicsize__).value
+    out = []
+    for name in ("SSL_CTX_sess_get_new_cb", "SSL_CTX_sess_get_get_cb",
+                 "SSL_CTX_sess_get_remove_cb"):  # fmt: skip
+        f = getattr(lib_ssl, name)
+        f.argtypes, f.restype = [ctypes.c_void_p], ctypes.c_void_p
+        out.append(f(ptr))
+    return tuple(out)
+
+
+def test_reinstall_never_clears_a_session_callback(live: LivePKI) -> None:
+    """Once installed, the session callbacks stay set whatever a later install() or guard()
+    asks for (a session cache of 0 included): OpenSSL tests a callback and reads it again to
+    call it, so clearing one under handshakes in flight could make a handshake call NULL (seen
+    once as a crash of test_reinstall_during_handshakes). Without a cache the callbacks keep
+    nothing and the cache mode stops OpenSSL from asking: no session ID resumes."""
+    sctx = th.server_context(live, root_verifier(live), "record")
+    installed = _session_callbacks(sctx)
+    assert all(installed)
+    for size in (0, 64, 0):
+        fssl.install(sctx, root_verifier(live), mode="record", session_cache_size=size)
+        assert _session_callbacks(sctx) == installed
+    fssl.guard(sctx, session_cache_size=0)
+    assert _session_callbacks(sctx) == installed
+    fssl.install(sctx, root_verifier(live), mode="record", session_cache_size=0)
+    cctx = _resuming_client(live, "good", "1.2", "session-id")
+    with th.TLSServer(sctx) as server:
+        first = th.https_get(server.port, cctx)
+        again = th.https_get(server.port, cctx, session=first.session)
+        assert not again.reused and again.error is None and again.body["status"] == "SUCCESS"
+
+
 def test_session_id_expired_session_does_not_resume(live: LivePKI) -> None:
     """A session past its timeout is not resumed: the full handshake verifies the chain."""
     sctx = _resuming_server(live, root_verifier(live), "record", "session-id")
