@@ -61,6 +61,7 @@ static int parse_idp(fm_span v, fm_crl *c) {
             continue;
         if (n == 3) {
             c->flags |= FM_CRL_SOME_REASONS;
+            c->idp_reasons = b;
             continue;
         }
         int val = fm_der_bool(b);
@@ -123,7 +124,9 @@ static int parse_crl_extensions(fm_span exts, fm_crl *c) {
                 return BAD;
             break;
         }
-        case CE_FRESHEST:
+        case CE_FRESHEST: /* 5.2.6: MUST be non-critical (delta CRLs are given, not fetched) */
+            if (critical)
+                return BAD;
             break;
         default:
             if (critical)
@@ -249,17 +252,22 @@ int fm_crl_parse_header(fm_crl *c, const uint8_t *der, size_t len) {
     return FM_OK;
 }
 
-int fm_crl_parse_full(fm_crl *c, const uint8_t *der, size_t len) {
-    int rc = fm_crl_parse_header(c, der, len);
-    if (rc != FM_OK)
-        return rc;
-    /* validate every entry */
+/* Every entry parsed and validated; `usable` also refuses what a revocation set refuses: RFC
+ * 5280 5.3.1, removeFromCRL only appears in delta CRLs. */
+static int parse_entries(const fm_crl *c, int usable) {
     fm_crl_iter it;
     fm_crl_entry e;
+    int rc;
     fm_crl_iter_init(&it, c);
     while ((rc = fm_crl_iter_next(&it, &e)) == 1)
-        ;
+        if (usable && e.reason == FM_REASON_REMOVE_FROM_CRL && !(c->flags & FM_CRL_DELTA))
+            return FM_ERR_CRL_MALFORMED;
     return rc;
+}
+
+int fm_crl_parse_full(fm_crl *c, const uint8_t *der, size_t len) {
+    int rc = fm_crl_parse_header(c, der, len);
+    return rc != FM_OK ? rc : parse_entries(c, 0);
 }
 
 void fm_crl_iter_init(fm_crl_iter *it, const fm_crl *c) {
@@ -347,8 +355,9 @@ int fm_crl_check_parsed(const fm_crl *c, const fm_cert *ca) {
 int fm_crl_check(const uint8_t *crl, size_t len, const uint8_t *ca_der, size_t ca_len) {
     fm_crl c;
     fm_cert ca;
+    /* every entry too: a CRL reported good here is one a revocation set accepts */
     int rc = fm_crl_parse_header(&c, crl, len);
-    if (rc != FM_OK)
+    if (rc != FM_OK || (rc = parse_entries(&c, 1)) != FM_OK)
         return rc;
     if ((rc = fm_cert_parse(&ca, ca_der, ca_len)) != FM_OK)
         return rc;

@@ -24,6 +24,7 @@ typedef struct fm_crl {
                           * certificates whose cRLDistributionPoints name it (RFC 5280 6.3.3) */
     int idp_dp_kind;     /* FM_DPN_* */
     fm_span idp_dp;      /* its names (see FM_DPN_*) */
+    fm_span idp_reasons; /* onlySomeReasons BIT STRING content (empty when absent) */
 } fm_crl;
 
 typedef struct fm_crl_entry {

@@ -800,6 +800,21 @@ static void fill_info(fm_crl_info *info, const fm_crl *c, const uint8_t *der) {
     info->sig_status = -1;
 }
 
+/* The partition of a CRL (RFC 5280 5.2.5): what its issuingDistributionPoint means, not how it
+ * is spelled, so that an IDP with only default values (empty, or FALSE flags written out, which
+ * DER forbids but CAs emit) is the partition of a CRL without one, and a newer CRL of a
+ * partition supersedes the older however each spells it. 0: no partition (the whole CA). */
+static uint64_t partition_key(const fm_crl *c) {
+    uint32_t kind = c->flags & (FM_CRL_ONLY_USER | FM_CRL_ONLY_CA | FM_CRL_ONLY_ATTR |
+                                FM_CRL_SOME_REASONS);
+    if (!c->has_idp_dp && kind == 0)
+        return 0;
+    uint32_t head[2] = {kind, c->has_idp_dp ? (uint32_t)c->idp_dp_kind + 1u : 0};
+    fm_span parts[3] = {{(const uint8_t *)head, sizeof head},
+                        c->has_idp_dp ? c->idp_dp : (fm_span){NULL, 0}, c->idp_reasons};
+    return fm_hash64(RS_SEED, parts, 3) | 1u;
+}
+
 static int add_crl(fm_revbuild *b, const uint8_t *der, size_t len, int borrow,
                    const uint8_t *ca_der, size_t ca_len, fm_crl_info *info) {
     fm_cert ca;
@@ -834,7 +849,7 @@ static int add_crl(fm_revbuild *b, const uint8_t *der, size_t len, int borrow,
         free(rec.owned);
         return rc;
     }
-    rec.idp_hash = rec.c.idp.len ? fm_hash64(RS_SEED, &rec.c.idp, 1) : 0;
+    rec.idp_hash = partition_key(&rec.c);
     b->crls[b->n_crls++] = rec;
     return FM_OK;
 }

@@ -748,6 +748,63 @@ def test_newer_crl_without_number_beats_an_older_numbered_one(
     assert not check(w, build(w, old, new, newer_numbered)).revoked
 
 
+IDP_OID = "2.5.29.28"
+
+
+@pytest.mark.parametrize(
+    "idp_content",
+    [crls.enc(0x30, b""), crls.enc(0x30, b"\x81\x01\x00"), crls.enc(0x30, b"\x82\x01\x00")],
+    ids=["empty-idp", "user-flag-false", "ca-flag-false"],
+)
+@pytest.mark.parametrize("idp_on_newer", [True, False])
+def test_idp_with_only_default_values_is_the_whole_ca(
+    w: World, idp_content: bytes, idp_on_newer: bool
+) -> None:
+    """An issuingDistributionPoint that says nothing (empty, or FALSE flags written out) is the
+    partition of a CRL without one: the newer CRL supersedes the older however each spells it
+    (a released hold used to stay, the two read as two partitions)."""
+    def one(number: int, entries: list[bytes], idp: bool) -> bytes:
+        exts = [crls.crl_number_ext(number)]
+        if idp:
+            exts.append(crls.RawExt(IDP_OID, True, idp_content))
+        return crls.raw_crl(w.inter, entries, extensions=exts)
+
+    held = [crls.raw_entry(serial(w.leaf), reason=6)]
+    old, new = one(1, held, not idp_on_newer), one(2, [], idp_on_newer)
+    for ders in ((old, new), (new, old)):
+        revs = build(w, *ders)
+        assert not check(w, revs).revoked
+        assert check(w, revs, missing_crl="deny").status == "SUCCESS"
+
+
+@pytest.mark.parametrize("critical", [True, False])
+def test_freshest_crl_must_not_be_critical(w: World, critical: bool) -> None:
+    """freshestCRL (RFC 5280 5.2.6) MUST be non-critical: a critical one makes the CRL
+    malformed (as OpenSSL refuses it) rather than used without the delta it points to."""
+    freshest = crls.raw_ext(x509.FreshestCRL([x509.DistributionPoint(
+        [x509.UniformResourceIdentifier("http://crl.example/delta.crl")], None, None, None)]),
+        critical)  # fmt: skip
+    der = crls.raw_crl(w.inter, [crls.raw_entry(serial(w.leaf))],
+                       extensions=[crls.crl_number_ext(1), freshest])  # fmt: skip
+    if critical:
+        with pytest.raises(RevocationError, match="malformed CRL"):
+            build(w, der)
+        assert check_crl(der, w.inter.der) == "malformed CRL"
+    else:
+        assert check(w, build(w, der)).revoked
+        assert check_crl(der, w.inter.der) is None
+
+
+def test_check_crl_reads_every_entry(w: World) -> None:
+    """check_crl (and `fastmtls crl inspect`) judge a CRL as build() does: a bad entry
+    (removeFromCRL in a base CRL, reason code 7) is reported, not "valid"."""
+    for entry in (crls.raw_entry(serial(w.leaf), reason=8), crls.raw_entry(5, reason=7)):
+        der = crls.raw_crl(w.inter, [entry], extensions=[crls.crl_number_ext(1)])
+        assert check_crl(der, w.inter.der) == "malformed CRL"
+        with pytest.raises(RevocationError):
+            build(w, der)
+
+
 def _remove_delta(w: World, serial_: int, base: int, idp: x509.IssuingDistributionPoint) -> bytes:
     return crls.raw_crl(w.inter, [crls.raw_entry(serial_, reason=8)],
                         extensions=[crls.crl_number_ext(base + 1), crls.delta_ext(base),

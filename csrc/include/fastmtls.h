@@ -246,7 +246,8 @@ int fm_crl_parse(const uint8_t *crl, size_t len, fm_crl_info *out);
 /* The same without validating each entry (they are only counted): for routing a CRL to its CA
  * before fm_revbuild_add_crl, which validates entries as it reads them. */
 int fm_crl_parse_header_info(const uint8_t *crl, size_t len, fm_crl_info *out);
-/* Checks a CRL against its issuing CA certificate: issuer name, AKI/SKI, cRLSign, signature. */
+/* Checks a CRL against its issuing CA certificate: issuer name, AKI/SKI, cRLSign, signature, and
+ * every entry as a revocation set reads it (FM_OK: fm_revbuild_add_crl accepts it). */
 int fm_crl_check(const uint8_t *crl, size_t len, const uint8_t *ca, size_t ca_len);
 
 int fm_revbuild_new(fm_revbuild **out);
