@@ -307,7 +307,7 @@ class RevocationSet:
         message names the CRL (its position among the CRLs given, counting each PEM block, and
         its issuer).
 
-        Per CA and partition (CRLs with the same issuingDistributionPoint), the newest base CRL
+        Per CA and partition (CRLs whose issuingDistributionPoint means the same), the newest base CRL
         is used with the newest delta CRL that applies to it (``removeFromCRL`` honoured): a
         delta lists every change since its base, so older deltas are superseded. A delta whose
         base is missing, or that needs a newer base than the newest one given, raises
