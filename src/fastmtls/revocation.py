@@ -307,11 +307,11 @@ class RevocationSet:
         message names the CRL (its position among the CRLs given, counting each PEM block, and
         its issuer).
 
-        Per CA and partition (CRLs whose issuingDistributionPoint means the same), the newest base CRL
-        is used with the newest delta CRL that applies to it (``removeFromCRL`` honoured): a
-        delta lists every change since its base, so older deltas are superseded. A delta whose
-        base is missing, or that needs a newer base than the newest one given, raises
-        :class:`RevocationError` unless a newer applicable delta supersedes it.
+        Per CA and partition (CRLs whose issuingDistributionPoint means the same), the newest
+        base CRL is used with the newest delta CRL that applies to it (``removeFromCRL``
+        honoured): a delta lists every change since its base, so older deltas are superseded.
+        A delta whose base is missing, or that needs a newer base than the newest one given,
+        raises :class:`RevocationError` unless a newer applicable delta supersedes it.
 
         ``at`` (default: now) is the time the set is built for: a CRL issued for later (its
         thisUpdate after ``at``) ranks below every CRL of its partition already in force, and a
