@@ -61,7 +61,9 @@ class Case:
     verifier_kw: dict[str, Any] = field(default_factory=dict)
     revoke: bool = False  # the verifier's RevocationSet revokes the client
     trust: tuple[str, ...] = ("root",)  # names of LivePKI.cas in the verifier's store
-    crl: str | None = None  # "empty": a set without the intermediate's CRL; "expired": stale CRL
+    # "empty": a set without the intermediate's CRL; "expired": stale CRL; "future": one issued
+    # for tomorrow
+    crl: str | None = None
 
     def expected_alert(self, version: str) -> str | None:
         """The alert text the client's SSLError carries in enforce mode."""
@@ -109,6 +111,9 @@ CHAIN_CASES = {
     "expired_crl": Case("good", "FAILED:CRL has expired", crl="expired",
                         verifier_kw={"expired_crl": "deny"},
                         alert="sslv3 alert certificate expired"),
+    "crl_not_yet_valid": Case("good", "FAILED:CRL is not yet valid", crl="future",
+                              verifier_kw={"expired_crl": "deny"},
+                              alert="sslv3 alert bad certificate"),
     # a status without its own X509_V_ERR code: X509_V_ERR_CERT_REJECTED
     "other_failure": Case("non_ca_issued", "FAILED:invalid or inconsistent certificate extension",
                           trust=("pathlen_root",), alert="sslv3 alert bad certificate"),
@@ -135,8 +140,8 @@ def case_verifier(live: LivePKI, case: Case) -> fastmtls.Verifier:
         v.revocations = live.revocations("revocable")
     elif case.crl == "empty":
         v.revocations = fastmtls.RevocationSet.empty()
-    elif case.crl == "expired":
-        v.revocations = live.revocations(expired=True)
+    elif case.crl in ("expired", "future"):
+        v.revocations = live.revocations(expired=case.crl == "expired", future=case.crl == "future")
     return v
 
 

@@ -88,12 +88,13 @@ class LivePKI:
         """The client leaf's subject as fastmtls formats it (RFC 2253)."""
         return self.clients[name].cert.subject.rfc4514_string()
 
-    def crl(self, *revoked: str, issuer: pki.Cert | None = None, expired: bool = False) -> bytes:
+    def crl(self, *revoked: str, issuer: pki.Cert | None = None, expired: bool = False,
+            future: bool = False) -> bytes:
         """A DER CRL from ``issuer`` (default: the intermediate) revoking the named clients;
-        ``expired``: its nextUpdate is yesterday."""
+        ``expired``: its nextUpdate is yesterday; ``future``: its thisUpdate is tomorrow."""
         ca = issuer or self.inter
         now = dt.datetime.now(UTC)
-        shift = dt.timedelta(days=2) if expired else dt.timedelta(0)
+        shift = dt.timedelta(days=2 if expired else -2 if future else 0)
         b = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(ca.cert.subject)
@@ -109,9 +110,10 @@ class LivePKI:
             )
         return b.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
-    def revocations(self, *revoked: str, expired: bool = False) -> fastmtls.RevocationSet:
+    def revocations(self, *revoked: str, expired: bool = False,
+                    future: bool = False) -> fastmtls.RevocationSet:
         """A RevocationSet from the intermediate's CRL revoking the named clients."""
-        crl = self.crl(*revoked, expired=expired)
+        crl = self.crl(*revoked, expired=expired, future=future)
         return fastmtls.RevocationSet.build([crl], cas=[self.inter.der])
 
 
