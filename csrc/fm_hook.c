@@ -720,11 +720,10 @@ static int verify_peer_chain(fm_hook *h, X509_STORE_CTX *xctx, uint64_t origin) 
     return 1; /* record mode: the handshake completes; the result says what happened */
 }
 
-/* SSL_CTX_set_cert_verify_callback; `arg` is the SSL_CTX's ctx_ref. */
-/* The SSL_CTX's verify callback from the first install on: a GUARD hook leaves the chain to
- * OpenSSL's own X509_verify_cert, what OpenSSL calls without a callback (installing NULL instead
- * would race with handshakes in flight: OpenSSL tests the callback, then reads it again to call
- * it). */
+/* SSL_CTX_set_cert_verify_callback, from the first install on; `arg` is the SSL_CTX's ctx_ref.
+ * A GUARD hook leaves the chain to OpenSSL's own X509_verify_cert, what OpenSSL calls without a
+ * callback (installing NULL instead would race with handshakes in flight: OpenSSL tests the
+ * callback, then reads it again to call it). */
 static int cert_verify_cb(X509_STORE_CTX *xctx, void *arg) {
     fm_hook *h = ref_get(arg);
     int ok;

@@ -67,16 +67,25 @@ typedef struct rs_header {
     uint64_t reserved;
 } rs_header;
 
+/* Validity windows per certificate kind: of the freshest (latest nextUpdate) CRL giving complete
+ * status for user, and for CA, certificates; a base with its delta is valid from the later
+ * thisUpdate to the earlier nextUpdate of the two. Part of the snapshot format. */
+typedef struct cover_win {
+    int64_t this_user, next_user, this_ca, next_ca;
+} cover_win;
+
+static fm_window window_of(const cover_win *c, int is_ca) {
+    return is_ca ? (fm_window){c->this_ca, c->next_ca} : (fm_window){c->this_user, c->next_user};
+}
+
 typedef struct rs_issuer {
     uint64_t key_hash;
     uint64_t name_off, spki_off, number_off; /* in blob */
     uint32_t name_len, spki_len, number_len, flags;
     int64_t this_update, next_update; /* over all its CRLs in use (reported) */
-    /* the validity window of the freshest (latest nextUpdate) of its CRLs giving complete status
-     * without a distribution point name, for user and for CA certificates: a base with its
-     * delta is valid from the later thisUpdate to the earlier nextUpdate of the two (INT64_MIN,
-     * INT64_MAX: no deadline, operator-managed entries) */
-    int64_t this_user, next_user, this_ca, next_ca;
+    /* of its CRLs without a distribution point name (INT64_MIN, INT64_MAX: no deadline, the
+     * operator's entries) */
+    cover_win win;
     uint64_t n_entries;
     uint32_t cover, has_crl; /* cover: COVER_* of its CRLs without a distribution point name */
     uint32_t part_first, part_count; /* its range of parts */
@@ -89,8 +98,7 @@ typedef struct rs_part {
     uint64_t name_off;   /* in blob */
     uint32_t name_len;
     uint32_t flags;      /* COVER_USER | COVER_CA, PART_RELATIVE */
-    /* the validity window of the freshest CRL (base with delta) naming it, per kind */
-    int64_t this_user, next_user, this_ca, next_ca;
+    cover_win win;       /* of the CRLs naming it */
 } rs_part;
 
 struct fm_revset {
@@ -238,8 +246,7 @@ int fm_revset_find_issuer(const fm_revset *s, fm_span name, fm_span spki) {
 
 int fm_revset_issuer_state(const fm_revset *s, int issuer, int is_ca, fm_window *w) {
     const rs_issuer *is = &s->issuers[issuer];
-    w->this_update = is_ca ? is->this_ca : is->this_user;
-    w->next_update = is_ca ? is->next_ca : is->next_user;
+    *w = window_of(&is->win, is_ca);
     return (is->cover & (is_ca ? COVER_CA : COVER_USER)) != 0;
 }
 
@@ -260,14 +267,13 @@ int fm_revset_covers_dp(const fm_revset *s, int issuer, int is_ca, int kind, fm_
     for (; lo < is->part_count && p[lo].hash == h; lo++)
         if ((p[lo].flags & PART_RELATIVE) == rel && p[lo].name_len == name.len &&
             memcmp(s->blob + p[lo].name_off, name.p, name.len) == 0) {
-            w->this_update = is_ca ? p[lo].this_ca : p[lo].this_user;
-            w->next_update = is_ca ? p[lo].next_ca : p[lo].next_user;
+            *w = window_of(&p[lo].win, is_ca);
             return (p[lo].flags & (is_ca ? COVER_CA : COVER_USER)) != 0;
         }
     return 0;
 }
 
-/* The live record of (issuer, serial), NULL when none. No allocation, no lock: the image is
+/* The record of (issuer, serial), NULL when none. No allocation, no lock: the image is
  * immutable. */
 static const uint8_t *rs_find(const fm_revset *s, int issuer, fm_span serial) {
     uint64_t n = s->h->n_slots;
@@ -290,14 +296,14 @@ static const uint8_t *rs_find(const fm_revset *s, int issuer, fm_span serial) {
     return NULL;
 }
 
-static int revoked_rec(const uint8_t *rec, fm_revocation *out) {
+/* A record's reason and date into `out` (may be NULL). */
+static void rec_out(const uint8_t *rec, fm_revocation *out) {
     if (out) {
         uint32_t date;
         memcpy(&date, rec + 4, 4);
         out->reason = rec[3] & REC_REASON_MASK;
         out->date = (int64_t)date;
     }
-    return 1;
 }
 
 /* 1 = revoked, 0 = not: a certificate of this kind (CA or not) is on a list covering it. */
@@ -305,14 +311,18 @@ int fm_revset_check(const fm_revset *s, int issuer, fm_span serial, int is_ca, f
     const uint8_t *rec = rs_find(s, issuer, serial);
     if (rec == NULL || (rec[3] & (is_ca ? REC_NOT_CA : REC_NOT_USER)))
         return 0;
-    return revoked_rec(rec, out);
+    rec_out(rec, out);
+    return 1;
 }
 
 /* The public lookups answer for any certificate type: revoked as a user or as a CA certificate
  * (one probe: a record's scope never excludes both, see apply()). */
 static int revoked_any(const fm_revset *s, int issuer, fm_span serial, fm_revocation *out) {
     const uint8_t *rec = rs_find(s, issuer, serial);
-    return rec != NULL && revoked_rec(rec, out);
+    if (rec == NULL)
+        return 0;
+    rec_out(rec, out);
+    return 1;
 }
 
 int fm_revset_lookup(const fm_revset *s, const uint8_t *ca_name, size_t name_len,
@@ -1224,11 +1234,6 @@ static uint8_t *image_alloc(size_t len, int *mapped) {
 }
 
 
-/* A coverage window per certificate kind (see rs_issuer): the freshest covering CRL's. */
-typedef struct cover_win {
-    int64_t this_user, next_user, this_ca, next_ca;
-} cover_win;
-
 /* A distribution point name of a chosen partitioned CRL, while the parts are collected. */
 typedef struct build_part {
     uint32_t issuer, flags; /* flags: COVER_*, PART_RELATIVE */
@@ -1462,8 +1467,7 @@ int fm_revbuild_finish_ex(fm_revbuild *b, fm_revset **out, int64_t *bad_crl) {
          * entries add revocations). */
         if (src->explicit_entries && !d->has_crl)
             d->cover |= COVER_USER | COVER_CA;
-        d->this_user = win.this_user, d->next_user = win.next_user;
-        d->this_ca = win.this_ca, d->next_ca = win.next_ca;
+        d->win = win;
         if (newest && newest->c.number.len && newest->c.number.len <= 21) {
             memcpy(blob + bl, newest->c.number.p, newest->c.number.len);
             d->number_len = (uint32_t)newest->c.number.len;
@@ -1473,8 +1477,7 @@ int fm_revbuild_finish_ex(fm_revbuild *b, fm_revset **out, int64_t *bad_crl) {
         for (; pi < n_parts && parts[pi].issuer == i; pi++) {
             rs_part *p = &ps[pi];
             p->hash = parts[pi].hash, p->flags = parts[pi].flags;
-            p->this_user = parts[pi].win.this_user, p->next_user = parts[pi].win.next_user;
-            p->this_ca = parts[pi].win.this_ca, p->next_ca = parts[pi].win.next_ca;
+            p->win = parts[pi].win;
             p->name_off = bl, p->name_len = (uint32_t)parts[pi].name.len;
             memcpy(blob + bl, parts[pi].name.p, parts[pi].name.len), bl += parts[pi].name.len;
         }
