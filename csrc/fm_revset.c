@@ -74,6 +74,13 @@ typedef struct cover_win {
     int64_t this_user, next_user, this_ca, next_ca;
 } cover_win;
 
+int fm_window_fresher(fm_window a, fm_window b, int64_t at) {
+    int va = a.this_update <= at, vb = b.this_update <= at;
+    if (va != vb)
+        return va;
+    return a.next_update > b.next_update;
+}
+
 static fm_window window_of(const cover_win *c, int is_ca) {
     return is_ca ? (fm_window){c->this_ca, c->next_ca} : (fm_window){c->this_user, c->next_user};
 }
@@ -669,6 +676,8 @@ typedef struct rb_crl {
     uint64_t idp_hash; /* partition: CRLs with different IDPs are different partitions */
     int use;           /* 1 = chosen base, 2 = the delta applied to a chosen base, 0 = unused */
     size_t delta;      /* of a chosen base: index of its delta, NO_DELTA when none */
+    int64_t current;   /* of a base: the latest thisUpdate of it and the deltas in force that
+                        * apply to it (how current its status is, beside an unnumbered CRL) */
 } rb_crl;
 
 #define NO_DELTA SIZE_MAX
@@ -926,8 +935,10 @@ static int future(const fm_revbuild *b, const rb_crl *c) {
 
 /* Whether CRL a is newer than CRL b of the same kind: one in force before one that is not yet
  * (as OpenSSL prefers a time-valid CRL), then the higher cRLNumber when both carry one, then
- * the later thisUpdate (a CRL without a number is ranked by its date, never below any numbered
- * one), then the numbered one, then the one given first (a deterministic choice). */
+ * how current each is (a base with its deltas: the latest thisUpdate among them, `current`; a
+ * CRL without a number is ranked by its date, never below any numbered one, nor above a
+ * numbered base whose delta is newer), then the numbered one, then the one given first (a
+ * deterministic choice). */
 static int newer(const fm_revbuild *bld, const rb_crl *a, size_t ai, const rb_crl *b, size_t bi) {
     int fa = future(bld, a), fb = future(bld, b);
     if (fa != fb)
@@ -938,11 +949,18 @@ static int newer(const fm_revbuild *bld, const rb_crl *a, size_t ai, const rb_cr
         if (cmp != 0)
             return cmp > 0;
     }
-    if (a->c.this_update != b->c.this_update)
-        return a->c.this_update > b->c.this_update;
+    if (a->current != b->current)
+        return a->current > b->current;
     if (na != nb)
         return na;
     return ai < bi;
+}
+
+/* Whether delta CRL d applies to base CRL c (RFC 5280 5.2.4): same partition, d numbered above
+ * c, and c at least as new as the base d names. */
+static int delta_applies(const rb_crl *d, const rb_crl *c) {
+    return same_partition(d, c) && (c->c.flags & FM_CRL_HAS_NUMBER) &&
+           num_cmp(d->c.number, c->c.number) > 0 && num_cmp(c->c.number, d->c.base_number) >= 0;
 }
 
 /* Chooses, per (issuer, IDP partition), the newest base CRL and the newest delta CRL that applies
@@ -957,6 +975,18 @@ static int newer(const fm_revbuild *bld, const rb_crl *a, size_t ai, const rb_cr
  * is left out (the status it gives is not in force yet), and "newest" ranks CRLs in force
  * first (newer()). */
 static int choose_crls(fm_revbuild *b, size_t *bad) {
+    for (size_t i = 0; i < b->n_crls; i++) { /* how current each base is, with its deltas */
+        rb_crl *c = &b->crls[i];
+        c->current = c->c.this_update;
+        if (c->c.flags & FM_CRL_DELTA)
+            continue;
+        for (size_t j = 0; j < b->n_crls; j++) {
+            const rb_crl *d = &b->crls[j];
+            if ((d->c.flags & FM_CRL_DELTA) && !future(b, d) && delta_applies(d, c) &&
+                d->c.this_update > c->current)
+                c->current = d->c.this_update;
+        }
+    }
     for (size_t i = 0; i < b->n_crls; i++) {
         rb_crl *c = &b->crls[i];
         c->delta = NO_DELTA;
@@ -1281,12 +1311,16 @@ static fm_window pair_window(const fm_revbuild *b, const rb_crl *base) {
 }
 
 /* Adds a CRL pair covering the kinds `cover` (COVER_*) with window w to a coverage: per kind,
- * the freshest (latest nextUpdate) covering pair decides, as OpenSSL picks the time-valid CRL
- * among those in scope; stale lists of another scope or partition do not matter. */
-static void cover_add(cover_win *c, uint32_t have, uint32_t cover, fm_window w) {
-    if ((cover & COVER_USER) && (!(have & COVER_USER) || w.next_update > c->next_user))
+ * the freshest covering pair decides (fm_window_fresher at the build time), as OpenSSL picks
+ * the time-valid CRL among those in scope; stale lists, and lists issued for later, of another
+ * scope or partition do not matter. */
+static void cover_add(const fm_revbuild *b, cover_win *c, uint32_t have, uint32_t cover,
+                      fm_window w) {
+    int64_t at = b->has_time ? b->now : INT64_MAX;
+    if ((cover & COVER_USER) &&
+        (!(have & COVER_USER) || fm_window_fresher(w, window_of(c, 0), at)))
         c->this_user = w.this_update, c->next_user = w.next_update;
-    if ((cover & COVER_CA) && (!(have & COVER_CA) || w.next_update > c->next_ca))
+    if ((cover & COVER_CA) && (!(have & COVER_CA) || fm_window_fresher(w, window_of(c, 1), at)))
         c->this_ca = w.this_update, c->next_ca = w.next_update;
 }
 
@@ -1338,12 +1372,12 @@ static int collect_parts(const fm_revbuild *b, build_part **out, size_t *n_out) 
             (((*out)[m - 1].flags ^ p->flags) & PART_RELATIVE) == 0 &&
             fm_span_eq((*out)[m - 1].name, p->name)) {
             build_part *q = &(*out)[m - 1];
-            cover_add(&q->win, q->flags, p->flags, p->w);
+            cover_add(b, &q->win, q->flags, p->flags, p->w);
             q->flags |= p->flags;
         } else {
             build_part *q = &(*out)[m++];
             *q = *p;
-            cover_add(&q->win, 0, q->flags, q->w);
+            cover_add(b, &q->win, 0, q->flags, q->w);
         }
     }
     *n_out = m;
@@ -1456,7 +1490,7 @@ int fm_revbuild_finish_ex(fm_revbuild *b, fm_revset **out, int64_t *bad_crl) {
              * its names are parts, not issuer-wide coverage (RFC 5280 6.3.3 (b)(2)(i)) */
             if (c->use == 1 && !c->c.has_idp_dp) {
                 uint32_t cover = crl_cover(&c->c);
-                cover_add(&win, d->cover, cover, pair_window(b, c));
+                cover_add(b, &win, d->cover, cover, pair_window(b, c));
                 d->cover |= cover;
             }
             if (newest == NULL || num_cmp(c->c.number, newest->c.number) > 0)

@@ -14,6 +14,10 @@ typedef struct fm_window {
     int64_t this_update, next_update;
 } fm_window;
 
+/* Whether window a gives fresher status than b at time `at`: one already in force (thisUpdate not
+ * after `at`) first, then the later nextUpdate. */
+int fm_window_fresher(fm_window a, fm_window b, int64_t at);
+
 /* Whether the CA's CRLs without a distribution point name (or its operator-managed entries,
  * when it has no CRL) cover certificates of this kind; *w receives the window of the freshest
  * of those that do. */

@@ -756,14 +756,16 @@ static int names_directory(fm_span general_names, fm_span name) {
  * A distribution point with `reasons` is skipped (the CRLs found through it are partial), and so
  * is one whose cRLIssuer does not name the issuing CA (indirect CRLs are not supported). */
 static int dp_covered(const fm_revset *revs, int idx, const fm_cert *c, const fm_cert *issuer,
-                      int is_ca, fm_window *w) {
+                      int is_ca, int64_t at, fm_window *w) {
     fm_der r, n;
     fm_dist_point dp;
     fm_span gn;
     int covered = 0;
     fm_window pw;
-    /* every covering partition is looked at: the freshest one decides whether the certificate's
-     * status is current (as OpenSSL prefers a time-valid CRL among those in scope) */
+    /* every covering partition is looked at: the freshest one (fm_window_fresher: in force at
+     * the verification time first, then the latest nextUpdate) decides whether the
+     * certificate's status is current (as OpenSSL prefers a time-valid CRL among those in
+     * scope) */
     fm_der_init_span(&r, c->crldp); /* validated by fm_cert_parse */
     while (fm_crldp_next(&r, &dp) == 1) {
         if (!dp.has_name || dp.has_reasons ||
@@ -771,14 +773,14 @@ static int dp_covered(const fm_revset *revs, int idx, const fm_cert *c, const fm
             continue;
         if (dp.name_kind == FM_DPN_RELATIVE) {
             if (fm_revset_covers_dp(revs, idx, is_ca, FM_DPN_RELATIVE, dp.names, &pw) &&
-                (!covered || pw.next_update > w->next_update))
+                (!covered || fm_window_fresher(pw, *w, at)))
                 covered = 1, *w = pw;
             continue;
         }
         fm_der_init_span(&n, dp.names);
         while (!fm_der_done(&n) && fm_der_any(&n, NULL, NULL, &gn) == 0)
             if (fm_revset_covers_dp(revs, idx, is_ca, FM_DPN_FULL, gn, &pw) &&
-                (!covered || pw.next_update > w->next_update))
+                (!covered || fm_window_fresher(pw, *w, at)))
                 covered = 1, *w = pw;
     }
     return covered;
@@ -802,8 +804,9 @@ static int check_revocation(const vctx *x, const fm_revset *revs, fm_result *out
          * give it decide whether that status is stale: the freshest of them (another
          * partition's or scope's CRL, or one that does not cover this certificate, does not). */
         int covered = idx >= 0 && fm_revset_issuer_state(revs, idx, is_ca && i > 0, &win);
-        if (idx >= 0 && c->crldp.len && dp_covered(revs, idx, c, issuer, is_ca && i > 0, &dp_win))
-            if (!covered || dp_win.next_update > win.next_update)
+        if (idx >= 0 && c->crldp.len &&
+            dp_covered(revs, idx, c, issuer, is_ca && i > 0, x->at, &dp_win))
+            if (!covered || fm_window_fresher(dp_win, win, x->at))
                 covered = 1, win = dp_win;
         if (!covered && (flags & FM_OPT_REV_DENY_MISSING)) {
             *depth = (int)i;

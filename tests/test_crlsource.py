@@ -307,6 +307,33 @@ def test_crl_issued_for_later_comes_into_force_at_its_this_update(
         src.stop()
 
 
+def test_crl_coming_into_force_during_a_slow_build_is_not_lost(
+    tmp_path: Path, ca: pki.Cert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A held CRL whose thisUpdate passes while the round's build runs (large CRLs) comes into
+    force at the next round: the round's builds and its bookkeeping use one time (they used to
+    read the clock twice, so the CRL was neither built in nor waited for, until some source
+    changed)."""
+    later = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    (tmp_path / "current.crl").write_bytes(make_crl(ca, [], number=1))
+    (tmp_path / "next.crl").write_bytes(make_crl(ca, [0x77], number=2, this_update=later))
+    src = CRLSource(files=[tmp_path / "current.crl", tmp_path / "next.crl"], cas=[ca.der],
+                    poll_interval=60)  # fmt: skip
+    build = CRLSource._build
+
+    def slow_build(self: CRLSource, ders: Sequence[bytes], cas: Sequence[bytes]) -> Any:
+        rs = build(self, ders, cas)
+        assert wait_until(lambda: datetime.now(UTC) >= later + timedelta(seconds=0.5), 10)
+        return rs
+
+    monkeypatch.setattr(CRLSource, "_build", slow_build)
+    assert src.refresh() is True
+    assert src.current is not None and src.current.lookup(ca.der, 0x77) is None
+    monkeypatch.setattr(CRLSource, "_build", build)
+    assert src.refresh() is True
+    assert src.current.lookup(ca.der, 0x77) is not None
+
+
 # -- URLs ----------------------------------------------------------------------------------------
 
 

@@ -805,6 +805,36 @@ def test_check_crl_reads_every_entry(w: World) -> None:
             build(w, der)
 
 
+@pytest.mark.parametrize("partitioned", [False, True], ids=["user-crl", "dp-crl"])
+def test_crl_in_force_beats_a_fresher_one_issued_for_later(w: World, partitioned: bool) -> None:
+    """Beside the CA's CRL in force, another CRL covering the leaf (of user certificates, or of a
+    distribution point it names) issued for later, with a later nextUpdate: the status is the
+    current CRL's under expired_crl="deny" (the later nextUpdate used to win, and every client
+    failed "CRL is not yet valid" until the other CRL's thisUpdate)."""
+    later = crls.crl(w.inter, [], number=1, this_update=FUTURE["this_update"],
+                     next_update=NOW + timedelta(days=9), scope=None if partitioned else "user",
+                     issuing_dp=crls.idp(uri=crls.crl_uri("a")) if partitioned else None)
+    leaf, current = _dp_leaf(w, "a"), crls.crl(w.inter, [], number=3)
+    for ders in ((current, later), (later, current)):
+        assert check(w, build(w, *ders, at=NOW), leaf, expired_crl="deny").status == "SUCCESS"
+    after = NOW + timedelta(hours=7)
+    revs = build(w, current, later, at=after)
+    assert check(w, revs, leaf, expired_crl="deny", at=after).status == "SUCCESS"
+
+
+@pytest.mark.parametrize("order", [0, 1, 2])
+def test_unnumbered_crl_older_than_a_base_and_its_delta(w: World, order: int) -> None:
+    """A numbered base with its newer delta, and a CRL without a number issued between the two:
+    the base with its delta is the current status (the unnumbered CRL, ranked by its own date
+    against the base's, used to win and leave the delta without a base: no set at all)."""
+    base = revoking_leaf(w, number=5, this_update=NOW - timedelta(days=2))
+    delta = crls.crl(w.inter, [], number=6, base=5, this_update=NOW - timedelta(hours=1))
+    plain = crls.crl(w.inter, [], number=None, this_update=NOW - timedelta(days=1))
+    ders = [base, delta, plain]
+    ders = ders[order:] + ders[:order]
+    assert check(w, build(w, *ders)).revoked
+
+
 def _remove_delta(w: World, serial_: int, base: int, idp: x509.IssuingDistributionPoint) -> bytes:
     return crls.raw_crl(w.inter, [crls.raw_entry(serial_, reason=8)],
                         extensions=[crls.crl_number_ext(base + 1), crls.delta_ext(base),

@@ -498,6 +498,7 @@ class CRLSource:
         # rebuilt then, when that CRL comes into force (RevocationSet.build ranks it below the
         # CRLs in force until its thisUpdate)
         self._next_in_force: int | None = None
+        self._build_at = 0  # the time of the round's builds (set by _rebuild before they run)
         self._current: RevocationSet | None = None
         self._published_at: float | None = None
         self._thread: threading.Thread | None = None
@@ -883,7 +884,7 @@ class CRLSource:
             self._succeeded(s)
 
     def _build(self, ders: Sequence[bytes], cas: Sequence[bytes]) -> RevocationSet:
-        return RevocationSet.build(ders, cas=cas, entries=self._entries)
+        return RevocationSet.build(ders, cas=cas, entries=self._entries, at=self._build_at)
 
     def _assemble(
         self, pending: dict[_Source, _Pending], cas: Sequence[bytes]
@@ -952,6 +953,10 @@ class CRLSource:
         self, pending: dict[_Source, _Pending], cas: tuple[bytes, ...]
     ) -> RevocationSet | None:
         """Builds the set from every usable source; returns it when it was published."""
+        # one time for every build of the round and for what it says is in force (read once: a
+        # CRL coming into force during a slow build would otherwise be neither built in nor
+        # waited for)
+        now = self._build_at = int(time.time())
         rs, rejected, held, in_set = self._assemble(pending, cas)
         with self._state_lock:
             for s in self._sources:
@@ -965,7 +970,6 @@ class CRLSource:
                     self._succeeded(s)
         for s, message in rejected.items():
             self._failed(s, message)
-        now = time.time()
         held_updates = [i.this_update for s in self._sources if s in in_set for i in s.infos]
         self._next_in_force = min((t for t in held_updates if t > now), default=None)
         # the CRLs in force are part of what the set was built from
