@@ -937,8 +937,9 @@ static int future(const fm_revbuild *b, const rb_crl *c) {
  * (as OpenSSL prefers a time-valid CRL), then the higher cRLNumber when both carry one, then
  * how current each is (a base with its deltas: the latest thisUpdate among them, `current`; a
  * CRL without a number is ranked by its date, never below any numbered one, nor above a
- * numbered base whose delta is newer), then the numbered one, then the one given first (a
- * deterministic choice). */
+ * numbered base whose delta is newer), then its own thisUpdate, then the numbered one, then the
+ * one given first (a deterministic choice). Not transitive when numbers do not rise with dates
+ * (a CA's error): choose_crls picks by a running best, so a partition always gets a base. */
 static int newer(const fm_revbuild *bld, const rb_crl *a, size_t ai, const rb_crl *b, size_t bi) {
     int fa = future(bld, a), fb = future(bld, b);
     if (fa != fb)
@@ -951,6 +952,8 @@ static int newer(const fm_revbuild *bld, const rb_crl *a, size_t ai, const rb_cr
     }
     if (a->current != b->current)
         return a->current > b->current;
+    if (a->c.this_update != b->c.this_update) /* one number re-issued: the later issue */
+        return a->c.this_update > b->c.this_update;
     if (na != nb)
         return na;
     return ai < bi;
@@ -973,7 +976,8 @@ static int delta_applies(const rb_crl *d, const rb_crl *c) {
  * FM_ERR_CRL_NO_BASE: the newest status given cannot be applied, and silently using older data
  * would be worse. *bad receives that delta's index. With a build time, a delta issued for later
  * is left out (the status it gives is not in force yet), and "newest" ranks CRLs in force
- * first (newer()). */
+ * first (newer()). A delta older than a chosen base without a number is superseded by it (that
+ * base was ranked above every numbered base with its deltas). */
 static int choose_crls(fm_revbuild *b, size_t *bad) {
     for (size_t i = 0; i < b->n_crls; i++) { /* how current each base is, with its deltas */
         rb_crl *c = &b->crls[i];
@@ -987,20 +991,27 @@ static int choose_crls(fm_revbuild *b, size_t *bad) {
                 c->current = d->c.this_update;
         }
     }
+    for (size_t i = 0; i < b->n_crls; i++)
+        b->crls[i].delta = NO_DELTA;
+    /* per partition (found at its first base), the newest base by a running best */
     for (size_t i = 0; i < b->n_crls; i++) {
-        rb_crl *c = &b->crls[i];
-        c->delta = NO_DELTA;
+        const rb_crl *c = &b->crls[i];
         if (c->c.flags & FM_CRL_DELTA)
             continue;
-        int newest = 1;
-        for (size_t j = 0; j < b->n_crls && newest; j++) {
+        int first = 1;
+        for (size_t j = 0; j < i && first; j++)
+            if (!(b->crls[j].c.flags & FM_CRL_DELTA) && same_partition(&b->crls[j], c))
+                first = 0;
+        if (!first)
+            continue;
+        size_t best = i;
+        for (size_t j = i + 1; j < b->n_crls; j++) {
             const rb_crl *o = &b->crls[j];
-            if (j != i && !(o->c.flags & FM_CRL_DELTA) && same_partition(o, c) &&
-                newer(b, o, j, c, i))
-                newest = 0;
+            if (!(o->c.flags & FM_CRL_DELTA) && same_partition(o, c) &&
+                newer(b, o, j, &b->crls[best], best))
+                best = j;
         }
-        if (newest)
-            c->use = 1;
+        b->crls[best].use = 1;
     }
     /* two rounds: the newest applicable delta of each base first, then the unusable deltas are
      * checked against it */
@@ -1015,6 +1026,9 @@ static int choose_crls(fm_revbuild *b, size_t *bad) {
                 if (o->use == 1 && same_partition(o, d))
                     base = o;
             }
+            if (base != NULL && !(base->c.flags & FM_CRL_HAS_NUMBER) &&
+                d->c.this_update < base->c.this_update)
+                continue; /* superseded by a newer base without a number */
             if (base == NULL || !(base->c.flags & FM_CRL_HAS_NUMBER)) {
                 *bad = i;
                 return FM_ERR_CRL_NO_BASE;

@@ -835,6 +835,42 @@ def test_unnumbered_crl_older_than_a_base_and_its_delta(w: World, order: int) ->
     assert check(w, build(w, *ders)).revoked
 
 
+@pytest.mark.parametrize("reissue_first", [True, False])
+def test_base_reissued_under_one_number_with_a_delta(w: World, reissue_first: bool) -> None:
+    """Base #5 issued twice (the later issue revokes the leaf) and a delta on #5: the later issue
+    is the base whatever the order (the delta made both equally current, and the order given
+    used to decide)."""
+    first = crls.crl(w.inter, [], number=5, this_update=NOW - timedelta(days=2))
+    again = revoking_leaf(w, number=5, this_update=NOW - timedelta(days=1))
+    delta = crls.crl(w.inter, [], number=6, base=5, this_update=NOW - timedelta(hours=1))
+    ders = (again, first, delta) if reissue_first else (first, again, delta)
+    assert check(w, build(w, *ders)).revoked
+
+
+@pytest.mark.parametrize("order", [0, 1, 2])
+def test_unnumbered_crl_newer_than_a_base_and_its_delta(w: World, order: int) -> None:
+    """A CRL without a number issued after a numbered base and its delta is the current status;
+    the delta is superseded by it (the build used to fail: a delta without a numbered base)."""
+    base = crls.crl(w.inter, [], number=5, this_update=NOW - timedelta(days=2))
+    delta = crls.crl(w.inter, [], number=6, base=5, this_update=NOW - timedelta(hours=2))
+    plain = revoking_leaf(w, number=None, this_update=NOW - timedelta(hours=1))
+    ders = [base, delta, plain]
+    assert check(w, build(w, *(ders[order:] + ders[:order]))).revoked
+
+
+def test_crl_numbers_not_rising_with_dates_still_give_a_base(w: World) -> None:
+    """#7 older than #5 and a CRL without a number between them rank in a circle (a CA's
+    numbering error): a base is still chosen and the leaf each lists is revoked (no base used to
+    be chosen, and the partition dropped out)."""
+    ders = [revoking_leaf(w, number=7, this_update=NOW - timedelta(days=3)),
+            revoking_leaf(w, number=5, this_update=NOW - timedelta(days=1)),
+            revoking_leaf(w, number=None, this_update=NOW - timedelta(days=2))]  # fmt: skip
+    for k in range(3):
+        revs = build(w, *(ders[k:] + ders[:k]))
+        assert check(w, revs).revoked
+        assert check(w, revs, missing_crl="deny").status == "SUCCESS"
+
+
 def _remove_delta(w: World, serial_: int, base: int, idp: x509.IssuingDistributionPoint) -> bytes:
     return crls.raw_crl(w.inter, [crls.raw_entry(serial_, reason=8)],
                         extensions=[crls.crl_number_ext(base + 1), crls.delta_ext(base),
