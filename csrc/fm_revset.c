@@ -34,6 +34,7 @@
 
 #include "fm_cache.h"
 #include "fm_crl.h"
+#include "fm_internal.h"
 #include "fm_revset.h"
 
 #define RS_MAGIC "FMREVSET"
@@ -1143,18 +1144,18 @@ static void pipe_drain(table *t, pipeline *p) {
 }
 
 /* The serials a delta CRL removes from its base (removeFromCRL entries): a set that lives while
- * its partition is inserted. Open addressing on the entry hash; `n` a power of two. */
+ * its partition is inserted, indexed by entry hash (fm_hslot: index + 1 into keys). */
 typedef struct removals {
-    fm_span *keys; /* .p == NULL: free */
-    uint64_t *hashes;
-    size_t n;
+    fm_span *keys;
+    fm_hslot *slots; /* NULL: empty */
+    size_t cap;      /* a power of two, at least twice the keys */
 } removals;
 
 static int removal_has(const removals *r, fm_span serial, uint64_t h) {
-    if (r->n == 0)
+    if (r->slots == NULL)
         return 0;
-    for (size_t j = (size_t)h & (r->n - 1); r->keys[j].p; j = (j + 1) & (r->n - 1))
-        if (r->hashes[j] == h && fm_span_eq(r->keys[j], serial))
+    for (size_t j = (size_t)h & (r->cap - 1); r->slots[j].idx1; j = (j + 1) & (r->cap - 1))
+        if (r->slots[j].hash == h && fm_span_eq(r->keys[r->slots[j].idx1 - 1], serial))
             return 1;
     return 0;
 }
@@ -1162,37 +1163,35 @@ static int removal_has(const removals *r, fm_span serial, uint64_t h) {
 /* Collects the removeFromCRL serials of delta CRL d (its entries are validated as read). */
 static int removals_collect(removals *r, const rb_crl *d) {
     memset(r, 0, sizeof *r);
-    size_t n = 16;
-    while (n < 2 * d->c.n_entries) /* n_entries: counted by the parser, below SIZE_MAX / 32 */
-        n <<= 1;
+    size_t n = 0, cap = 16;
+    while (cap < 2 * d->c.n_entries) /* n_entries: counted by the parser, below SIZE_MAX / 32 */
+        cap <<= 1;
     fm_crl_iter it;
     fm_crl_entry e;
-    int rc, any = 0;
+    int rc;
     fm_crl_iter_init(&it, &d->c);
     while ((rc = fm_crl_iter_next(&it, &e)) == 1) {
         if (e.reason != FM_REASON_REMOVE_FROM_CRL)
             continue;
-        if (!any) {
-            r->keys = calloc(n, sizeof *r->keys);
-            r->hashes = calloc(n, sizeof *r->hashes);
-            if (r->keys == NULL || r->hashes == NULL)
+        if (r->slots == NULL) {
+            r->keys = malloc((size_t)d->c.n_entries * sizeof *r->keys);
+            r->slots = calloc(cap, sizeof *r->slots);
+            if (r->keys == NULL || r->slots == NULL)
                 return FM_ERR_NOMEM;
-            r->n = n, any = 1;
+            r->cap = cap;
         }
         uint64_t h = entry_hash(d->issuer, e.serial);
-        if (removal_has(r, e.serial, h))
-            continue;
-        size_t j = (size_t)h & (n - 1);
-        while (r->keys[j].p)
-            j = (j + 1) & (n - 1);
-        r->keys[j] = e.serial, r->hashes[j] = h;
+        if (!removal_has(r, e.serial, h) && n < d->c.n_entries) {
+            r->keys[n] = e.serial;
+            fm_hslot_put(r->slots, cap, h, n++);
+        }
     }
     return rc;
 }
 
 static void removals_free(removals *r) {
     free(r->keys);
-    free(r->hashes);
+    free(r->slots);
     memset(r, 0, sizeof *r);
 }
 
