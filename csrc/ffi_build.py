@@ -338,6 +338,8 @@ def _link_options(static_lib: Path | None) -> tuple[list[str], list[str], list[s
     only what is declared, i.e. the init function.
     """
     sanitize = ["-fsanitize=address,undefined"] if os.environ.get("FASTMTLS_SANITIZE") else []
+    if os.environ.get("FASTMTLS_COVERAGE"):
+        sanitize.append("--coverage")
     if static_lib is None:
         libraries = ["libcrypto"] if sys.platform == "win32" else ["crypto", "dl"]
         return libraries, [], sanitize
@@ -358,6 +360,9 @@ def _compile_args() -> list[str]:
         args += ["-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter"]
     if os.environ.get("FASTMTLS_SANITIZE"):
         args += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1"]
+    if os.environ.get("FASTMTLS_COVERAGE"):
+        # gcov line counts (tools/coverage.sh): unoptimized, so every source line keeps its code
+        args += ["--coverage", "-g", "-O0"]
     return args
 
 
