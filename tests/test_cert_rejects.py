@@ -1,0 +1,432 @@
+"""Encodings the certificate parser refuses, one field at a time.
+
+Each case edits one field of a leaf's TBSCertificate (through the DER tree of ``tests/der.py``)
+and signs it again with the root's key, so the signature is valid and the edit is the only thing
+wrong. Every case has a control: the same construction without the edit verifies. The cases
+were chosen from what ``tools/coverage.sh --lines`` showed no other test reaching in
+csrc/fm_x509.c: signature AlgorithmIdentifier parameters (RFC 4055, RFC 5758, RFC 8410), public
+key encodings (RFC 3279, RFC 8410), extension syntax (RFC 5280 4.2) and TBSCertificate structure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import der
+import pki
+import pytest
+from crls import der_integer, der_oid, enc
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from der import Node
+from helpers import make_verifier, run_verify
+
+from fastmtls import Reason
+
+R = Reason
+NULL = b"\x05\x00"
+OID = {
+    "rsa": "1.2.840.113549.1.1.1", "rsa-sha256": "1.2.840.113549.1.1.11",
+    "pss": "1.2.840.113549.1.1.10", "mgf1": "1.2.840.113549.1.1.8",
+    "sha1": "1.3.14.3.2.26", "sha256": "2.16.840.1.101.3.4.2.1", "sha384": "2.16.840.1.101.3.4.2.2",
+    "ecdsa-sha256": "1.2.840.10045.4.3.2", "ed25519": "1.3.101.112", "ed448": "1.3.101.113",
+    "ku": "2.5.29.15", "bc": "2.5.29.19", "nc": "2.5.29.30", "crldp": "2.5.29.31",
+    "aia": "1.3.6.1.5.5.7.1.1", "ocsp": "1.3.6.1.5.5.7.48.1",
+}  # fmt: skip
+# TBSCertificate children, v3: version, serial, signature, issuer, validity, subject, spki, [3]
+VERSION, SERIAL, SIG_ALG, ISSUER, VALIDITY, SUBJECT, SPKI, EXTS = range(8)
+
+
+def seq(*parts: bytes) -> bytes:
+    return enc(0x30, b"".join(parts))
+
+
+def hash_alg(name: str, params: bytes = NULL) -> bytes:
+    return seq(der_oid(OID[name]), params)
+
+
+def pss_alg(hash: str = "sha256", mgf_hash: str = "sha256", salt: int | None = 32,
+            trailer: int | None = None, *, extra: bytes = b"", hash_der: bytes | None = None,
+            mgf_der: bytes | None = None) -> bytes:
+    """id-RSASSA-PSS with RSASSA-PSS-params (RFC 4055 3.1), each field overridable."""
+    fields = enc(0xA0, hash_der if hash_der is not None else hash_alg(hash))
+    fields += enc(0xA1, mgf_der if mgf_der is not None
+                  else seq(der_oid(OID["mgf1"]), hash_alg(mgf_hash)))  # fmt: skip
+    if salt is not None:
+        fields += enc(0xA2, der_integer(salt))
+    if trailer is not None:
+        fields += enc(0xA3, der_integer(trailer))
+    return seq(der_oid(OID["pss"]), seq(fields + extra))
+
+
+# --- building the edited leaf ------------------------------------------------------------------
+
+Edit = Callable[[Node], None]
+
+
+@dataclass(frozen=True)
+class Case:
+    """A leaf edit under a root of ``root_key``; ``alg`` replaces the signature
+    AlgorithmIdentifier (inside and outside the TBS), ``pss`` signs with RSASSA-PSS and that
+    salt length; ``want`` is the reason the edited leaf fails with."""
+
+    edit: Edit | None
+    want: Reason
+    root_key: pki.KeyType = "p256"
+    leaf_key: pki.KeyType = "p256"
+    alg: bytes | None = None
+    pss: int | None = None
+
+
+_roots: dict[str, pki.Cert] = {}
+
+
+def _root(kind: pki.KeyType) -> pki.Cert:
+    if kind not in _roots:
+        _roots[kind] = pki.ca(f"Reject Root {kind}", key=kind)
+    return _roots[kind]
+
+
+def _sign(tbs: bytes, key: pki.PrivateKey, pss: int | None) -> bytes:
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return key.sign(tbs)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    assert isinstance(key, rsa.RSAPrivateKey)
+    pad: padding.AsymmetricPadding = padding.PKCS1v15()
+    if pss is not None:
+        pad = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=pss)
+    return key.sign(tbs, pad, hashes.SHA256())
+
+
+def build(case: Case, *, edited: bool) -> bytes:
+    """The leaf's DER: issued by the root, then (edited or not) re-signed by it."""
+    root = _root(case.root_key)
+    leaf = pki.leaf(root, key=case.leaf_key)
+    cert = der.parse(leaf.der)
+    tbs = cert[0]
+    if case.alg is not None:
+        tbs.children[SIG_ALG] = der.parse(case.alg)
+    if edited and case.edit is not None:
+        case.edit(tbs)
+    alg = tbs[SIG_ALG if tbs[0].tag == 0xA0 else SIG_ALG - 1].der  # v1 edits drop the version
+    sig = _sign(tbs.der, root.key, case.pss)
+    return seq(tbs.der, alg, enc(0x03, b"\x00" + sig))
+
+
+def verify(case: Case, leaf_der: bytes) -> Reason:
+    v = make_verifier(_root(case.root_key).der, purpose="any")
+    return run_verify(v, [leaf_der]).reason
+
+
+# --- edits -------------------------------------------------------------------------------------
+
+def set_alg(alg: bytes) -> Edit:
+    def edit(tbs: Node) -> None:
+        tbs.children[SIG_ALG] = der.raw(alg)
+    return edit
+
+
+def extension(tbs: Node, oid: str) -> Node:
+    """The Extension SEQUENCE of ``oid`` (appended, non-critical, when the leaf has none)."""
+    exts = tbs[EXTS][0]
+    want = der_oid(oid)
+    for ext in exts.children:
+        if ext[0].der == want:
+            return ext
+    ext = der.parse(seq(want, enc(0x04, NULL)))
+    exts.children.append(ext)
+    return ext
+
+
+def set_ext(oid: str, value: bytes) -> Edit:
+    """Extension ``oid`` with extnValue content ``value`` (verbatim DER, possibly malformed)."""
+    def edit(tbs: Node) -> None:
+        extension(tbs, oid).children[-1] = Node(0x04, value)
+    return edit
+
+
+def set_spki(alg: bytes, key: bytes | None = None, *, key_suffix: bytes = b"") -> Edit:
+    """SubjectPublicKeyInfo with AlgorithmIdentifier ``alg`` and key bits ``key`` (default: the
+    leaf's own, followed by ``key_suffix``)."""
+    def edit(tbs: Node) -> None:
+        spki = tbs[SPKI]
+        bits = spki[1].content
+        assert isinstance(bits, bytes)
+        new = key if key is not None else bits[1:] + key_suffix
+        spki.content = [der.raw(alg), Node(0x03, b"\x00" + new)]
+    return edit
+
+
+def rsa_key_with_suffix(tbs: Node) -> None:
+    """The RSAPublicKey SEQUENCE followed by one more element inside the BIT STRING."""
+    set_spki(seq(der_oid(OID["rsa"]), NULL), key_suffix=NULL)(tbs)
+
+
+def pss_spki(tbs: Node) -> None:
+    """An id-RSASSA-PSS subjectPublicKeyInfo (RFC 4055 1.2) around the leaf's RSA key."""
+    set_spki(seq(der_oid(OID["pss"])))(tbs)
+
+
+def subject_oid_empty(tbs: Node) -> None:
+    """The subject's first AttributeTypeAndValue with a zero-length OID."""
+    tbs[SUBJECT][0][0].children[0] = Node(0x06, b"")
+
+
+def version_with_extra(tbs: Node) -> None:
+    tbs[VERSION].children.append(Node(0x05, b""))
+
+
+def empty_extensions(tbs: Node) -> None:
+    tbs[EXTS].children[0] = Node(0x30, [])
+
+
+def extensions_with_extra(tbs: Node) -> None:
+    tbs[EXTS].children.append(Node(0x05, b""))
+
+
+def v1_with_issuer_unique_id(tbs: Node) -> None:
+    """No version (v1), no extensions, an issuerUniqueID (RFC 5280 4.1.2.8: v2 or v3 only)."""
+    del tbs.children[EXTS]
+    del tbs.children[VERSION]
+    tbs.children.append(Node(0x81, b"\x00\x01"))
+
+
+def v1_truncated_unique_id(tbs: Node) -> None:
+    """A v1 certificate ending in an issuerUniqueID whose length runs past the TBS."""
+    v1_plain(tbs)
+    tbs.children.append(der.verbatim(truncated(0x81)))
+
+
+def v1_plain(tbs: Node) -> None:
+    del tbs.children[EXTS]
+    del tbs.children[VERSION]
+
+
+def private_extensions(n: int) -> Edit:
+    """Exactly ``n`` distinct extensions: the leaf's own, then private non-critical ones."""
+    def edit(tbs: Node) -> None:
+        exts = tbs[EXTS][0].children
+        k = 0
+        while len(exts) < n:
+            exts.append(der.parse(seq(der_oid(f"1.3.6.1.4.1.55555.9.{k}"), enc(0x04, NULL))))
+            k += 1
+        assert len(exts) == n
+    return edit
+
+
+def v1_with_extensions(tbs: Node) -> None:
+    """No version (v1) but extensions (RFC 5280 4.1.2.9: v3 only)."""
+    del tbs.children[VERSION]
+
+
+def truncated(tag: int) -> bytes:
+    """A TLV of ``tag`` whose length runs past its parent's end."""
+    return bytes([tag, 0x05, 0x00])
+
+
+def pss_raw(fields: bytes) -> bytes:
+    """id-RSASSA-PSS with the RSASSA-PSS-params content ``fields`` verbatim."""
+    return seq(der_oid(OID["pss"]), enc(0x30, fields))
+
+
+def crldp(*dps: bytes) -> Edit:
+    return set_ext(OID["crldp"], seq(*dps))
+
+
+URI = enc(0x86, b"http://crl.example/ca.crl")
+DP_OK = seq(enc(0xA0, enc(0xA0, URI)))
+RDN_OK = seq(der_oid("2.5.4.3"), enc(0x0C, b"part1"))
+
+# Every case's control (the same construction without the edit) verifies: test_control.
+SIG_ALG_CASES = {
+    # RFC 4055 3.1 parameters: only SHA-2 with MGF1 over the same hash and trailerField 1
+    "pss-absent-params": Case(set_alg(seq(der_oid(OID["pss"]))), R.UNSUPPORTED_SIGNATURE_ALGORITHM,
+                              "rsa2048", alg=pss_alg(), pss=32),
+    "pss-params-null": Case(set_alg(seq(der_oid(OID["pss"]), NULL)),
+                            R.UNSUPPORTED_SIGNATURE_ALGORITHM, "rsa2048", alg=pss_alg(), pss=32),
+    "pss-all-defaults-sha1": Case(set_alg(seq(der_oid(OID["pss"]), seq())),
+                                  R.UNSUPPORTED_SIGNATURE_ALGORITHM, "rsa2048", alg=pss_alg(),
+                                  pss=32),
+    "pss-sha1": Case(set_alg(pss_alg("sha1", "sha1", 20)), R.UNSUPPORTED_SIGNATURE_ALGORITHM,
+                     "rsa2048", alg=pss_alg(), pss=32),
+    "pss-mgf1-hash-differs": Case(set_alg(pss_alg("sha256", "sha384")),
+                                  R.UNSUPPORTED_SIGNATURE_ALGORITHM, "rsa2048", alg=pss_alg(),
+                                  pss=32),
+    "pss-mgf-not-mgf1": Case(set_alg(pss_alg(mgf_der=seq(der_oid(OID["sha256"]),
+                                                         hash_alg("sha256")))),
+                             R.UNSUPPORTED_SIGNATURE_ALGORITHM, "rsa2048", alg=pss_alg(), pss=32),
+    "pss-mgf1-hash-params-bad": Case(
+        set_alg(pss_alg(mgf_der=seq(der_oid(OID["mgf1"]), hash_alg("sha256", b"\x01\x01\xff")))),
+        R.UNSUPPORTED_SIGNATURE_ALGORITHM, "rsa2048", alg=pss_alg(), pss=32),
+    "pss-mgf1-extra": Case(
+        set_alg(pss_alg(mgf_der=seq(der_oid(OID["mgf1"]), hash_alg("sha256"), NULL))),
+        R.UNSUPPORTED_SIGNATURE_ALGORITHM, "rsa2048", alg=pss_alg(), pss=32),
+    "pss-hash-params-not-null": Case(set_alg(pss_alg(hash_der=hash_alg("sha256", b"\x02\x01\x00"))),
+                                     R.UNSUPPORTED_SIGNATURE_ALGORITHM, "rsa2048", alg=pss_alg(),
+                                     pss=32),
+    "pss-hash-field-extra": Case(set_alg(pss_alg(hash_der=hash_alg("sha256") + NULL)),
+                                 R.UNSUPPORTED_SIGNATURE_ALGORITHM, "rsa2048", alg=pss_alg(),
+                                 pss=32),
+    "pss-trailer-2": Case(set_alg(pss_alg(trailer=2)), R.UNSUPPORTED_SIGNATURE_ALGORITHM,
+                          "rsa2048", alg=pss_alg(), pss=32),
+    "pss-salt-1025": Case(set_alg(pss_alg(salt=1025)), R.UNSUPPORTED_SIGNATURE_ALGORITHM,
+                          "rsa2048", alg=pss_alg(), pss=32),
+    "pss-salt-negative": Case(set_alg(pss_alg(salt=-1)), R.UNSUPPORTED_SIGNATURE_ALGORITHM,
+                              "rsa2048", alg=pss_alg(), pss=32),
+    "pss-unknown-field": Case(set_alg(pss_alg(extra=enc(0xA4, NULL))),
+                              R.UNSUPPORTED_SIGNATURE_ALGORITHM, "rsa2048", alg=pss_alg(), pss=32),
+    "pss-mgf-field-extra": Case(
+        set_alg(pss_raw(enc(0xA0, hash_alg("sha256"))
+                        + enc(0xA1, seq(der_oid(OID["mgf1"]), hash_alg("sha256")) + NULL))),
+        R.UNSUPPORTED_SIGNATURE_ALGORITHM, "rsa2048", alg=pss_alg(), pss=32),
+    "pss-trailer-field-extra": Case(
+        set_alg(pss_raw(enc(0xA0, hash_alg("sha256"))
+                        + enc(0xA1, seq(der_oid(OID["mgf1"]), hash_alg("sha256")))
+                        + enc(0xA2, der_integer(32)) + enc(0xA3, der_integer(1) + NULL))),
+        R.UNSUPPORTED_SIGNATURE_ALGORITHM, "rsa2048", alg=pss_alg(), pss=32),
+    **{f"pss-field-{n}-truncated": Case(
+        set_alg(pss_raw(b"".join(enc(0xA0 + k, f) for k, f in enumerate(
+            [hash_alg("sha256"), seq(der_oid(OID["mgf1"]), hash_alg("sha256")),
+             der_integer(32)][:n])) + truncated(0xA0 + n))),
+        R.UNSUPPORTED_SIGNATURE_ALGORITHM, "rsa2048", alg=pss_alg(), pss=32) for n in range(4)},
+    "pss-fields-out-of-order": Case(
+        set_alg(seq(der_oid(OID["pss"]), seq(enc(0xA2, der_integer(32)),
+                                             enc(0xA0, hash_alg("sha256"))))),
+        R.UNSUPPORTED_SIGNATURE_ALGORITHM, "rsa2048", alg=pss_alg(), pss=32),
+    # RFC 4055 5: NULL parameters for PKCS#1 v1.5; RFC 5758 3.2 / RFC 8410 3: absent for ECDSA
+    # and Ed25519
+    "rsa-params-integer": Case(set_alg(seq(der_oid(OID["rsa-sha256"]), der_integer(0))),
+                               R.UNSUPPORTED_SIGNATURE_ALGORITHM, "rsa2048"),
+    "ecdsa-params-null": Case(set_alg(seq(der_oid(OID["ecdsa-sha256"]), NULL)),
+                              R.UNSUPPORTED_SIGNATURE_ALGORITHM, "p256"),
+    "ed25519-params-null": Case(set_alg(seq(der_oid(OID["ed25519"]), NULL)),
+                                R.UNSUPPORTED_SIGNATURE_ALGORITHM, "ed25519"),
+    "algorithm-identifier-extra-element": Case(
+        set_alg(seq(der_oid(OID["rsa-sha256"]), NULL, NULL)), R.MALFORMED_CERT, "rsa2048"),
+}
+
+SPKI_CASES = {
+    "rsa-key-extra-element": Case(rsa_key_with_suffix, R.MALFORMED_CERT, leaf_key="rsa2048"),
+    "rsa-modulus-zero": Case(set_spki(seq(der_oid(OID["rsa"]), NULL),
+                                      seq(der_integer(0), der_integer(65537))),
+                             R.MALFORMED_CERT, leaf_key="rsa2048"),
+    "spki-algorithm-extra-element": Case(set_spki(seq(der_oid(OID["rsa"]), NULL, NULL)),
+                                         R.MALFORMED_CERT, leaf_key="rsa2048"),
+    "ed25519-key-params-null": Case(set_spki(seq(der_oid(OID["ed25519"]), NULL)),
+                                    R.MALFORMED_CERT, leaf_key="ed25519"),
+    "ed25519-key-31-octets": Case(set_spki(seq(der_oid(OID["ed25519"])), bytes(31)),
+                                  R.MALFORMED_CERT, leaf_key="ed25519"),
+    "ed448-key-56-octets": Case(set_spki(seq(der_oid(OID["ed448"])), bytes(56)),
+                                R.MALFORMED_CERT, leaf_key="ed25519"),
+    "ed448-key": Case(set_spki(seq(der_oid(OID["ed448"])), bytes(57)), R.UNSUPPORTED_KEY,
+                      leaf_key="ed25519"),
+    "rsa-pss-key": Case(pss_spki, R.UNSUPPORTED_KEY, leaf_key="rsa2048"),
+    "rsa-pss-key-not-rsa": Case(set_spki(seq(der_oid(OID["pss"])), bytes(32)), R.MALFORMED_CERT,
+                                leaf_key="rsa2048"),
+}
+
+STRUCTURE_CASES = {
+    "subject-attribute-empty-oid": Case(subject_oid_empty, R.MALFORMED_CERT),
+    "version-extra-element": Case(version_with_extra, R.MALFORMED_CERT),
+    "extensions-empty": Case(empty_extensions, R.MALFORMED_CERT),
+    "extensions-extra-element": Case(extensions_with_extra, R.MALFORMED_CERT),
+    # its v1 twin without the identifier fails only for being v1: test_v1_twin_is_refused_as_v1
+    "v1-issuer-unique-id": Case(v1_with_issuer_unique_id, R.MALFORMED_CERT),
+    "v1-issuer-unique-id-truncated": Case(v1_truncated_unique_id, R.MALFORMED_CERT),
+    "v1-with-extensions": Case(v1_with_extensions, R.INVALID_VERSION),
+    "65-extensions": Case(private_extensions(65), R.INVALID_EXTENSION),
+}
+
+EXTENSION_CASES = {
+    # RFC 5280 4.2.1.3 KeyUsage: a BIT STRING of at most 9 named bits (two octets)
+    "key-usage-three-octets": Case(set_ext(OID["ku"], enc(0x03, b"\x07\x80\x00\x80")),
+                                   R.INVALID_EXTENSION),
+    "key-usage-trailing-zero-octet": Case(set_ext(OID["ku"], enc(0x03, b"\x00\x80\x00")),
+                                          R.INVALID_EXTENSION),
+    "key-usage-extra-element": Case(set_ext(OID["ku"], enc(0x03, b"\x07\x80") + NULL),
+                                    R.INVALID_EXTENSION),
+    # 4.2.1.9 BasicConstraints: DER BOOLEAN, non-negative pathLenConstraint
+    "basic-constraints-boolean-01": Case(set_ext(OID["bc"], seq(b"\x01\x01\x01")),
+                                         R.INVALID_EXTENSION),
+    "basic-constraints-pathlen-negative": Case(set_ext(OID["bc"], seq(der_integer(-1))),
+                                               R.INVALID_EXTENSION),
+    "basic-constraints-pathlen-truncated": Case(set_ext(OID["bc"], enc(0x30, truncated(0x02))),
+                                                R.INVALID_EXTENSION),
+    "name-constraints-extra-element": Case(
+        set_ext(OID["nc"], seq(enc(0xA0, seq(enc(0x82, b"example.com")))) + NULL),
+        R.INVALID_EXTENSION),
+    # 4.2.1.13 CRLDistributionPoints
+    "crldp-full-name-empty": Case(crldp(seq(enc(0xA0, enc(0xA0, b"")))), R.INVALID_EXTENSION),
+    "crldp-full-name-universal-tag": Case(crldp(seq(enc(0xA0, enc(0xA0, enc(0x16, b"x"))))),
+                                          R.INVALID_EXTENSION),
+    "crldp-full-name-tag-9": Case(crldp(seq(enc(0xA0, enc(0xA0, enc(0x89, b"x"))))),
+                                  R.INVALID_EXTENSION),
+    "crldp-name-tag-2": Case(crldp(seq(enc(0xA0, enc(0xA2, URI)))), R.INVALID_EXTENSION),
+    "crldp-relative-empty": Case(crldp(seq(enc(0xA0, enc(0xA1, b"")))), R.INVALID_EXTENSION),
+    "crldp-relative-not-sequence": Case(crldp(seq(enc(0xA0, enc(0xA1, enc(0x04, b""))))),
+                                        R.INVALID_EXTENSION),
+    "crldp-relative-empty-oid": Case(
+        crldp(seq(enc(0xA0, enc(0xA1, seq(enc(0x06, b""), enc(0x0C, b"x")))))),
+        R.INVALID_EXTENSION),
+    "crldp-relative-extra": Case(crldp(seq(enc(0xA0, enc(0xA1, RDN_OK + NULL)))),
+                                 R.INVALID_EXTENSION),
+    "crldp-name-extra-element": Case(crldp(seq(enc(0xA0, enc(0xA0, URI) + NULL))),
+                                     R.INVALID_EXTENSION),
+    "crldp-reasons-truncated": Case(crldp(enc(0x30, enc(0xA0, enc(0xA0, URI)) + truncated(0x81))),
+                                    R.INVALID_EXTENSION),
+    "crldp-point-not-sequence": Case(crldp(enc(0x04, b"")), R.INVALID_EXTENSION),
+    "crldp-point-truncated-name": Case(crldp(enc(0x30, b"\xa0\x05\x00")), R.INVALID_EXTENSION),
+    "crldp-point-reasons-only": Case(crldp(seq(enc(0x81, b"\x05\xa0"))), R.INVALID_EXTENSION),
+    "crldp-point-extra-element": Case(crldp(seq(enc(0xA0, enc(0xA0, URI)), NULL)),
+                                      R.INVALID_EXTENSION),
+    # 4.2.2.1 AuthorityInfoAccess: SEQUENCE OF { accessMethod, accessLocation GeneralName }
+    "aia-description-not-sequence": Case(set_ext(OID["aia"], seq(enc(0x04, b""))),
+                                         R.INVALID_EXTENSION),
+    "aia-location-not-general-name": Case(
+        set_ext(OID["aia"], seq(seq(der_oid(OID["ocsp"]), enc(0x16, b"http://ocsp")))),
+        R.INVALID_EXTENSION),
+}
+
+ALL = {**SIG_ALG_CASES, **SPKI_CASES, **STRUCTURE_CASES, **EXTENSION_CASES}
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_rejected(name: str) -> None:
+    case = ALL[name]
+    assert verify(case, build(case, edited=True)) == case.want
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_control(name: str) -> None:
+    case = ALL[name]
+    assert verify(case, build(case, edited=False)) == R.OK
+
+
+def test_v1_twin_is_refused_as_v1() -> None:
+    """v1-issuer-unique-id without the identifier: a well-formed v1 certificate, refused for
+    its version only (fastmtls accepts v3), so the identifier is what makes the case malformed."""
+    case = Case(v1_plain, R.INVALID_VERSION)
+    assert verify(case, build(case, edited=True)) == R.INVALID_VERSION
+
+
+def test_64_extensions_accepted() -> None:
+    """The bound on distinct extensions is 64: exactly 64 passes."""
+    case = Case(private_extensions(64), R.OK)
+    assert verify(case, build(case, edited=True)) == R.OK
+
+
+@pytest.mark.parametrize("trailer", [None, 1])
+@pytest.mark.parametrize("salt", [32, 20, 0])
+def test_pss_parameters_accepted(salt: int, trailer: int | None) -> None:
+    """RSASSA-PSS parameters written out at DEFAULT values (trailerField 1) and salt lengths
+    other than the hash length verify (SECURITY.md), when the signature uses that salt."""
+    case = Case(None, R.OK, "rsa2048", alg=pss_alg(salt=salt, trailer=trailer), pss=salt)
+    assert verify(case, build(case, edited=False)) == R.OK
+
+
+def test_pss_salt_must_match_signature() -> None:
+    """The salt length in the parameters is the one the signature is checked with."""
+    case = Case(None, R.OK, "rsa2048", alg=pss_alg(salt=20), pss=32)
+    assert verify(case, build(case, edited=False)) == R.CERT_SIGNATURE_FAILURE
