@@ -1317,6 +1317,28 @@ def test_partition_names_by_relative_name(w: World) -> None:
     assert not _covered(w, build(w, crl), _dp_leaf(w, "part7"))
 
 
+@pytest.mark.parametrize("stale_first", [True, False])
+def test_two_relative_distribution_points_the_fresh_one_decides(
+    w: World, stale_first: bool
+) -> None:
+    """A certificate naming two partitions by nameRelativeToCRLIssuer, in two distribution
+    points: with one partition's CRL stale and the other's fresh, the fresh one gives current
+    status, whichever point comes first; with both stale, expired_crl="deny" refuses."""
+    rdns = [x509.RelativeDistinguishedName([x509.NameAttribute(x509.NameOID.COMMON_NAME, n)])
+            for n in ("rel-stale", "rel-fresh")]  # fmt: skip
+    points = [x509.DistributionPoint(None, rdn, None, None) for rdn in rdns]
+    if not stale_first:
+        points.reverse()
+    leaf = pki.leaf(w.inter, "two relative points",
+                    extra_extensions=[(x509.CRLDistributionPoints(points), False)])
+    stale = crls.crl(w.inter, [], issuing_dp=crls.idp(relative=rdns[0]), **STALE)
+    fresh = crls.crl(w.inter, [], issuing_dp=crls.idp(relative=rdns[1]))
+    assert check(w, build(w, stale, fresh), leaf, expired_crl="deny").status == "SUCCESS"
+    both_stale = crls.crl(w.inter, [], issuing_dp=crls.idp(relative=rdns[1]), **STALE)
+    r = check(w, build(w, stale, both_stale), leaf, expired_crl="deny")
+    assert r.status == "FAILED:CRL has expired"
+
+
 def test_distribution_point_reasons_and_crl_issuer(w: World) -> None:
     """A CDP with reasons is partial; one with a cRLIssuer counts when it names the CA."""
     revs = build(w, _part_crl(w, "a"))
