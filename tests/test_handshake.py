@@ -1446,6 +1446,22 @@ def test_guarded_plain_listening_context(live: LivePKI, version: str, how: str) 
     _resumes_until_revoked(live, plain, cctx, good.client.session, v)
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_guarded_context_keeps_openssl_verification(live: LivePKI, version: str) -> None:
+    """A guarded context that asks for client certificates itself (verify_mode CERT_REQUIRED,
+    its own CA file) still has them verified by OpenSSL: the guard's verify callback hands the
+    chain to X509_verify_cert, so a certificate from another CA or none fails the handshake."""
+    sctx = th.server_context(live, None)
+    sctx.verify_mode = ssl.CERT_REQUIRED
+    sctx.load_verify_locations(live.file("root.pem"))
+    fssl.guard(sctx)
+    good = th.bio_handshake(sctx, th.client_context(live, "good", version=version), close=True)
+    assert good.ok and good.server.getpeercert()
+    for name in ("foreign", None):
+        bad = th.bio_handshake(sctx, th.client_context(live, name, version=version), close=True)
+        assert not bad.ok and bad.errors["server"] is not None, name
+
+
 def test_guard_then_install_replaces_the_guard(live: LivePKI) -> None:
     """install() after guard() on the same context verifies client certificates again."""
     sctx = th.server_context(live, None)
