@@ -59,9 +59,10 @@ static int parse_idp(fm_span v, fm_crl *c) {
             return BAD;
         if (!rc)
             continue;
-        if (n == 3) {
+        if (n == 3) { /* onlySomeReasons ReasonFlags: nine named bits */
+            if (fm_der_named_bits(b, 2, &c->idp_reasons))
+                return BAD;
             c->flags |= FM_CRL_SOME_REASONS;
-            c->idp_reasons = b;
             continue;
         }
         int val = fm_der_bool(b);

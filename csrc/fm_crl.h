@@ -24,7 +24,7 @@ typedef struct fm_crl {
                           * certificates whose cRLDistributionPoints name it (RFC 5280 6.3.3) */
     int idp_dp_kind;     /* FM_DPN_* */
     fm_span idp_dp;      /* its names (see FM_DPN_*) */
-    fm_span idp_reasons; /* onlySomeReasons BIT STRING content (empty when absent) */
+    uint32_t idp_reasons; /* onlySomeReasons as fm_der_named_bits() reads it (0 when absent) */
 } fm_crl;
 
 typedef struct fm_crl_entry {

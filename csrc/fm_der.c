@@ -119,6 +119,21 @@ int fm_der_bit_string(fm_span c, fm_span *bits, unsigned *unused) {
     return 0;
 }
 
+int fm_der_named_bits(fm_span c, size_t max_octets, uint32_t *mask) {
+    fm_span bits;
+    unsigned unused;
+    if (max_octets > 4 || fm_der_bit_string(c, &bits, &unused) || bits.len > max_octets ||
+        (bits.len && bits.p[bits.len - 1] == 0))
+        return -1;
+    uint32_t m = 0;
+    for (size_t i = 0; i < bits.len; i++)
+        for (unsigned b = 0; b < 8; b++)
+            if (bits.p[i] & (0x80u >> b))
+                m |= 1u << (i * 8 + b);
+    *mask = m;
+    return 0;
+}
+
 static int digits(const uint8_t *p, size_t n, int *out) {
     int v = 0;
     for (size_t i = 0; i < n; i++) {

@@ -831,7 +831,8 @@ static uint64_t partition_key(const fm_crl *c) {
         return 0;
     uint32_t head[2] = {kind, c->has_idp_dp ? (uint32_t)c->idp_dp_kind + 1u : 0};
     fm_span parts[3] = {{(const uint8_t *)head, sizeof head},
-                        c->has_idp_dp ? c->idp_dp : (fm_span){NULL, 0}, c->idp_reasons};
+                        c->has_idp_dp ? c->idp_dp : (fm_span){NULL, 0},
+                        {(const uint8_t *)&c->idp_reasons, sizeof c->idp_reasons}};
     return fm_hash64(RS_SEED, parts, 3) | 1u;
 }
 

@@ -322,19 +322,11 @@ int fm_name_parse(fm_span full) {
 /* KeyUsage ::= BIT STRING (RFC 5280 4.2.1.3) */
 static int ext_key_usage(fm_cert *c, fm_span v) {
     fm_der r;
-    fm_span content, bits;
-    unsigned unused;
+    fm_span content;
+    uint32_t ku;
     fm_der_init_span(&r, v);
     TRY(fm_der_expect(&r, FM_TAG_BIT_STRING, &content, NULL));
-    if (!fm_der_done(&r) || fm_der_bit_string(content, &bits, &unused) || bits.len > 2)
-        return FM_ERR_INVALID_EXTENSION;
-    uint32_t ku = 0;
-    for (size_t i = 0; i < bits.len; i++)
-        for (unsigned b = 0; b < 8; b++)
-            if (bits.p[i] & (0x80u >> b))
-                ku |= 1u << (i * 8 + b);
-    /* DER (X.690 11.2.2): trailing zero bits are removed, so a non-empty string ends in a 1 bit */
-    if (bits.len && bits.p[bits.len - 1] == 0)
+    if (!fm_der_done(&r) || fm_der_named_bits(content, 2, &ku)) /* nine named bits */
         return FM_ERR_INVALID_EXTENSION;
     if (ku == 0)
         return FM_ERR_INVALID_EXTENSION; /* RFC 5280 4.2.1.3: at least one bit MUST be set */
@@ -500,7 +492,8 @@ int fm_dpname_parse(fm_span v, int *kind, fm_span *names) {
  * (RFC 5280 4.2.1.13: distributionPoint or cRLIssuer MUST be present) */
 int fm_crldp_next(fm_der *r, fm_dist_point *out) {
     fm_der d;
-    fm_span dp, name;
+    fm_span dp, name, reasons;
+    uint32_t mask;
     int rc;
     memset(out, 0, sizeof *out);
     if (fm_der_done(r))
@@ -515,7 +508,9 @@ int fm_crldp_next(fm_der *r, fm_dist_point *out) {
         if (fm_dpname_parse(name, &out->name_kind, &out->names))
             return -1;
     }
-    if ((rc = fm_der_optional(&d, FM_TAG_CONTEXT(1), NULL, NULL)) < 0)
+    /* reasons [1] ReasonFlags: a BIT STRING of nine named bits */
+    if ((rc = fm_der_optional(&d, FM_TAG_CONTEXT(1), &reasons, NULL)) < 0 ||
+        (rc && fm_der_named_bits(reasons, 2, &mask)))
         return -1;
     out->has_reasons = rc;
     if ((rc = fm_der_optional(&d, FM_TAG_CONTEXT_CONS(2), &out->crl_issuer, NULL)) < 0 ||

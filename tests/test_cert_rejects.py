@@ -376,6 +376,13 @@ EXTENSION_CASES = {
                                      R.INVALID_EXTENSION),
     "crldp-reasons-truncated": Case(crldp(enc(0x30, enc(0xA0, enc(0xA0, URI)) + truncated(0x81))),
                                     R.INVALID_EXTENSION),
+    # reasons [1] ReasonFlags: a DER BIT STRING of nine named bits
+    "crldp-reasons-eight-unused-bits": Case(crldp(seq(enc(0xA0, enc(0xA0, URI)),
+                                                      enc(0x81, b"\x08\x40"))),
+                                            R.INVALID_EXTENSION),
+    "crldp-reasons-trailing-zero-octet": Case(crldp(seq(enc(0xA0, enc(0xA0, URI)),
+                                                        enc(0x81, b"\x00\x40\x00"))),
+                                              R.INVALID_EXTENSION),
     "crldp-point-not-sequence": Case(crldp(enc(0x04, b"")), R.INVALID_EXTENSION),
     "crldp-point-truncated-name": Case(crldp(enc(0x30, b"\xa0\x05\x00")), R.INVALID_EXTENSION),
     "crldp-point-reasons-only": Case(crldp(seq(enc(0x81, b"\x05\xa0"))), R.INVALID_EXTENSION),
