@@ -228,8 +228,8 @@ def der_oid(dotted: str | ObjectIdentifier) -> bytes:
     """OBJECT IDENTIFIER TLV."""
     s = dotted.dotted_string if isinstance(dotted, ObjectIdentifier) else dotted
     arcs = [int(a) for a in s.split(".")]
-    body = bytearray([arcs[0] * 40 + arcs[1]])
-    for arc in arcs[2:]:
+    body = bytearray()
+    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:  # the first two arcs share one subidentifier
         chunk = [arc & 0x7F]
         arc >>= 7
         while arc:

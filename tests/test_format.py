@@ -23,7 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import der
 import pytest
+from crls import der_oid, enc
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -59,32 +61,15 @@ _ENV = dict(os.environ, OPENSSL_CONF=os.devnull)
 # DER building and reading (test-side, independent of the module under test)
 
 
-def _tlv(tag: int, content: bytes) -> bytes:
-    """One DER TLV with a minimal length."""
-    n = len(content)
-    if n < 0x80:
-        return bytes((tag, n)) + content
-    k = (n.bit_length() + 7) // 8
-    return bytes((tag, 0x80 | k)) + n.to_bytes(k, "big") + content
+_tlv = enc
 
 
 def _seq(*items: bytes) -> bytes:
     """DER SEQUENCE of the given encodings."""
-    return _tlv(0x30, b"".join(items))
+    return enc(0x30, b"".join(items))
 
 
-def _oid(dotted: str) -> bytes:
-    """DER OBJECT IDENTIFIER."""
-    arcs = [int(a) for a in dotted.split(".")]
-    out = b""
-    for v in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
-        enc = [v & 0x7F]
-        v >>= 7
-        while v:
-            enc.append(0x80 | (v & 0x7F))
-            v >>= 7
-        out += bytes(reversed(enc))
-    return _tlv(6, out)
+_oid = der_oid
 
 
 def _ava(oid: str, tag: int, value: bytes) -> bytes:
@@ -135,44 +120,24 @@ def _raw_cert(
     return _seq(tbs, _ALG, _tlv(3, b"\x00" + bytes(64)))
 
 
-def _read(buf: bytes, pos: int) -> tuple[int, int, int]:
-    """Test-side DER header reader: (tag, content start, content end)."""
-    tag, n = buf[pos], buf[pos + 1]
-    pos += 2
-    if n & 0x80:
-        k = n & 0x7F
-        n = int.from_bytes(buf[pos : pos + k], "big")
-        pos += k
-    return tag, pos, pos + n
-
-
-def _time(buf: bytes, pos: int) -> tuple[int, int]:
-    """Decode a Time at pos to unix seconds; also return the end offset."""
-    tag, s, e = _read(buf, pos)
-    text = buf[s:e].decode()
-    if tag == 0x17:
+def _time(node: der.Node) -> int:
+    """A Time node as unix seconds."""
+    text = bytes(node.content).decode()  # type: ignore[arg-type]
+    if node.tag == 0x17:
         yy = int(text[:2])
         text = str(1900 + yy if yy >= 50 else 2000 + yy) + text[2:]
     parts = (text[0:4], text[4:6], text[6:8], text[8:10], text[10:12], text[12:14])
-    return calendar.timegm((*(int(x) for x in parts), 0, 0, 0)), e
+    return calendar.timegm((*(int(x) for x in parts), 0, 0, 0))
 
 
-def _fields(der: bytes) -> dict[str, Any]:
+def _fields(cert_der: bytes) -> dict[str, Any]:
     """The TBSCertificate fields _format works on, cut out of a certificate's DER."""
-    _, tbs, _ = _read(der, 0)
-    _, pos, _ = _read(der, tbs)
-    tag, s, e = _read(der, pos)
-    if tag == 0xA0:
-        tag, s, e = _read(der, e)
-    serial = der[s:e]
-    _, _, e = _read(der, e)  # signature algorithm
-    _, _, ie = _read(der, e)
-    issuer = der[e:ie]
-    _, vs, ve = _read(der, ie)
-    nb, p = _time(der, vs)
-    na, _ = _time(der, p)
-    _, _, se = _read(der, ve)
-    return {"serial": serial, "issuer": issuer, "subject": der[ve:se], "nb": nb, "na": na}
+    tbs = der.parse(cert_der)[0].children
+    if tbs[0].tag == 0xA0:
+        tbs = tbs[1:]
+    serial, _alg, issuer, validity, subject = tbs[:5]
+    return {"serial": serial.content, "issuer": issuer.der, "subject": subject.der,
+            "nb": _time(validity[0]), "na": _time(validity[1])}
 
 
 # ---------------------------------------------------------------------------------------------
