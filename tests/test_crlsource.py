@@ -307,6 +307,44 @@ def test_crl_issued_for_later_comes_into_force_at_its_this_update(
         src.stop()
 
 
+@pytest.mark.parametrize("then_again", [False, True], ids=["one", "two-ahead"])
+def test_source_publishing_ahead_keeps_the_crl_in_force(
+    tmp_path: Path, ca: pki.Cert, then_again: bool
+) -> None:
+    """A source whose new CRL is issued a little ahead of the clock (thisUpdate in the future:
+    a CA publishing early, a skewed clock) keeps the CRL it replaces in the set until then, so
+    expired_crl="deny" finds a current CRL throughout (it used to refuse every client with "CRL
+    is not yet valid" until that thisUpdate). The new CRL's revocations apply from its
+    thisUpdate on; a second early CRL before that keeps the same CRL in force."""
+    store = TrustStore()
+    store.add_der(ca.der, name="ca")
+    v = Verifier(store, expired_crl="deny")
+    leaf, revoked_later = real_time_leaf(ca), real_time_leaf(ca, "revoked later")
+    path = tmp_path / "ca.crl"
+    path.write_bytes(make_crl(ca, [0x11], number=1))
+    src = CRLSource(files=[path], targets=[v], poll_interval=60)
+    assert src.refresh() is True
+    later = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    ahead = [int(revoked_later.cert.serial_number)]
+    path.write_bytes(make_crl(ca, [0x11, *ahead], number=2, this_update=later))
+    os.utime(path, (time.time() + 1, time.time() + 1))  # a new mtime whatever the clock's grain
+    assert src.refresh() is True
+    if then_again:
+        path.write_bytes(make_crl(ca, [0x11, *ahead], number=3, this_update=later))
+        os.utime(path, (time.time() + 2, time.time() + 2))
+        assert src.refresh() is True
+    res = v.verify([leaf.der])
+    assert res.status == "SUCCESS", res.status
+    assert v.verify([revoked_later.der]).status == "SUCCESS"
+    assert src.current is not None and src.current.lookup(ca.der, 0x11) is not None
+    assert wait_until(lambda: datetime.now(UTC) >= later + timedelta(seconds=1), 10)
+    assert src.refresh() is True  # the new CRL came into force: the old one is let go
+    res = v.verify([revoked_later.der])
+    assert res.status == "SUCCESS" and res.revoked
+    assert v.verify([leaf.der]).status == "SUCCESS"
+    assert src.status()[0].crls == 1 and src.refresh() is False
+
+
 def test_crl_coming_into_force_during_a_slow_build_is_not_lost(
     tmp_path: Path, ca: pki.Cert, monkeypatch: pytest.MonkeyPatch
 ) -> None:

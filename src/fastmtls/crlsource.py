@@ -117,6 +117,10 @@ class _Source:
         self.data: bytes | None = None
         self.ders: tuple[bytes, ...] = ()
         self.infos: tuple[CRLInfo, ...] = ()
+        # content in force that content issued for later (thisUpdate ahead of the clock)
+        # replaced: built in beside it, where it ranks first, until that content is in force,
+        # so a CA publishing a little ahead never leaves a gap without a current CRL
+        self.outgoing: tuple[bytes, ...] = ()
         self.version = 0
         self.etag: str | None = None
         self.last_modified: str | None = None
@@ -886,6 +890,23 @@ class CRLSource:
     def _build(self, ders: Sequence[bytes], cas: Sequence[bytes]) -> RevocationSet:
         return RevocationSet.build(ders, cas=cas, entries=self._entries, at=self._build_at)
 
+    def _outgoing(self, s: _Source, infos: Sequence[CRLInfo]) -> tuple[bytes, ...]:
+        """What source ``s`` builds in beside its content ``infos`` (new or held): nothing once
+        all of it is in force at the round's time, else the content in force it replaced."""
+        now = self._build_at
+        if all(i.this_update <= now for i in infos):
+            return ()
+        if s.outgoing or infos is s.infos:
+            return s.outgoing
+        return s.ders if s.data is not None and all(i.this_update <= now for i in s.infos) else ()
+
+    def _ders(self, s: _Source, pending: dict[_Source, _Pending], new: bool) -> tuple[bytes, ...]:
+        """Source ``s``'s new (``new``) or held content, with what it replaced while needed."""
+        if new:
+            p = pending[s]
+            return p.ders + self._outgoing(s, p.infos)
+        return s.ders + self._outgoing(s, s.infos)
+
     def _assemble(
         self, pending: dict[_Source, _Pending], cas: Sequence[bytes]
     ) -> tuple[RevocationSet, dict[_Source, str], dict[_Source, str], set[_Source]]:
@@ -897,7 +918,7 @@ class CRLSource:
         a source with deltas is checked with the bases accepted before it."""
         chosen = [s for s in self._sources if s in pending or s.data is not None]
         try:
-            every = [d for s in chosen for d in (pending[s].ders if s in pending else s.ders)]
+            every = [d for s in chosen for d in self._ders(s, pending, s in pending)]
             return self._build(every, cas), {}, {}, set(chosen)
         except FastMTLSError:
             pass
@@ -929,9 +950,9 @@ class CRLSource:
         for s in sorted(chosen, key=is_delta):
             options: list[tuple[tuple[bytes, ...], bool]] = []
             if s in pending:
-                options.append((pending[s].ders, True))
+                options.append((self._ders(s, pending, True), True))
             if s.data is not None:
-                options.append((s.ders, False))
+                options.append((self._ders(s, pending, False), False))
             with_accepted = not alone or is_delta(s)
             for ders, new in options:
                 try:
@@ -964,10 +985,13 @@ class CRLSource:
                 s.held_error = held.get(s)
                 if s in pending and s not in rejected:
                     p = pending[s]
+                    s.outgoing = self._outgoing(s, p.infos)
                     s.data, s.ders, s.infos = p.data, p.ders, p.infos
                     s.etag, s.last_modified = p.etag, p.last_modified
                     s.version += 1
                     self._succeeded(s)
+                else:
+                    s.outgoing = self._outgoing(s, s.infos)
         for s, message in rejected.items():
             self._failed(s, message)
         held_updates = [i.this_update for s in self._sources if s in in_set for i in s.infos]
