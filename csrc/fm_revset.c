@@ -550,9 +550,13 @@ int fm_revset_load(const char *path, fm_revset **out) {
     if (fd < 0)
         return FM_ERR_IO;
     struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(rs_header)) {
+    if (fstat(fd, &st) != 0) {
         close(fd);
-        return st.st_size < (off_t)sizeof(rs_header) ? FM_ERR_SNAPSHOT_CORRUPT : FM_ERR_IO;
+        return FM_ERR_IO;
+    }
+    if (st.st_size < (off_t)sizeof(rs_header)) {
+        close(fd);
+        return FM_ERR_SNAPSHOT_CORRUPT;
     }
     size_t len = (size_t)st.st_size;
     void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);

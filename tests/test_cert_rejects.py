@@ -174,6 +174,13 @@ def subject_oid_empty(tbs: Node) -> None:
     tbs[SUBJECT][0][0].children[0] = Node(0x06, b"")
 
 
+def set_serial(content: bytes) -> Edit:
+    """The serialNumber INTEGER with content octets ``content`` (verbatim)."""
+    def edit(tbs: Node) -> None:
+        tbs.children[SERIAL] = Node(0x02, content)
+    return edit
+
+
 def version_with_extra(tbs: Node) -> None:
     tbs[VERSION].children.append(Node(0x05, b""))
 
@@ -329,6 +336,10 @@ SPKI_CASES = {
 
 STRUCTURE_CASES = {
     "subject-attribute-empty-oid": Case(subject_oid_empty, R.MALFORMED_CERT),
+    # X.690 8.3.2: an INTEGER in the fewest octets
+    "serial-non-minimal": Case(set_serial(b"\x00\x01\x02"), R.MALFORMED_CERT),
+    "serial-non-minimal-negative": Case(set_serial(b"\xff\x80"), R.MALFORMED_CERT),
+    "serial-empty": Case(set_serial(b""), R.MALFORMED_CERT),
     "version-extra-element": Case(version_with_extra, R.MALFORMED_CERT),
     "extensions-empty": Case(empty_extensions, R.MALFORMED_CERT),
     "extensions-extra-element": Case(extensions_with_extra, R.MALFORMED_CERT),

@@ -916,6 +916,21 @@ def test_validly_signed_twins_one_pass() -> None:
     assert r._res.sig_checks == 2
 
 
+def test_twin_intermediates_below_an_intermediate_one_pass() -> None:
+    """The same, one level up: two validly signed copies of the lower intermediate, whose issuer
+    is itself an intermediate. The second copy's path above is not explored again, so an
+    expired leaf costs three signature checks (leaf, lower, upper), not five."""
+    root = pki.ca("Twin Depth Root")
+    upper = pki.intermediate(root, "Twin Upper CA")
+    lower = pki.intermediate(upper, "Twin Lower CA")
+    leaf = pki.leaf(lower, **EXPIRED)
+    twin = pki.resign(lower, upper.key)
+    assert twin.der != lower.der
+    r = run_verify(make_verifier(root), [leaf, lower, twin, upper])
+    assert_result(r, R.CERT_HAS_EXPIRED, 0)
+    assert r._res.sig_checks == 3
+
+
 # ---- trust anchors that are not roots, and operator intermediates ------------------------------
 
 

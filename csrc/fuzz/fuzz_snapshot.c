@@ -10,53 +10,18 @@
  * table, of fixed serials and of the input's last bytes, for each fixed CA and each issuer, and a
  * batch lookup (fm_revset_lookup_many) reading the input's last bytes as its serial records.
  *
- * The header layout and the checksum (image_checksum, static in fm_revset.c) are mirrored here;
- * LLVMFuzzerInitialize checks both against a snapshot written by fm_revset_save, so a change in
- * fm_revset.c fails loudly instead of silently fuzzing nothing. */
+ * The snapshot layout and the checksum (image_checksum, static in fm_revset.c) are mirrored in
+ * csrc/tests/snapshot_image.h (shared with test_core.c); LLVMFuzzerInitialize checks the mirror
+ * against a snapshot written by fm_revset_save, so a change in fm_revset.c fails loudly instead
+ * of silently fuzzing nothing. */
 #define _POSIX_C_SOURCE 200809L /* mkstemp under -std=c11 */
 #include <unistd.h>
 
-#include "fm_cache.h"
-#include "fm_revset.h"
+#include "../tests/snapshot_image.h"
 #include "fuzz_common.h"
-
-#define RS_HEADER_SIZE 128u
-#define RS_VERSION 4u
-#define OFF_MAGIC 0u
-#define OFF_VERSION 8u
-#define OFF_ENDIAN 12u
-#define OFF_TOTAL 16u
-#define OFF_CHECKSUM 24u
-#define OFF_N_SLOTS 40u
-#define OFF_SLOTS 64u
-#define OFF_ARENA 72u
-#define OFF_ARENA_LEN 80u
-#define REC_HDR 8u
 
 static const uint8_t *g_ca_name[FUZZ_N_CAS], *g_ca_spki[FUZZ_N_CAS];
 static size_t g_ca_name_len[FUZZ_N_CAS], g_ca_spki_len[FUZZ_N_CAS];
-
-static uint64_t rd64(const uint8_t *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-/* Mirror of image_checksum() in fm_revset.c. */
-static uint64_t image_checksum(const uint8_t *img, size_t len) {
-    uint8_t h[RS_HEADER_SIZE];
-    memcpy(h, img, RS_HEADER_SIZE);
-    memset(h + OFF_CHECKSUM, 0, 8);
-    uint64_t parts[2] = {fm_checksum64(h, RS_HEADER_SIZE),
-                         fm_checksum64(img + RS_HEADER_SIZE, len - RS_HEADER_SIZE)};
-    fm_span s = {(const uint8_t *)parts, sizeof parts};
-    return fm_hash64(0x696d616765ULL, &s, 1);
-}
-
-static void fix_checksum(uint8_t *img, size_t len) {
-    uint64_t ck = image_checksum(img, len);
-    memcpy(img + OFF_CHECKSUM, &ck, 8);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
@@ -83,14 +48,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     size_t len = fread(img, 1, sizeof img, f);
     fclose(f);
     unlink(path);
-    FUZZ_ASSERT(len > RS_HEADER_SIZE && len < sizeof img);
-    FUZZ_ASSERT(memcmp(img + OFF_MAGIC, "FMREVSET", 8) == 0);
-    uint32_t version;
-    memcpy(&version, img + OFF_VERSION, 4);
-    FUZZ_ASSERT(version == RS_VERSION);
-    FUZZ_ASSERT(rd64(img + OFF_TOTAL) == len);
-    FUZZ_ASSERT(rd64(img + OFF_CHECKSUM) == image_checksum(img, len));
-    FUZZ_ASSERT(rd64(img + OFF_SLOTS) >= RS_HEADER_SIZE && rd64(img + OFF_N_SLOTS) > 0);
+    FUZZ_ASSERT(len > SNAP_HEADER_SIZE && len < sizeof img);
+    FUZZ_ASSERT(snap_layout_ok(img, len));
     FUZZ_CHECK_OK(fm_revset_load_bytes(img, len, &s));
     FUZZ_ASSERT(fm_revset_lookup(s, g_ca_name[0], g_ca_name_len[0], g_ca_spki[0], g_ca_spki_len[0],
                                  ser, 2, NULL) == 1);
@@ -144,18 +103,18 @@ static void query(const fm_revset *s, const uint8_t *img, size_t len, const uint
     fm_revset_issuer dummy;
     FUZZ_ASSERT(fm_revset_issuer_get(s, n, &dummy) == FM_ERR_INVALID_ARGUMENT);
     /* serials of the records the slot table points at (the layout attach() validated) */
-    uint64_t n_slots = rd64(img + OFF_N_SLOTS), off_slots = rd64(img + OFF_SLOTS);
-    uint64_t off_arena = rd64(img + OFF_ARENA), arena_len = rd64(img + OFF_ARENA_LEN);
+    uint64_t n_slots = snap_rd64(img, SNAP_OFF_N_SLOTS), off_slots = snap_rd64(img, SNAP_OFF_SLOTS);
+    uint64_t off_arena = snap_rd64(img, SNAP_OFF_ARENA);
+    uint64_t arena_len = snap_rd64(img, SNAP_OFF_ARENA_LEN);
     for (uint64_t i = 0, found = 0; i < n_slots && found < 8; i++) {
-        uint32_t off1;
-        memcpy(&off1, img + off_slots + 8 * i + 4, 4);
+        uint32_t off1 = snap_rd32(img, (size_t)(off_slots + 8 * i + 4));
         if (off1 == 0)
             continue;
         uint64_t off = off1 - 1u;
-        FUZZ_ASSERT(off + REC_HDR <= arena_len && off_arena + arena_len <= len);
+        FUZZ_ASSERT(off + SNAP_REC_HDR <= arena_len && off_arena + arena_len <= len);
         const uint8_t *rec = img + off_arena + off;
-        FUZZ_ASSERT(off + REC_HDR + rec[2] <= arena_len);
-        lookup_all(s, rec + REC_HDR, rec[2]);
+        FUZZ_ASSERT(off + SNAP_REC_HDR + rec[2] <= arena_len);
+        lookup_all(s, rec + SNAP_REC_HDR, rec[2]);
         found++;
     }
     /* the batch lookup with the tail as its records (an exact-size copy: ASan sees overreads):
@@ -201,21 +160,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t tail_len = size < 20 ? size : 20;
     const uint8_t *tail = data + size - tail_len;
     load(data, size, tail, tail_len);
-    if (size < RS_HEADER_SIZE)
+    if (size < SNAP_HEADER_SIZE)
         return 0;
     uint8_t *img = malloc(size);
     FUZZ_ASSERT(img != NULL);
     memcpy(img, data, size);
-    fix_checksum(img, size);
+    snap_reseal(img, size);
     load(img, size, tail, tail_len);
 
-    memcpy(img + OFF_MAGIC, "FMREVSET", 8);
-    uint32_t version = RS_VERSION, endian = 0x01020304u;
-    uint64_t total = size;
-    memcpy(img + OFF_VERSION, &version, 4);
-    memcpy(img + OFF_ENDIAN, &endian, 4);
-    memcpy(img + OFF_TOTAL, &total, 8);
-    fix_checksum(img, size); /* the checksum covers the header */
+    memcpy(img + SNAP_OFF_MAGIC, SNAP_MAGIC, 8);
+    snap_wr32(img, SNAP_OFF_VERSION, SNAP_VERSION);
+    snap_wr32(img, SNAP_OFF_ENDIAN, SNAP_ENDIAN);
+    snap_wr64(img, SNAP_OFF_TOTAL, size);
+    snap_reseal(img, size); /* the checksum covers the header */
     load(img, size, tail, tail_len);
     free(img);
     return 0;

@@ -3,14 +3,17 @@
  *
  * Covers: the status table, default options, stores (anchors, NOT_A_CA, sealing), verification
  * (good, cached, tampered, expired, empty, truncated, no anchor, invalid arguments), revocation
- * sets (default / chain / strict; a 300k-entry set saved and loaded), and 4 threads x 1000 verifications sharing one verifier.
+ * sets (default / chain / strict; a 300k-entry set saved and loaded), snapshot validation (one
+ * corrupted field at a time, resealed with the checksum mirrored in snapshot_image.h, so that
+ * each header, issuer, part, slot and record check of fm_revset_load_bytes is the one that
+ * rejects it), and 4 threads x 1000 verifications sharing one verifier.
  *
- * Vectors: csrc/tests/core_vectors.h (root, intermediate, leaf; regenerate with
- * csrc/tests/gen_core_vectors.py). Build and run (what .ci/run does):
+ * Vectors: csrc/tests/core_vectors.h (root, intermediate, leaf, a partitioned CRL of the
+ * intermediate; regenerate with csrc/tests/gen_core_vectors.py). Build and run (what .ci/run does):
  *
  *   gcc -std=c11 -Wall -Wextra -Werror -pedantic -O1 -g -fsanitize=address,undefined \
- *       -Icsrc -Icsrc/include csrc/fm_*.c csrc/tests/test_core.c -lcrypto -lpthread \
- *       -o /tmp/test_core && /tmp/test_core
+ *       -Icsrc -Icsrc/include -Icsrc/tests csrc/fm_*.c csrc/tests/test_core.c -lssl -lcrypto \
+ *       -lpthread -ldl -o /tmp/test_core && /tmp/test_core
  *
  * Prints one line per check group and ends with "N passed, N failed"; exits non-zero on failure.
  */
@@ -24,6 +27,7 @@
 #include "include/fastmtls.h"
 
 #include "core_vectors.h"
+#include "snapshot_image.h"
 
 #define N_THREADS 4
 #define N_ITERATIONS 1000
@@ -541,6 +545,448 @@ static void test_serial_lengths(void) {
     printf("revocation set: serials of 1..64 octets\n");
 }
 
+/* ---- snapshot validation ----------------------------------------------------------------- */
+
+/* The bytes fm_revset_save writes for `s` (malloc'd, *len of them). */
+static uint8_t *snapshot_bytes(const fm_revset *s, size_t *len) {
+    char path[] = "/tmp/fastmtls-test-core-123456";
+    memset(path + sizeof path - 7, 'X', 6); /* mkstemp's template: six trailing 'X' */
+    int fd = mkstemp(path);
+    if (fd < 0)
+        exit(2);
+    close(fd);
+    CHECK_STATUS(fm_revset_save(s, path), FM_OK, "fm_revset_save");
+    FILE *f = fopen(path, "rb");
+    uint8_t *img = NULL;
+    long n = -1;
+    if (f != NULL && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 &&
+        fseek(f, 0, SEEK_SET) == 0 && (img = malloc((size_t)n)) != NULL &&
+        fread(img, 1, (size_t)n, f) != (size_t)n) {
+        free(img);
+        img = NULL;
+    }
+    if (f != NULL)
+        fclose(f);
+    remove(path);
+    if (img == NULL)
+        exit(2);
+    *len = (size_t)n;
+    return img;
+}
+
+/* "http://crl.example.com/<p>.crl" as a uniformResourceIdentifier GeneralName TLV: a
+ * distribution point name of core_crl_parts_der. */
+static size_t dp_uri(uint8_t out[64], const char *p) {
+    int n = snprintf((char *)out + 2, 62, "http://crl.example.com/%s.crl", p);
+    out[0] = 0x86, out[1] = (uint8_t)n;
+    return (size_t)n + 2;
+}
+
+/* Where the fields of one saved snapshot are: the set of test_snapshot_checks. */
+typedef struct snap_info {
+    size_t len;
+    uint64_t n_issuers, n_parts, n_slots, blob_len, arena_len;
+    size_t off_slots, off_arena, off_blob;
+    size_t parted, other; /* issuers: the one with the two parts (the intermediate), the root */
+    size_t part[2];
+    size_t slot;    /* the first used slot */
+    size_t rec_off; /* arena offset of the last record */
+} snap_info;
+
+static int snap_info_get(const uint8_t *img, size_t len, snap_info *si) {
+    memset(si, 0, sizeof *si);
+    if (!snap_layout_ok(img, len))
+        return 0;
+    si->len = len;
+    si->n_issuers = snap_rd64(img, SNAP_OFF_N_ISSUERS);
+    si->n_parts = snap_rd64(img, SNAP_OFF_N_PARTS);
+    si->n_slots = snap_rd64(img, SNAP_OFF_N_SLOTS);
+    si->blob_len = snap_rd64(img, SNAP_OFF_BLOB_LEN);
+    si->arena_len = snap_rd64(img, SNAP_OFF_ARENA_LEN);
+    si->off_slots = (size_t)snap_rd64(img, SNAP_OFF_SLOTS);
+    si->off_arena = (size_t)snap_rd64(img, SNAP_OFF_ARENA);
+    si->off_blob = (size_t)snap_rd64(img, SNAP_OFF_BLOB);
+    if (si->n_issuers != 2 || si->n_parts != 2)
+        return 0;
+    for (uint64_t i = 0; i < 2; i++) {
+        size_t is = snap_issuer(img, i);
+        if (snap_rd32(img, is + SNAP_IS_PART_COUNT) == 2)
+            si->parted = is;
+        else
+            si->other = is;
+    }
+    si->part[0] = snap_part(img, 0), si->part[1] = snap_part(img, 1);
+    int used = 0;
+    for (uint64_t i = 0; i < si->n_slots; i++) {
+        uint32_t off1 = snap_rd32(img, si->off_slots + 8 * i + 4);
+        if (off1 == 0)
+            continue;
+        if (!used++)
+            si->slot = si->off_slots + 8 * i;
+        if (off1 - 1u >= si->rec_off)
+            si->rec_off = off1 - 1u;
+    }
+    return si->parted != 0 && si->other != 0 && used == 3;
+}
+
+/* The corruptions: each breaks one check of fm_revset_load_bytes (attach() in fm_revset.c). */
+enum {
+    SN_NONE, /* controls first: accepted */
+    SN_SCOPE_ONE_KIND,
+    SN_ISSUER_LAST,
+    SN_COVER_BOTH,
+    SN_NO_CRL,
+    SN_ALL_SLOTS_BUT_ONE,
+    SN_SHORT, /* header, before the checksum */
+    SN_LEN_ONE_LESS,
+    SN_MAGIC,
+    SN_VERSION_OLD,
+    SN_VERSION_NEW,
+    SN_ENDIAN,
+    SN_TOTAL,
+    SN_RESERVED,
+    SN_TOO_MANY_ISSUERS,
+    SN_SLOTS_MISALIGNED,
+    SN_MORE_ENTRIES_THAN_SLOTS,
+    SN_ARENA_OUTSIDE,
+    SN_BLOB_OUTSIDE,
+    SN_PARTS_OUTSIDE,
+    SN_CHECKSUM_FIELD, /* the checksum */
+    SN_BODY_NOT_RESEALED,
+    SN_ISSUER_NAME, /* issuers */
+    SN_ISSUER_SPKI,
+    SN_ISSUER_NUMBER,
+    SN_ISSUER_COVER,
+    SN_ISSUER_HAS_CRL,
+    SN_ISSUER_PART_FIRST,
+    SN_ISSUER_PART_COUNT,
+    SN_ISSUER_PARTS_OF_OTHER,
+    SN_PART_NAME_OUTSIDE, /* parts */
+    SN_PART_NAME_EMPTY,
+    SN_PART_FLAGS_UNKNOWN,
+    SN_PART_NO_COVER,
+    SN_PART_HASH,
+    SN_PARTS_UNSORTED,
+    SN_PARTS_UNUSED, /* the ranges do not tile the parts */
+    SN_PARTS_UNUSED_BY_LAST,
+    SN_SLOT_PAST_ARENA, /* slots and records */
+    SN_SLOT_HEADER_PAST_ARENA,
+    SN_RECORD_ISSUER,
+    SN_RECORD_SERIAL_PAST_ARENA,
+    SN_RECORD_NO_KIND,
+    SN_TABLE_FULL,
+    SN_COUNT
+};
+
+static const struct {
+    const char *what;
+    int want;
+} SNAP_CASES[SN_COUNT] = {
+    [SN_NONE] = {"unchanged, resealed", FM_OK},
+    [SN_SCOPE_ONE_KIND] = {"a record excluding CA certificates", FM_OK},
+    [SN_ISSUER_LAST] = {"a record of the last issuer", FM_OK},
+    [SN_COVER_BOTH] = {"issuer cover: user and CA", FM_OK},
+    [SN_NO_CRL] = {"issuer has_crl 0", FM_OK},
+    [SN_ALL_SLOTS_BUT_ONE] = {"one free slot left", FM_OK},
+    [SN_SHORT] = {"shorter than a header", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_LEN_ONE_LESS] = {"one byte missing", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_MAGIC] = {"magic", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_VERSION_OLD] = {"version 3", FM_ERR_SNAPSHOT_VERSION},
+    [SN_VERSION_NEW] = {"version 5", FM_ERR_SNAPSHOT_VERSION},
+    [SN_ENDIAN] = {"other byte order", FM_ERR_SNAPSHOT_VERSION},
+    [SN_TOTAL] = {"total length", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_RESERVED] = {"reserved field", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_TOO_MANY_ISSUERS] = {"more issuers than allowed", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_SLOTS_MISALIGNED] = {"slot table misaligned", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_MORE_ENTRIES_THAN_SLOTS] = {"more entries than slots", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_ARENA_OUTSIDE] = {"arena past the end", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_BLOB_OUTSIDE] = {"blob past the end", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_PARTS_OUTSIDE] = {"parts past the end", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_CHECKSUM_FIELD] = {"checksum field", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_BODY_NOT_RESEALED] = {"a body byte, not resealed", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_ISSUER_NAME] = {"issuer name outside the blob", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_ISSUER_SPKI] = {"issuer key longer than the blob", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_ISSUER_NUMBER] = {"issuer CRL number outside the blob", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_ISSUER_COVER] = {"issuer cover: unknown bit", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_ISSUER_HAS_CRL] = {"issuer has_crl 2", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_ISSUER_PART_FIRST] = {"issuer parts start past the previous", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_ISSUER_PART_COUNT] = {"issuer parts past the last", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_ISSUER_PARTS_OF_OTHER] = {"issuer ranges overlap", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_PART_NAME_OUTSIDE] = {"part name outside the blob", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_PART_NAME_EMPTY] = {"part name empty", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_PART_FLAGS_UNKNOWN] = {"part flags: unknown bit", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_PART_NO_COVER] = {"part covers no kind", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_PART_HASH] = {"part hash not its name's", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_PARTS_UNSORTED] = {"parts not sorted by hash", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_PARTS_UNUSED] = {"a part in no issuer's range", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_PARTS_UNUSED_BY_LAST] = {"one part more than the ranges", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_SLOT_PAST_ARENA] = {"slot past the arena", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_SLOT_HEADER_PAST_ARENA] = {"slot's record header past the arena", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_RECORD_ISSUER] = {"record of an unknown issuer", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_RECORD_SERIAL_PAST_ARENA] = {"record serial past the arena", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_RECORD_NO_KIND] = {"record excluding both kinds", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_TABLE_FULL] = {"no free slot", FM_ERR_SNAPSHOT_CORRUPT},
+};
+
+/* Applies corruption `c` to img (a copy of the saved snapshot) and reseals it, except where the
+ * checksum itself is the subject. Returns the length to load. */
+static size_t snap_corrupt(uint8_t *img, const snap_info *si, int c) {
+    size_t len = si->len, p0 = si->part[0], p1 = si->part[1];
+    uint8_t *rec = img + si->off_arena + si->rec_off;
+    uint8_t tmp[SNAP_PART_SIZE];
+    switch (c) {
+    case SN_SCOPE_ONE_KIND:
+        rec[3] |= SNAP_REC_NOT_CA;
+        break;
+    case SN_ISSUER_LAST:
+        rec[0] = (uint8_t)(si->n_issuers - 1), rec[1] = 0;
+        break;
+    case SN_COVER_BOTH:
+        snap_wr32(img, si->other + SNAP_IS_COVER, 3);
+        break;
+    case SN_NO_CRL:
+        snap_wr32(img, si->parted + SNAP_IS_HAS_CRL, 0);
+        break;
+    case SN_ALL_SLOTS_BUT_ONE:
+    case SN_TABLE_FULL: {
+        int spare = c == SN_ALL_SLOTS_BUT_ONE;
+        for (uint64_t i = 0; i < si->n_slots; i++) {
+            size_t at = si->off_slots + 8 * i;
+            if (snap_rd32(img, at + 4) != 0)
+                continue;
+            if (spare) {
+                spare = 0;
+                continue;
+            }
+            memcpy(img + at, img + si->slot, 8); /* another pointer to a valid record */
+        }
+        break;
+    }
+    case SN_SHORT:
+        return SNAP_HEADER_SIZE - 1;
+    case SN_LEN_ONE_LESS:
+        len--; /* the header's total_len is one more */
+        break;
+    case SN_MAGIC:
+        img[SNAP_OFF_MAGIC + 7] ^= 0x20;
+        break;
+    case SN_VERSION_OLD:
+    case SN_VERSION_NEW:
+        snap_wr32(img, SNAP_OFF_VERSION, c == SN_VERSION_OLD ? SNAP_VERSION - 1 : SNAP_VERSION + 1);
+        break;
+    case SN_ENDIAN:
+        snap_wr32(img, SNAP_OFF_ENDIAN, 0x04030201u);
+        break;
+    case SN_TOTAL:
+        snap_wr64(img, SNAP_OFF_TOTAL, len + 8);
+        break;
+    case SN_RESERVED:
+        snap_wr64(img, SNAP_OFF_RESERVED, 1);
+        break;
+    case SN_TOO_MANY_ISSUERS:
+        snap_wr64(img, SNAP_OFF_N_ISSUERS, FM_MAX_REVSET_ISSUERS + 1u);
+        break;
+    case SN_SLOTS_MISALIGNED:
+        snap_wr64(img, SNAP_OFF_SLOTS, si->off_slots + 4);
+        break;
+    case SN_MORE_ENTRIES_THAN_SLOTS:
+        snap_wr64(img, SNAP_OFF_N_ENTRIES, si->n_slots + 1);
+        break;
+    case SN_ARENA_OUTSIDE:
+        snap_wr64(img, SNAP_OFF_ARENA_LEN, len - si->off_arena + 1);
+        break;
+    case SN_BLOB_OUTSIDE:
+        snap_wr64(img, SNAP_OFF_BLOB, len + 1);
+        break;
+    case SN_PARTS_OUTSIDE:
+        snap_wr64(img, SNAP_OFF_N_PARTS, len / SNAP_PART_SIZE);
+        break;
+    case SN_CHECKSUM_FIELD:
+        img[SNAP_OFF_CHECKSUM] ^= 0x01;
+        return len;
+    case SN_BODY_NOT_RESEALED:
+        img[len - 1] ^= 0x01;
+        return len;
+    case SN_ISSUER_NAME:
+        snap_wr64(img, si->parted + SNAP_IS_NAME_OFF, si->blob_len);
+        break;
+    case SN_ISSUER_SPKI:
+        snap_wr32(img, si->parted + SNAP_IS_SPKI_LEN, (uint32_t)si->blob_len + 1);
+        break;
+    case SN_ISSUER_NUMBER:
+        snap_wr64(img, si->other + SNAP_IS_NUMBER_OFF, si->blob_len + 1);
+        break;
+    case SN_ISSUER_COVER:
+        snap_wr32(img, si->other + SNAP_IS_COVER, snap_rd32(img, si->other + SNAP_IS_COVER) | 4);
+        break;
+    case SN_ISSUER_HAS_CRL:
+        snap_wr32(img, si->parted + SNAP_IS_HAS_CRL, 2);
+        break;
+    case SN_ISSUER_PART_FIRST:
+        snap_wr32(img, si->parted + SNAP_IS_PART_FIRST,
+                  snap_rd32(img, si->parted + SNAP_IS_PART_FIRST) + 1);
+        break;
+    case SN_ISSUER_PART_COUNT:
+        snap_wr32(img, si->parted + SNAP_IS_PART_COUNT, 3);
+        break;
+    case SN_ISSUER_PARTS_OF_OTHER:
+        snap_wr32(img, si->other + SNAP_IS_PART_COUNT, 1);
+        break;
+    case SN_PART_NAME_OUTSIDE:
+        snap_wr64(img, p1 + SNAP_PART_NAME_OFF, si->blob_len);
+        break;
+    case SN_PART_NAME_EMPTY:
+        snap_wr32(img, p0 + SNAP_PART_NAME_LEN, 0);
+        break;
+    case SN_PART_FLAGS_UNKNOWN:
+        snap_wr32(img, p0 + SNAP_PART_FLAGS, snap_rd32(img, p0 + SNAP_PART_FLAGS) | 8);
+        break;
+    case SN_PART_NO_COVER:
+        snap_wr32(img, p0 + SNAP_PART_FLAGS, snap_rd32(img, p0 + SNAP_PART_FLAGS) & ~3u);
+        break;
+    case SN_PART_HASH:
+        snap_wr64(img, p1 + SNAP_PART_HASH, snap_rd64(img, p1 + SNAP_PART_HASH) ^ 1);
+        break;
+    case SN_PARTS_UNSORTED:
+        memcpy(tmp, img + p0, SNAP_PART_SIZE);
+        memcpy(img + p0, img + p1, SNAP_PART_SIZE);
+        memcpy(img + p1, tmp, SNAP_PART_SIZE);
+        break;
+    case SN_PARTS_UNUSED:
+        snap_wr32(img, si->parted + SNAP_IS_PART_COUNT, 1);
+        break;
+    case SN_PARTS_UNUSED_BY_LAST:
+        snap_wr64(img, SNAP_OFF_N_PARTS, si->n_parts + 1);
+        break;
+    case SN_SLOT_PAST_ARENA:
+        snap_wr32(img, si->slot + 4, (uint32_t)si->arena_len + 1);
+        break;
+    case SN_SLOT_HEADER_PAST_ARENA:
+        snap_wr32(img, si->slot + 4, (uint32_t)(si->arena_len - SNAP_REC_HDR) + 2);
+        break;
+    case SN_RECORD_ISSUER:
+        rec[0] = (uint8_t)si->n_issuers, rec[1] = 0;
+        break;
+    case SN_RECORD_SERIAL_PAST_ARENA:
+        rec[2] = (uint8_t)(si->arena_len - si->rec_off - SNAP_REC_HDR + 1);
+        break;
+    case SN_RECORD_NO_KIND:
+        rec[3] |= SNAP_REC_NOT_USER | SNAP_REC_NOT_CA;
+        break;
+    default:
+        break;
+    }
+    snap_reseal(img, len);
+    return len;
+}
+
+/* A set with two issuers: the root (an explicit entry, the intermediate's serial) and the
+ * intermediate (the partitioned CRL core_crl_parts_der: parts p1 and p2, the leaf and 0x1234
+ * revoked). Saved, then loaded back once per corruption. */
+static void test_snapshot_checks(void) {
+    fm_cert_info inter, leaf, root;
+    CHECK_STATUS(fm_cert_info_get(core_inter_der, sizeof core_inter_der, &inter), FM_OK, "inter");
+    CHECK_STATUS(fm_cert_info_get(core_leaf_der, sizeof core_leaf_der, &leaf), FM_OK, "leaf");
+    CHECK_STATUS(fm_cert_info_get(core_root_der, sizeof core_root_der, &root), FM_OK, "root");
+    fm_revbuild *b = NULL;
+    CHECK_STATUS(fm_revbuild_new(&b), FM_OK, "fm_revbuild_new");
+    CHECK_STATUS(fm_revbuild_set_time(b, CORE_VECTOR_AT), FM_OK, "fm_revbuild_set_time");
+    CHECK_STATUS(fm_revbuild_add_entry(b, core_root_der, sizeof core_root_der,
+                                       core_inter_der + inter.serial_off, inter.serial_len,
+                                       REVOKED_REASON, REVOKED_AT),
+                 FM_OK, "fm_revbuild_add_entry");
+    CHECK_STATUS(fm_revbuild_add_crl(b, core_crl_parts_der, sizeof core_crl_parts_der,
+                                     core_inter_der, sizeof core_inter_der, NULL),
+                 FM_OK, "fm_revbuild_add_crl (partitioned)");
+    fm_revset *built = NULL;
+    CHECK_STATUS(fm_revbuild_finish(b, &built), FM_OK, "fm_revbuild_finish");
+    if (built == NULL)
+        exit(2);
+    CHECK(fm_revset_count(built) == 3 && fm_revset_issuer_count(built) == 2);
+    size_t len = 0;
+    uint8_t *saved = snapshot_bytes(built, &len);
+    fm_revset_free(built);
+
+    /* the mirror fits: sections, issuers (names are the CAs' subjects), parts (the IDP's URIs) */
+    snap_info si;
+    if (!snap_info_get(saved, len, &si)) {
+        CHECK(!"snapshot layout differs from snapshot_image.h");
+        free(saved);
+        return;
+    }
+    const uint8_t *blob = saved + si.off_blob;
+    CHECK(snap_rd32(saved, si.parted + SNAP_IS_NAME_LEN) == inter.subject_len &&
+          memcmp(blob + snap_rd64(saved, si.parted + SNAP_IS_NAME_OFF),
+                 core_inter_der + inter.subject_off, inter.subject_len) == 0);
+    CHECK(snap_rd32(saved, si.other + SNAP_IS_NAME_LEN) == root.subject_len &&
+          memcmp(blob + snap_rd64(saved, si.other + SNAP_IS_NAME_OFF),
+                 core_root_der + root.subject_off, root.subject_len) == 0);
+    CHECK(snap_rd32(saved, si.parted + SNAP_IS_HAS_CRL) == 1 &&
+          snap_rd32(saved, si.other + SNAP_IS_HAS_CRL) == 0);
+    uint8_t uri[2][64];
+    size_t uri_len[2] = {dp_uri(uri[0], "p1"), dp_uri(uri[1], "p2")};
+    int seen = 0;
+    for (int k = 0; k < 2; k++) {
+        size_t p = si.part[k];
+        CHECK(snap_rd32(saved, p + SNAP_PART_FLAGS) == 3); /* user and CA, a fullName */
+        for (int u = 0; u < 2; u++)
+            if (snap_rd32(saved, p + SNAP_PART_NAME_LEN) == uri_len[u] &&
+                memcmp(blob + snap_rd64(saved, p + SNAP_PART_NAME_OFF), uri[u], uri_len[u]) == 0)
+                seen |= 1 << u;
+    }
+    CHECK(seen == 3);
+    CHECK(snap_rd64(saved, si.part[0] + SNAP_PART_HASH) <
+          snap_rd64(saved, si.part[1] + SNAP_PART_HASH));
+    /* the serial corruption needs a last record whose serial can run one octet past the arena */
+    CHECK(si.arena_len - si.rec_off - SNAP_REC_HDR + 1 <= 255);
+
+    uint8_t *img = malloc(len);
+    if (img == NULL)
+        exit(2);
+    for (int c = 0; c < SN_COUNT; c++) {
+        memcpy(img, saved, len);
+        size_t n = snap_corrupt(img, &si, c);
+        fm_revset *s = (fm_revset *)saved; /* not NULL: a failed load must clear it */
+        int rc = fm_revset_load_bytes(img, n, &s);
+        CHECK_STATUS(rc, SNAP_CASES[c].want, SNAP_CASES[c].what);
+        CHECK(rc == FM_OK ? s != NULL : s == NULL);
+        if (rc != FM_OK)
+            continue;
+        if (c == SN_NONE) {
+            /* the same answers as the built set */
+            uint8_t ser1234[2] = {0x12, 0x34};
+            fm_revocation r = {0, 0};
+            const uint8_t *iname = core_inter_der + inter.subject_off;
+            const uint8_t *ispki = core_inter_der + inter.spki_off;
+            CHECK(fm_revset_lookup(s, iname, inter.subject_len, ispki, inter.spki_len,
+                                   core_leaf_der + leaf.serial_off, leaf.serial_len, NULL) == 1);
+            CHECK(fm_revset_lookup(s, iname, inter.subject_len, ispki, inter.spki_len, ser1234,
+                                   2, NULL) == 1);
+            CHECK(fm_revset_lookup(s, core_root_der + root.subject_off, root.subject_len,
+                                   core_root_der + root.spki_off, root.spki_len,
+                                   core_inter_der + inter.serial_off, inter.serial_len, &r) == 1 &&
+                  r.reason == REVOKED_REASON && r.date == REVOKED_AT);
+            int idx = fm_revset_find_issuer(s, (fm_span){iname, inter.subject_len},
+                                            (fm_span){ispki, inter.spki_len});
+            fm_window w;
+            uint8_t p3[64];
+            size_t p3_len = dp_uri(p3, "p3");
+            CHECK(idx >= 0);
+            for (int u = 0; u < 2 && idx >= 0; u++)
+                CHECK(fm_revset_covers_dp(s, idx, 0, FM_DPN_FULL, (fm_span){uri[u], uri_len[u]},
+                                          &w) == 1);
+            CHECK(idx < 0 ||
+                  fm_revset_covers_dp(s, idx, 0, FM_DPN_FULL, (fm_span){p3, p3_len}, &w) == 0);
+        }
+        fm_revset_free(s);
+    }
+    free(img);
+    free(saved);
+    printf("snapshot validation: %d edits of header, issuers, parts, slots and records "
+           "(%d accepted controls)\n",
+           (int)SN_COUNT, (int)SN_SHORT);
+}
+
 /* ---- threads ----------------------------------------------------------------------------- */
 
 typedef struct thread_job {
@@ -618,6 +1064,7 @@ int main(void) {
     test_revocation();
     test_large_revset();
     test_serial_lengths();
+    test_snapshot_checks();
     test_threads(1);
     test_threads(0);
     printf("%d passed, %d failed\n", n_passed, n_failed);

@@ -1,4 +1,6 @@
-/* test_names.c - standalone tests of fm_names.c (name constraints, SAN syntax, expected names).
+/* test_names.c - standalone tests of fm_names.c (name constraints, SAN syntax, expected names)
+ * and of the DER primitives of fm_der.c it reads them with (a table of accepted and rejected
+ * contents, boundaries on both sides).
  * Vectors: names_vectors.h, written by gen_names_vectors.py. Exits 1 on any failure.
  *   gcc -std=c11 -Wall -Wextra -Werror -pedantic -O1 -g -fsanitize=address,undefined -I csrc \
  *       csrc/fm_der.c csrc/fm_names.c csrc/tests/test_names.c -o /tmp/test_names
@@ -371,7 +373,188 @@ static void test_cn(void) {
     release(&ca);
 }
 
+/* ---- DER primitives (fm_der.h) ------------------------------------------------------------ */
+
+enum { DER_BOOL, DER_INTEGER, DER_SMALL_UINT, DER_BIT_STRING, DER_NAMED_BITS, DER_TIME };
+
+/* One content octet string given to one primitive: accepted (with its value) or rejected. */
+struct der_case {
+    int fn;          /* DER_* */
+    unsigned arg;    /* fm_der_time: the tag; fm_der_named_bits: max_octets */
+    const char *in;  /* content octets */
+    size_t len;
+    int ok;          /* 1: accepted, 0: rejected (-1) */
+    int64_t value;   /* bool: 0/1; small uint: the value; bit string: unused bits; named bits:
+                      * the mask; time: unix seconds */
+};
+
+#define IN(lit) lit, sizeof lit - 1
+#define UTC FM_TAG_UTC_TIME
+#define GEN FM_TAG_GENERALIZED_TIME
+
+static const struct der_case DER_CASES[] = {
+    /* BOOLEAN (X.690 11.1): one octet, 00 or FF */
+    {DER_BOOL, 0, IN("\x00"), 1, 0},
+    {DER_BOOL, 0, IN("\xFF"), 1, 1},
+    {DER_BOOL, 0, IN(""), 0, 0},
+    {DER_BOOL, 0, IN("\x01"), 0, 0},
+    {DER_BOOL, 0, IN("\xFE"), 0, 0},
+    {DER_BOOL, 0, IN("\x00\x00"), 0, 0},
+    {DER_BOOL, 0, IN("\xFF\xFF"), 0, 0},
+    /* INTEGER (X.690 8.3.2): non-empty; the first nine bits not all 0 or all 1 */
+    {DER_INTEGER, 0, IN("\x00"), 1, 0},
+    {DER_INTEGER, 0, IN("\x7F"), 1, 0},
+    {DER_INTEGER, 0, IN("\x80"), 1, 0},
+    {DER_INTEGER, 0, IN("\xFF"), 1, 0},
+    {DER_INTEGER, 0, IN("\x00\x80"), 1, 0},
+    {DER_INTEGER, 0, IN("\xFF\x7F"), 1, 0},
+    {DER_INTEGER, 0, IN("\x01\x00"), 1, 0},
+    {DER_INTEGER, 0, IN("\xFE\xFF"), 1, 0},
+    {DER_INTEGER, 0, IN(""), 0, 0},
+    {DER_INTEGER, 0, IN("\x00\x7F"), 0, 0},
+    {DER_INTEGER, 0, IN("\x00\x00"), 0, 0},
+    {DER_INTEGER, 0, IN("\xFF\x80"), 0, 0},
+    {DER_INTEGER, 0, IN("\xFF\xFF"), 0, 0},
+    /* small non-negative INTEGER: 0 .. 0x7FFFFFFF */
+    {DER_SMALL_UINT, 0, IN("\x00"), 1, 0},
+    {DER_SMALL_UINT, 0, IN("\x7F"), 1, 127},
+    {DER_SMALL_UINT, 0, IN("\x00\x80"), 1, 128},
+    {DER_SMALL_UINT, 0, IN("\x7F\xFF\xFF\xFF"), 1, 0x7FFFFFFF},
+    {DER_SMALL_UINT, 0, IN("\x00\x80\x00\x00\x00"), 0, 0},  /* 0x80000000 */
+    {DER_SMALL_UINT, 0, IN("\x00\xFF\xFF\xFF\xFF"), 0, 0},  /* 0xFFFFFFFF */
+    {DER_SMALL_UINT, 0, IN("\x01\x00\x00\x00\x00"), 0, 0},  /* 2^32 */
+    {DER_SMALL_UINT, 0, IN("\x00\x80\x00\x00\x00\x00"), 0, 0},
+    {DER_SMALL_UINT, 0, IN("\x80"), 0, 0},                  /* -128 */
+    {DER_SMALL_UINT, 0, IN("\xFF"), 0, 0},                  /* -1 */
+    {DER_SMALL_UINT, 0, IN("\x00\x7F"), 0, 0},              /* not minimal */
+    {DER_SMALL_UINT, 0, IN(""), 0, 0},
+    /* BIT STRING (X.690 8.6.2, 11.2): unused-bits octet 0..7, 0 when empty, unused bits zero */
+    {DER_BIT_STRING, 0, IN("\x00"), 1, 0},
+    {DER_BIT_STRING, 0, IN("\x00\xFF"), 1, 0},
+    {DER_BIT_STRING, 0, IN("\x03\xF8"), 1, 3},
+    {DER_BIT_STRING, 0, IN("\x07\x80"), 1, 7},
+    {DER_BIT_STRING, 0, IN("\x07\x00\x80"), 1, 7},
+    {DER_BIT_STRING, 0, IN(""), 0, 0},
+    {DER_BIT_STRING, 0, IN("\x08\x00"), 0, 0},
+    {DER_BIT_STRING, 0, IN("\xFF\x00"), 0, 0},
+    {DER_BIT_STRING, 0, IN("\x01"), 0, 0},                  /* unused bits of no octet */
+    {DER_BIT_STRING, 0, IN("\x07"), 0, 0},
+    {DER_BIT_STRING, 0, IN("\x03\xFC"), 0, 0},              /* an unused bit set */
+    {DER_BIT_STRING, 0, IN("\x07\x81"), 0, 0},
+    /* NamedBitList BIT STRING (KeyUsage, ReasonFlags): a BIT STRING of at most max_octets
+     * (<= 4) octets, the last one non-zero; bit n (first = most significant) -> 1u << n */
+    {DER_NAMED_BITS, 2, IN("\x00"), 1, 0},                  /* no bit */
+    {DER_NAMED_BITS, 2, IN("\x07\x80"), 1, 0x1},
+    {DER_NAMED_BITS, 2, IN("\x05\xA0"), 1, 0x5},
+    {DER_NAMED_BITS, 2, IN("\x07\x00\x80"), 1, 0x100},      /* bit 8: decipherOnly */
+    {DER_NAMED_BITS, 4, IN("\x07\x00\x00\x00\x80"), 1, 0x1000000},
+    {DER_NAMED_BITS, 4, IN("\x00\x00\x00\x00\x01"), 1, 0x80000000},
+    {DER_NAMED_BITS, 2, IN(""), 0, 0},
+    {DER_NAMED_BITS, 2, IN("\x08\x80"), 0, 0},
+    {DER_NAMED_BITS, 2, IN("\x07\x81"), 0, 0},              /* non-zero padding */
+    {DER_NAMED_BITS, 2, IN("\x00\x00"), 0, 0},              /* a trailing zero octet */
+    {DER_NAMED_BITS, 2, IN("\x00\x80\x00"), 0, 0},
+    {DER_NAMED_BITS, 2, IN("\x07\x00\x00\x80"), 0, 0},      /* three octets */
+    {DER_NAMED_BITS, 1, IN("\x07\x00\x80"), 0, 0},
+    {DER_NAMED_BITS, 5, IN("\x07\x80"), 0, 0},              /* max_octets over 4 */
+    /* UTCTime YYMMDDHHMMSSZ (YY >= 50: 19YY), GeneralizedTime YYYYMMDDHHMMSSZ (RFC 5280
+     * 4.1.2.5) */
+    {DER_TIME, UTC, IN("700101000000Z"), 1, 0},
+    {DER_TIME, UTC, IN("491231235959Z"), 1, 2524607999},
+    {DER_TIME, UTC, IN("500101000000Z"), 1, -631152000},
+    {DER_TIME, UTC, IN("000229000000Z"), 1, 951782400},     /* 2000: leap */
+    {DER_TIME, UTC, IN("990229000000Z"), 0, 0},
+    {DER_TIME, UTC, IN("700101000000"), 0, 0},
+    {DER_TIME, UTC, IN("7001010000000Z"), 0, 0},
+    {DER_TIME, UTC, IN("700101000000z"), 0, 0},
+    {DER_TIME, UTC, IN("19700101000000Z"), 0, 0},           /* GeneralizedTime text */
+    {DER_TIME, GEN, IN("19700101000000Z"), 1, 0},
+    {DER_TIME, GEN, IN("20000229000000Z"), 1, 951782400},   /* divisible by 400: leap */
+    {DER_TIME, GEN, IN("20240229120000Z"), 1, 1709208000},
+    {DER_TIME, GEN, IN("20241231235959Z"), 1, 1735689599},
+    {DER_TIME, GEN, IN("20240430000000Z"), 1, 1714435200},
+    {DER_TIME, GEN, IN("99991231235959Z"), 1, 253402300799},
+    {DER_TIME, GEN, IN("00010101000000Z"), 1, -62135596800},
+    {DER_TIME, GEN, IN("19000229000000Z"), 0, 0},           /* by 100, not by 400 */
+    {DER_TIME, GEN, IN("21000229000000Z"), 0, 0},
+    {DER_TIME, GEN, IN("20230229000000Z"), 0, 0},
+    {DER_TIME, GEN, IN("20240230000000Z"), 0, 0},
+    {DER_TIME, GEN, IN("20240001000000Z"), 0, 0},           /* month 0 */
+    {DER_TIME, GEN, IN("20241301000000Z"), 0, 0},           /* month 13 */
+    {DER_TIME, GEN, IN("20240100000000Z"), 0, 0},           /* day 0 */
+    {DER_TIME, GEN, IN("20240132000000Z"), 0, 0},           /* day 32 */
+    {DER_TIME, GEN, IN("20240431000000Z"), 0, 0},           /* April 31 */
+    {DER_TIME, GEN, IN("20240101240000Z"), 0, 0},           /* hour 24 */
+    {DER_TIME, GEN, IN("20240101006000Z"), 0, 0},           /* minute 60 */
+    {DER_TIME, GEN, IN("20240101000060Z"), 0, 0},           /* second 60 */
+    {DER_TIME, GEN, IN("2024010100000aZ"), 0, 0},
+    {DER_TIME, GEN, IN("2024-101000000Z"), 0, 0},
+    {DER_TIME, GEN, IN("20240101000000"), 0, 0},            /* no Z */
+    {DER_TIME, GEN, IN("20240101000000+"), 0, 0},
+    {DER_TIME, GEN, IN("20240101000000.5Z"), 0, 0},         /* fractional seconds */
+    {DER_TIME, GEN, IN("202401010000Z"), 0, 0},
+    {DER_TIME, GEN, IN("240101000000Z"), 0, 0},             /* UTCTime text */
+    {DER_TIME, GEN, IN(""), 0, 0},
+    {DER_TIME, FM_TAG_OCTET_STRING, IN("20240101000000Z"), 0, 0}, /* neither time type */
+    {DER_TIME, FM_TAG_PRINTABLE_STRING, IN("240101000000Z"), 0, 0},
+    {DER_TIME, 0x37u, IN("240101000000Z"), 0, 0},           /* constructed UTCTime */
+};
+
+#undef IN
+#undef UTC
+#undef GEN
+
+static void test_der(void) {
+    static const char *const names[] = {"bool", "integer", "small uint", "bit string",
+                                        "named bits", "time"};
+    for (size_t i = 0; i < sizeof DER_CASES / sizeof DER_CASES[0]; i++) {
+        const struct der_case *t = &DER_CASES[i];
+        fm_span c = heap((const uint8_t *)t->in, t->len), bits = {NULL, 0};
+        int rc;
+        int64_t got = -12345;
+        unsigned unused = 99;
+        int small = -12345;
+        uint32_t mask = 0xDEADu;
+        switch (t->fn) {
+        case DER_BOOL:
+            rc = fm_der_bool(c);
+            got = rc;
+            break;
+        case DER_INTEGER:
+            rc = fm_der_integer_ok(c);
+            got = 0;
+            break;
+        case DER_SMALL_UINT:
+            rc = fm_der_small_uint(c, &small);
+            got = small;
+            break;
+        case DER_BIT_STRING:
+            rc = fm_der_bit_string(c, &bits, &unused);
+            got = unused;
+            if (rc == 0)
+                CHECK(bits.p == c.p + 1 && bits.len == c.len - 1, "der %s #%zu: bits span",
+                      names[t->fn], i);
+            break;
+        case DER_NAMED_BITS:
+            rc = fm_der_named_bits(c, t->arg, &mask);
+            got = mask;
+            break;
+        default:
+            rc = fm_der_time(t->arg, c, &got);
+            break;
+        }
+        if (t->ok)
+            CHECK(rc >= 0 && got == t->value, "der %s #%zu: rc %d, value %lld, want %lld",
+                  names[t->fn], i, rc, (long long)got, (long long)t->value);
+        else
+            CHECK(rc == -1, "der %s #%zu: accepted (rc %d, value %lld)", names[t->fn], i, rc,
+                  (long long)got);
+        free((void *)c.p);
+    }
+}
+
 int main(void) {
+    test_der();
     test_nc_vectors();
     test_san_vectors();
     test_match_vectors();
