@@ -319,6 +319,53 @@ static void test_verify(int caches) {
 
 /* fm_cert_info_get keeps the identity fields a rejected certificate validated before its flaw,
  * and none of those it did not reach. */
+/* Host associations (the Cloudflare model): a host with associations trusts only the anchors of
+ * its groups, any other host every anchor; associating a host again replaces its groups (case
+ * folded), it does not add to them. */
+static int verify_for(fm_verifier *v, fm_store *s, const buffer *chain, const char *host) {
+    fm_result r;
+    fm_verify(v, s, NULL, chain->p, chain->len, (const uint8_t *)host, strlen(host),
+              CORE_VECTOR_AT, FM_NAME_NONE, NULL, 0, &r);
+    return r.status;
+}
+
+static void test_associations(void) {
+    fm_verifier *v = make_verifier(0);
+    buffer good = good_chain();
+    const uint32_t mine = ANCHOR_GROUP, other = ANCHOR_GROUP + 1;
+    fm_store *s = make_store();
+    CHECK_STATUS(fm_store_associate(s, (const uint8_t *)"a.example", 9, &other, 1), FM_OK,
+                 "associate a.example with another group");
+    CHECK_STATUS(fm_store_associate(s, (const uint8_t *)"A.Example", 9, &mine, 1), FM_OK,
+                 "associate A.Example again: replaces");
+    CHECK_STATUS(fm_store_associate(s, (const uint8_t *)"b.example", 9, &other, 1), FM_OK,
+                 "associate b.example");
+    CHECK_STATUS(verify_for(v, s, &good, "a.example"), FM_OK, "a.example: the replacing group");
+    CHECK_STATUS(verify_for(v, s, &good, "b.example"), FM_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+                 "b.example: only the other group");
+    CHECK_STATUS(verify_for(v, s, &good, "c.example"), FM_OK, "c.example: every anchor");
+    CHECK_STATUS(fm_store_associate(s, (const uint8_t *)"c.example", 9, &mine, 1), FM_ERR_SEALED,
+                 "associate on a store in use");
+    fm_store_free(s);
+
+    s = make_store(); /* the other order: the last association wins */
+    CHECK_STATUS(fm_store_associate(s, (const uint8_t *)"a.example", 9, &mine, 1), FM_OK,
+                 "associate a.example");
+    CHECK_STATUS(fm_store_associate(s, (const uint8_t *)"a.example", 9, &other, 1), FM_OK,
+                 "associate a.example again");
+    CHECK_STATUS(verify_for(v, s, &good, "a.example"), FM_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+                 "a.example: replaced by the other group");
+    CHECK_STATUS(fm_store_associate(s, NULL, 9, &mine, 1), FM_ERR_INVALID_ARGUMENT, "NULL host");
+    CHECK_STATUS(fm_store_associate(s, (const uint8_t *)"x", 0, &mine, 1), FM_ERR_INVALID_ARGUMENT,
+                 "empty host");
+    CHECK_STATUS(fm_store_associate(s, (const uint8_t *)"x", 1, NULL, 1), FM_ERR_INVALID_ARGUMENT,
+                 "NULL groups");
+    fm_store_free(s);
+    fm_verifier_free(v);
+    free(good.p);
+    printf("associations: a host's groups, replaced by a later association\n");
+}
+
 static void test_cert_info_located(void) {
     fm_cert_info info;
     CHECK_STATUS(fm_cert_info_get(core_leaf_der, sizeof core_leaf_der, &info), FM_OK, "full");
@@ -1061,6 +1108,7 @@ int main(void) {
     test_cert_info_located();
     test_verify(1);
     test_verify(0);
+    test_associations();
     test_revocation();
     test_large_revset();
     test_serial_lengths();
