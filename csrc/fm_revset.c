@@ -944,8 +944,9 @@ static int future(const fm_revbuild *b, const rb_crl *c) {
  * how current each is (a base with its deltas: the latest thisUpdate among them, `current`; a
  * CRL without a number is ranked by its date, never below any numbered one, nor above a
  * numbered base whose delta is newer), then its own thisUpdate, then the numbered one, then the
- * one given first (a deterministic choice). Not transitive when numbers do not rise with dates
- * (a CA's error): choose_crls picks by a running best, so a partition always gets a base. */
+ * one with more entries, then by DER (whatever order they were given in). Not transitive when
+ * numbers do not rise with dates (a CA's error): choose_crls picks by a running best, so a
+ * partition always gets a base. */
 static int newer(const fm_revbuild *bld, const rb_crl *a, size_t ai, const rb_crl *b, size_t bi) {
     int fa = future(bld, a), fb = future(bld, b);
     if (fa != fb)
@@ -962,7 +963,14 @@ static int newer(const fm_revbuild *bld, const rb_crl *a, size_t ai, const rb_cr
         return a->c.this_update > b->c.this_update;
     if (na != nb)
         return na;
-    return ai < bi;
+    /* the same number and thisUpdate: a CA's error, or one CRL given twice. The order the CRLs
+     * were given must not decide: the one revoking more, then the one whose DER sorts higher */
+    if (a->c.n_entries != b->c.n_entries)
+        return a->c.n_entries > b->c.n_entries;
+    if (a->c.der.len != b->c.der.len)
+        return a->c.der.len > b->c.der.len;
+    int cmp = memcmp(a->c.der.p, b->c.der.p, a->c.der.len);
+    return cmp != 0 ? cmp > 0 : ai < bi;
 }
 
 /* Whether delta CRL d applies to base CRL c (RFC 5280 5.2.4): same partition, d numbered above

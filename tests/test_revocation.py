@@ -1125,6 +1125,26 @@ def test_newest_base_wins(w: World, order: str) -> None:
     assert len(revs) == 1 and revs.issuers()[0].crl_number == 2
 
 
+@pytest.mark.parametrize("numbered", [True, False])
+def test_two_crls_of_one_number_and_date_never_depend_on_order(w: World, numbered: bool) -> None:
+    """Two different CRLs with the same cRLNumber (or none) and the same thisUpdate (a CA's
+    error): the one revoking more is used, and between two of one size the choice is the same
+    whatever order they are given in (it used to be the first given)."""
+    number = 4 if numbered else None
+    fewer = crls.crl(w.inter, [w.leaf], number=number)
+    more = crls.crl(w.inter, [w.leaf, w.other], number=number)
+    for ders in ((fewer, more), (more, fewer)):
+        revs = build(w, *ders)
+        assert check(w, revs).revoked and check(w, revs, w.other).revoked
+    a = crls.crl(w.inter, [w.leaf], number=number)
+    b = crls.crl(w.inter, [w.other], number=number)
+    outcomes = set()
+    for ders in ((a, b), (b, a)):
+        revs = build(w, *ders)
+        outcomes.add((check(w, revs).revoked, check(w, revs, w.other).revoked))
+    assert len(outcomes) == 1 and outcomes.pop() in ((True, False), (False, True))
+
+
 def test_bases_in_different_partitions_are_all_used(w: World) -> None:
     """A user-certificate CRL and a CA-certificate CRL of one CA are separate partitions."""
     user = crls.crl(w.root, [w.leaf], number=1, scope="user")
