@@ -1446,6 +1446,29 @@ def test_guarded_plain_listening_context(live: LivePKI, version: str, how: str) 
     _resumes_until_revoked(live, plain, cctx, good.client.session, v)
 
 
+@pytest.mark.parametrize("how", RESUME)
+@pytest.mark.parametrize("version", VERSIONS)
+def test_session_from_before_install_does_not_resume(live: LivePKI, version: str, how: str) -> None:
+    """A session made on a context before install() (no client certificate asked for, or one
+    OpenSSL accepted) carries no result of the hook: offered after install, it does not resume;
+    the handshake is a full one, so enforce mode refuses a client without a certificate and
+    verifies one with a certificate."""
+    sctx = th.server_context(live, None)
+    if how == "session-id":
+        sctx.options |= ssl.OP_NO_TICKET
+    anon, good = (_resuming_client(live, who, version, how) for who in (None, "good"))
+    before = {c: th.bio_handshake(sctx, c, close=True) for c in (anon, good)}
+    assert all(p.ok and p.client.session is not None for p in before.values())
+    again = th.bio_handshake(sctx, anon, session=before[anon].client.session, close=True)
+    assert again.ok and again.server.session_reused  # resumption works before the hook
+    fssl.install(sctx, root_verifier(live), mode="enforce")
+    offered = th.bio_handshake(sctx, anon, session=before[anon].client.session, close=True)
+    assert not offered.ok and not offered.server.session_reused
+    full = th.bio_handshake(sctx, good, session=before[good].client.session, close=True)
+    assert full.ok and not full.server.session_reused
+    assert full.result().status == "SUCCESS"
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_guarded_context_keeps_openssl_verification(live: LivePKI, version: str) -> None:
     """A guarded context that asks for client certificates itself (verify_mode CERT_REQUIRED,
