@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Literal, Union
 
+import der as _der
 import pki
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -202,20 +203,7 @@ def crl(
 
 # --- raw DER -----------------------------------------------------------------------------------
 
-def enc(tag: int, content: bytes) -> bytes:
-    """One DER TLV (definite length, minimal length octets)."""
-    n = len(content)
-    if n < 0x80:
-        return bytes([tag, n]) + content
-    nb = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(nb)]) + nb + content
-
-
-def _len(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    nb = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(nb)]) + nb
+enc = _der.enc
 
 
 def der_integer(value: int) -> bytes:
@@ -386,28 +374,9 @@ def raw_crl(
 
 # --- mutators ----------------------------------------------------------------------------------
 
-def _tlv(der: bytes, off: int) -> tuple[int, int, int]:
-    """(tag, header length, content length) of the DER element at ``off``."""
-    tag, n = der[off], der[off + 1]
-    if n < 0x80:
-        return tag, 2, n
-    k = n & 0x7F
-    return tag, 2 + k, int.from_bytes(der[off + 2 : off + 2 + k], "big")
-
-
 def split_crl(der: bytes) -> tuple[bytes, bytes, bytes]:
     """CRL DER -> (tbsCertList, signatureAlgorithm, signature BIT STRING), whole TLVs."""
-    tag, hl, cl = _tlv(der, 0)
-    if tag != 0x30 or hl + cl != len(der):
-        raise ValueError("not a DER CRL")
-    parts, off = [], hl
-    while off < len(der):
-        _, h, c = _tlv(der, off)
-        parts.append(der[off : off + h + c])
-        off += h + c
-    if len(parts) != 3 or parts[2][0] != 0x03:
-        raise ValueError("CRL is not SEQUENCE {tbs, alg, BIT STRING}")
-    return parts[0], parts[1], parts[2]
+    return _der.split_signed(der, "CRL")
 
 
 def truncate(der: bytes, n: int) -> bytes:
@@ -421,25 +390,14 @@ def flip_signature_bit(der: bytes) -> bytes:
     return der[:-1] + bytes([der[-1] ^ 0x01])
 
 
-def _tbs_elements(tbs: bytes) -> list[tuple[int, int]]:
-    """(offset, total length) of each element of a tbsCertList TLV, offsets within ``tbs``."""
-    _, hl, _ = _tlv(tbs, 0)
-    out, off = [], hl
-    while off < len(tbs):
-        _, h, c = _tlv(tbs, off)
-        out.append((off, h + c))
-        off += h + c
-    return out
-
-
 def flip_tbs_bit(der: bytes) -> bytes:
     """CRL DER with bit 0 of thisUpdate's last seconds digit flipped: still well formed and
     issued by the same CA, but the signature no longer matches."""
     tbs, _, _ = split_crl(der)
-    elems = _tbs_elements(tbs)
+    elems = _der.elements(tbs)
     first = 1 if tbs[elems[0][0]] == 0x02 else 0  # skip the version
     off, n = elems[first + 2]  # signature, issuer, thisUpdate
-    _, hl, _ = _tlv(der, 0)
+    _, hl, _ = _der.header(der, 0)
     out = bytearray(der)
     out[hl + off + n - 2] ^= 0x01  # the digit before "Z"
     return bytes(out)
@@ -520,8 +478,8 @@ def big_crl(
     exts = enc(0xA0, enc(0x30, crl_number_ext(number).der))
     prefix = (der_integer(1) + alg + issuer.cert.subject.public_bytes() + der_time(this_update)
               + der_time(next_update))  # fmt: skip
-    revoked_hdr = b"\x30" + _len(len(out))
+    revoked_hdr = b"\x30" + _der.length(len(out))
     body_len = len(prefix) + len(revoked_hdr) + len(out) + len(exts)
-    tbs = b"".join((b"\x30", _len(body_len), prefix, revoked_hdr, out, exts))
+    tbs = b"".join((b"\x30", _der.length(body_len), prefix, revoked_hdr, out, exts))
     return BigCRL(_assemble(tbs, alg, sign_key, hash), ser)
 

@@ -11,9 +11,53 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
-from crls import enc
-
 Content = Union[bytes, list["Node"]]
+
+
+def length(n: int) -> bytes:
+    """DER length octets of ``n`` (definite, minimal)."""
+    if n < 0x80:
+        return bytes([n])
+    nb = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(nb)]) + nb
+
+
+def enc(tag: int, content: bytes) -> bytes:
+    """One DER TLV (definite length, minimal length octets)."""
+    return bytes([tag]) + length(len(content)) + content
+
+
+def header(der: bytes, off: int) -> tuple[int, int, int]:
+    """(tag, header length, content length) of the DER element at ``off``."""
+    tag, n = der[off], der[off + 1]
+    if n < 0x80:
+        return tag, 2, n
+    k = n & 0x7F
+    return tag, 2 + k, int.from_bytes(der[off + 2:off + 2 + k], "big")
+
+
+def elements(tlv: bytes) -> list[tuple[int, int]]:
+    """(offset, total length) of each element inside the constructed TLV ``tlv``, offsets
+    within ``tlv``."""
+    _, hl, _ = header(tlv, 0)
+    out, off = [], hl
+    while off < len(tlv):
+        _, h, c = header(tlv, off)
+        out.append((off, h + c))
+        off += h + c
+    return out
+
+
+def split_signed(der: bytes, what: str = "certificate") -> tuple[bytes, bytes, bytes]:
+    """A signed structure (certificate, CRL) -> (to-be-signed, signatureAlgorithm, signature BIT
+    STRING), whole TLVs."""
+    tag, hl, cl = header(der, 0)
+    if tag != 0x30 or hl + cl != len(der):
+        raise ValueError(f"not a DER {what}")
+    parts = [der[off:off + n] for off, n in elements(der)]
+    if len(parts) != 3 or parts[2][0] != 0x03:
+        raise ValueError(f"{what} is not SEQUENCE {{tbs, alg, BIT STRING}}")
+    return parts[0], parts[1], parts[2]
 
 
 @dataclass

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, Union
 
+import der as _der
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
@@ -273,36 +274,12 @@ def chain(depth: int, key: KeyType = "p256", **leaf_kw: Any) -> Chain:
 
 # --- raw DER tweaks --------------------------------------------------------------------------
 
-def _tlv(der: bytes, off: int) -> tuple[int, int, int]:
-    """(tag, header length, content length) of the DER element at ``off``."""
-    tag, n = der[off], der[off + 1]
-    if n < 0x80:
-        return tag, 2, n
-    k = n & 0x7F
-    return tag, 2 + k, int.from_bytes(der[off + 2:off + 2 + k], "big")
-
-
-def _enc(tag: int, content: bytes) -> bytes:
-    n = len(content)
-    if n < 0x80:
-        return bytes([tag, n]) + content
-    nb = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(nb)]) + nb + content
+_tlv, _enc = _der.header, _der.enc
 
 
 def _split(der: bytes) -> tuple[bytes, bytes, bytes]:
-    """Certificate DER -> (tbs, signatureAlgorithm, signature BIT STRING) elements, whole TLVs."""
-    tag, hl, cl = _tlv(der, 0)
-    if tag != 0x30 or hl + cl != len(der):
-        raise ValueError("not a DER certificate")
-    parts, off = [], hl
-    while off < len(der):
-        _, h, c = _tlv(der, off)
-        parts.append(der[off:off + h + c])
-        off += h + c
-    if len(parts) != 3 or parts[2][0] != 0x03:
-        raise ValueError("certificate is not SEQUENCE {tbs, alg, BIT STRING}")
-    return parts[0], parts[1], parts[2]
+    """Certificate DER -> (tbs, signatureAlgorithm, signature BIT STRING elements), whole TLVs."""
+    return _der.split_signed(der)
 
 
 def tamper_sig(der: bytes) -> bytes:
