@@ -26,7 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from fastmtls import ConfigurationError, Revocation, RevocationSet, TrustStore, Verifier
+from fastmtls import ConfigurationError, Revocation, RevocationSet, TrustStore, Verifier, crlsource
 from fastmtls.crlsource import CRLSource, SourceStatus, distribution_points
 
 UTC = timezone.utc
@@ -569,6 +569,114 @@ def test_delta_crl_is_merged_and_waits_for_its_base(server: CRLServer, ca: pki.C
     assert src.current.lookup(ca.der, 12) is None
     delta, base, bad = src.status()
     assert delta.in_set and base.in_set and not bad.in_set and "signature" in (bad.last_error or "")
+
+
+# -- calls that never return: a hung file system, a resolver that does not answer ------------------
+
+
+def _error_of(src: CRLSource, location: str) -> str | None:
+    return next(st.last_error for st in src.status() if st.location == location)
+
+
+def test_hung_file_system_fails_only_its_source(
+    tmp_path: Path, ca: pki.Cert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file whose stat or read never returns (a hard NFS mount that stopped answering) fails
+    its own source after ``timeout`` seconds; the round goes on and publishes the others. While
+    the late call has not returned, the source is not read again (no thread piles up); once it
+    returns, the source is read as usual."""
+    other = pki.ca("CRLSource Other CA")
+    hung, fine = tmp_path / "hung.crl", tmp_path / "fine.crl"
+    hung.write_bytes(make_crl(ca, [0x51]))
+    fine.write_bytes(make_crl(other, [0x52]))
+    release = threading.Event()
+    calls: list[str] = []
+    real = crlsource._stat_and_read
+
+    def stat_and_read(path: str, old_key: object, max_bytes: int) -> Any:
+        calls.append(path)
+        if path == str(hung):
+            release.wait(30)
+        return real(path, old_key, max_bytes)
+
+    monkeypatch.setattr(crlsource, "_stat_and_read", stat_and_read)
+    src = CRLSource(files=[hung, fine], cas=[ca.der, other.der], timeout=0.3)
+    started = time.monotonic()
+    assert src.refresh() is True
+    assert time.monotonic() - started < 5
+    assert src.current is not None and src.current.lookup(other.der, 0x52) is not None
+    assert "did not finish within 0.3 s" in (_error_of(src, str(hung)) or "")
+    assert src.refresh() is False
+    assert "has not returned" in (_error_of(src, str(hung)) or "")
+    assert calls.count(str(hung)) == 1  # the stuck call was not repeated
+    release.set()
+    assert wait_until(lambda: src.refresh(), 10)
+    assert src.current.lookup(ca.der, 0x51) is not None  # type: ignore[union-attr]
+    assert _error_of(src, str(hung)) is None
+
+
+def test_unanswered_dns_lookup_fails_only_its_source(
+    server: CRLServer, ca: pki.Cert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A URL whose host name the resolver never answers for fails after ``timeout`` seconds
+    (getaddrinfo has no timeout of its own); the other sources are fetched and published, and
+    stop() ends a background thread waiting on such a lookup at once."""
+    server.routes["/ca.crl"] = Route(make_crl(ca, [0x61]))
+    release = threading.Event()
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *a: Any, **k: Any) -> Any:
+        if host == "crl.unanswered.example":
+            release.wait(30)
+        return real(host, *a, **k)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    hung_url = "http://crl.unanswered.example/ca.crl"
+    src = CRLSource(urls=[hung_url, server.url("/ca.crl")], cas=[ca.der], timeout=0.3)
+    started = time.monotonic()
+    assert src.refresh() is True
+    assert time.monotonic() - started < 5
+    assert src.current is not None and src.current.lookup(ca.der, 0x61) is not None
+    assert "DNS lookup of crl.unanswered.example did not finish within 0.3 s" in (
+        _error_of(src, hung_url) or "")  # fmt: skip
+    slow = CRLSource(urls=[hung_url], cas=[ca.der], timeout=20)
+    slow.start(wait=False)
+    time.sleep(0.3)  # the thread is waiting on the lookup
+    started = time.monotonic()
+    slow.stop(timeout=10)
+    assert time.monotonic() - started < 3
+    release.set()
+
+
+def test_deadline_calls() -> None:
+    """fastmtls._deadline: a value or the call's own exception; a call past its deadline is left
+    to its helper thread; at most MAX_STUCK such helpers at once, then calls fail at once (a
+    resolver that never answers cannot pile up threads), and they work again once one returns."""
+    from fastmtls import _deadline
+
+    assert _deadline.call(lambda: 42, 1.0, "answer") == 42
+    with pytest.raises(KeyError):
+        _deadline.call(lambda: {}["missing"], 1.0, "lookup")
+    release = threading.Event()
+    stuck = []
+    for _ in range(_deadline.MAX_STUCK):
+        with pytest.raises(_deadline.DeadlineExceeded, match=r"did not finish within 0\.05 s") as e:
+            _deadline.call(lambda: release.wait(30), 0.05, "hang")
+        stuck.append(e.value.done)
+    started = time.monotonic()
+    with pytest.raises(_deadline.DeadlineExceeded, match="earlier calls are still not answered"):
+        _deadline.call(lambda: 1, 5.0, "one more")
+    assert time.monotonic() - started < 1
+    release.set()
+    assert all(done.wait(5) for done in stuck)
+    assert _deadline.call(lambda: 7, 1.0, "again") == 7
+    # cancelled while waiting (CRLSource.stop() during a lookup): at once, not at the deadline
+    gate = threading.Event()
+    started = time.monotonic()
+    with pytest.raises(_deadline.DeadlineExceeded, match="hang: stopped"):
+        _deadline.call(lambda: gate.wait(30), 20.0, "hang", cancelled=lambda: True)
+    assert time.monotonic() - started < 1
+    gate.set()
 
 
 # -- distribution points, CAs, targets -----------------------------------------------------------

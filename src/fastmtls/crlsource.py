@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import email.utils
 import http.client
+import ipaddress
 import itertools
 import logging
 import os
@@ -42,6 +43,7 @@ from typing import IO, Literal, NamedTuple, Union
 
 from cryptography import x509
 
+from . import _deadline
 from ._ffi import PACKAGE_VERSION
 from ._format import dn_rfc2253
 from .errors import ConfigurationError, FastMTLSError
@@ -133,6 +135,8 @@ class _Source:
         self.last_error: str | None = None
         self.held_error: str | None = None  # the held CRLs no longer build (e.g. CA removed)
         self.failures = 0
+        # a file read that outlived its deadline: set once it returns (another waits till then)
+        self.io_stuck: threading.Event | None = None
 
     @property
     def has_delta(self) -> bool:
@@ -216,14 +220,70 @@ class _WatchedConnectionMixin:
         super().__init__(*args, **kwargs)
         create = self._create_connection
 
-        def create_watched(*a: object, **k: object) -> socket.socket:
-            sock = create(*a, **k)
+        def create_watched(address: tuple[str, int], *a: object, **k: object) -> socket.socket:
             watch: _Watch | None = getattr(_current_watch, "watch", None)
-            if watch is not None:
-                watch.track(sock)
-            return sock
+            timeout = getattr(self, "timeout", None)
+            error: OSError | None = None
+            for addr in _resolve(address, watch, timeout if isinstance(timeout, float) else 10.0):
+                try:
+                    sock = create(addr, *a, **k)
+                except OSError as exc:  # the next address, as socket.create_connection does
+                    error = exc
+                    continue
+                if watch is not None:
+                    watch.track(sock)
+                return sock
+            raise error or OSError(f"no address for {address[0]}")
 
         self._create_connection = create_watched
+
+
+def _resolve(address: tuple[str, int], watch: _Watch | None,
+             timeout: float) -> list[tuple[str, int]]:  # fmt: skip
+    """The addresses to connect to for ``address``, looked up under a deadline (``timeout``, or
+    the fetch's end): a resolver that does not answer fails this fetch, not the round."""
+    host, port = address[0], address[1]
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+        return [(host, port)]  # a literal: nothing to look up
+    except ValueError:
+        pass
+    cancelled = (lambda: watch.expired) if watch is not None else None
+    infos = _deadline.call(lambda: socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM),
+                           timeout, f"DNS lookup of {host}", cancelled)  # fmt: skip
+    out: list[tuple[str, int]] = []
+    for family, _, _, _, sockaddr in infos:
+        ip = str(sockaddr[0])
+        if family == socket.AF_INET6 and len(sockaddr) > 3 and sockaddr[3]:
+            ip = f"{ip}%{sockaddr[3]}"
+        if (ip, port) not in out:
+            out.append((ip, port))
+    return out
+
+
+def _stat_and_read(path: str, old_key: object, max_bytes: int
+                   ) -> tuple[object, bytes | None, str | None]:  # fmt: skip
+    """(stat key, content, error) of a file source: content None when the key is ``old_key``
+    (unchanged) or on an error. The file system calls of a refresh, run under a deadline."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return ("error", exc.errno), None, f"cannot read {path!r}: {exc.strerror or exc}"
+    key = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
+    if key == old_key:
+        return key, None, None
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would block the read forever
+        return key, None, f"{path!r} is not a regular file"
+    if st.st_size > max_bytes:
+        return key, None, f"file of {st.st_size} bytes exceeds max_bytes ({max_bytes})"
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        return key, None, f"cannot read {path!r}: {exc.strerror or exc}"
+    if len(data) > max_bytes:
+        return key, None, f"file exceeds max_bytes ({max_bytes})"
+    return key, data, None
 
 
 class _WatchedHTTPConnection(_WatchedConnectionMixin, http.client.HTTPConnection):
@@ -401,8 +461,10 @@ class CRLSource:
     A URL's CRL older than the one held for the same issuer and scope (lower cRLNumber, else
     earlier thisUpdate) is refused as a possible replay; files are trusted as written.
 
-    ``timeout`` bounds connecting and each read; a transfer also fails after ``4 * timeout``
-    seconds in total. A response or file larger than ``max_bytes`` is an error. Proxies come from
+    ``timeout`` bounds connecting, each read, a DNS lookup, and a file's stat and read (a mount
+    that stopped answering fails its own source; it is not read again until the late call
+    returns); a transfer also fails after ``4 * timeout`` seconds in total. A response or file
+    larger than ``max_bytes`` is an error. Proxies come from
     the environment (``https_proxy``, ``no_proxy``); ``ssl_context`` overrides HTTPS settings.
     """
 
@@ -741,30 +803,27 @@ class CRLSource:
         pending[s] = _Pending(data, ders, infos, etag, last_modified)
 
     def _read_file(self, s: _Source) -> bytes | None:
-        """The file's content, or None when its stat did not change since the last read."""
+        """The file's content, or None when its stat did not change since the last read. The
+        file system calls get ``timeout`` seconds (a mount that stopped answering fails this
+        source, not the round); the source is not read again until a late call returns."""
+        if s.io_stuck is not None:
+            if not s.io_stuck.is_set():
+                raise _FetchError(f"{s.location!r}: an earlier read has not returned "
+                                  "(the file system does not answer)")  # fmt: skip
+            s.io_stuck = None
+        old = s.stat_key
         try:
-            st = os.stat(s.location)
-            key: object = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
-        except OSError as exc:
-            key = ("error", exc.errno)
-            if key == s.stat_key:
-                return None
-            s.stat_key = key
-            raise _FetchError(f"cannot read {s.location!r}: {exc.strerror or exc}") from None
-        if key == s.stat_key:
-            return None
+            key, data, error = _deadline.call(
+                lambda: _stat_and_read(s.location, old, self._max_bytes), self._timeout,
+                f"reading {s.location!r}")  # fmt: skip
+        except _deadline.DeadlineExceeded as exc:
+            s.io_stuck = exc.done
+            raise _FetchError(str(exc)) from None
+        if key == old:
+            return None  # unchanged (or the same failure as last time)
         s.stat_key = key
-        if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would block the round forever
-            raise _FetchError(f"{s.location!r} is not a regular file")
-        if st.st_size > self._max_bytes:
-            raise _FetchError(f"file of {st.st_size} bytes exceeds max_bytes ({self._max_bytes})")
-        try:
-            with open(s.location, "rb") as fh:
-                data = fh.read(self._max_bytes + 1)
-        except OSError as exc:
-            raise _FetchError(f"cannot read {s.location!r}: {exc.strerror or exc}") from None
-        if len(data) > self._max_bytes:
-            raise _FetchError(f"file exceeds max_bytes ({self._max_bytes})")
+        if error is not None:
+            raise _FetchError(error)
         return data
 
     def _fetch(self, s: _Source) -> tuple[bytes | None, str | None, str | None]:
