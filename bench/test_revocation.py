@@ -12,7 +12,10 @@ Every group holds the fastmtls case beside its anchors, measured in the same run
   cryptography ``crl.get_revoked_certificate_by_serial_number``; plus the C lookup called directly
   through cffi with the issuer name/key and serial pre-encoded, and the C lookup alone
   (``fm_revset_lookup_many`` over the whole pool in one call, the verifier's check serial after
-  serial; reported per serial).
+  serial; reported per serial). The pool is up to 100k distinct serials: at 1M entries the table
+  (36 MB) cannot stay in the CPU caches, the DRAM-bound worst case.
+- ``lookup-ws-hit`` / ``lookup-ws-miss``: the same with one working set of 1,000 serials at every
+  size (a gateway's clients), so only the table's size varies: the O(1) property itself.
 - ``verify-revocation``: cold-leaf verification without a set vs with a 1k/100k/1M set
   (``revocation_check="leaf"``), and OpenSSL ``X509_verify_cert`` without / with ``CRL_CHECK`` and
   the same CRL (pyOpenSSL ``X509Store.add_crl``).
@@ -53,10 +56,12 @@ VERIFY_KEYS = ("p256", "rsa2048")
 LOOKUP_KEY = SNAPSHOT_KEY = "p256"  # lookups and snapshots do not depend on the CRL's key type
 COLD_LEAF_CACHE = 64  # as test_verify.py: every leaf misses, the intermediate stays cached
 LOOKUP_POOL = 100_000  # distinct serials cycled by lookups: larger than the CPU caches at 1M
+WORKING_SET = 1_000  # distinct serials cycled by the working-set lookups, at every size
 BIG = 1_000_000  # from this size, slow cases run a fixed, small number of rounds
 
 BUILD_IMPLS = ("fastmtls", "crypto-set", "crypto-sig")
 LOOKUP_IMPLS = ("fastmtls", "fastmtls-ffi", "fastmtls-c", "pyset", "cryptography")
+WORKING_SET_IMPLS = ("fastmtls", "fastmtls-c", "pyset")
 
 
 def timing_enabled(config: pytest.Config) -> bool:
@@ -280,10 +285,10 @@ def test_snapshot_open(benchmark: Any, revdata: RevData, entries: int, impl: str
 # --- lookup-hit / lookup-miss -----------------------------------------------------------------
 
 
-def _lookup_pools(revdata: RevData, n: int) -> tuple[list[int], list[int]]:
-    """(hits, misses): up to LOOKUP_POOL serials from the CRL, and as many that are not in it."""
+def _lookup_pools(revdata: RevData, n: int, size: int) -> tuple[list[int], list[int]]:
+    """(hits, misses): up to ``size`` serials from the CRL, and as many that are not in it."""
     g = revdata.crl(LOOKUP_KEY, n)
-    k = min(n, LOOKUP_POOL)
+    k = min(n, size)
     rnd = random.Random(n)
     hits = [crlgen.serial_int(s) for s in rnd.sample(g.serials, k)]
     s = revdata.pyset(LOOKUP_KEY, n)
@@ -296,8 +301,24 @@ def _lookup_pools(revdata: RevData, n: int) -> tuple[list[int], list[int]]:
 @pytest.mark.parametrize("impl", LOOKUP_IMPLS)
 @pytest.mark.parametrize("kind", ("hit", "miss"))
 def test_lookup(benchmark: Any, revdata: RevData, kind: str, entries: int, impl: str) -> None:
-    """One serial looked up per call, cycling through many distinct serials."""
-    op = f"lookup-{kind}"
+    """One serial looked up per call, cycling through many distinct serials (up to 100k: at 1M
+    entries the table is far larger than the CPU caches, so this is the DRAM-bound worst case)."""
+    _lookup(benchmark, revdata, kind, entries, impl, f"lookup-{kind}", LOOKUP_POOL)
+
+
+@pytest.mark.parametrize("impl", WORKING_SET_IMPLS)
+@pytest.mark.parametrize("kind", ("hit", "miss"))
+def test_lookup_working_set(
+    benchmark: Any, revdata: RevData, kind: str, entries: int, impl: str
+) -> None:
+    """The same 1,000 distinct serials at every set size (a gateway's clients are a bounded
+    working set): what changes with the size is then only the table, so an O(1) lookup takes
+    the same time at 1k and 1M; test_lookup shows the cost of missing the CPU caches."""
+    _lookup(benchmark, revdata, kind, entries, impl, f"lookup-ws-{kind}", WORKING_SET)
+
+
+def _lookup(benchmark: Any, revdata: RevData, kind: str, entries: int, impl: str, op: str,
+            pool_size: int) -> None:  # fmt: skip
     _label(
         benchmark,
         f"{op} n={size_label(entries)}",
@@ -307,7 +328,7 @@ def test_lookup(benchmark: Any, revdata: RevData, kind: str, entries: int, impl:
         entries,
         role="reference" if impl == "fastmtls-ffi" else "anchor",
     )
-    hits, misses = _lookup_pools(revdata, entries)
+    hits, misses = _lookup_pools(revdata, entries, pool_size)
     pool = hits if kind == "hit" else misses
     want = kind == "hit"
     issuer = revdata.issuer(LOOKUP_KEY)
