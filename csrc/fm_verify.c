@@ -749,6 +749,14 @@ static int names_directory(fm_span general_names, fm_span name) {
     return 0;
 }
 
+/* A covering CRL's window `cand` beside the freshest one so far (*w, when `covered`): *w becomes
+ * the fresher of the two. Returns 1 (covered). */
+static int keep_fresher(int covered, fm_window *w, fm_window cand, int64_t at) {
+    if (!covered || fm_window_fresher(cand, *w, at))
+        *w = cand;
+    return 1;
+}
+
 /* RFC 5280 6.3.3 (b)(2)(i), as OpenSSL's crl_crldp_check: a partitioned CRL of the issuer (its
  * IDP names a distribution point) is in scope for `c` when one of its names is one of the names of
  * a distributionPoint in c's cRLDistributionPoints: fullName GeneralNames compared as exact DER,
@@ -772,16 +780,14 @@ static int dp_covered(const fm_revset *revs, int idx, const fm_cert *c, const fm
             (dp.crl_issuer.len && !names_directory(dp.crl_issuer, issuer->subject)))
             continue;
         if (dp.name_kind == FM_DPN_RELATIVE) {
-            if (fm_revset_covers_dp(revs, idx, is_ca, FM_DPN_RELATIVE, dp.names, &pw) &&
-                (!covered || fm_window_fresher(pw, *w, at)))
-                covered = 1, *w = pw;
+            if (fm_revset_covers_dp(revs, idx, is_ca, FM_DPN_RELATIVE, dp.names, &pw))
+                covered = keep_fresher(covered, w, pw, at);
             continue;
         }
         fm_der_init_span(&n, dp.names);
         while (!fm_der_done(&n) && fm_der_any(&n, NULL, NULL, &gn) == 0)
-            if (fm_revset_covers_dp(revs, idx, is_ca, FM_DPN_FULL, gn, &pw) &&
-                (!covered || fm_window_fresher(pw, *w, at)))
-                covered = 1, *w = pw;
+            if (fm_revset_covers_dp(revs, idx, is_ca, FM_DPN_FULL, gn, &pw))
+                covered = keep_fresher(covered, w, pw, at);
     }
     return covered;
 }
@@ -806,8 +812,7 @@ static int check_revocation(const vctx *x, const fm_revset *revs, fm_result *out
         int covered = idx >= 0 && fm_revset_issuer_state(revs, idx, is_ca && i > 0, &win);
         if (idx >= 0 && c->crldp.len &&
             dp_covered(revs, idx, c, issuer, is_ca && i > 0, x->at, &dp_win))
-            if (!covered || fm_window_fresher(dp_win, win, x->at))
-                covered = 1, win = dp_win;
+            covered = keep_fresher(covered, &win, dp_win, x->at);
         if (!covered && (flags & FM_OPT_REV_DENY_MISSING)) {
             *depth = (int)i;
             return FM_ERR_UNABLE_TO_GET_CRL;
