@@ -27,6 +27,14 @@ def enc(tag: int, content: bytes) -> bytes:
     return bytes([tag]) + length(len(content)) + content
 
 
+def seq(*parts: bytes) -> bytes:
+    """A SEQUENCE of the given TLVs."""
+    return enc(0x30, b"".join(parts))
+
+
+NULL = b"\x05\x00"
+
+
 def header(der: bytes, off: int) -> tuple[int, int, int]:
     """(tag, header length, content length) of the DER element at ``off``."""
     tag, n = der[off], der[off + 1]

@@ -19,13 +19,12 @@ import pytest
 from crls import der_integer, der_oid, enc
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from der import Node
+from der import NULL, Node, seq
 from helpers import make_verifier, run_verify
 
 from fastmtls import Reason
 
 R = Reason
-NULL = b"\x05\x00"
 OID = {
     "rsa": "1.2.840.113549.1.1.1", "rsa-sha256": "1.2.840.113549.1.1.11",
     "pss": "1.2.840.113549.1.1.10", "mgf1": "1.2.840.113549.1.1.8",
@@ -37,9 +36,6 @@ OID = {
 # TBSCertificate children, v3: version, serial, signature, issuer, validity, subject, spki, [3]
 VERSION, SERIAL, SIG_ALG, ISSUER, VALIDITY, SUBJECT, SPKI, EXTS = range(8)
 
-
-def seq(*parts: bytes) -> bytes:
-    return enc(0x30, b"".join(parts))
 
 
 def hash_alg(name: str, params: bytes = NULL) -> bytes:

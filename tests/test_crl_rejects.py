@@ -21,6 +21,7 @@ import pki
 import pytest
 from crls import REVOKED_AT, RawExt, der_integer, der_oid, enc
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from der import NULL, seq
 
 from fastmtls import Reason, RevocationError, RevocationSet, TrustStore, Verifier, inspect_crl
 from fastmtls.cli import main
@@ -65,12 +66,6 @@ def assert_edit_refused(wrap: Wrap, good: bytes, bad: bytes, ca: pki.Cert) -> No
     assert_refused(wrap(ca, bad), ca)
 
 
-def seq(*parts: bytes) -> bytes:
-    """SEQUENCE of the given TLVs."""
-    return enc(0x30, b"".join(parts))
-
-
-NULL = b"\x05\x00"
 ENTRY_REASON = crls.reason_ext(1).der  # reasonCode keyCompromise
 CRL_NUMBER = crls.crl_number_ext(1).der
 

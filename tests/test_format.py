@@ -64,9 +64,7 @@ _ENV = dict(os.environ, OPENSSL_CONF=os.devnull)
 _tlv = enc
 
 
-def _seq(*items: bytes) -> bytes:
-    """DER SEQUENCE of the given encodings."""
-    return enc(0x30, b"".join(items))
+_seq = der.seq
 
 
 _oid = der_oid

@@ -464,8 +464,8 @@ class CRLSource:
     ``timeout`` bounds connecting, each read, a DNS lookup, and a file's stat and read (a mount
     that stopped answering fails its own source; it is not read again until the late call
     returns); a transfer also fails after ``4 * timeout`` seconds in total. A response or file
-    larger than ``max_bytes`` is an error. Proxies come from
-    the environment (``https_proxy``, ``no_proxy``); ``ssl_context`` overrides HTTPS settings.
+    larger than ``max_bytes`` is an error. Proxies come from the environment (``https_proxy``,
+    ``no_proxy``); ``ssl_context`` overrides HTTPS settings.
     """
 
     def __init__(
