@@ -25,23 +25,14 @@ from datetime import datetime, timedelta, timezone
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from der import enc as tlv
+from der import length as der_len
 
 # AlgorithmIdentifier DER: ecdsa-with-SHA256 (no parameters), sha256WithRSAEncryption (NULL).
 ALG_ECDSA_SHA256 = bytes.fromhex("300a06082a8648ce3d040302")
 ALG_RSA_SHA256 = bytes.fromhex("300d06092a864886f70d01010b0500")
 OID_AKI = bytes.fromhex("0603551d23")  # 2.5.29.35
 OID_CRL_NUMBER = bytes.fromhex("0603551d14")  # 2.5.29.20
-
-
-def der_len(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(b)]) + b
-
-
-def tlv(tag: int, content: bytes) -> bytes:
-    return bytes([tag]) + der_len(len(content)) + content
 
 
 def der_int(value: int) -> bytes:
