@@ -1176,3 +1176,264 @@ def test_one_bad_source_among_many_costs_linear_work(
     assert "signature" in (src.status()[0].last_error or "")
     assert src.current is not None and src.current.lookup(cas[0].der, 1) is not None
     assert sum(handed) <= 4 * len(files), handed  # quadratic: ~ 30 + 30 * 31 / 2
+
+
+# ---- second review: stop() mid-round, stale validators, moved distribution points, helper
+# threads, redirects, connect deadlines, on_update order -----------------------------------------
+
+
+def test_a_file_read_in_a_round_that_stop_abandons_is_read_again(
+    tmp_path: Path, trickling_server: str, ca: pki.Cert
+) -> None:
+    """The background round reads a changed file, then stop() abandons it during a slow fetch:
+    the next round reads the file again and publishes its CRL. Its stat used to be recorded as
+    read, so the change was never loaded (and the source reported healthy)."""
+    f = tmp_path / "a.crl"
+    f.write_bytes(make_crl(ca, [1], number=1))
+    src = CRLSource(files=[f], urls=[trickling_server], cas=[ca.der], timeout=0.25)
+    assert src.refresh() is True  # the file; the URL is abandoned at its 1 s deadline
+    f.write_bytes(make_crl(ca, [1, 2], number=2))
+    src.start(wait=False)
+    time.sleep(0.4)  # the thread has read the file and is inside the trickling fetch
+    src.stop(timeout=10)
+    assert src.current is not None and src.current.lookup(ca.der, 2) is None  # not published
+    assert src.refresh() is True
+    assert src.current.lookup(ca.der, 2) is not None
+    assert _error_of(src, str(f)) is None
+
+
+def test_an_expired_crl_is_fetched_without_validators(server: CRLServer, ca: pki.Cert) -> None:
+    """While the CRL held is current, requests are conditional; once it is past its nextUpdate
+    they are not, so a server whose Last-Modified did not change with its CRL (a new CRL within
+    the same second) cannot keep the expired one in use with 304s for ever. A 304 to a request
+    without validators is an error, not a confirmation."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    lm = time.time()
+    server.routes["/c.crl"] = Route(
+        make_crl(ca, [1], number=1, next_update=now + timedelta(seconds=2)), last_modified=lm)
+    src = CRLSource(urls=[server.url("/c.crl")], cas=[ca.der])
+    assert src.refresh() is True
+    server.routes["/c.crl"] = Route(make_crl(ca, [1, 2], number=2), last_modified=lm)
+    assert src.refresh() is False  # 304: the CRL held is still current
+    assert server.requests("/c.crl")[-1].status == 304
+    assert wait_until(lambda: one(src).expired, 5)
+    server.routes["/c.crl"] = Route(status=304)  # a server answering 304 whatever it is asked
+    assert src.refresh() is False
+    assert "If-Modified-Since" not in server.requests("/c.crl")[-1].headers
+    assert "HTTP 304" in (one(src).last_error or "")
+    assert src.current is not None and src.current.lookup(ca.der, 1) is not None  # kept
+    server.routes["/c.crl"] = Route(make_crl(ca, [1, 2], number=2), last_modified=lm)
+    assert src.refresh() is True
+    assert server.requests("/c.crl")[-1].status == 200
+    assert src.current.lookup(ca.der, 2) is not None
+    assert one(src).last_error is None and not one(src).expired
+
+
+@pytest.mark.parametrize("new_point", ["newer", "older"])
+def test_a_moved_distribution_point_keeps_the_crl_in_force(server: CRLServer,
+                                                            new_point: str) -> None:  # fmt: skip
+    """A renewed CA certificate names another distribution point, not served yet: the old
+    point's CRL stays in the set (a revoked leaf stays revoked), its source is retired (no
+    longer fetched) until the new point serves a CRL at least as recent of the same issuer;
+    one that serves an older CRL does not replace it. Removing the CA that named it, and its
+    issuer, drops it."""
+    root = pki.ca(f"Moved DP Root {new_point}")
+    leaf = real_time_leaf(root)
+    old_url, new_url = server.url("/old.crl"), server.url("/new.crl")
+    server.routes["/old.crl"] = Route(make_crl(root, [leaf.cert.serial_number], number=5))
+    store = TrustStore()
+    store.add_der(root.der, name="root")
+    store.add_der(_with_dp(root, "Moved DP CA", old_url).der, name="inter")
+    v = Verifier(store)
+    src = CRLSource(cas=store, use_distribution_points=True, targets=[v])
+    assert src.refresh() is True and v.verify([leaf.der]).revoked
+    store.remove("inter")
+    store.add_der(_with_dp(root, "Moved DP CA", new_url).der, name="inter")
+    old_hits = len(server.requests("/old.crl"))
+    src.refresh()  # the new point answers 404
+    assert v.verify([leaf.der]).revoked
+    by_url = {st.location: st for st in src.status()}
+    assert by_url[old_url].retired and by_url[old_url].in_set
+    assert not by_url[new_url].retired and "404" in (by_url[new_url].last_error or "")
+    number = 6 if new_point == "newer" else 4
+    server.routes["/new.crl"] = Route(make_crl(root, [leaf.cert.serial_number], number=number))
+    src.refresh()
+    src.refresh()  # the round after the new point is in the set drops the retired one
+    assert v.verify([leaf.der]).revoked
+    locations = [st.location for st in src.status()]
+    assert locations == ([new_url] if new_point == "newer" else [old_url, new_url])
+    assert len(server.requests("/old.crl")) == old_hits  # a retired point is not fetched
+    store.remove("inter")
+    store.remove("root")
+    src.refresh()
+    src.refresh()
+    assert [st.location for st in src.status()] == []
+
+
+def test_a_name_the_resolver_never_answers_holds_one_helper_thread(
+    tmp_path: Path, ca: pki.Cert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retrying a host name whose lookup never returns does not look it up again while the
+    first lookup is out: one helper thread, not one per retry, so after many retries file reads
+    (which share the helpers' bound) still work."""
+    from fastmtls import _deadline
+
+    release = threading.Event()
+    lookups: list[str] = []
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *a: Any, **k: Any) -> Any:
+        if host == "crl.never-answers.example":
+            lookups.append(host)
+            release.wait(30)
+        return real(host, *a, **k)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    f = tmp_path / "a.crl"
+    f.write_bytes(make_crl(ca, [1], number=1))
+    url = "http://crl.never-answers.example/a.crl"
+    src = CRLSource(files=[f], urls=[url], cas=[ca.der], timeout=0.1)
+    for _ in range(2 * _deadline.MAX_STUCK):
+        src.refresh()
+    assert lookups == ["crl.never-answers.example"]
+    assert "earlier lookup has not returned" in (_error_of(src, url) or "")
+    f.write_bytes(make_crl(ca, [1, 2], number=2))
+    assert src.refresh() is True
+    assert src.current is not None and src.current.lookup(ca.der, 2) is not None
+    release.set()
+    assert wait_until(lambda: src.refresh() or len(lookups) > 1, 5)  # looked up again
+
+
+def test_stop_during_start_abandons_its_round_and_starts_no_thread(
+    trickling_server: str, ca: pki.Cert
+) -> None:
+    """stop() while start() runs its first round synchronously ends that round's fetch at once,
+    and start() then starts no background thread (it used to start one after stop() returned)."""
+    src = CRLSource(urls=[trickling_server], cas=[ca.der], timeout=10)
+    starter = threading.Thread(target=src.start, daemon=True)
+    starter.start()
+    time.sleep(0.5)  # start() is inside the fetch (its deadline: 40 s)
+    t0 = time.monotonic()
+    src.stop(timeout=10)
+    starter.join(10)
+    assert not starter.is_alive() and time.monotonic() - t0 < 3.0
+    assert not src.running
+    assert one(src).last_error is None  # stopped, not failed
+
+
+@pytest.fixture()
+def redirecting_server(ca: pki.Cert) -> Iterator[str]:
+    """A URL answering ``302`` to /elsewhere.crl with a body that never ends, and the CRL there."""
+    body = make_crl(ca, [0x77])
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(8)
+    lsock.settimeout(0.2)
+    done = threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            try:
+                request = conn.recv(65536)
+                if request.startswith(b"GET /elsewhere.crl "):
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+                                 + body)  # fmt: skip
+                    return
+                conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: /elsewhere.crl\r\n"
+                             b"Content-Length: 4000000000\r\n\r\n")  # fmt: skip
+                block = bytes(1 << 16)
+                while not done.is_set():
+                    conn.sendall(block)
+            except OSError:  # the client closed the connection
+                pass
+
+    def accept() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = lsock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{lsock.getsockname()[1]}/c.crl"
+    done.set()
+    t.join(5)
+    lsock.close()
+
+
+def test_a_redirect_body_is_not_read(redirecting_server: str, ca: pki.Cert) -> None:
+    """The body of a redirect response is never read (urllib reads it whole, without bound,
+    before following): the redirect is followed at once and its target's CRL loaded."""
+    src = CRLSource(urls=[redirecting_server], cas=[ca.der], timeout=2, max_bytes=1 << 20)
+    t0 = time.monotonic()
+    assert src.refresh() is True, one(src).last_error
+    assert time.monotonic() - t0 < 4.0  # reading the endless body would run to the 8 s deadline
+    assert src.current is not None and src.current.lookup(ca.der, 0x77) is not None
+
+
+def test_connects_to_many_addresses_share_the_fetch_deadline(
+    ca: pki.Cert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name with 8 addresses that never answer a connect: the fetch ends at its deadline
+    (4 x timeout), not after 8 x timeout: each connect gets at most the time left; stop()
+    ends a background fetch within one connect attempt."""
+    def getaddrinfo(host: Any, port: Any, *a: Any, **k: Any) -> Any:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (f"192.0.2.{i}", port))
+                for i in range(1, 9)]  # fmt: skip
+
+    waits: list[float] = []
+
+    def create_connection(address: Any, timeout: Any = None, *a: Any, **k: Any) -> Any:
+        waits.append(float(timeout))
+        time.sleep(float(timeout))  # a SYN that is never answered
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    src = CRLSource(urls=["http://crl.many-addresses.example/c.crl"], cas=[ca.der], timeout=0.4)
+    t0 = time.monotonic()
+    assert src.refresh() is False
+    assert time.monotonic() - t0 < 2.5  # deadline 1.6 s; 8 x 0.4 = 3.2 s before
+    assert all(w <= 0.4 for w in waits) and sum(waits) <= 1.6 + 0.05, waits
+    assert "abandoned" in (one(src).last_error or "")
+    src.start(wait=False)
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    src.stop(timeout=10)
+    assert time.monotonic() - t0 < 1.0 and not src.running
+
+
+def test_on_update_is_called_one_at_a_time_in_publication_order(
+    tmp_path: Path, ca: pki.Cert
+) -> None:
+    """Two rounds on two threads publish one after the other while the first set's callback is
+    slow: the callbacks never overlap, and the last set announced is the current one (the older
+    set used to be announced last)."""
+    f = tmp_path / "a.crl"
+    f.write_bytes(make_crl(ca, [1], number=1))
+    announced: list[RevocationSet] = []
+    running = [0]
+    overlap = []
+    first = threading.Event()
+
+    def on_update(rs: RevocationSet) -> None:
+        running[0] += 1
+        overlap.append(running[0] > 1)
+        if rs.lookup(ca.der, 2) is None:
+            first.set()
+            time.sleep(0.5)
+        announced.append(rs)
+        running[0] -= 1
+
+    src = CRLSource(files=[f], cas=[ca.der], on_update=on_update)
+    a = threading.Thread(target=src.refresh, daemon=True)
+    a.start()
+    assert first.wait(5)  # round A published and is inside the slow callback
+    f.write_bytes(make_crl(ca, [1, 2], number=2))
+    assert src.refresh() is True
+    a.join(5)
+    assert not any(overlap)
+    assert src.current is not None and announced[-1] is src.current
+    assert [rs.lookup(ca.der, 2) is not None for rs in announced] == [False, True]

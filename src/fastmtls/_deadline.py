@@ -53,7 +53,12 @@ def call(fn: Callable[[], T], seconds: float, what: str,
             _helpers.release()
             done.set()
 
-    threading.Thread(target=run, name="fastmtls-blocking-call", daemon=True).start()
+    try:
+        threading.Thread(target=run, name="fastmtls-blocking-call", daemon=True).start()
+    except BaseException:  # "can't start new thread": the slot was never used
+        _helpers.release()
+        done.set()
+        raise
     deadline = time.monotonic() + seconds
     while not done.wait(min(_POLL, max(0.0, deadline - time.monotonic()))):
         if cancelled is not None and cancelled():

@@ -85,6 +85,10 @@ class SourceStatus:
     consecutive_failures: int
     etag: str | None
     last_modified: str | None
+    # a distribution point no CA names any more (a renewed CA moved it): no longer fetched, its
+    # last good CRLs stay in the set until other sources hold CRLs at least as recent for the
+    # same issuer and scope, or no configured CA verifies them
+    retired: bool = False
 
     @property
     def expired(self) -> bool:
@@ -104,6 +108,7 @@ class _Pending(NamedTuple):
     infos: tuple[CRLInfo, ...]
     etag: str | None
     last_modified: str | None
+    stat_key: object  # a file's, recorded once the round decided on the content (_rebuild)
 
 
 class _Source:
@@ -127,6 +132,7 @@ class _Source:
         self.etag: str | None = None
         self.last_modified: str | None = None
         self.in_set = False
+        self.retired = False  # see SourceStatus.retired
         # bookkeeping
         self.stat_key: object = _NEVER
         self.due = 0.0  # time.monotonic() of the next background attempt
@@ -158,7 +164,12 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
         if urllib.parse.urlsplit(newurl).scheme.lower() not in _SCHEMES:
             fp.close()
             raise _FetchError(f"redirect to {newurl!r} refused: only http and https")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None:
+            # urllib reads the whole body of the redirect response (fp.read()) before it
+            # follows, with no bound: closed here, that read returns b""
+            fp.close()
+        return new
 
 
 class _Watch:
@@ -172,6 +183,7 @@ class _Watch:
         self._lock = threading.Lock()
         self._socks: list[socket.socket] = []
         self.expired = False
+        self.deadline = time.monotonic() + seconds
         self._timer = threading.Timer(seconds, self.expire)
         self._timer.daemon = True
         self._timer.start()
@@ -207,7 +219,8 @@ def _shutdown(sock: socket.socket) -> None:
 
 
 _current_watch = threading.local()  # the _Watch of the fetch running on this thread
-# the background thread's stop event (a refresh() on another thread is never abandoned)
+# the stop event of the run (background thread or start()) whose round runs on this thread;
+# None in a refresh(), which is never abandoned
 _thread_stop = threading.local()
 
 
@@ -220,22 +233,40 @@ class _WatchedConnectionMixin:
         super().__init__(*args, **kwargs)
         create = self._create_connection
 
-        def create_watched(address: tuple[str, int], *a: object, **k: object) -> socket.socket:
+        def create_watched(address: tuple[str, int], timeout: object = None,
+                           *a: object, **k: object) -> socket.socket:  # fmt: skip
             watch: _Watch | None = getattr(_current_watch, "watch", None)
-            timeout = getattr(self, "timeout", None)
+            limit = timeout if isinstance(timeout, (int, float)) else 10.0
             error: OSError | None = None
-            for addr in _resolve(address, watch, timeout if isinstance(timeout, float) else 10.0):
+            for addr in _resolve(address, watch, limit):
+                # the fetch's deadline and stop() also bound the connects: each address gets
+                # at most the time left (not `timeout` each, past the deadline)
+                left = limit if watch is None else min(limit, watch.deadline - time.monotonic())
+                if watch is not None and left <= 0:
+                    watch.expire()  # due now: its timer may not have run yet
+                if watch is not None and watch.expired:
+                    raise OSError(f"connecting to {address[0]}: the fetch's deadline passed, "
+                                  "or it was stopped")  # fmt: skip
                 try:
-                    sock = create(addr, *a, **k)
+                    sock = create(addr, left, *a, **k)
                 except OSError as exc:  # the next address, as socket.create_connection does
                     error = exc
                     continue
+                sock.settimeout(limit)  # each read: `timeout` again (the watch bounds the sum)
                 if watch is not None:
                     watch.track(sock)
                 return sock
             raise error or OSError(f"no address for {address[0]}")
 
         self._create_connection = create_watched
+
+
+# host name -> the `done` event of its lookup that outlived its deadline: while that lookup has
+# not returned, the name is not looked up again, so a name the resolver never answers holds one
+# of _deadline's MAX_STUCK helper threads, not one per retry (which would soon fail every lookup
+# and file read of every source in the process)
+_dns_lock = threading.Lock()
+_dns_stuck: dict[str, threading.Event] = {}
 
 
 def _resolve(address: tuple[str, int], watch: _Watch | None,
@@ -248,9 +279,22 @@ def _resolve(address: tuple[str, int], watch: _Watch | None,
         return [(host, port)]  # a literal: nothing to look up
     except ValueError:
         pass
+    with _dns_lock:
+        stuck = _dns_stuck.get(host)
+        if stuck is not None and stuck.is_set():
+            del _dns_stuck[host]
+            stuck = None
+    if stuck is not None:  # one unanswered lookup per name at a time, not one per retry
+        raise OSError(f"DNS lookup of {host}: an earlier lookup has not returned "
+                      "(the resolver does not answer)")  # fmt: skip
     cancelled = (lambda: watch.expired) if watch is not None else None
-    infos = _deadline.call(lambda: socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM),
-                           timeout, f"DNS lookup of {host}", cancelled)  # fmt: skip
+    try:
+        infos = _deadline.call(lambda: socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM),
+                               timeout, f"DNS lookup of {host}", cancelled)  # fmt: skip
+    except _deadline.DeadlineExceeded as exc:
+        with _dns_lock:
+            _dns_stuck[host] = exc.done
+        raise
     out: list[tuple[str, int]] = []
     for family, _, _, _, sockaddr in infos:
         ip = str(sockaddr[0])
@@ -367,6 +411,11 @@ def _retry_after(headers: Message | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _expired(infos: Sequence[CRLInfo], now: float) -> bool:
+    """Some CRL of ``infos`` is past its nextUpdate at ``now``."""
+    return any(i.next_update is not None and i.next_update < now for i in infos)
 
 
 def _series(i: CRLInfo) -> tuple[bytes, bytes | None, bytes | None, bool, str]:
@@ -566,10 +615,16 @@ class CRLSource:
         self._next_in_force: int | None = None
         self._build_at = 0  # the time of the round's builds (set by _rebuild before they run)
         self._current: RevocationSet | None = None
+        # on_update (_announce): a thread is calling it; a newer set may need announcing; the
+        # last set announced
+        self._announcing = False
+        self._announce_due = False
+        self._announced: RevocationSet | None = None
         self._published_at: float | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._watches: dict[int, _Watch] = {}  # thread ident -> its fetch in progress
+        # thread ident -> its fetch in progress and the stop event of the run it belongs to
+        self._watches: dict[int, tuple[_Watch, threading.Event | None]] = {}
         if self._use_dp:  # listed by status() from the start; followed as the CAs change
             self._sync_distribution_points(self._ca_ders(), time.monotonic())
 
@@ -615,16 +670,19 @@ class CRLSource:
         before traffic is served when the sources are reachable; this blocks for up to the fetch
         timeouts. ``wait=False`` makes the thread do the first round.
         """
-        if self.running:
-            return
-        if wait:
-            self._round(force=True)
         with self._state_lock:
             if self._thread is not None and self._thread.is_alive():
                 return
-            self._stop = threading.Event()
+            if self._stop.is_set():  # stopped before: a new run (concurrent starts share it)
+                self._stop = threading.Event()
+            stop = self._stop
+        if wait:  # a stop() meanwhile abandons this round and no thread starts
+            self._round(force=True, stop=stop)
+        with self._state_lock:
+            if stop.is_set() or (self._thread is not None and self._thread.is_alive()):
+                return
             self._thread = threading.Thread(
-                target=self._run, args=(self._stop, not wait), name="fastmtls-crlsource",
+                target=self._run, args=(stop, not wait), name="fastmtls-crlsource",
                 daemon=True)  # fmt: skip
             self._thread.start()
 
@@ -633,10 +691,12 @@ class CRLSource:
         is abandoned and its round ends there. The published set stays in place."""
         with self._state_lock:
             thread, self._thread = self._thread, None
-            self._stop.set()
-            # the thread's fetch in progress is abandoned (a refresh() elsewhere is not)
-            watch = self._watches.get(thread.ident or 0) if thread is not None else None
-        if watch is not None:
+            stop = self._stop
+            stop.set()
+            # the fetches of the thread and of a start() in progress are abandoned (a refresh()
+            # elsewhere is not)
+            watches = [w for w, ev in self._watches.values() if ev is stop]
+        for watch in watches:
             watch.expire()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
@@ -666,7 +726,7 @@ class CRLSource:
                     next_attempt=now + max(0.0, s.due - now_m),
                     last_error=s.last_error or s.held_error,
                     consecutive_failures=s.failures, etag=s.etag,
-                    last_modified=s.last_modified,
+                    last_modified=s.last_modified, retired=s.retired,
                 ))  # fmt: skip
         return out
 
@@ -678,7 +738,6 @@ class CRLSource:
     # -- the round ------------------------------------------------------------------------------
 
     def _run(self, stop: threading.Event, first: bool) -> None:
-        _thread_stop.event = stop
         if first:
             self._safe_round(force=True, stop=stop)
         while not stop.wait(self._sleep()):
@@ -692,7 +751,7 @@ class CRLSource:
 
     def _sleep(self) -> float:
         now_m = time.monotonic()
-        due = min((s.due for s in self._sources), default=now_m + self._poll)
+        due = min((s.due for s in self._sources if not s.retired), default=now_m + self._poll)
         if self._next_in_force is not None:
             due = min(due, now_m + (self._next_in_force - time.time()))
         return min(self._poll, max(0.01, due - now_m))
@@ -709,17 +768,51 @@ class CRLSource:
         return tuple(found)
 
     def _round(self, *, force: bool, stop: threading.Event | None = None) -> bool:
-        with self._round_lock:
-            published = self._round_locked(force=force, stop=stop)
-        # the callback runs without the round lock: it may call stop(), refresh() or status()
-        # (stop() joins the thread, which may be waiting for that lock); a set that a newer
-        # round has replaced meanwhile is not announced
-        if published is not None and published is self._current and self._on_update is not None:
-            try:
-                self._on_update(published)
-            except Exception:
-                log.exception("CRLSource on_update callback failed")
+        """One round; ``stop``: the event of the run (background thread, or start()) it belongs
+        to, which abandons it; None for refresh(), which is never abandoned."""
+        outer = getattr(_thread_stop, "event", None)  # refresh() from on_update on the thread
+        _thread_stop.event = stop
+        try:
+            with self._round_lock:
+                published = self._round_locked(force=force, stop=stop)
+        finally:
+            _thread_stop.event = outer
+        if published is not None and self._on_update is not None:
+            self._announce(self._on_update)
         return published is not None
+
+    def _announce(self, callback: Callable[[RevocationSet], None]) -> None:
+        """Calls on_update with the current set, one call at a time and in publication order:
+        a thread that finds another one announcing leaves the newer set to it (that thread
+        loops until it has announced the latest), so no one waits and a slow callback for an
+        older set can never be the last one. The callback runs without the round lock: it may
+        call stop(), refresh() or status() (stop() joins the thread, which may be waiting for
+        that lock)."""
+        with self._state_lock:
+            self._announce_due = True
+            if self._announcing:
+                return
+            self._announcing = True
+        try:
+            while True:
+                with self._state_lock:  # the flag drops in the same hold as the last check
+                    if not self._announce_due:
+                        self._announcing = False
+                        return
+                    self._announce_due = False
+                with self._publish_lock:
+                    rs = self._current
+                if rs is None or rs is self._announced:
+                    continue
+                try:
+                    callback(rs)
+                except Exception:
+                    log.exception("CRLSource on_update callback failed")
+                self._announced = rs
+        except BaseException:  # KeyboardInterrupt in the callback: the next round announces
+            with self._state_lock:
+                self._announcing = False
+            raise
 
     def _round_locked(
         self, *, force: bool, stop: threading.Event | None
@@ -739,30 +832,58 @@ class CRLSource:
                     if s.last_error or s.held_error:
                         s.stat_key = _NEVER
                         s.due = min(s.due, now_m)
+        pruned = self._prune_retired()
         pending: dict[_Source, _Pending] = {}
         for s in self._sources:
             if stop is not None and stop.is_set():
                 return None
-            if force or s.due <= now_m + _SLACK:
+            if not s.retired and (force or s.due <= now_m + _SLACK):
                 self._poll_source(s, pending)
         in_force = self._next_in_force is not None and time.time() >= self._next_in_force
         if stop is not None and stop.is_set():
             return None
-        if not pending and not ca_changed and not in_force:
+        if not pending and not ca_changed and not in_force and not pruned:
             return None
         return self._rebuild(pending, cas)
 
     def _sync_distribution_points(self, cas: Sequence[bytes], now_m: float) -> None:
+        """Distribution point sources for the CAs ``cas`` name: new ones are due now; one no
+        CA names any more is dropped, or retired while it holds CRLs (a renewed CA certificate
+        that moved its distribution point must not take the CRL in force out of the set before
+        the new point serves one); one named again is fetched again."""
         wanted = distribution_points(cas)
         have = {s.location: s for s in self._sources}
-        keep = [s for s in self._sources
-                if s.origin != "distribution_point" or s.location in wanted]  # fmt: skip
-        for url in wanted:
-            if url not in have:
-                keep.append(_Source(url, "url", "distribution_point"))
-                keep[-1].due = now_m
+        keep = []
         with self._state_lock:
+            for s in self._sources:
+                if s.origin == "distribution_point":
+                    named = s.location in wanted
+                    if not named and s.data is None:
+                        continue
+                    if s.retired and named:
+                        s.due = now_m
+                    s.retired = not named
+                keep.append(s)
+            for url in wanted:
+                if url not in have:
+                    keep.append(_Source(url, "url", "distribution_point"))
+                    keep[-1].due = now_m
             self._sources = tuple(keep)
+
+    def _prune_retired(self) -> bool:
+        """Drops the retired sources that are no longer needed: their CRLs no longer build (no
+        configured CA verifies them), or the other sources in the set hold, for each of their
+        CRL series, one at least as recent (:func:`_rollback` finds nothing taken back).
+        True when one was dropped (the set changes)."""
+        retired = [s for s in self._sources if s.retired]
+        if not retired:
+            return False
+        others = [i for s in self._sources if s.in_set and not s.retired for i in s.infos]
+        gone = {s for s in retired if s.held_error or _rollback(s.infos, others) is None}
+        if gone:
+            with self._state_lock:
+                self._sources = tuple(s for s in self._sources if s not in gone)
+        return bool(gone)
 
     def _poll_source(self, s: _Source, pending: dict[_Source, _Pending]) -> None:
         with self._state_lock:
@@ -771,9 +892,10 @@ class CRLSource:
             # not make the thread spin on this source
             s.due = time.monotonic() + max(self._poll, self._min_interval)
         etag = last_modified = None
+        key = s.stat_key
         try:
             if s.kind == "file":
-                data = self._read_file(s)
+                key, data = self._read_file(s)
             else:
                 data, etag, last_modified = self._fetch(s)
         except _FetchError as exc:
@@ -787,12 +909,14 @@ class CRLSource:
             self._failed(s, f"unexpected error: {exc!r}")
             return
         if data is None or data == s.data:
+            s.stat_key = key
             self._unchanged(s, data is None and s.kind == "file", etag, last_modified)
             return
         try:
             ders = tuple(crl_to_der(data))
             infos = tuple(inspect_crl(d) for d in ders)
         except FastMTLSError as exc:
+            s.stat_key = key
             self._failed(s, f"not a CRL: {exc}")
             return
         if s.kind == "url" and s.data is not None:
@@ -800,53 +924,63 @@ class CRLSource:
             if why is not None:
                 self._failed(s, why)
                 return
-        pending[s] = _Pending(data, ders, infos, etag, last_modified)
+        # the file's new stat key is kept only once _rebuild took or refused the content: a
+        # round that stops before (stop()) leaves the file to be read again
+        pending[s] = _Pending(data, ders, infos, etag, last_modified, key)
 
-    def _read_file(self, s: _Source) -> bytes | None:
-        """The file's content, or None when its stat did not change since the last read. The
-        file system calls get ``timeout`` seconds (a mount that stopped answering fails this
-        source, not the round); the source is not read again until a late call returns."""
+    def _read_file(self, s: _Source) -> tuple[object, bytes | None]:
+        """(stat key, content): content None when the stat did not change since the last read;
+        the caller records the key once it has dealt with the content (a failure records it
+        here). The file system calls get ``timeout`` seconds (a mount that stopped answering
+        fails this source, not the round); the source is not read again until a late call
+        returns."""
         if s.io_stuck is not None:
             if not s.io_stuck.is_set():
                 raise _FetchError(f"{s.location!r}: an earlier read has not returned "
                                   "(the file system does not answer)")  # fmt: skip
             s.io_stuck = None
         old = s.stat_key
+        stop: threading.Event | None = getattr(_thread_stop, "event", None)
         try:
             key, data, error = _deadline.call(
                 lambda: _stat_and_read(s.location, old, self._max_bytes), self._timeout,
-                f"reading {s.location!r}")  # fmt: skip
+                f"reading {s.location!r}", stop.is_set if stop is not None else None)  # fmt: skip
         except _deadline.DeadlineExceeded as exc:
             s.io_stuck = exc.done
             raise _FetchError(str(exc)) from None
         if key == old:
-            return None  # unchanged (or the same failure as last time)
-        s.stat_key = key
+            return key, None  # unchanged (or the same failure as last time)
         if error is not None:
+            s.stat_key = key
             raise _FetchError(error)
-        return data
+        return key, data
 
     def _fetch(self, s: _Source) -> tuple[bytes | None, str | None, str | None]:
         """(body, ETag, Last-Modified); body None for 304 Not Modified."""
         headers = dict(self._headers)
-        if s.data is not None:  # validators belong to the good content only
+        # validators belong to the good content only, and only while it is current: a server
+        # whose validators did not change with its CRL (a new CRL in the same second as the
+        # old one's Last-Modified, an mtime + size ETag) would otherwise answer 304 for ever,
+        # and an expired CRL stay in use; past its nextUpdate the request is unconditional
+        if s.data is not None and not _expired(s.infos, time.time()):
             if s.etag:
                 headers["If-None-Match"] = s.etag
             if s.last_modified:
                 headers["If-Modified-Since"] = s.last_modified
+        conditional = "If-None-Match" in headers or "If-Modified-Since" in headers
         req = urllib.request.Request(s.location, headers=headers)
         limit = 4 * self._timeout
         watch = _Watch(limit)
         _current_watch.watch = watch
         stop: threading.Event | None = getattr(_thread_stop, "event", None)
         with self._state_lock:  # stop() sets the event and reads the watches under this lock:
-            self._watches[threading.get_ident()] = watch  # it sees this watch, or ...
+            self._watches[threading.get_ident()] = (watch, stop)  # it sees this watch, or ...
             if stop is not None and stop.is_set():  # ... this fetch sees that it stopped
                 watch.expire()
         abandoned = f"fetch abandoned: longer than {limit:g} s, or stopped"
         try:
             try:
-                got = self._fetch_request(s, req)
+                got = self._fetch_request(req, conditional)
             except _FetchError:
                 if watch.expired:
                     raise _FetchError(abandoned) from None
@@ -861,9 +995,10 @@ class CRLSource:
             watch.close()
 
     def _fetch_request(
-        self, s: _Source, req: urllib.request.Request
+        self, req: urllib.request.Request, conditional: bool
     ) -> tuple[bytes | None, str | None, str | None]:
-        """One request; its deadline is the caller's _Watch."""
+        """One request; its deadline is the caller's _Watch. A 304 answers only a conditional
+        request (``conditional``): to any other it is an error."""
         try:
             with self._opener.open(req, timeout=self._timeout) as resp:
                 if resp.status != 200:
@@ -888,7 +1023,7 @@ class CRLSource:
                 )
         except urllib.error.HTTPError as exc:
             try:
-                if exc.code == 304 and s.data is not None:
+                if exc.code == 304 and conditional:
                     hdrs = exc.headers
                     return None, hdrs.get("ETag") if hdrs else None, (
                         hdrs.get("Last-Modified") if hdrs else None)  # fmt: skip
@@ -1042,6 +1177,8 @@ class CRLSource:
             for s in self._sources:
                 s.in_set = s in in_set
                 s.held_error = held.get(s)
+                if s in pending:
+                    s.stat_key = pending[s].stat_key
                 if s in pending and s not in rejected:
                     p = pending[s]
                     s.outgoing = self._outgoing(s, p.infos)
