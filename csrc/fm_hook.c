@@ -39,6 +39,7 @@ enum {
     CRYPTO_EX_INDEX_SSL = 0,
     CRYPTO_EX_INDEX_SSL_CTX = 1,
     TLSEXT_NAMETYPE_host_name = 0,
+    TLSEXT_TYPE_session_ticket = 35,
     SSL_CTRL_SET_SESS_CACHE_MODE = 44,
     SSL_SESS_CACHE_OFF = 0,
     SSL_SESS_CACHE_SERVER = 0x0002,
@@ -117,6 +118,7 @@ typedef void (*remove_sess_fn)(SSL_CTX *, SSL_SESSION *);
     X(void, SSL_SESSION_free, (SSL_SESSION *))                                                 \
     X(long, SSL_SESSION_get_time, (const SSL_SESSION *))                                       \
     X(long, SSL_SESSION_get_timeout, (const SSL_SESSION *))                                    \
+    X(int, i2d_SSL_SESSION, (SSL_SESSION *, unsigned char **))                                 \
     X(int, SSL_version, (const SSL *))                                                         \
     X(int, SSL_CTX_set_session_id_context, (SSL_CTX *, const unsigned char *, unsigned int))   \
     X(int, SSL_SESSION_set1_id_context, (SSL_SESSION *, const unsigned char *, unsigned int))  \
@@ -389,6 +391,17 @@ static conn_result *conn_result_get(const fm_hook *h, SSL *ssl) {
     return cr;
 }
 
+/* Removes the result stored on `ssl`, if any: what a connection knew before (a session it
+ * offered, a handshake that could not store its own result) must not stand for what follows. */
+static void conn_result_drop(const fm_hook *h, SSL *ssl) {
+    fm_lock_acquire(&g_conn_lock);
+    conn_result *old = h->api.SSL_get_ex_data(ssl, h->ssl_idx);
+    int dropped = old == NULL || h->api.SSL_set_ex_data(ssl, h->ssl_idx, NULL) == 1;
+    fm_lock_release(&g_conn_lock);
+    if (old != NULL && dropped)
+        conn_result_unref(old);
+}
+
 /* SSL ex_data free callback: the SSL is being freed; readers hold references of their own. */
 static void free_conn_result(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
                              void *argp) {
@@ -648,13 +661,17 @@ static int failure_error(const conn_result *cr) {
 
 /* Verifies `der` for connection `ssl` and stores the result on it, replacing an older one.
  * Returns the X509_V_ERR_* of a failure (X509_V_OK when the chain passes, revocation
- * included); a result that cannot be stored counts as a failure. */
+ * included); a result that cannot be stored counts as a failure, and the older one is dropped
+ * all the same (in record mode the handshake goes on: it must read as no result, not as the
+ * older one). */
 static int verify_and_store(fm_hook *h, SSL *ssl, const uint8_t *der, size_t len, int resumed,
                             const verify_for *vf) {
     conn_result *cr = conn_result_new(h, ssl, der, len, resumed, vf);
     int err = is_failure(cr) ? failure_error(cr) : X509_V_OK;
-    if (cr == NULL)
+    if (cr == NULL) {
+        conn_result_drop(h, ssl);
         return err;
+    }
     /* set_ex_data does not free what it replaces: the connection's reference goes here */
     fm_lock_acquire(&g_conn_lock);
     conn_result *old = h->api.SSL_get_ex_data(ssl, h->ssl_idx);
@@ -662,6 +679,7 @@ static int verify_and_store(fm_hook *h, SSL *ssl, const uint8_t *der, size_t len
     fm_lock_release(&g_conn_lock);
     if (!stored) {
         conn_result_unref(cr);
+        conn_result_drop(h, ssl);
         return X509_V_ERR_CERT_REJECTED;
     }
     conn_result_unref(old);
@@ -798,6 +816,14 @@ static uint64_t current_origin(const fm_hook *h, SSL *ssl) {
  * server name. A new buffer (free), or NULL. */
 static uint8_t *sd_of_connection(fm_hook *h, SSL *ssl, size_t *out_len) {
     conn_result *cr = conn_result_get(h, ssl);
+    /* the check of a session offered that then did not resume (a ticket OpenSSL refused after
+     * the callback, e.g. expired or of another cipher's hash): not this handshake's result. Its
+     * chain in the new session would let anyone who saw that session's ticket or ID (in clear
+     * before TLS 1.3) make a session with another client's chain (as fm_hook_result) */
+    if (cr != NULL && cr->resumed && !h->api.SSL_session_reused(ssl)) {
+        conn_result_unref(cr);
+        cr = NULL;
+    }
     sess_data sd;
     if (cr != NULL) {
         sd = (sess_data){cr->origin, cr->sni, cr->der, cr->sni_len, cr->len};
@@ -844,11 +870,15 @@ static int hello_sni(const ssl_api *a, SSL *ssl, const uint8_t **name, size_t *l
  *   resume);
  * - a session of an SSL_CTX without a hook (origin 0, or a guard) resumes as OpenSSL would, and
  *   one whose SSL_CTX is gone does not.
- * `a`: the functions of the listening hook. Returns 1 (resume), 0 (not on this connection) or -1
- * (not any more: its SSL_CTX is gone, or its chain fails in enforce mode). */
-static int resume_check(const ssl_api *a, SSL *ssl, const sess_data *sd) {
+ * Whatever an earlier offer (another TLS 1.3 PSK identity) stored on the connection is dropped
+ * first: a session that resumes unverified (origin 0) must not carry it.
+ * `l`: the listening hook. Returns 1 (resume), 0 (not on this connection) or -1 (not any more:
+ * its SSL_CTX is gone, or its chain fails in enforce mode). */
+static int resume_check(const fm_hook *l, SSL *ssl, const sess_data *sd) {
+    const ssl_api *a = &l->api;
     const uint8_t *sni;
     size_t sni_len;
+    conn_result_drop(l, ssl);
     if (hello_sni(a, ssl, &sni, &sni_len) < 0 || sni_len != sd->sni_len ||
         (sni_len && memcmp(sni, sd->sni, sni_len) != 0))
         return 0;
@@ -869,22 +899,45 @@ static int resume_check(const ssl_api *a, SSL *ssl, const sess_data *sd) {
     return rc;
 }
 
+/* OpenSSL makes no ticket of a session whose encoding is over 0xFF00 bytes (its lengths are 16
+ * bits): it fails the handshake instead. Kept below that with a margin for what it sets on the
+ * session after the ticket callback. */
+#define FM_TICKET_SESSION_MAX (0xFF00 - 512)
+
+/* Gives `sess` the session data as its ticket data; none when the session would then be too
+ * big for a ticket (a client chain of tens of kilobytes), so that such a session does not
+ * resume through a ticket (dec_ticket: not one of ours) rather than fail every handshake.
+ * 1, or 0 when out of memory. */
+static int set_ticket_data(const ssl_api *a, SSL_SESSION *sess, const uint8_t *data, size_t len) {
+    if (a->SSL_SESSION_set1_ticket_appdata(sess, data, len) != 1)
+        return 0;
+    int n = a->i2d_SSL_SESSION(sess, NULL);
+    if (n > 0 && n <= FM_TICKET_SESSION_MAX)
+        return 1;
+    return a->SSL_SESSION_set1_ticket_appdata(sess, NULL, 0) == 1;
+}
+
+/* Whether `sess` is past its lifetime (what OpenSSL checks after the session callbacks). */
+static int sess_expired(const ssl_api *a, const SSL_SESSION *sess) {
+    long t = a->SSL_SESSION_get_time(sess), timeout = a->SSL_SESSION_get_timeout(sess);
+    return t < 0 || timeout < 0 || (int64_t)time(NULL) > (int64_t)t + (int64_t)timeout;
+}
+
 /* A new session ticket carries the session data, so a resumed connection can be checked again
  * (revocations and trust changes included) without the client sending its chain. `l`: the
  * listening hook, `cur`: the hook of the SSL_CTX the connection belongs to now (NULL: none). */
 static int gen_ticket(fm_hook *l, fm_hook *cur, SSL *ssl) {
     const ssl_api *a = &l->api;
     SSL_SESSION *sess = a->SSL_get_session(ssl);
-    /* A TLS 1.2 resumption writes its ticket from the resumed SSL_SESSION itself, which the
-     * session cache shares with other connections (OpenSSL copies it first only in TLS 1.3):
-     * it must not be written to, and its ticket data is already that of the handshake that made
-     * it (gen_ticket then, or new_sess). */
-    if (sess == NULL || (a->SSL_version(ssl) != TLS1_3_VERSION && a->SSL_session_reused(ssl)))
+    if (sess == NULL)
         return 1;
     if (a->SSL_session_reused(ssl)) {
-        /* A TLS 1.3 resumption, checked by its origin's hook before an sni_callback moved the
-         * connection: an SSL_CTX in enforce mode that did not verify it refuses it here (the
-         * handshake fails), should the callback now map the name elsewhere. */
+        /* A resumption, checked by its origin's hook before an sni_callback moved the
+         * connection (OpenSSL looks sessions up before it runs that callback): an SSL_CTX in
+         * enforce mode that did not verify it refuses it here (the handshake fails), should the
+         * callback now map the name elsewhere. TLS 1.2 resumptions come here too: dec_ticket
+         * renews the tickets it accepts, and a session-ID resumption of a client that takes
+         * tickets is sent one. */
         void *data = NULL;
         size_t len = 0;
         sess_data sd;
@@ -892,10 +945,16 @@ static int gen_ticket(fm_hook *l, fm_hook *cur, SSL *ssl) {
             (a->SSL_SESSION_get0_ticket_appdata(sess, &data, &len) != 1 ||
              sd_decode(data, len, &sd) != 0 || sd.origin != current_origin(l, ssl)))
             return 0;
+        /* A TLS 1.2 resumption writes its ticket from the resumed SSL_SESSION itself, which the
+         * session cache shares with other connections (OpenSSL copies it first only in TLS
+         * 1.3): it must not be written to, and its ticket data is already that of the
+         * handshake that made it (gen_ticket then, or new_sess). */
+        if (a->SSL_version(ssl) != TLS1_3_VERSION)
+            return 1;
     }
     size_t len = 0;
     uint8_t *data = sd_of_connection(l, ssl, &len);
-    int ok = data != NULL && a->SSL_SESSION_set1_ticket_appdata(sess, data, len) == 1;
+    int ok = data != NULL && set_ticket_data(a, sess, data, len);
     free(data);
     return ok;
 }
@@ -926,9 +985,14 @@ static int dec_ticket(fm_hook *l, SSL *ssl, SSL_SESSION *sess, int status) {
     sess_data sd;
     if (a->SSL_SESSION_get0_ticket_appdata(sess, &data, &len) != 1 || sd_decode(data, len, &sd) != 0)
         return SSL_TICKET_RETURN_IGNORE_RENEW; /* not one of ours: full handshake */
-    if (resume_check(a, ssl, &sd) != 1)
-        return SSL_TICKET_RETURN_IGNORE; /* no resumption: the full handshake decides */
-    return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
+    /* expired: OpenSSL would refuse it after this callback; not checked (nor stored) for
+     * nothing. Refused: the full handshake decides, and makes a new ticket */
+    if (sess_expired(a, sess) || resume_check(l, ssl, &sd) != 1)
+        return SSL_TICKET_RETURN_IGNORE_RENEW;
+    /* TLS 1.2: a new ticket, so that gen_ticket sees the connection after an sni_callback */
+    return status == SSL_TICKET_SUCCESS_RENEW || a->SSL_version(ssl) != TLS1_3_VERSION
+               ? SSL_TICKET_RETURN_USE_RENEW
+               : SSL_TICKET_RETURN_USE;
 }
 
 static int dec_ticket_cb(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyname,
@@ -955,7 +1019,7 @@ static int new_sess(fm_hook *h, SSL *ssl, SSL_SESSION *sess) {
     /* the session is this connection's alone until the cache publishes it: give it the data as
      * ticket data now, so that a ticket issued when it is resumed carries it too */
     sess_entry *e = data ? malloc(sizeof *e + data_len) : NULL;
-    if (e == NULL || a->SSL_SESSION_set1_ticket_appdata(sess, data, data_len) != 1) {
+    if (e == NULL || !set_ticket_data(a, sess, data, data_len)) {
         free(e);
         free(data);
         return 0;
@@ -995,6 +1059,29 @@ static int new_sess_cb(SSL *ssl, SSL_SESSION *sess) {
     return kept;
 }
 
+/* TLS 1.2 looks a session ID up before an sni_callback moves the connection, and nothing of the
+ * hook runs after that callback in a resumption unless a ticket is sent (gen_ticket then checks
+ * the SSL_CTX the connection landed on). Whether one will be: the client takes tickets and the
+ * connection issues them. A session an sni_callback moved when it was made (its origin is not
+ * the listening SSL_CTX) by an SSL_CTX that does not enforce (record mode: any chain passes;
+ * a guard: none is asked for) resumes by ID only then: the callback may now move it to an
+ * SSL_CTX in enforce mode. One its origin enforced resumes once its chain passes there again
+ * (resume_check). */
+static int ticket_follows(const ssl_api *a, SSL *ssl) {
+    const unsigned char *p = NULL;
+    size_t n = 0;
+    return !(a->SSL_get_options(ssl) & SSL_OP_NO_TICKET) &&
+           a->SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_session_ticket, &p, &n) == 1;
+}
+
+/* Whether the hooked SSL_CTX `origin` (a ctx_ref id) still exists in enforce mode. */
+static int origin_enforces(uint64_t origin) {
+    fm_hook *o = reg_hook(origin);
+    int enforces = o != NULL && o->mode == FM_HOOK_ENFORCE;
+    hook_unref(o);
+    return enforces;
+}
+
 /* SSL_CTX_sess_set_get_cb: a client offers a session ID. Its session data is checked again
  * (resume_check: same server name, the chain verified again by the hook that verified it, the
  * result stored on the connection); a session that fails it, or has expired, is forgotten and
@@ -1024,10 +1111,16 @@ static SSL_SESSION *get_sess(fm_hook *h, SSL *ssl, const unsigned char *id, int 
         free(data);
         return NULL;
     }
-    long t = a->SSL_SESSION_get_time(sess), timeout = a->SSL_SESSION_get_timeout(sess);
-    int expired = t < 0 || timeout < 0 || (int64_t)time(NULL) > (int64_t)t + (int64_t)timeout;
     sess_data sd;
-    int check = expired || sd_decode(data, data_len, &sd) != 0 ? -1 : resume_check(a, ssl, &sd);
+    int check;
+    if (sess_expired(a, sess) || sd_decode(data, data_len, &sd) != 0)
+        check = -1;
+    else if (a->SSL_version(ssl) != TLS1_3_VERSION && sd.origin != 0 &&
+             sd.origin != current_origin(h, ssl) && !ticket_follows(a, ssl) &&
+             !origin_enforces(sd.origin))
+        check = 0;
+    else
+        check = resume_check(h, ssl, &sd);
     free(data);
     if (check == 1)
         return sess;
@@ -1292,7 +1385,10 @@ int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
      * install replaced): this hook's verifier decides. The answer is the caller's alone; the
      * connection keeps the result of its handshake. */
     if (cr != NULL && cr->by != h->id) {
-        verify_for vf = {cr->origin, cr->sni, cr->sni_len, NULL, 0};
+        /* the names recorded with the result, not the connection's (a handshake may be under
+         * way on another thread) */
+        verify_for vf = {cr->origin, cr->sni, cr->sni_len, h->host_len ? h->host : cr->sni,
+                         h->host_len ? h->host_len : cr->sni_len};
         conn_result *mine = conn_result_new(h, ssl, cr->der, cr->len, cr->resumed, &vf);
         conn_result_unref(cr);
         cr = mine;

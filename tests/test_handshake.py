@@ -1207,14 +1207,20 @@ def test_sni_callback_switch_keeps_result_on_resumption(live: LivePKI, version: 
 def test_sni_callback_switch_resumes_by_session_id(live: LivePKI, version: str) -> None:
     """Session IDs after an sni_callback switch: OpenSSL keeps and looks up sessions with the
     callbacks of the accepting context, so the session goes into that context's cache (not the
-    switched one's, where no lookup would find it) and resumes, verified again."""
+    switched one's, where no lookup would find it). TLS 1.3 resumes it, verified again (the
+    ticket the resumption issues lets the hook see where the callback moved it). TLS 1.2 runs
+    nothing of the hook after the callback when no ticket follows (here: OP_NO_TICKET), so the
+    callback could now move the name to an enforce-mode context that never verified the
+    session: a session moved when it was made to a context that does not enforce (here record
+    mode) makes a full handshake instead, verified by the context it lands on. (Sessions of an
+    enforce-mode context resume: test_sni_switch_resumption_is_checked_by_the_context_that_...)"""
     sctx = _sni_switching_server(live, "record", "record", default_trust="other")
     sctx.options |= ssl.OP_NO_TICKET
     cctx = th.client_context(live, "good", version=version, tickets=False)
     first = th.bio_handshake(sctx, cctx, hostname="b.example", close=True)
     assert first.ok and (first.result().status, first.result().anchor_name) == ("SUCCESS", "root")
     again = th.bio_handshake(sctx, cctx, hostname="b.example", session=first.client.session)
-    assert again.ok and again.server.session_reused
+    assert again.ok and again.server.session_reused == (version == "1.3")
     assert (again.result().status, again.result().anchor_name) == ("SUCCESS", "root")
 
 
@@ -1393,19 +1399,27 @@ def _resumes_until_revoked(
     return again
 
 
-def test_tls13_resumption_moved_to_another_enforce_context_fails(live: LivePKI) -> None:
+@pytest.mark.parametrize("how", RESUME)
+@pytest.mark.parametrize("version", VERSIONS)
+def test_resumption_moved_to_another_enforce_context_fails(live: LivePKI, version: str,
+                                                           how: str) -> None:  # fmt: skip
     """Should an sni_callback map a server name to another context than the one whose hook
-    verified the session (a configuration change between handshakes), a TLS 1.3 resumption that
-    lands on an enforce-mode context fails when that context would issue its next ticket."""
+    verified the session (a configuration change between handshakes), a resumption that lands
+    on an enforce-mode context that would refuse the chain does not pass: it fails when that
+    context would issue its next ticket (TLS 1.3; TLS 1.2 tickets, which are renewed for it), or
+    makes a full handshake there (TLS 1.2 session IDs, no ticket following, of a context that
+    did not enforce). TLS 1.2 used to resume either way."""
     listening = th.server_context(live, th.make_verifier(("other", live.other)), "record")
-    first_ctx = th.server_context(live, root_verifier(live), "record")
-    later_ctx = th.server_context(live, root_verifier(live), "enforce")
+    first_ctx = th.server_context(live, th.make_verifier(("other", live.other)), "record")
+    later_ctx = th.server_context(live, th.make_verifier(("other", live.other)), "enforce")
+    if how == "session-id":
+        listening.options |= ssl.OP_NO_TICKET
     target = [first_ctx]
 
     _route_b_example(listening, lambda: target[0])
-    cctx = th.client_context(live, "good", version="1.3")
+    cctx = _resuming_client(live, "good", version, how)
     first = th.bio_handshake(listening, cctx, hostname="b.example", close=True)
-    assert first.ok and first.result().anchor_name == "root"
+    assert first.ok and first.result().status == "FAILED:unable to get local issuer certificate"
     target[0] = later_ctx
     again = th.bio_handshake(listening, cctx, hostname="b.example", session=first.client.session,
                              close=True)  # fmt: skip
@@ -1575,3 +1589,102 @@ def test_live_pki_files(live: LivePKI) -> None:
     """The live PKI's files exist (chains hold leaf + intermediate where one is needed)."""
     assert Path(live.chain_file("good")).read_bytes().count(b"BEGIN CERTIFICATE") == 2
     assert Path(live.chain_file("foreign")).read_bytes().count(b"BEGIN CERTIFICATE") == 1
+
+
+# ---- review: sessions made after a refused resumption, big chains, refused tickets -------------
+
+
+def _offer_session(pair: th.BioPair, session: ssl.SSLSession) -> None:
+    """Puts ``session`` on the pair's client SSL by hand (``SSL_set_session``), as an attacker
+    would replay a ticket or session ID seen on the wire (in clear before TLS 1.3), with no
+    certificate or key of the client it belonged to."""
+    import _ssl
+    import ctypes
+
+    f = ctypes.CDLL(_ssl.__file__).SSL_set_session
+    f.argtypes, f.restype = [ctypes.c_void_p, ctypes.c_void_p], ctypes.c_int
+    # PySSLSession: PyObject_HEAD, then SSL_SESSION *session
+    sess = ctypes.c_void_p.from_address(id(session) + object.__basicsize__).value
+    ssl_ptr = int(fssl.ffi.cast("uintptr_t", fssl._ssl_pointer(pair.client._sslobj)))
+    assert f(ssl_ptr, sess) == 1
+
+
+@pytest.mark.parametrize("how", RESUME)
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_replayed_session_that_does_not_resume_lends_nothing(live: LivePKI, version: str,
+                                                               how: str) -> None:  # fmt: skip
+    """Record mode. A client without a certificate replays another client's expired session: the
+    hook checks it (and records that check on the connection), then OpenSSL refuses it and makes
+    a full handshake: the result is NONE, and the session that handshake makes holds no chain,
+    so resuming it stays NONE. The new session used to take the replayed session's chain:
+    resuming it read SUCCESS with the other client's certificate."""
+    sctx = _resuming_server(live, root_verifier(live), "record", how)
+    _set_session_timeout(sctx, 1)
+    victim = _resuming_client(live, "good", version, how)
+    first = th.bio_handshake(sctx, victim, close=True)
+    assert first.ok and first.result().status == "SUCCESS" and first.client.session is not None
+    time.sleep(2.2)  # past the session's lifetime
+    _set_session_timeout(sctx, 7200)
+    attacker = _resuming_client(live, None, version, how)
+    pair = th.BioPair.open(sctx, attacker)
+    _offer_session(pair, first.client.session)
+    replay = pair.handshake(close=True)
+    assert replay.ok and not replay.server.session_reused
+    assert replay.result().status == "NONE" and replay.client.session is not None
+    again = th.bio_handshake(sctx, attacker, session=replay.client.session, close=True)
+    assert again.ok and again.server.session_reused
+    r = again.result()
+    assert (r.status, r.presented, list(r.presented_chain)) == ("NONE", False, [])
+
+
+def _big_client(live: LivePKI, directory: Path, size: int, version: str) -> ssl.SSLContext:
+    """A client (TLS ``version``) whose leaf carries a ``size``-byte private extension."""
+    import datetime as dt
+
+    import pki
+    from cryptography import x509
+
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    big = pki.leaf(live.inter, "CN=big client,O=fastmtls tests",
+                   not_before=now - dt.timedelta(hours=1), not_after=now + dt.timedelta(days=3),
+                   extra_extensions=[(x509.UnrecognizedExtension(
+                       x509.ObjectIdentifier("1.3.6.1.4.1.55555.1"),
+                       b"\x04\x82" + size.to_bytes(2, "big") + b"x" * size), False)])  # fmt: skip
+    (directory / "big.pem").write_bytes(pki.pem_bundle(big, live.inter))
+    (directory / "big.key").write_bytes(th._key_pem(big))
+    cctx = th.client_context(live, None, version=version)
+    cctx.load_cert_chain(str(directory / "big.pem"), str(directory / "big.key"))
+    return cctx
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_chain_too_big_for_a_ticket_still_connects(live: LivePKI, tmp_path: Path,
+                                                     version: str) -> None:  # fmt: skip
+    """A 40 kB leaf: with its chain in the session's ticket data the session would be over the
+    0xFF00 bytes OpenSSL makes a ticket of (it fails the handshake instead). The handshake
+    completes and verifies; its ticket carries no session data, so it does not resume (a full
+    handshake, verified again). Such a client used to fail every handshake."""
+    sctx = th.server_context(live, root_verifier(live), "enforce")
+    cctx = _big_client(live, tmp_path, 40000, version)
+    first = th.bio_handshake(sctx, cctx, close=True)
+    assert first.ok, first.errors
+    assert first.result().status == "SUCCESS"
+    again = th.bio_handshake(sctx, cctx, session=first.client.session, close=True)
+    assert again.ok and not again.server.session_reused
+    assert again.result().status == "SUCCESS"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_ticket_refused_under_another_name_is_replaced(live: LivePKI, version: str) -> None:
+    """A ticket offered under another server name than its own makes a full handshake, which
+    issues a new ticket (for the new name), and that one resumes. TLS 1.3 used to issue none."""
+    sctx = th.server_context(live, root_verifier(live), "record")
+    cctx = th.client_context(live, "good", version=version)
+    first = th.bio_handshake(sctx, cctx, hostname="a.example", close=True)
+    other = th.bio_handshake(sctx, cctx, hostname="b.example", session=first.client.session,
+                             close=True)  # fmt: skip
+    assert other.ok and not other.server.session_reused
+    session = other.client.session
+    assert session is not None and session.has_ticket and session.id != first.client.session.id
+    again = th.bio_handshake(sctx, cctx, hostname="b.example", session=session, close=True)
+    assert again.ok and again.server.session_reused and again.result().status == "SUCCESS"
