@@ -943,7 +943,7 @@ static int future(const fm_revbuild *b, const rb_crl *c) {
  * (as OpenSSL prefers a time-valid CRL), then the higher cRLNumber when both carry one, then
  * how current each is (a base with its deltas: the latest thisUpdate among them, `current`; a
  * CRL without a number is ranked by its date, never below any numbered one, nor above a
- * numbered base whose delta is newer), then its own thisUpdate, then the numbered one, then the
+ * numbered base whose delta is as new), then the numbered one, then its own thisUpdate, then the
  * one with more entries, then by DER (whatever order they were given in). Not transitive when
  * numbers do not rise with dates (a CA's error): choose_crls picks by a running best, so a
  * partition always gets a base. */
@@ -959,10 +959,13 @@ static int newer(const fm_revbuild *bld, const rb_crl *a, size_t ai, const rb_cr
     }
     if (a->current != b->current)
         return a->current > b->current;
-    if (a->c.this_update != b->c.this_update) /* one number re-issued: the later issue */
-        return a->c.this_update > b->c.this_update;
+    /* as current: the numbered one (a base whose delta brought it level with an unnumbered CRL
+     * of the delta's date; ranking that CRL first by its own, later, thisUpdate would leave the
+     * delta without its base) */
     if (na != nb)
         return na;
+    if (a->c.this_update != b->c.this_update) /* one number re-issued: the later issue */
+        return a->c.this_update > b->c.this_update;
     /* the same number and thisUpdate: a CA's error, or one CRL given twice. The order the CRLs
      * were given must not decide: the one revoking more, then the one whose DER sorts higher */
     if (a->c.n_entries != b->c.n_entries)

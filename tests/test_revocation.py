@@ -835,6 +835,25 @@ def test_unnumbered_crl_older_than_a_base_and_its_delta(w: World, order: int) ->
     assert check(w, build(w, *ders)).revoked
 
 
+@pytest.mark.parametrize("order", [0, 1, 2])
+@pytest.mark.parametrize("revokes", ["delta", "unnumbered"])
+def test_unnumbered_crl_of_the_same_time_as_a_delta(w: World, order: int, revokes: str) -> None:
+    """A CA publishing a full CRL without a number and a delta in the same run (one thisUpdate):
+    the base with its delta and the unnumbered CRL are equally current; the numbered base wins
+    and its delta applies. The unnumbered CRL, ranked first by its own (later) thisUpdate, used
+    to leave the delta without its base: the set refused to build, whatever the order."""
+    at = NOW - timedelta(hours=1)
+    base = crls.crl(w.inter, [], number=5, this_update=NOW - timedelta(days=2))
+    delta = crls.crl(w.inter, [w.leaf] if revokes == "delta" else [], number=6, base=5,
+                     this_update=at)  # fmt: skip
+    plain = crls.crl(w.inter, [w.leaf] if revokes == "unnumbered" else [], number=None,
+                     this_update=at)  # fmt: skip
+    ders = [base, delta, plain]
+    revs = build(w, *(ders[order:] + ders[:order]))
+    assert check(w, revs).revoked == (revokes == "delta")
+    assert revs.issuers()[0].crl_number == 6
+
+
 @pytest.mark.parametrize("reissue_first", [True, False])
 def test_base_reissued_under_one_number_with_a_delta(w: World, reissue_first: bool) -> None:
     """Base #5 issued twice (the later issue revokes the leaf) and a delta on #5: the later issue
