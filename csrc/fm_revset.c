@@ -828,9 +828,11 @@ static void fill_info(fm_crl_info *info, const fm_crl *c, const uint8_t *der) {
  * is spelled, so that an IDP with only default values (empty, or FALSE flags written out, which
  * DER forbids but CAs emit) is the partition of a CRL without one, and a newer CRL of a
  * partition supersedes the older however each spells it. 0: no partition (the whole CA). */
+/* The scope flags of an issuingDistributionPoint that make a partition of their own. */
+#define PARTITION_FLAGS (FM_CRL_ONLY_USER | FM_CRL_ONLY_CA | FM_CRL_ONLY_ATTR | FM_CRL_SOME_REASONS)
+
 static uint64_t partition_key(const fm_crl *c) {
-    uint32_t kind = c->flags & (FM_CRL_ONLY_USER | FM_CRL_ONLY_CA | FM_CRL_ONLY_ATTR |
-                                FM_CRL_SOME_REASONS);
+    uint32_t kind = c->flags & PARTITION_FLAGS;
     if (!c->has_idp_dp && kind == 0)
         return 0;
     uint32_t head[2] = {kind, c->has_idp_dp ? (uint32_t)c->idp_dp_kind + 1u : 0};
@@ -929,8 +931,16 @@ static int num_cmp(fm_span a, fm_span b) {
     return a.len ? memcmp(a.p, b.p, a.len) : 0;
 }
 
+/* Same issuer and issuingDistributionPoint scope: the hash first, then what it hashed (two
+ * partitions whose keys collide must not merge, one base standing for the other's). */
 static int same_partition(const rb_crl *a, const rb_crl *b) {
-    return a->issuer == b->issuer && a->idp_hash == b->idp_hash;
+    if (a->issuer != b->issuer || a->idp_hash != b->idp_hash)
+        return 0;
+    const fm_crl *x = &a->c, *y = &b->c;
+    return a->idp_hash == 0 ||
+           ((x->flags & PARTITION_FLAGS) == (y->flags & PARTITION_FLAGS) &&
+            x->idp_reasons == y->idp_reasons && x->has_idp_dp == y->has_idp_dp &&
+            (!x->has_idp_dp || (x->idp_dp_kind == y->idp_dp_kind && fm_span_eq(x->idp_dp, y->idp_dp))));
 }
 
 /* Whether a CRL is issued for a later time than the builder's (fm_revbuild_set_time): its
