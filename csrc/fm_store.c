@@ -159,12 +159,44 @@ int fm_store_add_anchor(fm_store *s, const uint8_t *der, size_t len, uint32_t gr
     return FM_OK;
 }
 
+static int is_hex(uint8_t c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* A host as associations spell them, trailing dots removed, at most 253 octets: a host name
+ * (letters, digits, '-' and '_' in non-empty labels; an IPv4 literal is one) or an IPv6
+ * literal (hex digits, ':' and '.', no brackets). Anything else is not a host: a port
+ * ("api.example.com:8443"), a path, user info, a zone, '*', UTF-8 bytes. */
+static int host_ok(const uint8_t *h, size_t n) {
+    if (n > 253)
+        return 0;
+    if (memchr(h, ':', n) != NULL) {
+        for (size_t i = 0; i < n; i++)
+            if (!is_hex(h[i]) && h[i] != ':' && h[i] != '.')
+                return 0;
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = h[i];
+        int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (!alnum && c != '-' && c != '_' && c != '.')
+            return 0;
+        if (c == '.' && (i == 0 || h[i - 1] == '.'))
+            return 0;
+    }
+    return 1;
+}
+
 static uint8_t lower(uint8_t ch) { return (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : ch; }
 
 int fm_store_associate(fm_store *s, const uint8_t *host, size_t host_len, const uint32_t *groups,
                        size_t n_groups) {
     if (s == NULL || host == NULL || host_len == 0 || host_len > 253 + 2 ||
         (n_groups && groups == NULL) || n_groups > 1u << 20)
+        return FM_ERR_INVALID_ARGUMENT;
+    /* only a host the lookup can match: "*." and a host, or a host */
+    size_t off = host_len > 2 && host[0] == '*' && host[1] == '.' ? 2 : 0;
+    if (!host_ok(host + off, host_len - off) || host[host_len - 1] == '.')
         return FM_ERR_INVALID_ARGUMENT;
     if (atomic_load(&s->sealed))
         return FM_ERR_SEALED;
@@ -217,20 +249,6 @@ static const fm_assoc *find_exact(const fm_store *s, const uint8_t *host, size_t
 
 /* The association of a host that is not a host name: no CA. */
 static const fm_assoc g_not_a_host = {NULL, 0, NULL, 0};
-
-/* A host name as associations spell them, trailing dots removed: printable ASCII without spaces
- * or '*', no empty label, at most 253 octets (an IP literal passes too). */
-static int host_ok(const uint8_t *h, size_t n) {
-    if (n > 253)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (h[i] <= 0x20 || h[i] >= 0x7F || h[i] == '*')
-            return 0;
-        if (h[i] == '.' && (i == 0 || h[i - 1] == '.'))
-            return 0;
-    }
-    return 1;
-}
 
 /* Exact host first; then "*.parent" for the host's parent (a wildcard covers one label). A host
  * that is not a host name ("x..example.com", ".example.com", "api.example.com\t", UTF-8 bytes:

@@ -877,11 +877,16 @@ def test_host_spellings_keep_the_association(host: str) -> None:
 
 @pytest.mark.parametrize("host", ["x..example.com", ".example.com", "api .example.com",
                                   "ü..example.com", "\udcff.example.com",
-                                  "api.example.com\x00", "   "])  # fmt: skip
+                                  "api.example.com\x00", "   ", "api.example.com:8443",
+                                  "API.example.com.:443", "api.example.com:", "api.example.com/",
+                                  "user@api.example.com", "x.example.com%eth0",
+                                  "[api.example.com]"])  # fmt: skip
 def test_malformed_hosts_trust_no_ca(host: str) -> None:
     """A host that is not a host name (an SNI or Host header is the client's) is never an
     exception, and with host associations in the store it trusts no CA: an odd spelling cannot
-    escape an association into "every CA"."""
+    escape an association into "every CA". A port, a path or user info make it not a host
+    (a Host header passed as it is: "api.example.com:8443" used to count as another host, with
+    no association, so every CA)."""
     v, ca_a, b_leaf = _tenants()
     res = v.verify([b_leaf.der], host=host, at=pki.NOW)
     assert res.status == "FAILED:unable to get local issuer certificate", (host, res.status)
@@ -1027,13 +1032,44 @@ def test_trusted_certificate_blocks(ch: pki.Chain) -> None:
         store.add_pem(block(ch.root.der + aux), name="with-aux")
 
 
-@pytest.mark.parametrize("host", ["a" * 64 + ".example.com", "a..example.com", "x." * 127 + "x"])
+@pytest.mark.parametrize("host", ["a" * 64 + ".example.com", "a..example.com", "x." * 127 + "x",
+                                  "api.example.com:443", "api.example.com/", "u@api.example.com",
+                                  "[::1]", "a\u200db.example"])  # fmt: skip
 def test_associate_refuses_impossible_hostnames(host: str) -> None:
     """Labels of 1-63 octets, at most 253 in all (RFC 1035): a host no SNI can carry is a
     configuration mistake, reported (it was stored, and could never match)."""
     store = TrustStore()
     with pytest.raises(ConfigurationError, match="invalid hostname"):
         store.associate(host, [])
+
+
+@pytest.mark.parametrize(("associated", "sent"), [
+    ("straße.example", "xn--strae-oqa.example"), ("xn--strae-oqa.example", "Straße.Example"),
+    ("ς.example", "xn--3xa.example"), ("*.bücher.example", "shop.xn--bcher-kva.example"),
+])  # fmt: skip
+def test_internationalized_hosts_keep_their_association(associated: str, sent: str) -> None:
+    """A host associated in Unicode is the host clients send in A-labels, and the other way
+    round, spelled as IDNA 2008 with UTS 46 (what browsers and curl send): Python's IDNA 2003
+    codec turned "straße" into "strasse", so the SNI "xn--strae-oqa.example" had no association
+    and every CA of the store applied."""
+    ca_a, ca_b = pki.ca("IDN Tenant A"), pki.ca("IDN Tenant B")
+    store = TrustStore()
+    store.add_der(ca_a.der, name="a")
+    store.add_der(ca_b.der, name="b")
+    store.associate(associated, ["a"])
+    v = Verifier(store)
+    res = v.verify([pki.leaf(ca_b, "b client").der], host=sent, at=pki.NOW)
+    assert res.status == "FAILED:unable to get local issuer certificate", res.status
+    assert v.verify([pki.leaf(ca_a, "a client").der], host=sent, at=pki.NOW).verified
+
+
+@pytest.mark.parametrize("host", ["2001:db8::1", "10.0.0.1", "_acme.example.com"])
+def test_ip_literals_and_underscores_are_hosts(host: str) -> None:
+    """IP literals and underscores are hosts an association can name and a lookup can match."""
+    v, ca_a, b_leaf = _tenants()
+    v.store.associate(host, ["a"])
+    assert not v.verify([b_leaf.der], host=host, at=pki.NOW).verified
+    assert v.verify([pki.leaf(ca_a, "tenant a client").der], host=host, at=pki.NOW).verified
 
 
 def test_sans_escape_control_characters(ch: pki.Chain) -> None:

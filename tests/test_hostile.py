@@ -885,3 +885,64 @@ def test_pem_text_is_bounded_before_it_is_scanned(ch: pki.Chain, text: bytes, re
     r = make_verifier(ch.root).verify(b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----",
                                       at=NOW)  # fmt: skip
     assert r.reason == R.MALFORMED_CERT and (r._res.sig_checks, r._res.steps) == (0, 0)
+
+
+# ---- review: refused and oddly split chains report the leaf; the fields memo is bounded --------
+
+
+def test_many_tiny_elements_index_what_the_core_split() -> None:
+    """Leaf, 62 empty SEQUENCEs and the intermediate, as concatenated DER (64 elements of ~13
+    bytes each on average): SUCCESS, and the result indexes the core's split (the Python split
+    made room for len // 16 elements, fell back to the whole input, and ``chain`` /
+    ``fields()`` raised IndexError)."""
+    c = pki.chain(1, key="ed25519")
+    leaf, inter = c.presented_der
+    r = make_verifier(c.root).verify(leaf + b"\x30\x00" * 62 + inter, at=NOW)
+    assert r.status == "SUCCESS" and len(r.presented_chain) == 64
+    assert r.chain == [leaf, inter, c.root.der]
+    assert r.fields()["cert_fingerprint_sha256"] == _sha256(leaf)
+
+
+def _sha256(der: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(der).hexdigest()
+
+
+@pytest.mark.parametrize("form", ["der-list", "concatenated-der", "pem"])
+def test_a_chain_refused_as_too_long_reports_its_leaf(ch: pki.Chain, form: str) -> None:
+    """Three certificates over max_chain_certs=2, in each chain form: FAILED (too long), and
+    the fields are the leaf's (PEM used to report the fingerprint of the PEM text and an empty
+    subject)."""
+    ders = [*ch.presented_der, ch.root.der]
+    chain: Any = {"der-list": ders, "concatenated-der": b"".join(ders),
+                  "pem": pki.pem_bundle(*ch.presented, ch.root)}[form]  # fmt: skip
+    r = make_verifier(ch.root, limits=Limits(max_chain_certs=2)).verify(chain, at=NOW)
+    assert r.reason == R.CERT_CHAIN_TOO_LONG
+    f = r.fields()
+    assert f["cert_fingerprint_sha256"] == _sha256(ders[0])
+    assert f["cert_subject_dn"] == ch.leaf.cert.subject.rfc4514_string()
+
+
+@pytest.mark.parametrize("case", ["too-large", "bad-second-block"])
+def test_refused_pem_reports_the_certificates_read_before(ch: pki.Chain, case: str) -> None:
+    """PEM refused before the core (text over the size cap, or a block that is not base64 after
+    the leaf's) still reports the leaf's fields."""
+    pem = pki.pem_bundle(*ch.presented)
+    text = (pem + b"A" * 3_000_000 if case == "too-large"
+            else pem + b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n")  # fmt: skip
+    r = make_verifier(ch.root).verify(text, at=NOW)
+    assert r.reason == (R.INPUT_TOO_LARGE if case == "too-large" else R.MALFORMED_CERT)
+    assert r.fields()["cert_fingerprint_sha256"] == _sha256(ch.presented_der[0])
+
+
+def test_the_fields_memo_does_not_keep_client_input() -> None:
+    """The verifier's memo of formatted fields is keyed by a digest of what was presented, not
+    by the bytes: 40 refused 1 MiB inputs leave no megabytes behind (each used to stay in the
+    memo, up to 2048 of them)."""
+    c = pki.chain(1)
+    v = make_verifier(c.root)
+    for i in range(40):
+        v.verify(c.leaf.der + bytes([i]) * (1 << 20), at=NOW).fields()
+    held = sum(len(part) for key in v._fields_memo for part in key if isinstance(part, bytes))
+    assert len(v._fields_memo) == 40 and held <= 40 * 64

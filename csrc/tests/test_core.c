@@ -344,6 +344,19 @@ static void test_associations(void) {
     CHECK_STATUS(verify_for(v, s, &good, "b.example"), FM_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
                  "b.example: only the other group");
     CHECK_STATUS(verify_for(v, s, &good, "c.example"), FM_OK, "c.example: every anchor");
+    /* b.example spelled with a port, a path, user info, a zone, brackets: not a host, so no CA
+     * (they used to match no association: every CA) */
+    static const char *const not_hosts[] = {"b.example:8443", "b.example:", "b.example/",
+                                            "u@b.example", "b.example%eth0", "[::1]", "b.ex ample",
+                                            "b.example?x", "b.example#x", "b..example"};
+    for (size_t i = 0; i < sizeof not_hosts / sizeof *not_hosts; i++)
+        CHECK_STATUS(verify_for(v, s, &good, not_hosts[i]), FM_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+                     not_hosts[i]);
+    CHECK_STATUS(verify_for(v, s, &good, "B.Example."), FM_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+                 "b.example in capitals with a trailing dot: its association");
+    CHECK_STATUS(verify_for(v, s, &good, "2001:db8::1"), FM_OK, "an IPv6 literal is a host");
+    CHECK_STATUS(verify_for(v, s, &good, "10.0.0.1"), FM_OK, "an IPv4 literal is a host");
+    CHECK_STATUS(verify_for(v, s, &good, "under_score.example"), FM_OK, "'_' in a host name");
     CHECK_STATUS(fm_store_associate(s, (const uint8_t *)"c.example", 9, &mine, 1), FM_ERR_SEALED,
                  "associate on a store in use");
     fm_store_free(s);
@@ -360,6 +373,12 @@ static void test_associations(void) {
                  "empty host");
     CHECK_STATUS(fm_store_associate(s, (const uint8_t *)"x", 1, NULL, 1), FM_ERR_INVALID_ARGUMENT,
                  "NULL groups");
+    static const char *const bad_assocs[] = {"x.example:443", "*.", "*", "x.example.", "**.x",
+                                             "a.*.x", "x/y", "..x"};
+    for (size_t i = 0; i < sizeof bad_assocs / sizeof *bad_assocs; i++)
+        CHECK_STATUS(fm_store_associate(s, (const uint8_t *)bad_assocs[i], strlen(bad_assocs[i]),
+                                        &mine, 1),
+                     FM_ERR_INVALID_ARGUMENT, bad_assocs[i]);
     fm_store_free(s);
     fm_verifier_free(v);
     free(good.p);

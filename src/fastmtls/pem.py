@@ -22,7 +22,16 @@ ChainInput = Union[Sequence[bytes], bytes, bytearray, memoryview, str]
 _LABEL = re.compile(rb"[A-Z0-9 ]+")
 
 
-class TooManyBlocks(CertificateLoadError):
+class PEMBlockError(CertificateLoadError):
+    """A PEM input refused part way; ``blocks``: the DER of the certificate blocks read before
+    (so that a refused client chain still reports its leaf's fields)."""
+
+    def __init__(self, message: str, blocks: list[bytes]) -> None:
+        super().__init__(message)
+        self.blocks = blocks
+
+
+class TooManyBlocks(PEMBlockError):
     """More PEM blocks than the caller allows (a chain longer than max_chain_certs)."""
 _B64_CHARS = re.compile(rb"^[A-Za-z0-9+/=\s]*$")
 
@@ -94,23 +103,22 @@ def pem_to_der_blocks(
         if label not in labels:
             continue
         if max_blocks is not None and len(out) >= max_blocks:
-            raise TooManyBlocks(f"more than {max_blocks} PEM blocks")
+            raise TooManyBlocks(f"more than {max_blocks} PEM blocks", out)
         if not _B64_CHARS.match(body):
-            raise CertificateLoadError("PEM certificate block contains non-base64 data")
+            raise PEMBlockError("PEM certificate block contains non-base64 data", out)
         try:
             der = base64.b64decode(b"".join(body.split()), validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise CertificateLoadError(
-                f"PEM certificate block is not valid base64: {exc}"
-            ) from None
+            raise PEMBlockError(f"PEM certificate block is not valid base64: {exc}", out) from None
         if not der:
-            raise CertificateLoadError("PEM certificate block is empty")
+            raise PEMBlockError("PEM certificate block is empty", out)
         if label == b"TRUSTED CERTIFICATE" and tlv_len(der) not in (None, len(der)):
             # OpenSSL's trust settings (X509_CERT_AUX) follow the certificate: trusted or
             # rejected purposes that fastmtls would not apply, so it refuses them outright
-            raise CertificateLoadError(
+            raise PEMBlockError(
                 "a TRUSTED CERTIFICATE block carries OpenSSL trust settings, which fastmtls does "
-                "not apply; write the plain certificate with `openssl x509 -in FILE -out NEW`"
+                "not apply; write the plain certificate with `openssl x509 -in FILE -out NEW`",
+                out,
             )
         out.append(der)
     return out

@@ -101,15 +101,29 @@ FIELD_NAMES: tuple[str, ...] = (
 _SOURCES = ("presented", "intermediate", "anchor")
 
 
-def split_der(raw: bytes) -> list[bytes]:
-    """Split concatenated DER certificates as the C core does (the whole input when it cannot)."""
-    cap = min(max(1, len(raw) // 16), 4096)
+def split_der(raw: bytes, cap: int | None = None) -> list[bytes]:
+    """Split concatenated DER certificates as the C core does: the first ``cap`` when there are
+    more (default: room for every element, each at least 2 bytes), the whole input when it is
+    not a sequence of DER elements."""
+    if cap is None:
+        cap = len(raw) // 2 + 1
+    cap = max(1, cap)
     offs = ffi.new("size_t[]", cap)
     lens = ffi.new("size_t[]", cap)
     n = ffi.new("size_t *")
-    if lib.fm_chain_split(raw, len(raw), offs, lens, cap, n) != 0:
+    rc = lib.fm_chain_split(raw, len(raw), offs, lens, cap, n)
+    if rc not in (0, int(Reason.LIMIT)) or n[0] == 0:
         return [raw]
     return [raw[offs[i] : offs[i] + lens[i]] for i in range(n[0])]
+
+
+def _presented_digest(presented: list[bytes]) -> bytes:
+    """SHA-256 over the presented certificates, each with its length (where one ends counts)."""
+    h = hashlib.sha256()
+    for c in presented:
+        h.update(len(c).to_bytes(8, "big"))
+        h.update(c)
+    return h.digest()
 
 
 def _safe(fmt: Callable[[bytes], str], value: bytes) -> str:
@@ -161,7 +175,7 @@ class VerifyResult:
         if self._unchecked:
             pres = self._pres
             if not all(tlv_len(c) == len(c) for c in pres):
-                self._pres = split_der(b"".join(pres))
+                self._pres = split_der(b"".join(pres), self._res.n_presented or None)
             self._unchecked = False
         return self._pres
 
@@ -309,7 +323,9 @@ class VerifyResult:
                 self._snap.generation,
                 r.status,
                 self.revoked,
-                tuple(bytes(c) for c in self._presented),
+                # a digest, not the bytes: the memo's size must not follow what clients send
+                # (a refused input is presented whole)
+                _presented_digest(self._presented),
                 # the validated path: the issuer fields come from its second certificate, and
                 # one leaf can chain to two anchors of one name and key (a re-issued root: by
                 # host association or by time)

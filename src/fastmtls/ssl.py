@@ -365,5 +365,5 @@ def result(conn: Any) -> VerifyResult:
             snap = verifier.store._snapshot_for(gen) or snapshot_of(store[0])  # takes a ref
     finally:
         lib.fm_hook_result_release(handle[0])
-    presented = split_der(data) if data else []
+    presented = split_der(data, res.n_presented or None) if data else []
     return VerifyResult(res, presented, snap, verifier._inters, verifier._fields_memo)

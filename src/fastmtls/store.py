@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from ._ffi import ensure, ffi, lib
+from ._hostname import ascii_host, is_host
 from .errors import CertificateLoadError, ConfigurationError
 from .pem import looks_like_pem, pem_to_der
 
@@ -47,13 +48,17 @@ def _normalize_host(hostname: str) -> str:
         raise ConfigurationError(
             f"invalid wildcard hostname {hostname!r}: only a leading '*.' label is allowed"
         )
+    wild, name = ("*.", host[2:]) if host.startswith("*.") else ("", host)
     try:
-        host = host.encode("idna").decode("ascii") if not host.isascii() else host
+        name = ascii_host(name)
     except UnicodeError as exc:
         raise ConfigurationError(f"invalid hostname {hostname!r}: {exc}") from None
-    if len(host) > 253 or not all(0 < len(label) <= 63 for label in host.split(".")):
-        raise ConfigurationError(f"invalid hostname {hostname!r}: labels of 1 to 63 octets")
-    return host
+    if not is_host(name) or len(wild + name) > 253:
+        raise ConfigurationError(
+            f"invalid hostname {hostname!r}: a host name (letters, digits, '-', '_'; labels of 1"
+            " to 63 octets) or an IP address, without port"
+        )
+    return wild + name
 
 
 class TrustStore:

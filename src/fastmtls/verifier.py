@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any, Literal, Union
 
 from ._ffi import ensure, ffi, lib
+from ._hostname import ascii_host
 from ._time import TimeInput, unix_time
 from .errors import ConfigurationError
-from .pem import ChainInput, TooManyBlocks, looks_like_pem, pem_to_der
+from .pem import ChainInput, PEMBlockError, TooManyBlocks, looks_like_pem, pem_to_der
 from .result import Reason, VerifyResult, split_der
 from .revocation import RevocationSet
 from .store import TrustStore
@@ -89,10 +90,11 @@ _NOT_A_HOST = b"\x00"  # the core gives a malformed host no CA when the store ha
 
 def _host_bytes(host: str | None) -> bytes:
     """The host as the core looks it up: spelled as TrustStore.associate spells hosts (white
-    space around it and trailing dots dropped, lower case, IDNA). A host that cannot be encoded
-    (it comes from an SNI or a Host header: a client's bytes) is never an exception: it is
-    passed on malformed, and trusts no CA when the store has host associations, so an odd
-    spelling cannot escape its host's association into "every CA"."""
+    space around it and trailing dots dropped, lower case, IDNA 2008 / UTS 46: _hostname). A
+    host that cannot be encoded (it comes from an SNI or a Host header: a client's bytes) is
+    never an exception: it is passed on malformed, and trusts no CA when the store has host
+    associations, so an odd spelling cannot escape its host's association into "every CA" (the
+    core refuses what is not a host the same way: a port, a path, user info)."""
     if host is None:
         return b""
     if not isinstance(host, str):
@@ -101,7 +103,7 @@ def _host_bytes(host: str | None) -> bytes:
     if not h:
         return b"" if not host else _NOT_A_HOST
     try:
-        return h.encode("ascii") if h.isascii() else h.encode("idna")
+        return ascii_host(h).encode("ascii")
     except UnicodeError:
         return _NOT_A_HOST
 
@@ -343,7 +345,7 @@ class Verifier:
         """The VerifyResult of the core's answer ``res`` about ``presented``."""
         if res.n_presented and res.n_presented != len(presented):
             # an element held several certificates (or none): index what the core saw
-            presented = split_der(data)
+            presented = split_der(data, res.n_presented)
         # as many elements as certificates: whether each is one is checked lazily (the result)
         return VerifyResult(res, presented, snap, self._inters, self._fields_memo,
                             unchecked=bool(res.n_presented))  # fmt: skip
@@ -379,22 +381,39 @@ def _chain_bytes(chain: ChainInput, limits: Limits) -> tuple[list[bytes], bytes,
             text = chain if isinstance(chain, str) else bytes(chain)
             raw = text.encode("utf-8", "replace") if isinstance(text, str) else text
             # base64 is 4/3 of the DER, plus lines and headers: twice the DER limit is ample,
-            # and no PEM scan of a client's text runs longer than that allows
+            # and no PEM scan of a client's text runs longer than that allows. Refused, the
+            # certificates read before the refusal are what was presented (the leaf's fields,
+            # as for the same chain in DER); only unreadable text stands for itself
             if len(text) > 2 * limits.max_input_size + 65536:
-                return [raw], raw, int(Reason.INPUT_TOO_LARGE)
+                lead = _leading_blocks(text[: 2 * limits.max_cert_size + 65536], limits)
+                return lead or [raw], raw, int(Reason.INPUT_TOO_LARGE)
             try:
                 presented = pem_to_der(text, max_blocks=limits.max_chain_certs)
-            except TooManyBlocks:
-                return [raw], raw, int(Reason.CERT_CHAIN_TOO_LONG)
+            except TooManyBlocks as exc:
+                return exc.blocks, raw, int(Reason.CERT_CHAIN_TOO_LONG)
+            except PEMBlockError as exc:
+                return exc.blocks or [raw], raw, int(Reason.MALFORMED_CERT)
             except ValueError:
                 return [raw], raw, int(Reason.MALFORMED_CERT)
             return presented, b"".join(presented), 0
         raw = bytes(chain) if not isinstance(chain, str) else chain.encode()
-        return split_der(raw), raw, 0
+        # more than the core splits: it refuses the chain, and its first certificates stand
+        return split_der(raw, limits.max_chain_certs), raw, 0
     if isinstance(chain, Sequence):
         presented = [_der_element(c) for c in chain]
         return presented, b"".join(presented), 0
     raise ConfigurationError(f"unsupported chain type {type(chain).__name__}")
+
+
+def _leading_blocks(text: str | bytes, limits: Limits) -> list[bytes]:
+    """The certificates of the complete PEM blocks at the start of ``text`` (at most
+    max_chain_certs; none when the first is unreadable)."""
+    try:
+        return pem_to_der(text, max_blocks=limits.max_chain_certs)
+    except PEMBlockError as exc:
+        return exc.blocks
+    except ValueError:
+        return []
 
 
 def _der_element(cert: object) -> bytes:

@@ -1,0 +1,38 @@
+"""Host names as fastmtls compares them, in one spelling for associations and lookups.
+
+Lower case, no trailing dot, ASCII: a non-ASCII name is turned into its A-labels with IDNA 2008
+and the UTS 46 non-transitional mapping, what browsers and curl put in the SNI (Python's own
+``idna`` codec is IDNA 2003, which maps "straße" to "strasse" where clients send
+"xn--strae-oqa": an association written one way would not apply to hosts spelled the other).
+A host is a host name (letters, digits, ``-`` and ``_`` in non-empty labels; an IPv4 literal is
+one) or an IPv6 literal, as the C core's lookup accepts them (``fm_store.c``, ``host_ok``).
+"""
+
+from __future__ import annotations
+
+import re
+
+import idna
+
+__all__ = ["ascii_host", "is_host"]
+
+_NAME = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
+_IPV6 = re.compile(r"[0-9a-f.]*:[0-9a-f:.]*")
+
+
+def ascii_host(host: str) -> str:
+    """``host`` (already stripped of white space and trailing dots, lower case) in ASCII.
+    Raises UnicodeError (``idna.IDNAError`` is one) when it has no IDNA 2008 spelling."""
+    if host.isascii():
+        return host
+    return idna.encode(host, uts46=True, transitional=False).decode("ascii")
+
+
+def is_host(host: str) -> bool:
+    """Whether an ASCII, lower-case ``host`` is a host name or an IPv6 literal of at most 253
+    characters, with labels of 1 to 63."""
+    if len(host) > 253:
+        return False
+    if _IPV6.fullmatch(host):
+        return True
+    return _NAME.fullmatch(host) is not None and all(len(x) <= 63 for x in host.split("."))
