@@ -212,6 +212,11 @@ def test_verifier_attributes(ch: pki.Chain) -> None:
     lim = Limits(max_steps=50)
     v = Verifier(store, purpose="server", max_depth=3, limits=lim)
     assert v.store is store and v.purpose == "server" and v.max_depth == 3 and v.limits == lim
+    # fixed at construction (the C verifier is configured with them): assigning one used to
+    # be accepted and change nothing but the Python-side PEM checks
+    for attr, value in (("purpose", "client"), ("max_depth", 5), ("limits", Limits())):
+        with pytest.raises(AttributeError):
+            setattr(v, attr, value)
 
 
 # ---- chain input forms -------------------------------------------------------------------------
@@ -1085,3 +1090,111 @@ def test_sans_escape_control_characters(ch: pki.Chain) -> None:
     assert r.sans["dns"] == ["ok.example"]
     assert r.sans["email"] == ["a\\x00b@example.com\\x7f"]
     assert not any(c in "".join(v for vs in r.sans.values() for v in vs) for c in "\r\n\x00\x7f")
+
+
+# ---- review: swaps, snapshots, names -----------------------------------------------------------
+
+
+def test_concurrent_revocation_swaps_leave_one_set(ch: pki.Chain) -> None:
+    """Two threads swapping ``verifier.revocations`` at once: the set the C side (handshakes)
+    checks is the one ``verify()`` checks. The two assignments used to interleave, leaving
+    them on different sets until the next swap."""
+    import crls
+
+    from fastmtls import RevocationSet
+    from fastmtls._ffi import ffi, lib
+
+    inter = ch.intermediates[0]
+    revoking = RevocationSet.build([crls.crl(inter, [ch.leaf.cert.serial_number])],
+                                   cas=[inter.der], at=NOW)  # fmt: skip
+    empty = RevocationSet.empty()
+    v = make_verifier(ch.root)
+    data = b"".join(ch.presented_der)
+    res = ffi.new("fm_result *")
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(300):
+            go = threading.Barrier(2)
+
+            def swap(rs: RevocationSet, go: threading.Barrier = go) -> None:
+                go.wait()
+                v.revocations = rs
+
+            ts = [threading.Thread(target=swap, args=(rs,)) for rs in (revoking, empty)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            lib.fm_verify_current(v._ptr, data, len(data), ffi.NULL, 0, int(NOW.timestamp()),
+                                  res, ffi.NULL)  # fmt: skip
+            c_side = bool(res.flags & lib.FM_RESULT_REVOKED)
+            assert v.verify(data, at=NOW).revoked == c_side
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def test_old_store_snapshots_are_not_kept_alive(ch: pki.Chain) -> None:
+    """A TrustStore keeps the snapshots still in use, not the last 64 (each a whole C store):
+    after many changes only the current one (and any a result holds) remain."""
+    import gc
+
+    store = TrustStore()
+    store.add_der(ch.root.der, name="root")
+    v = Verifier(store)
+    held = v.verify(ch.presented_der, at=NOW)
+    for i in range(70):
+        store.associate(f"host{i}.example.com", ["root"])
+    gc.collect()
+    generations = set(store._recent.keys())
+    assert store._snapshot.generation in generations and len(generations) <= 2
+    assert held._snap.generation in generations  # still held by the result
+
+
+def test_a_ca_file_whose_name_is_not_utf8(tmp_path: Any, ch: pki.Chain) -> None:
+    """A CA file named with bytes that are not UTF-8 is named with backslash escapes (add_file
+    and the CLI); a name that cannot be encoded is a ConfigurationError (it raised
+    UnicodeEncodeError, and the CLI exited 1, "not verified")."""
+    if sys.platform == "win32" or sys.platform == "darwin":
+        pytest.skip("file names there are Unicode")
+    path = os.path.join(os.fsencode(tmp_path), b"ca-\xff.pem")
+    with open(path, "wb") as fh:
+        fh.write(pki.pem_bundle(ch.root))
+    store = TrustStore()
+    assert store.add_file(os.fsdecode(path)) == 1
+    assert store.names() == ["ca-\\xff.pem"]
+    with pytest.raises(ConfigurationError, match="not valid Unicode"):
+        TrustStore().add_der(ch.root.der, name="ca-\udcff")
+
+
+@pytest.mark.parametrize("name", ["urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6",
+                                  "spiffe://example.org/workload", "mailto:ops@example.com"])
+def test_expected_uri_names_with_any_scheme(name: str) -> None:
+    """An expected name starting with a URI scheme is matched against URI SANs (only names
+    with "://" were, so urn: and mailto: URIs were looked for among DNS names and never
+    matched)."""
+    root = pki.ca("URI Root")
+    leaf = pki.leaf(root, "uri client", san=[x509.UniformResourceIdentifier(name)])
+    v = make_verifier(root)
+    assert v.verify([leaf.der], at=NOW, expected_name=name).status == "SUCCESS"
+    other = name[:-1] + ("x" if name[-1] != "x" else "y")
+    assert v.verify([leaf.der], at=NOW, expected_name=other).status == "FAILED:hostname mismatch"
+
+
+def test_expected_dns_name_with_a_trailing_dot(ch: pki.Chain) -> None:
+    """A DNS name with a trailing dot is the same name (as hosts are)."""
+    root = pki.ca("Dot Root")
+    leaf = pki.leaf(root, "dot client", san=[x509.DNSName("client.example.com")])
+    v = make_verifier(root)
+    assert v.verify([leaf.der], at=NOW, expected_name="client.example.com.").status == "SUCCESS"
+    with pytest.raises(ConfigurationError, match="invalid expected name"):
+        v.verify([leaf.der], at=NOW, expected_name="a\udcff@example.com")
+
+
+def test_intermediates_as_der_bytes(ch: pki.Chain) -> None:
+    """intermediates= one DER certificate (or several concatenated), as well as PEM or a list:
+    DER bytes used to be read as PEM ("no PEM CERTIFICATE block found")."""
+    store = TrustStore()
+    store.add_der(ch.root.der, name="root")
+    v = Verifier(store, intermediates=ch.intermediates[0].der)
+    assert v.verify([ch.leaf.der], at=NOW).verified

@@ -2097,3 +2097,20 @@ def test_reason_partitioned_crl_is_not_complete_status(w: World) -> None:
     r = check(w, revs, missing_crl="deny")
     assert r.status == "FAILED:unable to get certificate CRL"
     assert check(w, revs, missing_crl="allow").status == "SUCCESS"
+
+
+def test_bytes_like_inputs_and_typed_outputs(w: World) -> None:
+    """inspect_crl takes any bytes-like DER (a bytearray raised a raw CFFI TypeError); lookup
+    refuses a bool serial, and the Revocation it returns holds bytes, not the caller's buffer."""
+    from fastmtls.revocation import inspect_crl
+
+    der = crls.crl(w.inter, [w.leaf], number=3)
+    assert inspect_crl(bytearray(der)).number == inspect_crl(memoryview(der)).number == 3
+    with pytest.raises(ConfigurationError):
+        inspect_crl("not bytes")  # type: ignore[arg-type]
+    revs = build(w, der)
+    buf = bytearray(w.inter.der)
+    rv = revs.lookup(buf, serial(w.leaf))
+    assert rv is not None and type(rv.issuer) is bytes and rv.issuer == w.inter.der
+    with pytest.raises(ConfigurationError, match="bool"):
+        revs.lookup(w.inter.der, True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -226,7 +227,8 @@ def _crl_compile(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     store = TrustStore()
     for path in args.ca:
-        store.add_file(path, name=path)
+        # named by its path (the JSON's anchor name); a path that is not UTF-8, escaped
+        store.add_file(path, name=os.fsencode(path).decode("utf-8", "backslashreplace"))
     inters: list[bytes] = []
     for path in args.intermediate:
         inters.extend(pem_to_der(Path(path).read_bytes()))

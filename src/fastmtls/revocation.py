@@ -19,7 +19,7 @@ from ._certinfo import CertInfo
 from ._ffi import ffi, lib, message, status_name
 from ._format import dn_rfc2253
 from ._time import TimeInput, unix_time
-from .errors import ConfigurationError, FastMTLSError
+from .errors import ConfigurationError, NativeError
 from .pem import looks_like_pem, pem_to_der, pem_to_der_blocks
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -46,7 +46,7 @@ def _raise(status: int, what: str) -> None:
     name = status_name(status) or ""
     exc = SnapshotError if "SNAPSHOT" in name else RevocationError
     if name in ("FM_ERR_NOMEM", "FM_ERR_INTERNAL"):
-        raise FastMTLSError(f"{what}: {message(status)}")
+        raise NativeError(f"{what}: {message(status)}")
     hint = ""
     if name == "FM_ERR_SNAPSHOT_VERSION":
         hint = " (written by another fastmtls version: compile it again from its CRLs)"
@@ -194,6 +194,10 @@ def crl_to_der(data: CRLInput) -> list[bytes]:
 
 def inspect_crl(der: bytes) -> CRLInfo:
     """Parse one DER CRL (no signature check) and describe it."""
+    if type(der) is not bytes:
+        if not isinstance(der, _BYTES_LIKE):
+            raise ConfigurationError(f"a DER CRL is bytes, not {type(der).__name__}")
+        der = bytes(der)
     info = ffi.new("fm_crl_info *")
     _raise(lib.fm_crl_parse(der, len(der), info), "CRL")
 
@@ -416,6 +420,8 @@ class RevocationSet:
     def lookup(self, issuer: bytes, serial: int) -> Revocation | None:
         """The revocation of ``serial`` issued by the CA certificate ``issuer`` (DER), if any."""
         key = _issuer_key(issuer)
+        if isinstance(serial, bool):  # an int to Python, never a serial
+            raise ConfigurationError("serial must be an int, not bool")
         try:
             ser = serial_bytes(serial)
         except (AttributeError, TypeError):
@@ -427,6 +433,8 @@ class RevocationSet:
         # Revocation(issuer, serial, reason, date) without the frozen dataclass's per-field
         # object.__setattr__ (the same instance, a third of the cost)
         out = _new_revocation(Revocation)
+        if type(issuer) is not bytes:  # the caller's buffer may change: a copy, as typed
+            issuer = bytes(issuer)
         out.__dict__.update(issuer=issuer, serial=serial, reason=rv.reason, date=rv.date)
         return out
 
@@ -448,7 +456,7 @@ class RevocationSet:
         n = lib.fm_revset_lookup_many(self._ptr, key[0], len(key[0]), key[1], len(key[1]),
                                       packed, len(packed), len(encoded), out)  # fmt: skip
         if n < 0:  # pragma: no cover - the records are built above
-            raise FastMTLSError(f"revocation lookup: {message(-n)}")
+            raise NativeError(f"revocation lookup: {message(-n)}")
         return [v for i, v in enumerate(wanted) if out[i]]
 
     def issuers(self) -> list[IssuerInfo]:

@@ -9,6 +9,7 @@ started with and never see half a change.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections.abc import Iterable
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from .verifier import Verifier
 
 PathLike = Union[str, Path]
-RECENT_SNAPSHOTS = 64  # snapshots kept to interpret results computed in handshakes
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,11 @@ class TrustStore:
         self._cas: list[tuple[str, bytes]] = []
         self._assoc: dict[str, tuple[str, ...]] = {}
         self._snapshot: _Snapshot = self._build(self._cas, self._assoc)
-        self._recent: dict[int, _Snapshot] = {self._snapshot.generation: self._snapshot}
+        # the snapshots still in use (the current one, those results hold), by generation, to
+        # interpret results computed in handshakes; weak: each is a whole C store, and one no
+        # longer held is read back from the handshake's own store (snapshot_of)
+        self._recent: weakref.WeakValueDictionary[int, _Snapshot] = weakref.WeakValueDictionary()
+        self._recent[self._snapshot.generation] = self._snapshot
         self._verifiers: weakref.WeakSet[Verifier] = weakref.WeakSet()
 
     # -- building ------------------------------------------------------------------------------
@@ -104,8 +108,6 @@ class TrustStore:
         self._cas, self._assoc = cas, assoc
         self._snapshot = snap  # one reference assignment: atomic for readers
         self._recent[snap.generation] = snap
-        while len(self._recent) > RECENT_SNAPSHOTS:
-            del self._recent[next(iter(self._recent))]
         for verifier in list(self._verifiers):  # handshake hooks read the store in C
             verifier._publish_store(snap)
 
@@ -123,7 +125,7 @@ class TrustStore:
             self._verifiers.discard(verifier)
 
     def _snapshot_for(self, generation: int) -> _Snapshot | None:
-        """The snapshot with this generation, if it is recent enough to be kept."""
+        """The snapshot with this generation, while something still holds it."""
         return self._recent.get(generation)
 
     # -- public API ----------------------------------------------------------------------------
@@ -140,6 +142,10 @@ class TrustStore:
         """Trust several DER certificates under one name, all or none."""
         if not isinstance(name, str) or not name:
             raise ConfigurationError("a CA needs a non-empty name")
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (a file name that is not UTF-8)
+            raise ConfigurationError(f"CA name {name!r} is not valid Unicode text") from None
         if isinstance(ders, (bytes, bytearray, memoryview, str)) or not isinstance(ders, Iterable):
             raise ConfigurationError("ders must be a list of DER certificates")
         given = list(ders)
@@ -166,7 +172,9 @@ class TrustStore:
             data = p.read_bytes()
         except OSError as exc:
             raise CertificateLoadError(f"cannot read CA file {str(p)!r}: {exc}") from None
-        label = name if name is not None else p.name
+        # a file name that is not UTF-8 (surrogate escapes) is shown with backslash escapes
+        label = (name if name is not None
+                 else os.fsencode(p.name).decode("utf-8", "backslashreplace"))  # fmt: skip
         if looks_like_pem(data):  # comments before the first block, as in certifi's bundle
             return self.add_pem(data, name=label)
         self.add_ders([data], name=label)

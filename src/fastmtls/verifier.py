@@ -8,6 +8,7 @@ the store's contents never blocks verifications and never shows one half of a ch
 from __future__ import annotations
 
 import ipaddress
+import re
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -63,8 +64,9 @@ class Limits:
 
 
 def _expected_name(name: NameInput) -> tuple[int, bytes]:
-    """(kind, bytes) for the C core: IP addresses as raw bytes, e-mail when it has '@', URI when
-    it has '://', otherwise a DNS name."""
+    """(kind, bytes) for the C core: IP addresses as raw bytes, a URI when it starts with a
+    scheme (``spiffe://…``, ``urn:uuid:…``, ``mailto:…``: a DNS name has no ':'), e-mail when
+    it has '@', otherwise a DNS name (trailing dots dropped, non-ASCII in IDNA 2008 A-labels)."""
     if name is None:
         return lib.FM_NAME_NONE, b""
     if isinstance(name, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
@@ -75,14 +77,18 @@ def _expected_name(name: NameInput) -> tuple[int, bytes]:
         return lib.FM_NAME_IP, ipaddress.ip_address(name).packed
     except ValueError:
         pass
-    if "://" in name:
-        return lib.FM_NAME_URI, name.encode("utf-8")
-    if "@" in name:
-        return lib.FM_NAME_EMAIL, name.encode("utf-8")
     try:
-        return lib.FM_NAME_DNS, name.encode("idna") if not name.isascii() else name.encode()
-    except UnicodeError as exc:
-        raise ConfigurationError(f"invalid DNS name {name!r}: {exc}") from None
+        if _URI_SCHEME.match(name):
+            return lib.FM_NAME_URI, name.encode("utf-8")
+        if "@" in name:
+            return lib.FM_NAME_EMAIL, name.encode("utf-8")
+        dns = name.rstrip(".")
+        return lib.FM_NAME_DNS, ascii_host(dns if dns.isascii() else dns.lower()).encode("ascii")
+    except UnicodeError as exc:  # no IDNA spelling, or a lone surrogate
+        raise ConfigurationError(f"invalid expected name {name!r}: {exc}") from None
+
+
+_URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")  # RFC 3986 3.1
 
 
 _NOT_A_HOST = b"\x00"  # the core gives a malformed host no CA when the store has associations
@@ -172,8 +178,11 @@ class Verifier:
         out = ffi.new("fm_verifier **")
         ensure(lib.fm_verifier_new(opts, out), "verifier options")
         self._ptr: Any = ffi.gc(out[0], lib.fm_verifier_free)
-        if isinstance(intermediates, (bytes, str)):
-            inters = pem_to_der(intermediates)
+        if isinstance(intermediates, (bytes, str)):  # PEM text, or DER (one or concatenated)
+            if isinstance(intermediates, bytes) and not looks_like_pem(intermediates):
+                inters = split_der(intermediates)
+            else:
+                inters = pem_to_der(intermediates)
         else:
             items = list(intermediates) if isinstance(intermediates, Iterable) else None
             if items is None or not all(
@@ -190,14 +199,30 @@ class Verifier:
         self._tl = threading.local()  # per thread: (result buffer, VerifyResult, spare buffer)
         self._fields_memo: dict[Any, dict[str, Any]] = {}
         self._revocations: RevocationSet | None = None
+        self._rev_lock = threading.Lock()  # the C side's set and the attribute change together
         self.revocations = revocations
         self._swap_lock = threading.Lock()
         # called with each snapshot the C side gets (handshake hooks' CA names)
         self._store_listeners: weakref.WeakSet[Callable[[Any], None]] = weakref.WeakSet()
         store._register(self)
-        self.purpose = purpose
-        self.max_depth = max_depth
-        self.limits = lim
+        self._purpose: Purpose = purpose
+        self._max_depth = max_depth
+        self._limits = lim
+
+    @property
+    def purpose(self) -> Purpose:
+        """The purpose checked (fixed at construction: the C verifier is configured with it)."""
+        return self._purpose
+
+    @property
+    def max_depth(self) -> int:
+        """The maximum number of intermediates (fixed at construction)."""
+        return self._max_depth
+
+    @property
+    def limits(self) -> Limits:
+        """The input limits (fixed at construction)."""
+        return self._limits
 
     @property
     def store(self) -> TrustStore:
@@ -232,8 +257,11 @@ class Verifier:
         their start; results cached under the old set are never answered again."""
         if value is not None and not isinstance(value, RevocationSet):
             raise ConfigurationError("revocations must be a RevocationSet or None")
-        lib.fm_verifier_set_revocations(self._ptr, ffi.NULL if value is None else value._ptr)
-        self._revocations = value
+        # under a lock: two swaps at once (two CRLSources, or one and the operator) could leave
+        # handshakes (the C side) on one set and verify() on the other
+        with self._rev_lock:
+            lib.fm_verifier_set_revocations(self._ptr, ffi.NULL if value is None else value._ptr)
+            self._revocations = value
 
     def _publish_store(self, snap: Any) -> None:
         """Make ``snap`` the store the C side (handshake hook) verifies with. Called under the
