@@ -241,10 +241,23 @@ typedef struct vctx {
     uint32_t sig_checks, steps, sig_cost;
     int best, best_depth, best_rank;
     int fatal;
+    /* Revocation is part of path validity (as rustls-webpki checks it while building): a path
+     * whose revocation check fails (revoked under FM_OPT_REV_STRICT, a missing or stale CRL
+     * under the deny options) is a failed path and the search goes on; a revoked path under
+     * Cloudflare semantics is kept as the fallback while a path without a revocation is looked
+     * for. The outcome at depth 0 is the same on every path (the leaf's issuer name and key are
+     * fixed by its signature), so it ends the search. */
+    const fm_revset *revs;
+    fm_result scratch;      /* check_revocation of a candidate path */
+    int done;               /* a final answer is known: stop searching */
+    size_t fb_len;          /* the fallback path (0: none) */
+    node fb_path[FM_MAX_DEPTH_LIMIT + 2];
 } vctx;
 
 /* Error ranking when every path fails (rustls-webpki's idea): a path that reached a trust anchor
- * and failed a specific check beats "no issuer found"; among equals the first one found wins. */
+ * and failed a specific check beats "no issuer found", and a valid path that failed its
+ * revocation check beats both; among equals the first one found wins. */
+#define RANK_REVOCATION 4
 static void record(vctx *x, int status, int depth, int rank) {
     if (x->best == FM_OK || rank > x->best_rank) {
         x->best = status;
@@ -572,9 +585,46 @@ static int validate_path(vctx *x, int *depth) {
     return FM_OK;
 }
 
+static void fill_result(const vctx *x, fm_result *out);
+static int check_revocation(const vctx *x, const fm_revset *revs, fm_result *out, int *depth);
+
+/* A valid path reached a trust anchor (x->path): FM_OK when it is the answer (no revocation set,
+ * or nothing on it revoked), -1 when the search goes on: its revocation check failed (recorded),
+ * or it is revoked (kept as the fallback, the first one found). See vctx.revs. */
+static int path_found(vctx *x) {
+    if (x->revs == NULL)
+        return FM_OK;
+    fm_result *r = &x->scratch;
+    memset(r, 0, sizeof *r);
+    r->revoked_depth = -1;
+    fill_result(x, r);
+    int depth = 0;
+    int rc = check_revocation(x, x->revs, r, &depth);
+    if (rc != FM_OK) {
+        record(x, rc, depth, RANK_REVOCATION);
+        x->done |= depth == 0;
+        return -1;
+    }
+    if (!(r->flags & FM_RESULT_REVOKED))
+        return FM_OK;
+    if (x->fb_len == 0) {
+        memcpy(x->fb_path, x->path, x->len * sizeof *x->path);
+        x->fb_len = x->len;
+    }
+    x->done |= r->revoked_depth == 0;
+    return -1;
+}
+
+/* Whether anchor `a` is one the authorityKeyIdentifier of `c` names (both identifiers present
+ * and equal). Only the order candidates are tried in: the signature decides. */
+static int aki_names(const fm_cert *c, const fm_cert *a) {
+    return c->aki_keyid.len && fm_span_eq(c->aki_keyid, a->ski);
+}
+
 /* Depth-first search for an issuer of path[len-1]: trust anchors first, then the presented
  * intermediates, then the operator's. Returns FM_OK when a valid path was found (left in
- * x->path), -1 otherwise (the best error is in x->best, or x->fatal). */
+ * x->path), -1 otherwise (the best error is in x->best, or x->fatal; a fallback path may be in
+ * x->fb_path). */
 static int build(vctx *x) {
     const node *top = &x->path[x->len - 1];
     const fm_cert *c = top->cert;
@@ -582,15 +632,20 @@ static int build(vctx *x) {
     int candidates = 0;
     uint64_t ih = top->src == FM_SRC_PRESENTED ? x->iss_hash[top->idx] : fm_name_hash(c->issuer);
 
-    /* the anchors of that subject hash, in the order they were added (the store's index) */
+    /* the anchors of that subject hash, in the order they were added (the store's index): those
+     * whose subjectKeyIdentifier the certificate's authorityKeyIdentifier names first, then the
+     * others (a store where many tenants' CAs share one name must not spend the budget on the
+     * wrong ones first) */
     size_t mask = x->s->hcap - 1;
+    for (int pass = 0; pass < 2; pass++)
     for (size_t j = x->s->hcap ? (size_t)ih & mask : 0; x->s->hcap && x->s->hidx[j].idx1;
          j = (j + 1) & mask) {
         if (x->s->hidx[j].hash != ih)
             continue;
         size_t i = x->s->hidx[j].idx1 - 1;
         fm_owned_cert *a = &x->s->anchors[i];
-        if (!fm_span_eq(a->cert.subject, c->issuer) || !allowed(x, a->group))
+        if (!fm_span_eq(a->cert.subject, c->issuer) || !allowed(x, a->group) ||
+            aki_names(c, &a->cert) != (pass == 0))
             continue;
         if (budget_step(x))
             return -1;
@@ -616,10 +671,13 @@ static int build(vctx *x) {
         x->path[x->len++] = (node){&a->cert, FM_SRC_ANCHOR, (uint16_t)i};
         int vdepth = -1;
         rc = validate_path(x, &vdepth);
-        if (rc == FM_OK)
+        if (rc == FM_OK && path_found(x) == FM_OK)
             return FM_OK;
-        record(x, rc, vdepth, 3);
+        if (rc != FM_OK)
+            record(x, rc, vdepth, 3);
         x->len--;
+        if (x->done)
+            return -1;
     }
 
     /* the presented certificates, then the operator's intermediates of that subject hash (the
@@ -684,7 +742,7 @@ static int build(vctx *x) {
         if (build(x) == FM_OK)
             return FM_OK;
         x->len--;
-        if (x->fatal)
+        if (x->fatal || x->done)
             return -1;
     }
 
@@ -971,12 +1029,21 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
     } else {
         x->path[0] = (node){&pres[0], FM_SRC_PRESENTED, 0};
         x->len = 1;
-        if (build(x) == FM_OK) {
+        x->revs = revs;
+        int found = build(x) == FM_OK;
+        if (!found && x->fb_len) { /* only revoked paths: the first one found */
+            memcpy(x->path, x->fb_path, x->fb_len * sizeof *x->path);
+            x->len = x->fb_len;
+            found = 1;
+        }
+        if (found) {
             status = FM_OK;
             fill_result(x, out);
             if (revs && (status = check_revocation(x, revs, out, &depth)) != FM_OK)
                 out->flags &= ~FM_RESULT_REVOKED;
-        } else if (x->fatal) {
+        } else if (x->fatal && x->best_rank < RANK_REVOCATION) {
+            /* (a valid path refused by its revocation check is the answer, even when the
+             * budget ran out looking for another) */
             status = x->fatal, depth = -1;
         } else {
             status = x->best, depth = x->best_depth;

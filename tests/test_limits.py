@@ -377,9 +377,10 @@ def _no_cache(**kw: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def same_name_anchors() -> tuple[list[pki.Cert], pki.Cert]:
-    """101 roots named "Same Name Root" (distinct keys) and a leaf issued by the last one."""
+    """101 roots named "Same Name Root" (distinct keys) and a leaf issued by the last one, whose
+    authorityKeyIdentifier names none of them (the root it names would be tried first)."""
     roots = [pki.ca("Same Name Root") for _ in range(DEFAULT.max_sig_checks + 1)]
-    return roots, pki.leaf(roots[-1], "client")
+    return roots, pki.leaf(roots[-1], "client", aki=b"\x01" * 20)
 
 
 @pytest.mark.parametrize("n", [DEFAULT.max_sig_checks, DEFAULT.max_sig_checks + 1])
@@ -396,6 +397,26 @@ def test_max_sig_checks_default(same_name_anchors: tuple[list[pki.Cert], pki.Cer
     else:
         assert r.reason == R.BUDGET_EXCEEDED, r.status
         assert r.status == "FAILED:path building budget exceeded"
+
+
+def test_the_anchor_the_aki_names_is_tried_first(
+    same_name_anchors: tuple[list[pki.Cert], pki.Cert],
+) -> None:
+    """Many tenants' CAs under one name (a shared store; Easy-RSA's "CN=Easy-RSA CA"): a leaf
+    whose authorityKeyIdentifier names its CA is checked against that CA first, so a leaf under
+    the 101st verifies with one signature check (it used to exceed the budget). Without a
+    matching identifier the order is the store's; the signature decides either way."""
+    roots, _ = same_name_anchors
+    store = TrustStore()
+    store.add_ders([r.der for r in roots], name="same")
+    v = Verifier(store, **_no_cache())
+    for root in (roots[0], roots[-1]):
+        r = v.verify([pki.leaf(root, "tenant client").der], at=pki.NOW)
+        assert r.verified and r._res.sig_checks == 1, r.status
+    wrong = pki.leaf(roots[-1], "misnamed", aki=roots[0].cert.extensions.get_extension_for_class(
+        x509.SubjectKeyIdentifier).value.digest)  # fmt: skip
+    r = v.verify([wrong.der], at=pki.NOW)
+    assert r.reason == R.BUDGET_EXCEEDED  # the order of the store again: the 101st is too late
 
 
 def test_max_sig_checks_configured(ch: pki.Chain) -> None:
@@ -444,7 +465,8 @@ def _mixed_anchor_store(p521: list[pki.Cert], p256: list[pki.Cert], n_p256: int)
 def cost_anchors() -> tuple[list[pki.Cert], list[pki.Cert], pki.Cert]:
     p521 = [pki.ca("Cost Root", "p521") for _ in range(12)]
     p256 = [pki.ca("Cost Root", "p256") for _ in range(6)]
-    return p521, p256, pki.leaf(p256[-1], "client")
+    # an authorityKeyIdentifier naming none of them: the store's order (see same_name_anchors)
+    return p521, p256, pki.leaf(p256[-1], "client", aki=b"\x01" * 20)
 
 
 @pytest.mark.parametrize("n_p256", [4, 5])

@@ -2114,3 +2114,69 @@ def test_bytes_like_inputs_and_typed_outputs(w: World) -> None:
     assert rv is not None and type(rv.issuer) is bytes and rv.issuer == w.inter.der
     with pytest.raises(ConfigurationError, match="bool"):
         revs.lookup(w.inter.der, True)
+
+
+# ---- review: revocation is part of path validity -----------------------------------------------
+
+
+@pytest.mark.parametrize("revoked", ["fail", "flag"])
+@pytest.mark.parametrize("order", ["old-presented-new-configured", "old-then-new", "new-then-old"])
+def test_a_revoked_path_does_not_hide_a_clean_one(order: str, revoked: str) -> None:
+    """A re-issued intermediate (same name and key, new serial) beside the revoked old one: the
+    path through the new one is found whatever the order, with chain checking in both modes.
+    Revocation used to be checked on the first valid path only: FAILED (strict), or SUCCESS
+    flagged revoked, when the old one came first."""
+    root = pki.ca("Reissue Root CA")
+    key = pki.make_key("p256")
+    old = pki.intermediate(root, "Reissued Issuing CA", key, serial=1001)
+    new = pki.intermediate(root, "Reissued Issuing CA", key, serial=1002)
+    leaf = pki.leaf(new, "reissue client")
+    store = TrustStore()
+    store.add_der(root.der, name="root")
+    revs = RevocationSet.build([crls.crl(root, [1001])], cas=[root.der], at=NOW)
+    presented, configured = {"old-presented-new-configured": ([old.der], [new.der]),
+                             "old-then-new": ([old.der, new.der], []),
+                             "new-then-old": ([new.der, old.der], [])}[order]  # fmt: skip
+    v = Verifier(store, intermediates=configured, revocations=revs, revocation_check="chain",
+                 revoked=revoked)  # fmt: skip
+    r = v.verify([leaf.der, *presented], at=NOW)
+    assert r.status == "SUCCESS" and not r.revoked
+    assert r.chain[1] == new.der
+    only_old = Verifier(store, revocations=revs, revocation_check="chain", revoked=revoked)
+    r = only_old.verify([leaf.der, old.der], at=NOW)  # the only path: revoked
+    if revoked == "fail":
+        assert r.status == "FAILED:certificate revoked" and r.depth == 1
+    else:
+        assert r.status == "SUCCESS" and r.revoked and r.revocation is not None
+
+
+def test_a_path_without_a_crl_does_not_hide_one_with(w: World) -> None:
+    """A cross-signed intermediate under two roots, one publishing CRLs: with missing_crl="deny"
+    the path through the root that has a CRL is found whatever the order (the one through the
+    CRL-less root used to be found first and fail)."""
+    r1, r2 = pki.ca("Cross Root One"), pki.ca("Cross Root Two")
+    key = pki.make_key("p256")
+    via_r2 = pki.intermediate(r2, "Cross Issuing CA", key)
+    via_r1 = pki.intermediate(r1, "Cross Issuing CA", key)
+    leaf = pki.leaf(via_r1, "cross client")
+    store = TrustStore()
+    store.add_der(r1.der, name="r1")
+    store.add_der(r2.der, name="r2")
+    revs = RevocationSet.build([crls.crl(r1, []), crls.crl(via_r1, [])],
+                               cas=[r1.der, via_r1.der], at=NOW)  # fmt: skip
+    v = Verifier(store, revocations=revs, revocation_check="chain", missing_crl="deny")
+    for presented in ([via_r2.der, via_r1.der], [via_r1.der, via_r2.der]):
+        r = v.verify([leaf.der, *presented], at=NOW)
+        assert r.status == "SUCCESS" and r.anchor_name == "r1"
+    r = v.verify([leaf.der, via_r2.der], at=NOW)
+    assert r.status == "FAILED:unable to get certificate CRL" and r.depth == 1
+
+
+def test_a_revoked_leaf_ends_the_search(w: World) -> None:
+    """The leaf's own revocation is the same on every path (its issuer's name and key are fixed
+    by its signature): found revoked, the search stops there (no other candidate is tried)."""
+    revs = build(w, crls.crl(w.inter, [w.leaf]))
+    extra = [pki.intermediate(w.root, "Revocation Intermediate CA").der for _ in range(5)]
+    v = Verifier(w.store, revocations=revs, result_cache_size=0, signature_cache_size=0)
+    r = v.verify([w.leaf.der, w.inter.der, *extra], at=NOW)
+    assert r.revoked and r._res.sig_checks == 2
