@@ -53,6 +53,14 @@ int fm_der_peek(const fm_der *r);
  * the whole TLV. Returns 0, or -1 on truncation, non-minimal/indefinite length or a high tag. */
 int fm_der_any(fm_der *r, unsigned *tag, fm_span *content, fm_span *full);
 
+/* Whether identifier octet `tag` is a universal type in its constructed form other than
+ * SEQUENCE and SET: a string in pieces (BER, not DER, X.690 10.2). An attribute value spelled
+ * so ("Ev" + "il") would print as its joined text (OpenSSL joins it) while comparing as other
+ * bytes: refused wherever names are read. */
+static inline int fm_constructed_string(unsigned tag) {
+    return (tag & 0xE0u) == 0x20u && tag != 0x30u && tag != 0x31u;
+}
+
 /* Reads one TLV that must have identifier octet `tag`. Returns 0 or -1. */
 int fm_der_expect(fm_der *r, unsigned tag, fm_span *content, fm_span *full);
 

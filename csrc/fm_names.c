@@ -223,7 +223,8 @@ static int ava_next(ava_iter *it, fm_span *type, unsigned *vtag, fm_span *value)
         return -1;
     rd_init(&a, ava);
     if (fm_der_expect(&a, FM_TAG_OID, type, NULL) != 0 || !oid_ok(*type) ||
-        fm_der_any(&a, vtag, value, NULL) != 0 || !fm_der_done(&a))
+        fm_der_any(&a, vtag, value, NULL) != 0 || !fm_der_done(&a) ||
+        fm_constructed_string(*vtag))
         return -1;
     return 1;
 }
@@ -248,8 +249,10 @@ static int name_ok(fm_span name_tlv) {
  * Unicode (PrintableString, IA5String, VisibleString and T61String one octet per character,
  * BMPString UCS-2, UniversalString UCS-4, UTF8String UTF-8), leading and trailing ASCII white
  * space is dropped, inner runs become one space, and ASCII letters compare case-insensitively.
- * So a subject that spells an excluded "O=Evil" as UTF8String "evil " is still excluded. Values
- * of other types compare as tag and octets. */
+ * So a subject that spells an excluded "O=Evil" as UTF8String "evil " is still excluded.
+ * NumericString too (OpenSSL compares it as octets), holding only digits and spaces: "Evil"
+ * spelled as a NumericString (which OpenSSL accepts and prints as O=Evil) fails closed rather
+ * than differ from the UTF8String "Evil". Values of other types compare as tag and octets. */
 #define DN_DIFF 0     /* not equal */
 #define DN_SAME 1     /* equal */
 #define DN_BAD (-1)   /* a string value that is not valid in its type: fail closed */
@@ -257,8 +260,8 @@ static int name_ok(fm_span name_tlv) {
 #define DN_MAX_AVAS 32 /* attributes per RDN compared pairwise (multi-valued RDNs hold 2 or 3) */
 
 static int canon_type(unsigned tag) {
-    return tag == FM_TAG_UTF8_STRING || tag == FM_TAG_PRINTABLE_STRING ||
-           tag == FM_TAG_T61_STRING || tag == FM_TAG_IA5_STRING || tag == 0x1Au /* Visible */ ||
+    return tag == FM_TAG_UTF8_STRING || tag == 0x12u /* Numeric */ ||
+           tag == FM_TAG_PRINTABLE_STRING || tag == FM_TAG_T61_STRING || tag == FM_TAG_IA5_STRING || tag == 0x1Au /* Visible */ ||
            tag == FM_TAG_BMP_STRING || tag == FM_TAG_UNIVERSAL_STRING;
 }
 
@@ -304,6 +307,11 @@ static int canon_raw(canon_rd *r, uint32_t *cp) {
                 return DN_BAD;
         }
         break;
+    case 0x12u: /* NumericString: digits and spaces (X.680 41.2) */
+        c = p[0];
+        if (!(c == ' ' || (c >= '0' && c <= '9')))
+            return DN_BAD;
+        break;
     default:
         c = p[0];
     }
@@ -345,6 +353,8 @@ static int canon_next(canon_rd *r, uint32_t *cp) {
 }
 
 static int value_eq(unsigned ta, fm_span a, unsigned tb, fm_span b) {
+    if (fm_constructed_string(ta) || fm_constructed_string(tb))
+        return DN_BAD; /* (refused where names are read; never compared as other bytes) */
     if (!canon_type(ta) || !canon_type(tb))
         return ta == tb && fm_span_eq(a, b) ? DN_SAME : DN_DIFF;
     canon_rd x = {a.p, a.p + a.len, ta, 0, 0, 0}, y = {b.p, b.p + b.len, tb, 0, 0, 0};
@@ -774,24 +784,30 @@ static uint32_t code_point(fm_span v, size_t w, size_t i) {
 /*
  * A commonName value as the DNS-ID it may stand for, as OpenSSL's cn2dnsid (used by
  * NAME_CONSTRAINTS_check_CN): the string is read as text (one octet a character for UTF8String,
- * PrintableString, TeletexString, IA5String, VisibleString; BMPString and UniversalString with
- * their ASCII characters only), trailing NULs are dropped, an embedded NUL is an error, and it is
- * a hostname when it has two or more labels of letters, digits, '_' and inner hyphens. '_' is
+ * NumericString, PrintableString, TeletexString, IA5String, VisibleString, GeneralString and
+ * the two time types; BMPString and UniversalString with their ASCII characters only), trailing
+ * NULs are dropped, an embedded NUL is an error, and it is a hostname when it has two or more
+ * labels of letters, digits, '_' and inner hyphens. '_' is
  * accepted as OpenSSL accepts it (its "deviation from strict DNS name syntax"): names such as
  * "a_b.evil.com" or "_svc.evil.com" are what clients that fall back to the CN may match, so an
  * excluded dNSName subtree must catch them. '*' is not accepted, so "*.evil.com" is no DNS-ID (as
  * in OpenSSL). No label length limits (OpenSSL has none): a long label does not take a name out
  * of the constraints. Returns 1 with *out (in v or buf), 0 when
- * the value is no hostname or of another type, -1 when it cannot be read (fail closed).
+ * the value is no hostname, -1 when it cannot be read or is of a type that is no text (fail
+ * closed).
  */
 static int cn_dnsid(unsigned tag, fm_span v, uint8_t buf[CN_MAX_WIDE], fm_span *out) {
     size_t w, n, i;
-    switch (tag) {
+    switch (tag) { /* the types ASN1_STRING_to_UTF8 reads (its tag2nbyte table) */
     case FM_TAG_UTF8_STRING:
+    case 0x12u: /* NumericString (its character set unchecked, as OpenSSL) */
     case FM_TAG_PRINTABLE_STRING:
     case FM_TAG_T61_STRING:
     case FM_TAG_IA5_STRING:
+    case 0x17u: /* UTCTime */
+    case 0x18u: /* GeneralizedTime */
     case 0x1Au: /* VisibleString */
+    case 0x1Bu: /* GeneralString */
         w = 1;
         break;
     case FM_TAG_BMP_STRING:
@@ -801,7 +817,7 @@ static int cn_dnsid(unsigned tag, fm_span v, uint8_t buf[CN_MAX_WIDE], fm_span *
         w = 4;
         break;
     default:
-        return 0; /* no text a hostname check could read */
+        return -1; /* no text to read: OpenSSL's cn2dnsid fails the verification, so do we */
     }
     if (v.len % w != 0)
         return -1;

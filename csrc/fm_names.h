@@ -19,16 +19,19 @@
  * constraint is malformed (as in pyca/cryptography and x509-limbo); rfc822Name and URI take
  * "host" (exactly) or ".domain" (strictly below); "" covers every name of its form; a wildcard
  * SAN "*.d" is permitted only when all its expansions are, excluded when any could be;
- * directoryName is an RDN prefix compared as DER octets; a name that cannot be parsed for a
+ * directoryName is an RDN prefix compared RDN by RDN in OpenSSL's canonical form (string types
+ * read as Unicode, ASCII case and white space runs ignored; a value of no string type as DER
+ * octets; a string in constructed form refused); a name that cannot be parsed for a
  * constraint of its form (bad DNS syntax, URI without a DNS host, non-IA5 emailAddress) is
  * FM_ERR_UNSUPPORTED_NAME_SYNTAX.
  * Subject commonName (as OpenSSL's NAME_CONSTRAINTS_check_CN): when `sub` is no CA (no
  * basicConstraints cA), has no dNSName in its subjectAltName and ca has dNSName constraints, each
- * CN (OID 2.5.4.3) whose text is a hostname (two or more labels of letters, digits and inner
- * hyphens; no '_', no '*', no trailing dot) is checked as a dNSName; other CNs ("alice",
- * "John Smith", "a_b.example", "*.evil.com") are ignored. A CN with an embedded NUL, or a
- * BMPString/UniversalString of a broken length or of more than 1024 ASCII characters, is
- * FM_ERR_UNSUPPORTED_NAME_SYNTAX (fail closed). */
+ * CN (OID 2.5.4.3) whose text is a hostname (two or more labels of letters, digits, '_' and
+ * inner hyphens; no '*', no trailing dot) is checked as a dNSName; other CNs ("alice",
+ * "John Smith", "*.evil.com") are ignored. A CN with an embedded NUL, of a type that is no text
+ * (OpenSSL's ASN1_STRING_to_UTF8 reads none), or a BMPString/UniversalString of a broken
+ * length or of more than 1024 ASCII characters, is FM_ERR_UNSUPPORTED_NAME_SYNTAX (fail
+ * closed). */
 int fm_nc_check(const fm_cert *ca, const fm_cert *sub, uint32_t max_checks);
 
 /* Syntax of ca's nameConstraints (FM_OK when absent): FM_OK, FM_ERR_SUBTREE_MINMAX (a subtree

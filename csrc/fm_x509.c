@@ -58,8 +58,9 @@ static int parse_name(fm_span name_content) {
             TRY(fm_der_expect(&atv, FM_TAG_OID, &oid, NULL));
             if (oid.len == 0)
                 return BAD;
-            TRY(fm_der_any(&atv, NULL, NULL, NULL));
-            if (!fm_der_done(&atv))
+            unsigned vt;
+            TRY(fm_der_any(&atv, &vt, NULL, NULL));
+            if (!fm_der_done(&atv) || fm_constructed_string(vt))
                 return BAD;
         }
     }

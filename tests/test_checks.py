@@ -404,6 +404,23 @@ NC_CASES = [
      x509.Name([_attr(NameOID.COUNTRY_NAME, "us", "PrintableString"),
                 _attr(NameOID.ORGANIZATION_NAME, "  ACME ", "UTF8String"),
                 _attr(NameOID.COMMON_NAME, "client", "UTF8String")]), None, R.OK),
+    # a CN spelled as NumericString is read as text, as OpenSSL's cn2dnsid reads it (it was
+    # skipped: a hostname CN escaped an excluded dNSName subtree)
+    ("cn-numeric-string-dns-excluded", (None, [DNS("evil.com")]),
+     x509.Name([_attr(NameOID.COMMON_NAME, "x.evil.com", "NumericString")]),
+     [EMAIL("a@good.com")], R.EXCLUDED_VIOLATION),
+    # a NumericString holding letters (OpenSSL accepts and prints it as O=Evil) compared with a
+    # directoryName constraint fails closed rather than differ from the UTF8String "Evil"
+    ("dirname-numeric-string-not-digits", (None, [DIRN(x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Evil")]))]),
+     x509.Name([_attr(NameOID.ORGANIZATION_NAME, "Evil", "NumericString"),
+                _attr(NameOID.COMMON_NAME, "client", "UTF8String")]), None,
+     R.UNSUPPORTED_NAME_SYNTAX),
+    ("dirname-numeric-string-digits", (None, [DIRN(x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "1234")]))]),
+     x509.Name([_attr(NameOID.ORGANIZATION_NAME, " 1234", "NumericString"),
+                _attr(NameOID.COMMON_NAME, "client", "UTF8String")]), None,
+     R.EXCLUDED_VIOLATION),
 ]
 
 
@@ -1070,3 +1087,47 @@ def test_empty_subject_needs_critical_san(san_critical: bool, expected: Reason) 
 def test_empty_subject_without_san() -> None:
     """An empty subject with no subjectAltName at all is refused."""
     check3(R.INVALID_EXTENSION, 0, leaf_kw={"name": x509.Name([]), "san": None})
+
+
+
+def _constructed(text: bytes) -> bytes:
+    """A UTF8String in BER's constructed form: two OCTET STRING pieces."""
+    from der import enc
+
+    return enc(0x2C, enc(0x04, text[:2]) + enc(0x04, text[2:]))
+
+
+@pytest.mark.parametrize("where", ["subject-o", "subject-cn", "san-dirname"])
+def test_constructed_strings_are_refused(where: str) -> None:
+    """A Name attribute value in constructed form ("Ev" + "il": BER, not DER) prints as its
+    joined text (OpenSSL joins it) but compared as other bytes, so an excluded O=Evil, or a
+    hostname CN under an excluded dNSName, escaped the constraint. Such a value is refused where
+    names are read: in the subject (a malformed certificate) and in a SAN directoryName (an
+    invalid extension)."""
+    from der import enc, header, seq
+
+    o_oid, cn_oid = enc(0x06, b"\x55\x04\x0a"), enc(0x06, b"\x55\x04\x03")
+    root = pki.ca("Constructed Root", name_constraints=(None, [
+        DNS("evil.com"), DIRN(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Evil")]))]))
+    if where == "san-dirname":
+        dn = seq(enc(0x31, seq(o_oid, _constructed(b"Evil"))))
+        san = x509.UnrecognizedExtension(x509.ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+                                         seq(enc(0xA4, dn)))  # fmt: skip
+        leaf = pki.leaf(root, "client", san=None, extra_extensions=[(san, False)])
+        expected = R.INVALID_EXTENSION
+    else:
+        o = _constructed(b"Evil") if where == "subject-o" else enc(0x0C, b"Good")
+        cn = _constructed(b"x.evil.com") if where == "subject-cn" else enc(0x0C, b"client")
+        subject = seq(enc(0x31, seq(o_oid, o)), enc(0x31, seq(cn_oid, cn)))
+        leaf = pki.leaf(root, "PLACEHOLDER", san=[EMAIL("a@good.com")])
+        old = leaf.cert.subject.public_bytes()
+
+        def swap(tbs: bytes) -> bytes:
+            _, hl, _ = header(tbs, 0)
+            assert tbs.count(old) == 1
+            return enc(0x30, tbs[hl:].replace(old, subject, 1))
+
+        leaf = pki.resign(leaf, root.key, swap)
+        expected = R.MALFORMED_CERT
+    r = make_verifier(root).verify([leaf.der], at=pki.NOW)
+    assert r.reason == expected, r.status
