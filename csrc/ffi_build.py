@@ -272,8 +272,11 @@ _INSTALL_HINT = (
 )
 
 
-def _check_headers(include_dirs: list[str]) -> None:
-    """Fail early, naming the package to install, when the OpenSSL headers are missing."""
+def _check_headers(include_dirs: list[str]) -> tuple[list[str], list[str]]:
+    """Fail early, naming the package to install, when the OpenSSL headers are missing. Returns
+    the (include, library) directories to add when the headers were found where the compiler
+    does not look by itself (Homebrew's keg, a conda or virtual environment's prefix, what
+    pkg-config names): the build then uses the headers this check found."""
     root = os.environ.get("FASTMTLS_OPENSSL_DIR")
     if root:
         # An explicit prefix must hold the headers: never fall back to the system's silently.
@@ -284,25 +287,40 @@ def _check_headers(include_dirs: list[str]) -> None:
                 "prefix (with include/openssl/ and lib/), or unset it to build against the "
                 "system's OpenSSL.\n" + _INSTALL_HINT
             )
-        return
-    candidates = [*include_dirs, "/usr/include", "/usr/local/include", "/opt/homebrew/include",
-                  "/usr/local/opt/openssl/include"]
+        return [], []
+    default = ["/usr/include", "/usr/local/include"]
+    candidates = [*include_dirs, *default, "/opt/homebrew/include",
+                  "/usr/local/opt/openssl/include", "/opt/homebrew/opt/openssl/include"]
     # Other places a compiler searches by default: the environment's include paths, a conda or
     # virtual environment's prefix, and what pkg-config knows about OpenSSL.
     for var in ("CPATH", "C_INCLUDE_PATH"):
-        candidates += [d for d in os.environ.get(var, "").split(os.pathsep) if d]
+        found = [d for d in os.environ.get(var, "").split(os.pathsep) if d]
+        candidates += found
+        default += found  # the compiler reads these variables itself
     for prefix in dict.fromkeys([os.environ.get("CONDA_PREFIX", ""), sys.prefix, sys.base_prefix]):
         if prefix:
             candidates.append(str(Path(prefix, "include")))
+    libdirs: dict[str, str] = {}  # pkg-config's library directory of an include directory
     if shutil.which("pkg-config") is not None:
         try:
-            out = subprocess.run(["pkg-config", "--cflags-only-I", "openssl"], capture_output=True,
-                                 text=True, timeout=30, check=False).stdout  # fmt: skip
-            candidates += [f[2:] for f in out.split() if f.startswith("-I")]
+            out = subprocess.run(["pkg-config", "--cflags-only-I", "--libs-only-L", "openssl"],
+                                 capture_output=True, text=True, timeout=30,
+                                 check=False).stdout  # fmt: skip
+            incs = [f[2:] for f in out.split() if f.startswith("-I")]
+            libs = [f[2:] for f in out.split() if f.startswith("-L")]
+            candidates += incs
+            libdirs.update((i, libs[0]) for i in incs if libs)
         except (OSError, subprocess.SubprocessError):
             pass
-    if sys.platform == "win32" or any(Path(d, "openssl", "evp.h").exists() for d in candidates):
-        return
+    if sys.platform == "win32":
+        return [], []
+    for d in candidates:
+        if Path(d, "openssl", "evp.h").exists():
+            if d in include_dirs or d in default:
+                return [], []
+            lib = libdirs.get(d) or next((str(Path(d).parent / x) for x in ("lib64", "lib")
+                                          if Path(d).parent.joinpath(x).is_dir()), "")  # fmt: skip
+            return [d], [lib] if lib else []
     raise SystemExit(
         "fastmtls: OpenSSL headers not found (no openssl/evp.h in "
         + ", ".join(candidates) + ").\n" + _INSTALL_HINT
@@ -367,8 +385,15 @@ def _compile_args() -> list[str]:
 
 
 include_dirs, library_dirs = _openssl_paths()
-_check_headers(include_dirs)
-libraries, extra_objects, extra_link_args = _link_options(_static_libcrypto())
+_found_inc, _found_lib = _check_headers(include_dirs)
+include_dirs += _found_inc
+library_dirs += _found_lib
+_static = _static_libcrypto()
+libraries, extra_objects, extra_link_args = _link_options(_static)
+# a shared libcrypto outside the loader's default path (FASTMTLS_OPENSSL_DIR, a Homebrew keg, a
+# conda prefix): found at import through the module's run path, not by whatever libcrypto of
+# the same soname the system has
+runtime_library_dirs = library_dirs if _static is None and sys.platform != "win32" else []
 
 ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
@@ -382,6 +407,7 @@ ffibuilder.set_source(
     + ["csrc/include/fastmtls.h"],
     include_dirs=[str(Path("csrc") / "include"), "csrc", *include_dirs],
     library_dirs=library_dirs,
+    runtime_library_dirs=runtime_library_dirs,
     libraries=libraries,
     extra_objects=extra_objects,
     extra_compile_args=_compile_args(),

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.tag is not None and version is not None:
         tag = args.tag.rsplit("/", 1)[-1]  # refs/tags/v1.2.3 -> v1.2.3
-        if tag.lstrip("v") != version:
+        if tag.removeprefix("v") != version:
             errors.append(f"tag {args.tag} does not name version {version}")
     if args.changelog and version is not None:
         changelog = ROOT / "CHANGELOG.md"

@@ -13,7 +13,8 @@
 # fm_crl, fm_verify, fm_revset); what remains there is allocation failure and argument checks the
 # Python layer never lets through.
 #
-# Environment: PYTHON (default python3, with the test dependencies installed), CC (default gcc),
+# Environment: PYTHON (default python3, with the test dependencies, setuptools and cffi
+# installed: the instrumented build runs setup.py), CC (default gcc),
 # FASTMTLS_COVERAGE_DIR (work directory, default build/coverage), FASTMTLS_LIMBO (the x509-limbo
 # suite; default ../shared/limbo/limbo.json.gz of this checkout). Needs gcc's gcov.
 set -euo pipefail
@@ -25,7 +26,7 @@ CC=${CC:-gcc}
 DIR=${FASTMTLS_COVERAGE_DIR:-$ROOT/build/coverage}
 LINES=()
 if [ "${1:-}" = "--lines" ]; then
-    LINES=(--lines=fm_der,fm_x509,fm_names,fm_crl,fm_verify,fm_revset)
+    LINES=("--lines=fm_der,fm_x509,fm_names,fm_crl,fm_verify,fm_revset")
     shift
 fi
 export FASTMTLS_LIMBO=${FASTMTLS_LIMBO:-$ROOT/../shared/limbo/limbo.json.gz}
@@ -41,6 +42,10 @@ git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' 
     [ -e "$f" ] && printf '%s\0' "$f"
 done | tar --null -T - -cf - | tar -xf - -C "$DIR/src"
 
+"$PYTHON" -c "import setuptools, cffi" 2>/dev/null || {
+    echo "coverage.sh: $PYTHON needs setuptools and cffi (pip install setuptools cffi)" >&2
+    exit 2
+}
 echo "=== building fastmtls._native with --coverage"
 (cd "$DIR/src" && CC=$CC FASTMTLS_COVERAGE=1 "$PYTHON" setup.py -q build_ext --inplace \
     >"$DIR/build.log" 2>&1) || { cat "$DIR/build.log" >&2; exit 1; }

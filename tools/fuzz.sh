@@ -116,6 +116,7 @@ done
 wait
 
 new=0
+failed=0
 for t in "${TARGETS[@]}"; do
     rc="$(cat "$OUT/logs/$t.status" 2>/dev/null || echo '?')"
     log="$OUT/logs/$t.log"
@@ -142,11 +143,13 @@ for t in "${TARGETS[@]}"; do
         grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error|.*invariant failed)' "$log" | head -5 |
             sed 's/^/    /'
     elif [ "$rc" != 0 ]; then
-        printf '  (non-zero exit without a new artifact: see %s)\n' "$log"
+        # a target that did not start, or found again an input already saved: not a pass
+        printf '  FAILED: non-zero exit without a new artifact (see %s)\n' "$log"
+        failed=$((failed + 1))
     else
         printf '\n'
     fi
 done
-echo "fuzz.sh: done in $(($(date +%s) - start))s, $new new artifact(s)"
-[ "$new" -eq 0 ] || exit 1
+echo "fuzz.sh: done in $(($(date +%s) - start))s, $new new artifact(s), $failed target(s) failed"
+[ "$new" -eq 0 ] && [ "$failed" -eq 0 ] || exit 1
 exit 0
