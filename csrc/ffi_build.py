@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 from cffi import FFI
@@ -376,6 +377,11 @@ def _compile_args() -> list[str]:
     args = ["-std=c11", "-O2", "-fvisibility=hidden"]
     if os.environ.get("FASTMTLS_WERROR"):
         args += ["-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter"]
+        if sysconfig.get_config_var("Py_GIL_DISABLED"):
+            # free-threaded CPython: cffi defines _CFFI_NO_LIMITED_API both on the command line
+            # (setuptools_ext, "1") and in the generated source (empty), a redefinition warning
+            # that -Werror would make fatal; the source's definition is the one kept
+            args.append("-U_CFFI_NO_LIMITED_API")
     if os.environ.get("FASTMTLS_SANITIZE"):
         args += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1"]
     if os.environ.get("FASTMTLS_COVERAGE"):
