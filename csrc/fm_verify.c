@@ -252,6 +252,8 @@ typedef struct vctx {
     int done;               /* a final answer is known: stop searching */
     size_t fb_len;          /* the fallback path (0: none) */
     node fb_path[FM_MAX_DEPTH_LIMIT + 2];
+    size_t rf_len;          /* the path whose revocation failure is x->best (0: none) */
+    node rf_path[FM_MAX_DEPTH_LIMIT + 2];
 } vctx;
 
 /* Error ranking when every path fails (rustls-webpki's idea): a path that reached a trust anchor
@@ -601,6 +603,10 @@ static int path_found(vctx *x) {
     int depth = 0;
     int rc = check_revocation(x, x->revs, r, &depth);
     if (rc != FM_OK) {
+        if (x->best == FM_OK || x->best_rank < RANK_REVOCATION) { /* it becomes x->best */
+            memcpy(x->rf_path, x->path, x->len * sizeof *x->path);
+            x->rf_len = x->len;
+        }
         record(x, rc, depth, RANK_REVOCATION);
         x->done |= depth == 0;
         return -1;
@@ -1045,6 +1051,12 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
             /* (a valid path refused by its revocation check is the answer, even when the
              * budget ran out looking for another) */
             status = x->fatal, depth = -1;
+        } else if (x->best_rank == RANK_REVOCATION && x->rf_len) {
+            /* the valid path its revocation check refused: the result names its chain */
+            memcpy(x->path, x->rf_path, x->rf_len * sizeof *x->path);
+            x->len = x->rf_len;
+            fill_result(x, out);
+            status = x->best, depth = x->best_depth;
         } else {
             status = x->best, depth = x->best_depth;
         }
