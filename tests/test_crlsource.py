@@ -878,22 +878,33 @@ def trickling_server(ca: pki.Cert) -> Iterator[str]:
     """A URL whose server sends headers, then its CRL one byte every 0.2 s: each byte restarts
     a per-read socket timeout, so only an overall deadline ends the fetch."""
     body = make_crl(ca)
+
+    def trickle(conn: socket.socket, done: threading.Event) -> None:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
+        for b in body:
+            if done.wait(0.2):
+                return
+            conn.sendall(bytes([b]))
+
+    yield from _raw_server(trickle)
+
+
+def _raw_server(answer: Callable[[socket.socket, threading.Event], None]) -> Iterator[str]:
+    """A fixture's body: a listening socket on 127.0.0.1 whose connections ``answer(conn,
+    done)`` handles on a thread each (an OSError there: the client gave up); yields the URL
+    /c.crl on it, and stops (``done`` set) when the test ends."""
     lsock = socket.socket()
     lsock.bind(("127.0.0.1", 0))
     lsock.listen(8)
     lsock.settimeout(0.2)
     done = threading.Event()
 
-    def trickle(conn: socket.socket) -> None:
+    def serve(conn: socket.socket) -> None:
         with conn:
             try:
-                conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
-                for b in body:
-                    if done.wait(0.2):
-                        return
-                    conn.sendall(bytes([b]))
-            except OSError:  # the client gave up
+                answer(conn, done)
+            except OSError:
                 pass
 
     def accept() -> None:
@@ -902,7 +913,7 @@ def trickling_server(ca: pki.Cert) -> Iterator[str]:
                 conn, _ = lsock.accept()
             except OSError:
                 continue
-            threading.Thread(target=trickle, args=(conn,), daemon=True).start()
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
     t = threading.Thread(target=accept, daemon=True)
     t.start()
@@ -1325,42 +1336,18 @@ def test_stop_during_start_abandons_its_round_and_starts_no_thread(
 def redirecting_server(ca: pki.Cert) -> Iterator[str]:
     """A URL answering ``302`` to /elsewhere.crl with a body that never ends, and the CRL there."""
     body = make_crl(ca, [0x77])
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(8)
-    lsock.settimeout(0.2)
-    done = threading.Event()
 
-    def answer(conn: socket.socket) -> None:
-        with conn:
-            try:
-                request = conn.recv(65536)
-                if request.startswith(b"GET /elsewhere.crl "):
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
-                                 + body)  # fmt: skip
-                    return
-                conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: /elsewhere.crl\r\n"
-                             b"Content-Length: 4000000000\r\n\r\n")  # fmt: skip
-                block = bytes(1 << 16)
-                while not done.is_set():
-                    conn.sendall(block)
-            except OSError:  # the client closed the connection
-                pass
-
-    def accept() -> None:
+    def answer(conn: socket.socket, done: threading.Event) -> None:
+        if conn.recv(65536).startswith(b"GET /elsewhere.crl "):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            return
+        conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: /elsewhere.crl\r\n"
+                     b"Content-Length: 4000000000\r\n\r\n")  # fmt: skip
+        block = bytes(1 << 16)
         while not done.is_set():
-            try:
-                conn, _ = lsock.accept()
-            except OSError:
-                continue
-            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+            conn.sendall(block)
 
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{lsock.getsockname()[1]}/c.crl"
-    done.set()
-    t.join(5)
-    lsock.close()
+    yield from _raw_server(answer)
 
 
 def test_a_redirect_body_is_not_read(redirecting_server: str, ca: pki.Cert) -> None:
