@@ -920,7 +920,23 @@ static int set_ticket_data(const ssl_api *a, SSL_SESSION *sess, const uint8_t *d
 /* Whether `sess` is past its lifetime (what OpenSSL checks after the session callbacks). */
 static int sess_expired(const ssl_api *a, const SSL_SESSION *sess) {
     long t = a->SSL_SESSION_get_time(sess), timeout = a->SSL_SESSION_get_timeout(sess);
-    return t < 0 || timeout < 0 || (int64_t)time(NULL) > (int64_t)t + (int64_t)timeout;
+    return t < 0 || timeout < 0 || fm_now() > (int64_t)t + (int64_t)timeout;
+}
+
+/* The origin of the session `ssl` resumed: from its ticket data, or, when it has none (a
+ * session too big for a ticket keeps its data in the session-ID cache only), from the result
+ * resume_check stored on the connection; UINT64_MAX when neither says. */
+static uint64_t resumed_origin(const fm_hook *l, SSL *ssl, SSL_SESSION *sess) {
+    void *data = NULL;
+    size_t len = 0;
+    sess_data sd;
+    if (l->api.SSL_SESSION_get0_ticket_appdata(sess, &data, &len) == 1 &&
+        sd_decode(data, len, &sd) == 0)
+        return sd.origin;
+    conn_result *cr = conn_result_get(l, ssl);
+    uint64_t origin = cr != NULL && cr->resumed ? cr->origin : UINT64_MAX;
+    conn_result_unref(cr);
+    return origin;
 }
 
 /* A new session ticket carries the session data, so a resumed connection can be checked again
@@ -938,12 +954,8 @@ static int gen_ticket(fm_hook *l, fm_hook *cur, SSL *ssl) {
          * callback now map the name elsewhere. TLS 1.2 resumptions come here too: dec_ticket
          * renews the tickets it accepts, and a session-ID resumption of a client that takes
          * tickets is sent one. */
-        void *data = NULL;
-        size_t len = 0;
-        sess_data sd;
         if (cur != NULL && cur->mode == FM_HOOK_ENFORCE &&
-            (a->SSL_SESSION_get0_ticket_appdata(sess, &data, &len) != 1 ||
-             sd_decode(data, len, &sd) != 0 || sd.origin != current_origin(l, ssl)))
+            resumed_origin(l, ssl, sess) != current_origin(l, ssl))
             return 0;
         /* A TLS 1.2 resumption writes its ticket from the resumed SSL_SESSION itself, which the
          * session cache shares with other connections (OpenSSL copies it first only in TLS

@@ -10,6 +10,9 @@
 #include "fm_x509.h"
 #include "include/fastmtls.h"
 
+/* The current time in unix seconds, from the precise real-time clock (fm_verify.c). */
+int64_t fm_now(void);
+
 /* A certificate the core owns: a private copy of the DER, its parse, and (for CAs) its key. */
 typedef struct fm_owned_cert {
     uint8_t *der;

@@ -784,8 +784,8 @@ static uint32_t code_point(fm_span v, size_t w, size_t i) {
 /*
  * A commonName value as the DNS-ID it may stand for, as OpenSSL's cn2dnsid (used by
  * NAME_CONSTRAINTS_check_CN): the string is read as text (one octet a character for UTF8String,
- * NumericString, PrintableString, TeletexString, IA5String, VisibleString, GeneralString and
- * the two time types; BMPString and UniversalString with their ASCII characters only), trailing
+ * NumericString, PrintableString, TeletexString, IA5String, VisibleString and the two time
+ * types; BMPString and UniversalString with their ASCII characters only), trailing
  * NULs are dropped, an embedded NUL is an error, and it is a hostname when it has two or more
  * labels of letters, digits, '_' and inner hyphens. '_' is
  * accepted as OpenSSL accepts it (its "deviation from strict DNS name syntax"): names such as
@@ -804,10 +804,9 @@ static int cn_dnsid(unsigned tag, fm_span v, uint8_t buf[CN_MAX_WIDE], fm_span *
     case FM_TAG_PRINTABLE_STRING:
     case FM_TAG_T61_STRING:
     case FM_TAG_IA5_STRING:
-    case 0x17u: /* UTCTime */
-    case 0x18u: /* GeneralizedTime */
-    case 0x1Au: /* VisibleString */
-    case 0x1Bu: /* GeneralString */
+    case 0x17u: /* UTCTime, GeneralizedTime, VisibleString: read as text (OpenSSL 3 refuses */
+    case 0x18u: /* a certificate whose CN is one of these; here such a CN is still checked) */
+    case 0x1Au:
         w = 1;
         break;
     case FM_TAG_BMP_STRING:

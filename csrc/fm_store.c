@@ -163,19 +163,72 @@ static int is_hex(uint8_t c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/* An IPv4 dotted quad, each part 0-255 in decimal without leading zeros. */
+static int ipv4_ok(const uint8_t *h, size_t n) {
+    size_t parts = 0, i = 0;
+    while (i < n) {
+        size_t start = i;
+        unsigned v = 0;
+        while (i < n && h[i] >= '0' && h[i] <= '9' && i - start < 3)
+            v = v * 10 + (unsigned)(h[i++] - '0');
+        if (i == start || v > 255 || (h[start] == '0' && i - start > 1))
+            return 0;
+        if (++parts > 4)
+            return 0;
+        if (i < n && h[i++] != '.')
+            return 0;
+        if (i == n && h[n - 1] == '.')
+            return 0;
+    }
+    return parts == 4;
+}
+
+/* An IPv6 literal (RFC 4291 2.2, no brackets, no zone): groups of 1-4 hex digits, at most one
+ * "::", an IPv4 dotted quad in the last two groups' place. */
+static int ipv6_ok(const uint8_t *h, size_t n) {
+    size_t groups = 0, i = 0;
+    int gap = 0;
+    if (n >= 2 && h[0] == ':' && h[1] == ':') {
+        gap = 1, i = 2;
+        if (i == n)
+            return 1; /* "::" */
+    } else if (n && h[0] == ':') {
+        return 0;
+    }
+    while (i < n) {
+        size_t start = i;
+        while (i < n && is_hex(h[i]) && i - start < 5)
+            i++;
+        if (i < n && h[i] == '.') /* an IPv4 address in the last two groups' place ends it */
+            return ipv4_ok(h + start, n - start) && (gap ? groups + 2 < 8 : groups + 2 == 8);
+        if (i == start || i - start > 4)
+            return 0;
+        groups++;
+        if (i == n)
+            break;
+        if (h[i] != ':')
+            return 0;
+        i++;
+        if (i < n && h[i] == ':') {
+            if (gap)
+                return 0;
+            gap = 1, i++;
+        } else if (i == n) {
+            return 0; /* a trailing single ':' */
+        }
+    }
+    return gap ? groups < 8 : groups == 8;
+}
+
 /* A host as associations spell them, trailing dots removed, at most 253 octets: a host name
  * (letters, digits, '-' and '_' in non-empty labels; an IPv4 literal is one) or an IPv6
- * literal (hex digits, ':' and '.', no brackets). Anything else is not a host: a port
- * ("api.example.com:8443"), a path, user info, a zone, '*', UTF-8 bytes. */
+ * literal (no brackets). Anything else is not a host: a port ("api.example.com:8443",
+ * "10.0.0.5:8443"), a path, user info, a zone, '*', UTF-8 bytes. */
 static int host_ok(const uint8_t *h, size_t n) {
     if (n > 253)
         return 0;
-    if (memchr(h, ':', n) != NULL) {
-        for (size_t i = 0; i < n; i++)
-            if (!is_hex(h[i]) && h[i] != ':' && h[i] != '.')
-                return 0;
-        return 1;
-    }
+    if (memchr(h, ':', n) != NULL)
+        return ipv6_ok(h, n);
     for (size_t i = 0; i < n; i++) {
         uint8_t c = h[i];
         int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');

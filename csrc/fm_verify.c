@@ -1,5 +1,8 @@
 /* fm_verify.c - path building and RFC 5280 path validation (section 6) with the client-auth
  * profile; the whole-result, signature and key caches; status strings. */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -910,6 +913,22 @@ static int check_revocation(const vctx *x, const fm_revset *revs, fm_result *out
     return FM_OK;
 }
 
+/* The current time in unix seconds from the precise real-time clock, the one Python's
+ * time.time() reads: time(NULL) may read a coarse clock a tick behind it (glibc's vDSO), so a
+ * CRL that Python code (CRLSource) found in force at its thisUpdate could read as not yet valid
+ * here for a few milliseconds. */
+int64_t fm_now(void) {
+    struct timespec ts;
+#ifdef _WIN32
+    if (timespec_get(&ts, TIME_UTC) == TIME_UTC)
+        return (int64_t)ts.tv_sec;
+#else
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+        return (int64_t)ts.tv_sec;
+#endif
+    return (int64_t)time(NULL);
+}
+
 int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t *chain,
               size_t chain_len, const uint8_t *host, size_t host_len, int64_t at,
               uint32_t name_kind, const uint8_t *name, size_t name_len, fm_result *out) {
@@ -921,7 +940,7 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
         (name_len && name == NULL) || name_kind > FM_NAME_URI)
         return finish(out, FM_ERR_INVALID_ARGUMENT, -1);
     if (at == FM_TIME_NOW)
-        at = (int64_t)time(NULL);
+        at = fm_now();
     if (!atomic_load_explicit(&v->sealed, memory_order_relaxed))
         atomic_store(&v->sealed, 1);
     if (!atomic_load_explicit(&s->sealed, memory_order_relaxed))

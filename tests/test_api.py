@@ -4,6 +4,7 @@ result cache, and the content of results (chain, anchor name, fields)."""
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import subprocess
 import sys
@@ -885,7 +886,8 @@ def test_host_spellings_keep_the_association(host: str) -> None:
                                   "api.example.com\x00", "   ", "api.example.com:8443",
                                   "API.example.com.:443", "api.example.com:", "api.example.com/",
                                   "user@api.example.com", "x.example.com%eth0",
-                                  "[api.example.com]"])  # fmt: skip
+                                  "[api.example.com]", "10.0.0.5:8443", "abc.de:443",
+                                  "cafe:8443"])  # fmt: skip
 def test_malformed_hosts_trust_no_ca(host: str) -> None:
     """A host that is not a host name (an SNI or Host header is the client's) is never an
     exception, and with host associations in the store it trusts no CA: an odd spelling cannot
@@ -1039,7 +1041,8 @@ def test_trusted_certificate_blocks(ch: pki.Chain) -> None:
 
 @pytest.mark.parametrize("host", ["a" * 64 + ".example.com", "a..example.com", "x." * 127 + "x",
                                   "api.example.com:443", "api.example.com/", "u@api.example.com",
-                                  "[::1]", "a\u200db.example"])  # fmt: skip
+                                  "[::1]", "a\u200db.example", "1.2.3.4:443", "cafe:8443",
+                                  "fe80::1%eth0"])  # fmt: skip
 def test_associate_refuses_impossible_hostnames(host: str) -> None:
     """Labels of 1-63 octets, at most 253 in all (RFC 1035): a host no SNI can carry is a
     configuration mistake, reported (it was stored, and could never match)."""
@@ -1068,13 +1071,19 @@ def test_internationalized_hosts_keep_their_association(associated: str, sent: s
     assert v.verify([pki.leaf(ca_a, "a client").der], host=sent, at=pki.NOW).verified
 
 
-@pytest.mark.parametrize("host", ["2001:db8::1", "10.0.0.1", "_acme.example.com"])
+@pytest.mark.parametrize("host", ["2001:db8::1", "10.0.0.1", "_acme.example.com", "::ffff:10.0.0.1",
+                                  "localhost"])  # fmt: skip
 def test_ip_literals_and_underscores_are_hosts(host: str) -> None:
-    """IP literals and underscores are hosts an association can name and a lookup can match."""
+    """IP literals and underscores are hosts an association can name and a lookup can match;
+    IPv6 literals in any spelling (compressed as RFC 5952 on both sides)."""
     v, ca_a, b_leaf = _tenants()
     v.store.associate(host, ["a"])
-    assert not v.verify([b_leaf.der], host=host, at=pki.NOW).verified
-    assert v.verify([pki.leaf(ca_a, "tenant a client").der], host=host, at=pki.NOW).verified
+    spellings = [host]
+    if ":" in host:
+        spellings.append(ipaddress.IPv6Address(host).exploded.upper())
+    for h in spellings:
+        assert not v.verify([b_leaf.der], host=h, at=pki.NOW).verified, h
+        assert v.verify([pki.leaf(ca_a, "tenant a client").der], host=h, at=pki.NOW).verified
 
 
 def test_sans_escape_control_characters(ch: pki.Chain) -> None:

@@ -1244,10 +1244,10 @@ def test_an_expired_crl_is_fetched_without_validators(server: CRLServer, ca: pki
 def test_a_moved_distribution_point_keeps_the_crl_in_force(server: CRLServer,
                                                             new_point: str) -> None:  # fmt: skip
     """A renewed CA certificate names another distribution point, not served yet: the old
-    point's CRL stays in the set (a revoked leaf stays revoked), its source is retired (no
-    longer fetched) until the new point serves a CRL at least as recent of the same issuer;
-    one that serves an older CRL does not replace it. Removing the CA that named it, and its
-    issuer, drops it."""
+    point's CRL stays in the set (a revoked leaf stays revoked), its source is retired (still
+    fetched) until the new point serves a CRL at least as recent of the same issuer; one that
+    serves an older CRL does not replace it. Removing the CA that named it, and its issuer,
+    drops it."""
     root = pki.ca(f"Moved DP Root {new_point}")
     leaf = real_time_leaf(root)
     old_url, new_url = server.url("/old.crl"), server.url("/new.crl")
@@ -1273,7 +1273,7 @@ def test_a_moved_distribution_point_keeps_the_crl_in_force(server: CRLServer,
     assert v.verify([leaf.der]).revoked
     locations = [st.location for st in src.status()]
     assert locations == ([new_url] if new_point == "newer" else [old_url, new_url])
-    assert len(server.requests("/old.crl")) == old_hits  # a retired point is not fetched
+    assert len(server.requests("/old.crl")) > old_hits  # a retired point is still fetched
     store.remove("inter")
     store.remove("root")
     src.refresh()
@@ -1424,3 +1424,33 @@ def test_on_update_is_called_one_at_a_time_in_publication_order(
     assert not any(overlap)
     assert src.current is not None and announced[-1] is src.current
     assert [rs.lookup(ca.der, 2) is not None for rs in announced] == [False, True]
+
+
+def test_a_moved_distribution_point_serving_ahead_keeps_the_crl_in_force(
+    server: CRLServer,
+) -> None:
+    """The new distribution point serves a newer CRL issued a few seconds ahead (thisUpdate in
+    the future): the retired point's CRL in force stays in the set until then, so
+    expired_crl="deny" never sees only a CRL not yet valid (it did for one round)."""
+    root = pki.ca("Ahead DP Root")
+    leaf = real_time_leaf(root)
+    old_url, new_url = server.url("/old-a.crl"), server.url("/new-a.crl")
+    server.routes["/old-a.crl"] = Route(make_crl(root, [], number=5))
+    store = TrustStore()
+    store.add_der(root.der, name="root")
+    store.add_der(_with_dp(root, "Ahead DP CA", old_url).der, name="inter")
+    v = Verifier(store, expired_crl="deny", revocation_check="chain")
+    src = CRLSource(cas=store, use_distribution_points=True, targets=[v])
+    assert src.refresh() is True
+    store.remove("inter")
+    store.add_der(_with_dp(root, "Ahead DP CA", new_url).der, name="inter")
+    ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+    server.routes["/new-a.crl"] = Route(make_crl(root, [], number=6, this_update=ahead))
+    chain = [leaf.der]
+    for _ in range(3):
+        src.refresh()
+        assert v.verify(chain, host=None).status == "SUCCESS"
+    assert any(st.retired for st in src.status())
+    assert wait_until(lambda: (src.refresh() or True) and not any(
+        st.retired for st in src.status()), 8)  # fmt: skip
+    assert v.verify(chain).status == "SUCCESS"

@@ -1674,6 +1674,28 @@ def test_a_chain_too_big_for_a_ticket_still_connects(live: LivePKI, tmp_path: Pa
     assert again.result().status == "SUCCESS"
 
 
+@pytest.mark.parametrize("case", ["tls13-stateful", "tls12-id-then-ticket"])
+def test_a_chain_too_big_for_a_ticket_resumes_by_session_id(live: LivePKI, tmp_path: Path,
+                                                            case: str) -> None:  # fmt: skip
+    """The same 40 kB client with sessions kept by ID (TLS 1.3 under OP_NO_TICKET; TLS 1.2
+    made by ID, then offered by a client that takes tickets): it resumes in enforce mode, the
+    hook reading the session's origin from the check of the resumption (the session carries no
+    ticket data). Both failed the handshake with internal_error once the data was left out."""
+    sctx = th.server_context(live, root_verifier(live), "enforce")
+    version = "1.3" if case == "tls13-stateful" else "1.2"
+    cctx = _big_client(live, tmp_path, 40000, version)
+    if case == "tls13-stateful":
+        sctx.options |= ssl.OP_NO_TICKET
+    else:
+        cctx.options |= ssl.OP_NO_TICKET
+    first = th.bio_handshake(sctx, cctx, close=True)
+    assert first.ok, first.errors
+    cctx.options &= ~ssl.OP_NO_TICKET
+    again = th.bio_handshake(sctx, cctx, session=first.client.session, close=True)
+    assert again.ok, again.errors
+    assert again.server.session_reused and again.result().status == "SUCCESS"
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_ticket_refused_under_another_name_is_replaced(live: LivePKI, version: str) -> None:
     """A ticket offered under another server name than its own makes a full handshake, which

@@ -348,13 +348,20 @@ static void test_associations(void) {
      * (they used to match no association: every CA) */
     static const char *const not_hosts[] = {"b.example:8443", "b.example:", "b.example/",
                                             "u@b.example", "b.example%eth0", "[::1]", "b.ex ample",
-                                            "b.example?x", "b.example#x", "b..example"};
+                                            "b.example?x", "b.example#x", "b..example",
+                                            "10.0.0.5:8443", "abc.de:443", "cafe:8443",
+                                            "1:2:3:4:5:6:7:8:9", "1::2::3", ":1::", "1:",
+                                            "::ffff:10.0.0.256", "::ffff:010.0.0.1",
+                                            "1:2:3:4:5:6:7:1.2.3.4", "12345::"};
     for (size_t i = 0; i < sizeof not_hosts / sizeof *not_hosts; i++)
         CHECK_STATUS(verify_for(v, s, &good, not_hosts[i]), FM_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
                      not_hosts[i]);
     CHECK_STATUS(verify_for(v, s, &good, "B.Example."), FM_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
                  "b.example in capitals with a trailing dot: its association");
-    CHECK_STATUS(verify_for(v, s, &good, "2001:db8::1"), FM_OK, "an IPv6 literal is a host");
+    static const char *const v6[] = {"2001:db8::1", "::1", "::", "2001:db8::", "1:2:3:4:5:6:7:8",
+                                     "::ffff:10.0.0.1", "1:2:3:4:5:6:1.2.3.4", "FE80::A"};
+    for (size_t i = 0; i < sizeof v6 / sizeof *v6; i++)
+        CHECK_STATUS(verify_for(v, s, &good, v6[i]), FM_OK, v6[i]); /* hosts, unassociated */
     CHECK_STATUS(verify_for(v, s, &good, "10.0.0.1"), FM_OK, "an IPv4 literal is a host");
     CHECK_STATUS(verify_for(v, s, &good, "under_score.example"), FM_OK, "'_' in a host name");
     CHECK_STATUS(fm_store_associate(s, (const uint8_t *)"c.example", 9, &mine, 1), FM_ERR_SEALED,
@@ -374,7 +381,7 @@ static void test_associations(void) {
     CHECK_STATUS(fm_store_associate(s, (const uint8_t *)"x", 1, NULL, 1), FM_ERR_INVALID_ARGUMENT,
                  "NULL groups");
     static const char *const bad_assocs[] = {"x.example:443", "*.", "*", "x.example.", "**.x",
-                                             "a.*.x", "x/y", "..x"};
+                                             "a.*.x", "x/y", "..x", "1.2.3.4:443", "cafe:8443"};
     for (size_t i = 0; i < sizeof bad_assocs / sizeof *bad_assocs; i++)
         CHECK_STATUS(fm_store_associate(s, (const uint8_t *)bad_assocs[i], strlen(bad_assocs[i]),
                                         &mine, 1),

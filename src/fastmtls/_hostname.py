@@ -10,6 +10,7 @@ one) or an IPv6 literal, as the C core's lookup accepts them (``fm_store.c``, ``
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 import idna
@@ -17,13 +18,18 @@ import idna
 __all__ = ["ascii_host", "is_host"]
 
 _NAME = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
-_IPV6 = re.compile(r"[0-9a-f.]*:[0-9a-f:.]*")
 
 
 def ascii_host(host: str) -> str:
-    """``host`` (already stripped of white space and trailing dots, lower case) in ASCII.
+    """``host`` (already stripped of white space and trailing dots, lower case) in ASCII; an
+    IPv6 literal in its compressed form (RFC 5952), so "2001:DB8:0::1" is "2001:db8::1".
     Raises UnicodeError (``idna.IDNAError`` is one) when it has no IDNA 2008 spelling."""
     if host.isascii():
+        if ":" in host and "%" not in host:
+            try:
+                return str(ipaddress.IPv6Address(host))
+            except ValueError:
+                pass  # not a host (is_host says so; the core refuses it too)
         return host
     return idna.encode(host, uts46=True, transitional=False).decode("ascii")
 
@@ -33,6 +39,10 @@ def is_host(host: str) -> bool:
     characters, with labels of 1 to 63."""
     if len(host) > 253:
         return False
-    if _IPV6.fullmatch(host):
-        return True
+    if ":" in host:  # an IPv6 literal, or a host with a port ("10.0.0.5:8443"): not a host
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return False
+        return "%" not in host  # (a zone is no host either)
     return _NAME.fullmatch(host) is not None and all(len(x) <= 63 for x in host.split("."))

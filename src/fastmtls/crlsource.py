@@ -85,9 +85,9 @@ class SourceStatus:
     consecutive_failures: int
     etag: str | None
     last_modified: str | None
-    # a distribution point no CA names any more (a renewed CA moved it): no longer fetched, its
-    # last good CRLs stay in the set until other sources hold CRLs at least as recent for the
-    # same issuer and scope, or no configured CA verifies them
+    # a distribution point no CA names any more (a renewed CA moved it): still fetched, its
+    # CRLs stay in the set until other sources hold CRLs in force at least as recent for the
+    # same issuer and scope, or no configured CA verifies them; then it is dropped
     retired: bool = False
 
     @property
@@ -751,7 +751,7 @@ class CRLSource:
 
     def _sleep(self) -> float:
         now_m = time.monotonic()
-        due = min((s.due for s in self._sources if not s.retired), default=now_m + self._poll)
+        due = min((s.due for s in self._sources), default=now_m + self._poll)
         if self._next_in_force is not None:
             due = min(due, now_m + (self._next_in_force - time.time()))
         return min(self._poll, max(0.01, due - now_m))
@@ -837,7 +837,7 @@ class CRLSource:
         for s in self._sources:
             if stop is not None and stop.is_set():
                 return None
-            if not s.retired and (force or s.due <= now_m + _SLACK):
+            if force or s.due <= now_m + _SLACK:
                 self._poll_source(s, pending)
         in_force = self._next_in_force is not None and time.time() >= self._next_in_force
         if stop is not None and stop.is_set():
@@ -850,7 +850,8 @@ class CRLSource:
         """Distribution point sources for the CAs ``cas`` name: new ones are due now; one no
         CA names any more is dropped, or retired while it holds CRLs (a renewed CA certificate
         that moved its distribution point must not take the CRL in force out of the set before
-        the new point serves one); one named again is fetched again."""
+        the new point serves one; it is still fetched meanwhile); one named again is no longer
+        retired."""
         wanted = distribution_points(cas)
         have = {s.location: s for s in self._sources}
         keep = []
@@ -860,8 +861,6 @@ class CRLSource:
                     named = s.location in wanted
                     if not named and s.data is None:
                         continue
-                    if s.retired and named:
-                        s.due = now_m
                     s.retired = not named
                 keep.append(s)
             for url in wanted:
@@ -873,12 +872,15 @@ class CRLSource:
     def _prune_retired(self) -> bool:
         """Drops the retired sources that are no longer needed: their CRLs no longer build (no
         configured CA verifies them), or the other sources in the set hold, for each of their
-        CRL series, one at least as recent (:func:`_rollback` finds nothing taken back).
-        True when one was dropped (the set changes)."""
+        CRL series, one in force at least as recent (:func:`_rollback` finds nothing taken
+        back; a CRL issued for later does not replace one in force before its thisUpdate, when
+        a round runs again). True when one was dropped (the set changes)."""
         retired = [s for s in self._sources if s.retired]
         if not retired:
             return False
-        others = [i for s in self._sources if s.in_set and not s.retired for i in s.infos]
+        now = time.time()
+        others = [i for s in self._sources if s.in_set and not s.retired for i in s.infos
+                  if i.this_update <= now]  # fmt: skip
         gone = {s for s in retired if s.held_error or _rollback(s.infos, others) is None}
         if gone:
             with self._state_lock:
