@@ -49,6 +49,9 @@ enum {
     SSL_CLIENT_HELLO_SUCCESS = 1,
     SSL_CLIENT_HELLO_ERROR = 0,
     SSL_AD_INTERNAL_ERROR = 80,
+    SSL_AD_ILLEGAL_PARAMETER = 47,
+    SSL_AD_NO_RENEGOTIATION = 100,
+    SSL_OP_NO_RENEGOTIATION = 0x40000000,
     SSL_VERIFY_PEER = 0x01,
     SSL_VERIFY_FAIL_IF_NO_PEER_CERT = 0x02,
     SSL_TICKET_EMPTY = 3,
@@ -125,6 +128,9 @@ typedef void (*remove_sess_fn)(SSL_CTX *, SSL_SESSION *);
     X(int, SSL_set_session_id_context, (SSL *, const unsigned char *, unsigned int))           \
     X(void, SSL_CTX_set_client_hello_cb, (SSL_CTX *, client_hello_fn, void *))                 \
     X(uint64_t, SSL_get_options, (const SSL *))                                                \
+    X(uint64_t, SSL_CTX_set_options, (SSL_CTX *, uint64_t))                                    \
+    X(int, SSL_is_init_finished, (const SSL *))                                                \
+    X(size_t, SSL_get_peer_finished, (const SSL *, void *, size_t))                            \
     X(int, SSL_client_hello_get0_ext, (SSL *, unsigned int, const unsigned char **, size_t *)) \
     X(unsigned int, SSL_client_hello_get0_legacy_version, (SSL *))                             \
     X(int, CRYPTO_get_ex_new_index, (int, long, void *, void *, void *, CRYPTO_EX_free *))    \
@@ -1188,14 +1194,30 @@ static const unsigned char FM_SID_CTX[] = "fastmtls-hook";
  * context either way, so that they resume the sessions the hook marked. */
 static int client_hello_cb(SSL *ssl, int *alert, void *arg) {
     fm_hook *h = ref_get(arg);
-    int ok = h != NULL && h->api.SSL_set_session_id_context(ssl, FM_SID_CTX, FM_SID_CTX_LEN) == 1 &&
-             h->api.SSL_set_ex_data(ssl, h->listen_idx, arg) == 1;
-    hook_unref(h);
-    if (!ok) {
+    if (h == NULL) {
         *alert = SSL_AD_INTERNAL_ERROR;
         return SSL_CLIENT_HELLO_ERROR;
     }
-    return SSL_CLIENT_HELLO_SUCCESS;
+    const ssl_api *a = &h->api;
+    int ok = 1;
+    if (a->SSL_get_peer_finished(ssl, NULL, 0) > 0) {
+        /* a ClientHello after a completed handshake: a renegotiation, refused (install sets
+         * SSL_OP_NO_RENEGOTIATION too; this holds whatever the options become). Its session
+         * offer would be checked, and its certificate stored, before it proves anything. */
+        *alert = SSL_AD_NO_RENEGOTIATION;
+        ok = 0;
+    } else if (a->SSL_get_ex_data(ssl, h->listen_idx) != NULL) {
+        /* the second ClientHello after a HelloRetryRequest, on a connection a hooked listener
+         * marked already: the listener's marks stay (its session cache, its session ID
+         * context), whichever SSL_CTX an sni_callback moved the connection to */
+    } else {
+        ok = a->SSL_set_session_id_context(ssl, FM_SID_CTX, FM_SID_CTX_LEN) == 1 &&
+             a->SSL_set_ex_data(ssl, h->listen_idx, arg) == 1;
+        if (!ok)
+            *alert = SSL_AD_INTERNAL_ERROR;
+    }
+    hook_unref(h);
+    return ok ? SSL_CLIENT_HELLO_SUCCESS : SSL_CLIENT_HELLO_ERROR;
 }
 
 /* SSL_CTX_set_cert_cb: runs on the server after the ClientHello (and its SNI callback), before
@@ -1247,6 +1269,9 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
     /* what can fail comes first: a failed install leaves the SSL_CTX as it was */
     if (a->SSL_CTX_set_session_id_context(ctx, FM_SID_CTX, FM_SID_CTX_LEN) != 1)
         return FM_ERR_INTERNAL;
+    /* no renegotiation (TLS 1.2): a second handshake on a connection would replace its result
+     * mid-connection, before its client proved anything (OpenSSL 1.1.1 allows it by default) */
+    a->SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
     /* The SSL_CTX's ctx_ref holds a reference to the hook until the SSL_CTX is freed or another
      * install replaces it; handshakes in flight keep the hook they run in (see ctx_ref). One
      * install at a time, so that two never make a ctx_ref for the same SSL_CTX. */
@@ -1393,6 +1418,11 @@ int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
         conn_result_unref(cr);
         cr = NULL;
     }
+    /* a handshake not (or not yet) finished proved nothing: a chain stored when its
+     * Certificate message (or a session offer) arrived is no success before the client's
+     * CertificateVerify (or Finished) checked out. The hook's refusals stay readable (for the
+     * log): a failure, or a revoked chain. */
+    int unproven = cr != NULL && !is_failure(cr) && !a->SSL_is_init_finished(ssl);
     /* computed by another hook (a ticket decrypted before an SNI switch, or a hook that a later
      * install replaced): this hook's verifier decides. The answer is the caller's alone; the
      * connection keeps the result of its handshake. */
@@ -1420,7 +1450,7 @@ int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
     *der = cr->der;
     *der_len = cr->len;
     *handle = cr;
-    return 1;
+    return unproven ? 2 : 1;
 }
 
 void fm_hook_result_release(void *handle) { conn_result_unref(handle); }

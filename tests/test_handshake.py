@@ -1710,3 +1710,79 @@ def test_a_ticket_refused_under_another_name_is_replaced(live: LivePKI, version:
     assert session is not None and session.has_ticket and session.id != first.client.session.id
     again = th.bio_handshake(sctx, cctx, hostname="b.example", session=session, close=True)
     assert again.ok and again.server.session_reused and again.result().status == "SUCCESS"
+
+
+# ---- review: nothing reads as verified before the client proved its key -------------------------
+
+
+def _records(data: bytes) -> list[bytes]:
+    out, i = [], 0
+    while i + 5 <= len(data):
+        n = int.from_bytes(data[i + 3 : i + 5], "big")
+        out.append(data[i : i + 5 + n])
+        i += 5 + n
+    assert i == len(data)
+    return out
+
+
+def _step(*sides: ssl.SSLObject) -> None:
+    for side in sides:
+        try:
+            side.do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLError):
+            pass
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_certificate_without_its_key_never_reads_verified(live: LivePKI, mode: str) -> None:
+    """A client holding only its own key sends another client's (public) chain in its TLS 1.2
+    Certificate message: its CertificateVerify fails and so does the handshake. result() of
+    that connection used to read SUCCESS with the other client's chain (stored when the
+    Certificate message arrived, "readable for the log"); a chain no finished handshake proved
+    is no success."""
+    sctx = th.server_context(live, root_verifier(live), mode)
+    pair = th.BioPair.open(sctx, th.client_context(live, "self_signed", version="1.2"))
+    victim = [c.der for c in live.sent["good"]]
+    body = b"".join(len(d).to_bytes(3, "big") + d for d in victim)
+    cert_msg = b"\x0b" + (len(body) + 3).to_bytes(3, "big") + len(body).to_bytes(3, "big") + body
+    _step(pair.client, pair.server)
+    pair.s_in.write(pair.c_out.read())  # ClientHello
+    _step(pair.client, pair.server)
+    pair.c_in.write(pair.s_out.read())  # ServerHello ... ServerHelloDone
+    _step(pair.client)
+    out = b""
+    for r in _records(pair.c_out.read()):  # the client's Certificate message swapped
+        if r[0] == 22 and r[5] == 11 and 4 + int.from_bytes(r[6:9], "big") == len(r) - 5:
+            r = r[:3] + len(cert_msg).to_bytes(2, "big") + cert_msg
+        out += r
+    pair.s_in.write(out)
+    with pytest.raises(ssl.SSLError):
+        pair.server.do_handshake()
+    r = fssl.result(pair.server)
+    assert r.status != "SUCCESS" and not r.verified
+
+
+def test_renegotiation_is_refused(live: LivePKI) -> None:
+    """install() turns renegotiation off (a second handshake would replace the connection's
+    result before its client proved anything; OpenSSL 1.1.1 allows client renegotiation by
+    default), and the hook refuses a renegotiating ClientHello even when the options allow it
+    again."""
+    import _ssl
+    import ctypes
+
+    sctx = th.server_context(live, root_verifier(live), "record")
+    assert sctx.options & ssl.OP_NO_RENEGOTIATION
+    sctx.options &= ~ssl.OP_NO_RENEGOTIATION
+    sctx.options |= 0x100  # SSL_OP_ALLOW_CLIENT_RENEGOTIATION (OpenSSL 3)
+    first = th.bio_handshake(sctx, th.client_context(live, "good", version="1.2"))
+    assert first.ok and fssl.result(first.server).status == "SUCCESS"
+    lib = ctypes.CDLL(_ssl.__file__)
+    lib.SSL_renegotiate.argtypes, lib.SSL_renegotiate.restype = [ctypes.c_void_p], ctypes.c_int
+    client = int(fssl.ffi.cast("uintptr_t", fssl._ssl_pointer(first.client._sslobj)))
+    assert lib.SSL_renegotiate(client) == 1
+    _step(first.client)
+    first.s_in.write(first.c_out.read())  # the renegotiating ClientHello
+    with pytest.raises(ssl.SSLError, match="(?i)renegotiation|callback failed"):
+        first.server.read(1024)  # (the server reads it with the application data)
+    alert = first.c_in.write(first.s_out.read()) and _step(first.client)
+    del alert  # the client is sent a no_renegotiation alert; the connection is over

@@ -65,7 +65,7 @@ from typing import Any, Literal
 from ._certinfo import CertInfo
 from ._ffi import ffi, lib
 from .errors import ConfigurationError
-from .result import VerifyResult, split_der
+from .result import Reason, VerifyResult, split_der
 from .store import _normalize_host, snapshot_of
 from .verifier import Verifier
 
@@ -353,8 +353,18 @@ def result(conn: Any) -> VerifyResult:
     der_len = ffi.new("size_t *")
     resumed = ffi.new("int *")
     handle = ffi.new("void **")
-    if lib.fm_hook_result(hook.ptr, ssl_ptr, res, store, der, der_len, resumed, handle) < 0:
+    rc = lib.fm_hook_result(hook.ptr, ssl_ptr, res, store, der, der_len, resumed, handle)
+    if rc < 0:
         raise ConfigurationError("the TLS handshake has not started yet: no result")
+    if rc == 2:
+        # a chain that passed, of a handshake not finished (in progress, or failed after the
+        # Certificate message): its client never proved it holds the key, so nothing was
+        # presented that counts (a client could send another's public chain)
+        lib.fm_hook_result_release(handle[0])
+        res = ffi.new("fm_result *")
+        res.status, res.depth, res.revoked_depth = int(Reason.NO_CERTIFICATE), -1, -1
+        return VerifyResult(res, [], hook.verifier.store._snapshot, hook.verifier._inters,
+                            hook.verifier._fields_memo)  # fmt: skip
     try:  # the handle keeps the DER and the store alive, whatever the connection does meanwhile
         data = bytes(ffi.buffer(der[0], der_len[0])) if der_len[0] else b""
         verifier = hook.verifier
