@@ -184,26 +184,39 @@ static int ipv4_ok(const uint8_t *h, size_t n) {
 }
 
 /* An IPv6 literal (RFC 4291 2.2, no brackets, no zone): groups of 1-4 hex digits, at most one
- * "::", an IPv4 dotted quad in the last two groups' place. */
-static int ipv6_ok(const uint8_t *h, size_t n) {
-    size_t groups = 0, i = 0;
+ * "::", an IPv4 dotted quad in the last two groups' place. Its 8 groups into g; 1 or 0. */
+static int ipv6_parse(const uint8_t *h, size_t n, uint16_t g[8]) {
+    uint16_t head[8], tail[8];
+    size_t nh = 0, nt = 0, i = 0;
     int gap = 0;
     if (n >= 2 && h[0] == ':' && h[1] == ':') {
         gap = 1, i = 2;
-        if (i == n)
-            return 1; /* "::" */
     } else if (n && h[0] == ':') {
         return 0;
     }
     while (i < n) {
         size_t start = i;
-        while (i < n && is_hex(h[i]) && i - start < 5)
-            i++;
-        if (i < n && h[i] == '.') /* an IPv4 address in the last two groups' place ends it */
-            return ipv4_ok(h + start, n - start) && (gap ? groups + 2 < 8 : groups + 2 == 8);
-        if (i == start || i - start > 4)
+        unsigned v = 0;
+        while (i < n && is_hex(h[i]) && i - start < 5) {
+            uint8_t c = h[i++];
+            v = v << 4 | (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+        }
+        uint16_t *dst = gap ? tail : head;
+        size_t *nd = gap ? &nt : &nh;
+        if (i < n && h[i] == '.') { /* an IPv4 address in the last two groups' place ends it */
+            if (!ipv4_ok(h + start, n - start) || nh + nt + 2 > 8)
+                return 0;
+            unsigned q[4] = {0, 0, 0, 0}, k = 0;
+            for (size_t j = start; j < n; j++)
+                h[j] == '.' ? (void)k++ : (void)(q[k] = q[k] * 10 + (unsigned)(h[j] - '0'));
+            dst[(*nd)++] = (uint16_t)(q[0] << 8 | q[1]);
+            dst[(*nd)++] = (uint16_t)(q[2] << 8 | q[3]);
+            i = n;
+            break;
+        }
+        if (i == start || i - start > 4 || nh + nt >= 8)
             return 0;
-        groups++;
+        dst[(*nd)++] = (uint16_t)v;
         if (i == n)
             break;
         if (h[i] != ':')
@@ -217,7 +230,60 @@ static int ipv6_ok(const uint8_t *h, size_t n) {
             return 0; /* a trailing single ':' */
         }
     }
-    return gap ? groups < 8 : groups == 8;
+    if (gap ? nh + nt >= 8 : nh != 8)
+        return 0;
+    for (size_t k = 0; k < 8; k++)
+        g[k] = 0;
+    for (size_t k = 0; k < nh; k++)
+        g[k] = head[k];
+    for (size_t k = 0; k < nt; k++)
+        g[8 - nt + k] = tail[k];
+    return 1;
+}
+
+static int ipv6_ok(const uint8_t *h, size_t n) {
+    uint16_t g[8];
+    return ipv6_parse(h, n, g);
+}
+
+/* The compressed spelling of an IPv6 literal (RFC 5952 as Python's ipaddress writes it: lower
+ * case, no leading zeros, the first longest run of two or more zero groups as "::"), so that
+ * any spelling of an address finds its association. Its length (at most 39), or 0. */
+static size_t ipv6_canon(const uint8_t *h, size_t n, char out[40]) {
+    uint16_t g[8];
+    if (!ipv6_parse(h, n, g))
+        return 0;
+    size_t best = 8, best_len = 1; /* runs of at least 2 */
+    for (size_t k = 0; k < 8;) {
+        size_t r = k;
+        while (r < 8 && g[r] == 0)
+            r++;
+        if (r - k > best_len)
+            best = k, best_len = r - k;
+        k = r > k ? r : k + 1;
+    }
+    size_t len = 0;
+    for (size_t k = 0; k < 8; k++) {
+        if (k == best) {
+            out[len++] = ':';
+            if (k == 0)
+                out[len++] = ':';
+            k += best_len - 1;
+            continue;
+        }
+        static const char hex[] = "0123456789abcdef";
+        char tmp[4];
+        size_t t = 0;
+        unsigned v = g[k];
+        do
+            tmp[t++] = hex[v & 0xF];
+        while ((v >>= 4) != 0);
+        while (t)
+            out[len++] = tmp[--t];
+        if (k < 7)
+            out[len++] = ':';
+    }
+    return len;
 }
 
 /* A host as associations spell them, trailing dots removed, at most 253 octets: a host name
@@ -251,6 +317,13 @@ int fm_store_associate(fm_store *s, const uint8_t *host, size_t host_len, const 
     size_t off = host_len > 2 && host[0] == '*' && host[1] == '.' ? 2 : 0;
     if (!host_ok(host + off, host_len - off) || host[host_len - 1] == '.')
         return FM_ERR_INVALID_ARGUMENT;
+    char v6[40];
+    if (memchr(host, ':', host_len) != NULL) { /* stored compressed, as lookups spell it */
+        if (off)
+            return FM_ERR_INVALID_ARGUMENT; /* no wildcard of an address */
+        host_len = ipv6_canon(host, host_len, v6);
+        host = (const uint8_t *)v6;
+    }
     if (atomic_load(&s->sealed))
         return FM_ERR_SEALED;
     int rc = grow((void **)&s->assocs, &s->cap_assocs, s->n_assocs, sizeof *s->assocs);
@@ -315,6 +388,11 @@ const fm_assoc *fm_store_lookup_host(const fm_store *s, const uint8_t *host, siz
         return NULL;
     if (!host_ok(host, host_len))
         return &g_not_a_host;
+    char v6[40];
+    if (memchr(host, ':', host_len) != NULL) { /* any spelling of an IPv6 address: one */
+        host_len = ipv6_canon(host, host_len, v6);
+        host = (const uint8_t *)v6;
+    }
     const fm_assoc *a = find_exact(s, host, host_len, 0);
     if (a)
         return a;

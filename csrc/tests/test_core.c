@@ -340,6 +340,12 @@ static void test_associations(void) {
                  "associate A.Example again: replaces");
     CHECK_STATUS(fm_store_associate(s, (const uint8_t *)"b.example", 9, &other, 1), FM_OK,
                  "associate b.example");
+    CHECK_STATUS(fm_store_associate(s, (const uint8_t *)"2001:db8::1", 11, &other, 1), FM_OK,
+                 "associate an IPv6 address");
+    CHECK_STATUS(fm_store_associate(s, (const uint8_t *)"0:0:0:0:0:0:0:1", 15, &other, 1), FM_OK,
+                 "associate ::1, spelled out");
+    CHECK_STATUS(fm_store_associate(s, (const uint8_t *)"*.2001:db8::2", 13, &other, 1),
+                 FM_ERR_INVALID_ARGUMENT, "no wildcard of an address");
     CHECK_STATUS(verify_for(v, s, &good, "a.example"), FM_OK, "a.example: the replacing group");
     CHECK_STATUS(verify_for(v, s, &good, "b.example"), FM_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
                  "b.example: only the other group");
@@ -358,7 +364,13 @@ static void test_associations(void) {
                      not_hosts[i]);
     CHECK_STATUS(verify_for(v, s, &good, "B.Example."), FM_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
                  "b.example in capitals with a trailing dot: its association");
-    static const char *const v6[] = {"2001:db8::1", "::1", "::", "2001:db8::", "1:2:3:4:5:6:7:8",
+    /* any spelling of an associated IPv6 address is that address (an SNI is the client's) */
+    static const char *const v6_assoc[] = {"2001:db8::1", "2001:0DB8:0:0:0:0:0:1", "2001:db8:0::0:1",
+                                           "::1", "0:0::1", "::0001", "0:0:0:0:0:0:0.0.0.1"};
+    for (size_t i = 0; i < sizeof v6_assoc / sizeof *v6_assoc; i++)
+        CHECK_STATUS(verify_for(v, s, &good, v6_assoc[i]), FM_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+                     v6_assoc[i]);
+    static const char *const v6[] = {"2001:db8::2", "::2", "::", "2001:db8::", "1:2:3:4:5:6:7:8",
                                      "::ffff:10.0.0.1", "1:2:3:4:5:6:1.2.3.4", "FE80::A"};
     for (size_t i = 0; i < sizeof v6 / sizeof *v6; i++)
         CHECK_STATUS(verify_for(v, s, &good, v6[i]), FM_OK, v6[i]); /* hosts, unassociated */
