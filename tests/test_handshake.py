@@ -1782,7 +1782,5 @@ def test_renegotiation_is_refused(live: LivePKI) -> None:
     assert lib.SSL_renegotiate(client) == 1
     _step(first.client)
     first.s_in.write(first.c_out.read())  # the renegotiating ClientHello
-    with pytest.raises(ssl.SSLError, match="(?i)renegotiation|callback failed"):
+    with pytest.raises(ssl.SSLError, match=r"(?i)renegotiation|callback failed"):
         first.server.read(1024)  # (the server reads it with the application data)
-    alert = first.c_in.write(first.s_out.read()) and _step(first.client)
-    del alert  # the client is sent a no_renegotiation alert; the connection is over
