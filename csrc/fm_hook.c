@@ -48,6 +48,8 @@ enum {
     TLS1_3_VERSION = 0x0304,
     SSL_CLIENT_HELLO_SUCCESS = 1,
     SSL_CLIENT_HELLO_ERROR = 0,
+    SSL_AD_DECODE_ERROR = 50, /* TLS alert codes (RFC 8446 6) */
+    SSL_AD_ILLEGAL_PARAMETER = 47,
     SSL_AD_INTERNAL_ERROR = 80,
     SSL_AD_NO_RENEGOTIATION = 100,
     SSL_OP_NO_RENEGOTIATION = 0x40000000,
@@ -178,6 +180,7 @@ struct fm_hook {
     int ssl_idx; /* SSL ex_data index of conn_result */
     int ctx_idx; /* SSL_CTX ex_data index: the SSL_CTX's reference to the hook */
     int listen_idx; /* SSL ex_data index: the ctx_ref of the accepting SSL_CTX */
+    int hello_idx;  /* SSL ex_data index: the hello_rec of the connection's first ClientHello */
     uint8_t host[256];
     size_t host_len; /* fixed host for associations; 0 = use SNI */
     struct sess_cache *sessions; /* session-ID resumption; NULL = session IDs off */
@@ -238,6 +241,20 @@ static fm_lock g_idx_lock = FM_LOCK_INITIALIZER;
 static void *g_idx_owner; /* CRYPTO_get_ex_new_index of the library the indexes belong to */
 static int g_ssl_idx = -1, g_ctx_idx = -1;
 static int g_listen_idx = -1; /* SSL ex_data: the ctx_ref of the SSL_CTX that accepted it */
+static int g_hello_idx = -1;  /* SSL ex_data: hello_rec */
+
+/* The server name of a connection's first ClientHello, kept so that the second one (after a
+ * TLS 1.3 HelloRetryRequest) can be held to it (see client_hello_cb). Owned by the SSL. */
+typedef struct hello_rec {
+    size_t sni_len; /* 0: none sent */
+    uint8_t sni[];
+} hello_rec;
+
+static void free_hello_rec(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                           void *argp) {
+    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+    free(ptr);
+}
 
 /* ---- session-ID cache ---------------------------------------------------------------------- */
 
@@ -524,18 +541,22 @@ int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const u
     void *owner;
     memcpy(&owner, &h->api.CRYPTO_get_ex_new_index, sizeof owner);
     fm_lock_acquire(&g_idx_lock);
-    if (g_idx_owner != owner || g_ssl_idx < 0 || g_ctx_idx < 0 || g_listen_idx < 0) {
+    if (g_idx_owner != owner || g_ssl_idx < 0 || g_ctx_idx < 0 || g_listen_idx < 0 ||
+        g_hello_idx < 0) {
         g_ssl_idx = h->api.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL,
                                                    free_conn_result);
         g_ctx_idx = h->api.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_CTX, 0, NULL, NULL, NULL,
                                                    free_ctx_ref);
         g_listen_idx = h->api.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL,
                                                       NULL); /* borrowed: the SSL_CTX outlives it */
+        g_hello_idx = h->api.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL,
+                                                     free_hello_rec);
         g_idx_owner = owner;
     }
     h->ssl_idx = g_ssl_idx;
     h->ctx_idx = g_ctx_idx;
     h->listen_idx = g_listen_idx;
+    h->hello_idx = g_hello_idx;
     if (atomic_load_explicit(&g_sess, memory_order_relaxed) == NULL && g_ctx_idx >= 0) {
         g_sess_storage.owner = owner;
         g_sess_storage.ctx_idx = g_ctx_idx;
@@ -554,7 +575,7 @@ int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const u
     }
     if (h->sessions)
         h->sessions->cap = FM_HOOK_DEFAULT_SESSION_CACHE;
-    if (h->ssl_idx < 0 || h->ctx_idx < 0 || h->listen_idx < 0) {
+    if (h->ssl_idx < 0 || h->ctx_idx < 0 || h->listen_idx < 0 || h->hello_idx < 0) {
         sess_cache_free(h);
         fm_lock_destroy(&h->names_lock);
         free(h);
@@ -1187,6 +1208,32 @@ static void remove_sess_cb(SSL_CTX *ctx, SSL_SESSION *sess) {
 static const unsigned char FM_SID_CTX[] = "fastmtls-hook";
 #define FM_SID_CTX_LEN ((unsigned int)(sizeof FM_SID_CTX - 1))
 
+/* The session ID context of a connection that a listening SSL_CTX without a hook accepted and
+ * its sni_callback moved to a hooked one: SSL_set_SSL_CTX gives it the hooked SSL_CTX's context
+ * (FM_SID_CTX) when it had the listening one's, and after a HelloRetryRequest the listening
+ * SSL_CTX's session cache and ticket keys (OpenSSL's, no hook) would then resume a session the
+ * hook marked, unverified. No session carries this context. */
+static const unsigned char FM_MOVED_SID_CTX[] = "fastmtls-moved";
+#define FM_MOVED_SID_CTX_LEN ((unsigned int)(sizeof FM_MOVED_SID_CTX - 1))
+
+/* Keeps `name` as the server name of the first ClientHello of `ssl`, unless one is kept
+ * already. 0 when it cannot be kept. */
+static int hello_keep(const fm_hook *h, SSL *ssl, const uint8_t *name, size_t len) {
+    if (h->api.SSL_get_ex_data(ssl, h->hello_idx) != NULL)
+        return 1;
+    hello_rec *rec = malloc(sizeof *rec + (len ? len : 1));
+    if (rec == NULL)
+        return 0;
+    rec->sni_len = len;
+    if (len)
+        memcpy(rec->sni, name, len);
+    if (h->api.SSL_set_ex_data(ssl, h->hello_idx, rec) != 1) {
+        free(rec);
+        return 0;
+    }
+    return 1;
+}
+
 /* SSL_CTX_set_client_hello_cb: the first callback of a server handshake, before OpenSSL looks
  * for a session to resume. CPython sets the session ID context on each SSL it makes (3.13) or
  * on the SSL_CTX (before): this gives the connections of a hooked listening SSL_CTX the hook's
@@ -1198,6 +1245,10 @@ static int client_hello_cb(SSL *ssl, int *alert, void *arg) {
         return SSL_CLIENT_HELLO_ERROR;
     }
     const ssl_api *a = &h->api;
+    const uint8_t *name = NULL;
+    size_t len = 0;
+    int sni = hello_sni(a, ssl, &name, &len);
+    const hello_rec *first = a->SSL_get_ex_data(ssl, h->hello_idx);
     int ok = 1;
     if (a->SSL_get_peer_finished(ssl, NULL, 0) > 0) {
         /* a ClientHello after a completed handshake: a renegotiation, refused (install sets
@@ -1205,13 +1256,27 @@ static int client_hello_cb(SSL *ssl, int *alert, void *arg) {
          * offer would be checked, and its certificate stored, before it proves anything. */
         *alert = SSL_AD_NO_RENEGOTIATION;
         ok = 0;
-    } else if (a->SSL_get_ex_data(ssl, h->listen_idx) != NULL) {
-        /* the second ClientHello after a HelloRetryRequest, on a connection a hooked listener
-         * marked already: the listener's marks stay (its session cache, its session ID
-         * context), whichever SSL_CTX an sni_callback moved the connection to */
+    } else if (sni < 0) {
+        *alert = SSL_AD_DECODE_ERROR; /* as OpenSSL's own parser would, a little later */
+        ok = 0;
+    } else if (first != NULL) {
+        /* The second ClientHello after a HelloRetryRequest (the first was kept by a hooked
+         * listener here, or by cert_cb of the SSL_CTX an sni_callback moved the connection
+         * to). RFC 8446 4.1.2: it repeats the first but for the key shares, cookie, early data
+         * and PSK. OpenSSL does not hold it to that, and runs the sni_callback again on its
+         * name: a client could make the callback pick a context by one name and the hook
+         * apply the CA associations of another, or leave a context it was moved to. The
+         * server name must not change (illegal_parameter). The listener's marks stay: its
+         * session cache and session ID context (or, for one without a hook, its own). */
+        if ((size_t)sni * len != first->sni_len ||
+            (len && memcmp(name, first->sni, len) != 0)) {
+            *alert = SSL_AD_ILLEGAL_PARAMETER;
+            ok = 0;
+        }
     } else {
         ok = a->SSL_set_session_id_context(ssl, FM_SID_CTX, FM_SID_CTX_LEN) == 1 &&
-             a->SSL_set_ex_data(ssl, h->listen_idx, arg) == 1;
+             a->SSL_set_ex_data(ssl, h->listen_idx, arg) == 1 &&
+             hello_keep(h, ssl, name, (size_t)sni * len);
         if (!ok)
             *alert = SSL_AD_INTERNAL_ERROR;
     }
@@ -1241,6 +1306,15 @@ static int cert_cb(SSL *ssl, void *arg) {
     SSL_SESSION *sess = a->SSL_get_session(ssl);
     /* a session that cannot be marked fails the handshake rather than resume unmarked */
     int ok = sess == NULL || a->SSL_SESSION_set1_id_context(sess, FM_SID_CTX, FM_SID_CTX_LEN) == 1;
+    if (a->SSL_get_ex_data(ssl, h->listen_idx) == NULL) {
+        /* accepted by a listening SSL_CTX without a hook, moved here by its sni_callback: its
+         * server name is kept for a second ClientHello (see client_hello_cb), and the
+         * connection does not resume what the hook marked (see FM_MOVED_SID_CTX) */
+        const char *name = a->SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+        size_t n = name ? strlen(name) : 0;
+        ok = ok && n <= FM_SNI_MAX && hello_keep(h, ssl, (const uint8_t *)name, n) &&
+             a->SSL_set_session_id_context(ssl, FM_MOVED_SID_CTX, FM_MOVED_SID_CTX_LEN) == 1;
+    }
     /* The CertificateRequest's CA names: a copy on the connection, never on the SSL_CTX (each
      * SSL copies the SSL_CTX's list when created; replacing it there under handshakes would
      * free a list they read). */

@@ -1257,6 +1257,105 @@ def test_sni_switch_from_a_plain_listening_context_never_resumes_unverified(
     assert "sslv3 alert certificate revoked" in (after.client_error or ""), after.client_error
 
 
+# ---- HelloRetryRequest: the second ClientHello -----------------------------------------------
+
+
+def _hrr_only(ctx: ssl.SSLContext) -> ssl.SSLContext:
+    """``ctx``, made to answer a first ClientHello with a HelloRetryRequest (P-384 only)."""
+    ctx.set_ecdh_curve("secp384r1")
+    return ctx
+
+
+def _listening(live: LivePKI, kind: str, switched: ssl.SSLContext) -> ssl.SSLContext:
+    """A listening context of ``kind`` (hooked in record mode, guarded, or plain) whose
+    sni_callback moves b.example to ``switched``."""
+    if kind == "hooked":
+        ctx = th.server_context(live, th.make_verifier(("other", live.cas["other"])), "record")
+    else:
+        ctx = th.server_context(live, None)
+        if kind == "guard":
+            fssl.guard(ctx)
+    _route_b_example(ctx, switched)
+    return _hrr_only(ctx)
+
+
+ILLEGAL_PARAMETER = "sslv3 alert illegal parameter"
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("a.example", "b.example"), ("b.example", "a.example"), ("a.example", None),
+     ("a.example", "A.example"), (None, "a.example")],
+)  # fmt: skip
+def test_hello_retry_with_another_server_name_is_refused(
+    live: LivePKI, first: str | None, second: str | None
+) -> None:
+    """RFC 8446 4.1.2: the ClientHello after a HelloRetryRequest repeats the first one's server
+    name. OpenSSL does not check, and the host whose CA associations apply is the second's: a
+    client could have a.example's CAs chosen for b.example. The hook refuses the change."""
+    store = fastmtls.TrustStore()
+    store.add_der(live.root.der, name="root")
+    store.add_der(live.cas["other"].der, name="other")
+    store.associate("a.example", ["root"])
+    store.associate("b.example", ["other"])
+    sctx = _hrr_only(th.server_context(live, fastmtls.Verifier(store), "record"))
+    cctx = th.client_context(live, "good", version="1.3")
+    cctx.check_hostname = False
+    pair = th.hrr_handshake(sctx, cctx, hostname=first, retry_hostname=second)
+    assert ILLEGAL_PARAMETER in (pair.client_error or ""), pair.client_error
+    assert pair.result().status == "NONE"
+    same = th.hrr_handshake(sctx, cctx, hostname=first, retry_hostname=first)
+    assert same.ok, same.errors
+    foreign = "FAILED:unable to get local issuer certificate"  # b.example trusts "other" only
+    assert same.result().status == (foreign if first == "b.example" else "SUCCESS")
+
+
+@pytest.mark.parametrize("kind", ["hooked", "guard", "plain"])
+@pytest.mark.parametrize("second", ["a.example", "c.example", None])
+def test_hello_retry_cannot_leave_a_context_the_sni_callback_chose(
+    live: LivePKI, kind: str, second: str | None
+) -> None:
+    """A listening context (hooked, guarded or plain) whose sni_callback moves b.example to an
+    enforce-mode context: after a HelloRetryRequest the callback runs again on the second
+    ClientHello's name, and one that moves only the names it serves would leave the connection
+    in the enforcing context, verified for another host. The changed name is refused."""
+    switched = _hrr_only(th.server_context(live, root_verifier(live), "enforce"))
+    sctx = _listening(live, kind, switched)
+    cctx = th.client_context(live, "good", version="1.3")
+    cctx.check_hostname = False
+    pair = th.hrr_handshake(sctx, cctx, hostname="b.example", retry_hostname=second)
+    assert ILLEGAL_PARAMETER in (pair.client_error or ""), pair.client_error
+    same = th.hrr_handshake(sctx, cctx, hostname="b.example", retry_hostname="b.example")
+    assert same.ok and same.result().status == "SUCCESS", same.errors
+
+
+@pytest.mark.parametrize("kind", ["hooked", "guard", "plain"])
+@pytest.mark.parametrize("how", RESUME)
+def test_hello_retry_never_resumes_a_revoked_session(live: LivePKI, kind: str, how: str) -> None:
+    """A session of a connection moved to an enforce-mode context, offered again after its
+    certificate was revoked, in a handshake with a HelloRetryRequest. The listening context
+    decides resumption on each ClientHello; on the second, the connection carries the session ID
+    context of the context it was moved to (SSL_set_SSL_CTX copies it), so a plain listener's
+    own session cache and ticket keys would restore the session unverified. The hook gives such
+    connections a context no session has: a full handshake, and the revocation fails it."""
+    v = root_verifier(live)
+    switched = th.server_context(live, v, "enforce")
+    sctx = _listening(live, kind, switched)
+    if how == "session-id":
+        sctx.options |= ssl.OP_NO_TICKET
+    cctx = _resuming_client(live, "revocable", "1.3", how)
+    first = th.bio_handshake(sctx, cctx, hostname="b.example", close=True)
+    assert first.ok and first.result().status == "SUCCESS" and first.client.session is not None
+    again = th.hrr_handshake(sctx, cctx, hostname="b.example", retry_hostname="b.example",
+                             session=first.client.session)  # fmt: skip
+    assert again.ok and again.result().status == "SUCCESS"
+    v.revocations = live.revocations("revocable")
+    after = th.hrr_handshake(sctx, cctx, hostname="b.example", retry_hostname="b.example",
+                             session=first.client.session)  # fmt: skip
+    assert not after.server.session_reused
+    assert "sslv3 alert certificate revoked" in (after.client_error or ""), after.client_error
+
+
 @pytest.mark.parametrize("default_mode", [None, "record"])
 @pytest.mark.parametrize("version", VERSIONS)
 def test_sni_callback_switch_to_enforce_context_enforces(

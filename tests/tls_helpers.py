@@ -6,6 +6,7 @@ connection's fastmtls result as JSON), and ``openssl s_client`` / ``curl`` runne
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import json
 import shutil
@@ -26,6 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 import fastmtls
 import fastmtls.ssl as fssl
+from fastmtls._ffi import ffi
 
 UTC = dt.timezone.utc
 HOST = "127.0.0.1"
@@ -265,7 +267,7 @@ class BioPair:
         sctx: ssl.SSLContext,
         cctx: ssl.SSLContext,
         *,
-        hostname: str = "localhost",
+        hostname: str | None = "localhost",
         session: ssl.SSLSession | None = None,
     ) -> BioPair:
         """Both ends, before any byte moved."""
@@ -358,6 +360,51 @@ def bio_handshake(
 ) -> BioPair:
     """A complete handshake over memory BIOs (see :meth:`BioPair.handshake`)."""
     return BioPair.open(sctx, cctx, hostname=hostname, session=session).handshake(close)
+
+
+
+# The random of a HelloRetryRequest (RFC 8446 4.1.3): SHA-256("HelloRetryRequest").
+HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+
+
+def _set_client_sni(client: ssl.SSLObject, name: str | None) -> None:
+    """Changes the server name a client SSLObject sends in its next ClientHello, through the
+    OpenSSL the ssl module loaded (SSL_set_tlsext_host_name; None: send none)."""
+    lib = ctypes.CDLL(fssl._library_path())
+    lib.SSL_ctrl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_char_p]
+    lib.SSL_ctrl.restype = ctypes.c_long
+    ptr = int(ffi.cast("uintptr_t", fssl._ssl_pointer(client._sslobj)))  # type: ignore[attr-defined]
+    set_tlsext_hostname, host_name = 55, 0
+    if lib.SSL_ctrl(ptr, set_tlsext_hostname, host_name, name.encode() if name else None) != 1:
+        raise RuntimeError("SSL_set_tlsext_host_name failed")
+
+
+def hrr_handshake(
+    sctx: ssl.SSLContext,
+    cctx: ssl.SSLContext,
+    *,
+    hostname: str | None,
+    retry_hostname: str | None,
+    session: ssl.SSLSession | None = None,
+) -> BioPair:
+    """A TLS 1.3 handshake in which the server answers the first ClientHello (server name
+    ``hostname``) with a HelloRetryRequest, and the client's second ClientHello names
+    ``retry_hostname``. The server must accept only P-384 key exchange (the client's first
+    ClientHello offers an X25519 share): this checks that a HelloRetryRequest was sent."""
+    pair = BioPair.open(sctx, cctx, hostname=hostname, session=session)
+    for side in (pair.client, pair.server):
+        try:
+            side.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        if side is pair.client:
+            _move(pair.c_out, pair.s_in)
+    flight = pair.s_out.read()
+    if HRR_RANDOM not in flight:
+        raise AssertionError("the server did not send a HelloRetryRequest")
+    pair.c_in.write(flight)
+    _set_client_sni(pair.client, retry_hostname)
+    return pair.handshake()
 
 
 # ---- loopback sockets ----------------------------------------------------------------------
