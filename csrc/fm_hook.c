@@ -48,8 +48,7 @@ enum {
     TLS1_3_VERSION = 0x0304,
     SSL_CLIENT_HELLO_SUCCESS = 1,
     SSL_CLIENT_HELLO_ERROR = 0,
-    SSL_AD_DECODE_ERROR = 50, /* TLS alert codes (RFC 8446 6) */
-    SSL_AD_ILLEGAL_PARAMETER = 47,
+    SSL_AD_ILLEGAL_PARAMETER = 47, /* TLS alert codes (RFC 8446 6) */
     SSL_AD_INTERNAL_ERROR = 80,
     SSL_AD_NO_RENEGOTIATION = 100,
     SSL_OP_NO_RENEGOTIATION = 0x40000000,
@@ -244,10 +243,14 @@ static int g_listen_idx = -1; /* SSL ex_data: the ctx_ref of the SSL_CTX that ac
 static int g_hello_idx = -1;  /* SSL ex_data: hello_rec */
 
 /* The server name of a connection's first ClientHello, kept so that the second one (after a
- * TLS 1.3 HelloRetryRequest) can be held to it (see client_hello_cb). Owned by the SSL. */
+ * TLS 1.3 HelloRetryRequest) can be held to it (see client_hello_cb): the raw server_name
+ * extension (kept by client_hello_cb), or the name OpenSSL parsed from it (kept by cert_cb,
+ * when the ClientHello is gone). Owned by the SSL. */
 typedef struct hello_rec {
-    size_t sni_len; /* 0: none sent */
-    uint8_t sni[];
+    int raw;     /* 1: bytes are the extension's body; 0: the host name */
+    int present; /* the extension was sent (raw), a name was (not raw) */
+    size_t len;
+    uint8_t bytes[];
 } hello_rec;
 
 static void free_hello_rec(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
@@ -1216,22 +1219,47 @@ static const unsigned char FM_SID_CTX[] = "fastmtls-hook";
 static const unsigned char FM_MOVED_SID_CTX[] = "fastmtls-moved";
 #define FM_MOVED_SID_CTX_LEN ((unsigned int)(sizeof FM_MOVED_SID_CTX - 1))
 
-/* Keeps `name` as the server name of the first ClientHello of `ssl`, unless one is kept
- * already. 0 when it cannot be kept. */
-static int hello_keep(const fm_hook *h, SSL *ssl, const uint8_t *name, size_t len) {
+/* Keeps what the first ClientHello of `ssl` said of its server name (see hello_rec), unless
+ * something is kept already. 0 when it cannot be kept. */
+static int hello_keep(const fm_hook *h, SSL *ssl, int raw, int present, const uint8_t *p,
+                      size_t len) {
     if (h->api.SSL_get_ex_data(ssl, h->hello_idx) != NULL)
         return 1;
+    if (len > SIZE_MAX - sizeof(hello_rec) - 1)
+        return 0;
     hello_rec *rec = malloc(sizeof *rec + (len ? len : 1));
     if (rec == NULL)
         return 0;
-    rec->sni_len = len;
+    rec->raw = raw;
+    rec->present = present;
+    rec->len = len;
     if (len)
-        memcpy(rec->sni, name, len);
+        memcpy(rec->bytes, p, len);
     if (h->api.SSL_set_ex_data(ssl, h->hello_idx, rec) != 1) {
         free(rec);
         return 0;
     }
     return 1;
+}
+
+/* Whether the ClientHello being processed says of its server name what `first` kept. */
+static int hello_same(const ssl_api *a, SSL *ssl, const hello_rec *first) {
+    const unsigned char *p = NULL;
+    size_t n = 0;
+    int present;
+    if (first->raw) {
+        present = a->SSL_client_hello_get0_ext(ssl, 0, &p, &n) == 1;
+    } else {
+        int sni = hello_sni(a, ssl, &p, &n);
+        if (sni < 0)
+            return 0;
+        present = sni == 1;
+    }
+    if (present != first->present)
+        return 0;
+    if (!present)
+        return 1;
+    return n == first->len && (n == 0 || memcmp(p, first->bytes, n) == 0);
 }
 
 /* SSL_CTX_set_client_hello_cb: the first callback of a server handshake, before OpenSSL looks
@@ -1245,9 +1273,6 @@ static int client_hello_cb(SSL *ssl, int *alert, void *arg) {
         return SSL_CLIENT_HELLO_ERROR;
     }
     const ssl_api *a = &h->api;
-    const uint8_t *name = NULL;
-    size_t len = 0;
-    int sni = hello_sni(a, ssl, &name, &len);
     const hello_rec *first = a->SSL_get_ex_data(ssl, h->hello_idx);
     int ok = 1;
     if (a->SSL_get_peer_finished(ssl, NULL, 0) > 0) {
@@ -1255,9 +1280,6 @@ static int client_hello_cb(SSL *ssl, int *alert, void *arg) {
          * SSL_OP_NO_RENEGOTIATION too; this holds whatever the options become). Its session
          * offer would be checked, and its certificate stored, before it proves anything. */
         *alert = SSL_AD_NO_RENEGOTIATION;
-        ok = 0;
-    } else if (sni < 0) {
-        *alert = SSL_AD_DECODE_ERROR; /* as OpenSSL's own parser would, a little later */
         ok = 0;
     } else if (first != NULL) {
         /* The second ClientHello after a HelloRetryRequest (the first was kept by a hooked
@@ -1268,15 +1290,17 @@ static int client_hello_cb(SSL *ssl, int *alert, void *arg) {
          * apply the CA associations of another, or leave a context it was moved to. The
          * server name must not change (illegal_parameter). The listener's marks stay: its
          * session cache and session ID context (or, for one without a hook, its own). */
-        if ((size_t)sni * len != first->sni_len ||
-            (len && memcmp(name, first->sni, len) != 0)) {
+        if (!hello_same(a, ssl, first)) {
             *alert = SSL_AD_ILLEGAL_PARAMETER;
             ok = 0;
         }
     } else {
+        const unsigned char *p = NULL;
+        size_t n = 0;
+        int present = a->SSL_client_hello_get0_ext(ssl, 0, &p, &n) == 1;
         ok = a->SSL_set_session_id_context(ssl, FM_SID_CTX, FM_SID_CTX_LEN) == 1 &&
              a->SSL_set_ex_data(ssl, h->listen_idx, arg) == 1 &&
-             hello_keep(h, ssl, name, (size_t)sni * len);
+             hello_keep(h, ssl, 1, present, p, present ? n : 0);
         if (!ok)
             *alert = SSL_AD_INTERNAL_ERROR;
     }
@@ -1312,7 +1336,7 @@ static int cert_cb(SSL *ssl, void *arg) {
          * connection does not resume what the hook marked (see FM_MOVED_SID_CTX) */
         const char *name = a->SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
         size_t n = name ? strlen(name) : 0;
-        ok = ok && n <= FM_SNI_MAX && hello_keep(h, ssl, (const uint8_t *)name, n) &&
+        ok = ok && hello_keep(h, ssl, 0, name != NULL, (const uint8_t *)name, n) &&
              a->SSL_set_session_id_context(ssl, FM_MOVED_SID_CTX, FM_MOVED_SID_CTX_LEN) == 1;
     }
     /* The CertificateRequest's CA names: a copy on the connection, never on the SSL_CTX (each
