@@ -137,39 +137,39 @@ static int parse_crl_extensions(fm_span exts, fm_crl *c) {
     return FM_OK;
 }
 
-/* At most this many extensions in one CRL entry (reasonCode, invalidityDate, certificateIssuer
- * and a few private ones in practice): bounds the duplicate check. */
-#define FM_MAX_ENTRY_EXTS 16
+/* The CRLReason of a reasonCode extension's value: a code RFC 5280 5.3.1 defines, else
+ * unspecified (0): a code it does not define (7, or a later X.509 one such as 11,
+ * weakAlgorithmOrKey) or a malformed value still revokes, and never reads as removeFromCRL. */
+static uint32_t reason_code(fm_span value) {
+    fm_der v;
+    fm_span en;
+    fm_der_init_span(&v, value);
+    if (fm_der_expect(&v, 0x0Au, &en, NULL) || !fm_der_done(&v) || en.len != 1 ||
+        en.p[0] > 10 || en.p[0] == 7)
+        return 0;
+    return en.p[0];
+}
 
-/* crlEntryExtensions: reasonCode (5.3.1), invalidityDate (5.3.2), certificateIssuer (5.3.3, for
- * indirect CRLs, which are not supported). Each extension at most once (X.509: an extension
- * type appears at most once in an Extensions sequence, as RFC 5280 4.2 says of certificates). */
+/* crlEntryExtensions: reasonCode (5.3.1), invalidityDate (5.3.2: not used, the entry revokes
+ * by itself), certificateIssuer (5.3.3, for indirect CRLs, which are not supported). An entry's
+ * extensions never make a CRL say less than its entries: a reasonCode that cannot be read (see
+ * reason_code), or two that disagree, read as unspecified; an empty list, an extension given
+ * twice, or extensions in a v1 CRL are taken as they are (OpenSSL does so too). Only what the
+ * entry requires to be understood and is not (an unknown critical extension; certificateIssuer)
+ * makes the CRL unusable (5.3), and a broken extension structure makes it malformed. */
 static int parse_entry_extensions(fm_span exts, fm_crl_entry *out) {
     fm_der r;
-    fm_span oid, value, seen[FM_MAX_ENTRY_EXTS];
-    size_t nseen = 0;
+    fm_span oid, value;
+    int have_reason = 0;
     fm_der_init_span(&r, exts);
-    if (exts.len == 0)
-        return BAD;
     while (!fm_der_done(&r)) {
         int critical;
         TRY(fm_der_extension(&r, &oid, &critical, &value));
-        for (size_t i = 0; i < nseen; i++)
-            if (fm_span_eq(seen[i], oid))
-                return BAD; /* duplicate extension */
-        if (nseen == FM_MAX_ENTRY_EXTS)
-            return BAD;
-        seen[nseen++] = oid;
         int id = ce_oid(oid);
         if (id == CE_REASON) {
-            fm_der v;
-            fm_span en;
-            fm_der_init_span(&v, value);
-            /* CRLReason ::= ENUMERATED (tag 0x0A): 0..10 except 7 */
-            if (fm_der_expect(&v, 0x0Au, &en, NULL) || !fm_der_done(&v) || en.len != 1 ||
-                en.p[0] > 10 || en.p[0] == 7)
-                return BAD;
-            out->reason = en.p[0];
+            uint32_t code = reason_code(value);
+            out->reason = have_reason && code != out->reason ? 0 : code;
+            have_reason = 1;
         } else if (id == CE_CERT_ISSUER) {
             return FM_ERR_CRL_UNSUPPORTED;
         } else if (id != CE_INVALIDITY_DATE && critical) {
@@ -273,7 +273,6 @@ int fm_crl_parse_full(fm_crl *c, const uint8_t *der, size_t len) {
 
 void fm_crl_iter_init(fm_crl_iter *it, const fm_crl *c) {
     fm_der_init_span(&it->r, c->revoked);
-    it->version = c->version;
 }
 
 int fm_crl_iter_next(fm_crl_iter *it, fm_crl_entry *out) {
@@ -287,15 +286,12 @@ int fm_crl_iter_next(fm_crl_iter *it, fm_crl_entry *out) {
         return BAD;
     fm_der_init_span(&e, entry);
     memset(out, 0, sizeof *out);
-    if (fm_der_expect(&e, FM_TAG_INTEGER, &out->serial, NULL) || fm_der_integer_ok(out->serial) ||
-        out->serial.len > 64)
+    if (fm_der_expect(&e, FM_TAG_INTEGER, &out->serial, NULL) || fm_der_integer_ok(out->serial))
         return BAD;
     if (fm_der_any(&e, &tag, &tm, NULL) || fm_der_time(tag, tm, &out->date))
         return BAD;
     if ((rc = fm_der_optional(&e, FM_TAG_SEQUENCE, &exts, NULL)) < 0)
         return BAD;
-    if (rc && it->version != 1)
-        return BAD; /* RFC 5280 5.1.2.6: crlEntryExtensions only in v2 CRLs */
     if (rc && (rc = parse_entry_extensions(exts, out)) != FM_OK)
         return rc;
     if (!fm_der_done(&e))

@@ -35,8 +35,11 @@ typedef struct fm_crl_entry {
 
 typedef struct fm_crl_iter {
     fm_der r;
-    int version; /* of the CRL: entry extensions only in v2 (RFC 5280 5.1.2.6) */
 } fm_crl_iter;
+
+/* Entries whose serial is longer than this name no certificate fastmtls accepts (RFC 5280
+ * 4.1.2.2: at most 20 octets): a revocation set skips them, the CRL stays usable. */
+#define FM_CRL_MAX_SERIAL 64u
 
 /* Parses and validates the whole CRL, entries included. Returns FM_OK, FM_ERR_CRL_MALFORMED or
  * FM_ERR_CRL_UNSUPPORTED. */

@@ -1197,7 +1197,7 @@ static int removals_collect(removals *r, const rb_crl *d) {
     int rc;
     fm_crl_iter_init(&it, &d->c);
     while ((rc = fm_crl_iter_next(&it, &e)) == 1) {
-        if (e.reason != FM_REASON_REMOVE_FROM_CRL)
+        if (e.reason != FM_REASON_REMOVE_FROM_CRL || e.serial.len > FM_CRL_MAX_SERIAL)
             continue;
         if (r->slots == NULL) {
             r->keys = malloc((size_t)d->c.n_entries * sizeof *r->keys);
@@ -1241,6 +1241,8 @@ static int insert_crl(table *t, pipeline *p, const rb_crl *c, const removals *sk
                 return FM_ERR_CRL_MALFORMED;
             continue;
         }
+        if (e.serial.len > FM_CRL_MAX_SERIAL)
+            continue;
         uint64_t h = entry_hash(c->issuer, e.serial);
         if (skip && removal_has(skip, e.serial, h))
             continue;
