@@ -322,6 +322,32 @@ static int canon_raw(canon_rd *r, uint32_t *cp) {
     return 1;
 }
 
+int fm_name_atv_ok(fm_span oid, unsigned tag, fm_span value) {
+    if (!oid_ok(oid))
+        return 0;
+    if (tag == FM_TAG_SEQUENCE)
+        return 1;
+    if (tag >= 0x1Fu)
+        return 0; /* not universal, constructed, or past BMPString */
+    /* ASN1_tag2bit() of each universal tag within B_ASN1_PRINTABLE */
+    static const uint32_t accepted = 1u << 3 | 1u << 7 | 1u << 8 | 1u << 9 | 1u << 11 |
+                                     1u << 12 | 1u << 13 | 1u << 14 | 1u << 15 | 1u << 18 |
+                                     1u << 19 | 1u << 20 | 1u << 22 | 1u << 28 | 1u << 29 |
+                                     1u << 30;
+    if (!(accepted >> tag & 1u))
+        return 0;
+    if (tag == FM_TAG_BIT_STRING)
+        return value.len > 0 && value.p[0] <= 7;
+    if (tag != FM_TAG_UTF8_STRING && tag != FM_TAG_BMP_STRING && tag != FM_TAG_UNIVERSAL_STRING)
+        return 1;
+    canon_rd r = {value.p, value.p + value.len, tag, 0, 0, 0};
+    uint32_t c;
+    int rc;
+    while ((rc = canon_raw(&r, &c)) == 1)
+        ;
+    return rc == 0;
+}
+
 static int canon_space(uint32_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
 /* The next character of the canonical form: spaces trimmed and collapsed, ASCII lower case. */

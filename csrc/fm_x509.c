@@ -56,11 +56,10 @@ static int parse_name(fm_span name_content) {
             TRY(fm_der_expect(&set, FM_TAG_SEQUENCE, &a, NULL));
             fm_der_init_span(&atv, a);
             TRY(fm_der_expect(&atv, FM_TAG_OID, &oid, NULL));
-            if (oid.len == 0)
-                return BAD;
             unsigned vt;
-            TRY(fm_der_any(&atv, &vt, NULL, NULL));
-            if (!fm_der_done(&atv) || fm_constructed_string(vt))
+            fm_span value;
+            TRY(fm_der_any(&atv, &vt, &value, NULL));
+            if (!fm_der_done(&atv) || !fm_name_atv_ok(oid, vt, value))
                 return BAD;
         }
     }

@@ -89,6 +89,17 @@ int fm_cert_parse(fm_cert *c, const uint8_t *der, size_t len);
  * algorithms not supported. Returns FM_OK or FM_ERR_MALFORMED_CERT. */
 int fm_sig_alg_parse(fm_span full, int *alg, fm_pss *pss);
 
+/* Whether an attribute (type `oid`, value of identifier octet `tag` and content `value`) is one
+ * OpenSSL's X509_NAME decoder takes: a well-formed OBJECT IDENTIFIER, and a value of a universal type of ASN1_PRINTABLE (the string types, BIT STRING, SEQUENCE and
+ * the types it reads as unknown; not BOOLEAN, INTEGER, OCTET STRING, NULL, OID, ENUMERATED,
+ * SET, the times, VideotexString, GraphicString, VisibleString or GeneralString) whose content
+ * x509_name_canon can read (UTF8String valid UTF-8, BMPString and UniversalString whole
+ * characters, none a surrogate or past U+10FFFF; a BIT STRING with its unused-bits octet).
+ * A certificate whose subject or issuer holds another could not be loaded by OpenSSL, nor its
+ * names printed as OpenSSL prints them: it is malformed. (Implemented in fm_names.c with the
+ * string decoders.) */
+int fm_name_atv_ok(fm_span oid, unsigned tag, fm_span value);
+
 /* Parses a Name (whole TLV): SEQUENCE OF SET OF AttributeTypeAndValue. Returns FM_OK or
  * FM_ERR_MALFORMED_CERT. */
 int fm_name_parse(fm_span full);

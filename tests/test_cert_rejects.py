@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from der import NULL, Node, seq
 from helpers import make_verifier, run_verify
 
-from fastmtls import Reason
+from fastmtls import Reason, TrustStore, Verifier
 
 R = Reason
 OID = {
@@ -168,6 +168,20 @@ def pss_spki(tbs: Node) -> None:
 def subject_oid_empty(tbs: Node) -> None:
     """The subject's first AttributeTypeAndValue with a zero-length OID."""
     tbs[SUBJECT][0][0].children[0] = Node(0x06, b"")
+
+
+def subject_value(tag: int, content: bytes, field: int = SUBJECT) -> Edit:
+    """The first attribute value of the subject (or ``field``) as ``tag`` + ``content``."""
+    def edit(tbs: Node) -> None:
+        tbs[field][0][0].children[1] = Node(tag, content)
+    return edit
+
+
+def subject_oid(content: bytes) -> Edit:
+    """The subject's first attribute type OID with content octets ``content``."""
+    def edit(tbs: Node) -> None:
+        tbs[SUBJECT][0][0].children[0] = Node(0x06, content)
+    return edit
 
 
 def set_serial(content: bytes) -> Edit:
@@ -330,6 +344,62 @@ SPKI_CASES = {
                                 leaf_key="rsa2048"),
 }
 
+# Attribute values OpenSSL's X509_NAME decoder refuses (ASN1_PRINTABLE, x509_name_canon): OpenSSL
+# cannot load such a certificate, nor print its names (fields() would be empty for a verified
+# one). fm_name_atv_ok.
+NAME_VALUE_CASES = {
+    "subject-visible-string": Case(subject_value(0x1A, b"visible"), R.MALFORMED_CERT),
+    "subject-general-string": Case(subject_value(0x1B, b"general"), R.MALFORMED_CERT),
+    "subject-graphic-string": Case(subject_value(0x19, b"graphic"), R.MALFORMED_CERT),
+    "subject-videotex-string": Case(subject_value(0x15, b"videotex"), R.MALFORMED_CERT),
+    "subject-integer": Case(subject_value(0x02, b"\x05"), R.MALFORMED_CERT),
+    "subject-null": Case(subject_value(0x05, b""), R.MALFORMED_CERT),
+    "subject-octet-string": Case(subject_value(0x04, b"abc"), R.MALFORMED_CERT),
+    "subject-utctime": Case(subject_value(0x17, b"250101000000Z"), R.MALFORMED_CERT),
+    "subject-context-tag": Case(subject_value(0x80, b"abc"), R.MALFORMED_CERT),
+    "subject-utf8-overlong": Case(subject_value(0x0C, b"a\xc0\x80b"), R.MALFORMED_CERT),
+    "subject-utf8-surrogate": Case(subject_value(0x0C, b"\xed\xa0\x80"), R.MALFORMED_CERT),
+    "subject-utf8-past-10ffff": Case(subject_value(0x0C, b"\xf4\x90\x80\x80"),
+                                     R.MALFORMED_CERT),
+    "subject-utf8-cut-short": Case(subject_value(0x0C, b"ab\xe2\x82"), R.MALFORMED_CERT),
+    "subject-utf8-lone-continuation": Case(subject_value(0x0C, b"\x80"), R.MALFORMED_CERT),
+    "subject-bmp-odd-length": Case(subject_value(0x1E, b"\x00a\x00"), R.MALFORMED_CERT),
+    "subject-bmp-surrogate": Case(subject_value(0x1E, b"\x00a\xd8\x00"), R.MALFORMED_CERT),
+    "subject-universal-past-10ffff": Case(subject_value(0x1C, b"\x00\x11\x00\x00"),
+                                          R.MALFORMED_CERT),
+    "subject-universal-length-3": Case(subject_value(0x1C, b"\x00\x00a"), R.MALFORMED_CERT),
+    "subject-bit-string-empty": Case(subject_value(0x03, b""), R.MALFORMED_CERT),
+    "subject-bit-string-8-unused": Case(subject_value(0x03, b"\x08\xff"), R.MALFORMED_CERT),
+    "subject-oid-last-octet-continues": Case(subject_oid(b"\x55\x04\x83"), R.MALFORMED_CERT),
+    "subject-oid-subidentifier-0x80": Case(subject_oid(b"\x55\x80\x04"), R.MALFORMED_CERT),
+    "issuer-visible-string": Case(subject_value(0x1A, b"x", field=ISSUER), R.MALFORMED_CERT),
+}  # fmt: skip
+
+# ... and values it takes, printed as OpenSSL prints them.
+NAME_VALUE_ACCEPTED = {
+    "numeric-string-of-letters": subject_value(0x12, b"Evil"),
+    "t61-string-latin-1": subject_value(0x14, b"caf\xe9"),
+    "utf8-four-octets": subject_value(0x0C, b"\xf0\x9f\x94\x91 key"),
+    "bmp-non-ascii": subject_value(0x1E, "K\u00f6ln".encode("utf-16-be")),
+    "universal": subject_value(0x1C, "K\u00f6ln \U0001f511".encode("utf-32-be")),
+    "bit-string": subject_value(0x03, b"\x04\xf0"),
+    "object-descriptor": subject_value(0x07, b"desc"),
+    "printable-empty": subject_value(0x13, b""),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NAME_VALUE_ACCEPTED))
+def test_name_values_openssl_takes_are_accepted(name: str) -> None:
+    """Values of every type OpenSSL's name decoder takes verify, and their DNs print."""
+    case = Case(NAME_VALUE_ACCEPTED[name], R.OK)
+    der = build(case, edited=True)
+    assert verify(case, der) == R.OK
+    store = TrustStore()
+    store.add_der(_root(case.root_key).der, name="root")
+    fields = Verifier(store, purpose="any").verify([der], at=pki.NOW).fields()
+    assert fields["cert_subject_dn"] and fields["cert_subject_dn_legacy"]
+
+
 STRUCTURE_CASES = {
     "subject-attribute-empty-oid": Case(subject_oid_empty, R.MALFORMED_CERT),
     # X.690 8.3.2: an INTEGER in the fewest octets
@@ -403,7 +473,7 @@ EXTENSION_CASES = {
         R.INVALID_EXTENSION),
 }
 
-ALL = {**SIG_ALG_CASES, **SPKI_CASES, **STRUCTURE_CASES, **EXTENSION_CASES}
+ALL = {**SIG_ALG_CASES, **SPKI_CASES, **STRUCTURE_CASES, **EXTENSION_CASES, **NAME_VALUE_CASES}
 
 
 @pytest.mark.parametrize("name", sorted(ALL))

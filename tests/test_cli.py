@@ -267,16 +267,31 @@ def test_pem_files_with_text_before_the_first_block(
 
 
 @pytest.mark.parametrize("value", [b"\x02\x01\x05", b"\x05\x00", b"\x1e\x03\x00a\x00"])
-def test_crl_inspect_issuer_names_openssl_cannot_print(
+def test_crl_inspect_refuses_issuer_names_openssl_cannot_read(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], value: bytes
 ) -> None:
-    """A CRL whose issuer CN is an INTEGER, a NULL or an odd-length BMPString (the parser takes
-    any Name value) is reported, its issuer as ``#`` and the Name's DER in hex; it used to end
-    in a ValueError traceback and exit 1, which reads as "signature invalid"."""
+    """A CRL whose issuer CN is an INTEGER, a NULL or an odd-length BMPString (OpenSSL's Name
+    decoder takes none of them) is malformed: an error and exit 2, not a traceback."""
     import crls
 
     name = crls.enc(0x30, crls.enc(0x31, crls.enc(0x30, crls.der_oid("2.5.4.3") + value)))
     path = tmp_path / "odd.crl"
+    path.write_bytes(crls.raw_crl(name, key=pki.make_key("p256")))
+    assert main(["crl", "inspect", str(path)]) == 2
+    assert "malformed CRL" in capsys.readouterr().err
+
+
+def test_crl_inspect_prints_an_issuer_name_too_long_to_format_as_hex(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An issuer Name longer than OpenSSL's X509_NAME_MAX (1 MiB), which OpenSSL would not
+    print: the listing shows ``#`` and the Name's DER in hex instead of ending in a
+    ValueError traceback (and exit 1, which reads as "signature invalid")."""
+    import crls
+
+    value = crls.enc(0x0C, b"x" * (1024 * 1024))
+    name = crls.enc(0x30, crls.enc(0x31, crls.enc(0x30, crls.der_oid("2.5.4.3") + value)))
+    path = tmp_path / "long.crl"
     path.write_bytes(crls.raw_crl(name, key=pki.make_key("p256")))
     rc, out = _run(["crl", "inspect", str(path)], capsys)
     assert rc == 0 and isinstance(out, list)

@@ -136,8 +136,8 @@ def _port(text: str) -> int:
 
 
 def _name(der: bytes) -> str:
-    """A CRL issuer Name as OpenSSL's RFC 2253 text; one that cannot be printed (values of
-    types no Name should hold, which the parser still accepts) as its DER in hex."""
+    """A CRL issuer Name as OpenSSL's RFC 2253 text; one OpenSSL would not print (longer than
+    its X509_NAME_MAX; the parser refuses values it cannot read) as its DER in hex."""
     try:
         return dn_rfc2253(der)
     except ValueError:
