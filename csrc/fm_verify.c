@@ -249,15 +249,33 @@ typedef struct vctx {
      * under the deny options) is a failed path and the search goes on; a revoked path under
      * Cloudflare semantics is kept as the fallback while a path without a revocation is looked
      * for. The outcome at depth 0 is the same on every path (the leaf's issuer name and key are
-     * fixed by its signature), so it ends the search. */
+     * fixed by its signature), so it ends the search. Checked when a set is given, and also
+     * without one under FM_OPT_REV_DENY_MISSING (no set: no certificate has a CRL). */
     const fm_revset *revs;
+    int rev_check;
     fm_result scratch;      /* check_revocation of a candidate path */
     int done;               /* a final answer is known: stop searching */
     size_t fb_len;          /* the fallback path (0: none) */
     node fb_path[FM_MAX_DEPTH_LIMIT + 2];
     size_t rf_len;          /* the path whose revocation failure is x->best (0: none) */
     node rf_path[FM_MAX_DEPTH_LIMIT + 2];
+    /* The times at which every refusal for time so far still holds (see fm_result.holds_from):
+     * a candidate refused because `at` is before bound b is refused until b - 1, one refused
+     * because `at` is after b from b + 1. */
+    int64_t t_lo, t_hi;
 } vctx;
+
+/* A candidate refused because x->at is before `bound`. */
+static void refused_before(vctx *x, int64_t bound) {
+    if (bound - 1 < x->t_hi)
+        x->t_hi = bound - 1; /* at < bound: no overflow */
+}
+
+/* A candidate refused because x->at is after `bound`. */
+static void refused_after(vctx *x, int64_t bound) {
+    if (bound + 1 > x->t_lo)
+        x->t_lo = bound + 1; /* at > bound: no overflow */
+}
 
 /* Error ranking when every path fails (rustls-webpki's idea): a path that reached a trust anchor
  * and failed a specific check beats "no issuer found", and a valid path that failed its
@@ -580,10 +598,12 @@ static int validate_path(vctx *x, int *depth) {
         const fm_cert *c = x->path[k].cert;
         if (x->at < c->not_before) {
             *depth = (int)k;
+            refused_before(x, c->not_before);
             return FM_ERR_CERT_NOT_YET_VALID;
         }
         if (x->at > c->not_after) {
             *depth = (int)k;
+            refused_after(x, c->not_after);
             return FM_ERR_CERT_HAS_EXPIRED;
         }
     }
@@ -591,13 +611,13 @@ static int validate_path(vctx *x, int *depth) {
 }
 
 static void fill_result(const vctx *x, fm_result *out);
-static int check_revocation(const vctx *x, const fm_revset *revs, fm_result *out, int *depth);
+static int check_revocation(vctx *x, const fm_revset *revs, fm_result *out, int *depth);
 
 /* A valid path reached a trust anchor (x->path): FM_OK when it is the answer (no revocation set,
  * or nothing on it revoked), -1 when the search goes on: its revocation check failed (recorded),
  * or it is revoked (kept as the fallback, the first one found). See vctx.revs. */
 static int path_found(vctx *x) {
-    if (x->revs == NULL)
+    if (!x->rev_check)
         return FM_OK;
     fm_result *r = &x->scratch;
     memset(r, 0, sizeof *r);
@@ -779,6 +799,8 @@ static void fill_result(const vctx *x, fm_result *out) {
     }
     const node *top = &x->path[x->len - 1];
     out->anchor_group = x->s->anchors[top->idx].group;
+    out->holds_from = out->not_before;
+    out->holds_until = out->not_after;
 }
 
 static int finish(fm_result *out, int status, int depth) {
@@ -861,15 +883,15 @@ static int dp_covered(const fm_revset *revs, int idx, const fm_cert *c, const fm
 
 /* Revocation of the validated path (RFC 5280 6.3, simplified to complete CRLs from the issuing
  * CA): the leaf, or every certificate below the anchor with FM_OPT_REV_CHAIN. Returns FM_OK (and
- * flags a revocation in *out) or the failure status with *depth set. Also narrows the result's
- * validity window to the CRLs' nextUpdate when stale CRLs are refused. */
-static int check_revocation(const vctx *x, const fm_revset *revs, fm_result *out, int *depth) {
+ * flags a revocation in *out) or the failure status with *depth set. When stale CRLs are
+ * refused, also narrows the times the result holds (out->holds_*) to the CRLs' windows. */
+static int check_revocation(vctx *x, const fm_revset *revs, fm_result *out, int *depth) {
     uint32_t flags = x->o->flags;
     size_t last = (flags & FM_OPT_REV_CHAIN) ? x->len - 1 : 1;
     for (size_t i = 0; i < last && i + 1 < x->len; i++) {
         const fm_cert *c = x->path[i].cert, *issuer = x->path[i + 1].cert;
         int is_ca = (c->ext_flags & FM_X_BC) && c->is_ca;
-        int idx = fm_revset_find_issuer(revs, issuer->subject, issuer->spki);
+        int idx = revs ? fm_revset_find_issuer(revs, issuer->subject, issuer->spki) : -1;
         fm_window win = {INT64_MIN, INT64_MAX}, dp_win = {INT64_MIN, INT64_MAX};
         /* complete status for this kind of certificate: a CRL of full scope (or of its scope,
          * not partitioned by reason) without a distribution point name or with one the
@@ -887,14 +909,20 @@ static int check_revocation(const vctx *x, const fm_revset *revs, fm_result *out
         if (idx < 0)
             continue;
         if (covered && (flags & FM_OPT_REV_DENY_EXPIRED)) {
-            if (x->at > win.next_update || x->at < win.this_update) {
+            if (x->at < win.this_update) {
                 *depth = (int)i;
-                return x->at < win.this_update ? FM_ERR_CRL_NOT_YET_VALID : FM_ERR_CRL_HAS_EXPIRED;
+                refused_before(x, win.this_update);
+                return FM_ERR_CRL_NOT_YET_VALID;
             }
-            if (win.next_update < out->not_after)
-                out->not_after = win.next_update;
-            if (win.this_update > out->not_before)
-                out->not_before = win.this_update;
+            if (x->at > win.next_update) {
+                *depth = (int)i;
+                refused_after(x, win.next_update);
+                return FM_ERR_CRL_HAS_EXPIRED;
+            }
+            if (win.next_update < out->holds_until)
+                out->holds_until = win.next_update;
+            if (win.this_update > out->holds_from)
+                out->holds_from = win.this_update;
         }
         fm_revocation rv;
         if (fm_revset_check(revs, idx, c->serial, is_ca && i > 0, &rv)) {
@@ -973,7 +1001,7 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
     if (cacheable)
         rhash = result_hash(v, key_parts[0], chain, chain_len);
     if (cacheable && fm_cache_get_h(&v->results, rhash, key_parts, 2, out)) {
-        if (at >= out->not_before && at <= out->not_after) {
+        if (at >= out->holds_from && at <= out->holds_until) {
             out->flags |= FM_RESULT_CACHED;
             out->sig_checks = out->steps = 0;
             return out->status;
@@ -1040,6 +1068,8 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
     x->n_pres = n;
     x->best = FM_OK;
     x->best_depth = -1;
+    x->t_lo = INT64_MIN;
+    x->t_hi = INT64_MAX;
     find_copies(x, hashes);
 
     int status, depth = 0;
@@ -1055,6 +1085,7 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
         x->path[0] = (node){&pres[0], FM_SRC_PRESENTED, 0};
         x->len = 1;
         x->revs = revs;
+        x->rev_check = revs != NULL || (x->o->flags & FM_OPT_REV_DENY_MISSING);
         int found = build(x) == FM_OK;
         if (!found && x->fb_len) { /* only revoked paths: the first one found */
             memcpy(x->path, x->fb_path, x->fb_len * sizeof *x->path);
@@ -1064,7 +1095,7 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
         if (found) {
             status = FM_OK;
             fill_result(x, out);
-            if (revs && (status = check_revocation(x, revs, out, &depth)) != FM_OK)
+            if (x->rev_check && (status = check_revocation(x, revs, out, &depth)) != FM_OK)
                 out->flags &= ~FM_RESULT_REVOKED;
         } else if (x->fatal && x->best_rank < RANK_REVOCATION) {
             /* (a valid path refused by its revocation check is the answer, even when the
@@ -1082,6 +1113,10 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
     }
     out->sig_checks = x->sig_checks;
     out->steps = x->steps;
+    if (x->t_lo > out->holds_from)
+        out->holds_from = x->t_lo;
+    if (x->t_hi < out->holds_until)
+        out->holds_until = x->t_hi;
     finish(out, status, depth);
     if (status == FM_OK && cacheable)
         fm_cache_put_h(&v->results, rhash, key_parts, 2, out);
@@ -1101,6 +1136,7 @@ int fm_result_equal(const fm_result *a, const fm_result *b) {
         a->flags != b->flags || a->anchor_group != b->anchor_group ||
         a->sig_checks != b->sig_checks || a->steps != b->steps ||
         a->not_before != b->not_before || a->not_after != b->not_after ||
+        a->holds_from != b->holds_from || a->holds_until != b->holds_until ||
         a->revoked_depth != b->revoked_depth || a->revoked_reason != b->revoked_reason ||
         a->revoked_at != b->revoked_at || a->n_presented != b->n_presented)
         return 0;

@@ -412,6 +412,62 @@ def test_cache_not_used_outside_validity(ch: pki.Chain, v: Verifier) -> None:
     assert v.verify(ch.presented_der, at=NOW).cached
 
 
+def test_cache_holds_only_while_a_path_refused_for_time_stays_refused() -> None:
+    """A cached answer holds at another time only while every path refused for its time at the
+    first verification still is: a re-issued intermediate (same name and key, valid from
+    tomorrow) beside the current one whose validity ends in five days, under two roots. Before
+    the new one is valid the answer is the old path (anchor "old"); once it is valid, the search
+    takes the new one first, so the cache must not keep answering with the old path (nor the
+    old path's revocation once it is revoked)."""
+    old_root, new_root = pki.ca("Old Root"), pki.ca("New Root")
+    key = pki.make_key("p256")
+    soon = NOW + dt.timedelta(days=1)
+    new_i = pki.intermediate(new_root, "Rollover CA", key=key, not_before=soon)
+    old_i = pki.intermediate(old_root, "Rollover CA", key=key,
+                             not_after=NOW + dt.timedelta(days=5))  # fmt: skip
+    leaf = pki.leaf(old_i)
+    store = fastmtls.TrustStore()
+    store.add_der(new_root.der, name="new")
+    store.add_der(old_root.der, name="old")
+    chain = [leaf.der, new_i.der, old_i.der]
+    revs = fastmtls.RevocationSet.build(
+        entries=[fastmtls.Revocation(old_root.der, old_i.cert.serial_number)])
+    for kw in ({}, {"revocations": revs, "revocation_check": "chain"}):
+        v = Verifier(store, **kw)
+        first = v.verify(chain, at=NOW)
+        assert (first.anchor_name, first.revoked) == ("old", bool(kw))
+        for t in (soon, soon + dt.timedelta(days=2), NOW - dt.timedelta(days=1)):
+            r = v.verify(chain, at=t)
+            fresh = Verifier(store, result_cache_size=0, **kw).verify(chain, at=t)
+            assert (r.anchor_name, r.revoked, r.chain) == (fresh.anchor_name, fresh.revoked,
+                                                           fresh.chain), t  # fmt: skip
+        assert v.verify(chain, at=soon).anchor_name == "new"
+        # the other way round: first verified once the new path is valid, then before it was
+        v = Verifier(store, **kw)
+        assert v.verify(chain, at=soon).anchor_name == "new"
+        before = v.verify(chain, at=NOW)
+        assert (before.anchor_name, before.cached) == ("old", False)
+
+
+def test_result_not_after_is_the_chains(ch: pki.Chain) -> None:
+    """not_before / not_after are the validated chain's validity, also when stale CRLs are
+    refused (the CRL's window bounds only how long the cached answer holds)."""
+    import crls
+
+    store = fastmtls.TrustStore()
+    store.add_der(ch.root.der, name="root")
+    issuer = ch.intermediates[0] if ch.intermediates else ch.root
+    revs = fastmtls.RevocationSet.build([crls.crl(issuer)], cas=[issuer.der], at=NOW)
+    v = Verifier(store, revocations=revs, expired_crl="deny", missing_crl="allow")
+    r = v.verify(ch.presented_der, at=NOW)
+    assert r.verified
+    certs = [x509.load_der_x509_certificate(d) for d in r.chain]
+    assert r.not_after == min(int(c.not_valid_after_utc.timestamp()) for c in certs)
+    assert r.not_before == max(int(c.not_valid_before_utc.timestamp()) for c in certs)
+    late = v.verify(ch.presented_der, at=crls.NEXT_UPDATE + dt.timedelta(seconds=1))
+    assert not late.cached and late.reason == Reason.CRL_HAS_EXPIRED
+
+
 def test_cache_invalidated_by_store_remove(ch: pki.Chain) -> None:
     """Removing the CA from the store makes the (cached) chain fail at once."""
     store = TrustStore()

@@ -128,9 +128,9 @@ def test_unrevoked_leaf_is_not_flagged(w: World) -> None:
 
 
 def test_no_revocation_set_revokes_nothing(w: World) -> None:
-    """Without a RevocationSet nothing is checked, whatever the policy options say."""
-    r = check(w, None, revoked="fail", missing_crl="deny", expired_crl="deny",
-              revocation_check="chain")  # fmt: skip
+    """Without a RevocationSet nothing is revoked and no CRL is stale, whatever the policy
+    options say (but missing_crl="deny" then fails: test_missing_crl_denied_without_any_set)."""
+    r = check(w, None, revoked="fail", expired_crl="deny", revocation_check="chain")
     assert (r.status, r.revoked) == ("SUCCESS", False)
 
 
@@ -1038,6 +1038,21 @@ def test_missing_crl_denied(
         assert r.reason is Reason.UNABLE_TO_GET_CRL and not r.verified
     allowed = check(w, revs, missing_crl="allow", revocation_check=mode)
     assert (allowed.status, allowed.revoked) == ("SUCCESS", False)
+
+
+@pytest.mark.parametrize("mode", ["leaf", "chain"])
+def test_missing_crl_denied_without_any_set(w: World, mode: str) -> None:
+    """missing_crl="deny" with no revocation set at all (revocations=None: before a CRLSource
+    first loaded, or swapped out) covers nothing: every chain fails, as under an empty set. It
+    used to skip revocation checking and pass every chain (fail open)."""
+    r = check(w, None, missing_crl="deny", revocation_check=mode)
+    assert (r.status, r.depth, r.verified) == ("FAILED:unable to get certificate CRL", 0, False)
+    v = verifier(w, build(w, crls.crl(w.inter), crls.crl(w.root)), missing_crl="deny",
+                 revocation_check=mode)  # fmt: skip
+    assert run_verify(v, w.chain(), at=NOW).status == "SUCCESS"
+    v.revocations = None  # hot swap to no set: fails closed from the next verification on
+    assert run_verify(v, w.chain(), at=NOW).status == "FAILED:unable to get certificate CRL"
+    assert check(w, None, missing_crl="allow", revocation_check=mode).status == "SUCCESS"
 
 
 def test_explicit_entries_count_as_the_issuers_crl(w: World) -> None:

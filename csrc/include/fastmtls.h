@@ -350,6 +350,12 @@ typedef struct fm_result {
     uint32_t revoked_reason; /* CRLReason code (RFC 5280 5.3.1), 0 unspecified */
     int64_t revoked_at;      /* revocationDate (unix seconds) */
     uint32_t n_presented;    /* certificates the core found in the presented chain */
+    /* The verification times at which this answer holds, the whole-result cache's window: the
+     * chain's validity, narrowed to the windows of the CRLs it was checked with when stale CRLs
+     * are refused, and to the times at which every candidate path refused for its time (a
+     * certificate not yet valid or expired, a CRL not yet or no longer in force) still would be
+     * (at another time that path could be the answer). */
+    int64_t holds_from, holds_until;
 } fm_result;
 
 /*

@@ -248,7 +248,8 @@ class Verifier:
 
     @property
     def revocations(self) -> RevocationSet | None:
-        """The revocation set consulted (None = no revocation checking)."""
+        """The revocation set consulted (None = no revocation checking, except that under
+        ``missing_crl="deny"`` no certificate then has a CRL: every chain fails)."""
         return self._revocations
 
     @revocations.setter
