@@ -781,6 +781,26 @@ def test_failed_result_content(ch: pki.Chain, v: Verifier) -> None:
     assert f["cert_serial"] != "" and f["cert_subject_dn"] != ""
 
 
+def test_failed_result_issuer_fields_prefer_the_key_the_leaf_names() -> None:
+    """A failed chain's cert_issuer_serial / cert_issuer_ski come from a presented certificate
+    that names the leaf's issuer, the one whose key the leaf's authorityKeyIdentifier names
+    first: a decoy of the same name sent before the real issuer is passed over."""
+    root = pki.ca("Issuer Fields Root")
+    real = pki.intermediate(root, "Same Name CA")
+    decoy = pki.intermediate(root, "Same Name CA")
+    leaf = pki.leaf(real)
+    v = Verifier(fastmtls.TrustStore())  # trusts nothing: the chain fails
+    f = v.verify([leaf.der, decoy.der, real.der], at=NOW).fields()
+    assert f["cert_verified"] is False
+    assert f["cert_issuer_serial"] == _serial_hex(real.cert.serial_number)
+    ski = real.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    assert f["cert_issuer_ski"] == ski.hex().upper()
+    # without a match by key, the first one of the name
+    other = pki.leaf(pki.intermediate(root, "Same Name CA"))
+    f = v.verify([other.der, decoy.der, real.der], at=NOW).fields()
+    assert f["cert_issuer_serial"] == _serial_hex(decoy.cert.serial_number)
+
+
 def test_fields_key_set(ch: pki.Chain, v: Verifier) -> None:
     """fields() has exactly FIELD_NAMES as keys, strings and booleans only."""
     f = v.verify(ch.presented_der, at=NOW).fields()

@@ -135,12 +135,16 @@ def test_no_revocation_set_revokes_nothing(w: World) -> None:
 
 
 def test_strict_mode_fails_a_revoked_leaf(w: World) -> None:
-    """revoked="fail": FAILED:certificate revoked at depth 0, not verified, still revoked."""
+    """revoked="fail": FAILED:certificate revoked at depth 0, not verified (nor true as a
+    bool), still revoked. The Cloudflare fields keep their meaning: cert_revoked implies
+    cert_verified (FIELDS.md), the chain validates to a trusted CA."""
     r = check(w, build(w, revoking_leaf(w)), revoked="fail")
-    assert (r.status, r.verified, r.revoked, r.depth) == (
-        "FAILED:certificate revoked", False, True, 0)
+    assert (r.status, r.verified, bool(r), r.revoked, r.depth) == (
+        "FAILED:certificate revoked", False, False, True, 0)
     assert r.reason is Reason.CERT_REVOKED
-    assert r.fields()["cert_revoked"] is True and r.fields()["cert_verified"] is False
+    assert r.fields()["cert_revoked"] is True and r.fields()["cert_verified"] is True
+    expired = check(w, build(w, revoking_leaf(w)), revoked="fail", at=NOW + timedelta(days=9999))
+    assert expired.fields()["cert_verified"] is False and not expired.fields()["cert_revoked"]
     assert check(w, build(w, revoking_leaf(w)), w.other, revoked="fail").status == "SUCCESS"
 
 

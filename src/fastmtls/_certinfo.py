@@ -46,6 +46,11 @@ class CertInfo:
         return self._slice(self.info.ski_off, self.info.ski_len)
 
     @property
+    def aki(self) -> bytes:
+        """authorityKeyIdentifier keyIdentifier octets; empty when absent."""
+        return self._slice(self.info.aki_off, self.info.aki_len)
+
+    @property
     def spki(self) -> bytes:
         return self._slice(self.info.spki_off, self.info.spki_len)
 

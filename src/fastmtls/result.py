@@ -285,18 +285,19 @@ class VerifyResult:
 
     def _issuer(self) -> CertInfo | None:
         """The leaf's direct issuer: from the validated chain, else the presented one that names
-        it."""
+        it, one whose key the leaf's authorityKeyIdentifier names first (a client may send a
+        certificate of the same name that did not sign the leaf before the one that did)."""
         if "issuer" not in self._cache:
             found: CertInfo | None = None
             leaf = self._leaf()
             if self.verified and len(self.chain) > 1:
                 found = CertInfo(self.chain[1])
             elif leaf is not None and leaf.has(lib.FM_INFO_ISSUER):
-                for der in self._presented[1:]:
-                    cand = CertInfo(der)
-                    if cand.ok and cand.subject == leaf.issuer:
-                        found = cand
-                        break
+                named = [c for c in map(CertInfo, self._presented[1:])
+                         if c.ok and c.subject == leaf.issuer]  # fmt: skip
+                aki = leaf.aki
+                keyed = [c for c in named if aki and c.ski == aki]
+                found = next(iter(keyed or named), None)
             self._cache["issuer"] = found
         issuer: CertInfo | None = self._cache["issuer"]
         return issuer
@@ -349,7 +350,10 @@ class VerifyResult:
         if leaf is None:
             return f
         f["cert_presented"] = True
-        f["cert_verified"] = self.verified
+        # Cloudflare's meaning: the chain validates to a trusted CA, also when revoked, and
+        # cert_revoked implies it. Under Verifier(revoked="fail") the status (and `verified`,
+        # `bool(result)`) fail a revoked chain; the fields still say what Cloudflare's would.
+        f["cert_verified"] = self.verified or self._res.status == Reason.CERT_REVOKED
         f["cert_revoked"] = self.revoked
         der = leaf.der
         f["cert_fingerprint_sha256"] = hashlib.sha256(der).hexdigest()
