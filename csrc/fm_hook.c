@@ -78,6 +78,7 @@ enum {
     X509_V_ERR_INVALID_PURPOSE = 26,
     X509_V_ERR_CERT_REJECTED = 28,
     X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION = 34,
+    X509_V_ERR_NO_EXPLICIT_POLICY = 43,
 };
 
 typedef int (*verify_cb_fn)(X509_STORE_CTX *, void *);
@@ -617,6 +618,7 @@ static int x509_error(int status) {
     case FM_ERR_UNABLE_TO_GET_CRL: return X509_V_ERR_UNABLE_TO_GET_CRL;
     case FM_ERR_CRL_HAS_EXPIRED: return X509_V_ERR_CRL_HAS_EXPIRED;
     case FM_ERR_CRL_NOT_YET_VALID: return X509_V_ERR_CRL_NOT_YET_VALID;
+    case FM_ERR_NO_EXPLICIT_POLICY: return X509_V_ERR_NO_EXPLICIT_POLICY;
     default: return X509_V_ERR_CERT_REJECTED;
     }
 }

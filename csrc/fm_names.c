@@ -536,9 +536,12 @@ static int mask_ok(const uint8_t *m, size_t n) {
     return 1;
 }
 
-/* "host", ".domain" or "" (every host): the domain forms of rfc822Name and URI constraints. */
+/* "host" or ".domain": the domain forms of rfc822Name and URI constraints. An empty one is
+ * none of them (RFC 5280 4.2.1.10 defines no "every mailbox" or "every URI"; OpenSSL matches
+ * nothing with it, Go everything, pyca/cryptography refuses it): malformed, so that it can
+ * neither widen a permitted list to everything nor exclude nothing. */
 static int dom_ok(fm_span c) {
-    return c.len == 0 || dns_ok(c.p[0] == '.' ? span(c.p + 1, c.len - 1) : c);
+    return c.len > 0 && dns_ok(c.p[0] == '.' ? span(c.p + 1, c.len - 1) : c);
 }
 
 /* The text or octets of one constraint (the base of a GeneralSubtree), RFC 5280 4.2.1.10. */
@@ -550,9 +553,9 @@ static int constraint_ok(unsigned tag, fm_span c) {
          * rfc822 syntax, not dNSName syntax (RFC 5280 4.2.1.10; pyca/cryptography and x509-limbo
          * rfc5280::nc::invalid-dnsname-leading-period reject it); wildcards are not constraints. */
         return c.len == 0 || dns_ok(c);
-    case GN_EMAIL: /* "user@host", "host" or ".domain"; "" matches every mailbox */
+    case GN_EMAIL: /* "user@host", "host" or ".domain" */
         return find(c, '@') ? mailbox(c, &l, &d) : dom_ok(c);
-    case GN_URI: /* "host" or ".domain"; "" matches every host */
+    case GN_URI: /* "host" or ".domain" */
         return dom_ok(c);
     case GN_IP: /* address || mask: 8 octets for IPv4, 32 for IPv6 */
         return (c.len == 8 || c.len == 32) && mask_ok(c.p + c.len / 2, c.len / 2);

@@ -456,6 +456,12 @@ static uint32_t purpose_eku(uint32_t purpose) {
 /* Checks that do not depend on the path: run once per certificate before it is used. */
 enum role { ROLE_LEAF, ROLE_INTERMEDIATE, ROLE_ANCHOR };
 
+/* An authorityKeyIdentifier with its keyIdentifier (an empty one, or one naming the issuer by
+ * name and serial only, does not help path building and is no conforming AKI). */
+static int has_key_id(const fm_cert *c) {
+    return (c->ext_flags & FM_X_AKI) && c->aki_keyid.len > 0;
+}
+
 static int check_cert_alone(const vctx *x, const fm_cert *c, int role) {
     int is_leaf = role == ROLE_LEAF;
     uint32_t f = c->ext_flags;
@@ -466,10 +472,16 @@ static int check_cert_alone(const vctx *x, const fm_cert *c, int role) {
     if (f & FM_X_BAD_CRIT)
         return FM_ERR_INVALID_EXTENSION; /* criticality a MUST in RFC 5280 4.2.x contradicts */
     /* The operator chose its anchors: the issuance rules below bind the certificates it did not
-     * choose. RFC 5280 4.2.1.1: authorityKeyIdentifier MUST be present except in self-signed
-     * CAs; 4.1.2.2: serial a positive integer of at most 20 octets. */
-    if (role != ROLE_ANCHOR && ((!c->self_issued && !(f & FM_X_AKI)) || (f & FM_X_BAD_SERIAL)))
+     * choose. RFC 5280 4.2.1.1: authorityKeyIdentifier, with its keyIdentifier, MUST be present
+     * except in self-signed CAs; 4.1.2.2: serial a positive integer of at most 20 octets. */
+    if (role != ROLE_ANCHOR && ((!c->self_issued && !has_key_id(c)) || (f & FM_X_BAD_SERIAL)))
         return FM_ERR_INVALID_EXTENSION;
+    /* 4.1.2.4: the issuer a non-empty DN; 4.1.2.6: a CA's subject too (its certificates'
+     * issuer) */
+    if (role != ROLE_ANCHOR && c->issuer.len == 2)
+        return FM_ERR_INVALID_EXTENSION;
+    if (role == ROLE_INTERMEDIATE && c->subject.len == 2)
+        return FM_ERR_INVALID_CA;
     /* RFC 5280 4.2.1.3: keyCertSign only with basicConstraints cA TRUE */
     if ((f & FM_X_KU) && (c->key_usage & FM_KU_KEY_CERT_SIGN) && !((f & FM_X_BC) && c->is_ca))
         return FM_ERR_INVALID_EXTENSION;
@@ -551,6 +563,94 @@ static int check_sig_at(vctx *x, const node *top, const fm_cert *cand, uint8_t s
     return rc;
 }
 
+/* ---- explicit policy (RFC 5280 4.2.1.11, 6.1) ---------------------------------------------- */
+
+#define FM_MAX_POLICIES 64 /* policy identifiers read per certificate where a policy is required */
+
+static const uint8_t OID_ANY_POLICY[] = {0x55, 0x1D, 0x20, 0x00};
+
+/* The policy identifiers of `c` other than anyPolicy (at most FM_MAX_POLICIES), and whether
+ * anyPolicy is one. -1 when the list is malformed or longer. */
+static int policy_ids(const fm_cert *c, fm_span *ids, size_t *n, int *any) {
+    fm_der r, pi;
+    fm_span info, oid;
+    *n = 0;
+    *any = 0;
+    fm_der_init_span(&r, c->policies);
+    while (!fm_der_done(&r)) {
+        if (fm_der_expect(&r, FM_TAG_SEQUENCE, &info, NULL))
+            return -1;
+        fm_der_init_span(&pi, info); /* policyQualifiers (optional) are not read */
+        if (fm_der_expect(&pi, FM_TAG_OID, &oid, NULL) || oid.len == 0)
+            return -1;
+        if (FM_OID_EQ(oid, OID_ANY_POLICY))
+            *any = 1;
+        else if (*n == FM_MAX_POLICIES)
+            return -1;
+        else
+            ids[(*n)++] = oid;
+    }
+    return 0;
+}
+
+static int policy_in(fm_span p, const fm_span *ids, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (fm_span_eq(p, ids[i]))
+            return 1;
+    return 0;
+}
+
+/* RFC 5280 6.1 policy processing as far as a path's own policyConstraints make it matter:
+ * fastmtls sets no initial explicit-policy, so a path needs a policy only when one of its
+ * certificates requires it (requireExplicitPolicy, counted in certificates as 6.1.4 (h)-(i) and
+ * 6.1.5 (a)-(b) count it). Then the valid_policy_tree must not be NULL (6.1.3 (f), 6.1.5 (g)):
+ * every certificate below the anchor has certificatePolicies, and one policy is common to all
+ * of them, anyPolicy standing for every policy (as it does without inhibitAnyPolicy). A path
+ * that needs mapping (policyMappings, inhibitAnyPolicy, inhibitPolicyMapping) fails closed.
+ * FM_OK, FM_ERR_NO_EXPLICIT_POLICY or FM_ERR_INVALID_EXTENSION, with *depth. */
+static int check_explicit_policy(const vctx *x, int *depth) {
+    size_t n = x->len - 1; /* RFC 5280's certificates 1..n: path[n - 1] .. path[0] */
+    int64_t explicit_policy = (int64_t)n + 1;
+    for (size_t i = 1; i <= n; i++) {
+        const fm_cert *c = x->path[n - i].cert;
+        if (explicit_policy > 0 && (i == n || !c->self_issued))
+            explicit_policy--;
+        if (c->require_explicit >= 0 && (i < n || c->require_explicit == 0) &&
+            c->require_explicit < explicit_policy)
+            explicit_policy = c->require_explicit;
+    }
+    if (explicit_policy > 0)
+        return FM_OK;
+    fm_span first[FM_MAX_POLICIES], ids[FM_MAX_POLICIES];
+    size_t n_first = 0, n_ids;
+    int have_first = 0, any;
+    /* anyPolicy until the first certificate (from the top) without it; then its policies, each
+     * kept while every later certificate without anyPolicy names it too */
+    for (size_t k = n; k-- > 0;) {
+        const fm_cert *c = x->path[k].cert;
+        *depth = (int)k;
+        if (!(c->ext_flags & FM_X_POLICY))
+            return FM_ERR_NO_EXPLICIT_POLICY;
+        if (c->ext_flags & FM_X_POLICY_MAP)
+            return FM_ERR_NO_EXPLICIT_POLICY;
+        if (policy_ids(c, have_first ? ids : first, have_first ? &n_ids : &n_first, &any) != 0)
+            return FM_ERR_INVALID_EXTENSION;
+        if (any)
+            continue;
+        if (!have_first) {
+            have_first = 1;
+            continue;
+        }
+        size_t kept = 0;
+        for (size_t j = 0; j < n_first; j++)
+            if (policy_in(first[j], ids, n_ids))
+                first[kept++] = first[j];
+        n_first = kept;
+    }
+    *depth = 0;
+    return !have_first || n_first > 0 ? FM_OK : FM_ERR_NO_EXPLICIT_POLICY;
+}
+
 /* Validates the complete path x->path[0..len-1] (leaf .. anchor): the checks that depend on the
  * whole path. Signatures were checked while building it. Sets *depth on failure. */
 static int validate_path(vctx *x, int *depth) {
@@ -592,6 +692,9 @@ static int validate_path(vctx *x, int *depth) {
             return rc;
         }
     }
+    int rc = check_explicit_policy(x, depth);
+    if (rc != FM_OK)
+        return rc;
     /* RFC 5280 6.1.3 (a)(2): validity at the verification time, reported from the top down as
      * OpenSSL's internal_verify does */
     for (size_t k = n; k-- > 0;) {
@@ -644,6 +747,13 @@ static int path_found(vctx *x) {
     return -1;
 }
 
+/* RFC 5280 4.2.1.1: only a self-signed certificate may lack an authorityKeyIdentifier, and
+ * check_cert_alone exempts every self-issued one (it cannot tell): issued under another key than
+ * its own, it is not self-signed, and is refused. */
+static int aki_missing_under(const fm_cert *c, const fm_cert *issuer) {
+    return c->self_issued && !has_key_id(c) && !fm_span_eq(c->spki, issuer->spki);
+}
+
 /* Whether anchor `a` is one the authorityKeyIdentifier of `c` names (both identifiers present
  * and equal). Only the order candidates are tried in: the signature decides. */
 static int aki_names(const fm_cert *c, const fm_cert *a) {
@@ -683,6 +793,10 @@ static int build(vctx *x) {
         candidates++;
         if (twin_explored(x, top, &a->cert))
             continue;
+        if (aki_missing_under(c, &a->cert)) {
+            record(x, FM_ERR_INVALID_EXTENSION, depth, 2);
+            continue;
+        }
         int rc = check_sig(x, c, &a->cert, a->key);
         if (x->fatal)
             return -1;
@@ -756,6 +870,10 @@ static int build(vctx *x) {
                                          : check_cert_alone(x, cand, ROLE_INTERMEDIATE);
         if (rc != FM_OK) {
             record(x, rc, (int)x->len, 2);
+            continue;
+        }
+        if (aki_missing_under(c, cand)) {
+            record(x, FM_ERR_INVALID_EXTENSION, depth, 2);
             continue;
         }
         rc = check_sig_at(x, top, cand, src, k, NULL);

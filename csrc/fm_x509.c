@@ -31,7 +31,8 @@ static const uint8_t OID_SIA[] = {0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x0B
 
 /* id-ce extensions are 2.5.29.n = 55 1D n */
 enum { CE_SKI = 14, CE_KU = 15, CE_SAN = 17, CE_BC = 19, CE_NC = 30, CE_CRLDP = 31,
-       CE_POLICIES = 32, CE_AKI = 35, CE_POLICY_CONSTRAINTS = 36, CE_EKU = 37, CE_FRESHEST = 46 };
+       CE_POLICIES = 32, CE_POLICY_MAPPINGS = 33, CE_AKI = 35, CE_POLICY_CONSTRAINTS = 36,
+       CE_EKU = 37, CE_FRESHEST = 46, CE_INHIBIT_ANY = 54 };
 
 #define BAD FM_ERR_MALFORMED_CERT
 #define TRY(expr)                \
@@ -560,6 +561,43 @@ static int ext_info_access(fm_span v) {
     return FM_OK;
 }
 
+/* PolicyConstraints ::= SEQUENCE { requireExplicitPolicy [0] SkipCerts OPTIONAL,
+ *                                  inhibitPolicyMapping  [1] SkipCerts OPTIONAL }
+ * SkipCerts ::= INTEGER (0..MAX)   (RFC 5280 4.2.1.11; IMPLICIT tags) */
+static int ext_policy_constraints(fm_cert *c, fm_span v) {
+    fm_der r;
+    fm_span seq, n;
+    int rc;
+    fm_der_init_span(&r, v);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r))
+        return FM_ERR_INVALID_EXTENSION;
+    fm_der_init_span(&r, seq);
+    if ((rc = fm_der_optional(&r, FM_TAG_CONTEXT(0), &n, NULL)) < 0 ||
+        (rc && fm_der_small_uint(n, &c->require_explicit)))
+        return FM_ERR_INVALID_EXTENSION;
+    if ((rc = fm_der_optional(&r, FM_TAG_CONTEXT(1), &n, NULL)) < 0)
+        return FM_ERR_INVALID_EXTENSION;
+    if (rc) {
+        int skip;
+        if (fm_der_small_uint(n, &skip))
+            return FM_ERR_INVALID_EXTENSION;
+        c->ext_flags |= FM_X_POLICY_MAP;
+    }
+    return fm_der_done(&r) ? FM_OK : FM_ERR_INVALID_EXTENSION;
+}
+
+/* certificatePolicies ::= SEQUENCE SIZE (1..MAX) OF PolicyInformation (RFC 5280 4.2.1.4): the
+ * content is kept; its PolicyInformation elements are read where an explicit policy is
+ * required (a malformed list then fails closed). */
+static int ext_policies(fm_cert *c, fm_span v) {
+    fm_der r;
+    fm_der_init_span(&r, v);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &c->policies, NULL) || !fm_der_done(&r) ||
+        c->policies.len == 0)
+        return FM_ERR_INVALID_EXTENSION;
+    return FM_OK;
+}
+
 /* Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension
  * Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
  * RFC 5280 4.2: a certificate MUST NOT include more than one instance of an extension. */
@@ -610,13 +648,20 @@ static int parse_extensions(fm_cert *c, fm_span exts) {
                 rc = ext_aki(c, value);
                 break;
             case CE_POLICY_CONSTRAINTS:
-                /* RFC 5280 4.2.1.11: MUST be critical. No policy processing is done; accepted
-                 * even when critical, as OpenSSL does: without an initial-explicit-policy
-                 * requirement from the caller, requireExplicitPolicy only matters to a relying
-                 * party that asks for policies, and we never do. pyca/cryptography (and
-                 * rustls-webpki) reject it critical as unhandled; SECURITY.md lists this among
-                 * the places where we are deliberately as lenient as OpenSSL. */
+                /* RFC 5280 4.2.1.11: MUST be critical. requireExplicitPolicy is honoured
+                 * (fm_verify: a path that requires an explicit policy needs one common to its
+                 * certificates); inhibitPolicyMapping is processing fastmtls does not do, which
+                 * only matters, and then fails closed, where an explicit policy is required.
+                 * pyca/cryptography (and rustls-webpki) reject it critical as unhandled. */
                 must_be_critical = 1;
+                rc = ext_policy_constraints(c, value);
+                break;
+            case CE_POLICY_MAPPINGS:
+            case CE_INHIBIT_ANY:
+                /* not processed (unhandled when critical, as inhibitAnyPolicy MUST be); noted,
+                 * so that a path requiring an explicit policy fails closed */
+                c->ext_flags |= FM_X_POLICY_MAP;
+                known = 0;
                 break;
             case CE_EKU: c->ext_flags |= FM_X_EKU; rc = ext_eku(c, value); break;
             case CE_POLICIES:
@@ -625,6 +670,7 @@ static int parse_extensions(fm_cert *c, fm_span exts) {
                  * (6.1.3 (d)-(f)) would accept exactly the paths that ignoring them accepts, so
                  * ignoring them is equivalent. pyca/cryptography rejects it critical. */
                 c->ext_flags |= FM_X_POLICY;
+                rc = ext_policies(c, value);
                 break;
             case CE_CRLDP:
                 /* RFC 5280 4.2.1.13: accepted even when critical, as OpenSSL does. Revocation
@@ -688,6 +734,7 @@ static int cert_parse(fm_cert *c, const uint8_t *der, size_t len, int *deferred)
     int rc;
     memset(c, 0, sizeof *c);
     c->path_len = -1;
+    c->require_explicit = -1;
     uint32_t serial_flag = 0;
     TRY(fm_der_signed(der, len, &c->der, &c->tbs, &tbs, &c->sig_alg, &c->sig));
 

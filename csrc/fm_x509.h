@@ -40,6 +40,8 @@ typedef struct fm_pss {
 #define FM_X_BC_CRIT 0x0400u       /* basicConstraints is critical */
 #define FM_X_BAD_CRIT 0x0800u      /* an extension that MUST NOT be critical is, or vice versa */
 #define FM_X_BAD_SERIAL 0x1000u    /* serial not a positive integer of at most 20 octets */
+#define FM_X_POLICY_MAP 0x2000u    /* policyMappings, inhibitAnyPolicy or policyConstraints
+                                    * inhibitPolicyMapping: policy processing fastmtls does not do */
 
 /* KeyUsage bits, numbered as in RFC 5280 4.2.1.3 (bit n of the BIT STRING -> 1 << n). */
 #define FM_KU_DIGITAL_SIGNATURE (1u << 0)
@@ -75,6 +77,9 @@ typedef struct fm_cert {
     fm_span nc_excluded;  /* nameConstraints excludedSubtrees: content of [1] */
     fm_span crldp;        /* cRLDistributionPoints: content of the SEQUENCE (validated; empty
                            * when absent), read with fm_crldp_next */
+    fm_span policies;     /* certificatePolicies: content of the SEQUENCE (PolicyInformation*;
+                           * validated when read, by fm_verify's explicit-policy check) */
+    int require_explicit; /* policyConstraints requireExplicitPolicy (SkipCerts), -1 absent */
     int self_issued;      /* issuer and subject are byte-identical */
     uint32_t located;     /* FM_INFO_* bits: the identity fields validated so far (all of them
                            * after FM_OK; after an error, those parsed before it) */

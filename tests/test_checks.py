@@ -173,6 +173,8 @@ def test_issuer_certsign_without_ca(ca: bool | None) -> None:
     ({"bc_critical": False}, R.INVALID_EXTENSION),  # RFC 5280 4.2.1.9: MUST be critical in CAs
     ({"ski": False}, R.INVALID_EXTENSION),  # RFC 5280 4.2.1.2: CAs MUST carry an SKI
     ({"aki": False}, R.INVALID_EXTENSION),  # RFC 5280 4.2.1.1: MUST be present (not self-signed)
+    ({"aki": False, "extra_extensions": [(x509.AuthorityKeyIdentifier(None, None, None), False)]},
+     R.INVALID_EXTENSION),  # ... with a keyIdentifier
     ({"bc_critical": True, "ski": True, "aki": True}, R.OK),
 ])
 def test_issuer_issuance_rules(inter_kw: dict[str, Any], expected: Reason) -> None:
@@ -209,6 +211,11 @@ def _serial_der(leaf_der: bytes, serial: bytes) -> bytes:
     ({"key_usage": {"digital_signature", "key_cert_sign"}}, R.INVALID_EXTENSION),  # not a CA
     ({"san_critical": True}, R.INVALID_EXTENSION),  # SAN critical beside a non-empty subject
     ({"aki": False}, R.INVALID_EXTENSION),  # RFC 5280 4.2.1.1: AKI MUST be present
+    # ... with its keyIdentifier: an empty AKI, or one naming the issuer by name and serial only
+    ({"aki": False, "extra_extensions": [(x509.AuthorityKeyIdentifier(None, None, None), False)]},
+     R.INVALID_EXTENSION),
+    ({"aki": False, "extra_extensions": [(x509.AuthorityKeyIdentifier(
+        None, [DNS_("ca.example")], 7), False)]}, R.INVALID_EXTENSION),
     ({"extra_extensions": [(x509.SubjectKeyIdentifier(b"\x01" * 20), True)], "ski": False},
      R.INVALID_EXTENSION),  # SKI MUST be non-critical
     ({"ski": False}, R.OK),  # SKI is optional in end entities
@@ -510,6 +517,91 @@ def test_name_constraints_malformed(base: x509.GeneralName, expected: Reason) ->
            leaf_kw={"san": [DNS("client.example.com")]})
 
 
+def _raw_nc(tag: int, *bases: bytes, excluded: bool = False) -> list[tuple[Any, bool]]:
+    """A critical nameConstraints of one form (GeneralName ``tag``) written by hand, so that it
+    may hold an empty base the cryptography builder refuses."""
+    from der import enc
+
+    subtrees = b"".join(enc(0x30, enc(tag, b)) for b in bases)
+    value = enc(0x30, enc(0xA1 if excluded else 0xA0, subtrees))
+    return [(x509.UnrecognizedExtension(x509.oid.ExtensionOID.NAME_CONSTRAINTS, value), True)]
+
+
+@pytest.mark.parametrize("excluded", [False, True])
+@pytest.mark.parametrize(("tag", "san"), [
+    (0x81, EMAIL("alice@evil.com")), (0x86, URI("https://evil.com/"))],
+    ids=["rfc822Name", "uniformResourceIdentifier"])
+def test_empty_email_and_uri_constraints_are_malformed(
+    tag: int, san: x509.GeneralName, excluded: bool
+) -> None:
+    """An empty rfc822Name or URI constraint is no mailbox, host or domain (RFC 5280 4.2.1.10
+    defines no "every name" for them, unlike dNSName): refused as malformed, as pyca/cryptography
+    does. It used to match every name, so permitted {"", "example.com"} let alice@evil.com
+    through (OpenSSL: permitted subtree violation)."""
+    leaf_kw = {"san": [DNS("client.example.com"), san]}
+    check3(R.INVALID_EXTENSION, 1, leaf_kw=leaf_kw,
+           inter_kw={"extra_extensions": _raw_nc(tag, b"", b"example.com", excluded=excluded)})
+    expected = R.EXCLUDED_VIOLATION if excluded else R.PERMITTED_VIOLATION
+    check3(expected, 0, leaf_kw=leaf_kw,
+           inter_kw={"extra_extensions": _raw_nc(tag, b"evil.com" if excluded else b"example.com",
+                                                 excluded=excluded)})
+
+
+# ---- explicit policy (RFC 5280 4.2.1.11, 6.1) --------------------------------------------------
+
+P1, P2 = ObjectIdentifier("1.3.6.1.4.1.99999.1.1"), ObjectIdentifier("1.3.6.1.4.1.99999.1.2")
+ANY_POLICY = ObjectIdentifier("2.5.29.32.0")
+
+
+def _policies(*oids: ObjectIdentifier) -> tuple[Any, bool]:
+    return (x509.CertificatePolicies([x509.PolicyInformation(o, None) for o in oids]), False)
+
+
+def _require(skip: int) -> tuple[Any, bool]:
+    return (x509.PolicyConstraints(require_explicit_policy=skip, inhibit_policy_mapping=None),
+            True)
+
+
+def _policy_mappings(issuer: ObjectIdentifier, subject: ObjectIdentifier) -> tuple[Any, bool]:
+    """policyMappings (2.5.29.33; the cryptography builder has none), non-critical."""
+    from crls import der_oid, enc
+
+    value = enc(0x30, enc(0x30, der_oid(issuer.dotted_string) + der_oid(subject.dotted_string)))
+    return (x509.UnrecognizedExtension(ObjectIdentifier("2.5.29.33"), value), False)
+
+
+@pytest.mark.parametrize(("inter", "leaf", "expected", "depth"), [
+    ([_require(0)], [], R.NO_EXPLICIT_POLICY, 1),  # no certificatePolicies at all
+    ([_require(0), _policies(P1)], [], R.NO_EXPLICIT_POLICY, 0),  # the leaf has none
+    ([_require(0), _policies(P1)], [_policies(P1)], R.OK, None),
+    ([_require(0), _policies(P1, P2)], [_policies(P2)], R.OK, None),
+    ([_require(0), _policies(P1)], [_policies(P2)], R.NO_EXPLICIT_POLICY, 0),  # none in common
+    ([_require(0), _policies(ANY_POLICY)], [_policies(P2)], R.OK, None),  # anyPolicy: every one
+    ([_require(0), _policies(P1)], [_policies(ANY_POLICY)], R.OK, None),
+    # requireExplicitPolicy counts certificates: 1 below the intermediate is the leaf (required),
+    # 2 would be past the end of the path (not required)
+    ([_require(1)], [], R.NO_EXPLICIT_POLICY, 1),
+    ([_require(2)], [], R.OK, None),
+    ([], [_require(0)], R.NO_EXPLICIT_POLICY, 1),  # the leaf's own requirement
+    ([], [_require(1)], R.OK, None),  # on the leaf only 0 counts (6.1.5 (b))
+    ([_policies(P1)], [_policies(P2)], R.OK, None),  # no requirement: policies are not checked
+    # policy mapping is not processed: where a policy is required, it fails closed
+    ([(x509.PolicyConstraints(0, 0), True), _policies(P1)], [_policies(P1)],
+     R.NO_EXPLICIT_POLICY, 1),  # inhibitPolicyMapping
+    ([_require(0), _policies(P1), _policy_mappings(P1, P2)], [_policies(P1)],
+     R.NO_EXPLICIT_POLICY, 1),
+    ([_policies(P1), _policy_mappings(P1, P2)], [_policies(P2)], R.OK, None),  # not required
+])  # fmt: skip
+def test_require_explicit_policy(inter: list[Any], leaf: list[Any], expected: Reason,
+                                 depth: int | None) -> None:
+    """RFC 5280 6.1: fastmtls sets no initial explicit-policy, but a certificate's
+    requireExplicitPolicy makes the rest of its path need a policy common to every certificate
+    below the anchor (OpenSSL with X509_V_FLAG_POLICY_CHECK: "no explicit policy"). It used to be
+    ignored, so such paths passed without any policy."""
+    check3(expected, depth, inter_kw={"extra_extensions": inter},
+           leaf_kw={"extra_extensions": leaf})
+
+
 # ---- critical extensions (RFC 5280 4.2) --------------------------------------------------------
 
 
@@ -534,13 +626,14 @@ UNPROCESSED_EXTS = {
                                            bytes.fromhex("04020000")),
 }
 # Accepted critical, as OpenSSL does (pyca/cryptography refuses them): cRLDistributionPoints is
-# revocation's business, and without an initial explicit-policy requirement (fastmtls never sets
-# one) ignoring certificatePolicies / policyConstraints accepts what processing them would.
+# revocation's business; certificatePolicies matter only where a policy is required, and
+# policyConstraints is processed (test_require_explicit_policy; here its requirement starts
+# past the end of the path).
 CRITICAL_OK_EXTS = {
     "cRLDistributionPoints": x509.CRLDistributionPoints(_CRL_DP),
     "certificatePolicies": x509.CertificatePolicies(
         [x509.PolicyInformation(ObjectIdentifier("1.2.3.4"), None)]),
-    "policyConstraints": x509.PolicyConstraints(require_explicit_policy=0,
+    "policyConstraints": x509.PolicyConstraints(require_explicit_policy=5,
                                                 inhibit_policy_mapping=None),
 }
 
@@ -1082,6 +1175,38 @@ def test_empty_subject_needs_critical_san(san_critical: bool, expected: Reason) 
     """An empty subject is allowed only with a critical subjectAltName."""
     check3(expected, None if expected == R.OK else 0,
            leaf_kw={"name": x509.Name([]), "san_critical": san_critical})
+
+
+def test_ca_with_an_empty_subject_issues_nothing() -> None:
+    """RFC 5280 4.1.2.4 / 4.1.2.6: an issuer is a non-empty DN, so a CA's subject is one. An
+    intermediate with an empty subject (and a critical subjectAltName) is refused, and so is the
+    leaf it issued, whose issuer is empty (OpenSSL: "Issuer name empty")."""
+    inter_kw = {"name": x509.Name([]), "san": [DNS("ca.example")], "san_critical": True}
+    check3(R.INVALID_EXTENSION, 0, inter_kw=inter_kw)
+    root, inter, _ = three(inter_kw=inter_kw)
+    below = pki.intermediate(inter, "Below Empty CA")
+    leaf = pki.leaf(below)
+    r = run_verify(make_verifier(root), [leaf, below, inter])
+    assert_result(r, R.INVALID_EXTENSION, 1)
+
+
+def test_self_issued_certificate_without_aki_must_be_self_signed() -> None:
+    """RFC 5280 4.2.1.1: only a self-signed certificate may omit authorityKeyIdentifier. A leaf
+    named like its issuer (self-issued) but signed by the issuer's key, without an AKI, is
+    refused; so is a key-rollover intermediate without one. A self-signed leaf still reads
+    "self signed certificate" (test_self_signed_leaf)."""
+    root, inter, _ = three()
+    leaf = pki.leaf(inter, inter.cert.subject, aki=False)
+    assert_result(run_verify(make_verifier(root), [leaf, inter]), R.INVALID_EXTENSION, 0)
+    assert_result(run_verify(make_verifier(root), [pki.leaf(inter, inter.cert.subject), inter]),
+                  R.OK, None)  # fmt: skip
+    rollover = pki.intermediate(inter, inter.cert.subject, aki=False)
+    leaf = pki.leaf(rollover)
+    assert_result(run_verify(make_verifier(root), [leaf, rollover, inter]),
+                  R.INVALID_EXTENSION, 1)  # fmt: skip
+    rollover = pki.intermediate(inter, inter.cert.subject)
+    leaf = pki.leaf(rollover)
+    assert_result(run_verify(make_verifier(root), [leaf, rollover, inter]), R.OK, None)
 
 
 def test_empty_subject_without_san() -> None:

@@ -65,6 +65,7 @@ extern "C" {
     X(FM_ERR_CRL_HAS_EXPIRED, 33, "CRL has expired")                                             \
     X(FM_ERR_INVALID_VERSION, 34, "unsupported certificate version")                             \
     X(FM_ERR_CRL_NOT_YET_VALID, 35, "CRL is not yet valid")                                      \
+    X(FM_ERR_NO_EXPLICIT_POLICY, 36, "no explicit policy")                                       \
     X(FM_ERR_NOMEM, 100, "out of memory")                                                        \
     X(FM_ERR_INVALID_ARGUMENT, 101, "invalid argument")                                          \
     X(FM_ERR_NOT_A_CA, 102, "certificate is not a CA")                                           \

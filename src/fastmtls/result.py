@@ -65,6 +65,7 @@ class Reason(enum.IntEnum):
     CRL_HAS_EXPIRED = 33
     INVALID_VERSION = 34
     CRL_NOT_YET_VALID = 35
+    NO_EXPLICIT_POLICY = 36
     NOMEM = 100
     INVALID_ARGUMENT = 101
     NOT_A_CA = 102
