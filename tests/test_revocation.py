@@ -143,6 +143,17 @@ def test_strict_mode_fails_a_revoked_leaf(w: World) -> None:
         "FAILED:certificate revoked", False, False, True, 0)
     assert r.reason is Reason.CERT_REVOKED
     assert r.fields()["cert_revoked"] is True and r.fields()["cert_verified"] is True
+    assert r.chain == [] and r.anchor_name is None  # not verified
+    flagged = check(w, build(w, revoking_leaf(w))).fields()  # the same fields as without "fail"
+    assert r.fields() == flagged
+    # the issuer fields come from the validated path also when the issuer is the anchor itself
+    direct = pki.leaf(w.root, "direct client")
+    revs = build(w, crls.crl(w.root, [serial(direct)]))
+    strict = check(w, revs, direct, revoked="fail").fields()
+    assert strict == check(w, revs, direct).fields()
+    n = w.root.cert.serial_number
+    root_serial = n.to_bytes((n.bit_length() + 7) // 8, "big").hex().upper()
+    assert strict["cert_issuer_serial"] == root_serial
     expired = check(w, build(w, revoking_leaf(w)), revoked="fail", at=NOW + timedelta(days=9999))
     assert expired.fields()["cert_verified"] is False and not expired.fields()["cert_revoked"]
     assert check(w, build(w, revoking_leaf(w)), w.other, revoked="fail").status == "SUCCESS"

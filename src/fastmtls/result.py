@@ -253,18 +253,27 @@ class VerifyResult:
         """The certificates as sent, leaf first."""
         return [bytes(c) for c in self._presented]
 
-    @property
-    def chain(self) -> list[bytes]:
-        """The validated chain, leaf to trust anchor (DER); empty unless verified."""
-        if "chain" not in self._cache:
+    def _validated(self) -> bool:
+        """The chain validates to a trusted CA: verified, or refused only for a revocation
+        (``Verifier(revoked="fail")``), whose path the core names too."""
+        return self.verified or self._res.status == Reason.CERT_REVOKED
+
+    def _path(self) -> list[bytes]:
+        """The validated path, leaf to anchor (DER), when :meth:`_validated`."""
+        if "path" not in self._cache:
             out: list[bytes] = []
-            if self.verified:
+            if self._validated():
                 for i in range(self._res.chain_len):
                     src, idx = self._res.chain_src[i], self._res.chain_idx[i]
                     pool = (self._presented, self._verifier_inters, self._snap.anchors)[src]
                     out.append(bytes(pool[idx]))
-            self._cache["chain"] = out
-        return list(self._cache["chain"])
+            self._cache["path"] = out
+        return list(self._cache["path"])
+
+    @property
+    def chain(self) -> list[bytes]:
+        """The validated chain, leaf to trust anchor (DER); empty unless verified."""
+        return self._path() if self.verified else []
 
     @property
     def anchor_name(self) -> str | None:
@@ -291,8 +300,9 @@ class VerifyResult:
         if "issuer" not in self._cache:
             found: CertInfo | None = None
             leaf = self._leaf()
-            if self.verified and len(self.chain) > 1:
-                found = CertInfo(self.chain[1])
+            path = self._path()
+            if len(path) > 1:
+                found = CertInfo(path[1])
             elif leaf is not None and leaf.has(lib.FM_INFO_ISSUER):
                 named = [c for c in map(CertInfo, self._presented[1:])
                          if c.ok and c.subject == leaf.issuer]  # fmt: skip
@@ -354,7 +364,7 @@ class VerifyResult:
         # Cloudflare's meaning: the chain validates to a trusted CA, also when revoked, and
         # cert_revoked implies it. Under Verifier(revoked="fail") the status (and `verified`,
         # `bool(result)`) fail a revoked chain; the fields still say what Cloudflare's would.
-        f["cert_verified"] = self.verified or self._res.status == Reason.CERT_REVOKED
+        f["cert_verified"] = self._validated()
         f["cert_revoked"] = self.revoked
         der = leaf.der
         f["cert_fingerprint_sha256"] = hashlib.sha256(der).hexdigest()
