@@ -10,6 +10,7 @@ at the current time.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import inspect
 import itertools
 import json
@@ -30,6 +31,7 @@ from tls_helpers import LivePKI
 
 import fastmtls
 import fastmtls.ssl as fssl
+from fastmtls._ffi import ffi
 
 VERSIONS = ("1.2", "1.3")
 MODES = ("record", "enforce")
@@ -1356,6 +1358,50 @@ def test_hello_retry_never_resumes_a_revoked_session(live: LivePKI, kind: str, h
                              session=first.client.session)  # fmt: skip
     assert not after.server.session_reused
     assert "sslv3 alert certificate revoked" in (after.client_error or ""), after.client_error
+
+
+@pytest.mark.parametrize("how", RESUME)
+def test_hello_retry_after_a_resumed_first_hello_on_a_guard(live: LivePKI, how: str) -> None:
+    """A guarded listener whose sni_callback moves b.example to an enforce-mode context: the
+    first ClientHello offers a session the listener made for a.example (which it may resume:
+    no hooked context is involved), the second, after a HelloRetryRequest, a session of an
+    earlier b.example connection whose certificate was revoked since. The guard checks the
+    second offer against the hook that verified it: the revocation fails the handshake. (An
+    unguarded plain listener would resume it: the gap SECURITY.md names.)"""
+    v = root_verifier(live)
+    switched = _hrr_only(th.server_context(live, v, "enforce"))
+    sctx = _listening(live, "guard", switched)
+    if how == "session-id":
+        sctx.options |= ssl.OP_NO_TICKET
+    cctx = _resuming_client(live, "revocable", "1.3", how)
+    cctx.check_hostname = False
+    own = th.bio_handshake(sctx, cctx, hostname="a.example", close=True)
+    moved = th.bio_handshake(sctx, cctx, hostname="b.example", close=True)
+    assert own.ok and moved.ok and moved.result().status == "SUCCESS"
+    v.revocations = live.revocations("revocable")
+    pair = th.BioPair.open(sctx, cctx, hostname="b.example", session=own.client.session)
+    lib = ctypes.CDLL(fssl._library_path())
+    lib.SSL_set_session.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    client_ssl = int(ffi.cast("uintptr_t", fssl._ssl_pointer(pair.client._sslobj)))
+    # PySSLSession: PyObject_HEAD, then its SSL_SESSION * (kept alive by `held` until used)
+    held = moved.client.session
+    assert held is not None
+    revoked_session = ctypes.c_void_p.from_address(id(held) + fssl._HEAD).value
+    for side in (pair.client, pair.server):
+        try:
+            side.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        if side is pair.client:
+            th._move(pair.c_out, pair.s_in)
+    flight = pair.s_out.read()
+    assert th.HRR_RANDOM in flight
+    pair.c_in.write(flight)
+    assert lib.SSL_set_session(client_ssl, revoked_session) == 1  # takes its own reference
+    del held
+    pair.handshake()
+    assert not (pair.ok and pair.server.session_reused)
+    assert "certificate revoked" in (pair.client_error or ""), pair.client_error
 
 
 @pytest.mark.parametrize("default_mode", [None, "record"])
