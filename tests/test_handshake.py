@@ -1379,27 +1379,20 @@ def test_hello_retry_after_a_resumed_first_hello_on_a_guard(live: LivePKI, how: 
     moved = th.bio_handshake(sctx, cctx, hostname="b.example", close=True)
     assert own.ok and moved.ok and moved.result().status == "SUCCESS"
     v.revocations = live.revocations("revocable")
-    pair = th.BioPair.open(sctx, cctx, hostname="b.example", session=own.client.session)
     lib = ctypes.CDLL(fssl._library_path())
     lib.SSL_set_session.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-    client_ssl = int(ffi.cast("uintptr_t", fssl._ssl_pointer(pair.client._sslobj)))
-    # PySSLSession: PyObject_HEAD, then its SSL_SESSION * (kept alive by `held` until used)
+    # PySSLSession: PyObject_HEAD, then its SSL_SESSION * (`held` keeps it alive until used)
     held = moved.client.session
     assert held is not None
-    revoked_session = ctypes.c_void_p.from_address(id(held) + fssl._HEAD).value
-    for side in (pair.client, pair.server):
-        try:
-            side.do_handshake()
-        except ssl.SSLWantReadError:
-            pass
-        if side is pair.client:
-            th._move(pair.c_out, pair.s_in)
-    flight = pair.s_out.read()
-    assert th.HRR_RANDOM in flight
-    pair.c_in.write(flight)
-    assert lib.SSL_set_session(client_ssl, revoked_session) == 1  # takes its own reference
-    del held
-    pair.handshake()
+
+    def offer_the_revoked_session(pair: th.BioPair) -> None:
+        client_ssl = int(ffi.cast("uintptr_t", fssl._ssl_pointer(pair.client._sslobj)))
+        revoked = ctypes.c_void_p.from_address(id(held) + fssl._HEAD).value
+        assert lib.SSL_set_session(client_ssl, revoked) == 1  # takes its own reference
+
+    pair = th.hrr_handshake(sctx, cctx, hostname="b.example", retry_hostname="b.example",
+                            session=own.client.session,
+                            before_retry=offer_the_revoked_session)  # fmt: skip
     assert not (pair.ok and pair.server.session_reused)
     assert "certificate revoked" in (pair.client_error or ""), pair.client_error
 

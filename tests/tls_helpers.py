@@ -386,11 +386,13 @@ def hrr_handshake(
     hostname: str | None,
     retry_hostname: str | None,
     session: ssl.SSLSession | None = None,
+    before_retry: Callable[[BioPair], None] | None = None,
 ) -> BioPair:
     """A TLS 1.3 handshake in which the server answers the first ClientHello (server name
     ``hostname``) with a HelloRetryRequest, and the client's second ClientHello names
-    ``retry_hostname``. The server must accept only P-384 key exchange (the client's first
-    ClientHello offers an X25519 share): this checks that a HelloRetryRequest was sent."""
+    ``retry_hostname`` (``before_retry`` may change more of the client first). The server must
+    accept only P-384 key exchange (the client's first ClientHello offers an X25519 share): this
+    checks that a HelloRetryRequest was sent."""
     pair = BioPair.open(sctx, cctx, hostname=hostname, session=session)
     for side in (pair.client, pair.server):
         try:
@@ -404,6 +406,8 @@ def hrr_handshake(
         raise AssertionError("the server did not send a HelloRetryRequest")
     pair.c_in.write(flight)
     _set_client_sni(pair.client, retry_hostname)
+    if before_retry is not None:
+        before_retry(pair)
     return pair.handshake()
 
 
