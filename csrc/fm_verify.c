@@ -629,10 +629,8 @@ static int check_explicit_policy(const vctx *x, int *depth) {
     for (size_t k = n; k-- > 0;) {
         const fm_cert *c = x->path[k].cert;
         *depth = (int)k;
-        if (!(c->ext_flags & FM_X_POLICY))
-            return FM_ERR_NO_EXPLICIT_POLICY;
-        if (c->ext_flags & FM_X_POLICY_MAP)
-            return FM_ERR_NO_EXPLICIT_POLICY;
+        if (!(c->ext_flags & FM_X_POLICY) || (c->ext_flags & FM_X_POLICY_MAP))
+            return FM_ERR_NO_EXPLICIT_POLICY; /* no policies; or mapping, not processed */
         if (policy_ids(c, have_first ? ids : first, have_first ? &n_ids : &n_first, &any) != 0)
             return FM_ERR_INVALID_EXTENSION;
         if (any)
