@@ -801,6 +801,45 @@ def test_failed_result_issuer_fields_prefer_the_key_the_leaf_names() -> None:
     assert f["cert_issuer_serial"] == _serial_hex(decoy.cert.serial_number)
 
 
+def test_failed_result_issuer_fields_from_configured_cas() -> None:
+    """A failed chain whose leaf's issuer was not presented takes cert_issuer_serial /
+    cert_issuer_ski from the verifier's intermediates, then from the trusted CAs, the one whose
+    key the leaf's authorityKeyIdentifier names first; with no certificate of that name
+    anywhere they stay empty."""
+    root = pki.ca("Configured Issuer Root")
+    decoy_root = pki.ca("Configured Issuer Root")  # same name, another key, trusted first
+    inter = pki.intermediate(root, "Configured Issuer CA")
+    expired = dt.timedelta(days=400)
+    store = TrustStore()
+    store.add_der(decoy_root.der, name="decoy")
+    store.add_der(root.der, name="root")
+
+    def ski(c: pki.Cert) -> str:
+        ext = c.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+        return ext.value.digest.hex().upper()
+
+    # issued by the trusted root itself, refused for its validity
+    old = pki.issue(subject="expired client", issuer=root, eku=[pki.CLIENT_AUTH],
+                    not_before=NOW - expired, not_after=NOW - dt.timedelta(days=1))  # fmt: skip
+    r = Verifier(store).verify([old.der], at=NOW)
+    assert r.status == "FAILED:certificate has expired"
+    f = r.fields()
+    assert f["cert_issuer_serial"] == _serial_hex(root.cert.serial_number)
+    assert f["cert_issuer_ski"] == ski(root)
+    # under an intermediate the verifier was given, not the client
+    old = pki.issue(subject="expired client", issuer=inter, eku=[pki.CLIENT_AUTH],
+                    not_before=NOW - expired, not_after=NOW - dt.timedelta(days=1))  # fmt: skip
+    r = Verifier(store, intermediates=[inter.der]).verify([old.der], at=NOW)
+    assert r.status == "FAILED:certificate has expired"
+    assert r.fields()["cert_issuer_serial"] == _serial_hex(inter.cert.serial_number)
+    assert r.fields()["cert_issuer_ski"] == ski(inter)
+    # the same intermediate unknown to this verifier: no issuer to name
+    r = Verifier(store).verify([old.der], at=NOW)
+    assert r.status == "FAILED:unable to get local issuer certificate"
+    assert r.fields()["cert_issuer_serial"] == "" and r.fields()["cert_issuer_ski"] == ""
+    assert r.fields()["cert_issuer_dn"] == "CN=Configured Issuer CA"
+
+
 def test_fields_key_set(ch: pki.Chain, v: Verifier) -> None:
     """fields() has exactly FIELD_NAMES as keys, strings and booleans only."""
     f = v.verify(ch.presented_der, at=NOW).fields()

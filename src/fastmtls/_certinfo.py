@@ -3,6 +3,7 @@ a certificate's names, key and extensions."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ._ffi import ffi, lib
@@ -58,3 +59,16 @@ class CertInfo:
     def san(self) -> bytes:
         """subjectAltName GeneralNames TLV; empty when absent."""
         return self._slice(self.info.san_off, self.info.san_len)
+
+
+@functools.lru_cache(maxsize=16)
+def by_subject(ders: tuple[bytes, ...]) -> dict[bytes, tuple[CertInfo, ...]]:
+    """The parsable certificates of a configured pool (a store's anchors, a verifier's
+    intermediates) by subject name DER, built once per pool: finding a failed chain's issuer
+    among hundreds of CAs must not parse them all for every result."""
+    out: dict[bytes, list[CertInfo]] = {}
+    for der in ders:
+        info = CertInfo(der)
+        if info.ok:
+            out.setdefault(info.subject, []).append(info)
+    return {k: tuple(v) for k, v in out.items()}

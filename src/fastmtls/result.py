@@ -11,7 +11,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any, Callable, Union
 
 from . import _format
-from ._certinfo import CertInfo
+from ._certinfo import CertInfo, by_subject
 from ._ffi import ffi, lib, message
 from ._sans import empty_sans, sans_by_type
 from .pem import tlv_len
@@ -294,9 +294,11 @@ class VerifyResult:
         return leaf
 
     def _issuer(self) -> CertInfo | None:
-        """The leaf's direct issuer: from the validated chain, else the presented one that names
-        it, one whose key the leaf's authorityKeyIdentifier names first (a client may send a
-        certificate of the same name that did not sign the leaf before the one that did)."""
+        """The leaf's direct issuer: from the validated chain, else a certificate that names it,
+        one whose key the leaf's authorityKeyIdentifier names first (a client may send a
+        certificate of the same name that did not sign the leaf before the one that did), from
+        the presented ones, then the verifier's intermediates, then the trusted CAs (a leaf
+        issued by a trusted CA that fails, say, for its validity has its issuer there)."""
         if "issuer" not in self._cache:
             found: CertInfo | None = None
             leaf = self._leaf()
@@ -304,8 +306,11 @@ class VerifyResult:
             if len(path) > 1:
                 found = CertInfo(path[1])
             elif leaf is not None and leaf.has(lib.FM_INFO_ISSUER):
+                name = leaf.issuer
                 named = [c for c in map(CertInfo, self._presented[1:])
-                         if c.ok and c.subject == leaf.issuer]  # fmt: skip
+                         if c.ok and c.subject == name]  # fmt: skip
+                for pool in (self._verifier_inters, self._snap.anchors):
+                    named += by_subject(pool).get(name, ())
                 aki = leaf.aki
                 keyed = [c for c in named if aki and c.ski == aki]
                 found = next(iter(keyed or named), None)
