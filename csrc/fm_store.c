@@ -286,10 +286,58 @@ static size_t ipv6_canon(const uint8_t *h, size_t n, char out[40]) {
     return len;
 }
 
+static int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+
+/* Whether the last label of a name is a number, decimal or "0x" hex: then URL parsers (WHATWG,
+ * curl, browsers) read the whole name as an IPv4 address in some spelling ("010.0.0.5" is
+ * 8.0.0.5, "10.5" and "167772165" are 10.0.0.5), never as a DNS name (no top-level domain is
+ * numeric). */
+static int ends_in_number(const uint8_t *h, size_t n) {
+    size_t i = n;
+    while (i > 0 && h[i - 1] != '.')
+        i--;
+    const uint8_t *l = h + i;
+    size_t len = n - i, j = 0;
+    if (len >= 2 && l[0] == '0' && (l[1] == 'x' || l[1] == 'X')) {
+        for (j = 2; j < len; j++)
+            if (!is_digit(l[j]) && !((l[j] | 0x20) >= 'a' && (l[j] | 0x20) <= 'f'))
+                return 0;
+        return 1;
+    }
+    for (j = 0; j < len; j++)
+        if (!is_digit(l[j]))
+            return 0;
+    return len > 0;
+}
+
+/* The one spelling of an IPv4 address a host may have: four decimal octets 0-255 without
+ * leading zeros. */
+static int ipv4_canonical(const uint8_t *h, size_t n) {
+    size_t i = 0;
+    for (int part = 0; part < 4; part++) {
+        if (part > 0) {
+            if (i >= n || h[i] != '.')
+                return 0;
+            i++;
+        }
+        size_t start = i;
+        unsigned v = 0;
+        while (i < n && is_digit(h[i]) && i - start < 3)
+            v = v * 10 + (unsigned)(h[i++] - '0');
+        size_t len = i - start;
+        if (len == 0 || v > 255 || (len > 1 && h[start] == '0'))
+            return 0;
+    }
+    return i == n;
+}
+
 /* A host as associations spell them, trailing dots removed, at most 253 octets: a host name
- * (letters, digits, '-' and '_' in non-empty labels; an IPv4 literal is one) or an IPv6
- * literal (no brackets). Anything else is not a host: a port ("api.example.com:8443",
- * "10.0.0.5:8443"), a path, user info, a zone, '*', UTF-8 bytes. */
+ * (letters, digits, '-' and '_' in non-empty labels), an IPv4 literal in its canonical
+ * dotted-decimal spelling or an IPv6 literal (no brackets). Anything else is not a host: a
+ * port ("api.example.com:8443", "10.0.0.5:8443"), a path, user info, a zone, '*', UTF-8 bytes,
+ * another spelling of an IPv4 address ("010.0.0.5", "10.5", "0xa.0.0.5": each would otherwise
+ * be a host without associations, trusting every CA, while a client that connects to it
+ * reaches the address an association names). */
 static int host_ok(const uint8_t *h, size_t n) {
     if (n > 253)
         return 0;
@@ -297,13 +345,13 @@ static int host_ok(const uint8_t *h, size_t n) {
         return ipv6_ok(h, n);
     for (size_t i = 0; i < n; i++) {
         uint8_t c = h[i];
-        int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        int alnum = is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
         if (!alnum && c != '-' && c != '_' && c != '.')
             return 0;
         if (c == '.' && (i == 0 || h[i - 1] == '.'))
             return 0;
     }
-    return 1;
+    return !ends_in_number(h, n) || ipv4_canonical(h, n);
 }
 
 static uint8_t lower(uint8_t ch) { return (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : ch; }
@@ -315,7 +363,8 @@ int fm_store_associate(fm_store *s, const uint8_t *host, size_t host_len, const 
         return FM_ERR_INVALID_ARGUMENT;
     /* only a host the lookup can match: "*." and a host, or a host */
     size_t off = host_len > 2 && host[0] == '*' && host[1] == '.' ? 2 : 0;
-    if (!host_ok(host + off, host_len - off) || host[host_len - 1] == '.')
+    if (!host_ok(host + off, host_len - off) || host[host_len - 1] == '.' ||
+        (off && ends_in_number(host + off, host_len - off))) /* no wildcard of an address */
         return FM_ERR_INVALID_ARGUMENT;
     char v6[40];
     if (memchr(host, ':', host_len) != NULL) { /* stored compressed, as lookups spell it */

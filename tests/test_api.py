@@ -1002,7 +1002,9 @@ def test_host_spellings_keep_the_association(host: str) -> None:
                                   "API.example.com.:443", "api.example.com:", "api.example.com/",
                                   "user@api.example.com", "x.example.com%eth0",
                                   "[api.example.com]", "10.0.0.5:8443", "abc.de:443",
-                                  "cafe:8443"])  # fmt: skip
+                                  "cafe:8443", "010.0.0.5", "10.0.0.05", "0x0a.0.0.5", "10.5",
+                                  "167772165", "1.2.3.4.5", "256.0.0.1", "api.example.0x",
+                                  "api.example.123", "0X0A000005"])  # fmt: skip
 def test_malformed_hosts_trust_no_ca(host: str) -> None:
     """A host that is not a host name (an SNI or Host header is the client's) is never an
     exception, and with host associations in the store it trusts no CA: an odd spelling cannot
@@ -1157,13 +1159,35 @@ def test_trusted_certificate_blocks(ch: pki.Chain) -> None:
 @pytest.mark.parametrize("host", ["a" * 64 + ".example.com", "a..example.com", "x." * 127 + "x",
                                   "api.example.com:443", "api.example.com/", "u@api.example.com",
                                   "[::1]", "a\u200db.example", "1.2.3.4:443", "cafe:8443",
-                                  "fe80::1%eth0"])  # fmt: skip
+                                  "fe80::1%eth0", "010.0.0.5", "10.5", "0xa.0.0.5",
+                                  "*.10.0.0.5", "example.123"])  # fmt: skip
 def test_associate_refuses_impossible_hostnames(host: str) -> None:
     """Labels of 1-63 octets, at most 253 in all (RFC 1035): a host no SNI can carry is a
-    configuration mistake, reported (it was stored, and could never match)."""
+    configuration mistake, reported (it was stored, and could never match). A name ending in a
+    number is an IPv4 address, spelled only as four decimal octets without leading zeros."""
     store = TrustStore()
     with pytest.raises(ConfigurationError, match="invalid hostname"):
         store.associate(host, [])
+
+
+def test_ipv4_association_holds_only_for_its_canonical_spelling() -> None:
+    """An association of "10.0.0.5" applies to that host; other spellings of an address
+    (leading zeros, fewer parts, hex) trust no CA instead of every CA, and the canonical
+    spelling of another address is just another host."""
+    ca_a, ca_b = pki.ca("IPv4 Tenant A"), pki.ca("IPv4 Tenant B")
+    store = TrustStore()
+    store.add_der(ca_a.der, name="a")
+    store.add_der(ca_b.der, name="b")
+    store.associate("10.0.0.5", ["a"])
+    v = Verifier(store)
+    a_leaf, b_leaf = pki.leaf(ca_a, "a client"), pki.leaf(ca_b, "b client")
+    assert v.verify([a_leaf.der], host="10.0.0.5", at=pki.NOW).verified
+    assert not v.verify([b_leaf.der], host="10.0.0.5", at=pki.NOW).verified
+    for host in ("010.0.0.5", "10.0.0.005", "10.5", "10.0.5", "0xa.0.0.5", "167772165"):
+        assert not v.verify([b_leaf.der], host=host, at=pki.NOW).verified, host
+        assert not v.verify([a_leaf.der], host=host, at=pki.NOW).verified, host
+    assert v.verify([b_leaf.der], host="10.0.0.6", at=pki.NOW).verified  # no association
+
 
 
 @pytest.mark.parametrize(("associated", "sent"), [

@@ -358,7 +358,11 @@ static void test_associations(void) {
                                             "10.0.0.5:8443", "abc.de:443", "cafe:8443",
                                             "1:2:3:4:5:6:7:8:9", "1::2::3", ":1::", "1:",
                                             "::ffff:10.0.0.256", "::ffff:010.0.0.1",
-                                            "1:2:3:4:5:6:7:1.2.3.4", "12345::"};
+                                            "1:2:3:4:5:6:7:1.2.3.4", "12345::",
+                                            /* IPv4 addresses spelled other than canonically */
+                                            "010.0.0.1", "10.0.0.01", "10.1", "10.0.1",
+                                            "167772161", "0xa.0.0.1", "0XA.0.0.1", "1.2.3.4.5",
+                                            "256.0.0.1", "b.example.0x", "b.example.123"};
     for (size_t i = 0; i < sizeof not_hosts / sizeof *not_hosts; i++)
         CHECK_STATUS(verify_for(v, s, &good, not_hosts[i]), FM_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
                      not_hosts[i]);
@@ -375,6 +379,9 @@ static void test_associations(void) {
     for (size_t i = 0; i < sizeof v6 / sizeof *v6; i++)
         CHECK_STATUS(verify_for(v, s, &good, v6[i]), FM_OK, v6[i]); /* hosts, unassociated */
     CHECK_STATUS(verify_for(v, s, &good, "10.0.0.1"), FM_OK, "an IPv4 literal is a host");
+    CHECK_STATUS(verify_for(v, s, &good, "0.0.0.0"), FM_OK, "zero octets are canonical");
+    CHECK_STATUS(verify_for(v, s, &good, "b.example.0xg"), FM_OK, "a last label not a number");
+    CHECK_STATUS(verify_for(v, s, &good, "b.example.1a"), FM_OK, "a last label not a number");
     CHECK_STATUS(verify_for(v, s, &good, "under_score.example"), FM_OK, "'_' in a host name");
     CHECK_STATUS(fm_store_associate(s, (const uint8_t *)"c.example", 9, &mine, 1), FM_ERR_SEALED,
                  "associate on a store in use");
@@ -393,7 +400,8 @@ static void test_associations(void) {
     CHECK_STATUS(fm_store_associate(s, (const uint8_t *)"x", 1, NULL, 1), FM_ERR_INVALID_ARGUMENT,
                  "NULL groups");
     static const char *const bad_assocs[] = {"x.example:443", "*.", "*", "x.example.", "**.x",
-                                             "a.*.x", "x/y", "..x", "1.2.3.4:443", "cafe:8443"};
+                                             "a.*.x", "x/y", "..x", "1.2.3.4:443", "cafe:8443",
+                                             "010.0.0.1", "10.1", "*.10.0.0.1", "*.example.12"};
     for (size_t i = 0; i < sizeof bad_assocs / sizeof *bad_assocs; i++)
         CHECK_STATUS(fm_store_associate(s, (const uint8_t *)bad_assocs[i], strlen(bad_assocs[i]),
                                         &mine, 1),

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from ._ffi import ensure, ffi, lib
-from ._hostname import ascii_host, is_host
+from ._hostname import ascii_host, is_host, is_ipv4
 from .errors import CertificateLoadError, ConfigurationError
 from .pem import looks_like_pem, pem_to_der
 
@@ -53,7 +53,7 @@ def _normalize_host(hostname: str) -> str:
         name = ascii_host(name)
     except UnicodeError as exc:
         raise ConfigurationError(f"invalid hostname {hostname!r}: {exc}") from None
-    if not is_host(name) or len(wild + name) > 253:
+    if not is_host(name) or len(wild + name) > 253 or (wild and is_ipv4(name)):
         raise ConfigurationError(
             f"invalid hostname {hostname!r}: a host name (letters, digits, '-', '_'; labels of 1"
             " to 63 octets) or an IP address, without port"
