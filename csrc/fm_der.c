@@ -1,5 +1,7 @@
 /* fm_der.c - strict, bounded DER reader. Every length is checked against the end of its input
  * before use; nothing allocates. */
+#include <limits.h>
+
 #include "fm_der.h"
 
 #include <string.h>
@@ -102,6 +104,17 @@ int fm_der_small_uint(fm_span c, int *out) {
     return 0;
 }
 
+int fm_der_count(fm_span c, int *out) {
+    if (fm_der_integer_ok(c) != 0 || (c.p[0] & 0x80))
+        return -1;
+    size_t i = c.p[0] == 0 ? 1 : 0; /* a leading 0x00 is only ever there for the sign */
+    if (c.len - i > 4 || (c.len - i == 4 && (c.p[i] & 0x80))) {
+        *out = INT_MAX;
+        return 0;
+    }
+    return fm_der_small_uint(c, out);
+}
+
 int fm_der_bit_string(fm_span c, fm_span *bits, unsigned *unused) {
     if (c.len < 1)
         return -1;
@@ -122,8 +135,13 @@ int fm_der_bit_string(fm_span c, fm_span *bits, unsigned *unused) {
 int fm_der_named_bits(fm_span c, size_t max_octets, uint32_t *mask) {
     fm_span bits;
     unsigned unused;
-    if (max_octets > 4 || fm_der_bit_string(c, &bits, &unused) || bits.len > max_octets ||
-        (bits.len && bits.p[bits.len - 1] == 0))
+    if (max_octets > 4 || fm_der_bit_string(c, &bits, &unused))
+        return -1;
+    /* DER drops trailing zero bits (X.690 11.2.2), but encoders that write a fixed number of
+     * octets exist and OpenSSL and pyca/cryptography read them: zero octets name no bit */
+    while (bits.len && bits.p[bits.len - 1] == 0)
+        bits.len--;
+    if (bits.len > max_octets)
         return -1;
     uint32_t m = 0;
     for (size_t i = 0; i < bits.len; i++)

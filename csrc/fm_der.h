@@ -74,14 +74,17 @@ int fm_der_bool(fm_span content);
 int fm_der_integer_ok(fm_span content);
 /* Small non-negative INTEGER into *out (must fit 31 bits). Returns 0 or -1. */
 int fm_der_small_uint(fm_span content, int *out);
+/* A count of any size, non-negative INTEGER (pathLenConstraint, SkipCerts: INTEGER (0..MAX))
+ * into *out, INT_MAX for every value above it (a bound no path reaches). Returns 0 or -1. */
+int fm_der_count(fm_span content, int *out);
 
 /* BIT STRING content -> bits (after the unused-bits octet). *unused receives the count; DER
  * requires unused bits to be zero and an empty string to have unused = 0. Returns 0 or -1. */
 int fm_der_bit_string(fm_span content, fm_span *bits, unsigned *unused);
 /* A NamedBitList BIT STRING content (KeyUsage, ReasonFlags) of at most `max_octets` (<= 4)
- * octets -> *mask, bit n of the list (0 = the first, most significant bit) as 1u << n. DER
- * (X.690 11.2.2) removes trailing zero bits, so a non-empty string must end in a non-zero
- * octet. Returns 0 or -1. */
+ * octets -> *mask, bit n of the list (0 = the first, most significant bit) as 1u << n. Trailing
+ * zero octets, which DER (X.690 11.2.2) leaves out, are read as naming nothing (as OpenSSL and
+ * pyca/cryptography read them) and do not count towards `max_octets`. Returns 0 or -1. */
 int fm_der_named_bits(fm_span content, size_t max_octets, uint32_t *mask);
 
 /* UTCTime / GeneralizedTime (RFC 5280 4.1.2.5 profile: Z, seconds, no fractions) -> unix seconds.

@@ -355,7 +355,7 @@ static int ext_basic_constraints(fm_cert *c, fm_span v) {
     }
     if ((rc = fm_der_optional(&r, FM_TAG_INTEGER, &n, NULL)) < 0)
         return FM_ERR_INVALID_EXTENSION;
-    if (rc && fm_der_small_uint(n, &c->path_len))
+    if (rc && fm_der_count(n, &c->path_len))
         return FM_ERR_INVALID_EXTENSION;
     if (!fm_der_done(&r))
         return FM_ERR_INVALID_EXTENSION;
@@ -573,13 +573,13 @@ static int ext_policy_constraints(fm_cert *c, fm_span v) {
         return FM_ERR_INVALID_EXTENSION;
     fm_der_init_span(&r, seq);
     if ((rc = fm_der_optional(&r, FM_TAG_CONTEXT(0), &n, NULL)) < 0 ||
-        (rc && fm_der_small_uint(n, &c->require_explicit)))
+        (rc && fm_der_count(n, &c->require_explicit)))
         return FM_ERR_INVALID_EXTENSION;
     if ((rc = fm_der_optional(&r, FM_TAG_CONTEXT(1), &n, NULL)) < 0)
         return FM_ERR_INVALID_EXTENSION;
     if (rc) {
         int skip;
-        if (fm_der_small_uint(n, &skip))
+        if (fm_der_count(n, &skip))
             return FM_ERR_INVALID_EXTENSION;
         c->ext_flags |= FM_X_POLICY_MAP;
     }

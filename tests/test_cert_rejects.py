@@ -420,8 +420,6 @@ EXTENSION_CASES = {
     # RFC 5280 4.2.1.3 KeyUsage: a BIT STRING of at most 9 named bits (two octets)
     "key-usage-three-octets": Case(set_ext(OID["ku"], enc(0x03, b"\x07\x80\x00\x80")),
                                    R.INVALID_EXTENSION),
-    "key-usage-trailing-zero-octet": Case(set_ext(OID["ku"], enc(0x03, b"\x00\x80\x00")),
-                                          R.INVALID_EXTENSION),
     "key-usage-extra-element": Case(set_ext(OID["ku"], enc(0x03, b"\x07\x80") + NULL),
                                     R.INVALID_EXTENSION),
     # 4.2.1.9 BasicConstraints: DER BOOLEAN, non-negative pathLenConstraint
@@ -457,9 +455,6 @@ EXTENSION_CASES = {
     "crldp-reasons-eight-unused-bits": Case(crldp(seq(enc(0xA0, enc(0xA0, URI)),
                                                       enc(0x81, b"\x08\x40"))),
                                             R.INVALID_EXTENSION),
-    "crldp-reasons-trailing-zero-octet": Case(crldp(seq(enc(0xA0, enc(0xA0, URI)),
-                                                        enc(0x81, b"\x00\x40\x00"))),
-                                              R.INVALID_EXTENSION),
     "crldp-point-not-sequence": Case(crldp(enc(0x04, b"")), R.INVALID_EXTENSION),
     "crldp-point-truncated-name": Case(crldp(enc(0x30, b"\xa0\x05\x00")), R.INVALID_EXTENSION),
     "crldp-point-reasons-only": Case(crldp(seq(enc(0x81, b"\x05\xa0"))), R.INVALID_EXTENSION),
@@ -486,6 +481,70 @@ def test_rejected(name: str) -> None:
 def test_control(name: str) -> None:
     case = ALL[name]
     assert verify(case, build(case, edited=False)) == R.OK
+
+
+# Encodings DER rules out but OpenSSL and pyca/cryptography read, with no effect on what the
+# extension says: refusing them would only refuse clients of CAs with lax encoders.
+LAX_CASES = {
+    # X.690 11.2.2 drops trailing zero bits; an encoder writing both KeyUsage octets does not
+    "key-usage-trailing-zero-octet": Case(set_ext(OID["ku"], enc(0x03, b"\x00\x80\x00")), R.OK),
+    "key-usage-two-trailing-zero-octets": Case(set_ext(OID["ku"], enc(0x03, b"\x00\x80\x00\x00")),
+                                               R.OK),
+    "crldp-reasons-trailing-zero-octet": Case(crldp(seq(enc(0xA0, enc(0xA0, URI)),
+                                                        enc(0x81, b"\x00\x40\x00"))), R.OK),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAX_CASES))
+def test_lax_encodings_accepted(name: str) -> None:
+    case = LAX_CASES[name]
+    assert verify(case, build(case, edited=True)) == R.OK
+
+
+def test_key_usage_trailing_zero_octets_still_name_no_bit() -> None:
+    """Trailing zero octets name nothing: an intermediate whose KeyUsage is cRLSign only,
+    spelled with a trailing zero octet, has no keyCertSign and cannot issue."""
+    root = _root("p256")
+    inter = pki.intermediate(root, "Lax KU CA")
+    leaf = pki.leaf(inter)
+
+    def lax_ku(tbs: bytes) -> bytes:
+        t = der.parse(tbs)
+        extension(t, OID["ku"]).children[-1] = Node(0x04, enc(0x03, b"\x01\x02\x00"))
+        return t.der
+
+    bad = pki.resign(inter, root.key, lax_ku)
+    v = make_verifier(root.der, purpose="any")
+    assert run_verify(v, [leaf.der, inter.der]).reason == R.OK
+    res = run_verify(v, [leaf.der, bad.der])
+    assert res.reason == R.KEYUSAGE_NO_CERTSIGN and res.depth == 1, res.status
+
+
+@pytest.mark.parametrize("path_len", [2**31 - 1, 2**31, 2**32, 2**64, 2**200])
+def test_huge_path_length_is_no_limit(path_len: int) -> None:
+    """pathLenConstraint is INTEGER (0..MAX): a value past 31 bits (OpenSSL and pyca/cryptography
+    take it) is a bound no path reaches, not a malformed certificate; negative stays malformed."""
+    root = _root("p256")
+    top = pki.intermediate(root, "Huge PathLen CA")
+    mid = pki.intermediate(top, "Under Huge PathLen CA")
+    leaf = pki.leaf(mid)
+
+    def set_len(n: int) -> Callable[[bytes], bytes]:
+        def edit(tbs: bytes) -> bytes:
+            t = der.parse(tbs)
+            value = seq(b"\x01\x01\xff" + der_integer(n))
+            extension(t, OID["bc"]).children[-1] = Node(0x04, value)
+            return t.der
+        return edit
+
+    v = make_verifier(root.der, purpose="any")
+    huge = pki.resign(top, root.key, set_len(path_len))
+    assert run_verify(v, [leaf.der, mid.der, huge.der]).reason == R.OK
+    negative = pki.resign(top, root.key, set_len(-1))
+    assert run_verify(v, [leaf.der, mid.der, negative.der]).reason != R.OK
+    zero = pki.resign(top, root.key, set_len(0))
+    res = run_verify(v, [leaf.der, mid.der, zero.der])
+    assert res.reason == R.PATH_LENGTH_EXCEEDED, res.status
 
 
 def test_v1_twin_is_refused_as_v1() -> None:

@@ -375,7 +375,7 @@ static void test_cn(void) {
 
 /* ---- DER primitives (fm_der.h) ------------------------------------------------------------ */
 
-enum { DER_BOOL, DER_INTEGER, DER_SMALL_UINT, DER_BIT_STRING, DER_NAMED_BITS, DER_TIME };
+enum { DER_BOOL, DER_INTEGER, DER_SMALL_UINT, DER_COUNT, DER_BIT_STRING, DER_NAMED_BITS, DER_TIME };
 
 /* One content octet string given to one primitive: accepted (with its value) or rejected. */
 struct der_case {
@@ -428,6 +428,16 @@ static const struct der_case DER_CASES[] = {
     {DER_SMALL_UINT, 0, IN("\xFF"), 0, 0},                  /* -1 */
     {DER_SMALL_UINT, 0, IN("\x00\x7F"), 0, 0},              /* not minimal */
     {DER_SMALL_UINT, 0, IN(""), 0, 0},
+    {DER_COUNT, 0, IN("\x00"), 1, 0},
+    {DER_COUNT, 0, IN("\x7F\xFF\xFF\xFF"), 1, 0x7FFFFFFF},
+    {DER_COUNT, 0, IN("\x00\x80\x00\x00\x00"), 1, 0x7FFFFFFF}, /* 2^31: no bound */
+    {DER_COUNT, 0, IN("\x01\x00\x00\x00\x00"), 1, 0x7FFFFFFF},
+    {DER_COUNT, 0, IN("\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"), 1,
+     0x7FFFFFFF},
+    {DER_COUNT, 0, IN("\x80"), 0, 0},                       /* -128 */
+    {DER_COUNT, 0, IN("\xFF\x00\x00\x00\x00\x00"), 0, 0},   /* negative, long */
+    {DER_COUNT, 0, IN("\x00\x00\x80\x00\x00\x00"), 0, 0},   /* not minimal */
+    {DER_COUNT, 0, IN(""), 0, 0},
     /* BIT STRING (X.690 8.6.2, 11.2): unused-bits octet 0..7, 0 when empty, unused bits zero */
     {DER_BIT_STRING, 0, IN("\x00"), 1, 0},
     {DER_BIT_STRING, 0, IN("\x00\xFF"), 1, 0},
@@ -452,8 +462,13 @@ static const struct der_case DER_CASES[] = {
     {DER_NAMED_BITS, 2, IN(""), 0, 0},
     {DER_NAMED_BITS, 2, IN("\x08\x80"), 0, 0},
     {DER_NAMED_BITS, 2, IN("\x07\x81"), 0, 0},              /* non-zero padding */
-    {DER_NAMED_BITS, 2, IN("\x00\x00"), 0, 0},              /* a trailing zero octet */
-    {DER_NAMED_BITS, 2, IN("\x00\x80\x00"), 0, 0},
+    /* trailing zero octets (not DER, read by OpenSSL and cryptography) name no bit */
+    {DER_NAMED_BITS, 2, IN("\x00\x00"), 1, 0},
+    {DER_NAMED_BITS, 2, IN("\x00\x80\x00"), 1, 0x1},
+    {DER_NAMED_BITS, 2, IN("\x01\x02\x00"), 1, 0x40},
+    {DER_NAMED_BITS, 1, IN("\x00\x80\x00\x00\x00\x00"), 1, 0x1},
+    {DER_NAMED_BITS, 2, IN("\x00\x00\x80\x00"), 1, 0x100},
+    {DER_NAMED_BITS, 2, IN("\x00\x01\x00\x80\x00"), 0, 0}, /* three octets before zeros */
     {DER_NAMED_BITS, 2, IN("\x07\x00\x00\x80"), 0, 0},      /* three octets */
     {DER_NAMED_BITS, 1, IN("\x07\x00\x80"), 0, 0},
     {DER_NAMED_BITS, 5, IN("\x07\x80"), 0, 0},              /* max_octets over 4 */
@@ -505,7 +520,7 @@ static const struct der_case DER_CASES[] = {
 #undef GEN
 
 static void test_der(void) {
-    static const char *const names[] = {"bool", "integer", "small uint", "bit string",
+    static const char *const names[] = {"bool", "integer", "small uint", "count", "bit string",
                                         "named bits", "time"};
     for (size_t i = 0; i < sizeof DER_CASES / sizeof DER_CASES[0]; i++) {
         const struct der_case *t = &DER_CASES[i];
@@ -526,6 +541,10 @@ static void test_der(void) {
             break;
         case DER_SMALL_UINT:
             rc = fm_der_small_uint(c, &small);
+            got = small;
+            break;
+        case DER_COUNT:
+            rc = fm_der_count(c, &small);
             got = small;
             break;
         case DER_BIT_STRING:
