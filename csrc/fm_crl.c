@@ -65,9 +65,11 @@ static int parse_idp(fm_span v, fm_crl *c) {
             c->flags |= FM_CRL_SOME_REASONS;
             continue;
         }
-        int val = fm_der_bool(b);
-        if (val < 0)
+        /* one octet, TRUE when not zero (BER): a CA's 0x01 means TRUE as OpenSSL reads it, and
+         * refusing its CRL for the encoding would leave the previous CRL in force */
+        if (b.len != 1)
             return BAD;
+        int val = b.p[0] != 0;
         if (val && n == 4)
             c->indirect = 1;
         else if (val)
@@ -253,22 +255,20 @@ int fm_crl_parse_header(fm_crl *c, const uint8_t *der, size_t len) {
     return FM_OK;
 }
 
-/* Every entry parsed and validated; `usable` also refuses what a revocation set refuses: RFC
- * 5280 5.3.1, removeFromCRL only appears in delta CRLs. */
-static int parse_entries(const fm_crl *c, int usable) {
+/* Every entry parsed and validated. */
+static int parse_entries(const fm_crl *c) {
     fm_crl_iter it;
     fm_crl_entry e;
     int rc;
     fm_crl_iter_init(&it, c);
     while ((rc = fm_crl_iter_next(&it, &e)) == 1)
-        if (usable && e.reason == FM_REASON_REMOVE_FROM_CRL && !(c->flags & FM_CRL_DELTA))
-            return FM_ERR_CRL_MALFORMED;
+        ;
     return rc;
 }
 
 int fm_crl_parse_full(fm_crl *c, const uint8_t *der, size_t len) {
     int rc = fm_crl_parse_header(c, der, len);
-    return rc != FM_OK ? rc : parse_entries(c, 0);
+    return rc != FM_OK ? rc : parse_entries(c);
 }
 
 void fm_crl_iter_init(fm_crl_iter *it, const fm_crl *c) {
@@ -354,7 +354,7 @@ int fm_crl_check(const uint8_t *crl, size_t len, const uint8_t *ca_der, size_t c
     fm_cert ca;
     /* every entry too: a CRL reported good here is one a revocation set accepts */
     int rc = fm_crl_parse_header(&c, crl, len);
-    if (rc != FM_OK || (rc = parse_entries(&c, 1)) != FM_OK)
+    if (rc != FM_OK || (rc = parse_entries(&c)) != FM_OK)
         return rc;
     if ((rc = fm_cert_parse(&ca, ca_der, ca_len)) != FM_OK)
         return rc;

@@ -1222,8 +1222,9 @@ static void removals_free(removals *r) {
 }
 
 /* Inserts one CRL's entries straight from its DER (validating each entry), except the serials
- * in `skip` (its delta's removals, for a base) and removeFromCRL entries (a delta's: they act
- * on its own base only, through `skip`, never on another partition's or the operator's). */
+ * in `skip` (its delta's removals, for a base) and removeFromCRL entries (a delta's act on its
+ * own base only, through `skip`, never on another partition's or the operator's; a complete
+ * CRL's revoke nothing). */
 static int insert_crl(table *t, pipeline *p, const rb_crl *c, const removals *skip) {
     if (c->c.flags & FM_CRL_ONLY_ATTR)
         return FM_OK; /* revokes attribute certificates only */
@@ -1235,12 +1236,11 @@ static int insert_crl(table *t, pipeline *p, const rb_crl *c, const removals *sk
     int rc;
     fm_crl_iter_init(&it, &c->c);
     while ((rc = fm_crl_iter_next(&it, &e)) == 1) {
-        if (e.reason == FM_REASON_REMOVE_FROM_CRL) {
-            /* RFC 5280 5.3.1: removeFromCRL only appears in delta CRLs */
-            if (!(c->c.flags & FM_CRL_DELTA))
-                return FM_ERR_CRL_MALFORMED;
+        /* RFC 5280 5.3.1: removeFromCRL only appears in delta CRLs; in a complete CRL (a CA's
+         * mistake) it revokes nothing, as OpenSSL reads it, and the CRL's other entries still
+         * do (refusing the CRL would leave its predecessor, without them, in force) */
+        if (e.reason == FM_REASON_REMOVE_FROM_CRL)
             continue;
-        }
         if (e.serial.len > FM_CRL_MAX_SERIAL)
             continue;
         uint64_t h = entry_hash(c->issuer, e.serial);

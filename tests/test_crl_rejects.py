@@ -167,10 +167,7 @@ _IDP_CASES = [
     ("user-flag-length-overruns-idp", seq(DP, USER), seq(DP, _overrun(USER))),
     ("user-flag-long-form-length", seq(DP, USER), seq(DP, _long_form(USER))),
     ("reasons-long-form-length", seq(DP, REASONS), seq(DP, _long_form(REASONS))),
-    # line 69: a BOOLEAN that is not one octet 00 or FF
-    ("user-flag-01", seq(DP, USER), seq(DP, b"\x81\x01\x01")),
-    ("ca-flag-01", seq(DP, CA_CERTS), seq(DP, b"\x82\x01\x01")),
-    ("attribute-flag-01", seq(DP, ATTR), seq(DP, b"\x85\x01\x01")),
+    # a BOOLEAN that is not one octet (any non-zero octet is TRUE: test_ber_true_flags_accepted)
     ("user-flag-two-octets", seq(DP, USER), seq(DP, b"\x81\x02\x00\xff")),
     ("user-flag-empty", seq(DP, USER), seq(DP, b"\x81\x00")),
     # line 76: something left after the fields: unknown, repeated or out of order
@@ -194,6 +191,18 @@ _IDP_CASES = [
 def test_malformed_issuing_distribution_point(ca: pki.Cert, good: bytes, bad: bytes) -> None:
     """An IDP edited out of DER, out of its grammar or out of 5.2.5 makes the CRL malformed."""
     assert_edit_refused(_idp_crl, good, bad, ca)
+
+
+@pytest.mark.parametrize(("flag", "scope"), [(b"\x81", "user"), (b"\x82", "ca"),
+                                             (b"\x85", "attribute")])  # fmt: skip
+def test_ber_true_flags_accepted(ca: pki.Cert, flag: bytes, scope: str) -> None:
+    """An IDP scope flag whose BOOLEAN is TRUE in BER but not DER (0x01, not 0xFF) means TRUE,
+    as OpenSSL reads it: refusing the CA's CRL for the encoding would leave its predecessor,
+    without the new revocations, in force."""
+    for value in (b"\x01", b"\x7f"):
+        der = _idp_crl(ca, seq(DP, flag + b"\x01" + value))
+        assert_accepted(der, ca)
+        assert inspect_crl(der).scope == scope
 
 
 def test_reasons_with_trailing_zero_octets_accepted(ca: pki.Cert) -> None:

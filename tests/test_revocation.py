@@ -521,12 +521,21 @@ def test_entries_with_serials_no_certificate_can_have_are_skipped(w: World) -> N
         w.inter.der, at_limit) is not None  # fmt: skip
 
 
-def test_remove_from_crl_in_a_base_crl_is_refused(w: World) -> None:
-    """removeFromCRL in a base CRL parses but is refused when added (RFC 5280 5.3.1)."""
-    der = crls.raw_crl(w.inter, [crls.raw_entry(5, reason=1), crls.raw_entry(6, reason=8)])
-    assert inspect_crl(der).entries == 2
-    with pytest.raises(RevocationError, match="malformed CRL"):
-        build(w, der)
+def test_remove_from_crl_in_a_base_crl_revokes_nothing(w: World) -> None:
+    """removeFromCRL belongs in delta CRLs (RFC 5280 5.3.1). In a complete CRL it revokes
+    nothing, as OpenSSL reads it, and the CRL stays usable: its other entries revoke (the CRL
+    used to be refused whole, which left CRLSource on the previous CRL, without the leaf this
+    one revokes). A serial also listed with another reason stays revoked."""
+    leaf = serial(w.leaf)
+    der = crls.raw_crl(w.inter, [crls.raw_entry(leaf, reason=1), crls.raw_entry(6, reason=8),
+                                 crls.raw_entry(7, reason=8), crls.raw_entry(7, reason=4)],
+                       extensions=[crls.crl_number_ext(2)])  # fmt: skip
+    assert inspect_crl(der).entries == 4 and check_crl(der, w.inter.der) is None
+    revs = build(w, der)
+    assert revs.lookup(w.inter.der, 6) is None
+    assert revs.lookup(w.inter.der, 7) == Revocation(w.inter.der, 7, 4, REVOKED_TS)
+    res = check(w, revs, missing_crl="deny", revoked="fail")
+    assert res.status == "FAILED:certificate revoked"
 
 
 def _cases_accepted() -> list[Any]:
@@ -874,10 +883,10 @@ def test_freshest_crl_must_not_be_critical(w: World, critical: bool) -> None:
 
 def test_check_crl_reads_every_entry(w: World) -> None:
     """check_crl (and `fastmtls crl inspect`) judge a CRL as build() does: a bad entry
-    (removeFromCRL in a base CRL, an unknown critical entry extension) is reported, not
-    "valid"."""
+    (crlEntryExtensions that are not a SEQUENCE, an unknown critical entry extension) is
+    reported, not "valid"."""
     unknown = crls.RawExt(_UNKNOWN, True, b"\x05\x00")
-    for entry, what in ((crls.raw_entry(serial(w.leaf), reason=8), "malformed CRL"),
+    for entry, what in ((crls.raw_entry(5, raw_extensions=b"\x04\x00"), "malformed CRL"),
                         (crls.raw_entry(5, extensions=[unknown]), "unsupported CRL")):
         der = crls.raw_crl(w.inter, [entry], extensions=[crls.crl_number_ext(1)])
         assert (check_crl(der, w.inter.der) or "").startswith(what)
@@ -1648,7 +1657,8 @@ def test_errors_name_the_crl_at_fault(w: World, position: int) -> None:
     position among the CRLs given and its issuer."""
     good = [crls.crl(w.root, [w.inter]), crls.crl(w.inter, [w.other], number=1)]
     bad_entry = crls.raw_crl(w.inter, [crls.raw_entry(5, reason=1),
-                                       crls.raw_entry(6, reason=8)], number=2)  # fmt: skip
+                                       crls.raw_entry(6, raw_extensions=b"\x04\x00")],
+                             number=2)  # fmt: skip
     ders = [*good[: position - 1], bad_entry, *good[position - 1 :]]
     pattern = rf"CRL #{position} \(issuer CN=Revocation Intermediate CA\): malformed CRL"
     with pytest.raises(RevocationError, match=pattern):
