@@ -1517,11 +1517,6 @@ int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
         conn_result_unref(cr);
         cr = NULL;
     }
-    /* a handshake not (or not yet) finished proved nothing: a chain stored when its
-     * Certificate message (or a session offer) arrived is no success before the client's
-     * CertificateVerify (or Finished) checked out. The hook's refusals stay readable (for the
-     * log): a failure, or a revoked chain. */
-    int unproven = cr != NULL && !is_failure(cr) && !a->SSL_is_init_finished(ssl);
     /* computed by another hook (a ticket decrypted before an SNI switch, or a hook that a later
      * install replaced): this hook's verifier decides. The answer is the caller's alone; the
      * connection keeps the result of its handshake. */
@@ -1534,6 +1529,13 @@ int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
         conn_result_unref(cr);
         cr = mine;
     }
+    /* a handshake not (or not yet) finished proved nothing: a chain stored when its
+     * Certificate message (or a session offer) arrived is no success before the client's
+     * CertificateVerify (or Finished) checked out. The hook's refusals stay readable (for the
+     * log): a failure, or a revoked chain. Judged on the answer given, after any re-verification
+     * above: a chain the handshake's own hook refused (so the handshake failed) that this hook
+     * accepts is no success either. */
+    int unproven = cr != NULL && !is_failure(cr) && !a->SSL_is_init_finished(ssl);
     if (cr == NULL) {
         memset(out, 0, sizeof *out);
         out->status = FM_ERR_NO_CERTIFICATE;

@@ -1873,14 +1873,9 @@ def _step(*sides: ssl.SSLObject) -> None:
             pass
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_a_certificate_without_its_key_never_reads_verified(live: LivePKI, mode: str) -> None:
-    """A client holding only its own key sends another client's (public) chain in its TLS 1.2
-    Certificate message: its CertificateVerify fails and so does the handshake. result() of
-    that connection used to read SUCCESS with the other client's chain (stored when the
-    Certificate message arrived, "readable for the log"); a chain no finished handshake proved
-    is no success."""
-    sctx = th.server_context(live, root_verifier(live), mode)
+def _swapped_certificate_handshake(live: LivePKI, sctx: ssl.SSLContext) -> th.BioPair:
+    """A TLS 1.2 client holding only its own key sends the "good" client's (public) chain in
+    its Certificate message; the server's handshake fails (or the hook refuses the chain)."""
     pair = th.BioPair.open(sctx, th.client_context(live, "self_signed", version="1.2"))
     victim = [c.der for c in live.sent["good"]]
     body = b"".join(len(d).to_bytes(3, "big") + d for d in victim)
@@ -1898,8 +1893,34 @@ def test_a_certificate_without_its_key_never_reads_verified(live: LivePKI, mode:
     pair.s_in.write(out)
     with pytest.raises(ssl.SSLError):
         pair.server.do_handshake()
+    return pair
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_certificate_without_its_key_never_reads_verified(live: LivePKI, mode: str) -> None:
+    """A client holding only its own key sends another client's (public) chain in its TLS 1.2
+    Certificate message: its CertificateVerify fails and so does the handshake. result() of
+    that connection used to read SUCCESS with the other client's chain (stored when the
+    Certificate message arrived, "readable for the log"); a chain no finished handshake proved
+    is no success."""
+    pair = _swapped_certificate_handshake(live, th.server_context(live, root_verifier(live), mode))
     r = fssl.result(pair.server)
     assert r.status != "SUCCESS" and not r.verified
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_refused_unproven_chain_stays_unverified_after_reinstall(live: LivePKI,
+                                                                    mode: str) -> None:
+    """The same swapped chain, refused by the handshake's hook (which trusts another CA), and
+    the context then given a hook that trusts the chain: result() re-verifies with the new hook,
+    and its answer, a success, used to be returned although the handshake failed (the check
+    for an unfinished handshake was made on the old hook's failure, which stays readable)."""
+    sctx = th.server_context(live, th.make_verifier(("other", live.other)), mode)
+    pair = _swapped_certificate_handshake(live, sctx)
+    assert fssl.result(pair.server).status == "FAILED:unable to get local issuer certificate"
+    fssl.install(sctx, root_verifier(live), mode=mode)
+    r = fssl.result(pair.server)
+    assert r.status != "SUCCESS" and not r.verified, r.status
 
 
 def test_renegotiation_is_refused(live: LivePKI) -> None:
