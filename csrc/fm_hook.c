@@ -730,17 +730,22 @@ static int verify_peer_chain(fm_hook *h, X509_STORE_CTX *xctx, uint64_t origin) 
     }
     /* leaf first, then the rest as sent (the untrusted stack starts with the leaf) */
     int n = sk ? a->OPENSSL_sk_num(sk) : 0;
-    if (n < 0 || n > (int)FM_DEFAULT_MAX_CHAIN_CERTS * 16)
+    if (n < 0)
         n = 0;
+    int first = n > 0 && a->OPENSSL_sk_value(sk, 0) == leaf;
+    /* a chain longer than the verifier takes: its first max_chain_certs + 1 certificates are
+     * enough for the core to refuse it as too long, and bound the copying (never the leaf
+     * alone, which could verify with the limit bypassed) */
+    long keep = (long)h->v->opts.limits.max_chain_certs + first;
+    if (n > keep)
+        n = (int)keep;
     size_t total = 0;
-    int leaf_len = a->i2d_X509(leaf, NULL), first = 0;
+    int leaf_len = a->i2d_X509(leaf, NULL);
     if (leaf_len <= 0) {
         a->X509_STORE_CTX_set_error(xctx, X509_V_ERR_CERT_REJECTED);
         return 0;
     }
     total = (size_t)leaf_len;
-    if (n > 0 && a->OPENSSL_sk_value(sk, 0) == leaf)
-        first = 1;
     for (int i = first; i < n; i++) {
         int l = a->i2d_X509(a->OPENSSL_sk_value(sk, i), NULL);
         if (l > 0)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import der
 import pytest
 import tls_helpers as th
 from tls_helpers import LivePKI
@@ -1921,6 +1922,38 @@ def test_a_refused_unproven_chain_stays_unverified_after_reinstall(live: LivePKI
     fssl.install(sctx, root_verifier(live), mode=mode)
     r = fssl.result(pair.server)
     assert r.status != "SUCCESS" and not r.verified, r.status
+
+
+def _tiny_cert() -> bytes:
+    """A 73-byte certificate OpenSSL parses (empty names, a one-octet serial, an empty Ed25519
+    key and signature): padding for a long client chain."""
+    ed = der.enc(0x30, der.enc(0x06, b"\x2b\x65\x70"))
+    validity = der.enc(0x30, der.enc(0x17, b"250101000000Z") + der.enc(0x17, b"300101000000Z"))
+    tbs = der.enc(0x30, der.enc(0x02, b"\x01") + ed + der.seq() + validity + der.seq()
+                  + der.enc(0x30, ed + der.enc(0x03, b"\x00")))  # fmt: skip
+    return der.enc(0x30, tbs + ed + der.enc(0x03, b"\x00\x00"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_chain_of_thousands_of_certificates_is_too_long(live: LivePKI, mode: str,
+                                                           tmp_path: Path) -> None:
+    """A client sending its leaf then 1,100 small certificates: the hook used to hand the core
+    the leaf alone past 1,024 certificates (the chain limit skipped, one certificate in the
+    result, and a leaf that chains on its own verified). It gives the core the first
+    max_chain_certs + 1, and the chain is too long, as verify() finds it."""
+    pad = ssl.DER_cert_to_PEM_cert(_tiny_cert()).encode()
+    chain = tmp_path / "long.pem"
+    chain.write_bytes(ssl.DER_cert_to_PEM_cert(live.clients["from_a"].der).encode() + pad * 1100)
+    v = th.make_verifier(("ca_a", live.ca_a))
+    assert v.verify(chain.read_bytes()).status == "FAILED:certificate chain too long"
+    cctx = th.client_context(live, version="1.3")
+    cctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    cctx.load_cert_chain(str(chain), live.key_file("from_a"))
+    pair = th.bio_handshake(th.server_context(live, v, mode), cctx)
+    assert pair.ok is (mode == "record")
+    r = fssl.result(pair.server)
+    assert r.status == "FAILED:certificate chain too long", r.status
+    assert len(r.presented_chain) == int(fastmtls.Limits().max_chain_certs) + 1
 
 
 def test_renegotiation_is_refused(live: LivePKI) -> None:
