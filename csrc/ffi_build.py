@@ -206,12 +206,14 @@ int fm_verify_current(fm_verifier *v, const uint8_t *chain, size_t chain_len, co
 typedef struct fm_hook fm_hook;
 enum fm_hook_mode { FM_HOOK_ENFORCE, FM_HOOK_RECORD, FM_HOOK_GUARD, ... };
 #define FM_HOOK_DEFAULT_SESSION_CACHE ...
+#define FM_HOOK_DEFAULT_SESSION_CACHE_BYTES ...
 #define FM_HOOK_MAX_SESSION_CACHE ...
 int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const uint8_t *host,
                 size_t host_len, fm_hook **out);
 void fm_hook_free(fm_hook *h);
 int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert);
 int fm_hook_set_session_cache_size(fm_hook *h, size_t n);
+int fm_hook_set_session_cache_bytes(fm_hook *h, size_t n);
 int fm_hook_set_ca_names(fm_hook *h, const uint8_t *names, size_t len);
 void *fm_hook_ssl_ctx_of(const fm_hook *h, void *ssl);
 int fm_hook_ctx_verify_mode(const fm_hook *h, void *ssl_ctx);

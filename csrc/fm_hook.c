@@ -280,6 +280,7 @@ typedef struct sess_entry {
     SSL_SESSION *sess;                   /* one reference, owned */
     uint8_t id[SESS_MAX_ID];
     size_t id_len, data_len;
+    size_t cost;                         /* estimated memory (sess_cost) */
     uint8_t data[];                      /* the session data (sd_encode) */
 } sess_entry;
 
@@ -288,7 +289,18 @@ typedef struct sess_cache {
     sess_entry *buckets[SESS_BUCKETS];
     sess_entry *oldest, *newest;
     size_t n, cap; /* cap: set before install (fm_hook_set_session_cache_size) */
+    size_t bytes, cap_bytes; /* estimated memory held, and its bound (..._cache_bytes) */
 } sess_cache;
+
+/* A session's estimated memory: the entry with its data (the client's chain, as DER), and
+ * OpenSSL's SSL_SESSION, which keeps the peer's chain parsed (measured at about three times its
+ * DER), plus its fixed part. A bound in bytes beside the count: a client sending a 100 KB chain
+ * must not make each of the cache's sessions cost that much. */
+static size_t sess_cost(size_t data_len) {
+    return data_len > (SIZE_MAX - sizeof(sess_entry) - 2048) / 4
+               ? SIZE_MAX
+               : sizeof(sess_entry) + 4 * data_len + 2048;
+}
 
 /* The callbacks OpenSSL calls for its session cache take no argument: they find their hook
  * through the SSL_CTX's ex_data, with functions of the library whose SSL_CTX it is. The first
@@ -358,6 +370,7 @@ static sess_entry *sess_unlink(sess_cache *c, const uint8_t *id, size_t len,
             else
                 c->newest = e->older;
             c->n--;
+            c->bytes -= e->cost;
             return e;
         }
     }
@@ -577,8 +590,10 @@ int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const u
         free(h->sessions);
         h->sessions = NULL; /* session IDs off for this hook: tickets still resume */
     }
-    if (h->sessions)
+    if (h->sessions) {
         h->sessions->cap = FM_HOOK_DEFAULT_SESSION_CACHE;
+        h->sessions->cap_bytes = FM_HOOK_DEFAULT_SESSION_CACHE_BYTES;
+    }
     if (h->ssl_idx < 0 || h->ctx_idx < 0 || h->listen_idx < 0 || h->hello_idx < 0) {
         sess_cache_free(h);
         fm_lock_destroy(&h->names_lock);
@@ -1076,14 +1091,24 @@ static int new_sess(fm_hook *h, SSL *ssl, SSL_SESSION *sess) {
     e->sess = sess;
     memcpy(e->id, id, id_len);
     e->id_len = id_len, e->data_len = data_len;
+    e->cost = sess_cost(data_len);
     memcpy(e->data, data, data_len);
     free(data);
     sess_cache *c = h->sessions;
     sess_entry *replaced, *evicted = NULL;
     fm_lock_acquire(&c->lock);
+    if (e->cost > c->cap_bytes) { /* never fits: not kept (the client resumes by ticket only) */
+        fm_lock_release(&c->lock);
+        free(e);
+        return 0;
+    }
     replaced = sess_unlink(c, e->id, e->id_len, NULL);
-    if (c->n >= c->cap && c->oldest)
-        evicted = sess_unlink(c, c->oldest->id, c->oldest->id_len, c->oldest->sess);
+    /* the oldest go while either bound would be passed; freed after the lock */
+    while (c->oldest && (c->n >= c->cap || c->bytes > c->cap_bytes - e->cost)) {
+        sess_entry *old = sess_unlink(c, c->oldest->id, c->oldest->id_len, c->oldest->sess);
+        old->next = evicted;
+        evicted = old;
+    }
     size_t b = sess_bucket(e->id, e->id_len);
     e->next = c->buckets[b];
     c->buckets[b] = e;
@@ -1094,9 +1119,14 @@ static int new_sess(fm_hook *h, SSL *ssl, SSL_SESSION *sess) {
         c->oldest = e;
     c->newest = e;
     c->n++;
+    c->bytes += e->cost;
     fm_lock_release(&c->lock);
     sess_entry_free(a, replaced);
-    sess_entry_free(a, evicted);
+    while (evicted) {
+        sess_entry *next = evicted->next;
+        sess_entry_free(a, evicted);
+        evicted = next;
+    }
     return 1;
 }
 
@@ -1449,6 +1479,14 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
     a->SSL_CTX_set_cert_verify_callback(ctx, cert_verify_cb, r);
     a->SSL_CTX_set_verify(ctx, mode, NULL);
     a->SSL_CTX_set_cert_cb(ctx, cert_cb, r);
+    return FM_OK;
+}
+
+int fm_hook_set_session_cache_bytes(fm_hook *h, size_t n) {
+    if (h == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
+    if (h->sessions != NULL)
+        h->sessions->cap_bytes = n;
     return FM_OK;
 }
 

@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import der
+import pki
 import pytest
 import tls_helpers as th
+from cryptography import x509
 from tls_helpers import LivePKI
 
 import fastmtls
@@ -440,6 +442,60 @@ def test_session_cache_size_zero_resumes_by_ticket_only(live: LivePKI) -> None:
     assert t2.error is None and t2.reused
 
 
+def _padded_chain(live: LivePKI, who: str, kib: int, directory: Path) -> str:
+    """PEM file: ``who``'s chain followed by self-signed certificates of about ``kib`` KiB in all
+    (a record-mode server takes any chain, and keeps it with the session)."""
+    key = pki.make_key("p256")
+    pads = []
+    for i in range(max(1, kib // 30)):
+        filler = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.55738.1"),
+                                            b"\x04\x82" + (30000).to_bytes(2, "big") + b"A" * 30000)
+        pads.append(pki.issue(subject=f"pad {i}", key=key, extra_extensions=[(filler, False)]))
+    path = directory / f"{who}-padded.pem"
+    path.write_bytes(Path(live.chain_file(who)).read_bytes() + pki.pem_bundle(*pads))
+    return str(path)
+
+
+def test_session_cache_bytes_bounds_the_memory_kept(live: LivePKI, tmp_path: Path) -> None:
+    """Clients sending ~90 KiB chains (no valid certificate needed in record mode) used to have
+    each of the cache's 20,480 sessions hold that much, several GB in all. With
+    ``session_cache_bytes=1 MiB`` (each such session is estimated at ~370 KiB) a third session
+    pushes out the oldest; the two newest still resume."""
+    sctx = th.server_context(live, root_verifier(live), "record", session_cache_bytes=1 << 20)
+    sctx.options |= ssl.OP_NO_TICKET
+    cctx = _resuming_client(live, None, "1.2", "session-id")
+    cctx.load_cert_chain(_padded_chain(live, "good", 90, tmp_path), live.key_file("good"))
+    with th.TLSServer(sctx) as server:
+        firsts = [th.https_get(server.port, cctx) for _ in range(3)]
+        assert all(f.error is None and f.session is not None for f in firsts)
+        outcomes = [th.https_get(server.port, cctx, session=f.session) for f in firsts[::-1]]
+    assert [o.reused for o in outcomes] == [True, True, False]
+
+
+def test_session_cache_bytes_below_one_session_keeps_none(live: LivePKI) -> None:
+    """A budget smaller than one session's estimate keeps no session: IDs do not resume,
+    tickets still do."""
+    sctx = th.server_context(live, root_verifier(live), "record", session_cache_bytes=1024)
+    with th.TLSServer(sctx) as server:
+        by_id = _resuming_client(live, "good", "1.2", "session-id")
+        first = th.https_get(server.port, by_id)
+        again = th.https_get(server.port, by_id, session=first.session)
+        by_ticket = th.client_context(live, "good", version="1.2")
+        t1 = th.https_get(server.port, by_ticket)
+        t2 = th.https_get(server.port, by_ticket, session=t1.session)
+    assert again.error is None and not again.reused
+    assert t2.error is None and t2.reused
+
+
+@pytest.mark.parametrize("size", [-1, 2**63, 1.5, "10", True, None])
+def test_session_cache_bytes_is_validated(live: LivePKI, size: Any) -> None:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with pytest.raises(fastmtls.ConfigurationError, match="session_cache_bytes"):
+        fssl.install(ctx, root_verifier(live), session_cache_bytes=size)
+    with pytest.raises(fastmtls.ConfigurationError, match="session_cache_bytes"):
+        fssl.guard(ctx, session_cache_bytes=size)
+
+
 @pytest.mark.parametrize("size", [-1, 2**24 + 1, 1.5, "10", True])
 def test_session_cache_size_is_validated(live: LivePKI, size: Any) -> None:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -453,6 +509,9 @@ def test_session_cache_default_is_the_c_default() -> None:
     default = inspect.signature(fssl.install).parameters["session_cache_size"].default
     assert default == lib.FM_HOOK_DEFAULT_SESSION_CACHE == 20480
     assert lib.FM_HOOK_MAX_SESSION_CACHE == 2**24
+    default = inspect.signature(fssl.install).parameters["session_cache_bytes"].default
+    assert default == lib.FM_HOOK_DEFAULT_SESSION_CACHE_BYTES == 128 << 20
+    assert inspect.signature(fssl.guard).parameters["session_cache_bytes"].default == default
 
 
 def _set_session_timeout(ctx: ssl.SSLContext, seconds: int) -> None:

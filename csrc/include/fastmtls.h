@@ -416,6 +416,8 @@ typedef struct fm_hook fm_hook;
 enum fm_hook_mode { FM_HOOK_ENFORCE = 0, FM_HOOK_RECORD = 1, FM_HOOK_GUARD = 2 };
 #define FM_HOOK_DEFAULT_SESSION_CACHE 20480 /* sessions per SSL_CTX (OpenSSL's cache default) */
 #define FM_HOOK_MAX_SESSION_CACHE 16777216
+/* Bytes the session-ID cache may hold, estimated per session (fm_hook_set_session_cache_bytes) */
+#define FM_HOOK_DEFAULT_SESSION_CACHE_BYTES (128u << 20)
 
 /* Resolves the OpenSSL functions from `library_path` (a library the process already loaded, e.g.
  * the ssl extension module) and creates a hook verifying with `v` (a reference is kept; NULL
@@ -434,6 +436,11 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert);
  * resumption, tickets only). Call before fm_hook_install. No effect on a hook without a session
  * cache (one made for a second OpenSSL library in the process: tickets only). */
 int fm_hook_set_session_cache_size(fm_hook *h, size_t n);
+/* Memory the session-ID cache may hold (default FM_HOOK_DEFAULT_SESSION_CACHE_BYTES), as
+ * estimated per session: its data (the client's chain) four times over (OpenSSL's session holds
+ * the chain parsed) plus 2 KiB. The oldest sessions go first when either bound is reached; a
+ * session estimated over the whole budget is not kept. Call before fm_hook_install. */
+int fm_hook_set_session_cache_bytes(fm_hook *h, size_t n);
 /* CA names sent in the CertificateRequest of every handshake the hook runs: concatenated DER
  * Names (len 0: none). May be called again at any time (the trust store changed): handshakes
  * that have not sent their CertificateRequest yet send the new list. */

@@ -198,6 +198,7 @@ def install(
     host: str | None = None,
     send_ca_names: bool | Iterable[str] = False,
     session_cache_size: int = 20480,
+    session_cache_bytes: int = 128 << 20,
 ) -> None:
     """Verify client certificates of ``ctx``'s handshakes with ``verifier``.
 
@@ -208,8 +209,11 @@ def install(
     some (like nginx's ``ssl_client_certificate``; False sends none, like
     ``ssl_trusted_certificate``). ``session_cache_size``: sessions kept for session-ID
     resumption (each verified again when resumed; 0 resumes by ticket only; like nginx's
-    ``ssl_session_cache``). Changes to the verifier's trust store and revocations apply to the
-    next handshake.
+    ``ssl_session_cache``); ``session_cache_bytes``: the memory those sessions may hold, each
+    estimated from the chain it keeps (four times its DER, plus 2 KiB), so that clients sending
+    large chains cannot make the cache hold gigabytes; the oldest sessions go first when either
+    bound is reached. Changes to the verifier's trust store and revocations apply to the next
+    handshake.
 
     Calling it again on a serving context replaces the hook for the next handshakes (those in
     flight finish with theirs). Install every context that an ``sni_callback`` switches to
@@ -221,10 +225,10 @@ def install(
         raise ConfigurationError("ctx must be an ssl.SSLContext")
     if not isinstance(verifier, Verifier):
         raise ConfigurationError("verifier must be a fastmtls.Verifier")
-    _check_cache_size(session_cache_size)
+    _check_cache_size(session_cache_size, session_cache_bytes)
     hb = b"" if host is None else _fixed_host(host)
     c_mode = lib.FM_HOOK_ENFORCE if mode == "enforce" else lib.FM_HOOK_RECORD
-    hook = _new_hook(ctx, verifier._ptr, c_mode, hb, session_cache_size)
+    hook = _new_hook(ctx, verifier._ptr, c_mode, hb, session_cache_size, session_cache_bytes)
     wanted = _ca_names_wanted(verifier, send_ca_names)
     installed = _Hook(hook, _ctx_pointer(ctx), verifier, mode)
     if wanted is not False:  # set before the hook is installed, then kept current
@@ -241,7 +245,8 @@ def _fixed_host(host: str) -> bytes:
     return name.encode("ascii")
 
 
-def guard(ctx: _stdlib_ssl.SSLContext, *, session_cache_size: int = 20480) -> None:
+def guard(ctx: _stdlib_ssl.SSLContext, *, session_cache_size: int = 20480,
+          session_cache_bytes: int = 128 << 20) -> None:
     """Make resumption on a listening context safe for the hooked contexts it switches to.
 
     OpenSSL decides whether a session resumes on the listening context, before its
@@ -252,25 +257,33 @@ def guard(ctx: _stdlib_ssl.SSLContext, *, session_cache_size: int = 20480) -> No
     were made with (RFC 6066), and a session made on a hooked context is verified again by that
     context's hook, as it would be on the hooked context itself. Certificates stay OpenSSL's
     business on the guarded context (its own ``verify_mode``); :func:`result` is not available
-    for its connections. ``session_cache_size`` as for :func:`install`. A later
+    for its connections. ``session_cache_size`` and ``session_cache_bytes`` as for
+    :func:`install`. A later
     :func:`install` on the same context replaces the guard.
     """
     if not isinstance(ctx, _stdlib_ssl.SSLContext):
         raise ConfigurationError("ctx must be an ssl.SSLContext")
-    _check_cache_size(session_cache_size)
-    hook = _new_hook(ctx, ffi.NULL, lib.FM_HOOK_GUARD, b"", session_cache_size)
+    _check_cache_size(session_cache_size, session_cache_bytes)
+    hook = _new_hook(ctx, ffi.NULL, lib.FM_HOOK_GUARD, b"", session_cache_size,
+                     session_cache_bytes)  # fmt: skip
     _install(ctx, _Hook(hook, _ctx_pointer(ctx), None, "guard"), False)
 
 
-def _check_cache_size(n: int) -> None:
+def _check_cache_size(n: int, size: int) -> None:
     if type(n) is not int or not 0 <= n <= lib.FM_HOOK_MAX_SESSION_CACHE:
         raise ConfigurationError(
             f"session_cache_size must be an int from 0 to {lib.FM_HOOK_MAX_SESSION_CACHE}"
         )
+    if type(size) is not int or not 0 <= size <= _MAX_CACHE_BYTES:
+        raise ConfigurationError(f"session_cache_bytes must be an int from 0 to {_MAX_CACHE_BYTES}")
+
+
+_MAX_CACHE_BYTES = 2**63 - 1  # a size_t on every 64-bit platform; more is no bound anyway
 
 
 def _new_hook(
-    ctx: _stdlib_ssl.SSLContext, verifier_ptr: Any, c_mode: int, host: bytes, cache_size: int
+    ctx: _stdlib_ssl.SSLContext, verifier_ptr: Any, c_mode: int, host: bytes, cache_size: int,
+    cache_bytes: int,
 ) -> Any:
     """A C hook for ``ctx``'s ssl module (not installed yet), freed with its Python object."""
     path = _library_path()
@@ -288,6 +301,7 @@ def _new_hook(
             f"fastmtls.ssl cannot hook this ssl module: {problem}; {_FALLBACK}"
         )
     lib.fm_hook_set_session_cache_size(hook, cache_size)  # validated by the caller
+    lib.fm_hook_set_session_cache_bytes(hook, min(cache_bytes, int(ffi.cast("size_t", -1))))
     return hook
 
 
