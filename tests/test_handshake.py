@@ -1780,6 +1780,45 @@ def test_second_install_replaces_first(live: LivePKI) -> None:
     assert "sslv3 alert certificate expired" in (expired.client_error or "")
 
 
+def test_concurrent_installs_leave_one_hook(live: LivePKI,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two install() calls on one context at once: the first is held after its C install (a
+    proxy delays it), the second installs meanwhile. OpenSSL used to run the second's hook while
+    result() read the first's (the C install and ctx._fastmtls_hook were two steps); the calls
+    now run one after the other, and the hook OpenSSL runs is the one result() reads."""
+    real = fssl.lib
+    installed = threading.Event()
+
+    class DelayFirst:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def fm_hook_install(self, *args: Any) -> int:
+            rc = int(real.fm_hook_install(*args))
+            if threading.current_thread().name == "first":
+                installed.set()
+                time.sleep(0.3)
+            return rc
+
+    monkeypatch.setattr(fssl, "lib", DelayFirst())
+    sctx = th.server_context(live, None)
+    lenient = th.make_verifier(("root", live.root), ("other", live.other))
+    first = threading.Thread(name="first",
+                             target=lambda: fssl.install(sctx, lenient, mode="record"))
+    first.start()
+    assert installed.wait(10)
+    fssl.install(sctx, root_verifier(live), mode="enforce")
+    first.join()
+    monkeypatch.undo()
+    mode = sctx._fastmtls_hook.mode  # type: ignore[attr-defined]
+    foreign = th.bio_handshake(sctx, th.client_context(live, "foreign"))
+    if mode == "enforce":
+        assert not foreign.ok
+    else:
+        assert foreign.ok and foreign.result().status == "SUCCESS"
+    assert mode == "enforce"  # the second call waited for the first, then replaced it
+
+
 def test_hook_available() -> None:
     """The hook works with this Python's ssl module (every test here depends on it)."""
     assert fssl.available()

@@ -59,6 +59,7 @@ name of a hooked one, and the hooked context would never see that handshake.
 from __future__ import annotations
 
 import ssl as _stdlib_ssl
+import threading
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -215,8 +216,9 @@ def install(
     bound is reached. Changes to the verifier's trust store and revocations apply to the next
     handshake.
 
-    Calling it again on a serving context replaces the hook for the next handshakes (those in
-    flight finish with theirs). Install every context that an ``sni_callback`` switches to
+    Calling it again on a serving context replaces the hook: each OpenSSL callback runs with the
+    hook installed when it runs, so a handshake in flight may finish with the new one. Install
+    every context that an ``sni_callback`` switches to
     before the listening context serves.
     """
     if mode not in ("enforce", "record"):
@@ -305,11 +307,17 @@ def _new_hook(
     return hook
 
 
+# install() and guard() calls on one context at once: the C hook OpenSSL runs and the one
+# result() reads (ctx._fastmtls_hook) must be the same, so the two steps are one
+_INSTALL_LOCK = threading.Lock()
+
+
 def _install(ctx: _stdlib_ssl.SSLContext, hook: _Hook, require_cert: bool) -> None:
     # a failed install leaves the context as it was; a successful one is what result() reads
-    if lib.fm_hook_install(hook.ptr, hook.ctx_ptr, 1 if require_cert else 0) != 0:
-        raise HookUnavailableError(f"installing the OpenSSL callbacks failed; {_FALLBACK}")
-    ctx._fastmtls_hook = hook  # type: ignore[attr-defined]
+    with _INSTALL_LOCK:
+        if lib.fm_hook_install(hook.ptr, hook.ctx_ptr, 1 if require_cert else 0) != 0:
+            raise HookUnavailableError(f"installing the OpenSSL callbacks failed; {_FALLBACK}")
+        ctx._fastmtls_hook = hook  # type: ignore[attr-defined]
 
 
 def _ca_names_wanted(
