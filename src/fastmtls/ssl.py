@@ -218,8 +218,7 @@ def install(
 
     Calling it again on a serving context replaces the hook: each OpenSSL callback runs with the
     hook installed when it runs, so a handshake in flight may finish with the new one. Install
-    every context that an ``sni_callback`` switches to
-    before the listening context serves.
+    every context that an ``sni_callback`` switches to before the listening context serves.
     """
     if mode not in ("enforce", "record"):
         raise ConfigurationError(f"mode must be 'enforce' or 'record', not {mode!r}")
