@@ -692,10 +692,16 @@ typedef struct dns_index {
     int all;       /* a "" constraint: every name */
 } dns_index;
 
+/* FNV-1a over the lowercased octets, last octet first: the hash of every suffix of a name comes
+ * out of one pass from its end (dns_index_match), so matching a name costs its length, not its
+ * length times its labels. */
+#define DNS_HASH_SEED 0xcbf29ce484222325ULL
+static uint64_t dns_hash_step(uint64_t h, uint8_t c) { return (h ^ lower(c)) * 0x100000001b3ULL; }
+
 static uint64_t dns_hash(const uint8_t *p, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a over the lowercased octets */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ lower(p[i])) * 0x100000001b3ULL;
+    uint64_t h = DNS_HASH_SEED;
+    for (size_t i = n; i-- > 0;)
+        h = dns_hash_step(h, p[i]);
     return h;
 }
 
@@ -738,8 +744,9 @@ static void dns_index_build(fm_span list, dns_index *idx) {
     }
 }
 
-static int dns_index_has(const dns_index *idx, const uint8_t *p, size_t n) {
-    for (size_t j = (size_t)dns_hash(p, n) & idx->mask; idx->keys[j].p; j = (j + 1) & idx->mask)
+/* Whether the index holds p[0..n), whose dns_hash is h. */
+static int dns_index_has(const dns_index *idx, uint64_t h, const uint8_t *p, size_t n) {
+    for (size_t j = (size_t)h & idx->mask; idx->keys[j].p; j = (j + 1) & idx->mask)
         if (idx->keys[j].len == n && eq_nocase(idx->keys[j].p, p, n))
             return 1;
     return 0;
@@ -747,14 +754,20 @@ static int dns_index_has(const dns_index *idx, const uint8_t *p, size_t n) {
 
 /* dom_match(name, c, 1) for some constraint c of the index; `name` is a valid DNS name (no
  * leading dot). "d" matches name == d and the names below d (a suffix after a dot); ".d" the names
- * strictly below d (a suffix starting at a dot that is not the first octet). */
+ * strictly below d (a suffix starting at a dot that is not the first octet). One pass from the
+ * end: the hash of the suffix from k on is known when octet k has been hashed. */
 static int dns_index_match(const dns_index *idx, fm_span name) {
-    if (idx->all || dns_index_has(idx, name.p, name.len))
+    if (idx->all)
         return 1;
-    for (size_t j = 1; j + 1 < name.len; j++)
-        if (name.p[j] == '.' && (dns_index_has(idx, name.p + j, name.len - j) ||
-                                 dns_index_has(idx, name.p + j + 1, name.len - j - 1)))
+    uint64_t h = DNS_HASH_SEED;
+    for (size_t k = name.len; k-- > 0;) {
+        h = dns_hash_step(h, name.p[k]);
+        /* the name itself; "d" after a dot at 1..len-2; ".d" from such a dot */
+        int whole = k == 0, below = k >= 2 && name.p[k - 1] == '.';
+        int dotted = k >= 1 && k + 1 < name.len && name.p[k] == '.';
+        if ((whole || below || dotted) && dns_index_has(idx, h, name.p + k, name.len - k))
             return 1;
+    }
     return 0;
 }
 
@@ -992,14 +1005,16 @@ int fm_san_validate(const fm_cert *c) {
 static int nc_names_check(const fm_cert *ca, const fm_cert *sub, const dns_index ix[2],
                           fm_der names, int cn_dns, size_t n_attrs, int *perm_fail);
 
-int fm_nc_check(const fm_cert *ca, const fm_cert *sub, uint32_t max_checks) {
+int fm_nc_check(const fm_cert *ca, const fm_cert *sub, uint32_t max_checks, uint64_t *spent) {
     fm_der names;
     ava_iter it;
     fm_span type, v;
     unsigned tag;
-    size_t n_cons, n_san, n_attrs = 0, n_cns = 0, n_names, w_emails = 0, w_san = 0;
+    size_t n_cons, n_san, n_attrs = 0, n_cns = 0, n_names, w_emails = 0, w_san = 0, w_cns = 0;
     int rc, more, perm_fail = 0;
 
+    if (spent)
+        *spent = 0;
     if (!ca || !sub)
         return FM_ERR_INVALID_ARGUMENT;
     if (!(ca->ext_flags & FM_X_NC))
@@ -1017,7 +1032,10 @@ int fm_nc_check(const fm_cert *ca, const fm_cert *sub, uint32_t max_checks) {
             n_attrs++;
             if (FM_OID_EQ(type, OID_EMAIL))
                 w_emails += nc_name_weight(GN_EMAIL, v);
-            n_cns += FM_OID_EQ(type, OID_CN) ? 1u : 0u;
+            if (FM_OID_EQ(type, OID_CN)) {
+                n_cns++;
+                w_cns += nc_weight(GN_DNS, v.len); /* by size: a 16 KB CN is no short name */
+            }
         }
         if (more < 0)
             return FM_ERR_MALFORMED_CERT;
@@ -1042,9 +1060,11 @@ int fm_nc_check(const fm_cert *ca, const fm_cert *sub, uint32_t max_checks) {
      * or many-attribute directoryName counts as many short names): pairs of short names are
      * cheap, and no name is made expensive enough to be worth many */
     n_names = w_san + w_emails + (n_attrs ? nc_weight(GN_DN, sub->subject.len) : 0u) +
-              (cn_dns ? n_cns : 0u);
+              (cn_dns ? w_cns : 0u);
     if (n_names && n_cons > max_checks / n_names)
         return FM_ERR_BUDGET_EXCEEDED;
+    if (spent)
+        *spent = (uint64_t)n_cons * n_names;
 
     dns_index ix[2] = {{NULL, 0, 0}, {NULL, 0, 0}};
     if (n_names > 1) { /* one name: building an index costs what one scan does */

@@ -31,8 +31,10 @@
  * "John Smith", "*.evil.com") are ignored. A CN with an embedded NUL, of a type that is no text
  * (OpenSSL's ASN1_STRING_to_UTF8 reads none), or a BMPString/UniversalString of a broken
  * length or of more than 1024 ASCII characters, is FM_ERR_UNSUPPORTED_NAME_SYNTAX (fail
- * closed). */
-int fm_nc_check(const fm_cert *ca, const fm_cert *sub, uint32_t max_checks);
+ * closed).
+ * max_checks: the budget of weighted name x constraint comparisons (FM_ERR_BUDGET_EXCEEDED when
+ * the pair would need more); *spent (may be NULL) receives what the pair counted against it. */
+int fm_nc_check(const fm_cert *ca, const fm_cert *sub, uint32_t max_checks, uint64_t *spent);
 
 /* Syntax of ca's nameConstraints (FM_OK when absent): FM_OK, FM_ERR_SUBTREE_MINMAX (a subtree
  * with a minimum other than 0 or with a maximum, RFC 5280 4.2.1.10), FM_ERR_INVALID_EXTENSION

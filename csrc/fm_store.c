@@ -63,7 +63,8 @@ void fm_store_free(fm_store *s) {
         free((void *)s->group_names[i].p);
     free(s->group_names);
     free(s->anchors);
-    free(s->hidx);
+    fm_cindex_free(&s->by_name);
+    fm_cindex_free(&s->by_group);
     free(s->assocs);
     free(s);
 }
@@ -138,7 +139,7 @@ int fm_store_add_anchor(fm_store *s, const uint8_t *der, size_t len, uint32_t gr
     if (len > FM_MAX_ANCHOR_SIZE || s->n_anchors >= FM_MAX_ANCHORS)
         return FM_ERR_LIMIT;
     int rc = grow((void **)&s->anchors, &s->cap_anchors, s->n_anchors, sizeof *s->anchors);
-    if (rc != FM_OK || (rc = fm_hslot_reserve(&s->hidx, &s->hcap, s->anchors, s->n_anchors)) != FM_OK)
+    if (rc != FM_OK)
         return rc;
     fm_owned_cert oc;
     if ((rc = fm_owned_cert_init(&oc, der, len)) != FM_OK)
@@ -154,7 +155,14 @@ int fm_store_add_anchor(fm_store *s, const uint8_t *der, size_t len, uint32_t gr
         return rc;
     }
     oc.group = group;
-    fm_hslot_put(s->hidx, s->hcap, oc.subject_hash, s->n_anchors);
+    /* both indexes hold n_anchors entries: room first, so a failure leaves them as they were */
+    if ((rc = fm_cindex_reserve(&s->by_name)) != FM_OK ||
+        (rc = fm_cindex_reserve(&s->by_group)) != FM_OK) {
+        fm_owned_cert_clear(&oc);
+        return rc;
+    }
+    fm_cindex_put(&s->by_name, oc.subject_hash);
+    fm_cindex_put(&s->by_group, fm_group_key(oc.subject_hash, group));
     s->anchors[s->n_anchors++] = oc;
     return FM_OK;
 }

@@ -143,7 +143,7 @@ void fm_verifier_free(fm_verifier *v) {
     for (size_t i = 0; i < v->n_inters; i++)
         fm_owned_cert_clear(&v->inters[i]);
     free(v->inters);
-    free(v->ihidx);
+    fm_cindex_free(&v->inter_idx);
     free(v);
 }
 
@@ -170,7 +170,7 @@ int fm_verifier_add_intermediate(fm_verifier *v, const uint8_t *der, size_t len)
         v->inters = p;
         v->cap_inters = nc;
     }
-    int rc = fm_hslot_reserve(&v->ihidx, &v->ihcap, v->inters, v->n_inters);
+    int rc = fm_cindex_reserve(&v->inter_idx);
     if (rc != FM_OK)
         return rc;
     fm_owned_cert oc;
@@ -180,7 +180,7 @@ int fm_verifier_add_intermediate(fm_verifier *v, const uint8_t *der, size_t len)
         fm_owned_cert_clear(&oc);
         return FM_ERR_NOT_A_CA;
     }
-    fm_hslot_put(v->ihidx, v->ihcap, oc.subject_hash, v->n_inters);
+    fm_cindex_put(&v->inter_idx, oc.subject_hash);
     v->inters[v->n_inters++] = oc;
     return FM_OK;
 }
@@ -242,6 +242,7 @@ typedef struct vctx {
     node path[FM_MAX_DEPTH_LIMIT + 2];
     size_t len;
     uint32_t sig_checks, steps, sig_cost;
+    uint64_t nc_spent; /* weighted name-constraint comparisons, over every path (max_nc_checks) */
     int best, best_depth, best_rank;
     int fatal;
     /* Revocation is part of path validity (as rustls-webpki checks it while building): a path
@@ -676,7 +677,11 @@ static int validate_path(vctx *x, int *depth) {
             const fm_cert *sub = x->path[j].cert;
             if (j > 0 && sub->self_issued)
                 continue;
-            int rc = fm_nc_check(ca, sub, x->o->limits.max_nc_checks);
+            /* one budget for the whole verification: every path tried, every pair */
+            uint64_t spent = 0, max = x->o->limits.max_nc_checks;
+            uint32_t left = x->nc_spent < max ? (uint32_t)(max - x->nc_spent) : 0;
+            int rc = left ? fm_nc_check(ca, sub, left, &spent) : FM_ERR_BUDGET_EXCEEDED;
+            x->nc_spent += spent;
             if (rc != FM_OK) {
                 *depth = (int)j;
                 return rc;
@@ -762,6 +767,54 @@ static int aki_names(const fm_cert *c, const fm_cert *a) {
  * intermediates, then the operator's. Returns FM_OK when a valid path was found (left in
  * x->path), -1 otherwise (the best error is in x->best, or x->fatal; a fallback path may be in
  * x->fb_path). */
+/* Anchor i of the store as the issuer of the path's top certificate, in pass 0 (the anchors the
+ * top's authorityKeyIdentifier names) or 1 (the others); counts it into *candidates. Returns 1
+ * when a path was found, -1 when the search stops, 0 to go on. */
+static int try_anchor(vctx *x, const node *top, int depth, size_t i, int pass, int *candidates) {
+    const fm_cert *c = top->cert;
+    fm_owned_cert *a = &x->s->anchors[i];
+    if (!fm_span_eq(a->cert.subject, c->issuer) || !allowed(x, a->group) ||
+        aki_names(c, &a->cert) != (pass == 0))
+        return 0;
+    if (budget_step(x))
+        return -1;
+    if (in_path(x, &a->cert))
+        return 0;
+    (*candidates)++;
+    if (twin_explored(x, top, &a->cert))
+        return 0;
+    if (aki_missing_under(c, &a->cert)) {
+        record(x, FM_ERR_INVALID_EXTENSION, depth, 2);
+        return 0;
+    }
+    int rc = check_sig(x, c, &a->cert, a->key);
+    if (x->fatal)
+        return -1;
+    if (rc != FM_OK) {
+        record(x, rc == FM_ERR_UNSUPPORTED_KEY ? FM_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM : rc,
+               depth, 2);
+        return 0;
+    }
+    note_sig_ok(x, top, &a->cert);
+    int adepth = (int)x->len;
+    if ((rc = check_cert_alone(x, &a->cert, ROLE_ANCHOR)) != FM_OK) {
+        record(x, rc, adepth, 3);
+        return 0;
+    }
+    x->path[x->len++] = (node){&a->cert, FM_SRC_ANCHOR, (uint16_t)i};
+    int vdepth = -1;
+    rc = validate_path(x, &vdepth);
+    if (rc == FM_OK && path_found(x) == FM_OK)
+        return 1;
+    if (rc != FM_OK)
+        record(x, rc, vdepth, 3);
+    x->len--;
+    return x->done ? -1 : 0;
+}
+
+/* Hosts associated with at most this many groups walk only their groups' anchors (build). */
+#define ASSOC_MERGE_MAX 16u
+
 static int build(vctx *x) {
     const node *top = &x->path[x->len - 1];
     const fm_cert *c = top->cert;
@@ -769,62 +822,64 @@ static int build(vctx *x) {
     int candidates = 0;
     uint64_t ih = top->src == FM_SRC_PRESENTED ? x->iss_hash[top->idx] : fm_name_hash(c->issuer);
 
-    /* the anchors of that subject hash, in the order they were added (the store's index): those
-     * whose subjectKeyIdentifier the certificate's authorityKeyIdentifier names first, then the
+    /* the anchors of that subject name, in the order they were added: those whose
+     * subjectKeyIdentifier the certificate's authorityKeyIdentifier names first, then the
      * others (a store where many tenants' CAs share one name must not spend the budget on the
-     * wrong ones first) */
-    size_t mask = x->s->hcap - 1;
-    for (int pass = 0; pass < 2; pass++)
-    for (size_t j = x->s->hcap ? (size_t)ih & mask : 0; x->s->hcap && x->s->hidx[j].idx1;
-         j = (j + 1) & mask) {
-        if (x->s->hidx[j].hash != ih)
-            continue;
-        size_t i = x->s->hidx[j].idx1 - 1;
-        fm_owned_cert *a = &x->s->anchors[i];
-        if (!fm_span_eq(a->cert.subject, c->issuer) || !allowed(x, a->group) ||
-            aki_names(c, &a->cert) != (pass == 0))
-            continue;
-        if (budget_step(x))
-            return -1;
-        if (in_path(x, &a->cert))
-            continue;
-        candidates++;
-        if (twin_explored(x, top, &a->cert))
-            continue;
-        if (aki_missing_under(c, &a->cert)) {
-            record(x, FM_ERR_INVALID_EXTENSION, depth, 2);
-            continue;
+     * wrong ones first). A host with a few associated groups walks only its groups' CAs of the
+     * name (the by-group index, chains merged in the order added); otherwise the CAs of the
+     * name are walked, and those the host may not use count towards the step budget too (a
+     * thousand per step, weighted by the host's groups), so that tens of thousands of other
+     * tenants' CAs of the name cannot make each step of a hostile chain's search expensive. */
+    const fm_store *st = x->s;
+    const fm_assoc *as = x->assoc;
+    for (int pass = 0; pass < 2; pass++) {
+        if (as != NULL && as->n_groups <= ASSOC_MERGE_MAX) {
+            uint32_t cur[ASSOC_MERGE_MAX];
+            size_t ng = 0;
+            for (size_t g = 0; g < as->n_groups; g++) {
+                int dup = 0;
+                for (size_t h = 0; h < g; h++)
+                    dup |= as->groups[h] == as->groups[g];
+                if (!dup)
+                    cur[ng++] = fm_cindex_first(&st->by_group, fm_group_key(ih, as->groups[g]));
+            }
+            for (;;) {
+                size_t best = ng;
+                for (size_t g = 0; g < ng; g++)
+                    if (cur[g] && (best == ng || cur[g] < cur[best]))
+                        best = g;
+                if (best == ng)
+                    break;
+                size_t i = cur[best] - 1;
+                cur[best] = st->by_group.next1[i];
+                int r = try_anchor(x, top, depth, i, pass, &candidates);
+                if (r != 0)
+                    return r > 0 ? FM_OK : -1;
+            }
+        } else {
+            size_t work = 0;
+            for (uint32_t i1 = fm_cindex_first(&st->by_name, ih); i1; i1 = st->by_name.next1[i1 - 1]) {
+                size_t i = i1 - 1;
+                if (!allowed(x, st->anchors[i].group)) {
+                    work += as ? as->n_groups : 1;
+                    if (work >= 1024) {
+                        work -= 1024;
+                        if (budget_step(x))
+                            return -1;
+                    }
+                    continue;
+                }
+                int r = try_anchor(x, top, depth, i, pass, &candidates);
+                if (r != 0)
+                    return r > 0 ? FM_OK : -1;
+            }
         }
-        int rc = check_sig(x, c, &a->cert, a->key);
-        if (x->fatal)
-            return -1;
-        if (rc != FM_OK) {
-            record(x, rc == FM_ERR_UNSUPPORTED_KEY ? FM_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM : rc,
-                   depth, 2);
-            continue;
-        }
-        note_sig_ok(x, top, &a->cert);
-        int adepth = (int)x->len;
-        if ((rc = check_cert_alone(x, &a->cert, ROLE_ANCHOR)) != FM_OK) {
-            record(x, rc, adepth, 3);
-            continue;
-        }
-        x->path[x->len++] = (node){&a->cert, FM_SRC_ANCHOR, (uint16_t)i};
-        int vdepth = -1;
-        rc = validate_path(x, &vdepth);
-        if (rc == FM_OK && path_found(x) == FM_OK)
-            return FM_OK;
-        if (rc != FM_OK)
-            record(x, rc, vdepth, 3);
-        x->len--;
-        if (x->done)
-            return -1;
     }
 
     /* the presented certificates, then the operator's intermediates of that subject hash (the
      * verifier's index), each in order */
     const fm_verifier *v = x->v;
-    size_t imask = v->ihcap - 1, probe = v->ihcap ? (size_t)ih & imask : 0;
+    uint32_t next_inter = fm_cindex_first(&v->inter_idx, ih);
     for (size_t k = 1;; k++) {
         const fm_cert *cand;
         uint8_t src;
@@ -834,12 +889,10 @@ static int build(vctx *x) {
                 continue;
             cand = &x->pres[k], src = FM_SRC_PRESENTED, idx = (uint16_t)k;
         } else {
-            while (v->ihcap && v->ihidx[probe].idx1 && v->ihidx[probe].hash != ih)
-                probe = (probe + 1) & imask;
-            if (!v->ihcap || !v->ihidx[probe].idx1)
+            if (next_inter == 0)
                 break;
-            size_t j = v->ihidx[probe].idx1 - 1;
-            probe = (probe + 1) & imask;
+            size_t j = next_inter - 1;
+            next_inter = v->inter_idx.next1[j];
             cand = &v->inters[j].cert, src = FM_SRC_INTERMEDIATE, idx = (uint16_t)j;
         }
         if (!fm_span_eq(cand->subject, c->issuer))

@@ -975,6 +975,80 @@ def test_cpu_tree_of_big_same_name_intermediates(real_root: pki.Cert) -> None:
     _assert_budget(ms)
 
 
+@pytest.fixture(scope="module")
+def tenant_anchors() -> list[bytes]:
+    """3,000 CAs of other tenants, all named as the top of _tree's levels ("Tree Level 9")."""
+    key = pki.make_key("p256")
+    return [pki.issue(subject="Tree Level 9", key=key, ca=True, key_usage=["key_cert_sign"],
+                      serial=7000 + i).der for i in range(3000)]  # fmt: skip
+
+
+@pytest.mark.parametrize("n_groups", [1, 20])
+def test_cpu_same_name_anchors_of_other_tenants(real_root: pki.Cert, tenant_anchors: list[bytes],
+                                                n_groups: int) -> None:
+    """A host associated with its own CA (and n_groups - 1 others) in a store where 3,000 other
+    tenants' CAs carry the name the attacker's tree of same-name intermediates ends in: every
+    step of the search at the top used to walk all 3,000 (5 s at 65,000), outside the step
+    budget. A host with a few groups now walks only its groups' CAs of the name (the search is
+    as without them); one with many walks them all, and the walk counts towards the steps."""
+    store = TrustStore()
+    store.add_ders(tenant_anchors, name="others")
+    store.add_der(real_root.der, name="mine")
+    extra = [f"g{i}" for i in range(n_groups - 1)]
+    for name in extra:
+        store.add_der(pki.ca(f"Group {name} CA").der, name=name)
+    store.associate("tenant.example", ["mine", *extra])
+    chain = _tree([3, 3, 3, 3, 2, 2, 2, 1], 1)
+    ms, res = cpu_ms(lambda: Verifier(store), chain, at=pki.NOW, host="tenant.example")
+    _record(f"tree under 3,000 other tenants' same-name CAs, {n_groups} groups", ms, res)
+    if n_groups == 1:
+        assert res.reason == R.UNABLE_TO_GET_ISSUER_CERT_LOCALLY and res._res.steps < 2000
+    else:
+        assert res.reason == R.BUDGET_EXCEEDED, res.status
+    _assert_budget(ms)
+    leaf = pki.leaf(real_root, "tenant client")
+    assert Verifier(store).verify([leaf.der], at=pki.NOW, host="tenant.example").verified
+
+
+def test_name_constraint_budget_is_per_verification(nc_root: pki.Cert) -> None:
+    """max_nc_checks bounds the name-constraint work of a whole verification, every path tried:
+    an expired copy of a constrained intermediate, tried first, spends 32 of a budget of 48, and
+    the valid copy, whose check needs 32 more, is over it (the result names the expired copy,
+    the more specific failure). Each (CA, certificate) pair had its
+    own budget, so that many same-key copies of a constrained CA multiplied the work (8.7 s
+    with 62 copies and a long CN)."""
+    key = pki.make_key("p256")
+    permitted = [x509.DNSName(f"p{i}.example") for i in range(8)]
+    old, new = (pki.intermediate(nc_root, "NC Copy CA", key, name_constraints=(permitted, None),
+                                 serial=serial, **validity)  # fmt: skip
+                for serial, validity in ((1, {"not_before": pki.NOW - timedelta(days=400),
+                                              "not_after": pki.NOW - timedelta(days=1)}),
+                                         (2, {})))  # fmt: skip
+    leaf = pki.leaf(new, "nc copy client", san=[x509.DNSName(f"h{i}.p7.example") for i in range(3)])
+    chain = [leaf.der, old.der, new.der]
+    assert make_verifier(nc_root).verify(chain, at=pki.NOW).verified
+    assert make_verifier(nc_root).verify([leaf.der, new.der], at=pki.NOW,
+                                         ).verified  # fmt: skip
+    tight = make_verifier(nc_root, limits=Limits(max_nc_checks=48))
+    assert tight.verify([leaf.der, new.der], at=pki.NOW).verified  # one pair: 32
+    r = tight.verify(chain, at=pki.NOW)  # reported as the expired copy's failure
+    assert not r.verified and r.reason == R.CERT_HAS_EXPIRED and r.depth == 1, r.status
+
+
+def test_cpu_long_common_name_under_indexed_dns_constraints(nc_root: pki.Cert) -> None:
+    """A leaf without a dNSName SAN whose CN is a 16,000-character hostname, under 16 dNSName
+    subtrees (indexed): matching hashed every suffix of the name again (quadratic, 140 ms);
+    the suffixes' hashes now come out of one pass."""
+    permitted = [x509.DNSName(f"p{i}.example") for i in range(16)]
+    inter = pki.intermediate(nc_root, "NC CN Intermediate", name_constraints=(permitted, None))
+    cn = "a." * 7994 + "p15.example"
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn, _validate=False)])
+    leaf = pki.leaf(inter, name, san=[x509.RFC822Name("u@p15.example")])
+    ms, res = _measure(nc_root, [leaf.der, inter.der], "16,000-character CN, 16 DNS subtrees")
+    assert res.verified, res.status
+    _assert_budget(ms)
+
+
 def test_cpu_big_leaf_under_same_name_candidates(real_root: pki.Cert) -> None:
     """A 60 KiB leaf with a bad signature under 63 same-name P-256 intermediates: hashing its TBS
     counts in max_sig_cost (4 units per 16 KiB), so the checks stop before they cost more than

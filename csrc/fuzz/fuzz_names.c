@@ -23,7 +23,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 static void nc(const fm_cert *ca, const fm_cert *sub) {
-    int rc = fm_nc_check(ca, sub, FM_DEFAULT_MAX_NC_CHECKS);
+    int rc = fm_nc_check(ca, sub, FM_DEFAULT_MAX_NC_CHECKS, NULL);
     fuzz_status_ok(rc);
     if (!(ca->ext_flags & FM_X_NC))
         FUZZ_ASSERT(rc == FM_OK);

@@ -106,9 +106,10 @@ typedef struct fm_limits {
     uint32_t max_input_size;  /* total bytes of one presented chain */
     uint32_t max_depth;       /* intermediates between leaf and trust anchor */
     uint32_t max_sig_checks;  /* signature verifications per verify call */
-    uint32_t max_steps;       /* path-building candidate examinations per verify call */
+    uint32_t max_steps;       /* path-building candidate examinations per verify call (and one
+                               * per ~1024 anchors of a name a host may not use, walked) */
     uint32_t max_sig_cost;    /* signature work per verify call, in RSA-2048 verifications */
-    uint32_t max_nc_checks;   /* name/constraint comparisons per (CA, certificate) pair */
+    uint32_t max_nc_checks;   /* name/constraint comparisons per verify call (all pairs, paths) */
 } fm_limits;
 
 /* 64 KiB: the largest certificates seen in practice (PQ hybrids, huge SAN lists) are ~20 KiB. */

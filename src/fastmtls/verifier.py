@@ -51,7 +51,7 @@ class Limits:
     ``max_input_size``: bytes of the whole presented chain; ``max_sig_checks``, ``max_steps`` and
     ``max_sig_cost`` (in RSA-2048 verifications): signature checks, path-building steps and
     signature work per verification; ``max_nc_checks``: names x name constraints compared per
-    (CA, certificate) pair.
+    verification (every (CA, certificate) pair of every path tried).
     """
 
     max_cert_size: int = int(lib.FM_DEFAULT_MAX_CERT_SIZE)
