@@ -411,6 +411,34 @@ def _big_leaf(inter: pki.Cert, size: int) -> pki.Cert:
     return pki.leaf(inter, extra_extensions=[(ext, False)])
 
 
+@pytest.mark.parametrize("n_rdns", [200, 600])
+def test_fields_of_a_giant_subject_are_bounded(n_rdns: int) -> None:
+    """A client's self-signed leaf with thousands of non-ASCII RDNs took ~40 ms to format
+    (fields() per connection, the memo defeated by any changed byte). A DN of more than
+    FIELD_NAME_MAX (8 KiB) of DER now reads "", like one OpenSSL would not print; a smaller
+    one is formatted in full (here as a UniversalString of astral characters, which costs the
+    most a byte)."""
+    from cryptography.x509.name import _ASN1Type
+    from cryptography.x509.oid import NameOID
+
+    from fastmtls.result import FIELD_NAME_MAX
+
+    value = "\U0001F600" * 6
+    name = x509.Name([x509.RelativeDistinguishedName([x509.NameAttribute(
+        NameOID.ORGANIZATIONAL_UNIT_NAME, value, _type=_ASN1Type.UniversalString,
+        _validate=False)]) for _ in range(n_rdns)])  # fmt: skip
+    leaf = pki.issue(subject=name, key="p256", ca=False)
+    size = len(name.public_bytes())
+    f = Verifier(TrustStore()).verify([leaf.der], at=pki.NOW).fields()
+    escaped = "OU=" + "\\F0\\9F\\98\\80" * 6
+    if size <= FIELD_NAME_MAX:
+        assert f["cert_subject_dn"] == ",".join([escaped] * n_rdns) == f["cert_issuer_dn"]
+        assert f["cert_subject_dn_legacy"].startswith("/OU=\\x00\\x01\\xF6\\x00")
+    else:
+        assert f["cert_subject_dn"] == f["cert_subject_dn_legacy"] == f["cert_issuer_dn"] == ""
+        assert f["cert_serial"] and f["cert_fingerprint_sha256"]  # the rest as always
+
+
 def test_one_megabyte_certificate(ch: pki.Chain) -> None:
     """A 1 MB certificate is refused clearly (input too large), and accepted by raised limits."""
     inter = ch.intermediates[0]

@@ -1019,16 +1019,15 @@ def test_name_constraint_budget_is_per_verification(nc_root: pki.Cert) -> None:
     with 62 copies and a long CN)."""
     key = pki.make_key("p256")
     permitted = [x509.DNSName(f"p{i}.example") for i in range(8)]
-    old, new = (pki.intermediate(nc_root, "NC Copy CA", key, name_constraints=(permitted, None),
-                                 serial=serial, **validity)  # fmt: skip
-                for serial, validity in ((1, {"not_before": pki.NOW - timedelta(days=400),
-                                              "not_after": pki.NOW - timedelta(days=1)}),
-                                         (2, {})))  # fmt: skip
+    expired = {"not_before": pki.NOW - timedelta(days=400),
+               "not_after": pki.NOW - timedelta(days=1)}  # fmt: skip
+    old = pki.intermediate(nc_root, "NC Copy CA", key, name_constraints=(permitted, None),
+                           serial=1, **expired)  # fmt: skip
+    new = pki.intermediate(nc_root, "NC Copy CA", key, name_constraints=(permitted, None), serial=2)
     leaf = pki.leaf(new, "nc copy client", san=[x509.DNSName(f"h{i}.p7.example") for i in range(3)])
     chain = [leaf.der, old.der, new.der]
     assert make_verifier(nc_root).verify(chain, at=pki.NOW).verified
-    assert make_verifier(nc_root).verify([leaf.der, new.der], at=pki.NOW,
-                                         ).verified  # fmt: skip
+    assert make_verifier(nc_root).verify([leaf.der, new.der], at=pki.NOW).verified
     tight = make_verifier(nc_root, limits=Limits(max_nc_checks=48))
     assert tight.verify([leaf.der, new.der], at=pki.NOW).verified  # one pair: 32
     r = tight.verify(chain, at=pki.NOW)  # reported as the expired copy's failure

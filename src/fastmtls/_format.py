@@ -60,6 +60,13 @@ _ESC_ONELINE = tuple(
     f"\\x{c:02X}" if c < 0x20 or c > 0x7E else ("\\" + chr(c) if c in b"/+" else chr(c))
     for c in range(256)
 )
+# The same as str.translate tables over a value's octets read as Latin-1 (one C loop instead of
+# one Python step a character): each UTF-8 octet of a value in the middle of it (octets of
+# multi-octet characters as \XX), and each octet in the one-line form.
+_MID_UTF8 = {c: _ESC_MID[c] if c < 0x80 else f"\\{c:02X}" for c in range(256)}
+_ONELINE_TABLE = dict(enumerate(_ESC_ONELINE))
+# High octets of UTF-16 surrogate code units (a BMPString holding one prints differently).
+_SURROGATE_HIGH = bytes(range(0xD8, 0xE0))
 # Octets that print as themselves anywhere in a value (RFC 2253 / one-line form).
 _SAFE_2253 = bytes(c for c in range(0x20, 0x7F) if chr(c) not in ',+"\\<>;')
 _SAFE_ONELINE = bytes(c for c in range(0x20, 0x7F) if chr(c) not in "/+")
@@ -242,6 +249,9 @@ def _rfc2253_value(num: int, data: bytes, bits: int) -> str:
     if width <= 1 and not data.translate(None, _SAFE_2253):
         if not data or (data[0] not in b" #" and data[-1] != 0x20):
             return data.decode("ascii")  # printable ASCII with nothing to escape
+    utf8 = _as_utf8(data, width)
+    if utf8 is not None:
+        return _escape_utf8(utf8)
     if width <= 1:
         cps: Sequence[int] = data
     elif width == 2:
@@ -266,6 +276,39 @@ def _rfc2253_value(num: int, data: bytes, bits: int) -> str:
             out.extend(f"\\{b:02X}" for b in chr(c).encode())  # converted to UTF-8 first
         # else: UTF8_putc() refuses the code point and OpenSSL prints nothing for it
     return "".join(out)
+
+
+def _as_utf8(data: bytes, width: int) -> bytes | None:
+    """The value's characters in UTF-8, or None when one is a code point OpenSSL prints
+    nothing for (a surrogate, past U+10FFFF): _rfc2253_value's character loop handles those."""
+    if width == 0:
+        return data
+    if width == 1:
+        return data.decode("latin-1").encode()
+    if width == 2:
+        high = data[0::2]
+        if len(high.translate(None, _SURROGATE_HIGH)) != len(high):
+            return None  # UCS-2 code units, not UTF-16: no pairing of surrogates
+        return data.decode("utf-16-be").encode()
+    try:
+        return data.decode("utf-32-be").encode()
+    except UnicodeDecodeError:
+        return None
+
+
+def _escape_utf8(u: bytes) -> str:
+    """RFC 2253 form of a value from its UTF-8 octets: as _rfc2253_value's character loop
+    prints it (a first or last space and a first '#' of a longer value escaped; the first and
+    last characters are ASCII exactly when the first and last octets are)."""
+    out = u.decode("latin-1").translate(_MID_UTF8)
+    if not u:
+        return out
+    head = "\\ " if u[0] == 0x20 else "\\#" if u[0] == 0x23 and len(u) > 1 else None
+    if head is not None:
+        out = head + out[1:]
+    if u[-1] == 0x20 and len(u) > 1:
+        out = out[:-1] + "\\ "
+    return out
 
 
 def dn_rfc2253(name_der: bytes) -> str:
@@ -307,7 +350,7 @@ def dn_oneline(name_der: bytes) -> str:
         parts.append(_field_name(oid)[0])
         parts.append("=")
         if data.translate(None, _SAFE_ONELINE):
-            parts.append("".join([_ESC_ONELINE[b] for b in data]))
+            parts.append(data.decode("latin-1").translate(_ONELINE_TABLE))
         else:
             parts.append(data.decode("ascii"))
     out = "".join(parts)
