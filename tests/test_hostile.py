@@ -915,6 +915,33 @@ def test_pem_text_is_bounded_before_it_is_scanned(ch: pki.Chain, text: bytes, re
     assert r.reason == R.MALFORMED_CERT and (r._res.sig_checks, r._res.steps) == (0, 0)
 
 
+@pytest.mark.parametrize("junk", [b"-----BEGIN " * 190_000,
+                                  b"-----BEGIN X-----\n-----END X-----\n" * 60_000])  # fmt: skip
+def test_pem_markers_are_bounded(ch: pki.Chain, junk: bytes) -> None:
+    """A chain followed by ~2 MiB of BEGIN lines (just under the text bound): each was a step
+    of the scan in Python (80 ms). Past 4 x max_chain_certs + 64 BEGIN lines the text is
+    refused as malformed, the certificates read before standing for what was presented."""
+    text = pki.pem_bundle(ch.leaf, *ch.intermediates) + junk
+    assert len(text) < 2 * Limits().max_input_size + 65536
+    r = make_verifier(ch.root).verify(text, at=NOW)
+    assert r.reason == R.MALFORMED_CERT, r.status
+    assert r.presented_chain[0] == ch.leaf.der
+    few = pki.pem_bundle(ch.leaf, *ch.intermediates) + b"-----BEGIN X-----\n-----END X-----\n" * 60
+    assert make_verifier(ch.root).verify(few, at=NOW).verified
+
+
+def test_pem_after_a_line_starting_with_zero(ch: pki.Chain, tmp_path: Path) -> None:
+    """Text before the first block is ignored, as OpenSSL ignores it, also a line that starts
+    with "0" (0x30, the first octet of DER): such bytes used to be read as DER and refused."""
+    text = b"0 = the client chain\n" + pki.pem_bundle(ch.leaf, *ch.intermediates)
+    assert make_verifier(ch.root).verify(text, at=NOW).verified
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(b"0 roots\n" + pki.pem_bundle(ch.root))
+    store = TrustStore()
+    store.add_file(bundle, name="roots")
+    assert Verifier(store).verify(text, at=NOW).verified
+
+
 # ---- review: refused and oddly split chains report the leaf; the fields memo is bounded --------
 
 

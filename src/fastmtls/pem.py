@@ -54,16 +54,25 @@ def pem_to_der(
     return out
 
 
-def _blocks(raw: bytes) -> Iterator[tuple[bytes, bytes]]:
+class _TooManyMarkers(Exception):
+    """More BEGIN lines than _blocks was told to look at."""
+
+
+def _blocks(raw: bytes, max_markers: int | None = None) -> Iterator[tuple[bytes, bytes]]:
     """(label, body) of each PEM block, as the reference regex of tests/test_hostile.py matches
     them, found with bytes.find: every position of the input is looked at a bounded number of
     times, at C speed (the regex is linear too, but spends ~0.1 s per MiB of dashes a client may
-    send)."""
+    send). Each "-----BEGIN " found still costs a step in Python (a client's 2 MiB of them, 80
+    ms): with ``max_markers``, :class:`_TooManyMarkers` once more than that many were found."""
     pos = 0
+    markers = 0
     while True:
         begin = raw.find(b"-----BEGIN ", pos)
         if begin < 0:
             return
+        markers += 1
+        if max_markers is not None and markers > max_markers:
+            raise _TooManyMarkers
         start = begin + 11
         close = raw.find(b"-----", start)
         if close < 0:
@@ -99,7 +108,17 @@ def pem_to_der_blocks(
     if len(raw) > max_bytes:
         raise CertificateLoadError(f"PEM input is larger than {max_bytes} bytes")
     out: list[bytes] = []
-    for label, body in _blocks(raw):
+    # a bound on the BEGIN lines looked at, with the one on blocks: room for other blocks (keys,
+    # parameters) and some junk beside the certificates, not for megabytes of markers
+    max_markers = None if max_blocks is None else 4 * max_blocks + 64
+    blocks = _blocks(raw, max_markers)
+    while True:
+        try:
+            label, body = next(blocks)
+        except StopIteration:
+            break
+        except _TooManyMarkers:
+            raise PEMBlockError(f"more than {max_markers} PEM BEGIN lines", out) from None
         if label not in labels:
             continue
         if max_blocks is not None and len(out) >= max_blocks:
@@ -141,5 +160,16 @@ def looks_like_pem(data: bytes | bytearray | memoryview | str) -> bool:
     """True when the input is text holding a PEM block rather than raw DER."""
     if isinstance(data, str):
         return True
-    head = bytes(data[:64]).lstrip()
-    return head.startswith(b"-----BEGIN") or (len(head) > 0 and head[:1] != b"\x30")
+    raw = bytes(data[:64])
+    head = raw.lstrip()
+    if head.startswith(b"-----BEGIN"):
+        return True
+    if not head:
+        return False
+    if raw[:1] != b"\x30":
+        return True
+    # DER is SEQUENCE { SEQUENCE (tbsCertificate, tbsCertList) ... }; text whose first line
+    # starts with "0" (a comment before the blocks, as OpenSSL allows) is not
+    n = raw[1] if len(raw) > 1 else 0
+    hl = 2 if n < 0x80 else 2 + (n & 0x7F) if 0 < n & 0x7F <= 4 else None
+    return hl is None or raw[hl : hl + 1] != b"\x30"
