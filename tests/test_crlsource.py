@@ -679,6 +679,32 @@ def test_deadline_calls() -> None:
     gate.set()
 
 
+def test_deadline_calls_in_progress_do_not_count_as_stuck() -> None:
+    """Twelve slow calls at once (sources refreshing together, a resolver answering in 0.3 s),
+    each within its deadline: all answer. The cap counted every call in progress, so the ninth
+    failed at once with "8 earlier calls are still not answered"."""
+    from fastmtls import _deadline
+
+    results: list[object] = []
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        try:
+            value: object = _deadline.call(lambda: time.sleep(0.3) or i, 5.0, f"slow {i}")
+        except Exception as exc:  # recorded: the assertion below names it
+            value = exc
+        with lock:
+            results.append(value)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(3 * _deadline.MAX_STUCK // 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(r for r in results if isinstance(r, int)) == list(range(len(threads))), results
+    assert _deadline.stuck() == 0
+
+
 # -- distribution points, CAs, targets -----------------------------------------------------------
 
 

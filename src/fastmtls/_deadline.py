@@ -5,8 +5,9 @@ as the system resolver does) nor a file system call on a mount that stopped answ
 NFS mount blocks ``stat`` and ``read`` without end). Such a call runs here on a helper thread
 while the caller waits at most ``seconds``: past that the caller goes on with an error and the
 helper thread is left to finish (or not) on its own, its result thrown away. At most
-:data:`MAX_STUCK` helpers may be left waiting at once, so a resolver or mount that never answers
-cannot pile up threads; past that, calls fail at once.
+:data:`MAX_STUCK` helpers may be left waiting at once (calls still within their deadline do not
+count), so a resolver or mount that never answers cannot pile up threads; past that, calls fail
+at once.
 """
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["MAX_STUCK", "DeadlineExceeded", "call"]
+__all__ = ["MAX_STUCK", "DeadlineExceeded", "call", "stuck"]
 
 T = TypeVar("T")
 MAX_STUCK = 8
 _POLL = 0.05  # how often a wait looks at `cancelled`
-_helpers = threading.BoundedSemaphore(MAX_STUCK)
+# Helpers whose caller gave up on them and that have not returned yet: only those count
+# against MAX_STUCK (calls that are merely in progress, however many sources refresh at once,
+# do not). Guarded by _lock, as is each call's abandoned/done decision.
+_lock = threading.Lock()
+_stuck = 0
 
 
 class DeadlineExceeded(TimeoutError):
@@ -33,38 +38,52 @@ class DeadlineExceeded(TimeoutError):
         self.done = done
 
 
+def stuck() -> int:
+    """Helpers left waiting now (for tests and status reports)."""
+    with _lock:
+        return _stuck
+
+
 def call(fn: Callable[[], T], seconds: float, what: str,
          cancelled: Callable[[], bool] | None = None) -> T:  # fmt: skip
     """``fn()`` on a helper thread: its value, or its exception re-raised; DeadlineExceeded when
     it takes longer than ``seconds`` or ``cancelled()`` turns true while waiting. ``what`` names
     the call in messages ("DNS lookup of crl.example.com")."""
+    global _stuck
     done = threading.Event()
-    if not _helpers.acquire(blocking=False):
-        done.set()
-        raise DeadlineExceeded(f"{what}: {MAX_STUCK} earlier calls are still not answered", done)
+    with _lock:
+        if _stuck >= MAX_STUCK:
+            done.set()
+            raise DeadlineExceeded(f"{what}: {MAX_STUCK} earlier calls are still not answered",
+                                   done)  # fmt: skip
     box: dict[str, object] = {}
+    abandoned = [False]
 
     def run() -> None:
+        global _stuck
         try:
             box["value"] = fn()
         except BaseException as exc:  # handed to the caller, who raises it
             box["error"] = exc
         finally:
-            _helpers.release()
-            done.set()
+            with _lock:
+                if abandoned[0]:
+                    _stuck -= 1
+                done.set()
 
-    try:
-        threading.Thread(target=run, name="fastmtls-blocking-call", daemon=True).start()
-    except BaseException:  # "can't start new thread": the slot was never used
-        _helpers.release()
-        done.set()
-        raise
+    threading.Thread(target=run, name="fastmtls-blocking-call", daemon=True).start()
     deadline = time.monotonic() + seconds
     while not done.wait(min(_POLL, max(0.0, deadline - time.monotonic()))):
-        if cancelled is not None and cancelled():
-            raise DeadlineExceeded(f"{what}: stopped", done)
-        if time.monotonic() >= deadline:
-            raise DeadlineExceeded(f"{what} did not finish within {seconds:g} s", done)
+        late = time.monotonic() >= deadline
+        if not late and not (cancelled is not None and cancelled()):
+            continue
+        with _lock:
+            if not done.is_set():  # gave up on: the helper counts as stuck until it returns
+                abandoned[0] = True
+                _stuck += 1
+        if abandoned[0]:
+            why = f"did not finish within {seconds:g} s" if late else "stopped"
+            raise DeadlineExceeded(f"{what} {why}" if late else f"{what}: {why}", done)
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     return box["value"]  # type: ignore[return-value]
