@@ -840,6 +840,28 @@ def test_failed_result_issuer_fields_from_configured_cas() -> None:
     assert r.fields()["cert_issuer_dn"] == "CN=Configured Issuer CA"
 
 
+def test_unhashable_host_is_a_configuration_error(ch: pki.Chain, v: Verifier) -> None:
+    """verify(list_of_der, host=["x"]) raised TypeError from the host cache; it is the
+    ConfigurationError every other bad host gives."""
+    for host in (["x"], {"x": 1}, b"x", 5):
+        with pytest.raises(ConfigurationError, match="host"):
+            v.verify(ch.presented_der, host=host, at=NOW)  # type: ignore[arg-type]
+
+
+def test_expected_email_with_a_non_ascii_domain() -> None:
+    """An expected e-mail address whose domain is not ASCII matches the SAN that spells it in
+    A-labels (RFC 8398: the domain part as IDNA), as an expected DNS name does; it never
+    matched."""
+    root = pki.ca("Email IDNA Root")
+    leaf = pki.leaf(root, san=[x509.RFC822Name("user@xn--bcher-kva.de")])
+    v = Verifier(TrustStore())
+    v.store.add_der(root.der, name="root")
+    for name in ("user@bücher.de", "user@BÜCHER.de", "user@xn--bcher-kva.de"):
+        assert v.verify([leaf.der], at=NOW, expected_name=name).verified, name
+    assert v.verify([leaf.der], at=NOW, expected_name="user@bucher.de").reason == \
+        fastmtls.Reason.EMAIL_MISMATCH
+
+
 def test_fields_key_set(ch: pki.Chain, v: Verifier) -> None:
     """fields() has exactly FIELD_NAMES as keys, strings and booleans only."""
     f = v.verify(ch.presented_der, at=NOW).fields()

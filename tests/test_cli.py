@@ -323,3 +323,58 @@ def test_demo_port_out_of_range_is_a_usage_error(
         main(["demo", "--port", port])
     assert exc.value.code == 2
     assert "0-65535" in capsys.readouterr().err
+
+
+def _der_chain(world: dict[str, Path], tmp_path: Path) -> Path:
+    from fastmtls import pem_to_der
+
+    path = tmp_path / "chain.der"
+    path.write_bytes(b"".join(pem_to_der(world["chain"].read_bytes())))
+    return path
+
+
+def test_verify_der_chain_with_crl(world: dict[str, Path], tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """--crl with a DER chain: the chain's intermediate is offered as the CRL's issuer, as for
+    a PEM chain (it was not, and the command failed: no configured CA had the CRL's issuer)."""
+    der = _der_chain(world, tmp_path)
+    for chain in (world["chain"], der):
+        rc, out = _run(["verify", "--ca", str(world["root"]), "--crl", str(world["crl"]), *AT,
+                        str(chain)], capsys)  # fmt: skip
+        assert rc == 0 and isinstance(out, dict), chain
+        assert out["status"] == "SUCCESS" and out["cert_revoked"] is True, chain
+
+
+def test_der_bundles(world: dict[str, Path], tmp_path: Path,
+                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A CA file of concatenated DER certificates (README: "a PEM or DER CA bundle") is read as
+    several certificates by --ca, TrustStore.add_file and --intermediate (it was one malformed
+    certificate)."""
+    from fastmtls import TrustStore, pem_to_der
+
+    bundle = tmp_path / "bundle.der"
+    pems = world["other"].read_bytes() + world["root"].read_bytes()
+    bundle.write_bytes(b"".join(pem_to_der(pems)))
+    rc, out = _run(["verify", "--ca", str(bundle), *AT, str(world["chain"])], capsys)
+    assert rc == 0 and isinstance(out, dict) and out["status"] == "SUCCESS"
+    assert TrustStore().add_file(bundle) == 2
+    inter = tmp_path / "inter.der"
+    inter.write_bytes(pem_to_der(world["inter"].read_bytes())[0])
+    leaf = tmp_path / "leaf.pem"
+    leaf.write_bytes(world["chain"].read_bytes().split(b"-----END CERTIFICATE-----")[0]
+                     + b"-----END CERTIFICATE-----\n")  # fmt: skip
+    rc, out = _run(["verify", "--ca", str(world["root"]), "--intermediate", str(inter), *AT,
+                    str(leaf)], capsys)  # fmt: skip
+    assert rc == 0 and isinstance(out, dict) and out["status"] == "SUCCESS"
+
+
+def test_verify_from_closed_stdin(world: dict[str, Path]) -> None:
+    """`fastmtls verify ... -` started with standard input closed: an error message and exit
+    status 2 (it printed a traceback)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastmtls", "verify", "--ca", str(world["root"]), "-"],
+        stdin=None, capture_output=True, text=True, check=False, timeout=60,
+        preexec_fn=lambda: __import__("os").close(0),
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "standard input is closed" in proc.stderr and "Traceback" not in proc.stderr

@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import re
+import shlex
 import shutil
 import ssl
 import subprocess
@@ -97,8 +98,9 @@ def _read_until(stream: queue.Queue[str], pattern: str, timeout: float = 60) -> 
 
 
 def test_demo_keep(tmp_path: Path) -> None:
-    """demo --keep DIR writes the PKI, serves curl the result as JSON, stops on SIGTERM."""
-    pki_dir = tmp_path / "pki"
+    """demo --keep DIR writes the PKI, serves curl the result as JSON, stops on SIGTERM. The
+    directory has a space: the printed curl lines quote their paths, as a shell needs them."""
+    pki_dir = tmp_path / "demo pki"
     proc = subprocess.Popen(
         [sys.executable, "-m", "fastmtls", "demo", "--keep", str(pki_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(),
@@ -113,7 +115,7 @@ def test_demo_keep(tmp_path: Path) -> None:
 
     threading.Thread(target=pump, daemon=True).start()
     try:
-        text, curl_line = _read_until(lines, r"curl --cacert \S+ --cert \S+good\.pem .*")
+        text, curl_line = _read_until(lines, r"curl --cacert .+ --cert .+good\.pem.* https://\S+")
         _read_until(lines, r"^\s*$")  # the list of curl lines is complete
         assert "SUCCESS" in text and "UNEXPECTED" not in text
         names = ("ca.pem", "intermediate.pem", "server.pem", "server.key", "crl.pem", "good.pem",
@@ -124,7 +126,7 @@ def test_demo_keep(tmp_path: Path) -> None:
         port = int(re.search(r"https://127\.0\.0\.1:(\d+)/", curl_line).group(1))  # type: ignore[union-attr]
         curl = shutil.which("curl")
         if curl is not None:
-            args = curl_line.split()
+            args = shlex.split(curl_line)
             assert args[0] == "curl"
             got = subprocess.run([curl, "-sS", *args[1:]], capture_output=True, text=True,
                                  timeout=30, check=False)  # fmt: skip

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ._format import asn1_time, dn_rfc2253
 from .errors import FastMTLSError
-from .pem import looks_like_pem, pem_to_der
+from .pem import certificates_of
 from .revocation import RevocationSet, ca_subject, check_crl, crl_to_der, inspect_crl
 from .store import TrustStore
 from .verifier import Verifier
@@ -145,10 +145,10 @@ def _name(der: bytes) -> str:
 
 
 def _chain_cas(chain: bytes) -> list[bytes]:
-    """The certificates of a PEM chain after its leaf (none when it does not parse: verifying
-    it reports that)."""
+    """The certificates of a PEM or DER chain after its leaf (none when it does not parse:
+    verifying it reports that)."""
     try:
-        return pem_to_der(chain)[1:]
+        return certificates_of(chain)[1:]
     except ValueError:
         return []
 
@@ -156,8 +156,7 @@ def _chain_cas(chain: bytes) -> list[bytes]:
 def _read_cas(paths: Sequence[str]) -> list[bytes]:
     out: list[bytes] = []
     for path in paths:
-        data = Path(path).read_bytes()
-        out.extend(pem_to_der(data) if looks_like_pem(data) else [data])
+        out.extend(certificates_of(Path(path).read_bytes()))
     return out
 
 
@@ -231,7 +230,9 @@ def _verify(args: argparse.Namespace) -> int:
         store.add_file(path, name=os.fsencode(path).decode("utf-8", "backslashreplace"))
     inters: list[bytes] = []
     for path in args.intermediate:
-        inters.extend(pem_to_der(Path(path).read_bytes()))
+        inters.extend(certificates_of(Path(path).read_bytes()))
+    if args.chain == "-" and sys.stdin is None:  # started with stdin closed
+        raise OSError("standard input is closed")
     data = sys.stdin.buffer.read() if args.chain == "-" else Path(args.chain).read_bytes()
     revocations = None
     if args.revocations:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shlex
 import signal
 import socket
 import ssl
@@ -448,13 +449,16 @@ def _serve_until_interrupted(pki: DemoPKI, port: int, out: TextIO) -> None:
         file=out,
     )
     print(f"Server running on https://{HOST}:{port}/ - try, then press Ctrl-C to stop:\n", file=out)
+    def q(name: str) -> str:  # a path a shell takes as one word (a directory with a space)
+        return shlex.quote(str(d / name))
+
     for client in ("good", "expired", "revoked", "foreign"):
         print(
-            f"  curl --cacert {d}/ca.pem --cert {d}/{client}.pem --key {d}/{client}.key "
-            f"https://{HOST}:{port}/",
+            f"  curl --cacert {q('ca.pem')} --cert {q(client + '.pem')} --key "
+            f"{q(client + '.key')} https://{HOST}:{port}/",
             file=out,
         )
-    print(f"  curl --cacert {d}/ca.pem https://{HOST}:{port}/\n", file=out, flush=True)
+    print(f"  curl --cacert {q('ca.pem')} https://{HOST}:{port}/\n", file=out, flush=True)
 
     def _stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Union
 from ._ffi import ensure, ffi, lib
 from ._hostname import ascii_host, is_host, is_ipv4
 from .errors import CertificateLoadError, ConfigurationError
-from .pem import looks_like_pem, pem_to_der
+from .pem import certificates_of, looks_like_pem, pem_to_der
 
 if TYPE_CHECKING:
     from .verifier import Verifier
@@ -177,8 +177,9 @@ class TrustStore:
                  else os.fsencode(p.name).decode("utf-8", "backslashreplace"))  # fmt: skip
         if looks_like_pem(data):  # comments before the first block, as in certifi's bundle
             return self.add_pem(data, name=label)
-        self.add_ders([data], name=label)
-        return 1
+        ders = certificates_of(data)  # one DER certificate, or several concatenated
+        self.add_ders(ders, name=label)
+        return len(ders)
 
     def remove(self, name: str) -> None:
         """Stop trusting every CA stored under ``name``."""

@@ -80,8 +80,11 @@ def _expected_name(name: NameInput) -> tuple[int, bytes]:
     try:
         if _URI_SCHEME.match(name):
             return lib.FM_NAME_URI, name.encode("utf-8")
-        if "@" in name:
-            return lib.FM_NAME_EMAIL, name.encode("utf-8")
+        if "@" in name:  # a non-ASCII domain as the SAN spells it, in A-labels (RFC 8398)
+            local, _, domain = name.rpartition("@")
+            if not domain.isascii():
+                domain = ascii_host(domain.rstrip(".").lower())
+            return lib.FM_NAME_EMAIL, (local + "@" + domain).encode("utf-8")
         dns = name.rstrip(".")
         return lib.FM_NAME_DNS, ascii_host(dns if dns.isascii() else dns.lower()).encode("ascii")
     except UnicodeError as exc:  # no IDNA spelling, or a lone surrogate
@@ -342,7 +345,9 @@ class Verifier:
                     same = _c_chain_again(self._ptr, snap.ptr, revs, data, len(data), t,
                                           prev_res, spare)  # fmt: skip
                 else:
-                    known = self._hosts.get(host)
+                    # a str (the cache's keys): anything else goes to _remember_host, which
+                    # refuses it (an unhashable host must not raise TypeError here)
+                    known = self._hosts.get(host) if type(host) is str else None
                     hb = self._remember_host(host) if known is None else known
                     same = _c_verify_again(self._ptr, snap.ptr, revs, data, len(data), hb, len(hb),
                                            t, prev_res, spare)  # fmt: skip
