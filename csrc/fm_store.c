@@ -66,6 +66,7 @@ void fm_store_free(fm_store *s) {
     fm_cindex_free(&s->by_name);
     fm_cindex_free(&s->by_group);
     free(s->assocs);
+    free(s->assoc_idx);
     free(s);
 }
 
@@ -364,6 +365,66 @@ static int host_ok(const uint8_t *h, size_t n) {
 
 static uint8_t lower(uint8_t ch) { return (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : ch; }
 
+/* ---- the associations' index: by host (lower case, "*." included), so that lookups, and
+ * associating 400,000 hosts, do not scan every association ------------------------------------ */
+
+static uint64_t host_hash_step(uint64_t h, uint8_t c) { return (h ^ lower(c)) * 0x100000001b3ULL; }
+
+/* The hash of prefix + host, lower case (prefix: "" or "*."). */
+static uint64_t host_hash(const uint8_t *prefix, size_t plen, const uint8_t *host, size_t len) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < plen; i++)
+        h = host_hash_step(h, prefix[i]);
+    for (size_t i = 0; i < len; i++)
+        h = host_hash_step(h, host[i]);
+    return h;
+}
+
+/* The index of the association of prefix + host (compared in lower case; stored hosts are),
+ * or n_assocs. */
+static size_t assoc_find(const fm_store *s, const uint8_t *prefix, size_t plen,
+                         const uint8_t *host, size_t len) {
+    if (s->assoc_cap == 0)
+        return s->n_assocs;
+    size_t mask = s->assoc_cap - 1;
+    for (size_t j = (size_t)host_hash(prefix, plen, host, len) & mask; s->assoc_idx[j];
+         j = (j + 1) & mask) {
+        const fm_assoc *a = &s->assocs[s->assoc_idx[j] - 1];
+        if (a->host_len != plen + len || memcmp(a->host, prefix, plen) != 0)
+            continue;
+        size_t k = 0;
+        while (k < len && a->host[plen + k] == lower(host[k]))
+            k++;
+        if (k == len)
+            return s->assoc_idx[j] - 1;
+    }
+    return s->n_assocs;
+}
+
+static void assoc_index_put(fm_store *s, size_t i) {
+    size_t mask = s->assoc_cap - 1;
+    size_t j = (size_t)host_hash((const uint8_t *)"", 0, s->assocs[i].host, s->assocs[i].host_len) &
+               mask;
+    while (s->assoc_idx[j])
+        j = (j + 1) & mask;
+    s->assoc_idx[j] = (uint32_t)(i + 1);
+}
+
+/* Room in the index for one more association (load <= 1/2). */
+static int assoc_index_reserve(fm_store *s) {
+    if (2 * (s->n_assocs + 1) <= s->assoc_cap)
+        return FM_OK;
+    size_t cap = s->assoc_cap ? 2 * s->assoc_cap : 16;
+    uint32_t *idx = calloc(cap, sizeof *idx);
+    if (idx == NULL)
+        return FM_ERR_NOMEM;
+    free(s->assoc_idx);
+    s->assoc_idx = idx, s->assoc_cap = cap;
+    for (size_t i = 0; i < s->n_assocs; i++)
+        assoc_index_put(s, i);
+    return FM_OK;
+}
+
 int fm_store_associate(fm_store *s, const uint8_t *host, size_t host_len, const uint32_t *groups,
                        size_t n_groups) {
     if (s == NULL || host == NULL || host_len == 0 || host_len > 253 + 2 ||
@@ -401,33 +462,27 @@ int fm_store_associate(fm_store *s, const uint8_t *host, size_t host_len, const 
         memcpy(a.groups, groups, n_groups * sizeof *groups);
     a.n_groups = n_groups;
     /* a later association for the same host replaces the earlier one */
-    for (size_t i = 0; i < s->n_assocs; i++) {
-        if (s->assocs[i].host_len == host_len && memcmp(s->assocs[i].host, a.host, host_len) == 0) {
-            free(s->assocs[i].host);
-            free(s->assocs[i].groups);
-            s->assocs[i] = a;
-            return FM_OK;
-        }
+    size_t i = assoc_find(s, (const uint8_t *)"", 0, a.host, host_len);
+    if (i < s->n_assocs) {
+        free(s->assocs[i].host);
+        free(s->assocs[i].groups);
+        s->assocs[i] = a;
+        return FM_OK;
     }
-    s->assocs[s->n_assocs++] = a;
+    if ((rc = assoc_index_reserve(s)) != FM_OK) {
+        free(a.host);
+        free(a.groups);
+        return rc;
+    }
+    s->assocs[s->n_assocs] = a;
+    assoc_index_put(s, s->n_assocs++);
     return FM_OK;
 }
 
 static const fm_assoc *find_exact(const fm_store *s, const uint8_t *host, size_t len, int star) {
-    for (size_t i = 0; i < s->n_assocs; i++) {
-        const fm_assoc *a = &s->assocs[i];
-        size_t off = star ? 2 : 0;
-        if (star && (a->host_len < 2 || a->host[0] != '*' || a->host[1] != '.'))
-            continue;
-        if (a->host_len - off != len)
-            continue;
-        size_t j = 0;
-        while (j < len && a->host[off + j] == lower(host[j]))
-            j++;
-        if (j == len)
-            return a;
-    }
-    return NULL;
+    static const uint8_t wild[2] = {'*', '.'};
+    size_t i = assoc_find(s, wild, star ? 2 : 0, host, len);
+    return i < s->n_assocs ? &s->assocs[i] : NULL;
 }
 
 /* The association of a host that is not a host name: no CA. */

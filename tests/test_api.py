@@ -1043,6 +1043,74 @@ def test_malformed_hosts_trust_no_ca(host: str) -> None:
     assert plain.verify([a_leaf.der], host=host, at=pki.NOW).verified
 
 
+def test_store_batch_publishes_one_snapshot() -> None:
+    """TrustStore.batch(): 40 tenants' CAs and hosts added in one block make one new snapshot
+    (each change alone rebuilds the whole store: O(n^2) for n tenants), and verifications see
+    none of it until the block ends."""
+    store = TrustStore()
+    v = Verifier(store)
+    cas = [pki.ca(f"Batch Tenant {i}") for i in range(40)]
+    leaf = pki.leaf(cas[7], "batch client")
+    before = store.generation
+    with store.batch() as b:
+        assert b is store
+        for i, ca in enumerate(cas):
+            store.add_der(ca.der, name=f"t{i}")
+            store.associate(f"t{i}.example", [f"t{i}"])
+        with store.batch():  # nested: part of the outer one
+            store.associate("shared.example", ["t1", "t7"])
+        assert store.generation == before
+        assert not v.verify([leaf.der], at=NOW, host="t7.example").verified
+    assert store.generation != before and len(store) == 40
+    assert v.verify([leaf.der], at=NOW, host="t7.example").verified
+    assert v.verify([leaf.der], at=NOW, host="shared.example").verified
+    assert not v.verify([leaf.der], at=NOW, host="t6.example").verified
+
+
+def test_twenty_thousand_associations() -> None:
+    """Associations are found through a hash index (they were scanned, per verification and per
+    association added: 400,000 hosts took five minutes to associate): exact hosts, wildcards,
+    a replaced association and an unassociated host among 20,000."""
+    a, b = pki.ca("Many Hosts A"), pki.ca("Many Hosts B")
+    store = TrustStore()
+    with store.batch():
+        store.add_der(a.der, name="a")
+        store.add_der(b.der, name="b")
+        for i in range(10_000):
+            store.associate(f"h{i}.example", ["a"])
+            store.associate(f"*.w{i}.example", ["b"])
+        store.associate("h5.example", ["b"])  # replaces
+    assert len(store.associations()) == 20_000
+    v = Verifier(store)
+    la, lb = pki.leaf(a, "many a"), pki.leaf(b, "many b")
+    for host, leaf in (("h0.example", la), ("h9999.example", la), ("H42.Example.", la),
+                       ("x.w77.example", lb), ("h5.example", lb), ("unlisted.example", la),
+                       ("unlisted.example", lb), ("w77.example", la), ("a.b.w77.example", la)):
+        # (a wildcard covers one label: w77.example and a.b.w77.example have no association)
+        assert v.verify([leaf.der], at=NOW, host=host).verified, host
+    for host, leaf in (("h0.example", lb), ("x.w77.example", la), ("h5.example", la)):
+        assert not v.verify([leaf.der], at=NOW, host=host).verified, host
+
+
+def test_store_batch_is_all_or_nothing() -> None:
+    """A batch whose block raises, or whose snapshot cannot be built (a CA that is no CA, found
+    when the block ends), changes nothing; the error propagates."""
+    store = TrustStore()
+    root = pki.ca("Batch Root")
+    store.add_der(root.der, name="root")
+    before = (store.generation, store.names(), store.associations())
+    with pytest.raises(RuntimeError), store.batch():
+        store.add_der(pki.ca("Batch Other").der, name="other")
+        store.associate("x.example", ["other"])
+        raise RuntimeError("operator code failed")
+    assert (store.generation, store.names(), store.associations()) == before
+    leaf = pki.leaf(root, "not a CA")
+    with pytest.raises(fastmtls.NotACAError), store.batch():
+        store.add_der(pki.ca("Batch Third").der, name="third")
+        store.add_der(leaf.der, name="leaf")
+    assert (store.generation, store.names(), store.associations()) == before
+
+
 def test_store_can_be_swapped() -> None:
     """verifier.store = other: the next verifications read the other store (README's hot swap);
     the old store's changes no longer reach the verifier."""

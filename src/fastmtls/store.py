@@ -9,10 +9,11 @@ started with and never see half a change.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -65,7 +66,8 @@ class TrustStore:
     """Named trust anchors (roots or intermediates the operator trusts) and host associations."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a batch() holds it while its body makes changes
+        self._batching = False
         self._cas: list[tuple[str, bytes]] = []
         self._assoc: dict[str, tuple[str, ...]] = {}
         self._snapshot: _Snapshot = self._build(self._cas, self._assoc)
@@ -104,6 +106,9 @@ class TrustStore:
         )
 
     def _commit(self, cas: list[tuple[str, bytes]], assoc: dict[str, tuple[str, ...]]) -> None:
+        if self._batching:  # built once, when the batch ends
+            self._cas, self._assoc = cas, assoc
+            return
         snap = self._build(cas, assoc)  # raises before anything changes
         self._cas, self._assoc = cas, assoc
         self._snapshot = snap  # one reference assignment: atomic for readers
@@ -129,6 +134,33 @@ class TrustStore:
         return self._recent.get(generation)
 
     # -- public API ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[TrustStore]:
+        """Make many changes as one: ``with store.batch(): ...`` builds and publishes a single
+        snapshot when the block ends, where each change otherwise rebuilds the whole store (a
+        thousand tenants' CAs and hosts added one by one would rebuild it a thousand times).
+        All or nothing: if the block raises, or the snapshot cannot be built (a CA that is no
+        CA is found then), none of its changes apply and the exception propagates. Other
+        threads' changes wait for the block; verifications go on with the previous snapshot."""
+        with self._lock:
+            if self._batching:  # nested: part of the outer batch
+                yield self
+                return
+            saved = (self._cas, self._assoc)
+            self._batching = True
+            try:
+                yield self
+            except BaseException:
+                self._cas, self._assoc = saved
+                raise
+            finally:
+                self._batching = False
+            cas, assoc = self._cas, self._assoc
+            if (cas, assoc) == saved:
+                return
+            self._cas, self._assoc = saved
+            self._commit(cas, assoc)
 
     def add_der(self, der: bytes, *, name: str) -> None:
         """Trust one DER-encoded CA certificate under ``name``.
