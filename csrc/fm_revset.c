@@ -458,6 +458,12 @@ static int attach(fm_revset *s, int verify_checksum) {
             (is->cover & ~(COVER_USER | COVER_CA)) || is->has_crl > 1 ||
             is->part_first != next_part || is->part_count > h->n_parts - next_part)
             return FM_ERR_SNAPSHOT_CORRUPT;
+        /* the key the issuer index probes by is its name's and key's: a file whose issuers
+         * all claim one key would load in quadratic time and find none of them */
+        if (verify_checksum &&
+            is->key_hash != issuer_key((fm_span){s->blob + is->name_off, is->name_len},
+                                       (fm_span){s->blob + is->spki_off, is->spki_len}))
+            return FM_ERR_SNAPSHOT_CORRUPT;
         for (uint64_t k = is->part_first; k < is->part_first + (uint64_t)is->part_count; k++) {
             const rs_part *p = &s->parts[k];
             if (!in_bounds(p->name_off, p->name_len, h->blob_len) || p->name_len == 0 ||

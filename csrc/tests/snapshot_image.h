@@ -43,6 +43,7 @@
 
 /* rs_issuer: 120 bytes (name/spki/number offsets are into the blob) */
 #define SNAP_ISSUER_SIZE 120u
+#define SNAP_IS_KEY_HASH 0u /* u64: the issuer index key of its name and key */
 #define SNAP_IS_NAME_OFF 8u
 #define SNAP_IS_SPKI_OFF 16u
 #define SNAP_IS_NUMBER_OFF 24u

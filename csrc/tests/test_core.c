@@ -747,6 +747,7 @@ enum {
     SN_CHECKSUM_FIELD, /* the checksum */
     SN_BODY_NOT_RESEALED,
     SN_ISSUER_NAME, /* issuers */
+    SN_ISSUER_KEY_HASH,
     SN_ISSUER_SPKI,
     SN_ISSUER_NUMBER,
     SN_ISSUER_COVER,
@@ -798,6 +799,7 @@ static const struct {
     [SN_CHECKSUM_FIELD] = {"checksum field", FM_ERR_SNAPSHOT_CORRUPT},
     [SN_BODY_NOT_RESEALED] = {"a body byte, not resealed", FM_ERR_SNAPSHOT_CORRUPT},
     [SN_ISSUER_NAME] = {"issuer name outside the blob", FM_ERR_SNAPSHOT_CORRUPT},
+    [SN_ISSUER_KEY_HASH] = {"issuer key hash another issuer's", FM_ERR_SNAPSHOT_CORRUPT},
     [SN_ISSUER_SPKI] = {"issuer key longer than the blob", FM_ERR_SNAPSHOT_CORRUPT},
     [SN_ISSUER_NUMBER] = {"issuer CRL number outside the blob", FM_ERR_SNAPSHOT_CORRUPT},
     [SN_ISSUER_COVER] = {"issuer cover: unknown bit", FM_ERR_SNAPSHOT_CORRUPT},
@@ -902,6 +904,9 @@ static size_t snap_corrupt(uint8_t *img, const snap_info *si, int c) {
         return len;
     case SN_ISSUER_NAME:
         snap_wr64(img, si->parted + SNAP_IS_NAME_OFF, si->blob_len);
+        break;
+    case SN_ISSUER_KEY_HASH: /* every issuer claiming one key: a quadratic, useless index */
+        snap_wr64(img, si->parted + SNAP_IS_KEY_HASH, snap_rd64(img, si->other + SNAP_IS_KEY_HASH));
         break;
     case SN_ISSUER_SPKI:
         snap_wr32(img, si->parted + SNAP_IS_SPKI_LEN, (uint32_t)si->blob_len + 1);
