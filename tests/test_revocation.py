@@ -1492,6 +1492,20 @@ def test_distribution_point_reasons_and_crl_issuer(w: World) -> None:
         w.root.cert.subject)]))  # fmt: skip
 
 
+def test_a_complete_crl_covers_a_certificate_whose_distribution_point_has_reasons(
+        w: World) -> None:  # fmt: skip
+    """A deliberate difference from OpenSSL, which reads RFC 5280 6.3.3 by the certificate's
+    distribution points ("unable to get certificate CRL" here): a complete CRL of the CA (no
+    issuingDistributionPoint, or one of the leaf's scope naming no partition and no reasons)
+    lists every revoked certificate of the CA for every reason, so it decides a leaf whatever
+    reasons the leaf's distribution point names. Only partitioned CRLs are matched by name."""
+    leaf = _dp_leaf(w, "a", reasons=[x509.ReasonFlags.key_compromise])
+    for crl in (crls.crl(w.inter, []), crls.crl(w.inter, [], scope="user")):
+        assert _covered(w, build(w, crl), leaf)
+    revoking = crls.crl(w.inter, [Revoked(serial(leaf), reason=1)])
+    assert check(w, build(w, revoking), leaf, missing_crl="deny").revoked
+
+
 def test_partition_entries_revoke_whatever_the_partition(w: World) -> None:
     """Entries revoke by issuer and serial whichever partition listed them (conservative)."""
     leaf = _dp_leaf(w, "b")
