@@ -54,6 +54,9 @@ def pem_to_der(
     return out
 
 
+_TEXT_OCTETS = bytes(range(0x20, 0x7F)) + b"\t\r\n"
+
+
 class _TooManyMarkers(Exception):
     """More BEGIN lines than _blocks was told to look at."""
 
@@ -185,8 +188,7 @@ def looks_like_pem(data: bytes | bytearray | memoryview | str) -> bool:
         return False
     if raw[:1] != b"\x30":
         return True
-    # DER is SEQUENCE { SEQUENCE (tbsCertificate, tbsCertList) ... }; text whose first line
-    # starts with "0" (a comment before the blocks, as OpenSSL allows) is not
-    n = raw[1] if len(raw) > 1 else 0
-    hl = 2 if n < 0x80 else 2 + (n & 0x7F) if 0 < n & 0x7F <= 4 else None
-    return hl is None or raw[hl : hl + 1] != b"\x30"
+    # a DER SEQUENCE, or text whose first line starts with "0" (a comment before the blocks, as
+    # OpenSSL allows): text is printable ASCII and white space, DER's length octets are not
+    # (0x82 for anything over 255 octets; a short test blob's are control characters)
+    return not raw.translate(None, _TEXT_OCTETS)
