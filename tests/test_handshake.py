@@ -420,17 +420,21 @@ def test_session_cache_size_bounds_the_sessions_kept(live: LivePKI) -> None:
     sctx = th.server_context(live, root_verifier(live), "record", session_cache_size=2)
     sctx.options |= ssl.OP_NO_TICKET
     cctx = _resuming_client(live, "good", "1.2", "session-id")
+    assert _three_sessions_resumed(sctx, cctx) == [True, True, False]
+
+
+def _three_sessions_resumed(sctx: ssl.SSLContext, cctx: ssl.SSLContext) -> list[bool]:
+    """Three full handshakes, then each session offered again, newest first (a miss makes a new
+    session, which would push out the next oldest): whether each resumed."""
     with th.TLSServer(sctx) as server:
         firsts = [th.https_get(server.port, cctx) for _ in range(3)]
         assert all(f.error is None and f.session is not None for f in firsts)
-        # newest first: a miss makes a new session, which would push out the next oldest
         outcomes = [th.https_get(server.port, cctx, session=f.session) for f in firsts[::-1]]
-    assert [o.reused for o in outcomes] == [True, True, False]
+    return [o.reused for o in outcomes]
 
 
-def test_session_cache_size_zero_resumes_by_ticket_only(live: LivePKI) -> None:
-    """``session_cache_size=0`` turns session-ID resumption off; tickets still resume."""
-    sctx = th.server_context(live, root_verifier(live), "record", session_cache_size=0)
+def _resumes_by_ticket_only(live: LivePKI, sctx: ssl.SSLContext) -> None:
+    """A session offered by ID does not resume on ``sctx``; one offered by ticket does."""
     with th.TLSServer(sctx) as server:
         by_id = _resuming_client(live, "good", "1.2", "session-id")
         first = th.https_get(server.port, by_id)
@@ -440,6 +444,12 @@ def test_session_cache_size_zero_resumes_by_ticket_only(live: LivePKI) -> None:
         t2 = th.https_get(server.port, by_ticket, session=t1.session)
     assert again.error is None and not again.reused
     assert t2.error is None and t2.reused
+
+
+def test_session_cache_size_zero_resumes_by_ticket_only(live: LivePKI) -> None:
+    """``session_cache_size=0`` turns session-ID resumption off; tickets still resume."""
+    _resumes_by_ticket_only(
+        live, th.server_context(live, root_verifier(live), "record", session_cache_size=0))
 
 
 def _padded_chain(live: LivePKI, who: str, kib: int, directory: Path) -> str:
@@ -465,26 +475,14 @@ def test_session_cache_bytes_bounds_the_memory_kept(live: LivePKI, tmp_path: Pat
     sctx.options |= ssl.OP_NO_TICKET
     cctx = _resuming_client(live, None, "1.2", "session-id")
     cctx.load_cert_chain(_padded_chain(live, "good", 90, tmp_path), live.key_file("good"))
-    with th.TLSServer(sctx) as server:
-        firsts = [th.https_get(server.port, cctx) for _ in range(3)]
-        assert all(f.error is None and f.session is not None for f in firsts)
-        outcomes = [th.https_get(server.port, cctx, session=f.session) for f in firsts[::-1]]
-    assert [o.reused for o in outcomes] == [True, True, False]
+    assert _three_sessions_resumed(sctx, cctx) == [True, True, False]
 
 
 def test_session_cache_bytes_below_one_session_keeps_none(live: LivePKI) -> None:
     """A budget smaller than one session's estimate keeps no session: IDs do not resume,
     tickets still do."""
-    sctx = th.server_context(live, root_verifier(live), "record", session_cache_bytes=1024)
-    with th.TLSServer(sctx) as server:
-        by_id = _resuming_client(live, "good", "1.2", "session-id")
-        first = th.https_get(server.port, by_id)
-        again = th.https_get(server.port, by_id, session=first.session)
-        by_ticket = th.client_context(live, "good", version="1.2")
-        t1 = th.https_get(server.port, by_ticket)
-        t2 = th.https_get(server.port, by_ticket, session=t1.session)
-    assert again.error is None and not again.reused
-    assert t2.error is None and t2.reused
+    _resumes_by_ticket_only(
+        live, th.server_context(live, root_verifier(live), "record", session_cache_bytes=1024))
 
 
 @pytest.mark.parametrize("size", [-1, 2**63, 1.5, "10", True, None])
