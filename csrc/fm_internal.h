@@ -141,8 +141,7 @@ struct fm_store {
     fm_cindex by_group; /* anchors by fm_group_key(subject hash, group): a host's own CAs */
     fm_assoc *assocs;
     size_t n_assocs, cap_assocs;
-    uint32_t *assoc_idx; /* assocs by host hash (open addressing: index + 1, 0 = free) */
-    size_t assoc_cap;    /* a power of two, or 0 */
+    fm_cindex assoc_by_host; /* assocs by the hash of their host (lower case, "*." included) */
     fm_span *group_names; /* owned bytes; index = group */
     size_t n_group_names;
 };

@@ -66,7 +66,7 @@ void fm_store_free(fm_store *s) {
     fm_cindex_free(&s->by_name);
     fm_cindex_free(&s->by_group);
     free(s->assocs);
-    free(s->assoc_idx);
+    fm_cindex_free(&s->assoc_by_host);
     free(s);
 }
 
@@ -384,45 +384,19 @@ static uint64_t host_hash(const uint8_t *prefix, size_t plen, const uint8_t *hos
  * or n_assocs. */
 static size_t assoc_find(const fm_store *s, const uint8_t *prefix, size_t plen,
                          const uint8_t *host, size_t len) {
-    if (s->assoc_cap == 0)
-        return s->n_assocs;
-    size_t mask = s->assoc_cap - 1;
-    for (size_t j = (size_t)host_hash(prefix, plen, host, len) & mask; s->assoc_idx[j];
-         j = (j + 1) & mask) {
-        const fm_assoc *a = &s->assocs[s->assoc_idx[j] - 1];
+    const fm_cindex *ix = &s->assoc_by_host;
+    for (uint32_t i1 = fm_cindex_first(ix, host_hash(prefix, plen, host, len)); i1;
+         i1 = ix->next1[i1 - 1]) {
+        const fm_assoc *a = &s->assocs[i1 - 1];
         if (a->host_len != plen + len || memcmp(a->host, prefix, plen) != 0)
             continue;
         size_t k = 0;
         while (k < len && a->host[plen + k] == lower(host[k]))
             k++;
         if (k == len)
-            return s->assoc_idx[j] - 1;
+            return i1 - 1;
     }
     return s->n_assocs;
-}
-
-static void assoc_index_put(fm_store *s, size_t i) {
-    size_t mask = s->assoc_cap - 1;
-    size_t j = (size_t)host_hash((const uint8_t *)"", 0, s->assocs[i].host, s->assocs[i].host_len) &
-               mask;
-    while (s->assoc_idx[j])
-        j = (j + 1) & mask;
-    s->assoc_idx[j] = (uint32_t)(i + 1);
-}
-
-/* Room in the index for one more association (load <= 1/2). */
-static int assoc_index_reserve(fm_store *s) {
-    if (2 * (s->n_assocs + 1) <= s->assoc_cap)
-        return FM_OK;
-    size_t cap = s->assoc_cap ? 2 * s->assoc_cap : 16;
-    uint32_t *idx = calloc(cap, sizeof *idx);
-    if (idx == NULL)
-        return FM_ERR_NOMEM;
-    free(s->assoc_idx);
-    s->assoc_idx = idx, s->assoc_cap = cap;
-    for (size_t i = 0; i < s->n_assocs; i++)
-        assoc_index_put(s, i);
-    return FM_OK;
 }
 
 int fm_store_associate(fm_store *s, const uint8_t *host, size_t host_len, const uint32_t *groups,
@@ -469,13 +443,13 @@ int fm_store_associate(fm_store *s, const uint8_t *host, size_t host_len, const 
         s->assocs[i] = a;
         return FM_OK;
     }
-    if ((rc = assoc_index_reserve(s)) != FM_OK) {
+    if ((rc = fm_cindex_reserve(&s->assoc_by_host)) != FM_OK) {
         free(a.host);
         free(a.groups);
         return rc;
     }
-    s->assocs[s->n_assocs] = a;
-    assoc_index_put(s, s->n_assocs++);
+    fm_cindex_put(&s->assoc_by_host, host_hash((const uint8_t *)"", 0, a.host, host_len));
+    s->assocs[s->n_assocs++] = a;
     return FM_OK;
 }
 
