@@ -763,10 +763,6 @@ static int aki_names(const fm_cert *c, const fm_cert *a) {
     return c->aki_keyid.len && fm_span_eq(c->aki_keyid, a->ski);
 }
 
-/* Depth-first search for an issuer of path[len-1]: trust anchors first, then the presented
- * intermediates, then the operator's. Returns FM_OK when a valid path was found (left in
- * x->path), -1 otherwise (the best error is in x->best, or x->fatal; a fallback path may be in
- * x->fb_path). */
 /* Anchor i of the store as the issuer of the path's top certificate, in pass 0 (the anchors the
  * top's authorityKeyIdentifier names) or 1 (the others); counts it into *candidates. Returns 1
  * when a path was found, -1 when the search stops, 0 to go on. */
@@ -815,6 +811,10 @@ static int try_anchor(vctx *x, const node *top, int depth, size_t i, int pass, i
 /* Hosts associated with at most this many groups walk only their groups' anchors (build). */
 #define ASSOC_MERGE_MAX 16u
 
+/* Depth-first search for an issuer of path[len-1]: trust anchors first, then the presented
+ * intermediates, then the operator's. Returns FM_OK when a valid path was found (left in
+ * x->path), -1 otherwise (the best error is in x->best, or x->fatal; a fallback path may be in
+ * x->fb_path). */
 static int build(vctx *x) {
     const node *top = &x->path[x->len - 1];
     const fm_cert *c = top->cert;
