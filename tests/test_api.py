@@ -862,6 +862,23 @@ def test_expected_email_with_a_non_ascii_domain() -> None:
         fastmtls.Reason.EMAIL_MISMATCH
 
 
+def test_issuer_index_is_kept_by_each_pool() -> None:
+    """The by-subject index of a store snapshot's anchors (and of a verifier's intermediates)
+    is built once and kept with that pool, however many stores a process has (a cache of 16
+    pools shared by the process thrashed past 16 stores: every failed result parsed every
+    anchor again)."""
+    from fastmtls._certinfo import CertPool, by_subject
+
+    stores = [TrustStore() for _ in range(20)]
+    for i, st in enumerate(stores):
+        st.add_der(pki.ca(f"Pool Root {i}").der, name="root")
+    pools = [st._snapshot.anchors for st in stores]
+    assert all(isinstance(p, CertPool) for p in pools)
+    first = [by_subject(p) for p in pools]
+    assert all(by_subject(p) is idx for p, idx in zip(pools, first))
+    assert isinstance(Verifier(stores[0], intermediates=[])._inters, CertPool)
+
+
 def test_fields_key_set(ch: pki.Chain, v: Verifier) -> None:
     """fields() has exactly FIELD_NAMES as keys, strings and booleans only."""
     f = v.verify(ch.presented_der, at=NOW).fields()
@@ -1065,6 +1082,47 @@ def test_store_batch_publishes_one_snapshot() -> None:
     assert v.verify([leaf.der], at=NOW, host="t7.example").verified
     assert v.verify([leaf.der], at=NOW, host="shared.example").verified
     assert not v.verify([leaf.der], at=NOW, host="t6.example").verified
+
+
+def test_store_batch_inner_batch_all_or_nothing_and_invisible_until_the_end() -> None:
+    """A batch inside a batch that raises leaves none of its changes (the outer one goes on);
+    a batch's changes are invisible, also to names(), until it ends, and changes another
+    thread makes meanwhile are kept (the batch is applied onto the store as it then is). The
+    store is not locked while the block runs: another thread swapping a verifier's store and
+    installing a hook meanwhile does not wait for it (it used to deadlock against the store's
+    lock, held for the whole block)."""
+    import ssl
+
+    import fastmtls.ssl as fssl
+
+    store = TrustStore()
+    cas = {n: pki.ca(f"Nested {n}") for n in ("inner", "outer", "other", "late")}
+    v = Verifier(store)
+    with store.batch():
+        with pytest.raises(RuntimeError), store.batch():
+            store.add_der(cas["inner"].der, name="inner")
+            raise RuntimeError("inner block failed")
+        store.add_der(cas["outer"].der, name="outer")
+        assert store.names() == [] and len(store) == 0
+        done = threading.Event()
+
+        def other_thread() -> None:
+            store.add_der(cas["other"].der, name="other")  # committed at once
+            v.store = TrustStore()
+            v.store = store
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            if fssl.available():
+                fssl.install(ctx, v, send_ca_names=True)
+            done.set()
+
+        t = threading.Thread(target=other_thread)
+        t.start()
+        assert done.wait(10), "another thread's changes waited for the batch"
+        t.join()
+        assert store.names() == ["other"]
+    assert store.names() == ["other", "outer"]
+    leaf = pki.leaf(cas["outer"], "nested client")
+    assert v.verify([leaf.der], at=NOW).verified
 
 
 def test_twenty_thousand_associations() -> None:

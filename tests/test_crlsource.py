@@ -705,6 +705,41 @@ def test_deadline_calls_in_progress_do_not_count_as_stuck() -> None:
     assert _deadline.stuck() == 0
 
 
+def test_deadline_helper_threads_are_bounded() -> None:
+    """Calls all in progress at once, then all given up on together (a resolver that stops
+    answering many sources at the same moment): MAX_STUCK only refuses new calls, so the
+    helper threads alive at all are bounded by MAX_THREADS (30 hung calls used to leave 30)."""
+    from fastmtls import _deadline
+
+    release = threading.Event()
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        try:
+            _deadline.call(lambda: release.wait(30), 0.5, "hang")
+        except _deadline.DeadlineExceeded as exc:
+            with lock:
+                errors.append(str(exc))
+
+    n = _deadline.MAX_THREADS + 16
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    try:
+        assert len(errors) == n
+        assert _deadline.stuck() <= _deadline.MAX_THREADS
+        assert sum("still not answered" in e for e in errors) >= n - _deadline.MAX_THREADS
+    finally:
+        release.set()
+    deadline = time.monotonic() + 10
+    while _deadline.stuck() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _deadline.stuck() == 0 and _deadline.call(lambda: 3, 1.0, "after") == 3
+
+
 # -- distribution points, CAs, targets -----------------------------------------------------------
 
 

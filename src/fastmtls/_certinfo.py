@@ -3,7 +3,6 @@ a certificate's names, key and extensions."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from ._ffi import ffi, lib
@@ -61,14 +60,26 @@ class CertInfo:
         return self._slice(self.info.san_off, self.info.san_len)
 
 
-@functools.lru_cache(maxsize=16)
-def by_subject(ders: tuple[bytes, ...]) -> dict[bytes, tuple[CertInfo, ...]]:
-    """The parsable certificates of a configured pool (a store's anchors, a verifier's
-    intermediates) by subject name DER, built once per pool: finding a failed chain's issuer
-    among hundreds of CAs must not parse them all for every result."""
-    out: dict[bytes, list[CertInfo]] = {}
-    for der in ders:
-        info = CertInfo(der)
-        if info.ok:
-            out.setdefault(info.subject, []).append(info)
-    return {k: tuple(v) for k, v in out.items()}
+class CertPool(tuple[bytes, ...]):
+    """DER certificates an operator configured (a store snapshot's anchors, a verifier's
+    intermediates): a tuple that keeps its by-subject index (by_subject) once built, for as long
+    as the pool lives."""
+
+    _subject_index: dict[bytes, tuple[CertInfo, ...]] | None = None
+
+
+def by_subject(pool: tuple[bytes, ...]) -> dict[bytes, tuple[CertInfo, ...]]:
+    """The parsable certificates of a configured pool by subject name DER, built once per
+    CertPool: finding a failed chain's issuer among hundreds of CAs must not parse them all for
+    every result (a cache shared by every pool of the process thrashed past 16 stores)."""
+    index = pool._subject_index if isinstance(pool, CertPool) else None
+    if index is None:
+        out: dict[bytes, list[CertInfo]] = {}
+        for der in pool:
+            info = CertInfo(der)
+            if info.ok:
+                out.setdefault(info.subject, []).append(info)
+        index = {k: tuple(v) for k, v in out.items()}
+        if isinstance(pool, CertPool):
+            pool._subject_index = index  # a race computes it twice, harmlessly
+    return index

@@ -4,10 +4,10 @@ A socket timeout bounds reads and connects, but not a DNS lookup (``getaddrinfo`
 as the system resolver does) nor a file system call on a mount that stopped answering (a hard
 NFS mount blocks ``stat`` and ``read`` without end). Such a call runs here on a helper thread
 while the caller waits at most ``seconds``: past that the caller goes on with an error and the
-helper thread is left to finish (or not) on its own, its result thrown away. At most
-:data:`MAX_STUCK` helpers may be left waiting at once (calls still within their deadline do not
-count), so a resolver or mount that never answers cannot pile up threads; past that, calls fail
-at once.
+helper thread is left to finish (or not) on its own, its result thrown away. New calls fail at
+once while :data:`MAX_STUCK` helpers are left waiting (calls still within their deadline do not
+count), and at most :data:`MAX_THREADS` helpers are alive at all (calls in progress can all be
+given up on together), so a resolver or mount that never answers cannot pile up threads.
 """
 
 from __future__ import annotations
@@ -17,16 +17,20 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["MAX_STUCK", "DeadlineExceeded", "call", "stuck"]
+__all__ = ["MAX_STUCK", "MAX_THREADS", "DeadlineExceeded", "call", "stuck"]
 
 T = TypeVar("T")
 MAX_STUCK = 8
+MAX_THREADS = 64
 _POLL = 0.05  # how often a wait looks at `cancelled`
-# Helpers whose caller gave up on them and that have not returned yet: only those count
-# against MAX_STUCK (calls that are merely in progress, however many sources refresh at once,
-# do not). Guarded by _lock, as is each call's abandoned/done decision.
+# Helpers whose caller gave up on them and that have not returned yet: new calls fail at once
+# while MAX_STUCK of them are left (calls that are merely in progress, however many sources
+# refresh at once, do not count). Calls in progress can all be given up on together, so the
+# helper threads alive at all (in progress or left) are bounded too, by MAX_THREADS. Guarded
+# by _lock, as is each call's abandoned/done decision.
 _lock = threading.Lock()
 _stuck = 0
+_alive = 0
 
 
 class DeadlineExceeded(TimeoutError):
@@ -49,18 +53,19 @@ def call(fn: Callable[[], T], seconds: float, what: str,
     """``fn()`` on a helper thread: its value, or its exception re-raised; DeadlineExceeded when
     it takes longer than ``seconds`` or ``cancelled()`` turns true while waiting. ``what`` names
     the call in messages ("DNS lookup of crl.example.com")."""
-    global _stuck
+    global _stuck, _alive
     done = threading.Event()
     with _lock:
-        if _stuck >= MAX_STUCK:
+        if _stuck >= MAX_STUCK or _alive >= MAX_THREADS:
             done.set()
-            raise DeadlineExceeded(f"{what}: {MAX_STUCK} earlier calls are still not answered",
-                                   done)  # fmt: skip
+            busy = _stuck if _stuck >= MAX_STUCK else _alive
+            raise DeadlineExceeded(f"{what}: {busy} earlier calls are still not answered", done)
+        _alive += 1
     box: dict[str, object] = {}
     abandoned = [False]
 
     def run() -> None:
-        global _stuck
+        global _stuck, _alive
         try:
             box["value"] = fn()
         except BaseException as exc:  # handed to the caller, who raises it
@@ -69,9 +74,15 @@ def call(fn: Callable[[], T], seconds: float, what: str,
             with _lock:
                 if abandoned[0]:
                     _stuck -= 1
+                _alive -= 1
                 done.set()
 
-    threading.Thread(target=run, name="fastmtls-blocking-call", daemon=True).start()
+    try:
+        threading.Thread(target=run, name="fastmtls-blocking-call", daemon=True).start()
+    except BaseException:  # "can't start new thread": no helper to count
+        with _lock:
+            _alive -= 1
+        raise
     deadline = time.monotonic() + seconds
     while not done.wait(min(_POLL, max(0.0, deadline - time.monotonic()))):
         late = time.monotonic() >= deadline

@@ -13,11 +13,12 @@ import contextlib
 import os
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+from ._certinfo import CertPool
 from ._ffi import ensure, ffi, lib
 from ._hostname import ascii_host, is_host, is_ipv4
 from .errors import CertificateLoadError, ConfigurationError
@@ -27,6 +28,11 @@ if TYPE_CHECKING:
     from .verifier import Verifier
 
 PathLike = Union[str, Path]
+if TYPE_CHECKING:
+    _CAs = list[tuple[str, bytes]]
+    _Assoc = dict[str, tuple[str, ...]]
+    # One change of a store's state: (CAs, associations) -> new ones; raises when it cannot apply.
+    _Step = Callable[[_CAs, _Assoc], tuple[_CAs, _Assoc]]
 
 
 @dataclass(frozen=True)
@@ -66,8 +72,8 @@ class TrustStore:
     """Named trust anchors (roots or intermediates the operator trusts) and host associations."""
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()  # a batch() holds it while its body makes changes
-        self._batching = False
+        self._lock = threading.Lock()
+        self._local = threading.local()  # .pending: the changes of this thread's open batch()
         self._cas: list[tuple[str, bytes]] = []
         self._assoc: dict[str, tuple[str, ...]] = {}
         self._snapshot: _Snapshot = self._build(self._cas, self._assoc)
@@ -100,15 +106,22 @@ class TrustStore:
             ensure(lib.fm_store_associate(ptr, hb, len(hb), arr, len(groups)), f"host {host!r}")
         return _Snapshot(
             ptr=ptr,
-            anchors=tuple(d for _, d in cas),
+            anchors=CertPool(d for _, d in cas),
             anchor_names=tuple(n for n, _ in cas),
             generation=int(lib.fm_store_generation(ptr)),
         )
 
-    def _commit(self, cas: list[tuple[str, bytes]], assoc: dict[str, tuple[str, ...]]) -> None:
-        if self._batching:  # built once, when the batch ends
-            self._cas, self._assoc = cas, assoc
+    def _change(self, step: _Step) -> None:
+        """Apply ``step`` to the store's state and publish the result; in a batch() of this
+        thread, keep it for the batch's end."""
+        pending: list[_Step] | None = getattr(self._local, "pending", None)
+        if pending is not None:
+            pending.append(step)
             return
+        with self._lock:
+            self._commit(*step(self._cas, self._assoc))
+
+    def _commit(self, cas: list[tuple[str, bytes]], assoc: dict[str, tuple[str, ...]]) -> None:
         snap = self._build(cas, assoc)  # raises before anything changes
         self._cas, self._assoc = cas, assoc
         self._snapshot = snap  # one reference assignment: atomic for readers
@@ -137,30 +150,30 @@ class TrustStore:
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[TrustStore]:
-        """Make many changes as one: ``with store.batch(): ...`` builds and publishes a single
-        snapshot when the block ends, where each change otherwise rebuilds the whole store (a
-        thousand tenants' CAs and hosts added one by one would rebuild it a thousand times).
-        All or nothing: if the block raises, or the snapshot cannot be built (a CA that is no
-        CA is found then), none of its changes apply and the exception propagates. Other
-        threads' changes wait for the block; verifications go on with the previous snapshot."""
-        with self._lock:
-            if self._batching:  # nested: part of the outer batch
-                yield self
-                return
-            saved = (self._cas, self._assoc)
-            self._batching = True
-            try:
-                yield self
-            except BaseException:
-                self._cas, self._assoc = saved
-                raise
-            finally:
-                self._batching = False
-            cas, assoc = self._cas, self._assoc
-            if (cas, assoc) == saved:
-                return
-            self._cas, self._assoc = saved
-            self._commit(cas, assoc)
+        """Make many changes as one: the changes this thread makes in ``with store.batch(): ...``
+        are applied and published as a single snapshot when the block ends, where each change
+        otherwise rebuilds the whole store (a thousand tenants' CAs and hosts added one by one
+        would rebuild it a thousand times). They are checked then, in order, against the store
+        as it is (changes other threads made meanwhile stand), and become visible then, also to
+        ``names()`` and ``associations()``. All or nothing: if the block raises, or a change
+        cannot be applied (a CA that is no CA, an association naming an unknown CA), none of
+        its changes apply and the exception propagates. A batch inside a batch is part of it,
+        and all or nothing itself. The store is not locked while the block runs."""
+        outer: list[_Step] | None = getattr(self._local, "pending", None)
+        mine: list[_Step] = []
+        self._local.pending = mine
+        try:
+            yield self
+        finally:
+            self._local.pending = outer
+        if outer is not None:
+            outer.extend(mine)
+        elif mine:
+            with self._lock:
+                cas, assoc = self._cas, self._assoc
+                for step in mine:
+                    cas, assoc = step(cas, assoc)
+                self._commit(cas, assoc)
 
     def add_der(self, der: bytes, *, name: str) -> None:
         """Trust one DER-encoded CA certificate under ``name``.
@@ -186,8 +199,7 @@ class TrustStore:
         items = [(name, bytes(d)) for d in given]
         if not items:
             raise CertificateLoadError(f"CA {name!r}: no certificate given")
-        with self._lock:
-            self._commit([*self._cas, *items], dict(self._assoc))
+        self._change(lambda cas, assoc: ([*cas, *items], dict(assoc)))
 
     def add_pem(self, data: bytes | str, *, name: str) -> int:
         """Trust every certificate of a PEM bundle under ``name``; returns how many were added."""
@@ -215,10 +227,12 @@ class TrustStore:
 
     def remove(self, name: str) -> None:
         """Stop trusting every CA stored under ``name``."""
-        with self._lock:
-            if name not in self.names():
+        def step(cas: _CAs, assoc: _Assoc) -> tuple[_CAs, _Assoc]:
+            if all(n != name for n, _ in cas):
                 raise ConfigurationError(f"no CA named {name!r}")
-            self._commit([c for c in self._cas if c[0] != name], dict(self._assoc))
+            return [c for c in cas if c[0] != name], dict(assoc)
+
+        self._change(step)
 
     def associate(self, hostname: str, ca_names: Iterable[str]) -> None:
         """Make ``hostname`` (exact, or ``*.example.com`` for one label) trust only ``ca_names``.
@@ -231,20 +245,22 @@ class TrustStore:
         names = tuple(ca_names)
         if not all(isinstance(n, str) for n in names):
             raise ConfigurationError("CA names are str")
-        with self._lock:
-            known = {n for n, _ in self._cas}
+        def step(cas: _CAs, assoc: _Assoc) -> tuple[_CAs, _Assoc]:
+            known = {n for n, _ in cas}
             missing = [n for n in names if n not in known]
             if missing:
                 raise ConfigurationError(f"unknown CA name(s) for {hostname!r}: {missing}")
-            self._commit(list(self._cas), {**self._assoc, host: names})
+            return list(cas), {**assoc, host: names}
+
+        self._change(step)
 
     def dissociate(self, hostname: str) -> None:
         """Remove a host's associations: it trusts every CA again."""
         host = _normalize_host(hostname)
-        with self._lock:
-            assoc = dict(self._assoc)
-            assoc.pop(host, None)
-            self._commit(list(self._cas), assoc)
+        def step(cas: _CAs, assoc: _Assoc) -> tuple[_CAs, _Assoc]:
+            return list(cas), {h: n for h, n in assoc.items() if h != host}
+
+        self._change(step)
 
     def names(self) -> list[str]:
         """CA names in the store, in insertion order."""
@@ -280,7 +296,7 @@ def snapshot_of(store_ptr: Any) -> _Snapshot:
         names.append(bytes(ffi.buffer(name, n[0])).decode("utf-8", "replace"))
     return _Snapshot(
         ptr=ptr,
-        anchors=tuple(anchors),
+        anchors=CertPool(anchors),
         anchor_names=tuple(names),
         generation=int(lib.fm_store_generation(ptr)),
     )

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
+from ._certinfo import CertPool
 from ._ffi import ensure, ffi, lib
 from ._hostname import ascii_host
 from ._time import TimeInput, unix_time
@@ -195,7 +196,7 @@ class Verifier:
             inters = [bytes(d) for d in items]
         for i, der in enumerate(inters):
             ensure(lib.fm_verifier_add_intermediate(self._ptr, der, len(der)), f"intermediate {i}")
-        self._inters = tuple(inters)
+        self._inters = CertPool(inters)
         self._store = store
         self._last: tuple[TimeInput, int] = (None, 0)  # one attribute: swapped atomically
         self._hosts: dict[str, bytes] = {}
