@@ -20,9 +20,8 @@ from pathlib import Path
 
 from ._format import asn1_time, dn_rfc2253
 from .errors import FastMTLSError
-from .pem import certificates_of
 from .revocation import RevocationSet, ca_subject, check_crl, crl_to_der, inspect_crl
-from .store import TrustStore
+from .store import TrustStore, certificates_of
 from .verifier import Verifier
 
 

@@ -146,23 +146,6 @@ def pem_to_der_blocks(
     return out
 
 
-def certificates_of(data: bytes) -> list[bytes]:
-    """The certificates of a file or bundle: its PEM certificate blocks, or its concatenated
-    DER certificates (the whole input as one element when it does not split into DER elements,
-    for the parser to refuse with its reason). Raises CertificateLoadError for bad PEM."""
-    if looks_like_pem(data):
-        return pem_to_der(data)
-    out: list[bytes] = []
-    pos = 0
-    while pos < len(data):
-        n = tlv_len(data[pos : pos + 6])
-        if n is None or n > len(data) - pos:
-            return [data]
-        out.append(data[pos : pos + n])
-        pos += n
-    return out or [data]
-
-
 def tlv_len(der: bytes) -> int | None:
     """The length of the DER element at the start of ``der`` (None when unreadable)."""
     if len(der) < 2:

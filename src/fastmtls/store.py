@@ -22,7 +22,8 @@ from ._certinfo import CertPool
 from ._ffi import ensure, ffi, lib
 from ._hostname import ascii_host, is_host, is_ipv4
 from .errors import CertificateLoadError, ConfigurationError
-from .pem import certificates_of, looks_like_pem, pem_to_der
+from .pem import looks_like_pem, pem_to_der
+from .result import split_der
 
 if TYPE_CHECKING:
     from .verifier import Verifier
@@ -277,6 +278,13 @@ class TrustStore:
     def generation(self) -> int:
         """Process-unique number of the current snapshot; changes with every modification."""
         return self._snapshot.generation
+
+
+def certificates_of(data: bytes) -> list[bytes]:
+    """The certificates of a CA file or chain: its PEM certificate blocks, or its concatenated
+    DER certificates as the core splits them (the whole input as one element when it does not
+    split, for the parser to refuse). Raises CertificateLoadError for bad PEM."""
+    return pem_to_der(data) if looks_like_pem(data) else split_der(data)
 
 
 def snapshot_of(store_ptr: Any) -> _Snapshot:
