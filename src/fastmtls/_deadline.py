@@ -93,8 +93,8 @@ def call(fn: Callable[[], T], seconds: float, what: str,
                 abandoned[0] = True
                 _stuck += 1
         if abandoned[0]:
-            why = f"did not finish within {seconds:g} s" if late else "stopped"
-            raise DeadlineExceeded(f"{what} {why}" if late else f"{what}: {why}", done)
+            why = f" did not finish within {seconds:g} s" if late else ": stopped"
+            raise DeadlineExceeded(what + why, done)
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     return box["value"]  # type: ignore[return-value]
