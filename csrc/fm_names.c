@@ -695,13 +695,10 @@ typedef struct dns_index {
 /* FNV-1a over the lowercased octets, last octet first: the hash of every suffix of a name comes
  * out of one pass from its end (dns_index_match), so matching a name costs its length, not its
  * length times its labels. */
-#define DNS_HASH_SEED 0xcbf29ce484222325ULL
-static uint64_t dns_hash_step(uint64_t h, uint8_t c) { return (h ^ lower(c)) * 0x100000001b3ULL; }
-
 static uint64_t dns_hash(const uint8_t *p, size_t n) {
-    uint64_t h = DNS_HASH_SEED;
+    uint64_t h = FM_FOLD_HASH_SEED;
     for (size_t i = n; i-- > 0;)
-        h = dns_hash_step(h, p[i]);
+        h = fm_fold_hash_step(h, p[i]);
     return h;
 }
 
@@ -759,9 +756,9 @@ static int dns_index_has(const dns_index *idx, uint64_t h, const uint8_t *p, siz
 static int dns_index_match(const dns_index *idx, fm_span name) {
     if (idx->all)
         return 1;
-    uint64_t h = DNS_HASH_SEED;
+    uint64_t h = FM_FOLD_HASH_SEED;
     for (size_t k = name.len; k-- > 0;) {
-        h = dns_hash_step(h, name.p[k]);
+        h = fm_fold_hash_step(h, name.p[k]);
         /* the name itself; "d" after a dot at 1..len-2; ".d" from such a dot */
         int whole = k == 0, below = k >= 2 && name.p[k - 1] == '.';
         int dotted = k >= 1 && k + 1 < name.len && name.p[k] == '.';

@@ -53,4 +53,11 @@ int fm_san_validate(const fm_cert *c);
  * FM_ERR_INVALID_ARGUMENT for any other kind (FM_NAME_NONE included: nothing to match). */
 int fm_name_match(const fm_cert *leaf, uint32_t kind, const uint8_t *name, size_t len);
 
+/* One step of FNV-1a over ASCII-lowercased octets, from FM_FOLD_HASH_SEED: host names and DNS
+ * constraints hash the same in any letter case (the DNS constraint index, the store's hosts). */
+#define FM_FOLD_HASH_SEED 0xcbf29ce484222325ULL
+static inline uint64_t fm_fold_hash_step(uint64_t h, uint8_t c) {
+    return (h ^ (uint8_t)((c >= 'A' && c <= 'Z') ? c + 32 : c)) * 0x100000001b3ULL;
+}
+
 #endif /* FM_NAMES_H */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "fm_internal.h"
+#include "fm_names.h"
 
 static atomic_uint_fast64_t g_generation = 1; /* process-wide source of store generations */
 
@@ -368,15 +369,13 @@ static uint8_t lower(uint8_t ch) { return (ch >= 'A' && ch <= 'Z') ? (uint8_t)(c
 /* ---- the associations' index: by host (lower case, "*." included), so that lookups, and
  * associating 400,000 hosts, do not scan every association ------------------------------------ */
 
-static uint64_t host_hash_step(uint64_t h, uint8_t c) { return (h ^ lower(c)) * 0x100000001b3ULL; }
-
 /* The hash of prefix + host, lower case (prefix: "" or "*."). */
 static uint64_t host_hash(const uint8_t *prefix, size_t plen, const uint8_t *host, size_t len) {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = FM_FOLD_HASH_SEED;
     for (size_t i = 0; i < plen; i++)
-        h = host_hash_step(h, prefix[i]);
+        h = fm_fold_hash_step(h, prefix[i]);
     for (size_t i = 0; i < len; i++)
-        h = host_hash_step(h, host[i]);
+        h = fm_fold_hash_step(h, host[i]);
     return h;
 }
 
