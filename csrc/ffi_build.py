@@ -130,6 +130,7 @@ int fm_revbuild_add_crl_borrowed(fm_revbuild *b, const uint8_t *crl, size_t len,
 int fm_revbuild_add_entry(fm_revbuild *b, const uint8_t *ca, size_t ca_len, const uint8_t *serial,
                           size_t serial_len, uint32_t reason, int64_t date);
 int fm_revbuild_set_time(fm_revbuild *b, int64_t now);
+int fm_revbuild_set_seed(fm_revbuild *b, uint64_t seed);
 int fm_revbuild_finish(fm_revbuild *b, fm_revset **out);
 int fm_revbuild_finish_ex(fm_revbuild *b, fm_revset **out, int64_t *bad_crl);
 typedef struct fm_revocation { uint32_t reason; int64_t date; } fm_revocation;
@@ -153,6 +154,7 @@ size_t fm_revset_issuer_count(const fm_revset *s);
 int fm_revset_issuer_get(const fm_revset *s, size_t i, fm_revset_issuer *out);
 uint64_t fm_revset_generation(const fm_revset *s);
 size_t fm_revset_memory(const fm_revset *s);
+void fm_revset_layout(const fm_revset *s, uint64_t *seed, uint64_t *n_slots, uint64_t *longest_run);
 void fm_revset_free(fm_revset *s);
 int fm_revset_save(const fm_revset *s, const char *path);
 int fm_revset_load(const char *path, fm_revset **out);

@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/opensslv.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <stdatomic.h>
@@ -340,6 +341,16 @@ int fm_sha256(const uint8_t *p, size_t len, uint8_t out[32]) {
         ERR_clear_error();
         return FM_ERR_INTERNAL;
     }
+    return FM_OK;
+}
+
+int fm_random_u64(uint64_t *out) {
+    uint64_t v;
+    if (RAND_bytes((unsigned char *)&v, (int)sizeof v) != 1) {
+        ERR_clear_error();
+        return FM_ERR_INTERNAL;
+    }
+    *out = v;
     return FM_OK;
 }
 

@@ -1,5 +1,6 @@
-/* fm_crypto.h - the only door to libcrypto: public keys, signature checks, digests. No OpenSSL type
- * appears here, so the rest of the core compiles without OpenSSL headers. */
+/* fm_crypto.h - the only door to libcrypto: public keys, signature checks, digests, random
+ * seeds. No OpenSSL type appears here, so the rest of the core compiles without OpenSSL
+ * headers. */
 #ifndef FM_CRYPTO_H
 #define FM_CRYPTO_H
 
@@ -28,6 +29,10 @@ int fm_sig_verify(const fm_key *k, int alg, const fm_pss *pss, const uint8_t *ms
 
 /* SHA-256 of a buffer (32 bytes out). */
 int fm_sha256(const uint8_t *p, size_t len, uint8_t out[32]);
+
+/* 64 unpredictable bits from libcrypto's CSPRNG (RAND_bytes): FM_OK, or FM_ERR_INTERNAL when it
+ * has none to give (*out is then unchanged). Seeds hash tables whose keys an adversary chooses. */
+int fm_random_u64(uint64_t *out);
 
 /* libcrypto's version string, for diagnostics. */
 const char *fm_crypto_version(void);

@@ -13,6 +13,11 @@
  * arena records: u16 issuer, u8 serial length, u8 flags (reason | scope), u32 date,
  * serial octets. Open addressing with linear probing at load factor <= 0.7; the slot tag (upper
  * hash bits) rejects most probes without touching the arena. ~36 bytes per 16-octet serial.
+ * The slots are placed by a hash keyed with a seed drawn at random for each build (kept in the
+ * header): a CA picks its serials, and a CRL whose serials were chosen to share slots would
+ * otherwise make the build quadratic and every lookup near them slow. No run of occupied slots
+ * is longer than RS_MAX_RUN: the builder draws another seed when one would be, and a snapshot
+ * with a longer run is refused, so that a lookup never probes more slots than that.
  */
 #if defined(__linux__) && !defined(_DEFAULT_SOURCE)
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS and MADV_HUGEPAGE under -std=c11 */
@@ -34,15 +39,23 @@
 
 #include "fm_cache.h"
 #include "fm_crl.h"
+#include "fm_crypto.h"
 #include "fm_internal.h"
 #include "fm_revset.h"
 
 #define RS_MAGIC "FMREVSET"
 /* 2: distribution point partitions (parts); 3: nextUpdate per coverage; 4: validity window
- * (thisUpdate, nextUpdate) of the freshest covering CRL per certificate kind, no removed records */
-#define RS_VERSION 4u
+ * (thisUpdate, nextUpdate) of the freshest covering CRL per certificate kind, no removed records;
+ * 5: slots placed by a seeded (keyed) hash, the seed in the header, runs bounded */
+#define RS_VERSION 5u
 #define RS_ENDIAN 0x01020304u
-#define RS_SEED 0x7265766f6b6564ULL /* fixed: snapshots must hash the same in every process */
+#define RS_SEED 0x7265766f6b6564ULL /* issuers and parts: operator-sized indexes, fixed hash */
+#ifndef FM_RS_MAX_RUN
+/* The longest run of occupied slots allowed. At load factor 0.69 a run of 1024 under a random
+ * seed has a probability below 1e-17 even in a table of 2^32 slots. */
+#define FM_RS_MAX_RUN 1024u
+#endif
+#define RS_BUILD_SEEDS 4 /* seeds a build tries before giving up (FM_ERR_LIMIT) */
 #define RS_MAX_ISSUERS FM_MAX_REVSET_ISSUERS
 
 #define REC_REASON_MASK 0x0Fu
@@ -65,7 +78,7 @@ typedef struct rs_header {
     uint64_t n_issuers;
     uint64_t off_issuers, off_slots, off_arena, arena_len, off_blob, blob_len;
     uint64_t off_parts, n_parts;
-    uint64_t reserved;
+    uint64_t seed; /* keys the slot hash (entry_hash) */
 } rs_header;
 
 /* Validity windows per certificate kind: of the freshest (latest nextUpdate) CRL giving complete
@@ -178,26 +191,46 @@ static uint64_t issuer_key(fm_span name, fm_span spki) {
     return fm_hash64(RS_SEED, parts, 2);
 }
 
-/* Entry key hash, on the build's hot path: a word at a time, then one full mix. Serials come
- * from CRLs whose signatures were checked (or from the operator), not from an adversary; keys
- * are compared exactly anyway. The function is part of the snapshot format (RS_VERSION). */
-static uint64_t entry_hash(uint32_t issuer, fm_span serial) {
+/* The 128-bit product of a and b, its halves xored: a difference in the input reaches the
+ * output through carries that depend on the whole input, including the seed mixed into it. */
+static inline uint64_t fold_mul(uint64_t a, uint64_t b) {
+#if defined(__SIZEOF_INT128__)
+    __extension__ typedef unsigned __int128 u128;
+    u128 p = (u128)a * b;
+    return (uint64_t)p ^ (uint64_t)(p >> 64);
+#else
+    uint64_t al = a & 0xFFFFFFFFu, ah = a >> 32, bl = b & 0xFFFFFFFFu, bh = b >> 32;
+    uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+    uint64_t mid = (ll >> 32) + (lh & 0xFFFFFFFFu) + (hl & 0xFFFFFFFFu);
+    uint64_t lo = (ll & 0xFFFFFFFFu) | (mid << 32);
+    uint64_t hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+    return lo ^ hi;
+#endif
+}
+
+/* Entry key hash, on the build's and the lookup's hot paths: a word at a time through a folded
+ * multiplication, then one full mix, keyed by the set's seed. A CA chooses its serials, so they
+ * may be an adversary's: with a plain multiply-xorshift, flipping a word's top bit changes the
+ * state by a constant that the next word can cancel, whatever the seed, and CRLs could carry
+ * any number of colliding serials. Keys are compared exactly anyway. Part of the snapshot format
+ * (RS_VERSION). */
+static uint64_t entry_hash(uint64_t seed, uint32_t issuer, fm_span serial) {
     const uint64_t k = 0x9E3779B97F4A7C15ULL;
-    uint64_t h = (RS_SEED ^ ((uint64_t)issuer << 32) ^ serial.len) * k;
+    uint64_t h = seed ^ ((uint64_t)issuer << 32) ^ serial.len;
     const uint8_t *p = serial.p;
     size_t n = serial.len;
     while (n >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
-        h = (h ^ w) * k;
-        h ^= h >> 29;
+        h = fold_mul(h ^ w, k);
         p += 8, n -= 8;
     }
     if (n) {
         uint64_t w = 0;
         memcpy(&w, p, n);
-        h = (h ^ w) * k;
+        h = fold_mul(h ^ w, k);
     }
+    h ^= seed;
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
@@ -212,6 +245,24 @@ static uint64_t part_hash(uint32_t relative, fm_span name) {
 
 static inline uint64_t slot_index(uint64_t h, uint64_t n) {
     return (uint64_t)(((h & 0xFFFFFFFFu) * n) >> 32); /* multiply-shift range reduction */
+}
+
+/* The longest run of occupied slots (the one wrapping round the end of the table counted whole):
+ * the most slots a lookup probes before an empty one. n when none is empty. */
+static uint64_t longest_run_of(const uint32_t *slots, uint64_t n) {
+    uint64_t best = 0, run = 0, first = n; /* first: the run that starts the table */
+    for (uint64_t i = 0; i < n; i++) {
+        if (slots[2 * i + 1] == 0) {
+            if (first == n)
+                first = i;
+            run = 0;
+        } else if (++run > best) {
+            best = run;
+        }
+    }
+    if (first < n && run + first > best)
+        best = run + first; /* the last run continues into the first */
+    return best;
 }
 
 /* Serials are compared exactly as minimal DER INTEGER content octets, which is what both CRLs
@@ -287,7 +338,7 @@ static const uint8_t *rs_find(const fm_revset *s, int issuer, fm_span serial) {
     uint64_t n = s->h->n_slots;
     if (n == 0 || serial.len > 255)
         return NULL;
-    uint64_t h = entry_hash((uint32_t)issuer, serial);
+    uint64_t h = entry_hash(s->h->seed, (uint32_t)issuer, serial);
     uint32_t tag = (uint32_t)(h >> 32);
     for (uint64_t i = slot_index(h, n), probes = 0; probes < n; probes++, i = i + 1 == n ? 0 : i + 1) {
         uint32_t off1 = s->slots[2 * i + 1];
@@ -373,6 +424,15 @@ size_t fm_revset_issuer_count(const fm_revset *s) { return (size_t)s->h->n_issue
 uint64_t fm_revset_generation(const fm_revset *s) { return s->generation; }
 size_t fm_revset_memory(const fm_revset *s) { return s->len + sizeof *s; }
 
+void fm_revset_layout(const fm_revset *s, uint64_t *seed, uint64_t *n_slots, uint64_t *longest_run) {
+    if (seed)
+        *seed = s->h->seed;
+    if (n_slots)
+        *n_slots = s->h->n_slots;
+    if (longest_run)
+        *longest_run = longest_run_of(s->slots, s->h->n_slots);
+}
+
 int fm_revset_issuer_get(const fm_revset *s, size_t i, fm_revset_issuer *out) {
     if (s == NULL || i >= s->h->n_issuers)
         return FM_ERR_INVALID_ARGUMENT;
@@ -436,7 +496,7 @@ static int attach(fm_revset *s, int verify_checksum) {
         !in_bounds(h->off_arena, h->arena_len, total) || h->arena_len >= 0xFFFFFFFFu ||
         !in_bounds(h->off_blob, h->blob_len, total) || (h->off_issuers % 8) || (h->off_slots % 8) ||
         h->n_parts > total / sizeof(rs_part) || (h->off_parts % 8) ||
-        !in_bounds(h->off_parts, h->n_parts * sizeof(rs_part), total) || h->reserved != 0)
+        !in_bounds(h->off_parts, h->n_parts * sizeof(rs_part), total))
         return FM_ERR_SNAPSHOT_CORRUPT;
     if (verify_checksum && image_checksum(s->image, total) != h->checksum)
         return FM_ERR_SNAPSHOT_CORRUPT;
@@ -498,6 +558,8 @@ static int attach(fm_revset *s, int verify_checksum) {
     }
     if (h->n_slots && live >= h->n_slots)
         return FM_ERR_SNAPSHOT_CORRUPT; /* a full table would make a miss probe forever */
+    if (longest_run_of(s->slots, h->n_slots) > FM_RS_MAX_RUN)
+        return FM_ERR_SNAPSHOT_CORRUPT; /* no build makes one: lookups would slow down */
     return FM_OK;
 }
 
@@ -714,6 +776,8 @@ struct fm_revbuild {
     size_t n_slots;         /* a power of two, at least twice n_issuers (0 = none yet) */
     int has_time;           /* fm_revbuild_set_time was called: */
     int64_t now;            /* the time CRLs are chosen for */
+    int has_seed;           /* fm_revbuild_set_seed was called: */
+    uint64_t seed;          /* the slot hash's first seed */
 };
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem) {
@@ -742,6 +806,13 @@ int fm_revbuild_set_time(fm_revbuild *b, int64_t now) {
     if (b == NULL)
         return FM_ERR_INVALID_ARGUMENT;
     b->has_time = 1, b->now = now;
+    return FM_OK;
+}
+
+int fm_revbuild_set_seed(fm_revbuild *b, uint64_t seed) {
+    if (b == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
+    b->has_seed = 1, b->seed = seed;
     return FM_OK;
 }
 
@@ -1093,6 +1164,9 @@ typedef struct table {
     size_t arena_len;
     uint64_t live;
     uint64_t *per_issuer; /* live entries per issuer */
+    uint64_t seed;        /* of entry_hash */
+    uint64_t rm_seed;     /* of the removals' entry_hash */
+    int overrun;          /* an insertion probed more than FM_RS_MAX_RUN slots: seed again */
 } table;
 
 /* One pending insertion: its slot is prefetched while earlier ones are applied. */
@@ -1111,13 +1185,20 @@ typedef struct pending {
 #endif
 #define PIPE 16 /* insertions in flight: hides the random slot access of a large table */
 
+/* The record of (issuer, serial), or NULL with *slot the free slot it would take; NULL with
+ * t->overrun set when that would make a run longer than FM_RS_MAX_RUN (the build then stops
+ * inserting, so that entries crafted to collide cost O(FM_RS_MAX_RUN) each at most). */
 static uint8_t *find_rec(table *t, uint32_t issuer, fm_span serial, uint64_t h, uint64_t *slot) {
     uint32_t tag = (uint32_t)(h >> 32);
     uint64_t i = slot_index(h, t->n_slots);
-    for (;;) {
+    for (uint64_t probes = 0;; probes++) {
         uint32_t off1 = t->slots[2 * i + 1];
         if (off1 == 0) {
             *slot = i;
+            return NULL;
+        }
+        if (probes >= FM_RS_MAX_RUN) {
+            t->overrun = 1;
             return NULL;
         }
         uint8_t *rec = t->arena + (off1 - 1);
@@ -1130,7 +1211,11 @@ static uint8_t *find_rec(table *t, uint32_t issuer, fm_span serial, uint64_t h, 
 
 static void apply(table *t, const pending *e) {
     uint64_t slot = 0;
+    if (t->overrun)
+        return;
     uint8_t *rec = find_rec(t, e->issuer, e->serial, e->hash, &slot);
+    if (t->overrun)
+        return;
     uint32_t date = e->date < 0 ? 0 : e->date > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)e->date;
     uint8_t scope = e->scope;
     if (rec == NULL) {
@@ -1181,11 +1266,14 @@ typedef struct removals {
     fm_span *keys;
     fm_hslot *slots; /* NULL: empty */
     size_t cap;      /* a power of two, at least twice the keys */
+    uint64_t seed;   /* of its entry_hash, always random (a delta's serials are a CA's choice too,
+                      * and a build's own seed may be one the caller fixed) */
 } removals;
 
-static int removal_has(const removals *r, fm_span serial, uint64_t h) {
+static int removal_has(const removals *r, fm_span serial) {
     if (r->slots == NULL)
         return 0;
+    uint64_t h = entry_hash(r->seed, 0, serial);
     for (size_t j = (size_t)h & (r->cap - 1); r->slots[j].idx1; j = (j + 1) & (r->cap - 1))
         if (r->slots[j].hash == h && fm_span_eq(r->keys[r->slots[j].idx1 - 1], serial))
             return 1;
@@ -1193,8 +1281,9 @@ static int removal_has(const removals *r, fm_span serial, uint64_t h) {
 }
 
 /* Collects the removeFromCRL serials of delta CRL d (its entries are validated as read). */
-static int removals_collect(removals *r, const rb_crl *d) {
+static int removals_collect(removals *r, const rb_crl *d, uint64_t seed) {
     memset(r, 0, sizeof *r);
+    r->seed = seed;
     size_t n = 0, cap = 16;
     while (cap < 2 * d->c.n_entries) /* n_entries: counted by the parser, below SIZE_MAX / 32 */
         cap <<= 1;
@@ -1212,10 +1301,9 @@ static int removals_collect(removals *r, const rb_crl *d) {
                 return FM_ERR_NOMEM;
             r->cap = cap;
         }
-        uint64_t h = entry_hash(d->issuer, e.serial);
-        if (!removal_has(r, e.serial, h) && n < d->c.n_entries) {
+        if (!removal_has(r, e.serial) && n < d->c.n_entries) {
             r->keys[n] = e.serial;
-            fm_hslot_put(r->slots, cap, h, n++);
+            fm_hslot_put(r->slots, cap, entry_hash(seed, 0, e.serial), n++);
         }
     }
     return rc;
@@ -1249,9 +1337,9 @@ static int insert_crl(table *t, pipeline *p, const rb_crl *c, const removals *sk
             continue;
         if (e.serial.len > FM_CRL_MAX_SERIAL)
             continue;
-        uint64_t h = entry_hash(c->issuer, e.serial);
-        if (skip && removal_has(skip, e.serial, h))
+        if (skip && removal_has(skip, e.serial))
             continue;
+        uint64_t h = entry_hash(t->seed, c->issuer, e.serial);
         pending pe = {c->issuer, (uint8_t)e.reason, scope, e.date, e.serial, h};
         pipe_push(t, p, &pe);
     }
@@ -1268,7 +1356,7 @@ static int insert_partition(table *t, pipeline *p, const fm_revbuild *b, size_t 
     memset(&rm, 0, sizeof rm);
     const rb_crl *c = &b->crls[base];
     int rc = FM_OK;
-    if (c->delta != NO_DELTA && (rc = removals_collect(&rm, &b->crls[c->delta])) != FM_OK)
+    if (c->delta != NO_DELTA && (rc = removals_collect(&rm, &b->crls[c->delta], t->rm_seed)) != FM_OK)
         *bad = c->delta;
     else if ((rc = insert_crl(t, p, c, &rm)) != FM_OK)
         *bad = base;
@@ -1276,6 +1364,25 @@ static int insert_partition(table *t, pipeline *p, const fm_revbuild *b, size_t 
         *bad = c->delta;
     removals_free(&rm);
     return rc;
+}
+
+/* Every chosen partition in turn (its base, then its delta), then the explicit entries. */
+static int fill_table(table *t, const fm_revbuild *b, size_t *bad) {
+    pipeline pl;
+    memset(&pl, 0, sizeof pl);
+    int rc;
+    for (size_t i = 0; i < b->n_crls; i++)
+        if (b->crls[i].use == 1 && (rc = insert_partition(t, &pl, b, i, bad)) != FM_OK)
+            return rc;
+    for (size_t i = 0; i < b->n_entries; i++) {
+        const rb_entry *e = &b->entries[i];
+        fm_span serial = {b->serials + e->serial_off, e->serial_len};
+        pending pe = {e->issuer, e->reason, 0, e->date, serial,
+                      entry_hash(t->seed, e->issuer, serial)};
+        pipe_push(t, &pl, &pe);
+    }
+    pipe_drain(t, &pl);
+    return FM_OK;
 }
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
@@ -1488,20 +1595,29 @@ int fm_revbuild_finish_ex(fm_revbuild *b, fm_revset **out, int64_t *bad_crl) {
         rc = FM_ERR_NOMEM;
         goto out;
     }
-    table t = {(uint32_t *)(image + off_slots), n_slots, image + off_arena, 0, 0, per_issuer};
-    pipeline pl;
-    memset(&pl, 0, sizeof pl);
-    /* each partition in turn (its base, then its delta), then the explicit entries */
-    for (size_t i = 0; i < b->n_crls; i++)
-        if (b->crls[i].use == 1 && (rc = insert_partition(&t, &pl, b, i, &bad)) != FM_OK)
+    table t = {(uint32_t *)(image + off_slots), n_slots, image + off_arena, 0, 0, per_issuer, 0,
+               0, 0};
+    if ((!b->has_seed && (rc = fm_random_u64(&t.seed)) != FM_OK) ||
+        (rc = fm_random_u64(&t.rm_seed)) != FM_OK)
+        goto out;
+    if (b->has_seed)
+        t.seed = b->seed;
+    for (int attempt = 1;; attempt++) {
+        if ((rc = fill_table(&t, b, &bad)) != FM_OK)
             goto out;
-    for (size_t i = 0; i < b->n_entries; i++) {
-        const rb_entry *e = &b->entries[i];
-        fm_span serial = {b->serials + e->serial_off, e->serial_len};
-        pending pe = {e->issuer, e->reason, 0, e->date, serial, entry_hash(e->issuer, serial)};
-        pipe_push(&t, &pl, &pe);
+        if (!t.overrun && longest_run_of(t.slots, n_slots) <= FM_RS_MAX_RUN)
+            break;
+        /* entries that collide under this seed (chosen for it, or bad luck): another one */
+        if (attempt == RS_BUILD_SEEDS) {
+            rc = FM_ERR_LIMIT;
+            goto out;
+        }
+        if ((rc = fm_random_u64(&t.seed)) != FM_OK)
+            goto out;
+        memset(t.slots, 0, (size_t)n_slots * 8);
+        memset(per_issuer, 0, (b->n_issuers ? b->n_issuers : 1) * sizeof *per_issuer);
+        t.arena_len = 0, t.live = 0, t.overrun = 0;
     }
-    pipe_drain(&t, &pl);
 
     rs_header *h = (rs_header *)image;
     rs_issuer *iss = (rs_issuer *)(image + off_issuers);
@@ -1570,6 +1686,7 @@ int fm_revbuild_finish_ex(fm_revbuild *b, fm_revset **out, int64_t *bad_crl) {
     h->off_issuers = off_issuers, h->off_slots = off_slots, h->off_arena = off_arena;
     h->arena_len = t.arena_len, h->off_blob = off_blob, h->blob_len = bl;
     h->off_parts = off_parts, h->n_parts = n_parts;
+    h->seed = t.seed;
     h->checksum = 0; /* computed by fm_revset_save */
     rc = wrap(image, total, image_mapped, 0, out);
     if (rc == FM_OK)

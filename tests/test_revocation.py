@@ -1861,14 +1861,14 @@ def test_snapshot_byte_flips_never_crash(w: World) -> None:
 # Header layout (fm_revset.c rs_header): magic 0-7, version 8-11, endian 12-15, total_len 16-23,
 # checksum 24-31, n_entries 32-39, n_slots 40-47, n_issuers 48-55, off_issuers 56-63,
 # off_slots 64-71, off_arena 72-79, arena_len 80-87, off_blob 88-95, blob_len 96-103,
-# off_parts 104-111, n_parts 112-119, reserved 120-127. The checksum covers every byte, the
+# off_parts 104-111, n_parts 112-119, seed 120-127. The checksum covers every byte, the
 # header included.
 _FIELDS = [
     ("magic", 0, 8), ("version", 8, 4), ("endian", 12, 4), ("total_len", 16, 8),
     ("checksum", 24, 8), ("n_entries", 32, 8), ("n_slots", 40, 8), ("n_issuers", 48, 8),
     ("off_issuers", 56, 8), ("off_slots", 64, 8), ("off_arena", 72, 8), ("arena_len", 80, 8),
     ("off_blob", 88, 8), ("blob_len", 96, 8), ("off_parts", 104, 8), ("n_parts", 112, 8),
-    ("reserved", 120, 8),
+    ("seed", 120, 8),
 ]  # fmt: skip
 
 
@@ -1932,9 +1932,9 @@ def test_snapshot_random_byte_flips_are_refused(w: World) -> None:
 @pytest.mark.parametrize(
     ("off", "value", "match"),
     [(0, b"FMREVSEU", "corrupt"), (0, b"\x00" * 8, "corrupt"), (8, struct.pack("<I", 1), "version"),
-     (8, struct.pack("<I", 3), "version"), (8, struct.pack("<I", 5), "version"),
+     (8, struct.pack("<I", 4), "version"), (8, struct.pack("<I", 6), "version"),
      (8, struct.pack("<I", 0), "version"), (12, struct.pack(">I", 0x01020304), "version")],
-    ids=["magic", "zero-magic", "version-1", "version-3", "version-5", "version-0",
+    ids=["magic", "zero-magic", "version-1", "version-4", "version-6", "version-0",
          "other-endian"],
 )
 def test_snapshot_wrong_magic_or_version(
@@ -2300,3 +2300,83 @@ def test_a_revoked_leaf_ends_the_search(w: World) -> None:
     v = Verifier(w.store, revocations=revs, result_cache_size=0, signature_cache_size=0)
     r = v.verify([w.leaf.der, w.inter.der, *extra], at=NOW)
     assert r.revoked and r._res.sig_checks == 2
+
+
+# ---- hash flooding: serials a CA chose to collide --------------------------------------------
+
+_K = 0x9E3779B97F4A7C15
+_M64 = (1 << 64) - 1
+
+
+def _fold_mul(a: int, b: int) -> int:
+    p = a * b
+    return (p ^ (p >> 64)) & _M64
+
+
+def _entry_hash(seed: int, issuer: int, serial: bytes) -> int:
+    """fm_revset.c entry_hash, in Python: where a serial's record goes in a set built with
+    ``seed`` (issuer: the CA's position in the set)."""
+    h = seed ^ (issuer << 32) ^ len(serial)
+    for i in range(0, len(serial), 8):
+        h = _fold_mul(h ^ int.from_bytes(serial[i : i + 8], "little"), _K)
+    h ^= seed
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) & _M64
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & _M64
+    return h ^ (h >> 33)
+
+
+def _colliding_serials(seed: int, n: int, share: int) -> list[int]:
+    """n serials whose records all belong in the first 1/share of a table built with ``seed``
+    (a slot is (hash mod 2^32) * slots / 2^32, whatever the table's size)."""
+    out, candidate = [], 1 << 24
+    while len(out) < n:
+        candidate += 1
+        if _entry_hash(seed, 0, candidate.to_bytes(4, "big")) & 0xFFFFFFFF < (1 << 32) // share:
+            out.append(candidate)
+    return out
+
+
+def test_entry_hash_mirror_matches_the_core(w: World) -> None:
+    """The Python mirror above places serials where the core does (else the flooding test below
+    would test nothing): under a known seed, the crafted serials form one long run."""
+    serials = _colliding_serials(7, 200, 64)
+    revs = RevocationSet.build(entries=[Revocation(w.inter.der, s) for s in serials], seed=7)
+    assert revs.seed == 7 and revs.max_probes >= 200  # all of them in one run
+    plain = RevocationSet.build(entries=[Revocation(w.inter.der, s) for s in range(1, 201)],
+                                seed=7)  # fmt: skip
+    assert plain.max_probes < 30
+
+
+def test_crl_with_serials_crafted_for_the_seed_is_placed_under_another(w: World) -> None:
+    """A CA that knows the seed (here: the caller fixed it) signs a CRL of 2,000 serials that all
+    belong in 1/64 of the table: one run of 2,000, each insertion and each lookup near it walking
+    it. The build sees an insertion probe past 1024 slots, draws a random seed and places them
+    again: the set keeps every serial and no lookup probes more than a few dozen slots."""
+    seed = 0x5EED
+    serials = _colliding_serials(seed, 2000, 64)
+    der = crls.crl(w.inter, serials)
+    revs = RevocationSet.build([der], cas=w.cas, seed=seed)
+    assert revs.seed != seed
+    assert revs.max_probes < 64
+    assert len(revs) == 2000
+    assert all(revs.lookup(w.inter.der, s) is not None for s in serials[::97])
+    assert revs.lookup(w.inter.der, serials[0] + 10**9) is None
+    # without a fixed seed nobody knows the one drawn: the same CRL lands spread out
+    assert RevocationSet.build([der], cas=w.cas).max_probes < 64
+
+
+def test_seed_reproduces_the_snapshot_bytes(w: World) -> None:
+    """The same input and seed give the same snapshot bytes; without a seed every build draws
+    its own (two builds differ)."""
+    entries = [Revocation(w.inter.der, s) for s in range(1, 300)]
+    a = RevocationSet.build(entries=entries, seed=42)
+    b = RevocationSet.build(entries=entries, seed=42)
+    assert a.seed == b.seed == 42 and _bytes_of(a) == _bytes_of(b)
+    c, d = RevocationSet.build(entries=entries), RevocationSet.build(entries=entries)
+    assert c.seed != d.seed and _bytes_of(c) != _bytes_of(d)
+    assert _probe(w, c) == _probe(w, a)
+    for bad in (-1, 1 << 64, 1.5, "7"):
+        with pytest.raises(ConfigurationError, match="seed"):
+            RevocationSet.build(entries=entries, seed=bad)  # type: ignore[arg-type]

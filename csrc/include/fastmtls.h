@@ -269,6 +269,11 @@ int fm_revbuild_add_entry(fm_revbuild *b, const uint8_t *ca, size_t ca_len, cons
  * ranks below every CRL of its partition already in force, and a delta CRL not yet in force is
  * not applied. Without it, CRLs rank by cRLNumber and thisUpdate alone. */
 int fm_revbuild_set_time(fm_revbuild *b, int64_t now);
+/* The seed of the hash that places the entries (default: 64 random bits per build). The same
+ * input and seed then give the same snapshot bytes. A CA chooses its serials: whoever knows the
+ * seed can choose colliding ones, and the build then draws random seeds (up to 4 in all; then
+ * FM_ERR_LIMIT) until no lookup has to probe more than 1024 slots. */
+int fm_revbuild_set_seed(fm_revbuild *b, uint64_t seed);
 /* Builds the set; the builder is consumed (freed) whatever the outcome. */
 int fm_revbuild_finish(fm_revbuild *b, fm_revset **out);
 /* The same; on failure *bad_crl (may be NULL) receives the index, in the order they were added,
@@ -307,6 +312,9 @@ size_t fm_revset_issuer_count(const fm_revset *s);
 int fm_revset_issuer_get(const fm_revset *s, size_t i, fm_revset_issuer *out);
 uint64_t fm_revset_generation(const fm_revset *s);
 size_t fm_revset_memory(const fm_revset *s); /* bytes held */
+/* The hash table's layout: the seed its entries were placed by, its slots, and the longest run
+ * of occupied slots (the most a lookup probes). Each pointer may be NULL. */
+void fm_revset_layout(const fm_revset *s, uint64_t *seed, uint64_t *n_slots, uint64_t *longest_run);
 void fm_revset_ref(fm_revset *s);
 void fm_revset_free(fm_revset *s);
 int fm_revset_save(const fm_revset *s, const char *path);

@@ -18,7 +18,7 @@
 #include "fm_revset.h" /* fm_checksum64 */
 
 #define SNAP_MAGIC "FMREVSET"
-#define SNAP_VERSION 4u       /* RS_VERSION */
+#define SNAP_VERSION 5u       /* RS_VERSION */
 #define SNAP_ENDIAN 0x01020304u
 
 /* rs_header: 128 bytes, host byte order */
@@ -39,7 +39,7 @@
 #define SNAP_OFF_BLOB_LEN 96u
 #define SNAP_OFF_PARTS 104u
 #define SNAP_OFF_N_PARTS 112u
-#define SNAP_OFF_RESERVED 120u
+#define SNAP_OFF_SEED 120u /* keys the slot hash */
 
 /* rs_issuer: 120 bytes (name/spki/number offsets are into the blob) */
 #define SNAP_ISSUER_SIZE 120u
@@ -114,8 +114,7 @@ static inline int snap_layout_ok(const uint8_t *img, size_t len) {
     if (len <= SNAP_HEADER_SIZE || memcmp(img + SNAP_OFF_MAGIC, SNAP_MAGIC, 8) != 0 ||
         snap_rd32(img, SNAP_OFF_VERSION) != SNAP_VERSION ||
         snap_rd32(img, SNAP_OFF_ENDIAN) != SNAP_ENDIAN || snap_rd64(img, SNAP_OFF_TOTAL) != len ||
-        snap_rd64(img, SNAP_OFF_CHECKSUM) != snap_checksum(img, len) ||
-        snap_rd64(img, SNAP_OFF_RESERVED) != 0)
+        snap_rd64(img, SNAP_OFF_CHECKSUM) != snap_checksum(img, len))
         return 0;
     uint64_t n_issuers = snap_rd64(img, SNAP_OFF_N_ISSUERS);
     uint64_t n_parts = snap_rd64(img, SNAP_OFF_N_PARTS), n_slots = snap_rd64(img, SNAP_OFF_N_SLOTS);

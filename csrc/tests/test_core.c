@@ -737,7 +737,6 @@ enum {
     SN_VERSION_NEW,
     SN_ENDIAN,
     SN_TOTAL,
-    SN_RESERVED,
     SN_TOO_MANY_ISSUERS,
     SN_SLOTS_MISALIGNED,
     SN_MORE_ENTRIES_THAN_SLOTS,
@@ -785,11 +784,10 @@ static const struct {
     [SN_SHORT] = {"shorter than a header", FM_ERR_SNAPSHOT_CORRUPT},
     [SN_LEN_ONE_LESS] = {"one byte missing", FM_ERR_SNAPSHOT_CORRUPT},
     [SN_MAGIC] = {"magic", FM_ERR_SNAPSHOT_CORRUPT},
-    [SN_VERSION_OLD] = {"version 3", FM_ERR_SNAPSHOT_VERSION},
-    [SN_VERSION_NEW] = {"version 5", FM_ERR_SNAPSHOT_VERSION},
+    [SN_VERSION_OLD] = {"the version before", FM_ERR_SNAPSHOT_VERSION},
+    [SN_VERSION_NEW] = {"the version after", FM_ERR_SNAPSHOT_VERSION},
     [SN_ENDIAN] = {"other byte order", FM_ERR_SNAPSHOT_VERSION},
     [SN_TOTAL] = {"total length", FM_ERR_SNAPSHOT_CORRUPT},
-    [SN_RESERVED] = {"reserved field", FM_ERR_SNAPSHOT_CORRUPT},
     [SN_TOO_MANY_ISSUERS] = {"more issuers than allowed", FM_ERR_SNAPSHOT_CORRUPT},
     [SN_SLOTS_MISALIGNED] = {"slot table misaligned", FM_ERR_SNAPSHOT_CORRUPT},
     [SN_MORE_ENTRIES_THAN_SLOTS] = {"more entries than slots", FM_ERR_SNAPSHOT_CORRUPT},
@@ -874,9 +872,6 @@ static size_t snap_corrupt(uint8_t *img, const snap_info *si, int c) {
         break;
     case SN_TOTAL:
         snap_wr64(img, SNAP_OFF_TOTAL, len + 8);
-        break;
-    case SN_RESERVED:
-        snap_wr64(img, SNAP_OFF_RESERVED, 1);
         break;
     case SN_TOO_MANY_ISSUERS:
         snap_wr64(img, SNAP_OFF_N_ISSUERS, FM_MAX_REVSET_ISSUERS + 1u);
@@ -976,6 +971,123 @@ static size_t snap_corrupt(uint8_t *img, const snap_info *si, int c) {
     }
     snap_reseal(img, len);
     return len;
+}
+
+/* A set of `n` explicit entries (serials 0x01 0x00 0x00 + i) built under `seed` (0: the
+ * builder's random one). */
+static fm_revset *numbered_set(uint32_t n, uint64_t seed) {
+    fm_revbuild *b = NULL;
+    fm_revset *s = NULL;
+    CHECK_STATUS(fm_revbuild_new(&b), FM_OK, "fm_revbuild_new");
+    if (seed)
+        CHECK_STATUS(fm_revbuild_set_seed(b, seed), FM_OK, "fm_revbuild_set_seed");
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t ser[4] = {0x01, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+        CHECK_STATUS(fm_revbuild_add_entry(b, core_inter_der, sizeof core_inter_der, ser, 4, 1,
+                                           REVOKED_AT),
+                     FM_OK, "fm_revbuild_add_entry");
+    }
+    CHECK_STATUS(fm_revbuild_finish(b, &s), FM_OK, "fm_revbuild_finish");
+    if (s == NULL)
+        exit(2);
+    return s;
+}
+
+/* Rewrites the slots of a saved image so that its occupied slots form runs of the given lengths
+ * (in order, one free slot after each, the last run continuing round the end of the table into
+ * `wrap` slots at its start), and reseals it. The records are left where lookups do not look:
+ * only the run check is under test. 0 when the image has too few records or slots. */
+static int snap_runs(uint8_t *img, size_t len, const uint64_t *runs, size_t n_runs,
+                     uint64_t wrap) {
+    uint64_t n_slots = snap_rd64(img, SNAP_OFF_N_SLOTS);
+    size_t off = (size_t)snap_rd64(img, SNAP_OFF_SLOTS);
+    uint64_t need = wrap, used = 0, pos = wrap ? wrap + 1 : 0, next = 0; /* free after wrap */
+    for (size_t r = 0; r < n_runs; r++)
+        need += runs[r];
+    uint8_t *slots = malloc((size_t)n_slots * 8), *rec = NULL;
+    if (slots == NULL)
+        exit(2);
+    memcpy(slots, img + off, (size_t)n_slots * 8);
+    memset(img + off, 0, (size_t)n_slots * 8);
+    for (uint64_t i = 0; i < n_slots; i++)
+        used += snap_rd32(slots, 8 * i + 4) != 0;
+    if (used < need || need + n_runs + 1 > n_slots) {
+        free(slots);
+        return 0;
+    }
+    /* the occupied slots' contents, in order, into the runs */
+    for (size_t r = 0; r <= n_runs; r++) {
+        uint64_t k = r < n_runs ? runs[r] : wrap;
+        if (r == n_runs) /* the wrap: the last run ends at the table's end, `wrap` at its start */
+            pos = 0;
+        else if (r == n_runs - 1 && wrap)
+            pos = n_slots - k;
+        for (uint64_t j = 0; j < k; j++, pos++) {
+            while (snap_rd32(slots, 8 * next + 4) == 0)
+                next++;
+            rec = slots + 8 * next++;
+            memcpy(img + off + 8 * pos, rec, 8);
+        }
+        pos++; /* a free slot after each run */
+    }
+    free(slots);
+    snap_wr64(img, SNAP_OFF_N_ENTRIES, need);
+    snap_reseal(img, len);
+    return 1;
+}
+
+/* Slot runs (what a lookup probes) are bounded: a build keeps them under FM_RS_MAX_RUN (1024),
+ * a snapshot with a longer one is refused; the seed is random per build unless set, and a set
+ * seed reproduces the bytes. */
+static void test_snapshot_runs(void) {
+    fm_revset *a = numbered_set(1500, 0), *b = numbered_set(1500, 0);
+    uint64_t seed_a = 0, seed_b = 0, n_slots = 0, run = 0;
+    fm_revset_layout(a, &seed_a, &n_slots, &run);
+    fm_revset_layout(b, &seed_b, NULL, NULL);
+    CHECK(seed_a != seed_b);        /* drawn per build */
+    CHECK(run >= 4 && run < 200);   /* ~20 at this load */
+    CHECK(n_slots > 2 * 1024 + 16); /* room for the runs below */
+    size_t len = 0, len_b = 0;
+    uint8_t *img = snapshot_bytes(a, &len);
+    fm_revset_free(b);
+    fm_revset *c = numbered_set(1500, seed_a);
+    uint8_t *img_c = snapshot_bytes(c, &len_b);
+    CHECK(len == len_b && memcmp(img, img_c, len) == 0); /* the same seed: the same bytes */
+    free(img_c);
+    fm_revset_free(c);
+    fm_revset_free(a);
+
+    static const struct {
+        uint64_t runs[2];
+        size_t n_runs;
+        uint64_t wrap;
+        int want;
+        uint64_t longest;
+        const char *what;
+    } cases[] = {
+        {{1024, 100}, 2, 0, FM_OK, 1024, "a run of 1024"},
+        {{1025, 100}, 2, 0, FM_ERR_SNAPSHOT_CORRUPT, 0, "a run of 1025"},
+        {{300, 600}, 2, 424, FM_OK, 1024, "600 at the end and 424 at the start"},
+        {{300, 600}, 2, 425, FM_ERR_SNAPSHOT_CORRUPT, 0, "600 at the end and 425 at the start"},
+        {{1400, 0}, 1, 0, FM_ERR_SNAPSHOT_CORRUPT, 0, "a run of 1400"},
+    };
+    uint8_t *work = malloc(len);
+    if (work == NULL)
+        exit(2);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        memcpy(work, img, len);
+        CHECK(snap_runs(work, len, cases[k].runs, cases[k].n_runs, cases[k].wrap));
+        fm_revset *s = NULL;
+        CHECK_STATUS(fm_revset_load_bytes(work, len, &s), cases[k].want, cases[k].what);
+        if (s != NULL) {
+            fm_revset_layout(s, NULL, NULL, &run);
+            CHECK(run == cases[k].longest);
+            fm_revset_free(s);
+        }
+    }
+    free(work);
+    free(img);
+    printf("snapshot slot runs: 1024 accepted, 1025 refused (also round the end); seeds per build\n");
 }
 
 /* A set with two issuers: the root (an explicit entry, the intermediate's serial) and the
@@ -1164,6 +1276,7 @@ int main(void) {
     test_large_revset();
     test_serial_lengths();
     test_snapshot_checks();
+    test_snapshot_runs();
     test_threads(1);
     test_threads(0);
     printf("%d passed, %d failed\n", n_passed, n_failed);

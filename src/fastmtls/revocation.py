@@ -302,6 +302,7 @@ class RevocationSet:
         cas: Any = None,
         entries: Iterable[Revocation] = (),
         at: TimeInput = None,
+        seed: int | None = None,
     ) -> RevocationSet:
         """Build from CRLs (DER or PEM) and explicit entries.
 
@@ -321,8 +322,16 @@ class RevocationSet:
         thisUpdate after ``at``) ranks below every CRL of its partition already in force, and a
         delta CRL not yet in force is not applied, as OpenSSL prefers a time-valid CRL. A CRL
         without a cRLNumber ranks by its thisUpdate against numbered ones.
+
+        ``seed`` (default: 64 random bits drawn for this build) keys the hash that places the
+        entries in the set's table: the same input and seed give the same snapshot bytes. A CA
+        chooses its serials, so a CRL could carry serials chosen to collide under a seed its
+        issuer knows; the build then draws random seeds until no lookup probes more than 1024
+        slots (:attr:`seed` tells which one it kept).
         """
         now = unix_time(at, "build time")
+        if seed is not None and (not isinstance(seed, int) or not 0 <= seed < 1 << 64):
+            raise ConfigurationError("seed must be an int from 0 to 2**64 - 1")
         ca_list = [(der, ca_subject(der)) for der in _ca_ders(cas)]
         crl_items = _crl_items(crls)
         entry_list = list(entries) if isinstance(entries, Iterable) else None
@@ -332,6 +341,8 @@ class RevocationSet:
         _raise(lib.fm_revbuild_new(out), "revocation set")
         builder = out[0]
         lib.fm_revbuild_set_time(builder, now)
+        if seed is not None:
+            lib.fm_revbuild_set_seed(builder, seed)
         held: list[bytes] = []  # the builder borrows each CRL's DER until finish: keep them alive
         try:
             for item in crl_items:
@@ -484,6 +495,21 @@ class RevocationSet:
     def generation(self) -> int:
         """Process-unique number of this set (cached verification results are keyed by it)."""
         return int(lib.fm_revset_generation(self._ptr))
+
+    @property
+    def seed(self) -> int:
+        """The seed of the hash that placed this set's entries (see :meth:`build`)."""
+        out = ffi.new("uint64_t *")
+        lib.fm_revset_layout(self._ptr, out, ffi.NULL, ffi.NULL)
+        return int(out[0])
+
+    @property
+    def max_probes(self) -> int:
+        """The most table slots one lookup reads: the longest run of occupied slots, a few
+        dozen at most in a set of millions, never over 1024 (builds and snapshots keep to it)."""
+        out = ffi.new("uint64_t *")
+        lib.fm_revset_layout(self._ptr, ffi.NULL, ffi.NULL, out)
+        return int(out[0])
 
     @property
     def memory_bytes(self) -> int:
