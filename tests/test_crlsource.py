@@ -1515,3 +1515,138 @@ def test_a_moved_distribution_point_serving_ahead_keeps_the_crl_in_force(
     assert wait_until(lambda: (src.refresh() or True) and not any(
         st.retired for st in src.status()), 8)  # fmt: skip
     assert v.verify(chain).status == "SUCCESS"
+
+
+# -- content refused beside other sources, transient read errors, expired content -------------
+
+
+@pytest.mark.parametrize("background", [False, True], ids=["refresh", "thread"])
+def test_a_refused_delta_file_is_read_again_when_its_base_arrives(
+    tmp_path: Path, ca: pki.Cert, background: bool
+) -> None:
+    """Base and delta in two files; the publisher writes the new delta (needing base 3) before
+    the new base. The round that sees the delta alone refuses it; once the base file changes,
+    the delta file (whose stat did not change) is read again and merged."""
+    base, delta = tmp_path / "base.crl", tmp_path / "delta.crl"
+    base.write_bytes(make_crl(ca, [1], number=1))
+    delta.write_bytes(make_crl(ca, [2], number=2, delta_of=1))
+    src = CRLSource(files=[base, delta], cas=[ca.der], poll_interval=0.05, min_interval=0.05)
+    assert src.refresh() is True
+    delta.write_bytes(make_crl(ca, [0x99], number=4, delta_of=3))
+    src.refresh()
+    assert "base" in (_error_of(src, str(delta)) or "")
+    base.write_bytes(make_crl(ca, [1, 2], number=3))
+    if background:
+        src.start()
+        try:
+            assert wait_until(lambda: src.current is not None and
+                              src.current.lookup(ca.der, 0x99) is not None)  # fmt: skip
+        finally:
+            src.stop()
+    else:
+        src.refresh()
+        src.refresh()
+        assert src.current is not None and src.current.lookup(ca.der, 0x99) is not None
+    assert all(st.last_error is None for st in src.status())
+
+
+def test_a_file_that_cannot_be_opened_for_a_while_is_read_once_it_can(
+    tmp_path: Path, ca: pki.Cert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read that fails after the stat succeeded (out of file descriptors, EACCES until a chmod:
+    neither changes the stat) is no verdict on the new content: once the condition clears, the
+    next round reads it."""
+    path = tmp_path / "ca.crl"
+    path.write_bytes(make_crl(ca, [1], number=1))
+    src = CRLSource(files=[path], cas=[ca.der])
+    assert src.refresh() is True
+    path.write_bytes(make_crl(ca, [1, 0x66], number=2))
+    real_open = open
+
+    def no_fds(file: Any, *args: Any, **kw: Any) -> Any:
+        if str(file) == str(path):
+            raise OSError(24, "Too many open files")
+        return real_open(file, *args, **kw)
+
+    monkeypatch.setattr("builtins.open", no_fds)
+    assert src.refresh() is False
+    assert "Too many open files" in (one(src).last_error or "")
+    assert src.refresh() is False and one(src).consecutive_failures == 1  # the same failure
+    monkeypatch.undo()
+    assert src.refresh() is True
+    assert src.current is not None and src.current.lookup(ca.der, 0x66) is not None
+    assert one(src).last_error is None
+
+
+@pytest.mark.parametrize("kind", ["url", "file"])
+def test_an_expired_crl_served_again_is_a_failure(
+    server: CRLServer, tmp_path: Path, ca: pki.Cert, kind: str
+) -> None:
+    """A source that keeps serving a CRL past its nextUpdate (or serves one already expired) has
+    no current CRL: the set keeps it, but the status says so (last_error, failures, no new
+    last_success) and a URL is retried with back-off, until a current CRL arrives."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    stale = make_crl(ca, [1], number=1, this_update=now - timedelta(days=2),
+                     next_update=now - timedelta(days=1))  # fmt: skip
+    path = tmp_path / "c.crl"
+    if kind == "url":
+        server.routes["/c.crl"] = Route(stale)
+        src = CRLSource(urls=[server.url("/c.crl")], cas=[ca.der])
+    else:
+        path.write_bytes(stale)
+        src = CRLSource(files=[path], cas=[ca.der])
+    assert src.refresh() is True  # used: the expired_crl policy decides what it is worth
+    st = one(src)
+    assert st.expired and st.in_set and "expired" in (st.last_error or "")
+    assert st.consecutive_failures == 1 and st.last_success is None
+    src.refresh()  # served again, unchanged
+    assert "expired" in (one(src).last_error or "") and one(src).last_success is None
+    if kind == "url":
+        assert one(src).consecutive_failures == 2
+        assert one(src).next_attempt is not None
+    fresh = make_crl(ca, [1, 2], number=2)
+    if kind == "url":
+        server.routes["/c.crl"] = Route(fresh)
+    else:
+        path.write_bytes(fresh)
+    assert src.refresh() is True
+    st = one(src)
+    assert st.last_error is None and st.consecutive_failures == 0 and not st.expired
+    assert st.last_success is not None
+
+
+def test_crls_published_faster_than_they_come_into_force_each_take_effect(
+    tmp_path: Path, ca: pki.Cert
+) -> None:
+    """A CA whose clock runs ahead publishes CRL 2 and, before that one is in force, CRL 3. Each
+    takes effect at its own thisUpdate: CRL 2 is not dropped for CRL 3 (the set used to stay on
+    CRL 1, past its nextUpdate, while the status described CRL 3); the status describes the CRL
+    in force."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    path = tmp_path / "ca.crl"
+    path.write_bytes(make_crl(ca, [1], number=1, this_update=now - timedelta(seconds=10)))
+    src = CRLSource(files=[path], cas=[ca.der], poll_interval=60)
+    assert src.refresh() is True
+    t2, t3 = now + timedelta(seconds=3), now + timedelta(seconds=5)
+    path.write_bytes(make_crl(ca, [1, 2], number=2, this_update=t2))
+    os.utime(path, (time.time() + 1, time.time() + 1))
+    src.refresh()
+    path.write_bytes(make_crl(ca, [1, 2, 3], number=3, this_update=t3))
+    os.utime(path, (time.time() + 2, time.time() + 2))
+    src.refresh()
+
+    def revoked(serial: int) -> bool:
+        return src.current is not None and src.current.lookup(ca.der, serial) is not None
+
+    assert revoked(1) and not revoked(2)
+    st = one(src)
+    assert st.this_update == int((now - timedelta(seconds=10)).timestamp()) and st.age >= 0
+    assert wait_until(lambda: datetime.now(UTC) >= t2 + timedelta(seconds=1), 10)
+    assert src.refresh() is True
+    assert revoked(2) and not revoked(3)  # CRL 2, in force, though CRL 3 replaced it
+    st = one(src)
+    assert st.this_update == int(t2.timestamp()) and st.age is not None and st.age >= 0
+    assert wait_until(lambda: datetime.now(UTC) >= t3 + timedelta(seconds=1), 10)
+    assert src.refresh() is True
+    assert revoked(3)
+    assert one(src).this_update == int(t3.timestamp()) and src.refresh() is False

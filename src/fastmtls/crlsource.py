@@ -102,6 +102,21 @@ class _FetchError(Exception):
         self.retry_after = retry_after
 
 
+class _Content(NamedTuple):
+    """What one read of a source gave: its CRLs, and what they say."""
+
+    ders: tuple[bytes, ...]
+    infos: tuple[CRLInfo, ...]
+
+
+_MAX_AHEAD = 8  # contents issued for later that a source keeps beside the one in force
+
+
+def _in_force(infos: Sequence[CRLInfo], now: float) -> bool:
+    """Every CRL of ``infos`` is at or past its thisUpdate at ``now``."""
+    return all(i.this_update <= now for i in infos)
+
+
 class _Pending(NamedTuple):
     data: bytes
     ders: tuple[bytes, ...]
@@ -124,10 +139,11 @@ class _Source:
         self.data: bytes | None = None
         self.ders: tuple[bytes, ...] = ()
         self.infos: tuple[CRLInfo, ...] = ()
-        # content in force that content issued for later (thisUpdate ahead of the clock)
-        # replaced: built in beside it, where it ranks first, until that content is in force,
-        # so a CA publishing a little ahead never leaves a gap without a current CRL
-        self.outgoing: tuple[bytes, ...] = ()
+        # earlier content still needed beside content issued for later (thisUpdate ahead of the
+        # clock): the newest in force, built in where it ranks first, and every later one, each
+        # built in from its thisUpdate on, so a CA publishing a little ahead (even faster than
+        # its CRLs come into force) never leaves a gap without its current CRL; oldest first
+        self.outgoing: tuple[_Content, ...] = ()
         self.version = 0
         self.etag: str | None = None
         self.last_modified: str | None = None
@@ -140,6 +156,9 @@ class _Source:
         self.last_success: float | None = None
         self.last_error: str | None = None
         self.held_error: str | None = None  # the held CRLs no longer build (e.g. CA removed)
+        # its latest content was refused by the build (e.g. a delta whose base has not arrived):
+        # read again once another source's content changes, which may make it usable
+        self.rejected = False
         self.failures = 0
         # a file read that outlived its deadline: set once it returns (another waits till then)
         self.io_stuck: threading.Event | None = None
@@ -323,8 +342,9 @@ def _stat_and_read(path: str, old_key: object, max_bytes: int
     try:
         with open(path, "rb") as fh:
             data = fh.read(max_bytes + 1)
-    except OSError as exc:
-        return key, None, f"cannot read {path!r}: {exc.strerror or exc}"
+    except OSError as exc:  # (EMFILE, EACCES until a chmod, ...): not a verdict on this content,
+        # so not its stat key: the next poll reads the file again
+        return ("error", exc.errno), None, f"cannot read {path!r}: {exc.strerror or exc}"
     if len(data) > max_bytes:
         return key, None, f"file exceeds max_bytes ({max_bytes})"
     return key, data, None
@@ -714,9 +734,10 @@ class CRLSource:
         out = []
         with self._state_lock:
             for s in self._sources:
-                this_update = max((i.this_update for i in s.infos), default=None)
+                infos = self._describes(s, now)
+                this_update = max((i.this_update for i in infos), default=None)
                 next_update = min(
-                    (i.next_update for i in s.infos if i.next_update is not None), default=None
+                    (i.next_update for i in infos if i.next_update is not None), default=None
                 )
                 out.append(SourceStatus(
                     location=s.location, kind=s.kind, origin=s.origin, in_set=s.in_set,
@@ -729,6 +750,15 @@ class CRLSource:
                     last_modified=s.last_modified, retired=s.retired,
                 ))  # fmt: skip
         return out
+
+    @staticmethod
+    def _describes(s: _Source, now: float) -> tuple[CRLInfo, ...]:
+        """The CRLs a status describes: the held ones, or while they are issued for later, the
+        newest earlier content in force (what the set uses)."""
+        if _in_force(s.infos, now):
+            return s.infos
+        current = [c for c in s.outgoing if _in_force(c.infos, now)]
+        return current[-1].infos if current else s.infos
 
     def __repr__(self) -> str:
         errors = sum(1 for s in self._sources if s.last_error or s.held_error)
@@ -1065,7 +1095,20 @@ class CRLSource:
         log.warning("CRL source %s: %s (failure %d)", s.location, message, s.failures)
 
     def _succeeded(self, s: _Source) -> None:
-        """Caller holds the state lock."""
+        """Caller holds the state lock. Content past its nextUpdate is no success, new or
+        served again: the source has no current CRL (the set keeps the expired one, and
+        ``expired_crl`` decides what it is worth), so it is reported and retried as a failure."""
+        now = time.time()
+        if _expired(s.infos, now):
+            ended = min(i.next_update for i in s.infos if i.next_update is not None and
+                        i.next_update < now)  # fmt: skip
+            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ended))
+            s.last_error = f"its CRL expired at {when} (nextUpdate) and no newer one is published"
+            s.failures += 1
+            s.due = time.monotonic() + (
+                self._poll if s.kind == "file" else self._backoff(s.failures, None))
+            log.warning("CRL source %s: %s", s.location, s.last_error)
+            return
         if s.failures:
             log.info("CRL source %s recovered", s.location)
         s.last_success = time.time()
@@ -1086,22 +1129,26 @@ class CRLSource:
     def _build(self, ders: Sequence[bytes], cas: Sequence[bytes]) -> RevocationSet:
         return RevocationSet.build(ders, cas=cas, entries=self._entries, at=self._build_at)
 
-    def _outgoing(self, s: _Source, infos: Sequence[CRLInfo]) -> tuple[bytes, ...]:
+    def _outgoing(self, s: _Source, infos: Sequence[CRLInfo]) -> tuple[_Content, ...]:
         """What source ``s`` builds in beside its content ``infos`` (new or held): nothing once
-        all of it is in force at the round's time, else the content in force it replaced."""
+        all of it is in force at the round's time, else of the earlier contents (those kept and,
+        for new content, the held one) the newest in force and every one issued for later
+        (at most _MAX_AHEAD, the newest): the set ranks each by time and the round rebuilds when
+        the next comes into force."""
         now = self._build_at
-        if all(i.this_update <= now for i in infos):
+        if _in_force(infos, now):
             return ()
-        if s.outgoing or infos is s.infos:
-            return s.outgoing
-        return s.ders if s.data is not None and all(i.this_update <= now for i in s.infos) else ()
+        earlier = s.outgoing
+        if infos is not s.infos and s.data is not None:
+            earlier += (_Content(s.ders, s.infos),)
+        current = [c for c in earlier if _in_force(c.infos, now)][-1:]
+        ahead = [c for c in earlier if not _in_force(c.infos, now)][-_MAX_AHEAD:]
+        return (*current, *ahead)
 
     def _ders(self, s: _Source, pending: dict[_Source, _Pending], new: bool) -> tuple[bytes, ...]:
-        """Source ``s``'s new (``new``) or held content, with what it replaced while needed."""
-        if new:
-            p = pending[s]
-            return p.ders + self._outgoing(s, p.infos)
-        return s.ders + self._outgoing(s, s.infos)
+        """Source ``s``'s new (``new``) or held content, with the earlier content it needs."""
+        content, infos = (pending[s].ders, pending[s].infos) if new else (s.ders, s.infos)
+        return content + tuple(d for c in self._outgoing(s, infos) for d in c.ders)
 
     def _assemble(
         self, pending: dict[_Source, _Pending], cas: Sequence[bytes]
@@ -1192,10 +1239,21 @@ class CRLSource:
                     s.outgoing = self._outgoing(s, s.infos)
         for s, message in rejected.items():
             self._failed(s, message)
-        held_updates = [i.this_update for s in self._sources if s in in_set for i in s.infos]
+        with self._state_lock:
+            for s in self._sources:
+                if s in pending:
+                    s.rejected = s in rejected
+            if any(s in pending and s not in rejected for s in self._sources):
+                for s in self._sources:
+                    if s.rejected and s not in pending:  # refused beside what was, not what is
+                        s.stat_key = _NEVER
+                        s.due = min(s.due, time.monotonic())
+        held_updates = [i.this_update for s in self._sources if s in in_set
+                        for c in (*s.outgoing, _Content(s.ders, s.infos)) for i in c.infos]
         self._next_in_force = min((t for t in held_updates if t > now), default=None)
-        # the CRLs in force are part of what the set was built from
-        in_force = sum(1 for t in held_updates if t <= now)
+        # the CRLs in force are part of what the set was built from (one coming into force can
+        # also let an earlier one go: their times, not their number)
+        in_force = tuple(sorted(t for t in held_updates if t <= now))
         key = (tuple((s.uid, s.version) for s in self._sources if s in in_set), cas, in_force)
         if key == self._published_key:
             return None
