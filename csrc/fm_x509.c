@@ -828,6 +828,52 @@ static size_t off(const fm_span *s, const uint8_t *base) {
     return s->len ? (size_t)(s->p - base) : 0;
 }
 
+/* The subjectKeyIdentifier of a certificate the parser rejected, for its FAILED: result: the
+ * TBSCertificate walked element by element (each TLV bounds-checked, its content not examined)
+ * to the extensions, then the first subjectKeyIdentifier whose value is one OCTET STRING. A
+ * certificate rejected for a v1 version with extensions, another malformed extension or an
+ * unusual name or time still shows its SKI, as OpenSSL-based gateways print it. */
+static int locate_ski(const uint8_t *der, size_t len, fm_span *ski) {
+    static const uint8_t oid_ski[3] = {0x55, 0x1D, 0x0E};
+    fm_der r, x;
+    fm_span body, seq, ext, oid, value;
+    unsigned tag;
+    fm_der_init(&r, der, len);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &body, NULL))
+        return 0;
+    fm_der_init_span(&r, body);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &body, NULL))
+        return 0;
+    fm_der_init_span(&r, body);
+    if (fm_der_optional(&r, FM_TAG_CONTEXT_CONS(0), NULL, NULL) < 0)
+        return 0;
+    for (int i = 0; i < 6; i++) /* serial, signature, issuer, validity, subject, key */
+        if (fm_der_any(&r, NULL, NULL, NULL))
+            return 0;
+    do { /* after the unique identifiers, if any: [3] { SEQUENCE OF Extension } */
+        if (fm_der_done(&r) || fm_der_any(&r, &tag, &body, NULL))
+            return 0;
+    } while (tag != FM_TAG_CONTEXT_CONS(3));
+    fm_der_init_span(&r, body);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL))
+        return 0;
+    fm_der_init_span(&r, seq);
+    while (!fm_der_done(&r)) {
+        if (fm_der_expect(&r, FM_TAG_SEQUENCE, &ext, NULL))
+            return 0;
+        fm_der_init_span(&x, ext);
+        if (fm_der_expect(&x, FM_TAG_OID, &oid, NULL) ||
+            fm_der_optional(&x, FM_TAG_BOOLEAN, NULL, NULL) < 0 ||
+            fm_der_expect(&x, FM_TAG_OCTET_STRING, &value, NULL))
+            return 0;
+        if (oid.len == sizeof oid_ski && memcmp(oid.p, oid_ski, sizeof oid_ski) == 0) {
+            fm_der_init_span(&x, value);
+            return fm_der_expect(&x, FM_TAG_OCTET_STRING, ski, NULL) == 0 && fm_der_done(&x);
+        }
+    }
+    return 0;
+}
+
 int fm_cert_info_get(const uint8_t *der, size_t len, fm_cert_info *out) {
     fm_cert c;
     int rc = fm_cert_parse(&c, der, len);
@@ -841,8 +887,14 @@ int fm_cert_info_get(const uint8_t *der, size_t len, fm_cert_info *out) {
     if (c.located & FM_INFO_SUBJECT)
         out->subject_off = off(&c.subject, der), out->subject_len = c.subject.len;
     out->located = c.located;
-    if (rc != FM_OK)
+    if (rc != FM_OK) {
+        fm_span ski;
+        if (locate_ski(der, len, &ski)) {
+            out->ski_off = off(&ski, der), out->ski_len = ski.len;
+            out->located |= FM_INFO_SKI;
+        }
         return rc;
+    }
     out->spki_off = off(&c.spki, der), out->spki_len = c.spki.len;
     out->ski_off = off(&c.ski, der), out->ski_len = c.ski.len;
     out->aki_off = off(&c.aki_keyid, der), out->aki_len = c.aki_keyid.len;

@@ -26,13 +26,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_ASSERT(off_in(info.serial_off, info.serial_len, size));
     FUZZ_ASSERT(off_in(info.issuer_off, info.issuer_len, size));
     FUZZ_ASSERT(off_in(info.subject_off, info.subject_len, size));
+    FUZZ_ASSERT(off_in(info.ski_off, info.ski_len, size)); /* also a rejected one's (FM_INFO_SKI) */
+    FUZZ_ASSERT(rc2 == FM_OK ? !(info.located & FM_INFO_SKI)
+                             : (info.located & FM_INFO_SKI) || info.ski_len == 0);
     if (info.located & FM_INFO_ISSUER)
         FUZZ_ASSERT(fm_name_parse((fm_span){data + info.issuer_off, info.issuer_len}) == FM_OK);
     if (info.located & FM_INFO_SUBJECT)
         FUZZ_ASSERT(fm_name_parse((fm_span){data + info.subject_off, info.subject_len}) == FM_OK);
     if (rc2 == FM_OK) {
         FUZZ_ASSERT(off_in(info.spki_off, info.spki_len, size));
-        FUZZ_ASSERT(off_in(info.ski_off, info.ski_len, size));
         FUZZ_ASSERT(off_in(info.aki_off, info.aki_len, size));
         FUZZ_ASSERT(off_in(info.san_off, info.san_len, size));
     }

@@ -503,6 +503,9 @@ typedef struct fm_cert_info {
 #define FM_INFO_VALIDITY 0x4u
 #define FM_INFO_SUBJECT 0x8u
 #define FM_INFO_ALL 0xFu
+/* A rejected certificate whose subjectKeyIdentifier could still be found (ski_off, ski_len):
+ * after FM_OK those are valid anyway, and this bit is not set. */
+#define FM_INFO_SKI 0x10u
 
 enum fm_key_type { FM_KEY_UNKNOWN = 0, FM_KEY_RSA = 1, FM_KEY_EC_P256 = 2, FM_KEY_EC_P384 = 3,
                    FM_KEY_EC_P521 = 4, FM_KEY_ED25519 = 5, FM_KEY_RSA_PSS = 6, FM_KEY_EC_OTHER = 7,

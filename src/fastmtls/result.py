@@ -24,8 +24,8 @@ FieldValue = Union[str, bool]
 MEMO_SIZE = 2048  # formatted field sets a verifier keeps for clients that come back
 # A DN is formatted for fields() up to this many bytes of DER (real ones are well under 1 KiB):
 # formatting costs ~0.1-0.3 us a byte in Python, and a client's self-signed leaf may carry a
-# 60 KiB subject, so larger names read "" (as names OpenSSL refuses to print do) instead of
-# costing tens of milliseconds a connection.
+# 60 KiB subject, so larger names read "" instead of costing tens of milliseconds a connection
+# (OpenSSL would print them: a deliberate difference, for cost).
 FIELD_NAME_MAX = 8192
 RFC9440_LEAF_LIMIT = 10 * 1024
 RFC9440_CHAIN_LIMIT = 16 * 1024
@@ -398,7 +398,7 @@ class VerifyResult:
         if leaf.has(lib.FM_INFO_VALIDITY):
             f["cert_not_before"] = _format.asn1_time(leaf.info.not_before)
             f["cert_not_after"] = _format.asn1_time(leaf.info.not_after)
-        if leaf.ok:
+        if leaf.ok or leaf.has(lib.FM_INFO_SKI):  # the SKI of a rejected leaf too
             f["cert_ski"] = _format.hex_upper(leaf.ski)
         issuer = self._issuer()
         if issuer is not None and issuer.ok:
