@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import subprocess
@@ -101,7 +102,8 @@ def test_verify_chooses_the_crl_in_force_at_the_given_time(
 ) -> None:
     """--at is also the time the CRLs are chosen for: a newer CRL issued after it (thisUpdate
     later) does not replace the one revoking the leaf."""
-    crl_args = ["--crl", str(world["crl"]), "--crl", str(world["later_crl"])]
+    crl_args = ["--intermediate", str(world["inter"]), "--crl", str(world["crl"]), "--crl",
+                str(world["later_crl"])]  # fmt: skip
     rc, out = _run(["verify", "--ca", str(world["root"]), *crl_args, *AT, str(world["chain"])],
                    capsys)  # fmt: skip
     assert rc == 0 and isinstance(out, dict) and out["cert_revoked"] is True
@@ -298,20 +300,52 @@ def test_crl_inspect_prints_an_issuer_name_too_long_to_format_as_hex(
     assert out[0]["issuer"] == "#" + name.hex()
 
 
-def test_verify_crl_of_an_intermediate_only_in_the_chain(
-    world: dict[str, Path], capsys: pytest.CaptureFixture[str]
-) -> None:
-    """--crl for the intermediate that only the client's chain carries (no --intermediate): the
-    chain's copy checks the CRL, as the usual layout (root in --ca, intermediate in CHAIN) needs.
-    It used to exit 2, "no configured CA has the CRL's issuer name"."""
-    rc, out = _run(["verify", "--ca", str(world["root"]), "--crl", str(world["crl"]), *AT,
-                    str(world["chain"])], capsys)  # fmt: skip
-    assert rc == 0 and isinstance(out, dict)
-    assert out["cert_revoked"] is True and out["cert_verified"] is True
-    # a CRL the chain's intermediate did not sign is still refused
-    rc, _ = _run(["verify", "--ca", str(world["other"]), "--crl", str(world["crl"]), *AT,
-                  str(world["root"])], capsys)  # fmt: skip
-    assert rc == 2
+def _leaf_only(world: dict[str, Path]) -> bytes:
+    """The chain's leaf alone, PEM."""
+    return world["chain"].read_bytes().split(b"-----END CERTIFICATE-----")[0] + (
+        b"-----END CERTIFICATE-----\n"
+    )
+
+
+def _client_chains(world: dict[str, Path]) -> dict[str, bytes]:
+    """What a client may send: the whole chain, its leaf alone, the leaf with an intermediate of
+    the same name and another key (before or after the real one), garbage."""
+    fake = pki.ca("CN=Intermediate CA 1", key=pki.make_key("p256", fresh=True)).pem
+    leaf, inter = _leaf_only(world), world["inter"].read_bytes()
+    return {"chain": leaf + inter, "leaf": leaf, "fake": leaf + fake,
+            "real+fake": leaf + inter + fake, "garbage": b"garbage"}  # fmt: skip
+
+
+def _verify_stdin(argv: list[str], data: bytes) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "fastmtls", "verify", *argv, "-"], input=data,
+                          capture_output=True, timeout=60, check=False)  # fmt: skip
+
+
+def test_verify_crl_issuer_comes_from_the_configuration_only(world: dict[str, Path]) -> None:
+    """--crl is checked against the --ca and --intermediate certificates, never the client's
+    chain: an intermediate's CRL without --intermediate is a configuration error (exit 2)
+    whatever the client sends (it used to pass with the chain's copy, and exit 2 for a client
+    that sent only its leaf, a fake intermediate or garbage)."""
+    for name, data in _client_chains(world).items():
+        proc = _verify_stdin(["--ca", str(world["root"]), "--crl", str(world["crl"]), *AT], data)
+        assert proc.returncode == 2 and proc.stdout == b"", name
+        assert b"no configured CA has the CRL's issuer name" in proc.stderr, name
+        assert b"--intermediate" in proc.stderr, name
+
+
+def test_verify_crl_a_bad_client_chain_is_a_result(world: dict[str, Path]) -> None:
+    """With the CRL's issuer configured (--intermediate), every client chain gives a result as
+    JSON (exit 0 or 1), never a configuration error: the leaf alone or with a fake intermediate
+    is found revoked through the configured intermediate, garbage is malformed."""
+    argv = ["--ca", str(world["root"]), "--intermediate", str(world["inter"]), "--crl",
+            str(world["crl"]), *AT]  # fmt: skip
+    expected = {"chain": (0, "SUCCESS", True), "leaf": (0, "SUCCESS", True),
+                "fake": (0, "SUCCESS", True), "real+fake": (0, "SUCCESS", True),
+                "garbage": (1, "FAILED:malformed certificate", False)}  # fmt: skip
+    for name, data in _client_chains(world).items():
+        proc = _verify_stdin(argv, data)
+        out = json.loads(proc.stdout)
+        assert (proc.returncode, out["status"], out["cert_revoked"]) == expected[name], name
 
 
 @pytest.mark.parametrize("port", ["99999", "-1", "http"])
@@ -335,12 +369,11 @@ def _der_chain(world: dict[str, Path], tmp_path: Path) -> Path:
 
 def test_verify_der_chain_with_crl(world: dict[str, Path], tmp_path: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
-    """--crl with a DER chain: the chain's intermediate is offered as the CRL's issuer, as for
-    a PEM chain (it was not, and the command failed: no configured CA had the CRL's issuer)."""
+    """--crl with a DER chain, as with a PEM chain: the leaf is found revoked."""
     der = _der_chain(world, tmp_path)
     for chain in (world["chain"], der):
-        rc, out = _run(["verify", "--ca", str(world["root"]), "--crl", str(world["crl"]), *AT,
-                        str(chain)], capsys)  # fmt: skip
+        rc, out = _run(["verify", "--ca", str(world["root"]), "--intermediate", str(world["inter"]),
+                        "--crl", str(world["crl"]), *AT, str(chain)], capsys)  # fmt: skip
         assert rc == 0 and isinstance(out, dict), chain
         assert out["status"] == "SUCCESS" and out["cert_revoked"] is True, chain
 
@@ -378,3 +411,216 @@ def test_verify_from_closed_stdin(world: dict[str, Path]) -> None:
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert "standard input is closed" in proc.stderr and "Traceback" not in proc.stderr
+
+
+UTC = dt.timezone.utc
+JUNE_1 = dt.datetime(2026, 6, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-06-01T00:00:00Z", JUNE_1),
+    ("2026-06-01t00:00:00z", JUNE_1),
+    ("2026-06-01 00:00:00Z", JUNE_1),
+    ("2026-06-01T00:00:00.5Z", JUNE_1.replace(microsecond=500000)),
+    ("2026-06-01T00:00:00,123456789Z", JUNE_1.replace(microsecond=123456)),
+    ("2026-06-01T02:00:00+02:00", JUNE_1),
+    ("2026-05-31T22:00:00-02:00", JUNE_1),
+    ("20260601T000000Z", JUNE_1),
+    ("20260601T020000.25+0200", JUNE_1.replace(microsecond=250000)),
+    ("2026-06-01T00:00Z", JUNE_1),
+    ("2026-06-01T00:00:00", JUNE_1),  # no offset: UTC
+    ("2026-06-01", JUNE_1),
+    ("2026-05-31T23:59:60Z", JUNE_1 - dt.timedelta(seconds=1)),  # a leap second
+    ("1780272000", JUNE_1),
+    ("20260601", dt.datetime(1970, 8, 23, 11, 56, 41, tzinfo=UTC)),  # a number: unix seconds
+])  # fmt: skip
+def test_at_accepts_rfc3339_and_iso8601(text: str, expected: dt.datetime) -> None:
+    """--at takes RFC 3339 date-times (T/Z in either case, fractions, offsets), the basic
+    form, a date alone and unix seconds, the same on every Python (datetime.fromisoformat
+    refused the fraction and the basic form before 3.11, and lower-case z everywhere)."""
+    from fastmtls.cli import _parse_time
+
+    assert _parse_time(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "2026-06-01x00:00:00",  # fromisoformat on 3.11 takes any separator
+    "2026-06-01T00:00:00+24:00", "2026-06-01T00:00:00+01:60", "2026-13-01", "2026-06-31",
+    "20260601T00:00:00Z", "2026-06-01T0000", "2026-06-01T", "2026-06-01Z",
+    "\uff12\uff10\uff12\uff16-06-01",  # full-width digits
+    "2026-06-01T00:00:00 Z", "",
+])  # fmt: skip
+def test_at_refuses_what_is_not_a_time(
+    world: dict[str, Path], capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    """What is not one of those forms is a usage error (exit 2) saying which forms are."""
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", "--ca", str(world["root"]), "--at", text, str(world["chain"])])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "not a time" in err and "RFC 3339" in err
+
+
+def test_verify_at_lower_case_rfc3339(
+    world: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """verify --at with a lower-case RFC 3339 time verifies the chain at that time."""
+    rc, out = _run(["verify", "--ca", str(world["root"]), "--at", "2026-06-01t00:00:00.5z",
+                    str(world["chain"])], capsys)  # fmt: skip
+    assert rc == 0 and isinstance(out, dict) and out["status"] == "SUCCESS"
+
+
+def test_verify_host_with_associations(
+    world: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--associate HOST=CAFILE makes HOST trust only that --ca file's CAs, and --host selects
+    it: the chain from root fails for a host associated with the other CA, passes for a host
+    without association, through a wildcard association, and for a host given both files."""
+    root, other = str(world["root"]), str(world["other"])
+    base = ["verify", "--ca", root, "--ca", other, *AT]
+    cases = [
+        (["--associate", f"api.example.com={other}", "--host", "api.example.com"], 1),
+        (["--associate", f"api.example.com={other}", "--host", "API.Example.com."], 1),
+        (["--associate", f"api.example.com={other}"], 0),  # no --host: every CA
+        (["--associate", f"api.example.com={other}", "--host", "www.example.com"], 0),
+        (["--associate", f"*.example.com={root}", "--host", "api.example.com"], 0),
+        (["--associate", f"*.example.com={other}", "--host", "api.example.com"], 1),
+        (["--associate", f"API.example.com={other}", "--associate", f"api.example.com={root}",
+          "--host", "api.example.com"], 0),
+        (["--associate", f"api.example.com={root}", "--host", "api.example.com:443"], 1),
+    ]  # fmt: skip
+    for extra, expected in cases:
+        rc, out = _run([*base, *extra, str(world["chain"])], capsys)
+        assert rc == expected and isinstance(out, dict), extra
+        if rc == 0:
+            assert out["anchor"] == root, extra
+        else:
+            assert out["status"] == "FAILED:unable to get local issuer certificate", extra
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("api.example.com=elsewhere.pem", "one of the --ca files"),
+    ("api.example.com", "expected HOST=CAFILE"),
+    ("a host={root}", "invalid hostname"),
+    ("*.*.example.com={root}", "invalid wildcard hostname"),
+])  # fmt: skip
+def test_verify_bad_association_is_a_configuration_error(
+    world: dict[str, Path], capsys: pytest.CaptureFixture[str], value: str, message: str
+) -> None:
+    """An --associate that names no --ca file, or no valid host, exits 2 with a message."""
+    value = value.format(root=world["root"])
+    rc = main(["verify", "--ca", str(world["root"]), "--associate", value, *AT,
+               str(world["chain"])])  # fmt: skip
+    assert rc == 2 and message in capsys.readouterr().err
+
+
+def _run_into_closed_pipe(argv: list[str]) -> subprocess.CompletedProcess[bytes]:
+    """``python -m fastmtls ARGV`` with a standard output whose reader is already gone."""
+    import os
+
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        return subprocess.run([sys.executable, "-m", "fastmtls", *argv], stdout=w,
+                              stderr=subprocess.PIPE, timeout=120, check=False)  # fmt: skip
+    finally:
+        os.close(w)
+
+
+def test_closed_stdout_keeps_the_exit_status(world: dict[str, Path]) -> None:
+    """A reader that went away (`| head -c1`) is not an error: no message, and the exit status
+    is the command's (verify: 0 verified, 1 not); it was "Broken pipe" and exit 2."""
+    cases = [
+        (["verify", "--ca", str(world["root"]), *AT, str(world["chain"])], 0),
+        (["verify", "--ca", str(world["other"]), *AT, str(world["chain"])], 1),
+        (["crl", "inspect", str(world["crl"])], 0),
+    ]
+    for argv, expected in cases:
+        proc = _run_into_closed_pipe(argv)
+        assert (proc.returncode, proc.stderr) == (expected, b""), argv
+
+
+def test_json_paths_are_utf8(
+    world: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file name that is not UTF-8 appears with backslash escapes in crl inspect and crl
+    compile, as in verify's anchor: JSON that strict parsers read (a lone surrogate escape,
+    before, is not)."""
+    import os
+
+    crl = tmp_path / os.fsdecode(b"i\xffnter.crl")
+    crl.write_bytes(world["crl"].read_bytes())
+    snap = tmp_path / os.fsdecode(b"s\xfe.snap")
+    for argv, field, name in [
+        (["crl", "inspect", str(crl)], "file", "i\\xffnter.crl"),
+        (["crl", "compile", str(crl), "--ca", str(world["inter"]), "-o", str(snap)], "output",
+         "s\\xfe.snap"),
+    ]:  # fmt: skip
+        assert main(argv) == 0
+        text = capsys.readouterr().out
+        assert "\\ud" not in text, text  # no surrogate escape
+        out = json.loads(text)
+        value = (out[0] if isinstance(out, list) else out)[field]
+        assert value == str(tmp_path / name)
+
+
+def test_crl_compile_reports_the_file_size(
+    world: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """crl compile's "bytes" is the size of the snapshot written (it was the set's memory)."""
+    snap = tmp_path / "out.snap"
+    rc, out = _run(["crl", "compile", str(world["crl"]), "--ca", str(world["inter"]), "-o",
+                    str(snap)], capsys)  # fmt: skip
+    assert rc == 0 and isinstance(out, dict) and out["bytes"] == snap.stat().st_size
+
+
+def test_crl_compile_refuses_stdout(
+    world: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """crl compile -o - is a usage error (exit 2): a snapshot is binary and needs a file; it
+    wrote a file named "-"."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(["crl", "compile", str(world["crl"]), "--ca", str(world["inter"]), "-o", "-"])
+    assert exc.value.code == 2
+    assert "not '-'" in capsys.readouterr().err
+    assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize("source", ["stdin", "fifo"])
+def test_verify_reads_a_bounded_chain(
+    world: dict[str, Path], tmp_path: Path, source: str
+) -> None:
+    """verify reads no more of the presented chain than the verifier could take (a few MiB):
+    an endless input (/dev/zero, a huge stdin) is refused as too large (exit 1, JSON) instead
+    of being read into memory first."""
+    import os
+
+    total = 64 << 20
+    chunk = b"\0" * (1 << 20)
+    if source == "fifo":
+        path = tmp_path / "chain.fifo"
+        os.mkfifo(path)
+        argv, stdin = [str(path)], subprocess.DEVNULL
+    else:
+        argv, stdin = ["-"], subprocess.PIPE
+    proc = subprocess.Popen([sys.executable, "-m", "fastmtls", "verify", "--ca",
+                             str(world["root"]), *AT, *argv], stdin=stdin,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    sink = open(path, "wb", buffering=0) if source == "fifo" else proc.stdin
+    assert sink is not None and proc.stdout is not None and proc.stderr is not None
+    written = 0
+    try:
+        while written < total:
+            sink.write(chunk)
+            written += len(chunk)
+    except BrokenPipeError:
+        pass
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            sink.close()
+    out, err = proc.stdout.read(), proc.stderr.read()
+    assert proc.wait(timeout=60) == 1, err
+    assert json.loads(out)["status"] == "FAILED:certificate chain input too large"
+    assert written < 16 << 20  # the reader stopped after a few MiB

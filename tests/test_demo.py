@@ -163,3 +163,125 @@ def test_demo_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "--keep DIR" in out and "--port" in out
+
+
+def test_demo_keep_refuses_a_directory_not_empty(tmp_path: Path) -> None:
+    """--keep DIR refuses (exit 2, nothing written) a DIR that is not empty, a symbolic link or a
+    file: the demo replaced the user's files there (a key file kept its 0644 mode) and wrote
+    through links planted in DIR. (Before, it went on serving: the timeout ends that.)"""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"mine\n")
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "ca.pem").write_bytes(b"my own CA\n")
+    (full / "good.key").symlink_to(victim)
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "elsewhere")
+    cases = [(full, "not empty"), (link, "symbolic link"), (victim, "not a directory")]
+    for keep, message in cases:
+        proc = subprocess.run([sys.executable, "-m", "fastmtls", "demo", "--keep", str(keep)],
+                              capture_output=True, text=True, timeout=60, env=_env(),
+                              check=False)  # fmt: skip
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+        assert proc.stdout == ""
+    assert sorted(p.name for p in full.iterdir()) == ["ca.pem", "good.key"]
+    assert (full / "ca.pem").read_bytes() == b"my own CA\n" and victim.read_bytes() == b"mine\n"
+    assert not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize("planted", ["file", "symlink"])
+def test_write_pki_never_replaces_a_file(tmp_path: Path, planted: str) -> None:
+    """write_pki creates every file anew (0600 keys, whatever existed): a file already there,
+    or a symbolic link, is FileExistsError and stays as it was."""
+    import dataclasses
+
+    pki = demo.build_pki(tmp_path / "a")
+    assert (tmp_path / "a" / "server.key").stat().st_mode & 0o777 == 0o600
+    target = tmp_path / "b"
+    target.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"mine\n")
+    if planted == "file":
+        (target / "good.key").write_bytes(b"")
+        (target / "good.key").chmod(0o644)
+    else:
+        (target / "good.key").symlink_to(victim)
+    with pytest.raises(FileExistsError):
+        demo.write_pki(dataclasses.replace(pki, directory=target))
+    assert (target / "good.key").read_bytes() == (b"" if planted == "file" else b"mine\n")
+    assert victim.read_bytes() == b"mine\n"
+
+
+_STALLED_DEMO = """
+import sys, time
+from fastmtls import cli, demo
+
+def stall(pki, port):  # the demo waits here for the signal, its PKI written
+    print("PKI", pki.directory, flush=True)
+    time.sleep(60)
+    return []
+
+demo.run_clients = stall
+sys.exit(cli.main(["demo"]))
+"""
+
+
+@pytest.mark.parametrize(("sig", "status"), [("SIGTERM", 143), ("SIGINT", 130)])
+def test_demo_interrupted_removes_its_pki(sig: str, status: int) -> None:
+    """SIGTERM or Ctrl-C during the demo: the temporary PKI (private keys) is removed and the
+    command ends quietly with 128 + the signal (SIGTERM left the keys in /tmp; Ctrl-C printed a
+    KeyboardInterrupt traceback)."""
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _STALLED_DEMO], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=_env(), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    assert proc.stdout is not None
+    directory = None
+    try:
+        for line in proc.stdout:
+            if line.startswith("PKI "):
+                directory = Path(line[4:].strip())
+                break
+        assert directory is not None and (directory / "good.key").is_file()
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == status, err
+        assert err == ""
+        assert not directory.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_server_shutdown_is_prompt(tmp_path: Path) -> None:
+    """Stopping the demo server takes well under socketserver's 0.5 s polling interval."""
+    import time
+
+    pki = demo.build_pki(tmp_path)
+    server, thread = demo.start_server(pki, demo.make_verifier(pki))
+    time.sleep(0.1)  # serve_forever is waiting in its poll
+    t0 = time.perf_counter()
+    server.shutdown()
+    elapsed = time.perf_counter() - t0
+    server.server_close()
+    thread.join(5)
+    assert elapsed < 0.3
+
+
+def test_demo_closed_stdout() -> None:
+    """`fastmtls demo | head -1`: the reader going away is not an error; the demo still exits
+    with its status (0), without a message (it was "Broken pipe" and exit 2)."""
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "fastmtls", "demo"], stdout=w,
+                              stderr=subprocess.PIPE, text=True, timeout=120, env=_env(),
+                              check=False)  # fmt: skip
+    finally:
+        os.close(w)
+    assert (proc.returncode, proc.stderr) == (0, "")

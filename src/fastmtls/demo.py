@@ -7,11 +7,15 @@ HTTPS server on ``127.0.0.1`` whose :class:`ssl.SSLContext` carries the fastmtls
 record mode, connects to it with every client certificate and with none, and prints what the
 server saw: each request is answered with the connection's fastmtls result as JSON.
 
-``fastmtls demo --keep DIR`` also writes the PKI into ``DIR`` as PEM files and keeps the server
-running until Ctrl-C, so that ``curl`` (or anything else) can try it.
+``fastmtls demo --keep DIR`` also writes the PKI into ``DIR`` (a new or empty directory: the demo
+never replaces a file, nor writes through a link) as PEM files and keeps the server running until
+Ctrl-C or SIGTERM, so that ``curl`` (or anything else) can try it. Without ``--keep`` the PKI,
+private keys included, lives in a temporary directory that is removed however the demo ends.
 
 Exit status: 0 when the good client was accepted (``SUCCESS``, not revoked) and no other client
-was; 1 otherwise; 2 when the handshake hook cannot work with this Python's ssl module.
+was (with ``--keep``, once stopped by Ctrl-C or SIGTERM); 1 otherwise; 2 when the handshake hook
+cannot work with this Python's ssl module or ``DIR`` is not usable; 130 (Ctrl-C) or 143 (SIGTERM)
+when interrupted before the clients' results were in.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from . import ssl as hook
+from .cli import emit
+from .errors import ConfigurationError
 from .revocation import RevocationSet
 from .store import TrustStore
 from .verifier import Verifier
@@ -217,12 +223,23 @@ def build_pki(directory: Path, *, days: int = 30) -> DemoPKI:
     return pki
 
 
+def _create(path: Path, data: bytes, mode: int) -> None:
+    """Write a new file ``path`` with ``mode``: never an existing file (it would keep its own
+    mode, 0644 for a file that now holds a private key), never through a symbolic link (O_EXCL
+    refuses any name that exists); FileExistsError otherwise."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
 def write_pki(pki: DemoPKI) -> None:
     """Write ``ca.pem`` (the root: trusted for client certificates, and the server's issuer),
     ``intermediate.pem``, ``server.pem``/``server.key``, ``NAME.pem`` (leaf then intermediate)
-    and ``NAME.key`` for every client, ``foreign-ca.pem`` and ``crl.pem``. Keys are mode 0600."""
+    and ``NAME.key`` for every client, ``foreign-ca.pem`` and ``crl.pem``, as new files (an
+    existing one is FileExistsError: see :func:`_create`). Keys are mode 0600."""
     d = pki.directory
-    d.mkdir(parents=True, exist_ok=True)
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
     files: dict[str, bytes] = {
         "ca.pem": pki.root.pem,
         "intermediate.pem": pki.intermediate.pem,
@@ -234,13 +251,10 @@ def write_pki(pki: DemoPKI) -> None:
         chain = issued.pem + (pki.intermediate.pem if name != "foreign" else b"")
         files[f"{name}.pem"] = chain
     for name, data in files.items():
-        (d / name).write_bytes(data)
+        _create(d / name, data, 0o644)
     keys = {"server.key": pki.server, **{f"{n}.key": c for n, c in pki.clients.items()}}
     for name, issued in keys.items():
-        path = d / name
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(issued.key_pem)
+        _create(d / name, issued.key_pem, 0o600)
 
 
 # ---- server ---------------------------------------------------------------------------------
@@ -278,11 +292,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         if self.server.log is not None:
             subject = res.fields()["cert_subject_dn"] or "-"
-            print(
+            emit(
                 f"{self.client_address[0]}:{self.client_address[1]} {res.status} "
                 f"revoked={res.revoked} {subject}",
-                file=self.server.log,
-                flush=True,
+                self.server.log,
             )
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -308,11 +321,7 @@ class _DemoServer(ThreadingHTTPServer):
         """One line for a failed connection (a client that gave up, a failed handshake)."""
         if self.log is not None:
             exc = sys.exc_info()[1]
-            print(
-                f"{client_address[0]}:{client_address[1]} connection failed: {exc}",
-                file=self.log,
-                flush=True,
-            )
+            emit(f"{client_address[0]}:{client_address[1]} connection failed: {exc}", self.log)
 
 
 def make_verifier(pki: DemoPKI) -> Verifier:
@@ -326,12 +335,16 @@ def make_verifier(pki: DemoPKI) -> Verifier:
 def start_server(
     pki: DemoPKI, verifier: Verifier, *, port: int = 0, log: TextIO | None = None
 ) -> tuple[_DemoServer, threading.Thread]:
-    """Start the HTTPS server (hook in record mode) on ``127.0.0.1:port`` in a thread."""
+    """Start the HTTPS server (hook in record mode) on ``127.0.0.1:port`` in a thread. It polls
+    for shutdown every 50 ms (socketserver's default, 0.5 s, made every run's shutdown() wait
+    that long)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(pki.path("server.pem"), pki.path("server.key"))
     hook.install(ctx, verifier, mode="record")
     server = _DemoServer(port, ctx, log)
-    thread = threading.Thread(target=server.serve_forever, name="fastmtls-demo", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="fastmtls-demo", daemon=True
+    )
     thread.start()
     return server, thread
 
@@ -442,38 +455,139 @@ def check(outcomes: list[Outcome]) -> list[str]:
     return problems
 
 
+class _Interrupted(BaseException):
+    """SIGINT or SIGTERM, raised in the main thread by :class:`_Signals` (a BaseException, as
+    KeyboardInterrupt: no ``except Exception`` on the way catches it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _Signals:
+    """SIGINT and SIGTERM while the demo runs: the first one raises :class:`_Interrupted` in the
+    main thread, so that the server stops and the temporary PKI (private keys) is removed on the
+    way out, where SIGTERM's default action would leave it behind. Once ``stopping`` is set (by
+    that first signal, or by the cleanup as it starts) signals are ignored: they cannot cut the
+    cleanup short or end it with a traceback. Installed only in the main thread (Python runs
+    handlers there only) and for a signal not ignored (``nohup``, a background job); the previous
+    handlers come back on exit."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if not self.stopping:
+            self.stopping = True
+            raise _Interrupted(signum)
+
+    def __enter__(self) -> _Signals:
+        self.stopping = True  # not raised before every handler is in (and __exit__ due)
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                if signal.getsignal(sig) is not signal.SIG_IGN:
+                    self._previous[sig] = signal.signal(sig, self._handle)
+        self.stopping = False
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for sig, previous in self._previous.items():
+            # None: a handler not installed from Python, which is the default one
+            signal.signal(sig, signal.SIG_DFL if previous is None else previous)
+
+
+def _keep_directory(keep: str) -> Path:
+    """The ``--keep`` directory, absolute (the curl lines print it), created (mode 0700) when
+    missing. ConfigurationError for a symbolic link, a file, or a directory that is not empty:
+    the demo writes private keys there, and must neither replace the user's files nor write
+    where links planted in it point."""
+    directory = Path(os.path.abspath(keep))
+    if directory.is_symlink():
+        raise ConfigurationError(f"--keep {keep}: a symbolic link; give a new or empty directory")
+    if directory.exists() and not directory.is_dir():
+        raise ConfigurationError(f"--keep {keep}: not a directory; give a new or empty directory")
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if any(directory.iterdir()):
+        raise ConfigurationError(
+            f"--keep {keep}: the directory is not empty; give a new or empty directory"
+        )
+    return directory
+
+
 def _serve_until_interrupted(pki: DemoPKI, port: int, out: TextIO) -> None:
+    """Print how to try the server with curl, then serve until SIGINT or SIGTERM (the end the
+    demo offers with ``--keep``, not an interruption)."""
     d = pki.directory
-    print(
-        f"\nPKI written to {d}/ (ca.pem = the root; NAME.pem/NAME.key = client certificates)",
-        file=out,
-    )
-    print(f"Server running on https://{HOST}:{port}/ - try, then press Ctrl-C to stop:\n", file=out)
+    emit(f"\nPKI written to {d}/ (ca.pem = the root; NAME.pem/NAME.key = client certificates)", out)
+    emit(f"Server running on https://{HOST}:{port}/ - try, then press Ctrl-C to stop:\n", out)
+
     def q(name: str) -> str:  # a path a shell takes as one word (a directory with a space)
         return shlex.quote(str(d / name))
 
     for client in ("good", "expired", "revoked", "foreign"):
-        print(
+        emit(
             f"  curl --cacert {q('ca.pem')} --cert {q(client + '.pem')} --key "
             f"{q(client + '.key')} https://{HOST}:{port}/",
-            file=out,
+            out,
         )
-    print(f"  curl --cacert {q('ca.pem')} https://{HOST}:{port}/\n", file=out, flush=True)
-
-    def _stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _stop)
+    emit(f"  curl --cacert {q('ca.pem')} https://{HOST}:{port}/\n", out)
     try:
         while True:
             time.sleep(3600)
-    except KeyboardInterrupt:
-        print("stopped", file=out, flush=True)
+    except _Interrupted:
+        emit("stopped", out)
+
+
+def _run(keep: Path | None, port: int, out: TextIO, signals: _Signals) -> int:
+    """The demo proper (see :func:`main`): in ``keep``, serving until stopped, or else in a
+    temporary directory that is removed on the way out, whatever ends the run (interrupted
+    before the cleanup below, it goes with the TemporaryDirectory's own finalizer)."""
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    if keep is None:
+        tmp = tempfile.TemporaryDirectory(prefix="fastmtls-demo-")
+        directory = Path(tmp.name)
+    else:
+        directory = keep
+    server: _DemoServer | None = None
+    try:
+        pki = build_pki(directory)
+        verifier = make_verifier(pki)
+        server, thread = start_server(pki, verifier, port=port)
+        bound = server.server_address[1]
+        emit(
+            f"fastmtls demo: https://{HOST}:{bound}/ (Python ssl + fastmtls.ssl hook, "
+            f"record mode; {ssl.OPENSSL_VERSION})\n",
+            out,
+        )
+        outcomes = run_clients(pki, int(bound))
+        emit(format_table(outcomes), out)
+        tls = {str(o.body["tls_version"]) for o in outcomes if "tls_version" in o.body}
+        emit(
+            f"\nhandshake: client-side time of do_handshake() ({', '.join(sorted(tls))})"
+            "\nrevoked: on the client CA's CRL; verified stays yes (Cloudflare semantics)",
+            out,
+        )
+        problems = check(outcomes)
+        for p in problems:
+            emit(f"UNEXPECTED: {p}", out)
+        if keep is not None:
+            server.log = out  # from now on, one line per request
+            _serve_until_interrupted(pki, int(bound), out)
+        return 1 if problems else 0
+    finally:
+        signals.stopping = True  # a signal from here on is ignored
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+            thread.join(5)
+        if tmp is not None:
+            tmp.cleanup()
 
 
 def main(keep: str | None = None, port: int = 0, out: TextIO | None = None) -> int:
-    """Run the demo; with ``keep``, write the PKI there and serve until interrupted."""
+    """Run the demo; with ``keep``, write the PKI there and serve until interrupted. Ctrl-C or
+    SIGTERM before the clients' results are in ends it quietly with status 130 or 143."""
     out = out if out is not None else sys.stdout
     if not hook.available():
         print(
@@ -482,35 +596,15 @@ def main(keep: str | None = None, port: int = 0, out: TextIO | None = None) -> i
             file=sys.stderr,
         )
         return 2
-    with tempfile.TemporaryDirectory(prefix="fastmtls-demo-") as tmp:
-        directory = Path(keep).resolve() if keep is not None else Path(tmp)
-        pki = build_pki(directory)
-        verifier = make_verifier(pki)
-        server, thread = start_server(pki, verifier, port=port)
+    directory = None
+    if keep is not None:
         try:
-            bound = server.server_address[1]
-            print(
-                f"fastmtls demo: https://{HOST}:{bound}/ (Python ssl + fastmtls.ssl hook, "
-                f"record mode; {ssl.OPENSSL_VERSION})\n",
-                file=out,
-            )
-            outcomes = run_clients(pki, int(bound))
-            print(format_table(outcomes), file=out)
-            tls = {str(o.body["tls_version"]) for o in outcomes if "tls_version" in o.body}
-            print(
-                f"\nhandshake: client-side time of do_handshake() ({', '.join(sorted(tls))})"
-                "\nrevoked: on the client CA's CRL; verified stays yes (Cloudflare semantics)",
-                file=out,
-            )
-            problems = check(outcomes)
-            for p in problems:
-                print(f"UNEXPECTED: {p}", file=out)
-            out.flush()
-            if keep is not None:
-                server.log = out  # from now on, one line per request
-                _serve_until_interrupted(pki, int(bound), out)
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(5)
-    return 1 if problems else 0
+            directory = _keep_directory(keep)
+        except ConfigurationError as exc:
+            print(f"fastmtls demo: {exc}", file=sys.stderr)
+            return 2
+    try:
+        with _Signals() as signals:
+            return _run(directory, port, out, signals)
+    except _Interrupted as exc:
+        return 128 + exc.signum
