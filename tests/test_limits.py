@@ -46,7 +46,7 @@ import sys
 import time
 import types
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -654,7 +654,9 @@ def test_crl_source_max_bytes(tmp_path: Path, ch: pki.Chain) -> None:
     """A CRL file of max_bytes is read; a source whose file is one byte larger fails."""
     import crls
 
-    der = crls.crl(ch.root, [123])
+    now = datetime.now(timezone.utc).replace(microsecond=0)  # a current CRL: an expired one
+    der = crls.crl(ch.root, [123], this_update=now - timedelta(days=1),  # reports its expiry
+                   next_update=now + timedelta(days=1))  # fmt: skip
     path = tmp_path / "root.crl"
     path.write_bytes(der)
     src = fastmtls.CRLSource(files=[path], cas=[ch.root.der], max_bytes=len(der))
