@@ -1650,3 +1650,45 @@ def test_crls_published_faster_than_they_come_into_force_each_take_effect(
     assert src.refresh() is True
     assert revoked(3)
     assert one(src).this_update == int(t3.timestamp()) and src.refresh() is False
+
+
+def test_a_file_rewritten_within_its_mtime_grain_is_read_again(tmp_path: Path, ca: pki.Cert) -> None:
+    """A file rewritten in place, same size, within the grain of its mtime (a second on some file
+    systems and NFS) keeps its whole stat: a stat read while the mtime was that recent is not
+    trusted, so the next poll reads the file again and finds the new CRL."""
+    path = tmp_path / "ca.crl"
+    first = make_crl(ca, [0x10], number=1)
+    second = make_crl(ca, [0x20], number=2)
+    while len(second) != len(first):  # ECDSA signatures vary in length: one of the same size
+        second = make_crl(ca, [0x20], number=2)
+    path.write_bytes(first)
+    src = CRLSource(files=[path], cas=[ca.der])
+    assert src.refresh() is True
+    before = os.stat(path)
+    with open(path, "r+b") as fh:  # in place: the same inode
+        fh.write(second)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # the same mtime, to the ns
+    st = os.stat(path)
+    assert (st.st_mtime_ns, st.st_size, st.st_ino) == (before.st_mtime_ns, before.st_size,
+                                                       before.st_ino)  # fmt: skip
+    assert src.refresh() is True
+    assert src.current is not None and src.current.lookup(ca.der, 0x20) is not None
+    old = time.time() - 60  # once the mtime is old, an unchanged stat is trusted: no re-read
+    os.utime(path, (old, old))
+    src.refresh()
+    reads = []
+    real_open = open
+
+    def counting(file: Any, *args: Any, **kw: Any) -> Any:
+        if str(file) == str(path):
+            reads.append(file)
+        return real_open(file, *args, **kw)
+
+    import builtins
+
+    builtins.open = counting  # type: ignore[assignment]
+    try:
+        assert src.refresh() is False
+    finally:
+        builtins.open = real_open
+    assert reads == []

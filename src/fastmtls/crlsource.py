@@ -22,6 +22,7 @@ its last good CRLs in the set, records the error and retries with capped exponen
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import http.client
 import ipaddress
 import itertools
@@ -159,6 +160,8 @@ class _Source:
         # its latest content was refused by the build (e.g. a delta whose base has not arrived):
         # read again once another source's content changes, which may make it usable
         self.rejected = False
+        # SHA-256 of the latest content that was not a CRL at all (whatever the other sources)
+        self.bad_digest: bytes | None = None
         self.failures = 0
         # a file read that outlived its deadline: set once it returns (another waits till then)
         self.io_stuck: threading.Event | None = None
@@ -324,6 +327,9 @@ def _resolve(address: tuple[str, int], watch: _Watch | None,
     return out
 
 
+_RACY_SECONDS = 2.0  # a file modified this recently is read again at the next poll
+
+
 def _stat_and_read(path: str, old_key: object, max_bytes: int
                    ) -> tuple[object, bytes | None, str | None]:  # fmt: skip
     """(stat key, content, error) of a file source: content None when the key is ``old_key``
@@ -332,9 +338,14 @@ def _stat_and_read(path: str, old_key: object, max_bytes: int
         st = os.stat(path)
     except OSError as exc:
         return ("error", exc.errno), None, f"cannot read {path!r}: {exc.strerror or exc}"
-    key = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
+    key: object = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
     if key == old_key:
         return key, None, None
+    if time.time() - st.st_mtime < _RACY_SECONDS:
+        # modified this recently, the file may change again within its mtime's grain (a second
+        # on some file systems, NFS) without its stat changing: such a key is not kept as seen
+        # (the next poll reads the file again) until the mtime is older (as git's "racy" check)
+        key = ("racy", key)
     if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would block the read forever
         return key, None, f"{path!r} is not a regular file"
     if st.st_size > max_bytes:
@@ -944,11 +955,17 @@ class CRLSource:
             s.stat_key = key
             self._unchanged(s, data is None and s.kind == "file", etag, last_modified)
             return
+        digest = hashlib.sha256(data).digest()
+        if digest == s.bad_digest and s.kind == "file":  # read again (a recent mtime): the
+            s.stat_key = key  # same content that was no CRL, not a new failure
+            self._unchanged(s, True, etag, last_modified)
+            return
         try:
             ders = tuple(crl_to_der(data))
             infos = tuple(inspect_crl(d) for d in ders)
         except FastMTLSError as exc:
             s.stat_key = key
+            s.bad_digest = digest
             self._failed(s, f"not a CRL: {exc}")
             return
         if s.kind == "url" and s.data is not None:
@@ -980,12 +997,12 @@ class CRLSource:
         except _deadline.DeadlineExceeded as exc:
             s.io_stuck = exc.done
             raise _FetchError(str(exc)) from None
-        if key == old:
-            return key, None  # unchanged (or the same failure as last time)
         if error is not None:
+            if key == old:
+                return key, None  # the same failure as last time
             s.stat_key = key
             raise _FetchError(error)
-        return key, data
+        return key, data  # data None: unchanged
 
     def _fetch(self, s: _Source) -> tuple[bytes | None, str | None, str | None]:
         """(body, ETag, Last-Modified); body None for 304 Not Modified."""
@@ -1109,6 +1126,7 @@ class CRLSource:
                 self._poll if s.kind == "file" else self._backoff(s.failures, None))
             log.warning("CRL source %s: %s", s.location, s.last_error)
             return
+        s.bad_digest = None
         if s.failures:
             log.info("CRL source %s recovered", s.location)
         s.last_success = time.time()
