@@ -1652,7 +1652,9 @@ def test_crls_published_faster_than_they_come_into_force_each_take_effect(
     assert one(src).this_update == int(t3.timestamp()) and src.refresh() is False
 
 
-def test_a_file_rewritten_within_its_mtime_grain_is_read_again(tmp_path: Path, ca: pki.Cert) -> None:
+def test_a_file_rewritten_within_its_mtime_grain_is_read_again(
+    tmp_path: Path, ca: pki.Cert
+) -> None:
     """A file rewritten in place, same size, within the grain of its mtime (a second on some file
     systems and NFS) keeps its whole stat: a stat read while the mtime was that recent is not
     trusted, so the next poll reads the file again and finds the new CRL."""

@@ -416,6 +416,8 @@ static void test_cert_info_located(void) {
     fm_cert_info info;
     CHECK_STATUS(fm_cert_info_get(core_leaf_der, sizeof core_leaf_der, &info), FM_OK, "full");
     CHECK(info.located == FM_INFO_ALL && info.subject_len > 2 && info.spki_len > 0);
+    size_t ski_off = info.ski_off, ski_len = info.ski_len;
+    CHECK(ski_len > 0);
 
     /* a truncated certificate (its last byte dropped: the outer SEQUENCE no longer fits) is
      * refused before any field is read: nothing is located */
@@ -423,7 +425,7 @@ static void test_cert_info_located(void) {
     CHECK(info.located == 0 && info.subject_len == 0 && info.serial_len == 0);
 
     /* the outer signatureAlgorithm changed (one byte of its OID): the certificate is refused
-     * for the mismatch, and serial, names and validity are all located */
+     * for the mismatch, and serial, names and validity are all located, and its SKI found */
     unsigned char copy[sizeof core_leaf_der];
     memcpy(copy, core_leaf_der, sizeof copy);
     size_t n = sizeof copy, alg = 0;
@@ -435,8 +437,10 @@ static void test_cert_info_located(void) {
     CHECK(alg != 0);
     copy[alg + 1 + copy[alg + 1]] ^= 0x01; /* the OID's last octet */
     CHECK_STATUS(fm_cert_info_get(copy, n, &info), FM_ERR_CERT_SIGNATURE_FAILURE, "mismatch");
-    CHECK(info.located == FM_INFO_ALL && info.subject_len > 2 && info.serial_len > 0);
+    CHECK(info.located == (FM_INFO_ALL | FM_INFO_SKI) && info.subject_len > 2 &&
+          info.serial_len > 0);
     CHECK(info.not_after > info.not_before && info.spki_len == 0);
+    CHECK(info.ski_off == ski_off && info.ski_len == ski_len);
     printf("cert info: located fields of full, truncated and mismatched certificates\n");
 }
 
