@@ -176,6 +176,7 @@ typedef struct fm_result {
     uint32_t anchor_group;
     uint32_t sig_checks;
     uint32_t steps;
+    uint32_t certs_reused;
     int64_t not_before;
     int64_t not_after;
     int32_t revoked_depth;

@@ -159,6 +159,7 @@ struct fm_verifier {
     fm_cache results; /* whole results: (generation, chain, host, name) -> fm_result */
     fm_cache sigs;    /* verified signatures: (child DER, issuer SPKI) -> presence */
     fm_cache keys;    /* parsed keys: SPKI -> fm_key* (one reference held by the cache) */
+    fm_cache parsed;  /* presented intermediates of validated paths: DER -> parsed fields */
 };
 
 /* Copies and parses a certificate into `oc`. Returns FM_OK or the parse error. */

@@ -79,6 +79,78 @@ static void key_hit(void *val) {
     fm_key_ref(k);
 }
 
+/* ---- parsed intermediates ------------------------------------------------------------------
+ *
+ * A client presents the same intermediates on every connection; parsing one again (~6,500
+ * instructions for an 800-byte certificate: every TLV, every name attribute) was most of what
+ * each level of a chain cost a cold leaf. The intermediates of validated paths are kept parsed,
+ * keyed by their exact DER (compared byte for byte; only certificates that were part of a valid
+ * path to a trust anchor go in, so a client cannot fill it with its own). A value is an fm_cert
+ * whose spans are stored as offsets from the certificate's first byte: on a hit they are set
+ * against the presented bytes, which equal the key, exactly as parsing them would have. */
+
+/* Every span of fm_cert: stored as an offset from the DER's start, set again on a hit. */
+static const size_t CERT_SPANS[] = {
+    offsetof(fm_cert, der),          offsetof(fm_cert, tbs),          offsetof(fm_cert, sig_alg),
+    offsetof(fm_cert, sig),          offsetof(fm_cert, serial),       offsetof(fm_cert, issuer),
+    offsetof(fm_cert, subject),      offsetof(fm_cert, spki),         offsetof(fm_cert, spki_key),
+    offsetof(fm_cert, ski),          offsetof(fm_cert, aki_keyid),    offsetof(fm_cert, san),
+    offsetof(fm_cert, nc_permitted), offsetof(fm_cert, nc_excluded),  offsetof(fm_cert, crldp),
+    offsetof(fm_cert, policies),
+};
+#define N_CERT_SPANS (sizeof CERT_SPANS / sizeof CERT_SPANS[0])
+
+typedef struct parsed_cert {
+    fm_cert c;                   /* its spans' pointers NULL: see off */
+    uint32_t off[N_CERT_SPANS];  /* each span's offset from der.p (its length stays in c) */
+} parsed_cert;
+
+static fm_span *cert_span(fm_cert *c, size_t i) {
+    return (fm_span *)(void *)((char *)c + CERT_SPANS[i]);
+}
+
+/* Bucket hash of a certificate's DER: its length and last 32 bytes (its signature's end), as
+ * tail_hash below; entries are compared whole. */
+static uint64_t der_tail_hash(uint64_t seed, fm_span der) {
+    size_t t = der.len < 32 ? der.len : 32;
+    uint64_t len = (uint64_t)der.len;
+    fm_span parts[2] = {{der.p + der.len - t, t}, {(const uint8_t *)&len, sizeof len}};
+    return fm_hash64(seed, parts, 2);
+}
+
+/* The parsed fields of `der`, set against these bytes, when a validated path held them. */
+static int parsed_get(fm_verifier *v, const uint8_t *der, size_t len, fm_cert *out) {
+    if (v->parsed.nbuckets == 0 || len > UINT32_MAX)
+        return 0;
+    fm_span key = {der, len};
+    parsed_cert pc;
+    if (!fm_cache_get_h(&v->parsed, der_tail_hash(v->parsed.seed, key), &key, 1, &pc))
+        return 0;
+    *out = pc.c;
+    for (size_t i = 0; i < N_CERT_SPANS; i++) {
+        fm_span *sp = cert_span(out, i);
+        if (sp->len)
+            sp->p = der + pc.off[i];
+    }
+    return 1;
+}
+
+/* Keeps a presented certificate of a validated path parsed (`c` parsed from its own bytes). */
+static void parsed_put(fm_verifier *v, const fm_cert *c) {
+    if (v->parsed.nbuckets == 0 || c->der.len > UINT32_MAX)
+        return;
+    parsed_cert pc;
+    memset(&pc, 0, sizeof pc);
+    pc.c = *c;
+    for (size_t i = 0; i < N_CERT_SPANS; i++) {
+        fm_span *sp = cert_span(&pc.c, i);
+        if (sp->len) /* every span lies within the certificate's DER */
+            pc.off[i] = (uint32_t)(sp->p - c->der.p);
+        sp->p = NULL;
+    }
+    fm_cache_put_h(&v->parsed, der_tail_hash(v->parsed.seed, c->der), &c->der, 1, &pc);
+}
+
 /* The seed only spreads keys over buckets; entries are compared exactly, so it needs no secrecy. */
 static uint64_t seed_for(const void *p) {
     fm_span s = {(const uint8_t *)&p, sizeof p};
@@ -116,6 +188,9 @@ int fm_verifier_new(const fm_options *opts, fm_verifier **out) {
     if (rc == FM_OK)
         rc = fm_cache_init(&v->keys, o.sig_cache_size ? 1024 : 0, sizeof(fm_key *), key_evict,
                            key_hit, seed ^ 2);
+    if (rc == FM_OK)
+        rc = fm_cache_init(&v->parsed, o.sig_cache_size ? 1024 : 0, sizeof(parsed_cert), NULL,
+                           NULL, seed ^ 3);
     if (rc != FM_OK) {
         fm_verifier_free(v);
         return rc;
@@ -140,6 +215,7 @@ void fm_verifier_free(fm_verifier *v) {
     fm_cache_destroy(&v->results);
     fm_cache_destroy(&v->sigs);
     fm_cache_destroy(&v->keys);
+    fm_cache_destroy(&v->parsed);
     for (size_t i = 0; i < v->n_inters; i++)
         fm_owned_cert_clear(&v->inters[i]);
     free(v->inters);
@@ -151,6 +227,7 @@ void fm_verifier_clear_caches(fm_verifier *v) {
     fm_cache_clear(&v->results);
     fm_cache_clear(&v->sigs);
     fm_cache_clear(&v->keys);
+    fm_cache_clear(&v->parsed);
 }
 
 int fm_verifier_add_intermediate(fm_verifier *v, const uint8_t *der, size_t len) {
@@ -1172,7 +1249,7 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
     if (cacheable && fm_cache_get_h(&v->results, rhash, key_parts, 2, out)) {
         if (at >= out->holds_from && at <= out->holds_until) {
             out->flags |= FM_RESULT_CACHED;
-            out->sig_checks = out->steps = 0;
+            out->sig_checks = out->steps = out->certs_reused = 0;
             return out->status;
         }
         memset(out, 0, sizeof *out); /* expired for this time: computed again below */
@@ -1182,13 +1259,14 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
     /* Split and parse the presented certificates (bounded by max_chain_certs). */
     size_t cap = lim->max_chain_certs;
     size_t *offs = malloc(cap * (sizeof(size_t) * 2 + sizeof(fm_cert) + sizeof(fm_span) +
-                                 sizeof(int)));
+                                 sizeof(int) + 1));
     if (offs == NULL)
         return finish(out, FM_ERR_NOMEM, -1);
     size_t *lens = offs + cap;
     fm_cert *pres = (fm_cert *)(lens + cap);
     fm_span *sig_ok = (fm_span *)(pres + cap);
     int *pres_ok = (int *)(sig_ok + cap);
+    uint8_t *cached = (uint8_t *)(pres_ok + cap); /* pres[i] came from v->parsed */
     size_t n = 0;
     int rc = fm_chain_split(chain, chain_len, offs, lens, cap, &n);
     if (rc == FM_ERR_LIMIT) {
@@ -1201,8 +1279,12 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
     }
     out->n_presented = (uint32_t)n;
     for (size_t i = 0; i < n; i++) {
-        pres_ok[i] = lens[i] > lim->max_cert_size ? FM_ERR_INPUT_TOO_LARGE
-                                                 : fm_cert_parse(&pres[i], chain + offs[i], lens[i]);
+        /* the leaf is new on every cold call: only the others are looked for */
+        cached[i] = i > 0 && lens[i] <= lim->max_cert_size &&
+                    parsed_get(v, chain + offs[i], lens[i], &pres[i]);
+        pres_ok[i] = cached[i]                         ? FM_OK
+                     : lens[i] > lim->max_cert_size ? FM_ERR_INPUT_TOO_LARGE
+                                                    : fm_cert_parse(&pres[i], chain + offs[i], lens[i]);
         sig_ok[i] = (fm_span){NULL, 0};
     }
 
@@ -1263,6 +1345,9 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
         }
         if (found) {
             status = FM_OK;
+            for (size_t k = 1; k < x->len; k++) /* the validated path's presented CAs */
+                if (x->path[k].src == FM_SRC_PRESENTED && !cached[x->path[k].idx])
+                    parsed_put(v, &pres[x->path[k].idx]);
             fill_result(x, out);
             if (x->rev_check && (status = check_revocation(x, revs, out, &depth)) != FM_OK)
                 out->flags &= ~FM_RESULT_REVOKED;
@@ -1282,6 +1367,8 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
     }
     out->sig_checks = x->sig_checks;
     out->steps = x->steps;
+    for (size_t i = 1; i < n; i++)
+        out->certs_reused += cached[i];
     if (x->t_lo > out->holds_from)
         out->holds_from = x->t_lo;
     if (x->t_hi < out->holds_until)
@@ -1304,6 +1391,7 @@ int fm_result_equal(const fm_result *a, const fm_result *b) {
     if (a->status != b->status || a->depth != b->depth || a->chain_len != b->chain_len ||
         a->flags != b->flags || a->anchor_group != b->anchor_group ||
         a->sig_checks != b->sig_checks || a->steps != b->steps ||
+        a->certs_reused != b->certs_reused ||
         a->not_before != b->not_before || a->not_after != b->not_after ||
         a->holds_from != b->holds_from || a->holds_until != b->holds_until ||
         a->revoked_depth != b->revoked_depth || a->revoked_reason != b->revoked_reason ||

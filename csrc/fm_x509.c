@@ -830,14 +830,16 @@ static size_t off(const fm_span *s, const uint8_t *base) {
 
 /* The subjectKeyIdentifier of a certificate the parser rejected, for its FAILED: result: the
  * TBSCertificate walked element by element (each TLV bounds-checked, its content not examined)
- * to the extensions, then the first subjectKeyIdentifier whose value is one OCTET STRING. A
- * certificate rejected for a v1 version with extensions, another malformed extension or an
- * unusual name or time still shows its SKI, as OpenSSL-based gateways print it. */
+ * to the extensions, then the one subjectKeyIdentifier whose value is one OCTET STRING (none
+ * when there are two, as OpenSSL's X509_get0_subject_key_id gives none). A certificate rejected
+ * for a v1 version with extensions, another malformed extension or an unusual name or time
+ * still shows its SKI, as OpenSSL-based gateways print it. */
 static int locate_ski(const uint8_t *der, size_t len, fm_span *ski) {
     static const uint8_t oid_ski[3] = {0x55, 0x1D, 0x0E};
     fm_der r, x;
     fm_span body, seq, ext, oid, value;
     unsigned tag;
+    int found = 0;
     fm_der_init(&r, der, len);
     if (fm_der_expect(&r, FM_TAG_SEQUENCE, &body, NULL))
         return 0;
@@ -867,11 +869,14 @@ static int locate_ski(const uint8_t *der, size_t len, fm_span *ski) {
             fm_der_expect(&x, FM_TAG_OCTET_STRING, &value, NULL))
             return 0;
         if (oid.len == sizeof oid_ski && memcmp(oid.p, oid_ski, sizeof oid_ski) == 0) {
+            if (found++)
+                return 0; /* a second one */
             fm_der_init_span(&x, value);
-            return fm_der_expect(&x, FM_TAG_OCTET_STRING, ski, NULL) == 0 && fm_der_done(&x);
+            if (fm_der_expect(&x, FM_TAG_OCTET_STRING, ski, NULL) || !fm_der_done(&x))
+                return 0;
         }
     }
-    return 0;
+    return found;
 }
 
 int fm_cert_info_get(const uint8_t *der, size_t len, fm_cert_info *out) {

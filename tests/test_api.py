@@ -29,6 +29,7 @@ from fastmtls import (
     Reason,
     TrustStore,
     Verifier,
+    VerifyResult,
     _ffi,
 )
 
@@ -549,6 +550,74 @@ def test_cache_distinguishes_certificates_with_one_signature(ch: pki.Chain, dept
         r = v.verify(bad, at=NOW)
         assert not r.cached and r.reason == Reason.CERT_SIGNATURE_FAILURE and r.depth == depth
         assert v.verify(ch.presented_der, at=NOW).verified
+
+
+# ---- parsed intermediates (the verifier keeps those of validated paths parsed) ---------------
+
+
+def _answer(r: VerifyResult) -> tuple[Any, ...]:
+    return (r.status, r.depth, r.chain, r.anchor_name, r.sans, r.fields())
+
+
+def test_parsed_intermediates_are_reused_with_the_same_answers() -> None:
+    """A new leaf under known intermediates takes them parsed from the verifier's cache (none is
+    parsed again: certs_reused), and every answer equals a verifier's without caches, for good
+    leaves and for leaves that fail (a tampered signature, an expired leaf, a wrong name)."""
+    ch = pki.chain(3)
+    inters = ch.presented_der[1:]
+    v = make_verifier(ch.root, result_cache_size=0)
+    off = make_verifier(ch.root, result_cache_size=0, signature_cache_size=0)
+    first = v.verify(ch.presented_der, at=NOW)
+    assert first.verified and first._res.certs_reused == 0
+    issuer = ch.intermediates[0]
+    leaves = [pki.leaf(issuer, f"client {i}").der for i in range(3)]
+    leaves += [pki.tamper_sig(leaves[0]),
+               pki.leaf(issuer, "expired", not_after=NOW - dt.timedelta(days=1)).der]
+    for leaf in leaves:
+        got, want = v.verify([leaf, *inters], at=NOW), off.verify([leaf, *inters], at=NOW)
+        assert _answer(got) == _answer(want)
+        assert got._res.certs_reused == 3 and want._res.certs_reused == 0
+    named = v.verify([leaves[1], *inters], at=NOW, expected_name="nothing.example")
+    assert named.reason == Reason.HOSTNAME_MISMATCH and named._res.certs_reused == 3
+
+
+def test_parsed_intermediates_are_still_checked_on_every_call() -> None:
+    """Only parsing is skipped: a reused intermediate is checked again for the time, the store
+    and the host's associations of each call."""
+    ch = pki.chain(1)
+    store = TrustStore()
+    store.add_der(ch.root.der, name="root")
+    v = Verifier(store, result_cache_size=0)
+    assert v.verify(ch.presented_der, at=NOW).verified
+    inter_end = ch.intermediates[0].cert.not_valid_after_utc
+    late = v.verify(ch.presented_der, at=inter_end + dt.timedelta(days=1))
+    assert late.reason == Reason.CERT_HAS_EXPIRED and late._res.certs_reused == 1
+    other = pki.ca("Other Root")
+    store.add_der(other.der, name="other")
+    store.associate("only-other.example", ["other"])
+    r = v.verify(ch.presented_der, at=NOW, host="only-other.example")
+    assert not r.verified and r._res.certs_reused == 1
+    store.remove("root")
+    r = v.verify(ch.presented_der, at=NOW)
+    assert r.reason == Reason.UNABLE_TO_GET_ISSUER_CERT_LOCALLY and r._res.certs_reused == 1
+
+
+def test_only_intermediates_of_validated_paths_are_kept_parsed() -> None:
+    """A client's chain that does not verify puts nothing in the cache (a client cannot fill it
+    with its own certificates), nor is a leaf kept; a byte changed is another certificate."""
+    ch = pki.chain(1)
+    v = make_verifier(ch.root, result_cache_size=0)
+    stranger = pki.chain(1)
+    for _ in range(2):
+        r = v.verify(stranger.presented_der, at=NOW)
+        assert not r.verified and r._res.certs_reused == 0
+    assert v.verify(ch.presented_der, at=NOW)._res.certs_reused == 0
+    assert v.verify([ch.intermediates[0].der, ch.leaf.der], at=NOW)._res.certs_reused == 0
+    tampered = pki.tamper_tbs(ch.intermediates[0].der)
+    r = v.verify([ch.leaf.der, tampered], at=NOW)
+    assert r.reason == Reason.CERT_SIGNATURE_FAILURE and r._res.certs_reused == 0
+    v.clear_caches()
+    assert v.verify(ch.presented_der, at=NOW)._res.certs_reused == 0
 
 
 # ---- result objects reused on a thread (Verifier._verify_again, fm_verify_again) ---------------

@@ -1694,3 +1694,78 @@ def test_a_file_rewritten_within_its_mtime_grain_is_read_again(
     finally:
         builtins.open = real_open
     assert reads == []
+
+
+def test_a_refused_url_keeps_its_backoff_while_other_sources_change(
+    server: CRLServer, tmp_path: Path, ca: pki.Cert
+) -> None:
+    """A URL whose CRL the build refuses (another CA's) is not fetched again each time a file
+    source changes: it keeps its back-off (only refused files are read again at once)."""
+    other = pki.ca("Unconfigured CA")
+    server.routes["/bad.crl"] = Route(make_crl(other, [5], number=1))
+    path = tmp_path / "ca.crl"
+    path.write_bytes(make_crl(ca, [1], number=1))
+    src = CRLSource(files=[path], urls=[server.url("/bad.crl")], cas=[ca.der], poll_interval=0.1,
+                    min_interval=0.1, backoff_base=60, backoff_max=600)  # fmt: skip
+    src.start()
+    try:
+        assert wait_until(lambda: len(server.requests("/bad.crl")) >= 1)
+        first = len(server.requests("/bad.crl"))
+        for k in range(2, 7):
+            path.write_bytes(make_crl(ca, [1, k], number=k))
+            assert wait_until(lambda k=k: src.current is not None and  # type: ignore[misc]
+                              src.current.lookup(ca.der, k) is not None)  # fmt: skip
+        assert len(server.requests("/bad.crl")) == first
+    finally:
+        src.stop()
+
+
+def _opens(path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A list that records every open() of ``path`` from now on."""
+    seen: list[str] = []
+    real_open = open
+
+    def counting(file: Any, *args: Any, **kw: Any) -> Any:
+        if str(file) == str(path):
+            seen.append(str(file))
+        return real_open(file, *args, **kw)
+
+    monkeypatch.setattr("builtins.open", counting)
+    return seen
+
+
+def test_a_file_dated_in_the_future_settles(
+    tmp_path: Path, ca: pki.Cert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file whose mtime is well ahead of the clock (cp -p from a skewed host) is read once,
+    not on every poll: only an mtime within 2 s of now is not trusted."""
+    path = tmp_path / "ca.crl"
+    path.write_bytes(make_crl(ca, [1], number=1))
+    ahead = time.time() + 3600
+    os.utime(path, (ahead, ahead))
+    src = CRLSource(files=[path], cas=[ca.der])
+    assert src.refresh() is True
+    opens = _opens(path, monkeypatch)
+    for _ in range(3):
+        assert src.refresh() is False
+    assert opens == []
+
+
+def test_refused_content_read_again_soon_after_its_write_is_one_failure(
+    tmp_path: Path, ca: pki.Cert
+) -> None:
+    """A file read within 2 s of its write is read again at the next poll; when its content was
+    refused (another CA's CRL) and nothing changed since, that read is no second failure."""
+    path = tmp_path / "ca.crl"
+    path.write_bytes(make_crl(ca, [1], number=1))
+    src = CRLSource(files=[path], cas=[ca.der])
+    assert src.refresh() is True
+    path.write_bytes(make_crl(pki.ca("Unconfigured CA"), [5], number=2))
+    os.utime(path, (time.time() + 5, time.time() + 5))  # a new stat, however coarse the clock
+    src.refresh()
+    assert one(src).consecutive_failures == 1 and one(src).last_error
+    now = time.time()
+    os.utime(path, (now, now))  # within the 2 s: read again at the next poll
+    src.refresh()
+    src.refresh()
+    assert one(src).consecutive_failures == 1

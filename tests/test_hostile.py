@@ -404,6 +404,26 @@ def test_fields_of_a_certificate_with_a_flawed_identity_field(ch: pki.Chain, kin
     assert f["cert_ski"] == _ski_hex(ch.leaf) != ""  # as OpenSSL prints it (it went blank)
 
 
+SKI_OID = b"\x55\x1d\x0e"
+
+
+def test_a_rejected_leaf_with_two_skis_shows_none(ch: pki.Chain) -> None:
+    """A leaf with two subjectKeyIdentifier extensions (refused as a duplicate extension) has
+    no cert_ski, as OpenSSL's X509_get0_subject_key_id gives none for it; with one SKI and
+    another extension twice, its SKI shows."""
+    second = _ext(SKI_OID, der_enc(0x04, b"\x01" * 20))
+    two = _edit_extensions(ch.leaf, ch.intermediates[0], lambda exts: [*exts, second])
+    r = make_verifier(ch.root).verify([two, ch.intermediates[0].der], at=NOW)
+    check_failed(r)
+    assert r.fields()["cert_ski"] == ""
+    private = _ext(b"\x2a\x03\x04", b"\x05\x00")  # OID 1.2.3.4, twice
+    other_twice = _edit_extensions(ch.leaf, ch.intermediates[0],
+                                   lambda exts: [*exts, private, private])  # fmt: skip
+    r = make_verifier(ch.root).verify([other_twice, ch.intermediates[0].der], at=NOW)
+    check_failed(r)
+    assert r.fields()["cert_ski"] == _ski_hex(ch.leaf) != ""
+
+
 def _ski_hex(c: pki.Cert) -> str:
     """The subjectKeyIdentifier of ``c`` as cf.tls_client_auth.cert_ski writes it."""
     return c.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest.hex(

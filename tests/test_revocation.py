@@ -2378,7 +2378,7 @@ def test_seed_reproduces_the_snapshot_bytes(w: World) -> None:
     c, d = RevocationSet.build(entries=entries), RevocationSet.build(entries=entries)
     assert c.seed != d.seed and _bytes_of(c) != _bytes_of(d)
     assert _probe(w, c) == _probe(w, a)
-    for bad in (-1, 1 << 64, 1.5, "7"):
+    for bad in (-1, 1 << 64, 1.5, "7", True):
         with pytest.raises(ConfigurationError, match="seed"):
             RevocationSet.build(entries=entries, seed=bad)  # type: ignore[arg-type]
 

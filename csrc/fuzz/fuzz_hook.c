@@ -179,12 +179,13 @@ static size_t send_certificate(BIO *bio, const uint8_t *list, size_t size) {
     return n;
 }
 
-/* The fields of two results that a cache must reproduce (sig_checks, steps and the cached flag
- * say how the answer was found). */
+/* The fields of two results that a cache must reproduce (sig_checks, steps, certs_reused and
+ * the cached flag say how the answer was found). */
 static int same_answer(const fm_result *a, const fm_result *b) {
     fm_result x = *a, y = *b;
     x.sig_checks = y.sig_checks = 0;
     x.steps = y.steps = 0;
+    x.certs_reused = y.certs_reused = 0;
     x.flags &= ~FM_RESULT_CACHED, y.flags &= ~FM_RESULT_CACHED;
     return fm_result_equal(&x, &y);
 }

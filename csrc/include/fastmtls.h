@@ -270,7 +270,7 @@ int fm_revbuild_add_entry(fm_revbuild *b, const uint8_t *ca, size_t ca_len, cons
  * not applied. Without it, CRLs rank by cRLNumber and thisUpdate alone. */
 int fm_revbuild_set_time(fm_revbuild *b, int64_t now);
 /* The seed of the hash that places the entries (default: 64 random bits per build). The same
- * input and seed then give the same snapshot bytes. A CA chooses its serials: whoever knows the
+ * input and seed then give the same snapshot bytes (unless the build had to draw another). A CA chooses its serials: whoever knows the
  * seed can choose colliding ones, and the build then draws random seeds (up to 4 in all; then
  * FM_ERR_LIMIT) until no lookup has to probe more than 1024 slots. */
 int fm_revbuild_set_seed(fm_revbuild *b, uint64_t seed);
@@ -354,6 +354,8 @@ typedef struct fm_result {
     uint32_t anchor_group;                      /* group of the anchor reached */
     uint32_t sig_checks;                        /* signatures verified by this call */
     uint32_t steps;                             /* path-building steps taken by this call */
+    uint32_t certs_reused; /* presented certificates this call took parsed from the verifier's
+                            * cache of validated intermediates instead of parsing them */
     int64_t not_before; /* latest notBefore of the validated chain (unix seconds) */
     int64_t not_after;  /* earliest notAfter of the validated chain (unix seconds) */
     int32_t revoked_depth;   /* depth of the revoked certificate, -1 when none */

@@ -102,7 +102,8 @@ static int verify(fm_verifier *v, fm_store *s, const buffer *chain, int64_t at, 
     return fm_verify(v, s, NULL, chain->p, chain->len, NULL, 0, at, FM_NAME_NONE, NULL, 0, out);
 }
 
-/* Fields that must not depend on caching or on the thread (flags, sig_checks and steps may). */
+/* Fields that must not depend on caching or on the thread (flags, sig_checks, steps and
+ * certs_reused may). */
 static int same_result(const fm_result *a, const fm_result *b) {
     if (a->status != b->status || a->depth != b->depth || a->chain_len != b->chain_len)
         return 0;

@@ -125,6 +125,7 @@ class _Pending(NamedTuple):
     etag: str | None
     last_modified: str | None
     stat_key: object  # a file's, recorded once the round decided on the content (_rebuild)
+    digest: bytes  # SHA-256 of data
 
 
 class _Source:
@@ -160,7 +161,8 @@ class _Source:
         # its latest content was refused by the build (e.g. a delta whose base has not arrived):
         # read again once another source's content changes, which may make it usable
         self.rejected = False
-        # SHA-256 of the latest content that was not a CRL at all (whatever the other sources)
+        # SHA-256 of the latest content that failed (not a CRL, or refused by the build while
+        # the other sources stay as they are): read again, it is no new failure
         self.bad_digest: bytes | None = None
         self.failures = 0
         # a file read that outlived its deadline: set once it returns (another waits till then)
@@ -341,11 +343,6 @@ def _stat_and_read(path: str, old_key: object, max_bytes: int
     key: object = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
     if key == old_key:
         return key, None, None
-    if time.time() - st.st_mtime < _RACY_SECONDS:
-        # modified this recently, the file may change again within its mtime's grain (a second
-        # on some file systems, NFS) without its stat changing: such a key is not kept as seen
-        # (the next poll reads the file again) until the mtime is older (as git's "racy" check)
-        key = ("racy", key)
     if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would block the read forever
         return key, None, f"{path!r} is not a regular file"
     if st.st_size > max_bytes:
@@ -358,6 +355,12 @@ def _stat_and_read(path: str, old_key: object, max_bytes: int
         return ("error", exc.errno), None, f"cannot read {path!r}: {exc.strerror or exc}"
     if len(data) > max_bytes:
         return key, None, f"file exceeds max_bytes ({max_bytes})"
+    if abs(time.time() - st.st_mtime) < _RACY_SECONDS:
+        # modified this recently, the file may change again within its mtime's grain (a second
+        # on some file systems, NFS) without its stat changing: the content read is not taken
+        # as that stat's (the next poll reads the file again) until the mtime is older, as git's
+        # "racy" check; a read again that finds what failed before is no new failure (bad_digest)
+        key = ("racy", key)
     return key, data, None
 
 
@@ -957,7 +960,7 @@ class CRLSource:
             return
         digest = hashlib.sha256(data).digest()
         if digest == s.bad_digest and s.kind == "file":  # read again (a recent mtime): the
-            s.stat_key = key  # same content that was no CRL, not a new failure
+            s.stat_key = key  # same content that failed, and nothing made it usable since
             self._unchanged(s, True, etag, last_modified)
             return
         try:
@@ -975,7 +978,7 @@ class CRLSource:
                 return
         # the file's new stat key is kept only once _rebuild took or refused the content: a
         # round that stops before (stop()) leaves the file to be read again
-        pending[s] = _Pending(data, ders, infos, etag, last_modified, key)
+        pending[s] = _Pending(data, ders, infos, etag, last_modified, key, digest)
 
     def _read_file(self, s: _Source) -> tuple[object, bytes | None]:
         """(stat key, content): content None when the stat did not change since the last read;
@@ -1116,8 +1119,9 @@ class CRLSource:
         served again: the source has no current CRL (the set keeps the expired one, and
         ``expired_crl`` decides what it is worth), so it is reported and retried as a failure."""
         now = time.time()
-        if _expired(s.infos, now):
-            ended = min(i.next_update for i in s.infos if i.next_update is not None and
+        infos = self._describes(s, now)  # the CRLs in force, as status() describes them
+        if _expired(infos, now):
+            ended = min(i.next_update for i in infos if i.next_update is not None and
                         i.next_update < now)  # fmt: skip
             when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ended))
             s.last_error = f"its CRL expired at {when} (nextUpdate) and no newer one is published"
@@ -1261,10 +1265,15 @@ class CRLSource:
             for s in self._sources:
                 if s in pending:
                     s.rejected = s in rejected
+                    if s.rejected:
+                        s.bad_digest = pending[s].digest
             if any(s in pending and s not in rejected for s in self._sources):
                 for s in self._sources:
-                    if s.rejected and s not in pending:  # refused beside what was, not what is
+                    # a file refused beside what was, not what is, is read again at once (a URL
+                    # keeps its back-off: its next fetch is built beside the sources as they are)
+                    if s.rejected and s not in pending and s.kind == "file":
                         s.stat_key = _NEVER
+                        s.bad_digest = None
                         s.due = min(s.due, time.monotonic())
         held_updates = [i.this_update for s in self._sources if s in in_set
                         for c in (*s.outgoing, _Content(s.ders, s.infos)) for i in c.infos]

@@ -333,7 +333,7 @@ class RevocationSet:
         slots (:attr:`seed` tells which one it kept).
         """
         now = unix_time(at, "build time")
-        if seed is not None and (not isinstance(seed, int) or not 0 <= seed < 1 << 64):
+        if seed is not None and (type(seed) is not int or not 0 <= seed < 1 << 64):
             raise ConfigurationError("seed must be an int from 0 to 2**64 - 1")
         ca_list = [(der, ca_subject(der)) for der in _ca_ders(cas)]
         crl_items = _crl_items(crls)

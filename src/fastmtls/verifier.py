@@ -293,7 +293,7 @@ class Verifier:
         return hb
 
     def clear_caches(self) -> None:
-        """Forget cached results, signatures and keys."""
+        """Forget cached results, signatures, keys and parsed intermediates."""
         lib.fm_verifier_clear_caches(self._ptr)
 
     def verify(
