@@ -10,8 +10,11 @@
  *                  bit 6     the strict verifier (purpose client, EKU required, revocation of the
  *                            whole chain, missing CRL denied, revoked = failed, small budgets)
  *                            instead of the default one
- *                  bit 7     also verify with a caching verifier, twice (cold, then cached): both
- *                            answers must equal the uncached default verifier's
+ *                  bit 7     also verify with a caching verifier, twice (cold, then cached), and
+ *                            with one that caches signatures and parsed intermediates but no
+ *                            results and keeps them from input to input (an intermediate a valid
+ *                            path left parsed meets the mutated chains after it): every answer
+ *                            must equal the uncached default verifier's
  *   byte 1       L, the length of the expected name
  *   L bytes      the expected name (IP: 4 or 16 raw bytes)
  *   the rest     the presented chain: concatenated DER certificates, leaf first
@@ -24,7 +27,7 @@
 #include "fuzz_common.h"
 
 static fm_store *g_store;
-static fm_verifier *g_plain, *g_strict, *g_cached;
+static fm_verifier *g_plain, *g_strict, *g_cached, *g_parsed;
 static fm_revset *g_revs;
 
 static void new_verifier(fm_verifier **out, const fm_options *o) {
@@ -44,6 +47,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     fm_options c = o;
     c.result_cache_size = 64, c.sig_cache_size = 64;
     new_verifier(&g_cached, &c);
+    fm_options pc = o;
+    pc.sig_cache_size = 64; /* and the parsed intermediates: never cleared */
+    new_verifier(&g_parsed, &pc);
 
     fm_options s = o;
     s.purpose = FM_PURPOSE_CLIENT;
@@ -117,6 +123,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_ASSERT(a.chain_len == plain.chain_len && b.chain_len == plain.chain_len);
         FUZZ_ASSERT((a.flags & FM_RESULT_REVOKED) == (plain.flags & FM_RESULT_REVOKED));
         FUZZ_ASSERT((b.flags & FM_RESULT_REVOKED) == (plain.flags & FM_RESULT_REVOKED));
+        fm_result p;
+        for (int k = 0; k < 2; k++) { /* the second reuses what a valid first one left parsed */
+            fm_verify(g_parsed, g_store, revs, chain, chain_len, host, host_len, FUZZ_FIXED_TIME,
+                      kind, name, name_len, &p);
+            check_result(&p, chain_len, FUZZ_FIXED_TIME);
+            if (p.status == FM_ERR_BUDGET_EXCEEDED || plain.status == FM_ERR_BUDGET_EXCEEDED)
+                continue; /* signatures cached from earlier inputs spend less of the budget */
+            FUZZ_ASSERT(p.status == plain.status && p.depth == plain.depth &&
+                        p.chain_len == plain.chain_len && p.anchor_group == plain.anchor_group);
+            FUZZ_ASSERT((p.flags & FM_RESULT_REVOKED) == (plain.flags & FM_RESULT_REVOKED));
+            FUZZ_ASSERT(memcmp(p.chain_src, plain.chain_src, p.chain_len) == 0 &&
+                        memcmp(p.chain_idx, plain.chain_idx,
+                               p.chain_len * sizeof p.chain_idx[0]) == 0);
+        }
         /* a different time must not be answered from the cache entry made at FUZZ_FIXED_TIME:
          * 40 years later every fixed anchor has expired */
         fm_result late;
