@@ -1769,3 +1769,28 @@ def test_refused_content_read_again_soon_after_its_write_is_one_failure(
     src.refresh()
     src.refresh()
     assert one(src).consecutive_failures == 1
+
+
+def test_accept_older_follows_a_ca_whose_crl_numbers_started_again(
+    server: CRLServer, ca: pki.Cert
+) -> None:
+    """A URL that serves an older CRL (number 1 after 5) is refused as a replay, the held CRL
+    kept; accept_older(url) takes the next one, once: a replay after it is refused again. An
+    unknown location is a ConfigurationError."""
+    url = server.url("/c.crl")
+    server.routes["/c.crl"] = Route(make_crl(ca, [0x50], number=5))
+    src = CRLSource(urls=[url], cas=[ca.der])
+    assert src.refresh() is True
+    server.routes["/c.crl"] = Route(make_crl(ca, [0x01], number=1))
+    assert src.refresh() is False
+    assert "older" in (one(src).last_error or "")
+    assert src.current is not None and src.current.lookup(ca.der, 0x50) is not None
+    assert src.accept_older(url) is True
+    assert src.current.lookup(ca.der, 0x01) is not None and src.current.lookup(ca.der, 0x50) is None
+    assert one(src).last_error is None
+    server.routes["/c.crl"] = Route(make_crl(ca, [0x02], number=2))
+    assert src.refresh() is True
+    server.routes["/c.crl"] = Route(make_crl(ca, [], number=1))  # a replay again: refused
+    assert src.refresh() is False and "older" in (one(src).last_error or "")
+    with pytest.raises(ConfigurationError, match="no CRL source"):
+        src.accept_older("http://127.0.0.1:1/other.crl")

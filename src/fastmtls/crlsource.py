@@ -161,6 +161,8 @@ class _Source:
         # its latest content was refused by the build (e.g. a delta whose base has not arrived):
         # read again once another source's content changes, which may make it usable
         self.rejected = False
+        # accept_older(): the next content is taken even when older than the content held
+        self.accept_older = False
         # SHA-256 of the latest content that failed (not a CRL, or refused by the build while
         # the other sources stay as they are): read again, it is no new failure
         self.bad_digest: bytes | None = None
@@ -697,6 +699,24 @@ class CRLSource:
         in :meth:`status`, never raised."""
         return self._round(force=True)
 
+    def accept_older(self, location: PathLike) -> bool:
+        """Take the next CRLs read from ``location`` (a configured file or URL, or a
+        distribution point) even when they are older than those held: the way to follow a CA
+        whose CRL numbers started again under the same key (a reinstalled CA), which the
+        protection against replayed CRLs otherwise refuses until the process restarts. The CRLs
+        held stay in use until the new ones are accepted; then a round runs (as
+        :meth:`refresh`). Returns whether a new set was published."""
+        text = os.fspath(location)
+        text = text if isinstance(text, str) else os.fsdecode(text)
+        with self._state_lock:
+            chosen = [s for s in self._sources if s.location in (text, os.path.abspath(text))]
+            if not chosen:
+                raise ConfigurationError(f"no CRL source {text!r}")
+            for s in chosen:
+                s.accept_older = True
+                s.stat_key = _NEVER
+        return self._round(force=True)
+
     def start(self, *, wait: bool = True) -> None:
         """Start the background daemon thread (no-op when running).
 
@@ -971,7 +991,7 @@ class CRLSource:
             s.bad_digest = digest
             self._failed(s, f"not a CRL: {exc}")
             return
-        if s.kind == "url" and s.data is not None:
+        if s.kind == "url" and s.data is not None and not s.accept_older:
             why = _rollback(s.infos, infos)
             if why is not None:
                 self._failed(s, why)
@@ -1251,6 +1271,7 @@ class CRLSource:
                 if s in pending:
                     s.stat_key = pending[s].stat_key
                 if s in pending and s not in rejected:
+                    s.accept_older = False
                     p = pending[s]
                     s.outgoing = self._outgoing(s, p.infos)
                     s.data, s.ders, s.infos = p.data, p.ders, p.infos
