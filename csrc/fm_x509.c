@@ -860,14 +860,14 @@ static int locate_ski(const uint8_t *der, size_t len, fm_span *ski) {
     if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL))
         return 0;
     fm_der_init_span(&r, seq);
-    while (!fm_der_done(&r)) {
+    while (!fm_der_done(&r)) { /* an extension that does not read ends the walk: what it found */
         if (fm_der_expect(&r, FM_TAG_SEQUENCE, &ext, NULL))
-            return 0;
+            return found;
         fm_der_init_span(&x, ext);
         if (fm_der_expect(&x, FM_TAG_OID, &oid, NULL) ||
             fm_der_optional(&x, FM_TAG_BOOLEAN, NULL, NULL) < 0 ||
             fm_der_expect(&x, FM_TAG_OCTET_STRING, &value, NULL))
-            return 0;
+            return found;
         if (oid.len == sizeof oid_ski && memcmp(oid.p, oid_ski, sizeof oid_ski) == 0) {
             if (found++)
                 return 0; /* a second one */

@@ -1794,3 +1794,35 @@ def test_accept_older_follows_a_ca_whose_crl_numbers_started_again(
     assert src.refresh() is False and "older" in (one(src).last_error or "")
     with pytest.raises(ConfigurationError, match="no CRL source"):
         src.accept_older("http://127.0.0.1:1/other.crl")
+
+
+def test_a_crl_file_refused_for_want_of_its_ca_is_taken_once_the_ca_is_added(
+    tmp_path: Path, ca: pki.Cert
+) -> None:
+    """A file CRL of a CA the store does not hold yet is refused; once the CA is added, the next
+    round reads it again and takes it (the same bytes that failed are not skipped as known)."""
+    other = pki.ca("Later CA")
+    store = TrustStore()
+    store.add_der(ca.der, name="ca")
+    path = tmp_path / "later.crl"
+    path.write_bytes(make_crl(other, [0x77], number=1))
+    src = CRLSource(files=[path], cas=store)
+    src.refresh()
+    assert one(src).last_error and src.current is None
+    store.add_der(other.der, name="later")
+    assert src.refresh() is True
+    assert src.current is not None and src.current.lookup(other.der, 0x77) is not None
+
+
+def test_accept_older_is_armed_for_its_round_only(server: CRLServer, ca: pki.Cert) -> None:
+    """accept_older() whose fetch fails takes nothing and leaves nothing armed: a replay served
+    afterwards is refused as before."""
+    url = server.url("/c.crl")
+    server.routes["/c.crl"] = Route(make_crl(ca, [0x50], number=5))
+    src = CRLSource(urls=[url], cas=[ca.der])
+    assert src.refresh() is True
+    server.routes["/c.crl"] = Route(status=503)
+    assert src.accept_older(url) is False
+    server.routes["/c.crl"] = Route(make_crl(ca, [0x01], number=1))
+    assert src.refresh() is False and "older" in (one(src).last_error or "")
+    assert src.current is not None and src.current.lookup(ca.der, 0x50) is not None

@@ -422,6 +422,28 @@ def test_a_rejected_leaf_with_two_skis_shows_none(ch: pki.Chain) -> None:
     r = make_verifier(ch.root).verify([other_twice, ch.intermediates[0].der], at=NOW)
     check_failed(r)
     assert r.fields()["cert_ski"] == _ski_hex(ch.leaf) != ""
+    # an extension that does not read at all (an OID alone) after the SKI: the SKI still shows
+    broken = der_enc(0x30, der_enc(0x06, b"\x2a\x03\x05"))
+    after = _raw_with_extension(ch, broken)
+    r = make_verifier(ch.root).verify([after, ch.intermediates[0].der], at=NOW)
+    check_failed(r)
+    assert r.fields()["cert_ski"] == _ski_hex(ch.leaf) != ""
+
+
+def _raw_with_extension(ch: pki.Chain, ext: bytes) -> bytes:
+    """ch.leaf with the TLV ``ext`` appended to its extensions, re-signed by the intermediate
+    as raw DER (cryptography refuses to load a malformed extension)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    tbs, alg, _ = pki._split(ch.leaf.der)
+    kids = [der_enc(0xA3, der_enc(0x30, b"".join(_children(_children(k)[0])) + ext))
+            if k[0] == 0xA3 else k for k in _children(tbs)]  # fmt: skip
+    new_tbs = der_enc(0x30, b"".join(kids))
+    key = ch.intermediates[0].key
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    sig = key.sign(new_tbs, ec.ECDSA(hashes.SHA256()))
+    return der_enc(0x30, new_tbs + alg + der_enc(0x03, b"\x00" + sig))
 
 
 def _ski_hex(c: pki.Cert) -> str:

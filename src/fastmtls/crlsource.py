@@ -161,7 +161,7 @@ class _Source:
         # its latest content was refused by the build (e.g. a delta whose base has not arrived):
         # read again once another source's content changes, which may make it usable
         self.rejected = False
-        # accept_older(): the next content is taken even when older than the content held
+        # during the round accept_older() runs: content older than the content held is taken
         self.accept_older = False
         # SHA-256 of the latest content that failed (not a CRL, or refused by the build while
         # the other sources stay as they are): read again, it is no new failure
@@ -461,13 +461,15 @@ def _series(i: CRLInfo) -> tuple[bytes, bytes | None, bytes | None, bool, str]:
     return (i.issuer_der, i.aki, i.idp_der, i.delta, i.scope)
 
 
-def _rollback(old: Sequence[CRLInfo], new: Sequence[CRLInfo]) -> str | None:
+def _rollback(old: Sequence[CRLInfo], new: Sequence[CRLInfo], *, allow_older: bool = False
+              ) -> str | None:  # fmt: skip
     """Why ``new`` (a URL's new response) would take back revocations that ``old`` (its last good
     response) gave, or None. Refused: a CRL older than the one held of its series (a replay),
     and a response without a series held before, unless a base CRL of the same issuer and
     partition at least as recent replaces it (it includes what a held delta said; or the CA was
     re-keyed). A server that serves another CA's valid CRL, or a base without its delta, would
-    otherwise make the revocations it leaves out disappear."""
+    otherwise make the revocations it leaves out disappear. ``allow_older``: an older CRL of a
+    series held is taken (CRLSource.accept_older); leaving a series out is still refused."""
     held: dict[tuple[bytes, bytes | None, bytes | None, bool, str], CRLInfo] = {}
     for i in old:
         key = _series(i)
@@ -476,7 +478,7 @@ def _rollback(old: Sequence[CRLInfo], new: Sequence[CRLInfo]) -> str | None:
             held[key] = i
     for i in new:
         prev = held.get(_series(i))
-        if prev is None:
+        if prev is None or allow_older:
             continue
         if i.number is not None and prev.number is not None:
             if i.number < prev.number:
@@ -700,22 +702,21 @@ class CRLSource:
         return self._round(force=True)
 
     def accept_older(self, location: PathLike) -> bool:
-        """Take the next CRLs read from ``location`` (a configured file or URL, or a
-        distribution point) even when they are older than those held: the way to follow a CA
-        whose CRL numbers started again under the same key (a reinstalled CA), which the
-        protection against replayed CRLs otherwise refuses until the process restarts. The CRLs
-        held stay in use until the new ones are accepted; then a round runs (as
-        :meth:`refresh`). Returns whether a new set was published."""
+        """Run a round (as :meth:`refresh`) in which the CRLs read from ``location`` (a
+        configured file or URL, or a distribution point) are taken even when they are older than
+        those held: the way to follow a CA whose CRL numbers started again under the same key (a
+        reinstalled CA), which the protection against replayed CRLs otherwise refuses until the
+        process restarts. Only that round: a fetch that fails leaves the CRLs held in use and
+        nothing armed. A response that leaves out a CRL held is still refused, and where another
+        source still serves the higher-numbered CRL, the set keeps ranking that one first.
+        Returns whether a new set was published."""
         text = os.fspath(location)
         text = text if isinstance(text, str) else os.fsdecode(text)
         with self._state_lock:
             chosen = [s for s in self._sources if s.location in (text, os.path.abspath(text))]
-            if not chosen:
-                raise ConfigurationError(f"no CRL source {text!r}")
-            for s in chosen:
-                s.accept_older = True
-                s.stat_key = _NEVER
-        return self._round(force=True)
+        if not chosen:
+            raise ConfigurationError(f"no CRL source {text!r}")
+        return self._round(force=True, accept_older=chosen)
 
     def start(self, *, wait: bool = True) -> None:
         """Start the background daemon thread (no-op when running).
@@ -831,14 +832,25 @@ class CRLSource:
             found.update(dict.fromkeys(v._inters))
         return tuple(found)
 
-    def _round(self, *, force: bool, stop: threading.Event | None = None) -> bool:
+    def _round(self, *, force: bool, stop: threading.Event | None = None,
+               accept_older: Sequence[_Source] = ()) -> bool:  # fmt: skip
         """One round; ``stop``: the event of the run (background thread, or start()) it belongs
-        to, which abandons it; None for refresh(), which is never abandoned."""
+        to, which abandons it; None for refresh(), which is never abandoned. ``accept_older``:
+        sources whose older content this round takes (armed and disarmed under the round lock,
+        so no other round sees them armed)."""
         outer = getattr(_thread_stop, "event", None)  # refresh() from on_update on the thread
         _thread_stop.event = stop
         try:
             with self._round_lock:
-                published = self._round_locked(force=force, stop=stop)
+                with self._state_lock:
+                    for s in accept_older:
+                        s.accept_older, s.stat_key = True, _NEVER
+                try:
+                    published = self._round_locked(force=force, stop=stop)
+                finally:
+                    with self._state_lock:
+                        for s in accept_older:
+                            s.accept_older = False
         finally:
             _thread_stop.event = outer
         if published is not None and self._on_update is not None:
@@ -895,6 +907,7 @@ class CRLSource:
                 for s in self._sources:  # a CA may now verify what failed before
                     if s.last_error or s.held_error:
                         s.stat_key = _NEVER
+                        s.bad_digest = None
                         s.due = min(s.due, now_m)
         pruned = self._prune_retired()
         pending: dict[_Source, _Pending] = {}
@@ -991,8 +1004,8 @@ class CRLSource:
             s.bad_digest = digest
             self._failed(s, f"not a CRL: {exc}")
             return
-        if s.kind == "url" and s.data is not None and not s.accept_older:
-            why = _rollback(s.infos, infos)
+        if s.kind == "url" and s.data is not None:
+            why = _rollback(s.infos, infos, allow_older=s.accept_older)
             if why is not None:
                 self._failed(s, why)
                 return
@@ -1271,7 +1284,6 @@ class CRLSource:
                 if s in pending:
                     s.stat_key = pending[s].stat_key
                 if s in pending and s not in rejected:
-                    s.accept_older = False
                     p = pending[s]
                     s.outgoing = self._outgoing(s, p.infos)
                     s.data, s.ders, s.infos = p.data, p.ders, p.infos
