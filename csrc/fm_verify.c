@@ -109,14 +109,8 @@ static fm_span *cert_span(fm_cert *c, size_t i) {
     return (fm_span *)(void *)((char *)c + CERT_SPANS[i]);
 }
 
-/* Bucket hash of a certificate's DER: its length and last 32 bytes (its signature's end), as
- * tail_hash below; entries are compared whole. */
-static uint64_t der_tail_hash(uint64_t seed, fm_span der) {
-    size_t t = der.len < 32 ? der.len : 32;
-    uint64_t len = (uint64_t)der.len;
-    fm_span parts[2] = {{der.p + der.len - t, t}, {(const uint8_t *)&len, sizeof len}};
-    return fm_hash64(seed, parts, 2);
-}
+/* The bucket hash of the signature and key caches (below): lengths and last 32 bytes. */
+static uint64_t tail_hash(uint64_t seed, const fm_span *parts, size_t n);
 
 /* The parsed fields of `der`, set against these bytes, when a validated path held them. */
 static int parsed_get(fm_verifier *v, const uint8_t *der, size_t len, fm_cert *out) {
@@ -124,7 +118,7 @@ static int parsed_get(fm_verifier *v, const uint8_t *der, size_t len, fm_cert *o
         return 0;
     fm_span key = {der, len};
     parsed_cert pc;
-    if (!fm_cache_get_h(&v->parsed, der_tail_hash(v->parsed.seed, key), &key, 1, &pc))
+    if (!fm_cache_get_h(&v->parsed, tail_hash(v->parsed.seed, &key, 1), &key, 1, &pc))
         return 0;
     *out = pc.c;
     for (size_t i = 0; i < N_CERT_SPANS; i++) {
@@ -148,7 +142,7 @@ static void parsed_put(fm_verifier *v, const fm_cert *c) {
             pc.off[i] = (uint32_t)(sp->p - c->der.p);
         sp->p = NULL;
     }
-    fm_cache_put_h(&v->parsed, der_tail_hash(v->parsed.seed, c->der), &c->der, 1, &pc);
+    fm_cache_put_h(&v->parsed, tail_hash(v->parsed.seed, &c->der, 1), &c->der, 1, &pc);
 }
 
 /* The seed only spreads keys over buckets; entries are compared exactly, so it needs no secrecy. */

@@ -1653,7 +1653,7 @@ def test_crls_published_faster_than_they_come_into_force_each_take_effect(
 
 
 def test_a_file_rewritten_within_its_mtime_grain_is_read_again(
-    tmp_path: Path, ca: pki.Cert
+    tmp_path: Path, ca: pki.Cert, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A file rewritten in place, same size, within the grain of its mtime (a second on some file
     systems and NFS) keeps its whole stat: a stat read while the mtime was that recent is not
@@ -1678,21 +1678,8 @@ def test_a_file_rewritten_within_its_mtime_grain_is_read_again(
     old = time.time() - 60  # once the mtime is old, an unchanged stat is trusted: no re-read
     os.utime(path, (old, old))
     src.refresh()
-    reads = []
-    real_open = open
-
-    def counting(file: Any, *args: Any, **kw: Any) -> Any:
-        if str(file) == str(path):
-            reads.append(file)
-        return real_open(file, *args, **kw)
-
-    import builtins
-
-    builtins.open = counting  # type: ignore[assignment]
-    try:
-        assert src.refresh() is False
-    finally:
-        builtins.open = real_open
+    reads = _opens(path, monkeypatch)
+    assert src.refresh() is False
     assert reads == []
 
 
