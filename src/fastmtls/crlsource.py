@@ -125,7 +125,7 @@ class _Pending(NamedTuple):
     etag: str | None
     last_modified: str | None
     stat_key: object  # a file's, recorded once the round decided on the content (_rebuild)
-    digest: bytes  # SHA-256 of data
+    digest: bytes  # SHA-256 of a file's data (b"" for a URL's)
 
 
 class _Source:
@@ -991,8 +991,9 @@ class CRLSource:
             s.stat_key = key
             self._unchanged(s, data is None and s.kind == "file", etag, last_modified)
             return
-        digest = hashlib.sha256(data).digest()
-        if digest == s.bad_digest and s.kind == "file":  # read again (a recent mtime): the
+        # (files only: a URL's failures are retried on its back-off, whatever it serves)
+        digest = hashlib.sha256(data).digest() if s.kind == "file" else b""
+        if digest and digest == s.bad_digest:  # read again (a recent mtime): the
             s.stat_key = key  # same content that failed, and nothing made it usable since
             self._unchanged(s, True, etag, last_modified)
             return
