@@ -1813,3 +1813,20 @@ def test_accept_older_is_armed_for_its_round_only(server: CRLServer, ca: pki.Cer
     server.routes["/c.crl"] = Route(make_crl(ca, [0x01], number=1))
     assert src.refresh() is False and "older" in (one(src).last_error or "")
     assert src.current is not None and src.current.lookup(ca.der, 0x50) is not None
+
+
+def test_static_cas_are_checked_at_construction(tmp_path: Path, ca: pki.Cert) -> None:
+    """cas= given as certificates is checked when the source is made: garbled PEM or bytes that
+    are no certificate raise ConfigurationError then (they failed every build before); PEM text
+    and DER both work."""
+    path = tmp_path / "ca.crl"
+    path.write_bytes(make_crl(ca, [3]))
+    garbled = "-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n"
+    for bad in ([b"not a certificate"], [garbled], [ca.der[:-10]]):
+        with pytest.raises(ConfigurationError):
+            CRLSource(files=[path], cas=bad)
+    for good in ([ca.der], [ca.cert.public_bytes(Encoding.PEM).decode()],
+                 [ca.cert.public_bytes(Encoding.PEM)]):  # fmt: skip
+        src = CRLSource(files=[path], cas=good)
+        assert src.refresh() is True and src.current is not None
+        assert src.current.lookup(ca.der, 3) is not None

@@ -48,7 +48,16 @@ from . import _deadline
 from ._ffi import PACKAGE_VERSION
 from ._format import dn_rfc2253
 from .errors import ConfigurationError, FastMTLSError
-from .revocation import CRLInfo, PathLike, Revocation, RevocationSet, crl_to_der, inspect_crl
+from .revocation import (
+    CRLInfo,
+    PathLike,
+    Revocation,
+    RevocationSet,
+    _ca_ders,
+    ca_subject,
+    crl_to_der,
+    inspect_crl,
+)
 from .store import TrustStore
 from .verifier import Verifier
 
@@ -608,7 +617,11 @@ class CRLSource:
         elif cas is not None:
             if isinstance(cas, (bytes, bytearray, memoryview, str)):
                 raise ConfigurationError("cas must be a TrustStore or an iterable of DER certs")
-            self._cas_static = tuple(bytes(c) for c in cas)
+            ders = _ca_ders(list(cas))  # PEM decoded; garbled PEM: CertificateLoadError
+            for i, der in enumerate(ders):  # refused now, not at every build of every round
+                if ca_subject(der) is None:
+                    raise ConfigurationError(f"cas[{i}] is not a certificate (DER or PEM)")
+            self._cas_static = tuple(ders)
         if cas is None and not self._targets and (file_list or url_list):
             raise ConfigurationError("give cas (the CAs whose CRLs are accepted) or targets")
         self._entries = tuple(entries)
