@@ -1002,7 +1002,8 @@ int fm_san_validate(const fm_cert *c) {
 static int nc_names_check(const fm_cert *ca, const fm_cert *sub, const dns_index ix[2],
                           fm_der names, int cn_dns, size_t n_attrs, int *perm_fail);
 
-int fm_nc_check(const fm_cert *ca, const fm_cert *sub, uint32_t max_checks, uint64_t *spent) {
+int fm_nc_check(const fm_cert *ca, const fm_cert *sub, unsigned cn_rule, uint32_t max_checks,
+                uint64_t *spent) {
     fm_der names;
     ava_iter it;
     fm_span type, v;
@@ -1037,21 +1038,22 @@ int fm_nc_check(const fm_cert *ca, const fm_cert *sub, uint32_t max_checks, uint
         if (more < 0)
             return FM_ERR_MALFORMED_CERT;
     }
-    /* The commonNames of an end entity without a dNSName subjectAltName are DNS names when they
-     * look like hostnames and ca constrains dNSNames: as OpenSSL's check_name_constraints (CN
-     * checked when has_san_id(x, GEN_DNS) finds none) and NAME_CONSTRAINTS_check_CN, so that a
-     * client still matching hostnames against the CN cannot be given "CN=x.evil.com" by a CA
-     * that excludes evil.com. This fails closed: the CN is checked beside e-mail, URI or IP SANs
-     * too (RFC 6125 6.4.4 lets a client fall back to the CN when there is no DNS-ID), and only a
-     * dNSName SAN takes it out of the constraints. CA certificates (intermediates) are not
-     * checked, as in OpenSSL. */
+    /* The commonNames of an end entity are DNS names when they look like hostnames and ca
+     * constrains dNSNames, so that a client still matching hostnames against the CN cannot be
+     * given "CN=x.evil.com" by a CA that excludes evil.com. When: FM_NC_CN_NO_SAN (default) only
+     * for a leaf without subjectAltNames, the leaf whose CN a client may take for its hostname
+     * (RFC 6125 6.4.4 as clients implement it, and BetterTLS's expectation); with
+     * FM_NC_CN_NO_DNS_SAN whenever the leaf has no dNSName SAN, beside e-mail, URI or IP SANs too
+     * (OpenSSL's check_name_constraints: has_san_id(x, GEN_DNS), and NAME_CONSTRAINTS_check_CN).
+     * CA certificates (intermediates) are not checked, as in OpenSSL. */
     size_t n_dns_san = 0;
     for (fm_der r = names; !fm_der_done(&r);) {
         fm_der_any(&r, &tag, &v, NULL); /* validated by san_open */
         n_dns_san += tag == GN_DNS;
         w_san += nc_name_weight(tag, v);
     }
-    int cn_dns = n_cns && !((sub->ext_flags & FM_X_BC) && sub->is_ca) && n_dns_san == 0 &&
+    int cn_dns = n_cns && !((sub->ext_flags & FM_X_BC) && sub->is_ca) &&
+                 (cn_rule == FM_NC_CN_NO_DNS_SAN ? n_dns_san == 0 : n_san == 0) &&
                  (has_form(ca->nc_permitted, GN_DNS) || has_form(ca->nc_excluded, GN_DNS));
     /* the budget counts names x constraints, each weighted by what comparing it costs (a long
      * or many-attribute directoryName counts as many short names): pairs of short names are

@@ -18,7 +18,14 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from helpers import make_verifier, run_verify
 
-from fastmtls import CertificateLoadError, NotACAError, Reason, TrustStore, Verifier
+from fastmtls import (
+    CertificateLoadError,
+    ConfigurationError,
+    NotACAError,
+    Reason,
+    TrustStore,
+    Verifier,
+)
 
 R = Reason
 NOW = pki.NOW
@@ -314,6 +321,16 @@ def _ip(s: str) -> x509.IPAddress:
     return x509.IPAddress(ipaddress.ip_address(s))
 
 
+# a leaf's host-like CN beside SANs of other forms than dNSName under dNSName constraints
+_CN_BESIDE_SANS = [
+    ("cn-beside-email-san", (None, [DNS("evil.com")]), "x.evil.com", [EMAIL("alice@example.com")],
+     R.OK),
+    ("cn-beside-uri-san", (None, [DNS("evil.com")]), "a_b.evil.com",
+     [URI("spiffe://example.com/ns/prod/sa/api")], R.OK),
+    ("cn-beside-ip-san", (None, [DNS("evil.com")]), "x.evil.com", [_ip("10.0.0.1")], R.OK),
+    ("cn-beside-ip-san-permitted", ([DNS("good.com")], None), "x.evil.com", [_ip("10.0.0.1")],
+     R.OK),
+]
 NC_CASES = [
     # id, (permitted, excluded), leaf subject, leaf SAN, expected
     ("dns-permitted-ok", ([DNS("example.com")], None), "client",
@@ -383,13 +400,9 @@ NC_CASES = [
      R.PERMITTED_VIOLATION),
     ("cn-underscore-permitted-ok", ([DNS("good.com")], None), "a_b.good.com", None, R.OK),
     ("cn-one-label-not-a-host", ([DNS("good.com")], None), "a_b", None, R.OK),
-    # ... and whenever the leaf has no dNSName SAN, as OpenSSL (has_san_id(x, GEN_DNS))
-    ("cn-excluded-beside-email-san", (None, [DNS("evil.com")]), "x.evil.com",
-     [EMAIL("alice@example.com")], R.EXCLUDED_VIOLATION),
-    ("cn-excluded-beside-uri-san", (None, [DNS("evil.com")]), "a_b.evil.com",
-     [URI("spiffe://example.com/ns/prod/sa/api")], R.EXCLUDED_VIOLATION),
-    ("cn-excluded-beside-ip-san", (None, [DNS("evil.com")]), "x.evil.com", [_ip("10.0.0.1")],
-     R.EXCLUDED_VIOLATION),
+    # ... and only then by default: a leaf with SANs is named by them (BetterTLS); the
+    # cn_constraints="no-dns-san" rule (OpenSSL's) is tested below
+    *_CN_BESIDE_SANS,
     ("cn-ignored-beside-dns-san", (None, [DNS("evil.com")]), "x.evil.com",
      [DNS("client.example.com")], R.OK),
     # directoryNames compare in OpenSSL's canonical form: string type, ASCII case and white
@@ -414,8 +427,8 @@ NC_CASES = [
     # a CN spelled as NumericString is read as text, as OpenSSL's cn2dnsid reads it (it was
     # skipped: a hostname CN escaped an excluded dNSName subtree)
     ("cn-numeric-string-dns-excluded", (None, [DNS("evil.com")]),
-     x509.Name([_attr(NameOID.COMMON_NAME, "x.evil.com", "NumericString")]),
-     [EMAIL("a@good.com")], R.EXCLUDED_VIOLATION),
+     x509.Name([_attr(NameOID.COMMON_NAME, "x.evil.com", "NumericString")]), None,
+     R.EXCLUDED_VIOLATION),
     # a NumericString holding letters (OpenSSL accepts and prints it as O=Evil) compared with a
     # directoryName constraint fails closed rather than differ from the UTF8String "Evil"
     ("dirname-numeric-string-not-digits", (None, [DIRN(x509.Name([
@@ -445,6 +458,28 @@ def test_name_constraints(constraints: Any, subject: Any, san: Any, expected: Re
            root_kw=kw if on == "root" else None,
            inter_kw={**inter_kw, **kw} if on == "inter" else inter_kw,
            leaf_kw={"name": subject, "san": san})
+
+
+@pytest.mark.parametrize(("constraints", "subject", "san", "default"),
+                         [c[1:] for c in _CN_BESIDE_SANS], ids=[c[0] for c in _CN_BESIDE_SANS])
+def test_name_constraints_cn_no_dns_san_rule(constraints: Any, subject: Any, san: Any,
+                                            default: Reason) -> None:
+    """cn_constraints="no-dns-san" (OpenSSL's check_name_constraints: the CN is checked whenever
+    the leaf has no dNSName SAN) refuses the host-like CN that the default rule leaves to the
+    leaf's SANs; a dNSName SAN still takes the CN out of the constraints."""
+    assert default == R.OK
+    inter_kw = {"name": "CN=Checks Intermediate CA,O=Acme,C=US", "name_constraints": constraints}
+    excluded = constraints[1] is not None
+    check3(R.EXCLUDED_VIOLATION if excluded else R.PERMITTED_VIOLATION, 0, inter_kw=inter_kw,
+           leaf_kw={"name": subject, "san": san}, vkw={"cn_constraints": "no-dns-san"})
+    check3(R.OK, None, inter_kw=inter_kw,
+           leaf_kw={"name": subject, "san": [*san, DNS("client.good.com")]},
+           vkw={"cn_constraints": "no-dns-san"})
+
+
+def test_cn_constraints_option_checked() -> None:
+    with pytest.raises(ConfigurationError, match="cn_constraints"):
+        Verifier(TrustStore(), cn_constraints="never")  # type: ignore[arg-type]
 
 
 # A CA list with 16 or more dNSName subtrees is looked up through a hash index rather than

@@ -22,6 +22,7 @@ EKU at all, and EKU-related labels become allowed "stricter" divergences for it
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import warnings
 from collections.abc import Callable
@@ -350,10 +351,10 @@ def make_case(index: int) -> Case:
 # ---- the three verifiers -----------------------------------------------------------------------
 
 
-def fastmtls_accepts(case: Case) -> tuple[bool, str, int | None]:
+def fastmtls_accepts(case: Case, **kw: Any) -> tuple[bool, str, int | None]:
     store = TrustStore()
     store.add_der(case.root.der, name="root")
-    r = Verifier(store, purpose="client").verify(case.presented, at=NOW)
+    r = Verifier(store, purpose="client", **kw).verify(case.presented, at=NOW)
     return r.verified, r.status, r.depth
 
 
@@ -594,3 +595,28 @@ def test_dirname_constraints_agree_with_openssl(name: str) -> None:
     o_ok, o_msg, _o_depth = openssl_result(case)
     assert ok is want, status
     assert o_ok is want, o_msg
+
+
+# ---- a leaf's commonName beside SANs of other forms: each rule agrees with its anchor --------
+
+
+@pytest.mark.parametrize("san", [x509.IPAddress(ipaddress.ip_address("192.0.2.1")),
+                                 x509.RFC822Name("alice@example.com"),
+                                 x509.UniformResourceIdentifier("spiffe://example.com/a")],
+                         ids=["ip", "email", "uri"])  # fmt: skip
+def test_cn_beside_other_sans_agrees_per_rule(san: x509.GeneralName) -> None:
+    """An intermediate excluding evil.com, a leaf "CN=x.evil.com" with one SAN that is no
+    dNSName: the default rule (CN checked only without SANs) accepts it as pyca/cryptography
+    does; cn_constraints="no-dns-san" refuses it as OpenSSL does, with OpenSSL's reason."""
+    root = pki.ca("CN Root")
+    inter = pki.intermediate(root, "CN=CN Intermediate,O=Acme,C=US",
+                             name_constraints=(None, [x509.DNSName("evil.com")]))  # fmt: skip
+    leaf = pki.leaf(inter, "x.evil.com", san=[san])
+    case = Case(index=-1, depth=1, key="p256", labels=["nc-cn"], root=root,
+                presented=[leaf.der, inter.der])  # fmt: skip
+    assert fastmtls_accepts(case)[0] is True
+    assert cryptography_accepts(case) is True
+    ok, status, depth = fastmtls_accepts(case, cn_constraints="no-dns-san")
+    o_ok, o_msg, o_depth = openssl_result(case)
+    assert (ok, o_ok) == (False, False)
+    assert status == "FAILED:" + o_msg and depth == o_depth == 0

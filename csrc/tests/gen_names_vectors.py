@@ -123,7 +123,8 @@ SYNTAX, UNSUP = "FM_ERR_UNSUPPORTED_NAME_SYNTAX", "FM_ERR_UNSUPPORTED_CONSTRAINT
 MINMAX, MALFORMED = "FM_ERR_SUBTREE_MINMAX", "FM_ERR_MALFORMED_CERT"
 
 # ---- fm_nc_check cases:
-# (description, (permitted, excluded), subject DER or None, SAN or None, expected status)
+# (description, (permitted, excluded), subject DER or None, SAN or None, expected status); the
+# status is a pair (default rule, FM_NC_CN_NO_DNS_SAN) where the commonName rules differ
 EX = nc([DNS("example.com")])
 _DNS15 = [DNS(f"d{i}.test") for i in range(1, 16)]
 NO_EVIL = nc(None, [DNS("evil.com")])
@@ -294,12 +295,15 @@ NC_CASES = [
     ("cn ignored with a dns san", EX, cn_der("x.evil.com"), san(DNS("www.example.com")), OK),
     ("cn ignored with a dns san vs excluded", NO_EVIL, cn_der("x.evil.com"), san(DNS("ok.org")),
      OK),
-    # checked whenever there is no dNSName SAN (OpenSSL: has_san_id(x, GEN_DNS))
-    ("cn checked with an ip san only", EX, cn_der("x.evil.com"), san(ip("192.0.2.1")), PERM),
-    ("cn checked with an email san only", NO_EVIL, cn_der("x.evil.com"),
-     san(EMAIL("bob@example.com")), EXCL),
-    ("cn checked with a uri san only", NO_EVIL, cn_der("x.evil.com"),
-     san(URI("spiffe://example.com/x")), EXCL),
+    # beside other SANs: ignored by default (BetterTLS), checked under OpenSSL's rule (whenever
+    # there is no dNSName SAN: has_san_id(x, GEN_DNS))
+    ("cn beside an ip san only", EX, cn_der("x.evil.com"), san(ip("192.0.2.1")), (OK, PERM)),
+    ("cn beside an email san only", NO_EVIL, cn_der("x.evil.com"),
+     san(EMAIL("bob@example.com")), (OK, EXCL)),
+    ("cn beside a uri san only", NO_EVIL, cn_der("x.evil.com"),
+     san(URI("spiffe://example.com/x")), (OK, EXCL)),
+    ("cn beside an ip san, excluded ip", nc(None, [DNS("evil.com"), ip("192.0.2.0/24")]),
+     cn_der("x.evil.com"), san(ip("192.0.2.1")), EXCL),
     ("cn without dns constraints", nc([ip("192.0.2.0/24")]), cn_der("x.evil.com"), None, OK),
     ("cn with email constraints only", nc([EMAIL("example.com")]), cn_der("x.evil.com"), None,
      OK),
@@ -560,7 +564,8 @@ def main():
     def row(*fields):
         return "    {" + ", ".join(fields) + "},"
 
-    nc_rows = [row(cstr(d), arr(p), arr(e), arr(s), arr(a), x) for d, (p, e), s, a, x in NC_CASES]
+    nc_rows = [row(cstr(d), arr(p), arr(e), arr(s), arr(a), *(x if isinstance(x, tuple) else (x, x)))
+               for d, (p, e), s, a, x in NC_CASES]
     san_rows = [row(cstr(d), arr(a), x) for d, a, x in SAN_CASES]
     match_rows = [row(cstr(d), arr(a), k, arr(r), x) for d, a, k, r, x in MATCH_CASES]
     out = [
@@ -576,7 +581,7 @@ def main():
         "    const char *desc;",
         "    const uint8_t *perm; size_t perm_len; const uint8_t *excl; size_t excl_len;",
         "    const uint8_t *subj; size_t subj_len; const uint8_t *san; size_t san_len;",
-        "    int expect;",
+        "    int expect, expect_no_dns_san; /* under FM_NC_CN_NO_SAN, FM_NC_CN_NO_DNS_SAN */",
         "};",
         "static const struct nc_vec NC_VECS[] = {",
         *nc_rows,

@@ -141,6 +141,7 @@ class Verifier:
         missing_crl: Literal["allow", "deny"] = "allow",
         expired_crl: Literal["ignore", "deny"] = "ignore",
         revoked: Literal["flag", "fail"] = "flag",
+        cn_constraints: Literal["no-san", "no-dns-san"] = "no-san",
     ) -> None:
         if not isinstance(store, TrustStore):
             raise ConfigurationError("store must be a TrustStore")
@@ -166,7 +167,8 @@ class Verifier:
         opts = ffi.new("fm_options *")
         lib.fm_options_default(opts)
         opts.purpose = _PURPOSES[purpose]
-        opts.flags = _revocation_flags(revocation_check, missing_crl, expired_crl, revoked)
+        opts.flags = _option_flags(revocation_check, missing_crl, expired_crl, revoked,
+                                   cn_constraints)
         if require_eku:
             opts.flags |= lib.FM_OPT_REQUIRE_EKU
         opts.min_rsa_bits = min_rsa_bits
@@ -386,13 +388,18 @@ class Verifier:
                             unchecked=bool(res.n_presented))  # fmt: skip
 
 
-def _revocation_flags(check: str, missing: str, expired: str, revoked: str) -> int:
-    """FM_OPT_REV_* bits for the revocation policy options (each validated)."""
+def _option_flags(check: str, missing: str, expired: str, revoked: str, cn: str) -> int:
+    """FM_OPT_* bits for the revocation policy options and the commonName rule (each
+    validated). ``cn_constraints``: a leaf's hostname-like commonName is checked against its
+    CAs' dNSName constraints when the leaf has no subjectAltName ("no-san", as clients that
+    still read a CN as the hostname read it, and as BetterTLS expects) or whenever it has no
+    dNSName SAN ("no-dns-san", OpenSSL's and BoringSSL's rule)."""
     choices = {
         "revocation_check": (check, {"leaf": 0, "chain": lib.FM_OPT_REV_CHAIN}),
         "missing_crl": (missing, {"allow": 0, "deny": lib.FM_OPT_REV_DENY_MISSING}),
         "expired_crl": (expired, {"ignore": 0, "deny": lib.FM_OPT_REV_DENY_EXPIRED}),
         "revoked": (revoked, {"flag": 0, "fail": lib.FM_OPT_REV_STRICT}),
+        "cn_constraints": (cn, {"no-san": 0, "no-dns-san": lib.FM_OPT_CN_NO_DNS_SAN}),
     }
     flags = 0
     for option, (value, table) in choices.items():
