@@ -320,6 +320,13 @@ int fm_name_parse(fm_span full) {
     return parse_name(content);
 }
 
+/* An extension's content is well formed DER of its ASN.1 type but breaks a SIZE (1..MAX) rule of
+ * RFC 5280 that OpenSSL's decoder does not enforce (empty extendedKeyUsage, nameConstraints
+ * without subtrees or with an empty list): parse_extensions reports FM_ERR_INVALID_EXTENSION, but
+ * the certificate keeps the SKI that OpenSSL shows (FM_X_DECODE_FAILED stays clear). Internal to
+ * this file; never returned. */
+#define SIZE_RULE 1000
+
 /* KeyUsage ::= BIT STRING (RFC 5280 4.2.1.3) */
 static int ext_key_usage(fm_cert *c, fm_span v) {
     fm_der r;
@@ -367,8 +374,10 @@ static int ext_eku(fm_cert *c, fm_span v) {
     fm_der r;
     fm_span seq, oid;
     fm_der_init_span(&r, v);
-    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r) || seq.len == 0)
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r))
         return FM_ERR_INVALID_EXTENSION;
+    if (seq.len == 0)
+        return SIZE_RULE;
     fm_der_init_span(&r, seq);
     uint32_t eku = FM_EKU_PRESENT;
     while (!fm_der_done(&r)) {
@@ -427,19 +436,34 @@ static int ext_name_constraints(fm_cert *c, fm_span v) {
     fm_der_init_span(&r, seq);
     if ((p = fm_der_optional(&r, FM_TAG_CONTEXT_CONS(0), &c->nc_permitted, NULL)) < 0 ||
         (e = fm_der_optional(&r, FM_TAG_CONTEXT_CONS(1), &c->nc_excluded, NULL)) < 0 ||
-        !fm_der_done(&r) || (!p && !e))
+        !fm_der_done(&r))
         return FM_ERR_INVALID_EXTENSION;
-    if ((p && c->nc_permitted.len == 0) || (e && c->nc_excluded.len == 0))
-        return FM_ERR_INVALID_EXTENSION; /* GeneralSubtrees ::= SEQUENCE SIZE (1..MAX) */
+    if ((!p && !e) || (p && c->nc_permitted.len == 0) || (e && c->nc_excluded.len == 0))
+        return SIZE_RULE; /* GeneralSubtrees ::= SEQUENCE SIZE (1..MAX) */
     return FM_OK;
 }
 
-/* SubjectAltName ::= GeneralNames (RFC 5280 4.2.1.6); content validated by fm_names.c */
+/* SubjectAltName ::= GeneralNames (RFC 5280 4.2.1.6); content validated by fm_names.c, which
+ * refuses the certificate during verification. A GeneralName that is no TLV of a GeneralName tag
+ * in its form (OpenSSL's decoder fails, flags the certificate invalid and shows no SKI) is noted
+ * here as FM_X_DECODE_FAILED. */
 static int ext_san(fm_cert *c, fm_span v) {
     fm_der r;
+    fm_span seq;
+    unsigned tag;
     fm_der_init_span(&r, v);
-    if (fm_der_expect(&r, FM_TAG_SEQUENCE, NULL, &c->san) || !fm_der_done(&r))
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, &c->san) || !fm_der_done(&r))
         return FM_ERR_INVALID_EXTENSION;
+    /* [0] otherName, [3] x400Address, [4] directoryName, [5] ediPartyName must be constructed;
+     * the string forms may be too (OpenSSL's BER decoder reads a constructed string) */
+    static const unsigned constructed = 1u << 0 | 1u << 3 | 1u << 4 | 1u << 5;
+    for (fm_der_init_span(&r, seq); !fm_der_done(&r);) {
+        if (fm_der_any(&r, &tag, NULL, NULL) != FM_OK || tag > 0xFFu || (tag & 0xC0u) != 0x80u ||
+            (tag & 0x1Fu) > 8 || (!(tag & 0x20u) && ((constructed >> (tag & 0x1Fu)) & 1u))) {
+            c->ext_flags |= FM_X_DECODE_FAILED;
+            break;
+        }
+    }
     return FM_OK;
 }
 
@@ -612,9 +636,15 @@ static int parse_extensions(fm_cert *c, fm_span exts) {
     while (!fm_der_done(&r)) {
         int critical, rc;
         TRY(fm_der_extension(&r, &oid, &critical, &value));
+        int decoded = oid.len == 3 && oid.p[0] == 0x55 && oid.p[1] == 0x1D &&
+                      (oid.p[2] == CE_SKI || oid.p[2] == CE_KU || oid.p[2] == CE_SAN ||
+                       oid.p[2] == CE_BC || oid.p[2] == CE_NC || oid.p[2] == CE_CRLDP ||
+                       oid.p[2] == CE_AKI || oid.p[2] == CE_EKU);
         for (size_t i = 0; i < nseen; i++)
-            if (fm_span_eq(seen[i], oid))
+            if (fm_span_eq(seen[i], oid)) {
+                c->ext_flags |= decoded ? FM_X_DECODE_FAILED : 0u;
                 return FM_ERR_INVALID_EXTENSION;
+            }
         if (nseen == sizeof seen / sizeof seen[0])
             return FM_ERR_INVALID_EXTENSION; /* bounded: 64 distinct extensions is plenty */
         seen[nseen++] = oid;
@@ -699,8 +729,12 @@ static int parse_extensions(fm_cert *c, fm_span exts) {
              * so unhandled when critical, as in OpenSSL and pyca/cryptography */
             known = 0;
         }
-        if (rc != FM_OK)
+        if (rc == SIZE_RULE)
+            return FM_ERR_INVALID_EXTENSION;
+        if (rc != FM_OK) {
+            c->ext_flags |= decoded ? FM_X_DECODE_FAILED : 0u;
             return rc;
+        }
         if ((must_be_critical && !critical) || (must_not_be_critical && critical))
             c->ext_flags |= FM_X_BAD_CRIT;
         if (!known && critical)
@@ -894,14 +928,15 @@ int fm_cert_info_get(const uint8_t *der, size_t len, fm_cert_info *out) {
     out->located = c.located;
     if (rc != FM_OK) {
         fm_span ski;
-        if (locate_ski(der, len, &ski)) {
+        if (!(c.ext_flags & FM_X_DECODE_FAILED) && locate_ski(der, len, &ski)) {
             out->ski_off = off(&ski, der), out->ski_len = ski.len;
             out->located |= FM_INFO_SKI;
         }
         return rc;
     }
     out->spki_off = off(&c.spki, der), out->spki_len = c.spki.len;
-    out->ski_off = off(&c.ski, der), out->ski_len = c.ski.len;
+    if (!(c.ext_flags & FM_X_DECODE_FAILED))
+        out->ski_off = off(&c.ski, der), out->ski_len = c.ski.len;
     out->aki_off = off(&c.aki_keyid, der), out->aki_len = c.aki_keyid.len;
     out->san_off = off(&c.san, der), out->san_len = c.san.len;
     out->key_type = (uint32_t)c.key_type, out->key_bits = c.key_bits;

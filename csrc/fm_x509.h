@@ -42,6 +42,11 @@ typedef struct fm_pss {
 #define FM_X_BAD_SERIAL 0x1000u    /* serial not a positive integer of at most 20 octets */
 #define FM_X_POLICY_MAP 0x2000u    /* policyMappings, inhibitAnyPolicy or policyConstraints
                                     * inhibitPolicyMapping: policy processing fastmtls does not do */
+#define FM_X_DECODE_FAILED 0x4000u /* an extension OpenSSL decodes (ossl_x509v3_cache_extensions:
+                                    * BC, KU, EKU, SKI, AKI, SAN, NC, CRL DP) is repeated or did
+                                    * not parse, or a SAN element is no GeneralName TLV: OpenSSL
+                                    * flags the certificate invalid, and its
+                                    * X509_get0_subject_key_id gives no SKI (fields() neither) */
 
 /* KeyUsage bits, numbered as in RFC 5280 4.2.1.3 (bit n of the BIT STRING -> 1 << n). */
 #define FM_KU_DIGITAL_SIGNATURE (1u << 0)
