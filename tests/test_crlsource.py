@@ -346,6 +346,30 @@ def test_source_publishing_ahead_keeps_the_crl_in_force(
     assert src.status()[0].crls == 1 and src.refresh() is False
 
 
+def test_status_describes_the_content_in_force(tmp_path: Path, ca: pki.Cert) -> None:
+    """While a source's new content is issued for later, status() counts and dates the content
+    still in force (a base CRL and its delta here), not the one held for later; once that comes
+    into force, it is the one described."""
+    path = tmp_path / "ca.crl"
+    path.write_bytes(make_crl(ca, [0x11], number=1, pem=True)
+                     + make_crl(ca, [0x12], number=2, delta_of=1, pem=True))  # fmt: skip
+    src = CRLSource(files=[path], cas=[ca.der], poll_interval=60)
+    assert src.refresh() is True
+    before = src.status()[0]
+    assert before.crls == 2
+    later = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+    path.write_bytes(make_crl(ca, [0x11, 0x12], number=3, this_update=later))
+    os.utime(path, (time.time() + 1, time.time() + 1))
+    assert src.refresh() is True
+    held = src.status()[0]
+    assert (held.crls, held.this_update, held.next_update) == (
+        before.crls, before.this_update, before.next_update)
+    assert wait_until(lambda: datetime.now(UTC) >= later + timedelta(seconds=1), 10)
+    assert src.refresh() is True
+    now = src.status()[0]
+    assert (now.crls, now.this_update) == (1, int(later.timestamp()))
+
+
 def test_crl_coming_into_force_during_a_slow_build_is_not_lost(
     tmp_path: Path, ca: pki.Cert, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -84,9 +84,12 @@ class SourceStatus:
     kind: SourceKind
     origin: SourceOrigin  # "distribution_point" when read from a CA certificate
     in_set: bool  # its CRLs are part of the published (or next) set
-    crls: int  # CRLs held from this source (last good content)
-    this_update: int | None  # newest thisUpdate of the CRLs held
-    next_update: int | None  # earliest nextUpdate of the CRLs held
+    # crls, this_update and next_update describe the same CRLs: those held from this source
+    # (its last good content) or, while those are issued for later (thisUpdate ahead), the
+    # earlier content still in force, which the set uses
+    crls: int  # how many CRLs
+    this_update: int | None  # their newest thisUpdate
+    next_update: int | None  # their earliest nextUpdate
     age: float | None  # seconds since ``this_update``
     last_attempt: float | None  # last read / request
     last_success: float | None  # last time the source was confirmed good (incl. HTTP 304)
@@ -789,7 +792,7 @@ class CRLSource:
                 )
                 out.append(SourceStatus(
                     location=s.location, kind=s.kind, origin=s.origin, in_set=s.in_set,
-                    crls=len(s.ders), this_update=this_update, next_update=next_update,
+                    crls=len(infos), this_update=this_update, next_update=next_update,
                     age=None if this_update is None else now - this_update,
                     last_attempt=s.last_attempt, last_success=s.last_success,
                     next_attempt=now + max(0.0, s.due - now_m),
