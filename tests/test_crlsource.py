@@ -1029,6 +1029,26 @@ def test_stop_abandons_the_background_fetch(trickling_server: str, ca: pki.Cert)
     assert not src.running
 
 
+def test_stop_does_not_wait_behind_a_refresh_elsewhere(
+    trickling_server: str, ca: pki.Cert
+) -> None:
+    """The background thread waiting for its round while a refresh() in another thread fetches
+    (here a slow fetch with a 4 s deadline: 4 x timeout) ends as soon as stop() is called:
+    stop() used to wait until that refresh() finished."""
+    src = CRLSource(urls=[trickling_server], cas=[ca.der], timeout=1)
+    refresher = threading.Thread(target=src.refresh)
+    refresher.start()
+    time.sleep(0.4)  # the refresh() is inside the fetch, holding the round
+    src.start(wait=False)
+    time.sleep(0.4)  # the thread waits for the round
+    t0 = time.monotonic()
+    src.stop(timeout=10)
+    assert time.monotonic() - t0 < 1.5
+    assert not src.running
+    refresher.join(10)
+    assert not refresher.is_alive()
+
+
 def test_on_update_may_stop_the_source(tmp_path: Path, ca: pki.Cert) -> None:
     """on_update runs without the round lock: calling stop() from it, in a refresh() on
     another thread while the background thread waits for its next round, returns."""

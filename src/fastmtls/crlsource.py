@@ -69,6 +69,7 @@ _SCHEMES = ("http", "https")
 _CHUNK = 64 * 1024
 _SLACK = 0.005  # a source due within this many seconds counts as due
 _NEVER = object()  # a file stat key that matches nothing
+_STOP_POLL = 0.05  # how often a background round waiting for the round lock looks at stop()
 _uids = itertools.count(1)
 
 SourceKind = Literal["file", "url"]
@@ -854,24 +855,37 @@ class CRLSource:
         to, which abandons it; None for refresh(), which is never abandoned. ``accept_older``:
         sources whose older content this round takes (armed and disarmed under the round lock,
         so no other round sees them armed)."""
+        if not self._acquire_round(stop):
+            return False  # stopped while another thread's round (a refresh()) ran
         outer = getattr(_thread_stop, "event", None)  # refresh() from on_update on the thread
         _thread_stop.event = stop
         try:
-            with self._round_lock:
+            with self._state_lock:
+                for s in accept_older:
+                    s.accept_older, s.stat_key = True, _NEVER
+            try:
+                published = self._round_locked(force=force, stop=stop)
+            finally:
                 with self._state_lock:
                     for s in accept_older:
-                        s.accept_older, s.stat_key = True, _NEVER
-                try:
-                    published = self._round_locked(force=force, stop=stop)
-                finally:
-                    with self._state_lock:
-                        for s in accept_older:
-                            s.accept_older = False
+                        s.accept_older = False
         finally:
             _thread_stop.event = outer
+            self._round_lock.release()
         if published is not None and self._on_update is not None:
             self._announce(self._on_update)
         return published is not None
+
+    def _acquire_round(self, stop: threading.Event | None) -> bool:
+        """Takes the round lock; a round of a run (``stop`` given) gives up, returning False, once
+        the run is stopped, so that stop() does not wait for a refresh() in another thread to
+        finish its fetches (up to their timeouts) before the background thread can end."""
+        if stop is None:
+            return self._round_lock.acquire()
+        while not self._round_lock.acquire(timeout=_STOP_POLL):
+            if stop.is_set():
+                return False
+        return True
 
     def _announce(self, callback: Callable[[RevocationSet], None]) -> None:
         """Calls on_update with the current set, one call at a time and in publication order:
