@@ -1040,11 +1040,12 @@ int fm_nc_check(const fm_cert *ca, const fm_cert *sub, unsigned cn_rule, uint32_
     }
     /* The commonNames of an end entity are DNS names when they look like hostnames and ca
      * constrains dNSNames, so that a client still matching hostnames against the CN cannot be
-     * given "CN=x.evil.com" by a CA that excludes evil.com. When: FM_NC_CN_NO_SAN (default) only
-     * for a leaf without subjectAltNames, the leaf whose CN a client may take for its hostname
-     * (RFC 6125 6.4.4 as clients implement it, and BetterTLS's expectation); with
+     * given "CN=x.evil.com" by a CA that excludes evil.com, nor a backend authorising on the
+     * subject be given "CN=admin.corp.example" by a CA constrained to partner.example. When:
      * FM_NC_CN_NO_DNS_SAN whenever the leaf has no dNSName SAN, beside e-mail, URI or IP SANs too
-     * (OpenSSL's check_name_constraints: has_san_id(x, GEN_DNS), and NAME_CONSTRAINTS_check_CN).
+     * (OpenSSL's check_name_constraints: has_san_id(x, GEN_DNS), and NAME_CONSTRAINTS_check_CN);
+     * FM_NC_CN_NO_SAN only for a leaf without subjectAltNames, the server certificate whose CN
+     * a TLS client may still take for its hostname (as modern clients and BetterTLS read it).
      * CA certificates (intermediates) are not checked, as in OpenSSL. */
     size_t n_dns_san = 0;
     for (fm_der r = names; !fm_der_done(&r);) {

@@ -25,8 +25,9 @@
  * constraint of its form (bad DNS syntax, URI without a DNS host, non-IA5 emailAddress) is
  * FM_ERR_UNSUPPORTED_NAME_SYNTAX.
  * Subject commonName (as OpenSSL's NAME_CONSTRAINTS_check_CN): when `sub` is no CA (no
- * basicConstraints cA), ca has dNSName constraints and `sub` has no subjectAltName (cn_rule
- * FM_NC_CN_NO_SAN) or no dNSName among its subjectAltNames (FM_NC_CN_NO_DNS_SAN, OpenSSL's rule), each
+ * basicConstraints cA), ca has dNSName constraints and `sub` has no dNSName among its
+ * subjectAltNames (cn_rule FM_NC_CN_NO_DNS_SAN, OpenSSL's rule) or no subjectAltName at all
+ * (FM_NC_CN_NO_SAN), each
  * CN (OID 2.5.4.3) whose text is a hostname (two or more labels of letters, digits, '_' and
  * inner hyphens; no '*', no trailing dot) is checked as a dNSName; other CNs ("alice",
  * "John Smith", "*.evil.com") are ignored. A CN with an embedded NUL, of a type that is no text
@@ -35,7 +36,7 @@
  * closed).
  * max_checks: the budget of weighted name x constraint comparisons (FM_ERR_BUDGET_EXCEEDED when
  * the pair would need more); *spent (may be NULL) receives what the pair counted against it. */
-enum { FM_NC_CN_NO_SAN = 0, FM_NC_CN_NO_DNS_SAN = 1 };
+enum { FM_NC_CN_NO_DNS_SAN = 0, FM_NC_CN_NO_SAN = 1 };
 int fm_nc_check(const fm_cert *ca, const fm_cert *sub, unsigned cn_rule, uint32_t max_checks,
                 uint64_t *spent);
 

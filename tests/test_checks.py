@@ -321,15 +321,18 @@ def _ip(s: str) -> x509.IPAddress:
     return x509.IPAddress(ipaddress.ip_address(s))
 
 
-# a leaf's host-like CN beside SANs of other forms than dNSName under dNSName constraints
+# a leaf's host-like CN beside SANs of other forms than dNSName under dNSName constraints:
+# checked for client certificates (the default rule, OpenSSL's: has_san_id(x, GEN_DNS))
 _CN_BESIDE_SANS = [
     ("cn-beside-email-san", (None, [DNS("evil.com")]), "x.evil.com", [EMAIL("alice@example.com")],
-     R.OK),
+     R.EXCLUDED_VIOLATION),
     ("cn-beside-uri-san", (None, [DNS("evil.com")]), "a_b.evil.com",
-     [URI("spiffe://example.com/ns/prod/sa/api")], R.OK),
-    ("cn-beside-ip-san", (None, [DNS("evil.com")]), "x.evil.com", [_ip("10.0.0.1")], R.OK),
-    ("cn-beside-ip-san-permitted", ([DNS("good.com")], None), "x.evil.com", [_ip("10.0.0.1")],
-     R.OK),
+     [URI("spiffe://example.com/ns/prod/sa/api")], R.EXCLUDED_VIOLATION),
+    ("cn-beside-ip-san", (None, [DNS("evil.com")]), "x.evil.com", [_ip("10.0.0.1")],
+     R.EXCLUDED_VIOLATION),
+    ("cn-beside-email-san-permitted", ([DNS("partner.example")], None),
+     "CN=admin.corp.example,O=Corp", [EMAIL("mallory@partner.example")],
+     R.PERMITTED_VIOLATION),
 ]
 NC_CASES = [
     # id, (permitted, excluded), leaf subject, leaf SAN, expected
@@ -400,8 +403,7 @@ NC_CASES = [
      R.PERMITTED_VIOLATION),
     ("cn-underscore-permitted-ok", ([DNS("good.com")], None), "a_b.good.com", None, R.OK),
     ("cn-one-label-not-a-host", ([DNS("good.com")], None), "a_b", None, R.OK),
-    # ... and only then by default: a leaf with SANs is named by them (BetterTLS); the
-    # cn_constraints="no-dns-san" rule (OpenSSL's) is tested below
+    # ... and whenever the leaf has no dNSName SAN (the "no-san" rule is tested below)
     *_CN_BESIDE_SANS,
     ("cn-ignored-beside-dns-san", (None, [DNS("evil.com")]), "x.evil.com",
      [DNS("client.example.com")], R.OK),
@@ -462,19 +464,26 @@ def test_name_constraints(constraints: Any, subject: Any, san: Any, expected: Re
 
 @pytest.mark.parametrize(("constraints", "subject", "san", "default"),
                          [c[1:] for c in _CN_BESIDE_SANS], ids=[c[0] for c in _CN_BESIDE_SANS])
-def test_name_constraints_cn_no_dns_san_rule(constraints: Any, subject: Any, san: Any,
-                                            default: Reason) -> None:
-    """cn_constraints="no-dns-san" (OpenSSL's check_name_constraints: the CN is checked whenever
-    the leaf has no dNSName SAN) refuses the host-like CN that the default rule leaves to the
-    leaf's SANs; a dNSName SAN still takes the CN out of the constraints."""
-    assert default == R.OK
+@pytest.mark.parametrize("how", ["no-san", "server"])
+def test_name_constraints_cn_no_san_rule(constraints: Any, subject: Any, san: Any,
+                                         default: Reason, how: str) -> None:
+    """cn_constraints="no-san", the default for purpose="server" (a server certificate with
+    SANs is named by them, as modern TLS clients and BetterTLS read it), leaves the host-like CN
+    beside other SANs to those SANs; without any SAN the CN is still checked."""
+    assert default != R.OK
     inter_kw = {"name": "CN=Checks Intermediate CA,O=Acme,C=US", "name_constraints": constraints}
-    excluded = constraints[1] is not None
-    check3(R.EXCLUDED_VIOLATION if excluded else R.PERMITTED_VIOLATION, 0, inter_kw=inter_kw,
-           leaf_kw={"name": subject, "san": san}, vkw={"cn_constraints": "no-dns-san"})
-    check3(R.OK, None, inter_kw=inter_kw,
-           leaf_kw={"name": subject, "san": [*san, DNS("client.good.com")]},
-           vkw={"cn_constraints": "no-dns-san"})
+    vkw: dict[str, Any] = ({"cn_constraints": "no-san"} if how == "no-san" else
+                           {"purpose": "server"})  # fmt: skip
+    eku = [ExtendedKeyUsageOID.SERVER_AUTH] if how == "server" else None
+    leaf_kw: dict[str, Any] = {"name": subject, "san": san}
+    if eku:
+        leaf_kw["eku"] = eku
+    check3(R.OK, None, inter_kw=inter_kw, leaf_kw=leaf_kw, vkw=vkw)
+    check3(default, 0, inter_kw=inter_kw, leaf_kw={**leaf_kw, "san": None}, vkw=vkw)
+    # and purpose="server" with the rule named explicitly: OpenSSL's again
+    if how == "server":
+        check3(default, 0, inter_kw=inter_kw, leaf_kw=leaf_kw,
+               vkw={"purpose": "server", "cn_constraints": "no-dns-san"})
 
 
 def test_cn_constraints_option_checked() -> None:

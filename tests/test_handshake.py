@@ -882,7 +882,7 @@ def test_thousands_of_handshakes_while_swapping(live: LivePKI) -> None:
             time.sleep(0.002)
 
     def worker(k: int) -> Counter[tuple[str, str, bool, str | None]]:
-        seen = Counter[tuple[str, str, bool, str | None]]()
+        seen: Counter[tuple[str, str, bool, str | None]] = Counter()
         for i in range(500):
             name = names[(i + k) % len(names)]
             pair = th.bio_handshake(sctx, cctxs[(name, VERSIONS[(i // 4) % 2])])
@@ -958,7 +958,7 @@ def test_reinstall_during_handshakes(live: LivePKI) -> None:
                      session_cache_size=64 * (i % 3), send_ca_names=i % 4 < 2)  # fmt: skip
 
     def worker(k: int) -> Counter[tuple[str, str | None]]:
-        seen = Counter[tuple[str, str | None]]()
+        seen: Counter[tuple[str, str | None]] = Counter()
         sessions: list[ssl.SSLSession | None] = [None, None]  # per client context
         for i in range(300):
             c = (i + k) % 2
@@ -989,7 +989,7 @@ def test_result_from_threads_while_reinstalling(live: LivePKI) -> None:
     good = live.clients["good"].der
 
     def reader(k: int) -> Counter[tuple[str, str | None]]:
-        seen = Counter[tuple[str, str | None]]()
+        seen: Counter[tuple[str, str | None]] = Counter()
         for i in range(300):
             res = pairs[(i + k) % 2].result()
             assert (res.status, res.anchor_name) in allowed, res.status

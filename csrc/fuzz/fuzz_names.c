@@ -23,16 +23,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 static void nc(const fm_cert *ca, const fm_cert *sub) {
-    int rc = fm_nc_check(ca, sub, FM_NC_CN_NO_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL);
+    int rc = fm_nc_check(ca, sub, FM_NC_CN_NO_DNS_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL);
     fuzz_status_ok(rc);
     if (!(ca->ext_flags & FM_X_NC))
         FUZZ_ASSERT(rc == FM_OK);
-    /* OpenSSL's rule checks the CN in more cases, never in fewer: what it passes, so does the
-     * default */
-    int strict = fm_nc_check(ca, sub, FM_NC_CN_NO_DNS_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL);
-    fuzz_status_ok(strict);
-    if (strict == FM_OK)
-        FUZZ_ASSERT(rc == FM_OK);
+    /* the no-SAN rule checks the CN in fewer cases, never in more: what the default (OpenSSL's
+     * rule) passes, so does it */
+    int lenient = fm_nc_check(ca, sub, FM_NC_CN_NO_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL);
+    fuzz_status_ok(lenient);
+    if (rc == FM_OK)
+        FUZZ_ASSERT(lenient == FM_OK);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -54,7 +54,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     fm_options s = o;
     s.purpose = FM_PURPOSE_CLIENT;
     s.flags = FM_OPT_REQUIRE_EKU | FM_OPT_REV_CHAIN | FM_OPT_REV_DENY_MISSING |
-              FM_OPT_REV_DENY_EXPIRED | FM_OPT_REV_STRICT | FM_OPT_CN_NO_DNS_SAN;
+              FM_OPT_REV_DENY_EXPIRED | FM_OPT_REV_STRICT;
     s.limits.max_depth = 3, s.limits.max_sig_checks = 6, s.limits.max_steps = 40;
     s.limits.max_chain_certs = 8, s.limits.max_cert_size = 8192, s.limits.max_input_size = 32768;
     s.min_rsa_bits = 3072;

@@ -167,9 +167,10 @@ enum fm_purpose { FM_PURPOSE_ANY = 0, FM_PURPOSE_CLIENT = 1, FM_PURPOSE_SERVER =
 #define FM_OPT_REV_DENY_EXPIRED 0x8u
 /* A revoked chain is FAILED:certificate revoked; default (Cloudflare): verified and revoked. */
 #define FM_OPT_REV_STRICT 0x10u
-/* A leaf's hostname-like commonName is checked against its CAs' dNSName constraints whenever the
- * leaf has no dNSName SAN (OpenSSL's rule); default: only when it has no subjectAltName at all. */
-#define FM_OPT_CN_NO_DNS_SAN 0x20u
+/* A leaf's hostname-like commonName is checked against its CAs' dNSName constraints only when the
+ * leaf has no subjectAltName at all (as modern TLS clients read server certificates, and as
+ * BetterTLS expects); default: whenever it has no dNSName SAN (OpenSSL's rule). */
+#define FM_OPT_CN_NO_SAN 0x20u
 
 typedef struct fm_options {
     fm_limits limits;

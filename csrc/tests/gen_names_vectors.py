@@ -124,7 +124,8 @@ MINMAX, MALFORMED = "FM_ERR_SUBTREE_MINMAX", "FM_ERR_MALFORMED_CERT"
 
 # ---- fm_nc_check cases:
 # (description, (permitted, excluded), subject DER or None, SAN or None, expected status); the
-# status is a pair (default rule, FM_NC_CN_NO_DNS_SAN) where the commonName rules differ
+# status is a pair (under FM_NC_CN_NO_SAN, under FM_NC_CN_NO_DNS_SAN) where the commonName rules
+# differ
 EX = nc([DNS("example.com")])
 _DNS15 = [DNS(f"d{i}.test") for i in range(1, 16)]
 NO_EVIL = nc(None, [DNS("evil.com")])
@@ -295,8 +296,8 @@ NC_CASES = [
     ("cn ignored with a dns san", EX, cn_der("x.evil.com"), san(DNS("www.example.com")), OK),
     ("cn ignored with a dns san vs excluded", NO_EVIL, cn_der("x.evil.com"), san(DNS("ok.org")),
      OK),
-    # beside other SANs: ignored by default (BetterTLS), checked under OpenSSL's rule (whenever
-    # there is no dNSName SAN: has_san_id(x, GEN_DNS))
+    # beside other SANs: ignored under FM_NC_CN_NO_SAN (BetterTLS), checked under OpenSSL's rule
+    # (whenever there is no dNSName SAN: has_san_id(x, GEN_DNS))
     ("cn beside an ip san only", EX, cn_der("x.evil.com"), san(ip("192.0.2.1")), (OK, PERM)),
     ("cn beside an email san only", NO_EVIL, cn_der("x.evil.com"),
      san(EMAIL("bob@example.com")), (OK, EXCL)),

@@ -126,13 +126,13 @@ static void test_arguments(void) {
     fm_cert ca, sub;
     make_sub(&sub, NULL, 0, san, sizeof san);
     memset(&ca, 0, sizeof ca);
-    CHECK(fm_nc_check(&ca, &sub, FM_NC_CN_NO_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL) == FM_OK, "no nameConstraints: nothing to check");
+    CHECK(fm_nc_check(&ca, &sub, FM_NC_CN_NO_DNS_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL) == FM_OK, "no nameConstraints: nothing to check");
     CHECK(fm_nc_validate(&ca) == FM_OK, "no nameConstraints: valid");
     ca.nc_permitted.p = bad_list; /* ignored without FM_X_NC */
     ca.nc_permitted.len = sizeof bad_list;
-    CHECK(fm_nc_check(&ca, &sub, FM_NC_CN_NO_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL) == FM_OK, "spans without FM_X_NC are ignored");
-    CHECK(fm_nc_check(NULL, &sub, FM_NC_CN_NO_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL) == FM_ERR_INVALID_ARGUMENT, "NULL ca");
-    CHECK(fm_nc_check(&ca, NULL, FM_NC_CN_NO_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL) == FM_ERR_INVALID_ARGUMENT, "NULL sub");
+    CHECK(fm_nc_check(&ca, &sub, FM_NC_CN_NO_DNS_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL) == FM_OK, "spans without FM_X_NC are ignored");
+    CHECK(fm_nc_check(NULL, &sub, FM_NC_CN_NO_DNS_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL) == FM_ERR_INVALID_ARGUMENT, "NULL ca");
+    CHECK(fm_nc_check(&ca, NULL, FM_NC_CN_NO_DNS_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL) == FM_ERR_INVALID_ARGUMENT, "NULL sub");
     CHECK(fm_nc_validate(NULL) == FM_ERR_INVALID_ARGUMENT, "NULL validate");
     CHECK(fm_san_validate(NULL) == FM_ERR_INVALID_ARGUMENT, "NULL san");
     CHECK(fm_name_match(&sub, FM_NAME_DNS, (const uint8_t *)"example.com", 11) == FM_OK, "dns");
@@ -179,7 +179,7 @@ static void test_truncation(void) {
             if (boundaries(v->perm, v->perm_len, at) && !at[cut])
                 CHECK(rc == FM_ERR_INVALID_EXTENSION, "nc '%s' permitted cut at %zu: %s", v->desc,
                       cut, st(rc));
-            (void)fm_nc_check(&ca, &sub, FM_NC_CN_NO_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL);
+            (void)fm_nc_check(&ca, &sub, FM_NC_CN_NO_DNS_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL);
             release(&ca);
             release(&sub);
         }
@@ -191,7 +191,7 @@ static void test_truncation(void) {
             if (boundaries(v->excl, v->excl_len, at) && !at[cut])
                 CHECK(rc == FM_ERR_INVALID_EXTENSION, "nc '%s' excluded cut at %zu: %s", v->desc,
                       cut, st(rc));
-            (void)fm_nc_check(&ca, &sub, FM_NC_CN_NO_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL);
+            (void)fm_nc_check(&ca, &sub, FM_NC_CN_NO_DNS_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL);
             release(&ca);
             release(&sub);
         }
@@ -199,7 +199,7 @@ static void test_truncation(void) {
             fm_cert ca, sub;
             make_ca(&ca, v->perm, v->perm_len, v->excl, v->excl_len);
             make_sub(&sub, v->subj, cut, v->san, v->san_len);
-            int rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL);
+            int rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_DNS_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL);
             CHECK(cut == 0 || rc != FM_OK, "nc '%s' subject cut at %zu accepted", v->desc, cut);
             release(&ca);
             release(&sub);
@@ -242,7 +242,7 @@ static void test_mutation(void) {
                     off -= spans[s]->len;
                 }
                 (void)fm_nc_validate(&ca);
-                (void)fm_nc_check(&ca, &sub, FM_NC_CN_NO_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL);
+                (void)fm_nc_check(&ca, &sub, FM_NC_CN_NO_DNS_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL);
                 (void)fm_san_validate(&sub);
                 (void)fm_name_match(&sub, FM_NAME_DNS, (const uint8_t *)"a.example.com", 13);
                 (void)fm_name_match(&sub, FM_NAME_EMAIL, (const uint8_t *)"a@example.com", 13);
@@ -295,12 +295,12 @@ static void test_budget(void) {
     size_t sl = many_names(san, 1000, 't', 1);
     make_ca(&ca, NULL, 0, excl, el);
     make_sub(&sub, NULL, 0, san, sl);
-    int rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL);
+    int rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_DNS_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL);
     CHECK(rc == FM_OK, "1000 names x 1000 constraints: %s", st(rc));
     release(&sub);
     sl = many_names(san, 1100, 't', 1);
     make_sub(&sub, NULL, 0, san, sl);
-    rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL);
+    rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_DNS_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL);
     CHECK(rc == FM_ERR_BUDGET_EXCEEDED, "1100 names x 1000 constraints: %s", st(rc));
     release(&sub);
     release(&ca);
@@ -339,11 +339,11 @@ static void test_cn(void) {
 
     size_t sl = cn_subject(subj, FM_TAG_UTF8_STRING, "x.evil.com", 10, 1);
     make_sub(&sub, subj, sl, NULL, 0);
-    CHECK((rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL)) == FM_ERR_EXCLUDED_VIOLATION, "cn leaf: %s", st(rc));
+    CHECK((rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_DNS_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL)) == FM_ERR_EXCLUDED_VIOLATION, "cn leaf: %s", st(rc));
     sub.ext_flags |= FM_X_BC; /* basicConstraints cA FALSE: still an end entity */
-    CHECK((rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL)) == FM_ERR_EXCLUDED_VIOLATION, "cn cA false: %s", st(rc));
+    CHECK((rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_DNS_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL)) == FM_ERR_EXCLUDED_VIOLATION, "cn cA false: %s", st(rc));
     sub.is_ca = 1; /* an intermediate: its CN is a CA name (OpenSSL checks the EE only) */
-    CHECK((rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL)) == FM_OK, "cn intermediate: %s", st(rc));
+    CHECK((rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_DNS_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL)) == FM_OK, "cn intermediate: %s", st(rc));
     release(&sub);
 
     /* '_' is a hostname character for the CN check, as in OpenSSL's cn2dnsid */
@@ -351,7 +351,7 @@ static void test_cn(void) {
     for (size_t i = 0; i < sizeof underscored / sizeof underscored[0]; i++) {
         sl = cn_subject(subj, FM_TAG_UTF8_STRING, underscored[i], strlen(underscored[i]), 1);
         make_sub(&sub, subj, sl, NULL, 0);
-        rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL);
+        rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_DNS_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL);
         CHECK(rc == (i < 2 ? FM_ERR_EXCLUDED_VIOLATION : FM_OK), "cn %s: %s", underscored[i], st(rc));
         release(&sub);
     }
@@ -361,17 +361,17 @@ static void test_cn(void) {
     memcpy(text + 1000 - 9, ".evil.com", 9);
     sl = cn_subject(subj, FM_TAG_BMP_STRING, text, 1000, 2);
     make_sub(&sub, subj, sl, NULL, 0);
-    CHECK((rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL)) == FM_ERR_EXCLUDED_VIOLATION, "cn bmp 1000: %s", st(rc));
+    CHECK((rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_DNS_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL)) == FM_ERR_EXCLUDED_VIOLATION, "cn bmp 1000: %s", st(rc));
     release(&sub);
     memcpy(text + 1100 - 9, ".evil.com", 9);
     sl = cn_subject(subj, FM_TAG_UNIVERSAL_STRING, text, 1100, 4);
     make_sub(&sub, subj, sl, NULL, 0);
-    CHECK((rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL)) == FM_ERR_UNSUPPORTED_NAME_SYNTAX, "cn wide 1100: %s",
+    CHECK((rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_DNS_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL)) == FM_ERR_UNSUPPORTED_NAME_SYNTAX, "cn wide 1100: %s",
           st(rc));
     release(&sub);
     sl = cn_subject(subj, FM_TAG_UTF8_STRING, text, 1100, 1); /* one octet a char: no limit */
     make_sub(&sub, subj, sl, NULL, 0);
-    CHECK((rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL)) == FM_ERR_EXCLUDED_VIOLATION, "cn utf8 1100: %s", st(rc));
+    CHECK((rc = fm_nc_check(&ca, &sub, FM_NC_CN_NO_DNS_SAN, FM_DEFAULT_MAX_NC_CHECKS, NULL)) == FM_ERR_EXCLUDED_VIOLATION, "cn utf8 1100: %s", st(rc));
     release(&sub);
     release(&ca);
 }

@@ -141,7 +141,7 @@ class Verifier:
         missing_crl: Literal["allow", "deny"] = "allow",
         expired_crl: Literal["ignore", "deny"] = "ignore",
         revoked: Literal["flag", "fail"] = "flag",
-        cn_constraints: Literal["no-san", "no-dns-san"] = "no-san",
+        cn_constraints: Literal["no-san", "no-dns-san"] | None = None,
     ) -> None:
         if not isinstance(store, TrustStore):
             raise ConfigurationError("store must be a TrustStore")
@@ -167,6 +167,8 @@ class Verifier:
         opts = ffi.new("fm_options *")
         lib.fm_options_default(opts)
         opts.purpose = _PURPOSES[purpose]
+        if cn_constraints is None:  # by purpose: see _option_flags
+            cn_constraints = "no-san" if purpose == "server" else "no-dns-san"
         opts.flags = _option_flags(revocation_check, missing_crl, expired_crl, revoked,
                                    cn_constraints)
         if require_eku:
@@ -391,15 +393,18 @@ class Verifier:
 def _option_flags(check: str, missing: str, expired: str, revoked: str, cn: str) -> int:
     """FM_OPT_* bits for the revocation policy options and the commonName rule (each
     validated). ``cn_constraints``: a leaf's hostname-like commonName is checked against its
-    CAs' dNSName constraints when the leaf has no subjectAltName ("no-san", as clients that
-    still read a CN as the hostname read it, and as BetterTLS expects) or whenever it has no
-    dNSName SAN ("no-dns-san", OpenSSL's and BoringSSL's rule)."""
+    CAs' dNSName constraints whenever the leaf has no dNSName SAN ("no-dns-san", OpenSSL's and
+    BoringSSL's rule, the default for client certificates: the subject DN is what a gateway
+    forwards and backends authorise on, so a CA constrained to partner.example must not vouch
+    for CN=admin.corp.example beside an e-mail, URI or IP SAN), or only when the leaf has no
+    subjectAltName at all ("no-san", the default for purpose="server": a server certificate
+    with SANs is named by them, as modern TLS clients and BetterTLS read it)."""
     choices = {
         "revocation_check": (check, {"leaf": 0, "chain": lib.FM_OPT_REV_CHAIN}),
         "missing_crl": (missing, {"allow": 0, "deny": lib.FM_OPT_REV_DENY_MISSING}),
         "expired_crl": (expired, {"ignore": 0, "deny": lib.FM_OPT_REV_DENY_EXPIRED}),
         "revoked": (revoked, {"flag": 0, "fail": lib.FM_OPT_REV_STRICT}),
-        "cn_constraints": (cn, {"no-san": 0, "no-dns-san": lib.FM_OPT_CN_NO_DNS_SAN}),
+        "cn_constraints": (cn, {"no-san": lib.FM_OPT_CN_NO_SAN, "no-dns-san": 0}),
     }
     flags = 0
     for option, (value, table) in choices.items():
