@@ -68,6 +68,15 @@ int fm_der_optional(fm_der *r, unsigned tag, fm_span *content, fm_span *full) {
     return fm_der_any(r, NULL, content, full) == 0 ? 1 : -1;
 }
 
+int fm_der_oid_ok(fm_span s) {
+    if (s.len == 0 || (s.p[s.len - 1] & 0x80u))
+        return 0;
+    for (size_t i = 0; i < s.len; i++)
+        if (s.p[i] == 0x80u && (i == 0 || !(s.p[i - 1] & 0x80u)))
+            return 0;
+    return 1;
+}
+
 int fm_der_bool(fm_span c) {
     if (c.len != 1)
         return -1;

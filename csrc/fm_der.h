@@ -70,6 +70,10 @@ int fm_der_optional(fm_der *r, unsigned tag, fm_span *content, fm_span *full);
 /* BOOLEAN content: exactly one octet 0x00 or 0xFF (DER). Returns 0/1, or -1 when invalid. */
 int fm_der_bool(fm_span content);
 
+/* OBJECT IDENTIFIER content checks: non-empty, its last octet ends a subidentifier, and no
+ * subidentifier starts with a padding 0x80 octet. Returns 1 when valid, 0 otherwise. */
+int fm_der_oid_ok(fm_span content);
+
 /* INTEGER content checks: non-empty and minimally encoded. Returns 0 or -1. */
 int fm_der_integer_ok(fm_span content);
 /* Small non-negative INTEGER into *out (must fit 31 bits). Returns 0 or -1. */

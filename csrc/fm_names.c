@@ -71,15 +71,6 @@ static int ia5_ok(fm_span s) {
     return 1;
 }
 
-/* OBJECT IDENTIFIER content (X.690 8.19): non-empty, minimal subidentifiers, last one complete. */
-static int oid_ok(fm_span s) {
-    if (s.len == 0 || (s.p[s.len - 1] & 0x80u))
-        return 0;
-    for (size_t i = 0; i < s.len; i++)
-        if (s.p[i] == 0x80u && (i == 0 || !(s.p[i - 1] & 0x80u)))
-            return 0;
-    return 1;
-}
 
 /* ---- text syntax -------------------------------------------------------------------------- */
 
@@ -222,7 +213,7 @@ static int ava_next(ava_iter *it, fm_span *type, unsigned *vtag, fm_span *value)
     if (fm_der_expect(&it->avas, FM_TAG_SEQUENCE, &ava, NULL) != 0)
         return -1;
     rd_init(&a, ava);
-    if (fm_der_expect(&a, FM_TAG_OID, type, NULL) != 0 || !oid_ok(*type) ||
+    if (fm_der_expect(&a, FM_TAG_OID, type, NULL) != 0 || !fm_der_oid_ok(*type) ||
         fm_der_any(&a, vtag, value, NULL) != 0 || !fm_der_done(&a) ||
         fm_constructed_string(*vtag))
         return -1;
@@ -323,7 +314,7 @@ static int canon_raw(canon_rd *r, uint32_t *cp) {
 }
 
 int fm_name_atv_ok(fm_span oid, unsigned tag, fm_span value) {
-    if (!oid_ok(oid))
+    if (!fm_der_oid_ok(oid))
         return 0;
     if (tag == FM_TAG_SEQUENCE)
         return 1;
@@ -491,33 +482,32 @@ static int dn_prefix(fm_span c, fm_span n) {
  *   uniformResourceIdentifier [6] IA5String, iPAddress [7] OCTET STRING,
  *   registeredID [8] OBJECT IDENTIFIER }
  * AnotherName ::= SEQUENCE { type-id OBJECT IDENTIFIER, value [0] EXPLICIT ANY DEFINED BY type-id }
- * Structure only: the octet count of iPAddress and the text syntax depend on the use.
+ * Structure (fm_general_name_decodes; a string form in constructed encoding refused), IA5 text
+ * and directoryName syntax: the octet count of iPAddress and the text syntax depend on the use.
  */
 static int gn_ok(unsigned tag, fm_span v) {
     fm_der r;
-    fm_span oid, any;
+    if (!fm_general_name_decodes(tag, v)) /* the structure (otherName, ediPartyName, OIDs) */
+        return 0;
     rd_init(&r, v);
     switch (tag) {
-    case GN_OTHER:
-        return fm_der_expect(&r, FM_TAG_OID, &oid, NULL) == 0 && oid_ok(oid) &&
-               fm_der_expect(&r, FM_TAG_CONTEXT_CONS(0), &any, NULL) == 0 && fm_der_done(&r);
     case GN_EMAIL:
     case GN_DNS:
     case GN_URI:
         return ia5_ok(v);
-    case GN_X400:
-    case GN_EDI: /* not interpreted: a sequence of TLVs */
+    case GN_X400: /* not interpreted: a sequence of TLVs */
         while (!fm_der_done(&r))
             if (fm_der_any(&r, NULL, NULL, NULL) != 0)
                 return 0;
         return 1;
     case GN_DN:
         return name_ok(v);
+    case GN_OTHER:
+    case GN_EDI:
     case GN_IP:
-        return 1;
     case GN_RID:
-        return oid_ok(v);
-    default:
+        return 1;
+    default: /* a string form in constructed encoding */
         return 0;
     }
 }

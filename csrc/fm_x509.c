@@ -322,9 +322,10 @@ int fm_name_parse(fm_span full) {
 
 /* An extension's content is well formed DER of its ASN.1 type but breaks a SIZE (1..MAX) rule of
  * RFC 5280 that OpenSSL's decoder does not enforce (empty extendedKeyUsage, nameConstraints
- * without subtrees or with an empty list): parse_extensions reports FM_ERR_INVALID_EXTENSION, but
- * the certificate keeps the SKI that OpenSSL shows (FM_X_DECODE_FAILED stays clear). Internal to
- * this file; never returned. */
+ * without subtrees or with an empty list): parse_extensions reports FM_ERR_INVALID_EXTENSION
+ * once it has read the other extensions, and the certificate keeps the SKI that OpenSSL shows
+ * unless one of those does not decode (FM_X_DECODE_FAILED). Internal to this file; never
+ * returned. */
 #define SIZE_RULE 1000
 
 /* KeyUsage ::= BIT STRING (RFC 5280 4.2.1.3) */
@@ -383,6 +384,8 @@ static int ext_eku(fm_cert *c, fm_span v) {
     while (!fm_der_done(&r)) {
         if (fm_der_expect(&r, FM_TAG_OID, &oid, NULL) || oid.len == 0)
             return FM_ERR_INVALID_EXTENSION;
+        if (!fm_der_oid_ok(oid)) /* an unknown purpose to the verifier; OpenSSL cannot decode */
+            c->ext_flags |= FM_X_DECODE_FAILED;
         if (FM_OID_EQ(oid, OID_EKU_SERVER))
             eku |= FM_EKU_SERVER;
         else if (FM_OID_EQ(oid, OID_EKU_CLIENT))
@@ -405,12 +408,51 @@ static int ext_ski(fm_cert *c, fm_span v) {
     return FM_OK;
 }
 
+/* Whether OpenSSL's decoder reads the GeneralName of tag `tag` and content `v` (its structure;
+ * the strings' characters are fm_names.c's business): a context tag 0..8; [0] otherName,
+ * [3] x400Address, [4] directoryName and [5] ediPartyName constructed, the string forms either
+ * way (BER reads a constructed string); otherName { OID, [0] value }, directoryName one Name,
+ * ediPartyName { [0] OPTIONAL, [1] }, registeredID a valid OID. */
+int fm_general_name_decodes(unsigned tag, fm_span v) {
+    static const unsigned constructed = 1u << 0 | 1u << 3 | 1u << 4 | 1u << 5;
+    fm_der r;
+    fm_span oid;
+    if (tag > 0xFFu || (tag & 0xC0u) != 0x80u || (tag & 0x1Fu) > 8 ||
+        (!(tag & 0x20u) && ((constructed >> (tag & 0x1Fu)) & 1u)))
+        return 0;
+    fm_der_init_span(&r, v);
+    switch (tag) {
+    case FM_TAG_CONTEXT_CONS(0):
+        return fm_der_expect(&r, FM_TAG_OID, &oid, NULL) == FM_OK && fm_der_oid_ok(oid) &&
+               fm_der_expect(&r, FM_TAG_CONTEXT_CONS(0), NULL, NULL) == FM_OK && fm_der_done(&r);
+    case FM_TAG_CONTEXT_CONS(4):
+        return fm_der_expect(&r, FM_TAG_SEQUENCE, NULL, NULL) == FM_OK && fm_der_done(&r);
+    case FM_TAG_CONTEXT_CONS(5):
+        return fm_der_optional(&r, FM_TAG_CONTEXT_CONS(0), NULL, NULL) >= 0 &&
+               fm_der_expect(&r, FM_TAG_CONTEXT_CONS(1), NULL, NULL) == FM_OK && fm_der_done(&r);
+    case FM_TAG_CONTEXT(8): return fm_der_oid_ok(v);
+    case FM_TAG_CONTEXT_CONS(8): return 0; /* an OID is never constructed */
+    default: return 1;
+    }
+}
+
+/* Whether every element of a GeneralNames content decodes (fm_general_name_decodes). */
+static int general_names_decode(fm_span names) {
+    fm_der r;
+    fm_span gn;
+    unsigned tag;
+    for (fm_der_init_span(&r, names); !fm_der_done(&r);)
+        if (fm_der_any(&r, &tag, &gn, NULL) != FM_OK || !fm_general_name_decodes(tag, gn))
+            return 0;
+    return 1;
+}
+
 /* AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] KeyIdentifier OPTIONAL,
  *   authorityCertIssuer [1] GeneralNames OPTIONAL, authorityCertSerialNumber [2] OPTIONAL }
  * (RFC 5280 4.2.1.1) */
 static int ext_aki(fm_cert *c, fm_span v) {
     fm_der r;
-    fm_span seq;
+    fm_span seq, names, serial;
     int rc;
     fm_der_init_span(&r, v);
     if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r))
@@ -418,9 +460,14 @@ static int ext_aki(fm_cert *c, fm_span v) {
     fm_der_init_span(&r, seq);
     if ((rc = fm_der_optional(&r, FM_TAG_CONTEXT(0), &c->aki_keyid, NULL)) < 0)
         return FM_ERR_INVALID_EXTENSION;
-    if (fm_der_optional(&r, FM_TAG_CONTEXT_CONS(1), NULL, NULL) < 0 ||
-        fm_der_optional(&r, FM_TAG_CONTEXT(2), NULL, NULL) < 0 || !fm_der_done(&r))
+    int has_names = fm_der_optional(&r, FM_TAG_CONTEXT_CONS(1), &names, NULL);
+    int has_serial = fm_der_optional(&r, FM_TAG_CONTEXT(2), &serial, NULL);
+    if (has_names < 0 || has_serial < 0 || !fm_der_done(&r))
         return FM_ERR_INVALID_EXTENSION;
+    /* the issuer and serial are not used (fm_verify refuses them malformed); OpenSSL decodes */
+    if ((has_names && !general_names_decode(names)) ||
+        (has_serial && fm_der_integer_ok(serial) != 0))
+        c->ext_flags |= FM_X_DECODE_FAILED;
     return FM_OK;
 }
 
@@ -440,6 +487,25 @@ static int ext_name_constraints(fm_cert *c, fm_span v) {
         return FM_ERR_INVALID_EXTENSION;
     if ((!p && !e) || (p && c->nc_permitted.len == 0) || (e && c->nc_excluded.len == 0))
         return SIZE_RULE; /* GeneralSubtrees ::= SEQUENCE SIZE (1..MAX) */
+    /* GeneralSubtree ::= SEQUENCE { base GeneralName, minimum [0], maximum [1] }: validated by
+     * fm_nc_validate when the constraints apply; OpenSSL decodes the structure of every one */
+    for (int k = 0; k < 2; k++) {
+        fm_der l, t;
+        fm_span sub, gn;
+        unsigned tag;
+        for (fm_der_init_span(&l, k ? c->nc_excluded : c->nc_permitted); !fm_der_done(&l);) {
+            int ok = fm_der_expect(&l, FM_TAG_SEQUENCE, &sub, NULL) == FM_OK;
+            if (ok) {
+                fm_der_init_span(&t, sub);
+                ok = fm_der_any(&t, &tag, &gn, NULL) == FM_OK &&
+                     fm_general_name_decodes(tag, gn);
+            }
+            if (!ok) {
+                c->ext_flags |= FM_X_DECODE_FAILED;
+                return FM_OK;
+            }
+        }
+    }
     return FM_OK;
 }
 
@@ -449,17 +515,13 @@ static int ext_name_constraints(fm_cert *c, fm_span v) {
  * here as FM_X_DECODE_FAILED. */
 static int ext_san(fm_cert *c, fm_span v) {
     fm_der r;
-    fm_span seq;
+    fm_span seq, gn;
     unsigned tag;
     fm_der_init_span(&r, v);
     if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, &c->san) || !fm_der_done(&r))
         return FM_ERR_INVALID_EXTENSION;
-    /* [0] otherName, [3] x400Address, [4] directoryName, [5] ediPartyName must be constructed;
-     * the string forms may be too (OpenSSL's BER decoder reads a constructed string) */
-    static const unsigned constructed = 1u << 0 | 1u << 3 | 1u << 4 | 1u << 5;
     for (fm_der_init_span(&r, seq); !fm_der_done(&r);) {
-        if (fm_der_any(&r, &tag, NULL, NULL) != FM_OK || tag > 0xFFu || (tag & 0xC0u) != 0x80u ||
-            (tag & 0x1Fu) > 8 || (!(tag & 0x20u) && ((constructed >> (tag & 0x1Fu)) & 1u))) {
+        if (fm_der_any(&r, &tag, &gn, NULL) != FM_OK || !fm_general_name_decodes(tag, gn)) {
             c->ext_flags |= FM_X_DECODE_FAILED;
             break;
         }
@@ -468,19 +530,10 @@ static int ext_san(fm_cert *c, fm_span v) {
 }
 
 /* GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName, given its content: every element a
- * context-specific TLV numbered 0..8 (RFC 5280 4.2.1.6); the names themselves are compared as
- * DER, not interpreted. */
+ * GeneralName that decodes (fm_general_name_decodes; RFC 5280 4.2.1.6); the names themselves are
+ * compared as DER, not interpreted. Returns 0 or -1. */
 static int general_names_ok(fm_span v) {
-    fm_der r;
-    fm_der_init_span(&r, v);
-    if (v.len == 0)
-        return -1;
-    while (!fm_der_done(&r)) {
-        unsigned tag;
-        if (fm_der_any(&r, &tag, NULL, NULL) || (tag & 0xC0u) != 0x80u || (tag & 0x1Fu) > 8)
-            return -1;
-    }
-    return 0;
+    return v.len != 0 && general_names_decode(v) ? 0 : -1;
 }
 
 /* DistributionPointName ::= CHOICE { fullName [0] GeneralNames,
@@ -552,8 +605,10 @@ static int ext_crldp(fm_cert *c, fm_span v) {
     fm_dist_point dp;
     int rc;
     fm_der_init_span(&r, v);
-    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r) || seq.len == 0)
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r))
         return FM_ERR_INVALID_EXTENSION;
+    if (seq.len == 0)
+        return SIZE_RULE;
     fm_der_init_span(&r, seq);
     while ((rc = fm_crldp_next(&r, &dp)) == 1)
         ;
@@ -622,6 +677,28 @@ static int ext_policies(fm_cert *c, fm_span v) {
     return FM_OK;
 }
 
+/* The extensions OpenSSL 3 decodes for every certificate (ossl_x509v3_cache_extensions): one of
+ * them repeated or unreadable flags the certificate invalid, and X509_get0_subject_key_id then
+ * gives no SKI. Returns the extension's index in that list, or -1. */
+static int openssl_decoded(fm_span oid) {
+    static const uint8_t ns_cert_type[] = {0x60, 0x86, 0x48, 0x01, 0x86, 0xF8, 0x42, 0x01, 0x01};
+    static const uint8_t pe[] = {0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01}; /* id-pe */
+    static const uint8_t ce[] = {CE_BC, CE_KU, CE_EKU, CE_SKI, CE_AKI, CE_SAN, CE_NC, CE_CRLDP};
+    if (oid.len == 3 && oid.p[0] == 0x55 && oid.p[1] == 0x1D) {
+        for (int i = 0; i < (int)sizeof ce; i++)
+            if (oid.p[2] == ce[i])
+                return i;
+        return -1;
+    }
+    if (FM_OID_EQ(oid, ns_cert_type))
+        return (int)sizeof ce;
+    /* id-pe 7 and 8 (RFC 3779 address and AS blocks), 14 (proxyCertInfo) */
+    if (oid.len == sizeof pe + 1 && memcmp(oid.p, pe, sizeof pe) == 0)
+        return oid.p[7] == 7 ? (int)sizeof ce + 1 : oid.p[7] == 8 ? (int)sizeof ce + 2
+             : oid.p[7] == 14 ? (int)sizeof ce + 3 : -1;
+    return -1;
+}
+
 /* Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension
  * Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
  * RFC 5280 4.2: a certificate MUST NOT include more than one instance of an extension. */
@@ -630,16 +707,15 @@ static int parse_extensions(fm_cert *c, fm_span exts) {
     fm_span oid, value;
     fm_span seen[64];
     size_t nseen = 0;
+    int size_rule = 0;
     fm_der_init_span(&r, exts);
     if (exts.len == 0)
         return BAD;
     while (!fm_der_done(&r)) {
         int critical, rc;
-        TRY(fm_der_extension(&r, &oid, &critical, &value));
-        int decoded = oid.len == 3 && oid.p[0] == 0x55 && oid.p[1] == 0x1D &&
-                      (oid.p[2] == CE_SKI || oid.p[2] == CE_KU || oid.p[2] == CE_SAN ||
-                       oid.p[2] == CE_BC || oid.p[2] == CE_NC || oid.p[2] == CE_CRLDP ||
-                       oid.p[2] == CE_AKI || oid.p[2] == CE_EKU);
+        if (fm_der_extension(&r, &oid, &critical, &value) != 0)
+            return size_rule ? FM_ERR_INVALID_EXTENSION : BAD;
+        int decoded = openssl_decoded(oid) >= 0;
         for (size_t i = 0; i < nseen; i++)
             if (fm_span_eq(seen[i], oid)) {
                 c->ext_flags |= decoded ? FM_X_DECODE_FAILED : 0u;
@@ -729,18 +805,21 @@ static int parse_extensions(fm_cert *c, fm_span exts) {
              * so unhandled when critical, as in OpenSSL and pyca/cryptography */
             known = 0;
         }
-        if (rc == SIZE_RULE)
-            return FM_ERR_INVALID_EXTENSION;
+        if (rc == SIZE_RULE) { /* refused, but the walk goes on: a later extension may not
+                                * decode (FM_X_DECODE_FAILED), as OpenSSL's walk sees */
+            size_rule = 1;
+            rc = FM_OK;
+        }
         if (rc != FM_OK) {
             c->ext_flags |= decoded ? FM_X_DECODE_FAILED : 0u;
-            return rc;
+            return size_rule ? FM_ERR_INVALID_EXTENSION : rc; /* the first error names it */
         }
         if ((must_be_critical && !critical) || (must_not_be_critical && critical))
             c->ext_flags |= FM_X_BAD_CRIT;
         if (!known && critical)
             c->ext_flags |= FM_X_UNKNOWN_CRIT; /* RFC 5280 4.2: reject when processing the path */
     }
-    return FM_OK;
+    return size_rule ? FM_ERR_INVALID_EXTENSION : FM_OK;
 }
 
 /*
@@ -865,14 +944,17 @@ static size_t off(const fm_span *s, const uint8_t *base) {
 /* The subjectKeyIdentifier of a certificate the parser rejected, for its FAILED: result: the
  * TBSCertificate walked element by element (each TLV bounds-checked, its content not examined)
  * to the extensions, then the one subjectKeyIdentifier whose value is one OCTET STRING (none
- * when there are two, as OpenSSL's X509_get0_subject_key_id gives none). A certificate rejected
- * for a v1 version with extensions, another malformed extension or an unusual name or time
- * still shows its SKI, as OpenSSL-based gateways print it. */
+ * when an extension OpenSSL decodes appears twice, or does not decode, anywhere: each is parsed
+ * alone, past whatever stopped the certificate's parse, as OpenSSL's X509_get0_subject_key_id
+ * gives none then). A certificate rejected for a v1 version with extensions, an unusual name or
+ * time, or an extension OpenSSL does not decode still shows its SKI, as OpenSSL-based gateways
+ * print it. */
 static int locate_ski(const uint8_t *der, size_t len, fm_span *ski) {
     static const uint8_t oid_ski[3] = {0x55, 0x1D, 0x0E};
     fm_der r, x;
-    fm_span body, seq, ext, oid, value;
-    unsigned tag;
+    fm_span body, seq, ext, whole, oid, value;
+    fm_cert one;
+    unsigned tag, seen = 0;
     int found = 0;
     fm_der_init(&r, der, len);
     if (fm_der_expect(&r, FM_TAG_SEQUENCE, &body, NULL))
@@ -895,16 +977,26 @@ static int locate_ski(const uint8_t *der, size_t len, fm_span *ski) {
         return 0;
     fm_der_init_span(&r, seq);
     while (!fm_der_done(&r)) { /* an extension that does not read ends the walk: what it found */
-        if (fm_der_expect(&r, FM_TAG_SEQUENCE, &ext, NULL))
+        if (fm_der_expect(&r, FM_TAG_SEQUENCE, &ext, &whole))
             return found;
         fm_der_init_span(&x, ext);
         if (fm_der_expect(&x, FM_TAG_OID, &oid, NULL) ||
             fm_der_optional(&x, FM_TAG_BOOLEAN, NULL, NULL) < 0 ||
             fm_der_expect(&x, FM_TAG_OCTET_STRING, &value, NULL))
             return found;
+        int k = openssl_decoded(oid);
+        if (k >= 0) {
+            if (seen & (1u << k))
+                return 0; /* a second one: OpenSSL flags the certificate invalid */
+            seen |= 1u << k;
+            /* one OpenSSL cannot decode (parsed alone, as a list of one): the same */
+            memset(&one, 0, sizeof one);
+            (void)parse_extensions(&one, whole);
+            if (one.ext_flags & FM_X_DECODE_FAILED)
+                return 0;
+        }
         if (oid.len == sizeof oid_ski && memcmp(oid.p, oid_ski, sizeof oid_ski) == 0) {
-            if (found++)
-                return 0; /* a second one */
+            found = 1;
             fm_der_init_span(&x, value);
             if (fm_der_expect(&x, FM_TAG_OCTET_STRING, ski, NULL) || !fm_der_done(&x))
                 return 0;

@@ -126,6 +126,11 @@ int fm_spki_parse(const uint8_t *spki, size_t len, int *key_type, uint32_t *key_
 /* Parses a DistributionPointName given the content of its [0] wrapper (the CHOICE is explicitly
  * tagged where DistributionPoint and IssuingDistributionPoint use it). Returns FM_OK or -1. */
 int fm_dpname_parse(fm_span v, int *kind, fm_span *names);
+/* Whether a GeneralName (its full tag and content) is one OpenSSL's decoder reads: a context
+ * tag 0..8 in a form its type allows, otherName { OID, [0] }, directoryName one Name (a
+ * SEQUENCE), ediPartyName { [0] OPTIONAL, [1] }, registeredID a valid OID. The characters of
+ * the string forms are not examined. Returns 1 or 0. */
+int fm_general_name_decodes(unsigned tag, fm_span v);
 
 /* One DistributionPoint of a certificate's cRLDistributionPoints. */
 typedef struct fm_dist_point {

@@ -446,6 +446,69 @@ def test_a_rejected_leaf_with_two_skis_shows_none(ch: pki.Chain) -> None:
     assert r.fields()["cert_ski"] == _ski_hex(ch.leaf) != ""
 
 
+def _put_ext(oid: bytes, value: bytes) -> Callable[[list[bytes]], list[bytes]]:
+    """Replace extension ``oid`` by ``value``, or append it."""
+    def edit(exts: list[bytes]) -> list[bytes]:
+        out = _replace_ext(oid, value)(exts)
+        return out if out != exts or any(_children(e)[0] == der_enc(0x06, oid) for e in exts) \
+            else [*exts, _ext(oid, value)]
+    return edit
+
+
+_BC, _AKI, _NC, _CRLDP = (bytes([0x55, 0x1D, n]) for n in (19, 35, 30, 31))
+
+
+def _dup_san(exts: list[bytes]) -> list[bytes]:
+    return [*exts, *(e for e in exts if _children(e)[0] == der_enc(0x06, SAN_OID))]
+
+
+# A leaf fastmtls refuses (or that verifies nothing) with an extension edited: whether its
+# cert_ski shows, as OpenSSL's X509_get0_subject_key_id decides (none when the extension cache
+# flags the certificate invalid: an extension it decodes repeated, or unreadable to it).
+SKI_CASES: dict[str, tuple[Callable[[list[bytes]], list[bytes]], bool]] = {
+    "san-other-name-empty": (_replace_ext(SAN_OID, bytes.fromhex("3002a000")), False),
+    "san-directory-name-not-a-name": (_replace_ext(SAN_OID, bytes.fromhex("3004a4020400")),
+                                      False),
+    "san-edi-party-name-empty": (_replace_ext(SAN_OID, bytes.fromhex("3002a500")), False),
+    "san-registered-id-constructed": (_replace_ext(SAN_OID, bytes.fromhex("3006a80406022a03")),
+                                      False),
+    "san-registered-id-bad-oid": (_replace_ext(SAN_OID, bytes.fromhex("3003880180")), False),
+    "san-ip-constructed": (_replace_ext(SAN_OID, bytes.fromhex("3008a70604047f000001")), True),
+    "san-empty": (_replace_ext(SAN_OID, b"\x30\x00"), True),  # only a SIZE rule
+    "eku-bad-oid": (_replace_ext(EKU_OID, bytes.fromhex("3003060180")), False),
+    "aki-empty-serial": (_put_ext(_AKI, bytes.fromhex("30028200")), False),
+    "aki-issuer-not-general-names": (_put_ext(_AKI, bytes.fromhex("3004a1020500")), False),
+    "nc-subtree-not-a-subtree": (_put_ext(_NC, bytes.fromhex("3004a0020500")), False),
+    "crldp-empty": (_put_ext(_CRLDP, b"\x30\x00"), True),  # only a SIZE rule
+    "empty-eku-then-unreadable-bc": (
+        lambda exts: _put_ext(_BC, b"\x05\x00")(_replace_ext(EKU_OID, b"\x30\x00")(exts)),
+        False),
+    "empty-eku-then-duplicate-san": (
+        lambda exts: _dup_san(_replace_ext(EKU_OID, b"\x30\x00")(exts)), False),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SKI_CASES))
+def test_cert_ski_of_a_refused_leaf_follows_openssl(ch: pki.Chain, kind: str) -> None:
+    """cert_ski of a leaf with one extension edited is OpenSSL's (and, where the system
+    libcrypto is at hand, checked against it): none where OpenSSL's extension cache flags the
+    certificate invalid, the SKI where only an RFC 5280 rule OpenSSL does not enforce is broken.
+    The certificate never verifies."""
+    edit, shown = SKI_CASES[kind]
+    leaf = _edit_extensions(ch.leaf, ch.intermediates[0], edit)
+    r = make_verifier(ch.root).verify([leaf, ch.intermediates[0].der], at=NOW)
+    assert not r.verified
+    assert r.fields()["cert_ski"] == (_ski_hex(ch.leaf) if shown else "")
+    if openssl_ref.AVAILABLE:
+        ref = openssl_ref.cert_fields(leaf)
+        assert ref is not None and ref["cert_ski"] == r.fields()["cert_ski"]
+    # and after a mismatched signature algorithm, which stops the parse before the extensions
+    if kind.startswith("empty-eku-then") or kind == "san-other-name-empty":
+        r = make_verifier(ch.root).verify([_mismatched_alg(leaf), ch.intermediates[0].der],
+                                          at=NOW)  # fmt: skip
+        assert r.fields()["cert_ski"] == ""
+
+
 def _raw_with_extension(ch: pki.Chain, ext: bytes) -> bytes:
     """ch.leaf with the TLV ``ext`` appended to its extensions, re-signed by the intermediate
     as raw DER (cryptography refuses to load a malformed extension)."""

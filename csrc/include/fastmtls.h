@@ -485,7 +485,9 @@ typedef struct fm_cert_info {
     size_t issuer_off, issuer_len;   /* Name, whole TLV */
     size_t subject_off, subject_len; /* Name, whole TLV */
     size_t spki_off, spki_len;       /* SubjectPublicKeyInfo, whole TLV */
-    size_t ski_off, ski_len;         /* subjectKeyIdentifier octets; len 0 when absent */
+    size_t ski_off, ski_len;         /* subjectKeyIdentifier octets; len 0 when absent, or
+                                      * when OpenSSL's X509_get0_subject_key_id gives none (an
+                                      * extension it decodes repeated or unreadable) */
     size_t aki_off, aki_len;         /* authorityKeyIdentifier keyIdentifier octets; 0 = absent */
     size_t san_off, san_len;         /* GeneralNames, whole TLV; 0 = absent */
     int64_t not_before, not_after;   /* unix seconds */
