@@ -543,6 +543,8 @@ static int check_cert_alone(const vctx *x, const fm_cert *c, int role) {
         return FM_ERR_UNHANDLED_CRITICAL_EXTENSION; /* RFC 5280 4.2 */
     if (f & FM_X_BAD_CRIT)
         return FM_ERR_INVALID_EXTENSION; /* criticality a MUST in RFC 5280 4.2.x contradicts */
+    if (f & FM_X_DECODE_FAILED) /* an extension OpenSSL decodes does not (it refuses it too) */
+        return FM_ERR_INVALID_EXTENSION;
     /* The operator chose its anchors: the issuance rules below bind the certificates it did not
      * choose. RFC 5280 4.2.1.1: authorityKeyIdentifier, with its keyIdentifier, MUST be present
      * except in self-signed CAs; 4.1.2.2: serial a positive integer of at most 20 octets. */

@@ -384,7 +384,7 @@ static int ext_eku(fm_cert *c, fm_span v) {
     while (!fm_der_done(&r)) {
         if (fm_der_expect(&r, FM_TAG_OID, &oid, NULL) || oid.len == 0)
             return FM_ERR_INVALID_EXTENSION;
-        if (!fm_der_oid_ok(oid)) /* an unknown purpose to the verifier; OpenSSL cannot decode */
+        if (!fm_der_oid_ok(oid)) /* no OID: OpenSSL cannot decode it (refused, as there) */
             c->ext_flags |= FM_X_DECODE_FAILED;
         if (FM_OID_EQ(oid, OID_EKU_SERVER))
             eku |= FM_EKU_SERVER;
@@ -464,7 +464,8 @@ static int ext_aki(fm_cert *c, fm_span v) {
     int has_serial = fm_der_optional(&r, FM_TAG_CONTEXT(2), &serial, NULL);
     if (has_names < 0 || has_serial < 0 || !fm_der_done(&r))
         return FM_ERR_INVALID_EXTENSION;
-    /* the issuer and serial are not used (fm_verify refuses them malformed); OpenSSL decodes */
+    /* the issuer and serial are not used; OpenSSL decodes them, and refuses the certificate
+     * when they do not decode: so does fm_verify (FM_X_DECODE_FAILED) */
     if ((has_names && !general_names_decode(names)) ||
         (has_serial && fm_der_integer_ok(serial) != 0))
         c->ext_flags |= FM_X_DECODE_FAILED;

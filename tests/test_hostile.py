@@ -509,6 +509,35 @@ def test_cert_ski_of_a_refused_leaf_follows_openssl(ch: pki.Chain, kind: str) ->
         assert r.fields()["cert_ski"] == ""
 
 
+def _aki_with(ch: pki.Chain, tail: bytes) -> Callable[[list[bytes]], list[bytes]]:
+    """The leaf's AKI keeping its keyIdentifier (the issuer's SKI), with ``tail`` after it."""
+    kid = ch.intermediates[0].cert.extensions.get_extension_for_class(
+        x509.SubjectKeyIdentifier).value.digest
+    return _put_ext(_AKI, der_enc(0x30, der_enc(0x80, kid) + tail))
+
+
+UNDECODABLE = {
+    "aki-issuer-not-general-names": lambda ch: _aki_with(ch, bytes.fromhex("a1020500")),
+    "aki-serial-not-minimal": lambda ch: _aki_with(ch, bytes.fromhex("82020001")),
+    "eku-bad-oid": lambda ch: _replace_ext(EKU_OID,
+                                           bytes.fromhex("300d06082b06010505070302060180")),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(UNDECODABLE))
+def test_an_extension_openssl_cannot_decode_is_refused(ch: pki.Chain, kind: str) -> None:
+    """A leaf otherwise valid whose AKI issuer or serial, or one of whose EKU purposes, does
+    not decode (fastmtls does not use them) is refused as OpenSSL refuses it (its extension
+    cache flags the certificate invalid); it used to verify, with no cert_ski."""
+    leaf = _edit_extensions(ch.leaf, ch.intermediates[0], UNDECODABLE[kind](ch))
+    r = make_verifier(ch.root).verify([leaf, ch.intermediates[0].der], at=NOW)
+    assert r.status == "FAILED:invalid or inconsistent certificate extension"
+    assert r.depth == 0 and r.fields()["cert_ski"] == ""
+    if openssl_ref.AVAILABLE:
+        ref = openssl_ref.cert_fields(leaf)
+        assert ref is not None and ref["cert_ski"] == ""
+
+
 def _raw_with_extension(ch: pki.Chain, ext: bytes) -> bytes:
     """ch.leaf with the TLV ``ext`` appended to its extensions, re-signed by the intermediate
     as raw DER (cryptography refuses to load a malformed extension)."""
