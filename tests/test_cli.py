@@ -89,6 +89,35 @@ def test_verify_failure_exit_one(
     assert out["status"] == "FAILED:unable to get local issuer certificate"
 
 
+def test_verify_require_eku_and_cn_constraints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--require-eku refuses a leaf without extendedKeyUsage; --cn-constraints chooses the
+    commonName rule: a CA constrained to partner.example and a leaf "CN=admin.corp.example"
+    beside an e-mail SAN fails by default (and with no-dns-san), passes with no-san."""
+    root = pki.ca("CLI Root")
+    inter = pki.intermediate(root, "CN=CLI Partner CA",
+                             name_constraints=([x509.DNSName("partner.example")], None))
+    (tmp_path / "root.pem").write_bytes(root.pem)
+    no_eku = pki.leaf(inter, "client.partner.example", eku=None,
+                      san=[x509.DNSName("client.partner.example")])
+    cn = pki.leaf(inter, "CN=admin.corp.example",
+                  san=[x509.RFC822Name("mallory@partner.example")])
+    for name, leaf in (("no-eku.pem", no_eku), ("cn.pem", cn)):
+        (tmp_path / name).write_bytes(leaf.pem + inter.pem)
+    base = ["verify", "--ca", str(tmp_path / "root.pem"), *AT]
+    assert _run([*base, str(tmp_path / "no-eku.pem")], capsys)[0] == 0
+    rc, out = _run([*base, "--require-eku", str(tmp_path / "no-eku.pem")], capsys)
+    assert rc == 1 and isinstance(out, dict)
+    assert out["status"] == "FAILED:unsupported certificate purpose"
+    for extra, want in (([], 1), (["--cn-constraints", "no-dns-san"], 1),
+                        (["--cn-constraints", "no-san"], 0)):  # fmt: skip
+        rc, out = _run([*base, *extra, str(tmp_path / "cn.pem")], capsys)
+        assert rc == want and isinstance(out, dict), extra
+        if want:
+            assert out["status"] == "FAILED:permitted subtree violation"
+
+
 def test_verify_bad_ca_exit_two(world: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     """A CA file that is not a CA is a configuration error: exit 2, message on stderr."""
     leaf_only = world["chain"]

@@ -173,6 +173,19 @@ def _build_parser() -> argparse.ArgumentParser:
         "offset) or unix seconds",
     )
     v.add_argument("--purpose", choices=("client", "server", "any"), default="client")
+    v.add_argument(
+        "--require-eku",
+        action="store_true",
+        help="the leaf must carry an extendedKeyUsage naming the purpose (default: only when it "
+        "has one)",
+    )
+    v.add_argument(
+        "--cn-constraints",
+        choices=("no-san", "no-dns-san"),
+        help="when a host-like subject CN is checked against DNS name constraints: whenever the "
+        "leaf has no DNS SAN (no-dns-san, OpenSSL's rule, the default for client certificates) "
+        "or only when it has no SAN at all (no-san, the default for --purpose server)",
+    )
     v.add_argument("--expected-name", help="DNS name, IP, e-mail or URI the leaf must carry")
     v.add_argument("--max-depth", type=int, default=8, help="intermediates allowed (default 8)")
     revocation_source = v.add_mutually_exclusive_group()
@@ -398,6 +411,8 @@ def _verify(args: argparse.Namespace) -> int:
         revocations=revocations,
         revocation_check=args.revocation_check,
         revoked="fail" if args.strict_revocation else "flag",
+        require_eku=args.require_eku,
+        cn_constraints=args.cn_constraints,
     )
     result = verifier.verify(data, host=args.host, at=args.at, expected_name=args.expected_name)
     out = result.as_dict()
