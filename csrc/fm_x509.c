@@ -516,17 +516,12 @@ static int ext_name_constraints(fm_cert *c, fm_span v) {
  * here as FM_X_DECODE_FAILED. */
 static int ext_san(fm_cert *c, fm_span v) {
     fm_der r;
-    fm_span seq, gn;
-    unsigned tag;
+    fm_span seq;
     fm_der_init_span(&r, v);
     if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, &c->san) || !fm_der_done(&r))
         return FM_ERR_INVALID_EXTENSION;
-    for (fm_der_init_span(&r, seq); !fm_der_done(&r);) {
-        if (fm_der_any(&r, &tag, &gn, NULL) != FM_OK || !fm_general_name_decodes(tag, gn)) {
-            c->ext_flags |= FM_X_DECODE_FAILED;
-            break;
-        }
-    }
+    if (!general_names_decode(seq))
+        c->ext_flags |= FM_X_DECODE_FAILED;
     return FM_OK;
 }
 

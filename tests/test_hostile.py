@@ -449,9 +449,9 @@ def test_a_rejected_leaf_with_two_skis_shows_none(ch: pki.Chain) -> None:
 def _put_ext(oid: bytes, value: bytes) -> Callable[[list[bytes]], list[bytes]]:
     """Replace extension ``oid`` by ``value``, or append it."""
     def edit(exts: list[bytes]) -> list[bytes]:
-        out = _replace_ext(oid, value)(exts)
-        return out if out != exts or any(_children(e)[0] == der_enc(0x06, oid) for e in exts) \
-            else [*exts, _ext(oid, value)]
+        if any(_children(e)[0] == der_enc(0x06, oid) for e in exts):
+            return _replace_ext(oid, value)(exts)
+        return [*exts, _ext(oid, value)]
     return edit
 
 
