@@ -411,8 +411,8 @@ static int ext_ski(fm_cert *c, fm_span v) {
 /* Whether OpenSSL's decoder reads the GeneralName of tag `tag` and content `v` (its structure;
  * the strings' characters are fm_names.c's business): a context tag 0..8; [0] otherName,
  * [3] x400Address, [4] directoryName and [5] ediPartyName constructed, the string forms either
- * way (BER reads a constructed string); otherName { OID, [0] value }, directoryName one Name,
- * ediPartyName { [0] OPTIONAL, [1] }, registeredID a valid OID. */
+ * way (BER reads a constructed string); otherName { OID, [0] value }, directoryName one Name
+ * that decodes (fm_name_parse), ediPartyName { [0] OPTIONAL, [1] }, registeredID a valid OID. */
 int fm_general_name_decodes(unsigned tag, fm_span v) {
     static const unsigned constructed = 1u << 0 | 1u << 3 | 1u << 4 | 1u << 5;
     fm_der r;
@@ -425,8 +425,7 @@ int fm_general_name_decodes(unsigned tag, fm_span v) {
     case FM_TAG_CONTEXT_CONS(0):
         return fm_der_expect(&r, FM_TAG_OID, &oid, NULL) == FM_OK && fm_der_oid_ok(oid) &&
                fm_der_expect(&r, FM_TAG_CONTEXT_CONS(0), NULL, NULL) == FM_OK && fm_der_done(&r);
-    case FM_TAG_CONTEXT_CONS(4):
-        return fm_der_expect(&r, FM_TAG_SEQUENCE, NULL, NULL) == FM_OK && fm_der_done(&r);
+    case FM_TAG_CONTEXT_CONS(4): return fm_name_parse(v) == FM_OK;
     case FM_TAG_CONTEXT_CONS(5):
         return fm_der_optional(&r, FM_TAG_CONTEXT_CONS(0), NULL, NULL) >= 0 &&
                fm_der_expect(&r, FM_TAG_CONTEXT_CONS(1), NULL, NULL) == FM_OK && fm_der_done(&r);
@@ -527,9 +526,9 @@ static int ext_san(fm_cert *c, fm_span v) {
 
 /* GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName, given its content: every element a
  * GeneralName that decodes (fm_general_name_decodes; RFC 5280 4.2.1.6); the names themselves are
- * compared as DER, not interpreted. Returns 0 or -1. */
+ * compared as DER, not interpreted. Returns 0, -1 (malformed) or -2 (empty). */
 static int general_names_ok(fm_span v) {
-    return v.len != 0 && general_names_decode(v) ? 0 : -1;
+    return v.len == 0 ? -2 : general_names_decode(v) ? 0 : -1;
 }
 
 /* DistributionPointName ::= CHOICE { fullName [0] GeneralNames,
@@ -545,8 +544,10 @@ int fm_dpname_parse(fm_span v, int *kind, fm_span *names) {
         *kind = FM_DPN_FULL;
         return general_names_ok(*names);
     }
-    if (tag != FM_TAG_CONTEXT_CONS(1) || names->len == 0)
+    if (tag != FM_TAG_CONTEXT_CONS(1))
         return -1;
+    if (names->len == 0)
+        return -2; /* RelativeDistinguishedName ::= SET SIZE (1..MAX) */
     *kind = FM_DPN_RELATIVE;
     fm_der_init_span(&r, *names);
     while (!fm_der_done(&r)) {
@@ -579,8 +580,8 @@ int fm_crldp_next(fm_der *r, fm_dist_point *out) {
         return -1;
     if (rc) {
         out->has_name = 1;
-        if (fm_dpname_parse(name, &out->name_kind, &out->names))
-            return -1;
+        if ((rc = fm_dpname_parse(name, &out->name_kind, &out->names)) != 0)
+            return rc;
     }
     /* reasons [1] ReasonFlags: a BIT STRING of nine named bits */
     if ((rc = fm_der_optional(&d, FM_TAG_CONTEXT(1), &reasons, NULL)) < 0 ||
@@ -588,9 +589,10 @@ int fm_crldp_next(fm_der *r, fm_dist_point *out) {
         return -1;
     out->has_reasons = rc;
     if ((rc = fm_der_optional(&d, FM_TAG_CONTEXT_CONS(2), &out->crl_issuer, NULL)) < 0 ||
-        (rc && general_names_ok(out->crl_issuer)) || !fm_der_done(&d) ||
-        (!out->has_name && !rc))
+        !fm_der_done(&d) || (!out->has_name && !rc))
         return -1;
+    if (rc && (rc = general_names_ok(out->crl_issuer)) != 0)
+        return rc;
     return 1;
 }
 
@@ -608,6 +610,8 @@ static int ext_crldp(fm_cert *c, fm_span v) {
     fm_der_init_span(&r, seq);
     while ((rc = fm_crldp_next(&r, &dp)) == 1)
         ;
+    if (rc == -2)
+        return SIZE_RULE;
     if (rc != 0)
         return FM_ERR_INVALID_EXTENSION;
     c->crldp = seq;

@@ -124,12 +124,14 @@ int fm_spki_parse(const uint8_t *spki, size_t len, int *key_type, uint32_t *key_
 #define FM_DPN_RELATIVE 1 /* nameRelativeToCRLIssuer [1] RDN: names = the SET's content */
 
 /* Parses a DistributionPointName given the content of its [0] wrapper (the CHOICE is explicitly
- * tagged where DistributionPoint and IssuingDistributionPoint use it). Returns FM_OK or -1. */
+ * tagged where DistributionPoint and IssuingDistributionPoint use it). Returns FM_OK, -1 when
+ * malformed, or -2 when well formed but empty (a SIZE (1..MAX) rule OpenSSL does not enforce;
+ * refused all the same). */
 int fm_dpname_parse(fm_span v, int *kind, fm_span *names);
 /* Whether a GeneralName (its full tag and content) is one OpenSSL's decoder reads: a context
- * tag 0..8 in a form its type allows, otherName { OID, [0] }, directoryName one Name (a
- * SEQUENCE), ediPartyName { [0] OPTIONAL, [1] }, registeredID a valid OID. The characters of
- * the string forms are not examined. Returns 1 or 0. */
+ * tag 0..8 in a form its type allows, otherName { OID, [0] }, directoryName one Name that
+ * fm_name_parse reads, ediPartyName { [0] OPTIONAL, [1] }, registeredID a valid OID. The
+ * characters of the string forms are not examined. Returns 1 or 0. */
 int fm_general_name_decodes(unsigned tag, fm_span v);
 
 /* One DistributionPoint of a certificate's cRLDistributionPoints. */
@@ -142,7 +144,8 @@ typedef struct fm_dist_point {
 } fm_dist_point;
 
 /* Reads the next DistributionPoint of a reader over fm_cert.crldp: 1 = read, 0 = end, -1 =
- * malformed (never for a span fm_cert_parse accepted). */
+ * malformed, -2 = a name list empty (fm_dpname_parse); never below 0 for a span fm_cert_parse
+ * accepted. */
 int fm_crldp_next(fm_der *r, fm_dist_point *out);
 
 #endif /* FM_X509_H */

@@ -124,6 +124,16 @@ REASONS = b"\x83\x02\x06\x40"  # onlySomeReasons {keyCompromise}
 ATTR = b"\x85\x01\xff"  # onlyContainsAttributeCerts TRUE
 
 
+DIRNAME = enc(0xA4, enc(0x30, enc(0x31, enc(0x30, ATV_CONTENT))))  # directoryName [4] Name
+DIRNAME_WITHOUT_VALUE = enc(0xA4, enc(0x30, enc(0x31, enc(0x30, der_oid("2.5.4.3")))))
+UPN = der_oid("1.3.6.1.4.1.311.20.2.3")  # an otherName type-id
+
+
+def _full(general_name: bytes) -> bytes:
+    """An IDP whose distributionPoint is a fullName of one GeneralName."""
+    return seq(enc(0xA0, enc(0xA0, general_name)))
+
+
 def _long_form(tlv: bytes) -> bytes:
     """``tlv`` (short-form length) with its length in the long form: BER, not DER."""
     assert tlv[1] < 0x80
@@ -149,6 +159,13 @@ _IDP_CASES = [
     # line 53, fm_x509.c 464: a GeneralName not context-specific, or numbered above 8
     ("generalname-universal-ia5string", seq(DP), seq(enc(0xA0, enc(0xA0, b"\x16" + URI[1:])))),
     ("generalname-tag-9", seq(DP), seq(enc(0xA0, enc(0xA0, b"\x89" + URI[1:])))),
+    # fm_general_name_decodes: a GeneralName whose structure OpenSSL cannot decode either (a
+    # directoryName that is no Name, an otherName without its value, an empty ediPartyName)
+    ("generalname-directory-name-broken", _full(DIRNAME), _full(DIRNAME_WITHOUT_VALUE)),
+    ("generalname-other-name-without-value", _full(enc(0xA0, UPN + enc(0xA0, enc(0x0C, b"x")))),
+     _full(enc(0xA0, UPN))),
+    ("generalname-edi-party-empty", _full(enc(0xA5, enc(0xA1, enc(0x0C, b"x")))),
+     _full(enc(0xA5, b""))),
     # line 53, fm_x509.c 477: more than the one DistributionPointName CHOICE inside [0]
     ("dpname-trailing-null", seq(DP), seq(enc(0xA0, FULL_NAME + NULL))),
     # line 53, fm_x509.c 483: a DistributionPointName neither [0] nor a non-empty [1]

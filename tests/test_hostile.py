@@ -480,6 +480,10 @@ SKI_CASES: dict[str, tuple[Callable[[list[bytes]], list[bytes]], bool]] = {
     "aki-issuer-not-general-names": (_put_ext(_AKI, bytes.fromhex("3004a1020500")), False),
     "nc-subtree-not-a-subtree": (_put_ext(_NC, bytes.fromhex("3004a0020500")), False),
     "crldp-empty": (_put_ext(_CRLDP, b"\x30\x00"), True),  # only a SIZE rule
+    "crldp-full-name-empty": (_put_ext(_CRLDP, bytes.fromhex("30063004a002a000")), True),
+    "crldp-relative-name-empty": (_put_ext(_CRLDP, bytes.fromhex("30063004a002a100")), True),
+    "crldp-directory-name-broken": (
+        _put_ext(_CRLDP, bytes.fromhex("30133011a00fa00da40b3009310730050603550403")), False),
     "empty-eku-then-unreadable-bc": (
         lambda exts: _put_ext(_BC, b"\x05\x00")(_replace_ext(EKU_OID, b"\x30\x00")(exts)),
         False),
