@@ -47,7 +47,7 @@
 /* 2: distribution point partitions (parts); 3: nextUpdate per coverage; 4: validity window
  * (thisUpdate, nextUpdate) of the freshest covering CRL per certificate kind, no removed records;
  * 5: slots placed by a seeded (keyed) hash, the seed in the header, runs bounded */
-#define RS_VERSION 5u
+#define RS_VERSION 6u
 #define RS_ENDIAN 0x01020304u
 #define RS_SEED 0x7265766f6b6564ULL /* issuers and parts: operator-sized indexes, fixed hash */
 #ifndef FM_RS_MAX_RUN
@@ -212,11 +212,14 @@ static inline uint64_t fold_mul(uint64_t a, uint64_t b) {
  * multiplication, then one full mix, keyed by the set's seed. A CA chooses its serials, so they
  * may be an adversary's: with a plain multiply-xorshift, flipping a word's top bit changes the
  * state by a constant that the next word can cancel, whatever the seed, and CRLs could carry
- * any number of colliding serials. Keys are compared exactly anyway. Part of the snapshot format
+ * any number of colliding serials. The issuer and the length go through a keyed round of their
+ * own first: XORed into the state the first word meets, a serial's first octets could cancel
+ * them, and serials of different lengths (trailing zero octets look like the word's padding)
+ * collided under every seed. Keys are compared exactly anyway. Part of the snapshot format
  * (RS_VERSION). */
 static uint64_t entry_hash(uint64_t seed, uint32_t issuer, fm_span serial) {
     const uint64_t k = 0x9E3779B97F4A7C15ULL;
-    uint64_t h = seed ^ ((uint64_t)issuer << 32) ^ serial.len;
+    uint64_t h = fold_mul(seed ^ ((uint64_t)issuer << 32) ^ serial.len, k);
     const uint8_t *p = serial.p;
     size_t n = serial.len;
     while (n >= 8) {

@@ -18,7 +18,7 @@
 #include "fm_revset.h" /* fm_checksum64 */
 
 #define SNAP_MAGIC "FMREVSET"
-#define SNAP_VERSION 5u       /* RS_VERSION */
+#define SNAP_VERSION 6u       /* RS_VERSION */
 #define SNAP_ENDIAN 0x01020304u
 
 /* rs_header: 128 bytes, host byte order */
