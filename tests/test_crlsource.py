@@ -447,7 +447,8 @@ FAILURES = {
     "refused": "refused",
     "garbage": "not a CRL",
     "wrong_key": "signature",
-    "unknown_issuer": "no longer has the CRL",  # another CA's CRL in place of the one held
+    # another CA's CRL in place of the one held: no configured CA signs it (the build says so)
+    "unknown_issuer": "no configured CA has the CRL's issuer name",
     "too_large": "max_bytes",
     "too_large_unannounced": "max_bytes",
     "older": "older than the one held",
@@ -1083,7 +1084,7 @@ def test_independent_crl_series_under_one_issuer_name_update(
 ) -> None:
     """One URL serving two CRL series under the same issuer name, whose numbers are independent
     (RFC 5280 5.2.3 numbers per issuer and scope): two IDP partitions, or the old and the new
-    key of a re-keyed CA (told apart by the CRLs' authority key identifiers). Both moving on is
+    key of a re-keyed CA (told apart by the keys that verify them). Both moving on is
     an update, not a replay of the series with the higher numbers."""
     now = datetime.now(timezone.utc).replace(microsecond=0)
     when = {"this_update": now - timedelta(minutes=1), "next_update": now + timedelta(days=1)}
@@ -1148,7 +1149,8 @@ def test_a_newer_base_may_replace_a_held_delta_and_a_rekeyed_ca_its_old_series(
 ) -> None:
     """What legitimately leaves a series out still passes: a base numbered at least as high as
     the held delta (it includes the delta's changes), and a CA re-keyed (its CRLs under the new
-    key, newer than those of the old one)."""
+    key, newer than those of the old one; the old key's last CRL stays beside them, for the
+    certificates that key issued)."""
     old_key = pki.make_key("p256")
     ca_old = pki.issue(subject="Rekeyed CA", key=old_key, ca=True,
                        key_usage=["key_cert_sign", "crl_sign"])  # fmt: skip
@@ -1168,6 +1170,51 @@ def test_a_newer_base_may_replace_a_held_delta_and_a_rekeyed_ca_its_old_series(
     server.routes["/c.crl"] = Route(crl(ca_new, [7], 1, 0))  # CRL numbers start again
     assert src.refresh() is True and src.status()[0].last_error is None
     assert src.current is not None and src.current.lookup(ca_new.der, 7) is not None
+    # the new key's CRL says nothing about the old key's certificates: its last CRL stays
+    assert src.current.lookup(ca_old.der, 99) is not None
+    assert src.status()[0].crls == 2
+    server.routes["/c.crl"] = Route(crl(ca_new, [7, 8], 2, 0))
+    assert src.refresh() is True and src.current.lookup(ca_new.der, 8) is not None
+    assert src.current.lookup(ca_old.der, 99) is not None
+    server.routes["/c.crl"] = Route(crl(ca_new, [7, 8], 3, 0) + crl(ca_old, [1], 12, 0))
+    assert src.refresh() is False  # and the old key's series cannot go back either
+    assert "older than the one held" in (src.status()[0].last_error or "")
+    assert src.current.lookup(ca_old.der, 99) is not None
+
+
+@pytest.mark.parametrize("aki", [True, False])
+def test_a_same_named_cas_crl_served_in_place_does_not_take_revocations_back(
+    server: CRLServer, aki: bool
+) -> None:
+    """A URL serving CA A's CRL that then serves the valid CRL of CA B, another CA (tenant) of
+    the same name with its own key, must not drop A's revocations: the set applies B's CRL to
+    B's certificates only. The replay check used to tell series apart by the key identifier the
+    CRL claims, took B's CRL for A's re-keyed series and let it replace A's (found by review).
+    Without key identifiers, B's higher CRL number passed the number comparison too."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    ca_a, ca_b = pki.ca("Shared Tenant CA"), pki.ca("Shared Tenant CA")
+
+    def crl(issuer: pki.Cert, revoked: list[int], number: int, age_h: int) -> bytes:
+        return crls.crl(issuer, revoked, number=number, aki=aki,
+                        next_update=now + timedelta(days=1),
+                        this_update=now - timedelta(hours=age_h))  # fmt: skip
+
+    leaf = real_time_leaf(ca_a)
+    server.routes["/a.crl"] = Route(crl(ca_a, [leaf.cert.serial_number], 10, 3))
+    store = TrustStore()
+    store.add_der(ca_a.der, name="tenant-a")
+    store.add_der(ca_b.der, name="tenant-b")
+    verifier = Verifier(store, revoked="fail")
+    src = CRLSource(urls=[server.url("/a.crl")], cas=[ca_a.der, ca_b.der], targets=[verifier])
+    assert src.refresh() is True
+    assert verifier.verify([leaf.der]).status == "FAILED:certificate revoked"
+    server.routes["/a.crl"] = Route(crl(ca_b, [], 11, 1))
+    assert src.refresh() is True  # B's CRL is taken (beside A's) ...
+    assert src.current is not None and src.current.lookup(ca_b.der, leaf.cert.serial_number) is None
+    assert verifier.verify([leaf.der]).status == "FAILED:certificate revoked"  # ... A's stays
+    server.routes["/a.crl"] = Route(crl(ca_b, [], 12, 0) + crl(ca_a, [], 9, 0))
+    assert src.refresh() is False  # and A's series cannot be replayed back beside it
+    assert verifier.verify([leaf.der]).status == "FAILED:certificate revoked"
 
 
 def test_stop_while_the_fetch_sets_up_its_deadline(

@@ -45,6 +45,7 @@ from typing import IO, Literal, NamedTuple, Union
 from cryptography import x509
 
 from . import _deadline
+from ._certinfo import CertInfo, by_subject
 from ._ffi import PACKAGE_VERSION
 from ._format import dn_rfc2253
 from .errors import ConfigurationError, FastMTLSError
@@ -55,6 +56,7 @@ from .revocation import (
     RevocationSet,
     _ca_ders,
     ca_subject,
+    check_crl,
     crl_to_der,
     inspect_crl,
 )
@@ -467,61 +469,91 @@ def _expired(infos: Sequence[CRLInfo], now: float) -> bool:
     return any(i.next_update is not None and i.next_update < now for i in infos)
 
 
-def _series(i: CRLInfo) -> tuple[bytes, bytes | None, bytes | None, bool, str]:
+# A CRL as the replay checks see it: its description and the subjectPublicKeyInfo of the
+# configured CA that signed it (None when none does: then none of it is in the set to protect)
+_Item = tuple[CRLInfo, Union[bytes, None]]
+_SeriesKey = tuple[bytes, bytes, Union[bytes, None], bool, str]
+
+
+def _series(i: CRLInfo, signer: bytes) -> _SeriesKey:
     """The CRL series ``i`` belongs to, whose numbers only grow (RFC 5280 5.2.3: per issuer and
-    scope): its issuer and signing key (a re-keyed CA starts a new series), its partition
+    scope): its issuer and the key that signed it (a re-keyed CA starts a new series; the key
+    that verified the signature, not the authority key identifier the CRL claims), its partition
     (issuingDistributionPoint), base or delta, and certificate scope."""
-    return (i.issuer_der, i.aki, i.idp_der, i.delta, i.scope)
+    return (i.issuer_der, signer, i.idp_der, i.delta, i.scope)
 
 
-def _rollback(old: Sequence[CRLInfo], new: Sequence[CRLInfo], *, allow_older: bool = False
-              ) -> str | None:  # fmt: skip
-    """Why ``new`` (a URL's new response) would take back revocations that ``old`` (its last good
-    response) gave, or None. Refused: a CRL older than the one held of its series (a replay),
-    and a response without a series held before, unless a base CRL of the same issuer and
-    partition at least as recent replaces it (it includes what a held delta said; or the CA was
-    re-keyed). A server that serves another CA's valid CRL, or a base without its delta, would
-    otherwise make the revocations it leaves out disappear. ``allow_older``: an older CRL of a
-    series held is taken (CRLSource.accept_older); leaving a series out is still refused."""
-    held: dict[tuple[bytes, bytes | None, bytes | None, bool, str], CRLInfo] = {}
-    for i in old:
-        key = _series(i)
-        prev = held.get(key)
-        if prev is None or (i.this_update, i.number or 0) > (prev.this_update, prev.number or 0):
-            held[key] = i
-    for i in new:
-        prev = held.get(_series(i))
-        if prev is None or allow_older:
+class _Verdict(NamedTuple):
+    """What :func:`_rollback` decided about a new response."""
+
+    why: str | None  # why it is refused (it would take revocations back), None when taken
+    # positions (in the held content) of the CRLs to keep beside it: the latest of each series
+    # signed by a key of an issuer the response now signs with another key only (a re-keyed
+    # CA, or a same-named CA's CRL served in its place): the set applies a CRL to the
+    # certificates of the key that signed it, so the new key's CRL does not stand for them
+    carry: tuple[int, ...] = ()
+
+
+def _rollback(old: Sequence[_Item], new: Sequence[_Item], *, allow_older: bool = False
+              ) -> _Verdict:  # fmt: skip
+    """Whether ``new`` (a URL's new response) would take back revocations that ``old`` (its last
+    good response) gave. Refused: a CRL older than the one held of its series (a replay), and a
+    response without a series held before, unless a base CRL of the same issuer, key and
+    partition at least as recent replaces it (it includes what a held delta said). A server
+    that serves another CA's valid CRL, or a base without its delta, would otherwise make the
+    revocations it leaves out disappear. A series whose issuer the response signs with another
+    key only is kept beside the response (``carry``), not refused: a re-keyed CA publishes its
+    new key's CRLs at the old URL. ``allow_older``: an older CRL of a series held is taken
+    (CRLSource.accept_older); leaving a series out is still refused."""
+    held: dict[_SeriesKey, tuple[int, CRLInfo]] = {}
+    for n, (i, signer) in enumerate(old):
+        if signer is None:
             continue
+        key = _series(i, signer)
+        have = held.get(key)
+        if have is None or (i.this_update, i.number or 0) > (have[1].this_update,
+                                                              have[1].number or 0):  # fmt: skip
+            held[key] = (n, i)
+    signed = [(i, signer) for i, signer in new if signer is not None]
+    for i, signer in signed:
+        found = held.get(_series(i, signer))
+        if found is None or allow_older:
+            continue
+        prev = found[1]
         if i.number is not None and prev.number is not None:
             if i.number < prev.number:
-                return (f"CRL number {i.number} is older than the one held ({prev.number}): "
-                        "not replacing it")  # fmt: skip
+                return _Verdict(f"CRL number {i.number} is older than the one held "
+                                f"({prev.number}): not replacing it")  # fmt: skip
         elif i.this_update < prev.this_update:
-            return (f"CRL thisUpdate {i.this_update} is older than the one held "
-                    f"({prev.this_update}): not replacing it")  # fmt: skip
-    present = {_series(i) for i in new}
-    for key, prev in held.items():
-        if key in present or any(_replaces(i, prev) for i in new):
+            return _Verdict(f"CRL thisUpdate {i.this_update} is older than the one held "
+                            f"({prev.this_update}): not replacing it")  # fmt: skip
+    present = {_series(i, signer) for i, signer in signed}
+    keys = {(i.issuer_der, signer) for i, signer in signed}
+    names = {i.issuer_der for i, _ in signed}
+    carry = []
+    for key, (n, prev) in held.items():
+        if key in present or any(_replaces(i, signer, prev, key[1]) for i, signer in signed):
+            continue
+        if prev.issuer_der in names and (prev.issuer_der, key[1]) not in keys:
+            carry.append(n)
             continue
         kind = "delta CRL" if prev.delta else "CRL"
-        return (f"the response no longer has the {kind} of {_issuer_text(prev.issuer_der)} it "
-                "had (leaving a CRL out would take its revocations back): keeping the last good "
-                "one")  # fmt: skip
-    return None
+        return _Verdict(f"the response no longer has the {kind} of "
+                        f"{_issuer_text(prev.issuer_der)} it had (leaving a CRL out would take "
+                        "its revocations back): keeping the last good one")  # fmt: skip
+    return _Verdict(None, tuple(sorted(carry)))
 
 
-def _replaces(i: CRLInfo, prev: CRLInfo) -> bool:
+def _replaces(i: CRLInfo, signer: bytes, prev: CRLInfo, prev_signer: bytes) -> bool:
     """Whether base CRL ``i`` stands for the held CRL ``prev`` of another series: same issuer,
-    partition and scope, at least as recent, and, signed by the same key, numbered at least as
-    high (a base numbered below a held delta lacks the delta's changes)."""
-    if i.delta or (i.issuer_der, i.idp_der, i.scope) != (prev.issuer_der, prev.idp_der, prev.scope):
+    key, partition and scope, at least as recent, and numbered at least as high (a base
+    numbered below a held delta lacks the delta's changes)."""
+    if i.delta or (i.issuer_der, signer, i.idp_der, i.scope) != (
+            prev.issuer_der, prev_signer, prev.idp_der, prev.scope):  # fmt: skip
         return False
     if i.this_update < prev.this_update:
         return False
-    if i.aki == prev.aki and i.number is not None and prev.number is not None:
-        return i.number >= prev.number
-    return True  # the CA was re-keyed: a newer CRL under its new key
+    return i.number is None or prev.number is None or i.number >= prev.number
 
 
 def _issuer_text(name_der: bytes) -> str:
@@ -663,6 +695,10 @@ class CRLSource:
         self._state_lock = threading.Lock()  # short: source fields, targets, thread
         self._publish_lock = threading.Lock()  # short: the current set and the targets
         self._cas_seen: tuple[bytes, ...] | None = None
+        # _items(): the CAs the signers were found among, their index, CRL DER -> signer's key
+        self._signers_cas: tuple[bytes, ...] | None = None
+        self._signers_index: dict[bytes, tuple[CertInfo, ...]] = {}
+        self._signers: dict[bytes, object] = {}
         self._published_key: object = None
         # the earliest thisUpdate (unix seconds) of a CRL held but issued for later: the set is
         # rebuilt then, when that CRL comes into force (RevocationSet.build ranks it below the
@@ -986,9 +1022,12 @@ class CRLSource:
         if not retired:
             return False
         now = time.time()
-        others = [i for s in self._sources if s.in_set and not s.retired for i in s.infos
-                  if i.this_update <= now]  # fmt: skip
-        gone = {s for s in retired if s.held_error or _rollback(s.infos, others) is None}
+        others = [item for s in self._sources if s.in_set and not s.retired
+                  for item in self._items(s.ders, s.infos)
+                  if item[0].this_update <= now]  # fmt: skip
+        # dropped when nothing of it would be taken back or kept beside the others
+        gone = {s for s in retired if s.held_error
+                or _rollback(self._items(s.ders, s.infos), others) == _Verdict(None)}  # fmt: skip
         if gone:
             with self._state_lock:
                 self._sources = tuple(s for s in self._sources if s not in gone)
@@ -1035,14 +1074,42 @@ class CRLSource:
             s.bad_digest = digest
             self._failed(s, f"not a CRL: {exc}")
             return
-        if s.kind == "url" and s.data is not None:
-            why = _rollback(s.infos, infos, allow_older=s.accept_older)
-            if why is not None:
-                self._failed(s, why)
+        new_items = self._items(ders, infos) if s.kind == "url" and s.data is not None else []
+        # (a CRL no configured CA signs: the build refuses the content, and says why)
+        if new_items and all(signer is not None for _, signer in new_items):
+            verdict = _rollback(self._items(s.ders, s.infos), new_items,
+                                allow_older=s.accept_older)  # fmt: skip
+            if verdict.why is not None:
+                self._failed(s, verdict.why)
                 return
+            if verdict.carry:
+                log.warning("CRL source %s: the response no longer has CRLs signed by %d key(s) "
+                            "of its issuers (a re-keyed CA?): keeping their last good CRLs "
+                            "beside it", s.location,
+                            len(verdict.carry))  # fmt: skip
+                ders += tuple(s.ders[n] for n in verdict.carry)
+                infos += tuple(s.infos[n] for n in verdict.carry)
         # the file's new stat key is kept only once _rebuild took or refused the content: a
         # round that stops before (stop()) leaves the file to be read again
         pending[s] = _Pending(data, ders, infos, etag, last_modified, key, digest)
+
+    def _items(self, ders: Sequence[bytes], infos: Sequence[CRLInfo]) -> list[_Item]:
+        """The CRLs ``ders`` (described by ``infos``) with the key of the configured CA (of the
+        round's CAs) that signs each, as RevocationSet.build picks it: the first CA of the
+        CRL's issuer name whose key verifies it. Remembered per CRL while the CAs stay."""
+        cas = self._cas_seen or ()
+        if self._signers_cas != cas:
+            self._signers_cas, self._signers = cas, {}
+            self._signers_index = by_subject(cas)
+        out: list[_Item] = []
+        for der, info in zip(ders, infos):
+            signer = self._signers.get(der, _NEVER)
+            if signer is _NEVER:
+                signer = next((ca.spki for ca in self._signers_index.get(info.issuer_der, ())
+                               if check_crl(der, ca.der) is None), None)  # fmt: skip
+                self._signers[der] = signer
+            out.append((info, signer if isinstance(signer, bytes) else None))
+        return out
 
     def _read_file(self, s: _Source) -> tuple[object, bytes | None]:
         """(stat key, content): content None when the stat did not change since the last read;
@@ -1339,6 +1406,8 @@ class CRLSource:
                         s.stat_key = _NEVER
                         s.bad_digest = None
                         s.due = min(s.due, time.monotonic())
+        kept = {d for s in self._sources for d in s.ders}  # the signers worth remembering
+        self._signers = {d: k for d, k in self._signers.items() if d in kept}
         held_updates = [i.this_update for s in self._sources if s in in_set
                         for c in (*s.outgoing, _Content(s.ders, s.infos)) for i in c.infos]
         self._next_in_force = min((t for t in held_updates if t > now), default=None)
