@@ -886,25 +886,46 @@ static int cn_dnsid(unsigned tag, fm_span v, uint8_t buf[CN_MAX_WIDE], fm_span *
 
 /* GeneralSubtrees ::= SEQUENCE SIZE (1..MAX) OF GeneralSubtree (content; see nc_scan).
  * Counts the subtrees into *count. */
-/* The weight of one name or constraint in fm_nc_check's budget: what comparing it costs, in
- * comparisons of short names. A directoryName is compared RDN by RDN, each multi-valued RDN
- * attribute against attribute (quadratic in its size); other forms byte by byte. */
-static size_t nc_weight(unsigned tag, size_t len) {
-    size_t units = len / 64;
-    return 1 + (tag == GN_DN ? units * units : units);
+/* The weight of a directoryName (a validated Name TLV): what comparing it with another costs.
+ * rdn_eq counts each attribute of an RDN of k attributes (L octets) among the attributes of
+ * both RDNs: 2k^2 attribute comparisons, reading up to 2kL octets. So an RDN weighs
+ * k^2 + k * (L / 64), a Name the sum over its RDNs (at least 1): a Name of short one-attribute
+ * RDNs weighs one per RDN, 17 one-octet attributes in one RDN weigh 306 (a length-only weight, 1 + (len / 64)^2, called them 2 while they cost ~600
+ * comparisons: 3 s for a chain within the budget). */
+static size_t dn_weight(fm_span name) {
+    fm_der r, s;
+    fm_span seq, set;
+    size_t w = 0;
+    rd_init(&r, name);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) != 0)
+        return 1 + name.len / 64;
+    rd_init(&r, seq);
+    while (!fm_der_done(&r) && fm_der_expect(&r, FM_TAG_SET, &set, NULL) == 0) {
+        size_t k = 0;
+        rd_init(&s, set);
+        while (!fm_der_done(&s) && k <= DN_MAX_AVAS && fm_der_any(&s, NULL, NULL, NULL) == 0)
+            k++; /* (past DN_MAX_AVAS, rdn_eq stops once it has counted) */
+        w += k * k + k * (set.len / 64);
+    }
+    return w ? w : 1;
 }
+
+/* The weight of one name or constraint in fm_nc_check's plain count (every name against every
+ * constraint, most of them skipped as another form): its size in short names. directoryNames
+ * compared with directoryName constraints count again, by dn_weight. */
+static size_t nc_weight(fm_span v) { return 1 + v.len / 64; }
 
 /* A name's weight: its size (nc_weight), times how much more one comparison of its form costs
  * than the hash-indexed dNSName's (measured: e-mail, URI and wildcard names are scanned against
  * every constraint, ~50 ns a pair; iPAddress ~12 ns): 2^20 weighted pairs stay near 6 ms. */
 static size_t nc_name_weight(unsigned tag, fm_span v) {
-    size_t w = nc_weight(tag, v.len);
+    size_t w = nc_weight(v);
     if (tag == GN_EMAIL || tag == GN_URI || (tag == GN_DNS && v.len >= 1 && v.p[0] == '*'))
         return 8 * w;
     return tag == GN_IP ? 2 * w : w;
 }
 
-static int subtrees_ok(fm_span list, size_t *count) {
+static int subtrees_ok(fm_span list, size_t *count, size_t dn[2]) {
     fm_der r, s;
     fm_span st, base, v;
     unsigned tag;
@@ -931,7 +952,9 @@ static int subtrees_ok(fm_span list, size_t *count) {
             return FM_ERR_SUBTREE_MINMAX;
         if (!fm_der_done(&s))
             return FM_ERR_INVALID_EXTENSION;
-        *count += nc_weight(tag, base.len);
+        *count += nc_weight(base);
+        if (tag == GN_DN)
+            dn[0]++, dn[1] += dn_weight(base);
     }
     return FM_OK;
 }
@@ -942,21 +965,21 @@ static int subtrees_ok(fm_span list, size_t *count) {
  *   excludedSubtrees  [1] GeneralSubtrees OPTIONAL }
  * fm_cert holds the contents of [0] and [1] (len 0 when absent).
  */
-static int nc_validate_count(const fm_cert *ca, size_t *count) {
-    *count = 0;
+static int nc_validate_count(const fm_cert *ca, size_t *count, size_t dn[2]) {
+    *count = dn[0] = dn[1] = 0;
     /* RFC 5280 4.2.1.10: "either the permittedSubtrees field or the excludedSubtrees field MUST
      * be present" (and a present one is SIZE (1..MAX)). */
     if (ca->nc_permitted.len == 0 && ca->nc_excluded.len == 0)
         return FM_ERR_INVALID_EXTENSION;
-    int rc = subtrees_ok(ca->nc_permitted, count);
-    return rc != FM_OK ? rc : subtrees_ok(ca->nc_excluded, count);
+    int rc = subtrees_ok(ca->nc_permitted, count, dn);
+    return rc != FM_OK ? rc : subtrees_ok(ca->nc_excluded, count, dn);
 }
 
 int fm_nc_validate(const fm_cert *ca) {
-    size_t n;
+    size_t n, dn[2];
     if (!ca)
         return FM_ERR_INVALID_ARGUMENT;
-    return (ca->ext_flags & FM_X_NC) ? nc_validate_count(ca, &n) : FM_OK;
+    return (ca->ext_flags & FM_X_NC) ? nc_validate_count(ca, &n, dn) : FM_OK;
 }
 
 /* SubjectAltName ::= GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName (RFC 5280 4.2.1.6).
@@ -992,13 +1015,17 @@ int fm_san_validate(const fm_cert *c) {
 static int nc_names_check(const fm_cert *ca, const fm_cert *sub, const dns_index ix[2],
                           fm_der names, int cn_dns, size_t n_attrs, int *perm_fail);
 
+#define NC_DN_PAIR 16u /* a directoryName unit's cost over a short-name pair's (fm_nc_check) */
+
 int fm_nc_check(const fm_cert *ca, const fm_cert *sub, unsigned cn_rule, uint32_t max_checks,
                 uint64_t *spent) {
     fm_der names;
     ava_iter it;
     fm_span type, v;
     unsigned tag;
-    size_t n_cons, n_san, n_attrs = 0, n_cns = 0, n_names, w_emails = 0, w_san = 0, w_cns = 0;
+    /* dn_cons, dn_names: how many directoryNames, and their total weight */
+    size_t n_cons, dn_cons[2], dn_names[2] = {0, 0}, n_san, n_attrs = 0, n_cns = 0, n_names,
+           w_emails = 0, w_san = 0, w_cns = 0;
     int rc, more, perm_fail = 0;
 
     if (spent)
@@ -1007,7 +1034,7 @@ int fm_nc_check(const fm_cert *ca, const fm_cert *sub, unsigned cn_rule, uint32_
         return FM_ERR_INVALID_ARGUMENT;
     if (!(ca->ext_flags & FM_X_NC))
         return FM_OK;
-    if ((rc = nc_validate_count(ca, &n_cons)) != FM_OK ||
+    if ((rc = nc_validate_count(ca, &n_cons, dn_cons)) != FM_OK ||
         (rc = san_open(sub, &names, &n_san)) != FM_OK)
         return rc;
 
@@ -1022,7 +1049,7 @@ int fm_nc_check(const fm_cert *ca, const fm_cert *sub, unsigned cn_rule, uint32_
                 w_emails += nc_name_weight(GN_EMAIL, v);
             if (FM_OID_EQ(type, OID_CN)) {
                 n_cns++;
-                w_cns += nc_weight(GN_DNS, v.len); /* by size: a 16 KB CN is no short name */
+                w_cns += nc_weight(v); /* by size: a 16 KB CN is no short name */
             }
         }
         if (more < 0)
@@ -1042,19 +1069,39 @@ int fm_nc_check(const fm_cert *ca, const fm_cert *sub, unsigned cn_rule, uint32_
         fm_der_any(&r, &tag, &v, NULL); /* validated by san_open */
         n_dns_san += tag == GN_DNS;
         w_san += nc_name_weight(tag, v);
+        if (tag == GN_DN)
+            dn_names[0]++, dn_names[1] += dn_weight(v);
     }
     int cn_dns = n_cns && !((sub->ext_flags & FM_X_BC) && sub->is_ca) &&
                  (cn_rule == FM_NC_CN_NO_DNS_SAN ? n_dns_san == 0 : n_san == 0) &&
                  (has_form(ca->nc_permitted, GN_DNS) || has_form(ca->nc_excluded, GN_DNS));
     /* the budget counts names x constraints, each weighted by what comparing it costs (a long
      * or many-attribute directoryName counts as many short names): pairs of short names are
-     * cheap, and no name is made expensive enough to be worth many */
-    n_names = w_san + w_emails + (n_attrs ? nc_weight(GN_DN, sub->subject.len) : 0u) +
-              (cn_dns ? w_cns : 0u);
+     * cheap, and no name is made expensive enough to be worth many. directoryNames compared
+     * with directoryName constraints count again: comparing two costs at most ~3 times the sum
+     * of their weights (dn_weight: the attributes of an RDN are counted on both sides, and the
+     * pairwise comparisons of RDNs of the same size cost at most the lighter one's weight), so
+     * all the pairs cost the weight of the names times the number of constraints plus the
+     * weight of the constraints times the number of names, each unit NC_DN_PAIR short-name
+     * checks (~50 ns: 500 one-attribute names against as many constraints took 26 ms within
+     * the plain count) */
+    if (n_attrs) {
+        n_names = nc_weight(sub->subject);
+        dn_names[0]++, dn_names[1] += dn_weight(sub->subject);
+    } else {
+        n_names = 0;
+    }
+    n_names += w_san + w_emails + (cn_dns ? w_cns : 0u);
     if (n_names && n_cons > max_checks / n_names)
         return FM_ERR_BUDGET_EXCEEDED;
+    uint64_t cost = (uint64_t)n_cons * n_names;
+    /* (each factor is at most the certificate's size: the products cannot wrap) */
+    uint64_t dn_cost = ((uint64_t)dn_names[1] * dn_cons[0] + (uint64_t)dn_names[0] * dn_cons[1]);
+    if (dn_cost > (max_checks - cost) / NC_DN_PAIR)
+        return FM_ERR_BUDGET_EXCEEDED;
+    cost += dn_cost * NC_DN_PAIR;
     if (spent)
-        *spent = (uint64_t)n_cons * n_names;
+        *spent = cost;
 
     dns_index ix[2] = {{NULL, 0, 0}, {NULL, 0, 0}};
     if (n_names > 1) { /* one name: building an index costs what one scan does */

@@ -570,6 +570,47 @@ def test_name_constraint_checks_configured(nc_root: pki.Cert, n_cons: int) -> No
     assert make_verifier(nc_root).verify(chain, at=pki.NOW).verified
 
 
+@pytest.mark.parametrize("n_cons", [31, 32])
+def test_directory_name_constraint_checks(nc_root: pki.Cert, n_cons: int) -> None:
+    """directoryNames against directoryName constraints count again (walking two Names costs
+    ~100 ns a pair): 16 x (the names' weight x the constraints + the names x the constraints'
+    weight), one-attribute Names weighing 1. 1024 Names (1023 SANs and the subject) x 31
+    excluded Names = 1024 x 31 x (1 + 32) weighted checks verify; x 32 is over the 2^20
+    budget."""
+    def dn(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    excluded = [x509.DirectoryName(dn(f"ex{i}")) for i in range(n_cons)]
+    inter = pki.intermediate(nc_root, "NC DN Intermediate", name_constraints=(None, excluded))
+    sans = [x509.DirectoryName(dn(f"h{i}")) for i in range(1023)]
+    leaf = pki.leaf(inter, "nc client", san=sans)
+    r = make_verifier(nc_root).verify([leaf.der, inter.der], at=pki.NOW)
+    if 1024 * n_cons * 33 <= NC_MAX_CHECKS:
+        assert r.verified, r.status
+    else:
+        assert r.reason == R.BUDGET_EXCEEDED and r.depth == 0, (r.status, r.depth)
+
+
+def test_many_attribute_rdns_weigh_what_comparing_them_costs(nc_root: pki.Cert) -> None:
+    """A multi-valued RDN of k attributes costs ~2k^2 attribute comparisons against another:
+    17 short attributes in one RDN weighed 2 a Name: 480 such directoryName SANs against as many
+    excluded ones took 3 s of CPU within the budget (found by review). Now such a Name weighs
+    ~300, and 100 of them against 100 are over the budget at once (within it before), valid
+    or expired (failures are not cached)."""
+    def rdn(last: int) -> x509.Name:
+        attrs = [x509.NameAttribute(x509.ObjectIdentifier(f"1.2.{i}"), "v") for i in range(16)]
+        attrs.append(x509.NameAttribute(x509.ObjectIdentifier(f"1.2.{last}"), "v"))
+        return x509.Name([x509.RelativeDistinguishedName(attrs)])
+
+    excluded = [x509.DirectoryName(rdn(100)) for _ in range(100)]
+    inter = pki.intermediate(nc_root, "NC RDN Intermediate", name_constraints=(None, excluded))
+    sans = [x509.DirectoryName(rdn(101)) for _ in range(100)]
+    for kw in ({}, {"not_after": pki.NOW - timedelta(days=1)}):
+        leaf = pki.leaf(inter, "nc client", san=sans, **kw)
+        r = make_verifier(nc_root).verify([leaf.der, inter.der], at=pki.NOW)
+        assert r.reason == R.BUDGET_EXCEEDED and r.depth == 0, (r.status, r.depth)
+
+
 # ---- trust anchors, revocation sets, PEM, CRL sources -------------------------------------
 
 
