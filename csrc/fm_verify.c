@@ -297,6 +297,7 @@ typedef struct vctx {
     uint32_t name_kind;
     const uint8_t *name;
     size_t name_len;
+    int name_rc; /* fm_name_match of the leaf against name, + 1 (0 = not yet: once per call) */
     fm_cert *pres; /* presented certificates, parsed */
     int *pres_ok;  /* parse status per presented certificate */
     fm_span *sig_ok; /* per presented certificate: the issuer key (SPKI) its signature was last
@@ -640,37 +641,46 @@ static int check_sig_at(vctx *x, const node *top, const fm_cert *cand, uint8_t s
 /* ---- explicit policy (RFC 5280 4.2.1.11, 6.1) ---------------------------------------------- */
 
 #define FM_MAX_POLICIES 64 /* policy identifiers read per certificate where a policy is required */
+#define POLICY_WORK_STEP 64 /* policy entries read or compared per path-building step */
 
 static const uint8_t OID_ANY_POLICY[] = {0x55, 0x1D, 0x20, 0x00};
 
+static int policy_in(fm_span p, const fm_span *ids, size_t n, uint64_t *work) {
+    *work += n;
+    for (size_t i = 0; i < n; i++)
+        if (fm_span_eq(p, ids[i]))
+            return 1;
+    return 0;
+}
+
 /* The policy identifiers of `c` other than anyPolicy (at most FM_MAX_POLICIES), and whether
- * anyPolicy is one. -1 when the list is malformed or longer. */
-static int policy_ids(const fm_cert *c, fm_span *ids, size_t *n, int *any) {
+ * anyPolicy is one. -1 when the list is malformed or longer, or names a policy twice (RFC 5280
+ * 4.2.1.4: "A certificate policy OID MUST NOT appear more than once"; OpenSSL's policy cache
+ * refuses it too): 52 KB of repeated anyPolicy entries must not be read at every path tried.
+ * *work counts the entries read and identifiers compared. */
+static int policy_ids(const fm_cert *c, fm_span *ids, size_t *n, int *any, uint64_t *work) {
     fm_der r, pi;
     fm_span info, oid;
     *n = 0;
     *any = 0;
     fm_der_init_span(&r, c->policies);
     while (!fm_der_done(&r)) {
+        ++*work;
         if (fm_der_expect(&r, FM_TAG_SEQUENCE, &info, NULL))
             return -1;
         fm_der_init_span(&pi, info); /* policyQualifiers (optional) are not read */
         if (fm_der_expect(&pi, FM_TAG_OID, &oid, NULL) || oid.len == 0)
             return -1;
-        if (FM_OID_EQ(oid, OID_ANY_POLICY))
+        if (FM_OID_EQ(oid, OID_ANY_POLICY)) {
+            if (*any)
+                return -1;
             *any = 1;
-        else if (*n == FM_MAX_POLICIES)
+        } else if (*n == FM_MAX_POLICIES || policy_in(oid, ids, *n, work)) {
             return -1;
-        else
+        } else {
             ids[(*n)++] = oid;
+        }
     }
-    return 0;
-}
-
-static int policy_in(fm_span p, const fm_span *ids, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (fm_span_eq(p, ids[i]))
-            return 1;
     return 0;
 }
 
@@ -682,7 +692,7 @@ static int policy_in(fm_span p, const fm_span *ids, size_t n) {
  * of them, anyPolicy standing for every policy (as it does without inhibitAnyPolicy). A path
  * that needs mapping (policyMappings, inhibitAnyPolicy, inhibitPolicyMapping) fails closed.
  * FM_OK, FM_ERR_NO_EXPLICIT_POLICY or FM_ERR_INVALID_EXTENSION, with *depth. */
-static int check_explicit_policy(const vctx *x, int *depth) {
+static int check_explicit_policy(const vctx *x, int *depth, uint64_t *work) {
     size_t n = x->len - 1; /* RFC 5280's certificates 1..n: path[n - 1] .. path[0] */
     int64_t explicit_policy = (int64_t)n + 1;
     for (size_t i = 1; i <= n; i++) {
@@ -705,7 +715,8 @@ static int check_explicit_policy(const vctx *x, int *depth) {
         *depth = (int)k;
         if (!(c->ext_flags & FM_X_POLICY) || (c->ext_flags & FM_X_POLICY_MAP))
             return FM_ERR_NO_EXPLICIT_POLICY; /* no policies; or mapping, not processed */
-        if (policy_ids(c, have_first ? ids : first, have_first ? &n_ids : &n_first, &any) != 0)
+        if (policy_ids(c, have_first ? ids : first, have_first ? &n_ids : &n_first, &any,
+                       work) != 0)
             return FM_ERR_INVALID_EXTENSION;
         if (any)
             continue;
@@ -715,7 +726,7 @@ static int check_explicit_policy(const vctx *x, int *depth) {
         }
         size_t kept = 0;
         for (size_t j = 0; j < n_first; j++)
-            if (policy_in(first[j], ids, n_ids))
+            if (policy_in(first[j], ids, n_ids, work))
                 first[kept++] = first[j];
         n_first = kept;
     }
@@ -763,13 +774,24 @@ static int validate_path(vctx *x, int *depth) {
         }
     }
     if (x->name_kind != FM_NAME_NONE) {
-        int rc = fm_name_match(x->path[0].cert, x->name_kind, x->name, x->name_len);
-        if (rc != FM_OK) {
+        /* the leaf is the same on every path: matched once (its SANs may be 60 KB) */
+        if (x->name_rc == 0)
+            x->name_rc = fm_name_match(x->path[0].cert, x->name_kind, x->name, x->name_len) + 1;
+        if (x->name_rc - 1 != FM_OK) {
             *depth = 0;
-            return rc;
+            return x->name_rc - 1;
         }
     }
-    int rc = check_explicit_policy(x, depth);
+    /* explicit policy is processed for every path that reaches an anchor: its work (entries read,
+     * identifiers compared) counts towards the step budget, one step per POLICY_WORK_STEP, so
+     * that hundreds of paths through certificates with 64 policies each stay bounded */
+    uint64_t work = 0;
+    int rc = check_explicit_policy(x, depth, &work);
+    x->steps += (uint32_t)(work / POLICY_WORK_STEP);
+    if (x->steps > x->o->limits.max_steps) {
+        x->fatal = FM_ERR_BUDGET_EXCEEDED;
+        return FM_ERR_BUDGET_EXCEEDED;
+    }
     if (rc != FM_OK)
         return rc;
     /* RFC 5280 6.1.3 (a)(2): validity at the verification time, reported from the top down as
@@ -879,7 +901,7 @@ static int try_anchor(vctx *x, const node *top, int depth, size_t i, int pass, i
     if (rc != FM_OK)
         record(x, rc, vdepth, 3);
     x->len--;
-    return x->done ? -1 : 0;
+    return x->done || x->fatal ? -1 : 0;
 }
 
 /* Hosts associated with at most this many groups walk only their groups' anchors (build). */

@@ -635,6 +635,11 @@ def _policy_mappings(issuer: ObjectIdentifier, subject: ObjectIdentifier) -> tup
     ([_require(0), _policies(P1), _policy_mappings(P1, P2)], [_policies(P1)],
      R.NO_EXPLICIT_POLICY, 1),
     ([_policies(P1), _policy_mappings(P1, P2)], [_policies(P2)], R.OK, None),  # not required
+    # a policy named twice (RFC 5280 4.2.1.4; OpenSSL's policy cache refuses it too), where a
+    # policy is required; not read where none is
+    ([_require(0), _policies(P1)], [_policies(P1, P2, P1)], R.INVALID_EXTENSION, 0),
+    ([_require(0), _policies(ANY_POLICY, ANY_POLICY)], [_policies(P1)], R.INVALID_EXTENSION, 1),
+    ([_policies(P1, P1)], [_policies(P2, P2)], R.OK, None),
 ])  # fmt: skip
 def test_require_explicit_policy(inter: list[Any], leaf: list[Any], expected: Reason,
                                  depth: int | None) -> None:

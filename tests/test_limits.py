@@ -611,6 +611,41 @@ def test_many_attribute_rdns_weigh_what_comparing_them_costs(nc_root: pki.Cert) 
         assert r.reason == R.BUDGET_EXCEEDED and r.depth == 0, (r.status, r.depth)
 
 
+def _policy_layers(branching: int, expired: bool) -> tuple[pki.Cert, list[bytes]]:
+    """A root, and a chain of six layers of ``branching`` same-name, same-key intermediates
+    (branching^6 paths to the root), every certificate with 64 policies, the top layer requiring
+    an explicit policy: each path reaching the root has its policies intersected."""
+    policies = (x509.CertificatePolicies([
+        x509.PolicyInformation(x509.ObjectIdentifier(f"1.3.6.1.4.1.99999.{i}"), None)
+        for i in range(64)]), False)  # fmt: skip
+    require = (x509.PolicyConstraints(require_explicit_policy=0, inhibit_policy_mapping=None),
+               True)  # fmt: skip
+    root = pki.ca("Policy Root")
+    issuers, inters = [root], []
+    for layer in range(6):
+        key = pki.make_key("p256")
+        extra = [policies, require] if layer == 0 else [policies]
+        issuers = [pki.intermediate(issuers[0], f"Policy Layer {layer}", key=key,
+                                    extra_extensions=extra) for _ in range(branching)]  # fmt: skip
+        inters = [c.der for c in issuers] + inters
+    kw = {"not_after": pki.NOW - timedelta(days=1)} if expired else {}
+    leaf = pki.leaf(issuers[0], extra_extensions=[policies], **kw)
+    return root, [leaf.der, *inters]
+
+
+def test_policy_work_counts_towards_the_step_budget() -> None:
+    """Explicit policy is processed for every path that reaches an anchor: 729 paths through
+    certificates of 64 policies (or 52 KB of repeated anyPolicy entries) took 280 ms per call,
+    uncounted, and as much for an expired leaf (failures are not cached; found by review). The
+    entries read and identifiers compared now count towards max_steps (one step per 64), and a
+    repeated policy is refused."""
+    root, chain = _policy_layers(3, expired=True)
+    r = make_verifier(root).verify(chain, at=pki.NOW)
+    assert r.reason == R.BUDGET_EXCEEDED, r.status
+    root, chain = _policy_layers(1, expired=False)  # one such path: well within the budget
+    assert make_verifier(root).verify(chain, at=pki.NOW).verified
+
+
 # ---- trust anchors, revocation sets, PEM, CRL sources -------------------------------------
 
 
