@@ -141,6 +141,7 @@ struct fm_store {
     fm_cindex by_group; /* anchors by fm_group_key(subject hash, group): a host's own CAs */
     fm_assoc *assocs;
     size_t n_assocs, cap_assocs;
+    size_t n_wild; /* associations of "*." hosts (none: a lookup tries the exact host only) */
     fm_cindex assoc_by_host; /* assocs by the hash of their host (lower case, "*." included) */
     fm_span *group_names; /* owned bytes; index = group */
     size_t n_group_names;

@@ -449,6 +449,7 @@ int fm_store_associate(fm_store *s, const uint8_t *host, size_t host_len, const 
     }
     fm_cindex_put(&s->assoc_by_host, host_hash((const uint8_t *)"", 0, a.host, host_len));
     s->assocs[s->n_assocs++] = a;
+    s->n_wild += off != 0;
     return FM_OK;
 }
 
@@ -461,8 +462,11 @@ static const fm_assoc *find_exact(const fm_store *s, const uint8_t *host, size_t
 /* The association of a host that is not a host name: no CA. */
 static const fm_assoc g_not_a_host = {NULL, 0, NULL, 0};
 
-/* Exact host first; then "*.parent" for the host's parent (a wildcard covers one label). A host
- * that is not a host name ("x..example.com", ".example.com", "api.example.com\t", UTF-8 bytes:
+/* Exact host first; then "*.parent" for the host's parent, its grandparent, and so on: the
+ * nearest wildcard above the host applies ("*.example.com" covers "x.api.example.com" unless
+ * "*.api.example.com" is associated), as nginx's and Envoy's wildcard server names route every
+ * name below a domain to one backend: a name a wildcard association routes but does not cover
+ * must not trust every CA. A host that is not a host name ("x..example.com", ".example.com", "api.example.com\t", UTF-8 bytes:
  * an SNI or a Host header is the client's) trusts no CA when the store has associations: an odd
  * spelling of an associated host must not escape into "every CA". */
 const fm_assoc *fm_store_lookup_host(const fm_store *s, const uint8_t *host, size_t host_len) {
@@ -479,14 +483,12 @@ const fm_assoc *fm_store_lookup_host(const fm_store *s, const uint8_t *host, siz
         host = (const uint8_t *)v6;
     }
     const fm_assoc *a = find_exact(s, host, host_len, 0);
-    if (a)
+    if (a || s->n_wild == 0)
         return a;
-    for (size_t i = 0; i < host_len; i++) {
-        if (host[i] == '.') {
-            if (i == 0 || i + 1 >= host_len)
-                return NULL;
-            return find_exact(s, host + i + 1, host_len - i - 1, 1);
-        }
+    for (size_t i = 0; i + 1 < host_len; i++) {
+        /* (host_ok: no empty label, no leading dot; an IPv6 literal has no dot) */
+        if (host[i] == '.' && (a = find_exact(s, host + i + 1, host_len - i - 1, 1)) != NULL)
+            return a;
     }
     return NULL;
 }

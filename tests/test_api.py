@@ -1212,11 +1212,34 @@ def test_twenty_thousand_associations() -> None:
     la, lb = pki.leaf(a, "many a"), pki.leaf(b, "many b")
     for host, leaf in (("h0.example", la), ("h9999.example", la), ("H42.Example.", la),
                        ("x.w77.example", lb), ("h5.example", lb), ("unlisted.example", la),
-                       ("unlisted.example", lb), ("w77.example", la), ("a.b.w77.example", la)):
-        # (a wildcard covers one label: w77.example and a.b.w77.example have no association)
+                       ("unlisted.example", lb), ("w77.example", la), ("a.b.w77.example", lb)):
+        # (w77.example itself has no association; a.b.w77.example is below *.w77.example)
         assert v.verify([leaf.der], at=NOW, host=host).verified, host
-    for host, leaf in (("h0.example", lb), ("x.w77.example", la), ("h5.example", la)):
+    for host, leaf in (("h0.example", lb), ("x.w77.example", la), ("h5.example", la),
+                       ("a.b.w77.example", la)):
         assert not v.verify([leaf.der], at=NOW, host=host).verified, host
+
+
+def test_the_nearest_wildcard_above_a_host_applies() -> None:
+    """``*.example.com`` covers every name below example.com, as nginx's and Envoy's wildcard
+    server names route them all to one backend; a nearer wildcard or the exact host wins. A
+    wildcard used to cover one label only, so x.api.example.com, routed to the *.example.com
+    backend, trusted every CA in the store (found by review)."""
+    a, b, c = pki.ca("Wild A"), pki.ca("Wild B"), pki.ca("Wild C")
+    store = TrustStore()
+    for name, ca in (("a", a), ("b", b), ("c", c)):
+        store.add_der(ca.der, name=name)
+    store.associate("*.example.com", ["a"])
+    store.associate("*.api.example.com", ["b"])
+    store.associate("exact.x.api.example.com", ["c"])
+    v = Verifier(store)
+    leaves = {name: pki.leaf(ca, f"wild {name}").der for name, ca in (("a", a), ("b", b), ("c", c))}
+    for host, trusted in (("www.example.com", "a"), ("x.y.z.example.com", "a"),
+                          ("x.api.example.com", "b"), ("deep.x.api.example.com", "b"),
+                          ("exact.x.api.example.com", "c"), ("api.example.com", "a"),
+                          ("example.com", "abc"), ("other.test", "abc")):  # fmt: skip
+        for name, der in leaves.items():
+            assert v.verify([der], at=NOW, host=host).verified == (name in trusted), (host, name)
 
 
 def test_store_batch_is_all_or_nothing() -> None:

@@ -236,9 +236,12 @@ class TrustStore:
         self._change(step)
 
     def associate(self, hostname: str, ca_names: Iterable[str]) -> None:
-        """Make ``hostname`` (exact, or ``*.example.com`` for one label) trust only ``ca_names``.
+        """Make ``hostname`` (exact, or ``*.example.com``) trust only ``ca_names``.
 
-        An empty list makes the host trust nothing. Names must already be in the store.
+        ``*.example.com`` covers every name below example.com (not example.com itself), as
+        nginx's and Envoy's wildcard server names route them all to one backend; a host takes
+        its exact association, else the nearest wildcard above it. An empty list makes the host
+        trust nothing. Names must already be in the store.
         """
         host = _normalize_host(hostname)
         if isinstance(ca_names, str) or not isinstance(ca_names, Iterable):
