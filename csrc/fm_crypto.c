@@ -94,7 +94,10 @@ static EVP_PKEY *key_from_parts(int type, fm_span raw) {
 #endif
 }
 
-/* Bits of the RSA public exponent, or SIZE_MAX when the key does not parse. */
+/* Bits of the RSA public exponent, or SIZE_MAX when the key does not parse or cannot be an RSA
+ * key: an even modulus, or an exponent below 3 or even (SP 800-89 5.3.3, RFC 8017 3.1; with
+ * e = 1 every message is its own "signature", so anyone could sign under such an issuer key,
+ * which OpenSSL accepts and pyca/cryptography refuses). */
 static size_t rsa_exponent_bits(fm_span raw) {
     fm_der r;
     fm_span seq, n, e;
@@ -106,8 +109,9 @@ static size_t rsa_exponent_bits(fm_span raw) {
         return SIZE_MAX;
     while (e.len && e.p[0] == 0)
         e.p++, e.len--;
-    if (e.len == 0)
-        return 0;
+    if (n.len == 0 || !(n.p[n.len - 1] & 1u) || e.len == 0 || !(e.p[e.len - 1] & 1u) ||
+        (e.len == 1 && e.p[0] < 3))
+        return SIZE_MAX;
     size_t bits = (e.len - 1) * 8;
     for (unsigned top = e.p[0]; top; top >>= 1)
         bits++;
@@ -129,6 +133,8 @@ int fm_key_new(const uint8_t *spki, size_t len, fm_key **out) {
         type != FM_KEY_EC_P521 && type != FM_KEY_ED25519)
         return FM_ERR_UNSUPPORTED_KEY;
     size_t ebits = type == FM_KEY_RSA ? rsa_exponent_bits(raw) : 0;
+    if (ebits == SIZE_MAX)
+        return FM_ERR_KEY_DECODE;
     if (type == FM_KEY_RSA && (bits > FM_MAX_RSA_BITS || ebits > 32))
         return FM_ERR_UNSUPPORTED_KEY; /* bounded verification cost */
     EVP_PKEY *pkey = key_from_parts(type, raw);

@@ -859,6 +859,19 @@ static int aki_names(const fm_cert *c, const fm_cert *a) {
     return c->aki_keyid.len && fm_span_eq(c->aki_keyid, a->ski);
 }
 
+/* The signature of `c` (at `depth`) did not verify under candidate issuer `cand` (check_sig's
+ * `rc`). When c's authorityKeyIdentifier names another key than cand's subjectKeyIdentifier,
+ * cand is another CA of the same name (another tenant's "CN=Root CA", a re-keyed CA), not a
+ * forgery: the issuer was not found, as OpenSSL says (its akid check skips such candidates),
+ * ranked with "no issuer" so that any real candidate's failure comes first. */
+static void record_sig_failure(vctx *x, const fm_cert *c, const fm_cert *cand, int rc, int depth) {
+    if (c->aki_keyid.len && cand->ski.len && !fm_span_eq(c->aki_keyid, cand->ski)) {
+        record(x, FM_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, depth, 0);
+        return;
+    }
+    record(x, rc == FM_ERR_UNSUPPORTED_KEY ? FM_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM : rc, depth, 2);
+}
+
 /* Anchor i of the store as the issuer of the path's top certificate, in pass 0 (the anchors the
  * top's authorityKeyIdentifier names) or 1 (the others); counts it into *candidates. Returns 1
  * when a path was found, -1 when the search stops, 0 to go on. */
@@ -883,8 +896,7 @@ static int try_anchor(vctx *x, const node *top, int depth, size_t i, int pass, i
     if (x->fatal)
         return -1;
     if (rc != FM_OK) {
-        record(x, rc == FM_ERR_UNSUPPORTED_KEY ? FM_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM : rc,
-               depth, 2);
+        record_sig_failure(x, c, &a->cert, rc, depth);
         return 0;
     }
     note_sig_ok(x, top, &a->cert);
@@ -1027,8 +1039,7 @@ static int build(vctx *x) {
         if (x->fatal)
             return -1;
         if (rc != FM_OK) {
-            record(x, rc == FM_ERR_UNSUPPORTED_KEY ? FM_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM : rc,
-                   depth, 2);
+            record_sig_failure(x, c, cand, rc, depth);
             continue;
         }
         note_sig_ok(x, top, cand);

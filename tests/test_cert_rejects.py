@@ -573,3 +573,44 @@ def test_pss_salt_must_match_signature() -> None:
     """The salt length in the parameters is the one the signature is checked with."""
     case = Case(None, R.OK, "rsa2048", alg=pss_alg(salt=20), pss=32)
     assert verify(case, build(case, edited=False)) == R.CERT_SIGNATURE_FAILURE
+
+
+@pytest.mark.parametrize(("exponent", "odd_modulus"), [(1, True), (2, True), (65536, True),
+                                                       (65537, False), (3, True), (65537, True)])
+def test_issuer_rsa_key_that_cannot_be_one(exponent: int, odd_modulus: bool) -> None:
+    """An issuer's RSA key must have an odd modulus and an odd exponent of at least 3 (SP 800-89
+    5.3.3, RFC 8017 3.1). Under e = 1 a "signature" is the encoded message itself, so anyone can
+    sign under such a key: a leaf "signed" that way verified (OpenSSL accepts it too;
+    pyca/cryptography refuses the key; found by review). e = 3 is a key; the forgery fails."""
+    root = _root("p256")
+    real = pki.intermediate(root, "Exponent CA", key="rsa2048")
+    n = real.key.public_key().public_numbers().n  # type: ignore[union-attr]
+    n = n if odd_modulus else n + 1
+    spki = seq(seq(der_oid(OID["rsa"]), NULL),
+               enc(0x03, b"\x00" + seq(der_integer(n), der_integer(exponent))))
+
+    def with_key(tbs_der: bytes) -> bytes:
+        tbs = der.parse(tbs_der)
+        tbs.children[SPKI] = der.raw(spki)
+        return tbs.der
+
+    inter = pki.resign(real, root.key, with_key)
+    leaf = pki.leaf(real, "forged client")
+
+    def forged(tbs: bytes) -> bytes:  # PKCS #1 v1.5 encoding of the TBS hash: its own e=1 power
+        return tbs
+
+    tbs, alg, _ = pki._split(pki.resign(leaf, real.key, forged).der)
+    h = hashes.Hash(hashes.SHA256())
+    h.update(tbs)
+    digest_info = bytes.fromhex("3031300d060960864801650304020105000420") + h.finalize()
+    em = b"\x00\x01" + b"\xff" * (256 - 3 - len(digest_info)) + b"\x00" + digest_info
+    forged_leaf = enc(0x30, tbs + alg + enc(0x03, b"\x00" + em))
+    res = run_verify(make_verifier(root.der), [forged_leaf, inter.der])
+    assert not res.verified, res.status
+    if exponent in (3, 65537) and odd_modulus:  # a key: the forgery fails its check
+        assert res.reason == R.CERT_SIGNATURE_FAILURE and res.depth == 0, res.status
+    else:  # the issuer key is refused
+        assert res.reason == R.UNSUPPORTED_SIGNATURE_ALGORITHM and res.depth == 0, res.status
+    if exponent == 65537 and odd_modulus:  # the control: the real key and a real signature
+        assert run_verify(make_verifier(root.der), [leaf.der, inter.der]).verified
