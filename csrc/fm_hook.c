@@ -110,6 +110,7 @@ typedef void (*remove_sess_fn)(SSL_CTX *, SSL_SESSION *);
     X(const char *, SSL_get_servername, (const SSL *, int))                                    \
     X(SSL_SESSION *, SSL_get_session, (const SSL *))                                           \
     X(int, SSL_session_reused, (const SSL *))                                                  \
+    X(size_t, SSL_get_num_tickets, (const SSL *))                                              \
     X(int, SSL_in_before, (const SSL *))                                                       \
     X(int, SSL_get_ex_data_X509_STORE_CTX_idx, (void))                                         \
     X(int, SSL_SESSION_set1_ticket_appdata, (SSL_SESSION *, const void *, size_t))             \
@@ -1036,6 +1037,42 @@ static int gen_ticket_cb(SSL *ssl, void *arg) {
     return ok;
 }
 
+/* Whether a ticket will follow the resumption being decided (from the ClientHello being
+ * processed): TLS 1.2, when the client takes tickets and the connection issues them (dec_ticket
+ * renews every ticket it accepts); TLS 1.3, when the connection issues any (OpenSSL 3.0 sends
+ * one after every resumption, stateful under OP_NO_TICKET; none when num_tickets is 0). */
+static int ticket_follows(const ssl_api *a, SSL *ssl) {
+    if (a->SSL_version(ssl) == TLS1_3_VERSION)
+        return a->SSL_get_num_tickets(ssl) > 0;
+    const unsigned char *p = NULL;
+    size_t n = 0;
+    return !(a->SSL_get_options(ssl) & SSL_OP_NO_TICKET) &&
+           a->SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_session_ticket, &p, &n) == 1;
+}
+
+/* Whether the hooked SSL_CTX `origin` (a ctx_ref id) still exists in enforce mode. */
+static int origin_enforces(uint64_t origin) {
+    fm_hook *o = reg_hook(origin);
+    int enforces = o != NULL && o->mode == FM_HOOK_ENFORCE;
+    hook_unref(o);
+    return enforces;
+}
+
+/* OpenSSL looks a session up (session ID or ticket) before an sni_callback moves the
+ * connection, and nothing of the hook runs after that callback in a resumption unless a ticket
+ * is issued (gen_ticket then refuses it on an SSL_CTX in enforce mode that did not verify it).
+ * A session an sni_callback moved when it was made (its origin is not the listening SSL_CTX)
+ * to an SSL_CTX that does not enforce (record mode: any chain passes; a guard: none is asked
+ * for; no hook at all, origin 0: nothing was verified) therefore resumes only when a ticket
+ * follows: the callback may now move its name to an SSL_CTX in enforce mode, which would
+ * otherwise take it unverified, without a certificate. It makes a full handshake instead. One
+ * its origin enforced resumes once its chain passes there again (resume_check). `l`: the
+ * listening hook. 1 when the session must not resume on this connection. */
+static int resumes_unwatched(const fm_hook *l, SSL *ssl, const sess_data *sd) {
+    return sd->origin != current_origin(l, ssl) && !ticket_follows(&l->api, ssl) &&
+           (sd->origin == 0 || !origin_enforces(sd->origin));
+}
+
 /* A ticket the client offers: its session data is checked again before it may resume. */
 static int dec_ticket(fm_hook *l, SSL *ssl, SSL_SESSION *sess, int status) {
     const ssl_api *a = &l->api;
@@ -1049,8 +1086,10 @@ static int dec_ticket(fm_hook *l, SSL *ssl, SSL_SESSION *sess, int status) {
     if (a->SSL_SESSION_get0_ticket_appdata(sess, &data, &len) != 1 || sd_decode(data, len, &sd) != 0)
         return SSL_TICKET_RETURN_IGNORE_RENEW; /* not one of ours: full handshake */
     /* expired: OpenSSL would refuse it after this callback; not checked (nor stored) for
-     * nothing. Refused: the full handshake decides, and makes a new ticket */
-    if (sess_expired(a, sess) || resume_check(l, ssl, &sd) != 1)
+     * nothing. Refused, or moved to where no ticket would follow it (resumes_unwatched): the
+     * full handshake decides, and makes a new ticket */
+    if (sess_expired(a, sess) || resumes_unwatched(l, ssl, &sd) ||
+        resume_check(l, ssl, &sd) != 1)
         return SSL_TICKET_RETURN_IGNORE_RENEW;
     /* TLS 1.2: a new ticket, so that gen_ticket sees the connection after an sni_callback */
     return status == SSL_TICKET_SUCCESS_RENEW || a->SSL_version(ssl) != TLS1_3_VERSION
@@ -1137,29 +1176,6 @@ static int new_sess_cb(SSL *ssl, SSL_SESSION *sess) {
     return kept;
 }
 
-/* TLS 1.2 looks a session ID up before an sni_callback moves the connection, and nothing of the
- * hook runs after that callback in a resumption unless a ticket is sent (gen_ticket then checks
- * the SSL_CTX the connection landed on). Whether one will be: the client takes tickets and the
- * connection issues them. A session an sni_callback moved when it was made (its origin is not
- * the listening SSL_CTX) by an SSL_CTX that does not enforce (record mode: any chain passes;
- * a guard: none is asked for) resumes by ID only then: the callback may now move it to an
- * SSL_CTX in enforce mode. One its origin enforced resumes once its chain passes there again
- * (resume_check). */
-static int ticket_follows(const ssl_api *a, SSL *ssl) {
-    const unsigned char *p = NULL;
-    size_t n = 0;
-    return !(a->SSL_get_options(ssl) & SSL_OP_NO_TICKET) &&
-           a->SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_session_ticket, &p, &n) == 1;
-}
-
-/* Whether the hooked SSL_CTX `origin` (a ctx_ref id) still exists in enforce mode. */
-static int origin_enforces(uint64_t origin) {
-    fm_hook *o = reg_hook(origin);
-    int enforces = o != NULL && o->mode == FM_HOOK_ENFORCE;
-    hook_unref(o);
-    return enforces;
-}
-
 /* SSL_CTX_sess_set_get_cb: a client offers a session ID. Its session data is checked again
  * (resume_check: same server name, the chain verified again by the hook that verified it, the
  * result stored on the connection); a session that fails it, or has expired, is forgotten and
@@ -1193,9 +1209,7 @@ static SSL_SESSION *get_sess(fm_hook *h, SSL *ssl, const unsigned char *id, int 
     int check;
     if (sess_expired(a, sess) || sd_decode(data, data_len, &sd) != 0)
         check = -1;
-    else if (a->SSL_version(ssl) != TLS1_3_VERSION && sd.origin != 0 &&
-             sd.origin != current_origin(h, ssl) && !ticket_follows(a, ssl) &&
-             !origin_enforces(sd.origin))
+    else if (resumes_unwatched(h, ssl, &sd))
         check = 0;
     else
         check = resume_check(h, ssl, &sd);

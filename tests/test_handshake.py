@@ -1624,6 +1624,63 @@ def test_resumption_moved_to_another_enforce_context_fails(live: LivePKI, versio
     assert not again.ok and again.errors["server"] is not None
 
 
+# How a session resumes when the context it lands on decides nothing of the hook's: TLS 1.2 by
+# session ID without tickets; TLS 1.3 by session ID (OP_NO_TICKET) or ticket on a listening
+# context that issues no tickets (num_tickets = 0), so that none follows the resumption.
+UNWATCHED = ("1.2 session-id", "1.3 session-id", "1.3 ticket")
+
+
+@pytest.mark.parametrize("resume", UNWATCHED)
+@pytest.mark.parametrize("listener", ["hooked", "guard"])
+@pytest.mark.parametrize("first", ["plain", "record"])
+def test_resumption_without_a_ticket_following_moved_to_an_enforce_context(
+    live: LivePKI, first: str, listener: str, resume: str
+) -> None:
+    """test_resumption_moved_to_another_enforce_context_fails where no ticket follows the
+    resumption (nothing of the hook runs after the sni_callback then) and the session was made
+    on a context that does not enforce: in record mode, or without a hook at all (a plain
+    context the callback moved the name to, whose sessions name no hooked context). Once the
+    callback maps the name to an enforce-mode context, a client without a certificate must not
+    resume there: the session makes a full handshake, which that context refuses. A session of
+    a plain context used to resume (TLS 1.2 session IDs; any TLS 1.3 session, as one of a
+    record-mode context did, when the listening context issues no tickets)."""
+    version, how = resume.split()
+    listening = th.server_context(
+        live, None if listener == "guard" else th.make_verifier(("other", live.other)), "record"
+    )
+    if listener == "guard":
+        fssl.guard(listening)
+    if how == "session-id":
+        listening.options |= ssl.OP_NO_TICKET
+    if first == "plain":
+        first_ctx = th.server_context(live, None)  # asks for no certificate
+    else:
+        first_ctx = th.server_context(live, th.make_verifier(("other", live.other)), "record")
+    later_ctx = th.server_context(live, root_verifier(live), "enforce")
+    target = [first_ctx]
+
+    _route_b_example(listening, lambda: target[0])
+    anon = _resuming_client(live, None, version, how)
+    made = th.bio_handshake(listening, anon, hostname="b.example", close=True)
+    assert made.ok and made.client.session is not None
+    again = th.bio_handshake(listening, anon, hostname="b.example", session=made.client.session,
+                             close=True)  # fmt: skip
+    # unchanged, TLS 1.3 resumes (the ticket that follows lets the hook see where it landed);
+    # TLS 1.2 without one makes a full handshake: the callback could have moved the name
+    assert again.ok and again.server.session_reused == (version == "1.3")
+    target[0] = later_ctx  # b.example now requires client certificates
+    if version == "1.3":
+        listening.num_tickets = 0
+    moved = th.bio_handshake(listening, anon, hostname="b.example", session=made.client.session,
+                             close=True)  # fmt: skip
+    assert not moved.ok and not moved.server.session_reused
+    assert moved.server.context is later_ctx
+    assert "peer did not return a certificate" in str(moved.errors["server"]), moved.errors
+    good = th.bio_handshake(listening, _resuming_client(live, "good", version, how),
+                            hostname="b.example", close=True)  # fmt: skip
+    assert good.ok and good.result().status == "SUCCESS"
+
+
 @pytest.mark.parametrize("how", RESUME)
 @pytest.mark.parametrize("version", VERSIONS)
 def test_guarded_plain_listening_context(live: LivePKI, version: str, how: str) -> None:
