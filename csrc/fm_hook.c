@@ -112,6 +112,7 @@ typedef void (*remove_sess_fn)(SSL_CTX *, SSL_SESSION *);
     X(int, SSL_session_reused, (const SSL *))                                                  \
     X(size_t, SSL_get_num_tickets, (const SSL *))                                              \
     X(int, SSL_in_before, (const SSL *))                                                       \
+    X(int, SSL_is_server, (const SSL *))                                                       \
     X(int, SSL_get_ex_data_X509_STORE_CTX_idx, (void))                                         \
     X(int, SSL_SESSION_set1_ticket_appdata, (SSL_SESSION *, const void *, size_t))             \
     X(int, SSL_SESSION_get0_ticket_appdata, (SSL_SESSION *, void **, size_t *))                \
@@ -790,14 +791,24 @@ static int verify_peer_chain(fm_hook *h, X509_STORE_CTX *xctx, uint64_t origin) 
     return 1; /* record mode: the handshake completes; the result says what happened */
 }
 
+/* Whether the connection whose peer chain `xctx` holds is a client connection: the callback
+ * replaces chain verification for every connection of the SSL_CTX, also those it makes as a
+ * client (a dual-use PROTOCOL_TLS context), whose peer is a server. */
+static int verifying_a_server(const ssl_api *a, X509_STORE_CTX *xctx) {
+    SSL *ssl = a->X509_STORE_CTX_get_ex_data(xctx, a->SSL_get_ex_data_X509_STORE_CTX_idx());
+    return ssl != NULL && !a->SSL_is_server(ssl);
+}
+
 /* SSL_CTX_set_cert_verify_callback, from the first install on; `arg` is the SSL_CTX's ctx_ref.
  * A GUARD hook leaves the chain to OpenSSL's own X509_verify_cert, what OpenSSL calls without a
  * callback (installing NULL instead would race with handshakes in flight: OpenSSL tests the
- * callback, then reads it again to call it). */
+ * callback, then reads it again to call it), and so does every hook for a server's chain on a
+ * client connection: the hook verifies client certificates; a server's is OpenSSL's business
+ * (the context's CA store, hostname check and verify mode), as without the hook. */
 static int cert_verify_cb(X509_STORE_CTX *xctx, void *arg) {
     fm_hook *h = ref_get(arg);
     int ok;
-    if (h != NULL && h->mode == FM_HOOK_GUARD)
+    if (h != NULL && (h->mode == FM_HOOK_GUARD || verifying_a_server(&h->api, xctx)))
         ok = h->api.X509_verify_cert(xctx);
     else
         ok = h != NULL && verify_peer_chain(h, xctx, ((ctx_ref *)arg)->id);
@@ -1374,6 +1385,12 @@ static int cert_cb(SSL *ssl, void *arg) {
     if (h == NULL)
         return 0;
     const ssl_api *a = &h->api;
+    if (!a->SSL_is_server(ssl)) {
+        /* OpenSSL runs it on a client connection too (a dual-use context), when the server asks
+         * for a certificate: what the client sends is the application's; nothing here applies */
+        hook_unref(h);
+        return 1;
+    }
     SSL_CTX *ctx = a->SSL_get_SSL_CTX(ssl);
     if (ctx != NULL)
         a->SSL_set_verify(ssl, atomic_load_explicit(&r->verify_mode, memory_order_relaxed),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import datetime as dt
 import inspect
 import itertools
 import json
@@ -18,6 +19,7 @@ import socket
 import ssl
 import threading
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -847,6 +849,90 @@ def test_install_refuses_bad_options(live: LivePKI, kwargs: dict[str, Any], matc
     with pytest.raises(fastmtls.ConfigurationError, match=match) as exc:
         fssl.install(ctx, root_verifier(live), **kwargs)
     assert not isinstance(exc.value, fssl.HookUnavailableError)
+
+
+@pytest.mark.parametrize("which", ["install", "guard"])
+def test_a_client_only_context_is_refused(live: LivePKI, which: str) -> None:
+    """The hook serves the server side: a PROTOCOL_TLS_CLIENT context, whose connections are all
+    client connections, is a ConfigurationError saying so (it used to fail by accident, with an
+    ssl.SSLError of the layout probe's server-side connection), and is left as it was."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    with pytest.raises(fastmtls.ConfigurationError, match="PROTOCOL_TLS_CLIENT") as exc:
+        if which == "install":
+            fssl.install(ctx, root_verifier(live))
+        else:
+            fssl.guard(ctx)
+    assert not isinstance(exc.value, fssl.HookUnavailableError)
+    assert not hasattr(ctx, "_fastmtls_hook") and ctx.verify_mode == ssl.CERT_REQUIRED
+
+
+def _dual_use_context(live: LivePKI) -> ssl.SSLContext:
+    """A PROTOCOL_TLS context (server and client) trusting the live root for servers, checking
+    their names, with the live server certificate for its own server connections."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # PROTOCOL_TLS, since Python 3.10
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS)
+    ctx.load_verify_locations(live.file("root.pem"))
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.check_hostname = True
+    ctx.load_cert_chain(live.file("server.pem"), live.key_file("server"))
+    return ctx
+
+
+@pytest.mark.parametrize("which", [None, "guard", *MODES])
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_dual_use_context_verifies_servers_as_openssl_does(
+    live: LivePKI, tmp_path: Path, version: str, which: str | None
+) -> None:
+    """The hook's certificate verification callback (SSL_CTX_set_cert_verify_callback) also
+    stands in for OpenSSL's chain verification on the context's client connections: a dual-use
+    context's client connections had the server's certificate judged by the client-certificate
+    verifier, so in record mode every server passed (an untrusted one, a wrong name: a silent
+    man in the middle), and in enforce mode every real server failed. A client connection is
+    OpenSSL's business, exactly as without the hook (``which`` None), while the context's server
+    connections are still verified by the hook."""
+    now = dt.datetime.now(dt.timezone.utc)
+    valid = {"not_before": now - dt.timedelta(hours=1), "not_after": now + dt.timedelta(days=3)}
+    evil = pki.leaf(live.other, "localhost", eku=[pki.SERVER_AUTH],
+                    san=[x509.DNSName("localhost")], **valid)  # fmt: skip
+    (tmp_path / "evil.pem").write_bytes(evil.pem)
+    (tmp_path / "evil.key").write_bytes(th._key_pem(evil))
+    untrusted = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    untrusted.load_cert_chain(str(tmp_path / "evil.pem"), str(tmp_path / "evil.key"))
+    good = th.server_context(live, None)
+
+    ctx = _dual_use_context(live)
+    if which == "guard":
+        fssl.guard(ctx)
+    elif which is not None:
+        fssl.install(ctx, root_verifier(live), mode=which)
+    ctx.minimum_version = ctx.maximum_version = th.VERSIONS[version]
+    ok = th.bio_handshake(good, ctx, hostname="localhost", close=True)
+    assert ok.ok, ok.errors
+    bad = th.bio_handshake(untrusted, ctx, hostname="localhost", close=True)
+    assert not bad.ok
+    assert "certificate verify failed: unable to get local issuer certificate" in str(
+        bad.client_error
+    ), bad.errors
+    name = th.bio_handshake(good, ctx, hostname="api.bank.example", close=True)
+    assert not name.ok
+    assert "certificate verify failed: Hostname mismatch" in str(name.client_error), name.errors
+
+    if which in MODES:  # its server connections: still the hook's
+        served = th.bio_handshake(ctx, th.client_context(live, "good", version=version))
+        assert served.ok and served.result().status == "SUCCESS"
+        foreign = th.bio_handshake(ctx, th.client_context(live, "foreign", version=version))
+        assert foreign.ok == (which == "record")
+        assert foreign.result().status == "FAILED:unable to get local issuer certificate"
+        # install() set the context's verify mode, which its client connections use too: a
+        # context left at CERT_NONE now checks the server's certificate (fails closed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            lax = ssl.SSLContext(ssl.PROTOCOL_TLS)
+        assert th.bio_handshake(untrusted, lax, hostname="localhost", close=True).ok
+        fssl.install(lax, root_verifier(live), mode=which)
+        refused = th.bio_handshake(untrusted, lax, hostname="localhost", close=True)
+        assert "unable to get local issuer certificate" in str(refused.client_error)
 
 
 # ---- concurrency and hot swaps ---------------------------------------------------------------
