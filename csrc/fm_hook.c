@@ -419,8 +419,21 @@ static void conn_result_unref(conn_result *cr) {
 
 /* A connection's result is replaced on the handshake's thread (a ticket refused, then a full
  * handshake; a renegotiation) and read from others (fastmtls.ssl.result): reading it and taking
- * a reference, or replacing it, happens under this lock, for a few loads and stores. */
+ * a reference, or replacing it, happens under this lock, for a few loads and stores.
+ * So does every SSL_set_ex_data of the hook on a connection's SSL (conn_set_ex), whatever its
+ * index: the SSL keeps its ex_data in one growable array, which the first store at an index
+ * past its end reallocates (a connection's first ClientHello stores at the hook's indexes),
+ * and a reader on another thread (conn_result_get) would read it freed. The hook's stores all
+ * happen on the handshake's thread, so its reads there need no lock. */
 static fm_lock g_conn_lock = FM_LOCK_INITIALIZER;
+
+/* SSL_set_ex_data(ssl, idx, v) under g_conn_lock (see there); its return value. */
+static int conn_set_ex(const fm_hook *h, SSL *ssl, int idx, void *v) {
+    fm_lock_acquire(&g_conn_lock);
+    int rc = h->api.SSL_set_ex_data(ssl, idx, v);
+    fm_lock_release(&g_conn_lock);
+    return rc;
+}
 
 /* The result stored on `ssl`, with a reference for the caller (conn_result_unref), or NULL. */
 static conn_result *conn_result_get(const fm_hook *h, SSL *ssl) {
@@ -1297,7 +1310,7 @@ static int hello_keep(const fm_hook *h, SSL *ssl, int raw, int present, const ui
     rec->len = len;
     if (len)
         memcpy(rec->bytes, p, len);
-    if (h->api.SSL_set_ex_data(ssl, h->hello_idx, rec) != 1) {
+    if (conn_set_ex(h, ssl, h->hello_idx, rec) != 1) {
         free(rec);
         return 0;
     }
@@ -1361,7 +1374,7 @@ static int client_hello_cb(SSL *ssl, int *alert, void *arg) {
         size_t n = 0;
         int present = a->SSL_client_hello_get0_ext(ssl, 0, &p, &n) == 1;
         ok = a->SSL_set_session_id_context(ssl, FM_SID_CTX, FM_SID_CTX_LEN) == 1 &&
-             a->SSL_set_ex_data(ssl, h->listen_idx, arg) == 1 &&
+             conn_set_ex(h, ssl, h->listen_idx, arg) == 1 &&
              hello_keep(h, ssl, 1, present, p, present ? n : 0);
         if (!ok)
             *alert = SSL_AD_INTERNAL_ERROR;

@@ -1090,6 +1090,45 @@ def test_result_from_threads_while_reinstalling(live: LivePKI) -> None:
     assert sum(totals.values()) == 1200 and len(totals) == 2, totals
 
 
+def test_result_from_threads_during_first_client_hellos(live: LivePKI) -> None:
+    """result() read on other threads while each connection's first ClientHello is processed,
+    when the hook makes its first SSL_set_ex_data stores on the connection (which can grow, so
+    move, the SSL's ex_data storage that result() reads): every answer is whole ("not started",
+    NONE, or the handshake's own SUCCESS) and every handshake gets its result. Those stores were
+    made without the lock result() reads under, so a reader could read the array freed. This
+    test does not fail here without the fix: the freed read happens inside the ssl module's
+    libcrypto (SSL_get_ex_data), which AddressSanitizer checks only in a Python whose OpenSSL
+    is built with it (then tools/sanitize.sh --asan -k this test); otherwise the test exercises
+    the path, and the race would show only as a rare wrong answer or crash."""
+    sctx = th.server_context(live, root_verifier(live), "record")
+    cctxs = [th.client_context(live, "good", version=ver) for ver in VERSIONS]
+    pairs = [th.BioPair.open(sctx, cctxs[i % 2]) for i in range(300)]
+    current = [0]
+    stop = threading.Event()
+
+    def reader() -> Counter[str]:
+        seen = Counter[str]()
+        while not stop.is_set():
+            pair = pairs[current[0]]
+            try:
+                seen[pair.result().status] += 1
+            except fastmtls.ConfigurationError:
+                seen["not started"] += 1
+        return seen
+
+    with ThreadPoolExecutor(3) as pool:
+        readers = [pool.submit(reader) for _ in range(3)]
+        try:
+            for i, pair in enumerate(pairs):
+                current[0] = i
+                pair.handshake()
+        finally:
+            stop.set()
+        seen = sum((r.result() for r in readers), Counter[str]())
+    assert set(seen) <= {"not started", "NONE", "SUCCESS"}, seen
+    assert all(p.ok and p.result().status == "SUCCESS" for p in pairs)
+
+
 def test_tls12_session_id_resumption_issuing_tickets_from_threads(live: LivePKI) -> None:
     """A TLS 1.2 session cached by ID (issued while the server sent no tickets), resumed by
     several threads at once by a client that offers an empty ticket, so that each resumption
