@@ -630,7 +630,9 @@ void fm_hook_free(fm_hook *h) { hook_unref(h); }
  * with OpenSSL 3.0 (tests/test_handshake.py): certificate_expired (expired certificate or CRL),
  * certificate_revoked, unknown_ca (no trusted issuer, self-signed, path length, chain too long,
  * missing CRL), decrypt_error (signature), unsupported_certificate (purpose), certificate_unknown
- * (unhandled critical extension), bad_certificate (not yet valid, everything else). */
+ * (unhandled critical extension, no explicit policy: codes absent from OpenSSL's table),
+ * bad_certificate (certificate or CRL not yet valid, everything else). README.md and the
+ * fastmtls.ssl docstring list the same (tests/test_handshake.py checks both). */
 static int x509_error(int status) {
     switch (status) {
     case FM_OK: return X509_V_OK;

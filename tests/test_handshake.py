@@ -113,6 +113,8 @@ CHAIN_CASES = {
                            verifier_kw={"max_depth": 0}, alert="tlsv1 alert unknown ca"),
     "critical_extension": Case("critical_ext", "FAILED:unhandled critical extension",
                                alert="sslv3 alert certificate unknown"),
+    "no_explicit_policy": Case("policy_required", "FAILED:no explicit policy",
+                               alert="sslv3 alert certificate unknown"),
     "missing_crl": Case("good", "FAILED:unable to get certificate CRL", crl="empty",
                         verifier_kw={"missing_crl": "deny"}, alert="tlsv1 alert unknown ca"),
     "expired_crl": Case("good", "FAILED:CRL has expired", crl="expired",
@@ -138,6 +140,40 @@ ALERT_CODES = {
     "tlsv1 alert decrypt error": 51,
     "tlsv13 alert certificate required": 116,
 }
+
+
+# The RFC 8446 names of those alerts, as the docs spell them.
+ALERT_NAMES = {
+    40: "handshake_failure", 42: "bad_certificate", 43: "unsupported_certificate",
+    44: "certificate_revoked", 45: "certificate_expired", 46: "certificate_unknown",
+    48: "unknown_ca", 51: "decrypt_error", 116: "certificate_required",
+}  # fmt: skip
+
+
+def _enforce_mode_docs() -> dict[str, str]:
+    """What README.md and the fastmtls.ssl docstring say of enforce mode's alerts."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    doc = fssl.__doc__ or ""
+    return {
+        "README.md": readme.split('- `mode="enforce"`', 1)[1].split('`mode="record"`', 1)[0],
+        "fastmtls.ssl": doc.split('- ``"enforce"``', 1)[1].split("A context", 1)[0],
+    }
+
+
+@pytest.mark.parametrize("where", ["README.md", "fastmtls.ssl"])
+def test_docs_name_the_alerts_enforce_mode_sends(where: str) -> None:
+    """The docs list exactly the alerts the cases above measure, each next to what sends it:
+    they named bad_certificate for "others" while an unhandled critical extension (and a
+    missing required policy) sends certificate_unknown."""
+    text = " ".join(_enforce_mode_docs()[where].split())
+    sent = {ALERT_NAMES[ALERT_CODES[a]] for c in [*CASES.values(), *CHAIN_CASES.values()]
+            for a in (c.alert, c.alert_12) if a}  # fmt: skip
+    assert {n for n in ALERT_NAMES.values() if n in text} == sent, text
+    for name, causes in [("certificate_unknown", ("critical extension", "policy")),
+                         ("bad_certificate", ("not yet valid",)),
+                         ("unknown_ca", ("trusted issuer", "self-signed", "CRL"))]:  # fmt: skip
+        said = text.split(name, 1)[1].split(")", 1)[0]
+        assert all(c in said for c in causes), (name, said)
 
 
 def case_verifier(live: LivePKI, case: Case) -> fastmtls.Verifier:

@@ -14,9 +14,12 @@ client certificates are verified during the handshake, without the GIL, at fastm
 Modes:
 
 - ``"enforce"``: a client without a valid, unrevoked certificate fails the handshake with the
-  matching TLS alert: unknown_ca (no trusted issuer), certificate_expired, certificate_revoked,
-  decrypt_error (bad signature), unsupported_certificate (wrong purpose), bad_certificate
-  (others), certificate_required (TLS 1.3) or handshake_failure (TLS 1.2) without a certificate.
+  matching TLS alert: unknown_ca (no trusted issuer, a self-signed certificate, a path or chain
+  too long, a CRL missing), certificate_expired (the certificate or a CRL),
+  certificate_revoked, decrypt_error (bad signature), unsupported_certificate (wrong purpose),
+  certificate_unknown (an unhandled critical extension, no explicit policy where a CA requires
+  one), bad_certificate (not yet valid, the certificate or a CRL; any other failure), and
+  certificate_required (TLS 1.3) or handshake_failure (TLS 1.2) without a certificate.
   A context an ``sni_callback`` switches a connection to applies its own mode: the hook
   re-applies the verify mode of the connection's current context after the ClientHello
   (OpenSSL's ``SSL_set_SSL_CTX`` keeps the listening context's).
