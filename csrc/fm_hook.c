@@ -110,7 +110,9 @@ typedef void (*remove_sess_fn)(SSL_CTX *, SSL_SESSION *);
     X(const char *, SSL_get_servername, (const SSL *, int))                                    \
     X(SSL_SESSION *, SSL_get_session, (const SSL *))                                           \
     X(int, SSL_session_reused, (const SSL *))                                                  \
+    X(size_t, SSL_get_num_tickets, (const SSL *))                                              \
     X(int, SSL_in_before, (const SSL *))                                                       \
+    X(int, SSL_is_server, (const SSL *))                                                       \
     X(int, SSL_get_ex_data_X509_STORE_CTX_idx, (void))                                         \
     X(int, SSL_SESSION_set1_ticket_appdata, (SSL_SESSION *, const void *, size_t))             \
     X(int, SSL_SESSION_get0_ticket_appdata, (SSL_SESSION *, void **, size_t *))                \
@@ -417,8 +419,21 @@ static void conn_result_unref(conn_result *cr) {
 
 /* A connection's result is replaced on the handshake's thread (a ticket refused, then a full
  * handshake; a renegotiation) and read from others (fastmtls.ssl.result): reading it and taking
- * a reference, or replacing it, happens under this lock, for a few loads and stores. */
+ * a reference, or replacing it, happens under this lock, for a few loads and stores.
+ * So does every SSL_set_ex_data of the hook on a connection's SSL (conn_set_ex), whatever its
+ * index: the SSL keeps its ex_data in one growable array, which the first store at an index
+ * past its end reallocates (a connection's first ClientHello stores at the hook's indexes),
+ * and a reader on another thread (conn_result_get) would read it freed. The hook's stores all
+ * happen on the handshake's thread, so its reads there need no lock. */
 static fm_lock g_conn_lock = FM_LOCK_INITIALIZER;
+
+/* SSL_set_ex_data(ssl, idx, v) under g_conn_lock (see there); its return value. */
+static int conn_set_ex(const fm_hook *h, SSL *ssl, int idx, void *v) {
+    fm_lock_acquire(&g_conn_lock);
+    int rc = h->api.SSL_set_ex_data(ssl, idx, v);
+    fm_lock_release(&g_conn_lock);
+    return rc;
+}
 
 /* The result stored on `ssl`, with a reference for the caller (conn_result_unref), or NULL. */
 static conn_result *conn_result_get(const fm_hook *h, SSL *ssl) {
@@ -615,7 +630,9 @@ void fm_hook_free(fm_hook *h) { hook_unref(h); }
  * with OpenSSL 3.0 (tests/test_handshake.py): certificate_expired (expired certificate or CRL),
  * certificate_revoked, unknown_ca (no trusted issuer, self-signed, path length, chain too long,
  * missing CRL), decrypt_error (signature), unsupported_certificate (purpose), certificate_unknown
- * (unhandled critical extension), bad_certificate (not yet valid, everything else). */
+ * (unhandled critical extension, no explicit policy: codes absent from OpenSSL's table),
+ * bad_certificate (certificate or CRL not yet valid, everything else). README.md and the
+ * fastmtls.ssl docstring list the same (tests/test_handshake.py checks both). */
 static int x509_error(int status) {
     switch (status) {
     case FM_OK: return X509_V_OK;
@@ -789,14 +806,24 @@ static int verify_peer_chain(fm_hook *h, X509_STORE_CTX *xctx, uint64_t origin) 
     return 1; /* record mode: the handshake completes; the result says what happened */
 }
 
+/* Whether the connection whose peer chain `xctx` holds is a client connection: the callback
+ * replaces chain verification for every connection of the SSL_CTX, also those it makes as a
+ * client (a dual-use PROTOCOL_TLS context), whose peer is a server. */
+static int verifying_a_server(const ssl_api *a, X509_STORE_CTX *xctx) {
+    SSL *ssl = a->X509_STORE_CTX_get_ex_data(xctx, a->SSL_get_ex_data_X509_STORE_CTX_idx());
+    return ssl != NULL && !a->SSL_is_server(ssl);
+}
+
 /* SSL_CTX_set_cert_verify_callback, from the first install on; `arg` is the SSL_CTX's ctx_ref.
  * A GUARD hook leaves the chain to OpenSSL's own X509_verify_cert, what OpenSSL calls without a
  * callback (installing NULL instead would race with handshakes in flight: OpenSSL tests the
- * callback, then reads it again to call it). */
+ * callback, then reads it again to call it), and so does every hook for a server's chain on a
+ * client connection: the hook verifies client certificates; a server's is OpenSSL's business
+ * (the context's CA store, hostname check and verify mode), as without the hook. */
 static int cert_verify_cb(X509_STORE_CTX *xctx, void *arg) {
     fm_hook *h = ref_get(arg);
     int ok;
-    if (h != NULL && h->mode == FM_HOOK_GUARD)
+    if (h != NULL && (h->mode == FM_HOOK_GUARD || verifying_a_server(&h->api, xctx)))
         ok = h->api.X509_verify_cert(xctx);
     else
         ok = h != NULL && verify_peer_chain(h, xctx, ((ctx_ref *)arg)->id);
@@ -1036,6 +1063,42 @@ static int gen_ticket_cb(SSL *ssl, void *arg) {
     return ok;
 }
 
+/* Whether a ticket will follow the resumption being decided (from the ClientHello being
+ * processed): TLS 1.2, when the client takes tickets and the connection issues them (dec_ticket
+ * renews every ticket it accepts); TLS 1.3, when the connection issues any (OpenSSL 3.0 sends
+ * one after every resumption, stateful under OP_NO_TICKET; none when num_tickets is 0). */
+static int ticket_follows(const ssl_api *a, SSL *ssl) {
+    if (a->SSL_version(ssl) == TLS1_3_VERSION)
+        return a->SSL_get_num_tickets(ssl) > 0;
+    const unsigned char *p = NULL;
+    size_t n = 0;
+    return !(a->SSL_get_options(ssl) & SSL_OP_NO_TICKET) &&
+           a->SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_session_ticket, &p, &n) == 1;
+}
+
+/* Whether the hooked SSL_CTX `origin` (a ctx_ref id) still exists in enforce mode. */
+static int origin_enforces(uint64_t origin) {
+    fm_hook *o = reg_hook(origin);
+    int enforces = o != NULL && o->mode == FM_HOOK_ENFORCE;
+    hook_unref(o);
+    return enforces;
+}
+
+/* OpenSSL looks a session up (session ID or ticket) before an sni_callback moves the
+ * connection, and nothing of the hook runs after that callback in a resumption unless a ticket
+ * is issued (gen_ticket then refuses it on an SSL_CTX in enforce mode that did not verify it).
+ * A session an sni_callback moved when it was made (its origin is not the listening SSL_CTX)
+ * to an SSL_CTX that does not enforce (record mode: any chain passes; a guard: none is asked
+ * for; no hook at all, origin 0: nothing was verified) therefore resumes only when a ticket
+ * follows: the callback may now move its name to an SSL_CTX in enforce mode, which would
+ * otherwise take it unverified, without a certificate. It makes a full handshake instead. One
+ * its origin enforced resumes once its chain passes there again (resume_check). `l`: the
+ * listening hook. 1 when the session must not resume on this connection. */
+static int resumes_unwatched(const fm_hook *l, SSL *ssl, const sess_data *sd) {
+    return sd->origin != current_origin(l, ssl) && !ticket_follows(&l->api, ssl) &&
+           (sd->origin == 0 || !origin_enforces(sd->origin));
+}
+
 /* A ticket the client offers: its session data is checked again before it may resume. */
 static int dec_ticket(fm_hook *l, SSL *ssl, SSL_SESSION *sess, int status) {
     const ssl_api *a = &l->api;
@@ -1049,8 +1112,10 @@ static int dec_ticket(fm_hook *l, SSL *ssl, SSL_SESSION *sess, int status) {
     if (a->SSL_SESSION_get0_ticket_appdata(sess, &data, &len) != 1 || sd_decode(data, len, &sd) != 0)
         return SSL_TICKET_RETURN_IGNORE_RENEW; /* not one of ours: full handshake */
     /* expired: OpenSSL would refuse it after this callback; not checked (nor stored) for
-     * nothing. Refused: the full handshake decides, and makes a new ticket */
-    if (sess_expired(a, sess) || resume_check(l, ssl, &sd) != 1)
+     * nothing. Refused, or moved to where no ticket would follow it (resumes_unwatched): the
+     * full handshake decides, and makes a new ticket */
+    if (sess_expired(a, sess) || resumes_unwatched(l, ssl, &sd) ||
+        resume_check(l, ssl, &sd) != 1)
         return SSL_TICKET_RETURN_IGNORE_RENEW;
     /* TLS 1.2: a new ticket, so that gen_ticket sees the connection after an sni_callback */
     return status == SSL_TICKET_SUCCESS_RENEW || a->SSL_version(ssl) != TLS1_3_VERSION
@@ -1137,29 +1202,6 @@ static int new_sess_cb(SSL *ssl, SSL_SESSION *sess) {
     return kept;
 }
 
-/* TLS 1.2 looks a session ID up before an sni_callback moves the connection, and nothing of the
- * hook runs after that callback in a resumption unless a ticket is sent (gen_ticket then checks
- * the SSL_CTX the connection landed on). Whether one will be: the client takes tickets and the
- * connection issues them. A session an sni_callback moved when it was made (its origin is not
- * the listening SSL_CTX) by an SSL_CTX that does not enforce (record mode: any chain passes;
- * a guard: none is asked for) resumes by ID only then: the callback may now move it to an
- * SSL_CTX in enforce mode. One its origin enforced resumes once its chain passes there again
- * (resume_check). */
-static int ticket_follows(const ssl_api *a, SSL *ssl) {
-    const unsigned char *p = NULL;
-    size_t n = 0;
-    return !(a->SSL_get_options(ssl) & SSL_OP_NO_TICKET) &&
-           a->SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_session_ticket, &p, &n) == 1;
-}
-
-/* Whether the hooked SSL_CTX `origin` (a ctx_ref id) still exists in enforce mode. */
-static int origin_enforces(uint64_t origin) {
-    fm_hook *o = reg_hook(origin);
-    int enforces = o != NULL && o->mode == FM_HOOK_ENFORCE;
-    hook_unref(o);
-    return enforces;
-}
-
 /* SSL_CTX_sess_set_get_cb: a client offers a session ID. Its session data is checked again
  * (resume_check: same server name, the chain verified again by the hook that verified it, the
  * result stored on the connection); a session that fails it, or has expired, is forgotten and
@@ -1193,9 +1235,7 @@ static SSL_SESSION *get_sess(fm_hook *h, SSL *ssl, const unsigned char *id, int 
     int check;
     if (sess_expired(a, sess) || sd_decode(data, data_len, &sd) != 0)
         check = -1;
-    else if (a->SSL_version(ssl) != TLS1_3_VERSION && sd.origin != 0 &&
-             sd.origin != current_origin(h, ssl) && !ticket_follows(a, ssl) &&
-             !origin_enforces(sd.origin))
+    else if (resumes_unwatched(h, ssl, &sd))
         check = 0;
     else
         check = resume_check(h, ssl, &sd);
@@ -1272,7 +1312,7 @@ static int hello_keep(const fm_hook *h, SSL *ssl, int raw, int present, const ui
     rec->len = len;
     if (len)
         memcpy(rec->bytes, p, len);
-    if (h->api.SSL_set_ex_data(ssl, h->hello_idx, rec) != 1) {
+    if (conn_set_ex(h, ssl, h->hello_idx, rec) != 1) {
         free(rec);
         return 0;
     }
@@ -1336,7 +1376,7 @@ static int client_hello_cb(SSL *ssl, int *alert, void *arg) {
         size_t n = 0;
         int present = a->SSL_client_hello_get0_ext(ssl, 0, &p, &n) == 1;
         ok = a->SSL_set_session_id_context(ssl, FM_SID_CTX, FM_SID_CTX_LEN) == 1 &&
-             a->SSL_set_ex_data(ssl, h->listen_idx, arg) == 1 &&
+             conn_set_ex(h, ssl, h->listen_idx, arg) == 1 &&
              hello_keep(h, ssl, 1, present, p, present ? n : 0);
         if (!ok)
             *alert = SSL_AD_INTERNAL_ERROR;
@@ -1360,6 +1400,12 @@ static int cert_cb(SSL *ssl, void *arg) {
     if (h == NULL)
         return 0;
     const ssl_api *a = &h->api;
+    if (!a->SSL_is_server(ssl)) {
+        /* OpenSSL runs it on a client connection too (a dual-use context), when the server asks
+         * for a certificate: what the client sends is the application's; nothing here applies */
+        hook_unref(h);
+        return 1;
+    }
     SSL_CTX *ctx = a->SSL_get_SSL_CTX(ssl);
     if (ctx != NULL)
         a->SSL_set_verify(ssl, atomic_load_explicit(&r->verify_mode, memory_order_relaxed),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import datetime as dt
 import inspect
 import itertools
 import json
@@ -18,6 +19,7 @@ import socket
 import ssl
 import threading
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -111,6 +113,8 @@ CHAIN_CASES = {
                            verifier_kw={"max_depth": 0}, alert="tlsv1 alert unknown ca"),
     "critical_extension": Case("critical_ext", "FAILED:unhandled critical extension",
                                alert="sslv3 alert certificate unknown"),
+    "no_explicit_policy": Case("policy_required", "FAILED:no explicit policy",
+                               alert="sslv3 alert certificate unknown"),
     "missing_crl": Case("good", "FAILED:unable to get certificate CRL", crl="empty",
                         verifier_kw={"missing_crl": "deny"}, alert="tlsv1 alert unknown ca"),
     "expired_crl": Case("good", "FAILED:CRL has expired", crl="expired",
@@ -136,6 +140,40 @@ ALERT_CODES = {
     "tlsv1 alert decrypt error": 51,
     "tlsv13 alert certificate required": 116,
 }
+
+
+# The RFC 8446 names of those alerts, as the docs spell them.
+ALERT_NAMES = {
+    40: "handshake_failure", 42: "bad_certificate", 43: "unsupported_certificate",
+    44: "certificate_revoked", 45: "certificate_expired", 46: "certificate_unknown",
+    48: "unknown_ca", 51: "decrypt_error", 116: "certificate_required",
+}  # fmt: skip
+
+
+def _enforce_mode_docs() -> dict[str, str]:
+    """What README.md and the fastmtls.ssl docstring say of enforce mode's alerts."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    doc = fssl.__doc__ or ""
+    return {
+        "README.md": readme.split('- `mode="enforce"`', 1)[1].split('`mode="record"`', 1)[0],
+        "fastmtls.ssl": doc.split('- ``"enforce"``', 1)[1].split("A context", 1)[0],
+    }
+
+
+@pytest.mark.parametrize("where", ["README.md", "fastmtls.ssl"])
+def test_docs_name_the_alerts_enforce_mode_sends(where: str) -> None:
+    """The docs list exactly the alerts the cases above measure, each next to what sends it:
+    they named bad_certificate for "others" while an unhandled critical extension (and a
+    missing required policy) sends certificate_unknown."""
+    text = " ".join(_enforce_mode_docs()[where].split())
+    sent = {ALERT_NAMES[ALERT_CODES[a]] for c in [*CASES.values(), *CHAIN_CASES.values()]
+            for a in (c.alert, c.alert_12) if a}  # fmt: skip
+    assert {n for n in ALERT_NAMES.values() if n in text} == sent, text
+    for name, causes in [("certificate_unknown", ("critical extension", "policy")),
+                         ("bad_certificate", ("not yet valid",)),
+                         ("unknown_ca", ("trusted issuer", "self-signed", "CRL"))]:  # fmt: skip
+        said = text.split(name, 1)[1].split(")", 1)[0]
+        assert all(c in said for c in causes), (name, said)
 
 
 def case_verifier(live: LivePKI, case: Case) -> fastmtls.Verifier:
@@ -849,6 +887,90 @@ def test_install_refuses_bad_options(live: LivePKI, kwargs: dict[str, Any], matc
     assert not isinstance(exc.value, fssl.HookUnavailableError)
 
 
+@pytest.mark.parametrize("which", ["install", "guard"])
+def test_a_client_only_context_is_refused(live: LivePKI, which: str) -> None:
+    """The hook serves the server side: a PROTOCOL_TLS_CLIENT context, whose connections are all
+    client connections, is a ConfigurationError saying so (it used to fail by accident, with an
+    ssl.SSLError of the layout probe's server-side connection), and is left as it was."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    with pytest.raises(fastmtls.ConfigurationError, match="PROTOCOL_TLS_CLIENT") as exc:
+        if which == "install":
+            fssl.install(ctx, root_verifier(live))
+        else:
+            fssl.guard(ctx)
+    assert not isinstance(exc.value, fssl.HookUnavailableError)
+    assert not hasattr(ctx, "_fastmtls_hook") and ctx.verify_mode == ssl.CERT_REQUIRED
+
+
+def _dual_use_context(live: LivePKI) -> ssl.SSLContext:
+    """A PROTOCOL_TLS context (server and client) trusting the live root for servers, checking
+    their names, with the live server certificate for its own server connections."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # PROTOCOL_TLS, since Python 3.10
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS)
+    ctx.load_verify_locations(live.file("root.pem"))
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.check_hostname = True
+    ctx.load_cert_chain(live.file("server.pem"), live.key_file("server"))
+    return ctx
+
+
+@pytest.mark.parametrize("which", [None, "guard", *MODES])
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_dual_use_context_verifies_servers_as_openssl_does(
+    live: LivePKI, tmp_path: Path, version: str, which: str | None
+) -> None:
+    """The hook's certificate verification callback (SSL_CTX_set_cert_verify_callback) also
+    stands in for OpenSSL's chain verification on the context's client connections: a dual-use
+    context's client connections had the server's certificate judged by the client-certificate
+    verifier, so in record mode every server passed (an untrusted one, a wrong name: a silent
+    man in the middle), and in enforce mode every real server failed. A client connection is
+    OpenSSL's business, exactly as without the hook (``which`` None), while the context's server
+    connections are still verified by the hook."""
+    now = dt.datetime.now(dt.timezone.utc)
+    valid = {"not_before": now - dt.timedelta(hours=1), "not_after": now + dt.timedelta(days=3)}
+    evil = pki.leaf(live.other, "localhost", eku=[pki.SERVER_AUTH],
+                    san=[x509.DNSName("localhost")], **valid)  # fmt: skip
+    (tmp_path / "evil.pem").write_bytes(evil.pem)
+    (tmp_path / "evil.key").write_bytes(th._key_pem(evil))
+    untrusted = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    untrusted.load_cert_chain(str(tmp_path / "evil.pem"), str(tmp_path / "evil.key"))
+    good = th.server_context(live, None)
+
+    ctx = _dual_use_context(live)
+    if which == "guard":
+        fssl.guard(ctx)
+    elif which is not None:
+        fssl.install(ctx, root_verifier(live), mode=which)
+    ctx.minimum_version = ctx.maximum_version = th.VERSIONS[version]
+    ok = th.bio_handshake(good, ctx, hostname="localhost", close=True)
+    assert ok.ok, ok.errors
+    bad = th.bio_handshake(untrusted, ctx, hostname="localhost", close=True)
+    assert not bad.ok
+    assert "certificate verify failed: unable to get local issuer certificate" in str(
+        bad.client_error
+    ), bad.errors
+    name = th.bio_handshake(good, ctx, hostname="api.bank.example", close=True)
+    assert not name.ok
+    assert "certificate verify failed: Hostname mismatch" in str(name.client_error), name.errors
+
+    if which in MODES:  # its server connections: still the hook's
+        served = th.bio_handshake(ctx, th.client_context(live, "good", version=version))
+        assert served.ok and served.result().status == "SUCCESS"
+        foreign = th.bio_handshake(ctx, th.client_context(live, "foreign", version=version))
+        assert foreign.ok == (which == "record")
+        assert foreign.result().status == "FAILED:unable to get local issuer certificate"
+        # install() set the context's verify mode, which its client connections use too: a
+        # context left at CERT_NONE now checks the server's certificate (fails closed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            lax = ssl.SSLContext(ssl.PROTOCOL_TLS)
+        assert th.bio_handshake(untrusted, lax, hostname="localhost", close=True).ok
+        fssl.install(lax, root_verifier(live), mode=which)
+        refused = th.bio_handshake(untrusted, lax, hostname="localhost", close=True)
+        assert "unable to get local issuer certificate" in str(refused.client_error)
+
+
 # ---- concurrency and hot swaps ---------------------------------------------------------------
 
 
@@ -1002,6 +1124,45 @@ def test_result_from_threads_while_reinstalling(live: LivePKI) -> None:
 
     totals, _ = _while_installing(install, reader, 4)
     assert sum(totals.values()) == 1200 and len(totals) == 2, totals
+
+
+def test_result_from_threads_during_first_client_hellos(live: LivePKI) -> None:
+    """result() read on other threads while each connection's first ClientHello is processed,
+    when the hook makes its first SSL_set_ex_data stores on the connection (which can grow, so
+    move, the SSL's ex_data storage that result() reads): every answer is whole ("not started",
+    NONE, or the handshake's own SUCCESS) and every handshake gets its result. Those stores were
+    made without the lock result() reads under, so a reader could read the array freed. This
+    test does not fail here without the fix: the freed read happens inside the ssl module's
+    libcrypto (SSL_get_ex_data), which AddressSanitizer checks only in a Python whose OpenSSL
+    is built with it (then tools/sanitize.sh --asan -k this test); otherwise the test exercises
+    the path, and the race would show only as a rare wrong answer or crash."""
+    sctx = th.server_context(live, root_verifier(live), "record")
+    cctxs = [th.client_context(live, "good", version=ver) for ver in VERSIONS]
+    pairs = [th.BioPair.open(sctx, cctxs[i % 2]) for i in range(300)]
+    current = [0]
+    stop = threading.Event()
+
+    def reader() -> Counter[str]:
+        seen = Counter[str]()
+        while not stop.is_set():
+            pair = pairs[current[0]]
+            try:
+                seen[pair.result().status] += 1
+            except fastmtls.ConfigurationError:
+                seen["not started"] += 1
+        return seen
+
+    with ThreadPoolExecutor(3) as pool:
+        readers = [pool.submit(reader) for _ in range(3)]
+        try:
+            for i, pair in enumerate(pairs):
+                current[0] = i
+                pair.handshake()
+        finally:
+            stop.set()
+        seen = sum((r.result() for r in readers), Counter[str]())
+    assert set(seen) <= {"not started", "NONE", "SUCCESS"}, seen
+    assert all(p.ok and p.result().status == "SUCCESS" for p in pairs)
 
 
 def test_tls12_session_id_resumption_issuing_tickets_from_threads(live: LivePKI) -> None:
@@ -1622,6 +1783,63 @@ def test_resumption_moved_to_another_enforce_context_fails(live: LivePKI, versio
     again = th.bio_handshake(listening, cctx, hostname="b.example", session=first.client.session,
                              close=True)  # fmt: skip
     assert not again.ok and again.errors["server"] is not None
+
+
+# How a session resumes when the context it lands on decides nothing of the hook's: TLS 1.2 by
+# session ID without tickets; TLS 1.3 by session ID (OP_NO_TICKET) or ticket on a listening
+# context that issues no tickets (num_tickets = 0), so that none follows the resumption.
+UNWATCHED = ("1.2 session-id", "1.3 session-id", "1.3 ticket")
+
+
+@pytest.mark.parametrize("resume", UNWATCHED)
+@pytest.mark.parametrize("listener", ["hooked", "guard"])
+@pytest.mark.parametrize("first", ["plain", "record"])
+def test_resumption_without_a_ticket_following_moved_to_an_enforce_context(
+    live: LivePKI, first: str, listener: str, resume: str
+) -> None:
+    """test_resumption_moved_to_another_enforce_context_fails where no ticket follows the
+    resumption (nothing of the hook runs after the sni_callback then) and the session was made
+    on a context that does not enforce: in record mode, or without a hook at all (a plain
+    context the callback moved the name to, whose sessions name no hooked context). Once the
+    callback maps the name to an enforce-mode context, a client without a certificate must not
+    resume there: the session makes a full handshake, which that context refuses. A session of
+    a plain context used to resume (TLS 1.2 session IDs; any TLS 1.3 session, as one of a
+    record-mode context did, when the listening context issues no tickets)."""
+    version, how = resume.split()
+    listening = th.server_context(
+        live, None if listener == "guard" else th.make_verifier(("other", live.other)), "record"
+    )
+    if listener == "guard":
+        fssl.guard(listening)
+    if how == "session-id":
+        listening.options |= ssl.OP_NO_TICKET
+    if first == "plain":
+        first_ctx = th.server_context(live, None)  # asks for no certificate
+    else:
+        first_ctx = th.server_context(live, th.make_verifier(("other", live.other)), "record")
+    later_ctx = th.server_context(live, root_verifier(live), "enforce")
+    target = [first_ctx]
+
+    _route_b_example(listening, lambda: target[0])
+    anon = _resuming_client(live, None, version, how)
+    made = th.bio_handshake(listening, anon, hostname="b.example", close=True)
+    assert made.ok and made.client.session is not None
+    again = th.bio_handshake(listening, anon, hostname="b.example", session=made.client.session,
+                             close=True)  # fmt: skip
+    # unchanged, TLS 1.3 resumes (the ticket that follows lets the hook see where it landed);
+    # TLS 1.2 without one makes a full handshake: the callback could have moved the name
+    assert again.ok and again.server.session_reused == (version == "1.3")
+    target[0] = later_ctx  # b.example now requires client certificates
+    if version == "1.3":
+        listening.num_tickets = 0
+    moved = th.bio_handshake(listening, anon, hostname="b.example", session=made.client.session,
+                             close=True)  # fmt: skip
+    assert not moved.ok and not moved.server.session_reused
+    assert moved.server.context is later_ctx
+    assert "peer did not return a certificate" in str(moved.errors["server"]), moved.errors
+    good = th.bio_handshake(listening, _resuming_client(live, "good", version, how),
+                            hostname="b.example", close=True)  # fmt: skip
+    assert good.ok and good.result().status == "SUCCESS"
 
 
 @pytest.mark.parametrize("how", RESUME)

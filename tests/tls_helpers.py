@@ -140,6 +140,8 @@ def build_live_pki(directory: Path) -> LivePKI:
     pathlen_inter = pki.intermediate(pathlen_root, "Too Deep CA", **valid)
     non_ca = pki.issue(subject="Not A CA", issuer=pathlen_root, ca=False,
                        key_usage={"key_cert_sign", "digital_signature"}, **valid)  # fmt: skip
+    policy_inter = pki.intermediate(root, "Policy Requiring CA", **valid, extra_extensions=[(
+        x509.PolicyConstraints(require_explicit_policy=0, inhibit_policy_mapping=None), True)])
     server = pki.leaf(
         root,
         "localhost",
@@ -168,6 +170,9 @@ def build_live_pki(directory: Path) -> LivePKI:
                                      UNKNOWN_CRITICAL, b"\x05\x00"), True)]),
         "pathlen": pki.leaf(pathlen_inter, "CN=too deep client,O=fastmtls tests", **valid),
         "non_ca_issued": pki.leaf(non_ca, "CN=non-CA issued client,O=fastmtls tests", **valid),
+        # its CA requires an explicit policy, and the leaf names none
+        "policy_required": pki.leaf(policy_inter, "CN=policy-less client,O=fastmtls tests",
+                                    **valid),
         "self_signed": pki.issue(subject="CN=self-signed client,O=fastmtls tests", ca=False,
                                  key_usage={"digital_signature"}, eku=[pki.CLIENT_AUTH],
                                  san=list(pki.CLIENT_SAN), **valid),
@@ -176,6 +181,7 @@ def build_live_pki(directory: Path) -> LivePKI:
     sent = {n: [c, inter] if n in INTER_CLIENTS else [c] for n, c in clients.items()}
     sent["pathlen"].append(pathlen_inter)
     sent["non_ca_issued"].append(non_ca)
+    sent["policy_required"].append(policy_inter)
     sent["foreign_with_root"].append(other)
     cas = {"root": root, "other": other, "ca_a": ca_a, "ca_b": ca_b, "pathlen_root": pathlen_root}
     live = LivePKI(root, inter, other, ca_a, ca_b, server, clients, sent, directory, cas)

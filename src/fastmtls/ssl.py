@@ -14,9 +14,12 @@ client certificates are verified during the handshake, without the GIL, at fastm
 Modes:
 
 - ``"enforce"``: a client without a valid, unrevoked certificate fails the handshake with the
-  matching TLS alert: unknown_ca (no trusted issuer), certificate_expired, certificate_revoked,
-  decrypt_error (bad signature), unsupported_certificate (wrong purpose), bad_certificate
-  (others), certificate_required (TLS 1.3) or handshake_failure (TLS 1.2) without a certificate.
+  matching TLS alert: unknown_ca (no trusted issuer, a self-signed certificate, a path or chain
+  too long, a CRL missing), certificate_expired (the certificate or a CRL),
+  certificate_revoked, decrypt_error (bad signature), unsupported_certificate (wrong purpose),
+  certificate_unknown (an unhandled critical extension, no explicit policy where a CA requires
+  one), bad_certificate (not yet valid, the certificate or a CRL; any other failure), and
+  certificate_required (TLS 1.3) or handshake_failure (TLS 1.2) without a certificate.
   A context an ``sni_callback`` switches a connection to applies its own mode: the hook
   re-applies the verify mode of the connection's current context after the ClientHello
   (OpenSSL's ``SSL_set_SSL_CTX`` keeps the listening context's).
@@ -32,6 +35,13 @@ layout is checked before it is trusted. Where the functions cannot be found (a P
 OpenSSL statically with hidden symbols, e.g. python-build-standalone, or Windows),
 :func:`available` is False and :func:`install` raises :class:`HookUnavailableError`; verify the
 peer's DER after the handshake instead (``Verifier.verify(conn.getpeercert(True) ...)``).
+
+Only server connections are the hook's: OpenSSL runs the callback for a context's client
+connections too (a dual-use ``PROTOCOL_TLS`` context), and the hook hands the server's chain to
+OpenSSL's own ``X509_verify_cert`` (the context's CA store and hostname check), as without the
+hook. :func:`install` sets the context's verify mode to the hook's, which those client
+connections use as well (``CERT_NONE`` no longer skips the server's certificate). A
+``PROTOCOL_TLS_CLIENT`` context is refused with :class:`~fastmtls.ConfigurationError`.
 
 Session resumption carries the result and is checked again: a session ticket (TLS 1.2 and 1.3)
 carries the client's chain, and a TLS 1.2 session ID (or a TLS 1.3 session under
@@ -203,6 +213,10 @@ def install(
 ) -> None:
     """Verify client certificates of ``ctx``'s handshakes with ``verifier``.
 
+    ``ctx``: a ``PROTOCOL_TLS_SERVER`` context, or a dual-use ``PROTOCOL_TLS`` one (its client
+    connections keep OpenSSL's verification of the server); ``PROTOCOL_TLS_CLIENT`` is a
+    :class:`~fastmtls.ConfigurationError`.
+
     ``mode``: ``"enforce"`` (failures end the handshake with a TLS alert; a certificate is
     required) or ``"record"`` (every handshake completes; read :func:`result`). ``host`` fixes
     the host whose CA associations apply (default: the client's SNI). ``send_ca_names`` lists CA
@@ -222,8 +236,7 @@ def install(
     """
     if mode not in ("enforce", "record"):
         raise ConfigurationError(f"mode must be 'enforce' or 'record', not {mode!r}")
-    if not isinstance(ctx, _stdlib_ssl.SSLContext):
-        raise ConfigurationError("ctx must be an ssl.SSLContext")
+    _check_context(ctx)
     if not isinstance(verifier, Verifier):
         raise ConfigurationError("verifier must be a fastmtls.Verifier")
     _check_cache_size(session_cache_size, session_cache_bytes)
@@ -260,14 +273,29 @@ def guard(ctx: _stdlib_ssl.SSLContext, *, session_cache_size: int = 20480,
     business on the guarded context (its own ``verify_mode``); :func:`result` is not available
     for its connections. ``session_cache_size`` and ``session_cache_bytes`` as for
     :func:`install`. A later
-    :func:`install` on the same context replaces the guard.
+    :func:`install` on the same context replaces the guard. A ``PROTOCOL_TLS_CLIENT`` context
+    is a :class:`~fastmtls.ConfigurationError`, as for :func:`install`.
     """
-    if not isinstance(ctx, _stdlib_ssl.SSLContext):
-        raise ConfigurationError("ctx must be an ssl.SSLContext")
+    _check_context(ctx)
     _check_cache_size(session_cache_size, session_cache_bytes)
     hook = _new_hook(ctx, ffi.NULL, lib.FM_HOOK_GUARD, b"", session_cache_size,
                      session_cache_bytes)  # fmt: skip
     _install(ctx, _Hook(hook, _ctx_pointer(ctx), None, "guard"), False)
+
+
+def _check_context(ctx: Any) -> None:
+    """A context the hook can serve: an SSLContext that can make server connections. Client
+    connections of a dual-use ``PROTOCOL_TLS`` context are left to OpenSSL (the server's
+    certificate is verified as without the hook); a ``PROTOCOL_TLS_CLIENT`` context makes none
+    but client connections, so hooking it is a mistake, said here rather than found by accident
+    (its layout probe cannot make a server connection)."""
+    if not isinstance(ctx, _stdlib_ssl.SSLContext):
+        raise ConfigurationError("ctx must be an ssl.SSLContext")
+    if ctx.protocol == _stdlib_ssl.PROTOCOL_TLS_CLIENT:
+        raise ConfigurationError(
+            "ctx is a PROTOCOL_TLS_CLIENT context: fastmtls.ssl verifies the certificates of "
+            "clients connecting to a server; use a PROTOCOL_TLS_SERVER (or PROTOCOL_TLS) context"
+        )
 
 
 def _check_cache_size(n: int, size: int) -> None:
