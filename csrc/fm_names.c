@@ -1062,7 +1062,9 @@ int fm_nc_check(const fm_cert *ca, const fm_cert *sub, unsigned cn_rule, uint32_
      * FM_NC_CN_NO_DNS_SAN whenever the leaf has no dNSName SAN, beside e-mail, URI or IP SANs too
      * (OpenSSL's check_name_constraints: has_san_id(x, GEN_DNS), and NAME_CONSTRAINTS_check_CN);
      * FM_NC_CN_NO_SAN only for a leaf without subjectAltNames, the server certificate whose CN
-     * a TLS client may still take for its hostname (as modern clients and BetterTLS read it).
+     * a TLS client may still take for its hostname (as modern clients and BetterTLS read it);
+     * FM_NC_CN_ALWAYS whatever SANs the leaf has (a CA constrained to partner.example could
+     * otherwise put CN=admin.corp.example beside one SAN x.partner.example).
      * CA certificates (intermediates) are not checked, as in OpenSSL. */
     size_t n_dns_san = 0;
     for (fm_der r = names; !fm_der_done(&r);) {
@@ -1073,7 +1075,9 @@ int fm_nc_check(const fm_cert *ca, const fm_cert *sub, unsigned cn_rule, uint32_
             dn_names[0]++, dn_names[1] += dn_weight(v);
     }
     int cn_dns = n_cns && !((sub->ext_flags & FM_X_BC) && sub->is_ca) &&
-                 (cn_rule == FM_NC_CN_NO_DNS_SAN ? n_dns_san == 0 : n_san == 0) &&
+                 (cn_rule == FM_NC_CN_ALWAYS     ? 1
+                  : cn_rule == FM_NC_CN_NO_DNS_SAN ? n_dns_san == 0
+                                                   : n_san == 0) &&
                  (has_form(ca->nc_permitted, GN_DNS) || has_form(ca->nc_excluded, GN_DNS));
     /* the budget counts names x constraints, each weighted by what comparing it costs (a long
      * or many-attribute directoryName counts as many short names): pairs of short names are

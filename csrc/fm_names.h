@@ -26,8 +26,8 @@
  * FM_ERR_UNSUPPORTED_NAME_SYNTAX.
  * Subject commonName (as OpenSSL's NAME_CONSTRAINTS_check_CN): when `sub` is no CA (no
  * basicConstraints cA), ca has dNSName constraints and `sub` has no dNSName among its
- * subjectAltNames (cn_rule FM_NC_CN_NO_DNS_SAN, OpenSSL's rule) or no subjectAltName at all
- * (FM_NC_CN_NO_SAN), each
+ * subjectAltNames (cn_rule FM_NC_CN_NO_DNS_SAN, OpenSSL's rule), no subjectAltName at all
+ * (FM_NC_CN_NO_SAN), or whatever subjectAltNames it has (FM_NC_CN_ALWAYS), each
  * CN (OID 2.5.4.3) whose text is a hostname (two or more labels of letters, digits, '_' and
  * inner hyphens; no '*', no trailing dot) is checked as a dNSName; other CNs ("alice",
  * "John Smith", "*.evil.com") are ignored. A CN with an embedded NUL, of a type that is no text
@@ -36,7 +36,7 @@
  * closed).
  * max_checks: the budget of weighted name x constraint comparisons (FM_ERR_BUDGET_EXCEEDED when
  * the pair would need more); *spent (may be NULL) receives what the pair counted against it. */
-enum { FM_NC_CN_NO_DNS_SAN = 0, FM_NC_CN_NO_SAN = 1 };
+enum { FM_NC_CN_NO_DNS_SAN = 0, FM_NC_CN_NO_SAN = 1, FM_NC_CN_ALWAYS = 2 };
 int fm_nc_check(const fm_cert *ca, const fm_cert *sub, unsigned cn_rule, uint32_t max_checks,
                 uint64_t *spent);
 

@@ -764,7 +764,9 @@ static int validate_path(vctx *x, int *depth) {
             /* one budget for the whole verification: every path tried, every pair */
             uint64_t spent = 0, max = x->o->limits.max_nc_checks;
             uint32_t left = x->nc_spent < max ? (uint32_t)(max - x->nc_spent) : 0;
-            unsigned rule = (x->o->flags & FM_OPT_CN_NO_SAN) ? FM_NC_CN_NO_SAN : FM_NC_CN_NO_DNS_SAN;
+            unsigned rule = (x->o->flags & FM_OPT_CN_ALWAYS)   ? FM_NC_CN_ALWAYS
+                            : (x->o->flags & FM_OPT_CN_NO_SAN) ? FM_NC_CN_NO_SAN
+                                                               : FM_NC_CN_NO_DNS_SAN;
             int rc = left ? fm_nc_check(ca, sub, rule, left, &spent) : FM_ERR_BUDGET_EXCEEDED;
             x->nc_spent += spent;
             if (rc != FM_OK) {

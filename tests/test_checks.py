@@ -501,6 +501,26 @@ def test_name_constraints_cn_no_san_rule(constraints: Any, subject: Any, san: An
                vkw={"purpose": "server", "cn_constraints": "no-dns-san"})
 
 
+@pytest.mark.parametrize(("rule", "expected"), [
+    (None, R.OK), ("no-dns-san", R.OK), ("no-san", R.OK), ("always", R.PERMITTED_VIOLATION)])
+def test_cn_beside_a_dns_san_is_checked_only_always(rule: str | None, expected: Reason) -> None:
+    """OpenSSL's rule checks a host-like CN only when the leaf has no dNSName SAN: a CA
+    constrained to partner.example can put CN=admin.corp.example beside one SAN
+    x.partner.example, and a backend authorising on the subject would take it (found by
+    review). cn_constraints="always" checks the CN whatever SANs the leaf has; a CN that is no
+    hostname ("alice") is still no DNS name."""
+    inter_kw = {"name": "CN=Checks Intermediate CA,O=Acme,C=US",
+                "name_constraints": ([DNS("partner.example")], None)}
+    vkw = {} if rule is None else {"cn_constraints": rule}
+    san = [DNS("x.partner.example")]
+    check3(expected, None if expected == R.OK else 0, inter_kw=inter_kw,
+           leaf_kw={"name": "CN=admin.corp.example,O=Corp", "san": san}, vkw=vkw)
+    check3(R.OK, None, inter_kw=inter_kw, leaf_kw={"name": "CN=alice,O=Corp", "san": san},
+           vkw=vkw)
+    check3(R.OK, None, inter_kw=inter_kw,
+           leaf_kw={"name": "CN=api.partner.example,O=Corp", "san": san}, vkw=vkw)
+
+
 def test_cn_constraints_option_checked() -> None:
     with pytest.raises(ConfigurationError, match="cn_constraints"):
         Verifier(TrustStore(), cn_constraints="never")  # type: ignore[arg-type]

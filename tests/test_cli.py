@@ -94,7 +94,8 @@ def test_verify_require_eku_and_cn_constraints(
 ) -> None:
     """--require-eku refuses a leaf without extendedKeyUsage; --cn-constraints chooses the
     commonName rule: a CA constrained to partner.example and a leaf "CN=admin.corp.example"
-    beside an e-mail SAN fails by default (and with no-dns-san), passes with no-san."""
+    beside an e-mail SAN fails by default (and with no-dns-san), passes with no-san; beside a
+    DNS SAN of partner.example it passes by default and fails with always."""
     root = pki.ca("CLI Root")
     inter = pki.intermediate(root, "CN=CLI Partner CA",
                              name_constraints=([x509.DNSName("partner.example")], None))
@@ -103,17 +104,20 @@ def test_verify_require_eku_and_cn_constraints(
                       san=[x509.DNSName("client.partner.example")])
     cn = pki.leaf(inter, "CN=admin.corp.example",
                   san=[x509.RFC822Name("mallory@partner.example")])
-    for name, leaf in (("no-eku.pem", no_eku), ("cn.pem", cn)):
+    cn_dns = pki.leaf(inter, "CN=admin.corp.example",
+                      san=[x509.DNSName("x.partner.example")])
+    for name, leaf in (("no-eku.pem", no_eku), ("cn.pem", cn), ("cn-dns.pem", cn_dns)):
         (tmp_path / name).write_bytes(leaf.pem + inter.pem)
     base = ["verify", "--ca", str(tmp_path / "root.pem"), *AT]
     assert _run([*base, str(tmp_path / "no-eku.pem")], capsys)[0] == 0
     rc, out = _run([*base, "--require-eku", str(tmp_path / "no-eku.pem")], capsys)
     assert rc == 1 and isinstance(out, dict)
     assert out["status"] == "FAILED:unsupported certificate purpose"
-    for extra, want in (([], 1), (["--cn-constraints", "no-dns-san"], 1),
-                        (["--cn-constraints", "no-san"], 0)):  # fmt: skip
-        rc, out = _run([*base, *extra, str(tmp_path / "cn.pem")], capsys)
-        assert rc == want and isinstance(out, dict), extra
+    for pem, extra, want in (("cn", [], 1), ("cn", ["--cn-constraints", "no-dns-san"], 1),
+                             ("cn", ["--cn-constraints", "no-san"], 0),
+                             ("cn-dns", [], 0), ("cn-dns", ["--cn-constraints", "always"], 1)):
+        rc, out = _run([*base, *extra, str(tmp_path / f"{pem}.pem")], capsys)
+        assert rc == want and isinstance(out, dict), (pem, extra)
         if want:
             assert out["status"] == "FAILED:permitted subtree violation"
 

@@ -171,6 +171,10 @@ enum fm_purpose { FM_PURPOSE_ANY = 0, FM_PURPOSE_CLIENT = 1, FM_PURPOSE_SERVER =
  * leaf has no subjectAltName at all (as modern TLS clients read server certificates, and as
  * BetterTLS expects); default: whenever it has no dNSName SAN (OpenSSL's rule). */
 #define FM_OPT_CN_NO_SAN 0x20u
+/* A leaf's hostname-like commonName is checked against its CAs' dNSName constraints whatever
+ * subjectAltNames it has (backends that authorise on the subject DN); overrides
+ * FM_OPT_CN_NO_SAN. */
+#define FM_OPT_CN_ALWAYS 0x40u
 
 typedef struct fm_options {
     fm_limits limits;

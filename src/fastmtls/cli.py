@@ -181,10 +181,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     v.add_argument(
         "--cn-constraints",
-        choices=("no-san", "no-dns-san"),
+        choices=("no-san", "no-dns-san", "always"),
         help="when a host-like subject CN is checked against DNS name constraints: whenever the "
-        "leaf has no DNS SAN (no-dns-san, OpenSSL's rule, the default for client certificates) "
-        "or only when it has no SAN at all (no-san, the default for --purpose server)",
+        "leaf has no DNS SAN (no-dns-san, OpenSSL's rule, the default for client certificates), "
+        "only when it has no SAN at all (no-san, the default for --purpose server), or always "
+        "(backends that authorise on the subject)",
     )
     v.add_argument("--expected-name", help="DNS name, IP, e-mail or URI the leaf must carry")
     v.add_argument("--max-depth", type=int, default=8, help="intermediates allowed (default 8)")

@@ -141,7 +141,7 @@ class Verifier:
         missing_crl: Literal["allow", "deny"] = "allow",
         expired_crl: Literal["ignore", "deny"] = "ignore",
         revoked: Literal["flag", "fail"] = "flag",
-        cn_constraints: Literal["no-san", "no-dns-san"] | None = None,
+        cn_constraints: Literal["no-san", "no-dns-san", "always"] | None = None,
     ) -> None:
         if not isinstance(store, TrustStore):
             raise ConfigurationError("store must be a TrustStore")
@@ -398,13 +398,17 @@ def _option_flags(check: str, missing: str, expired: str, revoked: str, cn: str)
     forwards and backends authorise on, so a CA constrained to partner.example must not vouch
     for CN=admin.corp.example beside an e-mail, URI or IP SAN), or only when the leaf has no
     subjectAltName at all ("no-san", the default for purpose="server": a server certificate
-    with SANs is named by them, as modern TLS clients and BetterTLS read it)."""
+    with SANs is named by them, as modern TLS clients and BetterTLS read it), or whatever SANs
+    the leaf has ("always": OpenSSL's rule still lets such a CA put CN=admin.corp.example
+    beside one SAN x.partner.example, which a backend authorising on the subject would take;
+    a CA that issues host-like CNs outside its constraints beside SANs fails)."""
     choices = {
         "revocation_check": (check, {"leaf": 0, "chain": lib.FM_OPT_REV_CHAIN}),
         "missing_crl": (missing, {"allow": 0, "deny": lib.FM_OPT_REV_DENY_MISSING}),
         "expired_crl": (expired, {"ignore": 0, "deny": lib.FM_OPT_REV_DENY_EXPIRED}),
         "revoked": (revoked, {"flag": 0, "fail": lib.FM_OPT_REV_STRICT}),
-        "cn_constraints": (cn, {"no-san": lib.FM_OPT_CN_NO_SAN, "no-dns-san": 0}),
+        "cn_constraints": (cn, {"no-san": lib.FM_OPT_CN_NO_SAN, "no-dns-san": 0,
+                                "always": lib.FM_OPT_CN_ALWAYS}),
     }
     flags = 0
     for option, (value, table) in choices.items():
