@@ -111,6 +111,7 @@ typedef void (*remove_sess_fn)(SSL_CTX *, SSL_SESSION *);
     X(SSL_SESSION *, SSL_get_session, (const SSL *))                                           \
     X(int, SSL_session_reused, (const SSL *))                                                  \
     X(size_t, SSL_get_num_tickets, (const SSL *))                                              \
+    X(int, SSL_get_security_level, (const SSL *))                                              \
     X(int, SSL_in_before, (const SSL *))                                                       \
     X(int, SSL_is_server, (const SSL *))                                                       \
     X(int, SSL_get_ex_data_X509_STORE_CTX_idx, (void))                                         \
@@ -1065,38 +1066,31 @@ static int gen_ticket_cb(SSL *ssl, void *arg) {
 
 /* Whether a ticket will follow the resumption being decided (from the ClientHello being
  * processed): TLS 1.2, when the client takes tickets and the connection issues them (dec_ticket
- * renews every ticket it accepts); TLS 1.3, when the connection issues any (OpenSSL 3.0 sends
- * one after every resumption, stateful under OP_NO_TICKET; none when num_tickets is 0). */
+ * renews every ticket it accepts): no OP_NO_TICKET, and a security level below 3 (OpenSSL's
+ * tls_use_ticket asks the security callback, whose default refuses tickets from level 3 on);
+ * TLS 1.3, when the connection issues any (OpenSSL 3.0 sends one after every resumption,
+ * stateful under OP_NO_TICKET; none when num_tickets is 0). */
 static int ticket_follows(const ssl_api *a, SSL *ssl) {
     if (a->SSL_version(ssl) == TLS1_3_VERSION)
         return a->SSL_get_num_tickets(ssl) > 0;
     const unsigned char *p = NULL;
     size_t n = 0;
-    return !(a->SSL_get_options(ssl) & SSL_OP_NO_TICKET) &&
+    return !(a->SSL_get_options(ssl) & SSL_OP_NO_TICKET) && a->SSL_get_security_level(ssl) < 3 &&
            a->SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_session_ticket, &p, &n) == 1;
-}
-
-/* Whether the hooked SSL_CTX `origin` (a ctx_ref id) still exists in enforce mode. */
-static int origin_enforces(uint64_t origin) {
-    fm_hook *o = reg_hook(origin);
-    int enforces = o != NULL && o->mode == FM_HOOK_ENFORCE;
-    hook_unref(o);
-    return enforces;
 }
 
 /* OpenSSL looks a session up (session ID or ticket) before an sni_callback moves the
  * connection, and nothing of the hook runs after that callback in a resumption unless a ticket
  * is issued (gen_ticket then refuses it on an SSL_CTX in enforce mode that did not verify it).
  * A session an sni_callback moved when it was made (its origin is not the listening SSL_CTX)
- * to an SSL_CTX that does not enforce (record mode: any chain passes; a guard: none is asked
- * for; no hook at all, origin 0: nothing was verified) therefore resumes only when a ticket
- * follows: the callback may now move its name to an SSL_CTX in enforce mode, which would
- * otherwise take it unverified, without a certificate. It makes a full handshake instead. One
- * its origin enforced resumes once its chain passes there again (resume_check). `l`: the
- * listening hook. 1 when the session must not resume on this connection. */
+ * therefore resumes only when a ticket follows: the callback may now move its name to an
+ * SSL_CTX in enforce mode, which would otherwise take it unverified: without a certificate (a
+ * session of a record-mode SSL_CTX, a guard, or no hook at all, origin 0), or verified by
+ * another enforce-mode SSL_CTX's CAs and revocations (resume_check verifies it with its
+ * origin's hook). It makes a full handshake instead. `l`: the listening hook. 1 when the
+ * session must not resume on this connection. */
 static int resumes_unwatched(const fm_hook *l, SSL *ssl, const sess_data *sd) {
-    return sd->origin != current_origin(l, ssl) && !ticket_follows(&l->api, ssl) &&
-           (sd->origin == 0 || !origin_enforces(sd->origin));
+    return sd->origin != current_origin(l, ssl) && !ticket_follows(&l->api, ssl);
 }
 
 /* A ticket the client offers: its session data is checked again before it may resume. */

@@ -1735,8 +1735,19 @@ def test_sni_switch_resumption_is_checked_by_the_context_that_verified_it(
     cctx = _resuming_client(live, "revocable", version, how)
     good = th.bio_handshake(listening, cctx, hostname="b.example", close=True)
     assert good.ok and good.result().anchor_name == "root"
+    if _no_ticket_follows(version, how):
+        _full_handshake_instead(listening, cctx, good.client.session)
+        return
     again = _resumes_until_revoked(live, listening, cctx, good.client.session, v)
     assert again.server.context is switched and again.result().anchor_name == "root"
+
+
+def _no_ticket_follows(version: str, how: str) -> bool:
+    """Whether a moved session (one an sni_callback placed on another context than the
+    listening one) resumes without a ticket following: TLS 1.2 by session ID (OpenSSL 3.0 sends
+    a TLS 1.3 ticket after every resumption). It never does: the callback could now move its
+    name to another enforce-mode context. A full handshake verifies it where it lands."""
+    return version == "1.2" and how == "session-id"
 
 
 def _resumes_until_revoked(
@@ -1786,9 +1797,18 @@ def test_resumption_moved_to_another_enforce_context_fails(live: LivePKI, versio
 
 
 # How a session resumes when the context it lands on decides nothing of the hook's: TLS 1.2 by
-# session ID without tickets; TLS 1.3 by session ID (OP_NO_TICKET) or ticket on a listening
-# context that issues no tickets (num_tickets = 0), so that none follows the resumption.
-UNWATCHED = ("1.2 session-id", "1.3 session-id", "1.3 ticket")
+# session ID without tickets, or at security level 3 (OpenSSL issues no tickets there, whatever
+# the client offers); TLS 1.3 by session ID (OP_NO_TICKET) or ticket on a listening context
+# that issues no tickets (num_tickets = 0), so that none follows the resumption.
+UNWATCHED = ("1.2 session-id", "1.2 seclevel3", "1.3 session-id", "1.3 ticket")
+
+
+def _unwatched_listener(listening: ssl.SSLContext, how: str) -> None:
+    """Makes ``listening`` resume sessions as ``how`` (an UNWATCHED mode) says."""
+    if how == "session-id":
+        listening.options |= ssl.OP_NO_TICKET
+    elif how == "seclevel3":
+        listening.set_ciphers("DEFAULT:@SECLEVEL=3")
 
 
 @pytest.mark.parametrize("resume", UNWATCHED)
@@ -1804,15 +1824,15 @@ def test_resumption_without_a_ticket_following_moved_to_an_enforce_context(
     callback maps the name to an enforce-mode context, a client without a certificate must not
     resume there: the session makes a full handshake, which that context refuses. A session of
     a plain context used to resume (TLS 1.2 session IDs; any TLS 1.3 session, as one of a
-    record-mode context did, when the listening context issues no tickets)."""
+    record-mode context did, when the listening context issues no tickets; and at security
+    level 3, where OpenSSL issues no TLS 1.2 tickets, any TLS 1.2 session, found by review)."""
     version, how = resume.split()
     listening = th.server_context(
         live, None if listener == "guard" else th.make_verifier(("other", live.other)), "record"
     )
     if listener == "guard":
         fssl.guard(listening)
-    if how == "session-id":
-        listening.options |= ssl.OP_NO_TICKET
+    _unwatched_listener(listening, how)
     if first == "plain":
         first_ctx = th.server_context(live, None)  # asks for no certificate
     else:
@@ -1821,7 +1841,8 @@ def test_resumption_without_a_ticket_following_moved_to_an_enforce_context(
     target = [first_ctx]
 
     _route_b_example(listening, lambda: target[0])
-    anon = _resuming_client(live, None, version, how)
+    # (at security level 3 the client offers tickets: it is sent none, resumes by session ID)
+    anon = _resuming_client(live, None, version, "ticket" if how == "seclevel3" else how)
     made = th.bio_handshake(listening, anon, hostname="b.example", close=True)
     assert made.ok and made.client.session is not None
     again = th.bio_handshake(listening, anon, hostname="b.example", session=made.client.session,
@@ -1840,6 +1861,36 @@ def test_resumption_without_a_ticket_following_moved_to_an_enforce_context(
     good = th.bio_handshake(listening, _resuming_client(live, "good", version, how),
                             hostname="b.example", close=True)  # fmt: skip
     assert good.ok and good.result().status == "SUCCESS"
+
+
+@pytest.mark.parametrize("resume", UNWATCHED)
+def test_resumption_without_a_ticket_following_moved_between_enforce_contexts(
+    live: LivePKI, resume: str
+) -> None:
+    """A session an enforce-mode context verified (trusting the "other" CA) for b.example, once
+    the sni_callback maps b.example to another enforce-mode context (trusting only "root"):
+    without a ticket following, the resumption used to pass on the later context, its chain
+    verified again by the first context's hook only (found by review). It makes a full
+    handshake now, which the later context refuses as it refuses a new connection."""
+    version, how = resume.split()
+    listening = th.server_context(live, th.make_verifier(("other", live.other)), "record")
+    _unwatched_listener(listening, how)
+    first_ctx = th.server_context(live, th.make_verifier(("other", live.other)), "enforce")
+    later_ctx = th.server_context(live, root_verifier(live), "enforce")
+    target = [first_ctx]
+    _route_b_example(listening, lambda: target[0])
+    foreign = _resuming_client(live, "foreign", version,
+                               "ticket" if how == "seclevel3" else how)  # fmt: skip
+    made = th.bio_handshake(listening, foreign, hostname="b.example", close=True)
+    assert made.ok and made.result().status == "SUCCESS", made.errors
+    target[0] = later_ctx
+    if version == "1.3":
+        listening.num_tickets = 0
+    moved = th.bio_handshake(listening, foreign, hostname="b.example",
+                             session=made.client.session, close=True)  # fmt: skip
+    assert not moved.ok and not moved.server.session_reused
+    assert moved.server.context is later_ctx
+    assert "unable to get local issuer" in str(moved.errors["server"]), moved.errors
 
 
 @pytest.mark.parametrize("how", RESUME)
@@ -1873,7 +1924,18 @@ def test_guarded_plain_listening_context(live: LivePKI, version: str, how: str) 
     cctx = _resuming_client(live, "revocable", version, how)
     good = th.bio_handshake(plain, cctx, hostname="b.example", close=True)
     assert good.ok and good.result().status == "SUCCESS"
+    if _no_ticket_follows(version, how):
+        _full_handshake_instead(plain, cctx, good.client.session)
+        return
     _resumes_until_revoked(live, plain, cctx, good.client.session, v)
+
+
+def _full_handshake_instead(listening: ssl.SSLContext, cctx: ssl.SSLContext,
+                            session: ssl.SSLSession | None) -> None:  # fmt: skip
+    """The "revocable" client's moved b.example ``session`` makes a full handshake (verified,
+    SUCCESS) instead of resuming (_no_ticket_follows)."""
+    again = th.bio_handshake(listening, cctx, hostname="b.example", session=session, close=True)
+    assert again.ok and not again.server.session_reused and again.result().status == "SUCCESS"
 
 
 @pytest.mark.parametrize("how", RESUME)
