@@ -1172,7 +1172,7 @@ def test_a_newer_base_may_replace_a_held_delta_and_a_rekeyed_ca_its_old_series(
     assert src.current is not None and src.current.lookup(ca_new.der, 7) is not None
     # the new key's CRL says nothing about the old key's certificates: its last CRL stays
     assert src.current.lookup(ca_old.der, 99) is not None
-    assert src.status()[0].crls == 2
+    assert (src.status()[0].crls, src.status()[0].carried) == (1, 1)
     server.routes["/c.crl"] = Route(crl(ca_new, [7, 8], 2, 0))
     assert src.refresh() is True and src.current.lookup(ca_new.der, 8) is not None
     assert src.current.lookup(ca_old.der, 99) is not None
@@ -1922,3 +1922,96 @@ def test_static_cas_are_checked_at_construction(tmp_path: Path, ca: pki.Cert) ->
         src = CRLSource(files=[path], cas=good)
         assert src.refresh() is True and src.current is not None
         assert src.current.lookup(ca.der, 3) is not None
+
+
+# ---- CRLs carried beside a URL's content (a re-keyed or same-named CA; found by review) -------
+
+
+def _crl_now(issuer: pki.Cert, revoked: Sequence[int], number: int, age_h: int = 0,
+             valid_s: int = 86_400) -> bytes:  # fmt: skip
+    now = datetime.now(UTC).replace(microsecond=0)
+    return crls.crl(issuer, revoked, number=number, this_update=now - timedelta(hours=age_h),
+                    next_update=now + timedelta(seconds=valid_s))  # fmt: skip
+
+
+def test_a_carried_crl_whose_ca_goes_leaves_the_content_in_the_set(server: CRLServer) -> None:
+    """A URL that served CA A's CRL now serves B's (same name, another key): A's is carried
+    beside it. Removing A from the store (the end of a re-key) must not take the URL's own
+    content out of the set: the carried CRL is left out of the build, B's revocations stay.
+    Carried CRLs used to be part of the content, which then no longer built at all."""
+    ca_a, ca_b = pki.ca("Shared Tenant CA"), pki.ca("Shared Tenant CA")
+    leaf_a, leaf_b = real_time_leaf(ca_a, "a"), real_time_leaf(ca_b, "b")
+    store = TrustStore()
+    store.add_der(ca_a.der, name="tenant-a")
+    store.add_der(ca_b.der, name="tenant-b")
+    v = Verifier(store, revoked="fail")
+    server.routes["/x.crl"] = Route(_crl_now(ca_a, [leaf_a.cert.serial_number], 10, 3))
+    src = CRLSource(urls=[server.url("/x.crl")], cas=store, targets=[v])
+    assert src.refresh()
+    server.routes["/x.crl"] = Route(_crl_now(ca_b, [leaf_b.cert.serial_number], 11, 1))
+    assert src.refresh() and src.status()[0].carried == 1
+    for leaf in (leaf_a, leaf_b):
+        assert v.verify([leaf.der]).status == "FAILED:certificate revoked"
+    store.remove("tenant-a")
+    for _ in range(2):
+        src.refresh()
+        st = src.status()[0]
+        assert st.in_set and st.last_error is None, st
+        assert v.verify([leaf_b.der]).status == "FAILED:certificate revoked"
+
+
+def test_held_crls_keep_their_replay_protection_while_their_ca_is_away(
+    server: CRLServer,
+) -> None:
+    """While CA A is out of the store (a tenant disabled, a remove then add outside batch()),
+    the URL serving A's CRL #10 may serve only another CA's CRL: A's CRL is carried (not
+    refused: it revokes nothing meanwhile), and once A is back an older A CRL replayed beside
+    the other one is refused as a replay. Held CRLs were re-checked against the CAs of the
+    moment, so A's series was no longer held and #5 was taken."""
+    ca_a, ca_c = pki.ca("Tenant A CA"), pki.ca("Tenant C CA")
+    leaf = real_time_leaf(ca_a)
+    store = TrustStore()
+    store.add_der(ca_a.der, name="tenant-a")
+    store.add_der(ca_c.der, name="tenant-c")
+    v = Verifier(store, revoked="fail")
+    server.routes["/x.crl"] = Route(_crl_now(ca_a, [leaf.cert.serial_number], 10, 3))
+    src = CRLSource(urls=[server.url("/x.crl")], cas=store, targets=[v])
+    assert src.refresh() and v.verify([leaf.der]).status == "FAILED:certificate revoked"
+    store.remove("tenant-a")
+    server.routes["/x.crl"] = Route(_crl_now(ca_c, [], 3, 1))
+    src.refresh()
+    assert src.status()[0].carried == 1
+    store.add_der(ca_a.der, name="tenant-a")
+    src.refresh()
+    assert v.verify([leaf.der]).status == "FAILED:certificate revoked"
+    server.routes["/x.crl"] = Route(_pem_crl(_crl_now(ca_a, [], 5, 10))
+                                    + _pem_crl(_crl_now(ca_c, [], 4)))  # fmt: skip
+    assert src.refresh() is False
+    assert "older than the one held" in (src.status()[0].last_error or "")
+    assert v.verify([leaf.der]).status == "FAILED:certificate revoked"
+
+
+def test_a_carried_crl_another_source_holds_is_dropped(server: CRLServer) -> None:
+    """A carried CRL is dropped once another source in the set holds its series at least as
+    recent: the URL that carried it then no longer reports that CRL's expiry as its own (a
+    failure on every fetch, unconditional requests). Carried CRLs also stay out of the URL's
+    crls, this_update and next_update, and of its conditional requests."""
+    ca_old, ca_new = pki.ca("Rekeyed CA"), pki.ca("Rekeyed CA")
+    server.routes["/x.crl"] = Route(_crl_now(ca_old, [1], 10, 1, valid_s=3), etag='"old10"')
+    server.routes["/old.crl"] = Route(status=404)
+    src = CRLSource(urls=[server.url("/x.crl"), server.url("/old.crl")],
+                    cas=[ca_old.der, ca_new.der])  # fmt: skip
+    assert src.refresh()
+    server.routes["/x.crl"] = Route(_crl_now(ca_new, [7], 1), etag='"new1"')
+    assert src.refresh()
+    x = src.status()[0]
+    assert (x.crls, x.carried) == (1, 1) and x.next_update is not None
+    assert x.next_update > time.time() + 3600  # the served CRL's, not the carried one's
+    server.routes["/old.crl"] = Route(_crl_now(ca_old, [1, 2], 11), etag='"old11"')
+    time.sleep(3.5)  # the carried CRL #10 passes its nextUpdate
+    for _ in range(2):
+        src.refresh()
+    x = src.status()[0]
+    assert (x.carried, x.last_error, x.consecutive_failures) == (0, None, 0), x
+    assert src.current is not None and src.current.lookup(ca_old.der, 2) is not None
+    assert "If-None-Match" in server.requests("/x.crl")[-1].headers

@@ -37,7 +37,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from email.message import Message
 from typing import IO, Literal, NamedTuple, Union
@@ -105,6 +105,11 @@ class SourceStatus:
     # CRLs stay in the set until other sources hold CRLs in force at least as recent for the
     # same issuer and scope, or no configured CA verifies them; then it is dropped
     retired: bool = False
+    # CRLs of signing keys the URL served before and no longer does (a re-keyed CA, a
+    # same-named CA's CRL served in place of another's, a CA not configured at the time): kept
+    # beside its content, built in while a configured CA has their key, until another source
+    # holds their series; not counted in crls, this_update and next_update
+    carried: int = 0
 
     @property
     def expired(self) -> bool:
@@ -125,6 +130,14 @@ class _Content(NamedTuple):
     infos: tuple[CRLInfo, ...]
 
 
+class _Carried(NamedTuple):
+    """A CRL a URL served before and no longer does, kept beside its content (see _Verdict)."""
+
+    der: bytes
+    info: CRLInfo
+    signer: bytes  # the subjectPublicKeyInfo of the CA that verified it
+
+
 _MAX_AHEAD = 8  # contents issued for later that a source keeps beside the one in force
 
 
@@ -137,6 +150,8 @@ class _Pending(NamedTuple):
     data: bytes
     ders: tuple[bytes, ...]
     infos: tuple[CRLInfo, ...]
+    signers: tuple[bytes | None, ...]  # per CRL: the key of the configured CA that verifies it
+    carried: tuple[_Carried, ...]
     etag: str | None
     last_modified: str | None
     stat_key: object  # a file's, recorded once the round decided on the content (_rebuild)
@@ -156,6 +171,12 @@ class _Source:
         self.data: bytes | None = None
         self.ders: tuple[bytes, ...] = ()
         self.infos: tuple[CRLInfo, ...] = ()
+        # per CRL of ders: the subjectPublicKeyInfo of the configured CA that verified it when
+        # the content was taken (the replay checks' series; kept whatever the CAs become)
+        self.signers: tuple[bytes | None, ...] = ()
+        # CRLs of keys the URL served before and no longer does (_Verdict.carry): built in
+        # while a configured CA has their key, dropped once another source holds their series
+        self.carried: tuple[_Carried, ...] = ()
         # earlier content still needed beside content issued for later (thisUpdate ahead of the
         # clock): the newest in force, built in where it ranks first, and every later one, each
         # built in from its thisUpdate on, so a CA publishing a little ahead (even faster than
@@ -487,14 +508,17 @@ class _Verdict(NamedTuple):
     """What :func:`_rollback` decided about a new response."""
 
     why: str | None  # why it is refused (it would take revocations back), None when taken
-    # positions (in the held content) of the CRLs to keep beside it: the latest of each series
-    # signed by a key of an issuer the response now signs with another key only (a re-keyed
-    # CA, or a same-named CA's CRL served in its place): the set applies a CRL to the
-    # certificates of the key that signed it, so the new key's CRL does not stand for them
+    # positions (in the held CRLs) of the CRLs to keep beside it, the latest of each series it
+    # left out: signed by a key of an issuer the response now signs with another key only (a
+    # re-keyed CA, or a same-named CA's CRL served in its place: the set applies a CRL to the
+    # certificates of the key that signed it, so the new key's CRL does not stand for them),
+    # or by a key no configured CA has now (kept, unused, for when one has it again: its
+    # series must not be replayed back then)
     carry: tuple[int, ...] = ()
 
 
-def _rollback(old: Sequence[_Item], new: Sequence[_Item], *, allow_older: bool = False
+def _rollback(old: Sequence[_Item], new: Sequence[_Item], *,
+              configured: Collection[tuple[bytes, bytes]], allow_older: bool = False
               ) -> _Verdict:  # fmt: skip
     """Whether ``new`` (a URL's new response) would take back revocations that ``old`` (its last
     good response) gave. Refused: a CRL older than the one held of its series (a replay), and a
@@ -503,8 +527,10 @@ def _rollback(old: Sequence[_Item], new: Sequence[_Item], *, allow_older: bool =
     that serves another CA's valid CRL, or a base without its delta, would otherwise make the
     revocations it leaves out disappear. A series whose issuer the response signs with another
     key only is kept beside the response (``carry``), not refused: a re-keyed CA publishes its
-    new key's CRLs at the old URL. ``allow_older``: an older CRL of a series held is taken
-    (CRLSource.accept_older); leaving a series out is still refused."""
+    new key's CRLs at the old URL; so is one whose key no configured CA has now
+    (``configured``: the (name, subjectPublicKeyInfo) of the configured CAs).
+    ``allow_older``: an older CRL of a series held is taken (CRLSource.accept_older); leaving a
+    series out is still refused."""
     held: dict[_SeriesKey, tuple[int, CRLInfo]] = {}
     for n, (i, signer) in enumerate(old):
         if signer is None:
@@ -534,7 +560,8 @@ def _rollback(old: Sequence[_Item], new: Sequence[_Item], *, allow_older: bool =
     for key, (n, prev) in held.items():
         if key in present or any(_replaces(i, signer, prev, key[1]) for i, signer in signed):
             continue
-        if prev.issuer_der in names and (prev.issuer_der, key[1]) not in keys:
+        ca = (prev.issuer_der, key[1])
+        if ca not in configured or (prev.issuer_der in names and ca not in keys):
             carry.append(n)
             continue
         kind = "delta CRL" if prev.delta else "CRL"
@@ -554,6 +581,20 @@ def _replaces(i: CRLInfo, signer: bytes, prev: CRLInfo, prev_signer: bytes) -> b
     if i.this_update < prev.this_update:
         return False
     return i.number is None or prev.number is None or i.number >= prev.number
+
+
+def _held(s: _Source) -> list[_Item]:
+    """The CRLs source ``s`` holds, with their signers, for _rollback: its content, then the
+    CRLs it carries."""
+    return [*zip(s.infos, s.signers), *((c.info, c.signer) for c in s.carried)]
+
+
+def _held_der(s: _Source, n: int) -> tuple[bytes, CRLInfo]:
+    """The DER and description of the held CRL at position ``n`` of :func:`_held`."""
+    if n < len(s.ders):
+        return s.ders[n], s.infos[n]
+    c = s.carried[n - len(s.ders)]
+    return c.der, c.info
 
 
 def _issuer_text(name_der: bytes) -> str:
@@ -590,8 +631,12 @@ class CRLSource:
     (default ``min(5, min_interval)``); one that failed is read again when it changes. When the
     CAs change, failed sources are retried at once.
 
-    A URL's CRL older than the one held for the same issuer and scope (lower cRLNumber, else
-    earlier thisUpdate) is refused as a possible replay; files are trusted as written.
+    A URL's CRL older than the one held for the same issuer, signing key and scope (lower
+    cRLNumber, else earlier thisUpdate) is refused as a possible replay, and so is a response
+    that leaves out a CRL it served, unless its issuer's CRLs now come under another key (a
+    re-keyed CA) or no configured CA has that CRL's key: then the CRL left out is carried
+    beside the response (``SourceStatus.carried``), built in while a configured CA has its key,
+    until another source holds its series. Files are trusted as written.
 
     ``timeout`` bounds connecting, each read, a DNS lookup, and a file's stat and read (a mount
     that stopped answering fails its own source; it is not read again until the late call
@@ -695,10 +740,9 @@ class CRLSource:
         self._state_lock = threading.Lock()  # short: source fields, targets, thread
         self._publish_lock = threading.Lock()  # short: the current set and the targets
         self._cas_seen: tuple[bytes, ...] | None = None
-        # _items(): the CAs the signers were found among, their index, CRL DER -> signer's key
-        self._signers_cas: tuple[bytes, ...] | None = None
-        self._signers_index: dict[bytes, tuple[CertInfo, ...]] = {}
-        self._signers: dict[bytes, object] = {}
+        # the round's CAs by subject (finding a CRL's signer), and their (name, key) pairs
+        self._ca_index: dict[bytes, tuple[CertInfo, ...]] = {}
+        self._configured: frozenset[tuple[bytes, bytes]] = frozenset()
         self._published_key: object = None
         # the earliest thisUpdate (unix seconds) of a CRL held but issued for later: the set is
         # rebuilt then, when that CRL comes into force (RevocationSet.build ranks it below the
@@ -835,7 +879,7 @@ class CRLSource:
                     next_attempt=now + max(0.0, s.due - now_m),
                     last_error=s.last_error or s.held_error,
                     consecutive_failures=s.failures, etag=s.etag,
-                    last_modified=s.last_modified, retired=s.retired,
+                    last_modified=s.last_modified, retired=s.retired, carried=len(s.carried),
                 ))  # fmt: skip
         return out
 
@@ -967,6 +1011,9 @@ class CRLSource:
         ca_changed = cas != self._cas_seen
         if ca_changed:
             self._cas_seen = cas
+            self._ca_index = by_subject(cas)
+            self._configured = frozenset((c.subject, c.spki) for found in self._ca_index.values()
+                                         for c in found)  # fmt: skip
             if self._use_dp:
                 self._sync_distribution_points(cas, now_m)
             with self._state_lock:
@@ -975,6 +1022,7 @@ class CRLSource:
                         s.stat_key = _NEVER
                         s.bad_digest = None
                         s.due = min(s.due, now_m)
+        self._drop_superseded()
         pruned = self._prune_retired()
         pending: dict[_Source, _Pending] = {}
         for s in self._sources:
@@ -1023,11 +1071,10 @@ class CRLSource:
             return False
         now = time.time()
         others = [item for s in self._sources if s.in_set and not s.retired
-                  for item in self._items(s.ders, s.infos)
-                  if item[0].this_update <= now]  # fmt: skip
+                  for item in _held(s) if item[0].this_update <= now]  # fmt: skip
         # dropped when nothing of it would be taken back or kept beside the others
-        gone = {s for s in retired if s.held_error
-                or _rollback(self._items(s.ders, s.infos), others) == _Verdict(None)}  # fmt: skip
+        gone = {s for s in retired if s.held_error or _rollback(
+            _held(s), others, configured=self._configured) == _Verdict(None)}  # fmt: skip
         if gone:
             with self._state_lock:
                 self._sources = tuple(s for s in self._sources if s not in gone)
@@ -1074,42 +1121,56 @@ class CRLSource:
             s.bad_digest = digest
             self._failed(s, f"not a CRL: {exc}")
             return
-        new_items = self._items(ders, infos) if s.kind == "url" and s.data is not None else []
+        signers = self._signers_of(ders, infos)
+        carried = s.carried
         # (a CRL no configured CA signs: the build refuses the content, and says why)
-        if new_items and all(signer is not None for _, signer in new_items):
-            verdict = _rollback(self._items(s.ders, s.infos), new_items,
+        if s.kind == "url" and s.data is not None and None not in signers:
+            old = _held(s)
+            verdict = _rollback(old, list(zip(infos, signers)), configured=self._configured,
                                 allow_older=s.accept_older)  # fmt: skip
             if verdict.why is not None:
                 self._failed(s, verdict.why)
                 return
-            if verdict.carry:
+            carried = tuple(_Carried(*_held_der(s, n), old[n][1])  # type: ignore[arg-type]
+                            for n in verdict.carry)  # fmt: skip
+            if len(carried) > len(s.carried):
                 log.warning("CRL source %s: the response no longer has CRLs signed by %d key(s) "
-                            "of its issuers (a re-keyed CA?): keeping their last good CRLs "
-                            "beside it", s.location,
-                            len(verdict.carry))  # fmt: skip
-                ders += tuple(s.ders[n] for n in verdict.carry)
-                infos += tuple(s.infos[n] for n in verdict.carry)
+                            "(a re-keyed CA, or another CA of the same name): keeping their "
+                            "last good CRLs beside it", s.location,
+                            len(carried) - len(s.carried))  # fmt: skip
         # the file's new stat key is kept only once _rebuild took or refused the content: a
         # round that stops before (stop()) leaves the file to be read again
-        pending[s] = _Pending(data, ders, infos, etag, last_modified, key, digest)
+        pending[s] = _Pending(data, ders, infos, signers, carried, etag, last_modified, key,
+                              digest)  # fmt: skip
 
-    def _items(self, ders: Sequence[bytes], infos: Sequence[CRLInfo]) -> list[_Item]:
-        """The CRLs ``ders`` (described by ``infos``) with the key of the configured CA (of the
-        round's CAs) that signs each, as RevocationSet.build picks it: the first CA of the
-        CRL's issuer name whose key verifies it. Remembered per CRL while the CAs stay."""
-        cas = self._cas_seen or ()
-        if self._signers_cas != cas:
-            self._signers_cas, self._signers = cas, {}
-            self._signers_index = by_subject(cas)
-        out: list[_Item] = []
-        for der, info in zip(ders, infos):
-            signer = self._signers.get(der, _NEVER)
-            if signer is _NEVER:
-                signer = next((ca.spki for ca in self._signers_index.get(info.issuer_der, ())
-                               if check_crl(der, ca.der) is None), None)  # fmt: skip
-                self._signers[der] = signer
-            out.append((info, signer if isinstance(signer, bytes) else None))
-        return out
+    def _signers_of(self, ders: Sequence[bytes], infos: Sequence[CRLInfo]
+                    ) -> tuple[bytes | None, ...]:  # fmt: skip
+        """Per CRL of ``ders`` (described by ``infos``): the subjectPublicKeyInfo of the
+        configured CA (of the round's) that verifies it, as RevocationSet.build picks it (the
+        first CA of the CRL's issuer name whose key verifies it), or None. A signature check
+        per CRL of new content; the answer is kept with the content when it is taken."""
+        return tuple(next((ca.spki for ca in self._ca_index.get(info.issuer_der, ())
+                           if check_crl(der, ca.der) is None), None)
+                     for der, info in zip(ders, infos))  # fmt: skip
+
+    def _drop_superseded(self) -> None:
+        """Drops the carried CRLs whose series another source in the set holds a CRL of at least
+        as recent (it stands for them there, with its own replay checks)."""
+        served: dict[_SeriesKey, list[CRLInfo]] = {}
+        for s in self._sources:
+            if s.in_set:
+                for i, signer in zip(s.infos, s.signers):
+                    if signer is not None:
+                        served.setdefault(_series(i, signer), []).append(i)
+
+        def superseded(c: _Carried) -> bool:
+            return any((i.this_update, i.number or 0) >= (c.info.this_update, c.info.number or 0)
+                       for i in served.get(_series(c.info, c.signer), ()))  # fmt: skip
+
+        with self._state_lock:
+            for s in self._sources:
+                if s.carried:
+                    s.carried = tuple(c for c in s.carried if not superseded(c))
 
     def _read_file(self, s: _Source) -> tuple[object, bytes | None]:
         """(stat key, content): content None when the stat did not change since the last read;
@@ -1300,8 +1361,10 @@ class CRLSource:
 
     def _ders(self, s: _Source, pending: dict[_Source, _Pending], new: bool) -> tuple[bytes, ...]:
         """Source ``s``'s new (``new``) or held content, with the earlier content it needs."""
-        content, infos = (pending[s].ders, pending[s].infos) if new else (s.ders, s.infos)
-        return content + tuple(d for c in self._outgoing(s, infos) for d in c.ders)
+        content, infos, carried = ((pending[s].ders, pending[s].infos, pending[s].carried) if new
+                                   else (s.ders, s.infos, s.carried))  # fmt: skip
+        usable = tuple(c.der for c in carried if (c.info.issuer_der, c.signer) in self._configured)
+        return content + usable + tuple(d for c in self._outgoing(s, infos) for d in c.ders)
 
     def _assemble(
         self, pending: dict[_Source, _Pending], cas: Sequence[bytes]
@@ -1385,6 +1448,7 @@ class CRLSource:
                     p = pending[s]
                     s.outgoing = self._outgoing(s, p.infos)
                     s.data, s.ders, s.infos = p.data, p.ders, p.infos
+                    s.signers, s.carried = p.signers, p.carried
                     s.etag, s.last_modified = p.etag, p.last_modified
                     s.version += 1
                     self._succeeded(s)
@@ -1406,8 +1470,6 @@ class CRLSource:
                         s.stat_key = _NEVER
                         s.bad_digest = None
                         s.due = min(s.due, time.monotonic())
-        kept = {d for s in self._sources for d in s.ders}  # the signers worth remembering
-        self._signers = {d: k for d, k in self._signers.items() if d in kept}
         held_updates = [i.this_update for s in self._sources if s in in_set
                         for c in (*s.outgoing, _Content(s.ders, s.infos)) for i in c.infos]
         self._next_in_force = min((t for t in held_updates if t > now), default=None)
