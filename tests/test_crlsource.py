@@ -1991,11 +1991,11 @@ def test_held_crls_keep_their_replay_protection_while_their_ca_is_away(
     assert v.verify([leaf.der]).status == "FAILED:certificate revoked"
 
 
-def test_a_carried_crl_another_source_holds_is_dropped(server: CRLServer) -> None:
-    """A carried CRL is dropped once another source in the set holds its series at least as
-    recent: the URL that carried it then no longer reports that CRL's expiry as its own (a
-    failure on every fetch, unconditional requests). Carried CRLs also stay out of the URL's
-    crls, this_update and next_update, and of its conditional requests."""
+def test_a_carried_crl_is_not_the_sources_own(server: CRLServer) -> None:
+    """A carried CRL stays out of the URL's crls, this_update and next_update, and of its
+    conditional requests: once it passes its nextUpdate (while another source holds a newer
+    CRL of its series) the URL that carries it does not report that expiry as its own (a
+    failure on every fetch, unconditional requests, as a first version did)."""
     ca_old, ca_new = pki.ca("Rekeyed CA"), pki.ca("Rekeyed CA")
     server.routes["/x.crl"] = Route(_crl_now(ca_old, [1], 10, 1, valid_s=3), etag='"old10"')
     server.routes["/old.crl"] = Route(status=404)
@@ -2012,6 +2012,136 @@ def test_a_carried_crl_another_source_holds_is_dropped(server: CRLServer) -> Non
     for _ in range(2):
         src.refresh()
     x = src.status()[0]
-    assert (x.carried, x.last_error, x.consecutive_failures) == (0, None, 0), x
+    assert (x.carried, x.last_error, x.consecutive_failures) == (1, None, 0), x
     assert src.current is not None and src.current.lookup(ca_old.der, 2) is not None
     assert "If-None-Match" in server.requests("/x.crl")[-1].headers
+
+
+def _tenants(*names: str) -> tuple[TrustStore, Verifier, list[pki.Cert]]:
+    """A store with a CA per name (same names make same-named CAs), and a strict verifier."""
+    cas = [pki.ca(n) for n in names]
+    store = TrustStore()
+    for i, c in enumerate(cas):
+        store.add_der(c.der, name=f"ca{i}")
+    return store, Verifier(store, revoked="fail"), cas
+
+
+REVOKED = "FAILED:certificate revoked"
+
+
+def test_a_carried_series_keeps_its_crl_in_force_beside_one_issued_for_later(
+    server: CRLServer,
+) -> None:
+    """The URL held A's base and a delta issued a little ahead, with the delta in force kept
+    beside it; it then serves another key's CRL. The carried series keeps the delta in force
+    too (carrying only the newest left no delta in force), and the set is rebuilt when the
+    later delta comes into force."""
+    store, v, (ca_a, ca_b) = _tenants("Shared Tenant CA", "Shared Tenant CA")
+    leaf = real_time_leaf(ca_a)
+    now = datetime.now(UTC).replace(microsecond=0)
+    serial = leaf.cert.serial_number
+    base10 = _crl_now(ca_a, [], 10, 3)
+    d12 = crls.crl(ca_a, [serial], number=12, base=10, this_update=now - timedelta(hours=1),
+                   next_update=now + timedelta(days=1))  # fmt: skip
+    d13 = crls.crl(ca_a, [serial], number=13, base=10, this_update=now + timedelta(seconds=3),
+                   next_update=now + timedelta(days=1))  # fmt: skip
+    server.routes["/x.crl"] = Route(_pem_crl(base10) + _pem_crl(d12))
+    src = CRLSource(urls=[server.url("/x.crl")], cas=store, targets=[v])
+    assert src.refresh() and v.verify([leaf.der]).status == REVOKED
+    server.routes["/x.crl"] = Route(_pem_crl(base10) + _pem_crl(d13))
+    assert src.refresh() and v.verify([leaf.der]).status == REVOKED
+    server.routes["/x.crl"] = Route(_crl_now(ca_b, [], 3, 1))
+    assert src.refresh() and v.verify([leaf.der]).status == REVOKED
+    assert src.status()[0].carried == 3  # base #10, d12 in force, d13 issued for later
+    time.sleep(max(0.0, now.timestamp() + 3.5 - time.time()))
+    assert src.refresh()  # d13 came into force: rebuilt
+    assert v.verify([leaf.der]).status == REVOKED
+
+
+def test_a_carried_delta_is_built_with_the_base_of_another_source(
+    server: CRLServer, tmp_path: Path
+) -> None:
+    """A freshest-CRL URL whose delta (its base in a file) is carried beside another key's
+    CRL: when the all-at-once build fails (here the URL serves a CRL no configured CA signs),
+    the source is built with the bases, not alone, so its held content stays in the set."""
+    store, v, (ca_a, ca_b) = _tenants("Shared Tenant CA", "Shared Tenant CA")
+    la, lb = real_time_leaf(ca_a, "la"), real_time_leaf(ca_b, "lb")
+    now = datetime.now(UTC).replace(microsecond=0)
+    base = tmp_path / "base.crl"
+    base.write_bytes(_crl_now(ca_a, [], 10, 3))
+    d12 = crls.crl(ca_a, [la.cert.serial_number], number=12, base=10,
+                   this_update=now - timedelta(hours=1), next_update=now + timedelta(days=1))
+    server.routes["/delta.crl"] = Route(d12)
+    src = CRLSource(files=[base], urls=[server.url("/delta.crl")], cas=store, targets=[v])
+    assert src.refresh()
+    server.routes["/delta.crl"] = Route(_crl_now(ca_b, [lb.cert.serial_number], 3, 1))
+    assert src.refresh() and src.status()[1].carried == 1
+    server.routes["/delta.crl"] = Route(_crl_now(pki.ca("Stranger CA"), [], 1, 1))
+    assert src.refresh() is False
+    st = src.status()[1]
+    assert st.in_set and "no configured CA" in (st.last_error or "")
+    assert v.verify([la.der]).status == REVOKED and v.verify([lb.der]).status == REVOKED
+
+
+def test_removing_one_ca_keeps_the_others_crls_of_a_bundle(server: CRLServer) -> None:
+    """A URL serving the CRLs of CAs A and C in one response: removing C from the store takes
+    C's CRL out of the set, not A's beside it (the whole content no longer built). A new
+    response that still has C's CRL is refused (a response must verify in full), and A's last
+    good CRL stays."""
+    store, v, (ca_a, ca_c) = _tenants("Tenant A CA", "Tenant C CA")
+    la = real_time_leaf(ca_a)
+    server.routes["/all.crl"] = Route(_pem_crl(_crl_now(ca_a, [la.cert.serial_number], 10, 1))
+                                      + _pem_crl(_crl_now(ca_c, [], 4, 1)))  # fmt: skip
+    src = CRLSource(urls=[server.url("/all.crl")], cas=store, targets=[v])
+    assert src.refresh() and v.verify([la.der]).status == REVOKED
+    store.remove("ca1")
+    src.refresh()
+    assert src.status()[0].in_set and v.verify([la.der]).status == REVOKED
+    server.routes["/all.crl"] = Route(_pem_crl(_crl_now(ca_a, [la.cert.serial_number], 11))
+                                      + _pem_crl(_crl_now(ca_c, [], 5)))  # fmt: skip
+    assert src.refresh() is False
+    assert "no configured CA" in (src.status()[0].last_error or "")
+    assert v.verify([la.der]).status == REVOKED
+
+
+def test_accept_older_does_not_lift_the_check_of_carried_series(server: CRLServer) -> None:
+    """accept_older() takes the next CRLs of a source whose own series restarted; a series the
+    source carries keeps its replay check: an older CRL of that key served beside them is
+    refused (it would have replaced the carried one)."""
+    store, v, (ca_a, ca_b) = _tenants("Shared Tenant CA", "Shared Tenant CA")
+    la = real_time_leaf(ca_a)
+    server.routes["/x.crl"] = Route(_crl_now(ca_a, [la.cert.serial_number], 10, 3))
+    src = CRLSource(urls=[server.url("/x.crl")], cas=store, targets=[v])
+    assert src.refresh()
+    server.routes["/x.crl"] = Route(_crl_now(ca_b, [], 30, 1))
+    assert src.refresh() and src.status()[0].carried == 1
+    server.routes["/x.crl"] = Route(_pem_crl(_crl_now(ca_b, [], 1))
+                                    + _pem_crl(_crl_now(ca_a, [], 5, 20)))  # fmt: skip
+    assert src.accept_older(server.url("/x.crl")) is False
+    assert "older than the one held" in (src.status()[0].last_error or "")
+    assert v.verify([la.der]).status == REVOKED
+    server.routes["/x.crl"] = Route(_crl_now(ca_b, [], 1))  # B's restart alone: taken
+    assert src.accept_older(server.url("/x.crl")) is True
+    assert v.verify([la.der]).status == REVOKED
+
+
+def test_a_retired_point_carrying_only_a_removed_cas_crl_is_dropped(server: CRLServer) -> None:
+    """A distribution point whose CA was removed (retired) and that now serves another
+    same-named CA's CRL, carrying the removed CA's: the carried CRL of a key no configured CA
+    has keeps nothing in the set, so the retired point is dropped (it was fetched for ever)."""
+    root = pki.ca("DP Root R")
+    ca_a = _with_dp(root, "Shared Tenant CA", server.url("/dp.crl"))
+    ca_b = pki.intermediate(root, "Shared Tenant CA")
+    store = TrustStore()
+    for name, c in (("root", root), ("a", ca_a), ("b", ca_b)):
+        store.add_der(c.der, name=name)
+    server.routes["/dp.crl"] = Route(_crl_now(ca_a, [1], 10, 3))
+    server.routes["/b.crl"] = Route(_crl_now(ca_b, [2], 3, 1))
+    src = CRLSource(urls=[server.url("/b.crl")], cas=store, use_distribution_points=True)
+    assert src.refresh()
+    server.routes["/dp.crl"] = Route(_crl_now(ca_b, [2], 3, 1))
+    src.refresh()
+    store.remove("a")
+    for _ in range(3):
+        src.refresh()
+    assert [st.location for st in src.status()] == [server.url("/b.crl")]

@@ -107,8 +107,8 @@ class SourceStatus:
     retired: bool = False
     # CRLs of signing keys the URL served before and no longer does (a re-keyed CA, a
     # same-named CA's CRL served in place of another's, a CA not configured at the time): kept
-    # beside its content, built in while a configured CA has their key, until another source
-    # holds their series; not counted in crls, this_update and next_update
+    # beside its content, built in while a configured CA has their key, until the URL serves
+    # their series again; not counted in crls, this_update and next_update
     carried: int = 0
 
     @property
@@ -124,10 +124,11 @@ class _FetchError(Exception):
 
 
 class _Content(NamedTuple):
-    """What one read of a source gave: its CRLs, and what they say."""
+    """What one read of a source gave: its CRLs, what they say, and their signers' keys."""
 
     ders: tuple[bytes, ...]
     infos: tuple[CRLInfo, ...]
+    signers: tuple[bytes | None, ...]
 
 
 class _Carried(NamedTuple):
@@ -175,7 +176,7 @@ class _Source:
         # the content was taken (the replay checks' series; kept whatever the CAs become)
         self.signers: tuple[bytes | None, ...] = ()
         # CRLs of keys the URL served before and no longer does (_Verdict.carry): built in
-        # while a configured CA has their key, dropped once another source holds their series
+        # while a configured CA has their key, kept until the URL serves their series again
         self.carried: tuple[_Carried, ...] = ()
         # earlier content still needed beside content issued for later (thisUpdate ahead of the
         # clock): the newest in force, built in where it ranks first, and every later one, each
@@ -518,8 +519,8 @@ class _Verdict(NamedTuple):
 
 
 def _rollback(old: Sequence[_Item], new: Sequence[_Item], *,
-              configured: Collection[tuple[bytes, bytes]], allow_older: bool = False
-              ) -> _Verdict:  # fmt: skip
+              configured: Collection[tuple[bytes, bytes]], allow_older: bool = False,
+              served: int | None = None) -> _Verdict:  # fmt: skip
     """Whether ``new`` (a URL's new response) would take back revocations that ``old`` (its last
     good response) gave. Refused: a CRL older than the one held of its series (a replay), and a
     response without a series held before, unless a base CRL of the same issuer, key and
@@ -529,8 +530,10 @@ def _rollback(old: Sequence[_Item], new: Sequence[_Item], *,
     key only is kept beside the response (``carry``), not refused: a re-keyed CA publishes its
     new key's CRLs at the old URL; so is one whose key no configured CA has now
     (``configured``: the (name, subjectPublicKeyInfo) of the configured CAs).
-    ``allow_older``: an older CRL of a series held is taken (CRLSource.accept_older); leaving a
-    series out is still refused."""
+    ``allow_older``: an older CRL of a series held is taken (CRLSource.accept_older), of the
+    series whose newest held CRL is among the first ``served`` of ``old`` (the source's own
+    content; default all: a carried series keeps its check); leaving a series out is still
+    refused."""
     held: dict[_SeriesKey, tuple[int, CRLInfo]] = {}
     for n, (i, signer) in enumerate(old):
         if signer is None:
@@ -543,7 +546,7 @@ def _rollback(old: Sequence[_Item], new: Sequence[_Item], *,
     signed = [(i, signer) for i, signer in new if signer is not None]
     for i, signer in signed:
         found = held.get(_series(i, signer))
-        if found is None or allow_older:
+        if found is None or (allow_older and (served is None or found[0] < served)):
             continue
         prev = found[1]
         if i.number is not None and prev.number is not None:
@@ -589,14 +592,6 @@ def _held(s: _Source) -> list[_Item]:
     return [*zip(s.infos, s.signers), *((c.info, c.signer) for c in s.carried)]
 
 
-def _held_der(s: _Source, n: int) -> tuple[bytes, CRLInfo]:
-    """The DER and description of the held CRL at position ``n`` of :func:`_held`."""
-    if n < len(s.ders):
-        return s.ders[n], s.infos[n]
-    c = s.carried[n - len(s.ders)]
-    return c.der, c.info
-
-
 def _issuer_text(name_der: bytes) -> str:
     try:
         return dn_rfc2253(name_der)
@@ -636,7 +631,9 @@ class CRLSource:
     that leaves out a CRL it served, unless its issuer's CRLs now come under another key (a
     re-keyed CA) or no configured CA has that CRL's key: then the CRL left out is carried
     beside the response (``SourceStatus.carried``), built in while a configured CA has its key,
-    until another source holds its series. Files are trusted as written.
+    until the URL serves that series again. Files are trusted as written. A source's CRLs
+    whose signing key no configured CA has (a CA removed) are left out of the set, the others
+    beside them stay; a new response must verify in full.
 
     ``timeout`` bounds connecting, each read, a DNS lookup, and a file's stat and read (a mount
     that stopped answering fails its own source; it is not read again until the late call
@@ -1022,7 +1019,6 @@ class CRLSource:
                         s.stat_key = _NEVER
                         s.bad_digest = None
                         s.due = min(s.due, now_m)
-        self._drop_superseded()
         pruned = self._prune_retired()
         pending: dict[_Source, _Pending] = {}
         for s in self._sources:
@@ -1072,13 +1068,43 @@ class CRLSource:
         now = time.time()
         others = [item for s in self._sources if s.in_set and not s.retired
                   for item in _held(s) if item[0].this_update <= now]  # fmt: skip
-        # dropped when nothing of it would be taken back or kept beside the others
-        gone = {s for s in retired if s.held_error or _rollback(
-            _held(s), others, configured=self._configured) == _Verdict(None)}  # fmt: skip
+        gone = {s for s in retired if s.held_error or self._redundant(_held(s), others)}
         if gone:
             with self._state_lock:
                 self._sources = tuple(s for s in self._sources if s not in gone)
         return bool(gone)
+
+    def _carried(self, s: _Source, series_of: Sequence[_Item]) -> tuple[_Carried, ...]:
+        """The CRLs source ``s`` keeps of the series of ``series_of`` (_Verdict.carry): of every
+        CRL of those series it holds (content, carried, and earlier content still needed, the
+        one in force beside one issued for later), the newest in force and those issued for
+        later (at most _MAX_AHEAD), as earlier content is kept (_outgoing)."""
+        wanted = {_series(i, k) for i, k in series_of if k is not None}
+        found: dict[bytes, _Carried] = {}
+        contents = [*s.outgoing, _Content(s.ders, s.infos, s.signers)]
+        held = [*((d, i, k) for part in contents
+                  for d, i, k in zip(part.ders, part.infos, part.signers)),
+                *((c.der, c.info, c.signer) for c in s.carried)]  # fmt: skip
+        for der, info, signer in held:
+            if signer is not None and _series(info, signer) in wanted:
+                found.setdefault(der, _Carried(der, info, signer))
+        now = time.time()
+        out: list[_Carried] = []
+        for key in wanted:
+            mine = sorted((c for c in found.values() if _series(c.info, c.signer) == key),
+                          key=lambda c: (c.info.this_update, c.info.number or 0))  # fmt: skip
+            out.extend([c for c in mine if c.info.this_update <= now][-1:])
+            out.extend([c for c in mine if c.info.this_update > now][-_MAX_AHEAD:])
+        return tuple(out)
+
+    def _redundant(self, held: Sequence[_Item], others: Sequence[_Item]) -> bool:
+        """Whether the CRLs ``held`` (a retired source's) are no longer needed beside ``others``:
+        nothing of them would be taken back, and nothing kept beside the others but CRLs of keys
+        no configured CA has (which no longer verify)."""
+        verdict = _rollback(held, others, configured=self._configured)
+        return verdict.why is None and all(
+            (held[n][0].issuer_der, held[n][1]) not in self._configured
+            for n in verdict.carry)  # fmt: skip
 
     def _poll_source(self, s: _Source, pending: dict[_Source, _Pending]) -> None:
         with self._state_lock:
@@ -1127,12 +1153,11 @@ class CRLSource:
         if s.kind == "url" and s.data is not None and None not in signers:
             old = _held(s)
             verdict = _rollback(old, list(zip(infos, signers)), configured=self._configured,
-                                allow_older=s.accept_older)  # fmt: skip
+                                allow_older=s.accept_older, served=len(s.infos))  # fmt: skip
             if verdict.why is not None:
                 self._failed(s, verdict.why)
                 return
-            carried = tuple(_Carried(*_held_der(s, n), old[n][1])  # type: ignore[arg-type]
-                            for n in verdict.carry)  # fmt: skip
+            carried = self._carried(s, [old[n] for n in verdict.carry])
             if len(carried) > len(s.carried):
                 log.warning("CRL source %s: the response no longer has CRLs signed by %d key(s) "
                             "(a re-keyed CA, or another CA of the same name): keeping their "
@@ -1152,25 +1177,6 @@ class CRLSource:
         return tuple(next((ca.spki for ca in self._ca_index.get(info.issuer_der, ())
                            if check_crl(der, ca.der) is None), None)
                      for der, info in zip(ders, infos))  # fmt: skip
-
-    def _drop_superseded(self) -> None:
-        """Drops the carried CRLs whose series another source in the set holds a CRL of at least
-        as recent (it stands for them there, with its own replay checks)."""
-        served: dict[_SeriesKey, list[CRLInfo]] = {}
-        for s in self._sources:
-            if s.in_set:
-                for i, signer in zip(s.infos, s.signers):
-                    if signer is not None:
-                        served.setdefault(_series(i, signer), []).append(i)
-
-        def superseded(c: _Carried) -> bool:
-            return any((i.this_update, i.number or 0) >= (c.info.this_update, c.info.number or 0)
-                       for i in served.get(_series(c.info, c.signer), ()))  # fmt: skip
-
-        with self._state_lock:
-            for s in self._sources:
-                if s.carried:
-                    s.carried = tuple(c for c in s.carried if not superseded(c))
 
     def _read_file(self, s: _Source) -> tuple[object, bytes | None]:
         """(stat key, content): content None when the stat did not change since the last read;
@@ -1354,7 +1360,7 @@ class CRLSource:
             return ()
         earlier = s.outgoing
         if infos is not s.infos and s.data is not None:
-            earlier += (_Content(s.ders, s.infos),)
+            earlier += (_Content(s.ders, s.infos, s.signers),)
         current = [c for c in earlier if _in_force(c.infos, now)][-1:]
         ahead = [c for c in earlier if not _in_force(c.infos, now)][-_MAX_AHEAD:]
         return (*current, *ahead)
@@ -1363,8 +1369,20 @@ class CRLSource:
         """Source ``s``'s new (``new``) or held content, with the earlier content it needs."""
         content, infos, carried = ((pending[s].ders, pending[s].infos, pending[s].carried) if new
                                    else (s.ders, s.infos, s.carried))  # fmt: skip
-        usable = tuple(c.der for c in carried if (c.info.issuer_der, c.signer) in self._configured)
-        return content + usable + tuple(d for c in self._outgoing(s, infos) for d in c.ders)
+        if not new:  # what was taken: the CRLs of keys a configured CA has now (of new content
+            content = self._usable(content, infos, s.signers)  # all must verify: the build)
+        out = [*content, *(c.der for c in carried
+                           if (c.info.issuer_der, c.signer) in self._configured)]  # fmt: skip
+        for c in self._outgoing(s, infos):
+            out.extend(self._usable(c.ders, c.infos, c.signers))
+        return tuple(out)
+
+    def _usable(self, ders: Sequence[bytes], infos: Sequence[CRLInfo],
+                signers: Sequence[bytes | None]) -> tuple[bytes, ...]:  # fmt: skip
+        """The CRLs of ``ders`` whose recorded signing key a configured CA has now: a CA removed
+        takes its own CRLs out of a source's content, not the others' beside them."""
+        return tuple(d for d, i, k in zip(ders, infos, signers)
+                     if (i.issuer_der, k) in self._configured)  # fmt: skip
 
     def _assemble(
         self, pending: dict[_Source, _Pending], cas: Sequence[bytes]
@@ -1403,8 +1421,10 @@ class CRLSource:
         accepted: list[bytes] = []
         result: RevocationSet | None = None
 
-        def is_delta(s: _Source) -> bool:
-            return any(i.delta for i in pending[s].infos) if s in pending else s.has_delta
+        def is_delta(s: _Source) -> bool:  # (a carried delta needs its base from elsewhere too)
+            carried = pending[s].carried if s in pending else s.carried
+            return (any(i.delta for i in pending[s].infos) if s in pending else s.has_delta) or any(
+                c.info.delta for c in carried)  # fmt: skip
 
         for s in sorted(chosen, key=is_delta):
             options: list[tuple[tuple[bytes, ...], bool]] = []
@@ -1471,7 +1491,8 @@ class CRLSource:
                         s.bad_digest = None
                         s.due = min(s.due, time.monotonic())
         held_updates = [i.this_update for s in self._sources if s in in_set
-                        for c in (*s.outgoing, _Content(s.ders, s.infos)) for i in c.infos]
+                        for i in (*(i for c in s.outgoing for i in c.infos), *s.infos,
+                                  *(c.info for c in s.carried))]  # fmt: skip
         self._next_in_force = min((t for t in held_updates if t > now), default=None)
         # the CRLs in force are part of what the set was built from (one coming into force can
         # also let an earlier one go: their times, not their number)
