@@ -332,6 +332,9 @@ typedef struct vctx {
     node fb_path[FM_MAX_DEPTH_LIMIT + 2];
     size_t rf_len;          /* the path whose revocation failure is x->best (0: none) */
     node rf_path[FM_MAX_DEPTH_LIMIT + 2];
+    int32_t rf_rev_depth;   /* that path's revoked certificate (FM_OPT_REV_STRICT), or -1 ... */
+    uint32_t rf_rev_reason; /* ... its CRLReason ... */
+    int64_t rf_rev_at;      /* ... and revocation date, for the result */
     /* The times at which every refusal for time so far still holds (see fm_result.holds_from):
      * a candidate refused because `at` is before bound b is refused until b - 1, one refused
      * because `at` is after b from b + 1. */
@@ -833,6 +836,9 @@ static int path_found(vctx *x) {
         if (x->best == FM_OK || x->best_rank < RANK_REVOCATION) { /* it becomes x->best */
             memcpy(x->rf_path, x->path, x->len * sizeof *x->path);
             x->rf_len = x->len;
+            x->rf_rev_depth = r->revoked_depth;
+            x->rf_rev_reason = r->revoked_reason;
+            x->rf_rev_at = r->revoked_at;
         }
         record(x, rc, depth, RANK_REVOCATION);
         x->done |= depth == 0;
@@ -1204,8 +1210,11 @@ static int check_revocation(vctx *x, const fm_revset *revs, fm_result *out, int 
         }
         fm_revocation rv;
         if (fm_revset_check(revs, idx, c->serial, is_ca && i > 0, &rv)) {
-            if (flags & FM_OPT_REV_STRICT) {
+            if (flags & FM_OPT_REV_STRICT) { /* FAILED:certificate revoked, naming which */
                 *depth = (int)i;
+                out->revoked_depth = (int32_t)i;
+                out->revoked_reason = rv.reason;
+                out->revoked_at = rv.date;
                 return FM_ERR_CERT_REVOKED;
             }
             if (!(out->flags & FM_RESULT_REVOKED)) {
@@ -1393,6 +1402,11 @@ int fm_verify(fm_verifier *v, fm_store *s, const fm_revset *revs, const uint8_t 
             x->len = x->rf_len;
             fill_result(x, out);
             status = x->best, depth = x->best_depth;
+            if (status == FM_ERR_CERT_REVOKED) {
+                out->revoked_depth = x->rf_rev_depth;
+                out->revoked_reason = x->rf_rev_reason;
+                out->revoked_at = x->rf_rev_at;
+            }
         } else {
             status = x->best, depth = x->best_depth;
         }

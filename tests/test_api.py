@@ -1586,3 +1586,48 @@ def test_intermediates_as_der_bytes(ch: pki.Chain) -> None:
     store.add_der(ch.root.der, name="root")
     v = Verifier(store, intermediates=ch.intermediates[0].der)
     assert v.verify([ch.leaf.der], at=NOW).verified
+
+
+@pytest.mark.parametrize("chain", [[b""], [bytearray()], (b"",), [b"", b""]])
+def test_empty_elements_present_nothing(v: Verifier, chain: Any) -> None:
+    """A chain of empty elements is no certificate: status NONE, and fields() says so too (it
+    said cert_presented True, with the SHA-256 of nothing as the fingerprint and "::" as the
+    RFC 9440 value; found by review)."""
+    r = v.verify(chain, at=NOW)
+    assert r.status == "NONE" and not r.presented
+    f = r.fields()
+    assert f["cert_presented"] is False and f["cert_fingerprint_sha256"] == ""
+    assert f["cert_rfc9440"] == "" and f["cert_chain_rfc9440"] == ""
+
+
+def test_a_chain_refused_before_splitting_describes_its_first_certificate(
+    ch: pki.Chain, v: Verifier
+) -> None:
+    """A chain the core refuses before splitting it (too many certificates) whose first element
+    holds two certificates: the leaf's fields are the first certificate's, as for the same
+    bytes concatenated (they described the first element: a fingerprint of leaf + intermediate
+    and an empty subject; found by review)."""
+    leaf, inter = ch.leaf.der, ch.intermediates[0].der
+    grouped = v.verify([leaf + inter] + [inter] * 70, at=NOW)
+    joined = v.verify(leaf + inter * 71, at=NOW)
+    assert grouped.reason == joined.reason == Reason.CERT_CHAIN_TOO_LONG
+    for r in (grouped, joined):
+        f = r.fields()
+        assert f["cert_subject_dn"] == ch.leaf.cert.subject.rfc4514_string()
+        assert f["cert_fingerprint_sha256"] == ch.leaf.cert.fingerprint(
+            pki.hashes.SHA256()).hex()  # fmt: skip
+
+
+def test_strict_revocation_names_the_revoked_certificate(ch: pki.Chain) -> None:
+    """Verifier(revoked="fail"): the status is FAILED:certificate revoked and
+    ``revocation`` still gives the depth, reason and date (it was None; found by review)."""
+    when = dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc)
+    rev = fastmtls.Revocation(ch.intermediates[0].der, ch.leaf.cert.serial_number, reason=1,
+                              date=when)  # fmt: skip
+    revs = fastmtls.RevocationSet.build(entries=[rev])
+    flagged = make_verifier(ch.root, revocations=revs).verify(ch.presented_der, at=NOW)
+    strict = make_verifier(ch.root, revocations=revs, revoked="fail").verify(ch.presented_der,
+                                                                             at=NOW)  # fmt: skip
+    assert flagged.status == "SUCCESS" and strict.status == "FAILED:certificate revoked"
+    assert flagged.revocation == strict.revocation == (0, 1, int(when.timestamp()))
+    assert strict.revoked and strict.depth == 0

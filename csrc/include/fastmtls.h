@@ -366,7 +366,9 @@ typedef struct fm_result {
                             * cache of validated intermediates instead of parsing them */
     int64_t not_before; /* latest notBefore of the validated chain (unix seconds) */
     int64_t not_after;  /* earliest notAfter of the validated chain (unix seconds) */
-    int32_t revoked_depth;   /* depth of the revoked certificate, -1 when none */
+    int32_t revoked_depth;   /* depth of the revoked certificate, -1 when none (also set, with
+                              * FM_RESULT_REVOKED clear, when the status is
+                              * FM_ERR_CERT_REVOKED under FM_OPT_REV_STRICT) */
     uint32_t revoked_reason; /* CRLReason code (RFC 5280 5.3.1), 0 unspecified */
     int64_t revoked_at;      /* revocationDate (unix seconds) */
     uint32_t n_presented;    /* certificates the core found in the presented chain */

@@ -221,8 +221,11 @@ class VerifyResult:
 
     @property
     def revocation(self) -> tuple[int, int, int] | None:
-        """(depth, CRLReason code, revocation date as unix seconds) of the revoked certificate."""
-        if not self._res.flags & lib.FM_RESULT_REVOKED:
+        """(depth, CRLReason code, revocation date as unix seconds) of the revoked certificate,
+        also when ``Verifier(revoked="fail")`` made the status ``FAILED:certificate revoked``."""
+        res = self._res
+        strict = res.status == Reason.CERT_REVOKED and res.revoked_depth >= 0
+        if not (res.flags & lib.FM_RESULT_REVOKED or strict):
             return None
         return (
             int(self._res.revoked_depth),

@@ -33,6 +33,7 @@ _RESULT_T = ffi.typeof("fm_result *")
 _c_verify_again = lib.fm_verify_again
 _c_chain_again = lib.fm_verify_chain_again
 _NULL = ffi.NULL
+_NO_CERTIFICATE = int(Reason.NO_CERTIFICATE)
 _NOW = int(lib.FM_TIME_NOW)
 
 _PURPOSES = {
@@ -382,12 +383,16 @@ class Verifier:
 
     def _result(self, res: Any, presented: list[bytes], data: bytes, snap: Any) -> VerifyResult:
         """The VerifyResult of the core's answer ``res`` about ``presented``."""
-        if res.n_presented and res.n_presented != len(presented):
+        if res.status == _NO_CERTIFICATE:
+            presented = []  # empty elements: nothing was presented, and fields() says so
+        elif res.n_presented and res.n_presented != len(presented):
             # an element held several certificates (or none): index what the core saw
             presented = split_der(data, res.n_presented)
-        # as many elements as certificates: whether each is one is checked lazily (the result)
+        # as many elements as certificates: whether each is one is checked lazily (the result);
+        # also when the core refused the input before splitting it (too long, too large), so
+        # that the leaf's fields describe the first certificate, not the first element
         return VerifyResult(res, presented, snap, self._inters, self._fields_memo,
-                            unchecked=bool(res.n_presented))  # fmt: skip
+                            unchecked=bool(res.n_presented) or bool(presented))  # fmt: skip
 
 
 def _option_flags(check: str, missing: str, expired: str, revoked: str, cn: str) -> int:
