@@ -2145,3 +2145,71 @@ def test_a_retired_point_carrying_only_a_removed_cas_crl_is_dropped(server: CRLS
     for _ in range(3):
         src.refresh()
     assert [st.location for st in src.status()] == [server.url("/b.crl")]
+
+
+def test_a_carried_series_served_again_ahead_keeps_its_crl_in_force(server: CRLServer) -> None:
+    """A's series were carried (the URL served another same-named CA's CRL); the URL then serves
+    A's base and a delta issued a little ahead again: the carried delta in force stays until
+    the new one comes into force (the revocation disappeared until then; found by review)."""
+    store, v, (ca_a, ca_b) = _tenants("Shared Tenant CA", "Shared Tenant CA")
+    leaf = real_time_leaf(ca_a)
+    now = datetime.now(UTC).replace(microsecond=0)
+    serial = leaf.cert.serial_number
+    base10 = _crl_now(ca_a, [], 10, 3)
+    d12 = crls.crl(ca_a, [serial], number=12, base=10, this_update=now - timedelta(hours=1),
+                   next_update=now + timedelta(days=1))  # fmt: skip
+    d13 = crls.crl(ca_a, [serial], number=13, base=10, this_update=now + timedelta(seconds=30),
+                   next_update=now + timedelta(days=1))  # fmt: skip
+    server.routes["/x.crl"] = Route(_pem_crl(base10) + _pem_crl(d12))
+    src = CRLSource(urls=[server.url("/x.crl")], cas=store, targets=[v])
+    assert src.refresh()
+    server.routes["/x.crl"] = Route(_pem_crl(base10) + _pem_crl(d13))
+    assert src.refresh()
+    server.routes["/x.crl"] = Route(_crl_now(ca_b, [], 3, 1))
+    assert src.refresh() and v.verify([leaf.der]).status == REVOKED
+    server.routes["/x.crl"] = Route(_pem_crl(base10) + _pem_crl(d13))
+    assert src.refresh()
+    assert v.verify([leaf.der]).status == REVOKED  # d12, still in force beside d13
+
+
+def test_a_distribution_point_pruned_and_named_again_keeps_what_it_held(
+    server: CRLServer,
+) -> None:
+    """A distribution point whose CA is removed is pruned; when the CA is added again, the
+    point starts with the CRLs it held: an older CRL it serves then is refused as a replay, and
+    the last good one stays in use (the point started without history, and took the replay;
+    found by review)."""
+    root = pki.ca("DP Pruned Root")
+    ca_a = _with_dp(root, "DP Pruned CA", server.url("/dp.crl"))
+    leaf = real_time_leaf(ca_a)
+    store = TrustStore()
+    store.add_der(root.der, name="root")
+    store.add_der(ca_a.der, name="a")
+    v = Verifier(store, revoked="fail")
+    server.routes["/dp.crl"] = Route(_crl_now(ca_a, [leaf.cert.serial_number], 10, 3))
+    src = CRLSource(cas=store, use_distribution_points=True, targets=[v])
+    assert src.refresh() and v.verify([leaf.der]).status == REVOKED
+    store.remove("a")
+    src.refresh()
+    assert src.status() == []
+    store.add_der(ca_a.der, name="a")
+    server.routes["/dp.crl"] = Route(_crl_now(ca_a, [], 5, 30))
+    src.refresh()
+    st = src.status()[0]
+    assert "older than the one held" in (st.last_error or "") and st.in_set, st
+    assert v.verify([leaf.der]).status == REVOKED
+
+
+def test_a_source_whose_crls_all_lost_their_ca_is_out_of_the_set(server: CRLServer) -> None:
+    """A URL serving only A's CRL, A removed: the CRL is left out of the set, and the status
+    says so (in_set False, an error naming the CRLs left out) instead of in_set True and no
+    error (found by review)."""
+    store, v, (ca_a,) = _tenants("Lone Tenant CA")
+    server.routes["/a.crl"] = Route(_crl_now(ca_a, [1], 10, 1))
+    src = CRLSource(urls=[server.url("/a.crl")], cas=store, targets=[v])
+    assert src.refresh()
+    store.remove("ca0")
+    src.refresh()
+    st = src.status()[0]
+    assert not st.in_set and "left out of the set" in (st.last_error or ""), st
+    assert src.current is not None and src.current.issuers() == []

@@ -166,7 +166,7 @@ def test_strict_mode_fails_a_revoked_leaf(w: World) -> None:
         ("leaf", False, "SUCCESS", None),
         ("leaf", True, "SUCCESS", None),
         ("chain", False, "SUCCESS", (1, 2, REVOKED_TS)),
-        ("chain", True, "FAILED:certificate revoked", None),
+        ("chain", True, "FAILED:certificate revoked", (1, 2, REVOKED_TS)),  # named there too
     ],
 )
 def test_revoked_intermediate_only_with_chain_checking(

@@ -140,6 +140,7 @@ class _Carried(NamedTuple):
 
 
 _MAX_AHEAD = 8  # contents issued for later that a source keeps beside the one in force
+_MAX_PRUNED = 64  # pruned distribution points whose CRLs are kept (for when they come back)
 
 
 def _in_force(infos: Sequence[CRLInfo], now: float) -> bool:
@@ -518,6 +519,21 @@ class _Verdict(NamedTuple):
     carry: tuple[int, ...] = ()
 
 
+def _newest(items: Sequence[_Item]) -> dict[_SeriesKey, tuple[int, CRLInfo]]:
+    """The newest CRL (position, description) of each series among ``items``, by thisUpdate
+    then number (items without a signer have no series)."""
+    out: dict[_SeriesKey, tuple[int, CRLInfo]] = {}
+    for n, (i, signer) in enumerate(items):
+        if signer is None:
+            continue
+        key = _series(i, signer)
+        have = out.get(key)
+        if have is None or (i.this_update, i.number or 0) > (have[1].this_update,
+                                                              have[1].number or 0):  # fmt: skip
+            out[key] = (n, i)
+    return out
+
+
 def _rollback(old: Sequence[_Item], new: Sequence[_Item], *,
               configured: Collection[tuple[bytes, bytes]], allow_older: bool = False,
               served: int | None = None) -> _Verdict:  # fmt: skip
@@ -534,15 +550,7 @@ def _rollback(old: Sequence[_Item], new: Sequence[_Item], *,
     series whose newest held CRL is among the first ``served`` of ``old`` (the source's own
     content; default all: a carried series keeps its check); leaving a series out is still
     refused."""
-    held: dict[_SeriesKey, tuple[int, CRLInfo]] = {}
-    for n, (i, signer) in enumerate(old):
-        if signer is None:
-            continue
-        key = _series(i, signer)
-        have = held.get(key)
-        if have is None or (i.this_update, i.number or 0) > (have[1].this_update,
-                                                              have[1].number or 0):  # fmt: skip
-            held[key] = (n, i)
+    held = _newest(old)
     signed = [(i, signer) for i, signer in new if signer is not None]
     for i, signer in signed:
         found = held.get(_series(i, signer))
@@ -739,6 +747,9 @@ class CRLSource:
         self._cas_seen: tuple[bytes, ...] | None = None
         # the round's CAs by subject (finding a CRL's signer), and their (name, key) pairs
         self._ca_index: dict[bytes, tuple[CertInfo, ...]] = {}
+        # location -> the CRLs a distribution point held when it was pruned, the newest of each
+        # series (at most _MAX_PRUNED points, the oldest dropped first)
+        self._pruned: dict[str, tuple[_Carried, ...]] = {}
         self._configured: frozenset[tuple[bytes, bytes]] = frozenset()
         self._published_key: object = None
         # the earliest thisUpdate (unix seconds) of a CRL held but issued for later: the set is
@@ -1046,7 +1057,7 @@ class CRLSource:
             for s in self._sources:
                 if s.origin == "distribution_point":
                     named = s.location in wanted
-                    if not named and s.data is None:
+                    if not named and s.data is None and not s.carried:
                         continue
                     s.retired = not named
                 keep.append(s)
@@ -1054,6 +1065,9 @@ class CRLSource:
                 if url not in have:
                     keep.append(_Source(url, "url", "distribution_point"))
                     keep[-1].due = now_m
+                    # a point pruned before (its CA removed, now added again) starts with what
+                    # it held: its series cannot be replayed, its last good CRLs stay in use
+                    keep[-1].carried = self._pruned.pop(url, ())
             self._sources = tuple(keep)
 
     def _prune_retired(self) -> bool:
@@ -1072,29 +1086,40 @@ class CRLSource:
         if gone:
             with self._state_lock:
                 self._sources = tuple(s for s in self._sources if s not in gone)
+            for s in gone:  # what it held outlives it (a CA removed, then added again)
+                self._pruned[s.location] = self._carried(s, _held(s), ())
+            while len(self._pruned) > _MAX_PRUNED:
+                del self._pruned[next(iter(self._pruned))]
         return bool(gone)
 
-    def _carried(self, s: _Source, series_of: Sequence[_Item]) -> tuple[_Carried, ...]:
+    def _carried(self, s: _Source, series_of: Sequence[_Item], new: Sequence[_Item]
+                 ) -> tuple[_Carried, ...]:  # fmt: skip
         """The CRLs source ``s`` keeps of the series of ``series_of`` (_Verdict.carry): of every
         CRL of those series it holds (content, carried, and earlier content still needed, the
         one in force beside one issued for later), the newest in force and those issued for
-        later (at most _MAX_AHEAD), as earlier content is kept (_outgoing)."""
+        later (at most _MAX_AHEAD), as earlier content is kept (_outgoing). A carried series
+        the response ``new`` serves again with CRLs issued for later only keeps its CRL in force
+        until then (its content's _outgoing does not hold it)."""
+        now = time.time()
         wanted = {_series(i, k) for i, k in series_of if k is not None}
+        ahead = {_series(i, k) for i, k in new if k is not None and i.this_update > now}
+        ahead -= {_series(i, k) for i, k in new if k is not None and i.this_update <= now}
+        bridge = ahead & {_series(c.info, c.signer) for c in s.carried}
         found: dict[bytes, _Carried] = {}
         contents = [*s.outgoing, _Content(s.ders, s.infos, s.signers)]
         held = [*((d, i, k) for part in contents
                   for d, i, k in zip(part.ders, part.infos, part.signers)),
                 *((c.der, c.info, c.signer) for c in s.carried)]  # fmt: skip
         for der, info, signer in held:
-            if signer is not None and _series(info, signer) in wanted:
+            if signer is not None and _series(info, signer) in wanted | bridge:
                 found.setdefault(der, _Carried(der, info, signer))
-        now = time.time()
         out: list[_Carried] = []
-        for key in wanted:
+        for key in wanted | bridge:
             mine = sorted((c for c in found.values() if _series(c.info, c.signer) == key),
                           key=lambda c: (c.info.this_update, c.info.number or 0))  # fmt: skip
             out.extend([c for c in mine if c.info.this_update <= now][-1:])
-            out.extend([c for c in mine if c.info.this_update > now][-_MAX_AHEAD:])
+            if key in wanted:
+                out.extend([c for c in mine if c.info.this_update > now][-_MAX_AHEAD:])
         return tuple(out)
 
     def _redundant(self, held: Sequence[_Item], others: Sequence[_Item]) -> bool:
@@ -1150,14 +1175,14 @@ class CRLSource:
         signers = self._signers_of(ders, infos)
         carried = s.carried
         # (a CRL no configured CA signs: the build refuses the content, and says why)
-        if s.kind == "url" and s.data is not None and None not in signers:
-            old = _held(s)
-            verdict = _rollback(old, list(zip(infos, signers)), configured=self._configured,
-                                allow_older=s.accept_older, served=len(s.infos))  # fmt: skip
+        if s.kind == "url" and (s.data is not None or s.carried) and None not in signers:
+            old, new = _held(s), list(zip(infos, signers))
+            verdict = _rollback(old, new, configured=self._configured, allow_older=s.accept_older,
+                                served=len(s.infos))  # fmt: skip
             if verdict.why is not None:
                 self._failed(s, verdict.why)
                 return
-            carried = self._carried(s, [old[n] for n in verdict.carry])
+            carried = self._carried(s, [old[n] for n in verdict.carry], new)
             if len(carried) > len(s.carried):
                 log.warning("CRL source %s: the response no longer has CRLs signed by %d key(s) "
                             "(a re-keyed CA, or another CA of the same name): keeping their "
@@ -1393,7 +1418,7 @@ class CRLSource:
         only is checked alone (bases of other sources cannot make it fail), so that one bad source
         among many costs a build per source, not one of everything accepted so far per source;
         a source with deltas is checked with the bases accepted before it."""
-        chosen = [s for s in self._sources if s in pending or s.data is not None]
+        chosen = [s for s in self._sources if s in pending or s.data is not None or s.carried]
         try:
             every = [d for s in chosen for d in self._ders(s, pending, s in pending)]
             return self._build(every, cas), {}, {}, set(chosen)
@@ -1430,7 +1455,7 @@ class CRLSource:
             options: list[tuple[tuple[bytes, ...], bool]] = []
             if s in pending:
                 options.append((self._ders(s, pending, True), True))
-            if s.data is not None:
+            if s.data is not None or s.carried:
                 options.append((self._ders(s, pending, False), False))
             with_accepted = not alone or is_delta(s)
             for ders, new in options:
@@ -1474,6 +1499,13 @@ class CRLSource:
                     self._succeeded(s)
                 else:
                     s.outgoing = self._outgoing(s, s.infos)
+                    # the held CRLs whose key no configured CA has (a CA removed) are left out
+                    # of the set: said, and a source left with none is not in it
+                    left_out = len(s.ders) - len(self._usable(s.ders, s.infos, s.signers))
+                    if s.in_set and left_out and s.held_error is None:
+                        s.held_error = (f"{left_out} held CRL(s) left out of the set: no "
+                                        "configured CA has their key")  # fmt: skip
+                        s.in_set = bool(self._ders(s, pending, False))
         for s, message in rejected.items():
             self._failed(s, message)
         with self._state_lock:
@@ -1490,17 +1522,21 @@ class CRLSource:
                         s.stat_key = _NEVER
                         s.bad_digest = None
                         s.due = min(s.due, time.monotonic())
-        held_updates = [i.this_update for s in self._sources if s in in_set
-                        for i in (*(i for c in s.outgoing for i in c.infos), *s.infos,
-                                  *(c.info for c in s.carried))]  # fmt: skip
+        held_updates = [i.this_update for s in self._sources if s.in_set
+                        for i, k in (*((i, k) for c in s.outgoing
+                                       for i, k in zip(c.infos, c.signers)),
+                                     *zip(s.infos, s.signers),
+                                     *((c.info, c.signer) for c in s.carried))
+                        if (i.issuer_der, k) in self._configured]  # fmt: skip
         self._next_in_force = min((t for t in held_updates if t > now), default=None)
         # the CRLs in force are part of what the set was built from (one coming into force can
         # also let an earlier one go: their times, not their number)
         in_force = tuple(sorted(t for t in held_updates if t <= now))
-        key = (tuple((s.uid, s.version) for s in self._sources if s in in_set), cas, in_force)
+        key = (tuple((s.uid, s.version) for s in self._sources if s.in_set), cas, in_force)
         if key == self._published_key:
             return None
-        if self._published_key is None and self._sources and not in_set:
+        if self._published_key is None and self._sources and not any(
+                s.in_set for s in self._sources):  # fmt: skip
             return None  # nothing usable yet: leave the targets' sets alone
         self._published_key = key
         self._publish(rs)
