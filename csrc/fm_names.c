@@ -884,14 +884,14 @@ static int cn_dnsid(unsigned tag, fm_span v, uint8_t buf[CN_MAX_WIDE], fm_span *
     return dot;
 }
 
-/* GeneralSubtrees ::= SEQUENCE SIZE (1..MAX) OF GeneralSubtree (content; see nc_scan).
- * Counts the subtrees into *count. */
 /* The weight of a directoryName (a validated Name TLV): what comparing it with another costs.
  * rdn_eq counts each attribute of an RDN of k attributes (L octets) among the attributes of
- * both RDNs: 2k^2 attribute comparisons, reading up to 2kL octets. So an RDN weighs
- * k^2 + k * (L / 64), a Name the sum over its RDNs (at least 1): a Name of short one-attribute
- * RDNs weighs one per RDN, 17 one-octet attributes in one RDN weigh 306 (a length-only weight, 1 + (len / 64)^2, called them 2 while they cost ~600
- * comparisons: 3 s for a chain within the budget). */
+ * both RDNs: 2k^2 attribute comparisons, reading (and canonicalising, a character at a time:
+ * runs of spaces included) up to 2kL octets. So an RDN weighs k^2 + k * (L / 8), a Name the
+ * sum over its RDNs (at least 1): a Name of one-attribute RDNs under 8 octets weighs one per
+ * RDN, 17 one-octet attributes in one RDN weigh 323 (a length-only weight, 1 + (len / 64)^2,
+ * called them 2 while they cost ~600 comparisons: 3 s for a chain within the budget; and
+ * L / 64 let 32 attributes padded with 1,800 spaces each cost 28 ms). */
 static size_t dn_weight(fm_span name) {
     fm_der r, s;
     fm_span seq, set;
@@ -905,7 +905,7 @@ static size_t dn_weight(fm_span name) {
         rd_init(&s, set);
         while (!fm_der_done(&s) && k <= DN_MAX_AVAS && fm_der_any(&s, NULL, NULL, NULL) == 0)
             k++; /* (past DN_MAX_AVAS, rdn_eq stops once it has counted) */
-        w += k * k + k * (set.len / 64);
+        w += k * k + k * (set.len / 8);
     }
     return w ? w : 1;
 }
@@ -925,6 +925,9 @@ static size_t nc_name_weight(unsigned tag, fm_span v) {
     return tag == GN_IP ? 2 * w : w;
 }
 
+/* GeneralSubtrees ::= SEQUENCE SIZE (1..MAX) OF GeneralSubtree (content; see nc_scan).
+ * Adds the subtrees' weights into *count, and the directoryNames' number and dn_weight into
+ * dn[0] and dn[1]. */
 static int subtrees_ok(fm_span list, size_t *count, size_t dn[2]) {
     fm_der r, s;
     fm_span st, base, v;
@@ -1098,7 +1101,11 @@ int fm_nc_check(const fm_cert *ca, const fm_cert *sub, unsigned cn_rule, uint32_
     n_names += w_san + w_emails + (cn_dns ? w_cns : 0u);
     if (n_names && n_cons > max_checks / n_names)
         return FM_ERR_BUDGET_EXCEEDED;
-    uint64_t cost = (uint64_t)n_cons * n_names;
+    /* (at least the constraints' own weight: reading them is work, also for a certificate
+     * without names) */
+    uint64_t cost = n_names ? (uint64_t)n_cons * n_names : (uint64_t)n_cons;
+    if (cost > max_checks)
+        return FM_ERR_BUDGET_EXCEEDED;
     /* (each factor is at most the certificate's size: the products cannot wrap) */
     uint64_t dn_cost = ((uint64_t)dn_names[1] * dn_cons[0] + (uint64_t)dn_names[0] * dn_cons[1]);
     if (dn_cost > (max_checks - cost) / NC_DN_PAIR)

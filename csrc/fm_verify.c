@@ -771,7 +771,9 @@ static int validate_path(vctx *x, int *depth) {
                             : (x->o->flags & FM_OPT_CN_NO_SAN) ? FM_NC_CN_NO_SAN
                                                                : FM_NC_CN_NO_DNS_SAN;
             int rc = left ? fm_nc_check(ca, sub, rule, left, &spent) : FM_ERR_BUDGET_EXCEEDED;
-            x->nc_spent += spent;
+            /* a pair over what is left uses it up: the next paths through these certificates
+             * are refused without reading their constraints again (each refusal read them) */
+            x->nc_spent = rc == FM_ERR_BUDGET_EXCEEDED ? max : x->nc_spent + spent;
             if (rc != FM_OK) {
                 *depth = (int)j;
                 return rc;

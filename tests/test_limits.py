@@ -79,6 +79,7 @@ CPU_BUDGET_MS = float(os.environ.get("FASTMTLS_CPU_BUDGET_MS", "10"))
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 NC_MAX_CHECKS = int(lib.FM_DEFAULT_MAX_NC_CHECKS)
 RS_MAX_ISSUERS = int(lib.FM_MAX_REVSET_ISSUERS)
+_UTF8STRING = x509.name._ASN1Type.UTF8String
 ANCHOR_MAX = int(lib.FM_MAX_ANCHOR_SIZE)
 
 
@@ -571,13 +572,14 @@ def test_name_constraint_checks_configured(nc_root: pki.Cert, n_cons: int) -> No
     assert make_verifier(nc_root).verify(chain, at=pki.NOW).verified
 
 
-@pytest.mark.parametrize("n_cons", [31, 32])
+@pytest.mark.parametrize("n_cons", [15, 16])
 def test_directory_name_constraint_checks(nc_root: pki.Cert, n_cons: int) -> None:
     """directoryNames against directoryName constraints count again (walking two Names costs
     ~100 ns a pair): 16 x (the names' weight x the constraints + the names x the constraints'
-    weight), one-attribute Names weighing 1. 1024 Names (1023 SANs and the subject) x 31
-    excluded Names = 1024 x 31 x (1 + 32) weighted checks verify; x 32 is over the 2^20
-    budget."""
+    weight), a one-attribute RDN of L octets weighing 1 + L / 8 (here 2; the subject 3). 1023
+    SANs and the subject (1024 names of plain weight 1, DN weight 2049) x 15 excluded Names
+    (DN weight 30) = 15 x 1024 + 16 x (2049 x 15 + 1024 x 30) = 998,640 weighted checks verify;
+    x 16 = 1,065,216 is over the 2^20 budget."""
     def dn(cn: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
@@ -586,7 +588,7 @@ def test_directory_name_constraint_checks(nc_root: pki.Cert, n_cons: int) -> Non
     sans = [x509.DirectoryName(dn(f"h{i}")) for i in range(1023)]
     leaf = pki.leaf(inter, "nc client", san=sans)
     r = make_verifier(nc_root).verify([leaf.der, inter.der], at=pki.NOW)
-    if 1024 * n_cons * 33 <= NC_MAX_CHECKS:
+    if 1024 * n_cons + 16 * (2049 * n_cons + 1024 * 2 * n_cons) <= NC_MAX_CHECKS:
         assert r.verified, r.status
     else:
         assert r.reason == R.BUDGET_EXCEEDED and r.depth == 0, (r.status, r.depth)
@@ -1185,3 +1187,48 @@ def test_name_constraint_budget_weighs_big_directory_names(nc_root: pki.Cert) ->
             _assert_budget(ms)
         else:
             assert r.reason in (R.OK, R.PERMITTED_VIOLATION), r.status
+
+
+def test_cpu_space_padded_directory_name_constraint(real_root: pki.Cert) -> None:
+    """A directoryName constraint whose one RDN holds 32 attributes of one type, each "v" and
+    ~1,800 spaces (canonically "v"), against a leaf whose subject starts with an RDN of 32
+    short "v" attributes: every comparison canonicalises the padding. The length term of an
+    RDN's weight was L / 64, so this stayed within the budget and took 28 ms per call, as much
+    for an expired leaf (found by review); with L / 8 it is over the budget at once."""
+    org = NameOID.ORGANIZATION_NAME
+
+    def rdn(values: list[str], cn: str) -> x509.Name:
+        return x509.Name([x509.RelativeDistinguishedName(
+                              [x509.NameAttribute(org, v, _UTF8STRING) for v in values]),
+                          x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COMMON_NAME,
+                                                                             cn)])])  # fmt: skip
+
+    padded = rdn(["v" + " " * (1790 + i) for i in range(32)], "x")
+    inter = pki.intermediate(real_root, "Padded NC CA", name_constraints=([x509.DirectoryName(
+        padded)], None))  # fmt: skip
+    short = ["v" + " " * i for i in range(32)]  # distinct as written, "v" canonically
+    leaf = pki.leaf(inter, rdn(short, "y"), not_after=pki.NOW - timedelta(days=1),
+                    san=[x509.DNSName("client.example.com")])  # fmt: skip
+    ms, res = _measure(real_root, [leaf.der, inter.der], "32 space-padded RDN attributes")
+    assert res.reason == R.BUDGET_EXCEEDED, res.status
+    _assert_budget(ms)
+
+
+def test_cpu_name_constraints_over_the_budget_on_every_path(real_root: pki.Cert) -> None:
+    """A CA with 4,000 DNS constraints above seven layers of three same-name, same-key
+    intermediates (2,187 paths), and a leaf with 271 names: the (CA, leaf) pair is over the
+    budget. Each refusal read every constraint and charged nothing, so every path read them
+    again: ~90-150 ms per call (found by review). A pair over what is left now uses the budget
+    up, and the next paths are refused without reading."""
+    top = pki.intermediate(real_root, "Many Constraints CA", name_constraints=(
+        None, [x509.DNSName(f"x{i}.ex") for i in range(4000)]))  # fmt: skip
+    issuers, inters = [top], [top.der]
+    for layer in range(7):
+        key = pki.make_key("p256")
+        issuers = [pki.intermediate(issuers[0], f"Layer {layer}", key=key) for _ in range(3)]
+        inters = [c.der for c in issuers] + inters
+    sans = [x509.DNSName(f"h{i}.example.com") for i in range(270)]
+    leaf = pki.leaf(issuers[0], san=sans, not_after=pki.NOW - timedelta(days=1))
+    ms, res = _measure(real_root, [leaf.der, *inters], "constraints over the budget, 2,187 paths")
+    assert res.reason == R.BUDGET_EXCEEDED, res.status
+    _assert_budget(ms)
