@@ -2029,13 +2029,22 @@ def _tenants(*names: str) -> tuple[TrustStore, Verifier, list[pki.Cert]]:
 REVOKED = "FAILED:certificate revoked"
 
 
-def test_a_carried_series_keeps_its_crl_in_force_beside_one_issued_for_later(
-    server: CRLServer,
-) -> None:
-    """The URL held A's base and a delta issued a little ahead, with the delta in force kept
-    beside it; it then serves another key's CRL. The carried series keeps the delta in force
-    too (carrying only the newest left no delta in force), and the set is rebuilt when the
-    later delta comes into force."""
+@dataclass
+class _CarriedAhead:
+    """_carried_ahead's scene: A's base #10 and delta d13 (issued ``ahead`` seconds ahead) were
+    served, then another same-named CA B's CRL: A's series are carried."""
+
+    src: CRLSource
+    verifier: Verifier
+    leaf: pki.Cert
+    content: bytes  # A's base #10 and d13, PEM
+    d13_at: float  # d13's thisUpdate (unix seconds)
+
+
+def _carried_ahead(server: CRLServer, ahead: int) -> _CarriedAhead:
+    """The URL serves A's base #10 with delta d12 in force (revoking the leaf), then base #10
+    with d13 issued ``ahead`` seconds ahead (d12 kept beside it), then B's CRL; the leaf stays
+    revoked throughout."""
     store, v, (ca_a, ca_b) = _tenants("Shared Tenant CA", "Shared Tenant CA")
     leaf = real_time_leaf(ca_a)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -2043,19 +2052,40 @@ def test_a_carried_series_keeps_its_crl_in_force_beside_one_issued_for_later(
     base10 = _crl_now(ca_a, [], 10, 3)
     d12 = crls.crl(ca_a, [serial], number=12, base=10, this_update=now - timedelta(hours=1),
                    next_update=now + timedelta(days=1))  # fmt: skip
-    d13 = crls.crl(ca_a, [serial], number=13, base=10, this_update=now + timedelta(seconds=3),
+    d13 = crls.crl(ca_a, [serial], number=13, base=10, this_update=now + timedelta(seconds=ahead),
                    next_update=now + timedelta(days=1))  # fmt: skip
+    content = _pem_crl(base10) + _pem_crl(d13)
     server.routes["/x.crl"] = Route(_pem_crl(base10) + _pem_crl(d12))
     src = CRLSource(urls=[server.url("/x.crl")], cas=store, targets=[v])
+    for body in (content, _crl_now(ca_b, [], 3, 1)):
+        assert src.refresh() and v.verify([leaf.der]).status == REVOKED
+        server.routes["/x.crl"] = Route(body)
     assert src.refresh() and v.verify([leaf.der]).status == REVOKED
-    server.routes["/x.crl"] = Route(_pem_crl(base10) + _pem_crl(d13))
-    assert src.refresh() and v.verify([leaf.der]).status == REVOKED
-    server.routes["/x.crl"] = Route(_crl_now(ca_b, [], 3, 1))
-    assert src.refresh() and v.verify([leaf.der]).status == REVOKED
-    assert src.status()[0].carried == 3  # base #10, d12 in force, d13 issued for later
-    time.sleep(max(0.0, now.timestamp() + 3.5 - time.time()))
-    assert src.refresh()  # d13 came into force: rebuilt
-    assert v.verify([leaf.der]).status == REVOKED
+    return _CarriedAhead(src, v, leaf, content, now.timestamp() + ahead)
+
+
+def test_a_carried_series_keeps_its_crl_in_force_beside_one_issued_for_later(
+    server: CRLServer,
+) -> None:
+    """The URL held A's base and a delta issued a little ahead, with the delta in force kept
+    beside it; it then serves another key's CRL. The carried series keeps the delta in force
+    too (carrying only the newest left no delta in force), and the set is rebuilt when the
+    later delta comes into force."""
+    scene = _carried_ahead(server, 3)
+    assert scene.src.status()[0].carried == 3  # base #10, d12 in force, d13 issued for later
+    time.sleep(max(0.0, scene.d13_at + 0.5 - time.time()))
+    assert scene.src.refresh()  # d13 came into force: rebuilt
+    assert scene.verifier.verify([scene.leaf.der]).status == REVOKED
+
+
+def test_a_carried_series_served_again_ahead_keeps_its_crl_in_force(server: CRLServer) -> None:
+    """A's series were carried (the URL served another same-named CA's CRL); the URL then serves
+    A's base and a delta issued a little ahead again: the carried delta in force stays until
+    the new one comes into force (the revocation disappeared until then; found by review)."""
+    scene = _carried_ahead(server, 30)
+    server.routes["/x.crl"] = Route(scene.content)
+    assert scene.src.refresh()
+    assert scene.verifier.verify([scene.leaf.der]).status == REVOKED  # d12, beside d13
 
 
 def test_a_carried_delta_is_built_with_the_base_of_another_source(
@@ -2145,31 +2175,6 @@ def test_a_retired_point_carrying_only_a_removed_cas_crl_is_dropped(server: CRLS
     for _ in range(3):
         src.refresh()
     assert [st.location for st in src.status()] == [server.url("/b.crl")]
-
-
-def test_a_carried_series_served_again_ahead_keeps_its_crl_in_force(server: CRLServer) -> None:
-    """A's series were carried (the URL served another same-named CA's CRL); the URL then serves
-    A's base and a delta issued a little ahead again: the carried delta in force stays until
-    the new one comes into force (the revocation disappeared until then; found by review)."""
-    store, v, (ca_a, ca_b) = _tenants("Shared Tenant CA", "Shared Tenant CA")
-    leaf = real_time_leaf(ca_a)
-    now = datetime.now(UTC).replace(microsecond=0)
-    serial = leaf.cert.serial_number
-    base10 = _crl_now(ca_a, [], 10, 3)
-    d12 = crls.crl(ca_a, [serial], number=12, base=10, this_update=now - timedelta(hours=1),
-                   next_update=now + timedelta(days=1))  # fmt: skip
-    d13 = crls.crl(ca_a, [serial], number=13, base=10, this_update=now + timedelta(seconds=30),
-                   next_update=now + timedelta(days=1))  # fmt: skip
-    server.routes["/x.crl"] = Route(_pem_crl(base10) + _pem_crl(d12))
-    src = CRLSource(urls=[server.url("/x.crl")], cas=store, targets=[v])
-    assert src.refresh()
-    server.routes["/x.crl"] = Route(_pem_crl(base10) + _pem_crl(d13))
-    assert src.refresh()
-    server.routes["/x.crl"] = Route(_crl_now(ca_b, [], 3, 1))
-    assert src.refresh() and v.verify([leaf.der]).status == REVOKED
-    server.routes["/x.crl"] = Route(_pem_crl(base10) + _pem_crl(d13))
-    assert src.refresh()
-    assert v.verify([leaf.der]).status == REVOKED  # d12, still in force beside d13
 
 
 def test_a_distribution_point_pruned_and_named_again_keeps_what_it_held(
