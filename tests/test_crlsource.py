@@ -1939,12 +1939,8 @@ def test_a_carried_crl_whose_ca_goes_leaves_the_content_in_the_set(server: CRLSe
     beside it. Removing A from the store (the end of a re-key) must not take the URL's own
     content out of the set: the carried CRL is left out of the build, B's revocations stay.
     Carried CRLs used to be part of the content, which then no longer built at all."""
-    ca_a, ca_b = pki.ca("Shared Tenant CA"), pki.ca("Shared Tenant CA")
+    store, v, (ca_a, ca_b) = _tenants("Shared Tenant CA", "Shared Tenant CA")
     leaf_a, leaf_b = real_time_leaf(ca_a, "a"), real_time_leaf(ca_b, "b")
-    store = TrustStore()
-    store.add_der(ca_a.der, name="tenant-a")
-    store.add_der(ca_b.der, name="tenant-b")
-    v = Verifier(store, revoked="fail")
     server.routes["/x.crl"] = Route(_crl_now(ca_a, [leaf_a.cert.serial_number], 10, 3))
     src = CRLSource(urls=[server.url("/x.crl")], cas=store, targets=[v])
     assert src.refresh()
@@ -1952,7 +1948,7 @@ def test_a_carried_crl_whose_ca_goes_leaves_the_content_in_the_set(server: CRLSe
     assert src.refresh() and src.status()[0].carried == 1
     for leaf in (leaf_a, leaf_b):
         assert v.verify([leaf.der]).status == "FAILED:certificate revoked"
-    store.remove("tenant-a")
+    store.remove("ca0")
     for _ in range(2):
         src.refresh()
         st = src.status()[0]
@@ -1968,20 +1964,16 @@ def test_held_crls_keep_their_replay_protection_while_their_ca_is_away(
     refused: it revokes nothing meanwhile), and once A is back an older A CRL replayed beside
     the other one is refused as a replay. Held CRLs were re-checked against the CAs of the
     moment, so A's series was no longer held and #5 was taken."""
-    ca_a, ca_c = pki.ca("Tenant A CA"), pki.ca("Tenant C CA")
+    store, v, (ca_a, ca_c) = _tenants("Tenant A CA", "Tenant C CA")
     leaf = real_time_leaf(ca_a)
-    store = TrustStore()
-    store.add_der(ca_a.der, name="tenant-a")
-    store.add_der(ca_c.der, name="tenant-c")
-    v = Verifier(store, revoked="fail")
     server.routes["/x.crl"] = Route(_crl_now(ca_a, [leaf.cert.serial_number], 10, 3))
     src = CRLSource(urls=[server.url("/x.crl")], cas=store, targets=[v])
     assert src.refresh() and v.verify([leaf.der]).status == "FAILED:certificate revoked"
-    store.remove("tenant-a")
+    store.remove("ca0")
     server.routes["/x.crl"] = Route(_crl_now(ca_c, [], 3, 1))
     src.refresh()
     assert src.status()[0].carried == 1
-    store.add_der(ca_a.der, name="tenant-a")
+    store.add_der(ca_a.der, name="ca0")
     src.refresh()
     assert v.verify([leaf.der]).status == "FAILED:certificate revoked"
     server.routes["/x.crl"] = Route(_pem_crl(_crl_now(ca_a, [], 5, 10))
