@@ -2210,3 +2210,25 @@ def test_a_source_whose_crls_all_lost_their_ca_is_out_of_the_set(server: CRLServ
     st = src.status()[0]
     assert not st.in_set and "left out of the set" in (st.last_error or ""), st
     assert src.current is not None and src.current.issuers() == []
+
+
+def test_an_older_crl_written_to_a_file_is_refused(tmp_path: Path) -> None:
+    """A CRL file overwritten with an older CRL of the same series (a job writing a stale copy,
+    a restored backup) is refused as a URL's would be, and accept_older(path) takes it; a file
+    may leave a CRL out (the operator edits it). Files used to be trusted as written, while the
+    docs promised the replay check for every source (found by review)."""
+    store, v, (ca_a, ca_c) = _tenants("File A CA", "File C CA")
+    leaf = real_time_leaf(ca_a)
+    path = tmp_path / "all.crl"
+    path.write_bytes(_pem_crl(_crl_now(ca_a, [leaf.cert.serial_number], 5, 1))
+                     + _pem_crl(_crl_now(ca_c, [], 2, 1)))  # fmt: skip
+    src = CRLSource(files=[path], cas=store, targets=[v])
+    assert src.refresh() and v.verify([leaf.der]).status == REVOKED
+    path.write_bytes(_crl_now(ca_a, [leaf.cert.serial_number], 6))  # C's CRL left out: taken
+    assert src.refresh() and one(src).last_error is None
+    path.write_bytes(_crl_now(ca_a, [], 3, 2))  # older: refused
+    assert src.refresh() is False
+    assert "older than the one held" in (one(src).last_error or "")
+    assert v.verify([leaf.der]).status == REVOKED
+    assert src.accept_older(path) is True
+    assert v.verify([leaf.der]).status == "SUCCESS"

@@ -135,7 +135,8 @@ def emit(text: str, out: TextIO | None = None) -> None:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fastmtls", description=__doc__.splitlines()[0])
+    summary = " ".join((__doc__ or "").split("\n\n")[0].split()).replace("``", "")
+    parser = argparse.ArgumentParser(prog="fastmtls", description=summary)
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("verify", help="verify a client certificate chain (PEM, leaf first)")
     v.add_argument("chain", help="PEM file holding the presented chain, leaf first ('-' = stdin)")

@@ -536,7 +536,7 @@ def _newest(items: Sequence[_Item]) -> dict[_SeriesKey, tuple[int, CRLInfo]]:
 
 def _rollback(old: Sequence[_Item], new: Sequence[_Item], *,
               configured: Collection[tuple[bytes, bytes]], allow_older: bool = False,
-              served: int | None = None) -> _Verdict:  # fmt: skip
+              served: int | None = None, whole: bool = True) -> _Verdict:  # fmt: skip
     """Whether ``new`` (a URL's new response) would take back revocations that ``old`` (its last
     good response) gave. Refused: a CRL older than the one held of its series (a replay), and a
     response without a series held before, unless a base CRL of the same issuer, key and
@@ -549,7 +549,8 @@ def _rollback(old: Sequence[_Item], new: Sequence[_Item], *,
     ``allow_older``: an older CRL of a series held is taken (CRLSource.accept_older), of the
     series whose newest held CRL is among the first ``served`` of ``old`` (the source's own
     content; default all: a carried series keeps its check); leaving a series out is still
-    refused."""
+    refused. ``whole=False`` (a file, whose operator may drop a CRL from it): only the
+    replay check."""
     held = _newest(old)
     signed = [(i, signer) for i, signer in new if signer is not None]
     for i, signer in signed:
@@ -564,6 +565,8 @@ def _rollback(old: Sequence[_Item], new: Sequence[_Item], *,
         elif i.this_update < prev.this_update:
             return _Verdict(f"CRL thisUpdate {i.this_update} is older than the one held "
                             f"({prev.this_update}): not replacing it")  # fmt: skip
+    if not whole:
+        return _Verdict(None)
     present = {_series(i, signer) for i, signer in signed}
     keys = {(i.issuer_der, signer) for i, signer in signed}
     names = {i.issuer_der for i, _ in signed}
@@ -634,14 +637,15 @@ class CRLSource:
     (default ``min(5, min_interval)``); one that failed is read again when it changes. When the
     CAs change, failed sources are retried at once.
 
-    A URL's CRL older than the one held for the same issuer, signing key and scope (lower
-    cRLNumber, else earlier thisUpdate) is refused as a possible replay, and so is a response
-    that leaves out a CRL it served, unless its issuer's CRLs now come under another key (a
-    re-keyed CA) or no configured CA has that CRL's key: then the CRL left out is carried
-    beside the response (``SourceStatus.carried``), built in while a configured CA has its key,
-    until the URL serves that series again. Files are trusted as written. A source's CRLs
-    whose signing key no configured CA has (a CA removed) are left out of the set, the others
-    beside them stay; a new response must verify in full.
+    A CRL older than the one held for the same issuer, signing key and scope (lower
+    cRLNumber, else earlier thisUpdate) is refused as a possible replay, from a URL or a file
+    (a job that writes an older CRL over it, a restored backup; ``accept_older(location)``
+    takes it). A URL's response that leaves out a CRL it served is refused too, unless its
+    issuer's CRLs now come under another key (a re-keyed CA) or no configured CA has that CRL's
+    key: then the CRL left out is carried beside the response (``SourceStatus.carried``), built
+    in while a configured CA has its key, until the URL serves that series again; a file may
+    leave a CRL out. A source's CRLs whose signing key no configured CA has (a CA removed) are
+    left out of the set, the others beside them stay; new content must verify in full.
 
     ``timeout`` bounds connecting, each read, a DNS lookup, and a file's stat and read (a mount
     that stopped answering fails its own source; it is not read again until the late call
@@ -1175,10 +1179,10 @@ class CRLSource:
         signers = self._signers_of(ders, infos)
         carried = s.carried
         # (a CRL no configured CA signs: the build refuses the content, and says why)
-        if s.kind == "url" and (s.data is not None or s.carried) and None not in signers:
+        if (s.data is not None or s.carried) and None not in signers:
             old, new = _held(s), list(zip(infos, signers))
             verdict = _rollback(old, new, configured=self._configured, allow_older=s.accept_older,
-                                served=len(s.infos))  # fmt: skip
+                                served=len(s.infos), whole=s.kind == "url")  # fmt: skip
             if verdict.why is not None:
                 self._failed(s, verdict.why)
                 return
