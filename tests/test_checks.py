@@ -477,6 +477,32 @@ def test_name_constraints(constraints: Any, subject: Any, san: Any, expected: Re
            leaf_kw={"name": subject, "san": san})
 
 
+def test_a_self_issued_leaf_is_name_constrained() -> None:
+    """RFC 5280 6.1.4: name constraints skip self-issued intermediates only, never the last
+    certificate: a leaf named exactly like its CA (subject == issuer) with a SAN outside the
+    CA's permitted subtree is refused (no test held this; found by mutation review)."""
+    root = pki.ca("NC SI Root")
+    inter = pki.intermediate(root, "NC SI CA",
+                             name_constraints=([DNS("partner.example")], None))  # fmt: skip
+    leaf = pki.leaf(inter, inter.cert.subject, san=[DNS("admin.corp.example")])
+    assert leaf.cert.subject == leaf.cert.issuer
+    assert_result(run_verify(make_verifier(root), [leaf, inter]), R.PERMITTED_VIOLATION, 0)
+
+
+def test_a_self_issued_intermediate_is_not_name_constrained() -> None:
+    """The twin: a key-rollover certificate (self-issued: subject == issuer, a new key) below a
+    CA whose directoryName constraint its own name does not meet is exempt (RFC 5280 6.1.4
+    (b)), and the leaf under it, within the constraints, verifies."""
+    root = pki.ca("NC Rollover Root")
+    partner = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Partner")])
+    old = pki.intermediate(root, "CN=Rollover CA",
+                           name_constraints=([DNS("partner.example"), DIRN(partner)], None))
+    rollover = pki.intermediate(old, "CN=Rollover CA", key=pki.make_key("p256", fresh=True))
+    assert rollover.cert.subject == rollover.cert.issuer
+    leaf = pki.leaf(rollover, "CN=client,O=Partner", san=[DNS("a.partner.example")])
+    assert_result(run_verify(make_verifier(root), [leaf, rollover, old]), R.OK, None)
+
+
 @pytest.mark.parametrize(("constraints", "subject", "san", "default"),
                          [c[1:] for c in _CN_BESIDE_SANS], ids=[c[0] for c in _CN_BESIDE_SANS])
 @pytest.mark.parametrize("how", ["no-san", "server"])
@@ -1263,9 +1289,11 @@ def test_empty_subject_needs_critical_san(san_critical: bool, expected: Reason) 
 
 
 def test_ca_with_an_empty_subject_issues_nothing() -> None:
-    """RFC 5280 4.1.2.4 / 4.1.2.6: an issuer is a non-empty DN, so a CA's subject is one. An
-    intermediate with an empty subject (and a critical subjectAltName) is refused, and so is the
-    leaf it issued, whose issuer is empty (OpenSSL: "Issuer name empty")."""
+    """RFC 5280 4.1.2.4 / 4.1.2.6: an issuer is a non-empty DN, so a CA's subject is one. What a
+    CA with an empty subject (and a critical subjectAltName) issues names an empty issuer, and is
+    refused for that (OpenSSL: "Issuer name empty"): the leaf it issued directly (depth 0), and
+    an intermediate below it (depth 1). The CA's own empty-subject rule stays as defence in
+    depth; this refusal comes first."""
     inter_kw = {"name": x509.Name([]), "san": [DNS("ca.example")], "san_critical": True}
     check3(R.INVALID_EXTENSION, 0, inter_kw=inter_kw)
     root, inter, _ = three(inter_kw=inter_kw)

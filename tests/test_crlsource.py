@@ -38,7 +38,7 @@ def make_crl(
     issuer: pki.Cert,
     revoked: Sequence[int] = (),
     *,
-    number: int = 1,
+    number: int | None = 1,
     key: Any = None,
     this_update: datetime | None = None,
     next_update: datetime | None = None,
@@ -49,8 +49,9 @@ def make_crl(
     now = datetime.now(UTC).replace(microsecond=0)
     tu = this_update or now - timedelta(minutes=1)
     b = (x509.CertificateRevocationListBuilder().issuer_name(issuer.cert.subject)
-         .last_update(tu).next_update(next_update or now + timedelta(days=1))
-         .add_extension(x509.CRLNumber(number), False))  # fmt: skip
+         .last_update(tu).next_update(next_update or now + timedelta(days=1)))  # fmt: skip
+    if number is not None:  # (None: a CRL without a cRLNumber, ranked by thisUpdate)
+        b = b.add_extension(x509.CRLNumber(number), False)
     if delta_of is not None:
         b = b.add_extension(x509.DeltaCRLIndicator(delta_of), True)
     for serial in revoked:
@@ -2232,3 +2233,60 @@ def test_an_older_crl_written_to_a_file_is_refused(tmp_path: Path) -> None:
     assert v.verify([leaf.der]).status == REVOKED
     assert src.accept_older(path) is True
     assert v.verify([leaf.der]).status == "SUCCESS"
+
+
+@pytest.mark.parametrize("kind", ["file", "url"])
+def test_an_older_unnumbered_crl_is_refused(server: CRLServer, tmp_path: Path, kind: str) -> None:
+    """CRLs without a cRLNumber (v1 CRLs) rank by thisUpdate: an older one of the same series
+    (a replay, from before a revocation) is refused from a file or a URL, and a newer one
+    replaces it (no test held this branch: every test CRL was numbered; found by mutation
+    review)."""
+    ca = pki.ca("Unnumbered CRL CA")
+    leaf = real_time_leaf(ca)
+    now = datetime.now(UTC).replace(microsecond=0)
+    sn = leaf.cert.serial_number
+    held = make_crl(ca, [sn], number=None, this_update=now - timedelta(hours=1))
+    older = make_crl(ca, [], number=None, this_update=now - timedelta(days=2))
+    newer = make_crl(ca, [], number=None, this_update=now - timedelta(minutes=1))
+    path = tmp_path / "ca.crl"
+
+    def serve(body: bytes) -> None:
+        if kind == "file":
+            path.write_bytes(body)
+        else:
+            server.routes["/ca.crl"] = Route(body)
+
+    serve(held)
+    src = CRLSource(**({"files": [path]} if kind == "file" else {"urls": [server.url("/ca.crl")]}),
+                    cas=[ca.der])  # fmt: skip
+    assert src.refresh() and src.current is not None and src.current.lookup(ca.der, sn)
+    serve(older)
+    assert src.refresh() is False
+    assert "older than the one held" in (one(src).last_error or "")
+    assert src.current.lookup(ca.der, sn) is not None
+    serve(newer)
+    assert src.refresh() and src.current.lookup(ca.der, sn) is None
+
+
+def test_a_base_at_least_as_recent_replaces_a_held_unnumbered_delta_only_if_newer(
+    server: CRLServer,
+) -> None:
+    """A URL held a base and a delta; its next response has a base only, without a cRLNumber:
+    it stands for the delta only when issued at least as late (an older base lacks what the
+    delta said: refused as leaving the delta out)."""
+    ca = pki.ca("Unnumbered Base CA")
+    now = datetime.now(UTC).replace(microsecond=0)
+    base = make_crl(ca, [1], number=10, this_update=now - timedelta(hours=3), pem=True)
+    delta = make_crl(ca, [2], number=12, delta_of=10, this_update=now - timedelta(hours=2),
+                     pem=True)  # fmt: skip
+    server.routes["/c.crl"] = Route(base + delta)
+    src = CRLSource(urls=[server.url("/c.crl")], cas=[ca.der])
+    assert src.refresh() and src.current is not None and src.current.lookup(ca.der, 2)
+    # newer than the held base (no replay), older than the delta
+    server.routes["/c.crl"] = Route(make_crl(ca, [1], number=None,
+                                             this_update=now - timedelta(minutes=150)))  # fmt: skip
+    assert src.refresh() is False
+    assert "no longer has the delta CRL" in (one(src).last_error or "")
+    server.routes["/c.crl"] = Route(make_crl(ca, [1, 2], number=None,
+                                             this_update=now - timedelta(hours=1)))  # fmt: skip
+    assert src.refresh() and src.current.lookup(ca.der, 2) is not None
