@@ -111,7 +111,6 @@ typedef void (*remove_sess_fn)(SSL_CTX *, SSL_SESSION *);
     X(SSL_SESSION *, SSL_get_session, (const SSL *))                                           \
     X(int, SSL_session_reused, (const SSL *))                                                  \
     X(size_t, SSL_get_num_tickets, (const SSL *))                                              \
-    X(int, SSL_get_security_level, (const SSL *))                                              \
     X(int, SSL_in_before, (const SSL *))                                                       \
     X(int, SSL_is_server, (const SSL *))                                                       \
     X(int, SSL_get_ex_data_X509_STORE_CTX_idx, (void))                                         \
@@ -1064,33 +1063,33 @@ static int gen_ticket_cb(SSL *ssl, void *arg) {
     return ok;
 }
 
-/* Whether a ticket will follow the resumption being decided (from the ClientHello being
- * processed): TLS 1.2, when the client takes tickets and the connection issues them (dec_ticket
- * renews every ticket it accepts): no OP_NO_TICKET, and a security level below 3 (OpenSSL's
- * tls_use_ticket asks the security callback, whose default refuses tickets from level 3 on);
- * TLS 1.3, when the connection issues any (OpenSSL 3.0 sends one after every resumption,
- * stateful under OP_NO_TICKET; none when num_tickets is 0). */
-static int ticket_follows(const ssl_api *a, SSL *ssl) {
-    if (a->SSL_version(ssl) == TLS1_3_VERSION)
-        return a->SSL_get_num_tickets(ssl) > 0;
-    const unsigned char *p = NULL;
-    size_t n = 0;
-    return !(a->SSL_get_options(ssl) & SSL_OP_NO_TICKET) && a->SSL_get_security_level(ssl) < 3 &&
-           a->SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_session_ticket, &p, &n) == 1;
+/* The id of the ctx_ref of the SSL_CTX that accepted `ssl` (client_hello_cb left it on the
+ * connection at its first ClientHello; after a HelloRetryRequest the connection already belongs
+ * to the SSL_CTX the first ClientHello was routed to, which is no listening SSL_CTX). */
+static uint64_t listening_origin(const fm_hook *l, SSL *ssl) {
+    const ctx_ref *r = l->listen_idx >= 0 ? l->api.SSL_get_ex_data(ssl, l->listen_idx) : NULL;
+    return r ? r->id : current_origin(l, ssl);
 }
 
 /* OpenSSL looks a session up (session ID or ticket) before an sni_callback moves the
  * connection, and nothing of the hook runs after that callback in a resumption unless a ticket
  * is issued (gen_ticket then refuses it on an SSL_CTX in enforce mode that did not verify it).
  * A session an sni_callback moved when it was made (its origin is not the listening SSL_CTX)
- * therefore resumes only when a ticket follows: the callback may now move its name to an
- * SSL_CTX in enforce mode, which would otherwise take it unverified: without a certificate (a
- * session of a record-mode SSL_CTX, a guard, or no hook at all, origin 0), or verified by
+ * therefore resumes only when a ticket surely follows: the callback may now move its name to
+ * an SSL_CTX in enforce mode, which would otherwise take it unverified: without a certificate
+ * (a session of a record-mode SSL_CTX, a guard, or no hook at all, origin 0), or verified by
  * another enforce-mode SSL_CTX's CAs and revocations (resume_check verifies it with its
- * origin's hook). It makes a full handshake instead. `l`: the listening hook. 1 when the
+ * origin's hook). It makes a full handshake instead. A TLS 1.3 ticket follows every
+ * resumption when the connection issues any (OpenSSL 3.0: stateful under OP_NO_TICKET; none
+ * when num_tickets is 0; the number is the connection's, which the switch leaves). Whether a
+ * TLS 1.2 ticket follows is decided after the switch, by the settings the SSL_CTX switched to
+ * brings (its security level: none from level 3 on; its security callback), which cannot be
+ * seen here: a moved TLS 1.2 session never resumes. `l`: the listening hook. 1 when the
  * session must not resume on this connection. */
 static int resumes_unwatched(const fm_hook *l, SSL *ssl, const sess_data *sd) {
-    return sd->origin != current_origin(l, ssl) && !ticket_follows(&l->api, ssl);
+    if (sd->origin == listening_origin(l, ssl))
+        return 0;
+    return l->api.SSL_version(ssl) != TLS1_3_VERSION || l->api.SSL_get_num_tickets(ssl) == 0;
 }
 
 /* A ticket the client offers: its session data is checked again before it may resume. */

@@ -55,7 +55,11 @@ Either way, before a session may resume:
   context that verified it first (after an ``sni_callback`` switch, not the listening one whose
   callbacks OpenSSL runs before the switch): a certificate revoked after the first handshake
   does not pass on a resumed one (enforce mode: no resumption, the full handshake fails; record
-  mode: the resumed connection's result says revoked).
+  mode: the resumed connection's result says revoked);
+- a session an ``sni_callback`` switch placed on another context resumes only in TLS 1.3 with
+  tickets issued (the hook checks the ticket that follows, where the connection landed); a
+  TLS 1.2 one makes a full handshake (the context switched to decides on a TLS 1.2 ticket
+  after the switch, out of the hook's sight).
 
 The cache holds up to 20,480 sessions per context, the oldest dropped first, each for the
 context's session timeout. When an ``sni_callback`` switches connections from a listening
