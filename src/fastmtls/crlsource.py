@@ -1108,17 +1108,17 @@ class CRLSource:
         wanted = {_series(i, k) for i, k in series_of if k is not None}
         ahead = {_series(i, k) for i, k in new if k is not None and i.this_update > now}
         ahead -= {_series(i, k) for i, k in new if k is not None and i.this_update <= now}
-        bridge = ahead & {_series(c.info, c.signer) for c in s.carried}
-        found: dict[bytes, _Carried] = {}
+        keep = wanted | (ahead & {_series(c.info, c.signer) for c in s.carried})
         contents = [*s.outgoing, _Content(s.ders, s.infos, s.signers)]
-        held = [*((d, i, k) for part in contents
-                  for d, i, k in zip(part.ders, part.infos, part.signers)),
-                *((c.der, c.info, c.signer) for c in s.carried)]  # fmt: skip
-        for der, info, signer in held:
-            if signer is not None and _series(info, signer) in wanted | bridge:
-                found.setdefault(der, _Carried(der, info, signer))
+        held = [*(_Carried(d, i, k) for part in contents
+                  for d, i, k in zip(part.ders, part.infos, part.signers) if k is not None),
+                *s.carried]  # fmt: skip
+        found: dict[bytes, _Carried] = {}
+        for c in held:
+            if _series(c.info, c.signer) in keep:
+                found.setdefault(c.der, c)
         out: list[_Carried] = []
-        for key in wanted | bridge:
+        for key in keep:
             mine = sorted((c for c in found.values() if _series(c.info, c.signer) == key),
                           key=lambda c: (c.info.this_update, c.info.number or 0))  # fmt: skip
             out.extend([c for c in mine if c.info.this_update <= now][-1:])
