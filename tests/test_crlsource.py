@@ -2290,3 +2290,89 @@ def test_a_base_at_least_as_recent_replaces_a_held_unnumbered_delta_only_if_newe
     server.routes["/c.crl"] = Route(make_crl(ca, [1, 2], number=None,
                                              this_update=now - timedelta(hours=1)))  # fmt: skip
     assert src.refresh() and src.current.lookup(ca.der, 2) is not None
+
+
+def test_a_bundle_keeping_past_crls_is_taken(tmp_path: Path) -> None:
+    """A CRL file built from a directory that keeps past CRLs (``cat crls/*.pem``): the replay
+    check compares the newest CRL offered of each series, so #10 and #12 still beside the new
+    #14 do not make the update refused (it was, and the revocation in #14 never taken; found by
+    review)."""
+    store, v, (ca,) = _tenants("Bundle CA")
+    leaf = real_time_leaf(ca)
+    c10, c12 = _pem_crl(_crl_now(ca, [], 10, 3)), _pem_crl(_crl_now(ca, [], 12, 2))
+    path = tmp_path / "all.crl"
+    path.write_bytes(c10)
+    src = CRLSource(files=[path], cas=store, targets=[v])
+    assert src.refresh()
+    path.write_bytes(c10 + c12)
+    assert src.refresh()
+    path.write_bytes(c10 + c12 + _pem_crl(_crl_now(ca, [leaf.cert.serial_number], 14, 1)))
+    assert src.refresh() and one(src).last_error is None
+    assert v.verify([leaf.der]).status == REVOKED
+    path.write_bytes(c10)  # the newest offered older than the newest held: refused
+    assert src.refresh() is False and v.verify([leaf.der]).status == REVOKED
+    failures = one(src).consecutive_failures
+    for _ in range(3):  # refused once: not read (and checked, and logged) again until it changes
+        src.refresh()
+    assert one(src).consecutive_failures == failures == 1
+
+
+def test_a_retired_point_partly_left_out_is_kept_while_needed(server: CRLServer) -> None:
+    """CAs A and B share a distribution point; both are reissued naming a new point that does
+    not serve yet, A under a new key. The old point, retired, still holds B's CRL (A's old-key
+    CRL is left out): it stays until the new point serves (a note on CRLs left out used to mark
+    it failed, and the failed retired point was pruned with B's revocation; found by review)."""
+    root = pki.ca("Shared DP Root")
+    ca_a = _with_dp(root, "Shared A", server.url("/shared.crl"))
+    ca_b = _with_dp(root, "Shared B", server.url("/shared.crl"))
+    leaf = real_time_leaf(ca_b)
+    store = TrustStore()
+    for name, c in (("root", root), ("a", ca_a), ("b", ca_b)):
+        store.add_der(c.der, name=name)
+    v = Verifier(store, revoked="fail")
+    server.routes["/shared.crl"] = Route(_pem_crl(_crl_now(ca_a, [], 3, 2))
+                                         + _pem_crl(_crl_now(ca_b, [leaf.cert.serial_number], 7,
+                                                             2)))  # fmt: skip
+    server.routes["/new.crl"] = Route(status=503)
+    src = CRLSource(cas=store, use_distribution_points=True, targets=[v])
+    assert src.refresh() and v.verify([leaf.der]).status == REVOKED
+    b2 = pki.intermediate(root, "Shared B", key=ca_b.key, extra_extensions=[(
+        x509.CRLDistributionPoints([x509.DistributionPoint(
+            [x509.UniformResourceIdentifier(server.url("/new.crl"))], None, None, None)]),
+        False)])  # fmt: skip
+    with store.batch():
+        store.remove("a")
+        store.remove("b")
+        store.add_der(_with_dp(root, "Shared A", server.url("/new.crl")).der, name="a")
+        store.add_der(b2.der, name="b")
+    for _ in range(3):
+        src.refresh()
+        assert v.verify([leaf.der]).status == REVOKED
+    assert server.url("/shared.crl") in [st.location for st in src.status()]
+
+
+def test_accept_older_follows_a_reinstalled_ca_at_a_restored_point(server: CRLServer) -> None:
+    """A distribution point pruned when its CA was removed starts again with what it held; when
+    the CA comes back reinstalled (same key, numbers restarted), accept_older(point) takes its
+    new CRLs (the restored, carried CRLs kept their check for ever: only a restart recovered;
+    found by review)."""
+    root = pki.ca("Reinstalled Root")
+    ca = _with_dp(root, "Reinstalled CA", server.url("/dp.crl"))
+    store = TrustStore()
+    store.add_der(root.der, name="root")
+    store.add_der(ca.der, name="a")
+    v = Verifier(store, revoked="fail")
+    server.routes["/dp.crl"] = Route(_crl_now(ca, [], 500, 3))
+    src = CRLSource(cas=store, use_distribution_points=True, targets=[v])
+    assert src.refresh()
+    store.remove("a")
+    src.refresh()
+    store.add_der(ca.der, name="a")
+    leaf = real_time_leaf(ca)
+    server.routes["/dp.crl"] = Route(_crl_now(ca, [leaf.cert.serial_number], 1))
+    src.refresh()
+    assert "older than the one held" in (src.status()[0].last_error or "")
+    assert src.accept_older(server.url("/dp.crl")) is True
+    st = src.status()[0]
+    assert (st.last_error, st.carried) == (None, 0), st
+    assert v.verify([leaf.der]).status == REVOKED

@@ -140,7 +140,7 @@ class _Carried(NamedTuple):
 
 
 _MAX_AHEAD = 8  # contents issued for later that a source keeps beside the one in force
-_MAX_PRUNED = 64  # pruned distribution points whose CRLs are kept (for when they come back)
+_MAX_PRUNED = 16  # pruned distribution points whose CRLs are kept (for when they come back)
 
 
 def _in_force(infos: Sequence[CRLInfo], now: float) -> bool:
@@ -553,8 +553,9 @@ def _rollback(old: Sequence[_Item], new: Sequence[_Item], *,
     replay check."""
     held = _newest(old)
     signed = [(i, signer) for i, signer in new if signer is not None]
-    for i, signer in signed:
-        found = held.get(_series(i, signer))
+    # (the newest CRL offered of each series: a bundle may keep the past CRLs beside it)
+    for key, (_, i) in _newest(signed).items():
+        found = held.get(key)
         if found is None or (allow_older and (served is None or found[0] < served)):
             continue
         prev = found[1]
@@ -954,7 +955,7 @@ class CRLSource:
         try:
             with self._state_lock:
                 for s in accept_older:
-                    s.accept_older, s.stat_key = True, _NEVER
+                    s.accept_older, s.stat_key, s.bad_digest = True, _NEVER, None
             try:
                 published = self._round_locked(force=force, stop=stop)
             finally:
@@ -1091,7 +1092,10 @@ class CRLSource:
             with self._state_lock:
                 self._sources = tuple(s for s in self._sources if s not in gone)
             for s in gone:  # what it held outlives it (a CA removed, then added again)
-                self._pruned[s.location] = self._carried(s, _held(s), ())
+                kept = self._carried(s, _held(s), ())
+                if any(c.info.next_update is None or c.info.next_update >= now
+                       for c in kept):  # (all past their nextUpdate: nothing worth keeping)
+                    self._pruned[s.location] = kept
             while len(self._pruned) > _MAX_PRUNED:
                 del self._pruned[next(iter(self._pruned))]
         return bool(gone)
@@ -1181,9 +1185,13 @@ class CRLSource:
         # (a CRL no configured CA signs: the build refuses the content, and says why)
         if (s.data is not None or s.carried) and None not in signers:
             old, new = _held(s), list(zip(infos, signers))
+            # (a point restored from _pruned holds carried CRLs only: accept_older takes them all)
+            served = len(s.infos) if s.data is not None else None
             verdict = _rollback(old, new, configured=self._configured, allow_older=s.accept_older,
-                                served=len(s.infos), whole=s.kind == "url")  # fmt: skip
+                                served=served, whole=s.kind == "url")  # fmt: skip
             if verdict.why is not None:
+                if s.kind == "file":  # read again once it changes (or accept_older, a CA change)
+                    s.stat_key, s.bad_digest = key, digest
                 self._failed(s, verdict.why)
                 return
             carried = self._carried(s, [old[n] for n in verdict.carry], new)
@@ -1505,11 +1513,13 @@ class CRLSource:
                     s.outgoing = self._outgoing(s, s.infos)
                     # the held CRLs whose key no configured CA has (a CA removed) are left out
                     # of the set: said, and a source left with none is not in it
+                    # (some left out, others in use: the source is still needed, as it is)
                     left_out = len(s.ders) - len(self._usable(s.ders, s.infos, s.signers))
-                    if s.in_set and left_out and s.held_error is None:
-                        s.held_error = (f"{left_out} held CRL(s) left out of the set: no "
-                                        "configured CA has their key")  # fmt: skip
-                        s.in_set = bool(self._ders(s, pending, False))
+                    if s.in_set and left_out and not self._ders(s, pending, False):
+                        s.in_set = False
+                        s.held_error = s.held_error or (
+                            f"{left_out} held CRL(s) left out of the set: no configured CA has "
+                            "their key")  # fmt: skip
         for s, message in rejected.items():
             self._failed(s, message)
         with self._state_lock:
