@@ -365,13 +365,17 @@ static void record(vctx *x, int status, int depth, int rank) {
     }
 }
 
-static int budget_step(vctx *x) {
-    if (++x->steps > x->o->limits.max_steps) {
+/* Counts `n` path-building steps (saturating); -1, with x->fatal set, once past max_steps. */
+static int budget_steps(vctx *x, uint32_t n) {
+    x->steps = n > UINT32_MAX - x->steps ? UINT32_MAX : x->steps + n;
+    if (x->steps > x->o->limits.max_steps) {
         x->fatal = FM_ERR_BUDGET_EXCEEDED;
         return -1;
     }
     return 0;
 }
+
+static int budget_step(vctx *x) { return budget_steps(x, 1); }
 
 static int allowed(const vctx *x, uint32_t group) {
     if (x->assoc == NULL)
@@ -794,11 +798,8 @@ static int validate_path(vctx *x, int *depth) {
      * that hundreds of paths through certificates with 64 policies each stay bounded */
     uint64_t work = 0;
     int rc = check_explicit_policy(x, depth, &work);
-    x->steps += (uint32_t)(work / POLICY_WORK_STEP);
-    if (x->steps > x->o->limits.max_steps) {
-        x->fatal = FM_ERR_BUDGET_EXCEEDED;
+    if (budget_steps(x, (uint32_t)(work / POLICY_WORK_STEP)))
         return FM_ERR_BUDGET_EXCEEDED;
-    }
     if (rc != FM_OK)
         return rc;
     /* RFC 5280 6.1.3 (a)(2): validity at the verification time, reported from the top down as
