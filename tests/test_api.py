@@ -1073,6 +1073,44 @@ def test_reused_buffer_gives_the_new_clients_result() -> None:
     assert second.sans["dns"] == ["bob.example"] and first.sans["dns"] == ["alice.example"]
 
 
+def test_reused_list_and_elements_give_the_new_chains_result() -> None:
+    """The fast path keeps its last call's elements to skip joining the same certificates again:
+    a list edited in place, an element replaced by equal bytes or by another certificate, and an
+    element whose comparison raises are each verified as they are now."""
+    root = pki.ca("List Root")
+    inter = pki.intermediate(root, "List Intermediate")
+    alice = pki.leaf(inter, "alice")
+    bob = pki.leaf(inter, "bob")
+    stranger = pki.leaf(pki.ca("Other Root"), "stranger")
+    v = make_verifier(root)
+    chain = [alice.der, inter.der]
+    v.verify(chain, at=pki.NOW)  # computed; then answered from the result cache
+    first = v.verify(chain, at=pki.NOW)
+    assert first.verified and first.fields()["cert_subject_dn"] == "CN=alice"
+    assert v.verify(list(chain), at=pki.NOW) is first  # equal certificates: the same answer
+    assert v.verify([bytes(alice.der), bytes(inter.der)], at=pki.NOW) is first
+    chain[0] = bob.der  # the caller's list edited in place
+    second = v.verify(chain, at=pki.NOW)
+    assert second.verified and second.fields()["cert_subject_dn"] == "CN=bob"
+    chain.pop()  # the intermediate left out: bob's issuer is no longer known
+    third = v.verify(chain, at=pki.NOW)
+    assert third.status == "FAILED:unable to get local issuer certificate"
+    chain[0] = stranger.der
+    assert v.verify(chain, at=pki.NOW).status == "FAILED:unable to get local issuer certificate"
+
+    class Touchy(bytearray):
+        def __eq__(self, other: object) -> bool:
+            raise ValueError("no comparisons")
+
+        __hash__ = None  # type: ignore[assignment]
+
+    res = v.verify([Touchy(alice.der), inter.der], at=pki.NOW)
+    assert res.verified and res.fields()["cert_subject_dn"] == "CN=alice"
+    res = v.verify([Touchy(bob.der), inter.der], at=pki.NOW)  # after a call with the same type
+    assert res.verified and res.fields()["cert_subject_dn"] == "CN=bob"
+
+
+
 def test_pem_chain_of_begin_lines_is_linear() -> None:
     """448 KB of BEGIN lines without an END (under max_input_size) is a FAILED result at once:
     the PEM scanner no longer rescans to the end for each BEGIN (73 s before)."""

@@ -335,18 +335,26 @@ class Verifier:
             # fm_verify_again) for the same certificates and trust store, that same immutable
             # VerifyResult is returned, so a warm verification allocates nothing in Python. The
             # core's result buffer of a returned object is never written again; the thread's
-            # spare buffer receives a differing answer.
+            # spare buffer receives a differing answer. The thread also keeps the bytes of its
+            # last call's elements and their concatenation: the same certificates again (compared
+            # element by element, by identity first) are not joined again.
+            tl = self._tl
+            prev: VerifyResult
             try:
-                data = b"".join(chain)
-            except TypeError:
-                data = None
-            if data is not None:
-                tl = self._tl
-                prev: VerifyResult
+                prev_res, prev, spare, prev_elems, data = tl.last
+            except AttributeError:
+                prev_res, spare = _NULL, _alloc(_RESULT_T)  # then the answer is never "same"
+                prev_elems = data = None
+            try:
+                again = chain == prev_elems
+            except Exception:  # an element whose comparison raises: not the same certificates
+                again = False
+            if not again:
                 try:
-                    prev_res, prev, spare = tl.last
-                except AttributeError:
-                    prev_res, spare = _NULL, _alloc(_RESULT_T)  # then the answer is never "same"
+                    data = b"".join(chain)
+                except TypeError:
+                    data = None
+            if data is not None:
                 if host is None:  # the common call: two CFFI arguments fewer (~70 ns)
                     same = _c_chain_again(self._ptr, snap.ptr, revs, data, len(data), t,
                                           prev_res, spare)  # fmt: skip
@@ -358,7 +366,7 @@ class Verifier:
                     same = _c_verify_again(self._ptr, snap.ptr, revs, data, len(data), hb, len(hb),
                                            t, prev_res, spare)  # fmt: skip
                 if same:
-                    if prev._snap is snap and prev._presented == chain:
+                    if again and prev._snap is snap:
                         return prev
                     res = prev_res  # the same answer about other certificates: share the buffer
                 else:
@@ -367,7 +375,7 @@ class Verifier:
                 # other buffer (a gateway may reuse one bytearray per connection) as bytes
                 presented = [c if type(c) is bytes else bytes(c) for c in chain]
                 out = self._result(res, presented, data, snap)
-                tl.last = (res, out, spare)
+                tl.last = (res, out, spare, presented, data)
                 return out
         presented, data, bad = _chain_bytes(chain, self.limits)
         if bad:  # refused before the core: a result of its own, every field set (zeroed)
