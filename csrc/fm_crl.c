@@ -60,7 +60,7 @@ static int parse_idp(fm_span v, fm_crl *c) {
         if (!rc)
             continue;
         if (n == 3) { /* onlySomeReasons ReasonFlags: nine named bits */
-            if (fm_der_named_bits(b, 2, &c->idp_reasons))
+            if (fm_der_named_bits(b, &c->idp_reasons))
                 return BAD;
             c->flags |= FM_CRL_SOME_REASONS;
             continue;

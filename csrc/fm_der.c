@@ -141,22 +141,23 @@ int fm_der_bit_string(fm_span c, fm_span *bits, unsigned *unused) {
     return 0;
 }
 
-int fm_der_named_bits(fm_span c, size_t max_octets, uint32_t *mask) {
+int fm_der_named_bits(fm_span c, uint32_t *mask) {
     fm_span bits;
     unsigned unused;
-    if (max_octets > 4 || fm_der_bit_string(c, &bits, &unused))
-        return -1;
-    /* DER drops trailing zero bits (X.690 11.2.2), but encoders that write a fixed number of
-     * octets exist and OpenSSL and pyca/cryptography read them: zero octets name no bit */
-    while (bits.len && bits.p[bits.len - 1] == 0)
-        bits.len--;
-    if (bits.len > max_octets)
+    if (fm_der_bit_string(c, &bits, &unused))
         return -1;
     uint32_t m = 0;
-    for (size_t i = 0; i < bits.len; i++)
+    for (size_t i = 0; i < bits.len; i++) {
+        if (bits.p[i] == 0)
+            continue;
+        if (i >= 4) { /* positions 32 and on */
+            m |= FM_DER_BITS_BEYOND;
+            break;
+        }
         for (unsigned b = 0; b < 8; b++)
             if (bits.p[i] & (0x80u >> b))
-                m |= 1u << (i * 8 + b);
+                m |= i * 8 + b < 31 ? 1u << (i * 8 + b) : FM_DER_BITS_BEYOND;
+    }
     *mask = m;
     return 0;
 }

@@ -85,11 +85,13 @@ int fm_der_count(fm_span content, int *out);
 /* BIT STRING content -> bits (after the unused-bits octet). *unused receives the count; DER
  * requires unused bits to be zero and an empty string to have unused = 0. Returns 0 or -1. */
 int fm_der_bit_string(fm_span content, fm_span *bits, unsigned *unused);
-/* A NamedBitList BIT STRING content (KeyUsage, ReasonFlags) of at most `max_octets` (<= 4)
- * octets -> *mask, bit n of the list (0 = the first, most significant bit) as 1u << n. Trailing
- * zero octets, which DER (X.690 11.2.2) leaves out, are read as naming nothing (as OpenSSL and
- * pyca/cryptography read them) and do not count towards `max_octets`. Returns 0 or -1. */
-int fm_der_named_bits(fm_span content, size_t max_octets, uint32_t *mask);
+/* A NamedBitList BIT STRING content (KeyUsage, ReasonFlags) -> *mask, bit n of the list (0 = the
+ * first, most significant bit) as 1u << n for n < 31; any bit set from position 31 on sets
+ * FM_DER_BITS_BEYOND (bit 31), so that *mask is 0 exactly when no bit is set. Bits past the named
+ * ones are valid DER and name nothing (OpenSSL and pyca/cryptography read them so); trailing zero
+ * octets, which DER (X.690 11.2.2) leaves out, are read the same way. Returns 0 or -1. */
+#define FM_DER_BITS_BEYOND 0x80000000u
+int fm_der_named_bits(fm_span content, uint32_t *mask);
 
 /* UTCTime / GeneralizedTime (RFC 5280 4.1.2.5 profile: Z, seconds, no fractions) -> unix seconds.
  * Returns 0 or -1. */

@@ -335,7 +335,7 @@ static int ext_key_usage(fm_cert *c, fm_span v) {
     uint32_t ku;
     fm_der_init_span(&r, v);
     TRY(fm_der_expect(&r, FM_TAG_BIT_STRING, &content, NULL));
-    if (!fm_der_done(&r) || fm_der_named_bits(content, 2, &ku)) /* nine named bits */
+    if (!fm_der_done(&r) || fm_der_named_bits(content, &ku)) /* nine named bits */
         return FM_ERR_INVALID_EXTENSION;
     if (ku == 0)
         return FM_ERR_INVALID_EXTENSION; /* RFC 5280 4.2.1.3: at least one bit MUST be set */
@@ -585,7 +585,7 @@ int fm_crldp_next(fm_der *r, fm_dist_point *out) {
     }
     /* reasons [1] ReasonFlags: a BIT STRING of nine named bits */
     if ((rc = fm_der_optional(&d, FM_TAG_CONTEXT(1), &reasons, NULL)) < 0 ||
-        (rc && fm_der_named_bits(reasons, 2, &mask)))
+        (rc && fm_der_named_bits(reasons, &mask)))
         return -1;
     out->has_reasons = rc;
     if ((rc = fm_der_optional(&d, FM_TAG_CONTEXT_CONS(2), &out->crl_issuer, NULL)) < 0 ||

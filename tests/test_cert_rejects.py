@@ -417,9 +417,6 @@ STRUCTURE_CASES = {
 }
 
 EXTENSION_CASES = {
-    # RFC 5280 4.2.1.3 KeyUsage: a BIT STRING of at most 9 named bits (two octets)
-    "key-usage-three-octets": Case(set_ext(OID["ku"], enc(0x03, b"\x07\x80\x00\x80")),
-                                   R.INVALID_EXTENSION),
     "key-usage-extra-element": Case(set_ext(OID["ku"], enc(0x03, b"\x07\x80") + NULL),
                                     R.INVALID_EXTENSION),
     # 4.2.1.9 BasicConstraints: DER BOOLEAN, non-negative pathLenConstraint
@@ -492,6 +489,13 @@ LAX_CASES = {
                                                R.OK),
     "crldp-reasons-trailing-zero-octet": Case(crldp(seq(enc(0xA0, enc(0xA0, URI)),
                                                         enc(0x81, b"\x00\x40\x00"))), R.OK),
+    # bits past the nine named ones: valid DER naming nothing, which OpenSSL and
+    # pyca/cryptography read (refused before, the leaf's SKI then showed nowhere)
+    "key-usage-three-octets": Case(set_ext(OID["ku"], enc(0x03, b"\x07\x80\x00\x80")), R.OK),
+    "key-usage-five-octets": Case(set_ext(OID["ku"], enc(0x03, b"\x00\x80\x00\x00\x00\x01")),
+                                  R.OK),
+    "crldp-reasons-three-octets": Case(crldp(seq(enc(0xA0, enc(0xA0, URI)),
+                                                 enc(0x81, b"\x07\x40\x00\x80"))), R.OK),
 }
 
 
@@ -516,6 +520,25 @@ def test_key_usage_trailing_zero_octets_still_name_no_bit() -> None:
     bad = pki.resign(inter, root.key, lax_ku)
     v = make_verifier(root.der, purpose="any")
     assert run_verify(v, [leaf.der, inter.der]).reason == R.OK
+    res = run_verify(v, [leaf.der, bad.der])
+    assert res.reason == R.KEYUSAGE_NO_CERTSIGN and res.depth == 1, res.status
+
+
+@pytest.mark.parametrize("bits", [b"\x07\x00\x00\x80", b"\x00\x01\x00\x00\x00\x00\xff"])
+def test_key_usage_bits_past_the_named_ones_grant_nothing(bits: bytes) -> None:
+    """A KeyUsage whose only bits lie past decipherOnly (valid DER, read as OpenSSL reads it) has
+    no keyCertSign: an intermediate with it cannot issue."""
+    root = _root("p256")
+    inter = pki.intermediate(root, "Unnamed KU bits CA")
+    leaf = pki.leaf(inter)
+
+    def ku(tbs: bytes) -> bytes:
+        t = der.parse(tbs)
+        extension(t, OID["ku"]).children[-1] = Node(0x04, enc(0x03, bits))
+        return t.der
+
+    bad = pki.resign(inter, root.key, ku)
+    v = make_verifier(root.der, purpose="any")
     res = run_verify(v, [leaf.der, bad.der])
     assert res.reason == R.KEYUSAGE_NO_CERTSIGN and res.depth == 1, res.status
 

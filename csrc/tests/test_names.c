@@ -383,7 +383,7 @@ enum { DER_BOOL, DER_INTEGER, DER_SMALL_UINT, DER_COUNT, DER_BIT_STRING, DER_NAM
 /* One content octet string given to one primitive: accepted (with its value) or rejected. */
 struct der_case {
     int fn;          /* DER_* */
-    unsigned arg;    /* fm_der_time: the tag; fm_der_named_bits: max_octets */
+    unsigned arg;    /* fm_der_time: the tag; unused */
     const char *in;  /* content octets */
     size_t len;
     int ok;          /* 1: accepted, 0: rejected (-1) */
@@ -456,25 +456,28 @@ static const struct der_case DER_CASES[] = {
     {DER_BIT_STRING, 0, IN("\x07\x81"), 0, 0},
     /* NamedBitList BIT STRING (KeyUsage, ReasonFlags): a BIT STRING of at most max_octets
      * (<= 4) octets, the last one non-zero; bit n (first = most significant) -> 1u << n */
-    {DER_NAMED_BITS, 2, IN("\x00"), 1, 0},                  /* no bit */
-    {DER_NAMED_BITS, 2, IN("\x07\x80"), 1, 0x1},
-    {DER_NAMED_BITS, 2, IN("\x05\xA0"), 1, 0x5},
-    {DER_NAMED_BITS, 2, IN("\x07\x00\x80"), 1, 0x100},      /* bit 8: decipherOnly */
-    {DER_NAMED_BITS, 4, IN("\x07\x00\x00\x00\x80"), 1, 0x1000000},
-    {DER_NAMED_BITS, 4, IN("\x00\x00\x00\x00\x01"), 1, 0x80000000},
-    {DER_NAMED_BITS, 2, IN(""), 0, 0},
-    {DER_NAMED_BITS, 2, IN("\x08\x80"), 0, 0},
-    {DER_NAMED_BITS, 2, IN("\x07\x81"), 0, 0},              /* non-zero padding */
+    {DER_NAMED_BITS, 0, IN("\x00"), 1, 0},                  /* no bit */
+    {DER_NAMED_BITS, 0, IN("\x07\x80"), 1, 0x1},
+    {DER_NAMED_BITS, 0, IN("\x05\xA0"), 1, 0x5},
+    {DER_NAMED_BITS, 0, IN("\x07\x00\x80"), 1, 0x100},      /* bit 8: decipherOnly */
+    {DER_NAMED_BITS, 0, IN("\x07\x00\x00\x00\x80"), 1, 0x1000000},
+    {DER_NAMED_BITS, 0, IN("\x00\x00\x00\x00\x01"), 1, 0x80000000},
+    {DER_NAMED_BITS, 0, IN(""), 0, 0},
+    {DER_NAMED_BITS, 0, IN("\x08\x80"), 0, 0},
+    {DER_NAMED_BITS, 0, IN("\x07\x81"), 0, 0},              /* non-zero padding */
     /* trailing zero octets (not DER, read by OpenSSL and cryptography) name no bit */
-    {DER_NAMED_BITS, 2, IN("\x00\x00"), 1, 0},
-    {DER_NAMED_BITS, 2, IN("\x00\x80\x00"), 1, 0x1},
-    {DER_NAMED_BITS, 2, IN("\x01\x02\x00"), 1, 0x40},
-    {DER_NAMED_BITS, 1, IN("\x00\x80\x00\x00\x00\x00"), 1, 0x1},
-    {DER_NAMED_BITS, 2, IN("\x00\x00\x80\x00"), 1, 0x100},
-    {DER_NAMED_BITS, 2, IN("\x00\x01\x00\x80\x00"), 0, 0}, /* three octets before zeros */
-    {DER_NAMED_BITS, 2, IN("\x07\x00\x00\x80"), 0, 0},      /* three octets */
-    {DER_NAMED_BITS, 1, IN("\x07\x00\x80"), 0, 0},
-    {DER_NAMED_BITS, 5, IN("\x07\x80"), 0, 0},              /* max_octets over 4 */
+    {DER_NAMED_BITS, 0, IN("\x00\x00"), 1, 0},
+    {DER_NAMED_BITS, 0, IN("\x00\x80\x00"), 1, 0x1},
+    {DER_NAMED_BITS, 0, IN("\x01\x02\x00"), 1, 0x40},
+    {DER_NAMED_BITS, 0, IN("\x00\x80\x00\x00\x00\x00"), 1, 0x1},
+    {DER_NAMED_BITS, 0, IN("\x00\x00\x80\x00"), 1, 0x100},
+    /* bits past the named ones name nothing but are valid DER: read, as OpenSSL reads them */
+    {DER_NAMED_BITS, 0, IN("\x00\x01\x00\x80\x00"), 1, 0x10080},
+    {DER_NAMED_BITS, 0, IN("\x07\x00\x00\x80"), 1, 0x10000},
+    {DER_NAMED_BITS, 0, IN("\x00\x00\x00\x00\x02"), 1, 0x40000000},  /* bit 30 */
+    {DER_NAMED_BITS, 0, IN("\x07\x00\x00\x00\x00\x80"), 1, 0x80000000}, /* bit 32: beyond */
+    {DER_NAMED_BITS, 0, IN("\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01"), 1, 0x80000000},
+    {DER_NAMED_BITS, 0, IN("\x00\x80\x00\x00\x00\x00\x40"), 1, 0x80000001},
     /* UTCTime YYMMDDHHMMSSZ (YY >= 50: 19YY), GeneralizedTime YYYYMMDDHHMMSSZ (RFC 5280
      * 4.1.2.5) */
     {DER_TIME, UTC, IN("700101000000Z"), 1, 0},
@@ -558,7 +561,7 @@ static void test_der(void) {
                       names[t->fn], i);
             break;
         case DER_NAMED_BITS:
-            rc = fm_der_named_bits(c, t->arg, &mask);
+            rc = fm_der_named_bits(c, &mask);
             got = mask;
             break;
         default:
