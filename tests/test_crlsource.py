@@ -2109,22 +2109,82 @@ def test_a_carried_delta_is_built_with_the_base_of_another_source(
 def test_removing_one_ca_keeps_the_others_crls_of_a_bundle(server: CRLServer) -> None:
     """A URL serving the CRLs of CAs A and C in one response: removing C from the store takes
     C's CRL out of the set, not A's beside it (the whole content no longer built). A new
-    response that still has C's CRL is refused (a response must verify in full), and A's last
-    good CRL stays."""
+    response that still has C's CRL is taken without it (``ignored``): A's new revocations
+    apply; the response used to be refused whole, A's CRL then stayed the last good one for as
+    long as the URL kept C's. C configured again: its CRL is taken in from the held response."""
     store, v, (ca_a, ca_c) = _tenants("Tenant A CA", "Tenant C CA")
-    la = real_time_leaf(ca_a)
+    la, la2 = real_time_leaf(ca_a, "a"), real_time_leaf(ca_a, "a2")
+    lc = real_time_leaf(ca_c, "c")
     server.routes["/all.crl"] = Route(_pem_crl(_crl_now(ca_a, [la.cert.serial_number], 10, 1))
                                       + _pem_crl(_crl_now(ca_c, [], 4, 1)))  # fmt: skip
     src = CRLSource(urls=[server.url("/all.crl")], cas=store, targets=[v])
     assert src.refresh() and v.verify([la.der]).status == REVOKED
+    assert src.status()[0].ignored == 0
     store.remove("ca1")
     src.refresh()
     assert src.status()[0].in_set and v.verify([la.der]).status == REVOKED
-    server.routes["/all.crl"] = Route(_pem_crl(_crl_now(ca_a, [la.cert.serial_number], 11))
-                                      + _pem_crl(_crl_now(ca_c, [], 5)))  # fmt: skip
+    server.routes["/all.crl"] = Route(
+        _pem_crl(_crl_now(ca_a, [la.cert.serial_number, la2.cert.serial_number], 11))
+        + _pem_crl(_crl_now(ca_c, [lc.cert.serial_number], 5)))  # fmt: skip
+    assert src.refresh() is True
+    st = src.status()[0]
+    assert st.in_set and st.last_error is None and st.ignored == 1 and st.crls == 1, st
+    assert st.carried == 1  # C's CRL #4, held: kept unused, its series' replay check with it
+    assert v.verify([la2.der]).status == REVOKED and v.verify([la.der]).status == REVOKED
+    store.add_der(ca_c.der, name="ca1")  # C back: its CRL #5, held, now verifies
+    assert src.refresh() is True
+    st = src.status()[0]
+    assert st.in_set and st.last_error is None and st.ignored == 0, st
+    assert v.verify([lc.der]).status == REVOKED and v.verify([la2.der]).status == REVOKED
+
+
+def test_file_bundle_keeps_its_other_cas_current_after_a_ca_is_removed(tmp_path: Path) -> None:
+    """An nginx-style CRL bundle file with the CRLs of CAs A and C: C removed from the store
+    while the job writing the file still includes C's CRL, A's next CRL (a new revocation) is
+    used; a file of nothing but C's CRL is refused (no configured CA signs any of it)."""
+    store, v, (ca_a, ca_c) = _tenants("File A CA", "File C CA")
+    la, la2 = real_time_leaf(ca_a, "a"), real_time_leaf(ca_a, "a2")
+    path = tmp_path / "bundle.pem"
+    path.write_bytes(_pem_crl(_crl_now(ca_a, [la.cert.serial_number], 1, 1))
+                     + _pem_crl(_crl_now(ca_c, [], 1, 1)))  # fmt: skip
+    src = CRLSource(files=[path], cas=store, targets=[v])
+    assert src.refresh() and v.verify([la2.der]).verified
+    store.remove("ca1")
+    path.write_bytes(_pem_crl(_crl_now(ca_a, [la.cert.serial_number, la2.cert.serial_number], 2))
+                     + _pem_crl(_crl_now(ca_c, [], 2)))  # fmt: skip
+    os.utime(path, (time.time() + 2, time.time() + 2))  # a new mtime whatever the clock's grain
+    assert src.refresh() is True
+    assert v.verify([la2.der]).status == REVOKED
+    st = src.status()[0]
+    assert st.last_error is None and st.ignored == 1, st
+    other = tmp_path / "c-only.pem"
+    other.write_bytes(_pem_crl(_crl_now(ca_c, [], 3)))
+    src2 = CRLSource(files=[other], cas=store)
+    src2.refresh()
+    assert "no configured CA" in (src2.status()[0].last_error or "")
+
+
+def test_bundle_with_a_configured_cas_crl_that_does_not_verify_is_refused(tmp_path: Path) -> None:
+    """Only CRLs of issuers no configured CA is named as are left out of a bundle: one that names
+    a configured CA but verifies under none of its keys (corrupted, substituted, or signed by a
+    re-keyed CA not configured yet) refuses the whole file, which keeps its last good CRLs; it
+    must not make that CA's CRL silently disappear from the set."""
+    store, v, (ca_a, ca_b) = _tenants("Bundle A CA", "Bundle B CA")
+    la, lb = real_time_leaf(ca_a, "a"), real_time_leaf(ca_b, "b")
+    path = tmp_path / "bundle.pem"
+    path.write_bytes(_pem_crl(_crl_now(ca_a, [la.cert.serial_number], 1, 1))
+                     + _pem_crl(_crl_now(ca_b, [lb.cert.serial_number], 1, 1)))  # fmt: skip
+    src = CRLSource(files=[path], cas=store, targets=[v])
+    assert src.refresh() and v.verify([lb.der]).status == REVOKED
+    now = datetime.now(UTC).replace(microsecond=0)
+    forged = crls.crl(ca_b, [], number=2, this_update=now, next_update=now + timedelta(days=1),
+                      key=pki.make_key("p256"))  # fmt: skip
+    path.write_bytes(_pem_crl(_crl_now(ca_a, [la.cert.serial_number], 2)) + _pem_crl(forged))
+    os.utime(path, (time.time() + 2, time.time() + 2))
     assert src.refresh() is False
-    assert "no configured CA" in (src.status()[0].last_error or "")
-    assert v.verify([la.der]).status == REVOKED
+    st = src.status()[0]
+    assert "signature" in (st.last_error or "") and st.ignored == 0, st
+    assert v.verify([lb.der]).status == REVOKED and v.verify([la.der]).status == REVOKED
 
 
 def test_accept_older_does_not_lift_the_check_of_carried_series(server: CRLServer) -> None:
