@@ -759,14 +759,16 @@ static int validate_path(vctx *x, int *depth) {
         }
     }
     /* RFC 5280 6.1.3 (b)-(c): each CA's name constraints apply to every certificate below it,
-     * except self-issued intermediates */
-    for (size_t i = 1; i < n; i++) {
-        const fm_cert *ca = x->path[i].cert;
-        if (!(ca->ext_flags & FM_X_NC))
+     * except self-issued intermediates. In OpenSSL's order (check_name_constraints): the
+     * certificates from the top down, each against the CAs above it from the top down, so that
+     * where several break constraints the depth reported is the one OpenSSL reports. */
+    for (size_t j = n ? n - 1 : 0; j-- > 0;) {
+        const fm_cert *sub = x->path[j].cert;
+        if (j > 0 && sub->self_issued)
             continue;
-        for (size_t j = 0; j < i; j++) {
-            const fm_cert *sub = x->path[j].cert;
-            if (j > 0 && sub->self_issued)
+        for (size_t i = n; --i > j;) {
+            const fm_cert *ca = x->path[i].cert;
+            if (!(ca->ext_flags & FM_X_NC))
                 continue;
             /* one budget for the whole verification: every path tried, every pair */
             uint64_t spent = 0, max = x->o->limits.max_nc_checks;

@@ -612,6 +612,24 @@ def test_name_constraints_bind_intermediates(excluded: str, expected: Reason,
     check3(expected, depth, root_kw={"name_constraints": nc})
 
 
+def test_name_constraints_depth_is_the_highest_certificate_that_breaks_them() -> None:
+    """Where the leaf and the intermediate both break the anchor's directoryName constraint,
+    the depth reported is the intermediate's, as OpenSSL reports it (it checks the certificates
+    from the top down); the intermediate's own constraint broken by the leaf alone is depth 0."""
+    acme = x509.Name.from_rfc4514_string("O=Acme,C=US")
+    evil = x509.Name.from_rfc4514_string("O=Evil,C=US")
+    root = pki.ca("CN=Root,O=Evil,C=US", name_constraints=([DIRN(evil)], None))
+    inter = pki.intermediate(root, "CN=Inter,O=Acme,C=US")
+    leaf = pki.leaf(inter, "CN=client,O=Acme,C=US")
+    res = run_verify(make_verifier(root.der), [leaf.der, inter.der])
+    assert res.reason == R.PERMITTED_VIOLATION and res.depth == 1, (res.status, res.depth)
+    root = pki.ca("CN=Root,O=Acme,C=US")
+    inter = pki.intermediate(root, "CN=Inter,O=Acme,C=US", name_constraints=([DIRN(acme)], None))
+    leaf = pki.leaf(inter, "CN=client,O=Evil,C=US")
+    res = run_verify(make_verifier(root.der), [leaf.der, inter.der])
+    assert res.reason == R.PERMITTED_VIOLATION and res.depth == 0, (res.status, res.depth)
+
+
 @pytest.mark.parametrize(("base", "expected"), [
     (DNS(".example.com"), R.INVALID_EXTENSION),  # leading period is not dNSName syntax
     (DNS("example.com"), R.OK)])
