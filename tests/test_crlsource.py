@@ -2109,66 +2109,28 @@ def test_a_carried_delta_is_built_with_the_base_of_another_source(
 def test_removing_one_ca_keeps_the_others_crls_of_a_bundle(server: CRLServer) -> None:
     """A URL serving the CRLs of CAs A and C in one response: removing C from the store takes
     C's CRL out of the set, not A's beside it (the whole content no longer built). A new
-    response that still has C's CRL is taken without it (``ignored``): A's new revocations
-    apply; the response used to be refused whole, A's CRL then stayed the last good one for as
-    long as the URL kept C's. C configured again: its CRL is taken in from the held response."""
+    response that still has C's CRL is refused (a response must verify in full), and A's last
+    good CRL stays."""
     store, v, (ca_a, ca_c) = _tenants("Tenant A CA", "Tenant C CA")
-    la, la2 = real_time_leaf(ca_a, "a"), real_time_leaf(ca_a, "a2")
-    lc = real_time_leaf(ca_c, "c")
+    la = real_time_leaf(ca_a)
     server.routes["/all.crl"] = Route(_pem_crl(_crl_now(ca_a, [la.cert.serial_number], 10, 1))
                                       + _pem_crl(_crl_now(ca_c, [], 4, 1)))  # fmt: skip
     src = CRLSource(urls=[server.url("/all.crl")], cas=store, targets=[v])
     assert src.refresh() and v.verify([la.der]).status == REVOKED
-    assert src.status()[0].ignored == 0
     store.remove("ca1")
     src.refresh()
     assert src.status()[0].in_set and v.verify([la.der]).status == REVOKED
-    server.routes["/all.crl"] = Route(
-        _pem_crl(_crl_now(ca_a, [la.cert.serial_number, la2.cert.serial_number], 11))
-        + _pem_crl(_crl_now(ca_c, [lc.cert.serial_number], 5)))  # fmt: skip
-    assert src.refresh() is True
-    st = src.status()[0]
-    assert st.in_set and st.last_error is None and st.ignored == 1 and st.crls == 1, st
-    assert st.carried == 1  # C's CRL #4, held: kept unused, its series' replay check with it
-    assert v.verify([la2.der]).status == REVOKED and v.verify([la.der]).status == REVOKED
-    store.add_der(ca_c.der, name="ca1")  # C back: its CRL #5, held, now verifies
-    assert src.refresh() is True
-    st = src.status()[0]
-    assert st.in_set and st.last_error is None and st.ignored == 0, st
-    assert v.verify([lc.der]).status == REVOKED and v.verify([la2.der]).status == REVOKED
-
-
-def test_file_bundle_keeps_its_other_cas_current_after_a_ca_is_removed(tmp_path: Path) -> None:
-    """An nginx-style CRL bundle file with the CRLs of CAs A and C: C removed from the store
-    while the job writing the file still includes C's CRL, A's next CRL (a new revocation) is
-    used; a file of nothing but C's CRL is refused (no configured CA signs any of it)."""
-    store, v, (ca_a, ca_c) = _tenants("File A CA", "File C CA")
-    la, la2 = real_time_leaf(ca_a, "a"), real_time_leaf(ca_a, "a2")
-    path = tmp_path / "bundle.pem"
-    path.write_bytes(_pem_crl(_crl_now(ca_a, [la.cert.serial_number], 1, 1))
-                     + _pem_crl(_crl_now(ca_c, [], 1, 1)))  # fmt: skip
-    src = CRLSource(files=[path], cas=store, targets=[v])
-    assert src.refresh() and v.verify([la2.der]).verified
-    store.remove("ca1")
-    path.write_bytes(_pem_crl(_crl_now(ca_a, [la.cert.serial_number, la2.cert.serial_number], 2))
-                     + _pem_crl(_crl_now(ca_c, [], 2)))  # fmt: skip
-    os.utime(path, (time.time() + 2, time.time() + 2))  # a new mtime whatever the clock's grain
-    assert src.refresh() is True
-    assert v.verify([la2.der]).status == REVOKED
-    st = src.status()[0]
-    assert st.last_error is None and st.ignored == 1, st
-    other = tmp_path / "c-only.pem"
-    other.write_bytes(_pem_crl(_crl_now(ca_c, [], 3)))
-    src2 = CRLSource(files=[other], cas=store)
-    src2.refresh()
-    assert "no configured CA" in (src2.status()[0].last_error or "")
+    server.routes["/all.crl"] = Route(_pem_crl(_crl_now(ca_a, [la.cert.serial_number], 11))
+                                      + _pem_crl(_crl_now(ca_c, [], 5)))  # fmt: skip
+    assert src.refresh() is False
+    assert "no configured CA" in (src.status()[0].last_error or "")
+    assert v.verify([la.der]).status == REVOKED
 
 
 def test_bundle_with_a_configured_cas_crl_that_does_not_verify_is_refused(tmp_path: Path) -> None:
-    """Only CRLs of issuers no configured CA is named as are left out of a bundle: one that names
-    a configured CA but verifies under none of its keys (corrupted, substituted, or signed by a
-    re-keyed CA not configured yet) refuses the whole file, which keeps its last good CRLs; it
-    must not make that CA's CRL silently disappear from the set."""
+    """A bundle file in which one CRL names a configured CA but verifies under none of its keys
+    (corrupted, substituted, or signed by a re-keyed CA not configured yet) is refused whole and
+    its last good CRLs stay: that CA's CRL must not silently disappear from the set."""
     store, v, (ca_a, ca_b) = _tenants("Bundle A CA", "Bundle B CA")
     la, lb = real_time_leaf(ca_a, "a"), real_time_leaf(ca_b, "b")
     path = tmp_path / "bundle.pem"
@@ -2182,9 +2144,37 @@ def test_bundle_with_a_configured_cas_crl_that_does_not_verify_is_refused(tmp_pa
     path.write_bytes(_pem_crl(_crl_now(ca_a, [la.cert.serial_number], 2)) + _pem_crl(forged))
     os.utime(path, (time.time() + 2, time.time() + 2))
     assert src.refresh() is False
-    st = src.status()[0]
-    assert "signature" in (st.last_error or "") and st.ignored == 0, st
+    assert "signature" in (src.status()[0].last_error or "")
     assert v.verify([lb.der]).status == REVOKED and v.verify([la.der]).status == REVOKED
+
+
+def test_file_bundle_with_a_removed_cas_crl_is_refused_with_its_issuer_named(
+    tmp_path: Path,
+) -> None:
+    """An nginx-style bundle file still carrying the CRL of a CA removed from the store is
+    refused (the whole content must verify: dropping part of it would let a replayed or
+    re-encoded CRL leave the set unseen), with an error naming that CRL's issuer, and the last
+    good CRLs stay; once the job writing the file leaves the CRL out, the file is taken."""
+    store, v, (ca_a, ca_c) = _tenants("File A CA", "File C CA")
+    la, la2 = real_time_leaf(ca_a, "a"), real_time_leaf(ca_a, "a2")
+    path = tmp_path / "bundle.pem"
+    path.write_bytes(_pem_crl(_crl_now(ca_a, [la.cert.serial_number], 1, 1))
+                     + _pem_crl(_crl_now(ca_c, [], 1, 1)))  # fmt: skip
+    src = CRLSource(files=[path], cas=store, targets=[v])
+    assert src.refresh() and v.verify([la.der]).status == REVOKED
+    store.remove("ca1")
+    src.refresh()  # the set without C's CRL
+    a2 = _pem_crl(_crl_now(ca_a, [la.cert.serial_number, la2.cert.serial_number], 2))
+    path.write_bytes(a2 + _pem_crl(_crl_now(ca_c, [], 2)))
+    os.utime(path, (time.time() + 2, time.time() + 2))
+    assert src.refresh() is False
+    st = src.status()[0]
+    assert "CN=File C CA" in (st.last_error or "") and "no configured CA" in (st.last_error or "")
+    assert v.verify([la.der]).status == REVOKED  # the last good CRL of A stays
+    path.write_bytes(a2)
+    os.utime(path, (time.time() + 4, time.time() + 4))
+    assert src.refresh() is True
+    assert v.verify([la2.der]).status == REVOKED and src.status()[0].last_error is None
 
 
 def test_accept_older_does_not_lift_the_check_of_carried_series(server: CRLServer) -> None:

@@ -15,10 +15,8 @@ never calls into this module: it only ever reads the published set::
 Failures never make things worse: a source that cannot be read, returns an error, garbage, a CRL
 no configured CA signed, an older CRL than the one held (URLs: a replay) or too many bytes keeps
 its last good CRLs in the set, records the error and retries with capped exponential back-off
-(with jitter). A CRL whose issuer no configured CA is named as (a CA removed from the store while
-a bundle still carries its CRL) is left out of content that has others, and counted in
-``SourceStatus.ignored``, rather than refusing them all. URLs are refreshed before the CRL's
-nextUpdate with conditional requests (``If-None-Match`` / ``If-Modified-Since``).
+(with jitter). URLs are refreshed before the CRL's nextUpdate with conditional requests
+(``If-None-Match`` / ``If-Modified-Since``).
 """
 
 from __future__ import annotations
@@ -112,10 +110,6 @@ class SourceStatus:
     # beside its content, built in while a configured CA has their key, until the URL serves
     # their series again; not counted in crls, this_update and next_update
     carried: int = 0
-    # CRLs of its content that no configured CA signs (a CA removed from the store while the
-    # file or URL still serves its CRL): left out of the set, the others used; taken in again
-    # once a CA that signs them is configured
-    ignored: int = 0
 
     @property
     def expired(self) -> bool:
@@ -164,7 +158,6 @@ class _Pending(NamedTuple):
     last_modified: str | None
     stat_key: object  # a file's, recorded once the round decided on the content (_rebuild)
     digest: bytes  # SHA-256 of a file's data (b"" for a URL's)
-    ignored: int  # CRLs of the data left out of ders: no configured CA is named as their issuer
 
 
 class _Source:
@@ -183,9 +176,6 @@ class _Source:
         # per CRL of ders: the subjectPublicKeyInfo of the configured CA that verified it when
         # the content was taken (the replay checks' series; kept whatever the CAs become)
         self.signers: tuple[bytes | None, ...] = ()
-        # CRLs of data left out of ders: no configured CA was named as their issuer (a CA
-        # removed); data is taken again when the configured CAs change
-        self.ignored = 0
         # CRLs of keys the URL served before and no longer does (_Verdict.carry): built in
         # while a configured CA has their key, kept until the URL serves their series again
         self.carried: tuple[_Carried, ...] = ()
@@ -903,8 +893,6 @@ class CRLSource:
                     last_error=s.last_error or s.held_error,
                     consecutive_failures=s.failures, etag=s.etag,
                     last_modified=s.last_modified, retired=s.retired, carried=len(s.carried),
-                    ignored=s.ignored + len(s.ders) - len(self._usable(s.ders, s.infos,
-                                                                        s.signers)),
                 ))  # fmt: skip
         return out
 
@@ -1054,10 +1042,6 @@ class CRLSource:
                 return None
             if force or s.due <= now_m + _SLACK:
                 self._poll_source(s, pending)
-        if ca_changed:  # CRLs left out of held content: a CA of their issuer may be back
-            for s in self._sources:
-                if s.ignored and s not in pending and s.data is not None:
-                    self._take(s, pending, s.data, s.stat_key, s.etag, s.last_modified)
         in_force = self._next_in_force is not None and time.time() >= self._next_in_force
         if stop is not None and stop.is_set():
             return None
@@ -1182,12 +1166,6 @@ class CRLSource:
             s.stat_key = key
             self._unchanged(s, data is None and s.kind == "file", etag, last_modified)
             return
-        self._take(s, pending, data, key, etag, last_modified)
-
-    def _take(self, s: _Source, pending: dict[_Source, _Pending], data: bytes, key: object,
-              etag: str | None, last_modified: str | None) -> None:
-        """Source ``s``'s content ``data`` (new, or its held content again once the configured
-        CAs changed): refused, or put in ``pending`` for the round's build."""
         # (files only: a URL's failures are retried on its back-off, whatever it serves)
         digest = hashlib.sha256(data).digest() if s.kind == "file" else b""
         if digest and digest == s.bad_digest:  # read again (a recent mtime): the
@@ -1203,23 +1181,6 @@ class CRLSource:
             self._failed(s, f"not a CRL: {exc}")
             return
         signers = self._signers_of(ders, infos)
-        # CRLs of an issuer no configured CA is named as (a CA removed from the store while the
-        # file or URL still serves its CRL) are left out when others remain, so that the other
-        # CAs' CRLs stay current; a CRL of a configured CA's name that none of them verifies (a
-        # corrupted or substituted CRL, a re-keyed CA not configured yet) still refuses it all
-        keep = [n for n, (i, k) in enumerate(zip(infos, signers))
-                if k is not None or i.issuer_der in self._ca_index]  # fmt: skip
-        ignored = len(ders) - len(keep)
-        if ignored and keep:
-            if data != s.data:
-                gone = next(i for i in infos if i.issuer_der not in self._ca_index)
-                log.warning("CRL source %s: %d CRL(s) of issuers no configured CA is named as "
-                            "left out (e.g. %s: a CA removed from the store?)", s.location,
-                            ignored, _issuer_text(gone.issuer_der))  # fmt: skip
-            ders, infos = tuple(ders[n] for n in keep), tuple(infos[n] for n in keep)
-            signers = tuple(signers[n] for n in keep)
-        else:
-            ignored = 0
         carried = s.carried
         # (a CRL no configured CA signs: the build refuses the content, and says why)
         if (s.data is not None or s.carried) and None not in signers:
@@ -1236,13 +1197,13 @@ class CRLSource:
             carried = self._carried(s, [old[n] for n in verdict.carry], new)
             if len(carried) > len(s.carried):
                 log.warning("CRL source %s: the response no longer has CRLs signed by %d key(s) "
-                            "(a re-keyed CA, another CA of the same name, a CA removed): keeping "
-                            "their last good CRLs beside it", s.location,
+                            "(a re-keyed CA, or another CA of the same name): keeping their "
+                            "last good CRLs beside it", s.location,
                             len(carried) - len(s.carried))  # fmt: skip
         # the file's new stat key is kept only once _rebuild took or refused the content: a
         # round that stops before (stop()) leaves the file to be read again
         pending[s] = _Pending(data, ders, infos, signers, carried, etag, last_modified, key,
-                              digest, ignored)  # fmt: skip
+                              digest)  # fmt: skip
 
     def _signers_of(self, ders: Sequence[bytes], infos: Sequence[CRLInfo]
                     ) -> tuple[bytes | None, ...]:  # fmt: skip
@@ -1544,7 +1505,7 @@ class CRLSource:
                     p = pending[s]
                     s.outgoing = self._outgoing(s, p.infos)
                     s.data, s.ders, s.infos = p.data, p.ders, p.infos
-                    s.signers, s.carried, s.ignored = p.signers, p.carried, p.ignored
+                    s.signers, s.carried = p.signers, p.carried
                     s.etag, s.last_modified = p.etag, p.last_modified
                     s.version += 1
                     self._succeeded(s)
