@@ -408,11 +408,31 @@ static int ext_ski(fm_cert *c, fm_span v) {
     return FM_OK;
 }
 
+/* [n] EXPLICIT DirectoryString content: one string of the DirectoryString CHOICE (X.520), whole
+ * characters for BMP (2 octets) and Universal (4), as OpenSSL's decoder reads it. */
+static int directory_string_ok(fm_span explicit_content) {
+    fm_der r;
+    fm_span str;
+    unsigned tag;
+    fm_der_init_span(&r, explicit_content);
+    if (fm_der_any(&r, &tag, &str, NULL) || !fm_der_done(&r))
+        return 0;
+    switch (tag) {
+    case FM_TAG_PRINTABLE_STRING:
+    case FM_TAG_T61_STRING:
+    case FM_TAG_UTF8_STRING: return 1;
+    case FM_TAG_BMP_STRING: return str.len % 2 == 0;
+    case FM_TAG_UNIVERSAL_STRING: return str.len % 4 == 0;
+    default: return 0;
+    }
+}
+
 /* Whether OpenSSL's decoder reads the GeneralName of tag `tag` and content `v` (its structure;
  * the strings' characters are fm_names.c's business): a context tag 0..8; [0] otherName,
  * [3] x400Address, [4] directoryName and [5] ediPartyName constructed, the string forms either
  * way (BER reads a constructed string); otherName { OID, [0] value }, directoryName one Name
- * that decodes (fm_name_parse), ediPartyName { [0] OPTIONAL, [1] }, registeredID a valid OID. */
+ * that decodes (fm_name_parse), ediPartyName { [0] DirectoryString OPTIONAL, [1] DirectoryString },
+ * registeredID a valid OID. */
 int fm_general_name_decodes(unsigned tag, fm_span v) {
     static const unsigned constructed = 1u << 0 | 1u << 3 | 1u << 4 | 1u << 5;
     fm_der r;
@@ -426,9 +446,13 @@ int fm_general_name_decodes(unsigned tag, fm_span v) {
         return fm_der_expect(&r, FM_TAG_OID, &oid, NULL) == FM_OK && fm_der_oid_ok(oid) &&
                fm_der_expect(&r, FM_TAG_CONTEXT_CONS(0), NULL, NULL) == FM_OK && fm_der_done(&r);
     case FM_TAG_CONTEXT_CONS(4): return fm_name_parse(v) == FM_OK;
-    case FM_TAG_CONTEXT_CONS(5):
-        return fm_der_optional(&r, FM_TAG_CONTEXT_CONS(0), NULL, NULL) >= 0 &&
-               fm_der_expect(&r, FM_TAG_CONTEXT_CONS(1), NULL, NULL) == FM_OK && fm_der_done(&r);
+    case FM_TAG_CONTEXT_CONS(5): {
+        fm_span assigner, party;
+        int has = fm_der_optional(&r, FM_TAG_CONTEXT_CONS(0), &assigner, NULL);
+        return has >= 0 && (!has || directory_string_ok(assigner)) &&
+               fm_der_expect(&r, FM_TAG_CONTEXT_CONS(1), &party, NULL) == FM_OK &&
+               directory_string_ok(party) && fm_der_done(&r);
+    }
     case FM_TAG_CONTEXT(8): return fm_der_oid_ok(v);
     case FM_TAG_CONTEXT_CONS(8): return 0; /* an OID is never constructed */
     default: return 1;
@@ -551,12 +575,15 @@ int fm_dpname_parse(fm_span v, int *kind, fm_span *names) {
     *kind = FM_DPN_RELATIVE;
     fm_der_init_span(&r, *names);
     while (!fm_der_done(&r)) {
-        fm_span atv, oid;
+        fm_span atv, oid, value;
+        unsigned vt;
         if (fm_der_expect(&r, FM_TAG_SEQUENCE, &atv, NULL))
             return -1;
         fm_der_init_span(&a, atv);
+        /* an attribute as a Name's (OpenSSL decodes both as X509_NAME_ENTRY) */
         if (fm_der_expect(&a, FM_TAG_OID, &oid, NULL) || oid.len == 0 ||
-            fm_der_any(&a, NULL, NULL, NULL) || !fm_der_done(&a))
+            fm_der_any(&a, &vt, &value, NULL) || !fm_der_done(&a) ||
+            !fm_name_atv_ok(oid, vt, value))
             return -1;
     }
     return 0;
@@ -677,13 +704,17 @@ static int ext_policies(fm_cert *c, fm_span v) {
     return FM_OK;
 }
 
+/* How many id-ce extensions openssl_decoded lists (its first indices). */
+#define CE_DECODED 8
+
 /* The extensions OpenSSL 3 decodes for every certificate (ossl_x509v3_cache_extensions): one of
  * them repeated or unreadable flags the certificate invalid, and X509_get0_subject_key_id then
  * gives no SKI. Returns the extension's index in that list, or -1. */
 static int openssl_decoded(fm_span oid) {
     static const uint8_t ns_cert_type[] = {0x60, 0x86, 0x48, 0x01, 0x86, 0xF8, 0x42, 0x01, 0x01};
     static const uint8_t pe[] = {0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01}; /* id-pe */
-    static const uint8_t ce[] = {CE_BC, CE_KU, CE_EKU, CE_SKI, CE_AKI, CE_SAN, CE_NC, CE_CRLDP};
+    static const uint8_t ce[CE_DECODED] = {CE_BC,  CE_KU,  CE_EKU, CE_SKI,
+                                           CE_AKI, CE_SAN, CE_NC,  CE_CRLDP};
     if (oid.len == 3 && oid.p[0] == 0x55 && oid.p[1] == 0x1D) {
         for (int i = 0; i < (int)sizeof ce; i++)
             if (oid.p[2] == ce[i])
@@ -697,6 +728,116 @@ static int openssl_decoded(fm_span oid) {
         return oid.p[7] == 7 ? (int)sizeof ce + 1 : oid.p[7] == 8 ? (int)sizeof ce + 2
              : oid.p[7] == 14 ? (int)sizeof ce + 3 : -1;
     return -1;
+}
+
+/* An INTEGER TLV (minimal) read from r. */
+static int integer_ok(fm_der *r) {
+    fm_span v;
+    return fm_der_expect(r, FM_TAG_INTEGER, &v, NULL) == FM_OK && fm_der_integer_ok(v) == 0;
+}
+
+/* A BIT STRING TLV read from r as OpenSSL's decoder takes it: at least the unused-bits octet,
+ * at most 7 unused bits (whose values it masks rather than refuses). */
+static int bit_string_ok(fm_der *r) {
+    fm_span v;
+    return fm_der_expect(r, FM_TAG_BIT_STRING, &v, NULL) == FM_OK && v.len >= 1 && v.p[0] <= 7;
+}
+
+/* RFC 3779 ASIdentifierChoice ::= CHOICE { inherit NULL, asIdsOrRanges SEQUENCE OF ASIdOrRange }
+ * ASIdOrRange ::= CHOICE { id INTEGER, range SEQUENCE { min INTEGER, max INTEGER } } */
+static int as_choice_ok(fm_span explicit_content) {
+    fm_der r, s, x;
+    fm_span v, range;
+    unsigned tag;
+    fm_der_init_span(&r, explicit_content);
+    if (fm_der_any(&r, &tag, &v, NULL) || !fm_der_done(&r))
+        return 0;
+    if (tag == FM_TAG_NULL)
+        return v.len == 0;
+    if (tag != FM_TAG_SEQUENCE)
+        return 0;
+    for (fm_der_init_span(&s, v); !fm_der_done(&s);) {
+        if (fm_der_optional(&s, FM_TAG_SEQUENCE, &range, NULL) == 1) {
+            fm_der_init_span(&x, range);
+            if (!integer_ok(&x) || !integer_ok(&x) || !fm_der_done(&x))
+                return 0;
+        } else if (!integer_ok(&s)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The structure of the extensions OpenSSL 3 decodes for every certificate beyond those fastmtls
+ * processes (openssl_decoded): one that does not decode makes OpenSSL refuse the certificate
+ * as invalid, and so does fastmtls (FM_ERR_INVALID_EXTENSION, FM_X_DECODE_FAILED). Their
+ * contents are otherwise not used. `which` is openssl_decoded's index past the id-ce ones:
+ * 0 Netscape certificate type (BIT STRING), 1 RFC 3779 IPAddrBlocks, 2 RFC 3779 ASIdentifiers,
+ * 3 proxyCertInfo (RFC 3820). */
+static int other_decoded_ok(int which, fm_span v) {
+    fm_der r, s, f, x;
+    fm_span seq, fam, af, e;
+    unsigned tag;
+    fm_der_init_span(&r, v);
+    switch (which) {
+    case 0: return bit_string_ok(&r) && fm_der_done(&r);
+    case 1: /* IPAddrBlocks ::= SEQUENCE OF IPAddressFamily { addressFamily OCTET STRING,
+             * ipAddressChoice CHOICE { inherit NULL, addressesOrRanges SEQUENCE OF
+             * IPAddressOrRange CHOICE { BIT STRING, SEQUENCE { BIT STRING, BIT STRING } } } } */
+        if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r))
+            return 0;
+        for (fm_der_init_span(&s, seq); !fm_der_done(&s);) {
+            if (fm_der_expect(&s, FM_TAG_SEQUENCE, &fam, NULL))
+                return 0;
+            fm_der_init_span(&f, fam);
+            if (fm_der_expect(&f, FM_TAG_OCTET_STRING, &af, NULL) ||
+                fm_der_any(&f, &tag, &e, NULL) || !fm_der_done(&f))
+                return 0;
+            if (tag == FM_TAG_NULL) {
+                if (e.len)
+                    return 0;
+                continue;
+            }
+            if (tag != FM_TAG_SEQUENCE)
+                return 0;
+            for (fm_der_init_span(&x, e); !fm_der_done(&x);) {
+                fm_span range;
+                if (fm_der_optional(&x, FM_TAG_SEQUENCE, &range, NULL) == 1) {
+                    fm_der m;
+                    fm_der_init_span(&m, range);
+                    if (!bit_string_ok(&m) || !bit_string_ok(&m) || !fm_der_done(&m))
+                        return 0;
+                } else if (!bit_string_ok(&x)) {
+                    return 0;
+                }
+            }
+        }
+        return 1;
+    case 2: /* ASIdentifiers ::= SEQUENCE { asnum [0] EXPLICIT ASIdentifierChoice OPTIONAL,
+             * rdi [1] EXPLICIT ASIdentifierChoice OPTIONAL } */
+        if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r))
+            return 0;
+        fm_der_init_span(&s, seq);
+        for (unsigned n = 0; n < 2; n++) {
+            int has = fm_der_optional(&s, FM_TAG_CONTEXT_CONS(n), &e, NULL);
+            if (has < 0 || (has && !as_choice_ok(e)))
+                return 0;
+        }
+        return fm_der_done(&s);
+    case 3: /* ProxyCertInfoExtension ::= SEQUENCE { pCPathLenConstraint INTEGER OPTIONAL,
+             * proxyPolicy SEQUENCE { policyLanguage OID, policy OCTET STRING OPTIONAL } } */
+        if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r))
+            return 0;
+        fm_der_init_span(&s, seq);
+        if (fm_der_optional(&s, FM_TAG_INTEGER, &e, NULL) == 1 && fm_der_integer_ok(e))
+            return 0;
+        if (fm_der_expect(&s, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&s))
+            return 0;
+        fm_der_init_span(&x, seq);
+        return fm_der_expect(&x, FM_TAG_OID, &e, NULL) == FM_OK && fm_der_oid_ok(e) &&
+               fm_der_optional(&x, FM_TAG_OCTET_STRING, NULL, NULL) >= 0 && fm_der_done(&x);
+    default: return 1;
+    }
 }
 
 /* Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension
@@ -802,8 +943,12 @@ static int parse_extensions(fm_cert *c, fm_span exts) {
             rc = ext_info_access(value);
         } else {
             /* includes the SCT list of RFC 6962 3.3 (1.3.6.1.4.1.11129.2.4.2): not processed,
-             * so unhandled when critical, as in OpenSSL and pyca/cryptography */
+             * so unhandled when critical, as in OpenSSL and pyca/cryptography; those OpenSSL
+             * decodes must decode (other_decoded_ok) */
             known = 0;
+            int k = openssl_decoded(oid);
+            if (k >= CE_DECODED && !other_decoded_ok(k - CE_DECODED, value))
+                rc = FM_ERR_INVALID_EXTENSION;
         }
         if (rc == SIZE_RULE) { /* refused, but the walk goes on: a later extension may not
                                 * decode (FM_X_DECODE_FAILED), as OpenSSL's walk sees */

@@ -31,7 +31,9 @@ OID = {
     "sha1": "1.3.14.3.2.26", "sha256": "2.16.840.1.101.3.4.2.1", "sha384": "2.16.840.1.101.3.4.2.2",
     "ecdsa-sha256": "1.2.840.10045.4.3.2", "ed25519": "1.3.101.112", "ed448": "1.3.101.113",
     "ku": "2.5.29.15", "bc": "2.5.29.19", "nc": "2.5.29.30", "crldp": "2.5.29.31",
-    "aia": "1.3.6.1.5.5.7.1.1", "ocsp": "1.3.6.1.5.5.7.48.1",
+    "aia": "1.3.6.1.5.5.7.1.1", "ocsp": "1.3.6.1.5.5.7.48.1", "san": "2.5.29.17",
+    "ns-cert-type": "2.16.840.1.113730.1.1", "ip-addr": "1.3.6.1.5.5.7.1.7",
+    "as-ids": "1.3.6.1.5.5.7.1.8", "proxy": "1.3.6.1.5.5.7.1.14",
 }  # fmt: skip
 # TBSCertificate children, v3: version, serial, signature, issuer, validity, subject, spki, [3]
 VERSION, SERIAL, SIG_ALG, ISSUER, VALIDITY, SUBJECT, SPKI, EXTS = range(8)
@@ -255,6 +257,8 @@ def crldp(*dps: bytes) -> Edit:
 URI = enc(0x86, b"http://crl.example/ca.crl")
 DP_OK = seq(enc(0xA0, enc(0xA0, URI)))
 RDN_OK = seq(der_oid("2.5.4.3"), enc(0x0C, b"part1"))
+UTF8_PARTY = enc(0x0C, b"party")
+AFI_V4 = enc(0x04, b"\x00\x01")
 
 # Every case's control (the same construction without the edit) verifies: test_control.
 SIG_ALG_CASES = {
@@ -463,6 +467,35 @@ EXTENSION_CASES = {
     "aia-location-not-general-name": Case(
         set_ext(OID["aia"], seq(seq(der_oid(OID["ocsp"]), enc(0x16, b"http://ocsp")))),
         R.INVALID_EXTENSION),
+    # Extensions OpenSSL decodes for every certificate (and refuses it as invalid when one does
+    # not decode), though fastmtls does not use them: their structure is checked
+    "crldp-relative-integer-value": Case(
+        crldp(seq(enc(0xA0, enc(0xA1, seq(der_oid("2.5.4.3"), der_integer(1)))))),
+        R.INVALID_EXTENSION),
+    "san-edi-party-integer": Case(set_ext(OID["san"], seq(enc(0xA5, enc(0xA1, der_integer(1))))),
+                                  R.INVALID_EXTENSION),
+    "san-edi-assigner-integer": Case(
+        set_ext(OID["san"], seq(enc(0xA5, enc(0xA0, der_integer(1)) + enc(0xA1, UTF8_PARTY)))),
+        R.INVALID_EXTENSION),
+    "san-edi-party-bmp-odd": Case(set_ext(OID["san"], seq(enc(0xA5, enc(0xA1, enc(0x1E, b"abc"))))),
+                                  R.INVALID_EXTENSION),
+    "ns-cert-type-integer": Case(set_ext(OID["ns-cert-type"], der_integer(5)), R.INVALID_EXTENSION),
+    "ns-cert-type-nine-unused-bits": Case(set_ext(OID["ns-cert-type"], enc(0x03, b"\x08\x80")),
+                                          R.INVALID_EXTENSION),
+    "ip-addr-blocks-null": Case(set_ext(OID["ip-addr"], NULL), R.INVALID_EXTENSION),
+    "ip-addr-blocks-integer-choice": Case(
+        set_ext(OID["ip-addr"], seq(seq(AFI_V4, der_integer(1)))), R.INVALID_EXTENSION),
+    "ip-addr-blocks-range-of-one": Case(
+        set_ext(OID["ip-addr"], seq(seq(AFI_V4, seq(seq(enc(0x03, b"\x00\x0a")))))),
+        R.INVALID_EXTENSION),
+    "as-ids-octet-string-choice": Case(set_ext(OID["as-ids"], seq(enc(0xA0, enc(0x04, b"x")))),
+                                       R.INVALID_EXTENSION),
+    "as-ids-non-minimal-integer": Case(
+        set_ext(OID["as-ids"], seq(enc(0xA0, seq(enc(0x02, b"\x00\x05"))))), R.INVALID_EXTENSION),
+    "as-ids-tag-2": Case(set_ext(OID["as-ids"], seq(enc(0xA2, NULL))), R.INVALID_EXTENSION),
+    "proxy-cert-info-null": Case(set_ext(OID["proxy"], NULL), R.INVALID_EXTENSION),
+    "proxy-cert-info-policy-not-oid": Case(
+        set_ext(OID["proxy"], seq(seq(enc(0x04, b"x")))), R.INVALID_EXTENSION),
 }
 
 ALL = {**SIG_ALG_CASES, **SPKI_CASES, **STRUCTURE_CASES, **EXTENSION_CASES, **NAME_VALUE_CASES}
@@ -496,6 +529,23 @@ LAX_CASES = {
                                   R.OK),
     "crldp-reasons-three-octets": Case(crldp(seq(enc(0xA0, enc(0xA0, URI)),
                                                  enc(0x81, b"\x07\x40\x00\x80"))), R.OK),
+    # the extensions OpenSSL decodes but fastmtls does not use, well formed (a BIT STRING's
+    # unused bits OpenSSL masks rather than refuses)
+    "crldp-relative-name": Case(crldp(seq(enc(0xA0, enc(0xA1, RDN_OK)))), R.OK),
+    "san-edi-party": Case(set_ext(OID["san"], seq(enc(0xA5, enc(0xA0, enc(0x13, b"a"))
+                                                         + enc(0xA1, UTF8_PARTY)))), R.OK),
+    "ns-cert-type": Case(set_ext(OID["ns-cert-type"], enc(0x03, b"\x07\x80")), R.OK),
+    "ns-cert-type-padding-bits": Case(set_ext(OID["ns-cert-type"], enc(0x03, b"\x07\x81")), R.OK),
+    "ip-addr-blocks": Case(set_ext(OID["ip-addr"], seq(
+        seq(AFI_V4, NULL),
+        seq(enc(0x04, b"\x00\x02\x01"), seq(enc(0x03, b"\x00\x20\x01"),
+                                            seq(enc(0x03, b"\x00\x0a"), enc(0x03, b"\x04\xb0")))))),
+                           R.OK),
+    "as-ids": Case(set_ext(OID["as-ids"], seq(enc(0xA0, seq(der_integer(64512),
+                                                         seq(der_integer(1), der_integer(5)))),
+                                              enc(0xA1, NULL))), R.OK),
+    "proxy-cert-info": Case(set_ext(OID["proxy"], seq(der_integer(0),
+                                                      seq(der_oid("1.3.6.1.5.5.7.21.1")))), R.OK),
 }
 
 

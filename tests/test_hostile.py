@@ -455,6 +455,8 @@ def _put_ext(oid: bytes, value: bytes) -> Callable[[list[bytes]], list[bytes]]:
 
 
 _BC, _AKI, _NC, _CRLDP = (bytes([0x55, 0x1D, n]) for n in (19, 35, 30, 31))
+_NS_CERT_TYPE = bytes.fromhex("6086480186f8420101")
+_IP_ADDR, _AS_IDS, _PROXY = (bytes.fromhex("2b060105050701") + bytes([n]) for n in (7, 8, 14))
 
 
 def _dup_san(exts: list[bytes]) -> list[bytes]:
@@ -483,6 +485,14 @@ SKI_CASES: dict[str, tuple[Callable[[list[bytes]], list[bytes]], bool]] = {
     "crldp-relative-name-empty": (_put_ext(_CRLDP, bytes.fromhex("30063004a002a100")), True),
     "crldp-directory-name-broken": (
         _put_ext(_CRLDP, bytes.fromhex("30133011a00fa00da40b3009310730050603550403")), False),
+    # extensions fastmtls does not use but OpenSSL decodes for every certificate
+    "ns-cert-type-integer": (_put_ext(_NS_CERT_TYPE, bytes.fromhex("020105")), False),
+    "ip-addr-blocks-null": (_put_ext(_IP_ADDR, b"\x05\x00"), False),
+    "as-ids-octet-string": (_put_ext(_AS_IDS, bytes.fromhex("3005a003040178")), False),
+    "proxy-cert-info-null": (_put_ext(_PROXY, b"\x05\x00"), False),
+    "san-edi-party-integer": (_replace_ext(SAN_OID, bytes.fromhex("3007a505a103020101")), False),
+    "crldp-relative-name-integer": (
+        _put_ext(_CRLDP, bytes.fromhex("300f300da00ba10930070603550403020101")), False),
     "empty-eku-then-unreadable-bc": (
         lambda exts: _put_ext(_BC, b"\x05\x00")(_replace_ext(EKU_OID, b"\x30\x00")(exts)),
         False),
