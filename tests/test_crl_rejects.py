@@ -173,6 +173,9 @@ _IDP_CASES = [
     ("relative-name-empty", seq(RELATIVE_DP), seq(enc(0xA0, enc(0xA1, b"")))),
     # line 53, fm_x509.c 489: a RelativeDistinguishedName member that is not a SEQUENCE
     ("relative-member-set", seq(RELATIVE_DP), seq(enc(0xA0, enc(0xA1, enc(0x31, ATV_CONTENT))))),
+    # an attribute value OpenSSL's Name decoder does not take (an INTEGER)
+    ("relative-integer-value", seq(RELATIVE_DP),
+     seq(enc(0xA0, enc(0xA1, enc(0x30, der_oid("2.5.4.3") + der_integer(1)))))),
     # line 53, fm_x509.c 493: an AttributeTypeAndValue with an empty OID, no value, or extra data
     ("atv-empty-oid", seq(RELATIVE_DP),
      seq(enc(0xA0, enc(0xA1, enc(0x30, b"\x06\x00" + enc(0x0C, b"crl partition")))))),

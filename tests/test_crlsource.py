@@ -2108,13 +2108,11 @@ def test_a_carried_delta_is_built_with_the_base_of_another_source(
 
 def test_removing_one_ca_keeps_the_others_crls_of_a_bundle(server: CRLServer) -> None:
     """A URL serving the CRLs of CAs A and C in one response: removing C from the store takes
-    C's CRL out of the set, not A's beside it. A new response that still has C's CRL is taken
-    without it (``ignored``; C's last CRL held is carried, unused while C is away): A's new
-    revocations apply; such a response used to be refused whole for as long as the URL kept
-    C's CRL. C configured again: the response is taken again, C's newer CRL with it."""
+    C's CRL out of the set, not A's beside it (the whole content no longer built). A new
+    response that still has C's CRL is refused (a response must verify in full), and A's last
+    good CRL stays."""
     store, v, (ca_a, ca_c) = _tenants("Tenant A CA", "Tenant C CA")
-    la, la2 = real_time_leaf(ca_a, "a"), real_time_leaf(ca_a, "a2")
-    lc = real_time_leaf(ca_c, "c")
+    la = real_time_leaf(ca_a)
     server.routes["/all.crl"] = Route(_pem_crl(_crl_now(ca_a, [la.cert.serial_number], 10, 1))
                                       + _pem_crl(_crl_now(ca_c, [], 4, 1)))  # fmt: skip
     src = CRLSource(urls=[server.url("/all.crl")], cas=store, targets=[v])
@@ -2122,20 +2120,11 @@ def test_removing_one_ca_keeps_the_others_crls_of_a_bundle(server: CRLServer) ->
     store.remove("ca1")
     src.refresh()
     assert src.status()[0].in_set and v.verify([la.der]).status == REVOKED
-    server.routes["/all.crl"] = Route(
-        _pem_crl(_crl_now(ca_a, [la.cert.serial_number, la2.cert.serial_number], 11))
-        + _pem_crl(_crl_now(ca_c, [lc.cert.serial_number], 5)))  # fmt: skip
-    assert src.refresh() is True
-    st = src.status()[0]
-    assert st.in_set and st.last_error is None and (st.ignored, st.crls, st.carried) == (1, 1, 1)
-    assert v.verify([la2.der]).status == REVOKED and v.verify([la.der]).status == REVOKED
-    assert src.refresh() is False  # nothing changed: nothing published again
-    store.add_der(ca_c.der, name="ca1")  # C back: the response is taken again, its CRL #5 too
-    assert src.refresh() is True
-    st = src.status()[0]
-    assert st.in_set and st.last_error is None and (st.ignored, st.crls, st.carried) == (0, 2, 0)
-    assert v.verify([lc.der]).status == REVOKED and v.verify([la2.der]).status == REVOKED
+    server.routes["/all.crl"] = Route(_pem_crl(_crl_now(ca_a, [la.cert.serial_number], 11))
+                                      + _pem_crl(_crl_now(ca_c, [], 5)))  # fmt: skip
     assert src.refresh() is False
+    assert "no configured CA" in (src.status()[0].last_error or "")
+    assert v.verify([la.der]).status == REVOKED
 
 
 def test_bundle_with_a_configured_cas_crl_that_does_not_verify_is_refused(tmp_path: Path) -> None:
@@ -2159,90 +2148,55 @@ def test_bundle_with_a_configured_cas_crl_that_does_not_verify_is_refused(tmp_pa
     assert v.verify([lb.der]).status == REVOKED and v.verify([la.der]).status == REVOKED
 
 
-def _bundle_file(tmp_path: Path, *names: str) -> tuple[CRLSource, TrustStore, Verifier,
-                                                        list[pki.Cert], Path]:  # fmt: skip
-    store, v, cas = _tenants(*names)
-    path = tmp_path / "bundle.pem"
-    return CRLSource(files=[path], cas=store, targets=[v]), store, v, cas, path
-
-
-def _rewrite(path: Path, *crl_ders: bytes) -> None:
-    path.write_bytes(b"".join(_pem_crl(d) for d in crl_ders))
-    _rewrite.n += 2  # type: ignore[attr-defined]
-    t = time.time() + _rewrite.n  # type: ignore[attr-defined]
-    os.utime(path, (t, t))  # a new mtime whatever the clock's grain
-
-
-_rewrite.n = 0  # type: ignore[attr-defined]
-
-
-def test_file_bundle_keeps_its_other_cas_current_after_a_ca_is_removed(tmp_path: Path) -> None:
-    """An nginx-style bundle file with the CRLs of CAs A and C: C removed from the store while
-    the job writing the file still includes C's CRL, A's next CRL (a new revocation) is used and
-    C's CRL left out (``ignored``). C configured again with a newer CRL of its own in the
-    file: taken (its revocation applies)."""
-    src, store, v, (ca_a, ca_c), path = _bundle_file(tmp_path, "File A CA", "File C CA")
-    la, la2, lc = (real_time_leaf(ca_a, "a"), real_time_leaf(ca_a, "a2"),
-                   real_time_leaf(ca_c, "c"))  # fmt: skip
-    _rewrite(path, _crl_now(ca_a, [la.cert.serial_number], 1, 1), _crl_now(ca_c, [], 1, 1))
-    assert src.refresh() and v.verify([la2.der]).verified
-    store.remove("ca1")
-    src.refresh()
-    _rewrite(path, _crl_now(ca_a, [la.cert.serial_number, la2.cert.serial_number], 2),
-             _crl_now(ca_c, [lc.cert.serial_number], 2))  # fmt: skip
-    assert src.refresh() is True
-    assert v.verify([la2.der]).status == REVOKED
-    st = src.status()[0]
-    assert st.last_error is None and st.ignored == 1 and st.carried == 1, st
-    store.add_der(ca_c.der, name="ca1")
-    assert src.refresh() is True
-    st = src.status()[0]
-    assert st.last_error is None and (st.ignored, st.carried) == (0, 0), st
-    assert v.verify([lc.der]).status == REVOKED and v.verify([la2.der]).status == REVOKED
-
-
-def test_file_bundle_replaying_a_removed_cas_crl_is_refused_when_it_returns(
+def test_file_bundle_with_a_removed_cas_crl_is_refused_with_its_issuer_named(
     tmp_path: Path,
 ) -> None:
-    """C's CRL #5 (revoking) held; C removed; the file rewritten with C's older #3 (a restored
-    backup) beside A's new CRL: #3 is left out and #5 carried; C configured again: #3 is refused
-    as older than #5, which stays in force, and the source says so."""
-    src, store, v, (ca_a, ca_c), path = _bundle_file(tmp_path, "Replay A CA", "Replay C CA")
-    lc = real_time_leaf(ca_c, "c")
-    _rewrite(path, _crl_now(ca_a, [], 1, 1), _crl_now(ca_c, [lc.cert.serial_number], 5, 1))
-    assert src.refresh() and v.verify([lc.der]).status == REVOKED
+    """An nginx-style bundle file still carrying the CRL of a CA removed from the store is
+    refused (the whole content must verify: dropping part of it would let a replayed or
+    re-encoded CRL leave the set unseen), with an error naming that CRL's issuer, and the last
+    good CRLs stay; once the job writing the file leaves the CRL out, the file is taken."""
+    store, v, (ca_a, ca_c) = _tenants("File A CA", "File C CA")
+    la, la2 = real_time_leaf(ca_a, "a"), real_time_leaf(ca_a, "a2")
+    path = tmp_path / "bundle.pem"
+    path.write_bytes(_pem_crl(_crl_now(ca_a, [la.cert.serial_number], 1, 1))
+                     + _pem_crl(_crl_now(ca_c, [], 1, 1)))  # fmt: skip
+    src = CRLSource(files=[path], cas=store, targets=[v])
+    assert src.refresh() and v.verify([la.der]).status == REVOKED
     store.remove("ca1")
-    src.refresh()
-    _rewrite(path, _crl_now(ca_a, [], 2), _crl_now(ca_c, [], 3, 2))
-    assert src.refresh() is True and src.status()[0].carried == 1
-    store.add_der(ca_c.der, name="ca1")
-    src.refresh()
-    assert v.verify([lc.der]).status == REVOKED
+    src.refresh()  # the set without C's CRL
+    a2 = _pem_crl(_crl_now(ca_a, [la.cert.serial_number, la2.cert.serial_number], 2))
+    path.write_bytes(a2 + _pem_crl(_crl_now(ca_c, [], 2)))
+    os.utime(path, (time.time() + 2, time.time() + 2))
+    assert src.refresh() is False
     st = src.status()[0]
-    assert "older than the one held" in (st.last_error or ""), st
-    src.refresh()  # read again: the same refusal, still said
-    assert "older than the one held" in (src.status()[0].last_error or "")
-    assert v.verify([lc.der]).status == REVOKED
+    assert "CN=File C CA" in (st.last_error or "") and "no configured CA" in (st.last_error or "")
+    assert v.verify([la.der]).status == REVOKED  # the last good CRL of A stays
+    path.write_bytes(a2)
+    os.utime(path, (time.time() + 4, time.time() + 4))
+    assert src.refresh() is True
+    assert v.verify([la2.der]).status == REVOKED and src.status()[0].last_error is None
 
 
-def test_file_bundle_with_a_crl_of_an_issuer_it_never_held_is_refused(tmp_path: Path) -> None:
-    """Only a CRL of an issuer whose CRLs the source held while its CA was configured is left
-    out: one of an issuer never held (a CA missing from ``cas``, here an intermediate the
-    verifier knows but the source was not given) still refuses the whole content, which keeps
-    the set the verifier has."""
+def test_bundle_with_a_crl_of_an_unconfigured_issuer_keeps_the_verifiers_set(
+    tmp_path: Path,
+) -> None:
+    """A CRL of an issuer no configured CA is named as (here an intermediate the verifier knows
+    but the source was not given) refuses the whole file, naming its issuer: nothing is
+    published over the set the verifier has, whose revocation stays."""
     store, _, (ca_a,) = _tenants("Never A CA")
     inter = pki.intermediate(ca_a, "Never Issuing CA")
     li = real_time_leaf(inter, "i")
     start = RevocationSet.build([_crl_now(inter, [li.cert.serial_number], 1, 1)], cas=[inter.der])
-    v2 = Verifier(store, intermediates=[inter.der], revocations=start, revoked="fail")
-    assert v2.verify([li.der]).status == REVOKED
+    v = Verifier(store, intermediates=[inter.der], revocations=start, revoked="fail")
+    assert v.verify([li.der]).status == REVOKED
     path = tmp_path / "bundle.pem"
-    _rewrite(path, _crl_now(ca_a, [], 1, 1), _crl_now(inter, [li.cert.serial_number], 2, 1))
-    src = CRLSource(files=[path], cas=store, targets=[v2])
+    path.write_bytes(_pem_crl(_crl_now(ca_a, [], 1, 1))
+                     + _pem_crl(_crl_now(inter, [li.cert.serial_number], 2, 1)))  # fmt: skip
+    src = CRLSource(files=[path], cas=store, targets=[v])
     assert src.refresh() is False
-    st = src.status()[0]
-    assert "no configured CA" in (st.last_error or "") and st.ignored == 0
-    assert v2.verify([li.der]).status == REVOKED
+    err = src.status()[0].last_error or ""
+    assert "no configured CA" in err and "CN=Never Issuing CA" in err, err
+    assert v.verify([li.der]).status == REVOKED
 
 
 def test_accept_older_does_not_lift_the_check_of_carried_series(server: CRLServer) -> None:

@@ -15,10 +15,8 @@ never calls into this module: it only ever reads the published set::
 Failures never make things worse: a source that cannot be read, returns an error, garbage, a CRL
 no configured CA signed, an older CRL than the one held (URLs: a replay) or too many bytes keeps
 its last good CRLs in the set, records the error and retries with capped exponential back-off
-(with jitter); a CRL of an issuer whose CA was removed from the store while the source held its
-CRLs is left out of content that has others (``SourceStatus.ignored``), that CA's last CRLs kept
-unused (``carried``) until it is configured again. URLs are refreshed before the CRL's
-nextUpdate with conditional requests (``If-None-Match`` / ``If-Modified-Since``).
+(with jitter). URLs are refreshed before the CRL's nextUpdate with conditional requests
+(``If-None-Match`` / ``If-Modified-Since``).
 """
 
 from __future__ import annotations
@@ -112,11 +110,6 @@ class SourceStatus:
     # beside its content, built in while a configured CA has their key, until the URL serves
     # their series again; not counted in crls, this_update and next_update
     carried: int = 0
-    # CRLs of its content left out of the set: signed by no configured CA, of an issuer whose
-    # CA was removed from the store while this source held its CRLs (a bundle still carrying a
-    # removed CA's CRL); that CA's last CRLs held are kept (carried) with their replay check,
-    # and the content is taken again once a CA of that name is configured
-    ignored: int = 0
 
     @property
     def expired(self) -> bool:
@@ -165,7 +158,6 @@ class _Pending(NamedTuple):
     last_modified: str | None
     stat_key: object  # a file's, recorded once the round decided on the content (_rebuild)
     digest: bytes  # SHA-256 of a file's data (b"" for a URL's)
-    ignored: tuple[bytes, ...]  # issuer names of the CRLs of data left out of ders
 
 
 class _Source:
@@ -184,9 +176,6 @@ class _Source:
         # per CRL of ders: the subjectPublicKeyInfo of the configured CA that verified it when
         # the content was taken (the replay checks' series; kept whatever the CAs become)
         self.signers: tuple[bytes | None, ...] = ()
-        # issuer names of the CRLs of data left out of ders (SourceStatus.ignored): a CA of one
-        # of these names configured again, data is taken again
-        self.ignored: tuple[bytes, ...] = ()
         # CRLs of keys the URL served before and no longer does (_Verdict.carry): built in
         # while a configured CA has their key, kept until the URL serves their series again
         self.carried: tuple[_Carried, ...] = ()
@@ -904,7 +893,6 @@ class CRLSource:
                     last_error=s.last_error or s.held_error,
                     consecutive_failures=s.failures, etag=s.etag,
                     last_modified=s.last_modified, retired=s.retired, carried=len(s.carried),
-                    ignored=len(s.ignored),
                 ))  # fmt: skip
         return out
 
@@ -1043,7 +1031,7 @@ class CRLSource:
                 self._sync_distribution_points(cas, now_m)
             with self._state_lock:
                 for s in self._sources:  # a CA may now verify what failed before
-                    if s.last_error or s.held_error or self._retake(s):
+                    if s.last_error or s.held_error:
                         s.stat_key = _NEVER
                         s.bad_digest = None
                         s.due = min(s.due, now_m)
@@ -1174,7 +1162,7 @@ class CRLSource:
             log.exception("CRL source %s: unexpected error", s.location)
             self._failed(s, f"unexpected error: {exc!r}")
             return
-        if data is None or (data == s.data and not self._retake(s)):
+        if data is None or data == s.data:
             s.stat_key = key
             self._unchanged(s, data is None and s.kind == "file", etag, last_modified)
             return
@@ -1193,31 +1181,10 @@ class CRLSource:
             self._failed(s, f"not a CRL: {exc}")
             return
         signers = self._signers_of(ders, infos)
-        old = _held(s)
-        # CRLs no configured CA signs, of an issuer no configured CA is named as now whose CRLs
-        # this source held (its CA removed from the store; the bundle still carries its CRL)
-        # are left out when other CRLs remain, and the held CRLs of that issuer carried (kept,
-        # unused while it is away, with their replay check). Any other CRL no configured CA
-        # signs (a configured CA's CRL that does not verify or whose Name is spelled otherwise,
-        # an issuer never held) still refuses the whole content: the build says why.
-        away = {i.issuer_der for i, k in old
-                if k is not None and i.issuer_der not in self._ca_index}  # fmt: skip
-        drop = {n for n, (i, k) in enumerate(zip(infos, signers))
-                if k is None and i.issuer_der in away}  # fmt: skip
-        ignored: tuple[bytes, ...] = ()
-        if drop and len(drop) < len(ders):
-            ignored = tuple(infos[n].issuer_der for n in sorted(drop))
-            keep = [n for n in range(len(ders)) if n not in drop]
-            ders, infos = tuple(ders[n] for n in keep), tuple(infos[n] for n in keep)
-            signers = tuple(signers[n] for n in keep)
-            if set(ignored) != set(s.ignored):
-                log.warning("CRL source %s: %d CRL(s) of a CA no longer configured left out "
-                            "(%s); its last CRLs held are kept", s.location, len(ignored),
-                            ", ".join(sorted({_issuer_text(n) for n in ignored})))  # fmt: skip
         carried = s.carried
         # (a CRL no configured CA signs: the build refuses the content, and says why)
         if (s.data is not None or s.carried) and None not in signers:
-            new = list(zip(infos, signers))
+            old, new = _held(s), list(zip(infos, signers))
             # (a point restored from _pruned holds carried CRLs only: accept_older takes them all)
             served = len(s.infos) if s.data is not None else None
             verdict = _rollback(old, new, configured=self._configured, allow_older=s.accept_older,
@@ -1227,10 +1194,7 @@ class CRLSource:
                     s.stat_key, s.bad_digest = key, digest
                 self._failed(s, verdict.why)
                 return
-            # (a file may leave a CRL out: those of an issuer left out above are carried too)
-            carry = set(verdict.carry) | {n for n, (i, _) in enumerate(old)
-                                          if ignored and i.issuer_der in ignored}  # fmt: skip
-            carried = self._carried(s, [old[n] for n in sorted(carry)], new)
+            carried = self._carried(s, [old[n] for n in verdict.carry], new)
             if len(carried) > len(s.carried):
                 log.warning("CRL source %s: the response no longer has CRLs signed by %d key(s) "
                             "(a re-keyed CA, or another CA of the same name): keeping their "
@@ -1239,12 +1203,7 @@ class CRLSource:
         # the file's new stat key is kept only once _rebuild took or refused the content: a
         # round that stops before (stop()) leaves the file to be read again
         pending[s] = _Pending(data, ders, infos, signers, carried, etag, last_modified, key,
-                              digest, ignored)  # fmt: skip
-
-    def _retake(self, s: _Source) -> bool:
-        """Whether source ``s`` left CRLs of its content out (SourceStatus.ignored) of an
-        issuer a configured CA is named as now: its content is taken again, unchanged or not."""
-        return any(n in self._ca_index for n in s.ignored)
+                              digest)  # fmt: skip
 
     def _signers_of(self, ders: Sequence[bytes], infos: Sequence[CRLInfo]
                     ) -> tuple[bytes | None, ...]:  # fmt: skip
@@ -1290,7 +1249,7 @@ class CRLSource:
         # whose validators did not change with its CRL (a new CRL in the same second as the
         # old one's Last-Modified, an mtime + size ETag) would otherwise answer 304 for ever,
         # and an expired CRL stay in use; past its nextUpdate the request is unconditional
-        if s.data is not None and not _expired(s.infos, time.time()) and not self._retake(s):
+        if s.data is not None and not _expired(s.infos, time.time()):
             if s.etag:
                 headers["If-None-Match"] = s.etag
             if s.last_modified:
@@ -1427,8 +1386,7 @@ class CRLSource:
     def _build(self, ders: Sequence[bytes], cas: Sequence[bytes]) -> RevocationSet:
         return RevocationSet.build(ders, cas=cas, entries=self._entries, at=self._build_at)
 
-    def _outgoing(self, s: _Source, infos: Sequence[CRLInfo], data: bytes | None = None
-                  ) -> tuple[_Content, ...]:  # fmt: skip
+    def _outgoing(self, s: _Source, infos: Sequence[CRLInfo]) -> tuple[_Content, ...]:
         """What source ``s`` builds in beside its content ``infos`` (new or held): nothing once
         all of it is in force at the round's time, else of the earlier contents (those kept and,
         for new content, the held one) the newest in force and every one issued for later
@@ -1438,8 +1396,7 @@ class CRLSource:
         if _in_force(infos, now):
             return ()
         earlier = s.outgoing
-        if infos is not s.infos and s.data is not None and data != s.data:
-            # (new content ``data``; the held content taken again is not earlier content)
+        if infos is not s.infos and s.data is not None:
             earlier += (_Content(s.ders, s.infos, s.signers),)
         current = [c for c in earlier if _in_force(c.infos, now)][-1:]
         ahead = [c for c in earlier if not _in_force(c.infos, now)][-_MAX_AHEAD:]
@@ -1453,7 +1410,7 @@ class CRLSource:
             content = self._usable(content, infos, s.signers)  # all must verify: the build)
         out = [*content, *(c.der for c in carried
                            if (c.info.issuer_der, c.signer) in self._configured)]  # fmt: skip
-        for c in self._outgoing(s, infos, pending[s].data if new else None):
+        for c in self._outgoing(s, infos):
             out.extend(self._usable(c.ders, c.infos, c.signers))
         return tuple(out)
 
@@ -1546,9 +1503,9 @@ class CRLSource:
                     s.stat_key = pending[s].stat_key
                 if s in pending and s not in rejected:
                     p = pending[s]
-                    s.outgoing = self._outgoing(s, p.infos, p.data)
+                    s.outgoing = self._outgoing(s, p.infos)
                     s.data, s.ders, s.infos = p.data, p.ders, p.infos
-                    s.signers, s.carried, s.ignored = p.signers, p.carried, p.ignored
+                    s.signers, s.carried = p.signers, p.carried
                     s.etag, s.last_modified = p.etag, p.last_modified
                     s.version += 1
                     self._succeeded(s)
