@@ -661,9 +661,13 @@ def test_verify_reads_a_bounded_chain(
 
 def test_help_describes_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     """``fastmtls --help`` prints the module's whole first paragraph (it printed its first line
-    only, cut off mid-sentence; found by review)."""
+    only, cut off mid-sentence; found by review) and the exit statuses and the demo of the
+    second (which CHANGELOG promised; found by a review of the docs)."""
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     assert exc.value.code == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "fastmtls crl compile turns CRLs into a revocation snapshot." in out
+    assert "Exit status of verify: 0 only when the chain verified; 1 when it did not; 2" in out
+    assert "fastmtls demo runs mutual TLS end to end on 127.0.0.1 (see fastmtls.demo)" in out
+    assert "``" not in out and ":mod:" not in out

@@ -134,9 +134,18 @@ def emit(text: str, out: TextIO | None = None) -> None:
             os.close(devnull)
 
 
+def _help_text(paragraph: str) -> str:
+    """A docstring paragraph as plain text for ``--help`` (reST markup dropped)."""
+    text = re.sub(r":\w+:`([^`]+)`", r"\1", " ".join(paragraph.split()))
+    return text.replace("``", "")
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    summary = " ".join((__doc__ or "").split("\n\n")[0].split()).replace("``", "")
-    parser = argparse.ArgumentParser(prog="fastmtls", description=summary)
+    # the module docstring's first paragraph (what each command does) and its second (exit
+    # statuses, the demo); the third is about the implementation
+    summary, statuses = [*(__doc__ or "").split("\n\n"), "", ""][:2]
+    parser = argparse.ArgumentParser(prog="fastmtls", description=_help_text(summary),
+                                     epilog=_help_text(statuses))  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("verify", help="verify a client certificate chain (PEM, leaf first)")
     v.add_argument("chain", help="PEM file holding the presented chain, leaf first ('-' = stdin)")
@@ -178,7 +187,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--require-eku",
         action="store_true",
         help="the leaf must carry an extendedKeyUsage naming the purpose (default: only when it "
-        "has one)",
+        "has one; no effect with --purpose any)",
     )
     v.add_argument(
         "--cn-constraints",
