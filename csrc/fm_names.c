@@ -313,7 +313,7 @@ static int canon_raw(canon_rd *r, uint32_t *cp) {
     return 1;
 }
 
-int fm_name_atv_ok(fm_span oid, unsigned tag, fm_span value) {
+int fm_name_atv_decodes(fm_span oid, unsigned tag, fm_span value) {
     if (!fm_der_oid_ok(oid))
         return 0;
     if (tag == FM_TAG_SEQUENCE)
@@ -329,6 +329,16 @@ int fm_name_atv_ok(fm_span oid, unsigned tag, fm_span value) {
         return 0;
     if (tag == FM_TAG_BIT_STRING)
         return value.len > 0 && value.p[0] <= 7;
+    if (tag == FM_TAG_BMP_STRING)
+        return value.len % 2 == 0;
+    if (tag == FM_TAG_UNIVERSAL_STRING)
+        return value.len % 4 == 0;
+    return 1;
+}
+
+int fm_name_atv_ok(fm_span oid, unsigned tag, fm_span value) {
+    if (!fm_name_atv_decodes(oid, tag, value))
+        return 0;
     if (tag != FM_TAG_UTF8_STRING && tag != FM_TAG_BMP_STRING && tag != FM_TAG_UNIVERSAL_STRING)
         return 1;
     canon_rd r = {value.p, value.p + value.len, tag, 0, 0, 0};

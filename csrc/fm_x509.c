@@ -580,10 +580,10 @@ int fm_dpname_parse(fm_span v, int *kind, fm_span *names) {
         if (fm_der_expect(&r, FM_TAG_SEQUENCE, &atv, NULL))
             return -1;
         fm_der_init_span(&a, atv);
-        /* an attribute as a Name's (OpenSSL decodes both as X509_NAME_ENTRY) */
+        /* an attribute OpenSSL decodes (an X509_NAME_ENTRY, its characters not read) */
         if (fm_der_expect(&a, FM_TAG_OID, &oid, NULL) || oid.len == 0 ||
             fm_der_any(&a, &vt, &value, NULL) || !fm_der_done(&a) ||
-            !fm_name_atv_ok(oid, vt, value))
+            !fm_name_atv_decodes(oid, vt, value))
             return -1;
     }
     return 0;
@@ -943,8 +943,10 @@ static int parse_extensions(fm_cert *c, fm_span exts) {
             rc = ext_info_access(value);
         } else {
             /* includes the SCT list of RFC 6962 3.3 (1.3.6.1.4.1.11129.2.4.2): not processed,
-             * so unhandled when critical, as in OpenSSL and pyca/cryptography; those OpenSSL
-             * decodes must decode (other_decoded_ok) */
+             * so unhandled when critical, as in OpenSSL and pyca/cryptography. Those OpenSSL
+             * decodes must decode (other_decoded_ok); OpenSSL also processes them (Netscape
+             * certificate type, RFC 3779 resources, proxy certificates), so it takes them
+             * critical, where fastmtls, which does not, refuses them (RFC 5280 4.2). */
             known = 0;
             int k = openssl_decoded(oid);
             if (k >= CE_DECODED && !other_decoded_ok(k - CE_DECODED, value))

@@ -109,6 +109,11 @@ int fm_sig_alg_parse(fm_span full, int *alg, fm_pss *pss);
  * names printed as OpenSSL prints them: it is malformed. (Implemented in fm_names.c with the
  * string decoders.) */
 int fm_name_atv_ok(fm_span oid, unsigned tag, fm_span value);
+/* The part of fm_name_atv_ok that OpenSSL's decoder checks wherever an attribute is not part of
+ * a certificate's subject or issuer (a CRL distribution point's relative name): the OID, the
+ * value's type, a BIT STRING's unused-bits octet, whole BMPString and UniversalString
+ * characters by length; not the characters themselves. */
+int fm_name_atv_decodes(fm_span oid, unsigned tag, fm_span value);
 
 /* Parses a Name (whole TLV): SEQUENCE OF SET OF AttributeTypeAndValue. Returns FM_OK or
  * FM_ERR_MALFORMED_CERT. */

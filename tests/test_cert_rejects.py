@@ -477,6 +477,9 @@ EXTENSION_CASES = {
     "san-edi-assigner-integer": Case(
         set_ext(OID["san"], seq(enc(0xA5, enc(0xA0, der_integer(1)) + enc(0xA1, UTF8_PARTY)))),
         R.INVALID_EXTENSION),
+    "crldp-relative-bmp-odd": Case(
+        crldp(seq(enc(0xA0, enc(0xA1, seq(der_oid("2.5.4.10"), enc(0x1E, b"abc")))))),
+        R.INVALID_EXTENSION),
     "san-edi-party-bmp-odd": Case(set_ext(OID["san"], seq(enc(0xA5, enc(0xA1, enc(0x1E, b"abc"))))),
                                   R.INVALID_EXTENSION),
     "ns-cert-type-integer": Case(set_ext(OID["ns-cert-type"], der_integer(5)), R.INVALID_EXTENSION),
@@ -532,6 +535,10 @@ LAX_CASES = {
     # the extensions OpenSSL decodes but fastmtls does not use, well formed (a BIT STRING's
     # unused bits OpenSSL masks rather than refuses)
     "crldp-relative-name": Case(crldp(seq(enc(0xA0, enc(0xA1, RDN_OK)))), R.OK),
+    # a relative name's characters are not read by OpenSSL's decoder (a subject's are)
+    "crldp-relative-name-bad-utf8": Case(
+        crldp(seq(enc(0xA0, enc(0xA1, seq(der_oid("2.5.4.10"), enc(0x0C, b"\x80\xed\x80")))))),
+        R.OK),
     "san-edi-party": Case(set_ext(OID["san"], seq(enc(0xA5, enc(0xA0, enc(0x13, b"a"))
                                                          + enc(0xA1, UTF8_PARTY)))), R.OK),
     "ns-cert-type": Case(set_ext(OID["ns-cert-type"], enc(0x03, b"\x07\x80")), R.OK),
