@@ -671,3 +671,35 @@ def test_help_describes_every_command(capsys: pytest.CaptureFixture[str]) -> Non
     assert "Exit status of verify: 0 only when the chain verified; 1 when it did not; 2" in out
     assert "fastmtls demo runs mutual TLS end to end on 127.0.0.1 (see fastmtls.demo)" in out
     assert "``" not in out and ":mod:" not in out
+
+
+@pytest.mark.parametrize("case", ["garbage-ca", "leaf-as-intermediate", "empty-crl",
+                                  "second-crl-empty", "garbage-crl-inspect",
+                                  "garbage-crl-compile"])
+def test_configuration_errors_name_their_file(
+    world: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    """A configuration error names the option and file it is about (a bad --ca said only "no
+    PEM CERTIFICATE block found", an empty --crl "CRL #1: malformed CRL"; found by a review of
+    the docs)."""
+    bad = tmp_path / "bad.pem"
+    bad.write_bytes(b"" if "empty" in case else world["chain"].read_bytes()
+                    if case == "leaf-as-intermediate" else b"garbage\n")  # fmt: skip
+    base = ["verify", "--ca", str(world["root"]), *AT]
+    argv, want = {
+        "garbage-ca": (["verify", "--ca", str(bad), str(world["chain"])], "--ca "),
+        "leaf-as-intermediate": ([*base, "--intermediate", str(bad), str(world["chain"])],
+                                 "--intermediate "),
+        "empty-crl": ([*base, "--intermediate", str(world["inter"]), "--crl", str(bad),
+                       str(world["chain"])], "--crl "),
+        "second-crl-empty": ([*base, "--intermediate", str(world["inter"]), "--crl",
+                              str(world["crl"]), "--crl", str(bad), str(world["chain"])],
+                             "--crl "),
+        "garbage-crl-inspect": (["crl", "inspect", str(bad)], "CRL file "),
+        "garbage-crl-compile": (["crl", "compile", str(bad), "--ca", str(world["inter"]), "-o",
+                                 str(tmp_path / "x.snap")], "CRL file "),
+    }[case]  # fmt: skip
+    with contextlib.suppress(SystemExit):
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{want}{bad}" in err or f"{want}bad.pem" in err, err

@@ -14,16 +14,18 @@ the output stops quietly and the exit status is still the command's (:func:`emit
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from ._format import asn1_time, dn_rfc2253
+from ._time import TimeInput
 from .errors import ConfigurationError, FastMTLSError
 from .revocation import (
     RevocationError,
@@ -285,12 +287,54 @@ def _name(der: bytes) -> str:
         return "#" + der.hex()
 
 
-def _read_cas(paths: Sequence[str]) -> list[bytes]:
+@contextlib.contextmanager
+def _about(option: str, path: str) -> Iterator[None]:
+    """Errors raised inside name the option and file they are about (``--ca root.pem: no PEM
+    CERTIFICATE block found``), whatever part of the configuration found them."""
+    try:
+        yield
+    except FastMTLSError as exc:
+        exc.args = (f"{option} {_display_path(path)}: {exc}", *exc.args[1:])
+        raise
+
+
+def _read_cas(paths: Sequence[str], option: str = "--ca") -> list[bytes]:
     """The certificates of CA or intermediate files (PEM or DER), in order."""
     out: list[bytes] = []
     for path in paths:
-        out.extend(certificates_of(Path(path).read_bytes()))
+        with _about(option, path):
+            out.extend(certificates_of(Path(path).read_bytes()))
     return out
+
+
+def _read_crls(paths: Sequence[str], option: str) -> list[bytes]:
+    """The CRLs of CRL files (DER, or PEM holding several), in order, each file's refused with
+    its name."""
+    out: list[bytes] = []
+    for path in paths:
+        with _about(option, path):
+            out.extend(crl_to_der(Path(path).read_bytes()))
+    return out
+
+
+def _build_set(paths: Sequence[str], option: str, cas: Sequence[bytes],
+               at: TimeInput) -> RevocationSet:  # fmt: skip
+    """RevocationSet.build over the CRLs of ``paths``; a CRL it refuses (``CRL #n ...``, n
+    counting the CRLs of every file) is named with its file."""
+    crls: list[bytes] = []
+    files: list[str] = []
+    for path in paths:
+        found = _read_crls([path], option)
+        crls.extend(found)
+        files.extend([path] * len(found))
+    try:
+        return RevocationSet.build(crls, cas=cas, at=at)
+    except FastMTLSError as exc:
+        m = re.match(r"CRL #(\d+)", str(exc))
+        if m and 1 <= int(m.group(1)) <= len(files):
+            exc.args = (f"{option} {_display_path(files[int(m.group(1)) - 1])}: {exc}",
+                        *exc.args[1:])  # fmt: skip
+        raise
 
 
 def _inspect_error(der: bytes, cas: Sequence[bytes], errors: Sequence[str | None]) -> str:
@@ -308,8 +352,9 @@ def _crl_inspect(args: argparse.Namespace) -> int:
     reports: list[dict[str, object]] = []
     bad_signature = False
     for path in args.files:
-        for der in crl_to_der(Path(path).read_bytes()):
-            info = inspect_crl(der)
+        for der in _read_crls([path], "CRL file"):
+            with _about("CRL file", path):
+                info = inspect_crl(der)
             signature = "not checked (give --ca)"
             if cas:
                 errors = [check_crl(der, ca) for ca in cas]
@@ -339,8 +384,7 @@ def _crl_inspect(args: argparse.Namespace) -> int:
 
 
 def _crl_compile(args: argparse.Namespace) -> int:
-    crls = [Path(p).read_bytes() for p in args.files]
-    rs = RevocationSet.build(crls, cas=_read_cas(args.ca), at=args.at)
+    rs = _build_set(args.files, "CRL file", _read_cas(args.ca), args.at)
     rs.save(args.output)
     report = {
         "output": _display_path(args.output),
@@ -374,7 +418,8 @@ def _trust_store(cas: Sequence[str], associations: Sequence[str]) -> TrustStore:
     store = TrustStore()
     names = {path: _display_path(path) for path in cas}
     for path in cas:
-        store.add_file(path, name=names[path])
+        with _about("--ca", path):
+            store.add_file(path, name=names[path])
     hosts: dict[str, list[str]] = {}  # by the host as the store spells it (lower case, IDNA)
     for item in associations:
         host, sep, path = item.partition("=")
@@ -393,9 +438,8 @@ def _crl_revocations(args: argparse.Namespace, inters: Sequence[bytes]) -> Revoc
     """The --crl files as a revocation set, each CRL checked against the configured CAs (--ca
     and --intermediate) only: never against certificates of the client's chain, so that what a
     client sends cannot make the configuration fail (exit 2 instead of a result) nor pass."""
-    crls = [Path(p).read_bytes() for p in args.crl]
     try:
-        return RevocationSet.build(crls, cas=[*_read_cas(args.ca), *inters], at=args.at)
+        return _build_set(args.crl, "--crl", [*_read_cas(args.ca), *inters], args.at)
     except RevocationError as exc:
         if "no configured CA" not in str(exc):
             raise
@@ -407,7 +451,10 @@ def _crl_revocations(args: argparse.Namespace, inters: Sequence[bytes]) -> Revoc
 
 def _verify(args: argparse.Namespace) -> int:
     store = _trust_store(args.ca, args.associate)
-    inters = _read_cas(args.intermediate)
+    inters = _read_cas(args.intermediate, "--intermediate")
+    for path in args.intermediate:  # each file's certificates must be CAs: named if not
+        with _about("--intermediate", path):
+            Verifier(store, intermediates=_read_cas([path], "--intermediate"))
     revocations = None  # read before the chain: configuration errors do not depend on it
     if args.revocations:
         revocations = RevocationSet.load(args.revocations)
