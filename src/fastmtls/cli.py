@@ -149,8 +149,9 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastmtls", description=_help_text(summary),
                                      epilog=_help_text(statuses))  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
-    v = sub.add_parser("verify", help="verify a client certificate chain (PEM, leaf first)")
-    v.add_argument("chain", help="PEM file holding the presented chain, leaf first ('-' = stdin)")
+    v = sub.add_parser("verify", help="verify a client certificate chain (PEM or DER, leaf first)")
+    v.add_argument("chain", help="PEM (or DER) file holding the presented chain, leaf first "
+                   "('-' = stdin)")
     v.add_argument(
         "--ca",
         action="append",
@@ -163,7 +164,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FILE",
-        help="extra untrusted intermediates (PEM); repeatable",
+        help="extra untrusted intermediates (PEM or DER); repeatable",
     )
     v.add_argument(
         "--associate",
