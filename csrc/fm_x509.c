@@ -743,25 +743,25 @@ static int bit_string_ok(fm_der *r) {
     return fm_der_expect(r, FM_TAG_BIT_STRING, &v, NULL) == FM_OK && v.len >= 1 && v.p[0] <= 7;
 }
 
-/* RFC 3779 ASIdentifierChoice ::= CHOICE { inherit NULL, asIdsOrRanges SEQUENCE OF ASIdOrRange }
- * ASIdOrRange ::= CHOICE { id INTEGER, range SEQUENCE { min INTEGER, max INTEGER } } */
-static int as_choice_ok(fm_span explicit_content) {
+/* RFC 3779's CHOICE { inherit NULL, SEQUENCE OF CHOICE { one, SEQUENCE { one, one } } } (one an
+ * INTEGER AS number or a BIT STRING address prefix, `one_ok` reading it), the content of `v`. */
+static int inherit_or_ranges_ok(fm_span v, int (*one_ok)(fm_der *)) {
     fm_der r, s, x;
-    fm_span v, range;
+    fm_span list, range;
     unsigned tag;
-    fm_der_init_span(&r, explicit_content);
-    if (fm_der_any(&r, &tag, &v, NULL) || !fm_der_done(&r))
+    fm_der_init_span(&r, v);
+    if (fm_der_any(&r, &tag, &list, NULL) || !fm_der_done(&r))
         return 0;
     if (tag == FM_TAG_NULL)
-        return v.len == 0;
+        return list.len == 0;
     if (tag != FM_TAG_SEQUENCE)
         return 0;
-    for (fm_der_init_span(&s, v); !fm_der_done(&s);) {
+    for (fm_der_init_span(&s, list); !fm_der_done(&s);) {
         if (fm_der_optional(&s, FM_TAG_SEQUENCE, &range, NULL) == 1) {
             fm_der_init_span(&x, range);
-            if (!integer_ok(&x) || !integer_ok(&x) || !fm_der_done(&x))
+            if (!one_ok(&x) || !one_ok(&x) || !fm_der_done(&x))
                 return 0;
-        } else if (!integer_ok(&s)) {
+        } else if (!one_ok(&s)) {
             return 0;
         }
     }
@@ -773,69 +773,50 @@ static int as_choice_ok(fm_span explicit_content) {
  * as invalid, and so does fastmtls (FM_ERR_INVALID_EXTENSION, FM_X_DECODE_FAILED). Their
  * contents are otherwise not used. `which` is openssl_decoded's index past the id-ce ones:
  * 0 Netscape certificate type (BIT STRING), 1 RFC 3779 IPAddrBlocks, 2 RFC 3779 ASIdentifiers,
- * 3 proxyCertInfo (RFC 3820). */
+ * 3 proxyCertInfo (RFC 3820); the last three are a SEQUENCE. */
 static int other_decoded_ok(int which, fm_span v) {
-    fm_der r, s, f, x;
-    fm_span seq, fam, af, e;
-    unsigned tag;
+    fm_der r, s;
+    fm_span seq, e;
     fm_der_init_span(&r, v);
+    if (which == 0)
+        return bit_string_ok(&r) && fm_der_done(&r);
+    if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r))
+        return 0;
+    fm_der_init_span(&s, seq);
     switch (which) {
-    case 0: return bit_string_ok(&r) && fm_der_done(&r);
     case 1: /* IPAddrBlocks ::= SEQUENCE OF IPAddressFamily { addressFamily OCTET STRING,
              * ipAddressChoice CHOICE { inherit NULL, addressesOrRanges SEQUENCE OF
              * IPAddressOrRange CHOICE { BIT STRING, SEQUENCE { BIT STRING, BIT STRING } } } } */
-        if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r))
-            return 0;
-        for (fm_der_init_span(&s, seq); !fm_der_done(&s);) {
-            if (fm_der_expect(&s, FM_TAG_SEQUENCE, &fam, NULL))
+        while (!fm_der_done(&s)) {
+            fm_der f;
+            fm_span family, choice;
+            if (fm_der_expect(&s, FM_TAG_SEQUENCE, &family, NULL))
                 return 0;
-            fm_der_init_span(&f, fam);
-            if (fm_der_expect(&f, FM_TAG_OCTET_STRING, &af, NULL) ||
-                fm_der_any(&f, &tag, &e, NULL) || !fm_der_done(&f))
+            fm_der_init_span(&f, family);
+            if (fm_der_expect(&f, FM_TAG_OCTET_STRING, NULL, NULL) ||
+                fm_der_any(&f, NULL, NULL, &choice) || !fm_der_done(&f) ||
+                !inherit_or_ranges_ok(choice, bit_string_ok))
                 return 0;
-            if (tag == FM_TAG_NULL) {
-                if (e.len)
-                    return 0;
-                continue;
-            }
-            if (tag != FM_TAG_SEQUENCE)
-                return 0;
-            for (fm_der_init_span(&x, e); !fm_der_done(&x);) {
-                fm_span range;
-                if (fm_der_optional(&x, FM_TAG_SEQUENCE, &range, NULL) == 1) {
-                    fm_der m;
-                    fm_der_init_span(&m, range);
-                    if (!bit_string_ok(&m) || !bit_string_ok(&m) || !fm_der_done(&m))
-                        return 0;
-                } else if (!bit_string_ok(&x)) {
-                    return 0;
-                }
-            }
         }
         return 1;
     case 2: /* ASIdentifiers ::= SEQUENCE { asnum [0] EXPLICIT ASIdentifierChoice OPTIONAL,
-             * rdi [1] EXPLICIT ASIdentifierChoice OPTIONAL } */
-        if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r))
-            return 0;
-        fm_der_init_span(&s, seq);
+             * rdi [1] EXPLICIT ASIdentifierChoice OPTIONAL }, ASIdentifierChoice the CHOICE of
+             * inherit_or_ranges_ok over INTEGERs */
         for (unsigned n = 0; n < 2; n++) {
             int has = fm_der_optional(&s, FM_TAG_CONTEXT_CONS(n), &e, NULL);
-            if (has < 0 || (has && !as_choice_ok(e)))
+            if (has < 0 || (has && !inherit_or_ranges_ok(e, integer_ok)))
                 return 0;
         }
         return fm_der_done(&s);
     case 3: /* ProxyCertInfoExtension ::= SEQUENCE { pCPathLenConstraint INTEGER OPTIONAL,
              * proxyPolicy SEQUENCE { policyLanguage OID, policy OCTET STRING OPTIONAL } } */
-        if (fm_der_expect(&r, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&r))
-            return 0;
-        fm_der_init_span(&s, seq);
         if (fm_der_optional(&s, FM_TAG_INTEGER, &e, NULL) == 1 && fm_der_integer_ok(e))
             return 0;
         if (fm_der_expect(&s, FM_TAG_SEQUENCE, &seq, NULL) || !fm_der_done(&s))
             return 0;
-        fm_der_init_span(&x, seq);
-        return fm_der_expect(&x, FM_TAG_OID, &e, NULL) == FM_OK && fm_der_oid_ok(e) &&
-               fm_der_optional(&x, FM_TAG_OCTET_STRING, NULL, NULL) >= 0 && fm_der_done(&x);
+        fm_der_init_span(&r, seq);
+        return fm_der_expect(&r, FM_TAG_OID, &e, NULL) == FM_OK && fm_der_oid_ok(e) &&
+               fm_der_optional(&r, FM_TAG_OCTET_STRING, NULL, NULL) >= 0 && fm_der_done(&r);
     default: return 1;
     }
 }
