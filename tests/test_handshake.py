@@ -10,6 +10,7 @@ at the current time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import datetime as dt
 import inspect
@@ -2422,3 +2423,52 @@ def test_a_session_of_the_first_clienthellos_context_is_moved_after_a_retry(
                             session=made.client.session, before_retry=remap)  # fmt: skip
     assert not pair.ok and not pair.server.session_reused
     assert pair.server.context is later_ctx
+
+
+def test_refused_result_is_readable_until_close_and_then_says_why(live: LivePKI) -> None:
+    """An enforce-mode refusal is readable (for the log) until the server closes the socket;
+    after close(), or unwrap() of a good connection, result() says the connection is gone (it
+    said "the TLS handshake has not happened yet"; found by review)."""
+    sctx = th.server_context(live, th.make_verifier(("root", live.root)), "enforce")
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: dict[str, str] = {}
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            tls = sctx.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+            try:
+                tls.do_handshake()
+            except (ssl.SSLError, OSError):
+                seen["refused"] = fssl.result(tls).status
+                tls.close()
+                try:
+                    fssl.result(tls)
+                except fastmtls.ConfigurationError as exc:
+                    seen["after close"] = str(exc)
+                continue
+            seen["good"] = fssl.result(tls).status
+            tls.unwrap()
+            try:
+                fssl.result(tls)
+            except fastmtls.ConfigurationError as exc:
+                seen["after unwrap"] = str(exc)
+            tls.close()
+
+    server = threading.Thread(target=serve)
+    server.start()
+    try:
+        with contextlib.suppress(ssl.SSLError, OSError):
+            th.client_context(live, "foreign").wrap_socket(
+                socket.create_connection(listener.getsockname()), server_hostname="localhost")
+        with th.client_context(live, "good").wrap_socket(
+                socket.create_connection(listener.getsockname()),
+                server_hostname="localhost") as tls:  # fmt: skip
+            with contextlib.suppress(ssl.SSLError, OSError):
+                tls.unwrap()
+    finally:
+        server.join(timeout=30)
+        listener.close()
+    assert seen["refused"] == "FAILED:unable to get local issuer certificate", seen
+    assert seen["good"] == "SUCCESS", seen
+    assert "closed" in seen["after close"] and "unwrap" in seen["after unwrap"], seen

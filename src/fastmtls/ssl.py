@@ -386,7 +386,8 @@ def _sslobj_of(conn: Any) -> Any:
 def result(conn: Any) -> VerifyResult:
     """The verification result computed in ``conn``'s own handshake (``NONE`` when the client
     sent no certificate). The result of a handshake that failed it (enforce mode) stays readable,
-    for the log. Before the handshake has started there is no result:
+    for the log, until the socket is closed or unwrapped (Python drops the TLS object then).
+    Before the handshake has started, and after that, there is no result:
     :class:`~fastmtls.ConfigurationError`."""
     sslobj, ctx = _sslobj_of(conn)
     hook: _Hook | None = getattr(ctx, "_fastmtls_hook", None)
@@ -396,7 +397,11 @@ def result(conn: Any) -> VerifyResult:
             + (" (it is guarded: guard() verifies nothing)" if hook is not None else "")
         )
     if sslobj is None:
-        raise ConfigurationError("the TLS handshake has not happened yet")
+        if isinstance(conn, _stdlib_ssl.SSLSocket) and conn.fileno() == -1:
+            raise ConfigurationError("the connection is closed: its result is gone with it "
+                                     "(read result() before close())")  # fmt: skip
+        raise ConfigurationError("no TLS connection: not connected yet, or unwrapped (read "
+                                 "result() before unwrap())")  # fmt: skip
     ssl_ptr = _ssl_pointer(sslobj)
     if lib.fm_hook_ssl_ctx_of(hook.ptr, ssl_ptr) != hook.ctx_ptr:
         raise ConfigurationError("this connection does not use the hooked SSL_CTX")
