@@ -2108,11 +2108,13 @@ def test_a_carried_delta_is_built_with_the_base_of_another_source(
 
 def test_removing_one_ca_keeps_the_others_crls_of_a_bundle(server: CRLServer) -> None:
     """A URL serving the CRLs of CAs A and C in one response: removing C from the store takes
-    C's CRL out of the set, not A's beside it (the whole content no longer built). A new
-    response that still has C's CRL is refused (a response must verify in full), and A's last
-    good CRL stays."""
+    C's CRL out of the set, not A's beside it. A new response that still has C's CRL, signed by
+    the key C's held CRLs were signed with, is taken whole (C's with its replay check, unused
+    while C is away): A's new revocations apply; such a response used to be refused until the
+    URL left C's CRL out. C configured again: its newest CRL is in force at once."""
     store, v, (ca_a, ca_c) = _tenants("Tenant A CA", "Tenant C CA")
-    la = real_time_leaf(ca_a)
+    la, la2 = real_time_leaf(ca_a, "a"), real_time_leaf(ca_a, "a2")
+    lc = real_time_leaf(ca_c, "c")
     server.routes["/all.crl"] = Route(_pem_crl(_crl_now(ca_a, [la.cert.serial_number], 10, 1))
                                       + _pem_crl(_crl_now(ca_c, [], 4, 1)))  # fmt: skip
     src = CRLSource(urls=[server.url("/all.crl")], cas=store, targets=[v])
@@ -2120,11 +2122,22 @@ def test_removing_one_ca_keeps_the_others_crls_of_a_bundle(server: CRLServer) ->
     store.remove("ca1")
     src.refresh()
     assert src.status()[0].in_set and v.verify([la.der]).status == REVOKED
-    server.routes["/all.crl"] = Route(_pem_crl(_crl_now(ca_a, [la.cert.serial_number], 11))
-                                      + _pem_crl(_crl_now(ca_c, [], 5)))  # fmt: skip
+    server.routes["/all.crl"] = Route(
+        _pem_crl(_crl_now(ca_a, [la.cert.serial_number, la2.cert.serial_number], 11))
+        + _pem_crl(_crl_now(ca_c, [lc.cert.serial_number], 5)))  # fmt: skip
+    assert src.refresh() is True
+    st = src.status()[0]
+    assert st.in_set and st.last_error is None and st.crls == 2, st
+    assert v.verify([la2.der]).status == REVOKED and v.verify([la.der]).status == REVOKED
+    # C's CRL replayed while C is away: refused as older than the one held, A's kept
+    server.routes["/all.crl"] = Route(
+        _pem_crl(_crl_now(ca_a, [la.cert.serial_number, la2.cert.serial_number], 12))
+        + _pem_crl(_crl_now(ca_c, [], 3, 2)))  # fmt: skip
     assert src.refresh() is False
-    assert "no configured CA" in (src.status()[0].last_error or "")
-    assert v.verify([la.der]).status == REVOKED
+    assert "older than the one held" in (src.status()[0].last_error or "")
+    store.add_der(ca_c.der, name="ca1")  # C back: its held CRL #5 is in the set at once
+    src.refresh()
+    assert v.verify([lc.der]).status == REVOKED and v.verify([la2.der]).status == REVOKED
 
 
 def test_bundle_with_a_configured_cas_crl_that_does_not_verify_is_refused(tmp_path: Path) -> None:
@@ -2148,15 +2161,14 @@ def test_bundle_with_a_configured_cas_crl_that_does_not_verify_is_refused(tmp_pa
     assert v.verify([lb.der]).status == REVOKED and v.verify([la.der]).status == REVOKED
 
 
-def test_file_bundle_with_a_removed_cas_crl_is_refused_with_its_issuer_named(
-    tmp_path: Path,
-) -> None:
-    """An nginx-style bundle file still carrying the CRL of a CA removed from the store is
-    refused (the whole content must verify: dropping part of it would let a replayed or
-    re-encoded CRL leave the set unseen), with an error naming that CRL's issuer, and the last
-    good CRLs stay; once the job writing the file leaves the CRL out, the file is taken."""
+def test_file_bundle_keeps_its_other_cas_current_after_a_ca_is_removed(tmp_path: Path) -> None:
+    """An nginx-style bundle file still carrying the CRL of a CA removed from the store (the job
+    writing it not updated yet): the other CAs' new CRLs are taken (it used to be refused whole
+    until the CRL was left out). A file of nothing but the removed CA's CRLs is refused, its
+    issuer named; so is a CRL of that issuer that its held key does not verify."""
     store, v, (ca_a, ca_c) = _tenants("File A CA", "File C CA")
-    la, la2 = real_time_leaf(ca_a, "a"), real_time_leaf(ca_a, "a2")
+    la, la2, lc = (real_time_leaf(ca_a, "a"), real_time_leaf(ca_a, "a2"),
+                   real_time_leaf(ca_c, "c"))  # fmt: skip
     path = tmp_path / "bundle.pem"
     path.write_bytes(_pem_crl(_crl_now(ca_a, [la.cert.serial_number], 1, 1))
                      + _pem_crl(_crl_now(ca_c, [], 1, 1)))  # fmt: skip
@@ -2165,16 +2177,34 @@ def test_file_bundle_with_a_removed_cas_crl_is_refused_with_its_issuer_named(
     store.remove("ca1")
     src.refresh()  # the set without C's CRL
     a2 = _pem_crl(_crl_now(ca_a, [la.cert.serial_number, la2.cert.serial_number], 2))
-    path.write_bytes(a2 + _pem_crl(_crl_now(ca_c, [], 2)))
+    path.write_bytes(a2 + _pem_crl(_crl_now(ca_c, [lc.cert.serial_number], 2)))
     os.utime(path, (time.time() + 2, time.time() + 2))
-    assert src.refresh() is False
-    st = src.status()[0]
-    assert "CN=File C CA" in (st.last_error or "") and "no configured CA" in (st.last_error or "")
-    assert v.verify([la.der]).status == REVOKED  # the last good CRL of A stays
-    path.write_bytes(a2)
-    os.utime(path, (time.time() + 4, time.time() + 4))
     assert src.refresh() is True
     assert v.verify([la2.der]).status == REVOKED and src.status()[0].last_error is None
+    now = datetime.now(UTC).replace(microsecond=0)
+    forged = crls.crl(ca_c, [], number=3, this_update=now, next_update=now + timedelta(days=1),
+                      key=pki.make_key("p256"))  # fmt: skip
+    path.write_bytes(a2 + _pem_crl(forged))
+    os.utime(path, (time.time() + 4, time.time() + 4))
+    assert src.refresh() is False
+    assert "CN=File C CA" in (src.status()[0].last_error or "")
+    store.add_der(ca_c.der, name="ca1")  # C back: its CRL #2 held is in force
+    src.refresh()
+    assert v.verify([lc.der]).status == REVOKED
+    store.remove("ca1")
+    src.refresh()
+    path.write_bytes(_pem_crl(_crl_now(ca_c, [], 5)))  # only C's CRL, C away: refused
+    os.utime(path, (time.time() + 6, time.time() + 6))
+    assert src.refresh() is False
+    err = src.status()[0].last_error or ""
+    assert "no configured CA" in err and "CN=File C CA" in err, err
+    assert v.verify([la2.der]).status == REVOKED
+    only_c = tmp_path / "c-only.pem"
+    only_c.write_bytes(_pem_crl(_crl_now(ca_c, [], 4)))
+    src2 = CRLSource(files=[only_c], cas=store)
+    src2.refresh()
+    err = src2.status()[0].last_error or ""
+    assert "no configured CA" in err and "CN=File C CA" in err, err
 
 
 def test_bundle_with_a_crl_of_an_unconfigured_issuer_keeps_the_verifiers_set(

@@ -15,8 +15,10 @@ never calls into this module: it only ever reads the published set::
 Failures never make things worse: a source that cannot be read, returns an error, garbage, a CRL
 no configured CA signed, an older CRL than the one held (URLs: a replay) or too many bytes keeps
 its last good CRLs in the set, records the error and retries with capped exponential back-off
-(with jitter). URLs are refreshed before the CRL's nextUpdate with conditional requests
-(``If-None-Match`` / ``If-Modified-Since``).
+(with jitter); a CRL of a CA removed from the store, signed by the key of that CA's CRLs the
+source holds, is taken (replay-checked, unused while the CA is away) so that a bundle still
+carrying it keeps the other CAs' CRLs current. URLs are refreshed before the CRL's nextUpdate
+with conditional requests (``If-None-Match`` / ``If-Modified-Since``).
 """
 
 from __future__ import annotations
@@ -752,6 +754,9 @@ class CRLSource:
         self._cas_seen: tuple[bytes, ...] | None = None
         # the round's CAs by subject (finding a CRL's signer), and their (name, key) pairs
         self._ca_index: dict[bytes, tuple[CertInfo, ...]] = {}
+        # every CA configured at some time, by (subject, subjectPublicKeyInfo): a source's new
+        # CRL of a CA removed since is checked against the key its held CRLs were signed with
+        self._known: dict[tuple[bytes, bytes], CertInfo] = {}
         # location -> the CRLs a distribution point held when it was pruned, the newest of each
         # series (at most _MAX_PRUNED points, the oldest dropped first)
         self._pruned: dict[str, tuple[_Carried, ...]] = {}
@@ -1025,6 +1030,8 @@ class CRLSource:
         if ca_changed:
             self._cas_seen = cas
             self._ca_index = by_subject(cas)
+            self._known.update(((c.subject, c.spki), c) for found in self._ca_index.values()
+                               for c in found)  # fmt: skip
             self._configured = frozenset((c.subject, c.spki) for found in self._ca_index.values()
                                          for c in found)  # fmt: skip
             if self._use_dp:
@@ -1180,7 +1187,7 @@ class CRLSource:
             s.bad_digest = digest
             self._failed(s, f"not a CRL: {exc}")
             return
-        signers = self._signers_of(ders, infos)
+        signers = self._signers_of(ders, infos, _held(s))
         carried = s.carried
         # (a CRL no configured CA signs: the build refuses the content, and says why)
         if (s.data is not None or s.carried) and None not in signers:
@@ -1205,15 +1212,32 @@ class CRLSource:
         pending[s] = _Pending(data, ders, infos, signers, carried, etag, last_modified, key,
                               digest)  # fmt: skip
 
-    def _signers_of(self, ders: Sequence[bytes], infos: Sequence[CRLInfo]
-                    ) -> tuple[bytes | None, ...]:  # fmt: skip
+    def _signers_of(self, ders: Sequence[bytes], infos: Sequence[CRLInfo],
+                    held: Sequence[_Item] = ()) -> tuple[bytes | None, ...]:  # fmt: skip
         """Per CRL of ``ders`` (described by ``infos``): the subjectPublicKeyInfo of the
         configured CA (of the round's) that verifies it, as RevocationSet.build picks it (the
         first CA of the CRL's issuer name whose key verifies it), or None. A signature check
-        per CRL of new content; the answer is kept with the content when it is taken."""
-        return tuple(next((ca.spki for ca in self._ca_index.get(info.issuer_der, ())
-                           if check_crl(der, ca.der) is None), None)
-                     for der, info in zip(ders, infos))  # fmt: skip
+        per CRL of new content; the answer is kept with the content when it is taken.
+
+        A CRL no configured CA verifies may still be of a CA removed from the store whose CRLs
+        the source holds (``held``: a bundle that still carries that CA's CRL): the key of such
+        a held series, when that CA's certificate verifies the CRL. The content is then taken
+        whole, that CRL with its series' replay check, and left out of the set while no
+        configured CA has the key (_usable) as the held one is; the other CAs' CRLs beside it
+        stay current. Any other CRL no configured CA verifies refuses the content (the build
+        says why)."""
+        away = {(i.issuer_der, k) for i, k in held
+                if k is not None and (i.issuer_der, k) not in self._configured}  # fmt: skip
+        out: list[bytes | None] = []
+        for der, info in zip(ders, infos):
+            signer = next((ca.spki for ca in self._ca_index.get(info.issuer_der, ())
+                           if check_crl(der, ca.der) is None), None)  # fmt: skip
+            if signer is None:
+                signer = next((key for name, key in away if name == info.issuer_der
+                               and (name, key) in self._known
+                               and check_crl(der, self._known[name, key].der) is None), None)
+            out.append(signer)
+        return tuple(out)
 
     def _read_file(self, s: _Source) -> tuple[object, bytes | None]:
         """(stat key, content): content None when the stat did not change since the last read;
@@ -1406,8 +1430,13 @@ class CRLSource:
         """Source ``s``'s new (``new``) or held content, with the earlier content it needs."""
         content, infos, carried = ((pending[s].ders, pending[s].infos, pending[s].carried) if new
                                    else (s.ders, s.infos, s.carried))  # fmt: skip
-        if not new:  # what was taken: the CRLs of keys a configured CA has now (of new content
-            content = self._usable(content, infos, s.signers)  # all must verify: the build)
+        # the CRLs of keys a configured CA has now (a CA removed takes its CRLs out); new content
+        # with a CRL no key verified, or none a configured CA has, goes to the build whole,
+        # which refuses it and says why
+        if not new:
+            content = self._usable(content, infos, s.signers)
+        elif None not in pending[s].signers:
+            content = self._usable(content, infos, pending[s].signers) or content
         out = [*content, *(c.der for c in carried
                            if (c.info.issuer_der, c.signer) in self._configured)]  # fmt: skip
         for c in self._outgoing(s, infos):
