@@ -2127,7 +2127,7 @@ def test_removing_one_ca_keeps_the_others_crls_of_a_bundle(server: CRLServer) ->
         + _pem_crl(_crl_now(ca_c, [lc.cert.serial_number], 5)))  # fmt: skip
     assert src.refresh() is True
     st = src.status()[0]
-    assert st.in_set and st.last_error is None and st.crls == 2, st
+    assert st.in_set and st.last_error is None and st.crls == 1, st  # C's held, not in the set
     assert v.verify([la2.der]).status == REVOKED and v.verify([la.der]).status == REVOKED
     # C's CRL replayed while C is away: refused as older than the one held, A's kept
     server.routes["/all.crl"] = Route(
@@ -2205,6 +2205,25 @@ def test_file_bundle_keeps_its_other_cas_current_after_a_ca_is_removed(tmp_path:
     src2.refresh()
     err = src2.status()[0].last_error or ""
     assert "no configured CA" in err and "CN=File C CA" in err, err
+
+
+def test_a_removed_cas_expired_crl_in_a_bundle_does_not_fail_the_source(tmp_path: Path) -> None:
+    """A bundle still carrying the last CRL of a CA removed from the store, past its nextUpdate:
+    the source's status describes the CRLs in the set only (it reported "its CRL expired" and
+    counted a failure every round; found by review)."""
+    store, v, (ca_a, ca_c) = _tenants("Expired A CA", "Expired C CA")
+    path = tmp_path / "bundle.pem"
+    path.write_bytes(_pem_crl(_crl_now(ca_a, [], 1, 1)) + _pem_crl(_crl_now(ca_c, [], 1, 1)))
+    src = CRLSource(files=[path], cas=store, targets=[v])
+    assert src.refresh()
+    store.remove("ca1")
+    path.write_bytes(_pem_crl(_crl_now(ca_a, [], 2))
+                     + _pem_crl(_crl_now(ca_c, [], 2, 2, valid_s=-60)))  # fmt: skip
+    os.utime(path, (time.time() + 2, time.time() + 2))
+    assert src.refresh() is True
+    st = src.status()[0]
+    assert st.last_error is None and st.consecutive_failures == 0 and st.crls == 1, st
+    assert not st.expired and st.next_update is not None
 
 
 def test_bundle_with_a_crl_of_an_unconfigured_issuer_keeps_the_verifiers_set(

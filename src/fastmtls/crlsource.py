@@ -91,7 +91,8 @@ class SourceStatus:
     in_set: bool  # its CRLs are part of the published (or next) set
     # crls, this_update and next_update describe the same CRLs: those held from this source
     # (its last good content) or, while those are issued for later (thisUpdate ahead), the
-    # earlier content still in force, which the set uses
+    # earlier content still in force, which the set uses; of them, those of keys a configured
+    # CA has (a removed CA's CRLs, held but not in the set, are not counted)
     crls: int  # how many CRLs
     this_update: int | None  # their newest thisUpdate
     next_update: int | None  # their earliest nextUpdate
@@ -901,14 +902,17 @@ class CRLSource:
                 ))  # fmt: skip
         return out
 
-    @staticmethod
-    def _describes(s: _Source, now: float) -> tuple[CRLInfo, ...]:
+    def _describes(self, s: _Source, now: float) -> tuple[CRLInfo, ...]:
         """The CRLs a status describes: the held ones, or while they are issued for later, the
-        newest earlier content in force (what the set uses)."""
-        if _in_force(s.infos, now):
-            return s.infos
-        current = [c for c in s.outgoing if _in_force(c.infos, now)]
-        return current[-1].infos if current else s.infos
+        newest earlier content in force (what the set uses); of those, the CRLs of keys a
+        configured CA has (a removed CA's CRLs, held but left out of the set, neither count nor
+        make the source's CRL expire)."""
+        content = _Content(s.ders, s.infos, s.signers)
+        if not _in_force(s.infos, now):
+            current = [c for c in s.outgoing if _in_force(c.infos, now)]
+            content = current[-1] if current else content
+        return tuple(i for i, k in zip(content.infos, content.signers)
+                     if (i.issuer_der, k) in self._configured)  # fmt: skip
 
     def __repr__(self) -> str:
         errors = sum(1 for s in self._sources if s.last_error or s.held_error)
