@@ -2433,6 +2433,14 @@ def test_refused_result_is_readable_until_close_and_then_says_why(live: LivePKI)
     listener = socket.create_server(("127.0.0.1", 0))
     seen: dict[str, str] = {}
 
+    def end(tls: ssl.SSLSocket, how: Callable[[], object], key: str) -> None:
+        """End the connection ``how`` (close, unwrap), then record what result() says."""
+        how()
+        try:
+            fssl.result(tls)
+        except fastmtls.ConfigurationError as exc:
+            seen[key] = str(exc)
+
     def serve() -> None:
         for _ in range(2):
             conn, _ = listener.accept()
@@ -2441,18 +2449,10 @@ def test_refused_result_is_readable_until_close_and_then_says_why(live: LivePKI)
                 tls.do_handshake()
             except (ssl.SSLError, OSError):
                 seen["refused"] = fssl.result(tls).status
-                tls.close()
-                try:
-                    fssl.result(tls)
-                except fastmtls.ConfigurationError as exc:
-                    seen["after close"] = str(exc)
+                end(tls, tls.close, "after close")
                 continue
             seen["good"] = fssl.result(tls).status
-            tls.unwrap()
-            try:
-                fssl.result(tls)
-            except fastmtls.ConfigurationError as exc:
-                seen["after unwrap"] = str(exc)
+            end(tls, tls.unwrap, "after unwrap")
             tls.close()
 
     server = threading.Thread(target=serve)
