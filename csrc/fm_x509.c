@@ -837,7 +837,7 @@ static int parse_extensions(fm_cert *c, fm_span exts) {
         int critical, rc;
         if (fm_der_extension(&r, &oid, &critical, &value) != 0)
             return size_rule ? FM_ERR_INVALID_EXTENSION : BAD;
-        int decoded = openssl_decoded(oid) >= 0;
+        int which = openssl_decoded(oid), decoded = which >= 0;
         for (size_t i = 0; i < nseen; i++)
             if (fm_span_eq(seen[i], oid)) {
                 c->ext_flags |= decoded ? FM_X_DECODE_FAILED : 0u;
@@ -929,8 +929,7 @@ static int parse_extensions(fm_cert *c, fm_span exts) {
              * certificate type, RFC 3779 resources, proxy certificates), so it takes them
              * critical, where fastmtls, which does not, refuses them (RFC 5280 4.2). */
             known = 0;
-            int k = openssl_decoded(oid);
-            if (k >= CE_DECODED && !other_decoded_ok(k - CE_DECODED, value))
+            if (which >= CE_DECODED && !other_decoded_ok(which - CE_DECODED, value))
                 rc = FM_ERR_INVALID_EXTENSION;
         }
         if (rc == SIZE_RULE) { /* refused, but the walk goes on: a later extension may not
