@@ -20,7 +20,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -301,40 +301,42 @@ def _about(option: str, path: str) -> Iterator[None]:
 
 def _read_cas(paths: Sequence[str], option: str = "--ca") -> list[bytes]:
     """The certificates of CA or intermediate files (PEM or DER), in order."""
-    out: list[bytes] = []
-    for path in paths:
-        with _about(option, path):
-            out.extend(certificates_of(Path(path).read_bytes()))
-    return out
+    return _read_each(paths, option, certificates_of)[0]
 
 
-def _read_crls(paths: Sequence[str], option: str) -> list[bytes]:
-    """The CRLs of CRL files (DER, or PEM holding several), in order, each file's refused with
-    its name."""
-    out: list[bytes] = []
+def _read_each(paths: Sequence[str], option: str, split: Callable[[bytes], list[bytes]]
+               ) -> tuple[list[bytes], list[str]]:  # fmt: skip
+    """The items (certificates, CRLs: ``split``) of the files ``paths``, in order, and the file
+    of each; a file that does not read is refused with its name."""
+    items: list[bytes] = []
+    files: list[str] = []
     for path in paths:
         with _about(option, path):
-            out.extend(crl_to_der(Path(path).read_bytes()))
-    return out
+            found = split(Path(path).read_bytes())
+        items.extend(found)
+        files.extend([path] * len(found))
+    return items, files
+
+
+def _name_item(exc: FastMTLSError, pattern: str, option: str, files: Sequence[str],
+               first: int) -> None:  # fmt: skip
+    """Prefix ``exc`` (about item n of a list read by _read_each, ``pattern`` capturing n,
+    counted from ``first``) with the option and file the item came from."""
+    m = re.match(pattern, str(exc))
+    if m and 0 <= int(m.group(1)) - first < len(files):
+        path = files[int(m.group(1)) - first]
+        exc.args = (f"{option} {_display_path(path)}: {exc}", *exc.args[1:])
 
 
 def _build_set(paths: Sequence[str], option: str, cas: Sequence[bytes],
                at: TimeInput) -> RevocationSet:  # fmt: skip
     """RevocationSet.build over the CRLs of ``paths``; a CRL it refuses (``CRL #n ...``, n
-    counting the CRLs of every file) is named with its file."""
-    crls: list[bytes] = []
-    files: list[str] = []
-    for path in paths:
-        found = _read_crls([path], option)
-        crls.extend(found)
-        files.extend([path] * len(found))
+    counting the CRLs of every file from 1) is named with its file."""
+    crls, files = _read_each(paths, option, crl_to_der)
     try:
         return RevocationSet.build(crls, cas=cas, at=at)
     except FastMTLSError as exc:
-        m = re.match(r"CRL #(\d+)", str(exc))
-        if m and 1 <= int(m.group(1)) <= len(files):
-            exc.args = (f"{option} {_display_path(files[int(m.group(1)) - 1])}: {exc}",
-                        *exc.args[1:])  # fmt: skip
+        _name_item(exc, r"CRL #(\d+)", option, files, 1)
         raise
 
 
@@ -353,7 +355,7 @@ def _crl_inspect(args: argparse.Namespace) -> int:
     reports: list[dict[str, object]] = []
     bad_signature = False
     for path in args.files:
-        for der in _read_crls([path], "CRL file"):
+        for der in _read_each([path], "CRL file", crl_to_der)[0]:
             with _about("CRL file", path):
                 info = inspect_crl(der)
             signature = "not checked (give --ca)"
@@ -452,27 +454,27 @@ def _crl_revocations(args: argparse.Namespace, inters: Sequence[bytes]) -> Revoc
 
 def _verify(args: argparse.Namespace) -> int:
     store = _trust_store(args.ca, args.associate)
-    inters = _read_cas(args.intermediate, "--intermediate")
-    for path in args.intermediate:  # each file's certificates must be CAs: named if not
-        with _about("--intermediate", path):
-            Verifier(store, intermediates=_read_cas([path], "--intermediate"))
-    revocations = None  # read before the chain: configuration errors do not depend on it
+    inters, files = _read_each(args.intermediate, "--intermediate", certificates_of)
+    try:
+        verifier = Verifier(
+            store,
+            purpose=args.purpose,
+            intermediates=inters,
+            max_depth=args.max_depth,
+            revocation_check=args.revocation_check,
+            revoked="fail" if args.strict_revocation else "flag",
+            require_eku=args.require_eku,
+            cn_constraints=args.cn_constraints,
+        )
+    except FastMTLSError as exc:  # "intermediate n: ...", n counted from 0
+        _name_item(exc, r"intermediate (\d+)", "--intermediate", files, 0)
+        raise
+    # read before the chain: configuration errors do not depend on it
     if args.revocations:
-        revocations = RevocationSet.load(args.revocations)
+        verifier.revocations = RevocationSet.load(args.revocations)
     elif args.crl:
-        revocations = _crl_revocations(args, inters)
+        verifier.revocations = _crl_revocations(args, inters)
     data = _read_chain(args.chain)
-    verifier = Verifier(
-        store,
-        purpose=args.purpose,
-        intermediates=inters,
-        max_depth=args.max_depth,
-        revocations=revocations,
-        revocation_check=args.revocation_check,
-        revoked="fail" if args.strict_revocation else "flag",
-        require_eku=args.require_eku,
-        cn_constraints=args.cn_constraints,
-    )
     result = verifier.verify(data, host=args.host, at=args.at, expected_name=args.expected_name)
     out = result.as_dict()
     out["reason"] = result.reason.name
