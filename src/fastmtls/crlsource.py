@@ -212,6 +212,18 @@ class _Source:
         self.io_stuck: threading.Event | None = None
 
     @property
+    def content(self) -> _Content:
+        """The last good content, as one _Content."""
+        return _Content(self.ders, self.infos, self.signers)
+
+    def held_crls(self) -> list[_Carried]:
+        """Every CRL the source holds with a signing key recorded: of its earlier content still
+        needed, its content, and the CRLs it carries."""
+        return [*(_Carried(d, i, k) for part in (*self.outgoing, self.content)
+                  for d, i, k in zip(part.ders, part.infos, part.signers) if k is not None),
+                *self.carried]  # fmt: skip
+
+    @property
     def has_delta(self) -> bool:
         return any(i.delta for i in self.infos)
 
@@ -907,7 +919,7 @@ class CRLSource:
         newest earlier content in force (what the set uses); of those, the CRLs of keys a
         configured CA has (a removed CA's CRLs, held but left out of the set, neither count nor
         make the source's CRL expire)."""
-        content = _Content(s.ders, s.infos, s.signers)
+        content = s.content
         if not _in_force(s.infos, now):
             current = [c for c in s.outgoing if _in_force(c.infos, now)]
             content = current[-1] if current else content
@@ -1124,12 +1136,8 @@ class CRLSource:
         ahead = {_series(i, k) for i, k in new if k is not None and i.this_update > now}
         ahead -= {_series(i, k) for i, k in new if k is not None and i.this_update <= now}
         keep = wanted | (ahead & {_series(c.info, c.signer) for c in s.carried})
-        contents = [*s.outgoing, _Content(s.ders, s.infos, s.signers)]
-        held = [*(_Carried(d, i, k) for part in contents
-                  for d, i, k in zip(part.ders, part.infos, part.signers) if k is not None),
-                *s.carried]  # fmt: skip
         found: dict[bytes, _Carried] = {}
-        for c in held:
+        for c in s.held_crls():
             if _series(c.info, c.signer) in keep:
                 found.setdefault(c.der, c)
         out: list[_Carried] = []
@@ -1230,18 +1238,15 @@ class CRLSource:
         configured CA has the key (_usable) as the held one is; the other CAs' CRLs beside it
         stay current. Any other CRL no configured CA verifies refuses the content (the build
         says why)."""
-        away = {(i.issuer_der, k) for i, k in held
-                if k is not None and (i.issuer_der, k) not in self._configured}  # fmt: skip
-        out: list[bytes | None] = []
-        for der, info in zip(ders, infos):
-            signer = next((ca.spki for ca in self._ca_index.get(info.issuer_der, ())
-                           if check_crl(der, ca.der) is None), None)  # fmt: skip
-            if signer is None:
-                signer = next((key for name, key in away if name == info.issuer_der
-                               and (name, key) in self._known
-                               and check_crl(der, self._known[name, key].der) is None), None)
-            out.append(signer)
-        return tuple(out)
+        away: dict[bytes, list[CertInfo]] = {}  # removed CAs of held series, by name
+        for i, k in held:
+            if (k is not None and (i.issuer_der, k) not in self._configured
+                    and (i.issuer_der, k) in self._known):  # fmt: skip
+                away.setdefault(i.issuer_der, []).append(self._known[i.issuer_der, k])
+        return tuple(next((ca.spki for ca in (*self._ca_index.get(info.issuer_der, ()),
+                                              *away.get(info.issuer_der, ()))
+                           if check_crl(der, ca.der) is None), None)
+                     for der, info in zip(ders, infos))  # fmt: skip
 
     def _read_file(self, s: _Source) -> tuple[object, bytes | None]:
         """(stat key, content): content None when the stat did not change since the last read;
@@ -1425,7 +1430,7 @@ class CRLSource:
             return ()
         earlier = s.outgoing
         if infos is not s.infos and s.data is not None:
-            earlier += (_Content(s.ders, s.infos, s.signers),)
+            earlier += (s.content,)
         current = [c for c in earlier if _in_force(c.infos, now)][-1:]
         ahead = [c for c in earlier if not _in_force(c.infos, now)][-_MAX_AHEAD:]
         return (*current, *ahead)
@@ -1569,12 +1574,9 @@ class CRLSource:
                         s.stat_key = _NEVER
                         s.bad_digest = None
                         s.due = min(s.due, time.monotonic())
-        held_updates = [i.this_update for s in self._sources if s.in_set
-                        for i, k in (*((i, k) for c in s.outgoing
-                                       for i, k in zip(c.infos, c.signers)),
-                                     *zip(s.infos, s.signers),
-                                     *((c.info, c.signer) for c in s.carried))
-                        if (i.issuer_der, k) in self._configured]  # fmt: skip
+        held_updates = [c.info.this_update for s in self._sources if s.in_set
+                        for c in s.held_crls()
+                        if (c.info.issuer_der, c.signer) in self._configured]  # fmt: skip
         self._next_in_force = min((t for t in held_updates if t > now), default=None)
         # the CRLs in force are part of what the set was built from (one coming into force can
         # also let an earlier one go: their times, not their number)
