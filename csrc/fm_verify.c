@@ -762,6 +762,10 @@ static int validate_path(vctx *x, int *depth) {
      * except self-issued intermediates. In OpenSSL's order (check_name_constraints): the
      * certificates from the top down, each against the CAs above it from the top down, so that
      * where several break constraints the depth reported is the one OpenSSL reports. */
+    const uint64_t nc_max = x->o->limits.max_nc_checks;
+    const unsigned rule = (x->o->flags & FM_OPT_CN_ALWAYS)   ? FM_NC_CN_ALWAYS
+                          : (x->o->flags & FM_OPT_CN_NO_SAN) ? FM_NC_CN_NO_SAN
+                                                             : FM_NC_CN_NO_DNS_SAN;
     for (size_t j = n ? n - 1 : 0; j-- > 0;) {
         const fm_cert *sub = x->path[j].cert;
         if (j > 0 && sub->self_issued)
@@ -771,15 +775,12 @@ static int validate_path(vctx *x, int *depth) {
             if (!(ca->ext_flags & FM_X_NC))
                 continue;
             /* one budget for the whole verification: every path tried, every pair */
-            uint64_t spent = 0, max = x->o->limits.max_nc_checks;
-            uint32_t left = x->nc_spent < max ? (uint32_t)(max - x->nc_spent) : 0;
-            unsigned rule = (x->o->flags & FM_OPT_CN_ALWAYS)   ? FM_NC_CN_ALWAYS
-                            : (x->o->flags & FM_OPT_CN_NO_SAN) ? FM_NC_CN_NO_SAN
-                                                               : FM_NC_CN_NO_DNS_SAN;
+            uint64_t spent = 0;
+            uint32_t left = x->nc_spent < nc_max ? (uint32_t)(nc_max - x->nc_spent) : 0;
             int rc = left ? fm_nc_check(ca, sub, rule, left, &spent) : FM_ERR_BUDGET_EXCEEDED;
             /* a pair over what is left uses it up: the next paths through these certificates
              * are refused without reading their constraints again (each refusal read them) */
-            x->nc_spent = rc == FM_ERR_BUDGET_EXCEEDED ? max : x->nc_spent + spent;
+            x->nc_spent = rc == FM_ERR_BUDGET_EXCEEDED ? nc_max : x->nc_spent + spent;
             if (rc != FM_OK) {
                 *depth = (int)j;
                 return rc;
