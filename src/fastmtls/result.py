@@ -227,11 +227,7 @@ class VerifyResult:
         strict = res.status == Reason.CERT_REVOKED and res.revoked_depth >= 0
         if not (res.flags & lib.FM_RESULT_REVOKED or strict):
             return None
-        return (
-            int(self._res.revoked_depth),
-            int(self._res.revoked_reason),
-            int(self._res.revoked_at),
-        )
+        return int(res.revoked_depth), int(res.revoked_reason), int(res.revoked_at)
 
     @property
     def depth(self) -> int | None:
