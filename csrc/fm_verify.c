@@ -542,6 +542,34 @@ static int has_key_id(const fm_cert *c) {
     return (c->ext_flags & FM_X_AKI) && c->aki_keyid.len > 0;
 }
 
+/* The web PKI's further rules (FM_OPT_WEBPKI): CA/B Forum Baseline Requirements for TLS server
+ * certificates that x509-limbo's webpki:: cases expect a verifier to apply and RFC 5280 leaves
+ * open. Not 7.1.4.3 (a commonName a copy of a subjectAltName): fastmtls never reads the CN as a
+ * name, and limbo's own SUCCESS cases break it by the hundred (limbo_disagreements.txt). */
+static int check_webpki(const fm_cert *c, int role) {
+    uint32_t f = c->ext_flags;
+    /* 6.1.5: an RSA modulus a whole number of octets */
+    if ((c->key_type == FM_KEY_RSA || c->key_type == FM_KEY_RSA_PSS) && c->key_bits % 8 != 0)
+        return FM_ERR_UNSUPPORTED_KEY;
+    if (role == ROLE_LEAF) {
+        /* 7.1.2.7.10: extKeyUsage present, not critical, without anyExtendedKeyUsage */
+        if (!(f & FM_X_EKU) || (c->eku & FM_EKU_ANY))
+            return FM_ERR_INVALID_PURPOSE;
+        if (f & FM_X_EKU_CRIT)
+            return FM_ERR_INVALID_EXTENSION;
+    }
+    if (role == ROLE_ANCHOR && c->self_issued) {
+        /* 7.1.2.1.2: a root has no extKeyUsage; 7.1.2.1.3: its authorityKeyIdentifier, if
+         * any, is its keyIdentifier alone, identical to its subjectKeyIdentifier */
+        if (f & FM_X_EKU)
+            return FM_ERR_INVALID_EXTENSION;
+        if ((f & FM_X_AKI) &&
+            (!has_key_id(c) || (f & FM_X_AKI_ISSUER) || !fm_span_eq(c->aki_keyid, c->ski)))
+            return FM_ERR_INVALID_EXTENSION;
+    }
+    return FM_OK;
+}
+
 static int check_cert_alone(const vctx *x, const fm_cert *c, int role) {
     int is_leaf = role == ROLE_LEAF;
     uint32_t f = c->ext_flags;
@@ -620,7 +648,7 @@ static int check_cert_alone(const vctx *x, const fm_cert *c, int role) {
         if (key_too_small(x, c))
             return FM_ERR_CA_KEY_TOO_SMALL;
     }
-    return FM_OK;
+    return (x->o->flags & FM_OPT_WEBPKI) ? check_webpki(c, role) : FM_OK;
 }
 
 static int presented_alone(vctx *x, size_t k) {

@@ -487,8 +487,11 @@ static int ext_aki(fm_cert *c, fm_span v) {
     int has_serial = fm_der_optional(&r, FM_TAG_CONTEXT(2), &serial, NULL);
     if (has_names < 0 || has_serial < 0 || !fm_der_done(&r))
         return FM_ERR_INVALID_EXTENSION;
-    /* the issuer and serial are not used; OpenSSL decodes them, and refuses the certificate
-     * when they do not decode: so does fm_verify (FM_X_DECODE_FAILED) */
+    /* the issuer and serial do not take part in path building (noted for the web PKI profile,
+     * which forbids them in a root); OpenSSL decodes them, and refuses the certificate when
+     * they do not decode: so does fm_verify (FM_X_DECODE_FAILED) */
+    if (has_names || has_serial)
+        c->ext_flags |= FM_X_AKI_ISSUER;
     if ((has_names && !general_names_decode(names)) ||
         (has_serial && fm_der_integer_ok(serial) != 0))
         c->ext_flags |= FM_X_DECODE_FAILED;
@@ -891,7 +894,10 @@ static int parse_extensions(fm_cert *c, fm_span exts) {
                 c->ext_flags |= FM_X_POLICY_MAP;
                 known = 0;
                 break;
-            case CE_EKU: c->ext_flags |= FM_X_EKU; rc = ext_eku(c, value); break;
+            case CE_EKU:
+                c->ext_flags |= FM_X_EKU | (critical ? FM_X_EKU_CRIT : 0);
+                rc = ext_eku(c, value);
+                break;
             case CE_POLICIES:
                 /* RFC 5280 4.2.1.4: accepted even when critical, as OpenSSL does. With no
                  * initial explicit-policy requirement (we never set one), processing the policies

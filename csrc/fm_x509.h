@@ -47,6 +47,9 @@ typedef struct fm_pss {
                                     * not parse, or a SAN element is no GeneralName TLV: OpenSSL
                                     * flags the certificate invalid, and its
                                     * X509_get0_subject_key_id gives no SKI (fields() neither) */
+#define FM_X_AKI_ISSUER 0x8000u    /* authorityKeyIdentifier names the issuer's issuer and serial
+                                    * (authorityCertIssuer or authorityCertSerialNumber) */
+#define FM_X_EKU_CRIT 0x10000u     /* extendedKeyUsage is critical */
 
 /* KeyUsage bits, numbered as in RFC 5280 4.2.1.3 (bit n of the BIT STRING -> 1 << n). */
 #define FM_KU_DIGITAL_SIGNATURE (1u << 0)

@@ -14,6 +14,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from fastmtls import RevocationSet
 from fastmtls.cli import main
@@ -120,6 +121,21 @@ def test_verify_require_eku_and_cn_constraints(
         assert rc == want and isinstance(out, dict), (pem, extra)
         if want:
             assert out["status"] == "FAILED:permitted subtree violation"
+
+
+def test_verify_profile_webpki(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--profile webpki applies the CA/B Forum rules: a server leaf with anyExtendedKeyUsage
+    verifies by default and fails under it."""
+    root = pki.ca("CLI Web Root")
+    leaf = pki.leaf(root, "www.example.com", san=[x509.DNSName("www.example.com")],
+                    eku=(pki.SERVER_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE))
+    (tmp_path / "root.pem").write_bytes(root.pem)
+    (tmp_path / "leaf.pem").write_bytes(leaf.pem)
+    base = ["verify", "--ca", str(tmp_path / "root.pem"), "--purpose", "server", *AT]
+    assert _run([*base, str(tmp_path / "leaf.pem")], capsys)[0] == 0
+    rc, out = _run([*base, "--profile", "webpki", str(tmp_path / "leaf.pem")], capsys)
+    assert rc == 1 and isinstance(out, dict)
+    assert out["status"] == "FAILED:unsupported certificate purpose"
 
 
 def test_verify_bad_ca_exit_two(world: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:

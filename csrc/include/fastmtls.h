@@ -176,6 +176,13 @@ enum fm_purpose { FM_PURPOSE_ANY = 0, FM_PURPOSE_CLIENT = 1, FM_PURPOSE_SERVER =
  * FM_OPT_CN_NO_SAN. */
 #define FM_OPT_CN_ALWAYS 0x40u
 
+/* The web PKI profile: CA/B Forum Baseline Requirements for TLS server certificates on top of
+ * RFC 5280: the leaf has a non-critical extendedKeyUsage without anyExtendedKeyUsage (and with
+ * the purpose), every RSA modulus is a whole number of octets, and a self-signed trust anchor
+ * has no extendedKeyUsage and no authorityKeyIdentifier but its keyIdentifier, equal to its
+ * subjectKeyIdentifier. */
+#define FM_OPT_WEBPKI 0x80u
+
 typedef struct fm_options {
     fm_limits limits;
     uint32_t purpose;           /* enum fm_purpose */

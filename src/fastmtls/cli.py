@@ -200,6 +200,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "only when it has no SAN at all (no-san, the default for --purpose server), or always "
         "(backends that authorise on the subject)",
     )
+    v.add_argument(
+        "--profile",
+        choices=("rfc5280", "webpki"),
+        default="rfc5280",
+        help="webpki adds the CA/B Forum rules of publicly trusted server certificates (leaf "
+        "EKU present, non-critical, without anyExtendedKeyUsage; RSA moduli of whole octets; "
+        "roots without EKU or a foreign AKI)",
+    )
     v.add_argument("--expected-name", help="DNS name, IP, e-mail or URI the leaf must carry")
     v.add_argument("--max-depth", type=int, default=8, help="intermediates allowed (default 8)")
     revocation_source = v.add_mutually_exclusive_group()
@@ -465,6 +473,7 @@ def _verify(args: argparse.Namespace) -> int:
             revoked="fail" if args.strict_revocation else "flag",
             require_eku=args.require_eku,
             cn_constraints=args.cn_constraints,
+            profile=args.profile,
         )
     except FastMTLSError as exc:  # "intermediate n: ...", n counted from 0
         _name_item(exc, r"intermediate (\d+)", "--intermediate", files, 0)

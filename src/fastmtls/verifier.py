@@ -143,6 +143,7 @@ class Verifier:
         expired_crl: Literal["ignore", "deny"] = "ignore",
         revoked: Literal["flag", "fail"] = "flag",
         cn_constraints: Literal["no-san", "no-dns-san", "always"] | None = None,
+        profile: Literal["rfc5280", "webpki"] = "rfc5280",
     ) -> None:
         if not isinstance(store, TrustStore):
             raise ConfigurationError("store must be a TrustStore")
@@ -171,7 +172,7 @@ class Verifier:
         if cn_constraints is None:  # by purpose: see _option_flags
             cn_constraints = "no-san" if purpose == "server" else "no-dns-san"
         opts.flags = _option_flags(revocation_check, missing_crl, expired_crl, revoked,
-                                   cn_constraints)
+                                   cn_constraints, profile)
         if require_eku:
             opts.flags |= lib.FM_OPT_REQUIRE_EKU
         opts.min_rsa_bits = min_rsa_bits
@@ -403,11 +404,19 @@ class Verifier:
                             unchecked=bool(res.n_presented) or bool(presented))  # fmt: skip
 
 
-def _option_flags(check: str, missing: str, expired: str, revoked: str, cn: str) -> int:
-    """FM_OPT_* bits for the revocation policy options and the commonName rule (each
-    validated). ``cn_constraints``: a leaf's hostname-like commonName is checked against its
-    CAs' dNSName constraints whenever the leaf has no dNSName SAN ("no-dns-san", OpenSSL's and
-    BoringSSL's rule, the default for client certificates: the subject DN is what a gateway
+def _option_flags(
+    check: str, missing: str, expired: str, revoked: str, cn: str, profile: str
+) -> int:
+    """FM_OPT_* bits for the revocation policy options, the commonName rule and the profile
+    (each validated). ``profile``: "rfc5280" (RFC 5280 with the end-entity rules of rustls-webpki
+    and pyca/cryptography), or "webpki", which adds the CA/B Forum Baseline Requirements for
+    publicly trusted TLS certificates (the leaf's extendedKeyUsage present, non-critical and
+    without anyExtendedKeyUsage, RSA moduli a whole number of octets, a root without
+    extendedKeyUsage or an authorityKeyIdentifier other than its own key identifier): for
+    server certificates of the web PKI; private PKIs often break them for no security loss.
+    ``cn_constraints``: a leaf's hostname-like commonName is checked against its CAs' dNSName
+    constraints whenever the leaf has no dNSName SAN ("no-dns-san", OpenSSL's and BoringSSL's
+    rule, the default for client certificates: the subject DN is what a gateway
     forwards and backends authorise on, so a CA constrained to partner.example must not vouch
     for CN=admin.corp.example beside an e-mail, URI or IP SAN), or only when the leaf has no
     subjectAltName at all ("no-san", the default for purpose="server": a server certificate
@@ -422,6 +431,7 @@ def _option_flags(check: str, missing: str, expired: str, revoked: str, cn: str)
         "revoked": (revoked, {"flag": 0, "fail": lib.FM_OPT_REV_STRICT}),
         "cn_constraints": (cn, {"no-san": lib.FM_OPT_CN_NO_SAN, "no-dns-san": 0,
                                 "always": lib.FM_OPT_CN_ALWAYS}),
+        "profile": (profile, {"rfc5280": 0, "webpki": lib.FM_OPT_WEBPKI}),
     }
     flags = 0
     for option, (value, table) in choices.items():

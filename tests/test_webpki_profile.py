@@ -1,0 +1,122 @@
+"""Verifier(profile="webpki"): the CA/B Forum Baseline Requirements that RFC 5280 leaves open.
+
+Every rule has a violating certificate that fails under the web PKI profile and passes under the
+default profile ("rfc5280"), and a compliant twin that passes under both. Server certificates
+(purpose="server"), as the web PKI issues them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pki
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from helpers import make_verifier, run_verify
+
+from fastmtls import ConfigurationError, Reason
+
+R = Reason
+SERVER_SAN = (x509.DNSName("www.example.com"),)
+ANY_EKU = ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE
+
+
+def server_leaf(issuer: pki.Cert, **kw: Any) -> pki.Cert:
+    kw.setdefault("eku", (pki.SERVER_AUTH,))
+    return pki.leaf(issuer, "www.example.com", san=SERVER_SAN, **kw)
+
+
+def outcomes(root: pki.Cert, chain: list[pki.Cert]) -> tuple[str, str]:
+    """(status under rfc5280, status under webpki) of ``chain`` (leaf first) under ``root``."""
+    return tuple(  # type: ignore[return-value]
+        run_verify(make_verifier(root, purpose="server", profile=p), chain,
+                   expected_name="www.example.com").status
+        for p in ("rfc5280", "webpki"))
+
+
+@pytest.fixture(scope="module")
+def root() -> pki.Cert:
+    return pki.ca("Web Root")
+
+
+@pytest.mark.parametrize(
+    ("leaf_kw", "reason"),
+    [
+        ({"eku": None}, R.INVALID_PURPOSE),  # BR 7.1.2.7.10: extKeyUsage MUST be present
+        ({"eku": (pki.SERVER_AUTH, ANY_EKU)}, R.INVALID_PURPOSE),  # anyEKU MUST NOT be
+        ({"eku_critical": True}, R.INVALID_EXTENSION),  # extKeyUsage MUST NOT be critical
+    ],
+    ids=["no-eku", "any-eku", "critical-eku"],
+)
+def test_leaf_eku_rules(root: pki.Cert, leaf_kw: dict[str, Any], reason: Reason) -> None:
+    plain, web = outcomes(root, [server_leaf(root, **leaf_kw)])
+    assert plain == "SUCCESS"
+    assert web == f"FAILED:{reason.message}"
+
+
+def test_compliant_chain_passes_both_profiles(root: pki.Cert) -> None:
+    inter = pki.intermediate(root, eku=(pki.SERVER_AUTH,))
+    assert outcomes(root, [server_leaf(inter), inter]) == ("SUCCESS", "SUCCESS")
+
+
+def test_webpki_leaf_still_needs_the_purpose(root: pki.Cert) -> None:
+    leaf = server_leaf(root, eku=(pki.CLIENT_AUTH,))
+    assert outcomes(root, [leaf]) == (f"FAILED:{R.INVALID_PURPOSE.message}",) * 2
+
+
+@pytest.mark.parametrize("where", ["leaf", "intermediate", "root"])
+def test_rsa_modulus_must_be_whole_octets(where: str) -> None:
+    """BR 6.1.5: an RSA modulus of 2052 bits is strong enough, but no whole number of octets."""
+    odd = pki.make_key("rsa2052", fresh=True)
+    r = pki.ca("Odd Root", key=odd if where == "root" else "p256")
+    inter = pki.intermediate(r, key=odd if where == "intermediate" else "p256")
+    leaf = server_leaf(inter, key=odd if where == "leaf" else "p256")
+    plain, web = outcomes(r, [leaf, inter])
+    assert plain == "SUCCESS"
+    assert web == f"FAILED:{R.UNSUPPORTED_KEY.message}"
+    even = pki.ca("Even Root", key="rsa2048")
+    assert outcomes(even, [server_leaf(even, key="rsa2048")]) == ("SUCCESS", "SUCCESS")
+
+
+@pytest.mark.parametrize(
+    "root_kw",
+    [
+        {"eku": (pki.SERVER_AUTH,)},  # BR 7.1.2.1.2: a root has no extKeyUsage
+        {"aki": b"\x01" * 20},  # 7.1.2.1.3: keyIdentifier identical to the SKI
+        {"aki_ext": x509.AuthorityKeyIdentifier(None, None, None)},  # keyIdentifier MUST be
+        {"aki_ext": "issuer-serial"},  # authorityCertIssuer, authorityCertSerialNumber MUST NOT
+    ],
+    ids=["eku", "aki-mismatch", "aki-without-keyid", "aki-issuer-serial"],
+)
+def test_root_rules(root_kw: dict[str, Any]) -> None:
+    kw = dict(root_kw)
+    ext = kw.pop("aki_ext", None)
+    key = pki.make_key("p256")
+    if ext == "issuer-serial":
+        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key()).digest
+        ext = x509.AuthorityKeyIdentifier(
+            ski, [x509.DirectoryName(pki.parse_name("Bad Root"))], 1)
+    if ext is not None:
+        kw.update(aki=False, extra_extensions=[(ext, False)])
+    bad = pki.ca("Bad Root", key=key, **kw)
+    plain, web = outcomes(bad, [server_leaf(bad)])
+    assert plain == "SUCCESS"
+    assert web == f"FAILED:{R.INVALID_EXTENSION.message}"
+
+
+def test_root_with_own_key_identifier_as_aki_passes() -> None:
+    good = pki.ca("Good Root", aki=True)  # AKI keyIdentifier = its own SKI
+    assert outcomes(good, [server_leaf(good)]) == ("SUCCESS", "SUCCESS")
+
+
+def test_root_rules_bind_roots_only(root: pki.Cert) -> None:
+    """A trusted intermediate (no root) names its issuer in its AKI and may carry an EKU."""
+    inter = pki.intermediate(root, eku=(pki.SERVER_AUTH,))
+    leaf = server_leaf(inter)
+    assert outcomes(inter, [leaf]) == ("SUCCESS", "SUCCESS")
+
+
+def test_profile_is_validated() -> None:
+    with pytest.raises(ConfigurationError, match="profile"):
+        make_verifier(purpose="server", profile="cabf")  # type: ignore[arg-type]
