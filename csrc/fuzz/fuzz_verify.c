@@ -7,8 +7,9 @@
  *                            3 the expected-name bytes below, used as the host too
  *                  bits 2-4  expected name kind (value % 5: FM_NAME_NONE, DNS, IP, EMAIL, URI)
  *                  bit 5     consult the fixed revocation set
- *                  bit 6     the strict verifier (purpose client, EKU required, revocation of the
- *                            whole chain, missing CRL denied, revoked = failed, small budgets)
+ *                  bit 6     the strict verifier (purpose client, EKU required, the web PKI
+ *                            profile, revocation of the whole chain, missing CRL denied,
+ *                            revoked = failed, small budgets)
  *                            instead of the default one
  *                  bit 7     also verify with a caching verifier, twice (cold, then cached), and
  *                            with one that caches signatures and parsed intermediates but no
@@ -53,7 +54,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
     fm_options s = o;
     s.purpose = FM_PURPOSE_CLIENT;
-    s.flags = FM_OPT_REQUIRE_EKU | FM_OPT_REV_CHAIN | FM_OPT_REV_DENY_MISSING |
+    s.flags = FM_OPT_REQUIRE_EKU | FM_OPT_WEBPKI | FM_OPT_REV_CHAIN | FM_OPT_REV_DENY_MISSING |
               FM_OPT_REV_DENY_EXPIRED | FM_OPT_REV_STRICT;
     s.limits.max_depth = 3, s.limits.max_sig_checks = 6, s.limits.max_steps = 40;
     s.limits.max_chain_certs = 8, s.limits.max_cert_size = 8192, s.limits.max_input_size = 32768;
