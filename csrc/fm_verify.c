@@ -548,18 +548,22 @@ static int has_key_id(const fm_cert *c) {
  * name, and limbo's own SUCCESS cases break it by the hundred (limbo_disagreements.txt). */
 static int check_webpki(const fm_cert *c, int role) {
     uint32_t f = c->ext_flags;
-    /* 6.1.5: an RSA modulus a whole number of octets */
-    if ((c->key_type == FM_KEY_RSA || c->key_type == FM_KEY_RSA_PSS) && c->key_bits % 8 != 0)
+    /* 6.1.5, 7.1.3.1.1-7.1.3.1.2: rsaEncryption with a modulus of whole octets, or ECDSA on
+     * P-256, P-384 or P-521 (no Ed25519, no RSASSA-PSS key) */
+    if (c->key_type == FM_KEY_RSA ? c->key_bits % 8 != 0
+                                  : c->key_type != FM_KEY_EC_P256 && c->key_type != FM_KEY_EC_P384 &&
+                                        c->key_type != FM_KEY_EC_P521)
         return FM_ERR_UNSUPPORTED_KEY;
-    if (role == ROLE_LEAF) {
-        /* 7.1.2.7.10: extKeyUsage present, not critical, without anyExtendedKeyUsage */
-        if (!(f & FM_X_EKU) || (c->eku & FM_EKU_ANY))
-            return FM_ERR_INVALID_PURPOSE;
-        if (f & FM_X_EKU_CRIT)
-            return FM_ERR_INVALID_EXTENSION;
-    }
+    /* 7.1.2.1.2 (roots: absent), 7.1.2.2-7.1.2.3 (subordinate CAs), 7.1.2.7.10 (subscribers):
+     * extKeyUsage never critical */
+    if (f & FM_X_EKU_CRIT)
+        return FM_ERR_INVALID_EXTENSION;
+    /* 7.1.2.7.10: a subscriber's extKeyUsage present, without anyExtendedKeyUsage */
+    if (role == ROLE_LEAF && (!(f & FM_X_EKU) || (c->eku & FM_EKU_ANY)))
+        return FM_ERR_INVALID_PURPOSE;
     if (role == ROLE_ANCHOR && c->self_issued) {
-        /* 7.1.2.1.2: a root has no extKeyUsage; 7.1.2.1.3: its authorityKeyIdentifier, if
+        /* a root (self-issued: its issuer and subject byte-identical, as fastmtls matches names
+         * everywhere). 7.1.2.1.2: no extKeyUsage; 7.1.2.1.3: its authorityKeyIdentifier, if
          * any, is its keyIdentifier alone, identical to its subjectKeyIdentifier */
         if (f & FM_X_EKU)
             return FM_ERR_INVALID_EXTENSION;

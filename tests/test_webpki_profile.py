@@ -79,6 +79,35 @@ def test_rsa_modulus_must_be_whole_octets(where: str) -> None:
     assert outcomes(even, [server_leaf(even, key="rsa2048")]) == ("SUCCESS", "SUCCESS")
 
 
+@pytest.mark.parametrize("where", ["leaf", "intermediate", "root"])
+def test_ed25519_keys_are_not_web_pki_keys(where: str) -> None:
+    """BR 6.1.5 / 7.1.3.1: RSA or ECDSA on P-256, P-384, P-521; no Ed25519 anywhere."""
+    r = pki.ca("Ed Root", key="ed25519" if where == "root" else "p256")
+    inter = pki.intermediate(r, key="ed25519" if where == "intermediate" else "p384")
+    leaf = server_leaf(inter, key="ed25519" if where == "leaf" else "p521")
+    plain, web = outcomes(r, [leaf, inter])
+    assert plain == "SUCCESS"
+    assert web == f"FAILED:{R.UNSUPPORTED_KEY.message}"
+
+
+def test_p384_and_p521_keys_pass(root: pki.Cert) -> None:
+    inter = pki.intermediate(root, key="p384")
+    assert outcomes(root, [server_leaf(inter, key="p521"), inter]) == ("SUCCESS", "SUCCESS")
+
+
+@pytest.mark.parametrize("where", ["intermediate", "root"])
+def test_ca_eku_must_not_be_critical(where: str) -> None:
+    """BR 7.1.2.2-7.1.2.3: a subordinate CA's extKeyUsage is not critical (a trusted
+    intermediate's neither)."""
+    r = pki.ca("Crit Root")
+    inter = pki.intermediate(r, eku=(pki.SERVER_AUTH,), eku_critical=True)
+    anchor = inter if where == "root" else r
+    chain = [server_leaf(inter)] + ([inter] if where == "intermediate" else [])
+    plain, web = outcomes(anchor, chain)
+    assert plain == "SUCCESS"
+    assert web == f"FAILED:{R.INVALID_EXTENSION.message}"
+
+
 @pytest.mark.parametrize(
     "root_kw",
     [

@@ -177,9 +177,10 @@ enum fm_purpose { FM_PURPOSE_ANY = 0, FM_PURPOSE_CLIENT = 1, FM_PURPOSE_SERVER =
 #define FM_OPT_CN_ALWAYS 0x40u
 
 /* The web PKI profile: CA/B Forum Baseline Requirements for TLS server certificates on top of
- * RFC 5280: the leaf has a non-critical extendedKeyUsage without anyExtendedKeyUsage (and with
- * the purpose), every RSA modulus is a whole number of octets, and a self-signed trust anchor
- * has no extendedKeyUsage and no authorityKeyIdentifier but its keyIdentifier, equal to its
+ * RFC 5280: the leaf has an extendedKeyUsage without anyExtendedKeyUsage (and with the
+ * purpose), no extendedKeyUsage is critical, every key is rsaEncryption with a modulus of whole
+ * octets or ECDSA on P-256, P-384 or P-521, and a self-issued trust anchor has no
+ * extendedKeyUsage and no authorityKeyIdentifier but its keyIdentifier, equal to its
  * subjectKeyIdentifier. */
 #define FM_OPT_WEBPKI 0x80u
 

@@ -205,8 +205,8 @@ def _build_parser() -> argparse.ArgumentParser:
         choices=("rfc5280", "webpki"),
         default="rfc5280",
         help="webpki adds the CA/B Forum rules of publicly trusted server certificates (leaf "
-        "EKU present, non-critical, without anyExtendedKeyUsage; RSA moduli of whole octets; "
-        "roots without EKU or a foreign AKI)",
+        "EKU present, without anyExtendedKeyUsage; no EKU critical; RSA keys of whole octets "
+        "or ECDSA P-256/P-384/P-521; roots without EKU or a foreign AKI)",
     )
     v.add_argument("--expected-name", help="DNS name, IP, e-mail or URI the leaf must carry")
     v.add_argument("--max-depth", type=int, default=8, help="intermediates allowed (default 8)")

@@ -410,9 +410,10 @@ def _option_flags(
     """FM_OPT_* bits for the revocation policy options, the commonName rule and the profile
     (each validated). ``profile``: "rfc5280" (RFC 5280 with the end-entity rules of rustls-webpki
     and pyca/cryptography), or "webpki", which adds the CA/B Forum Baseline Requirements for
-    publicly trusted TLS certificates (the leaf's extendedKeyUsage present, non-critical and
-    without anyExtendedKeyUsage, RSA moduli a whole number of octets, a root without
-    extendedKeyUsage or an authorityKeyIdentifier other than its own key identifier): for
+    publicly trusted TLS certificates (the leaf's extendedKeyUsage present and without
+    anyExtendedKeyUsage, no extendedKeyUsage critical, keys RSA with moduli of whole octets or
+    ECDSA P-256/P-384/P-521, a root without extendedKeyUsage or an authorityKeyIdentifier
+    other than its own key identifier): for
     server certificates of the web PKI; private PKIs often break them for no security loss.
     ``cn_constraints``: a leaf's hostname-like commonName is checked against its CAs' dNSName
     constraints whenever the leaf has no dNSName SAN ("no-dns-san", OpenSSL's and BoringSSL's
