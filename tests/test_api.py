@@ -651,6 +651,42 @@ def test_equal_answer_about_other_certificates_is_a_new_object(ch: pki.Chain, v:
     assert all(a is not b for a, b in zip(seen, seen[1:]))
 
 
+def test_value_equal_elements_of_other_bytes_are_other_certificates(
+    ch: pki.Chain, v: Verifier
+) -> None:
+    """An element equal by value to the last call's but of other raw bytes (a memoryview of
+    2-byte items holding the leaf's octets as numbers) is not the last call's certificate: the
+    core's reading of its raw bytes decides, as for a verifier that never saw the first chain."""
+    import array
+
+    for _ in range(2):
+        ok = v.verify(ch.presented_der, at=NOW)
+    wide = memoryview(array.array("H", list(ch.leaf.der)))
+    assert wide == ch.leaf.der and wide.tobytes() != ch.leaf.der
+    r = v.verify([wide, *ch.presented_der[1:]], at=NOW)
+    fresh = make_verifier(ch.root).verify([wide, *ch.presented_der[1:]], at=NOW)
+    assert r is not ok and not r.verified
+    assert r.status == fresh.status and r.presented_chain == fresh.presented_chain
+
+
+def test_an_element_changed_while_the_core_reads_it_is_verified_as_it_is(
+    ch: pki.Chain, v: Verifier
+) -> None:
+    """A buffer whose content changes between the core's reading and the result's copy (another
+    thread writing a bytearray mid-call; here a bytearray whose bytes() differs from its buffer)
+    is verified again as it is now: the result never describes bytes the core did not verify."""
+    stranger = pki.chain(1).leaf.der
+
+    class Shifting(bytearray):
+        def __bytes__(self) -> bytes:
+            return stranger
+
+    r = v.verify([Shifting(ch.leaf.der), *ch.presented_der[1:]], at=NOW)
+    assert r.presented_chain[0] == stranger
+    assert not r.verified and r.fields()["cert_verified"] is False
+    assert v.verify(ch.presented_der, at=NOW).verified
+
+
 def test_revocation_swap_changes_the_returned_object(ch: pki.Chain, v: Verifier) -> None:
     """A swap that revokes the leaf gives a new, revoked result at once; swapping back, not."""
     for _ in range(2):

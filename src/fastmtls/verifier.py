@@ -33,6 +33,7 @@ _RESULT_T = ffi.typeof("fm_result *")
 _c_verify_again = lib.fm_verify_again
 _c_chain_again = lib.fm_verify_chain_again
 _NULL = ffi.NULL
+_OCTETS = frozenset((bytes, bytearray))  # element types whose == compares their octets
 _NO_CERTIFICATE = int(Reason.NO_CERTIFICATE)
 _NOW = int(lib.FM_TIME_NOW)
 
@@ -338,7 +339,10 @@ class Verifier:
             # core's result buffer of a returned object is never written again; the thread's
             # spare buffer receives a differing answer. The thread also keeps the bytes of its
             # last call's elements and their concatenation: the same certificates again (compared
-            # element by element, by identity first) are not joined again.
+            # element by element, by identity first) are not joined again. The leaf must then be
+            # bytes or a bytearray, whose equality is that of their octets (a memoryview of
+            # 2-byte items, or a class with an __eq__ of its own, can equal the last leaf by
+            # value and hold other octets; joined, its octets are what the core reads).
             tl = self._tl
             prev: VerifyResult
             try:
@@ -347,8 +351,8 @@ class Verifier:
                 prev_res, spare = _NULL, _alloc(_RESULT_T)  # then the answer is never "same"
                 prev_elems = data = None
             try:
-                again = chain == prev_elems
-            except Exception:  # an element whose comparison raises: not the same certificates
+                again = type(chain[0]) in _OCTETS and chain == prev_elems
+            except Exception:  # no leaf, or an element whose comparison raises: not the same
                 again = False
             if not again:
                 try:
@@ -373,8 +377,12 @@ class Verifier:
                 else:
                     res, spare = spare, _alloc(_RESULT_T)
                 # the result keeps its own copy of what was presented: bytes as they are, any
-                # other buffer (a gateway may reuse one bytearray per connection) as bytes
+                # other buffer (a gateway may reuse one bytearray per connection) as bytes; one
+                # that another thread changed while the core read it is verified again, as it is
+                # now, so that the result never describes bytes the core did not verify
                 presented = [c if type(c) is bytes else bytes(c) for c in chain]
+                if b"".join(presented) != data:
+                    return self.verify(presented, host=host, at=at)
                 out = self._result(res, presented, data, snap)
                 tl.last = (res, out, spare, presented, data)
                 return out
