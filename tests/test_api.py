@@ -187,6 +187,16 @@ def test_verifier_needs_a_trust_store() -> None:
         Verifier([])  # type: ignore[arg-type]
 
 
+def test_a_bundle_with_a_non_ca_names_the_certificate(ch: pki.Chain) -> None:
+    """A CA bundle holding a leaf (a chain file given as CA file) is refused naming which of its
+    certificates, and whose (it said only "certificate is not a CA"; found by a review of the
+    docs)."""
+    with pytest.raises(NotACAError, match=r"CA 'bundle', certificate #1 \(subject 'CN=client'\)"):
+        TrustStore().add_pem(ch.pem_bundle, name="bundle")
+    with pytest.raises(NotACAError, match=r"certificate #2 \(subject 'CN=client'\)"):
+        TrustStore().add_ders([ch.root.der, ch.leaf.der], name="bundle")
+
+
 def test_verifier_intermediates_errors(ch: pki.Chain) -> None:
     """Operator intermediates must be CA certificates that parse."""
     store = TrustStore()
@@ -206,6 +216,21 @@ def test_verifier_intermediates_as_pem(ch: pki.Chain) -> None:
     v = Verifier(store, intermediates=pki.pem_bundle(*ch.intermediates).decode())
     r = v.verify([ch.leaf.der], at=NOW)
     assert r.verified and r.chain == [ch.leaf.der, ch.intermediates[0].der, ch.root.der]
+
+
+@pytest.mark.parametrize("form", ["pem-bytes", "pem-str", "mixed"])
+def test_verifier_intermediates_as_a_list_of_pem(ch: pki.Chain, form: str) -> None:
+    """A list of intermediates may hold PEM texts (bytes or str, each one or more certificates)
+    beside DER, as RevocationSet.build(cas=...) takes them."""
+    store = TrustStore()
+    store.add_der(ch.root.der, name="root")
+    inter = ch.intermediates[0]
+    items: list[Any] = {"pem-bytes": [inter.pem], "pem-str": [inter.pem.decode()],
+                        "mixed": [inter.der, inter.pem]}[form]
+    v = Verifier(store, intermediates=items)
+    assert v.verify([ch.leaf.der], at=NOW).verified
+    with pytest.raises(ConfigurationError, match="intermediates must hold DER or PEM"):
+        Verifier(store, intermediates=[inter.der, 5])  # type: ignore[list-item]
 
 
 def test_verifier_attributes(ch: pki.Chain) -> None:

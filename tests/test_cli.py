@@ -155,20 +155,55 @@ def test_verify_chooses_the_crl_in_force_at_the_given_time(
                 str(world["later_crl"])]  # fmt: skip
     rc, out = _run(["verify", "--ca", str(world["root"]), *crl_args, *AT, str(world["chain"])],
                    capsys)  # fmt: skip
-    assert rc == 0 and isinstance(out, dict) and out["cert_revoked"] is True
+    assert rc == 1 and isinstance(out, dict) and out["cert_revoked"] is True
 
 
 def test_verify_with_crl(world: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    """--crl revokes the leaf: verified and revoked by default, FAILED with --strict-revocation."""
+    """--crl revokes the leaf: verified and revoked by default, FAILED with --strict-revocation;
+    exit status 1 either way (a script reading 0 as "allow" must not admit a revoked client;
+    found by a review of the docs)."""
     base = ["verify", "--ca", str(world["root"]), "--intermediate", str(world["inter"]), *AT]
     rc, out = _run([*base, "--crl", str(world["crl"]), str(world["chain"])], capsys)
-    assert rc == 0 and isinstance(out, dict)
+    assert rc == 1 and isinstance(out, dict) and out["status"] == "SUCCESS"
     assert out["cert_revoked"] is True and out["cert_verified"] is True
     rc, out = _run(
         [*base, "--crl", str(world["crl"]), "--strict-revocation", str(world["chain"])], capsys
     )
     assert rc == 1 and isinstance(out, dict)
     assert out["status"] == "FAILED:certificate revoked"
+
+
+def test_verify_missing_and_expired_crl_options(
+    world: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--missing-crl deny fails a certificate whose CA published no CRL (here the intermediate,
+    under --revocation-check chain: the root's CRL is missing), --expired-crl deny one whose CRL
+    is past its nextUpdate (a week after pki.NOW)."""
+    base = ["verify", "--ca", str(world["root"]), "--intermediate", str(world["inter"]),
+            "--crl", str(world["later_crl"])]  # fmt: skip
+    chain = str(world["chain"])
+    assert _run([*base, *AT, "--missing-crl", "deny", chain], capsys)[0] == 0  # leaf only
+    rc, out = _run([*base, *AT, "--missing-crl", "deny", "--revocation-check", "chain", chain],
+                   capsys)  # fmt: skip
+    assert rc == 1 and isinstance(out, dict)
+    assert out["status"] == "FAILED:unable to get certificate CRL"
+    later = ["--at", str(int((pki.NOW + dt.timedelta(days=30)).timestamp()))]
+    assert _run([*base, *later, chain], capsys)[0] == 0
+    rc, out = _run([*base, *later, "--expired-crl", "deny", chain], capsys)
+    assert rc == 1 and isinstance(out, dict) and out["status"] == "FAILED:CRL has expired"
+
+
+@pytest.mark.parametrize("option", [["--strict-revocation"], ["--revocation-check", "chain"],
+                                    ["--missing-crl", "deny"], ["--expired-crl", "deny"]])
+def test_verify_revocation_options_need_a_revocation_source(
+    world: dict[str, Path], capsys: pytest.CaptureFixture[str], option: list[str]
+) -> None:
+    """A revocation option without --crl or --revocations would check nothing: exit 2, named
+    (it was taken silently; found by a review of the docs)."""
+    rc = main(["verify", "--ca", str(world["root"]), *AT, *option, str(world["chain"])])
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == ""
+    assert f"{' '.join(option)} needs --crl or --revocations" in err
 
 
 def test_crl_inspect(world: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
@@ -179,8 +214,11 @@ def test_crl_inspect(world: dict[str, Path], capsys: pytest.CaptureFixture[str])
     assert info["issuer"] == "CN=Intermediate CA 1"
     assert info["entries"] == 2 and info["crl_number"] == 1 and info["signature"] == "valid"
     assert info["this_update"] == "May 31 00:00:00 2026 GMT"
+    # its nextUpdate is a week after pki.NOW (2026-06-01): past, today
+    assert info["expired"] is (dt.datetime.now(dt.timezone.utc) > pki.NOW + dt.timedelta(days=7))
     rc, out = _run(["crl", "inspect", str(world["crl"]), "--ca", str(world["root"])], capsys)
-    assert rc == 1 and isinstance(out, list) and out[0]["signature"].startswith("invalid")
+    assert rc == 1 and isinstance(out, list)
+    assert out[0]["signature"] == "not checked: no --ca certificate has the CRL's issuer name"
     rc, out = _run(["crl", "inspect", str(world["crl"])], capsys)
     assert rc == 0 and isinstance(out, list) and out[0]["signature"].startswith("not checked")
 
@@ -205,7 +243,7 @@ def test_crl_inspect_reports_the_error_of_the_issuing_ca(
     rc, out = _run(["crl", "inspect", str(bad), "--ca", str(world["root"]), "--ca",
                     str(world["other"])], capsys)  # fmt: skip
     assert rc == 1 and isinstance(out, list)
-    assert out[0]["signature"] == "invalid: no --ca certificate has the CRL's issuer name"
+    assert out[0]["signature"] == "not checked: no --ca certificate has the CRL's issuer name"
 
 
 def test_crl_compile_then_verify(
@@ -229,7 +267,7 @@ def test_crl_compile_then_verify(
         ],
         capsys,
     )
-    assert rc == 0 and isinstance(out, dict) and out["cert_revoked"] is True
+    assert rc == 1 and isinstance(out, dict) and out["cert_revoked"] is True
 
 
 @pytest.mark.parametrize(("at", "entries"), [(AT, 2), ([], 0)], ids=["at", "now"])
@@ -388,8 +426,8 @@ def test_verify_crl_a_bad_client_chain_is_a_result(world: dict[str, Path]) -> No
     is found revoked through the configured intermediate, garbage is malformed."""
     argv = ["--ca", str(world["root"]), "--intermediate", str(world["inter"]), "--crl",
             str(world["crl"]), *AT]  # fmt: skip
-    expected = {"chain": (0, "SUCCESS", True), "leaf": (0, "SUCCESS", True),
-                "fake": (0, "SUCCESS", True), "real+fake": (0, "SUCCESS", True),
+    expected = {"chain": (1, "SUCCESS", True), "leaf": (1, "SUCCESS", True),
+                "fake": (1, "SUCCESS", True), "real+fake": (1, "SUCCESS", True),
                 "garbage": (1, "FAILED:malformed certificate", False)}  # fmt: skip
     for name, data in _client_chains(world).items():
         proc = _verify_stdin(argv, data)
@@ -423,7 +461,7 @@ def test_verify_der_chain_with_crl(world: dict[str, Path], tmp_path: Path,
     for chain in (world["chain"], der):
         rc, out = _run(["verify", "--ca", str(world["root"]), "--intermediate", str(world["inter"]),
                         "--crl", str(world["crl"]), *AT, str(chain)], capsys)  # fmt: skip
-        assert rc == 0 and isinstance(out, dict), chain
+        assert rc == 1 and isinstance(out, dict), chain
         assert out["status"] == "SUCCESS" and out["cert_revoked"] is True, chain
 
 
@@ -684,7 +722,7 @@ def test_help_describes_every_command(capsys: pytest.CaptureFixture[str]) -> Non
     assert exc.value.code == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "fastmtls crl compile turns CRLs into a revocation snapshot." in out
-    assert "Exit status of verify: 0 only when the chain verified; 1 when it did not; 2" in out
+    assert "Exit status of verify: 0 only when the chain verified and is not revoked; 1" in out
     assert "fastmtls demo runs mutual TLS end to end on 127.0.0.1 (see fastmtls.demo)" in out
     assert "``" not in out and ":mod:" not in out
 

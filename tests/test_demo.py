@@ -141,7 +141,7 @@ def test_demo_keep(tmp_path: Path) -> None:
             conn.request("GET", "/")
             answer = json.loads(conn.getresponse().read())
         assert answer["status"] == "SUCCESS" and answer["cert_verified"] is True
-        assert answer["cert_subject_dn"] == "O=fastmtls demo,CN=good client"
+        assert answer["cert_subject_dn"] == "CN=good client,O=fastmtls demo"
         _read_until(lines, r"SUCCESS revoked=False")  # the server logs the request
     finally:
         proc.terminate()

@@ -353,6 +353,37 @@ def test_crl_of_an_unconfigured_impostor_is_refused(w: World) -> None:
     assert check_crl(revoking_leaf(w), w.inter.der) is None
 
 
+def test_a_file_name_given_as_data_is_named(w: World, tmp_path: Path) -> None:
+    """The name of a CRL or CA file passed where its contents belong says so (it said only "no
+    PEM ... block found"; found by a review of the docs); other garbage does not."""
+    crl_file = tmp_path / "inter.crl"
+    crl_file.write_bytes(revoking_leaf(w))
+    with pytest.raises(RevocationError, match="is the name of a file, .*inter.crl"):
+        RevocationSet.build([str(crl_file)], cas=w.cas)
+    ca_file = tmp_path / "root.pem"
+    ca_file.write_bytes(w.root.pem)
+    with pytest.raises(ConfigurationError, match="is the name of a file, .*root.pem"):
+        TrustStore().add_pem(str(ca_file), name="root")
+    with pytest.raises(ConfigurationError, match="is the name of a file"):
+        Verifier(w.store, intermediates=[str(ca_file).encode()])
+    with pytest.raises(RevocationError) as exc:
+        RevocationSet.build([str(tmp_path / "absent.crl")], cas=w.cas)
+    assert "name of a file" not in str(exc.value)
+
+
+def test_cas_of_a_verifier_are_its_anchors_and_intermediates(w: World) -> None:
+    """cas=verifier: the CAs the verifier is configured with, so the CRL of the intermediate
+    it holds in intermediates= is taken; a store holding only the root names the way out."""
+    v = Verifier(w.store, intermediates=[w.inter.der])
+    rs = RevocationSet.build([revoking_leaf(w)], cas=v)
+    assert rs.lookup(w.inter.der, serial(w.leaf)) is not None
+    with pytest.raises(RevocationError, match="give the issuing intermediate itself, or the "
+                                              "Verifier whose intermediates= holds it"):
+        RevocationSet.build([revoking_leaf(w)], cas=w.store)
+    with pytest.raises(RevocationError, match="no CAs given: pass cas="):
+        RevocationSet.build([revoking_leaf(w)])
+
+
 @pytest.mark.parametrize(
     ("key_usage", "ok"),
     [({"key_cert_sign"}, False), ({"key_cert_sign", "digital_signature"}, False),

@@ -1,10 +1,13 @@
 """Command line: ``fastmtls verify`` prints a verification result as JSON; ``fastmtls crl
 inspect`` describes CRLs; ``fastmtls crl compile`` turns CRLs into a revocation snapshot.
 
-Exit status of ``verify``: 0 only when the chain verified; 1 when it did not; 2 for usage or
-configuration errors (a CA file that is not a CA, an unreadable chain file, a CRL no configured
-CA issued), never for a bad client chain. ``crl inspect`` exits 1 when a signature was checked
-and is not valid. ``fastmtls demo`` runs mutual TLS end to end on 127.0.0.1 (see
+Exit status of ``verify``: 0 only when the chain verified and is not revoked; 1 when it did not
+verify or is revoked (the JSON still says SUCCESS with cert_revoked true for a revoked chain
+unless --strict-revocation, as Cloudflare's fields do); 2 for usage or configuration errors (a
+CA file that is not a CA, an unreadable chain file, a CRL no configured CA issued), never for a
+bad client chain. ``crl inspect`` exits 1 when a CRL's signature could not be verified with the
+--ca certificates (not valid, or no --ca has the CRL's issuer name); ``crl compile`` exits 0
+or 2. ``fastmtls demo`` runs mutual TLS end to end on 127.0.0.1 (see
 :mod:`fastmtls.demo`); it exits 0 when every client got the expected result.
 
 A reader that stops reading (``fastmtls verify ... | head -c1``) is not a failure of the command:
@@ -222,11 +225,31 @@ def _build_parser() -> argparse.ArgumentParser:
     revocation_source.add_argument(
         "--revocations", metavar="SNAPSHOT", help="compiled revocation snapshot (not with --crl)"
     )
-    v.add_argument("--revocation-check", choices=("leaf", "chain"), default="leaf")
+    v.add_argument(
+        "--revocation-check",
+        choices=("leaf", "chain"),
+        default="leaf",
+        help="check the leaf only, or every certificate below the trusted CA (needs --crl or "
+        "--revocations)",
+    )
     v.add_argument(
         "--strict-revocation",
         action="store_true",
-        help="a revoked chain fails (default: verified and revoked, as Cloudflare)",
+        help="a revoked chain is FAILED:certificate revoked (default: SUCCESS with "
+        "cert_revoked true, as Cloudflare; the exit status is 1 either way)",
+    )
+    v.add_argument(
+        "--missing-crl",
+        choices=("allow", "deny"),
+        default="allow",
+        help="deny: a checked certificate whose CA has no CRL fails (unable to get certificate "
+        "CRL)",
+    )
+    v.add_argument(
+        "--expired-crl",
+        choices=("ignore", "deny"),
+        default="ignore",
+        help="deny: a certificate whose CRL is past its nextUpdate fails (CRL has expired)",
     )
 
     crl = sub.add_parser("crl", help="inspect and compile CRLs")
@@ -355,13 +378,14 @@ def _inspect_error(der: bytes, cas: Sequence[bytes], errors: Sequence[str | None
     for ca, error in zip(cas, errors):
         if error is not None and ca_subject(ca) == issuer:
             return error
-    return "no --ca certificate has the CRL's issuer name"
+    return "not checked: no --ca certificate has the CRL's issuer name"
 
 
 def _crl_inspect(args: argparse.Namespace) -> int:
     cas = _read_cas(args.ca)
     reports: list[dict[str, object]] = []
     bad_signature = False
+    now = dt.datetime.now(dt.timezone.utc).timestamp()
     for path in args.files:
         for der in _read_each([path], "CRL file", crl_to_der)[0]:
             with _about("CRL file", path):
@@ -372,7 +396,8 @@ def _crl_inspect(args: argparse.Namespace) -> int:
                 if None in errors:
                     signature = "valid"
                 else:
-                    signature = f"invalid: {_inspect_error(der, cas, errors)}"
+                    error = _inspect_error(der, cas, errors)
+                    signature = error if error.startswith("not checked") else f"invalid: {error}"
                 bad_signature |= None not in errors
             reports.append(
                 {
@@ -382,6 +407,9 @@ def _crl_inspect(args: argparse.Namespace) -> int:
                     "next_update": None
                     if info.next_update is None
                     else asn1_time(info.next_update),
+                    # past its nextUpdate now (a relying party with expired_crl="deny" refuses
+                    # what it covers)
+                    "expired": info.next_update is not None and info.next_update < now,
                     "crl_number": info.number,
                     "delta_of": info.base_number,
                     "entries": info.entries,
@@ -461,6 +489,12 @@ def _crl_revocations(args: argparse.Namespace, inters: Sequence[bytes]) -> Revoc
 
 
 def _verify(args: argparse.Namespace) -> int:
+    given = [opt for opt, on in (("--revocation-check chain", args.revocation_check == "chain"),
+                                 ("--strict-revocation", args.strict_revocation),
+                                 ("--missing-crl deny", args.missing_crl == "deny"),
+                                 ("--expired-crl deny", args.expired_crl == "deny")) if on]
+    if given and not (args.crl or args.revocations):  # a check that would check nothing
+        raise ConfigurationError(f"{', '.join(given)} needs --crl or --revocations")
     store = _trust_store(args.ca, args.associate)
     inters, files = _read_each(args.intermediate, "--intermediate", certificates_of)
     try:
@@ -471,6 +505,8 @@ def _verify(args: argparse.Namespace) -> int:
             max_depth=args.max_depth,
             revocation_check=args.revocation_check,
             revoked="fail" if args.strict_revocation else "flag",
+            missing_crl=args.missing_crl,
+            expired_crl=args.expired_crl,
             require_eku=args.require_eku,
             cn_constraints=args.cn_constraints,
             profile=args.profile,
@@ -490,7 +526,7 @@ def _verify(args: argparse.Namespace) -> int:
     out["depth"] = result.depth
     out["anchor"] = result.anchor_name
     emit(json.dumps(out, indent=2))
-    return 0 if result.verified else 1
+    return 0 if result.verified and not result.revoked else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

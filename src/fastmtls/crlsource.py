@@ -59,6 +59,7 @@ from .revocation import (
     _ca_ders,
     ca_subject,
     check_crl,
+    configured_cas,
     crl_to_der,
     inspect_crl,
 )
@@ -959,8 +960,7 @@ class CRLSource:
             return self._cas_static
         found: dict[bytes, None] = {}
         for v in self._targets:
-            found.update(dict.fromkeys(v.store._snapshot.anchors))
-            found.update(dict.fromkeys(v._inters))
+            found.update(dict.fromkeys(configured_cas(v)))
         return tuple(found)
 
     def _round(self, *, force: bool, stop: threading.Event | None = None,

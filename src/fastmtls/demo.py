@@ -105,10 +105,12 @@ class DemoPKI:
 
 
 def _name(common_name: str) -> x509.Name:
+    """O first, then CN, in the certificate: RFC 2253 (the fields) prints the last RDN first,
+    "CN=good client,O=fastmtls demo", as the README's example reads."""
     return x509.Name(
         [
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ORG),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
 from collections.abc import Iterator, Sequence
 from typing import Union
 
-from .errors import CertificateLoadError
+from .errors import CertificateLoadError, ConfigurationError
 
 ChainInput = Union[Sequence[bytes], bytes, bytearray, memoryview, str]
 
@@ -50,8 +51,23 @@ def pem_to_der(
     """
     out = pem_to_der_blocks(data, _CERT_LABELS, max_bytes=max_bytes, max_blocks=max_blocks)
     if not out:
-        raise CertificateLoadError("no PEM CERTIFICATE block found")
+        raise CertificateLoadError("no PEM CERTIFICATE block found" + path_hint(data))
     return out
+
+
+def path_hint(data: bytes | bytearray | memoryview | str) -> str:
+    """Where PEM or DER data was expected: a note when it is instead the name of a file (one
+    short line naming an existing file), the commonest mistake of a first try; else ""."""
+    text = data if isinstance(data, str) else bytes(data[:4097]).decode("utf-8", "replace")
+    name = text.strip()
+    if not name or len(name) > 4096 or "\n" in name or "-----" in name:
+        return ""
+    try:
+        if not os.path.isfile(name):
+            return ""
+    except (OSError, ValueError):  # a NUL, a name too long for the system
+        return ""
+    return f" (the data given is the name of a file, {name!r}, not its contents: read the file)"
 
 
 _TEXT_OCTETS = bytes(range(0x20, 0x7F)) + b"\t\r\n"
@@ -157,6 +173,18 @@ def tlv_len(der: bytes) -> int | None:
     if k == 0 or k > 4 or len(der) < 2 + k:
         return None
     return 2 + k + int.from_bytes(der[2 : 2 + k], "big")
+
+
+def certificates(item: object, what: str) -> list[bytes]:
+    """One element of a list of configured certificates (CAs, intermediates): one DER
+    certificate (bytes, bytearray, memoryview), or every certificate of a PEM text (str or
+    bytes). Anything else is a :class:`ConfigurationError` naming ``what``."""
+    if isinstance(item, str):
+        return pem_to_der(item)  # CertificateLoadError (a ConfigurationError) when garbled
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return pem_to_der(bytes(item)) if looks_like_pem(item) else [bytes(item)]
+    raise ConfigurationError(
+        f"{what} must hold DER or PEM certificates, not {type(item).__name__}")
 
 
 def looks_like_pem(data: bytes | bytearray | memoryview | str) -> bool:

@@ -21,7 +21,7 @@ from ._ffi import ffi, lib, message, status_name
 from ._format import dn_rfc2253
 from ._time import TimeInput, unix_time
 from .errors import ConfigurationError, NativeError
-from .pem import looks_like_pem, pem_to_der, pem_to_der_blocks
+from .pem import certificates, looks_like_pem, path_hint, pem_to_der_blocks
 
 PathLike = Union[str, "os.PathLike[str]"]
 CRLInput = Union[bytes, bytearray, memoryview, str]
@@ -187,7 +187,7 @@ def crl_to_der(data: CRLInput) -> list[bytes]:
     if looks_like_pem(raw):  # text around the blocks (openssl crl -text, comments) is allowed
         ders = pem_to_der_blocks(raw, (b"X509 CRL",))
         if not ders:
-            raise RevocationError("no PEM X509 CRL block found")
+            raise RevocationError("no PEM X509 CRL block found" + path_hint(raw))
         if raw.count(b"-----BEGIN X509 CRL-----") != len(ders):  # a block cut short: a file
             # read while being written, a body cut off; its CRL would silently be missing
             raise RevocationError("a PEM X509 CRL block has no END line (truncated?)")
@@ -249,31 +249,30 @@ def ca_subject(ca_der: bytes) -> bytes | None:
     return cert.subject if cert.ok else None
 
 
-def _certs(item: object) -> list[bytes]:
-    """One DER certificate, or every certificate of a PEM text."""
-    if isinstance(item, str):
-        return pem_to_der(item)  # CertificateLoadError (a ConfigurationError) when garbled
-    if isinstance(item, _BYTES_LIKE) and looks_like_pem(item):
-        return pem_to_der(bytes(item))
-    if isinstance(item, _BYTES_LIKE):
-        return [bytes(item)]
-    raise ConfigurationError(
-        f"cas must hold DER or PEM certificates, not {type(item).__name__}")
+def configured_cas(verifier: Any) -> tuple[bytes, ...]:
+    """The CAs a Verifier is configured with: its store's trust anchors (the current snapshot)
+    and its operator intermediates, each once: the CAs whose CRLs its revocation set takes."""
+    return tuple(dict.fromkeys((*verifier.store._snapshot.anchors, *verifier._inters)))
 
 
 def _ca_ders(cas: Any) -> list[bytes]:
-    """``cas=`` of build(): None, a TrustStore, one DER/PEM (a bundle), or a list of those."""
+    """``cas=`` of build(): None, a TrustStore, a Verifier, one DER/PEM (a bundle), or a list
+    of DER/PEM."""
+    from .verifier import Verifier  # (verifier.py imports this module)
+
     if cas is None:
         return []
+    if isinstance(cas, Verifier):
+        return list(configured_cas(cas))
     anchors = getattr(getattr(cas, "_snapshot", None), "anchors", None)
     if anchors is not None:  # a TrustStore
         return list(anchors)
     if isinstance(cas, (*_BYTES_LIKE, str)):
-        return _certs(cas)
+        return certificates(cas, "cas")
     if not isinstance(cas, Iterable):
-        raise ConfigurationError(
-            f"cas must be a TrustStore or DER/PEM certificates, not {type(cas).__name__}")
-    return [der for item in cas for der in _certs(item)]
+        raise ConfigurationError("cas must be a TrustStore, a Verifier or DER/PEM certificates, "
+                                 f"not {type(cas).__name__}")
+    return [der for item in cas for der in certificates(item, "cas")]
 
 
 def _crl_items(crls: Any) -> list[CRLInput]:
@@ -387,7 +386,12 @@ class RevocationSet:
         candidates = [ca for ca, subject in ca_list if subject == issuer]
         what = _crl_label(der, index, issuer)
         if not candidates:
-            raise RevocationError(f"{what}: no configured CA has the CRL's issuer name")
+            raise RevocationError(
+                f"{what}: no configured CA has the CRL's issuer name" + (
+                    " (cas= holds the CAs that issue the CRLs: give the issuing intermediate "
+                    "itself, or the Verifier whose intermediates= holds it)" if ca_list else
+                    " (no CAs given: pass cas=, the TrustStore, Verifier or certificates "
+                    "of the CAs that issue the CRLs)"))
         last = 0
         for ca in candidates:
             # borrowed: ``der`` is an immutable bytes object that build() holds until finish

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from ._certinfo import CertPool
+from ._certinfo import CertInfo, CertPool
 from ._ffi import ensure, ffi, lib
+from ._format import dn_rfc2253
 from ._hostname import ascii_host, is_host, is_ipv4
 from .errors import CertificateLoadError, ConfigurationError
 from .pem import looks_like_pem, pem_to_der
@@ -69,6 +70,17 @@ def _normalize_host(hostname: str) -> str:
     return wild + name
 
 
+def _subject_of(der: bytes) -> str:
+    """A certificate's subject for an error about it (' (subject ...)'), or '' unreadable."""
+    info = CertInfo(der)
+    if not info.has(lib.FM_INFO_SUBJECT):
+        return ""
+    try:
+        return f" (subject {dn_rfc2253(info.subject)!r})"
+    except ValueError:
+        return ""
+
+
 class TrustStore:
     """Named trust anchors (roots or intermediates the operator trusts) and host associations."""
 
@@ -97,9 +109,12 @@ class TrustStore:
         for name, group in group_of.items():
             nb = name.encode("utf-8")
             ensure(lib.fm_store_set_group_name(ptr, group, nb, len(nb)), f"CA name {name!r}")
+        seen: dict[str, int] = {}
         for name, der in cas:
+            seen[name] = seen.get(name, 0) + 1
             rc = lib.fm_store_add_anchor(ptr, der, len(der), group_of[name])
-            ensure(rc, f"CA {name!r}")
+            if rc != 0:  # which certificate of a bundle, and whose
+                ensure(rc, f"CA {name!r}, certificate #{seen[name]}{_subject_of(der)}")
         for host, ca_names in assoc.items():
             groups = [group_of[n] for n in ca_names if n in group_of]
             hb = host.encode("ascii")

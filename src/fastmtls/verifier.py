@@ -20,7 +20,14 @@ from ._ffi import ensure, ffi, lib
 from ._hostname import ascii_host
 from ._time import TimeInput, unix_time
 from .errors import ConfigurationError
-from .pem import ChainInput, PEMBlockError, TooManyBlocks, looks_like_pem, pem_to_der
+from .pem import (
+    ChainInput,
+    PEMBlockError,
+    TooManyBlocks,
+    certificates,
+    looks_like_pem,
+    pem_to_der,
+)
 from .result import Reason, VerifyResult, split_der
 from .revocation import RevocationSet
 from .store import TrustStore
@@ -194,13 +201,11 @@ class Verifier:
                 inters = split_der(intermediates)
             else:
                 inters = pem_to_der(intermediates)
+        elif isinstance(intermediates, Iterable):  # each DER, or PEM text of one or several
+            inters = [der for item in intermediates for der in certificates(item, "intermediates")]
         else:
-            items = list(intermediates) if isinstance(intermediates, Iterable) else None
-            if items is None or not all(
-                isinstance(d, (bytes, bytearray, memoryview)) for d in items
-            ):
-                raise ConfigurationError("intermediates must be PEM, or a list of DER certificates")
-            inters = [bytes(d) for d in items]
+            raise ConfigurationError("intermediates must be PEM, or a list of DER or PEM "
+                                     f"certificates, not {type(intermediates).__name__}")
         for i, der in enumerate(inters):
             ensure(lib.fm_verifier_add_intermediate(self._ptr, der, len(der)), f"intermediate {i}")
         self._inters = CertPool(inters)
