@@ -372,12 +372,13 @@ def _build_set(paths: Sequence[str], option: str, cas: Sequence[bytes],
 
 
 def _inspect_error(der: bytes, cas: Sequence[bytes], errors: Sequence[str | None]) -> str:
-    """Why no --ca verified the CRL: the error of the first CA whose subject is the CRL's
-    issuer (its signature, AKI or keyUsage), else that no CA has that name."""
+    """Why no --ca verified the CRL, as its "signature" reads: invalid, with the error of the
+    first CA whose subject is the CRL's issuer (its signature, AKI or keyUsage), else not
+    checked, since no CA has that name."""
     issuer = inspect_crl(der).issuer_der
     for ca, error in zip(cas, errors):
         if error is not None and ca_subject(ca) == issuer:
-            return error
+            return f"invalid: {error}"
     return "not checked: no --ca certificate has the CRL's issuer name"
 
 
@@ -396,8 +397,7 @@ def _crl_inspect(args: argparse.Namespace) -> int:
                 if None in errors:
                     signature = "valid"
                 else:
-                    error = _inspect_error(der, cas, errors)
-                    signature = error if error.startswith("not checked") else f"invalid: {error}"
+                    signature = _inspect_error(der, cas, errors)
                 bad_signature |= None not in errors
             reports.append(
                 {
