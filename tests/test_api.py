@@ -188,13 +188,17 @@ def test_verifier_needs_a_trust_store() -> None:
 
 
 def test_a_bundle_with_a_non_ca_names_the_certificate(ch: pki.Chain) -> None:
-    """A CA bundle holding a leaf (a chain file given as CA file) is refused naming which of its
-    certificates, and whose (it said only "certificate is not a CA"; found by a review of the
-    docs)."""
-    with pytest.raises(NotACAError, match=r"CA 'bundle', certificate #1 \(subject 'CN=client'\)"):
+    """A CA bundle holding a leaf (a chain file given as CA file) is refused naming which
+    certificate of the name, and whose (it said only "certificate is not a CA"; found by a
+    review of the docs); certificates already under the name count before the new ones."""
+    with pytest.raises(NotACAError, match=r"certificate #1 of CA 'bundle' \(subject 'CN=client'\)"):
         TrustStore().add_pem(ch.pem_bundle, name="bundle")
-    with pytest.raises(NotACAError, match=r"certificate #2 \(subject 'CN=client'\)"):
+    with pytest.raises(NotACAError, match=r"certificate #2 of CA 'bundle' \(subject 'CN=client'\)"):
         TrustStore().add_ders([ch.root.der, ch.leaf.der], name="bundle")
+    store = TrustStore()
+    store.add_ders([ch.root.der, ch.intermediates[0].der], name="bundle")
+    with pytest.raises(NotACAError, match=r"certificate #3 of CA 'bundle'"):
+        store.add_der(ch.leaf.der, name="bundle")
 
 
 def test_verifier_intermediates_errors(ch: pki.Chain) -> None:

@@ -235,6 +235,31 @@ def test_file_source_reloads_only_when_the_file_changes(tmp_path: Path, ca: pki.
         "file", "file", True, 1, None)
 
 
+def test_cas_of_a_verifier_follow_its_configuration(tmp_path: Path, ca: pki.Cert) -> None:
+    """cas= a Verifier takes its trust anchors and intermediates, as they are at each round:
+    the CRL of an intermediate it holds is taken beside its root's, and once its store no
+    longer trusts the root, a new CRL of the root is refused (cas=verifier raised TypeError;
+    found by review)."""
+    inter = pki.intermediate(ca, "CRLSource Verifier Intermediate")
+    inter_crl, ca_crl = tmp_path / "inter.crl", tmp_path / "ca.crl"
+    inter_crl.write_bytes(make_crl(inter, [7], number=1))
+    ca_crl.write_bytes(make_crl(ca, [9], number=1))
+    store = TrustStore()
+    store.add_der(ca.der, name="ca")
+    v = Verifier(store, intermediates=[inter.der])
+    src = CRLSource(files=[inter_crl, ca_crl], cas=v)
+    assert src.refresh() is True and src.current is not None
+    assert src.current.lookup(inter.der, 7) and src.current.lookup(ca.der, 9)
+    v.store = TrustStore()
+    ca_crl.write_bytes(make_crl(ca, [9, 10], number=2))
+    src.refresh()
+    errors = {Path(st.location).name: st.last_error for st in src.status()}
+    assert errors["inter.crl"] is None
+    assert "no configured CA" in (errors["ca.crl"] or "")
+    with pytest.raises(ConfigurationError, match="cas must be a TrustStore, a Verifier or"):
+        CRLSource(files=[inter_crl], cas=5)  # type: ignore[arg-type]
+
+
 def test_file_pem_bundle_with_crls_of_two_cas(tmp_path: Path, ca: pki.Cert) -> None:
     """One PEM file may hold CRLs of several CAs."""
     other = pki.ca("CRLSource Other CA")

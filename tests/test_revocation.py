@@ -40,7 +40,7 @@ from fastmtls import (
     VerifyResult,
     inspect_crl,
 )
-from fastmtls.revocation import check_crl
+from fastmtls.revocation import check_crl, crl_to_der
 
 NOW = pki.NOW
 REVOKED_TS = int(REVOKED_AT.timestamp())
@@ -353,22 +353,32 @@ def test_crl_of_an_unconfigured_impostor_is_refused(w: World) -> None:
     assert check_crl(revoking_leaf(w), w.inter.der) is None
 
 
-def test_a_file_name_given_as_data_is_named(w: World, tmp_path: Path) -> None:
+def test_a_file_name_given_as_data_is_named(
+    w: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The name of a CRL or CA file passed where its contents belong says so (it said only "no
     PEM ... block found"; found by a review of the docs); other garbage does not."""
     crl_file = tmp_path / "inter.crl"
     crl_file.write_bytes(revoking_leaf(w))
-    with pytest.raises(RevocationError, match="is the name of a file, .*inter.crl"):
+    with pytest.raises(RevocationError, match=r"is the name of a file, .*inter\.crl"):
         RevocationSet.build([str(crl_file)], cas=w.cas)
     ca_file = tmp_path / "root.pem"
     ca_file.write_bytes(w.root.pem)
-    with pytest.raises(ConfigurationError, match="is the name of a file, .*root.pem"):
+    with pytest.raises(ConfigurationError, match=r"is the name of a file, .*root\.pem"):
         TrustStore().add_pem(str(ca_file), name="root")
     with pytest.raises(ConfigurationError, match="is the name of a file"):
         Verifier(w.store, intermediates=[str(ca_file).encode()])
     with pytest.raises(RevocationError) as exc:
         RevocationSet.build([str(tmp_path / "absent.crl")], cas=w.cas)
     assert "name of a file" not in str(exc.value)
+    # a client's chain, or a downloaded CRL, never makes fastmtls look at a path
+    def no_lookups(path: object) -> bool:
+        raise AssertionError(f"looked at {path!r}")
+
+    monkeypatch.setattr(os.path, "isfile", no_lookups)
+    assert Verifier(w.store).verify(str(ca_file)).status == "FAILED:malformed certificate"
+    with pytest.raises(RevocationError, match=r"no PEM X509 CRL block found$"):
+        crl_to_der(str(crl_file))
 
 
 def test_cas_of_a_verifier_are_its_anchors_and_intermediates(w: World) -> None:

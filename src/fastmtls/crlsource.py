@@ -636,9 +636,10 @@ class CRLSource:
     (followed as the CAs change).
 
     ``cas``: the CAs whose CRLs are accepted (each CRL's signature is checked against the CA
-    whose name it carries): a :class:`~fastmtls.TrustStore` (followed as it changes) or DER
-    certificates. ``None`` (the default) takes the trust anchors and operator intermediates of
-    the ``targets`` verifiers, followed as their stores change.
+    whose name it carries): a :class:`~fastmtls.TrustStore` (followed as it changes), a
+    :class:`~fastmtls.Verifier` (its trust anchors and operator intermediates, followed as its
+    store changes) or DER/PEM certificates. ``None`` (the default) takes those of every
+    ``targets`` verifier.
 
     ``entries``: explicit revocations added to every set. ``targets``: verifiers whose
     ``revocations`` are replaced by each new set; ``on_update(set)`` is called after that (its
@@ -719,11 +720,17 @@ class CRLSource:
                 raise ConfigurationError("targets must be Verifier instances")
         self._cas_store: TrustStore | None = None
         self._cas_static: tuple[bytes, ...] | None = None
+        # cas= a Verifier: its configured CAs, followed as they change (None: the targets')
+        self._cas_verifier: Verifier | None = None
         if isinstance(cas, TrustStore):
             self._cas_store = cas
+        elif isinstance(cas, Verifier):
+            self._cas_verifier = cas
         elif cas is not None:
-            if isinstance(cas, (bytes, bytearray, memoryview, str)):
-                raise ConfigurationError("cas must be a TrustStore or an iterable of DER certs")
+            if isinstance(cas, (bytes, bytearray, memoryview, str)) or not isinstance(
+                    cas, Iterable):  # fmt: skip
+                raise ConfigurationError("cas must be a TrustStore, a Verifier or an iterable of "
+                                         f"DER/PEM certificates, not {type(cas).__name__}")
             ders = _ca_ders(list(cas))  # PEM decoded; garbled PEM: CertificateLoadError
             for i, der in enumerate(ders):  # refused now, not at every build of every round
                 if ca_subject(der) is None:
@@ -959,7 +966,7 @@ class CRLSource:
         if self._cas_static is not None:
             return self._cas_static
         found: dict[bytes, None] = {}
-        for v in self._targets:
+        for v in self._targets if self._cas_verifier is None else (self._cas_verifier,):
             found.update(dict.fromkeys(configured_cas(v)))
         return tuple(found)
 

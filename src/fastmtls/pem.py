@@ -51,8 +51,21 @@ def pem_to_der(
     """
     out = pem_to_der_blocks(data, _CERT_LABELS, max_bytes=max_bytes, max_blocks=max_blocks)
     if not out:
-        raise CertificateLoadError("no PEM CERTIFICATE block found" + path_hint(data))
+        raise CertificateLoadError("no PEM CERTIFICATE block found")
     return out
+
+
+def configured_pem(data: bytes | str) -> list[bytes]:
+    """:func:`pem_to_der` of the operator's configuration (CA bundles, intermediates): a
+    failure also says when the data is the name of a file (never for a client's chain: no
+    client chooses a path that fastmtls looks at)."""
+    try:
+        return pem_to_der(data)
+    except CertificateLoadError as exc:
+        hint = path_hint(data)
+        if not hint:
+            raise
+        raise CertificateLoadError(f"{exc}{hint}") from None
 
 
 def path_hint(data: bytes | bytearray | memoryview | str) -> str:
@@ -180,9 +193,9 @@ def certificates(item: object, what: str) -> list[bytes]:
     certificate (bytes, bytearray, memoryview), or every certificate of a PEM text (str or
     bytes). Anything else is a :class:`ConfigurationError` naming ``what``."""
     if isinstance(item, str):
-        return pem_to_der(item)  # CertificateLoadError (a ConfigurationError) when garbled
+        return configured_pem(item)  # CertificateLoadError (a ConfigurationError) when garbled
     if isinstance(item, (bytes, bytearray, memoryview)):
-        return pem_to_der(bytes(item)) if looks_like_pem(item) else [bytes(item)]
+        return configured_pem(bytes(item)) if looks_like_pem(item) else [bytes(item)]
     raise ConfigurationError(
         f"{what} must hold DER or PEM certificates, not {type(item).__name__}")
 

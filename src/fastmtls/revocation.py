@@ -179,15 +179,18 @@ def _scope(flags: int) -> str:
     return "all"
 
 
-def crl_to_der(data: CRLInput) -> list[bytes]:
-    """The DER of every CRL in ``data`` (DER, or PEM with one or more ``X509 CRL`` blocks)."""
+def crl_to_der(data: CRLInput, *, configured: bool = False) -> list[bytes]:
+    """The DER of every CRL in ``data`` (DER, or PEM with one or more ``X509 CRL`` blocks).
+    ``configured``: the operator's data (not a download), whose error also says when it is the
+    name of a file."""
     if not isinstance(data, (*_BYTES_LIKE, str)):
         raise ConfigurationError(f"a CRL must be DER bytes or PEM text, not {type(data).__name__}")
     raw = data.encode("ascii", "replace") if isinstance(data, str) else bytes(data)
     if looks_like_pem(raw):  # text around the blocks (openssl crl -text, comments) is allowed
         ders = pem_to_der_blocks(raw, (b"X509 CRL",))
         if not ders:
-            raise RevocationError("no PEM X509 CRL block found" + path_hint(raw))
+            raise RevocationError(
+                "no PEM X509 CRL block found" + (path_hint(raw) if configured else ""))
         if raw.count(b"-----BEGIN X509 CRL-----") != len(ders):  # a block cut short: a file
             # read while being written, a body cut off; its CRL would silently be missing
             raise RevocationError("a PEM X509 CRL block has no END line (truncated?)")
@@ -308,8 +311,9 @@ class RevocationSet:
     ) -> RevocationSet:
         """Build from CRLs (DER or PEM) and explicit entries.
 
-        ``cas`` (a :class:`~fastmtls.TrustStore` or DER certificates) are the CAs that may have
-        issued the CRLs: each CRL is checked against the CA whose name it carries and whose key
+        ``cas`` (a :class:`~fastmtls.TrustStore`, a :class:`~fastmtls.Verifier`, whose trust
+        anchors and operator intermediates count, or DER/PEM certificates) are the CAs that may
+        have issued the CRLs: each CRL is checked against the CA whose name it carries and whose key
         verifies its signature. A CRL no CA verifies raises :class:`RevocationError`, whose
         message names the CRL (its position among the CRLs given, counting each PEM block, and
         its issuer).
@@ -348,7 +352,7 @@ class RevocationSet:
         held: list[bytes] = []  # the builder borrows each CRL's DER until finish: keep them alive
         try:
             for item in crl_items:
-                for der in crl_to_der(item):
+                for der in crl_to_der(item, configured=True):
                     held.append(der)
                     cls._add_crl(builder, der, ca_list, len(held))
             for e in entry_list:

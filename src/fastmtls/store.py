@@ -23,7 +23,7 @@ from ._ffi import ensure, ffi, lib
 from ._format import dn_rfc2253
 from ._hostname import ascii_host, is_host, is_ipv4
 from .errors import CertificateLoadError, ConfigurationError
-from .pem import looks_like_pem, pem_to_der
+from .pem import configured_pem, looks_like_pem, pem_to_der
 from .result import split_der
 
 if TYPE_CHECKING:
@@ -113,8 +113,8 @@ class TrustStore:
         for name, der in cas:
             seen[name] = seen.get(name, 0) + 1
             rc = lib.fm_store_add_anchor(ptr, der, len(der), group_of[name])
-            if rc != 0:  # which certificate of a bundle, and whose
-                ensure(rc, f"CA {name!r}, certificate #{seen[name]}{_subject_of(der)}")
+            if rc != 0:  # which certificate of the name, and whose
+                ensure(rc, f"certificate #{seen[name]} of CA {name!r}{_subject_of(der)}")
         for host, ca_names in assoc.items():
             groups = [group_of[n] for n in ca_names if n in group_of]
             hb = host.encode("ascii")
@@ -221,7 +221,7 @@ class TrustStore:
         """Trust every certificate of a PEM bundle under ``name``; returns how many were added."""
         if not isinstance(data, (bytes, bytearray, memoryview, str)):
             raise ConfigurationError(f"PEM data must be bytes or str, not {type(data).__name__}")
-        ders = pem_to_der(data)
+        ders = configured_pem(data)
         self.add_ders(ders, name=name)
         return len(ders)
 
