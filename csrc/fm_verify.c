@@ -544,8 +544,9 @@ static int has_key_id(const fm_cert *c) {
 
 /* The web PKI's further rules (FM_OPT_WEBPKI): CA/B Forum Baseline Requirements for TLS server
  * certificates that x509-limbo's webpki:: cases expect a verifier to apply and RFC 5280 leaves
- * open. Not 7.1.4.3 (a commonName a copy of a subjectAltName): fastmtls never reads the CN as a
- * name, and limbo's own SUCCESS cases break it by the hundred (limbo_disagreements.txt). */
+ * open. Not 7.1.4.3 (a commonName a copy of a subjectAltName): fastmtls never matches an
+ * expected name against the CN, and limbo's own SUCCESS cases break it by the hundred
+ * (limbo_disagreements.txt). */
 static int check_webpki(const fm_cert *c, int role) {
     uint32_t f = c->ext_flags;
     /* 6.1.5, 7.1.3.1.1-7.1.3.1.2: rsaEncryption with a modulus of whole octets, or ECDSA on
