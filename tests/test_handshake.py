@@ -1287,33 +1287,40 @@ def test_asyncio_enforce(live: LivePKI) -> None:
 # ---- uvicorn --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("setup", ["load", "factory"])
-def test_uvicorn_app_sees_result(live: LivePKI, setup: str) -> None:
-    """uvicorn (hook on its own SSLContext): the ASGI app sees each connection's result."""
+def test_scope_result_without_the_protocol_names_the_fix() -> None:
+    """An ASGI scope without the result (the app served without fastmtls.asgi's protocol) is a
+    ConfigurationError saying how to serve it, never a KeyError."""
+    import fastmtls.asgi
+
+    for scope in ({"type": "http"}, {"type": "http", "extensions": None},
+                  {"type": "http", "extensions": {"fastmtls": "SUCCESS"}}):  # fmt: skip
+        with pytest.raises(fastmtls.ConfigurationError, match="uvicorn_protocol"):
+            fastmtls.asgi.scope_result(scope)
+
+
+@pytest.mark.parametrize(("setup", "http"), [("load", "h11"), ("factory", "h11"),
+                                             ("factory", "httptools")])
+def test_uvicorn_app_sees_result(live: LivePKI, setup: str, http: str) -> None:
+    """uvicorn (hook on its own SSLContext): the ASGI app reads each connection's result with
+    fastmtls.asgi (uvicorn puts no transport, nor the TLS extension, in the scope), with either
+    of uvicorn's HTTP protocols."""
     uvicorn = pytest.importorskip("uvicorn")
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+    import fastmtls.asgi
 
-    class FastMTLSProtocol(H11Protocol):  # type: ignore[misc]
-        """uvicorn puts no transport (nor TLS extension) in the ASGI scope: this protocol
-        reads the result once the TLS handshake is done and hands it to the app's scope."""
+    base: Any = None
+    if http == "httptools":
+        pytest.importorskip("httptools")
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            result = fssl.result(transport)  # asyncio calls this after the handshake
-            app = self.app
-
-            async def with_result(scope: dict[str, Any], receive: Any, send: Any) -> None:
-                scope.setdefault("extensions", {})["fastmtls"] = result
-                await app(scope, receive, send)
-
-            self.app = with_result
+        base = HttpToolsProtocol
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        res: fastmtls.VerifyResult = scope["extensions"]["fastmtls"]
+        res = fastmtls.asgi.scope_result(scope)
         body = json.dumps({"status": res.status, "revoked": res.revoked,
                            "subject": res.fields()["cert_subject_dn"]}).encode()  # fmt: skip
         await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})  # fmt: skip
         await send({"type": "http.response.body", "body": body})
 
     v = root_verifier(live)
@@ -1331,7 +1338,7 @@ def test_uvicorn_app_sees_result(live: LivePKI, setup: str) -> None:
         kw["ssl_context_factory"] = factory
     config = uvicorn.Config(
         app,
-        http=FastMTLSProtocol,
+        http=fastmtls.asgi.uvicorn_protocol(base),
         ssl_certfile=live.file("server.pem"),
         ssl_keyfile=live.key_file("server"),
         lifespan="off",
