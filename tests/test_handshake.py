@@ -22,7 +22,7 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1348,9 +1348,29 @@ def test_uvicorn_app_sees_result(live: LivePKI, setup: str, http: str) -> None:
     if setup == "load":  # any uvicorn: load() builds config.ssl, the context it serves with
         config.load()
         fssl.install(config.ssl, v, mode="record")
+    got = {}
+    with _uvicorn_serving(uvicorn, config) as port:
+        for name in ("good", "expired", "revocable", None):
+            out = th.https_get(port, th.client_context(live, name))
+            assert out.error is None and out.body is not None, out.error
+            got[name] = (out.body["status"], out.body["revoked"], out.body["subject"])
+    assert got == _uvicorn_expected(live)
+
+
+def _uvicorn_expected(live: LivePKI) -> dict[str | None, tuple[str, bool, str]]:
+    return {
+        "good": ("SUCCESS", False, live.subject("good")),
+        "expired": ("FAILED:certificate has expired", False, live.subject("expired")),
+        "revocable": ("SUCCESS", True, live.subject("revocable")),
+        None: ("NONE", False, ""),
+    }
+
+
+@contextlib.contextmanager
+def _uvicorn_serving(uvicorn: Any, config: Any) -> Iterator[int]:
+    """Run ``config`` in a uvicorn server thread on a free port; yields the port."""
     server = uvicorn.Server(config)
     sock = socket.create_server((th.HOST, 0))
-    port = sock.getsockname()[1]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
@@ -1358,21 +1378,76 @@ def test_uvicorn_app_sees_result(live: LivePKI, setup: str, http: str) -> None:
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.02)
         assert server.started
-        got = {}
-        for name in ("good", "expired", "revocable", None):
-            out = th.https_get(port, th.client_context(live, name))
-            assert out.error is None and out.body is not None, out.error
-            got[name] = (out.body["status"], out.body["revoked"], out.body["subject"])
+        yield sock.getsockname()[1]
     finally:
         server.should_exit = True
         thread.join(15)
         sock.close()
-    assert got == {
-        "good": ("SUCCESS", False, live.subject("good")),
-        "expired": ("FAILED:certificate has expired", False, live.subject("expired")),
-        "revocable": ("SUCCESS", True, live.subject("revocable")),
-        None: ("NONE", False, ""),
-    }
+
+
+def _websocket_text(port: int, cctx: ssl.SSLContext) -> str:
+    """Open a WebSocket over TLS (RFC 6455 upgrade) and return the first text message."""
+    with socket.create_connection((th.HOST, port), timeout=10) as raw, \
+            cctx.wrap_socket(raw, server_hostname="localhost") as tls:
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    b"Sec-WebSocket-Version: 13\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = tls.recv(4096)
+            assert chunk, data
+            data += chunk
+        head, _, data = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+        def take(n: int) -> bytes:
+            nonlocal data
+            while len(data) < n:
+                chunk = tls.recv(4096)
+                assert chunk, "connection closed mid-frame"
+                data += chunk
+            out, data = data[:n], data[n:]
+            return out
+
+        b0, b1 = take(2)
+        assert b0 & 0x0F == 1 and not b1 & 0x80  # a text frame, unmasked (server to client)
+        n = b1 & 0x7F
+        if n >= 126:
+            n = int.from_bytes(take(2 if n == 126 else 8), "big")
+        return take(n).decode()
+
+
+def test_uvicorn_websocket_sees_result(live: LivePKI) -> None:
+    """A WebSocket route reads its connection's result too: the same wrapper as uvicorn's ws
+    protocol (the HTTP protocol hands an upgraded connection to a fresh ws protocol)."""
+    uvicorn = pytest.importorskip("uvicorn")
+    pytest.importorskip("wsproto")
+    from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
+
+    import fastmtls.asgi
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        assert scope["type"] == "websocket"
+        res = fastmtls.asgi.scope_result(scope)
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": json.dumps(
+            [res.status, res.revoked, res.fields()["cert_subject_dn"]])})
+        await send({"type": "websocket.close"})
+
+    v = root_verifier(live)
+    v.revocations = live.revocations("revocable")
+    config = uvicorn.Config(app, http=fastmtls.asgi.uvicorn_protocol(),
+                            ws=fastmtls.asgi.uvicorn_protocol(WSProtocol),
+                            ssl_certfile=live.file("server.pem"),
+                            ssl_keyfile=live.key_file("server"), lifespan="off",
+                            log_level="warning")  # fmt: skip
+    config.load()
+    fssl.install(config.ssl, v, mode="record")
+    with _uvicorn_serving(uvicorn, config) as port:
+        got = {name: tuple(json.loads(_websocket_text(port, th.client_context(live, name))))
+               for name in ("good", "expired", "revocable", None)}  # fmt: skip
+    assert got == _uvicorn_expected(live)
 
 
 # ---- bugs -----------------------------------------------------------------------------------

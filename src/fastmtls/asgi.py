@@ -30,10 +30,13 @@ EXTENSION = "fastmtls"  # the key under scope["extensions"]
 
 
 def uvicorn_protocol(base: type | None = None) -> type:
-    """A subclass of uvicorn's HTTP protocol ``base`` (default: its h11 protocol; pass
+    """A subclass of uvicorn's protocol ``base`` (default: its h11 HTTP protocol; pass
     ``uvicorn.protocols.http.httptools_impl.HttpToolsProtocol`` for httptools) for
     ``uvicorn.Config(http=...)``: every request's scope carries its connection's
-    :class:`~fastmtls.VerifyResult` under ``scope["extensions"]["fastmtls"]``.
+    :class:`~fastmtls.VerifyResult` under ``scope["extensions"]["fastmtls"]``. For WebSocket
+    routes wrap uvicorn's ws protocol the same way, ``Config(ws=uvicorn_protocol(WSProtocol))``
+    (``uvicorn.protocols.websockets.wsproto_impl``; or the websockets implementation): an
+    upgraded connection is handed to a new ws protocol, which calls the app itself.
 
     The result is read once per connection (asyncio calls ``connection_made`` after the TLS
     handshake), so every request of a kept-alive connection sees the result of that connection's
