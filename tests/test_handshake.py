@@ -1287,6 +1287,39 @@ def test_asyncio_enforce(live: LivePKI) -> None:
 # ---- uvicorn --------------------------------------------------------------------------------
 
 
+def test_uvicorn_wrappers_pickle_for_worker_processes() -> None:
+    """uvicorn sends its configuration to worker processes (workers=N) pickled: a wrapper of
+    one of uvicorn's protocols is found again by its name, in this process and in a new one
+    that never made it (it failed: "attribute lookup FastMTLSH11Protocol on fastmtls.asgi
+    failed"; found by an operator's review)."""
+    pytest.importorskip("uvicorn")
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    import fastmtls.asgi
+
+    made = fastmtls.asgi.uvicorn_protocol()
+    assert made is fastmtls.asgi.uvicorn_protocol(H11Protocol)  # one class per base
+    data = pickle.dumps(made)
+    assert pickle.loads(data) is made
+    code = ("import pickle, sys; c = pickle.loads(sys.stdin.buffer.read()); "
+            "print(c.__name__, c.__mro__[1].__name__)")  # fmt: skip
+    src = Path(fastmtls.__file__).resolve().parent.parent  # this fastmtls, also uninstalled
+    out = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True,
+                         check=True, env={**os.environ, "PYTHONPATH": str(src)})  # fmt: skip
+    assert out.stdout.decode().split() == ["FastMTLSH11Protocol", "H11Protocol"]
+
+    class Custom(H11Protocol):  # type: ignore[misc]
+        pass
+
+    custom = fastmtls.asgi.uvicorn_protocol(Custom)  # works, but is no module attribute:
+    assert custom is not made and not hasattr(fastmtls.asgi, "FastMTLSCustom")
+
+
 def test_scope_result_without_the_protocol_names_the_fix() -> None:
     """An ASGI scope without the result (the app served without fastmtls.asgi's protocol) is a
     ConfigurationError saying how to serve it, never a KeyError."""

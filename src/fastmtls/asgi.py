@@ -17,6 +17,8 @@ uvicorn is not a dependency of fastmtls: it is imported when :func:`uvicorn_prot
 
 from __future__ import annotations
 
+import importlib
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +29,19 @@ from .result import VerifyResult
 __all__ = ["EXTENSION", "scope_result", "uvicorn_protocol"]
 
 EXTENSION = "fastmtls"  # the key under scope["extensions"]
+
+# The wrappers of uvicorn's own protocols, by the name each gets here: uvicorn's worker processes
+# (workers=N) receive the configuration pickled, so a wrapper must be found again by its name in
+# this module, also in a new process that never called uvicorn_protocol (module __getattr__).
+_UVICORN_BASES = {
+    "FastMTLSH11Protocol": ("uvicorn.protocols.http.h11_impl", "H11Protocol"),
+    "FastMTLSHttpToolsProtocol": ("uvicorn.protocols.http.httptools_impl", "HttpToolsProtocol"),
+    "FastMTLSWSProtocol": ("uvicorn.protocols.websockets.wsproto_impl", "WSProtocol"),
+    "FastMTLSWebSocketProtocol": (
+        "uvicorn.protocols.websockets.websockets_impl", "WebSocketProtocol"),
+}
+_made: dict[type, type] = {}  # base -> its wrapper: one class per base, so pickling finds it
+_made_lock = threading.Lock()
 
 
 def uvicorn_protocol(base: type | None = None) -> type:
@@ -44,11 +59,34 @@ def uvicorn_protocol(base: type | None = None) -> type:
     (``config.load()`` then ``install(config.ssl, ...)``, or ``ssl_context_factory``); a
     connection on a context without the hook raises :class:`~fastmtls.ConfigurationError` from
     ``connection_made``, which uvicorn logs and closes.
+
+    One class per ``base``, named ``FastMTLS<base name>`` in this module, where pickle finds it:
+    the wrappers of uvicorn's own protocols go to worker processes (``workers=N``) as they are;
+    for a class of your own as ``base``, pass uvicorn an import string of its wrapper instead.
     """
     if base is None:
         from uvicorn.protocols.http.h11_impl import H11Protocol
 
         base = H11Protocol
+    with _made_lock:
+        made = _made.get(base)
+        if made is None:
+            made = _made[base] = _wrapper(base)
+            if _UVICORN_BASES.get(made.__name__) == (base.__module__, base.__name__):
+                globals()[made.__name__] = made  # where pickle looks it up
+    return made
+
+
+def __getattr__(name: str) -> type:
+    """The wrapper of one of uvicorn's protocols by its name (a worker process unpickling its
+    configuration imports this module afresh)."""
+    spec = _UVICORN_BASES.get(name)
+    if spec is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return uvicorn_protocol(getattr(importlib.import_module(spec[0]), spec[1]))
+
+
+def _wrapper(base: type) -> type:
     parent: Any = base
 
     class FastMTLSProtocol(parent):  # type: ignore[misc]
@@ -64,6 +102,7 @@ def uvicorn_protocol(base: type | None = None) -> type:
             self.app = with_result
 
     FastMTLSProtocol.__name__ = FastMTLSProtocol.__qualname__ = f"FastMTLS{base.__name__}"
+    FastMTLSProtocol.__module__ = __name__
     return FastMTLSProtocol
 
 
