@@ -1288,36 +1288,64 @@ def test_asyncio_enforce(live: LivePKI) -> None:
 
 
 def test_uvicorn_wrappers_pickle_for_worker_processes() -> None:
-    """uvicorn sends its configuration to worker processes (workers=N) pickled: a wrapper of
-    one of uvicorn's protocols is found again by its name, in this process and in a new one
-    that never made it (it failed: "attribute lookup FastMTLSH11Protocol on fastmtls.asgi
-    failed"; found by an operator's review)."""
+    """uvicorn sends its configuration to worker processes (workers=N) pickled: a wrapper
+    pickles as the wrapper of its base, found again in this process and made again in a new one
+    (it failed: "attribute lookup FastMTLSH11Protocol on fastmtls.asgi failed"; then a table of
+    uvicorn's protocols left out websockets-sansio; found by reviews)."""
     pytest.importorskip("uvicorn")
+    pytest.importorskip("wsproto")
     import os
     import pickle
     import subprocess
     import sys
 
     from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 
     import fastmtls.asgi
 
     made = fastmtls.asgi.uvicorn_protocol()
     assert made is fastmtls.asgi.uvicorn_protocol(H11Protocol)  # one class per base
-    data = pickle.dumps(made)
-    assert pickle.loads(data) is made
-    code = ("import pickle, sys; c = pickle.loads(sys.stdin.buffer.read()); "
-            "print(c.__name__, c.__mro__[1].__name__)")  # fmt: skip
+    ws = fastmtls.asgi.uvicorn_protocol(WSProtocol)
+    data = pickle.dumps([made, ws])
+    assert pickle.loads(data) == [made, ws]
+    code = ("import pickle, sys\n"
+            "for c in pickle.loads(sys.stdin.buffer.read()): print(c.__name__, c.__mro__[1])")
     src = Path(fastmtls.__file__).resolve().parent.parent  # this fastmtls, also uninstalled
     out = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True,
                          check=True, env={**os.environ, "PYTHONPATH": str(src)})  # fmt: skip
-    assert out.stdout.decode().split() == ["FastMTLSH11Protocol", "H11Protocol"]
+    assert out.stdout.decode().splitlines() == [
+        f"FastMTLSH11Protocol {H11Protocol}", f"FastMTLSWSProtocol {WSProtocol}"]
 
-    class Custom(H11Protocol):  # type: ignore[misc]
-        pass
 
-    custom = fastmtls.asgi.uvicorn_protocol(Custom)  # works, but is no module attribute:
-    assert custom is not made and not hasattr(fastmtls.asgi, "FastMTLSCustom")
+def test_uvicorn_connection_without_a_result_never_reaches_the_app(live: LivePKI) -> None:
+    """A connection with no result (a server without TLS, or a context without the hook) is
+    aborted before any request of it reaches the app (uvicorn served its requests without the
+    result, which an app reading scope["extensions"].get("fastmtls") took for none; found by
+    review)."""
+    uvicorn = pytest.importorskip("uvicorn")
+    import fastmtls.asgi
+
+    calls = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        calls.append(scope["type"])
+
+    for tls in (False, True):
+        kw = ({"ssl_certfile": live.file("server.pem"), "ssl_keyfile": live.key_file("server")}
+              if tls else {})  # fmt: skip
+        config = uvicorn.Config(app, http=fastmtls.asgi.uvicorn_protocol(), lifespan="off",
+                                log_level="critical", **kw)  # fmt: skip
+        with _uvicorn_serving(uvicorn, config) as port:
+            with socket.create_connection((th.HOST, port), timeout=10) as raw:
+                cctx = th.client_context(live, "good")
+                conn = cctx.wrap_socket(raw, server_hostname="localhost") if tls else raw
+                try:
+                    conn.sendall(th.HTTP_GET)
+                    assert conn.recv(4096) == b""  # closed, unanswered
+                except (ssl.SSLError, OSError):
+                    pass  # reset
+    assert calls == []
 
 
 def test_scope_result_without_the_protocol_names_the_fix() -> None:
@@ -1329,6 +1357,8 @@ def test_scope_result_without_the_protocol_names_the_fix() -> None:
                   {"type": "http", "extensions": {"fastmtls": "SUCCESS"}}):  # fmt: skip
         with pytest.raises(fastmtls.ConfigurationError, match="uvicorn_protocol"):
             fastmtls.asgi.scope_result(scope)
+    with pytest.raises(fastmtls.ConfigurationError, match="lifespan scope belongs to no conn"):
+        fastmtls.asgi.scope_result({"type": "lifespan"})
 
 
 @pytest.mark.parametrize(("setup", "http"), [("load", "h11"), ("factory", "h11"),
