@@ -206,6 +206,20 @@ def test_verify_revocation_options_need_a_revocation_source(
     assert f"{' '.join(option)} needs --crl or --revocations" in err
 
 
+def test_verify_a_file_of_no_certificates_is_named(
+    world: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CRL (or key) given as CHAIN is still a FAILED result (exit 1, never 2 for a client
+    chain), with a note on stderr saying what the file holds (it gave only "malformed
+    certificate"; found by a review of the docs); a real chain gets no note."""
+    rc = main(["verify", "--ca", str(world["root"]), *AT, str(world["crl"])])
+    out, err = capsys.readouterr()
+    assert rc == 1 and json.loads(out)["status"] == "FAILED:malformed certificate"
+    assert "holds no PEM CERTIFICATE block, only X509 CRL" in err
+    rc = main(["verify", "--ca", str(world["root"]), *AT, str(world["chain"])])
+    assert rc == 0 and capsys.readouterr().err == ""
+
+
 def test_crl_inspect(world: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     """crl inspect reports issuer, dates, number, entries and the signature status."""
     rc, out = _run(["crl", "inspect", str(world["crl"]), "--ca", str(world["inter"])], capsys)

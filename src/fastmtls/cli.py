@@ -30,6 +30,7 @@ from typing import TextIO
 from ._format import asn1_time, dn_rfc2253
 from ._time import TimeInput
 from .errors import ConfigurationError, FastMTLSError
+from .result import Reason
 from .revocation import (
     RevocationError,
     RevocationSet,
@@ -526,7 +527,20 @@ def _verify(args: argparse.Namespace) -> int:
     out["depth"] = result.depth
     out["anchor"] = result.anchor_name
     emit(json.dumps(out, indent=2))
+    note = _not_a_chain(data)
+    if note and result.reason == Reason.MALFORMED_CERT:  # a result still: the note helps find why
+        print(f"fastmtls: note: {_display_path(args.chain)} {note}", file=sys.stderr)
     return 0 if result.verified and not result.revoked else 1
+
+
+def _not_a_chain(data: bytes) -> str:
+    """What a CHAIN file holds instead of certificates, when its PEM blocks are all of other
+    kinds (a CRL, a key, a CSR given by mistake); "" otherwise."""
+    labels = dict.fromkeys(re.findall(rb"-----BEGIN ([A-Z0-9 ]{1,40})-----", data[:1 << 20]))
+    if not labels or b"CERTIFICATE" in labels or b"TRUSTED CERTIFICATE" in labels:
+        return ""
+    kinds = ", ".join(label.decode() for label in labels)
+    return f"holds no PEM CERTIFICATE block, only {kinds}: CHAIN is the client's certificates"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
