@@ -30,6 +30,7 @@ from typing import TextIO
 from ._format import asn1_time, dn_rfc2253
 from ._time import TimeInput
 from .errors import ConfigurationError, FastMTLSError
+from .pem import non_certificate_blocks
 from .result import Reason
 from .revocation import (
     RevocationError,
@@ -536,10 +537,10 @@ def _verify(args: argparse.Namespace) -> int:
 def _not_a_chain(data: bytes) -> str:
     """What a CHAIN file holds instead of certificates, when its PEM blocks are all of other
     kinds (a CRL, a key, a CSR given by mistake); "" otherwise."""
-    labels = dict.fromkeys(re.findall(rb"-----BEGIN ([A-Z0-9 ]{1,40})-----", data[:1 << 20]))
-    if not labels or b"CERTIFICATE" in labels or b"TRUSTED CERTIFICATE" in labels:
+    labels = non_certificate_blocks(data[:1 << 20])
+    if not labels:
         return ""
-    kinds = ", ".join(label.decode() for label in labels)
+    kinds = ", ".join(labels)
     return f"holds no PEM CERTIFICATE block, only {kinds}: CHAIN is the client's certificates"
 
 

@@ -188,6 +188,15 @@ def tlv_len(der: bytes) -> int | None:
     return 2 + k + int.from_bytes(der[2 : 2 + k], "big")
 
 
+def non_certificate_blocks(raw: bytes) -> list[str]:
+    """The labels of ``raw``'s PEM blocks (each once) when none of them is a certificate (a CRL
+    or key where certificates were expected); [] otherwise."""
+    labels = dict.fromkeys(label for label, _ in _blocks(raw))
+    if any(label in labels for label in _CERT_LABELS):
+        return []
+    return [label.decode("ascii") for label in labels]
+
+
 def certificates(item: object, what: str) -> list[bytes]:
     """One element of a list of configured certificates (CAs, intermediates): one DER
     certificate (bytes, bytearray, memoryview), or every certificate of a PEM text (str or
