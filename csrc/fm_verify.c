@@ -162,7 +162,7 @@ int fm_verifier_new(const fm_options *opts, fm_verifier **out) {
         o.limits.max_chain_certs == 0 || o.limits.max_chain_certs > 65535 ||
         o.limits.max_cert_size == 0 || o.limits.max_input_size == 0 ||
         o.limits.max_sig_checks == 0 || o.limits.max_steps == 0 || o.limits.max_sig_cost == 0 || o.limits.max_nc_checks == 0 ||
-        o.min_rsa_bits > 16384 ||
+        o.min_rsa_bits > FM_MAX_RSA_BITS ||
         o.result_cache_size > (1u << 24) || o.sig_cache_size > (1u << 24))
         return FM_ERR_INVALID_ARGUMENT;
     fm_verifier *v = calloc(1, sizeof *v);

@@ -157,6 +157,7 @@ def test_store_generation_changes(ch: pki.Chain) -> None:
     {"max_depth": -1},
     {"max_depth": 63},
     {"min_rsa_bits": 20000},
+    {"min_rsa_bits": 8193},
     {"limits": Limits(max_steps=0)},
     {"limits": Limits(max_sig_checks=0)},
     {"limits": Limits(max_cert_size=2**32)},

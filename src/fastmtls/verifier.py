@@ -166,6 +166,10 @@ class Verifier:
         for label, value in sizes.items():
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
                 raise ConfigurationError(f"{label} must be a non-negative integer")
+        if min_rsa_bits > int(lib.FM_MAX_RSA_BITS):  # a larger floor would refuse every RSA key
+            raise ConfigurationError(
+                f"min_rsa_bits must be at most {int(lib.FM_MAX_RSA_BITS)}, the largest RSA key "
+                "fastmtls verifies with")
         if isinstance(max_depth, bool) or not isinstance(max_depth, int):
             raise ConfigurationError("max_depth must be an int")
         if not isinstance(require_eku, bool):
