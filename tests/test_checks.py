@@ -867,7 +867,8 @@ def test_rsa_key_size(weak: str, min_bits: int, expected: Reason, depth: int | N
            leaf_kw={"key": key["leaf"]}, vkw={"min_rsa_bits": min_bits})
 
 
-@pytest.mark.parametrize(("min_bits", "expected"), [(3072, R.EE_KEY_TOO_SMALL), (2048, R.OK)])
+@pytest.mark.parametrize(("min_bits", "expected"), [
+    (3072, R.EE_KEY_TOO_SMALL), (8192, R.EE_KEY_TOO_SMALL), (2048, R.OK)])
 def test_min_rsa_bits_option(min_bits: int, expected: Reason) -> None:
     """min_rsa_bits raises the floor: a 2048-bit leaf fails at 3072 (EC CAs are unaffected)."""
     check3(expected, None if expected == R.OK else 0, leaf_kw={"key": "rsa2048"},
