@@ -53,6 +53,7 @@ enum {
     SSL_AD_NO_RENEGOTIATION = 100,
     SSL_OP_NO_RENEGOTIATION = 0x40000000,
     SSL_VERIFY_PEER = 0x01,
+    TLS_ST_OK = 1, /* OSSL_HANDSHAKE_STATE: no handshake message pending (1.1.1 and 3.x) */
     SSL_VERIFY_FAIL_IF_NO_PEER_CERT = 0x02,
     SSL_TICKET_EMPTY = 3,
     SSL_TICKET_NO_DECRYPT = 4,
@@ -132,7 +133,7 @@ typedef void (*remove_sess_fn)(SSL_CTX *, SSL_SESSION *);
     X(void, SSL_CTX_set_client_hello_cb, (SSL_CTX *, client_hello_fn, void *))                 \
     X(uint64_t, SSL_get_options, (const SSL *))                                                \
     X(uint64_t, SSL_CTX_set_options, (SSL_CTX *, uint64_t))                                    \
-    X(int, SSL_is_init_finished, (const SSL *))                                                \
+    X(int, SSL_get_state, (const SSL *))                                                       \
     X(size_t, SSL_get_peer_finished, (const SSL *, void *, size_t))                            \
     X(int, SSL_client_hello_get0_ext, (SSL *, unsigned int, const unsigned char **, size_t *)) \
     X(unsigned int, SSL_client_hello_get0_legacy_version, (SSL *))                             \
@@ -143,6 +144,7 @@ typedef void (*remove_sess_fn)(SSL_CTX *, SSL_SESSION *);
     X(void, X509_STORE_CTX_set_error, (X509_STORE_CTX *, int))                                 \
     X(int, X509_verify_cert, (X509_STORE_CTX *))                                               \
     X(int, i2d_X509, (X509 *, unsigned char **))                                               \
+    X(void, X509_free, (X509 *))                                                               \
     X(X509_NAME *, d2i_X509_NAME, (X509_NAME **, const unsigned char **, long))                \
     X(void, X509_NAME_free, (X509_NAME *))                                                     \
     X(int, OPENSSL_sk_num, (const OPENSSL_STACK *))                                            \
@@ -155,6 +157,10 @@ typedef struct ssl_api {
 #define FM_X_PTR(ret, name, args) ret(*name) args;
     FM_SSL_FUNCS(FM_X_PTR)
 #undef FM_X_PTR
+    /* the peer's certificate: SSL_get0_peer_certificate (OpenSSL 3), else 1.1.1's
+     * SSL_get_peer_certificate, which returns a reference (peer_owned: X509_free it) */
+    X509 *(*peer_certificate)(const SSL *);
+    int peer_owned;
 } ssl_api;
 
 #define FM_SNI_MAX 255u /* OpenSSL's TLSEXT_MAXLEN_host_name: longer names fail the handshake */
@@ -228,6 +234,12 @@ int fm_hook_resolve(const char *library_path, fm_hook *h) {
     }
     FM_SSL_FUNCS(FM_X_SYM)
 #undef FM_X_SYM
+    void *peer = dlsym(lib, "SSL_get0_peer_certificate");
+    h->api.peer_owned = peer == NULL;
+    if (peer == NULL)
+        peer = dlsym(lib, "SSL_get_peer_certificate");
+    ok &= peer != NULL;
+    memcpy(&h->api.peer_certificate, &peer, sizeof peer);
     /* The handle may be closed: the library stays loaded by its owner. */
     dlclose(lib);
     return ok ? FM_OK : FM_ERR_SYMBOL_NOT_FOUND;
@@ -714,6 +726,17 @@ static int is_failure(const conn_result *cr) {
     return cr == NULL || cr->res.status != FM_OK || (cr->res.flags & FM_RESULT_REVOKED);
 }
 
+/* Whether the session of `ssl` holds no certificate of its peer. After a completed handshake
+ * that stored a result, this is a TLS 1.3 post-handshake authentication the client answered
+ * with an empty Certificate message (OpenSSL calls no verify callback for it and drops the
+ * session's certificate): what the client presented last is nothing. */
+static int no_peer_certificate(const ssl_api *a, SSL *ssl) {
+    X509 *x = a->peer_certificate(ssl);
+    if (x != NULL && a->peer_owned)
+        a->X509_free(x);
+    return x == NULL;
+}
+
 static int failure_error(const conn_result *cr) {
     if (cr == NULL)
         return X509_V_ERR_CERT_REJECTED;
@@ -899,6 +922,12 @@ static uint8_t *sd_of_connection(fm_hook *h, SSL *ssl, size_t *out_len) {
      * chain in the new session would let anyone who saw that session's ticket or ID (in clear
      * before TLS 1.3) make a session with another client's chain (as fm_hook_result) */
     if (cr != NULL && cr->resumed && !h->api.SSL_session_reused(ssl)) {
+        conn_result_unref(cr);
+        cr = NULL;
+    }
+    /* a post-handshake authentication answered without a certificate: the sessions made after
+     * it carry no chain, as OpenSSL's own session holds no certificate any more */
+    if (cr != NULL && no_peer_certificate(&h->api, ssl)) {
         conn_result_unref(cr);
         cr = NULL;
     }
@@ -1591,11 +1620,23 @@ int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
                    const uint8_t **der, size_t *der_len, int *resumed, void **handle) {
     const ssl_api *a = &h->api;
     *handle = NULL;
+    /* the hook verifies the certificates clients present; a client connection of a dual-use
+     * SSL_CTX has no result of the hook's */
+    if (ssl != NULL && !a->SSL_is_server(ssl))
+        return -2;
     conn_result *cr = ssl && h->v != NULL ? conn_result_get(h, ssl) : NULL;
     *resumed = ssl ? a->SSL_session_reused(ssl) : 0;
+    /* Every handshake message done (OpenSSL's handshake state is TLS_ST_OK): the client's
+     * CertificateVerify and Finished checked out. Unlike SSL_is_init_finished, this stays true
+     * after a later fatal error or an unclean close, and while a post-handshake
+     * CertificateRequest waits to be sent or answered (the handshake's result stands until
+     * the client's answer replaces it). */
+    int done = ssl != NULL && a->SSL_get_state(ssl) == TLS_ST_OK;
     /* checked for a resumption that then did not happen (the session or ticket turned out
-     * unusable) and no certificate came in the full handshake that followed: none presented */
-    if (cr != NULL && cr->resumed && !*resumed) {
+     * unusable) and no certificate came in the full handshake that followed: none presented;
+     * or a post-handshake authentication answered without a certificate (see
+     * no_peer_certificate): none presented last */
+    if (cr != NULL && ((cr->resumed && !*resumed) || (done && no_peer_certificate(a, ssl)))) {
         conn_result_unref(cr);
         cr = NULL;
     }
@@ -1611,13 +1652,13 @@ int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
         conn_result_unref(cr);
         cr = mine;
     }
-    /* a handshake not (or not yet) finished proved nothing: a chain stored when its
+    /* a handshake not (or not yet) done proved nothing: a chain stored when its
      * Certificate message (or a session offer) arrived is no success before the client's
      * CertificateVerify (or Finished) checked out. The hook's refusals stay readable (for the
      * log): a failure, or a revoked chain. Judged on the answer given, after any re-verification
      * above: a chain the handshake's own hook refused (so the handshake failed) that this hook
      * accepts is no success either. */
-    int unproven = cr != NULL && !is_failure(cr) && !a->SSL_is_init_finished(ssl);
+    int unproven = cr != NULL && !is_failure(cr) && !done;
     if (cr == NULL) {
         memset(out, 0, sizeof *out);
         out->status = FM_ERR_NO_CERTIFICATE;

@@ -2508,6 +2508,160 @@ def test_renegotiation_is_refused(live: LivePKI) -> None:
         first.server.read(1024)  # (the server reads it with the application data)
 
 
+def _libssl() -> ctypes.CDLL:
+    """The OpenSSL library of the ssl module (its symbols, through its dependencies)."""
+    import _ssl
+
+    lib = ctypes.CDLL(_ssl.__file__)
+    lib.SSL_use_certificate_chain_file.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    lib.SSL_use_PrivateKey_file.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    lib.SSL_certs_clear.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+def _ssl_of(obj: ssl.SSLObject) -> int:
+    return int(ffi.cast("uintptr_t", fssl._ssl_pointer(obj._sslobj)))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("mode", ["record", "enforce"])
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+def test_a_finished_handshakes_result_survives_a_later_tls_error(
+    live: LivePKI, mode: str, version: str
+) -> None:
+    """A connection whose handshake finished keeps its result after a fatal TLS error (a
+    corrupt record): it read NONE once OpenSSL entered its error state (found by review), so
+    a log written after a failed read lost the client that had proved its certificate."""
+    pair = th.bio_handshake(th.server_context(live, root_verifier(live), mode),
+                            th.client_context(live, "good", version=version))  # fmt: skip
+    assert fssl.result(pair.server).status == "SUCCESS"
+    pair.s_in.write(b"\x17\x03\x03\x00\x20" + b"\x00" * 32)  # application data, bad MAC
+    with pytest.raises(ssl.SSLError):
+        pair.server.read(16)
+    r = fssl.result(pair.server)
+    assert (r.status, r.verified, r.presented) == ("SUCCESS", True, True)
+
+
+def test_a_result_survives_a_client_that_drops_the_connection(live: LivePKI) -> None:
+    """A client that authenticated, sent data and closed TCP without close_notify: the
+    server's recv() sees the EOF, and result() still reads the handshake's SUCCESS."""
+    sctx = th.server_context(live, root_verifier(live), "record")
+    out: dict[str, Any] = {}
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with sctx.wrap_socket(conn, server_side=True) as tls:
+                out["data"] = tls.recv(100)
+                with contextlib.suppress(ssl.SSLError, OSError):
+                    out["eof"] = tls.recv(100)
+                out["status"] = fssl.result(tls).status
+
+        server = threading.Thread(target=serve)
+        server.start()
+        raw = socket.create_connection(listener.getsockname())
+        client = th.client_context(live, "good").wrap_socket(raw, server_hostname="localhost")
+        client.sendall(b"hi")
+        client.shutdown(socket.SHUT_RDWR)  # no close_notify
+        client.close()
+        server.join(10)
+    assert out["data"] == b"hi"
+    assert out["status"] == "SUCCESS"
+
+
+def _pha_round(pair: th.BioPair) -> list[str]:
+    """The server asks for a certificate after the handshake (TLS 1.3 post-handshake
+    authentication) and the client answers; result()'s status at each step: after the request,
+    after it was sent, after the answer."""
+    seen = [fssl.result(pair.server).status]
+    pair.server.verify_client_post_handshake()
+    seen.append(fssl.result(pair.server).status)
+    pair.server.write(b"request")
+    th._move(pair.s_out, pair.c_in)
+    seen.append(fssl.result(pair.server).status)
+    assert pair.client.read(16) == b"request"  # the client answers the CertificateRequest
+    pair.client.write(b"answer")
+    th._move(pair.c_out, pair.s_in)
+    try:
+        assert pair.server.read(16) == b"answer"
+    except ssl.SSLError as e:
+        seen.append(f"refused: {e.reason}")
+    seen.append(fssl.result(pair.server).status)
+    return seen
+
+
+@pytest.mark.parametrize(("mode", "first", "then", "expected"), [
+    *((mode, "good", then, expected) for mode in ("record", "enforce") for then, expected in (
+        ("good", "SUCCESS"),
+        ("foreign", "FAILED:unable to get local issuer certificate"),
+        ("revocable", "SUCCESS"))),
+    ("record", "foreign", "good", "SUCCESS"),  # (enforce mode refuses that handshake)
+])
+def test_post_handshake_authentication_replaces_the_result(
+    live: LivePKI, mode: str, first: str, then: str, expected: str
+) -> None:
+    """TLS 1.3 post-handshake authentication: the handshake's result stands while the request
+    waits to be sent and answered (it read NONE from verify_client_post_handshake() on: found
+    by review); the certificate the client then sends is verified as in a handshake and its
+    result replaces the handshake's (enforce mode fails the connection on a refusal)."""
+    v = root_verifier(live)
+    v.revocations = live.revocations("revocable")
+    cctx = th.client_context(live, None, version="1.3")
+    cctx.post_handshake_auth = True
+    pair = th.BioPair.open(th.server_context(live, v, mode), cctx)
+    lib = _libssl()
+    for name in (first, then):
+        ptr = _ssl_of(pair.client)
+        assert lib.SSL_use_certificate_chain_file(ptr, str(live.chain_file(name)).encode()) == 1
+        assert lib.SSL_use_PrivateKey_file(ptr, str(live.key_file(name)).encode(), 1) == 1
+        if name is first:
+            pair.handshake()
+            assert pair.ok
+            before = fssl.result(pair.server).status
+    seen = _pha_round(pair)
+    assert seen[:3] == [before] * 3
+    refused = mode == "enforce" and (expected != "SUCCESS" or then == "revocable")
+    assert any(s.startswith("refused") for s in seen) is refused
+    r = fssl.result(pair.server)
+    assert r.status == expected
+    assert r.revoked is (then == "revocable")
+    assert x509.load_der_x509_certificate(r.presented_chain[0]) == live.sent[then][0].cert
+
+
+def test_post_handshake_authentication_answered_without_a_certificate(live: LivePKI) -> None:
+    """Record mode: a client that proved a certificate in the handshake answers a
+    post-handshake CertificateRequest with none. OpenSSL calls no verify callback for it and
+    its session then holds no certificate; result() read the handshake's SUCCESS, and the
+    tickets issued after it carried that chain (found by review). Now both say NONE."""
+    cctx = th.client_context(live, "good", version="1.3")
+    cctx.post_handshake_auth = True
+    sctx = th.server_context(live, root_verifier(live), "record")
+    pair = th.bio_handshake(sctx, cctx)
+    assert fssl.result(pair.server).status == "SUCCESS"
+    _libssl().SSL_certs_clear(_ssl_of(pair.client))
+    assert _pha_round(pair)[-1] == "NONE"
+    assert pair.server.getpeercert() is None
+    th._move(pair.s_out, pair.c_in)  # the tickets issued after the answer
+    with pytest.raises(ssl.SSLWantReadError):
+        pair.client.read(16)
+    resumed = th.bio_handshake(sctx, cctx, session=pair.client.session)
+    assert resumed.server.session_reused
+    assert fssl.result(resumed.server).status == "NONE"
+
+
+def test_result_of_a_client_connection_is_refused(live: LivePKI) -> None:
+    """On a dual-use PROTOCOL_TLS context that is hooked, the client connections are OpenSSL's
+    (the hook verifies what clients present): result() of one raises, where it read NONE."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        dual = ssl.SSLContext(ssl.PROTOCOL_TLS)
+    dual.load_verify_locations(live.file("root.pem"))
+    dual.load_cert_chain(live.chain_file("good"), live.key_file("good"))
+    fssl.install(dual, root_verifier(live), mode="enforce")
+    pair = th.bio_handshake(th.server_context(live, root_verifier(live), "record"), dual)
+    assert pair.ok and fssl.result(pair.server).status == "SUCCESS"
+    with pytest.raises(fastmtls.ConfigurationError, match="client connection"):
+        fssl.result(pair.client)
+
+
 @pytest.mark.parametrize("how", RESUME)
 @pytest.mark.parametrize("first", ["plain", "record"])
 def test_a_tls12_session_moved_to_a_level3_context_makes_a_full_handshake(

@@ -477,10 +477,13 @@ int fm_hook_set_ca_names(fm_hook *h, const uint8_t *names, size_t len);
 void *fm_hook_ssl_ctx_of(const fm_hook *h, void *ssl);
 int fm_hook_ctx_verify_mode(const fm_hook *h, void *ssl_ctx);
 /* The result computed in this connection's handshake: 1 and the details, or 0 (no result: no
- * certificate was presented; out->status = FM_ERR_NO_CERTIFICATE), or -1 (no result: the
- * handshake has not started), or 2 and the details of a chain that passed but whose handshake
- * has not finished (in progress, or failed after the certificate: the client has not proved
- * it holds the key; no success to act on). With 1 or 2, `*store` and `*der`
+ * certificate was presented, or a TLS 1.3 post-handshake authentication was answered without
+ * one; out->status = FM_ERR_NO_CERTIFICATE), or -1 (no result: the handshake has not started),
+ * or -2 (a client connection: the hook verifies what clients present), or 2 and the details of
+ * a chain that passed but whose handshake has not finished (in progress, or failed after the
+ * certificate: the client has not proved it holds the key; no success to act on). A finished
+ * handshake's result stays readable after a later error or an unclean close. With 1 or 2,
+ * `*store` and `*der`
  * stay valid until fm_hook_result_release(*handle), whatever happens to the connection. */
 int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
                    const uint8_t **der, size_t *der_len, int *resumed, void **handle);

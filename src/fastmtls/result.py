@@ -254,7 +254,9 @@ class VerifyResult:
 
     @property
     def presented_chain(self) -> list[bytes]:
-        """The certificates as sent, leaf first."""
+        """The certificates as sent, leaf first (from a handshake, a chain longer than the
+        verifier's ``max_chain_certs`` keeps its first ``max_chain_certs + 1``: enough to
+        refuse it, with the copy bounded)."""
         return [bytes(c) for c in self._presented]
 
     def _validated(self) -> bool:

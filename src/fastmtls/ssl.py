@@ -385,10 +385,11 @@ def _sslobj_of(conn: Any) -> Any:
 
 def result(conn: Any) -> VerifyResult:
     """The verification result computed in ``conn``'s own handshake (``NONE`` when the client
-    sent no certificate). The result of a handshake that failed it (enforce mode) stays readable,
-    for the log, until the socket is closed or unwrapped (Python drops the TLS object then).
-    Before the handshake has started, and after that, there is no result:
-    :class:`~fastmtls.ConfigurationError`."""
+    sent no certificate), or in its latest TLS 1.3 post-handshake authentication. The result of
+    a handshake that failed it (enforce mode), or of one that finished before a later TLS error
+    or unclean close, stays readable, for the log, until an ``ssl.SSLSocket`` is closed or
+    unwrapped (Python drops the TLS object then). Before the handshake has started, after that,
+    and on a client connection, there is no result: :class:`~fastmtls.ConfigurationError`."""
     sslobj, ctx = _sslobj_of(conn)
     hook: _Hook | None = getattr(ctx, "_fastmtls_hook", None)
     if hook is None or hook.verifier is None:
@@ -412,6 +413,9 @@ def result(conn: Any) -> VerifyResult:
     resumed = ffi.new("int *")
     handle = ffi.new("void **")
     rc = lib.fm_hook_result(hook.ptr, ssl_ptr, res, store, der, der_len, resumed, handle)
+    if rc == -2:
+        raise ConfigurationError("a client connection: the hook verifies the certificates that "
+                                 "clients present to a server; result() reads server connections")
     if rc < 0:
         raise ConfigurationError("the TLS handshake has not started yet: no result")
     if rc == 2:
