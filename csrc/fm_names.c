@@ -95,6 +95,27 @@ static int dns_ok(fm_span s) {
     return 1;
 }
 
+/* A host name to look for in a certificate: a DNS name whose last label is no number (RFC 1123
+ * 2.1: a top-level label is alphabetic), in decimal or 0x-hex: URL parsers and inet_aton read
+ * "010.0.0.5" or "1.2.3.4." as IPv4 addresses, which match iPAddress SANs only, never a dNSName
+ * spelled the same. */
+static int host_name_ok(fm_span s) {
+    if (!dns_ok(s))
+        return 0;
+    size_t last = s.len;
+    while (last > 0 && s.p[last - 1] != '.')
+        last--;
+    size_t i = last, digits = 1;
+    if (s.len - i >= 2 && s.p[i] == '0' && (s.p[i + 1] | 0x20) == 'x') {
+        i += 2;
+        digits = 0; /* hex: every remaining character a hex digit */
+    }
+    for (; i < s.len; i++)
+        if (!is_digit(s.p[i]) && (digits || !strchr("abcdefABCDEF", s.p[i])))
+            return 1;
+    return 0;
+}
+
 /* atext of RFC 5322 3.2.3. */
 static int atext(uint8_t c) {
     return is_alpha(c) || is_digit(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
@@ -1215,8 +1236,9 @@ int fm_name_match(const fm_cert *leaf, uint32_t kind, const uint8_t *name, size_
     if (!leaf || !name || len == 0)
         return miss;
     /* The reference identity must itself be well formed (RFC 5280 4.2.1.6 forms): a DNS name in
-     * preferred syntax (no trailing dot, empty label, '*' or '_'), 4 or 16 octets, a mailbox. */
-    if ((kind == FM_NAME_DNS && !dns_ok(ref)) || (kind == FM_NAME_IP && len != 4 && len != 16) ||
+     * preferred syntax (no trailing dot, empty label, '*' or '_') that is no IPv4 spelling, 4 or
+     * 16 octets, a mailbox. */
+    if ((kind == FM_NAME_DNS && !host_name_ok(ref)) || (kind == FM_NAME_IP && len != 4 && len != 16) ||
         (kind == FM_NAME_EMAIL && !mailbox(ref, &rl, &rd)))
         return miss;
     /* subjectAltName only, no fallback to the subject's CN (RFC 9525 drops CN-IDs; as

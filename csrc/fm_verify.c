@@ -542,6 +542,43 @@ static int has_key_id(const fm_cert *c) {
     return (c->ext_flags & FM_X_AKI) && c->aki_keyid.len > 0;
 }
 
+/* DER of AlgorithmIdentifiers, byte for byte. */
+typedef struct {
+    const uint8_t *p;
+    size_t len;
+} alg_der;
+#define ALG(...) {(const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__})}
+#define PSS_PARAMS(h, salt)                                                                    \
+    0x30, 0x41, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a, 0x30, 0x34,  \
+        0xa0, 0x0f, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, h, \
+        0x05, 0x00, 0xa1, 0x1c, 0x30, 0x1a, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,    \
+        0x01, 0x01, 0x08, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04,    \
+        0x02, h, 0x05, 0x00, 0xa2, 0x03, 0x02, 0x01, salt
+/* BR 7.1.3.2.1: the signatureAlgorithm encodings a certificate may carry: RSASSA-PKCS1-v1_5
+ * with SHA-256/384/512 and NULL parameters, RSASSA-PSS with SHA-256/384/512, MGF1 with the
+ * same hash and a salt of the hash's length (all fields explicit), ECDSA with SHA-256/384/512
+ * and no parameters. */
+static const alg_der webpki_sig_algs[] = {
+    ALG(0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00),
+    ALG(0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c, 0x05, 0x00),
+    ALG(0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d, 0x05, 0x00),
+    ALG(PSS_PARAMS(0x01, 0x20)),
+    ALG(PSS_PARAMS(0x02, 0x30)),
+    ALG(PSS_PARAMS(0x03, 0x40)),
+    ALG(0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02),
+    ALG(0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03),
+    ALG(0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04),
+};
+#undef PSS_PARAMS
+#undef ALG
+
+static int webpki_sig_alg(fm_span alg) {
+    for (size_t i = 0; i < sizeof webpki_sig_algs / sizeof *webpki_sig_algs; i++)
+        if (alg.len == webpki_sig_algs[i].len && memcmp(alg.p, webpki_sig_algs[i].p, alg.len) == 0)
+            return 1;
+    return 0;
+}
+
 /* The web PKI's further rules (FM_OPT_WEBPKI): CA/B Forum Baseline Requirements for TLS server
  * certificates that x509-limbo's webpki:: cases expect a verifier to apply and RFC 5280 leaves
  * open. Not 7.1.4.3 (a commonName a copy of a subjectAltName): fastmtls never matches an
@@ -555,6 +592,10 @@ static int check_webpki(const fm_cert *c, int role) {
                                   : c->key_type != FM_KEY_EC_P256 && c->key_type != FM_KEY_EC_P384 &&
                                         c->key_type != FM_KEY_EC_P521)
         return FM_ERR_UNSUPPORTED_KEY;
+    /* 7.1.3.2.1: the encoding of the signature, on every certificate whose signature is checked
+     * (not a trust anchor's) */
+    if (role != ROLE_ANCHOR && !webpki_sig_alg(c->sig_alg))
+        return FM_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM;
     /* 7.1.2.1.2 (roots: absent), 7.1.2.2-7.1.2.3 (subordinate CAs), 7.1.2.7.10 (subscribers):
      * extKeyUsage never critical */
     if (f & FM_X_EKU_CRIT)

@@ -329,7 +329,7 @@ def resign(c: Cert, issuer_key: PrivateKey, edit: Callable[[bytes], bytes] = byt
         _, hl, _ = _tlv(tbs, 0)
         tbs = _enc(0x30, tbs[hl:].replace(old_alg, alg, 1))
     new_tbs, alg = edit(tbs), alg or old_alg
-    rsa_pss = isinstance(c.cert.signature_algorithm_parameters, padding.PSS)
+    rsa_pss = bytes.fromhex("06092a864886f70d01010a") in alg  # id-RSASSA-PSS (salt: hash length)
     h = _HASHES[hash]() if hash else c.cert.signature_hash_algorithm
     if isinstance(issuer_key, ed25519.Ed25519PrivateKey):
         sig = issuer_key.sign(new_tbs)

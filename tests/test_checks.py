@@ -1296,6 +1296,26 @@ def test_expected_name(server_chain: tuple[pki.Cert, pki.Cert], name: Any,
     assert_result(r, expected, None if expected == R.OK else 0)
 
 
+@pytest.mark.parametrize(("name", "expected"), [
+    ("www.example.com.", R.OK),  # the root's dot
+    ("www.example.com..", R.HOSTNAME_MISMATCH),  # an empty label: no host name
+    ("1.2.3.4.", R.HOSTNAME_MISMATCH),  # an IPv4 literal, not a DNS name spelled the same
+    ("010.0.0.5", R.HOSTNAME_MISMATCH),  # 8.0.0.5 to URL parsers and inet_aton
+    ("example.0x1f", R.HOSTNAME_MISMATCH),  # a hex number as its last label
+    ("example.0xyz", R.OK),  # letters: a name
+    ("1.2.3.4", R.IP_ADDRESS_MISMATCH),  # an IP address matches iPAddress SANs only
+])
+def test_expected_name_that_reads_as_a_number(name: str, expected: Reason) -> None:
+    """A DNS reference identity whose last label is a number (RFC 1123 2.1) matches no dNSName,
+    not even one spelled the same (it matched, found by a differential review against
+    pyca/cryptography and rustls-webpki), and only one trailing dot is the root's."""
+    root = pki.ca("Name Root")
+    leaf = pki.leaf(root, "CN=numbers", eku=[pki.SERVER_AUTH], san=[DNS(n) for n in (
+        "www.example.com", "1.2.3.4", "010.0.0.5", "example.0x1f", "example.0xyz")])
+    r = run_verify(make_verifier(root, purpose="server"), [leaf], expected_name=name)
+    assert_result(r, expected, None if expected == R.OK else 0)
+
+
 # ---- subject / SAN consistency (RFC 5280 4.1.2.6) ----------------------------------------------
 
 

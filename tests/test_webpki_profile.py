@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import der
 import pki
 import pytest
 from cryptography import x509
@@ -77,7 +78,62 @@ def test_keys_outside_the_web_pki(kind: str, where: str) -> None:
     leaf = server_leaf(inter, key=odd if where == "leaf" else "p521")
     plain, web = outcomes(r, [leaf, inter])
     assert plain == "SUCCESS"
-    assert web == f"FAILED:{R.UNSUPPORTED_KEY.message}"
+    # an Ed25519 CA signs with Ed25519, which the certificate below it carries (BR 7.1.3.2.1):
+    # that certificate, checked first, fails on its signature algorithm
+    signs = kind == "ed25519" and where != "leaf"
+    reason = R.UNSUPPORTED_SIGNATURE_ALGORITHM if signs else R.UNSUPPORTED_KEY
+    assert web == f"FAILED:{reason.message}"
+
+
+def _hash_alg(h: int, null: bool = True) -> bytes:
+    """AlgorithmIdentifier of SHA-256 (h=1), SHA-384 (2) or SHA-512 (3)."""
+    return der.seq(der.enc(0x06, bytes.fromhex("6086480165030402") + bytes([h])),
+                   *([b"\x05\x00"] if null else []))  # fmt: skip
+
+
+def _pss_alg(h: int = 1, *, hash_null: bool = True, trailer: bool = False) -> bytes:
+    """RSASSA-PSS AlgorithmIdentifier: hash and MGF1 hash SHA-2 (h as in _hash_alg), salt of the
+    hash's length, as BR 7.1.3.2.1 has them unless told otherwise."""
+    mgf1 = der.seq(der.enc(0x06, bytes.fromhex("2a864886f70d010108")), _hash_alg(h))
+    params = (der.enc(0xA0, _hash_alg(h, hash_null)) + der.enc(0xA1, mgf1)
+              + der.enc(0xA2, der.enc(0x02, bytes([16 * (h + 1)])))
+              + (der.enc(0xA3, der.enc(0x02, b"\x01")) if trailer else b""))  # fmt: skip
+    return der.seq(der.enc(0x06, bytes.fromhex("2a864886f70d01010a")), der.seq(params))
+
+
+_RSA_SHA256_NO_NULL = der.seq(der.enc(0x06, bytes.fromhex("2a864886f70d01010b")))
+
+
+@pytest.mark.parametrize("where", ["leaf", "intermediate"])
+@pytest.mark.parametrize(("alg", "hash", "allowed"), [
+    (_RSA_SHA256_NO_NULL, "sha256", False),  # PKCS#1 v1.5 without its NULL parameters
+    (_pss_alg(1, hash_null=False), "sha256", False),  # a hash AlgorithmIdentifier without NULL
+    (_pss_alg(1, trailer=True), "sha256", False),  # an explicit (default) trailerField
+    (_pss_alg(1), "sha256", True),  # the encodings BR 7.1.3.2.1 lists
+    (_pss_alg(3), "sha512", True),
+], ids=["pkcs1-no-null", "pss-hash-no-null", "pss-trailer", "pss-sha256", "pss-sha512"])
+def test_signature_algorithm_encodings(where: str, alg: bytes, hash: pki.HashName,
+                                       allowed: bool) -> None:
+    """BR 7.1.3.2.1: a certificate's signatureAlgorithm is one of the listed encodings, byte
+    for byte (RFC 4055 permits the others, and the default profile takes them)."""
+    r = pki.ca("Rsa Root", key="rsa2048")
+    inter = pki.intermediate(r, key="rsa2048")
+    leaf = server_leaf(inter)
+    if where == "leaf":
+        leaf = pki.resign(leaf, inter.key, hash=hash, alg=alg)
+    else:
+        inter = pki.resign(inter, r.key, hash=hash, alg=alg)
+    plain, web = outcomes(r, [leaf, inter])
+    assert plain == "SUCCESS"
+    assert web == ("SUCCESS" if allowed else
+                   f"FAILED:{R.UNSUPPORTED_SIGNATURE_ALGORITHM.message}")  # fmt: skip
+
+
+def test_a_trust_anchors_own_signature_algorithm_is_not_checked() -> None:
+    """A root's self-signature is never checked, so its encoding does not matter."""
+    r = pki.ca("Rsa Root", key="rsa2048")
+    r = pki.resign(r, r.key, hash="sha256", alg=_RSA_SHA256_NO_NULL)
+    assert outcomes(r, [server_leaf(r)]) == ("SUCCESS", "SUCCESS")
 
 
 def test_rsa_of_whole_octets_passes() -> None:

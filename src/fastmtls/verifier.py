@@ -76,7 +76,7 @@ class Limits:
 def _expected_name(name: NameInput) -> tuple[int, bytes]:
     """(kind, bytes) for the C core: IP addresses as raw bytes, a URI when it starts with a
     scheme (``spiffe://…``, ``urn:uuid:…``, ``mailto:…``: a DNS name has no ':'), e-mail when
-    it has '@', otherwise a DNS name (trailing dots dropped, non-ASCII in IDNA 2008 A-labels)."""
+    it has '@', otherwise a DNS name (a trailing dot dropped, non-ASCII in IDNA 2008 A-labels)."""
     if name is None:
         return lib.FM_NAME_NONE, b""
     if isinstance(name, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
@@ -95,7 +95,7 @@ def _expected_name(name: NameInput) -> tuple[int, bytes]:
             if not domain.isascii():
                 domain = ascii_host(domain.rstrip(".").lower())
             return lib.FM_NAME_EMAIL, (local + "@" + domain).encode("utf-8")
-        dns = name.rstrip(".")
+        dns = name[:-1] if name.endswith(".") else name  # the root's dot (two: no host name)
         return lib.FM_NAME_DNS, ascii_host(dns if dns.isascii() else dns.lower()).encode("ascii")
     except UnicodeError as exc:  # no IDNA spelling, or a lone surrogate
         raise ConfigurationError(f"invalid expected name {name!r}: {exc}") from None
