@@ -53,6 +53,7 @@ enum {
     SSL_AD_NO_RENEGOTIATION = 100,
     SSL_OP_NO_RENEGOTIATION = 0x40000000,
     SSL_VERIFY_PEER = 0x01,
+    SSL_CB_ACCEPT_EXIT = 0x2002, /* SSL_ST_ACCEPT | SSL_CB_EXIT */
     TLS_ST_OK = 1, /* OSSL_HANDSHAKE_STATE: no handshake message pending (1.1.1 and 3.x) */
     SSL_VERIFY_FAIL_IF_NO_PEER_CERT = 0x02,
     SSL_TICKET_EMPTY = 3,
@@ -89,6 +90,7 @@ typedef int (*dec_ticket_fn)(SSL *, SSL_SESSION *, const unsigned char *, size_t
 typedef int (*client_hello_fn)(SSL *, int *, void *);
 typedef int (*new_sess_fn)(SSL *, SSL_SESSION *);
 typedef SSL_SESSION *(*get_sess_fn)(SSL *, const unsigned char *, int, int *);
+typedef void (*info_cb_fn)(const SSL *, int, int);
 typedef void (*remove_sess_fn)(SSL_CTX *, SSL_SESSION *);
 
 /* The OpenSSL functions the hook calls, resolved from the owner's library. */
@@ -131,6 +133,8 @@ typedef void (*remove_sess_fn)(SSL_CTX *, SSL_SESSION *);
     X(int, SSL_SESSION_set1_id_context, (SSL_SESSION *, const unsigned char *, unsigned int))  \
     X(int, SSL_set_session_id_context, (SSL *, const unsigned char *, unsigned int))           \
     X(void, SSL_CTX_set_client_hello_cb, (SSL_CTX *, client_hello_fn, void *))                 \
+    X(void, SSL_CTX_set_info_callback, (SSL_CTX *, info_cb_fn))                                \
+    X(info_cb_fn, SSL_CTX_get_info_callback, (SSL_CTX *))                                      \
     X(uint64_t, SSL_get_options, (const SSL *))                                                \
     X(uint64_t, SSL_CTX_set_options, (SSL_CTX *, uint64_t))                                    \
     X(int, SSL_get_state, (const SSL *))                                                       \
@@ -486,6 +490,7 @@ struct ctx_ref {
     fm_hook *hook;          /* one reference; never NULL */
     uint64_t id;            /* unique in the process; what session data names its SSL_CTX by */
     atomic_int verify_mode; /* SSL_VERIFY_* that cert_cb gives each full handshake */
+    info_cb_fn prev_info;   /* the SSL_CTX's info callback before the first install (chained) */
     ctx_ref *reg_next;      /* registry bucket chain */
 };
 
@@ -852,6 +857,32 @@ static int cert_verify_cb(X509_STORE_CTX *xctx, void *arg) {
         ok = h != NULL && verify_peer_chain(h, xctx, ((ctx_ref *)arg)->id);
     hook_unref(h);
     return ok;
+}
+
+/* SSL_CTX_set_info_callback: OpenSSL calls it on the connection's thread, also for the
+ * messages after the handshake. When the server's handshake machine exits having finished (a
+ * handshake, or a TLS 1.3 post-handshake authentication) and the session holds no certificate of
+ * the client while a result is stored, the client answered a post-handshake CertificateRequest
+ * with an empty Certificate message, for which OpenSSL calls no verify callback: the stored
+ * result goes (result() reads NONE, as getpeercert() reads None). Checked here, on the thread
+ * that replaces the session, not in fm_hook_result, which other threads call. The callback
+ * finds its SSL_CTX's ctx_ref through the functions published for the session callbacks. */
+static void info_cb(const SSL *cssl, int where, int ret) {
+    SSL *ssl = (SSL *)cssl;
+    const sess_globals *g = atomic_load_explicit(&g_sess, memory_order_acquire);
+    SSL_CTX *ctx = g ? g->get_ctx(cssl) : NULL;
+    ctx_ref *r = ctx ? g->ctx_get_ex(ctx, g->ctx_idx) : NULL;
+    if (r == NULL)
+        return;
+    if (r->prev_info != NULL)
+        r->prev_info(cssl, where, ret);
+    if (where != SSL_CB_ACCEPT_EXIT || ret <= 0)
+        return;
+    fm_hook *h = ref_get(r);
+    if (h != NULL && h->api.SSL_get_state(ssl) == TLS_ST_OK &&
+        h->api.SSL_get_ex_data(ssl, h->ssl_idx) != NULL && no_peer_certificate(&h->api, ssl))
+        conn_result_drop(h, ssl);
+    hook_unref(h);
 }
 
 /* ---- resumption ---------------------------------------------------------------------------- */
@@ -1494,6 +1525,8 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
         r->hook = h;
         r->id = (uint64_t)atomic_fetch_add(&g_ctx_ids, 1);
         atomic_init(&r->verify_mode, 0);
+        info_cb_fn prev = a->SSL_CTX_get_info_callback(ctx);
+        r->prev_info = prev == info_cb ? NULL : prev;
         if (!a->SSL_CTX_set_ex_data(ctx, h->ctx_idx, r)) {
             fm_lock_destroy(&r->lock);
             free(r);
@@ -1534,6 +1567,7 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
                         SSL_SESS_CACHE_OFF | SSL_SESS_CACHE_NO_INTERNAL, NULL);
     }
     a->SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, r);
+    a->SSL_CTX_set_info_callback(ctx, info_cb);
     if (h->mode == FM_HOOK_GUARD) {
         /* resumption only: certificates are OpenSSL's business on this SSL_CTX (cert_verify_cb
          * hands them to X509_verify_cert; the cert callback is copied into each SSL when it is
@@ -1633,10 +1667,8 @@ int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
      * the client's answer replaces it). */
     int done = ssl != NULL && a->SSL_get_state(ssl) == TLS_ST_OK;
     /* checked for a resumption that then did not happen (the session or ticket turned out
-     * unusable) and no certificate came in the full handshake that followed: none presented;
-     * or a post-handshake authentication answered without a certificate (see
-     * no_peer_certificate): none presented last */
-    if (cr != NULL && ((cr->resumed && !*resumed) || (done && no_peer_certificate(a, ssl)))) {
+     * unusable) and no certificate came in the full handshake that followed: none presented */
+    if (cr != NULL && cr->resumed && !*resumed) {
         conn_result_unref(cr);
         cr = NULL;
     }

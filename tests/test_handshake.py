@@ -2647,6 +2647,24 @@ def test_post_handshake_authentication_answered_without_a_certificate(live: Live
     assert fssl.result(resumed.server).status == "NONE"
 
 
+def test_an_info_callback_set_before_install_still_runs(live: LivePKI) -> None:
+    """install() sets the SSL_CTX's info callback (it sees a post-handshake authentication
+    end); one that was there before is called first, with every event."""
+    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    sctx.load_cert_chain(live.file("server.pem"), live.key_file("server"))
+    events: list[tuple[int, int]] = []
+    info_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int)
+    callback = info_fn(lambda _ssl, where, ret: events.append((where, ret)))
+    lib = _libssl()
+    lib.SSL_CTX_set_info_callback.argtypes = [ctypes.c_void_p, info_fn]
+    lib.SSL_CTX_set_info_callback(int(ffi.cast("uintptr_t", fssl._ctx_pointer(sctx))), callback)
+    fssl.install(sctx, root_verifier(live), mode="record")
+    pair = th.bio_handshake(sctx, th.client_context(live, "good"))
+    assert pair.ok and fssl.result(pair.server).status == "SUCCESS"
+    assert (0x20, 1) in events  # SSL_CB_HANDSHAKE_DONE
+    assert (0x2002, 1) in events  # SSL_CB_ACCEPT_EXIT, the handshake done
+
+
 def test_result_of_a_client_connection_is_refused(live: LivePKI) -> None:
     """On a dual-use PROTOCOL_TLS context that is hooked, the client connections are OpenSSL's
     (the hook verifies what clients present): result() of one raises, where it read NONE."""
