@@ -177,6 +177,9 @@ typedef struct conn_result {
     uint64_t by;     /* the id of the hook that computed it */
     uint64_t origin; /* the id of the hooked SSL_CTX (its ctx_ref) whose hook that was */
     int resumed;
+    /* set on the connection's thread when the handshake (or post-handshake authentication) it
+     * was computed in has finished: its client proved the chain (info_cb) */
+    atomic_int proven;
     size_t sni_len;
     uint8_t sni[FM_SNI_MAX]; /* the server name of the handshake it was computed in */
     size_t len;
@@ -490,7 +493,7 @@ struct ctx_ref {
     fm_hook *hook;          /* one reference; never NULL */
     uint64_t id;            /* unique in the process; what session data names its SSL_CTX by */
     atomic_int verify_mode; /* SSL_VERIFY_* that cert_cb gives each full handshake */
-    info_cb_fn prev_info;   /* the SSL_CTX's info callback before the first install (chained) */
+    _Atomic(info_cb_fn) prev_info; /* the SSL_CTX's info callback before install (chained) */
     ctx_ref *reg_next;      /* registry bucket chain */
 };
 
@@ -701,6 +704,7 @@ static conn_result *conn_result_new(fm_hook *h, SSL *ssl, const uint8_t *der, si
     if (cr == NULL)
         return NULL;
     atomic_init(&cr->refs, 1);
+    atomic_init(&cr->proven, 0);
     if (len)
         memcpy(cr->der, der, len);
     cr->len = len;
@@ -861,28 +865,53 @@ static int cert_verify_cb(X509_STORE_CTX *xctx, void *arg) {
 
 /* SSL_CTX_set_info_callback: OpenSSL calls it on the connection's thread, also for the
  * messages after the handshake. When the server's handshake machine exits having finished (a
- * handshake, or a TLS 1.3 post-handshake authentication) and the session holds no certificate of
- * the client while a result is stored, the client answered a post-handshake CertificateRequest
- * with an empty Certificate message, for which OpenSSL calls no verify callback: the stored
- * result goes (result() reads NONE, as getpeercert() reads None). Checked here, on the thread
- * that replaces the session, not in fm_hook_result, which other threads call. The callback
- * finds its SSL_CTX's ctx_ref through the functions published for the session callbacks. */
+ * handshake, or a TLS 1.3 post-handshake authentication; OpenSSL's state TLS_ST_OK):
+ * - the stored result is proven: its client's CertificateVerify and Finished checked out. The
+ *   flag keeps it proven while a later message is processed or written (a KeyUpdate, a
+ *   post-handshake CertificateRequest, tickets: OpenSSL's state leaves TLS_ST_OK meanwhile, and
+ *   stays elsewhere after a fatal error in one);
+ * - a stored result while the session holds no certificate of the client means the client
+ *   answered a post-handshake CertificateRequest with an empty Certificate message, for which
+ *   OpenSSL calls no verify callback: the result goes (result() reads NONE, as getpeercert()
+ *   reads None). Checked here, on the thread that replaces the session, not in
+ *   fm_hook_result, which other threads call.
+ * The callback finds its ctx_ref through the functions published for the session callbacks:
+ * the SSL_CTX's, else (after an sni_callback moved the connection to an SSL_CTX without a hook,
+ * while OpenSSL still calls the callback it started the handshake with) the listening one's. */
 static void info_cb(const SSL *cssl, int where, int ret) {
     SSL *ssl = (SSL *)cssl;
     const sess_globals *g = atomic_load_explicit(&g_sess, memory_order_acquire);
-    SSL_CTX *ctx = g ? g->get_ctx(cssl) : NULL;
+    if (g == NULL)
+        return;
+    SSL_CTX *ctx = g->get_ctx(cssl);
     ctx_ref *r = ctx ? g->ctx_get_ex(ctx, g->ctx_idx) : NULL;
+    if (r == NULL && g->listen_idx >= 0)
+        r = g->ssl_get_ex(cssl, g->listen_idx);
     if (r == NULL)
         return;
-    if (r->prev_info != NULL)
-        r->prev_info(cssl, where, ret);
+    info_cb_fn prev = atomic_load_explicit(&r->prev_info, memory_order_acquire);
+    if (prev != NULL)
+        prev(cssl, where, ret);
     if (where != SSL_CB_ACCEPT_EXIT || ret <= 0)
         return;
     fm_hook *h = ref_get(r);
-    if (h != NULL && h->api.SSL_get_state(ssl) == TLS_ST_OK &&
-        h->api.SSL_get_ex_data(ssl, h->ssl_idx) != NULL && no_peer_certificate(&h->api, ssl))
-        conn_result_drop(h, ssl);
+    conn_result *cr = h ? h->api.SSL_get_ex_data(ssl, h->ssl_idx) : NULL;
+    if (cr != NULL && h->api.SSL_get_state(ssl) == TLS_ST_OK) {
+        if (no_peer_certificate(&h->api, ssl))
+            conn_result_drop(h, ssl);
+        else
+            atomic_store_explicit(&cr->proven, 1, memory_order_release);
+    }
     hook_unref(h);
+}
+
+/* Makes info_cb the SSL_CTX's info callback, chaining the one set there (by the application,
+ * before this install or after an earlier one). */
+static void info_cb_install(const ssl_api *a, SSL_CTX *ctx, ctx_ref *r) {
+    info_cb_fn cur = a->SSL_CTX_get_info_callback(ctx);
+    if (cur != info_cb)
+        atomic_store_explicit(&r->prev_info, cur, memory_order_release);
+    a->SSL_CTX_set_info_callback(ctx, info_cb);
 }
 
 /* ---- resumption ---------------------------------------------------------------------------- */
@@ -1525,8 +1554,7 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
         r->hook = h;
         r->id = (uint64_t)atomic_fetch_add(&g_ctx_ids, 1);
         atomic_init(&r->verify_mode, 0);
-        info_cb_fn prev = a->SSL_CTX_get_info_callback(ctx);
-        r->prev_info = prev == info_cb ? NULL : prev;
+        atomic_init(&r->prev_info, NULL);
         if (!a->SSL_CTX_set_ex_data(ctx, h->ctx_idx, r)) {
             fm_lock_destroy(&r->lock);
             free(r);
@@ -1567,7 +1595,7 @@ int fm_hook_install(fm_hook *h, void *ssl_ctx, int require_cert) {
                         SSL_SESS_CACHE_OFF | SSL_SESS_CACHE_NO_INTERNAL, NULL);
     }
     a->SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, r);
-    a->SSL_CTX_set_info_callback(ctx, info_cb);
+    info_cb_install(a, ctx, r);
     if (h->mode == FM_HOOK_GUARD) {
         /* resumption only: certificates are OpenSSL's business on this SSL_CTX (cert_verify_cb
          * hands them to X509_verify_cert; the cert callback is copied into each SSL when it is
@@ -1660,12 +1688,16 @@ int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
         return -2;
     conn_result *cr = ssl && h->v != NULL ? conn_result_get(h, ssl) : NULL;
     *resumed = ssl ? a->SSL_session_reused(ssl) : 0;
-    /* Every handshake message done (OpenSSL's handshake state is TLS_ST_OK): the client's
-     * CertificateVerify and Finished checked out. Unlike SSL_is_init_finished, this stays true
+    /* Proven: the handshake the result was computed in has finished, so the client's
+     * CertificateVerify and Finished checked out. info_cb marks it so on the connection's
+     * thread; OpenSSL's handshake state TLS_ST_OK (every message done) says so too where no
+     * info_cb ran (an application replaced it). Unlike SSL_is_init_finished, both stay true
      * after a later fatal error or an unclean close, and while a post-handshake
-     * CertificateRequest waits to be sent or answered (the handshake's result stands until
-     * the client's answer replaces it). */
+     * CertificateRequest waits to be sent or answered (the handshake's result stands until the
+     * client's answer replaces it). The result is read first: one stored since (a new chain,
+     * stored after OpenSSL's state left TLS_ST_OK) is never judged by an older state. */
     int done = ssl != NULL && a->SSL_get_state(ssl) == TLS_ST_OK;
+    int proven = cr != NULL && (done || atomic_load_explicit(&cr->proven, memory_order_acquire));
     /* checked for a resumption that then did not happen (the session or ticket turned out
      * unusable) and no certificate came in the full handshake that followed: none presented */
     if (cr != NULL && cr->resumed && !*resumed) {
@@ -1690,7 +1722,7 @@ int fm_hook_result(fm_hook *h, void *ssl, fm_result *out, fm_store **store,
      * log): a failure, or a revoked chain. Judged on the answer given, after any re-verification
      * above: a chain the handshake's own hook refused (so the handshake failed) that this hook
      * accepts is no success either. */
-    int unproven = cr != NULL && !is_failure(cr) && !done;
+    int unproven = cr != NULL && !is_failure(cr) && !proven;
     if (cr == NULL) {
         memset(out, 0, sizeof *out);
         out->status = FM_ERR_NO_CERTIFICATE;

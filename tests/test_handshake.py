@@ -2647,22 +2647,104 @@ def test_post_handshake_authentication_answered_without_a_certificate(live: Live
     assert fssl.result(resumed.server).status == "NONE"
 
 
-def test_an_info_callback_set_before_install_still_runs(live: LivePKI) -> None:
-    """install() sets the SSL_CTX's info callback (it sees a post-handshake authentication
-    end); one that was there before is called first, with every event."""
+_INFO_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int)
+
+
+def _set_info_callback(ctx: ssl.SSLContext, callback: Any) -> None:
+    """SSL_CTX_set_info_callback on the SSL_CTX of ``ctx``, as an application could."""
+    lib = _libssl()
+    lib.SSL_CTX_set_info_callback.argtypes = [ctypes.c_void_p, _INFO_FN]
+    lib.SSL_CTX_set_info_callback(int(ffi.cast("uintptr_t", fssl._ctx_pointer(ctx))), callback)
+
+
+@pytest.mark.parametrize("when", ["before install", "between installs"])
+def test_an_application_info_callback_still_runs(live: LivePKI, when: str) -> None:
+    """install() sets the SSL_CTX's info callback (it sees a handshake or a post-handshake
+    authentication end); one the application set before, or after an earlier install (a
+    second install overwrote it: found by review), is called first, with every event."""
     sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     sctx.load_cert_chain(live.file("server.pem"), live.key_file("server"))
     events: list[tuple[int, int]] = []
-    info_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int)
-    callback = info_fn(lambda _ssl, where, ret: events.append((where, ret)))
-    lib = _libssl()
-    lib.SSL_CTX_set_info_callback.argtypes = [ctypes.c_void_p, info_fn]
-    lib.SSL_CTX_set_info_callback(int(ffi.cast("uintptr_t", fssl._ctx_pointer(sctx))), callback)
+    callback = _INFO_FN(lambda _ssl, where, ret: events.append((where, ret)))
+    if when == "between installs":
+        fssl.install(sctx, root_verifier(live), mode="record")
+    _set_info_callback(sctx, callback)
     fssl.install(sctx, root_verifier(live), mode="record")
     pair = th.bio_handshake(sctx, th.client_context(live, "good"))
     assert pair.ok and fssl.result(pair.server).status == "SUCCESS"
     assert (0x20, 1) in events  # SSL_CB_HANDSHAKE_DONE
     assert (0x2002, 1) in events  # SSL_CB_ACCEPT_EXIT, the handshake done
+
+
+def test_post_handshake_answer_without_a_certificate_when_the_info_callback_is_replaced(
+    live: LivePKI,
+) -> None:
+    """An application that sets its own info callback after install() replaces the hook's,
+    which sees a post-handshake authentication answered without a certificate: that
+    connection's result() then keeps the handshake's (as README says), but the session
+    tickets issued after the answer still carry no chain, so a resumption reads NONE."""
+    cctx = th.client_context(live, "good", version="1.3")
+    cctx.post_handshake_auth = True
+    sctx = th.server_context(live, root_verifier(live), "record")
+    callback = _INFO_FN(lambda _ssl, _where, _ret: None)
+    _set_info_callback(sctx, callback)
+    pair = th.bio_handshake(sctx, cctx)
+    _libssl().SSL_certs_clear(_ssl_of(pair.client))
+    assert _pha_round(pair)[-1] == "SUCCESS"
+    assert pair.server.getpeercert() is None
+    th._move(pair.s_out, pair.c_in)  # the tickets issued after the answer
+    with pytest.raises(ssl.SSLWantReadError):
+        pair.client.read(16)
+    resumed = th.bio_handshake(sctx, cctx, session=pair.client.session)
+    assert resumed.server.session_reused
+    assert fssl.result(resumed.server).status == "NONE"
+
+
+def _tls13_client_record(pair: th.BioPair, keylog: Path, inner: bytes, seq: int) -> bytes:
+    """The client's TLS 1.3 record number ``seq`` under its first application traffic key
+    (read from the client's key log), holding ``inner`` (content, then its type octet): for a
+    message no client library sends."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+
+    cipher = pair.client.cipher()[0]  # type: ignore[index]
+    digest = hashes.SHA384() if cipher.endswith("SHA384") else hashes.SHA256()
+
+    def expand(secret: bytes, label: bytes, length: int) -> bytes:
+        full = b"tls13 " + label
+        info = length.to_bytes(2, "big") + bytes([len(full)]) + full + b"\x00"
+        return HKDFExpand(digest, length, info).derive(secret)
+
+    secret = next(bytes.fromhex(line.split()[2]) for line in keylog.read_text().splitlines()
+                  if line.startswith("CLIENT_TRAFFIC_SECRET_0"))  # fmt: skip
+    chacha = "CHACHA" in cipher
+    key = expand(secret, b"key", 32 if chacha or "256" in cipher else 16)
+    iv = expand(secret, b"iv", 12)
+    nonce = bytes(a ^ b for a, b in zip(iv, seq.to_bytes(12, "big")))
+    header = b"\x17\x03\x03" + (len(inner) + 16).to_bytes(2, "big")
+    aead = ChaCha20Poly1305(key) if chacha else AESGCM(key)
+    return header + aead.encrypt(nonce, inner, header)
+
+
+@pytest.mark.parametrize("mode", ["record", "enforce"])
+@pytest.mark.parametrize("body", [b"\x05", b"\x00\x00"], ids=["bad-type", "too-long"])
+def test_a_result_survives_a_fatal_error_in_a_post_handshake_message(
+    live: LivePKI, tmp_path: Path, mode: str, body: bytes
+) -> None:
+    """A client that proved its certificate sends a malformed KeyUpdate: OpenSSL's handshake
+    state stays at the KeyUpdate after the fatal error, and result() read NONE (found by
+    review); the proof is recorded when the handshake finishes, on the connection's thread."""
+    cctx = th.client_context(live, "good", version="1.3")
+    cctx.keylog_filename = str(tmp_path / "keys.txt")
+    pair = th.bio_handshake(th.server_context(live, root_verifier(live), mode), cctx)
+    assert fssl.result(pair.server).status == "SUCCESS"
+    key_update = b"\x18" + len(body).to_bytes(3, "big") + body
+    # after the client's one record of bio_handshake's exchange
+    pair.s_in.write(_tls13_client_record(pair, tmp_path / "keys.txt", key_update + b"\x16", 1))
+    with pytest.raises(ssl.SSLError, match=r"(?i)key update|message size"):
+        pair.server.read(16)
+    assert fssl.result(pair.server).status == "SUCCESS"
 
 
 def test_result_of_a_client_connection_is_refused(live: LivePKI) -> None:
