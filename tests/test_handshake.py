@@ -2676,6 +2676,32 @@ def test_an_application_info_callback_still_runs(live: LivePKI, when: str) -> No
     assert (0x2002, 1) in events  # SSL_CB_ACCEPT_EXIT, the handshake done
 
 
+def test_an_application_info_callback_after_an_sni_switch_to_an_unhooked_context(
+    live: LivePKI,
+) -> None:
+    """The listening context's sni_callback moves the connection to a context without the
+    hook: OpenSSL goes on calling the callback it started the handshake with (the hook's),
+    which found no hook on the new context and skipped the application's callback (found by
+    review). It gets the events it gets without fastmtls."""
+    def events_seen(hooked: bool) -> list[tuple[int, int]]:
+        events: list[tuple[int, int]] = []
+        callback = _INFO_FN(lambda _ssl, where, ret: events.append((where, ret)))
+        listener = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        listener.load_cert_chain(live.file("server.pem"), live.key_file("server"))
+        _set_info_callback(listener, callback)
+        plain = th.server_context(live, None)
+        plain.load_verify_locations(live.file("root.pem"))
+        listener.sni_callback = lambda obj, _name, _ctx: setattr(obj, "context", plain)
+        if hooked:
+            fssl.install(listener, root_verifier(live), mode="record")
+        assert th.bio_handshake(listener, th.client_context(live, "good")).ok
+        return events
+
+    without = events_seen(False)
+    assert (0x2002, -1) in without  # SSL_CB_ACCEPT_EXIT of the first flight
+    assert events_seen(True) == without
+
+
 def test_post_handshake_answer_without_a_certificate_when_the_info_callback_is_replaced(
     live: LivePKI,
 ) -> None:
