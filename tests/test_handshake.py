@@ -1247,6 +1247,24 @@ def test_asyncio_server(live: LivePKI, version: str) -> None:
     assert [a["subject"] for a in answers] == [live.subject(n) if n else "" for n in names]
 
 
+def test_asyncio_transport_before_its_handshake(live: LivePKI) -> None:
+    """An asyncio TLS transport gives its TLS object out only once the handshake is done:
+    before, result() says so (it said it needs a TLS transport, which it had been given)."""
+    from asyncio import sslproto
+
+    async def check() -> None:
+        loop = asyncio.get_running_loop()
+        sctx = th.server_context(live, root_verifier(live), "record")
+        proto = sslproto.SSLProtocol(loop, asyncio.Protocol(), sctx, loop.create_future(),
+                                     server_side=True)  # fmt: skip
+        with pytest.raises(fastmtls.ConfigurationError, match="handshake has not finished"):
+            fssl.result(proto._app_transport)
+        with pytest.raises(fastmtls.ConfigurationError, match=r"needs an ssl\.SSLSocket"):
+            fssl.result(object())
+
+    asyncio.run(check())
+
+
 def test_asyncio_enforce(live: LivePKI) -> None:
     """asyncio in enforce mode: the expired client gets nothing, the handler never runs."""
     sctx = th.server_context(live, root_verifier(live), "enforce")

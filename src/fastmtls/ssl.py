@@ -378,6 +378,10 @@ def _sslobj_of(conn: Any) -> Any:
         obj = get_extra("ssl_object")
         if isinstance(obj, _stdlib_ssl.SSLObject):
             return getattr(obj, "_sslobj", None), obj.context
+        if get_extra("sslcontext") is not None:  # a TLS transport, its handshake not done
+            raise ConfigurationError("this TLS transport has no TLS object to read: its "
+                                     "handshake has not finished, or failed (asyncio gives it "
+                                     "out once the connection is made)")  # fmt: skip
     raise ConfigurationError(
         "result() needs an ssl.SSLSocket, ssl.SSLObject or an asyncio TLS transport"
     )
