@@ -522,9 +522,10 @@ def test_limit_ranges(field: str, top: int) -> None:
 
 
 @pytest.mark.parametrize(("option", "top"), [
-    ("result_cache_size", 1 << 24), ("signature_cache_size", 1 << 24), ("min_rsa_bits", 16384)])
+    ("result_cache_size", 1 << 24), ("signature_cache_size", 1 << 24), ("min_rsa_bits", 8192)])
 def test_option_ranges(option: str, top: int) -> None:
-    """Cache sizes up to 2^24 entries, min_rsa_bits up to 16384."""
+    """Cache sizes up to 2^24 entries, min_rsa_bits up to 8192 (FM_MAX_RSA_BITS: the largest
+    RSA key verified)."""
     Verifier(TrustStore(), **{option: top})
     with pytest.raises(ConfigurationError):
         Verifier(TrustStore(), **{option: top + 1})
