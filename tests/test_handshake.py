@@ -2644,27 +2644,6 @@ def test_post_handshake_authentication_replaces_the_result(
     assert x509.load_der_x509_certificate(r.presented_chain[0]) == live.sent[then][0].cert
 
 
-def test_post_handshake_authentication_answered_without_a_certificate(live: LivePKI) -> None:
-    """Record mode: a client that proved a certificate in the handshake answers a
-    post-handshake CertificateRequest with none. OpenSSL calls no verify callback for it and
-    its session then holds no certificate; result() read the handshake's SUCCESS, and the
-    tickets issued after it carried that chain (found by review). Now both say NONE."""
-    cctx = th.client_context(live, "good", version="1.3")
-    cctx.post_handshake_auth = True
-    sctx = th.server_context(live, root_verifier(live), "record")
-    pair = th.bio_handshake(sctx, cctx)
-    assert fssl.result(pair.server).status == "SUCCESS"
-    _libssl().SSL_certs_clear(_ssl_of(pair.client))
-    assert _pha_round(pair)[-1] == "NONE"
-    assert pair.server.getpeercert() is None
-    th._move(pair.s_out, pair.c_in)  # the tickets issued after the answer
-    with pytest.raises(ssl.SSLWantReadError):
-        pair.client.read(16)
-    resumed = th.bio_handshake(sctx, cctx, session=pair.client.session)
-    assert resumed.server.session_reused
-    assert fssl.result(resumed.server).status == "NONE"
-
-
 _INFO_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int)
 
 
@@ -2720,21 +2699,27 @@ def test_an_application_info_callback_after_an_sni_switch_to_an_unhooked_context
     assert events_seen(True) == without
 
 
-def test_post_handshake_answer_without_a_certificate_when_the_info_callback_is_replaced(
-    live: LivePKI,
+@pytest.mark.parametrize("info_callback", ["the hook's", "replaced"])
+def test_post_handshake_authentication_answered_without_a_certificate(
+    live: LivePKI, info_callback: str
 ) -> None:
-    """An application that sets its own info callback after install() replaces the hook's,
-    which sees a post-handshake authentication answered without a certificate: that
-    connection's result() then keeps the handshake's (as README says), but the session
-    tickets issued after the answer still carry no chain, so a resumption reads NONE."""
+    """Record mode: a client that proved a certificate in the handshake answers a
+    post-handshake CertificateRequest with none. OpenSSL calls no verify callback for it and
+    its session then holds no certificate; result() read the handshake's SUCCESS, and the
+    tickets issued after it carried that chain (found by review). Now both say NONE. An
+    application that sets its own info callback after install() replaces the hook's, which
+    sees the answer: that connection's result() then keeps the handshake's (as README says),
+    but the tickets still carry no chain, so a resumption reads NONE."""
     cctx = th.client_context(live, "good", version="1.3")
     cctx.post_handshake_auth = True
     sctx = th.server_context(live, root_verifier(live), "record")
     callback = _INFO_FN(lambda _ssl, _where, _ret: None)
-    _set_info_callback(sctx, callback)
+    if info_callback == "replaced":
+        _set_info_callback(sctx, callback)
     pair = th.bio_handshake(sctx, cctx)
+    assert fssl.result(pair.server).status == "SUCCESS"
     _libssl().SSL_certs_clear(_ssl_of(pair.client))
-    assert _pha_round(pair)[-1] == "SUCCESS"
+    assert _pha_round(pair)[-1] == ("NONE" if info_callback == "the hook's" else "SUCCESS")
     assert pair.server.getpeercert() is None
     th._move(pair.s_out, pair.c_in)  # the tickets issued after the answer
     with pytest.raises(ssl.SSLWantReadError):
