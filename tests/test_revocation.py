@@ -7,6 +7,7 @@ leaf, with ``other`` a second, never revoked, leaf of ``inter``.
 
 from __future__ import annotations
 
+import base64
 import collections
 import os
 import random
@@ -1813,6 +1814,19 @@ def test_inspect_crl(w: World, kind: str, expect: dict[str, Any]) -> None:
         assert info.next_update == int(crls.NEXT_UPDATE.timestamp())
     for k, v in expect.items():
         assert getattr(info, k) == v, k
+
+
+def test_inspect_crl_reads_pem_and_bytes_like(w: World) -> None:
+    """inspect_crl takes the forms build() and CRLSource take: DER bytes or bytes-like, PEM
+    bytes or text (one CRL; it read DER only, and a PEM CRL raised 'malformed CRL')."""
+    der = crls.crl(w.inter, [1, 2])
+    pem = b"-----BEGIN X509 CRL-----\n" + base64.encodebytes(der) + b"-----END X509 CRL-----\n"
+    for form in (der, bytearray(der), memoryview(der), pem, pem.decode()):
+        assert inspect_crl(form) == inspect_crl(der)
+    with pytest.raises(ConfigurationError, match="reads one CRL; this PEM holds 2"):
+        inspect_crl(pem + pem)
+    with pytest.raises(ConfigurationError):
+        inspect_crl(12345)  # type: ignore[arg-type]
 
 
 def test_check_crl(w: World) -> None:

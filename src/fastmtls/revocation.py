@@ -198,12 +198,15 @@ def crl_to_der(data: CRLInput, *, configured: bool = False) -> list[bytes]:
     return [raw]
 
 
-def inspect_crl(der: bytes) -> CRLInfo:
-    """Parse one DER CRL (no signature check) and describe it."""
-    if type(der) is not bytes:
-        if not isinstance(der, _BYTES_LIKE):
-            raise ConfigurationError(f"a DER CRL is bytes, not {type(der).__name__}")
-        der = bytes(der)
+def inspect_crl(data: CRLInput) -> CRLInfo:
+    """Parse one CRL, DER or PEM (no signature check) and describe it."""
+    if type(data) is bytes and not looks_like_pem(data):
+        der = data
+    else:
+        ders = crl_to_der(data)
+        if len(ders) != 1:
+            raise ConfigurationError(f"inspect_crl() reads one CRL; this PEM holds {len(ders)}")
+        der = ders[0]
     info = ffi.new("fm_crl_info *")
     _raise(lib.fm_crl_parse(der, len(der), info), "CRL")
 
