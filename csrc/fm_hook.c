@@ -568,6 +568,8 @@ static atomic_uint_fast64_t g_hook_ids = 1;
 
 int fm_hook_new(const char *library_path, fm_verifier *v, uint32_t mode, const uint8_t *host,
                 size_t host_len, fm_hook **out) {
+    if (out == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
     *out = NULL;
     if ((v == NULL) != (mode == FM_HOOK_GUARD) || mode > FM_HOOK_GUARD ||
         host_len > sizeof((fm_hook *)0)->host || (host_len && host == NULL))

@@ -391,7 +391,7 @@ int fm_revset_lookup(const fm_revset *s, const uint8_t *ca_name, size_t name_len
                      const uint8_t *ca_spki, size_t spki_len, const uint8_t *serial,
                      size_t serial_len, fm_revocation *out) {
     if (s == NULL || ca_name == NULL || ca_spki == NULL || serial == NULL)
-        return 0;
+        return -FM_ERR_INVALID_ARGUMENT;
     fm_span name = {ca_name, name_len}, spki = {ca_spki, spki_len}, ser = {serial, serial_len};
     int i = fm_revset_find_issuer(s, name, spki);
     if (i < 0)
@@ -598,6 +598,8 @@ static int wrap(uint8_t *image, size_t len, int mapped, int verify_checksum, fm_
 }
 
 int fm_revset_load_bytes(const uint8_t *p, size_t len, fm_revset **out) {
+    if (out == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
     *out = NULL;
     if (p == NULL && len)
         return FM_ERR_INVALID_ARGUMENT;
@@ -613,6 +615,8 @@ int fm_revset_load_bytes(const uint8_t *p, size_t len, fm_revset **out) {
 }
 
 int fm_revset_load(const char *path, fm_revset **out) {
+    if (out == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
     *out = NULL;
     if (path == NULL)
         return FM_ERR_INVALID_ARGUMENT;
@@ -801,6 +805,8 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem) {
 }
 
 int fm_revbuild_new(fm_revbuild **out) {
+    if (out == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
     *out = calloc(1, sizeof **out);
     return *out ? FM_OK : FM_ERR_NOMEM;
 }

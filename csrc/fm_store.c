@@ -35,6 +35,8 @@ void fm_owned_cert_clear(fm_owned_cert *oc) {
 }
 
 int fm_store_new(fm_store **out) {
+    if (out == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
     fm_store *s = calloc(1, sizeof *s);
     *out = NULL;
     if (s == NULL)
@@ -85,11 +87,12 @@ int fm_store_set_group_name(fm_store *s, uint32_t group, const uint8_t *name, si
         s->group_names = p;
         s->n_group_names = group + 1;
     }
-    uint8_t *copy = malloc(len ? len : 1);
+    uint8_t *copy = malloc(len + 1); /* NUL-terminated for C callers (len <= 4096) */
     if (copy == NULL)
         return FM_ERR_NOMEM;
     if (len)
         memcpy(copy, name, len);
+    copy[len] = 0;
     free((void *)s->group_names[group].p);
     s->group_names[group] = (fm_span){copy, len};
     return FM_OK;

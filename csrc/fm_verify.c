@@ -152,6 +152,8 @@ static uint64_t seed_for(const void *p) {
 }
 
 int fm_verifier_new(const fm_options *opts, fm_verifier **out) {
+    if (out == NULL)
+        return FM_ERR_INVALID_ARGUMENT;
     *out = NULL;
     fm_options o;
     if (opts)

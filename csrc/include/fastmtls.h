@@ -2,11 +2,25 @@
  * fastmtls.h - the public C API of the fastmtls verification core.
  *
  * DER bytes in, a caller-allocated result out. No Python object and no OpenSSL type crosses this
- * API, so the same core serves CFFI, an OpenSSL verify callback, fuzzers and C tests.
+ * API (the handshake hook's functions take OpenSSL's SSL and SSL_CTX as opaque pointers), so the
+ * same core serves CFFI, an OpenSSL verify callback, fuzzers and C tests.
  *
- * Conventions: functions return an int status (FM_OK or an FM_ERR_* code from FM_STATUS_LIST);
- * handles are created with *_new and released with *_free (which accept NULL); byte inputs are
- * (const uint8_t *p, size_t len).
+ * Conventions:
+ * - Functions return an int status (FM_OK or an FM_ERR_* code from FM_STATUS_LIST) unless their
+ *   comment says otherwise; handles are created with *_new and released with *_free (which accept
+ *   NULL); byte inputs are (const uint8_t *p, size_t len) and are copied unless the function says
+ *   it borrows them (*_borrowed).
+ * - Pointer arguments must not be NULL unless their comment says "may be NULL" (the *_new
+ *   functions and fm_verify* check theirs and return FM_ERR_INVALID_ARGUMENT).
+ * - Building calls (fm_store_add_anchor, fm_store_associate, fm_store_set_group_name,
+ *   fm_verifier_add_intermediate, fm_revbuild_*) are not thread safe: make them on one thread,
+ *   before the object is shared or verified with (the first verification seals a store and a
+ *   verifier: later building calls return FM_ERR_SEALED). Everything else may be called from
+ *   any number of threads at once.
+ * - Functions that take another object keep their own reference (fm_verifier_set_store,
+ *   fm_verifier_set_revocations): the caller still frees its own. Pointers
+ *   a getter returns (fm_store_anchor_get, fm_store_group_name, fm_revset_issuer_get) stay valid
+ *   while the caller holds a reference to the object they came from.
  */
 #ifndef FASTMTLS_H
 #define FASTMTLS_H
@@ -184,6 +198,10 @@ enum fm_purpose { FM_PURPOSE_ANY = 0, FM_PURPOSE_CLIENT = 1, FM_PURPOSE_SERVER =
  * subjectKeyIdentifier. */
 #define FM_OPT_WEBPKI 0x80u
 
+/* Options of a verifier. Start from fm_options_default (a zeroed struct is refused: its limits
+ * are 0): purpose FM_PURPOSE_CLIENT, no flags, min_rsa_bits 2048, both caches 4096 entries,
+ * the FM_DEFAULT_* limits. fm_verifier_new refuses max_depth over FM_MAX_DEPTH_LIMIT,
+ * max_chain_certs over 65535, min_rsa_bits over FM_MAX_RSA_BITS and cache sizes over 2^24. */
 typedef struct fm_options {
     fm_limits limits;
     uint32_t purpose;           /* enum fm_purpose */
@@ -221,7 +239,7 @@ int fm_store_set_group_name(fm_store *store, uint32_t group, const uint8_t *name
 /* Anchor i: its DER and group; returns FM_ERR_INVALID_ARGUMENT past the end. */
 int fm_store_anchor_get(const fm_store *store, size_t i, const uint8_t **der, size_t *len,
                         uint32_t *group);
-/* Name of a group ("" when none was set). */
+/* Name of a group: *len bytes, NUL-terminated ("" when none was set). */
 const uint8_t *fm_store_group_name(const fm_store *store, uint32_t group, size_t *len);
 size_t fm_store_anchor_count(const fm_store *store);
 
@@ -256,7 +274,8 @@ typedef struct fm_crl_info {
     size_t base_off, base_len;     /* deltaCRLIndicator BaseCRLNumber content */
     size_t aki_off, aki_len;       /* authorityKeyIdentifier keyIdentifier */
     size_t idp_off, idp_len;       /* issuingDistributionPoint value (whole SEQUENCE) */
-    int32_t sig_status;            /* FM_OK when the signature was checked and is valid */
+    int32_t sig_status;            /* FM_OK when the signature was checked and is valid, -1 when
+                                    * not checked (fm_crl_parse) */
 } fm_crl_info;
 
 /* Parses a DER CRL (syntax and extensions, every entry; no signature check). */
@@ -311,7 +330,8 @@ typedef struct fm_revset_issuer {
     const uint8_t *number; size_t number_len; /* cRLNumber content (base, or the newest delta) */
 } fm_revset_issuer;
 
-/* 1 = revoked (details in *out, may be NULL), 0 = not revoked or issuer unknown. */
+/* 1 = revoked (details in *out, may be NULL), 0 = not revoked or issuer unknown,
+ * -FM_ERR_INVALID_ARGUMENT for a NULL set, name, key or serial. */
 int fm_revset_lookup(const fm_revset *s, const uint8_t *ca_name, size_t name_len,
                      const uint8_t *ca_spki, size_t spki_len, const uint8_t *serial,
                      size_t serial_len, fm_revocation *out);
@@ -393,6 +413,11 @@ typedef struct fm_result {
  * (empty = no certificate presented). `host` selects the CA associations (NULL/0 = none). `at` is
  * the verification time in unix seconds. `revs` (may be NULL) is the revocation set to consult. `name_kind`/`name` optionally give an expected name that
  * the leaf's subjectAltName must match (IP as 4 or 16 raw bytes). Returns out->status.
+ * A revoked chain returns FM_OK with FM_RESULT_REVOKED in out->flags (Cloudflare's semantics:
+ * verified, and revoked) unless the verifier has FM_OPT_REV_STRICT: a caller that allows only
+ * FM_OK must test the flag too, or set FM_OPT_REV_STRICT. Without FM_OPT_REV_DENY_MISSING and
+ * FM_OPT_REV_DENY_EXPIRED, a certificate whose issuer has no CRL in `revs`, or whose CRL has
+ * expired, is not revoked.
  * Thread safe: any number of threads may call it at once on one verifier and store.
  */
 int fm_verify(fm_verifier *v, fm_store *store, const fm_revset *revs, const uint8_t *chain,
@@ -411,7 +436,8 @@ int fm_verify_chain(fm_verifier *v, fm_store *store, const fm_revset *revs,
  * layer reuses its result object while a thread sees the same answer again): the result is
  * computed into a local and compared, field by field, with *prev (may be NULL). Returns 1 when
  * it equals *prev (then *out is not written), 0 when it differs and was written to *out,
- * FM_ERR_INVALID_ARGUMENT when out is NULL. prev and out must not overlap.
+ * FM_ERR_INVALID_ARGUMENT when out is NULL (1 and 0 are no status: the status is in the
+ * result). prev and out must not overlap.
  */
 int fm_verify_again(fm_verifier *v, fm_store *store, const fm_revset *revs, const uint8_t *chain,
                     size_t chain_len, const uint8_t *host, size_t host_len, int64_t at,

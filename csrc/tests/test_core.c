@@ -165,6 +165,24 @@ static void test_free_null(void) {
     fm_store_free(NULL);
     fm_verifier_free(NULL);
     printf("free(NULL): no-op\n");
+    /* constructors check their out pointer; a lookup with NULL inputs is no "not revoked" */
+    CHECK_STATUS(fm_store_new(NULL), FM_ERR_INVALID_ARGUMENT, "fm_store_new(NULL)");
+    CHECK_STATUS(fm_verifier_new(NULL, NULL), FM_ERR_INVALID_ARGUMENT, "fm_verifier_new(NULL)");
+    CHECK_STATUS(fm_revbuild_new(NULL), FM_ERR_INVALID_ARGUMENT, "fm_revbuild_new(NULL)");
+    CHECK_STATUS(fm_revset_load("x", NULL), FM_ERR_INVALID_ARGUMENT, "fm_revset_load(NULL)");
+    CHECK_STATUS(fm_revset_load_bytes((const uint8_t *)"", 0, NULL), FM_ERR_INVALID_ARGUMENT,
+                 "fm_revset_load_bytes(NULL)");
+    CHECK(fm_revset_lookup(NULL, (const uint8_t *)"", 0, (const uint8_t *)"", 0,
+                           (const uint8_t *)"", 0, NULL) == -FM_ERR_INVALID_ARGUMENT);
+    /* a group name reads as a C string too */
+    fm_store *st = NULL;
+    size_t len = 9;
+    CHECK_STATUS(fm_store_new(&st), FM_OK, "fm_store_new");
+    CHECK(strcmp((const char *)fm_store_group_name(st, 3, &len), "") == 0 && len == 0);
+    CHECK_STATUS(fm_store_set_group_name(st, 3, (const uint8_t *)"tenant-a", 8), FM_OK,
+                 "fm_store_set_group_name");
+    CHECK(strcmp((const char *)fm_store_group_name(st, 3, &len), "tenant-a") == 0 && len == 8);
+    fm_store_free(st);
 }
 
 static fm_store *make_store(void) {

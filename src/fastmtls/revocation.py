@@ -471,7 +471,7 @@ class RevocationSet:
             what = type(serial).__name__
             raise ConfigurationError(f"serial must be an int, not {what}") from None
         rv = _alloc_revocation(_REVOCATION_T)
-        if not _c_lookup(self._ptr, key[0], len(key[0]), key[1], len(key[1]), ser, len(ser), rv):
+        if _c_lookup(self._ptr, key[0], len(key[0]), key[1], len(key[1]), ser, len(ser), rv) != 1:
             return None
         # Revocation(issuer, serial, reason, date) without the frozen dataclass's per-field
         # object.__setattr__ (the same instance, a third of the cost)
