@@ -95,25 +95,30 @@ static int dns_ok(fm_span s) {
     return 1;
 }
 
-/* A host name to look for in a certificate: a DNS name whose last label is no number (RFC 1123
- * 2.1: a top-level label is alphabetic), in decimal or 0x-hex: URL parsers and inet_aton read
- * "010.0.0.5" or "1.2.3.4." as IPv4 addresses, which match iPAddress SANs only, never a dNSName
- * spelled the same. */
-static int host_name_ok(fm_span s) {
-    if (!dns_ok(s))
-        return 0;
-    size_t last = s.len;
-    while (last > 0 && s.p[last - 1] != '.')
-        last--;
-    size_t i = last, digits = 1;
-    if (s.len - i >= 2 && s.p[i] == '0' && (s.p[i + 1] | 0x20) == 'x') {
-        i += 2;
-        digits = 0; /* hex: every remaining character a hex digit */
+int fm_name_ends_in_number(const uint8_t *h, size_t n) {
+    size_t i = n;
+    while (i > 0 && h[i - 1] != '.')
+        i--;
+    const uint8_t *l = h + i;
+    size_t len = n - i, j = 0;
+    if (len >= 2 && l[0] == '0' && (l[1] == 'x' || l[1] == 'X')) {
+        for (j = 2; j < len; j++)
+            if (!is_digit(l[j]) && !((l[j] | 0x20) >= 'a' && (l[j] | 0x20) <= 'f'))
+                return 0;
+        return 1;
     }
-    for (; i < s.len; i++)
-        if (!is_digit(s.p[i]) && (digits || !strchr("abcdefABCDEF", s.p[i])))
-            return 1;
-    return 0;
+    for (j = 0; j < len; j++)
+        if (!is_digit(l[j]))
+            return 0;
+    return len > 0;
+}
+
+/* A host name to look for in a certificate: a DNS name whose last label is no number (RFC 1123
+ * 2.1: a top-level label is alphabetic): URL parsers and inet_aton read "010.0.0.5" or
+ * "1.2.3.4." as IPv4 addresses, which match iPAddress SANs only, never a dNSName spelled the
+ * same. */
+static int host_name_ok(fm_span s) {
+    return dns_ok(s) && !fm_name_ends_in_number(s.p, s.len);
 }
 
 /* atext of RFC 5322 3.2.3. */

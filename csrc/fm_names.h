@@ -37,6 +37,12 @@
  * max_checks: the budget of weighted name x constraint comparisons (FM_ERR_BUDGET_EXCEEDED when
  * the pair would need more); *spent (may be NULL) receives what the pair counted against it. */
 enum { FM_NC_CN_NO_DNS_SAN = 0, FM_NC_CN_NO_SAN = 1, FM_NC_CN_ALWAYS = 2 };
+
+/* Whether the last label of a name is a number, decimal or "0x" hex: then URL parsers (WHATWG,
+ * curl, browsers) and inet_aton read the whole name as an IPv4 address in some spelling
+ * ("010.0.0.5" is 8.0.0.5, "10.5" and "167772165" are 10.0.0.5), never as a DNS name (no
+ * top-level domain is numeric). */
+int fm_name_ends_in_number(const uint8_t *h, size_t n);
 int fm_nc_check(const fm_cert *ca, const fm_cert *sub, unsigned cn_rule, uint32_t max_checks,
                 uint64_t *spent);
 

@@ -301,28 +301,6 @@ static size_t ipv6_canon(const uint8_t *h, size_t n, char out[40]) {
 
 static int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 
-/* Whether the last label of a name is a number, decimal or "0x" hex: then URL parsers (WHATWG,
- * curl, browsers) read the whole name as an IPv4 address in some spelling ("010.0.0.5" is
- * 8.0.0.5, "10.5" and "167772165" are 10.0.0.5), never as a DNS name (no top-level domain is
- * numeric). */
-static int ends_in_number(const uint8_t *h, size_t n) {
-    size_t i = n;
-    while (i > 0 && h[i - 1] != '.')
-        i--;
-    const uint8_t *l = h + i;
-    size_t len = n - i, j = 0;
-    if (len >= 2 && l[0] == '0' && (l[1] == 'x' || l[1] == 'X')) {
-        for (j = 2; j < len; j++)
-            if (!is_digit(l[j]) && !((l[j] | 0x20) >= 'a' && (l[j] | 0x20) <= 'f'))
-                return 0;
-        return 1;
-    }
-    for (j = 0; j < len; j++)
-        if (!is_digit(l[j]))
-            return 0;
-    return len > 0;
-}
-
 /* The one spelling of an IPv4 address a host may have: four decimal octets 0-255 without
  * leading zeros. */
 static int ipv4_canonical(const uint8_t *h, size_t n) {
@@ -364,7 +342,7 @@ static int host_ok(const uint8_t *h, size_t n) {
         if (c == '.' && (i == 0 || h[i - 1] == '.'))
             return 0;
     }
-    return !ends_in_number(h, n) || ipv4_canonical(h, n);
+    return !fm_name_ends_in_number(h, n) || ipv4_canonical(h, n);
 }
 
 static uint8_t lower(uint8_t ch) { return (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : ch; }
@@ -409,7 +387,7 @@ int fm_store_associate(fm_store *s, const uint8_t *host, size_t host_len, const 
     /* only a host the lookup can match: "*." and a host, or a host */
     size_t off = host_len > 2 && host[0] == '*' && host[1] == '.' ? 2 : 0;
     if (!host_ok(host + off, host_len - off) || host[host_len - 1] == '.' ||
-        (off && ends_in_number(host + off, host_len - off))) /* no wildcard of an address */
+        (off && fm_name_ends_in_number(host + off, host_len - off))) /* no wildcard of an address */
         return FM_ERR_INVALID_ARGUMENT;
     char v6[40];
     if (memchr(host, ':', host_len) != NULL) { /* stored compressed, as lookups spell it */
