@@ -33,7 +33,7 @@ import pki
 import pytest
 import tls_helpers as th
 from cryptography import x509
-from tls_helpers import LivePKI
+from tls_helpers import LivePKI, root_verifier
 
 import fastmtls
 import fastmtls.ssl as fssl
@@ -47,11 +47,6 @@ MODES = ("record", "enforce")
 def live(tmp_path_factory: pytest.TempPathFactory) -> LivePKI:
     """The live PKI, its files in a temporary directory."""
     return th.build_live_pki(tmp_path_factory.mktemp("live-pki"))
-
-
-def root_verifier(live: LivePKI, **kw: Any) -> fastmtls.Verifier:
-    """A verifier trusting the live root under the name ``root``."""
-    return th.make_verifier(("root", live.root), **kw)
 
 
 # ---- every outcome, both modes, both versions, both transports -------------------------------
@@ -323,12 +318,6 @@ def test_openssl_s_client_session_id_resumption(
 RESUME = ("ticket", "session-id")
 
 
-def _resuming_client(live: LivePKI, who: str | None, version: str, how: str) -> ssl.SSLContext:
-    """A client that resumes by session ticket, or by session ID (no tickets: TLS 1.2 session
-    IDs; TLS 1.3, with a server under OP_NO_TICKET, stateful sessions looked up the same way)."""
-    return th.client_context(live, who, version=version, tickets=how == "ticket")
-
-
 def _resuming_server(live: LivePKI, v: fastmtls.Verifier, mode: str, how: str) -> ssl.SSLContext:
     sctx = th.server_context(live, v, mode)
     if how == "session-id":
@@ -344,7 +333,7 @@ def test_resumption_then_revocation(live: LivePKI, version: str, mode: str, how:
     again; after a revocation, record mode resumes revoked and enforce mode refuses to resume
     (the full handshake fails), and a refused session is forgotten."""
     v = root_verifier(live)
-    cctx = _resuming_client(live, "revocable", version, how)
+    cctx = th.resuming_client(live, "revocable", version, how)
     with th.TLSServer(_resuming_server(live, v, mode, how)) as server:
         first = th.https_get(server.port, cctx)
         assert first.error is None and first.session is not None
@@ -379,7 +368,7 @@ def test_resumption_then_revocation(live: LivePKI, version: str, mode: str, how:
 def test_resumption_strict_revocation(live: LivePKI, version: str, how: str) -> None:
     """With revoked="fail", a resumed connection of a since-revoked client reads FAILED."""
     v = root_verifier(live, revoked="fail")
-    cctx = _resuming_client(live, "revocable", version, how)
+    cctx = th.resuming_client(live, "revocable", version, how)
     with th.TLSServer(_resuming_server(live, v, "record", how)) as server:
         first = th.https_get(server.port, cctx)
         v.revocations = live.revocations("revocable")
@@ -395,7 +384,7 @@ def test_resumption_strict_revocation(live: LivePKI, version: str, how: str) -> 
 def test_resumption_after_ca_removed(live: LivePKI, version: str, mode: str, how: str) -> None:
     """A resumed session is checked against today's store: its CA removed, it fails."""
     v = th.make_verifier(("root", live.root), ("other", live.other))
-    cctx = _resuming_client(live, "good", version, how)
+    cctx = th.resuming_client(live, "good", version, how)
     with th.TLSServer(_resuming_server(live, v, mode, how)) as server:
         first = th.https_get(server.port, cctx)
         assert first.body is not None and first.body["status"] == "SUCCESS"
@@ -413,7 +402,7 @@ def test_resumption_after_ca_removed(live: LivePKI, version: str, mode: str, how
 @pytest.mark.parametrize("version", VERSIONS)
 def test_resumption_without_certificate(live: LivePKI, version: str, how: str) -> None:
     """Record mode: a client without a certificate resumes as NONE."""
-    cctx = _resuming_client(live, None, version, how)
+    cctx = th.resuming_client(live, None, version, how)
     with th.TLSServer(_resuming_server(live, root_verifier(live), "record", how)) as server:
         first = th.https_get(server.port, cctx)
         again = th.https_get(server.port, cctx, session=first.session)
@@ -442,7 +431,7 @@ def test_memory_bio_resumption(live: LivePKI, version: str) -> None:
 def test_session_id_of_another_context_does_not_resume(live: LivePKI) -> None:
     """Each hooked context has its own session cache: a session made with one server is not
     resumed by another in the same process (whose trust may differ)."""
-    cctx = _resuming_client(live, "good", "1.2", "session-id")
+    cctx = th.resuming_client(live, "good", "1.2", "session-id")
     with th.TLSServer(_resuming_server(live, root_verifier(live), "record", "session-id")) as a, \
             th.TLSServer(_resuming_server(live, root_verifier(live), "record", "session-id")) as b:
         first = th.https_get(a.port, cctx)
@@ -458,7 +447,7 @@ def test_session_cache_size_bounds_the_sessions_kept(live: LivePKI) -> None:
     resumes; the two newest do."""
     sctx = th.server_context(live, root_verifier(live), "record", session_cache_size=2)
     sctx.options |= ssl.OP_NO_TICKET
-    cctx = _resuming_client(live, "good", "1.2", "session-id")
+    cctx = th.resuming_client(live, "good", "1.2", "session-id")
     assert _three_sessions_resumed(sctx, cctx) == [True, True, False]
 
 
@@ -475,7 +464,7 @@ def _three_sessions_resumed(sctx: ssl.SSLContext, cctx: ssl.SSLContext) -> list[
 def _resumes_by_ticket_only(live: LivePKI, sctx: ssl.SSLContext) -> None:
     """A session offered by ID does not resume on ``sctx``; one offered by ticket does."""
     with th.TLSServer(sctx) as server:
-        by_id = _resuming_client(live, "good", "1.2", "session-id")
+        by_id = th.resuming_client(live, "good", "1.2", "session-id")
         first = th.https_get(server.port, by_id)
         again = th.https_get(server.port, by_id, session=first.session)
         by_ticket = th.client_context(live, "good", version="1.2")
@@ -512,7 +501,7 @@ def test_session_cache_bytes_bounds_the_memory_kept(live: LivePKI, tmp_path: Pat
     pushes out the oldest; the two newest still resume."""
     sctx = th.server_context(live, root_verifier(live), "record", session_cache_bytes=1 << 20)
     sctx.options |= ssl.OP_NO_TICKET
-    cctx = _resuming_client(live, None, "1.2", "session-id")
+    cctx = th.resuming_client(live, None, "1.2", "session-id")
     cctx.load_cert_chain(_padded_chain(live, "good", 90, tmp_path), live.key_file("good"))
     assert _three_sessions_resumed(sctx, cctx) == [True, True, False]
 
@@ -595,7 +584,7 @@ def test_reinstall_never_clears_a_session_callback(live: LivePKI) -> None:
     fssl.guard(sctx, session_cache_size=0)
     assert _session_callbacks(sctx) == installed
     fssl.install(sctx, root_verifier(live), mode="record", session_cache_size=0)
-    cctx = _resuming_client(live, "good", "1.2", "session-id")
+    cctx = th.resuming_client(live, "good", "1.2", "session-id")
     with th.TLSServer(sctx) as server:
         first = th.https_get(server.port, cctx)
         again = th.https_get(server.port, cctx, session=first.session)
@@ -606,7 +595,7 @@ def test_session_id_expired_session_does_not_resume(live: LivePKI) -> None:
     """A session past its timeout is not resumed: the full handshake verifies the chain."""
     sctx = _resuming_server(live, root_verifier(live), "record", "session-id")
     _set_session_timeout(sctx, 1)
-    cctx = _resuming_client(live, "good", "1.2", "session-id")
+    cctx = th.resuming_client(live, "good", "1.2", "session-id")
     with th.TLSServer(sctx) as server:
         first = th.https_get(server.port, cctx)
         again = th.https_get(server.port, cctx, session=first.session)
@@ -622,8 +611,8 @@ def test_session_cache_is_thread_safe(live: LivePKI) -> None:
     """Clients on several threads resuming their own sessions over one context: every resumed
     connection's result is the one of its own chain, verified again."""
     v = root_verifier(live)
-    cctx_good = _resuming_client(live, "good", "1.2", "session-id")
-    cctx_rev = _resuming_client(live, "revocable", "1.2", "session-id")
+    cctx_good = th.resuming_client(live, "good", "1.2", "session-id")
+    cctx_rev = th.resuming_client(live, "revocable", "1.2", "session-id")
     with th.TLSServer(_resuming_server(live, v, "record", "session-id")) as server:
         firsts = {name: th.https_get(server.port, c) for name, c in
                   (("good", cctx_good), ("revocable", cctx_rev))}  # fmt: skip
@@ -1549,19 +1538,6 @@ def test_result_after_many_store_changes(live: LivePKI) -> None:
     assert len(res.chain) == 3 and res.fields()["cert_issuer_dn"] == "CN=Live Client CA"
 
 
-def _route_b_example(
-    listening: ssl.SSLContext, target: ssl.SSLContext | Callable[[], ssl.SSLContext]
-) -> None:
-    """``listening``'s sni_callback moves connections for b.example to ``target`` (a context, or
-    a function returning the context of the moment)."""
-
-    def pick(sslobj: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
-        if name == "b.example":
-            sslobj.context = target() if callable(target) else target
-
-    listening.sni_callback = pick
-
-
 def _sni_switching_server(
     live: LivePKI, default_mode: str | None, switched_mode: str, default_trust: str = "root"
 ) -> ssl.SSLContext:
@@ -1572,7 +1548,7 @@ def _sni_switching_server(
     default = th.server_context(live, verifier if default_mode else None, default_mode or "record")
     switched = th.server_context(live, root_verifier(live), switched_mode)
 
-    _route_b_example(default, switched)
+    th.route_b_example(default, switched)
     return default
 
 
@@ -1629,8 +1605,8 @@ def test_sni_switch_from_a_plain_listening_context_never_resumes_unverified(
     if how == "session-id":
         default.options |= ssl.OP_NO_TICKET
 
-    _route_b_example(default, switched)
-    cctx = _resuming_client(live, "revocable", version, how)
+    th.route_b_example(default, switched)
+    cctx = th.resuming_client(live, "revocable", version, how)
     first = th.bio_handshake(default, cctx, hostname="b.example", close=True)
     assert first.ok and first.result().status == "SUCCESS" and first.client.session is not None
     again = th.bio_handshake(default, cctx, hostname="b.example", session=first.client.session,
@@ -1662,7 +1638,7 @@ def _listening(live: LivePKI, kind: str, switched: ssl.SSLContext) -> ssl.SSLCon
         ctx = th.server_context(live, None)
         if kind == "guard":
             fssl.guard(ctx)
-    _route_b_example(ctx, switched)
+    th.route_b_example(ctx, switched)
     return _hrr_only(ctx)
 
 
@@ -1732,7 +1708,7 @@ def test_hello_retry_never_resumes_a_revoked_session(live: LivePKI, kind: str, h
     sctx = _listening(live, kind, switched)
     if how == "session-id":
         sctx.options |= ssl.OP_NO_TICKET
-    cctx = _resuming_client(live, "revocable", "1.3", how)
+    cctx = th.resuming_client(live, "revocable", "1.3", how)
     first = th.bio_handshake(sctx, cctx, hostname="b.example", close=True)
     assert first.ok and first.result().status == "SUCCESS" and first.client.session is not None
     again = th.hrr_handshake(sctx, cctx, hostname="b.example", retry_hostname="b.example",
@@ -1758,7 +1734,7 @@ def test_hello_retry_after_a_resumed_first_hello_on_a_guard(live: LivePKI, how: 
     sctx = _listening(live, "guard", switched)
     if how == "session-id":
         sctx.options |= ssl.OP_NO_TICKET
-    cctx = _resuming_client(live, "revocable", "1.3", how)
+    cctx = th.resuming_client(live, "revocable", "1.3", how)
     cctx.check_hostname = False
     own = th.bio_handshake(sctx, cctx, hostname="a.example", close=True)
     moved = th.bio_handshake(sctx, cctx, hostname="b.example", close=True)
@@ -1836,7 +1812,7 @@ def test_session_resumes_only_under_its_server_name(
     (RFC 6066 3): a full handshake applies b.example's CAs and fails (record: FAILED, enforce:
     unknown CA). Under its own name it still resumes."""
     sctx = _resuming_server(live, tenant_verifier, mode, how)
-    cctx = _resuming_client(live, "from_a", version, how)
+    cctx = th.resuming_client(live, "from_a", version, how)
     first = th.bio_handshake(sctx, cctx, hostname="a.example", close=True)
     assert first.ok and first.result().status == "SUCCESS"
     other = th.bio_handshake(sctx, cctx, hostname="b.example", session=first.client.session,
@@ -1863,7 +1839,7 @@ def test_resumed_session_keeps_its_hosts_ca_associations(
     reads the name from the ClientHello itself), so it still fails rather than pass for a
     connection without a host."""
     sctx = _resuming_server(live, tenant_verifier, "record", how)
-    cctx = _resuming_client(live, "from_a", version, how)
+    cctx = th.resuming_client(live, "from_a", version, how)
     first = th.bio_handshake(sctx, cctx, hostname="b.example", close=True)
     assert first.result().status == "FAILED:unable to get local issuer certificate"
     again = th.bio_handshake(sctx, cctx, hostname="b.example", session=first.client.session,
@@ -1887,10 +1863,10 @@ def test_sni_switch_resumption_is_checked_by_the_context_that_verified_it(
     v = root_verifier(live)
     switched = th.server_context(live, v, "enforce")
 
-    _route_b_example(listening, switched)
+    th.route_b_example(listening, switched)
     if how == "session-id":
         listening.options |= ssl.OP_NO_TICKET
-    foreign = _resuming_client(live, "foreign", version, how)
+    foreign = th.resuming_client(live, "foreign", version, how)
     first = th.bio_handshake(listening, foreign, hostname="a.example", close=True)
     assert first.ok and first.result().anchor_name == "other"
     moved = th.bio_handshake(listening, foreign, hostname="b.example",
@@ -1898,7 +1874,7 @@ def test_sni_switch_resumption_is_checked_by_the_context_that_verified_it(
     assert not moved.server.session_reused
     assert "tlsv1 alert unknown ca" in (moved.client_error or ""), moved.client_error
 
-    cctx = _resuming_client(live, "revocable", version, how)
+    cctx = th.resuming_client(live, "revocable", version, how)
     good = th.bio_handshake(listening, cctx, hostname="b.example", close=True)
     assert good.ok and good.result().anchor_name == "root"
     if _no_ticket_follows(version, how):
@@ -1956,8 +1932,8 @@ def test_resumption_moved_to_another_enforce_context_fails(live: LivePKI, versio
         listening.options |= ssl.OP_NO_TICKET
     target = [first_ctx]
 
-    _route_b_example(listening, lambda: target[0])
-    cctx = _resuming_client(live, "good", version, how)
+    th.route_b_example(listening, lambda: target[0])
+    cctx = th.resuming_client(live, "good", version, how)
     first = th.bio_handshake(listening, cctx, hostname="b.example", close=True)
     assert first.ok and first.result().status == "FAILED:unable to get local issuer certificate"
     target[0] = later_ctx
@@ -2010,9 +1986,9 @@ def test_resumption_without_a_ticket_following_moved_to_an_enforce_context(
     later_ctx = th.server_context(live, root_verifier(live), "enforce")
     target = [first_ctx]
 
-    _route_b_example(listening, lambda: target[0])
+    th.route_b_example(listening, lambda: target[0])
     # (at security level 3 the client offers tickets: it is sent none, resumes by session ID)
-    anon = _resuming_client(live, None, version, "ticket" if how == "seclevel3" else how)
+    anon = th.resuming_client(live, None, version, "ticket" if how == "seclevel3" else how)
     made = th.bio_handshake(listening, anon, hostname="b.example", close=True)
     assert made.ok and made.client.session is not None
     again = th.bio_handshake(listening, anon, hostname="b.example", session=made.client.session,
@@ -2028,7 +2004,7 @@ def test_resumption_without_a_ticket_following_moved_to_an_enforce_context(
     assert not moved.ok and not moved.server.session_reused
     assert moved.server.context is later_ctx
     assert "peer did not return a certificate" in str(moved.errors["server"]), moved.errors
-    good = th.bio_handshake(listening, _resuming_client(live, "good", version, how),
+    good = th.bio_handshake(listening, th.resuming_client(live, "good", version, how),
                             hostname="b.example", close=True)  # fmt: skip
     assert good.ok and good.result().status == "SUCCESS"
 
@@ -2048,8 +2024,8 @@ def test_resumption_without_a_ticket_following_moved_between_enforce_contexts(
     first_ctx = th.server_context(live, th.make_verifier(("other", live.other)), "enforce")
     later_ctx = th.server_context(live, root_verifier(live), "enforce")
     target = [first_ctx]
-    _route_b_example(listening, lambda: target[0])
-    foreign = _resuming_client(live, "foreign", version,
+    th.route_b_example(listening, lambda: target[0])
+    foreign = th.resuming_client(live, "foreign", version,
                                "ticket" if how == "seclevel3" else how)  # fmt: skip
     made = th.bio_handshake(listening, foreign, hostname="b.example", close=True)
     assert made.ok and made.result().status == "SUCCESS", made.errors
@@ -2078,8 +2054,8 @@ def test_guarded_plain_listening_context(live: LivePKI, version: str, how: str) 
     if how == "session-id":
         plain.options |= ssl.OP_NO_TICKET
 
-    _route_b_example(plain, switched)
-    anon = _resuming_client(live, None, version, how)
+    th.route_b_example(plain, switched)
+    anon = th.resuming_client(live, None, version, how)
     first = th.bio_handshake(plain, anon, hostname="a.example", close=True)
     assert first.ok and first.client.session is not None
     with pytest.raises(fastmtls.ConfigurationError, match="guarded"):
@@ -2091,7 +2067,7 @@ def test_guarded_plain_listening_context(live: LivePKI, version: str, how: str) 
                              close=True)  # fmt: skip
     assert not moved.ok and not moved.server.session_reused
 
-    cctx = _resuming_client(live, "revocable", version, how)
+    cctx = th.resuming_client(live, "revocable", version, how)
     good = th.bio_handshake(plain, cctx, hostname="b.example", close=True)
     assert good.ok and good.result().status == "SUCCESS"
     if _no_ticket_follows(version, how):
@@ -2118,7 +2094,7 @@ def test_session_from_before_install_does_not_resume(live: LivePKI, version: str
     sctx = th.server_context(live, None)
     if how == "session-id":
         sctx.options |= ssl.OP_NO_TICKET
-    anon, good = (_resuming_client(live, who, version, how) for who in (None, "good"))
+    anon, good = (th.resuming_client(live, who, version, how) for who in (None, "good"))
     before = {c: th.bio_handshake(sctx, c, close=True) for c in (anon, good)}
     assert all(p.ok and p.client.session is not None for p in before.values())
     again = th.bio_handshake(sctx, anon, session=before[anon].client.session, close=True)
@@ -2281,21 +2257,6 @@ def test_live_pki_files(live: LivePKI) -> None:
 # ---- review: sessions made after a refused resumption, big chains, refused tickets -------------
 
 
-def _offer_session(pair: th.BioPair, session: ssl.SSLSession) -> None:
-    """Puts ``session`` on the pair's client SSL by hand (``SSL_set_session``), as an attacker
-    would replay a ticket or session ID seen on the wire (in clear before TLS 1.3), with no
-    certificate or key of the client it belonged to."""
-    import _ssl
-    import ctypes
-
-    f = ctypes.CDLL(_ssl.__file__).SSL_set_session
-    f.argtypes, f.restype = [ctypes.c_void_p, ctypes.c_void_p], ctypes.c_int
-    # PySSLSession: PyObject_HEAD, then SSL_SESSION *session
-    sess = ctypes.c_void_p.from_address(id(session) + object.__basicsize__).value
-    ssl_ptr = int(fssl.ffi.cast("uintptr_t", fssl._ssl_pointer(pair.client._sslobj)))
-    assert f(ssl_ptr, sess) == 1
-
-
 @pytest.mark.parametrize("how", RESUME)
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_replayed_session_that_does_not_resume_lends_nothing(live: LivePKI, version: str,
@@ -2307,14 +2268,14 @@ def test_a_replayed_session_that_does_not_resume_lends_nothing(live: LivePKI, ve
     resuming it read SUCCESS with the other client's certificate."""
     sctx = _resuming_server(live, root_verifier(live), "record", how)
     _set_session_timeout(sctx, 1)
-    victim = _resuming_client(live, "good", version, how)
+    victim = th.resuming_client(live, "good", version, how)
     first = th.bio_handshake(sctx, victim, close=True)
     assert first.ok and first.result().status == "SUCCESS" and first.client.session is not None
     time.sleep(2.2)  # past the session's lifetime
     _set_session_timeout(sctx, 7200)
-    attacker = _resuming_client(live, None, version, how)
+    attacker = th.resuming_client(live, None, version, how)
     pair = th.BioPair.open(sctx, attacker)
-    _offer_session(pair, first.client.session)
+    th.offer_session(pair, first.client.session)
     replay = pair.handshake(close=True)
     assert replay.ok and not replay.server.session_reused
     assert replay.result().status == "NONE" and replay.client.session is not None
@@ -2526,17 +2487,6 @@ def test_renegotiation_is_refused(live: LivePKI) -> None:
         first.server.read(1024)  # (the server reads it with the application data)
 
 
-def _libssl() -> ctypes.CDLL:
-    """The OpenSSL library of the ssl module (its symbols, through its dependencies)."""
-    import _ssl
-
-    lib = ctypes.CDLL(_ssl.__file__)
-    lib.SSL_use_certificate_chain_file.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-    lib.SSL_use_PrivateKey_file.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
-    lib.SSL_certs_clear.argtypes = [ctypes.c_void_p]
-    return lib
-
-
 def _ssl_of(obj: ssl.SSLObject) -> int:
     return int(ffi.cast("uintptr_t", fssl._ssl_pointer(obj._sslobj)))  # type: ignore[attr-defined]
 
@@ -2625,7 +2575,7 @@ def test_post_handshake_authentication_replaces_the_result(
     cctx = th.client_context(live, None, version="1.3")
     cctx.post_handshake_auth = True
     pair = th.BioPair.open(th.server_context(live, v, mode), cctx)
-    lib = _libssl()
+    lib = th.libssl()
     for name in (first, then):
         ptr = _ssl_of(pair.client)
         assert lib.SSL_use_certificate_chain_file(ptr, str(live.chain_file(name)).encode()) == 1
@@ -2649,7 +2599,7 @@ _INFO_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int)
 
 def _set_info_callback(ctx: ssl.SSLContext, callback: Any) -> None:
     """SSL_CTX_set_info_callback on the SSL_CTX of ``ctx``, as an application could."""
-    lib = _libssl()
+    lib = th.libssl()
     lib.SSL_CTX_set_info_callback.argtypes = [ctypes.c_void_p, _INFO_FN]
     lib.SSL_CTX_set_info_callback(int(ffi.cast("uintptr_t", fssl._ctx_pointer(ctx))), callback)
 
@@ -2718,7 +2668,7 @@ def test_post_handshake_authentication_answered_without_a_certificate(
         _set_info_callback(sctx, callback)
     pair = th.bio_handshake(sctx, cctx)
     assert fssl.result(pair.server).status == "SUCCESS"
-    _libssl().SSL_certs_clear(_ssl_of(pair.client))
+    th.libssl().SSL_certs_clear(_ssl_of(pair.client))
     assert _pha_round(pair)[-1] == ("NONE" if info_callback == "the hook's" else "SUCCESS")
     assert pair.server.getpeercert() is None
     th._move(pair.s_out, pair.c_in)  # the tickets issued after the answer
@@ -2810,7 +2760,7 @@ def test_a_tls12_session_moved_to_a_level3_context_makes_a_full_handshake(
     later_ctx = th.server_context(live, root_verifier(live), "enforce")
     later_ctx.set_ciphers("DEFAULT:@SECLEVEL=3")
     target = [first_ctx]
-    _route_b_example(listening, lambda: target[0])
+    th.route_b_example(listening, lambda: target[0])
     anon = th.client_context(live, None, version="1.2", tickets=True)
     made = th.bio_handshake(listening, anon, hostname="b.example", close=True)
     assert made.ok and made.client.session is not None, made.errors
@@ -2838,8 +2788,8 @@ def test_a_session_of_the_first_clienthellos_context_is_moved_after_a_retry(
     first_ctx = th.server_context(live, th.make_verifier(("other", live.other)), "record")
     later_ctx = th.server_context(live, root_verifier(live), "enforce")
     target = [first_ctx]
-    _route_b_example(listening, lambda: target[0])
-    anon = _resuming_client(live, None, "1.3", how)
+    th.route_b_example(listening, lambda: target[0])
+    anon = th.resuming_client(live, None, "1.3", how)
     made = th.bio_handshake(listening, anon, hostname="b.example", close=True)
     assert made.ok and made.client.session is not None, made.errors
     listening.num_tickets = 0

@@ -13,13 +13,6 @@ import ssl
 
 import pytest
 import tls_helpers as th
-from test_handshake import (
-    _libssl,
-    _offer_session,
-    _resuming_client,
-    _route_b_example,
-    root_verifier,
-)
 from tls_helpers import LivePKI
 
 import fastmtls.ssl as fssl
@@ -38,7 +31,7 @@ def _ctx_ptr(ctx: ssl.SSLContext) -> int:
 
 def _set_ciphersuites(ctx: ssl.SSLContext, suites: str) -> None:
     """SSL_CTX_set_ciphersuites (TLS 1.3 suites; Python has no setter)."""
-    f = _libssl().SSL_CTX_set_ciphersuites
+    f = th.libssl().SSL_CTX_set_ciphersuites
     f.argtypes, f.restype = [ctypes.c_void_p, ctypes.c_char_p], ctypes.c_int
     assert f(_ctx_ptr(ctx), suites.encode()) == 1
 
@@ -57,8 +50,8 @@ def _ticket_refused_after_its_check(live: LivePKI) -> th.BioPair:
     hook's info callback after install() (SSL_CTX_set_info_callback), so info_cb does not drop
     the stored check at the end of the handshake (the client's session holds no certificate):
     only fm_hook_result's own check does."""
-    sctx = th.server_context(live, root_verifier(live), "record")
-    f = _libssl().SSL_CTX_set_info_callback
+    sctx = th.server_context(live, th.root_verifier(live), "record")
+    f = th.libssl().SSL_CTX_set_info_callback
     f.argtypes = [ctypes.c_void_p, _INFO_FN]
     f(_ctx_ptr(sctx), _NO_INFO)
     victim = th.client_context(live, "good", version="1.3")
@@ -68,7 +61,7 @@ def _ticket_refused_after_its_check(live: LivePKI) -> th.BioPair:
     attacker = th.client_context(live, None, version="1.3")
     _set_ciphersuites(attacker, "TLS_AES_128_GCM_SHA256")
     pair = th.BioPair.open(sctx, attacker)
-    _offer_session(pair, first.client.session)
+    th.offer_session(pair, first.client.session)
     replay = pair.handshake()
     assert replay.ok and not replay.server.session_reused
     return replay
@@ -109,7 +102,7 @@ def test_a_resumption_applies_the_fixed_host(live: LivePKI, version: str, how: s
     sctx = th.server_context(live, _tenants(live), "record", host="a.example")
     if how == "session-id":
         sctx.options |= ssl.OP_NO_TICKET
-    cctx = _resuming_client(live, "from_a", version, how)
+    cctx = th.resuming_client(live, "from_a", version, how)
     first = th.bio_handshake(sctx, cctx, hostname="b.example", close=True)
     assert first.ok and (first.result().status, first.result().anchor_name) == ("SUCCESS", "ca-a")
     again = th.bio_handshake(sctx, cctx, hostname="b.example", session=first.client.session,
@@ -128,16 +121,16 @@ def test_a_session_of_a_freed_context_does_not_resume(live: LivePKI, how: str) -
     listening = th.server_context(live, th.make_verifier(("other", live.other)), "record")
     if how == "session-id":
         listening.options |= ssl.OP_NO_TICKET
-    target = [th.server_context(live, root_verifier(live), "record")]
-    _route_b_example(listening, lambda: target[0])
-    cctx = _resuming_client(live, "good", "1.3", how)
+    target = [th.server_context(live, th.root_verifier(live), "record")]
+    th.route_b_example(listening, lambda: target[0])
+    cctx = th.resuming_client(live, "good", "1.3", how)
     first = th.bio_handshake(listening, cctx, hostname="b.example", close=True)
     assert first.ok and first.result().anchor_name == "root"
     session = first.client.session
     again = th.bio_handshake(listening, cctx, hostname="b.example", session=session, close=True)
     assert again.ok and again.server.session_reused and again.result().status == "SUCCESS"
     del first, again
-    target[0] = th.server_context(live, root_verifier(live), "record")
+    target[0] = th.server_context(live, th.root_verifier(live), "record")
     gc.collect()
     after = th.bio_handshake(listening, cctx, hostname="b.example", session=session, close=True)
     assert after.ok and not after.server.session_reused
@@ -159,11 +152,11 @@ def test_a_tls12_ticket_of_the_listening_context_moved_to_an_enforce_context(
     listening = th.server_context(live, th.make_verifier(("other", live.other)), "record")
     enforcing = th.server_context(live, th.make_verifier(("other", live.other)), "enforce")
     listening.sni_callback = lambda _obj, _name, _ctx: None
-    cctx = _resuming_client(live, "good", "1.2", "ticket")
+    cctx = th.resuming_client(live, "good", "1.2", "ticket")
     first = th.bio_handshake(listening, cctx, hostname="b.example", close=True)
     assert first.ok and first.result().status == "FAILED:unable to get local issuer certificate"
     assert first.client.session is not None and first.client.session.has_ticket
-    _route_b_example(listening, enforcing)
+    th.route_b_example(listening, enforcing)
     again = th.bio_handshake(listening, cctx, hostname="b.example",
                              session=first.client.session, close=True)
     assert not again.ok and again.errors["server"] is not None
@@ -174,9 +167,9 @@ _SESS_ENTRY = 4 * 8 + 32 + 3 * 8
 
 
 def _two_sessions_resumed(live: LivePKI, cap_bytes: int) -> list[bool]:
-    sctx = th.server_context(live, root_verifier(live), "record", session_cache_bytes=cap_bytes)
+    sctx = th.server_context(live, th.root_verifier(live), "record", session_cache_bytes=cap_bytes)
     sctx.options |= ssl.OP_NO_TICKET
-    cctx = _resuming_client(live, "good", "1.2", "session-id")
+    cctx = th.resuming_client(live, "good", "1.2", "session-id")
     firsts = [th.bio_handshake(sctx, cctx, close=True) for _ in range(2)]
     assert all(p.ok and p.client.session is not None for p in firsts)
     return [th.bio_handshake(sctx, cctx, session=p.client.session, close=True)
@@ -202,10 +195,10 @@ def test_a_malformed_server_name_never_resumes(live: LivePKI, how: str) -> None:
     a TLS 1.2 resumption, and refuses it (unrecognized_name) only in a full handshake: the hook
     must not let the session resume (the mutant took the name as absent, equal to the
     session's, and resumed)."""
-    sctx = th.server_context(live, root_verifier(live), "record")
+    sctx = th.server_context(live, th.root_verifier(live), "record")
     if how == "session-id":
         sctx.options |= ssl.OP_NO_TICKET
-    cctx = _resuming_client(live, "good", "1.2", how)
+    cctx = th.resuming_client(live, "good", "1.2", how)
     cctx.check_hostname = False
     first = th.bio_handshake(sctx, cctx, hostname=None, close=True)  # type: ignore[arg-type]
     assert first.ok and first.client.session is not None
@@ -231,9 +224,9 @@ def test_a_session_openssl_drops_leaves_the_session_cache(live: LivePKI) -> None
     entry keeps a place in the bounded cache and pushes out a live session. Cache of 2: B
     (closed cleanly), A (freed without close_notify: dropped), C: B and C both resume; with
     the dead A still kept, C pushed B out. (TLS 1.2: a TLS 1.3 resumption adds a session.)"""
-    sctx = th.server_context(live, root_verifier(live), "record", session_cache_size=2)
+    sctx = th.server_context(live, th.root_verifier(live), "record", session_cache_size=2)
     sctx.options |= ssl.OP_NO_TICKET
-    cctx = _resuming_client(live, "good", "1.2", "session-id")
+    cctx = th.resuming_client(live, "good", "1.2", "session-id")
     b = th.bio_handshake(sctx, cctx, close=True)
     a = th.bio_handshake(sctx, cctx)  # no close_notify from the server
     assert b.ok and a.ok
@@ -261,7 +254,7 @@ def test_a_connection_made_before_install_resumes_the_hooks_sessions(
     sctx = th.server_context(live, None)
     s_in, s_out, c_in, c_out = (ssl.MemoryBIO() for _ in range(4))
     early = sctx.wrap_bio(s_in, s_out, server_side=True)
-    fssl.install(sctx, root_verifier(live), mode="record")
+    fssl.install(sctx, th.root_verifier(live), mode="record")
     cctx = th.client_context(live, "good", version=version)
     first = th.bio_handshake(sctx, cctx, close=True)
     assert first.ok and first.client.session is not None
@@ -278,7 +271,7 @@ def _session_ptr(session: ssl.SSLSession) -> int:
 
 
 def _appdata(session: ssl.SSLSession) -> bytes:
-    f = _libssl().SSL_SESSION_get0_ticket_appdata
+    f = th.libssl().SSL_SESSION_get0_ticket_appdata
     f.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p),
                   ctypes.POINTER(ctypes.c_size_t)]
     f.restype = ctypes.c_int
@@ -297,14 +290,14 @@ def test_a_tls12_resumption_issuing_a_ticket_leaves_the_cached_session_alone(
     test_tls12_session_id_resumption_issuing_tickets_from_threads cannot see that without a
     sanitizer). Deterministic check: the cached session's ticket data, set to a marker here
     (server side, through ctypes), is untouched by the resumption."""
-    sctx = th.server_context(live, root_verifier(live), "record")
+    sctx = th.server_context(live, th.root_verifier(live), "record")
     sctx.options |= ssl.OP_NO_TICKET
     cctx = th.client_context(live, "good", version="1.2")  # tickets on: offers an empty one
     first = th.bio_handshake(sctx, cctx, close=True)
     assert first.ok and first.client.session is not None
     cached = first.server.session  # the SSL_SESSION the hook's cache holds
     assert cached is not None and _appdata(cached)[:1] == b"\x01"  # session data, version 1
-    f = _libssl().SSL_SESSION_set1_ticket_appdata
+    f = th.libssl().SSL_SESSION_set1_ticket_appdata
     f.argtypes, f.restype = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t], ctypes.c_int
     assert f(_session_ptr(cached), b"marker", 6) == 1
     sctx.options &= ~ssl.OP_NO_TICKET  # from now on the server issues tickets
@@ -342,11 +335,11 @@ def test_an_unwatched_session_of_the_listening_context_moved_to_an_enforce_conte
     # a callback that keeps every name here (OpenSSL keeps a TLS 1.2 session's server name only
     # when a callback accepted it)
     listening.sni_callback = lambda _obj, _name, _ctx: None
-    anon = _resuming_client(live, None, version, "ticket" if how == "seclevel3" else how)
+    anon = th.resuming_client(live, None, version, "ticket" if how == "seclevel3" else how)
     made = th.bio_handshake(listening, anon, hostname="b.example", close=True)
     assert made.ok and made.result().status == "NONE"
-    later_ctx = th.server_context(live, root_verifier(live), "enforce")
-    _route_b_example(listening, later_ctx)
+    later_ctx = th.server_context(live, th.root_verifier(live), "enforce")
+    th.route_b_example(listening, later_ctx)
     if version == "1.3":
         listening.num_tickets = 0
     moved = th.bio_handshake(listening, anon, hostname="b.example", session=made.client.session,

@@ -646,3 +646,56 @@ def body_of(stdout: str) -> dict[str, Any]:
 def all_results(pairs: Iterable[BioPair]) -> list[str]:
     """The statuses of the server ends of ``pairs``."""
     return [p.result().status for p in pairs]
+
+
+# ---- shared by the handshake test modules ------------------------------------------------------
+
+
+def root_verifier(live: LivePKI, **kw: Any) -> fastmtls.Verifier:
+    """A verifier trusting the live root under the name ``root``."""
+    return make_verifier(("root", live.root), **kw)
+
+
+def resuming_client(live: LivePKI, who: str | None, version: str, how: str) -> ssl.SSLContext:
+    """A client that resumes by session ticket, or by session ID (no tickets: TLS 1.2 session
+    IDs; TLS 1.3, with a server under OP_NO_TICKET, stateful sessions looked up the same way)."""
+    return client_context(live, who, version=version, tickets=how == "ticket")
+
+
+def route_b_example(
+    listening: ssl.SSLContext, target: ssl.SSLContext | Callable[[], ssl.SSLContext]
+) -> None:
+    """``listening``'s sni_callback moves connections for b.example to ``target`` (a context, or
+    a function returning the context of the moment)."""
+
+    def pick(sslobj: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
+        if name == "b.example":
+            sslobj.context = target() if callable(target) else target
+
+    listening.sni_callback = pick
+
+
+def offer_session(pair: BioPair, session: ssl.SSLSession) -> None:
+    """Puts ``session`` on the pair's client SSL by hand (``SSL_set_session``), as an attacker
+    would replay a ticket or session ID seen on the wire (in clear before TLS 1.3), with no
+    certificate or key of the client it belonged to."""
+    import _ssl
+    import ctypes
+
+    f = ctypes.CDLL(_ssl.__file__).SSL_set_session
+    f.argtypes, f.restype = [ctypes.c_void_p, ctypes.c_void_p], ctypes.c_int
+    # PySSLSession: PyObject_HEAD, then SSL_SESSION *session
+    sess = ctypes.c_void_p.from_address(id(session) + object.__basicsize__).value
+    ssl_ptr = int(ffi.cast("uintptr_t", fssl._ssl_pointer(pair.client._sslobj)))
+    assert f(ssl_ptr, sess) == 1
+
+
+def libssl() -> ctypes.CDLL:
+    """The OpenSSL library of the ssl module (its symbols, through its dependencies)."""
+    import _ssl
+
+    lib = ctypes.CDLL(_ssl.__file__)
+    lib.SSL_use_certificate_chain_file.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    lib.SSL_use_PrivateKey_file.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    lib.SSL_certs_clear.argtypes = [ctypes.c_void_p]
+    return lib
