@@ -48,6 +48,15 @@ def _prerequisites() -> None:
                           stacklevel=1)
 
 
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The live PKI of the handshake tests (tls_helpers.LivePKI), its files in a temporary
+    directory."""
+    import tls_helpers
+
+    return tls_helpers.build_live_pki(tmp_path_factory.mktemp("live-pki"))
+
+
 @pytest.fixture(scope="session")
 def root() -> pki.Cert:
     """A P-256 self-signed root CA."""

@@ -43,12 +43,6 @@ VERSIONS = ("1.2", "1.3")
 MODES = ("record", "enforce")
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> LivePKI:
-    """The live PKI, its files in a temporary directory."""
-    return th.build_live_pki(tmp_path_factory.mktemp("live-pki"))
-
-
 # ---- every outcome, both modes, both versions, both transports -------------------------------
 
 
@@ -2594,16 +2588,6 @@ def test_post_handshake_authentication_replaces_the_result(
     assert x509.load_der_x509_certificate(r.presented_chain[0]) == live.sent[then][0].cert
 
 
-_INFO_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int)
-
-
-def _set_info_callback(ctx: ssl.SSLContext, callback: Any) -> None:
-    """SSL_CTX_set_info_callback on the SSL_CTX of ``ctx``, as an application could."""
-    lib = th.libssl()
-    lib.SSL_CTX_set_info_callback.argtypes = [ctypes.c_void_p, _INFO_FN]
-    lib.SSL_CTX_set_info_callback(int(ffi.cast("uintptr_t", fssl._ctx_pointer(ctx))), callback)
-
-
 @pytest.mark.parametrize("when", ["before install", "between installs"])
 def test_an_application_info_callback_still_runs(live: LivePKI, when: str) -> None:
     """install() sets the SSL_CTX's info callback (it sees a handshake or a post-handshake
@@ -2612,10 +2596,10 @@ def test_an_application_info_callback_still_runs(live: LivePKI, when: str) -> No
     sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     sctx.load_cert_chain(live.file("server.pem"), live.key_file("server"))
     events: list[tuple[int, int]] = []
-    callback = _INFO_FN(lambda _ssl, where, ret: events.append((where, ret)))
+    callback = th.INFO_FN(lambda _ssl, where, ret: events.append((where, ret)))
     if when == "between installs":
         fssl.install(sctx, root_verifier(live), mode="record")
-    _set_info_callback(sctx, callback)
+    th.set_info_callback(sctx, callback)
     fssl.install(sctx, root_verifier(live), mode="record")
     pair = th.bio_handshake(sctx, th.client_context(live, "good"))
     assert pair.ok and fssl.result(pair.server).status == "SUCCESS"
@@ -2632,10 +2616,10 @@ def test_an_application_info_callback_after_an_sni_switch_to_an_unhooked_context
     review). It gets the events it gets without fastmtls."""
     def events_seen(hooked: bool) -> list[tuple[int, int]]:
         events: list[tuple[int, int]] = []
-        callback = _INFO_FN(lambda _ssl, where, ret: events.append((where, ret)))
+        callback = th.INFO_FN(lambda _ssl, where, ret: events.append((where, ret)))
         listener = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         listener.load_cert_chain(live.file("server.pem"), live.key_file("server"))
-        _set_info_callback(listener, callback)
+        th.set_info_callback(listener, callback)
         plain = th.server_context(live, None)
         plain.load_verify_locations(live.file("root.pem"))
         listener.sni_callback = lambda obj, _name, _ctx: setattr(obj, "context", plain)
@@ -2663,9 +2647,9 @@ def test_post_handshake_authentication_answered_without_a_certificate(
     cctx = th.client_context(live, "good", version="1.3")
     cctx.post_handshake_auth = True
     sctx = th.server_context(live, root_verifier(live), "record")
-    callback = _INFO_FN(lambda _ssl, _where, _ret: None)
+    callback = th.INFO_FN(lambda _ssl, _where, _ret: None)
     if info_callback == "replaced":
-        _set_info_callback(sctx, callback)
+        th.set_info_callback(sctx, callback)
     pair = th.bio_handshake(sctx, cctx)
     assert fssl.result(pair.server).status == "SUCCESS"
     th.libssl().SSL_certs_clear(_ssl_of(pair.client))

@@ -19,12 +19,6 @@ import fastmtls.ssl as fssl
 from fastmtls._ffi import ffi
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> LivePKI:
-    """The live PKI, its files in a temporary directory."""
-    return th.build_live_pki(tmp_path_factory.mktemp("live-pki"))
-
-
 def _ctx_ptr(ctx: ssl.SSLContext) -> int:
     return int(ffi.cast("uintptr_t", fssl._ctx_pointer(ctx)))
 
@@ -36,8 +30,7 @@ def _set_ciphersuites(ctx: ssl.SSLContext, suites: str) -> None:
     assert f(_ctx_ptr(ctx), suites.encode()) == 1
 
 
-_INFO_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int)
-_NO_INFO = _INFO_FN(lambda _ssl, _where, _ret: None)
+_NO_INFO = th.INFO_FN(lambda _ssl, _where, _ret: None)
 
 
 def _ticket_refused_after_its_check(live: LivePKI) -> th.BioPair:
@@ -51,9 +44,7 @@ def _ticket_refused_after_its_check(live: LivePKI) -> th.BioPair:
     the stored check at the end of the handshake (the client's session holds no certificate):
     only fm_hook_result's own check does."""
     sctx = th.server_context(live, th.root_verifier(live), "record")
-    f = th.libssl().SSL_CTX_set_info_callback
-    f.argtypes = [ctypes.c_void_p, _INFO_FN]
-    f(_ctx_ptr(sctx), _NO_INFO)
+    th.set_info_callback(sctx, _NO_INFO)
     victim = th.client_context(live, "good", version="1.3")
     first = th.bio_handshake(sctx, victim, close=True)
     assert first.ok and first.result().status == "SUCCESS"

@@ -699,3 +699,14 @@ def libssl() -> ctypes.CDLL:
     lib.SSL_use_PrivateKey_file.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
     lib.SSL_certs_clear.argtypes = [ctypes.c_void_p]
     return lib
+
+
+INFO_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int)
+
+
+def set_info_callback(ctx: ssl.SSLContext, callback: Any) -> None:
+    """SSL_CTX_set_info_callback on the SSL_CTX of ``ctx`` (an ``INFO_FN``), as an application
+    could."""
+    lib = libssl()
+    lib.SSL_CTX_set_info_callback.argtypes = [ctypes.c_void_p, INFO_FN]
+    lib.SSL_CTX_set_info_callback(int(ffi.cast("uintptr_t", fssl._ctx_pointer(ctx))), callback)
